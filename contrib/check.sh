@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# check.sh — install, build and run every test renewd has: the Check unit
+# tests and the lab end-to-end tests under ASan+UBSan, then the unit tests
+# again under valgrind. Exits non-zero on any failure.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash contrib/deps.sh
+[ -x contrib/tests-deps.sh ] && bash contrib/tests-deps.sh
+jobs=$(nproc)
+
+echo "== build (ASan+UBSan) =="
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRENEWD_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== unit + e2e tests (ASan+UBSan) =="
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
+ctest --test-dir build-asan --output-on-failure -L e2e
+
+echo "== unit tests under valgrind =="
+cmake -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-vg -j"$jobs"
+vg_fail=0
+for t in build-vg/test_*; do
+  [ -x "$t" ] || continue
+  if ! CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full \
+       --errors-for-leak-kinds=definite,indirect "$t" >/tmp/renewd-vg.$$ 2>&1; then
+    cat /tmp/renewd-vg.$$; echo "valgrind: $t failed" >&2; vg_fail=1
+  fi
+done
+rm -f /tmp/renewd-vg.$$
+[ $vg_fail = 0 ] || exit 1
+echo "check: all tests passed"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# deps.sh — install what renewd needs to build, test and run its lab
+# (Debian 12 packages only). Idempotent: installs only what is missing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config git
+      libssl-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev
+      libsqlite3-dev sqlite3 check libsubunit-dev valgrind
+      openssh-server openssh-client scep nginx-light sudo acl iproute2 openssl
+      procps psmisc curl nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages: ${missing[*]}; run this as root (apt-get install)" >&2
+    exit 2
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

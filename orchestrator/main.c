@@ -1,0 +1,61 @@
+/* main.c — renewd's entry point: global options, then one verb. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef RENEWD_VERSION
+#define RENEWD_VERSION "0.0.0"
+#endif
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "renewd %s — certificate renewal orchestrator\n"
+          "\n"
+          "Finds certificates on a fleet over SSH, renews the ones that are due with a\n"
+          "request signed by the certificate being replaced (the private key never\n"
+          "leaves the target), then runs the follow-ups: key ACLs, duplicate cleanup,\n"
+          "thumbprint updates, service restarts and verification, with rollback.\n"
+          "\n"
+          "usage: renewd VERB [options] [args]\n"
+          "       renewd VERB --help\n"
+          "\n"
+          "verbs:\n",
+          RENEWD_VERSION);
+  for (const rd_verb *v = rd_verbs; v->name; v++)
+    fprintf(f, "  %-10s %s\n", v->name, v->summary);
+  fprintf(f, "\n"
+             "exit codes: 0 nothing due, 10 renewed (or would renew, with --whatif),\n"
+             "            1 a job failed, 2 usage or configuration error\n"
+             "\n"
+             "example: renewd plan runbooks/posix-nginx-scep.json\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return RD_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc > 2 && rd_verb_find(argv[2])) {
+      rd_verb_help(rd_verb_find(argv[2]));
+      return RD_EXIT_OK;
+    }
+    usage(stdout);
+    return RD_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    printf("renewd %s\n", RENEWD_VERSION);
+    return RD_EXIT_OK;
+  }
+  const rd_verb *v = rd_verb_find(argv[1]);
+  if (!v) {
+    fprintf(stderr, "renewd: unknown verb '%s'; run 'renewd --help' for the list\n", argv[1]);
+    return RD_EXIT_USAGE;
+  }
+  if (rd_wants_help(argc - 1, argv + 1)) {
+    rd_verb_help(v);
+    return RD_EXIT_OK;
+  }
+  return v->fn(argc - 1, argv + 1);
+}
