@@ -1,0 +1,17 @@
+/* util.h — small shared helpers: edit distance, base64, hex, files, time. */
+#ifndef RENEWD_UTIL_H
+#define RENEWD_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Levenshtein distance (for "did you mean"). */
+size_t rd_edit_distance(const char *a, const char *b);
+/* Base64 (standard alphabet, padded, no newlines). Caller frees. */
+char *rd_base64_encode(const void *data, size_t len, size_t *outlen);
+int rd_base64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
+/* Read a whole file (up to max bytes). Caller frees; result NUL-terminated. */
+int rd_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Monotonic milliseconds. */
+uint64_t rd_now_ms(void);
+
+#endif
