@@ -1,0 +1,38 @@
+/* http.h — libcurl multi driven by the same libuv loop (socket and timer
+ * callbacks, one poll context per socket, curl_multi_info_read drained after
+ * every action). TLS verification is on by default. */
+#ifndef RENEWD_HTTP_H
+#define RENEWD_HTTP_H
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct rd_http rd_http;
+
+typedef struct rd_http_opts {
+  const char *ca_bundle;   /* NULL: system default */
+  long timeout_ms;         /* whole request; default 30000 */
+  size_t max_body;         /* response cap; default 8 MiB */
+  int insecure;            /* never set by default */
+} rd_http_opts;
+
+typedef struct rd_http_result {
+  int status;              /* 0 or RD_E* (ETIMEDOUT, ENETWORK, EOVERFLOW...) */
+  long code;               /* HTTP status */
+  char *content_type;
+  unsigned char *body;
+  size_t body_len;
+  char msg[512];           /* curl's error buffer on failure, with the URL */
+  double ms;
+} rd_http_result;
+
+typedef void (*rd_http_done)(const rd_http_result *r, void *arg);
+
+int rd_http_new(uv_loop_t *loop, rd_http **out);
+/* method "GET" or "POST"; body copied. */
+int rd_http_request(rd_http *h, const char *method, const char *url,
+                    const char *content_type, const void *body, size_t len,
+                    const rd_http_opts *o, rd_http_done cb, void *arg);
+/* Cancel everything (callbacks get RD_ECANCELED), free when closed. */
+void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg);
+
+#endif

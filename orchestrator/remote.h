@@ -1,0 +1,47 @@
+/* remote.h — turns a constant script plus parameters into what travels over
+ * SSH. Values never go into code:
+ *
+ * POSIX: the command line is a constant (`/bin/sh -c '<prelude+script>'`,
+ * optionally under `sudo -n`); parameters travel on stdin as lines
+ * "NAME BASE64VALUE" (NAME is [a-z_][a-z0-9_]*). The constant prelude decodes
+ * each into the file "$RD_P/NAME" and the shell variable P_NAME (trailing
+ * newlines of the variable are lost; the file is byte-exact). A script reports
+ * results with `rd_out NAME VALUE` / `rd_out_file NAME PATH`, which print
+ * "NAME BASE64" lines; rd_remote_parse_posix() turns them into a JSON object
+ * of strings. Anything else on stdout is an error.
+ *
+ * Windows: `powershell.exe -NoProfile -NonInteractive -EncodedCommand <b64>`
+ * where the encoded text is a constant prelude + the script. Parameters
+ * travel on stdin as base64(JSON); the prelude reads [Console]::In and
+ * decodes them into $P. The
+ * script prints one JSON document (ConvertTo-Json -Compress -Depth 6). When
+ * the command line would exceed 8191 characters (cmd.exe's limit), the
+ * script is uploaded as a .ps1 and run with -File.
+ */
+#ifndef RENEWD_REMOTE_H
+#define RENEWD_REMOTE_H
+#include <stddef.h>
+#include <jansson.h>
+#include "renewd/plugin.h"
+
+#define RD_WIN_CMDLINE_MAX 8191
+
+typedef struct rd_remote_cmd {
+  char *command;          /* what ssh exec runs */
+  unsigned char *stdin_data;
+  size_t stdin_len;
+  char *upload_path;      /* Windows fallback: upload script here first, else NULL */
+  char *upload_data;
+  size_t upload_len;
+} rd_remote_cmd;
+
+/* params: JSON object whose values are strings (POSIX), or any JSON (Windows). */
+int rd_remote_build(const rd_script *s, const json_t *params, int use_sudo,
+                    rd_remote_cmd *out, char *err, size_t errlen);
+void rd_remote_cmd_free(rd_remote_cmd *c);
+/* Parse a POSIX script's "NAME BASE64" output into an object of strings. */
+int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, size_t errlen);
+/* Parse a Windows script's single JSON document. */
+int rd_remote_parse_windows(const char *out, size_t len, json_t **obj, char *err, size_t errlen);
+
+#endif

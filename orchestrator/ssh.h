@@ -1,0 +1,85 @@
+/* ssh.h — libssh2 sessions driven by the libuv loop.
+ *
+ * One rd_ssh manager per loop owns every session. A session belongs to one
+ * target (one at a time per host) and runs one operation at a time; further
+ * operations queue. Sockets are opened here (non-blocking connect,
+ * TCP_NODELAY), polled with uv_poll on libssh2_session_block_directions(),
+ * and every operation has its own uv_timer deadline, after which the session
+ * is dropped and the failure classified. Host keys are checked against the
+ * target's known_hosts file: unknown -> RD_EHOSTKEY, changed -> RD_EHOSTKEY
+ * with both fingerprints in the message. A global cap limits handshakes in
+ * flight (sshd's MaxStartups).
+ */
+#ifndef RENEWD_SSH_H
+#define RENEWD_SSH_H
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct rd_ssh rd_ssh;
+
+typedef struct rd_ssh_limits {
+  int max_handshakes;     /* in-flight connect+handshake+auth; default 16 */
+  long keepalive_s;       /* after auth; default 30, 0 = off */
+} rd_ssh_limits;
+
+/* Where and how to log in. Strings are copied. */
+typedef struct rd_ssh_target {
+  const char *name;        /* for messages: "host web17: ..." */
+  const char *address;
+  int port;                /* default 22 */
+  const char *user;
+  const char *identity;    /* private key file, or NULL with agent */
+  const char *passphrase;  /* or NULL; never logged */
+  const char *known_hosts; /* required */
+  int agent;               /* try ssh-agent */
+} rd_ssh_target;
+
+typedef struct rd_ssh_opts {
+  long connect_ms;         /* TCP connect + handshake + auth; default 10000 */
+  long op_ms;              /* this exec/transfer; default 120000 */
+  size_t out_cap;          /* stdout cap in bytes; default 16 MiB; beyond: truncated */
+  size_t err_cap;          /* stderr cap; default 64 KiB (always drained) */
+} rd_ssh_opts;
+
+typedef struct rd_exec_result {
+  int status;              /* 0 when the command ran, else RD_E* (ETIMEDOUT,
+                              ECONNREFUSED, EAUTH, EHOSTKEY, ENETWORK, EIO) */
+  int exit_status;         /* remote exit status; -1 when killed by a signal */
+  char *out;               /* stdout, NUL-terminated (owned by the result) */
+  size_t out_len;
+  int out_truncated;       /* stdout exceeded out_cap */
+  char *err;               /* stderr, NUL-terminated, capped */
+  size_t err_len;
+  char msg[512];           /* on failure: "host web17: ssh connect: connection refused" */
+  double ms;               /* wall time of this operation */
+} rd_exec_result;
+
+/* The callback owns nothing: the result is freed after it returns. */
+typedef void (*rd_ssh_cb)(const rd_exec_result *r, void *arg);
+
+int rd_ssh_new(uv_loop_t *loop, const rd_ssh_limits *lim, rd_ssh **out);
+/* Run command; in (may be NULL) is written to its stdin, then EOF. */
+int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command,
+                const void *in, size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb,
+                void *arg);
+/* SFTP put: atomic on the target (temp name in the same dir, then rename). */
+int rd_ssh_put(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
+               const void *data, size_t len, int mode, const rd_ssh_opts *o,
+               rd_ssh_cb cb, void *arg);
+/* SFTP get: the file's bytes arrive in result->out. */
+int rd_ssh_get(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
+               const rd_ssh_opts *o, rd_ssh_cb cb, void *arg);
+/* Done with a host for now: close its session gracefully once idle. */
+void rd_ssh_release(rd_ssh *m, const char *name);
+/* Close every session (gracefully), cancel queued operations with
+ * RD_ECANCELED; the manager frees itself, then calls done. After this the
+ * loop can be closed with uv_loop_close() == 0. */
+void rd_ssh_shutdown(rd_ssh *m, void (*done)(void *arg), void *arg);
+/* Host key fingerprint (SHA256:base64) of a host, for `renewd hosts trust`:
+ * connects, reads the key, does not authenticate. */
+typedef void (*rd_ssh_hostkey_cb)(int status, const char *key_line,
+                                  const char *fingerprint, const char *msg, void *arg);
+int rd_ssh_fetch_hostkey(rd_ssh *m, const rd_ssh_target *t, const rd_ssh_opts *o,
+                         rd_ssh_hostkey_cb cb, void *arg);
+
+#endif
