@@ -202,10 +202,19 @@ typedef struct rd_host_api {
 
 typedef int (*rd_phase_fn)(rd_step *s, const rd_host_api *host);
 
+/* rd_step_kind.flags */
+#define RD_KIND_INVENTORY 0x1u /* finds the live certificate: sets facts "cert" */
+#define RD_KIND_ISSUER 0x2u    /* obtains the new certificate: sets "new_cert" */
+#define RD_KIND_INSTALL 0x4u   /* puts the new certificate in place */
+#define RD_KIND_RESTART 0x8u   /* re-applied after a rollback (service reloads) */
+#define RD_KIND_CHECK 0x10u    /* verification: re-run after a rollback with
+                                  facts "expect" = the old certificate */
+
 typedef struct rd_step_kind {
   const char *type;      /* runbook key, "<plugin>.<name>", e.g. "posix.key_acl" */
-  const char *summary;   /* one line for `renewd validate --list` */
+  const char *summary;   /* one line for `renewd validate --list-steps` */
   rd_platform platform;  /* where it runs; RD_PLATFORM_ANY for orchestrator-side */
+  unsigned flags;        /* RD_KIND_* */
   /* Validate the step's params at load time (synchronous, no I/O). On error
    * write one sentence into err: what is wrong and what is expected. */
   int (*validate)(const json_t *params, char *err, size_t errlen);
