@@ -8,7 +8,10 @@
  * newlines of the variable are lost; the file is byte-exact). A script reports
  * results with `rd_out NAME VALUE` / `rd_out_file NAME PATH`, which print
  * "NAME BASE64" lines; rd_remote_parse_posix() turns them into a JSON object
- * of strings. Anything else on stdout is an error.
+ * of strings (the decoded text; it must be UTF-8 without NUL, else the parse
+ * fails). Binary results use `rd_out_b64 NAME PATH`, which prints
+ * "NAME:b64 BASE64": the JSON value under NAME is then the base64 text
+ * itself, for the plugin to decode. Anything else on stdout is an error.
  *
  * Windows: `powershell.exe -NoProfile -NonInteractive -EncodedCommand <b64>`
  * where the encoded text is a constant prelude + the script. Parameters
