@@ -1,0 +1,834 @@
+/* scep.c — the `scep.issue` step kind: a SCEP (RFC 8894) client issuer.
+ *
+ * probe  (read-only): GetCACaps + GetCACert (CA pinned by fingerprint),
+ *        decides RenewalReq (old certificate valid and from this CA),
+ *        PKCSReq (expired or foreign, with a challenge configured) or
+ *        NEEDS_OPERATOR, and reports the request that would be sent.
+ * apply: new key on the target (or the live one with rotate_key false) ->
+ *        CSR built here around its public key, signed on the target by the
+ *        new key -> PKIMessage built here, its signed attributes signed on
+ *        the target by the old key (RenewalReq) or by a self-signed
+ *        certificate of the new key (PKCSReq) -> POST -> CertRep verified
+ *        against the CA -> envelope decrypted on the target -> the new
+ *        certificate. The request (transaction id, nonce, signer) is in the
+ *        journal before it is sent: a PENDING or unanswered request is
+ *        polled with CertPoll, never sent again.
+ * rollback: removes a staged key that was never installed. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "scep_csr.h"
+#include "scep_msg.h"
+#include "scep_plugin.h"
+#include "scep_scripts.h"
+
+#define STAGED_SUFFIX ".renewd-new"
+
+typedef enum { MODE_RENEW, MODE_ENROLL, MODE_OPERATOR } scep_mode;
+
+typedef struct scep_op {
+  rd_step *s;
+  const rd_host_api *h;
+  int probe;
+  char url[1024];
+  char msg[1024];
+  unsigned caps;
+  STACK_OF(X509) *ca_certs;
+  X509 *ca, *recipient;         /* borrowed from ca_certs */
+  X509 *old;                    /* the live certificate, or NULL */
+  char *old_key_path;
+  scep_mode mode;
+  char why[1800];
+  char *challenge;
+  char *staged;                 /* new key path on the target */
+  int reuse;
+  EVP_PKEY *newpub;
+  X509 *signer;                 /* old cert or self-signed of the new key */
+  const char *signer_key;       /* path on the target */
+  scep_csr_build *csrb;
+  unsigned char *csr_der;
+  size_t csr_len;
+  X509_NAME *subject;           /* requested subject */
+  scep_req *req;
+  int poll;                     /* CertPoll of an earlier request */
+  char txid[SCEP_TXID_MAX + 1];
+} scep_op;
+
+static void op_free(void *p) {
+  scep_op *op = p;
+  if (!op)
+    return;
+  scep_certs_free(op->ca_certs);
+  X509_free(op->old);
+  free(op->old_key_path);
+  if (op->challenge) {
+    OPENSSL_cleanse(op->challenge, strlen(op->challenge));
+    free(op->challenge);
+  }
+  free(op->staged);
+  EVP_PKEY_free(op->newpub);
+  X509_free(op->signer);
+  scep_csr_build_free(op->csrb);
+  OPENSSL_free(op->csr_der);
+  X509_NAME_free(op->subject);
+  scep_req_free(op->req);
+  free(op);
+}
+
+static void finish(scep_op *op, int status, json_t *result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void finish(scep_op *op, int status, json_t *result, const char *fmt, ...) {
+  char msg[2048] = "";
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+  }
+  op->h->done(op->s, status, result, msg[0] ? msg : NULL);
+}
+
+/* --- small codecs ---------------------------------------------------------- */
+
+static char *b64(const unsigned char *d, size_t n) {
+  char *o = malloc(4 * ((n + 2) / 3) + 1);
+  if (o)
+    o[EVP_EncodeBlock((unsigned char *)o, d, (int)n)] = '\0';
+  return o;
+}
+
+static unsigned char *unb64(const char *s, size_t *n) {
+  size_t len = s ? strlen(s) : 0, pad = 0;
+  unsigned char *o;
+  int r;
+  if (!len || len % 4 || !(o = malloc(len / 4 * 3 + 1)))
+    return NULL;
+  if ((r = EVP_DecodeBlock(o, (const unsigned char *)s, (int)len)) < 0) {
+    free(o);
+    return NULL;
+  }
+  pad = (s[len - 1] == '=') + (len > 1 && s[len - 2] == '=');
+  *n = (size_t)r - pad;
+  return o;
+}
+
+static char *x509_pem(X509 *c) {
+  BIO *b = BIO_new(BIO_s_mem());
+  char *p, *o = NULL;
+  long n;
+  if (b && PEM_write_bio_X509(b, c) == 1 && (n = BIO_get_mem_data(b, &p)) > 0 && (o = malloc((size_t)n + 1))) {
+    memcpy(o, p, (size_t)n);
+    o[n] = 0;
+  }
+  BIO_free(b);
+  return o;
+}
+
+static X509 *pem_x509(const char *pem) {
+  BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+  X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+  BIO_free(b);
+  return c;
+}
+
+static EVP_PKEY *pem_pub(const char *pem) {
+  BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+  EVP_PKEY *k = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+  BIO_free(b);
+  return k;
+}
+
+static const char *remote_value(const rd_remote_result *r, const char *key) {
+  return r && r->json ? json_string_value(json_object_get(r->json, key)) : NULL;
+}
+
+/* A remote script's failure, as one sentence. */
+static int remote_failed(scep_op *op, int status, const rd_remote_result *r, const char *what) {
+  if (status == 0 && r && r->exit_status == 0 && r->json)
+    return 0;
+  const char *err = r && r->err && *r->err ? r->err : op->h->strerror(status ? status : RD_EREMOTE);
+  char line[600];
+  snprintf(line, sizeof line, "%s", err);
+  line[strcspn(line, "\n")] = 0;
+  finish(op, status ? status : RD_EREMOTE, NULL, "%s on the target: %s", what, line);
+  return 1;
+}
+
+/* --- configuration --------------------------------------------------------- */
+
+static int issuer_config(scep_op *op) {
+  const json_t *iss = op->h->section(op->s, "issuer");
+  const char *url = json_string_value(json_object_get(iss, "url"));
+  const json_t *ch = json_object_get(iss, "challenge");
+  if (!url) {
+    finish(op, RD_ECONFIG, NULL, "issuer: no 'url'");
+    return RD_ECONFIG;
+  }
+  snprintf(op->url, sizeof op->url, "%s", url);
+  if (json_is_object(ch)) {
+    size_t n;
+    if (op->h->secret(op->s, ch, &op->challenge, &n)) {
+      finish(op, RD_ECONFIG, NULL, "issuer: cannot read the challenge secret");
+      return RD_ECONFIG;
+    }
+  }
+  return 0;
+}
+
+static int pinned_fingerprint(scep_op *op, char *out, size_t outlen) {
+  const json_t *iss = op->h->section(op->s, "issuer");
+  const json_t *fp = json_object_get(iss, "ca_fingerprint");
+  if (json_is_string(fp)) {
+    snprintf(out, outlen, "%s", json_string_value(fp));
+    return 0;
+  }
+  if (json_is_object(fp)) {
+    char *v = NULL;
+    size_t n = 0;
+    if (op->h->secret(op->s, fp, &v, &n) == 0) {
+      snprintf(out, outlen, "%s%s", strncmp(v, "sha", 3) ? "sha256:" : "", v);
+      out[strcspn(out, "\r\n \t")] = 0;
+      free(v);
+      return 0;
+    }
+  }
+  return RD_ECONFIG;
+}
+
+static void decide_mode(scep_op *op) {
+  const json_t *facts = op->h->facts(op->s);
+  const json_t *cert = json_object_get(facts, "cert");
+  int expired = json_is_true(json_object_get(json_object_get(facts, "due"), "expired"));
+  time_t na = (time_t)json_integer_value(json_object_get(cert, "not_after"));
+  if (cert && na && na <= time(NULL))
+    expired = 1;
+  op->old = cert ? pem_x509(json_string_value(json_object_get(cert, "pem"))) : NULL;
+  const char *kp = json_string_value(json_object_get(cert, "key_path"));
+  if (!kp)
+    kp = json_string_value(json_object_get(op->h->section(op->s, "certificate"), "key"));
+  op->old_key_path = kp ? strdup(kp) : NULL;
+  int from_ca = op->old && op->ca && X509_check_issued(op->ca, op->old) == X509_V_OK;
+  int key_ok = !cert || json_is_true(json_object_get(cert, "key_match"));
+  if (op->old && !expired && from_ca && key_ok && (op->caps & SCEP_CAP_RENEWAL)) {
+    op->mode = MODE_RENEW;
+    snprintf(op->why, sizeof op->why, "RenewalReq signed on the target by the current key");
+    return;
+  }
+  const char *reason = !op->old ? "there is no current certificate"
+                       : expired ? "the current certificate has expired"
+                       : !from_ca ? "the current certificate was not issued by this CA"
+                       : !key_ok ? "the current key does not match the certificate"
+                                 : "the CA does not offer Renewal";
+  if (op->challenge) {
+    op->mode = MODE_ENROLL;
+    snprintf(op->why, sizeof op->why, "PKCSReq with the challenge password: %s", reason);
+  } else {
+    op->mode = MODE_OPERATOR;
+    snprintf(op->why, sizeof op->why,
+             "%s, so a RenewalReq is impossible, and the runbook has no issuer.challenge for a "
+             "new enrolment: add \"challenge\": {\"file\": \"/etc/renewd/scep-challenge\"} to the "
+             "issuer, or enrol by hand (e.g. scepclient -server-url %s -challenge ... "
+             "-private-key KEY -certificate CERT) and run renewd again",
+             reason, op->url);
+  }
+}
+
+/* --- HTTP: GetCACaps, GetCACert ---------------------------------------------- */
+
+static void after_ca(scep_op *op);
+
+static void got_cacert(rd_step *s, int status, const rd_http_response *r, void *arg) {
+  scep_op *op = arg;
+  char err[512], fp[256];
+  (void)s;
+  if (status || r->status != 200) {
+    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: GetCACert failed: %s", op->url,
+           status ? op->h->strerror(status) : "HTTP error");
+    return;
+  }
+  if (scep_cacert_parse(r->body, r->body_len, r->content_type, &op->ca_certs, err, sizeof err)) {
+    finish(op, RD_EPROTO, NULL, "CA %s: %s", op->url, err);
+    return;
+  }
+  op->ca = scep_pick_ca(op->ca_certs);
+  op->recipient = scep_pick_recipient(op->ca_certs);
+  if (!op->ca || !op->recipient) {
+    finish(op, RD_EPROTO, NULL, "CA %s: GetCACert has no CA certificate", op->url);
+    return;
+  }
+  if (pinned_fingerprint(op, fp, sizeof fp)) {
+    finish(op, RD_ECONFIG, NULL, "issuer: ca_fingerprint is missing or unreadable");
+    return;
+  }
+  if (scep_fingerprint_check(op->ca, fp, err, sizeof err)) {
+    finish(op, RD_EVERIFY, NULL, "CA %s: %s (refusing a CA that does not match the pinned "
+                                 "ca_fingerprint)",
+           op->url, err);
+    return;
+  }
+  after_ca(op);
+}
+
+static void got_caps(rd_step *s, int status, const rd_http_response *r, void *arg) {
+  scep_op *op = arg;
+  char url[1200];
+  int rc;
+  (void)s;
+  if (status || r->status != 200) {
+    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: GetCACaps failed: %s (HTTP %ld)", op->url,
+           status ? op->h->strerror(status) : "bad status", r ? r->status : 0L);
+    return;
+  }
+  op->caps = scep_caps_parse((const char *)r->body, r->body_len);
+  snprintf(url, sizeof url, "%s?operation=GetCACert", op->url);
+  rd_http_request req = {"GET", url, NULL, NULL, 0, 0};
+  if ((rc = op->h->http(op->s, &req, got_cacert, op)))
+    finish(op, rc, NULL, "CA %s: cannot request GetCACert", op->url);
+}
+
+static int start(scep_op *op) {
+  char url[1200];
+  snprintf(url, sizeof url, "%s?operation=GetCACaps", op->url);
+  rd_http_request req = {"GET", url, NULL, NULL, 0, 0};
+  return op->h->http(op->s, &req, got_caps, op);
+}
+
+/* --- probe ------------------------------------------------------------------- */
+
+static json_t *change(const char *what, const char *old, const char *new) {
+  return json_pack("{s:s, s:s?, s:s?}", "what", what, "old", old, "new", new);
+}
+
+static void probe_report(scep_op *op) {
+  const json_t *facts = op->h->facts(op->s);
+  const json_t *cert = json_object_get(facts, "cert");
+  const json_t *pol = op->h->section(op->s, "policy");
+  const json_t *key = json_object_get(pol, "key");
+  const char *ktype = json_string_value(json_object_get(key, "type"));
+  json_int_t bits = json_integer_value(json_object_get(key, "bits"));
+  int rotate = !json_is_false(json_object_get(pol, "rotate_key"));
+  char oldv[512], newv[1100], keyv[256];
+  json_t *changes = json_array();
+  snprintf(oldv, sizeof oldv, "%s, serial %s, sha1 %s",
+           cert ? json_string_value(json_object_get(cert, "subject")) : "(none)",
+           cert ? json_string_value(json_object_get(cert, "serial")) : "-",
+           cert ? json_string_value(json_object_get(cert, "sha1")) : "-");
+  snprintf(newv, sizeof newv, "%s to %s", op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq",
+           op->url);
+  if (op->mode != MODE_OPERATOR)
+    json_array_append_new(changes, change("request", NULL, newv));
+  if (rotate)
+    snprintf(keyv, sizeof keyv, "new %s %lld-bit key generated on the target",
+             ktype ? ktype : "rsa", bits ? (long long)bits : 2048LL);
+  else
+    snprintf(keyv, sizeof keyv, "the current key is reused (rotate_key false)");
+  json_array_append_new(changes, change("key", "current key", keyv));
+  json_array_append_new(changes, change("certificate", oldv, "(new certificate from the CA)"));
+  json_t *res = json_pack("{s:o, s:s, s:s}", "changes", changes, "mode",
+                          op->mode == MODE_RENEW    ? "renewal"
+                          : op->mode == MODE_ENROLL ? "enrolment"
+                                                    : "operator",
+                          "ca", op->url);
+  if (op->mode == MODE_OPERATOR)
+    finish(op, 0, res, "needs an operator: %s", op->why);
+  else
+    finish(op, 0, res, "%s", op->why);
+}
+
+/* --- apply ------------------------------------------------------------------- */
+
+static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void *arg);
+static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *arg);
+static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *arg);
+static void build_and_sign_message(scep_op *op);
+
+static int run(scep_op *op, const rd_script *sc, json_t *params, rd_remote_cb cb) {
+  int rc = op->h->remote(op->s, sc, params, cb, op);
+  if (rc)
+    finish(op, rc, NULL, "script %s could not start: %s", sc->name, op->h->strerror(rc));
+  return rc;
+}
+
+static void sign_on_target(scep_op *op, const char *keypath, const unsigned char *digest,
+                           size_t dlen, const char *md, rd_remote_cb cb) {
+  char *d64 = b64(digest, dlen);
+  if (!d64) {
+    finish(op, RD_ENOMEM, NULL, "out of memory");
+    return;
+  }
+  run(op, &scep_script_sign, json_pack("{s:s, s:s, s:s}", "key", keypath, "digest", d64, "md", md),
+      cb);
+  free(d64);
+}
+
+static void set_issued(scep_op *op, X509 *issued) {
+  json_t *facts = op->h->facts(op->s), *nf = NULL;
+  char *pem = x509_pem(issued), *capem = x509_pem(op->ca);
+  if (!pem || op->h->cert_facts((const unsigned char *)pem, strlen(pem), &nf)) {
+    finish(op, RD_EPROTO, NULL, "the issued certificate cannot be parsed");
+    goto out;
+  }
+  json_object_set_new(facts, "new_cert", nf);
+  if (capem)
+    json_object_set_new(facts, "ca_pem", json_string(capem));
+  json_object_set_new(facts, "staged", json_pack("{s:s, s:b}", "key", op->staged, "reused", op->reuse));
+  json_t *rec = op->h->journal_get(op->s, "scep.request");
+  if (!rec)
+    rec = json_object();
+  json_object_set_new(rec, "state", json_string("issued"));
+  json_object_set_new(rec, "cert", json_string(pem));
+  op->h->journal_put(op->s, "scep.request", rec);
+  json_decref(rec);
+  {
+    char serial[128] = "";
+    const char *sv = json_string_value(json_object_get(nf, "serial"));
+    snprintf(serial, sizeof serial, "%s", sv ? sv : "?");
+    finish(op, 0,
+           json_pack("{s:[{s:s, s:s?, s:s}]}", "changes", "what", "certificate", "old",
+                     op->old ? "current certificate" : NULL, "new", serial),
+           "issued serial %s by %s (%s)", serial, op->url,
+           op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq");
+  }
+out:
+  free(pem);
+  free(capem);
+}
+
+static void decrypted(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  scep_op *op = arg;
+  STACK_OF(X509) *certs = NULL;
+  unsigned char *p7;
+  size_t n = 0;
+  char err[512];
+  (void)s;
+  if (remote_failed(op, status, r, "decrypting the CA's reply"))
+    return;
+  if (!(p7 = unb64(remote_value(r, "p7"), &n))) {
+    finish(op, RD_EPROTO, NULL, "decrypting the CA's reply: no output");
+    return;
+  }
+  if (scep_rep_certs_from_decrypted(p7, n, &certs, err, sizeof err)) {
+    free(p7);
+    finish(op, RD_EPROTO, NULL, "CA %s: %s", op->url, err);
+    return;
+  }
+  free(p7);
+  X509 *issued = scep_pick_issued(certs, op->newpub);
+  if (!issued)
+    finish(op, RD_EPROTO, NULL, "CA %s: the reply has no certificate for the new key", op->url);
+  else
+    set_issued(op, issued);
+  scep_certs_free(certs);
+}
+
+static void posted(rd_step *s, int status, const rd_http_response *r, void *arg) {
+  scep_op *op = arg;
+  scep_rep rep = {0};
+  char err[512];
+  (void)s;
+  if (status || r->status != 200) {
+    char body[200] = "";
+    if (r && r->body_len)
+      snprintf(body, sizeof body, ": %.*s", (int)(r->body_len < 150 ? r->body_len : 150), r->body);
+    body[strcspn(body, "\r\n")] = 0;
+    /* the request may have reached the CA: keep it, poll next time */
+    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: PKIOperation failed: %s%s", op->url,
+           status ? op->h->strerror(status) : "HTTP error", body);
+    return;
+  }
+  if (scep_rep_parse(r->body, r->body_len, op->ca_certs, op->txid, scep_req_nonce(op->req), &rep,
+                     err, sizeof err)) {
+    finish(op, RD_EVERIFY, NULL, "CA %s: %s", op->url, err);
+    return;
+  }
+  json_t *rec = op->h->journal_get(op->s, "scep.request");
+  if (rep.status == SCEP_STATUS_PENDING) {
+    if (rec) {
+      json_object_set_new(rec, "state", json_string("pending"));
+      op->h->journal_put(op->s, "scep.request", rec);
+    }
+    op->h->set_state(op->s, "PENDING_CA");
+    finish(op, RD_EPENDING, NULL, "CA %s: request %s is pending approval; renewd will poll it "
+                                  "(never resubmit)",
+           op->url, op->txid);
+  } else if (rep.status == SCEP_STATUS_FAILURE) {
+    if (rec) {
+      json_object_set_new(rec, "state", json_string("failed"));
+      op->h->journal_put(op->s, "scep.request", rec);
+    }
+    finish(op, RD_EDENIED, NULL, "CA %s: request refused: failInfo %s%s%s", op->url,
+           scep_fail_info_name(rep.fail_info), rep.fail_text ? ": " : "",
+           rep.fail_text ? rep.fail_text : "");
+  } else {
+    char *env = b64(rep.envelope, rep.envelope_len), *signer = x509_pem(op->signer);
+    if (env && signer)
+      run(op, &scep_script_decrypt,
+          json_pack("{s:s, s:s, s:s}", "key", op->signer_key, "envelope", env, "cert", signer),
+          decrypted);
+    else
+      finish(op, RD_ENOMEM, NULL, "out of memory");
+    free(env);
+    free(signer);
+  }
+  json_decref(rec);
+  scep_rep_clear(&rep);
+}
+
+static void post_request(scep_op *op) {
+  unsigned char *der = NULL;
+  size_t len = 0;
+  int rc;
+  char url[1200];
+  if ((rc = scep_req_der(op->req, &der, &len))) {
+    finish(op, rc, NULL, "SCEP message: cannot encode");
+    return;
+  }
+  /* The request is durable before it leaves: a crash after this point
+   * polls it instead of sending a second one. */
+  char *signer = x509_pem(op->signer), *nonce = b64(scep_req_nonce(op->req), SCEP_NONCE_LEN);
+  char *subj = NULL;
+  unsigned char *sd = NULL;
+  int sl = i2d_X509_NAME(op->subject, &sd);
+  if (sl > 0)
+    subj = b64(sd, (size_t)sl);
+  OPENSSL_free(sd);
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}", "state", "sent", "txid",
+                          op->txid, "type", scep_msg_type_name(op->poll ? SCEP_MSG_CERTPOLL : op->mode == MODE_RENEW ? SCEP_MSG_RENEWALREQ : SCEP_MSG_PKCSREQ),
+                          "signer_key", op->signer_key, "signer", signer, "nonce", nonce,
+                          "subject", subj, "reuse", op->reuse);
+  json_object_set_new(rec, "staged", json_string(op->staged));
+  char *pubpem = NULL;
+  {
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+    if (b && PEM_write_bio_PUBKEY(b, op->newpub) == 1 && (n = BIO_get_mem_data(b, &p)) > 0)
+      pubpem = strndup(p, (size_t)n);
+    BIO_free(b);
+  }
+  if (pubpem)
+    json_object_set_new(rec, "pub", json_string(pubpem));
+  free(pubpem);
+  free(signer);
+  free(nonce);
+  free(subj);
+  if ((rc = op->h->journal_put(op->s, "scep.request", rec)) ||
+      (rc = op->h->set_state(op->s, "REQUESTED"))) {
+    json_decref(rec);
+    OPENSSL_free(der);
+    finish(op, rc, NULL, "journal: cannot record the request before sending it");
+    return;
+  }
+  json_decref(rec);
+  if (op->caps & SCEP_CAP_POSTPKIOPERATION) {
+    snprintf(url, sizeof url, "%s?operation=PKIOperation", op->url);
+    rd_http_request req = {"POST", url, SCEP_CT_PKI_MESSAGE, der, len, 0};
+    rc = op->h->http(op->s, &req, posted, op);
+  } else {
+    char *q = NULL, *full;
+    if ((rc = scep_get_query(der, len, &q)) == 0 && asprintf(&full, "%s?%s", op->url, q) > 0) {
+      rd_http_request req = {"GET", full, NULL, NULL, 0, 0};
+      rc = op->h->http(op->s, &req, posted, op);
+      free(full);
+    }
+    free(q);
+  }
+  OPENSSL_free(der);
+  if (rc)
+    finish(op, rc, NULL, "CA %s: cannot send the request", op->url);
+}
+
+static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  scep_op *op = arg;
+  unsigned char *sig;
+  size_t n = 0;
+  char err[512];
+  (void)s;
+  if (remote_failed(op, status, r, "signing the SCEP message"))
+    return;
+  if (!(sig = unb64(remote_value(r, "sig"), &n))) {
+    finish(op, RD_EPROTO, NULL, "signing the SCEP message: no signature returned");
+    return;
+  }
+  int rc = scep_req_set_signature(op->req, sig, n, err, sizeof err);
+  free(sig);
+  if (rc) {
+    finish(op, rc, NULL, "%s", err);
+    return;
+  }
+  post_request(op);
+}
+
+static void build_and_sign_message(scep_op *op) {
+  unsigned char dg[EVP_MAX_MD_SIZE];
+  size_t dlen = 0;
+  char err[512];
+  unsigned char *inner = op->csr_der;
+  size_t inner_len = op->csr_len;
+  unsigned char *ias = NULL;
+  int rc;
+  scep_req_params p = {0};
+  if (op->poll) {
+    if ((rc = scep_issuer_and_subject(X509_get_subject_name(op->ca), op->subject, &ias, &inner_len))) {
+      finish(op, rc, NULL, "CertPoll: cannot encode IssuerAndSubject");
+      return;
+    }
+    inner = ias;
+  }
+  p.type = op->poll ? SCEP_MSG_CERTPOLL : op->mode == MODE_RENEW ? SCEP_MSG_RENEWALREQ : SCEP_MSG_PKCSREQ;
+  p.signer = op->signer;
+  p.inner = inner;
+  p.inner_len = inner_len;
+  p.recipient = op->recipient;
+  p.caps = op->caps;
+  p.txid = op->txid[0] ? op->txid : NULL;
+  rc = scep_req_build(&op->req, &p, err, sizeof err);
+  OPENSSL_free(ias);
+  if (rc) {
+    finish(op, rc, NULL, "%s", err);
+    return;
+  }
+  snprintf(op->txid, sizeof op->txid, "%s", scep_req_txid(op->req));
+  if ((rc = scep_req_tbs_digest(op->req, dg, &dlen))) {
+    finish(op, rc, NULL, "SCEP message: cannot digest the signed attributes");
+    return;
+  }
+  sign_on_target(op, op->signer_key, dg, dlen, scep_req_md_name(op->req), msg_signed);
+}
+
+static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  scep_op *op = arg;
+  unsigned char *sig;
+  size_t n = 0;
+  char err[512];
+  (void)s;
+  if (remote_failed(op, status, r, "signing the CSR with the new key"))
+    return;
+  if (!(sig = unb64(remote_value(r, "sig"), &n))) {
+    finish(op, RD_EPROTO, NULL, "signing the CSR: no signature returned");
+    return;
+  }
+  int rc = scep_csr_build_finish(op->csrb, sig, n, &op->csr_der, &op->csr_len, err, sizeof err);
+  free(sig);
+  if (rc) {
+    finish(op, rc, NULL, "%s", err);
+    return;
+  }
+  build_and_sign_message(op);
+}
+
+static void make_csr(scep_op *op) {
+  unsigned char dg[EVP_MAX_MD_SIZE];
+  size_t dlen = 0;
+  char err[512];
+  GENERAL_NAMES *sans = op->old ? X509_get_ext_d2i(op->old, NID_subject_alt_name, NULL, NULL) : NULL;
+  int rc = scep_csr_build_new(&op->csrb, op->subject, sans, op->newpub, op->challenge, err, sizeof err);
+  GENERAL_NAMES_free(sans);
+  if (rc || (rc = scep_csr_build_digest(op->csrb, dg, &dlen))) {
+    finish(op, rc, NULL, "%s", err);
+    return;
+  }
+  sign_on_target(op, op->staged, dg, dlen, "sha256", csr_signed);
+}
+
+static void selfsigned(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  scep_op *op = arg;
+  (void)s;
+  if (remote_failed(op, status, r, "making the enrolment signer certificate"))
+    return;
+  if (!(op->signer = pem_x509(remote_value(r, "cert")))) {
+    finish(op, RD_EPROTO, NULL, "the enrolment signer certificate cannot be parsed");
+    return;
+  }
+  make_csr(op);
+}
+
+static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  scep_op *op = arg;
+  (void)s;
+  if (remote_failed(op, status, r, "generating the new key"))
+    return;
+  if (!(op->newpub = pem_pub(remote_value(r, "pub")))) {
+    finish(op, RD_EPROTO, NULL, "the new public key cannot be parsed");
+    return;
+  }
+  op->h->set_state(op->s, "KEY_READY");
+  if (op->mode == MODE_RENEW) {
+    op->signer = X509_dup(op->old);
+    op->signer_key = op->old_key_path;
+    make_csr(op);
+  } else {
+    op->signer_key = op->staged;
+    run(op, &scep_script_selfsign, json_pack("{s:s}", "key", op->staged), selfsigned);
+  }
+}
+
+/* A request from an earlier run is in the journal: never send it again. */
+static int resume_request(scep_op *op, json_t *rec) {
+  const char *state = json_string_value(json_object_get(rec, "state"));
+  const char *pem = json_string_value(json_object_get(rec, "cert"));
+  if (state && !strcmp(state, "issued") && pem) {
+    X509 *c = pem_x509(pem);
+    free(op->staged);
+    op->staged = strdup(json_string_value(json_object_get(rec, "staged")));
+    op->reuse = json_is_true(json_object_get(rec, "reuse"));
+    if (c)
+      set_issued(op, c);
+    X509_free(c);
+    return c ? 1 : 0;
+  }
+  if (state && (!strcmp(state, "sent") || !strcmp(state, "pending"))) {
+    size_t n = 0;
+    unsigned char *sd = unb64(json_string_value(json_object_get(rec, "subject")), &n);
+    const unsigned char *p = sd;
+    op->poll = 1;
+    snprintf(op->txid, sizeof op->txid, "%s", json_string_value(json_object_get(rec, "txid")));
+    op->signer = pem_x509(json_string_value(json_object_get(rec, "signer")));
+    op->newpub = pem_pub(json_string_value(json_object_get(rec, "pub")));
+    free(op->staged);
+    op->staged = strdup(json_string_value(json_object_get(rec, "staged")));
+    op->signer_key = strcmp(json_string_value(json_object_get(rec, "type")), "RenewalReq")
+                         ? op->staged
+                         : op->old_key_path;
+    X509_NAME_free(op->subject);
+    op->subject = sd ? d2i_X509_NAME(NULL, &p, (long)n) : NULL;
+    free(sd);
+    if (!op->signer || !op->newpub || !op->subject || !op->signer_key) {
+      finish(op, RD_ESTATE, NULL, "journal: the earlier request %s is incomplete; it will not be "
+                                  "resent: check the CA and clear the job",
+             op->txid);
+      return 1;
+    }
+    build_and_sign_message(op);
+    return 1;
+  }
+  return 0;
+}
+
+static void after_ca(scep_op *op) {
+  decide_mode(op);
+  if (op->probe) {
+    probe_report(op);
+    return;
+  }
+  if (op->mode == MODE_OPERATOR) {
+    finish(op, RD_EOPERATOR, NULL, "%s", op->why);
+    return;
+  }
+  const json_t *pol = op->h->section(op->s, "policy");
+  const json_t *key = json_object_get(pol, "key");
+  const char *ktype = json_string_value(json_object_get(key, "type"));
+  const char *curve = json_string_value(json_object_get(key, "curve"));
+  json_int_t bits = json_integer_value(json_object_get(key, "bits"));
+  char bitss[32];
+  op->reuse = json_is_false(json_object_get(pol, "rotate_key")) && op->mode == MODE_RENEW;
+  if (!op->old_key_path) {
+    finish(op, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
+    return;
+  }
+  if (asprintf(&op->staged, "%s%s", op->old_key_path, STAGED_SUFFIX) < 0) {
+    op->staged = NULL;
+    finish(op, RD_ENOMEM, NULL, "out of memory");
+    return;
+  }
+  op->subject = op->old ? X509_NAME_dup(X509_get_subject_name(op->old)) : NULL;
+  if (!op->subject) {
+    const char *cn = json_string_value(json_object_get(op->h->section(op->s, "certificate"), "subject_cn"));
+    op->subject = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(op->subject, "CN", MBSTRING_UTF8,
+                               (const unsigned char *)(cn ? cn : op->h->host(op->s)), -1, -1, 0);
+  }
+  json_t *rec = op->h->journal_get(op->s, "scep.request");
+  int resumed = rec && resume_request(op, rec);
+  json_decref(rec);
+  if (resumed)
+    return;
+  snprintf(bitss, sizeof bitss, "%lld", bits ? (long long)bits : 2048LL);
+  run(op, &scep_script_keygen,
+      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", op->old_key_path, "staged", op->staged,
+                "reuse", op->reuse ? "1" : "0", "type", ktype && !strcmp(ktype, "ec") ? "ec" : "rsa",
+                "bits", bitss, "curve", curve ? curve : "P-256"),
+      keygen_done);
+}
+
+static int begin(rd_step *s, const rd_host_api *h, int probe) {
+  scep_op *op = calloc(1, sizeof *op);
+  int rc;
+  if (!op)
+    return RD_ENOMEM;
+  op->s = s;
+  op->h = h;
+  op->probe = probe;
+  h->set_data(s, op, op_free);
+  if ((rc = issuer_config(op)))
+    return 0; /* finish() already reported */
+  if ((rc = start(op)))
+    return rc;
+  return 0;
+}
+
+static int scep_probe(rd_step *s, const rd_host_api *h) { return begin(s, h, 1); }
+static int scep_apply(rd_step *s, const rd_host_api *h) { return begin(s, h, 0); }
+
+static void cleaned(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  const rd_host_api *h = arg;
+  if (status || !r || r->exit_status)
+    h->done(s, status ? status : RD_EREMOTE, NULL, "could not remove the staged key");
+  else
+    h->done(s, 0, NULL, "staged key removed");
+}
+
+/* Remove a staged key that was never installed; keep a reused live key. */
+static int scep_rollback(rd_step *s, const rd_host_api *h) {
+  const json_t *staged = json_object_get(h->facts(s), "staged");
+  json_t *rec = h->journal_get(s, "scep.request");
+  const char *path = json_string_value(json_object_get(staged, "key"));
+  int reused = json_is_true(json_object_get(staged, "reused"));
+  char *p = NULL;
+  if (!path && rec) {
+    path = json_string_value(json_object_get(rec, "staged"));
+    reused = json_is_true(json_object_get(rec, "reuse"));
+  }
+  if (!path) {
+    const char *k = json_string_value(json_object_get(h->section(s, "certificate"), "key"));
+    if (k && asprintf(&p, "%s%s", k, STAGED_SUFFIX) < 0)
+      p = NULL;
+    path = p;
+  }
+  json_t *params = reused || !path ? NULL : json_pack("{s:s}", "staged", path);
+  free(p);
+  json_decref(rec);
+  if (!params) {
+    h->done(s, 0, NULL, NULL);
+    return 0;
+  }
+  return h->remote(s, &scep_script_cleanup, params, cleaned, (void *)h);
+}
+
+static int scep_validate(const json_t *params, char *err, size_t errlen) {
+  (void)params;
+  (void)err;
+  (void)errlen;
+  return 0;
+}
+
+const rd_step_kind scep_kind_issue = {
+    .type = "scep.issue",
+    .summary = "SCEP (RFC 8894) issuer: RenewalReq signed on the target by the old key",
+    .platform = RD_PLATFORM_POSIX,
+    .flags = RD_KIND_ISSUER,
+    .validate = scep_validate,
+    .probe = scep_probe,
+    .apply = scep_apply,
+    .verify = NULL,
+    .rollback = scep_rollback,
+    .cancel = NULL,
+};
