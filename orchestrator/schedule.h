@@ -1,0 +1,124 @@
+/* schedule.h — scheduler arithmetic: renewal windows, jitter, backoff,
+ * maintenance windows, waves and concurrency caps. Pure functions: no I/O,
+ * no clock, no libuv; callers pass "now" (and the local UTC offset), so
+ * every rule is testable exhaustively. The uv-timer loop that uses them
+ * lives elsewhere. */
+#ifndef RENEWD_SCHEDULE_H
+#define RENEWD_SCHEDULE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+/* ---- is a certificate due? --------------------------------------------- */
+
+typedef struct rd_due_why {
+  int due;             /* the renewal window is open (or the certificate expired) */
+  int expired;         /* now >= not_after */
+  int overlong;        /* the window is at least as long as the lifetime: a fresh
+                          certificate would be due at once (a policy mistake) */
+  int64_t remaining;   /* not_after - now, seconds (negative once expired) */
+  int64_t lifetime;    /* not_after - not_before */
+  int64_t window;      /* the window opens this many seconds before not_after */
+  time_t opens;        /* not_after - window */
+  char text[192];      /* "12.3 days left, window opens at 10.0 days" */
+} rd_due_why;
+
+/* Due when the remaining validity is at most renew_before_s (when > 0), else
+ * at most renew_fraction x lifetime (0 < fraction < 1). An expired
+ * certificate is due, with expired set. Returns 1 due, 0 not due, RD_EINVAL
+ * (not_after <= not_before, or no usable policy). why may be NULL. */
+int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
+           double renew_fraction, rd_due_why *why);
+
+/* ---- jitter and backoff ------------------------------------------------ */
+
+/* base + a share of jitter chosen by rnd (any 64-bit random value): always in
+ * [base, base + jitter]. jitter <= 0 gives base. */
+int64_t rd_jitter(int64_t base_s, int64_t jitter_s, uint64_t rnd);
+
+/* Delay before retry n (n >= 1; n < 1 counts as 1) of a transient failure
+ * (timeout, connection refused): 30 s, 60 s, 120 s ... capped at 600 s. */
+#define RD_BACKOFF_TRANSIENT_BASE 30
+#define RD_BACKOFF_TRANSIENT_CAP 600
+int64_t rd_backoff_transient(int attempt);
+
+/* Delay before a new job after the n-th consecutive failed job (n >= 1):
+ * 1 h, 2 h, 4 h ... capped at 24 h, but never more than half the remaining
+ * validity, so a failing renewal still gets several tries before expiry;
+ * never less than RD_BACKOFF_TRANSIENT_BASE. remaining_s <= 0 (expired):
+ * no validity limit. */
+#define RD_BACKOFF_TERMINAL_BASE 3600
+#define RD_BACKOFF_TERMINAL_CAP 86400
+int64_t rd_backoff_terminal(int failures, int64_t remaining_s);
+
+/* ---- maintenance windows ----------------------------------------------- */
+
+/* "always", or spans separated by ';', each "DAYS HH:MM-HH:MM":
+ *   DAYS  = "daily" | "weekdays" | "weekends" | a comma list of days and
+ *           day ranges: "Mon-Fri", "Sat,Sun", "Fri-Mon" (wraps), "Mon,Wed-Thu";
+ *           day names are Mon..Sun or Monday..Sunday, any case.
+ *   times = local wall clock; end "24:00" allowed; end <= start crosses
+ *           midnight: "Fri 22:00-02:00" opens Friday 22:00, closes Saturday
+ *           02:00 (the day names the day the window opens).
+ * Examples: "Mon-Fri 01:00-05:00", "Sat,Sun 00:00-06:00",
+ * "daily 22:00-02:00", "Mon-Fri 01:00-05:00; Sat 00:00-24:00". */
+#define RD_WINDOW_MAX_SPANS 8
+typedef struct rd_window_span {
+  uint8_t days;        /* bit d set: opens on weekday d (0 = Sunday, as tm_wday) */
+  int start;           /* minutes after local midnight, 0..1439 */
+  int length;          /* minutes, 1..1440 */
+} rd_window_span;
+typedef struct rd_window {
+  int always;
+  int nspans;
+  rd_window_span spans[RD_WINDOW_MAX_SPANS];
+} rd_window;
+
+/* err (may be NULL) gets "window 'Mon-Fry 01:00-05:00': unknown day 'Fry'". */
+int rd_window_parse(const char *text, rd_window *w, char *err, size_t errlen);
+/* tz_offset_s: local time minus UTC at `now` (tm_gmtoff; +3600 for CET).
+ * A fixed offset is used for the whole computation: across a DST change
+ * next_open may be an hour off, so check is_open again when it fires. */
+int rd_window_is_open(const rd_window *w, time_t now, long tz_offset_s);
+/* now itself when open, else the next opening (within 8 days). */
+time_t rd_window_next_open(const rd_window *w, time_t now, long tz_offset_s);
+/* When the window open at `now` closes (spans that touch, like
+ * "Mon 20:00-24:00; Tue 00:00-02:00", count as one); 0 when closed at `now`
+ * or always open. */
+time_t rd_window_closes(const rd_window *w, time_t now, long tz_offset_s);
+/* The local offset at t from the process time zone (localtime_r). */
+long rd_local_offset(time_t t);
+
+/* ---- waves ------------------------------------------------------------- */
+
+/* spec: a JSON array of positive integers (host counts) and "P%" strings
+ * (0 < P <= 100, decimals allowed), cumulative, e.g. [1, "10%", "100%"]; the
+ * last entry must be "100%" so that every host gets its turn. Resolved
+ * against n_hosts: a percentage rounds up (at least 1 host), counts are
+ * clamped to n_hosts, and waves that add no host are dropped. Integers must
+ * not decrease, nor percentages; a mix is made monotonic (an integer wave
+ * larger than a later percentage absorbs it). spec NULL: one wave of all.
+ * Writes up to max cumulative counts to counts, their number to *nwaves
+ * (0 when n_hosts == 0). RD_EINVAL with a message; RD_EOVERFLOW if > max. */
+int rd_waves(const json_t *spec, size_t n_hosts, size_t *counts, size_t max, size_t *nwaves,
+             char *err, size_t errlen);
+
+/* ---- concurrency ------------------------------------------------------- */
+
+/* A counter with a cap (0: unlimited). One for the process, one per runbook
+ * (or per CA, per site): acquire takes a slot in each, or in none. */
+typedef struct rd_slots {
+  int cap;
+  int used;
+} rd_slots;
+void rd_slots_init(rd_slots *s, int cap);
+/* 1 acquired (in both), 0 one of them is full; runbook may be NULL. */
+int rd_slots_try_acquire(rd_slots *global, rd_slots *runbook);
+/* RD_ESTATE when releasing a slot that was not taken. */
+int rd_slots_release(rd_slots *global, rd_slots *runbook);
+/* The same over n counters (NULL entries skipped). */
+int rd_slots_try_acquire_n(rd_slots *const *v, size_t n);
+int rd_slots_release_n(rd_slots *const *v, size_t n);
+
+#endif
