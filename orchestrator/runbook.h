@@ -5,8 +5,10 @@
 #define RENEWD_RUNBOOK_H
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 #include <jansson.h>
 #include "registry.h"
+#include "schedule.h"
 #include "renewd/plugin.h"
 
 /* Diagnostics collected while loading: every error, not just the first. */
@@ -55,9 +57,13 @@ typedef struct rd_ssh_cfg {
   long command_timeout_ms;   /* default 120000 */
 } rd_ssh_cfg;
 
+/* A certificate is due when either rule that is set (non-zero) holds:
+ * remaining lifetime < renew_before_days, or remaining / total lifetime <
+ * renew_fraction. With neither key in the runbook: renew_fraction = 1/3.
+ * With only renew_before: renew_fraction = 0 (not used). */
 typedef struct rd_policy {
-  double renew_before_days;  /* 0: use renew_fraction */
-  double renew_fraction;     /* remaining fraction of lifetime, default 1/3 */
+  double renew_before_days;  /* 0: not used */
+  double renew_fraction;     /* remaining fraction of lifetime; 0: not used */
   char *key_type;            /* "rsa" (default) or "ec" */
   int key_bits;              /* rsa: 2048 default */
   char *curve;               /* ec: "P-256" default */
@@ -78,7 +84,10 @@ typedef struct rd_schedule {
   long jitter_s;             /* default scan_interval/10 */
   char *window;              /* maintenance window, e.g. "Mon-Fri 01:00-05:00"; NULL: always */
   int max_parallel;          /* default 16 */
-  json_t *waves;             /* array of int or "N%" strings, or NULL */
+  json_t *waves;             /* array of int or "N%" strings, or NULL; checked
+                                with rd_waves() (schedule.h): cumulative, last "100%" */
+  rd_window win;             /* window parsed by rd_window_parse (schedule.h);
+                                win.always when no window is set */
 } rd_schedule;
 
 typedef struct rd_runbook {
@@ -94,7 +103,14 @@ typedef struct rd_runbook {
   size_t nsteps;
   rd_schedule schedule;
   json_t *notify;            /* or NULL */
-  json_t *root;              /* the whole document */
+  json_t *root;              /* the whole document; relative {"file": ...} paths
+                                rewritten to absolute ones */
+  char *dir;                 /* absolute directory of the runbook: relative paths
+                                (inventory, identity, known_hosts, {"file": ...})
+                                resolve against it */
+  char *inventory;           /* absolute inventory path, or NULL (inline hosts) */
+  char *group;               /* inventory group ("all" by default), or NULL */
+  unsigned platforms;        /* bit (1 << RD_PLATFORM_*) for each target platform */
 } rd_runbook;
 
 /* Load and validate. reg may be NULL (step types then go unchecked). On
@@ -102,5 +118,11 @@ typedef struct rd_runbook {
 int rd_runbook_load(const char *path, const rd_registry *reg, rd_runbook **out, rd_diag *diag);
 void rd_runbook_free(rd_runbook *rb);
 const rd_target *rd_runbook_target(const rd_runbook *rb, const char *name);
+
+/* Durations: "500ms", "30s", "5m", "2h", "10d" (one number, one unit; the
+ * number may have a fraction) or a JSON number of seconds. */
+int rd_duration_parse(const char *s, double *seconds);
+/* Sort the items from index `from` on by file, line, column (stable). */
+void rd_diag_sort(rd_diag *d, size_t from);
 
 #endif
