@@ -100,10 +100,14 @@ static void cert_label(X509 *c, char *buf, size_t len) {
 #define OID_TRANSACTION_ID "2.16.840.1.113733.1.9.7"
 #define OID_FAIL_INFO_TEXT "1.3.6.1.5.5.7.24.1"
 
-/* Add a signed attribute of the given ASN.1 string type. */
+/* Add a signed attribute of the given ASN.1 string type. The length is
+ * always explicit: X509at_add1_attr_by_OBJ takes len -1 to mean "data is
+ * an ASN1_STRING *", not "data is a C string". */
 static int add_attr(STACK_OF(X509_ATTRIBUTE) **sk, const char *oid, int type,
                     const unsigned char *data, int len) {
   ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+  if (len < 0)
+    len = (int)strlen((const char *)data);
   int ok = obj && X509at_add1_attr_by_OBJ(sk, obj, type, data, len) != NULL;
   ASN1_OBJECT_free(obj);
   return ok;
