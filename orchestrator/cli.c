@@ -89,6 +89,8 @@ const rd_verb rd_verbs[] = {
      "\n"
      "example: renewd hosts trust web17 --runbook runbooks/iis.json\n",
      cmd_hosts},
+    {"debug", "transport by hand: exec, script, hostkey, http, psbuild (for tests and ops)",
+     "usage: renewd debug exec|script|hostkey|http|psbuild ... (see orchestrator/cmd_debug.c)\n", cmd_debug},
     {NULL, NULL, NULL, NULL}};
 
 const rd_verb *rd_verb_find(const char *name) {

@@ -27,6 +27,7 @@ int cmd_remediate(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
+int cmd_debug(int argc, char **argv);
 
 /* The verb table (cli.c) and its lookup. */
 extern const rd_verb rd_verbs[];

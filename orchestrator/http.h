@@ -28,8 +28,10 @@ typedef struct rd_http_result {
 typedef void (*rd_http_done)(const rd_http_result *r, void *arg);
 
 int rd_http_new(uv_loop_t *loop, rd_http **out);
-/* method "GET" or "POST"; body copied. */
-int rd_http_request(rd_http *h, const char *method, const char *url,
+/* method "GET" or "POST"; body copied. (Named _submit: renewd/plugin.h
+ * already has a type called rd_http_request.) The callback never runs
+ * inside this call; it may submit further requests or shut down. */
+int rd_http_submit(rd_http *h, const char *method, const char *url,
                     const char *content_type, const void *body, size_t len,
                     const rd_http_opts *o, rd_http_done cb, void *arg);
 /* Cancel everything (callbacks get RD_ECANCELED), free when closed. */

@@ -50,11 +50,13 @@ typedef struct rd_exec_result {
   int out_truncated;       /* stdout exceeded out_cap */
   char *err;               /* stderr, NUL-terminated, capped */
   size_t err_len;
-  char msg[512];           /* on failure: "host web17: ssh connect: connection refused" */
-  double ms;               /* wall time of this operation */
+  char msg[512];           /* on failure: "host web17: ssh connect 10.0.0.7:22: connection refused" */
+  double ms;               /* wall time from submission to completion (includes
+                              queueing and, for the first op, the login) */
 } rd_exec_result;
 
-/* The callback owns nothing: the result is freed after it returns. */
+/* The callback owns nothing: the result is freed after it returns. Callbacks
+ * never run inside an rd_ssh_* call; they may submit new operations. */
 typedef void (*rd_ssh_cb)(const rd_exec_result *r, void *arg);
 
 int rd_ssh_new(uv_loop_t *loop, const rd_ssh_limits *lim, rd_ssh **out);
@@ -62,11 +64,16 @@ int rd_ssh_new(uv_loop_t *loop, const rd_ssh_limits *lim, rd_ssh **out);
 int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command,
                 const void *in, size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb,
                 void *arg);
-/* SFTP put: atomic on the target (temp name in the same dir, then rename). */
+/* SFTP put: atomic on the target (temp name in the same dir, written, mode
+ * set, fsync'd, then renamed). OpenSSH's SFTP v3 will not rename over an
+ * existing file (and libssh2 1.10 has no posix-rename@openssh.com), so the
+ * replace then runs `mv -f` (rename(2)) over an exec channel with both paths
+ * on stdin; a target without /bin/sh (Windows) gets unlink + rename. */
 int rd_ssh_put(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
                const void *data, size_t len, int mode, const rd_ssh_opts *o,
                rd_ssh_cb cb, void *arg);
-/* SFTP get: the file's bytes arrive in result->out. */
+/* SFTP get: the file's bytes arrive in result->out. A file larger than
+ * out_cap fails with RD_EOVERFLOW (out holds the first out_cap bytes). */
 int rd_ssh_get(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
                const rd_ssh_opts *o, rd_ssh_cb cb, void *arg);
 /* Done with a host for now: close its session gracefully once idle. */
@@ -76,10 +83,21 @@ void rd_ssh_release(rd_ssh *m, const char *name);
  * loop can be closed with uv_loop_close() == 0. */
 void rd_ssh_shutdown(rd_ssh *m, void (*done)(void *arg), void *arg);
 /* Host key fingerprint (SHA256:base64) of a host, for `renewd hosts trust`:
- * connects, reads the key, does not authenticate. */
+ * connects, reads the key, does not authenticate (user, identity and
+ * known_hosts may be NULL). key_line is a known_hosts line for the address:
+ * "ADDR TYPE BASE64" (or "[ADDR]:PORT TYPE BASE64" when the port is not 22). */
 typedef void (*rd_ssh_hostkey_cb)(int status, const char *key_line,
                                   const char *fingerprint, const char *msg, void *arg);
 int rd_ssh_fetch_hostkey(rd_ssh *m, const rd_ssh_target *t, const rd_ssh_opts *o,
                          rd_ssh_hostkey_cb cb, void *arg);
+/* For benchmarks and `renewd debug`: every libssh2 allocation goes through a
+ * per-session arena, so the library's heap per session is known exactly. */
+typedef struct rd_ssh_stats {
+  size_t sessions;           /* open sessions now */
+  size_t ready;              /* of which logged in and idle */
+  size_t heap_bytes;         /* libssh2 heap of all open sessions now */
+  size_t peak_session_bytes; /* largest footprint one session ever had */
+} rd_ssh_stats;
+void rd_ssh_get_stats(const rd_ssh *m, rd_ssh_stats *st);
 
 #endif
