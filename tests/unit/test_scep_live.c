@@ -464,6 +464,7 @@ START_TEST(wrong_challenge) {
   ck_assert_int_eq(rep.status, SCEP_STATUS_FAILURE);
   ck_assert_int_eq(rep.fail_info, SCEP_FAIL_BADREQUEST);
   ck_assert_str_eq(scep_fail_info_name(rep.fail_info), "badRequest");
+  ck_assert_ptr_null(rep.fail_text); /* scepserver sends no failInfoText */
   ck_assert_ptr_null(rep.envelope);
   scep_rep_clear(&rep);
   X509_free(self);
