@@ -337,7 +337,7 @@ static int is_scalar_char(int c) {
 
 static void scan_value(scanner *sc, int kline, int kcol, int depth) {
   int c = cur(sc);
-  if (depth > MAX_DEPTH || c < 0) {
+  if (depth > MAX_DEPTH || !(c == '{' || c == '[' || c == '"' || is_scalar_char(c))) {
     sc->failed = 1;
     return;
   }
@@ -350,11 +350,9 @@ static void scan_value(scanner *sc, int kline, int kcol, int depth) {
     scan_array(sc, depth);
   } else if (c == '"') {
     scan_string(sc, NULL, NULL);
-  } else if (is_scalar_char(c)) {
+  } else {
     while (is_scalar_char(cur(sc)))
       advance(sc);
-  } else {
-    sc->failed = 1;
   }
 }
 

@@ -271,7 +271,7 @@ static long long get_int(ld *l, const json_t *obj, const char *optr, const char 
   if (!v)
     return def;
   child(p, sizeof p, optr, key);
-  if (max == LLONG_MAX)
+  if (max == LLONG_MAX || max == INT_MAX)
     snprintf(range, sizeof range, "an integer ≥ %lld", min);
   else
     snprintf(range, sizeof range, "an integer from %lld to %lld", min, max);
@@ -1288,7 +1288,7 @@ static void load_schedule(ld *l) {
     if (rc)
       sc->win.always = 1;
   }
-  sc->max_parallel = (int)get_int(l, o, "/schedule", "max_parallel", 1, 100000, 16);
+  sc->max_parallel = (int)get_int(l, o, "/schedule", "max_parallel", 1, INT_MAX, 16);
   if (json_object_get(o, "waves"))
     load_waves(l, json_object_get(o, "waves"));
 }
