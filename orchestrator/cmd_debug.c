@@ -372,7 +372,7 @@ static json_t *base_line(const char *host, const rd_exec_result *r) {
   json_object_set_new(o, "host", json_string(host));
   json_object_set_new(o, "status", json_string(r->status ? rd_errname(r->status) : "ok"));
   json_object_set_new(o, "error", r->status || *r->msg ? json_string(r->msg) : json_null());
-  json_object_set_new(o, "exit", json_integer(r->exit_status));
+  json_object_set_new(o, "exit", r->status ? json_null() : json_integer(r->exit_status));
   return o;
 }
 

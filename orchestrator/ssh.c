@@ -1554,6 +1554,8 @@ static void op_finish(conn *c, int status, const char *msg) {
   op *o = h->cur;
   h->cur = NULL;
   c->reused = 1;
+  if (o->kind != OP_EXEC)
+    o->exit_status = status ? -1 : 0;
   become_ready(c);
   op_callback(o, status, msg);
   op_free(o);
@@ -1910,6 +1912,7 @@ static op *op_new(rd_ssh *m, enum op_kind kind, const rd_ssh_target *t, const rd
     return NULL;
   }
   p->kind = kind;
+  p->exit_status = -1;
   opts_fill(&p->o, o);
   p->t0 = uv_hrtime();
   return p;

@@ -44,7 +44,8 @@ typedef struct rd_ssh_opts {
 typedef struct rd_exec_result {
   int status;              /* 0 when the command ran, else RD_E* (ETIMEDOUT,
                               ECONNREFUSED, EAUTH, EHOSTKEY, ENETWORK, EIO) */
-  int exit_status;         /* remote exit status; -1 when killed by a signal */
+  int exit_status;         /* remote exit status; -1 when killed by a signal
+                              (and when status != 0: nothing ran to the end) */
   char *out;               /* stdout, NUL-terminated (owned by the result) */
   size_t out_len;
   int out_truncated;       /* stdout exceeded out_cap */
