@@ -603,9 +603,24 @@ void scep_req_free(scep_req *r) {
 
 const char *scep_req_txid(const scep_req *r) { return r->txid; }
 const unsigned char *scep_req_nonce(const scep_req *r) { return r->nonce; }
-const char *scep_req_md_name(const scep_req *r) {
-  return r->md == EVP_sha1() ? "sha1" : r->md == EVP_sha512() ? "sha512" : "sha256";
+/* The names `openssl pkeyutl -pkeyopt digest:` knows in 1.1 and 3.x alike;
+ * NULL for digests a request may not use. */
+static const char *md_short_name(const EVP_MD *md) {
+  switch (EVP_MD_get_type(md)) {
+  case NID_sha1:
+    return "sha1";
+  case NID_sha256:
+    return "sha256";
+  case NID_sha384:
+    return "sha384";
+  case NID_sha512:
+    return "sha512";
+  default:
+    return NULL;
+  }
 }
+
+const char *scep_req_md_name(const scep_req *r) { return md_short_name(r->md); }
 
 /* transactionID is a PrintableString (RFC 8894 3.2.1.1). */
 static int printable(const char *s) {
@@ -684,6 +699,12 @@ int scep_req_build(scep_req **out, const scep_req_params *p, char *err, size_t e
   r->type = p->type;
   r->md = p->md ? p->md : scep_caps_md(p->caps);
   cipher = p->cipher ? p->cipher : scep_caps_cipher(p->caps);
+  if (!md_short_name(r->md)) {
+    seterr(err, errlen, "%s: digest %s is not one of SHA-1, SHA-256, SHA-384, SHA-512", tname,
+           EVP_MD_get0_name(r->md));
+    rc = RD_EINVAL;
+    goto fail;
+  }
   X509_up_ref(p->signer);
   r->signer = p->signer;
 

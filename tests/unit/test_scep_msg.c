@@ -628,6 +628,27 @@ START_TEST(request_errors) {
   p.recipient = ec_ca;
   ck_assert_int_eq(scep_req_build(&r, &p, err, sizeof err), RD_ENOTSUP);
   ck_assert_msg(strstr(err, "SCEP recipient CN=EC CA") == err, "%s", err);
+  /* A digest the target's pkeyutl has no portable name for; a fetched
+   * SHA-384 is fine. */
+  p.recipient = ca_crt;
+  p.md = EVP_md5();
+  ck_assert_int_eq(scep_req_build(&r, &p, err, sizeof err), RD_EINVAL);
+  ck_assert_msg(strstr(err, "RenewalReq: digest MD5") == err, "%s", err);
+  {
+    EVP_MD *sha384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+    p.md = sha384;
+    ck_assert_int_eq(scep_req_build(&r, &p, err, sizeof err), 0);
+    ck_assert_str_eq(scep_req_md_name(r), "sha384");
+    scep_req_tbs_digest(r, dg, &dlen);
+    ck_assert_uint_eq(dlen, 48);
+    sig = pkeyutl_sign(old_key, "sha384", dg, dlen, &slen);
+    ck_assert_int_eq(scep_req_set_signature(r, sig, slen, err, sizeof err), 0);
+    free(sig);
+    scep_req_free(r);
+    r = NULL;
+    p.md = NULL;
+    EVP_MD_free(sha384);
+  }
   /* Unsupported type. */
   p.recipient = ca_crt;
   p.type = SCEP_MSG_GETCRL;
