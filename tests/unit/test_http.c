@@ -1,0 +1,347 @@
+/* test_http.c — http.c against a small HTTP server that runs on the same
+ * libuv loop (so each test is one process, one loop, and ends with
+ * uv_loop_close() == 0).
+ *
+ * Server paths: /ok (200 "hello"), /echo (POST body and its Content-Type
+ * back), /big (3 MB with Content-Length), /stream (3 MB, no length, closed
+ * at the end), /slow (never answers).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "err.h"
+#include "http.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------------ server */
+
+typedef struct client {
+  uv_tcp_t tcp;
+  struct client *next;
+  char buf[65536];
+  size_t len;
+  int answered, closing;
+} client;
+
+typedef struct server {
+  uv_tcp_t tcp;
+  int port;
+  client *clients;
+  int requests;
+} server;
+
+static void on_client_closed(uv_handle_t *h) {
+  client *c = h->data;
+  server *s = c->tcp.loop->data;
+  for (client **pp = &s->clients; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  free(c);
+}
+
+static void client_close(client *c) {
+  if (!c->closing) {
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+  }
+}
+
+static void on_written(uv_write_t *w, int status) {
+  client *c = w->data;
+  (void)status;
+  free(((uv_buf_t *)(w + 1))->base);
+  free(w);
+  client_close(c);
+}
+
+static void respond(client *c, const char *head, const char *body, size_t blen) {
+  size_t hl = strlen(head);
+  uv_write_t *w = malloc(sizeof *w + sizeof(uv_buf_t));
+  uv_buf_t *b = (uv_buf_t *)(w + 1);
+  char *all = malloc(hl + blen);
+  memcpy(all, head, hl);
+  if (blen)
+    memcpy(all + hl, body, blen);
+  *b = uv_buf_init(all, (unsigned)(hl + blen));
+  w->data = c;
+  uv_write(w, (uv_stream_t *)&c->tcp, b, 1, on_written);
+}
+
+static void handle(client *c) {
+  char *end = strstr(c->buf, "\r\n\r\n");
+  char path[256] = "", head[512];
+  server *s = c->tcp.loop->data;
+  if (!end || c->answered)
+    return;
+  sscanf(c->buf, "%*s %255s", path);
+  path[strcspn(path, "?")] = 0;
+  const char *cl = strstr(c->buf, "Content-Length: ");
+  size_t body_len = cl ? (size_t)atol(cl + 16) : 0;
+  size_t have = c->len - (size_t)(end + 4 - c->buf);
+  if (have < body_len)
+    return;
+  c->answered = 1;
+  s->requests++;
+  if (!strncmp(path, "/ok", 3)) {
+    respond(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+               "Connection: close\r\n\r\n", "hello", 5);
+  } else if (!strcmp(path, "/echo")) {
+    char ct[128] = "none";
+    const char *p = strstr(c->buf, "Content-Type: ");
+    if (p)
+      sscanf(p + 14, "%127[^\r]", ct);
+    snprintf(head, sizeof head,
+             "HTTP/1.1 201 Created\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n", ct, body_len);
+    respond(c, head, end + 4, body_len);
+  } else if (!strcmp(path, "/big") || !strcmp(path, "/stream")) {
+    size_t n = 3u << 20;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    if (!strcmp(path, "/big"))
+      snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+    else
+      snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    respond(c, head, big, n);
+    free(big);
+  } else if (!strcmp(path, "/slow")) {
+    /* never answer */
+  } else {
+    respond(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "", 0);
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b) {
+  client *c = h->data;
+  (void)sug;
+  *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - c->len - 1));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  client *c = st->data;
+  (void)b;
+  if (n < 0) {
+    client_close(c);
+    return;
+  }
+  c->len += (size_t)n;
+  c->buf[c->len] = 0;
+  handle(c);
+}
+
+static void on_conn(uv_stream_t *srv, int status) {
+  server *s = srv->data;
+  client *c = calloc(1, sizeof *c);
+  (void)status;
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  c->next = s->clients;
+  s->clients = c;
+  if (uv_accept(srv, (uv_stream_t *)&c->tcp) == 0)
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  else
+    client_close(c);
+}
+
+static void server_start(uv_loop_t *loop, server *s) {
+  struct sockaddr_in a;
+  struct sockaddr_storage got;
+  int len = sizeof got;
+  memset(s, 0, sizeof *s);
+  loop->data = s;
+  uv_tcp_init(loop, &s->tcp);
+  s->tcp.data = s;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  ck_assert_int_eq(uv_tcp_bind(&s->tcp, (struct sockaddr *)&a, 0), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&s->tcp, 128, on_conn), 0);
+  uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&got, &len);
+  s->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+}
+
+static void server_stop(server *s) {
+  for (client *c = s->clients; c; c = c->next)
+    client_close(c);
+  uv_close((uv_handle_t *)&s->tcp, NULL);
+}
+
+/* ------------------------------------------------------------------ client side */
+
+typedef struct hres {
+  int done, status;
+  long code;
+  char ct[128], msg[512];
+  unsigned char *body;
+  size_t len;
+  double ms;
+} hres;
+
+static int pending, shut;
+static rd_http *the_http;
+
+static void on_shut(void *arg) { (void)arg; shut++; }
+
+static void on_done(const rd_http_result *r, void *arg) {
+  hres *x = arg;
+  x->done++;
+  x->status = r->status;
+  x->code = r->code;
+  snprintf(x->ct, sizeof x->ct, "%s", r->content_type ? r->content_type : "");
+  snprintf(x->msg, sizeof x->msg, "%s", r->msg);
+  x->body = malloc(r->body_len + 1);
+  if (r->body_len)
+    memcpy(x->body, r->body, r->body_len);
+  x->body[r->body_len] = 0;
+  x->len = r->body_len;
+  x->ms = r->ms;
+  if (--pending == 0)
+    rd_http_shutdown(the_http, on_shut, NULL); /* from inside a callback */
+}
+
+static void url(char *buf, size_t n, const server *s, const char *path) {
+  snprintf(buf, n, "http://127.0.0.1:%d%s", s->port, path);
+}
+
+static void run_all(uv_loop_t *loop, server *s) {
+  while (!shut && uv_run(loop, UV_RUN_ONCE))
+    ;
+  server_stop(s);
+  uv_run(loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(shut, 1);
+  ck_assert_int_eq(uv_loop_close(loop), 0);
+}
+
+START_TEST(concurrent_gets) {
+  uv_loop_t loop;
+  server s;
+  enum { N = 50 };
+  hres r[N];
+  char u[128];
+  memset(r, 0, sizeof r);
+  uv_loop_init(&loop);
+  server_start(&loop, &s);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  pending = N;
+  url(u, sizeof u, &s, "/ok");
+  for (int i = 0; i < N; i++)
+    ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &r[i]), 0);
+  ck_assert_int_eq(r[0].done, 0);
+  run_all(&loop, &s);
+  for (int i = 0; i < N; i++) {
+    ck_assert_msg(r[i].status == 0, "%s", r[i].msg);
+    ck_assert_int_eq(r[i].code, 200);
+    ck_assert_str_eq((char *)r[i].body, "hello");
+    ck_assert_str_eq(r[i].ct, "text/plain");
+    free(r[i].body);
+  }
+  ck_assert_int_eq(s.requests, N);
+}
+END_TEST
+
+START_TEST(post_and_errors) {
+  uv_loop_t loop;
+  server s;
+  hres post = {0}, nf = {0}, big = {0}, stream = {0}, slow = {0}, refused = {0}, bad = {0};
+  char u[256];
+  rd_http_opts small = {NULL, 0, 1u << 20, 0}, quick = {NULL, 300, 0, 0};
+  const char body[] = "\x01\x02 binary \xff body";
+  uv_loop_init(&loop);
+  server_start(&loop, &s);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  pending = 7;
+  url(u, sizeof u, &s, "/echo");
+  ck_assert_int_eq(rd_http_submit(the_http, "POST", u, "application/x-pki-message", body,
+                                  sizeof body - 1, NULL, on_done, &post), 0);
+  url(u, sizeof u, &s, "/missing");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &nf), 0);
+  url(u, sizeof u, &s, "/big");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, &small, on_done, &big), 0);
+  url(u, sizeof u, &s, "/stream");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, &small, on_done, &stream), 0);
+  url(u, sizeof u, &s, "/slow?challenge=s3cret");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, &quick, on_done, &slow), 0);
+  /* a port nobody listens on: the server's own port + 1 is very likely free */
+  snprintf(u, sizeof u, "http://127.0.0.1:%d/", s.port == 65535 ? 1 : s.port + 1);
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &refused), 0);
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", "ftp://127.0.0.1/x", NULL, NULL, 0, NULL,
+                                  on_done, &bad), 0);
+  ck_assert_int_eq(rd_http_submit(the_http, "PUT", u, NULL, NULL, 0, NULL, on_done, &bad),
+                   RD_EINVAL);
+  run_all(&loop, &s);
+  ck_assert_msg(post.status == 0, "%s", post.msg);
+  ck_assert_int_eq(post.code, 201);
+  ck_assert_str_eq(post.ct, "application/x-pki-message");
+  ck_assert_uint_eq(post.len, sizeof body - 1);
+  ck_assert(!memcmp(post.body, body, post.len));
+  ck_assert_int_eq(nf.status, 0); /* HTTP errors are answers, not transport failures */
+  ck_assert_int_eq(nf.code, 404);
+  ck_assert_int_eq(big.status, RD_EOVERFLOW);
+  ck_assert_int_eq(stream.status, RD_EOVERFLOW);
+  ck_assert_msg(strstr(stream.msg, "larger than the 1048576-byte cap") != NULL, "%s", stream.msg);
+  ck_assert_int_eq(slow.status, RD_ETIMEDOUT);
+  ck_assert_msg(slow.ms < 3000, "%f", slow.ms);
+  ck_assert_msg(strstr(slow.msg, "GET http://127.0.0.1:") == slow.msg, "%s", slow.msg);
+  ck_assert_msg(strstr(slow.msg, "s3cret") == NULL, "query leaked: %s", slow.msg);
+  ck_assert_int_eq(refused.status, RD_ECONNREFUSED);
+  ck_assert_int_eq(bad.status, RD_EINVAL);
+  hres *all[] = {&post, &nf, &big, &stream, &slow, &refused, &bad};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    free(all[i]->body);
+}
+END_TEST
+
+static void on_stop(uv_timer_t *t) {
+  rd_http_shutdown(the_http, on_shut, NULL);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+static int canceled;
+static void on_cancel(const rd_http_result *r, void *arg) {
+  (void)arg;
+  if (r->status == RD_ECANCELED)
+    canceled++;
+  /* new work after shutdown is refused */
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", "http://127.0.0.1:1/", NULL, NULL, 0, NULL,
+                                  on_cancel, NULL), RD_ECANCELED);
+}
+
+START_TEST(shutdown_cancels) {
+  uv_loop_t loop;
+  uv_timer_t tm;
+  server s;
+  char u[128];
+  uv_loop_init(&loop);
+  server_start(&loop, &s);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  url(u, sizeof u, &s, "/slow");
+  canceled = 0;
+  shut = 0;
+  for (int i = 0; i < 5; i++)
+    ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_cancel, NULL), 0);
+  uv_timer_init(&loop, &tm);
+  uv_timer_start(&tm, on_stop, 200, 0);
+  while (!shut && uv_run(&loop, UV_RUN_ONCE))
+    ;
+  ck_assert_int_eq(canceled, 5);
+  server_stop(&s);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(shut, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("http");
+  TCase *tc = tcase_create("multi");
+  tcase_add_test(tc, concurrent_gets);
+  tcase_add_test(tc, post_and_errors);
+  tcase_add_test(tc, shutdown_cancels);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
