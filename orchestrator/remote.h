@@ -17,9 +17,13 @@
  * where the encoded text is a constant prelude + the script. Parameters
  * travel on stdin as base64(JSON); the prelude reads [Console]::In and
  * decodes them into $P. The
- * script prints one JSON document (ConvertTo-Json -Compress -Depth 6). When
- * the command line would exceed 8191 characters (cmd.exe's limit), the
- * script is uploaded as a .ps1 and run with -File.
+ * script prints one JSON document (`rd_out $value` does ConvertTo-Json
+ * -Compress -Depth 6) or gives up with `rd_fail MESSAGE` (exit 3); errors
+ * thrown by the script are reported on stderr with exit 3. When the command
+ * line would exceed 8191 characters (cmd.exe's limit), upload_path/upload_data
+ * are set (C:\Windows\Temp\renewd-<name>-<16 hex>.ps1, UTF-8 with BOM; over
+ * SFTP on Win32-OpenSSH write it as "/C:/Windows/Temp/...") and the command
+ * runs it with -File; the script deletes itself when it ends.
  */
 #ifndef RENEWD_REMOTE_H
 #define RENEWD_REMOTE_H
