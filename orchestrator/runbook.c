@@ -157,10 +157,18 @@ int rd_duration_parse(const char *s, double *seconds) {
   const char *p = s;
   char *end;
   double v, mul;
+  /* digits, optionally '.' and more digits, then the unit: the schema's
+   * ^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)$ */
   if (!s || !(*p >= '0' && *p <= '9'))
     return RD_EINVAL;
-  while ((*p >= '0' && *p <= '9') || *p == '.')
+  while (*p >= '0' && *p <= '9')
     p++;
+  if (*p == '.') {
+    if (!(p[1] >= '0' && p[1] <= '9'))
+      return RD_EINVAL;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  }
   errno = 0;
   v = strtod(s, &end);
   if (end != p || errno || !isfinite(v))
@@ -927,7 +935,7 @@ static void load_issuer(ld *l) {
     fp = member(l, o, "/issuer", "ca_fingerprint", 1);
     if (json_is_string(fp)) {
       v = json_string_value(fp);
-      if (strncasecmp(v, "sha256:", 7) || strlen(v) != 71 || !hex_ok(v + 7, 64))
+      if (strncmp(v, "sha256:", 7) || strlen(v) != 71 || !hex_ok(v + 7, 64))
         rd_jctx_err(&l->j, "/issuer/ca_fingerprint", 1,
                     "'issuer.ca_fingerprint' must be \"sha256:\" and 64 hex digits (the CA "
                     "certificate's DER: openssl x509 -outform DER | sha256sum), or {\"file\": "
@@ -1155,6 +1163,22 @@ static void load_steps(ld *l) {
   }
 }
 
+/* "10%", "12.5%": the schema's ^[0-9]+(\.[0-9]+)?%$ */
+static int pct_ok(const char *s) {
+  const char *p = s;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (p == s)
+    return 0;
+  if (*p == '.') {
+    if (!(p[1] >= '0' && p[1] <= '9'))
+      return 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  }
+  return !strcmp(p, "%");
+}
+
 /* Per item, with positions; the rules are rd_waves()'s (schedule.h), except
  * that a wave must add hosts (strictly larger than the one before). */
 static void load_waves(ld *l, json_t *w) {
@@ -1181,8 +1205,7 @@ static void load_waves(ld *l, json_t *w) {
       const char *s = json_string_value(m);
       char *end;
       value = strtod(s, &end);
-      if (!(s[0] >= '0' && s[0] <= '9') || strcmp(end, "%") || !isfinite(value) ||
-          value <= 0) {
+      if (!pct_ok(s) || strcmp(end, "%") || !isfinite(value) || value <= 0) {
         rd_jctx_err(&l->j, p, 1,
                     "wave %zu must be a number of hosts (≥ 1) or a percentage like \"10%%\", "
                     "got '%s'",

@@ -616,6 +616,9 @@ START_TEST(durations) {
   ck_assert_int_eq(rd_duration_parse("-5s", &s), RD_EINVAL);
   ck_assert_int_eq(rd_duration_parse("5w", &s), RD_EINVAL);
   ck_assert_int_eq(rd_duration_parse("1.2.3s", &s), RD_EINVAL);
+  ck_assert_int_eq(rd_duration_parse("5.s", &s), RD_EINVAL);
+  ck_assert_int_eq(rd_duration_parse("1e3s", &s), RD_EINVAL);
+  ck_assert_int_eq(rd_duration_parse("0x10s", &s), RD_EINVAL);
   ck_assert_int_eq(rd_duration_parse(NULL, &s), RD_EINVAL);
 }
 END_TEST

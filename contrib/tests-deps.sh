@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# tests-deps.sh — install the test-only tools that are not Debian packages
+# (npm packages, into the repository, never globally). Idempotent: installs
+# only what is missing. contrib/check.sh runs it after contrib/deps.sh.
+# Add a line per tool below.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# npm_need DIR PACKAGE...: install PACKAGEs into DIR/node_modules unless present
+npm_need() {
+  local dir=$1 missing=() p
+  shift
+  for p in "$@"; do
+    [ -d "$dir/node_modules/$p" ] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  command -v npm >/dev/null || { echo "tests-deps: npm is missing; run contrib/deps.sh" >&2; exit 2; }
+  if [ -f "$dir/package.json" ]; then
+    # DIR's package.json (and lock file) pin the versions
+    echo "tests-deps: npm install --prefix $dir (for ${missing[*]})"
+    npm install --prefix "$dir" --no-audit --no-fund >/dev/null
+  else
+    echo "tests-deps: npm install --prefix $dir ${missing[*]}"
+    npm install --prefix "$dir" --no-audit --no-fund "${missing[@]}" >/dev/null
+  fi
+}
+
+# JSON Schema check of the runbooks (tests/e2e/schema.sh)
+npm_need tests/tools ajv ajv-formats
+
+# PowerShell syntax check of the Windows scripts (tests/e2e/powershell_parse.sh,
+# tests/tools/ps-parse.mjs): tree-sitter-powershell ships a .wasm grammar
+npm_need tests/tools web-tree-sitter tree-sitter-powershell
