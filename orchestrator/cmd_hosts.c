@@ -1,8 +1,143 @@
-/* cmd_hosts.c — 'renewd hosts'. */
+/* cmd_hosts.c — 'renewd hosts trust HOST... --runbook R [--yes] [--replace]':
+ * the explicit enrolment of SSH host keys. renewd itself never trusts an
+ * unknown or changed key; this verb shows each key's fingerprint and, once
+ * confirmed, appends it to the runbook's known_hosts file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
 #include "cli.h"
+#include "err.h"
+#include "runbook.h"
+#include "ssh.h"
+
+typedef struct trust_ctx {
+  const rd_runbook *rb;
+  const rd_target *t;
+  int status;
+  char line[4096];
+  char fp[256];
+  char msg[512];
+} trust_ctx;
+
+static void got_key(int status, const char *key_line, const char *fingerprint, const char *msg,
+                    void *arg) {
+  trust_ctx *c = arg;
+  c->status = status;
+  if (key_line)
+    snprintf(c->line, sizeof c->line, "%s", key_line);
+  if (fingerprint)
+    snprintf(c->fp, sizeof c->fp, "%s", fingerprint);
+  if (msg)
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+}
+
+static int confirm(const char *host, const char *fp) {
+  char buf[16];
+  if (!isatty(STDIN_FILENO)) {
+    fprintf(stderr, "renewd hosts trust: host %s: not a terminal, cannot ask; check the "
+                    "fingerprint %s out of band and pass --yes\n",
+            host, fp);
+    return 0;
+  }
+  fprintf(stderr, "host %s: trust key %s? [y/N] ", host, fp);
+  if (!fgets(buf, sizeof buf, stdin))
+    return 0;
+  return buf[0] == 'y' || buf[0] == 'Y';
+}
 
 int cmd_hosts(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return rd_not_built("hosts");
+  static const struct option opts[] = {{"runbook", required_argument, NULL, 'r'},
+                                       {"yes", no_argument, NULL, 'y'},
+                                       {"replace", no_argument, NULL, 'R'},
+                                       {NULL, 0, NULL, 0}};
+  const char *rbpath = NULL;
+  int yes = 0, replace = 0, c, code = RD_EXIT_OK;
+  rd_runbook *rb = NULL;
+  rd_diag diag = {0};
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "r:y", opts, NULL)) != -1) {
+    if (c == 'r')
+      rbpath = optarg;
+    else if (c == 'y')
+      yes = 1;
+    else if (c == 'R')
+      replace = 1;
+    else {
+      fprintf(stderr, "renewd hosts: unknown option '%s'; see 'renewd hosts --help'\n",
+              argv[optind - 1]);
+      return RD_EXIT_USAGE;
+    }
+  }
+  if (optind >= argc || strcmp(argv[optind], "trust") || optind + 1 >= argc || !rbpath) {
+    fprintf(stderr, "usage: renewd hosts trust HOST... --runbook R [--yes] [--replace]\n");
+    return RD_EXIT_USAGE;
+  }
+  if (rd_runbook_load(rbpath, NULL, &rb, &diag)) {
+    rd_diag_print(&diag, stderr);
+    rd_diag_free(&diag);
+    return RD_EXIT_USAGE;
+  }
+  rd_diag_free(&diag);
+  for (int i = optind + 1; i < argc; i++) {
+    const rd_target *t = rd_runbook_target(rb, argv[i]);
+    uv_loop_t loop;
+    rd_ssh *ssh = NULL;
+    rd_ssh_limits lim = {4, 0};
+    rd_ssh_opts o = {rb->ssh.connect_timeout_ms, rb->ssh.connect_timeout_ms, 0, 0};
+    trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
+    if (!t) {
+      fprintf(stderr, "renewd hosts trust: host %s: not a target of %s\n", argv[i], rbpath);
+      code = RD_EXIT_USAGE;
+      continue;
+    }
+    rd_ssh_target st = {t->name, t->address, t->port ? t->port : 22, rb->ssh.user, NULL, NULL,
+                        rb->ssh.known_hosts, 0};
+    uv_loop_init(&loop);
+    if (rd_ssh_new(&loop, &lim, &ssh) == 0 &&
+        rd_ssh_fetch_hostkey(ssh, &st, &o, got_key, &ctx) == 0)
+      uv_run(&loop, UV_RUN_DEFAULT);
+    if (ssh)
+      rd_ssh_shutdown(ssh, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    if (ctx.status == RD_EHOSTKEY && !replace && strstr(ctx.msg, "changed")) {
+      fprintf(stderr, "renewd hosts trust: %s\n  (pass --replace to replace the recorded key "
+                      "after checking why it changed)\n",
+              ctx.msg);
+      code = RD_EXIT_FAILED;
+      continue;
+    }
+    if (!ctx.line[0]) {
+      fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
+              ctx.msg[0] ? ctx.msg : rd_strerror(ctx.status));
+      code = RD_EXIT_FAILED;
+      continue;
+    }
+    if (ctx.status == 0) {
+      printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
+      continue;
+    }
+    printf("host %s (%s port %d): %s\n", t->name, t->address, st.port, ctx.fp);
+    if (!yes && !confirm(t->name, ctx.fp)) {
+      code = RD_EXIT_FAILED;
+      continue;
+    }
+    FILE *f = fopen(rb->ssh.known_hosts, "a");
+    if (!f || fprintf(f, "%s\n", ctx.line) < 0 || fclose(f)) {
+      fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot append: %s\n",
+              rb->ssh.known_hosts, strerror(errno));
+      code = RD_EXIT_FAILED;
+      continue;
+    }
+    printf("host %s: added to %s\n", t->name, rb->ssh.known_hosts);
+  }
+  rd_runbook_free(rb);
+  return code;
 }

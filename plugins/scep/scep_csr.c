@@ -44,7 +44,7 @@ int scep_csr_build_new(scep_csr_build **out, const X509_NAME *subject,
   }
   if (challenge && *challenge &&
       !X509_REQ_add1_attr_by_NID(b->req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
-                                 (const unsigned char *)challenge, -1)) {
+                                 (const unsigned char *)challenge, (int)strlen(challenge))) {
     snprintf(err, errlen, "CSR: cannot add the challengePassword attribute");
     goto fail;
   }
