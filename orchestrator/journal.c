@@ -366,6 +366,11 @@ static int exec(rd_journal *j, const char *sql, const char *what) {
 
 static int migrate(rd_journal *j) {
   int version = 0, appid = 0, ntables = 0, err;
+  /* Up to date: no need for the write lock (status stays a reader). */
+  if (pragma_int(j, "PRAGMA user_version", &version) == 0 &&
+      pragma_int(j, "PRAGMA application_id", &appid) == 0 && version == NMIGRATIONS &&
+      appid == RD_JOURNAL_APP_ID)
+    return 0;
   if ((err = tx_begin(j)) < 0)
     return err;
   /* Read inside the write transaction: another process may have migrated
