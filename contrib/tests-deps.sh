@@ -32,3 +32,8 @@ npm_need tests/tools ajv ajv-formats
 # PowerShell syntax check of the Windows scripts (tests/e2e/powershell_parse.sh,
 # tests/tools/ps-parse.mjs): tree-sitter-powershell ships a .wasm grammar
 npm_need tests/tools web-tree-sitter tree-sitter-powershell
+# (pinned here as well, in case tests/tools/package.json does not list them)
+[ -f tests/tools/node_modules/tree-sitter-powershell/tree-sitter-powershell.wasm ] &&
+	[ -d tests/tools/node_modules/web-tree-sitter ] ||
+	npm install --prefix tests/tools --no-audit --no-fund --save-exact \
+		web-tree-sitter@0.27.1 tree-sitter-powershell@0.26.4 >/dev/null
