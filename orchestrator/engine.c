@@ -51,7 +51,7 @@ int rd_job_move(rd_job *j, rd_job_state to, const char *error) {
   if (j->state == to)
     return 0;
   if (forward_rank(to) < 100 && forward_rank(j->state) < 100 &&
-      forward_rank(to) <= forward_rank(j->state) && to != RD_JOB_REQUESTED)
+      forward_rank(to) < forward_rank(j->state))
     return 0; /* resumed job already past this point */
   if (j->id > 0 && (rc = rd_journal_job_set_state(j->e->journal, j->id, to, error))) {
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s",
@@ -239,7 +239,8 @@ static void end_job(rd_job *j, rd_job_state final) {
       rd_journal_job_set_next_try(j->e->journal, j->id, next);
     }
   }
-  rd_job_move(j, final, j->error[0] ? j->error : NULL);
+  if (rd_job_move(j, final, j->error[0] ? j->error : NULL) && final != RD_JOB_FAILED)
+    rd_job_move(j, RD_JOB_FAILED, j->error[0] ? j->error : NULL);
   job_finish(j);
 }
 

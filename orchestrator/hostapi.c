@@ -179,14 +179,14 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   rd_ssh_opts o = {j->rb->ssh.connect_timeout_ms, s->timeout_ms, 0, 0};
   if (!params)
     params = json_object();
-  if (!script || !cb) {
-    json_decref(params);
-    return RD_EINVAL;
-  }
-  if (script->mutating && e->opts.whatif) {
+  if (script && script->mutating && e->opts.whatif) {
     rd_step_log(s, RD_LOG_ERROR, "refused to run mutating script %s in whatif mode", script->name);
     json_decref(params);
     return RD_EWHATIF;
+  }
+  if (!script || !cb) {
+    json_decref(params);
+    return RD_EINVAL;
   }
   if (!e->ssh || j->finished) {
     json_decref(params);

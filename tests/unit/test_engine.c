@@ -1,0 +1,260 @@
+/* test_engine.c — the job flow of the real engine with step kinds defined
+ * here (no remote I/O): ordering of probe/apply/verify, journaled states,
+ * rollback order, restart after rollback, re-check against the old
+ * certificate, whatif running probes only, pending and operator outcomes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "engine.h"
+#include "journal.h"
+#include "registry.h"
+#include "runbook.h"
+#include "testutil.h"
+
+static char trace[4096];
+static int fail_check_verify;   /* check.verify fails while expecting the new cert */
+static int issue_outcome;       /* 0 ok, else the status the issuer's apply returns */
+static long days_left = 1;
+
+static void note(const char *what) {
+  if (trace[0])
+    strncat(trace, " ", sizeof trace - strlen(trace) - 1);
+  strncat(trace, what, sizeof trace - strlen(trace) - 1);
+}
+
+static int inv_probe(rd_step *s, const rd_host_api *h) {
+  time_t now = time(NULL);
+  note("inv.probe");
+  json_object_set_new(h->facts(s), "cert",
+                      json_pack("{s:s, s:I, s:I, s:s}", "sha256", "old", "not_before",
+                                (json_int_t)(now - 29 * 86400), "not_after",
+                                (json_int_t)(now + days_left * 86400), "serial", "01"));
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
+
+static int iss_probe(rd_step *s, const rd_host_api *h) {
+  note("iss.probe");
+  h->done(s, 0, json_pack("{s:[{s:s, s:s, s:s}]}", "changes", "what", "certificate", "old", "01",
+                          "new", "(new certificate)"),
+          NULL);
+  return 0;
+}
+static int iss_apply(rd_step *s, const rd_host_api *h) {
+  note("iss.apply");
+  if (issue_outcome == RD_EOPERATOR) { /* decided before any request */
+    h->done(s, issue_outcome, NULL, "expired: enrol by hand");
+    return 0;
+  }
+  h->set_state(s, "KEY_READY");
+  h->set_state(s, "REQUESTED");
+  if (issue_outcome) {
+    h->done(s, issue_outcome, NULL, "issuer says no");
+    return 0;
+  }
+  json_object_set_new(h->facts(s), "new_cert", json_pack("{s:s, s:s}", "sha256", "new", "serial", "02"));
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
+static int iss_rollback(rd_step *s, const rd_host_api *h) {
+  note("iss.rollback");
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
+
+#define SIMPLE(fn, label)                                                      \
+  static int fn(rd_step *s, const rd_host_api *h) {                            \
+    note(label);                                                               \
+    h->done(s, 0, NULL, NULL);                                                 \
+    return 0;                                                                  \
+  }
+SIMPLE(inst_probe, "inst.probe")
+SIMPLE(inst_apply, "inst.apply")
+SIMPLE(inst_verify, "inst.verify")
+SIMPLE(inst_rollback, "inst.rollback")
+SIMPLE(rs_probe, "rs.probe")
+SIMPLE(rs_apply, "rs.apply")
+SIMPLE(rs_rollback, "rs.rollback")
+SIMPLE(chk_probe, "chk.probe")
+SIMPLE(chk_apply, "chk.apply")
+
+static int chk_verify(rd_step *s, const rd_host_api *h) {
+  const char *expect = json_string_value(json_object_get(json_object_get(h->facts(s), "expect"), "sha256"));
+  char buf[64];
+  snprintf(buf, sizeof buf, "chk.verify(%s)", expect ? expect : "-");
+  note(buf);
+  if (fail_check_verify && expect && !strcmp(expect, "new")) {
+    h->done(s, RD_EVERIFY, NULL, "served certificate is not the new one");
+    return 0;
+  }
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
+
+/* A probe must not change anything: a mutating script is refused in whatif. */
+static const rd_script mutating = {"test.mutate", RD_PLATFORM_POSIX, 1, 0, "touch /tmp/x\n"};
+static int whatif_probe(rd_step *s, const rd_host_api *h) {
+  int rc = h->remote(s, &mutating, NULL, NULL, NULL);
+  note(rc == RD_EWHATIF ? "refused" : "NOT-REFUSED");
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
+
+static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_INVENTORY, .probe = inv_probe};
+static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = iss_probe,
+                                   .apply = iss_apply, .rollback = iss_rollback};
+static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = inst_probe,
+                                    .apply = inst_apply, .verify = inst_verify, .rollback = inst_rollback};
+static const rd_step_kind k_rs = {.type = "test.restart", .flags = RD_KIND_RESTART, .probe = rs_probe,
+                                  .apply = rs_apply, .rollback = rs_rollback};
+static const rd_step_kind k_chk = {.type = "test.check", .flags = RD_KIND_CHECK, .probe = chk_probe,
+                                   .apply = chk_apply, .verify = chk_verify};
+static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_chk, NULL};
+static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
+
+static const rd_step_kind k_chk_whatif = {.type = "test.check", .flags = RD_KIND_CHECK, .probe = whatif_probe};
+static const rd_step_kind *const kinds_w[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_chk_whatif, NULL};
+static const rd_plugin plugin_w = RD_PLUGIN_INIT("testw", "1", kinds_w);
+
+typedef struct run_out {
+  int code;
+  char state[32];
+  rd_engine_stats stats;
+} run_out;
+
+static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
+  rd_registry *reg = NULL;
+  rd_runbook *rb = NULL;
+  rd_diag diag = {0};
+  rd_journal *j = NULL;
+  rd_engine *e = NULL;
+  uv_loop_t loop;
+  char err[512];
+  run_out o = {0};
+  FILE *devnull = fopen("/dev/null", "w");
+  rd_engine_opts eo = {.whatif = whatif, .out = devnull};
+  trace[0] = 0;
+  ck_assert_int_eq(rd_registry_new(&reg), 0);
+  ck_assert_int_eq(rd_registry_add(reg, p, "test", err, sizeof err), 0);
+  ck_assert_msg(rd_runbook_load(FIXTURES "/engine/flow.json", reg, &rb, &diag) == 0, "runbook");
+  if (!whatif)
+    ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
+  ck_assert_int_eq(rd_engine_add_runbook(e, rb), 0);
+  o.code = rd_engine_run(e, &o.stats);
+  const json_t *job = json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0);
+  snprintf(o.state, sizeof o.state, "%s", json_string_value(json_object_get(job, "state")));
+  if (j && strcmp(o.state, "NOT_DUE")) {
+    rd_job_row row;
+    ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), 0);
+    ck_assert_str_eq(rd_job_state_name(row.state), o.state);
+  }
+  rd_engine_free(e);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  rd_journal_close(j);
+  rd_runbook_free(rb);
+  rd_diag_free(&diag);
+  rd_registry_free(reg);
+  fclose(devnull);
+  return o;
+}
+
+static char jdir[] = "/tmp/renewd-test-engine-XXXXXX";
+static char jpath[256];
+static void setup(void) {
+  ck_assert_ptr_nonnull(mkdtemp(strcpy(jdir, "/tmp/renewd-test-engine-XXXXXX")));
+  snprintf(jpath, sizeof jpath, "%s/journal.db", jdir);
+  fail_check_verify = 0;
+  issue_outcome = 0;
+  days_left = 1;
+}
+static void teardown(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(renews_in_order) {
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
+                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new)");
+  ck_assert_str_eq(o.state, "DONE");
+  ck_assert_int_eq(o.code, 10);
+  ck_assert_int_eq(o.stats.renewed, 1);
+}
+END_TEST
+
+START_TEST(not_due_does_nothing) {
+  days_left = 60;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_int_eq(o.code, 0);
+  ck_assert_int_eq(o.stats.due, 0);
+}
+END_TEST
+
+START_TEST(verify_failure_rolls_back) {
+  fail_check_verify = 1;
+  run_out o = run(&plugin, 0, jpath);
+  /* the failed check, then every applied step last-first, then the restart
+   * again, then the check against the old certificate */
+  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
+                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
+                          "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(o.stats.rolled_back, 1);
+}
+END_TEST
+
+START_TEST(issuer_failure_cleans_up_and_fails) {
+  issue_outcome = RD_EDENIED;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply iss.rollback");
+  ck_assert_str_eq(o.state, "FAILED");
+  ck_assert_int_eq(o.code, 1);
+}
+END_TEST
+
+START_TEST(pending_and_operator) {
+  issue_outcome = RD_EPENDING;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "PENDING_CA");
+  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply");
+  teardown();
+  setup();
+  issue_outcome = RD_EOPERATOR;
+  o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "NEEDS_OPERATOR");
+  ck_assert_int_eq(o.code, 1);
+}
+END_TEST
+
+START_TEST(whatif_runs_probes_only) {
+  run_out o = run(&plugin_w, 1, NULL);
+  ck_assert_str_eq(trace, "inv.probe iss.probe inst.probe rs.probe refused");
+  ck_assert_str_eq(o.state, "WOULD_RENEW");
+  ck_assert_int_eq(o.code, 10);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("engine");
+  TCase *tc = tcase_create("flow");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, renews_in_order);
+  tcase_add_test(tc, not_due_does_nothing);
+  tcase_add_test(tc, verify_failure_rolls_back);
+  tcase_add_test(tc, issuer_failure_cleans_up_and_fails);
+  tcase_add_test(tc, pending_and_operator);
+  tcase_add_test(tc, whatif_runs_probes_only);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
