@@ -1,0 +1,165 @@
+/* inventory.c — `posix.inventory`: the live certificate of a POSIX target.
+ *
+ * probe (read-only, the only phase): reads the runbook's certificate
+ * section {"cert", "key", "chain"}, fetches the certificate file, and on the
+ * target checks the key against it (public halves compared; the private key
+ * never leaves the target), stats both, lists <path>.renewd-* backups. Sets
+ * facts.cert (cert_facts + path, key_path, chain_path, key_exists,
+ * key_match, key_owner/group/mode, cert_owner/group/mode, backups) and its
+ * findings in facts.problems. A missing certificate is not an error: there
+ * is no facts.cert, a problem is recorded, and the engine treats it as due.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "posix_plugin.h"
+#include "posix_util.h"
+
+#define TYPE "posix.inventory"
+
+static const rd_script posix_inventory_script =
+    POSIX_SCRIPT("posix.inventory", 0, POSIX_SH_INVENTORY);
+
+static int inventory_validate(const json_t *params, char *err, size_t errlen) {
+  return posix_check_keys(params, TYPE, NULL, err, errlen);
+}
+
+/* Drop this kind's earlier findings (a re-probe replaces them). */
+static json_t *problems_reset(json_t *facts) {
+  json_t *p = json_object_get(facts, "problems");
+  size_t i;
+  if (!json_is_array(p)) {
+    p = json_array();
+    json_object_set_new(facts, "problems", p);
+  }
+  for (i = json_array_size(p); i-- > 0;) {
+    const char *step = posix_str(json_array_get(p, i), "step");
+    if (step && !strcmp(step, TYPE))
+      json_array_remove(p, i);
+  }
+  return p;
+}
+
+static void problem(json_t *problems, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void problem(json_t *problems, const char *what, const char *fmt, ...) {
+  char detail[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  json_array_append_new(problems,
+                        json_pack("{s:s, s:s, s:s}", "what", what, "detail", detail, "step", TYPE));
+}
+
+/* "root root 0640" -> cert[prefix_owner], ... */
+static void put_stat(json_t *cert, const char *prefix, const char *st) {
+  char owner[256], group[256], mode[16], k[64];
+  if (sscanf(st, "%255s %255s %15s", owner, group, mode) != 3)
+    return;
+  snprintf(k, sizeof k, "%s_owner", prefix);
+  json_object_set_new(cert, k, json_string(owner));
+  snprintf(k, sizeof k, "%s_group", prefix);
+  json_object_set_new(cert, k, json_string(group));
+  snprintf(k, sizeof k, "%s_mode", prefix);
+  json_object_set_new(cert, k, json_string(mode));
+}
+
+static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
+  json_t *facts = h->facts(s), *problems = problems_reset(facts), *cert = NULL, *res;
+  posix_paths p;
+  char err[512], when[32] = "?";
+  const char *pem = posix_out(out, "cert_pem");
+  const char *match = posix_out(out, "key_match");
+  int key_exists = posix_out_is(out, "key_exists", "1");
+  time_t na;
+  struct tm tm;
+
+  posix_paths_get(s, h, &p, err, sizeof err);
+  json_object_del(facts, "cert");
+  if (!key_exists)
+    problem(problems, "missing key", "the private key %s does not exist", p.key);
+  if (!posix_out_is(out, "cert_exists", "1")) {
+    problem(problems, "missing certificate", "the certificate %s does not exist", p.cert);
+    res = posix_result();
+    json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 0));
+    posix_finish(s, h, 0, res, "%s: no certificate (a new one is needed)", p.cert);
+    return;
+  }
+  if (h->cert_facts((const unsigned char *)pem, strlen(pem), &cert) < 0 || !cert) {
+    problem(problems, "unreadable certificate", "%s does not hold a PEM or DER certificate", p.cert);
+    res = posix_result();
+    json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 1));
+    posix_finish(s, h, 0, res, "%s: not a certificate (a new one is needed)", p.cert);
+    return;
+  }
+  json_object_set_new(cert, "path", json_string(p.cert));
+  json_object_set_new(cert, "key_path", json_string(p.key));
+  json_object_set_new(cert, "chain_path", p.chain ? json_string(p.chain) : json_null());
+  json_object_set_new(cert, "key_exists", json_boolean(key_exists));
+  json_object_set_new(cert, "key_match", json_boolean(!strcmp(match, "1")));
+  put_stat(cert, "key", posix_out(out, "key_stat"));
+  put_stat(cert, "cert", posix_out(out, "cert_stat"));
+  json_object_set_new(cert, "backups", posix_out_lines(out, "backups"));
+  if (p.chain)
+    json_object_set_new(cert, "chain_exists", json_boolean(posix_out_is(out, "chain_exists", "1")));
+
+  na = (time_t)json_integer_value(json_object_get(cert, "not_after"));
+  if (gmtime_r(&na, &tm))
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+  if (na <= time(NULL))
+    problem(problems, "expired", "the certificate %s expired on %s", p.cert, when);
+  if (key_exists && !strcmp(match, "0"))
+    problem(problems, "key mismatch", "the private key %s does not belong to the certificate %s",
+            p.key, p.cert);
+  else if (key_exists && strcmp(match, "1"))
+    problem(problems, "unreadable key", "the private key %s cannot be read (encrypted, or no sudo?)",
+            p.key);
+
+  res = posix_result();
+  json_object_set_new(res, "detail",
+                      json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "path", p.cert, "subject",
+                                json_object_get(cert, "subject"), "serial",
+                                json_object_get(cert, "serial"), "sha1",
+                                json_object_get(cert, "sha1"), "not_after",
+                                json_object_get(cert, "not_after"), "key_match",
+                                json_object_get(cert, "key_match")));
+  {
+    char subj[512];
+    snprintf(subj, sizeof subj, "%s", posix_str(cert, "subject") ? posix_str(cert, "subject") : "?");
+    json_object_set_new(facts, "cert", cert);
+    posix_finish(s, h, 0, res, "%s: %s, serial %s, expires %s%s", p.cert, subj,
+                 posix_fact(s, h, "cert.serial") ? posix_fact(s, h, "cert.serial") : "?", when,
+                 !key_exists                ? "; key missing"
+                 : !strcmp(match, "0")      ? "; KEY DOES NOT MATCH"
+                 : strcmp(match, "1")       ? "; key unreadable"
+                                            : "");
+  }
+}
+
+static int inventory_probe(rd_step *s, const rd_host_api *h) {
+  posix_paths p;
+  char err[512];
+  json_t *args;
+  if (posix_paths_get(s, h, &p, err, sizeof err) < 0) {
+    posix_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    return 0;
+  }
+  args = posix_args();
+  posix_arg(args, "cert", p.cert);
+  posix_arg(args, "key", p.key);
+  posix_arg(args, "chain", p.chain);
+  return posix_run(s, h, &posix_inventory_script, args, inventory_probed);
+}
+
+const rd_step_kind posix_kind_inventory = {
+    .type = TYPE,
+    .summary = "find the live certificate and key on a POSIX target (facts.cert)",
+    .platform = RD_PLATFORM_POSIX,
+    .flags = RD_KIND_INVENTORY,
+    .validate = inventory_validate,
+    .probe = inventory_probe,
+};

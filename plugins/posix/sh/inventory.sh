@@ -1,0 +1,23 @@
+# shellcheck shell=sh disable=SC2154
+# posix.inventory (read-only): what is live at $P_cert, $P_key, $P_chain.
+# The certificate comes back whole; of the key only facts (exists, owner,
+# mode, whether it matches the certificate — checked here, on the target).
+if [ -n "$P_chain" ]; then
+  if [ -e "$P_chain" ]; then rd_out chain_exists 1; else rd_out chain_exists 0; fi
+fi
+rd_out backups "$(rd_backups "$P_cert"; rd_backups "$P_key"; [ -z "$P_chain" ] || rd_backups "$P_chain")"
+if [ -e "$P_key" ]; then
+  rd_out key_exists 1
+  rd_out key_stat "$(rd_stat "$P_key")"
+else
+  rd_out key_exists 0
+fi
+if [ ! -e "$P_cert" ]; then
+  rd_out cert_exists 0
+  exit 0
+fi
+[ -r "$P_cert" ] || rd_fail "certificate $P_cert: not readable"
+rd_out cert_exists 1
+rd_out cert_stat "$(rd_stat "$P_cert")"
+rd_out_file cert_pem "$P_cert"
+[ ! -e "$P_key" ] || rd_out key_match "$(rd_keymatch_word "$P_key" "$P_cert")"

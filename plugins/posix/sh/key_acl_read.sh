@@ -1,0 +1,38 @@
+# shellcheck shell=sh disable=SC2154
+# posix.key_acl probe/verify (read-only): owner, group, mode and the ACL
+# entry of $P_acl_user on $P_path. With an extended ACL the group bits that
+# stat shows are the ACL mask, so the mode is read from the ACL's own
+# user::/group::/other:: entries.
+p=$P_path
+if [ ! -e "$p" ]; then
+  rd_out exists 0
+  exit 0
+fi
+rd_out exists 1
+st=$(stat -c '%U %u %G %g %04a' -- "$p") || rd_fail "$p: cannot stat it"
+set -f
+# shellcheck disable=SC2086
+set -- $st
+set +f
+rd_out owner "$1"
+rd_out owner_id "$2"
+rd_out group "$3"
+rd_out group_id "$4"
+mode=$5
+if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -c -E -p -- "$p" 2>/dev/null); then
+  m=$(printf '%s\n' "$acl" | awk -F: '
+    function o(s) { return (substr(s, 1, 1) == "r") * 4 + (substr(s, 2, 1) == "w") * 2 + (substr(s, 3, 1) == "x") }
+    $1 == "user" && $2 == "" { u = o($3) }
+    $1 == "group" && $2 == "" { g = o($3) }
+    $1 == "other" { t = o($3) }
+    END { if (u != "" && g != "" && t != "") printf "%d%d%d", u, g, t }')
+  [ -z "$m" ] || mode="$(printf '%s' "$5" | cut -c1)$m"
+  if [ -n "$P_acl_user" ]; then
+    u=$(getent passwd "$P_acl_user" 2>/dev/null | cut -d: -f1)
+    [ -n "$u" ] || u=$P_acl_user
+    rd_out acl "$(printf '%s\n' "$acl" | U=$u awk -F: '$1 == "user" && $2 == ENVIRON["U"] { print $3; exit }')"
+  fi
+elif [ -n "$P_acl_user" ]; then
+  rd_fail "$p: getfacl is not installed (needed for acl_user)"
+fi
+rd_out mode "$mode"

@@ -1,0 +1,70 @@
+# shellcheck shell=sh
+# lib.sh — shell helpers shared by every posix step kind's script. It runs
+# after the transport prelude (orchestrator/remote.h: $RD_P, rd_out,
+# rd_out_file, rd_fail) and before the step's own script. POSIX sh plus GNU
+# coreutils and stock openssl. Values are always data: quoted, after "--".
+
+# Backups are named <live path>.renewd-YYYYmmddTHHMMSSZ (-N when that name
+# is taken). Nothing else counts as a backup: not the issuer's staged key
+# (.renewd-new), not temp files, not the live file.
+rd_ts() { date -u +%Y%m%dT%H%M%SZ; }
+rd_is_backup() { # LIVE CANDIDATE
+  case $2 in
+  "$1".renewd-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z) return 0 ;;
+  "$1".renewd-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[1-9]) return 0 ;;
+  "$1".renewd-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[1-9][0-9]) return 0 ;;
+  esac
+  return 1
+}
+# The backups of LIVE, newest first, one per line.
+rd_backups() {
+  for _f in "$1".renewd-*; do
+    if [ -f "$_f" ] && rd_is_backup "$1" "$_f"; then printf '%s\n' "$_f"; fi
+  done | sort -r
+}
+
+# Where a write to PATH really lands (symlinks followed), so that writing a
+# file keeps a symlinked layout (e.g. live/ -> archive/) intact.
+rd_resolve() { readlink -f -- "$1" 2>/dev/null || printf '%s' "$1"; }
+# A fresh temp file beside PATH (same directory, so mv is a rename).
+rd_tmp_beside() { mktemp "$(dirname -- "$1")/.$(basename -- "$1").renewd-tmp.XXXXXX"; }
+# "owner group mode" of PATH, e.g. "root ssl-cert 0640".
+rd_stat() { stat -c '%U %G %04a' -- "$1" 2>/dev/null; }
+# Give FILE the owner, group and mode of REF. A chown that is refused is
+# fine only when FILE already has REF's owner and group.
+rd_copyperm() { # REF FILE
+  chmod --reference="$1" -- "$2" || return 1
+  chown --reference="$1" -- "$2" 2>/dev/null ||
+    [ "$(stat -c %u:%g -- "$1")" = "$(stat -c %u:%g -- "$2")" ]
+}
+# Atomically make DEST a copy of SRC: temp beside DEST, owner/group/mode of
+# REF (when it exists) or MODE, fsync, rename, fsync the directory.
+rd_put() { # SRC DEST REF MODE
+  _t=$(rd_tmp_beside "$2") || return 1
+  if cat -- "$1" >"$_t" &&
+    if [ -n "$3" ] && [ -e "$3" ]; then rd_copyperm "$3" "$_t"; else chmod "$4" -- "$_t"; fi &&
+    sync -- "$_t" && mv -f -- "$_t" "$2"; then
+    sync -- "$(dirname -- "$2")" 2>/dev/null
+    return 0
+  fi
+  rm -f -- "$_t"
+  return 1
+}
+
+# Lowercase hex SHA-256 of the certificate in FILE (empty if none).
+rd_sha256() {
+  openssl x509 -in "$1" -noout -fingerprint -sha256 </dev/null 2>/dev/null |
+    sed 's/^[^=]*=//; s/://g' | tr 'A-F' 'a-f'
+}
+# Does the private key in KEY belong to the certificate in CERT? Compares
+# public keys only: the private key is read here and never printed.
+# 0 yes, 1 no, 2 unreadable.
+rd_keymatch() { # KEY CERT
+  _k=$(openssl pkey -in "$1" -pubout -passin pass: </dev/null 2>/dev/null) || return 2
+  _c=$(openssl x509 -in "$2" -noout -pubkey </dev/null 2>/dev/null) || return 2
+  [ -n "$_k" ] && [ "$_k" = "$_c" ]
+}
+rd_keymatch_word() { # KEY CERT -> prints 1, 0 or unreadable
+  rd_keymatch "$1" "$2"
+  case $? in 0) echo 1 ;; 1) echo 0 ;; *) echo unreadable ;; esac
+}

@@ -1,0 +1,17 @@
+# shellcheck shell=sh disable=SC2154
+# posix.service apply and check: run the operator's configured command (as
+# data: sh -c "$P_command") or systemctl $P_action $P_unit, optionally under
+# timeout(1), and report its exit status, stdout and stderr.
+if [ -n "$P_unit" ]; then
+  set -- systemctl "$P_action" -- "$P_unit"
+else
+  set -- sh -c "$P_command"
+fi
+if [ -n "$P_timeout" ] && command -v timeout >/dev/null 2>&1; then
+  set -- timeout -k 5 "$P_timeout" "$@"
+fi
+"$@" </dev/null >"$RD_P/.stdout" 2>"$RD_P/.stderr"
+rd_out rc "$?"
+# Only the tail (16 KiB) of each, as base64 text: the output may be any bytes.
+rd_out stdout "$(tail -c 16384 -- "$RD_P/.stdout" | base64 | tr -d '\n')"
+rd_out stderr "$(tail -c 16384 -- "$RD_P/.stderr" | base64 | tr -d '\n')"

@@ -1,0 +1,286 @@
+/* util.c — see posix_util.h. */
+#include "posix_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+int posix_paths_get(rd_step *s, const rd_host_api *h, posix_paths *p, char *err,
+                    size_t errlen) {
+  const json_t *sec = h->section(s, "certificate");
+  p->cert = posix_str(sec, "cert");
+  p->key = posix_str(sec, "key");
+  p->chain = posix_str(sec, "chain");
+  if (p->chain && !*p->chain)
+    p->chain = NULL;
+  if (!p->cert || !*p->cert || !p->key || !*p->key) {
+    snprintf(err, errlen,
+             "the runbook's certificate section needs \"cert\" and \"key\" paths for a POSIX target");
+    return RD_ECONFIG;
+  }
+  return 0;
+}
+
+const char *posix_str(const json_t *obj, const char *key) {
+  return json_string_value(json_object_get(obj, key));
+}
+
+const char *posix_fact(rd_step *s, const rd_host_api *h, const char *path) {
+  const json_t *v = h->facts(s);
+  char part[128];
+  while (v && *path) {
+    size_t n = strcspn(path, ".");
+    if (n >= sizeof part)
+      return NULL;
+    memcpy(part, path, n);
+    part[n] = 0;
+    v = json_object_get(v, part);
+    path += n + (path[n] == '.');
+  }
+  return json_string_value(v);
+}
+
+const json_t *posix_new_cert(rd_step *s, const rd_host_api *h) {
+  const json_t *f = h->facts(s);
+  const json_t *c = json_object_get(f, "expect");
+  if (!json_is_object(c))
+    c = json_object_get(f, "new_cert");
+  return json_is_object(c) ? c : NULL;
+}
+
+json_t *posix_args(void) { return json_object(); }
+
+void posix_arg(json_t *args, const char *name, const char *value) {
+  json_object_set_new(args, name, json_string(value ? value : ""));
+}
+
+json_t *posix_result(void) { return json_pack("{s:[]}", "changes"); }
+
+void posix_change(json_t *result, const char *what, const char *old, const char *new_) {
+  json_array_append_new(json_object_get(result, "changes"),
+                        json_pack("{s:s, s:o, s:o}", "what", what, "old",
+                                  old ? json_string(old) : json_null(), "new",
+                                  new_ ? json_string(new_) : json_null()));
+}
+
+void posix_finish(rd_step *s, const rd_host_api *h, int status, json_t *result,
+                  const char *fmt, ...) {
+  char msg[1536], body[1400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
+  h->done(s, status, result, msg);
+}
+
+/* stderr as one line: newlines -> " | ", at most the last 400 bytes. */
+static void one_line(const char *in, char *out, size_t outlen) {
+  size_t n = in ? strlen(in) : 0, o = 0;
+  while (n && (in[n - 1] == '\n' || in[n - 1] == '\r' || in[n - 1] == ' '))
+    n--;
+  const char *p = in ? in + (n > 400 ? n - 400 : 0) : "";
+  const char *end = in ? in + n : p;
+  for (; p < end && o + 4 < outlen; p++) {
+    if (*p == '\n') {
+      memcpy(out + o, " | ", 3);
+      o += 3;
+    } else {
+      out[o++] = (*p == '\r' || *p == '\t') ? ' ' : *p;
+    }
+  }
+  out[o] = 0;
+}
+
+typedef struct posix_tramp {
+  const rd_host_api *h;
+  const rd_script *sc;
+  posix_ok_fn ok;
+} posix_tramp;
+
+static void posix_tramp_cb(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  posix_tramp t = *(posix_tramp *)arg;
+  char line[512];
+  free(arg);
+  if (status < 0) {
+    one_line(r ? r->err : NULL, line, sizeof line);
+    posix_finish(s, t.h, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
+                 *line ? ": " : "", line);
+  } else if (!r) {
+    posix_finish(s, t.h, RD_EPROTO, NULL, "%s: no result", t.sc->name);
+  } else if (r->exit_status != 0) {
+    one_line(r->err, line, sizeof line);
+    posix_finish(s, t.h, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name,
+                 *line ? line : "failed", r->exit_status);
+  } else if (!json_is_object(r->json)) {
+    posix_finish(s, t.h, RD_EPROTO, NULL, "%s: malformed output from the target", t.sc->name);
+  } else {
+    t.ok(s, t.h, r->json);
+  }
+}
+
+int posix_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
+              posix_ok_fn ok) {
+  posix_tramp *t;
+  int rc;
+  if (sc->mutating && h->whatif(s)) {
+    json_decref(args);
+    return RD_EWHATIF;
+  }
+  if (!(t = malloc(sizeof *t))) {
+    json_decref(args);
+    return RD_ENOMEM;
+  }
+  t->h = h;
+  t->sc = sc;
+  t->ok = ok;
+  /* The callback may run (and free t) before remote() returns. */
+  rc = h->remote(s, sc, args, posix_tramp_cb, t);
+  if (rc < 0)
+    free(t);
+  return rc < 0 ? rc : 0;
+}
+
+void posix_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
+                posix_ok_fn ok) {
+  int rc = posix_run(s, h, sc, args, ok);
+  if (rc < 0)
+    posix_finish(s, h, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
+}
+
+const char *posix_out(const json_t *out, const char *key) {
+  const char *v = json_string_value(json_object_get(out, key));
+  return v ? v : "";
+}
+
+int posix_out_is(const json_t *out, const char *key, const char *value) {
+  return strcmp(posix_out(out, key), value) == 0;
+}
+
+char *posix_out_text(const json_t *out, const char *key, size_t max) {
+  const char *b = posix_out(out, key);
+  size_t len = strlen(b), n = 0, skip;
+  unsigned char *raw = malloc(len / 4 * 3 + 4);
+  char *txt;
+  int r;
+  if (!raw)
+    return NULL;
+  r = len % 4 == 0 ? EVP_DecodeBlock(raw, (const unsigned char *)b, (int)len) : -1;
+  if (r > 0) {
+    n = (size_t)r;
+    n -= (len >= 1 && b[len - 1] == '=') + (len >= 2 && b[len - 2] == '=');
+  }
+  while (n && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
+    n--;
+  skip = n > max ? n - max : 0;
+  if ((txt = malloc(n - skip + 1))) {
+    for (size_t i = skip; i < n; i++)
+      txt[i - skip] = (raw[i] < 0x20 || raw[i] == 0x7f) ? ' ' : (char)raw[i];
+    txt[n - skip] = 0;
+  }
+  free(raw);
+  return txt;
+}
+
+json_t *posix_out_lines(const json_t *out, const char *key) {
+  const char *v = posix_out(out, key);
+  json_t *a = json_array();
+  while (*v) {
+    size_t n = strcspn(v, "\n");
+    if (n)
+      json_array_append_new(a, json_stringn(v, n));
+    v += n + (v[n] == '\n');
+  }
+  return a;
+}
+
+int posix_check_keys(const json_t *params, const char *type, const char *const *allowed,
+                     char *err, size_t errlen) {
+  const char *k;
+  const json_t *v;
+  if (params && !json_is_object(params)) {
+    snprintf(err, errlen, "%s: params must be an object", type);
+    return RD_EINVAL;
+  }
+  json_object_foreach((json_t *)params, k, v) {
+    size_t i;
+    for (i = 0; allowed && allowed[i] && strcmp(allowed[i], k); i++)
+      ;
+    if (!allowed || !allowed[i]) {
+      char list[256] = "";
+      for (i = 0; allowed && allowed[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
+                 allowed[i]);
+      if (*list)
+        snprintf(err, errlen, "%s: unknown parameter \"%s\" (expected %s)", type, k, list);
+      else
+        snprintf(err, errlen, "%s: takes no parameters, but \"%s\" was given", type, k);
+      return RD_EINVAL;
+    }
+  }
+  return 0;
+}
+
+int posix_check_string(const json_t *params, const char *key, int required, int absolute,
+                       const char *type, char *err, size_t errlen) {
+  const json_t *v = json_object_get(params, key);
+  if (!v) {
+    if (!required)
+      return 0;
+    snprintf(err, errlen, "%s: \"%s\" is required", type, key);
+    return RD_EINVAL;
+  }
+  if (!json_is_string(v) || !*json_string_value(v)) {
+    snprintf(err, errlen, "%s: \"%s\" must be a non-empty string", type, key);
+    return RD_EINVAL;
+  }
+  if (absolute && json_string_value(v)[0] != '/') {
+    snprintf(err, errlen, "%s: \"%s\" must be an absolute path, not \"%s\"", type, key,
+             json_string_value(v));
+    return RD_EINVAL;
+  }
+  return 0;
+}
+
+int posix_read_local(const char *path, size_t max, char **out) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  *out = NULL;
+  if (!f)
+    return RD_ENOTFOUND;
+  for (;;) {
+    if (n + 4096 + 1 > cap) {
+      char *nb;
+      cap = cap ? cap * 2 : 8192;
+      if (!(nb = realloc(buf, cap))) {
+        rc = RD_ENOMEM;
+        break;
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + n, 1, cap - n - 1, f);
+    n += r;
+    if (n > max) {
+      rc = RD_EOVERFLOW;
+      break;
+    }
+    if (r == 0) {
+      if (ferror(f))
+        rc = RD_EIO;
+      break;
+    }
+  }
+  fclose(f);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  buf[n] = 0;
+  *out = buf;
+  return 0;
+}
