@@ -180,6 +180,7 @@ void rd_inventory_free(rd_inventory *inv) {
     free(inv->groups[i].name);
   }
   free(inv->groups);
+  json_decref(inv->index);
   free(inv->path);
   free(inv);
 }
@@ -192,9 +193,16 @@ const rd_inv_group *rd_inventory_group(const rd_inventory *inv, const char *name
 }
 
 const rd_target *rd_inventory_host(const rd_inventory *inv, const char *name) {
-  for (size_t i = 0; inv && name && i < inv->nhosts; i++)
-    if (!strcmp(inv->hosts[i].name, name))
-      return &inv->hosts[i];
+  json_t *i;
+  if (!inv || !name)
+    return NULL;
+  if (inv->index) {
+    i = json_object_get(inv->index, name);
+    return i ? &inv->hosts[json_integer_value(i)] : NULL;
+  }
+  for (size_t k = 0; k < inv->nhosts; k++)
+    if (!strcmp(inv->hosts[k].name, name))
+      return &inv->hosts[k];
   return NULL;
 }
 
@@ -237,7 +245,7 @@ static int parse_hosts(rd_jctx *c, rd_inventory *inv, const json_t *hosts) {
   const char *name;
   json_t *h;
   size_t n = json_object_size(hosts);
-  if (!(inv->hosts = calloc(n ? n : 1, sizeof *inv->hosts)))
+  if (!(inv->hosts = calloc(n ? n : 1, sizeof *inv->hosts)) || !(inv->index = json_object()))
     return RD_ENOMEM;
   json_object_foreach((json_t *)hosts, name, h) {
     char ptr[1024] = "/hosts";
@@ -246,8 +254,11 @@ static int parse_hosts(rd_jctx *c, rd_inventory *inv, const json_t *hosts) {
     rc = rd_target_parse(c, h, ptr, name, 0, &inv->hosts[inv->nhosts]);
     if (rc == RD_ENOMEM)
       return rc;
-    if (rc == 0)
+    if (rc == 0) {
+      if (json_object_set_new(inv->index, name, json_integer((json_int_t)inv->nhosts)))
+        return RD_ENOMEM;
       inv->nhosts++;
+    }
   }
   return 0;
 }
@@ -275,8 +286,13 @@ static int parse_groups(rd_jctx *c, rd_inventory *inv, const json_t *groups) {
                   rd_json_type_name(members));
       continue;
     }
+    json_t *seen;
     if ((rc = add_group(inv, gname, &g)))
       break;
+    if (!(seen = json_object())) {
+      rc = RD_ENOMEM;
+      break;
+    }
     json_array_foreach(members, i, m) {
       char mp[1100];
       const char *hn = json_string_value(m);
@@ -293,15 +309,17 @@ static int parse_groups(rd_jctx *c, rd_inventory *inv, const json_t *groups) {
                     hn, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
         continue;
       }
-      for (size_t j = 0; j < g->n; j++)
-        if (!strcmp(g->members[j], hn)) {
-          rd_jctx_err(c, mp, 1, "group '%s' lists '%s' twice", gname, hn);
-          hn = NULL;
-          break;
-        }
-      if (hn && (rc = group_push(g, hn)))
+      if (json_object_get(seen, hn)) {
+        rd_jctx_err(c, mp, 1, "group '%s' lists '%s' twice", gname, hn);
+        continue;
+      }
+      if (json_object_set_new(seen, hn, json_true()) || (rc = group_push(g, hn))) {
+        rc = rc ? rc : RD_ENOMEM;
+        json_decref(seen);
         goto out;
+      }
     }
+    json_decref(seen);
   }
 out:
   free(hostnames);

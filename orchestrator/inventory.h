@@ -30,6 +30,7 @@ typedef struct rd_inventory {
   size_t nhosts;
   rd_inv_group *groups; /* in file order; "all" appended when missing */
   size_t ngroups;
+  json_t *index;        /* host name -> index into hosts (for lookups) */
 } rd_inventory;
 
 /* Load and check an inventory file. When the file cannot be read, returns

@@ -814,10 +814,16 @@ static void load_targets(ld *l) {
                 "'hosts' (a list of hosts)");
     return;
   }
+  if (!(rb->target_index = json_object())) {
+    l->nomem = 1;
+    return;
+  }
   for (size_t i = 0; i < rb->ntargets; i++) {
     if (!rb->targets[i].port)
       rb->targets[i].port = l->ssh_port ? l->ssh_port : 22;
     rb->platforms |= 1u << rb->targets[i].platform;
+    if (json_object_set_new(rb->target_index, rb->targets[i].name, json_integer((json_int_t)i)))
+      l->nomem = 1;
   }
   l->targets_ok = l->j.errors == before && rb->ntargets > 0;
 }
@@ -1560,12 +1566,11 @@ void rd_runbook_free(rd_runbook *rb) {
   free(rb->dir);
   free(rb->inventory);
   free(rb->group);
+  json_decref(rb->target_index);
   free(rb);
 }
 
 const rd_target *rd_runbook_target(const rd_runbook *rb, const char *name) {
-  for (size_t i = 0; rb && name && i < rb->ntargets; i++)
-    if (!strcmp(rb->targets[i].name, name))
-      return &rb->targets[i];
-  return NULL;
+  json_t *i = rb && name ? json_object_get(rb->target_index, name) : NULL;
+  return i ? &rb->targets[json_integer_value(i)] : NULL;
 }

@@ -111,6 +111,7 @@ typedef struct rd_runbook {
   char *inventory;           /* absolute inventory path, or NULL (inline hosts) */
   char *group;               /* inventory group ("all" by default), or NULL */
   unsigned platforms;        /* bit (1 << RD_PLATFORM_*) for each target platform */
+  json_t *target_index;      /* target name -> index into targets */
 } rd_runbook;
 
 /* Load and validate. reg may be NULL (step types then go unchecked). On
