@@ -16,6 +16,17 @@ static void list_steps(const rd_registry *reg) {
            k->summary ? k->summary : "");
 }
 
+/* `renewd validate runbooks/<all>.json` also meets runbooks/schema.json: a JSON
+ * Schema document is skipped, not reported as a runbook missing every key. */
+static int is_json_schema(const char *path) {
+  json_t *root = json_load_file(path, 0, NULL);
+  const char *s = json_string_value(json_object_get(root, "$schema"));
+  int yes = s && (!strncmp(s, "https://json-schema.org/", 24) ||
+                  !strncmp(s, "http://json-schema.org/", 23));
+  json_decref(root);
+  return yes;
+}
+
 int cmd_validate(int argc, char **argv) {
   const char *plugins = NULL;
   int list = 0, nfiles = 0, bad = 0, explicit_dir = 0;
@@ -94,6 +105,10 @@ int cmd_validate(int argc, char **argv) {
     }
     if (files && argv[i][0] == '-' && argv[i][1])
       continue;
+    if (is_json_schema(argv[i])) {
+      printf("%s: skipped (a JSON Schema document, not a runbook)\n", argv[i]);
+      continue;
+    }
     rc = rd_runbook_load(argv[i], reg, &rb, &diag);
     if (rc == 0) {
       printf("%s: ok (%zu target%s, %zu step%s)\n", argv[i], rb->ntargets,

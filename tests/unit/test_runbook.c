@@ -748,6 +748,12 @@ START_TEST(cmd_validate_exit_codes) {
     const char *argv[] = {"validate", "--plugins", empty, "--", many};
     ck_assert_int_eq(run_validate(5, argv), RD_EXIT_USAGE);
   }
+  {
+    char schema[2048];
+    const char *argv[] = {"validate", "--plugins", empty, schema, good};
+    snprintf(schema, sizeof schema, "%s/runbooks/schema.json", SOURCE_DIR);
+    ck_assert_int_eq(run_validate(5, argv), RD_EXIT_OK); /* the schema is skipped */
+  }
   rmdir(empty);
 }
 END_TEST
