@@ -113,7 +113,8 @@ _Static_assert(NMIGRATIONS == RD_JOURNAL_SCHEMA_VERSION,
                 " VALUES (?1, ?2, ?3, 'DUE', 0, 0, ?4, ?4, 0, '')")            \
   X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                         \
   X(JOB_SET_STATE, "UPDATE jobs SET state = ?2, terminal = ?3, updated = ?4,"  \
-                   " error = ?5, next_try = ?6 WHERE id = ?1")                 \
+                   " error = ?5, next_try = CASE WHEN ?6 != 0 THEN ?6"          \
+                   " WHEN ?3 = 1 THEN next_try ELSE 0 END WHERE id = ?1")      \
   X(JOB_REWIND, "UPDATE jobs SET state = ?2, updated = ?3 WHERE id = ?1")     \
   X(JOB_NEXT_TRY, "UPDATE jobs SET next_try = ?2, updated = ?3 WHERE id = ?1") \
   X(JOB_RETRY, "UPDATE jobs SET attempts = attempts + 1, error = ?2,"          \

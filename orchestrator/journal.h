@@ -49,7 +49,9 @@ const char *rd_journal_path(const rd_journal *j);
 int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
                         const char *cert, int64_t *job_id, int *created);
 /* Transition; refuses illegal transitions with RD_ESTATE. error may be NULL.
- * The job's error becomes `error` ("" when NULL) and next_try is cleared.
+ * The job's error becomes `error` ("" when NULL). next_try is cleared when
+ * the job moves on, kept when it ends (a backoff set just before FAILED
+ * stays: it means "no new job for this (host, cert) before then").
  * Staying in the same state is refused too (RD_ESTATE): after a crash, read
  * the committed state back instead of replaying. Every transition also
  * appends a row to the job's transition history. */
@@ -65,7 +67,7 @@ typedef struct rd_step_record rd_step_record;
 typedef struct rd_job_advance {
   rd_job_state to;
   const char *error;           /* NULL: "" */
-  time_t next_try;             /* 0: any time */
+  time_t next_try;             /* 0: as set_state (cleared, kept on an end) */
   const json_t *kv;            /* object: key -> value to put (null value deletes), or NULL */
   const rd_step_record *step;  /* a step result to record, or NULL */
 } rd_job_advance;

@@ -341,6 +341,19 @@ START_TEST(transitions_checked) {
   ck_assert_int_eq(rd_journal_job_set_next_try(j, id, 1800000000), 0);
   ck_assert_int_eq(rd_journal_job_get(j, id, &row), 0);
   ck_assert_int_eq(row.next_try, 1800000000);
+  /* A backoff set before a transition: cleared when the job moves on,
+   * kept when it ends (the engine's "set next_try, then FAILED"). */
+  int64_t id2;
+  ck_assert_int_eq(rd_journal_job_open(j, "rb", "h", "c", &id2, NULL), 0);
+  ck_assert_int_eq(rd_journal_job_set_next_try(j, id2, 1700000000), 0);
+  ck_assert_int_eq(rd_journal_job_set_state(j, id2, RD_JOB_PROBED, NULL), 0);
+  ck_assert_int_eq(rd_journal_job_get(j, id2, &row), 0);
+  ck_assert_int_eq(row.next_try, 0);
+  ck_assert_int_eq(rd_journal_job_set_next_try(j, id2, 1700000001), 0);
+  ck_assert_int_eq(rd_journal_job_set_state(j, id2, RD_JOB_FAILED, "ssh: timed out"), 0);
+  ck_assert_int_eq(rd_journal_job_get(j, id2, &row), 0);
+  ck_assert_int_eq(row.next_try, 1700000001);
+  ck_assert_int_eq(rd_journal_job_set_next_try(j, 4242, 1), RD_ENOTFOUND);
   /* The history. */
   ck_assert_int_eq(rd_journal_transitions(j, id, collect_tr, &h), 0);
   ck_assert_int_eq(h.n, 11);
