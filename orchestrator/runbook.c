@@ -1059,14 +1059,17 @@ static void load_policy(ld *l) {
   }
 }
 
-/* Point at the params member a plugin's message names ('mode'), if any. */
+/* Point at the params member a plugin's message names ('mode' or "mode"),
+ * if any; else at "params" itself. */
 static void step_error_ptr(const json_t *params, const char *msg, const char *pptr,
                            char *out, size_t len) {
   snprintf(out, len, "%s", pptr);
-  for (const char *q = strchr(msg, '\''); q; q = strchr(q + 1, '\'')) {
-    const char *e = strchr(q + 1, '\'');
+  for (const char *q = msg; *q; q++) {
+    const char *e;
     char word[128];
-    if (!e)
+    if (*q != '\'' && *q != '"')
+      continue;
+    if (!(e = strchr(q + 1, *q)))
       break;
     if ((size_t)(e - q - 1) < sizeof word) {
       snprintf(word, sizeof word, "%.*s", (int)(e - q - 1), q + 1);

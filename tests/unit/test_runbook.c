@@ -44,7 +44,7 @@ static int echo_validate(const json_t *params, char *err, size_t errlen) {
 static int mode_validate(const json_t *params, char *err, size_t errlen) {
   const char *m = json_string_value(json_object_get(params, "mode"));
   if (json_object_get(params, "mode") && (!m || strlen(m) != 4 || m[0] != '0')) {
-    snprintf(err, errlen, "'mode' must be an octal string like \"0600\"");
+    snprintf(err, errlen, "posix.key_acl: \"mode\" must be an octal string like \"0600\"");
     return RD_EINVAL;
   }
   return 0;
@@ -135,6 +135,7 @@ static const bad_case bad[] = {
     {"unknown-step-kind", "", 15, 14, "unknown step kind 'test.ecko'; did you mean 'test.echo'?"},
     {"step-params-missing", "", 15, 42, "steps[0] (say): needs 'msg', the text to echo"},
     {"step-params-named", "", 15, 53, "steps[0] (say): 'msg' must be a string"},
+    {"step-params-dquote", "", 15, 74, "steps[0] (acl): posix.key_acl: \"mode\" must be an octal string"},
     {"step-no-type", "", 15, 5, "missing required key 'type' in 'steps[0]'"},
     {"step-duplicate-name", "", 16, 35, "two steps are named 'say' (the other at line 15)"},
     {"step-wrong-platform", "", 15, 14, "step kind 'test.win' runs on Windows targets, but this runbook's targets are all POSIX"},
