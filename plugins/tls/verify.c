@@ -22,6 +22,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,9 +265,49 @@ static void tls_check_chain(tls_probe *p, X509 *leaf, STACK_OF(X509) *untrusted)
   X509_STORE_free(st);
 }
 
+/* A write to a socket the server already closed raises SIGPIPE, which
+ * would kill the whole orchestrator unless it ignores the signal. Block it
+ * in this worker thread for the operation and swallow a pending one. */
+typedef struct tls_sigpipe {
+  sigset_t old;
+  int blocked, pending_before;
+} tls_sigpipe;
+
+static void tls_sigpipe_block(tls_sigpipe *sp) {
+  sigset_t set, pend;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigemptyset(&pend);
+  sigpending(&pend);
+  sp->pending_before = sigismember(&pend, SIGPIPE) == 1;
+  sp->blocked = pthread_sigmask(SIG_BLOCK, &set, &sp->old) == 0;
+}
+
+static void tls_sigpipe_restore(tls_sigpipe *sp) {
+  sigset_t set, pend;
+  struct timespec zero = {0, 0};
+  if (!sp->blocked)
+    return;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigemptyset(&pend);
+  if (!sp->pending_before && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1)
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+      ;
+  pthread_sigmask(SIG_SETMASK, &sp->old, NULL);
+}
+
+static void tls_handshake(tls_probe *p);
+
 /* The worker: connect, handshake, keep the leaf, verify the chain. */
 static void tls_work(void *arg) {
-  tls_probe *p = arg;
+  tls_sigpipe sp;
+  tls_sigpipe_block(&sp);
+  tls_handshake(arg);
+  tls_sigpipe_restore(&sp);
+}
+
+static void tls_handshake(tls_probe *p) {
   SSL_CTX *ctx = NULL;
   SSL *ssl = NULL;
   X509 *leaf = NULL;
