@@ -919,8 +919,9 @@ static void load_certificate(ld *l) {
 }
 
 static void load_issuer(ld *l) {
-  static const char *const scep_keys[] = {"type",      "url",     "ca_fingerprint",
-                                          "challenge", "ca_ident", "poll_interval", NULL};
+  static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
+                                          "ca_bundle", "challenge",     "ca_ident",
+                                          "poll_interval", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
   static const char *const types[] = {"scep", "adcs", NULL};
   json_t *o = member(l, l->root, "", "issuer", 1);
@@ -957,6 +958,12 @@ static void load_issuer(ld *l) {
         secret_ref(l, fp, "/issuer/ca_fingerprint", "ca_fingerprint", NULL, 1);
     }
     get_string(l, o, "/issuer", "ca_ident", 0);
+    if ((v = get_string(l, o, "/issuer", "ca_bundle", 0)) && v[0] != '/') {
+      char *abs = resolve(l, v); /* a file on the admin host */
+      if (abs)
+        json_object_set_new(o, "ca_bundle", json_string(abs));
+      free(abs);
+    }
     if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)))
       rd_jctx_err(&l->j, "/issuer/type", 1,
                   "issuer 'scep' renews POSIX targets (the request is signed with openssl on "

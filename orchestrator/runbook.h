@@ -57,10 +57,10 @@ typedef struct rd_ssh_cfg {
   long command_timeout_ms;   /* default 120000 */
 } rd_ssh_cfg;
 
-/* A certificate is due when either rule that is set (non-zero) holds:
- * remaining lifetime < renew_before_days, or remaining / total lifetime <
- * renew_fraction. With neither key in the runbook: renew_fraction = 1/3.
- * With only renew_before: renew_fraction = 0 (not used). */
+/* When a certificate is due (rd_due() in schedule.h): renew_before_days
+ * when it is set (> 0), else renew_fraction of the lifetime. With neither
+ * key in the runbook: renew_fraction = 1/3; with only renew_before:
+ * renew_fraction = 0; with both, renew_before decides. */
 typedef struct rd_policy {
   double renew_before_days;  /* 0: not used */
   double renew_fraction;     /* remaining fraction of lifetime; 0: not used */

@@ -323,6 +323,8 @@ START_TEST(good_inline_defaults) {
   snprintf(want, sizeof want, "%s/runbooks/good/keys/ca.fingerprint", FIXTURES);
   ck_assert_str_eq(
       json_string_value(json_object_get(json_object_get(rb->issuer, "ca_fingerprint"), "file")), want);
+  snprintf(want, sizeof want, "%s/runbooks/good/keys/ca-bundle.pem", FIXTURES);
+  ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "ca_bundle")), want);
   /* defaults */
   ck_assert_str_eq(rb->ssh.user, "renewd");
   ck_assert_int_eq(rb->ssh.sudo, 0);
@@ -372,7 +374,7 @@ START_TEST(good_full_values) {
   ck_assert_int_eq(rb->ssh.connect_timeout_ms, 5000);       /* a number of seconds */
   ck_assert_int_eq(rb->ssh.command_timeout_ms, 5400000);    /* "1.5h" */
   ck_assert(rb->policy.renew_before_days == 14);
-  ck_assert(rb->policy.renew_fraction == 0.25);             /* both rules set */
+  ck_assert(rb->policy.renew_fraction == 0.25); /* kept, but renew_before decides */
   ck_assert_str_eq(rb->policy.key_type, "ec");
   ck_assert_str_eq(rb->policy.curve, "P-384");
   ck_assert_int_eq(rb->policy.key_bits, 0);
