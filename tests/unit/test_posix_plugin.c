@@ -452,6 +452,35 @@ START_TEST(install_reused_key) {
 }
 END_TEST
 
+/* A crash after the backups were journaled, before anything was replaced:
+ * apply resumes without backing up again (that could copy new files), and
+ * rollback uses the journaled paths. */
+START_TEST(install_resumes_after_crash) {
+  char bc[400], bk[400];
+  inventory();
+  issue();
+  snprintf(bc, sizeof bc, "%s.renewd-20240101T000000Z", CERT);
+  snprintf(bk, sizeof bk, "%s.renewd-20240101T000000Z", KEY);
+  ck_assert_int_eq(lh_sh("cp -p '%s' '%s' && cp -p '%s' '%s'", CERT, bc, KEY, bk), 0);
+  json_object_set_new(lh_journal(job), "install.backups",
+                      json_pack("{s:s, s:s, s:n, s:s}", "cert", bc, "key", bk, "chain", "ts",
+                                "20240101T000000Z"));
+  RUN_OK(&posix_kind_install, RD_PHASE_APPLY, NULL);
+  ck_assert_uint_eq(count_backups(CERT), 1);
+  ck_assert_uint_eq(count_backups(KEY), 1);
+  ck_assert(same_file(CERT, mpath("new.crt")));
+  RUN_OK(&posix_kind_install, RD_PHASE_ROLLBACK, NULL);
+  ck_assert(same_file(CERT, mpath("old.crt")));
+  ck_assert(same_file(KEY, mpath("old.key")));
+  /* a journaled path that is not a backup of the live file is refused */
+  json_object_set_new(lh_journal(job), "install.backups",
+                      json_pack("{s:s, s:n, s:n}", "cert", mpath("other.key"), "key", "chain"));
+  ck_assert_int_eq(run(&posix_kind_install, RD_PHASE_ROLLBACK, NULL), RD_EREMOTE);
+  ck_assert_ptr_nonnull(strstr(o.msg, "not one of its backups"));
+  ck_assert(same_file(CERT, mpath("old.crt")));
+}
+END_TEST
+
 /* --- posix.key_acl ----------------------------------------------------------- */
 
 static char *acl_entry(const char *path, const char *user) {
@@ -767,6 +796,18 @@ START_TEST(config_thumbprint_serial_and_case) {
 }
 END_TEST
 
+/* "path": posix.install writes in place, so the path does not change. */
+START_TEST(config_thumbprint_path_unchanged) {
+  char params[400];
+  config_setup("cert=@LO@\n");
+  snprintf(params, sizeof params, "{\"file\": \"%s\", \"format\": \"path\"}", CFGFILE);
+  RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params);
+  ck_assert_uint_eq(nchanges(), 0);
+  ck_assert_ptr_nonnull(strstr(o.msg, "unchanged"));
+  RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_APPLY, params);
+}
+END_TEST
+
 START_TEST(config_thumbprint_validate) {
   char err[256];
   const char *bad[] = {"{\"format\": \"sha1\"}", "{\"file\": \"/x\"}",
@@ -808,6 +849,35 @@ START_TEST(service_runs_and_reports_failure) {
 
   ck_assert_int_eq(run(&posix_kind_service, RD_PHASE_APPLY, "{\"command\": \"sleep 5\", \"timeout\": 1}"), RD_ETIMEDOUT);
   ck_assert_ptr_nonnull(strstr(o.msg, "timed out"));
+}
+END_TEST
+
+/* A systemd unit, with a stand-in systemctl first in PATH that logs its
+ * arguments (the container has no systemd). */
+START_TEST(service_unit) {
+  char bin[400], log[400], *l, *path0 = getenv("PATH") ? strdup(getenv("PATH")) : strdup("/usr/bin:/bin"), *path1;
+  snprintf(bin, sizeof bin, "%s/bin", T);
+  snprintf(log, sizeof log, "%s/systemctl.log", T);
+  ck_assert_int_eq(lh_sh("mkdir -p '%s' && printf '#!/bin/sh\\necho \"$*\" >> %s\\n"
+                         "[ \"$1\" = is-active ] && echo ${FAKE_STATE:-active}\\nexit 0\\n' > '%s/systemctl' && chmod +x '%s/systemctl'",
+                         bin, log, bin, bin),
+                   0);
+  ck_assert_int_ne(asprintf(&path1, "%s:%s", bin, path0), -1);
+  setenv("PATH", path1, 1);
+  RUN_OK(&posix_kind_service, RD_PHASE_PROBE, "{\"unit\": \"nginx\"}");
+  ck_assert_ptr_nonnull(strstr(o.msg, "systemctl reload nginx (the unit is active)"));
+  RUN_OK(&posix_kind_service, RD_PHASE_APPLY, "{\"unit\": \"nginx\", \"action\": \"restart\"}");
+  RUN_OK(&posix_kind_service, RD_PHASE_VERIFY, "{\"unit\": \"nginx\"}");
+  setenv("FAKE_STATE", "failed", 1);
+  ck_assert_int_eq(run(&posix_kind_service, RD_PHASE_VERIFY, "{\"unit\": \"nginx\"}"), RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(o.msg, "unit nginx is failed"));
+  unsetenv("FAKE_STATE");
+  setenv("PATH", path0, 1);
+  l = slurp(log, NULL);
+  ck_assert_str_eq(l, "is-active -- nginx\nrestart -- nginx\nis-active -- nginx\nis-active -- nginx\n");
+  free(l);
+  free(path0);
+  free(path1);
 }
 END_TEST
 
@@ -970,6 +1040,7 @@ static Suite *suite(void) {
   tcase_add_test(t, install_refuses_wrong_staged_key);
   tcase_add_test(t, install_without_issuer);
   tcase_add_test(t, install_reused_key);
+  tcase_add_test(t, install_resumes_after_crash);
   tcase_add_test(t, key_acl_cycle);
   tcase_add_test(t, key_acl_private_with_reader);
   tcase_add_test(t, key_acl_validate);
@@ -979,8 +1050,10 @@ static Suite *suite(void) {
   tcase_add_test(t, config_thumbprint_cycle);
   tcase_add_test(t, config_thumbprint_refuses_missing_old);
   tcase_add_test(t, config_thumbprint_serial_and_case);
+  tcase_add_test(t, config_thumbprint_path_unchanged);
   tcase_add_test(t, config_thumbprint_validate);
   tcase_add_test(t, service_runs_and_reports_failure);
+  tcase_add_test(t, service_unit);
   tcase_add_test(t, service_validate);
   tcase_add_test(t, exec_gets_environment);
   tcase_add_test(t, exec_validate);
