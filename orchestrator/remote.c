@@ -52,6 +52,11 @@ static const char POSIX_PRELUDE[] =
     "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"
     "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"
     "  printf '%s %s\\n' \"$1\" \"$rd_b\" >&3\n"
+    "}\n"
+    "rd_out_b64() {\n"
+    "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"
+    "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"
+    "  printf '%s:b64 %s\\n' \"$1\" \"$rd_b\" >&3\n"
     "}\n";
 
 /* The PowerShell prelude (Windows PowerShell 5.1 and later). Reads all of
@@ -443,11 +448,15 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
     }
     end = (size_t)(nl - out);
     sp = memchr(out + i, ' ', end - i);
-    if (!sp || !name_ok(out + i, (size_t)(sp - (out + i)))) {
+    nlen = sp ? (size_t)(sp - (out + i)) : 0;
+    /* "NAME:b64 BASE64" (rd_out_b64): binary, the value stays base64 */
+    int raw = nlen > 4 && !memcmp(out + i + nlen - 4, ":b64", 4);
+    if (raw)
+      nlen -= 4;
+    if (!sp || !name_ok(out + i, nlen)) {
       rd_fmt(err, errlen, "output line %zu is not \"NAME BASE64\" (stray output on stdout?)", line);
       goto bad;
     }
-    nlen = (size_t)(sp - (out + i));
     memcpy(name, out + i, nlen);
     name[nlen] = 0;
     if (json_object_get(o, name)) {
@@ -455,6 +464,18 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
       goto bad;
     }
     size_t b0 = (size_t)(sp - out) + 1, bl = end - b0;
+    if (raw) {
+      if (bl % 4 || strspn(out + b0, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") < bl) {
+        rd_fmt(err, errlen, "output line %zu: the value of '%s' is not valid base64", line, name);
+        goto bad;
+      }
+      if (json_object_set_new(o, name, json_stringn(out + b0, bl))) {
+        json_decref(o);
+        return RD_ENOMEM;
+      }
+      i = end + 1;
+      continue;
+    }
     if (bl && rd_base64_decode(out + b0, bl, &val, &vlen)) {
       rd_fmt(err, errlen, "output line %zu: the value of '%s' is not valid base64", line, name);
       goto bad;
