@@ -45,7 +45,8 @@
 #define TYPE "tls.verify"
 #define TLS_DEFAULT_TIMEOUT_S 10
 
-static const char *const tls_keys[] = {"port", "address", "servername", "ca_file", "timeout", NULL};
+static const char *const tls_keys[] = {"port", "address", "servername", "ca_file", "timeout",
+                                       "purpose", NULL};
 
 static int tls_validate(const json_t *params, char *err, size_t errlen) {
   const char *k;
@@ -61,7 +62,7 @@ static int tls_validate(const json_t *params, char *err, size_t errlen) {
     if (!tls_keys[i]) {
       snprintf(err, errlen,
                "%s: unknown parameter \"%s\" (expected \"port\", \"address\", \"servername\", "
-               "\"ca_file\", \"timeout\")",
+               "\"ca_file\", \"timeout\", \"purpose\")",
                TYPE, k);
       return RD_EINVAL;
     }
@@ -80,6 +81,15 @@ static int tls_validate(const json_t *params, char *err, size_t errlen) {
       snprintf(err, errlen, "%s: \"%s\" must be a non-empty string", TYPE, k);
       return RD_EINVAL;
     }
+    if (!strcmp(k, "purpose") && (!json_is_string(v) || (strcmp(json_string_value(v), "server") &&
+                                                          strcmp(json_string_value(v), "any")))) {
+      snprintf(err, errlen,
+               "%s: \"purpose\" must be \"server\" (the default: the chain must allow TLS server "
+               "authentication) or \"any\" (chain only, e.g. for a CA that issues client "
+               "certificates)",
+               TYPE);
+      return RD_EINVAL;
+    }
     if (!strcmp(k, "ca_file") && json_string_value(v)[0] != '/') {
       snprintf(err, errlen, "%s: \"ca_file\" must be an absolute path", TYPE);
       return RD_EINVAL;
@@ -96,6 +106,7 @@ typedef struct tls_probe {
   char *ca_pem;  /* CA certificates (PEM) or NULL */
   char *ca_file; /* or a file to read them from */
   int timeout_ms;
+  int any_purpose; /* "purpose": "any": chain only, no serverAuth requirement */
   /* results */
   int status;        /* 0 or RD_E* (connect/handshake) */
   char err[512];
@@ -251,7 +262,8 @@ static void tls_check_chain(tls_probe *p, X509 *leaf, STACK_OF(X509) *untrusted)
   p->have_ca = 1;
   ctx = X509_STORE_CTX_new();
   if (ctx && X509_STORE_CTX_init(ctx, st, leaf, untrusted) == 1) {
-    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    if (!p->any_purpose)
+      X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
     if (X509_verify_cert(ctx) == 1)
       p->chain_ok = 1;
     else
@@ -483,6 +495,7 @@ static int tls_start(rd_step *s, const rd_host_api *h, rd_phase phase) {
   const char *sni = json_string_value(json_object_get(pa, "servername"));
   const char *cafile = json_string_value(json_object_get(pa, "ca_file"));
   const char *capem = json_string_value(json_object_get(facts, "ca_pem"));
+  const char *purpose;
   unsigned char tmp[16];
   tls_probe *p;
   int rc;
@@ -500,6 +513,8 @@ static int tls_start(rd_step *s, const rd_host_api *h, rd_phase phase) {
   p->h = h;
   p->phase = phase;
   p->timeout_ms = (to ? (int)json_integer_value(to) : TLS_DEFAULT_TIMEOUT_S) * 1000;
+  purpose = json_string_value(json_object_get(pa, "purpose"));
+  p->any_purpose = purpose && !strcmp(purpose, "any");
   snprintf(p->address, sizeof p->address, "%s", addr);
   if (json_is_integer(port))
     snprintf(p->port, sizeof p->port, "%lld", (long long)json_integer_value(port));
