@@ -95,6 +95,7 @@ typedef struct remote_call {
   rd_step *s;
   unsigned serial;
   const rd_script *script;
+  json_t *trace_params; /* redacted copy, only when tracing */
   rd_remote_cmd cmd;
   rd_remote_cb cb;
   void *arg;
@@ -102,7 +103,30 @@ typedef struct remote_call {
 
 static void remote_call_free(remote_call *c) {
   rd_remote_cmd_free(&c->cmd);
+  json_decref(c->trace_params);
   free(c);
+}
+
+/* RENEWD_TRACE_REMOTE=FILE appends one JSON line per remote script: host,
+ * script, parameters (secret* redacted), exit status, stdout and stderr —
+ * exactly what crossed the wire in plaintext, for debugging and for the
+ * tests that prove private keys never leave a target. */
+static void trace_remote(const remote_call *c, const rd_exec_result *r) {
+  const char *path = getenv("RENEWD_TRACE_REMOTE");
+  FILE *f;
+  if (!path || !*path || !(f = fopen(path, "a")))
+    return;
+  json_t *line = json_pack("{s:s, s:s, s:O?, s:i, s:i, s:s#, s:s#}", "host", c->s->j->t->name,
+                           "script", c->script->name, "params", c->trace_params, "status",
+                           r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
+                           (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
+                           (int)(r->err ? r->err_len : 0));
+  char *txt = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  if (txt)
+    fprintf(f, "%s\n", txt);
+  free(txt);
+  json_decref(line);
+  fclose(f);
 }
 
 static void remote_exec_done(const rd_exec_result *r, void *arg) {
@@ -112,6 +136,7 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   json_t *doc = NULL;
   char err[256] = "";
   int status = r->status;
+  trace_remote(c, r);
   if (status == 0 && r->out_len > 0) {
     int prc = s->j->t->platform == RD_PLATFORM_WINDOWS
                   ? rd_remote_parse_windows(r->out, r->out_len, &doc, err, sizeof err)
@@ -213,6 +238,8 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   c->s = s;
   c->serial = s->serial;
   c->script = script;
+  if (getenv("RENEWD_TRACE_REMOTE"))
+    c->trace_params = redacted(params);
   c->cb = cb;
   c->arg = arg;
   rc = rd_remote_build(script, params, j->rb->ssh.sudo && script->sudo, &c->cmd, err, sizeof err);

@@ -1,4 +1,5 @@
 /* main.c — renewd's entry point: global options, then one verb. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* A peer that hangs up must surface as an error code, not kill renewd. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return RD_EXIT_USAGE;
