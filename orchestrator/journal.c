@@ -455,6 +455,10 @@ int rd_journal_open_ex(const char *path, int flags, rd_journal **out, char *err,
     return RD_ENOMEM;
   }
   if (stat(path, &st) != 0) {
+    if (errno != ENOENT) {
+      e = fail(j, RD_EIO, "cannot access: %s", strerror(errno));
+      goto out;
+    }
     if (flags & RD_JOURNAL_MUST_EXIST) {
       e = fail(j, RD_ENOTFOUND, "not found");
       goto out;
