@@ -34,11 +34,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libssh2.h>
 #include <libssh2_sftp.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "err.h"
@@ -142,6 +149,33 @@ typedef struct ahdr {
 
 struct host;
 
+/* An identity parsed once per manager: libssh2's own key file path re-reads
+ * and re-parses the file twice per login (and OpenSSL 3's decoder set-up is
+ * the single largest CPU cost of a fan-out), so unencrypted OpenSSH-format
+ * and PEM/PKCS#8 ed25519 and ECDSA keys are loaded here and signed for in a
+ * libssh2 sign callback. Anything else falls back to libssh2's key file path. */
+typedef struct idkey {
+  struct idkey *next;
+  char *path;
+  unsigned char passdig[32]; /* SHA-256 of the passphrase: never kept in clear */
+  EVP_PKEY *pk;              /* NULL: use libssh2's key file path */
+  const EVP_MD *md;          /* ECDSA digest; NULL for ed25519 */
+  unsigned char *pub;        /* SSH public key blob */
+  size_t publen;
+} idkey;
+
+/* A known_hosts file parsed once and re-read when it changes (its size,
+ * inode or mtime). The entries live in a network-less libssh2 session of
+ * their own, so they do not depend on any connection's lifetime. */
+typedef struct khfile {
+  struct khfile *next;
+  char *path;
+  LIBSSH2_SESSION *holder;
+  LIBSSH2_KNOWNHOSTS *kh;
+  struct stat st;
+  int present;
+} khfile;
+
 typedef struct conn {
   struct conn *prev, *next; /* m->conns */
   struct conn *wnext;       /* m->wait queue */
@@ -168,6 +202,7 @@ typedef struct conn {
   size_t mem, mem_peak;
   LIBSSH2_AGENT *agent;
   struct libssh2_agent_publickey *ident;
+  void *key; /* idkey, for the sign callback */
   int auth_phase;
   char auth_err[256];
   int counted; /* holds a handshake slot */
@@ -204,6 +239,8 @@ struct rd_ssh {
   void (*done)(void *);
   void *done_arg;
   size_t peak_session_mem;
+  idkey *keys;
+  khfile *khs;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -881,38 +918,93 @@ static int key_type_mask(int t) {
   }
 }
 
+static void kh_drop(khfile *f) {
+  if (f->kh)
+    libssh2_knownhost_free(f->kh);
+  f->kh = NULL;
+}
+
+static void khs_free(rd_ssh *m) {
+  while (m->khs) {
+    khfile *f = m->khs;
+    m->khs = f->next;
+    kh_drop(f);
+    if (f->holder)
+      libssh2_session_free(f->holder);
+    free(f->path);
+    free(f);
+  }
+}
+
+/* The parsed known_hosts for path (re-read if the file changed); NULL with
+ * msg set when it cannot be read. */
+static LIBSSH2_KNOWNHOSTS *kh_get(rd_ssh *m, const char *path, char *msg, size_t msglen) {
+  khfile *f;
+  struct stat st;
+  int present = stat(path, &st) == 0;
+  if (!present && errno != ENOENT) {
+    rd_fmt(msg, msglen, "cannot read known_hosts %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  for (f = m->khs; f; f = f->next)
+    if (!strcmp(f->path, path))
+      break;
+  if (!f) {
+    if (!(f = calloc(1, sizeof *f)) || !(f->path = strdup(path)) ||
+        !(f->holder = libssh2_session_init())) {
+      if (f)
+        free(f->path);
+      free(f);
+      rd_fmt(msg, msglen, "out of memory");
+      return NULL;
+    }
+    f->next = m->khs;
+    m->khs = f;
+  }
+  if (f->kh && f->present == present &&
+      (!present || (f->st.st_ino == st.st_ino && f->st.st_size == st.st_size &&
+                    f->st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+                    f->st.st_mtim.tv_nsec == st.st_mtim.tv_nsec)))
+    return f->kh;
+  kh_drop(f);
+  if (!(f->kh = libssh2_knownhost_init(f->holder))) {
+    rd_fmt(msg, msglen, "out of memory");
+    return NULL;
+  }
+  if (present && libssh2_knownhost_readfile(f->kh, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+    rd_fmt(msg, msglen, "cannot read known_hosts %s: %s", path, sess_err(f->holder));
+    kh_drop(f);
+    return NULL;
+  }
+  f->present = present;
+  if (present)
+    f->st = st;
+  return f->kh;
+}
+
 /* 0 when the presented key is the one known_hosts has for the target. */
 static int hostkey_check(conn *c, char *msg, size_t msglen) {
   size_t klen = 0;
   int ktype = 0, r, port = c->t->port == 22 ? -1 : c->t->port;
   const char *key = libssh2_session_hostkey(c->s, &klen, &ktype);
-  char fp[128], efp[128] = "";
+  char fp[128], efp[128] = "", why[400];
   struct libssh2_knownhost *found = NULL;
   LIBSSH2_KNOWNHOSTS *kh;
   if (!key || fingerprint((const unsigned char *)key, klen, fp, sizeof fp)) {
     rd_fmt(msg, msglen, "host %s: ssh connect %s: the server sent no usable host key", c->t->name,
-             c->where);
+           c->where);
     return RD_EHOSTKEY;
   }
-  if (!(kh = libssh2_knownhost_init(c->s))) {
-    rd_fmt(msg, msglen, "host %s: out of memory", c->t->name);
-    return RD_ENOMEM;
-  }
-  if (access(c->t->known_hosts, F_OK) == 0 &&
-      libssh2_knownhost_readfile(kh, c->t->known_hosts, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-    rd_fmt(msg, msglen, "host %s: cannot read known_hosts %s: %s", c->t->name,
-             c->t->known_hosts, sess_err(c->s));
-    libssh2_knownhost_free(kh);
+  if (!(kh = kh_get(c->m, c->t->known_hosts, why, sizeof why))) {
+    rd_fmt(msg, msglen, "host %s: %s", c->t->name, why);
     return RD_ECONFIG;
   }
   int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask(ktype);
   r = libssh2_knownhost_checkp(kh, c->t->address, port, key, klen, mask, &found);
   if (r == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND && strcmp(c->t->name, c->t->address))
     r = libssh2_knownhost_checkp(kh, c->t->name, port, key, klen, mask, &found);
-  if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
-    libssh2_knownhost_free(kh);
+  if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
     return 0;
-  }
   if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH && found && found->key) {
     unsigned char *blob = NULL;
     size_t blen = 0;
@@ -921,18 +1013,17 @@ static int hostkey_check(conn *c, char *msg, size_t msglen) {
       free(blob);
     }
     rd_fmt(msg, msglen,
-             "host %s: host key for %s has CHANGED: %s expects %s, the server presented %s; "
-             "if the change is expected, run `renewd hosts trust %s` after checking the "
-             "fingerprint",
-             c->t->name, c->where, c->t->known_hosts, *efp ? efp : "(unreadable key)", fp,
-             c->t->name);
+           "host %s: host key for %s has CHANGED: %s expects %s, the server presented %s; "
+           "if the change is expected, run `renewd hosts trust %s` after checking the "
+           "fingerprint",
+           c->t->name, c->where, c->t->known_hosts, *efp ? efp : "(unreadable key)", fp,
+           c->t->name);
   } else {
     rd_fmt(msg, msglen,
-             "host %s: host key %s is not in %s; run `renewd hosts trust %s` after checking "
-             "the fingerprint",
-             c->t->name, fp, c->t->known_hosts, c->t->name);
+           "host %s: host key %s is not in %s; run `renewd hosts trust %s` after checking "
+           "the fingerprint",
+           c->t->name, fp, c->t->known_hosts, c->t->name);
   }
-  libssh2_knownhost_free(kh);
   return RD_EHOSTKEY;
 }
 
@@ -969,6 +1060,289 @@ static void hostkey_report(conn *c) {
   op_free(o);
 }
 
+/* ------------------------------------------------------------------ identities */
+
+typedef struct rd_sshbuf {
+  const unsigned char *p;
+  size_t n;
+} rd_sshbuf;
+
+static int sb_u32(rd_sshbuf *b, uint32_t *v) {
+  if (b->n < 4)
+    return -1;
+  *v = (uint32_t)b->p[0] << 24 | (uint32_t)b->p[1] << 16 | (uint32_t)b->p[2] << 8 | b->p[3];
+  b->p += 4;
+  b->n -= 4;
+  return 0;
+}
+
+static int sb_str(rd_sshbuf *b, const unsigned char **s, size_t *len) {
+  uint32_t l;
+  if (sb_u32(b, &l) || l > b->n)
+    return -1;
+  *s = b->p;
+  *len = l;
+  b->p += l;
+  b->n -= l;
+  return 0;
+}
+
+static int sb_is(const unsigned char *s, size_t n, const char *lit) {
+  return n == strlen(lit) && !memcmp(s, lit, n);
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+}
+
+/* string a || string b [|| string c] as one malloc'd blob */
+static unsigned char *blob3(const void *a, size_t al, const void *b, size_t bl, const void *c,
+                            size_t cl, size_t *outlen) {
+  size_t n = 8 + al + bl + (c ? 4 + cl : 0);
+  unsigned char *o = malloc(n), *q = o;
+  if (!o)
+    return NULL;
+  put_u32(q, (uint32_t)al);
+  memcpy(q + 4, a, al);
+  q += 4 + al;
+  put_u32(q, (uint32_t)bl);
+  memcpy(q + 4, b, bl);
+  q += 4 + bl;
+  if (c) {
+    put_u32(q, (uint32_t)cl);
+    memcpy(q + 4, c, cl);
+  }
+  *outlen = n;
+  return o;
+}
+
+static const char *ssh_curve(const char *group, const EVP_MD **md) {
+  if (!strcmp(group, "prime256v1") || !strcmp(group, "P-256")) {
+    *md = EVP_sha256();
+    return "nistp256";
+  }
+  if (!strcmp(group, "secp384r1") || !strcmp(group, "P-384")) {
+    *md = EVP_sha384();
+    return "nistp384";
+  }
+  if (!strcmp(group, "secp521r1") || !strcmp(group, "P-521")) {
+    *md = EVP_sha512();
+    return "nistp521";
+  }
+  return NULL;
+}
+
+/* Public blob (and digest) for an ed25519 or ECDSA EVP_PKEY; 0 on success. */
+static int key_public(idkey *k) {
+  if (EVP_PKEY_get_id(k->pk) == EVP_PKEY_ED25519) {
+    unsigned char raw[32];
+    size_t rl = sizeof raw;
+    if (EVP_PKEY_get_raw_public_key(k->pk, raw, &rl) != 1)
+      return -1;
+    k->pub = blob3("ssh-ed25519", 11, raw, rl, NULL, 0, &k->publen);
+    return k->pub ? 0 : -1;
+  }
+  if (EVP_PKEY_get_base_id(k->pk) == EVP_PKEY_EC) {
+    char group[64], type[64];
+    unsigned char q[160];
+    size_t gl = 0, ql = 0;
+    const char *curve;
+    if (EVP_PKEY_get_utf8_string_param(k->pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &gl) != 1 ||
+        !(curve = ssh_curve(group, &k->md)) ||
+        EVP_PKEY_get_octet_string_param(k->pk, OSSL_PKEY_PARAM_PUB_KEY, q, sizeof q, &ql) != 1)
+      return -1;
+    snprintf(type, sizeof type, "ecdsa-sha2-%s", curve);
+    k->pub = blob3(type, strlen(type), curve, strlen(curve), q, ql, &k->publen);
+    return k->pub ? 0 : -1;
+  }
+  return -1;
+}
+
+/* Unencrypted "openssh-key-v1" ed25519 / ECDSA key -> EVP_PKEY. */
+static EVP_PKEY *openssh_key(const char *pem) {
+  const char *b = strstr(pem, "-----BEGIN OPENSSH PRIVATE KEY-----"), *e;
+  char *b64 = NULL;
+  unsigned char *raw = NULL;
+  size_t n = 0, rl = 0;
+  EVP_PKEY *pk = NULL;
+  if (!b || !(e = strstr(b, "-----END OPENSSH PRIVATE KEY-----")))
+    return NULL;
+  b += strlen("-----BEGIN OPENSSH PRIVATE KEY-----");
+  if (!(b64 = malloc((size_t)(e - b) + 1)))
+    return NULL;
+  for (const char *p = b; p < e; p++)
+    if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
+      b64[n++] = *p;
+  if (rd_base64_decode(b64, n, &raw, &rl))
+    goto out;
+  rd_sshbuf sb = {raw, rl};
+  const unsigned char *s, *t;
+  size_t sl, tl;
+  uint32_t nkeys, c1, c2;
+  if (rl < 15 || memcmp(raw, "openssh-key-v1", 15))
+    goto out;
+  sb.p += 15;
+  sb.n -= 15;
+  if (sb_str(&sb, &s, &sl) || !sb_is(s, sl, "none") || /* cipher */
+      sb_str(&sb, &s, &sl) || !sb_is(s, sl, "none") || /* kdf */
+      sb_str(&sb, &s, &sl) || sb_u32(&sb, &nkeys) || nkeys != 1 ||
+      sb_str(&sb, &s, &sl) || /* public blob */
+      sb_str(&sb, &s, &sl))   /* private section */
+    goto out;
+  rd_sshbuf pv = {s, sl};
+  if (sb_u32(&pv, &c1) || sb_u32(&pv, &c2) || c1 != c2 || sb_str(&pv, &t, &tl))
+    goto out;
+  if (sb_is(t, tl, "ssh-ed25519")) {
+    const unsigned char *pubk, *sec;
+    size_t pl, secl;
+    if (sb_str(&pv, &pubk, &pl) || sb_str(&pv, &sec, &secl) || pl != 32 || secl != 64)
+      goto out;
+    pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sec, 32);
+  } else if (tl > 11 && !memcmp(t, "ecdsa-sha2-", 11)) {
+    const unsigned char *curve, *q, *d;
+    size_t cl, ql, dl;
+    const char *group = NULL;
+    if (sb_str(&pv, &curve, &cl) || sb_str(&pv, &q, &ql) || sb_str(&pv, &d, &dl))
+      goto out;
+    if (sb_is(curve, cl, "nistp256"))
+      group = "P-256";
+    else if (sb_is(curve, cl, "nistp384"))
+      group = "P-384";
+    else if (sb_is(curve, cl, "nistp521"))
+      group = "P-521";
+    if (!group)
+      goto out;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    BIGNUM *bn = BN_bin2bn(d, (int)dl, NULL);
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (bld && bn && ctx &&
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, ql) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1)
+      EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_KEYPAIR, params);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(bn);
+    EVP_PKEY_CTX_free(ctx);
+  }
+out:
+  if (raw) {
+    OPENSSL_cleanse(raw, rl);
+    free(raw);
+  }
+  if (b64) {
+    OPENSSL_cleanse(b64, n);
+    free(b64);
+  }
+  return pk;
+}
+
+static void key_load(idkey *k, const char *pass) {
+  char *text = NULL;
+  size_t len = 0;
+  if (rd_read_file(k->path, 1 << 16, &text, &len))
+    return; /* libssh2's path reports the error */
+  if (strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----")) {
+    k->pk = openssh_key(text);
+  } else {
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    if (bio)
+      k->pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)(pass ? pass : ""));
+    BIO_free(bio);
+  }
+  OPENSSL_cleanse(text, len);
+  free(text);
+  if (k->pk && key_public(k)) {
+    EVP_PKEY_free(k->pk);
+    k->pk = NULL;
+  }
+}
+
+static idkey *key_get(rd_ssh *m, const char *path, const char *pass) {
+  unsigned char dig[32];
+  unsigned int dl = 0;
+  EVP_Digest(pass ? pass : "", pass ? strlen(pass) : 0, dig, &dl, EVP_sha256(), NULL);
+  for (idkey *k = m->keys; k; k = k->next)
+    if (!strcmp(k->path, path) && !memcmp(k->passdig, dig, sizeof dig))
+      return k;
+  idkey *k = calloc(1, sizeof *k);
+  if (!k || !(k->path = strdup(path))) {
+    free(k);
+    return NULL;
+  }
+  memcpy(k->passdig, dig, sizeof dig);
+  key_load(k, pass);
+  k->next = m->keys;
+  m->keys = k;
+  return k;
+}
+
+static void keys_free(rd_ssh *m) {
+  while (m->keys) {
+    idkey *k = m->keys;
+    m->keys = k->next;
+    EVP_PKEY_free(k->pk);
+    free(k->pub);
+    free(k->path);
+    free(k);
+  }
+}
+
+static unsigned char *mpint(unsigned char *p, const BIGNUM *bn) {
+  int n = BN_num_bytes(bn), lead = n > 0 && BN_is_bit_set(bn, n * 8 - 1);
+  put_u32(p, (uint32_t)(n + lead));
+  p += 4;
+  if (lead)
+    *p++ = 0;
+  BN_bn2bin(bn, p);
+  return p + n;
+}
+
+/* libssh2 wants the raw signature (ed25519: 64 bytes; ECDSA: mpint r, mpint
+ * s), allocated with the session's allocator. */
+static LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC(key_sign) {
+  idkey *k = *abstract;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  unsigned char der[256], *out = NULL;
+  size_t dl = sizeof der;
+  int rc = -1;
+  if (!ctx || EVP_DigestSignInit(ctx, NULL, k->md, NULL, k->pk) != 1 ||
+      EVP_DigestSign(ctx, der, &dl, data, data_len) != 1)
+    goto out;
+  if (!k->md) { /* ed25519 */
+    if (!(out = a_alloc(dl, libssh2_session_abstract(session))))
+      goto out;
+    memcpy(out, der, dl);
+    *sig = out;
+    *sig_len = dl;
+    rc = 0;
+    goto out;
+  }
+  const unsigned char *q = der;
+  ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)dl);
+  const BIGNUM *r = NULL, *s = NULL;
+  if (!es)
+    goto out;
+  ECDSA_SIG_get0(es, &r, &s);
+  if ((out = a_alloc(8 + 2 + (size_t)BN_num_bytes(r) + (size_t)BN_num_bytes(s),
+                     libssh2_session_abstract(session)))) {
+    unsigned char *e = mpint(mpint(out, r), s);
+    *sig = out;
+    *sig_len = (size_t)(e - out);
+    rc = 0;
+  }
+  ECDSA_SIG_free(es);
+out:
+  EVP_MD_CTX_free(ctx);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ auth */
 
 /* ST_DONE: logged in; ST_WAIT: EAGAIN; ST_FAIL: msg/status set. */
@@ -982,8 +1356,15 @@ static int auth_step(conn *c, int *status, char *msg, size_t msglen) {
         c->auth_phase = 1;
         continue;
       }
-      rc = libssh2_userauth_publickey_fromfile_ex(c->s, t->user, (unsigned)strlen(t->user), NULL,
-                                                  t->identity, t->passphrase ? t->passphrase : "");
+      if (!c->key)
+        c->key = key_get(c->m, t->identity, t->passphrase);
+      if (c->key && ((idkey *)c->key)->pk)
+        rc = libssh2_userauth_publickey(c->s, t->user, ((idkey *)c->key)->pub,
+                                        ((idkey *)c->key)->publen, key_sign, &c->key);
+      else
+        rc = libssh2_userauth_publickey_fromfile_ex(c->s, t->user, (unsigned)strlen(t->user),
+                                                    NULL, t->identity,
+                                                    t->passphrase ? t->passphrase : "");
       if (rc == LIBSSH2_ERROR_EAGAIN)
         return ST_WAIT;
       if (rc == 0)
@@ -1814,6 +2195,8 @@ static void on_idle_closed(uv_handle_t *hd) {
   rd_ssh *m = hd->data;
   void (*done)(void *) = m->done;
   void *arg = m->done_arg;
+  keys_free(m);
+  khs_free(m);
   free(m->bk);
   free(m);
   if (done)

@@ -469,6 +469,7 @@ END_TEST
 static char sshdir[256];
 static int sshd_port;
 static pid_t sshd_pid;
+static const char *sshd_setup_error; /* root and sshd present, but setup failed */
 static char key_path[300], kh_path[300], kh_wrong[300], kh_empty[300], hostpub_fp[128];
 
 
@@ -510,9 +511,21 @@ static void sshd_up(void) {
   snprintf(buf, sizeof buf,
            "cd %s && ssh-keygen -q -t ed25519 -N '' -f host >/dev/null && "
            "ssh-keygen -q -t ed25519 -N '' -f other >/dev/null && "
-           "ssh-keygen -q -t ed25519 -N '' -f user >/dev/null && cp user.pub authorized_keys",
+           "ssh-keygen -q -t ed25519 -N '' -f user >/dev/null && cp user.pub authorized_keys && "
+           "ssh-keygen -q -t ecdsa -b 256 -N '' -f ec256 >/dev/null && "
+           "ssh-keygen -q -t ecdsa -b 384 -N '' -m PEM -f ec384 >/dev/null && "
+           "ssh-keygen -q -t ecdsa -b 521 -N '' -f ec521 >/dev/null && "
+           "ssh-keygen -q -t ed25519 -N 'pass phrase' -f enc >/dev/null && "
+           "openssl genpkey -algorithm ed25519 -out p8.pem 2>/dev/null && "
+           "{ printf '\\000\\000\\000\\013ssh-ed25519\\000\\000\\000\\040'; "
+           "openssl pkey -in p8.pem -pubout -outform DER | tail -c 32; } | base64 -w0 | "
+           "sed 's/^/ssh-ed25519 /' > p8.pem.pub && echo >> p8.pem.pub && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out p8ec.pem "
+           "2>/dev/null && ssh-keygen -y -f p8ec.pem > p8ec.pem.pub && "
+           "cat ec256.pub ec384.pub ec521.pub enc.pub p8.pem.pub p8ec.pem.pub >> authorized_keys",
            sshdir);
   if (system(buf)) {
+    sshd_setup_error = "generating the test keys failed";
     sshdir[0] = 0;
     return;
   }
@@ -561,6 +574,7 @@ static void sshd_up(void) {
   for (int i = 0; i < 200 && !port_open(sshd_port); i++)
     usleep(20000);
   if (!port_open(sshd_port)) {
+    sshd_setup_error = "the test sshd did not start (see its sshd.log)";
     kill(sshd_pid, SIGTERM);
     sshd_pid = 0;
     sshdir[0] = 0;
@@ -583,6 +597,7 @@ static void sshd_down(void) {
 
 #define NEED_SSHD()                                                            \
   do {                                                                         \
+    ck_assert_msg(!sshd_setup_error, "%s", sshd_setup_error);                  \
     if (!sshd_pid) {                                                           \
       fprintf(stderr, "%s: skipped (needs root and /usr/sbin/sshd)\n", __func__); \
       return;                                                                  \
@@ -671,6 +686,90 @@ START_TEST(ssh_exec_basics) {
   res_free(&a);
   res_free(&b);
   res_free(&c);
+}
+END_TEST
+
+static int tick;
+static void on_tick(uv_timer_t *t) {
+  tick = 1;
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+static void idle_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t *t = malloc(sizeof *t);
+  tick = 0;
+  uv_timer_init(loop, t);
+  uv_timer_start(t, on_tick, ms, 0);
+  run_until(loop, &tick);
+  uv_run(loop, UV_RUN_NOWAIT); /* the timer's close callback */
+  free(t);
+}
+
+START_TEST(ssh_keepalive_and_dead_session) {
+  NEED_SSHD();
+  uv_loop_t loop;
+  rd_ssh *m;
+  rd_ssh_limits lim = {0, 1};
+  res a = {0}, b = {0}, c = {0};
+  rd_ssh_target t = target("t8");
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_ssh_new(&loop, &lim, &m), 0);
+  ck_assert_int_eq(rd_ssh_exec(m, &t, "echo $PPID", NULL, 0, NULL, on_res, &a), 0);
+  run_until(&loop, &a.done);
+  ck_assert_int_eq(a.status, 0);
+  idle_for(&loop, 2500); /* two keepalives go out on the idle session */
+  ck_assert_int_eq(rd_ssh_exec(m, &t, "echo $PPID", NULL, 0, NULL, on_res, &b), 0);
+  run_until(&loop, &b.done);
+  ck_assert_msg(b.status == 0, "%s", b.msg);
+  ck_assert_str_eq(a.out, b.out); /* still the same session */
+  /* the server side of the idle session dies: the next op reconnects once */
+  ck_assert_int_eq(kill(atoi(a.out), SIGKILL), 0);
+  idle_for(&loop, 200);
+  ck_assert_int_eq(rd_ssh_exec(m, &t, "echo $PPID", NULL, 0, NULL, on_res, &c), 0);
+  run_until(&loop, &c.done);
+  ck_assert_msg(c.status == 0, "%s", c.msg);
+  ck_assert_str_ne(a.out, c.out);
+  finish(&loop, m);
+  res_free(&a);
+  res_free(&b);
+  res_free(&c);
+}
+END_TEST
+
+START_TEST(ssh_key_formats) {
+  NEED_SSHD();
+  static const char *keys[] = {"ec256", "ec384", "ec521", "p8.pem", "p8ec.pem", "enc", "enc"};
+  static const char *pass[] = {NULL, NULL, NULL, NULL, NULL, "pass phrase", "s3cret-Xyz"};
+  enum { K = 7 };
+  uv_loop_t loop;
+  rd_ssh *m;
+  res r[K];
+  char path[K][400], names[K][16];
+  memset(r, 0, sizeof r);
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_ssh_new(&loop, NULL, &m), 0);
+  for (int i = 0; i < K; i++) {
+    snprintf(path[i], sizeof path[i], "%s/%s", sshdir, keys[i]);
+    snprintf(names[i], sizeof names[i], "k%d", i);
+    rd_ssh_target t = target(names[i]);
+    t.identity = path[i];
+    t.passphrase = pass[i];
+    ck_assert_int_eq(rd_ssh_exec(m, &t, "echo in", NULL, 0, NULL, on_res, &r[i]), 0);
+  }
+  for (int all = 0; all < K && uv_run(&loop, UV_RUN_ONCE);) {
+    all = 0;
+    for (int i = 0; i < K; i++)
+      all += r[i].done;
+  }
+  for (int i = 0; i < K - 1; i++) {
+    ck_assert_msg(r[i].status == 0, "%s: %s", keys[i], r[i].msg);
+    ck_assert_str_eq(r[i].out, "in\n");
+  }
+  ck_assert_int_eq(r[K - 1].status, RD_ECONFIG); /* wrong passphrase */
+  ck_assert_msg(strstr(r[K - 1].msg, "s3cret-Xyz") == NULL, "passphrase in message: %s", r[K - 1].msg);
+  for (int i = 0; i < K; i++)
+    res_free(&r[i]);
+  finish(&loop, m);
 }
 END_TEST
 
@@ -1003,6 +1102,8 @@ int main(void) {
   tcase_add_unchecked_fixture(ts, sshd_up, sshd_down);
   tcase_set_timeout(ts, 120);
   tcase_add_test(ts, ssh_exec_basics);
+  tcase_add_test(ts, ssh_key_formats);
+  tcase_add_test(ts, ssh_keepalive_and_dead_session);
   tcase_add_test(ts, ssh_stdin_and_both_streams);
   tcase_add_test(ts, ssh_timeout_then_recover);
   tcase_add_test(ts, ssh_refusals);
