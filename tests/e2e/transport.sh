@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "transport: lab up --hosts $N in $RENEWD_LAB_DIR (netns $RENEWD_LAB_NETNS)"
-"$lab" up --hosts "$N" --tls 0 >"$work/lab-up.log" 2>&1 || { cat "$work/lab-up.log"; echo "transport: lab up failed" >&2; exit 1; }
+"$lab" up --hosts "$N" --tls 1 >"$work/lab-up.log" 2>&1 || { cat "$work/lab-up.log"; echo "transport: lab up failed" >&2; exit 1; }
 "$lab" known-hosts >/dev/null # a previous run may have left a rekeyed host behind
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
@@ -186,6 +186,14 @@ check "50 concurrent GETs of GetCACaps all return the caps text" \
 	[ "$(grep -c "\"status\":\"ok\",\"error\":null,\"code\":200,.*\"body_sha256\":\"$want\",\"body\":\"Renewal\\\\n.*POSTPKIOperation\"" "$work/http.jsonl")" = 50 ]
 rd http "http://$(addr 1):9/" --timeout-ms 2000 >"$work/http-refused.jsonl"
 check "HTTP to a closed port: RD_ECONNREFUSED" grep -q '"status":"RD_ECONNREFUSED"' "$work/http-refused.jsonl"
+
+# TLS: verification is on by default (h0001's nginx serves a lab-CA
+# certificate, which no system trust store knows)
+rd http "https://$(addr 1)/" --timeout-ms 5000 >"$work/tls.jsonl"
+check "HTTPS to an untrusted server is refused: $(field error <"$work/tls.jsonl")" \
+	grep -q '"status":"RD_EVERIFY"' "$work/tls.jsonl"
+rd http "https://$(addr 1)/" --insecure --body --timeout-ms 5000 >"$work/tls3.jsonl"
+check "--insecure skips verification" grep -q '"code":200,.*"body":"h0001\\n"' "$work/tls3.jsonl"
 
 echo "transport: $pass passed, $fail failed"
 [ "$fail" = 0 ]
