@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# tests/e2e/renewal.sh — real renewals of a 5-host lab through the real SCEP CA.
+#
+#  1. `renewd plan` changes nothing: every file of every host's tree and of the
+#     CA depot has the same checksum before and after; every step is listed
+#     with its old -> new values; exit 10.
+#  2. `renewd run` renews all 5 (exit 10): each new certificate is issued by the
+#     lab CA with a new serial and a new key, same subject and SANs; the TLS
+#     service serves it; app.conf pins the new SHA-1 and serial; the journal
+#     says DONE. A second run renews nothing (exit 0).
+#  3. A verification failure (the service keeps serving the old file) ends
+#     ROLLED_BACK with the old certificate, key and config live and served.
+#  4. An expired certificate is re-enrolled with the challenge (PKCSReq);
+#     without a challenge the job ends NEEDS_OPERATOR with what to do.
+#  5. No private key of any host appears in the journal, renewd's output, the
+#     plaintext of every remote script (RENEWD_TRACE_REMOTE) or a capture of
+#     all lab traffic.
+# Needs root. Prints "renewal: N passed, M failed".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LAB=$ROOT/contrib/lab/lab
+RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
+export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
+export RENEWD_LAB_DIR=${RENEWAL_LAB_DIR:-/var/lib/renewd-lab-renewal}
+export RENEWD_LAB_NETNS=${RENEWAL_LAB_NETNS:-renewd-lab-ren}
+HOSTS=(h0001 h0002 h0003 h0004 h0005)
+
+pass=0 fail=0
+ok()     { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
+not_ok() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
+check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+finish() { printf 'renewal: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
+
+[[ $(id -u) == 0 ]] || { echo "renewal: needs root (network namespaces, sshd)" >&2; exit 2; }
+[[ -x $RENEWD ]] || { echo "renewal: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/renewal.XXXXXX)
+cleanup() {
+	local rc=$?
+	[[ -n ${CAP_PID:-} ]] && kill "$CAP_PID" 2>/dev/null || true
+	"$LAB" down --purge >/dev/null 2>&1 || true
+	if ((rc != 0)) && [[ -z ${KEEP_WORK:-} ]]; then :; fi
+	[[ -n ${KEEP_WORK:-} ]] && echo "renewal: kept $WORK" >&2 || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$LAB" down --purge >/dev/null 2>&1 || true
+if ! "$LAB" up --hosts ${#HOSTS[@]} >"$WORK/up.log" 2>&1; then
+	not_ok "lab up"; sed 's/^/    /' "$WORK/up.log"; finish; exit 1
+fi
+# shellcheck disable=SC1091
+. "$RENEWD_LAB_DIR/lab.env"
+JOURNAL=$WORK/journal.db
+export RENEWD_TRACE_REMOTE=$WORK/trace.jsonl
+
+# runbooks: the shipped one pointed at this lab, and two variants
+sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
+sed 's|"command": "/srv/renewd-lab/bin/tlsctl reload"|"command": "true"|' "$WORK/lab.json" >"$WORK/noreload.json"
+grep -v '"challenge":' "$WORK/lab.json" | sed 's|"ca_fingerprint": \({[^}]*}\),|"ca_fingerprint": \1|' >"$WORK/nochallenge.json"
+check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/noreload.json" "$WORK/nochallenge.json"
+
+rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
+	local name=$1; shift
+	rc=0
+	"$LAB" exec -- "$RENEWD" "$@" --journal "$JOURNAL" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+	cat "$WORK/$name.out" "$WORK/$name.err" >>"$WORK/all-output.txt"
+}
+on() { "$LAB" ssh "$1" "${@:2}"; }
+crt() { on "$1" 'cat /srv/renewd-lab/tls/server.crt'; }
+fp() { openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
+served() { # sha256 of the certificate HOST serves on 443
+	local addr
+	addr=$(sed -n "s/.*\"$1\": {\"address\": \"\([0-9.]*\)\".*/\1/p" "$LAB_INVENTORY")
+	"$LAB" exec -- openssl s_client -connect "$addr:443" </dev/null 2>/dev/null | fp
+}
+tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root "$RENEWD_LAB_DIR/ca/depot" -type f -print0 | sort -z | xargs -0 sha256sum; }
+state_of() { sqlite3 "$JOURNAL" "select state from jobs where host='$1' order by id desc limit 1"; }
+keys_now() { for h in "${HOSTS[@]}"; do on "$h" 'sudo -n cat /srv/renewd-lab/tls/server.key; for k in /srv/renewd-lab/tls/server.key.renewd-*; do [ -f "$k" ] && sudo -n cat "$k"; done; true'; done >>"$WORK/keys.pem"; }
+
+# capture all lab traffic for the key-material check (plain HTTP to the CA included)
+if command -v tcpdump >/dev/null; then
+	"$LAB" exec -- tcpdump -i lo -w "$WORK/lab.pcap" -U -s 0 >/dev/null 2>&1 &
+	CAP_PID=$!
+fi
+
+keys_now
+declare -A OLD_FP OLD_SERIAL OLD_SUBJ OLD_PUB
+for h in "${HOSTS[@]}"; do
+	c=$(crt "$h")
+	OLD_FP[$h]=$(fp <<<"$c")
+	OLD_SERIAL[$h]=$(openssl x509 -noout -serial <<<"$c")
+	OLD_SUBJ[$h]=$(openssl x509 -noout -subject -ext subjectAltName <<<"$c" 2>/dev/null)
+	OLD_PUB[$h]=$(openssl x509 -noout -pubkey <<<"$c" | sha256sum)
+done
+
+# ------------------------------------------------------------- 1. plan
+tree_sums >"$WORK/before.sums"
+rd plan plan "$WORK/lab.json"
+check "plan exits 10 (something would be renewed), got $rc" test "$rc" = 10
+tree_sums >"$WORK/after.sums"
+check "plan changed no file on any host nor in the CA depot ($(wc -l <"$WORK/before.sums") files)" \
+	cmp -s "$WORK/before.sums" "$WORK/after.sums"
+check "plan says every host would renew" test "$(grep -c 'WOULD_RENEW' "$WORK/plan.out")" = ${#HOSTS[@]}
+for step in inventory issue install "key ACL" "prune backups" "app.conf sha1" "app.conf serial" "reload TLS server" "TLS check"; do
+	check "plan lists step '$step' for every host" test "$(grep -c "^  $step " "$WORK/plan.out")" = ${#HOSTS[@]}
+done
+check "plan shows old -> new values" grep -q "sha1 in /srv/renewd-lab/etc/app.conf (1 occurrence): ${OLD_FP[h0001]:0:0}[0-9a-f]* -> (new certificate)" "$WORK/plan.out"
+rd plan-scripts plan "$WORK/lab.json" --host h0001 --show-scripts
+check "--show-scripts prints the read-only probe scripts with parameters" grep -q -- '--- host h0001: script posix.inventory (read-only) ---' "$WORK/plan-scripts.out"
+check "--show-scripts printed no mutating script" bash -c "! grep -q '(mutating)' '$WORK/plan-scripts.out'"
+
+# ------------------------------------------------------------- 2. run
+rd run1 run "$WORK/lab.json"
+check "run exits 10 (renewed), got $rc" test "$rc" = 10
+check "run renewed all ${#HOSTS[@]}" grep -q "run: ${#HOSTS[@]} targets, ${#HOSTS[@]} due, ${#HOSTS[@]} renewed, 0 failed" "$WORK/run1.out"
+keys_now
+declare -A NEW_FP
+for h in "${HOSTS[@]}"; do
+	c=$(crt "$h")
+	NEW_FP[$h]=$(fp <<<"$c")
+	check "$h: new certificate verifies against the lab CA" bash -c "openssl verify -CAfile '$LAB_CA_CERT' <<<'$c' >/dev/null"
+	check "$h: new serial" test "$(openssl x509 -noout -serial <<<"$c")" != "${OLD_SERIAL[$h]}"
+	check "$h: new key" test "$(openssl x509 -noout -pubkey <<<"$c" | sha256sum)" != "${OLD_PUB[$h]}"
+	check "$h: same subject and SANs" test "$(openssl x509 -noout -subject -ext subjectAltName <<<"$c" 2>/dev/null)" = "${OLD_SUBJ[$h]}"
+	check "$h: live key matches the new certificate" test \
+		"$(on "$h" 'sudo -n openssl pkey -in /srv/renewd-lab/tls/server.key -pubout' | sha256sum)" = "$(openssl x509 -noout -pubkey <<<"$c" | sha256sum)"
+	check "$h: TLS service serves the new certificate" test "$(served "$h")" = "${NEW_FP[$h]}"
+	sha1=$(openssl x509 -noout -fingerprint -sha1 <<<"$c" | cut -d= -f2 | tr -d : | tr A-F a-f)
+	check "$h: app.conf pins the new SHA-1" bash -c "'$LAB' ssh $h 'cat /srv/renewd-lab/etc/app.conf' | grep -q '$sha1'"
+	check "$h: journal says DONE" test "$(state_of "$h")" = DONE
+	check "$h: old certificate kept as a dated backup" bash -c "'$LAB' ssh $h 'ls /srv/renewd-lab/tls/' | grep -q 'server.crt.renewd-2'"
+done
+rd run2 run "$WORK/lab.json"
+check "second run renews nothing (exit 0), got $rc" test "$rc" = 0
+
+# ------------------------------------------------------------- 3. rollback
+"$LAB" cert h0001 --due >/dev/null
+due_fp=$(crt h0001 | fp)
+due_conf=$(on h0001 'cat /srv/renewd-lab/etc/app.conf')
+keys_now
+rd rollback run "$WORK/noreload.json" --host h0001
+check "verification failure exits 1, got $rc" test "$rc" = 1
+check "h0001: journal says ROLLED_BACK" test "$(state_of h0001)" = ROLLED_BACK
+check "h0001: the old certificate is live again" test "$(crt h0001 | fp)" = "$due_fp"
+check "h0001: and served" test "$(served h0001)" = "$due_fp"
+check "h0001: app.conf restored" test "$(on h0001 'cat /srv/renewd-lab/etc/app.conf')" = "$due_conf"
+check "h0001: old key matches the live certificate" test \
+	"$(on h0001 'sudo -n openssl pkey -in /srv/renewd-lab/tls/server.key -pubout' | sha256sum)" = "$(crt h0001 | openssl x509 -noout -pubkey | sha256sum)"
+check "rollback reason names the TLS check" grep -q "TLS check: verify" "$WORK/rollback.out"
+
+# ------------------------------------------------------------- 4. expired
+"$LAB" cert h0002 --expired >/dev/null
+keys_now
+rd expired run "$WORK/lab.json" --host h0002
+check "expired certificate with a challenge: re-enrolled (exit 10), got $rc" test "$rc" = 10
+check "h0002: journal says DONE" test "$(state_of h0002)" = DONE
+check "h0002: the report says PKCSReq" grep -q "PKCSReq" "$WORK/expired.out"
+check "h0002: the new certificate is valid now" bash -c "'$LAB' ssh h0002 'openssl x509 -in /srv/renewd-lab/tls/server.crt -noout -checkend 86400' >/dev/null"
+"$LAB" cert h0003 --expired >/dev/null
+exp_fp=$(crt h0003 | fp)
+rd operator run "$WORK/nochallenge.json" --host h0003
+check "expired certificate without a challenge exits 1, got $rc" test "$rc" = 1
+check "h0003: journal says NEEDS_OPERATOR" test "$(state_of h0003)" = NEEDS_OPERATOR
+check "h0003: the explanation says to add a challenge" grep -q 'has expired.*issuer.challenge' "$WORK/operator.out"
+check "h0003: nothing was changed" test "$(crt h0003 | fp)" = "$exp_fp"
+
+# ------------------------------------------------------------- 5. key material
+keys_now
+[[ -n ${CAP_PID:-} ]] && { kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=; }
+# Every 40-character piece of every private key's DER in base64, at all three
+# byte alignments, less the pieces that also occur in its public key (the
+# modulus is public: it travels in CSRs and certificates).
+mkdir -p "$WORK/keys"
+awk -v d="$WORK/keys" '/-----BEGIN/{n++; f=sprintf("%s/%05d.pem", d, n)} f{print > f}' "$WORK/keys.pem"
+b64_aligned() { for skip in 0 1 2; do tail -c +$((skip + 1)) "$1" | base64 -w0; echo; done; }
+: >"$WORK/key-pieces"
+for k in "$WORK"/keys/*.pem; do
+	openssl pkey -in "$k" -outform DER -out "$k.der" 2>/dev/null || continue
+	openssl pkey -in "$k" -pubout -outform DER -out "$k.pub" 2>/dev/null || continue
+	b64_aligned "$k.pub" >"$k.pub64"
+	b64_aligned "$k.der" | fold -w 40 | grep -E '^.{40}$' | sort -u >"$k.pieces"
+	grep -o -F -f "$k.pieces" "$k.pub64" | sort -u >"$k.public" || true
+	comm -23 "$k.pieces" "$k.public" >>"$WORK/key-pieces"
+done
+sort -u -o "$WORK/key-pieces" "$WORK/key-pieces"
+npieces=$(wc -l <"$WORK/key-pieces")
+check "collected key material of every host ($npieces pieces)" test "$npieces" -gt 100
+sqlite3 "$JOURNAL" .dump >"$WORK/journal.sql"
+for f in journal.sql all-output.txt trace.jsonl; do
+	check "no private key material in $f" bash -c "! grep -F -q -f '$WORK/key-pieces' '$WORK/$f'"
+done
+check "the trace saw the CA's replies decrypted on the targets" grep -q '"script": *"scep.decrypt"' "$WORK/trace.jsonl"
+if [[ -f $WORK/lab.pcap ]]; then
+	check "no private key material in the lab traffic capture ($(stat -c %s "$WORK/lab.pcap") bytes)" \
+		bash -c "! grep -a -F -q -f '$WORK/key-pieces' '$WORK/lab.pcap'"
+fi
+
+finish
