@@ -194,50 +194,71 @@ static void set_due_facts(rd_job *j) {
   json_object_set(j->report, "due", due);
 }
 
-static int open_journal_job(rd_job *j) {
+/* The journal's name for the job's certificate: its path (POSIX), else the
+ * Windows selector, else the runbook's name. */
+static void job_cert_id(const rd_job *j, char *buf, size_t len) {
   const char *cert = json_string_value(json_object_get(j->rb->certificate, "cert"));
-  char certid[512];
-  int created = 0, rc;
-  rd_job_row row;
   if (!cert)
     cert = json_string_value(json_object_get(j->rb->certificate, "thumbprint"));
   if (!cert)
     cert = json_string_value(json_object_get(j->rb->certificate, "template"));
-  snprintf(certid, sizeof certid, "%s", cert ? cert : j->rb->name);
+  snprintf(buf, len, "%s", cert ? cert : j->rb->name);
+}
+
+static int open_journal_job(rd_job *j) {
+  char certid[512];
+  int created = 0, rc;
+  rd_job_row row;
+  rd_job_state st;
+  time_t now = time(NULL);
+  job_cert_id(j, certid, sizeof certid);
+  /* a failed or rolled-back renewal waits out its backoff (--force skips) */
+  if (!j->e->opts.force && rd_journal_job_last(j->e->journal, j->t->name, certid, &row) == 0 &&
+      (row.state == RD_JOB_FAILED || row.state == RD_JOB_ROLLED_BACK) && row.next_try > now) {
+    char when[32];
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row.next_try, &tm));
+    snprintf(j->error, sizeof j->error,
+             "host %s: backing off until %s after job %lld ended %s (use --force to retry now): "
+             "%.600s",
+             j->t->name, when, (long long)row.id, rd_job_state_name(row.state), row.error);
+    return RD_EBUSY;
+  }
   if ((rc = rd_journal_job_open(j->e->journal, j->rb->name, j->t->name, certid, &j->id, &created))) {
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot open a job: %s", j->t->name,
              rd_strerror(rc));
     return rc;
   }
-  if ((rc = rd_journal_job_get(j->e->journal, j->id, &row)))
-    return rc;
-  if (!created && !j->e->opts.force && row.next_try > time(NULL)) {
-    snprintf(j->error, sizeof j->error, "host %s: backing off until %ld after: %.700s",
-             j->t->name, (long)row.next_try, row.error);
-    return RD_EBUSY;
-  }
-  j->state = row.state;
   json_object_set_new(j->report, "job_id", json_integer(j->id));
-  if (!created) {
-    json_object_set_new(j->report, "resumed_from", json_string(rd_job_state_name(row.state)));
+  if (created) {
+    j->state = RD_JOB_DUE;
+  } else {
+    /* an interrupted job continues from its last committed state; its
+     * steps' probes recognise what already took effect */
+    if ((rc = rd_journal_job_resume(j->e->journal, j->id, &st)))
+      return rc;
+    j->state = st;
+    json_object_set_new(j->report, "resumed_from", json_string(rd_job_state_name(st)));
     rd_journal_audit(j->e->journal, "renewd", "job.resume", j->report);
   }
   return rd_job_move(j, RD_JOB_PROBED, NULL);
 }
 
 static void end_job(rd_job *j, rd_job_state final) {
-  if (final != RD_JOB_DONE && j->id > 0 && final == RD_JOB_FAILED) {
-    rd_job_row row;
-    if (rd_journal_job_get(j->e->journal, j->id, &row) == 0) {
-      const json_t *cert = json_object_get(j->facts, "cert");
-      time_t na = cert ? (time_t)json_integer_value(json_object_get(cert, "not_after")) : 0;
-      int transient = j->fail_status == RD_ETIMEDOUT || j->fail_status == RD_ECONNREFUSED ||
-                      j->fail_status == RD_ENETWORK;
-      time_t now = time(NULL);
-      time_t next = now + (transient ? rd_backoff_transient(row.attempts + 1)
-                                     : rd_backoff_terminal(row.attempts + 1, (int64_t)(na - now)));
-      rd_journal_job_set_next_try(j->e->journal, j->id, next);
-    }
+  if (j->id > 0 && (final == RD_JOB_FAILED || final == RD_JOB_ROLLED_BACK)) {
+    char certid[512];
+    int failures = 0;
+    const json_t *cert = json_object_get(j->facts, "cert");
+    time_t na = cert ? (time_t)json_integer_value(json_object_get(cert, "not_after")) : 0;
+    int transient = j->fail_status == RD_ETIMEDOUT || j->fail_status == RD_ECONNREFUSED ||
+                    j->fail_status == RD_ENETWORK;
+    time_t now = time(NULL);
+    job_cert_id(j, certid, sizeof certid);
+    rd_journal_failures(j->e->journal, j->t->name, certid, &failures);
+    failures++; /* this one is not terminal yet */
+    time_t next = now + (transient ? rd_backoff_transient(failures)
+                                   : rd_backoff_terminal(failures, (int64_t)(na - now)));
+    rd_journal_job_set_next_try(j->e->journal, j->id, next);
   }
   if (rd_job_move(j, final, j->error[0] ? j->error : NULL) && final != RD_JOB_FAILED)
     rd_job_move(j, RD_JOB_FAILED, j->error[0] ? j->error : NULL);
@@ -640,7 +661,9 @@ int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
                                 e->stats.pending));
   if (stats)
     *stats = e->stats;
-  if (e->stats.failed || e->stats.rolled_back || e->stats.needs_operator)
+  /* a job waiting out the backoff of an earlier failure is still a
+   * certificate that is due and not renewed: report it as a failure */
+  if (e->stats.failed || e->stats.rolled_back || e->stats.needs_operator || e->stats.skipped)
     return 1;
   if (e->opts.whatif)
     return e->stats.due ? 10 : 0;

@@ -150,7 +150,7 @@ static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
   o.code = rd_engine_run(e, &o.stats);
   const json_t *job = json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0);
   snprintf(o.state, sizeof o.state, "%s", json_string_value(json_object_get(job, "state")));
-  if (j && strcmp(o.state, "NOT_DUE")) {
+  if (j && strcmp(o.state, "NOT_DUE") && strcmp(o.state, "BACKOFF")) {
     rd_job_row row;
     ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), 0);
     ck_assert_str_eq(rd_job_state_name(row.state), o.state);
@@ -214,6 +214,19 @@ START_TEST(verify_failure_rolls_back) {
 }
 END_TEST
 
+START_TEST(backoff_after_rollback) {
+  fail_check_verify = 1;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  /* the next run waits: the backoff of a rolled-back renewal is hours */
+  fail_check_verify = 0;
+  o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_str_eq(o.state, "BACKOFF");
+  ck_assert_int_eq(o.stats.skipped, 1);
+}
+END_TEST
+
 START_TEST(issuer_failure_cleans_up_and_fails) {
   issue_outcome = RD_EDENIED;
   run_out o = run(&plugin, 0, jpath);
@@ -252,6 +265,7 @@ int main(void) {
   tcase_add_test(tc, renews_in_order);
   tcase_add_test(tc, not_due_does_nothing);
   tcase_add_test(tc, verify_failure_rolls_back);
+  tcase_add_test(tc, backoff_after_rollback);
   tcase_add_test(tc, issuer_failure_cleans_up_and_fails);
   tcase_add_test(tc, pending_and_operator);
   tcase_add_test(tc, whatif_runs_probes_only);
