@@ -22,7 +22,9 @@
  * SSH options: --known-hosts F --identity K [--passphrase-file F] [--agent]
  *   --user U [--timeout-ms N (per op)] [--connect-ms N] [--out-cap N]
  *   [--err-cap N] [--sudo] [--max-handshakes N] [--count N (runs per host,
- *   one after another on the same session)] [--stdin-file F] [--stats]
+ *   one after another on the same session)] [--stdin-file F] [--stats (keep
+ *   every session until all hosts are done, then print throughput, CPU per
+ *   op, max RSS and libssh2 heap per idle session on stderr)]
  * Params JSON (script, psbuild): an object of strings; {"b64": "..."} stands
  * for arbitrary bytes.
  * Exit: 0 all succeeded, 1 something failed, 2 usage.

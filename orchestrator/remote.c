@@ -69,7 +69,7 @@ static const char PS_PRELUDE_HEAD[] =
     "function rd_fail([string]$Message) { [Console]::Error.WriteLine($Message); exit 3 }\n"
     "function rd_out($Value) { [Console]::Out.Write((ConvertTo-Json -InputObject $Value -Compress -Depth 6)) }\n"
     "try {\n"
-    "  [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false\n"
+    "  try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { }\n"
     "  $RdIn = [Console]::In.ReadToEnd().Trim()\n"
     "  if ($RdIn.Length -gt 0) {\n"
     "    $P = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($RdIn)) | "

@@ -24,6 +24,9 @@
  * are set (C:\Windows\Temp\renewd-<name>-<16 hex>.ps1, UTF-8 with BOM; over
  * SFTP on Win32-OpenSSH write it as "/C:/Windows/Temp/...") and the command
  * runs it with -File; the script deletes itself when it ends.
+ * The prelude sets $ErrorActionPreference = 'Stop': in Windows PowerShell
+ * 5.1 a native command's stderr merged with 2>&1 then throws, so scripts run
+ * such commands with a local preference or through `cmd /c ... 2>&1`.
  */
 #ifndef RENEWD_REMOTE_H
 #define RENEWD_REMOTE_H
