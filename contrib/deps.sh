@@ -6,11 +6,15 @@ pkgs=(build-essential cmake pkg-config git
       libssl-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev
       libsqlite3-dev sqlite3 check libsubunit-dev valgrind
       openssh-server openssh-client scep nginx-light sudo acl iproute2 openssl
-      procps psmisc curl nodejs npm tcpdump)
+      procps psmisc curl tcpdump)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js + npm run the test tools (tree-sitter-powershell, ajv). Some images
+# ship them outside Debian's packages (and Debian's npm conflicts with those):
+# only install Debian's when there is no npm at all.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages: ${missing[*]}; run this as root (apt-get install)" >&2

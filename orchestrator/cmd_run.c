@@ -129,6 +129,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     fprintf(stderr, "renewd %s: none of the --host names is a target of the runbooks\n", verb);
     goto out;
   }
+  json_object_set_new(rd_engine_report(e), "verb", json_string(verb));
   code = rd_engine_run(e, NULL);
   if (a.eo.json) {
     char *s = json_dumps(rd_engine_report(e), JSON_INDENT(2));

@@ -20,7 +20,7 @@
 #include "util.h"
 
 static void job_next(rd_job *j);
-static void job_finish(rd_job *j);
+void rd_job_finish(rd_job *j);
 
 static const char *phase_name(rd_phase p) {
   static const char *names[] = {"probe", "apply", "verify", "rollback"};
@@ -76,7 +76,7 @@ static void step_timer_fired(uv_timer_t *t) {
   rd_engine_step_done(s, RD_ETIMEDOUT, NULL, msg);
 }
 
-static void step_run(rd_step *s, rd_phase phase) {
+void rd_step_run(rd_step *s, rd_phase phase) {
   rd_phase_fn fn = NULL;
   int rc;
   switch (phase) {
@@ -262,7 +262,24 @@ static void end_job(rd_job *j, rd_job_state final) {
   }
   if (rd_job_move(j, final, j->error[0] ? j->error : NULL) && final != RD_JOB_FAILED)
     rd_job_move(j, RD_JOB_FAILED, j->error[0] ? j->error : NULL);
-  job_finish(j);
+  rd_job_finish(j);
+}
+
+/* A due job leaves the read-only phase: open (or resume) its journal job,
+ * then run the issuer, install and follow-ups. */
+void rd_job_start_renewal(rd_job *j) {
+  if (open_journal_job(j)) {
+    j->fail_status = RD_EBUSY;
+    json_object_set_new(j->report, "state", json_string("BACKOFF"));
+    rd_job_finish(j);
+    return;
+  }
+  j->stage = ST_APPLY;
+  j->idx = 1;
+  if (j->idx < j->nsteps)
+    rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+  else
+    end_job(j, RD_JOB_DONE);
 }
 
 /* Where to go after the current step's phase completed. */
@@ -280,35 +297,28 @@ static void job_next(rd_job *j) {
     }
     if (j->idx == 0) {
       set_due_facts(j);
+      if (e->opts.remediate) {
+        rd_remediate_begin(j);
+        return;
+      }
       int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
       if (!due) {
         json_object_set_new(j->report, "state", json_string("NOT_DUE"));
-        job_finish(j);
+        rd_job_finish(j);
         return;
       }
       e->stats.due++;
       if (!e->opts.whatif) {
-        if (open_journal_job(j)) {
-          j->fail_status = RD_EBUSY;
-          json_object_set_new(j->report, "state", json_string("BACKOFF"));
-          job_finish(j);
-          return;
-        }
-        j->stage = ST_APPLY;
-        j->idx = 1;
-        if (j->idx < j->nsteps)
-          step_run(&j->steps[j->idx], RD_PHASE_PROBE);
-        else
-          end_job(j, RD_JOB_DONE);
+        rd_job_start_renewal(j);
         return;
       }
     }
     if (++j->idx < j->nsteps) {
-      step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
     json_object_set_new(j->report, "state", json_string("WOULD_RENEW"));
-    job_finish(j);
+    rd_job_finish(j);
     return;
 
   case ST_APPLY:
@@ -319,7 +329,7 @@ static void job_next(rd_job *j) {
     if (s->status) {
       if (s->status == RD_EPENDING) {
         rd_job_move(j, RD_JOB_PENDING_CA, j->error);
-        job_finish(j);
+        rd_job_finish(j);
         return;
       }
       if (s->status == RD_EOPERATOR) {
@@ -336,7 +346,7 @@ static void job_next(rd_job *j) {
         j->stage = ST_ROLLBACK;
         if (s->applied && s->kind->rollback) {
           s->status = 0;
-          step_run(s, RD_PHASE_ROLLBACK);
+          rd_step_run(s, RD_PHASE_ROLLBACK);
           return;
         }
         job_next(j); /* ST_ROLLBACK walks down from idx - 1 */
@@ -345,7 +355,7 @@ static void job_next(rd_job *j) {
       /* before the new certificate exists: clean up the issuer's staging */
       if (s->applied && s->kind->rollback) {
         j->cleanup = 1;
-        step_run(s, RD_PHASE_ROLLBACK);
+        rd_step_run(s, RD_PHASE_ROLLBACK);
         return;
       }
       end_job(j, RD_JOB_FAILED);
@@ -359,11 +369,11 @@ static void job_next(rd_job *j) {
           return;
         }
       }
-      step_run(s, RD_PHASE_APPLY);
+      rd_step_run(s, RD_PHASE_APPLY);
       return;
     }
     if (s->phase == RD_PHASE_APPLY) {
-      step_run(s, RD_PHASE_VERIFY);
+      rd_step_run(s, RD_PHASE_VERIFY);
       return;
     }
     /* verify done */
@@ -385,7 +395,7 @@ static void job_next(rd_job *j) {
       return;
     }
     if (++j->idx < j->nsteps) {
-      step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
     if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL) || rd_job_move(j, RD_JOB_VERIFIED, NULL)) {
@@ -405,7 +415,7 @@ static void job_next(rd_job *j) {
       rd_step *p = &j->steps[--j->idx];
       if (p->applied && p->kind->rollback) {
         p->status = 0;
-        step_run(p, RD_PHASE_ROLLBACK);
+        rd_step_run(p, RD_PHASE_ROLLBACK);
         return;
       }
     }
@@ -420,7 +430,7 @@ static void job_next(rd_job *j) {
         rd_step *p = &j->steps[j->idx++];
         if (p->applied && (p->kind->flags & RD_KIND_RESTART) && p->kind->apply) {
           p->status = 0;
-          step_run(p, RD_PHASE_APPLY);
+          rd_step_run(p, RD_PHASE_APPLY);
           return;
         }
       }
@@ -437,7 +447,7 @@ static void job_next(rd_job *j) {
       rd_step *p = &j->steps[j->idx++];
       if ((p->kind->flags & RD_KIND_CHECK) && p->kind->verify) {
         p->status = 0;
-        step_run(p, RD_PHASE_VERIFY);
+        rd_step_run(p, RD_PHASE_VERIFY);
         return;
       }
     }
@@ -449,12 +459,16 @@ static void job_next(rd_job *j) {
       end_job(j, RD_JOB_ROLLED_BACK);
     }
     return;
+  case ST_DIAGNOSE:
+  case ST_REPAIR:
+    rd_remediate_next(j);
+    return;
   case ST_END:
     return;
   }
 }
 
-static void job_finish(rd_job *j) {
+void rd_job_finish(rd_job *j) {
   rd_engine *e = j->e;
   const char *st;
   if (j->finished)
@@ -483,7 +497,7 @@ static void job_finish(rd_job *j) {
     if (q->queued && !q->started) {
       q->started = 1;
       e->running++;
-      step_run(&q->steps[0], RD_PHASE_PROBE);
+      rd_step_run(&q->steps[0], RD_PHASE_PROBE);
     }
   }
   if (e->running == 0 && !e->shutting_down) {
@@ -641,7 +655,7 @@ int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
   for (rd_job *j = e->jobs; j && e->running < e->max_parallel; j = j->next) {
     j->started = 1;
     e->running++;
-    step_run(&j->steps[0], RD_PHASE_PROBE);
+    rd_step_run(&j->steps[0], RD_PHASE_PROBE);
   }
   if (e->running == 0 && !e->shutting_down) {
     e->shutting_down = 1;

@@ -16,6 +16,8 @@ enum rd_stage {
   ST_ROLLBACK, /* rollback of applied steps, last first */
   ST_RESTART,  /* re-apply RD_KIND_RESTART steps after a rollback */
   ST_RECHECK,  /* verify RD_KIND_CHECK steps against the old certificate */
+  ST_DIAGNOSE, /* remediation: check the follow-ups against the live certificate */
+  ST_REPAIR,   /* remediation: fix what the diagnosis found, without renewing */
   ST_END
 };
 
@@ -31,6 +33,7 @@ struct rd_step {
   unsigned serial;           /* bumps per phase; stale completions ignored */
   int applied;               /* apply started: rollback needed on failure */
   int status;                /* last phase's status */
+  int finding;               /* remediation: the diagnosis found something here */
   void *data;
   void (*data_free)(void *);
   uv_timer_t timer;
@@ -54,6 +57,7 @@ struct rd_job {
   rd_job_state state;
   int started, finished, queued;
   int cleanup;               /* issuer staging being cleaned after a failure */
+  int repair_phase;          /* remediation: 0 drifted steps, 1 restarts, 2 checks */
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];
@@ -79,6 +83,15 @@ extern const rd_host_api rd_host_api_v1;
 
 /* engine.c: a step's phase finished (called by the host API's done). */
 void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg);
+/* engine.c: run one phase of a step (its completion comes back through
+ * rd_engine_step_done), start the renewal of a due job, end a job. */
+void rd_step_run(rd_step *s, rd_phase phase);
+void rd_job_start_renewal(rd_job *j);
+void rd_job_finish(rd_job *j);
+/* remediate.c: after the inventory probe in remediation mode; then each
+ * completion in ST_DIAGNOSE / ST_REPAIR. */
+void rd_remediate_begin(rd_job *j);
+void rd_remediate_next(rd_job *j);
 /* engine.c: commit a state change (skips states a resumed job is past). */
 int rd_job_move(rd_job *j, rd_job_state to, const char *error);
 /* hostapi.c */

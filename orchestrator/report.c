@@ -44,7 +44,14 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
     if (due)
       fprintf(f, " — %s", json_string_value(json_object_get(due, "why")));
     fputc('\n', f);
-    if (state && !strcmp(state, "NOT_DUE"))
+    const json_t *findings = json_object_get(job, "findings"), *fd;
+    size_t fi;
+    json_array_foreach(findings, fi, fd)
+      fprintf(f, "  finding: %s: %s\n", json_string_value(json_object_get(fd, "step")),
+              json_string_value(json_object_get(fd, "finding")));
+    if (json_object_get(job, "remedy"))
+      fprintf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
+    if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
       continue;
     const json_t *steps = json_object_get(job, "steps"), *st;
     size_t k;
@@ -79,7 +86,9 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
   const json_t *stats = json_object_get(report, "stats");
   fprintf(f, "%s: %lld targets, %lld due, %lld renewed, %lld failed, %lld rolled back, "
              "%lld need an operator, %lld pending at the CA\n",
-          whatif ? "plan" : "run",
+          json_object_get(report, "verb") ? json_string_value(json_object_get(report, "verb"))
+          : whatif                         ? "plan"
+                                           : "run",
           (long long)json_integer_value(json_object_get(stats, "targets")),
           (long long)json_integer_value(json_object_get(stats, "due")),
           (long long)json_integer_value(json_object_get(stats, "renewed")),

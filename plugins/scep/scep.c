@@ -714,6 +714,11 @@ static int resume_request(scep_op *op, json_t *rec) {
 }
 
 static void after_ca(scep_op *op) {
+  char *capem = x509_pem(op->ca);
+  /* the pinned CA, for checks that verify chains (tls.verify) */
+  if (capem)
+    json_object_set_new(op->h->facts(op->s), "ca_pem", json_string(capem));
+  free(capem);
   decide_mode(op);
   if (op->probe) {
     probe_report(op);
