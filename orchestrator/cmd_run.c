@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -75,6 +76,39 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
   return 0;
 }
 
+/* `renewd inventory`: one line per target. */
+static void print_inventory(json_t *report) {
+  const json_t *jobs = json_object_get(report, "jobs"), *job;
+  size_t i;
+  time_t now = time(NULL);
+  printf("%-16s %-40s %-20s %-17s %6s %-5s %s\n", "HOST", "SUBJECT", "SERIAL", "EXPIRES (UTC)",
+         "DAYS", "KEY", "SHA-1");
+  json_array_foreach(jobs, i, job) {
+    const json_t *c = json_object_get(job, "cert");
+    const char *host = json_string_value(json_object_get(job, "host"));
+    if (!c) {
+      const char *err = json_string_value(json_object_get(job, "error"));
+      printf("%-16s %s\n", host, err ? err : "(no certificate found)");
+      continue;
+    }
+    time_t na = (time_t)json_integer_value(json_object_get(c, "not_after"));
+    char when[32];
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&na, &tm));
+    const json_t *km = json_object_get(c, "key_match");
+    printf("%-16s %-40.40s %-20.20s %-17s %6.1f %-5s %s\n", host,
+           json_string_value(json_object_get(c, "subject")),
+           json_string_value(json_object_get(c, "serial")), when, (double)(na - now) / 86400.0,
+           json_is_true(km) ? "ok" : json_is_false(km) ? "WRONG" : "?",
+           json_string_value(json_object_get(c, "sha1")));
+    const json_t *pr = json_object_get(job, "problems"), *p;
+    size_t k;
+    json_array_foreach(pr, k, p)
+      printf("%-16s   problem: %s: %s\n", "", json_string_value(json_object_get(p, "what")),
+             json_string_value(json_object_get(p, "detail")));
+  }
+}
+
 static int run_common(const char *verb, int argc, char **argv, int whatif, int remediate) {
   run_args a;
   rd_registry *reg = NULL;
@@ -90,6 +124,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     goto out;
   a.eo.whatif |= whatif;
   a.eo.remediate = remediate;
+  a.eo.inventory = !strcmp(verb, "inventory");
   if (remediate && !a.nhosts) {
     fprintf(stderr, "renewd remediate: name the host with --host H (remediation is one host at "
                     "a time)\n");
@@ -110,7 +145,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     }
     rd_diag_free(&diag);
   }
-  if (!a.eo.whatif || remediate) {
+  if ((!a.eo.whatif || remediate) && (!a.eo.inventory || a.journal)) {
     const char *path = a.journal ? a.journal : rd_journal_default_path();
     if (rd_journal_open(path, &journal, err, sizeof err)) {
       fprintf(stderr, "renewd %s: %s\n", verb, err);
@@ -136,7 +171,9 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     if (s)
       puts(s);
     free(s);
-  } else
+  } else if (a.eo.inventory)
+    print_inventory(rd_engine_report(e));
+  else
     rd_report_print_text(stdout, rd_engine_report(e), a.eo.whatif);
 out:
   rd_engine_free(e);
@@ -158,3 +195,7 @@ out:
 int cmd_run(int argc, char **argv) { return run_common("run", argc, argv, 0, 0); }
 int cmd_plan(int argc, char **argv) { return run_common("plan", argc, argv, 1, 0); }
 int cmd_remediate(int argc, char **argv) { return run_common("remediate", argc, argv, 0, 1); }
+int cmd_inventory(int argc, char **argv) {
+  int code = run_common("inventory", argc, argv, 1, 0);
+  return code == RD_EXIT_RENEWED ? RD_EXIT_OK : code;
+}

@@ -297,6 +297,18 @@ static void job_next(rd_job *j) {
     }
     if (j->idx == 0) {
       set_due_facts(j);
+      if (e->opts.inventory) {
+        const json_t *cert = json_object_get(j->facts, "cert");
+        if (cert)
+          json_object_set(j->report, "cert", (json_t *)cert);
+        if (json_object_get(j->facts, "problems"))
+          json_object_set(j->report, "problems", json_object_get(j->facts, "problems"));
+        if (e->journal && cert)
+          rd_journal_inventory(e->journal, j->t->name, cert);
+        json_object_set_new(j->report, "state", json_string("INVENTORIED"));
+        rd_job_finish(j);
+        return;
+      }
       if (e->opts.remediate) {
         rd_remediate_begin(j);
         return;

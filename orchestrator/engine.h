@@ -18,6 +18,7 @@ typedef struct rd_engine_opts {
   int whatif;              /* probes only; mutating scripts refused */
   int force;               /* ignore renewal window and backoff */
   int remediate;           /* remediation: due when anything is wrong */
+  int inventory;           /* inventory probes only */
   const char **hosts;      /* NULL-terminated filter, or NULL for all */
   int json;                /* machine-readable report */
   int show_scripts;        /* print remote scripts with their parameters */

@@ -12,7 +12,9 @@
 #     ROLLED_BACK with the old certificate, key and config live and served.
 #  4. An expired certificate is re-enrolled with the challenge (PKCSReq);
 #     without a challenge the job ends NEEDS_OPERATOR with what to do.
-#  5. No private key of any host appears in the journal, renewd's output, the
+#  5. `renewd remediate` finds a wrong key mode and a service not serving the
+#     live certificate, changes nothing with --whatif, then repairs both.
+#  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE) or a capture of
 #     all lab traffic.
 # Needs root. Prints "renewal: N passed, M failed".
@@ -168,7 +170,26 @@ check "h0003: journal says NEEDS_OPERATOR" test "$(state_of h0003)" = NEEDS_OPER
 check "h0003: the explanation says to add a challenge" grep -q 'has expired.*issuer.challenge' "$WORK/operator.out"
 check "h0003: nothing was changed" test "$(crt h0003 | fp)" = "$exp_fp"
 
-# ------------------------------------------------------------- 5. key material
+# ------------------------------------------------------------- 5. remediate
+on h0004 'sudo -n chmod 0644 /srv/renewd-lab/tls/server.key'
+"$LAB" cert h0005 --fresh --no-reload >/dev/null
+keys_now
+tree_sums >"$WORK/before.sums"
+rd rem-plan remediate --runbook "$WORK/lab.json" --host h0004 --host h0005 --whatif
+check "remediate --whatif exits 10 (something to fix), got $rc" test "$rc" = 10
+check "remediate --whatif finds the key mode" grep -q 'finding: key ACL: h0004: /srv/renewd-lab/tls/server.key' "$WORK/rem-plan.out"
+check "remediate --whatif finds the service not serving the live certificate" grep -q 'finding: TLS check: h0005: .* serves sha256 [0-9a-f]*, expected sha256' "$WORK/rem-plan.out"
+tree_sums >"$WORK/after.sums"
+check "remediate --whatif changed nothing" cmp -s "$WORK/before.sums" "$WORK/after.sums"
+rd rem-fix remediate --runbook "$WORK/lab.json" --host h0004 --host h0005
+check "remediate exits 10 (fixed), got $rc" test "$rc" = 10
+check "remediate repaired both" test "$(grep -c 'REPAIRED' "$WORK/rem-fix.out")" = 2
+check "h0004: key mode is 0600 again" test "$(on h0004 'stat -c %a /srv/renewd-lab/tls/server.key')" = 600
+check "h0005: the live certificate is served" test "$(served h0005)" = "$(crt h0005 | fp)"
+rd rem-again remediate --runbook "$WORK/lab.json" --host h0004 --host h0005 --whatif
+check "a second diagnosis finds nothing (exit 0), got $rc" test "$rc" = 0
+
+# ------------------------------------------------------------- 6. key material
 keys_now
 [[ -n ${CAP_PID:-} ]] && { kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=; }
 # Every 40-character piece of every private key's DER in base64, at all three
