@@ -22,7 +22,7 @@ const rd_verb rd_verbs[] = {
      "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
      "\n"
      "exit: 0 nothing due, 10 renewed, 1 a job failed, 2 bad runbook or usage\n"
-     "example: renewd run runbooks/posix-nginx-scep.json --host h0001\n",
+     "example: renewd run runbooks/lab-posix-scep.json --host h0001\n",
      cmd_run},
     {"plan", "preview: what would be renewed and changed (= run --whatif)",
      "usage: renewd plan RUNBOOK... [--host H] [--json] [--show-scripts]\n"
@@ -34,7 +34,7 @@ const rd_verb rd_verbs[] = {
      "  --show-scripts  print the exact remote scripts and their parameters\n"
      "\n"
      "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed, 2 usage\n"
-     "example: renewd plan runbooks/posix-nginx-scep.json --json\n",
+     "example: renewd plan runbooks/lab-posix-scep.json --json\n",
      cmd_plan},
     {"validate", "check runbooks without touching any target",
      "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
@@ -50,7 +50,10 @@ const rd_verb rd_verbs[] = {
     {"status", "jobs and their states from the journal",
      "usage: renewd status [--journal FILE] [--json] [--all]\n"
      "\n"
-     "Lists jobs from the journal: host, certificate, state, last error, next try.\n"
+     "Lists jobs from the journal: host, certificate, state, attempts, last error\n"
+     "and the time of the next try (backoff). By default the newest job of each\n"
+     "(host, certificate); --all lists every job. A missing journal is an error\n"
+     "(exit 1); status never creates one.\n"
      "\n"
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},
@@ -60,17 +63,21 @@ const rd_verb rd_verbs[] = {
      "Runs the inventory probes of the runbooks' targets and prints every\n"
      "certificate found: subject, issuer, serial, thumbprints, expiry, key match.\n"
      "\n"
-     "example: renewd inventory runbooks/posix-nginx-scep.json --json\n",
+     "example: renewd inventory runbooks/lab-posix-scep.json --json\n",
      cmd_inventory},
     {"remediate", "diagnose one host now and fix what is wrong",
-     "usage: renewd remediate --runbook R --host H [--whatif] [--json]\n"
+     "usage: renewd remediate --runbook R --host H [--host H2...] [--whatif] [--json]\n"
      "\n"
      "Ignores the schedule: checks for expired or expiring certificates, key/cert\n"
      "mismatch, wrong owner or mode, duplicates, config thumbprints that do not\n"
      "match the live certificate, and services not serving it; prints findings,\n"
-     "then fixes them (with --whatif, only says how).\n"
+     "then fixes them (with --whatif, only says how): a certificate that is due,\n"
+     "expired or does not match its key is renewed; drift in the follow-ups\n"
+     "(key owner/mode, backups, a stale service) is repaired without renewing.\n"
      "\n"
-     "example: renewd remediate --runbook runbooks/posix-nginx-scep.json --host h0003\n",
+     "exit: 0 healthy, 10 fixed (or would fix, with --whatif), 1 a fix failed\n"
+     "\n"
+     "example: renewd remediate --runbook runbooks/lab-posix-scep.json --host h0003\n",
      cmd_remediate},
     {"serve", "the daemon: scheduled scans and renewals, /metrics",
      "usage: renewd serve RUNBOOK... [--journal FILE] [--listen ADDR:PORT]\n"

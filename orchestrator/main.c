@@ -29,7 +29,7 @@ static void usage(FILE *f) {
              "exit codes: 0 nothing due, 10 renewed (or would renew, with --whatif),\n"
              "            1 a job failed, 2 usage or configuration error\n"
              "\n"
-             "example: renewd plan runbooks/posix-nginx-scep.json\n");
+             "example: renewd plan runbooks/lab-posix-scep.json\n");
 }
 
 int main(int argc, char **argv) {
