@@ -6,9 +6,13 @@
 //
 // usage: node tests/tools/ps-parse.mjs FILE...
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// The grammar is a 1 MB wasm module: V8's optimizing tier would spend ~10 s of
+// CPU compiling it in the background for a parse that takes milliseconds.
+v8.setFlagsFromString('--liftoff-only');
 const here = dirname(fileURLToPath(import.meta.url));
 let Parser, Language;
 try {
