@@ -108,6 +108,7 @@ static const char ECHO_SCRIPT[] =
     "  rd_out \"v_$rd_n\" \"$rd_v\"\n"
     "done\n"
     "echo 'stray output goes to stderr'\n"
+    "rd_out_b64 binary_b64 \"$RD_P/binary\"\n"
     "rd_out tmpdir \"$RD_P\"\n";
 
 #define PWNED "/tmp/renewd-test-pwned"
@@ -194,6 +195,11 @@ START_TEST(posix_roundtrip_local) {
   ck_assert_int_eq(rd_remote_parse_posix(r.out, r.out_len, &out, err, sizeof err), 0);
   expect_echo(params, out);
   ck_assert_int_eq(access(PWNED, F_OK), -1); /* nothing ran */
+  /* rd_out_b64: binary results stay base64 (a dumpable JSON string) */
+  json_t *bin = json_object_get(params, "binary");
+  char *b64 = rd_base64_encode(json_string_value(bin), json_string_length(bin), NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(out, "binary_b64")), b64);
+  free(b64);
   /* the parameter directory is gone after exit */
   const char *tmp = json_string_value(json_object_get(out, "tmpdir"));
   ck_assert_ptr_nonnull(tmp);
