@@ -273,7 +273,12 @@ static void http_done(const rd_http_result *r, void *arg) {
   rd_http_response resp = {r->code, r->content_type, r->body, r->body_len};
   if (r->status)
     rd_step_log(c->s, RD_LOG_DEBUG, "http: %s", r->msg);
-  if (!c->s->j->finished)
+  /* called even after the job ended (as canceled): a plugin may hold a
+   * resource until its request comes back, e.g. its place in a CA's queue */
+  if (c->s->j->finished) {
+    rd_http_response none = {0, NULL, NULL, 0};
+    c->cb(c->s, RD_ECANCELED, &none, c->arg);
+  } else
     c->cb(c->s, r->status, &resp, c->arg);
   free(c);
 }

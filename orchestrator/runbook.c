@@ -921,7 +921,7 @@ static void load_certificate(ld *l) {
 static void load_issuer(ld *l) {
   static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
                                           "ca_bundle", "challenge",     "ca_ident",
-                                          "poll_interval", NULL};
+                                          "poll_interval", "max_in_flight", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
   static const char *const types[] = {"scep", "adcs", NULL};
   json_t *o = member(l, l->root, "", "issuer", 1);
@@ -989,6 +989,11 @@ static void load_issuer(ld *l) {
     return;
   }
   get_duration(l, o, "/issuer", "poll_interval", 60, 0, NULL);
+  json_t *mif = json_object_get(o, "max_in_flight");
+  if (mif && (!json_is_integer(mif) || json_integer_value(mif) < 1 || json_integer_value(mif) > 64))
+    rd_jctx_err(&l->j, "/issuer/max_in_flight", 1,
+                "'issuer.max_in_flight' must be an integer from 1 to 64 (requests sent to the CA "
+                "at once; default 1)");
 }
 
 static void load_policy(ld *l) {

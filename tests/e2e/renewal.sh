@@ -136,6 +136,8 @@ for h in "${HOSTS[@]}"; do
 	check "$h: journal says DONE" test "$(state_of "$h")" = DONE
 	check "$h: old certificate kept as a dated backup" bash -c "'$LAB' ssh $h 'ls /srv/renewd-lab/tls/' | grep -q 'server.crt.renewd-2'"
 done
+check "the ${#HOSTS[@]} new serials are distinct (one request at a time to the CA)" \
+	test "$(for h in "${HOSTS[@]}"; do crt "$h" | openssl x509 -noout -serial; done | sort -u | wc -l)" = ${#HOSTS[@]}
 rd run2 run "$WORK/lab.json"
 check "second run renews nothing (exit 0), got $rc" test "$rc" = 0
 
