@@ -321,7 +321,14 @@ static void job_next(rd_job *j) {
       }
       e->stats.due++;
       if (!e->opts.whatif) {
-        rd_job_start_renewal(j);
+        /* renewals start in waves once the whole runbook is probed; the
+         * slot goes back meanwhile so that the other probes can run */
+        rd_waves_probed(j, 1);
+        if (j->holds_slot) {
+          j->holds_slot = 0;
+          e->running--;
+        }
+        rd_engine_pump(e);
         return;
       }
     }
@@ -496,23 +503,42 @@ void rd_job_finish(rd_job *j) {
     e->stats.needs_operator++;
   else if (st && !strcmp(st, "PENDING_CA"))
     e->stats.pending++;
-  else if (st && !strcmp(st, "BACKOFF"))
+  else if (st && (!strcmp(st, "BACKOFF") || !strcmp(st, "HELD")))
     e->stats.skipped++;
   for (size_t k = 0; k < j->nsteps; k++)
     if (j->steps[k].timer_ready && !uv_is_closing((uv_handle_t *)&j->steps[k].timer))
       uv_close((uv_handle_t *)&j->steps[k].timer, NULL);
   if (e->ssh)
     rd_ssh_release(e->ssh, j->t->name);
-  e->running--;
-  /* start queued jobs */
-  for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next) {
+  if (j->holds_slot) {
+    j->holds_slot = 0;
+    e->running--;
+  }
+  rd_waves_probed(j, 0); /* ended before its inventory decision: not due */
+  rd_waves_ended(j);
+  rd_engine_pump(e);
+}
+
+void rd_engine_pump(rd_engine *e) {
+  int waiting = 0;
+  for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
+    if (q->wave_ready && !q->wave_started && !q->finished) {
+      q->wave_started = 1;
+      q->holds_slot = 1;
+      e->running++;
+      rd_job_start_renewal(q);
+    }
+  for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
     if (q->queued && !q->started) {
       q->started = 1;
+      q->holds_slot = 1;
       e->running++;
       rd_step_run(&q->steps[0], RD_PHASE_PROBE);
     }
-  }
-  if (e->running == 0 && !e->shutting_down) {
+  for (rd_job *q = e->jobs; q; q = q->next)
+    if (!q->finished && (q->holds_slot || q->wave_ready || !q->started))
+      waiting = 1;
+  if (!waiting && e->running == 0 && !e->shutting_down) {
     e->shutting_down = 1;
     rd_ssh_shutdown(e->ssh, NULL, NULL);
     rd_http_shutdown(e->http, NULL, NULL);
@@ -563,7 +589,7 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
     const rd_target *t = &rb->targets[i];
     char kname[128];
     const rd_step_kind *inv, *iss, *inst;
-    rd_job *j;
+    rd_job *j = NULL;
     if (!host_selected(e, t->name))
       continue;
     snprintf(kname, sizeof kname, "%s.inventory", platform_name(t->platform));
@@ -581,7 +607,8 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
               inst ? "ok" : "missing");
       return RD_ECONFIG;
     }
-    if (!(j = calloc(1, sizeof *j)) || !(j->steps = calloc(rb->nsteps + 3, sizeof *j->steps))) {
+    rd_wave_set *ws = rd_waves_for(e, rb);
+    if (!ws || !(j = calloc(1, sizeof *j)) || !(j->steps = calloc(rb->nsteps + 3, sizeof *j->steps))) {
       free(j);
       return RD_ENOMEM;
     }
@@ -626,6 +653,8 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
     }
     for (size_t k = 0; k < j->nsteps; k++)
       json_array_append(json_object_get(j->report, "steps"), j->steps[k].report);
+    j->waves = ws;
+    rd_waves_add_target(ws);
     *e->tail = j;
     e->tail = &j->next;
     j->queued = 1;
@@ -664,18 +693,7 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
 int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
   if (!e->max_parallel)
     e->max_parallel = 16;
-  for (rd_job *j = e->jobs; j && e->running < e->max_parallel; j = j->next) {
-    j->started = 1;
-    e->running++;
-    rd_step_run(&j->steps[0], RD_PHASE_PROBE);
-  }
-  if (e->running == 0 && !e->shutting_down) {
-    e->shutting_down = 1;
-    rd_ssh_shutdown(e->ssh, NULL, NULL);
-    rd_http_shutdown(e->http, NULL, NULL);
-    e->ssh = NULL;
-    e->http = NULL;
-  }
+  rd_engine_pump(e);
   uv_run(e->loop, UV_RUN_DEFAULT);
   for (rd_job *j = e->jobs; j; j = j->next)
     json_array_append(json_object_get(e->report, "jobs"), j->report);
@@ -721,5 +739,6 @@ void rd_engine_free(rd_engine *e) {
     free(j);
   }
   json_decref(e->report);
+  rd_waves_free(e->waves);
   free(e);
 }

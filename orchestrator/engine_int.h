@@ -9,6 +9,7 @@
 #include "ssh.h"
 
 typedef struct rd_job rd_job;
+typedef struct rd_wave_set rd_wave_set;
 
 enum rd_stage {
   ST_PROBE,    /* inventory probe, then (whatif) every step's probe */
@@ -58,6 +59,11 @@ struct rd_job {
   int started, finished, queued;
   int cleanup;               /* issuer staging being cleaned after a failure */
   int repair_phase;          /* remediation: 0 drifted steps, 1 restarts, 2 checks */
+  rd_wave_set *waves;        /* its runbook's waves */
+  int holds_slot;            /* counted in rd_engine.running */
+  int counted_probe;         /* its inventory decision reached the waves */
+  int wave_ready;            /* admitted by its wave, waiting for a slot */
+  int wave_started;          /* its renewal started */
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];
@@ -76,6 +82,7 @@ struct rd_engine {
   size_t running, max_parallel;
   rd_engine_stats stats;
   json_t *report;            /* {"whatif":..,"jobs":[...]} */
+  rd_wave_set *waves;        /* one per runbook */
   int shutting_down;
 };
 
@@ -88,6 +95,15 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
 void rd_step_run(rd_step *s, rd_phase phase);
 void rd_job_start_renewal(rd_job *j);
 void rd_job_finish(rd_job *j);
+/* engine.c: start what may start (renewals admitted by their wave first,
+ * then probes), shut the transports down when nothing is left. */
+void rd_engine_pump(rd_engine *e);
+/* waves.c */
+rd_wave_set *rd_waves_for(rd_engine *e, const rd_runbook *rb);
+void rd_waves_free(rd_wave_set *w);
+void rd_waves_add_target(rd_wave_set *w);
+void rd_waves_probed(rd_job *j, int due); /* once per job */
+void rd_waves_ended(rd_job *j);           /* a job whose renewal started ended */
 /* remediate.c: after the inventory probe in remediation mode; then each
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);

@@ -20,6 +20,7 @@ static char trace[4096];
 static int fail_check_verify;   /* check.verify fails while expecting the new cert */
 static int issue_outcome;       /* 0 ok, else the status the issuer's apply returns */
 static long days_left = 1;
+static const char *fail_host;   /* the issuer fails for this host */
 
 static void note(const char *what) {
   if (trace[0])
@@ -47,6 +48,10 @@ static int iss_probe(rd_step *s, const rd_host_api *h) {
 }
 static int iss_apply(rd_step *s, const rd_host_api *h) {
   note("iss.apply");
+  if (fail_host && !strcmp(h->host(s), fail_host)) {
+    h->done(s, RD_EDENIED, NULL, "denied for this host");
+    return 0;
+  }
   if (issue_outcome == RD_EOPERATOR) { /* decided before any request */
     h->done(s, issue_outcome, NULL, "expired: enrol by hand");
     return 0;
@@ -127,7 +132,9 @@ typedef struct run_out {
   rd_engine_stats stats;
 } run_out;
 
-static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
+static json_t *last_report;
+
+static run_out run_file(const char *file, const rd_plugin *p, int whatif, const char *jpath) {
   rd_registry *reg = NULL;
   rd_runbook *rb = NULL;
   rd_diag diag = {0};
@@ -141,7 +148,7 @@ static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
   trace[0] = 0;
   ck_assert_int_eq(rd_registry_new(&reg), 0);
   ck_assert_int_eq(rd_registry_add(reg, p, "test", err, sizeof err), 0);
-  ck_assert_msg(rd_runbook_load(FIXTURES "/engine/flow.json", reg, &rb, &diag) == 0, "runbook");
+  ck_assert_msg(rd_runbook_load(file, reg, &rb, &diag) == 0, "runbook");
   if (!whatif)
     ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
@@ -149,10 +156,12 @@ static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
   ck_assert_int_eq(rd_engine_add_runbook(e, rb), 0);
   o.code = rd_engine_run(e, &o.stats);
   const json_t *job = json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0);
+  json_decref(last_report);
+  last_report = json_deep_copy(rd_engine_report(e));
   snprintf(o.state, sizeof o.state, "%s", json_string_value(json_object_get(job, "state")));
   if (j && strcmp(o.state, "NOT_DUE") && strcmp(o.state, "BACKOFF")) {
     rd_job_row row;
-    ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), 0);
+    ck_assert_int_eq(rd_journal_job_last(j, "t1", strstr(file, "waves") ? "/etc/pki/t.crt" : "/etc/pki/t1.crt", &row), 0);
     ck_assert_str_eq(rd_job_state_name(row.state), o.state);
   }
   rd_engine_free(e);
@@ -166,6 +175,17 @@ static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
   return o;
 }
 
+static run_out run(const rd_plugin *p, int whatif, const char *jpath) {
+  return run_file(FIXTURES "/engine/flow.json", p, whatif, jpath);
+}
+
+static const char *job_field(size_t i, const char *key) {
+  return json_string_value(json_object_get(json_array_get(json_object_get(last_report, "jobs"), i), key));
+}
+static json_int_t job_wave(size_t i) {
+  return json_integer_value(json_object_get(json_array_get(json_object_get(last_report, "jobs"), i), "wave"));
+}
+
 static char jdir[] = "/tmp/renewd-test-engine-XXXXXX";
 static char jpath[256];
 static void setup(void) {
@@ -174,6 +194,7 @@ static void setup(void) {
   fail_check_verify = 0;
   issue_outcome = 0;
   days_left = 1;
+  fail_host = NULL;
 }
 static void teardown(void) {
   char cmd[300];
@@ -258,6 +279,35 @@ START_TEST(whatif_runs_probes_only) {
 }
 END_TEST
 
+START_TEST(waves_in_order) {
+  run_out o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_int_eq(o.code, 10);
+  ck_assert_int_eq(o.stats.renewed, 4);
+  /* every target is probed before the first renewal; then 1, 1, 2 */
+  ck_assert_ptr_nonnull(strstr(trace, "inv.probe inv.probe inv.probe inv.probe iss.probe"));
+  ck_assert_int_eq(job_wave(0), 1);
+  ck_assert_int_eq(job_wave(1), 2);
+  ck_assert_int_eq(job_wave(2), 3);
+  ck_assert_int_eq(job_wave(3), 3);
+  for (size_t i = 0; i < 4; i++)
+    ck_assert_str_eq(job_field(i, "state"), "DONE");
+}
+END_TEST
+
+START_TEST(failed_canary_holds_the_rest) {
+  fail_host = "t1";
+  run_out o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_str_eq(job_field(0, "state"), "FAILED");
+  for (size_t i = 1; i < 4; i++) {
+    ck_assert_str_eq(job_field(i, "state"), "HELD");
+    ck_assert_ptr_nonnull(strstr(job_field(i, "error"), "wave 1 of runbook engine-waves had a failure"));
+  }
+  /* only t1 ever reached its issuer */
+  ck_assert_ptr_null(strstr(strstr(trace, "iss.apply") + 1, "iss.apply"));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -269,6 +319,10 @@ int main(void) {
   tcase_add_test(tc, issuer_failure_cleans_up_and_fails);
   tcase_add_test(tc, pending_and_operator);
   tcase_add_test(tc, whatif_runs_probes_only);
+  tcase_add_test(tc, waves_in_order);
+  tcase_add_test(tc, failed_canary_holds_the_rest);
   suite_add_tcase(s, tc);
-  return tu_run(s);
+  int rc = tu_run(s);
+  json_decref(last_report);
+  return rc;
 }
