@@ -41,7 +41,7 @@ measure() { # measure LABEL ARGS...: one renewd run under /usr/bin/time
 	shift
 	"$lab" exec -- /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$bin" "$@" \
 		--journal "$work/journal.db" >"$work/$label.out" 2>"$work/$label.err" || rc=$?
-	read -r wall usr sys rss <"$work/time"
+	read -r wall usr sys rss < <(tail -n 1 "$work/time")
 	local cpu_ms
 	cpu_ms=$(echo "($usr + $sys) * 1000 / $n" | bc -l)
 	printf '%-8s exit %-2d %6.2f s wall  %6.1f hosts/s  %6.2f ms CPU/host  max RSS %6.1f MB  (%s)\n' \
