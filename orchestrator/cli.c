@@ -80,12 +80,20 @@ const rd_verb rd_verbs[] = {
      "example: renewd remediate --runbook runbooks/lab-posix-scep.json --host h0003\n",
      cmd_remediate},
     {"serve", "the daemon: scheduled scans and renewals, /metrics",
-     "usage: renewd serve RUNBOOK... [--journal FILE] [--listen ADDR:PORT]\n"
+     "usage: renewd serve RUNBOOK... [--journal FILE] [--listen ADDR:PORT] [--plugins DIR]\n"
+     "                   [--max-parallel N] [--once]\n"
      "\n"
-     "Runs the scheduler: scans every runbook on its interval (with jitter), renews\n"
-     "inside maintenance windows and concurrency caps, in waves.\n"
+     "The daemon. Scans each runbook every schedule.scan_interval (plus a random\n"
+     "jitter up to schedule.jitter). Inside the maintenance window (schedule.window,\n"
+     "default always) a scan renews what is due, in waves; outside it a scan only\n"
+     "probes and reports. Failed renewals wait out their backoff. Scans run on a\n"
+     "worker thread, so /metrics answers during them. SIGTERM or SIGINT stops\n"
+     "after the running scan.\n"
      "\n"
-     "example: renewd serve /etc/renewd/runbooks/*.json\n",
+     "  --listen ADDR:PORT  serve /metrics (Prometheus text) and /healthz\n"
+     "  --once              scan every runbook once, then exit with run's exit code\n"
+     "\n"
+     "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",
      cmd_serve},
     {"hosts", "host keys: 'hosts trust HOST...' enrols them in known_hosts",
      "usage: renewd hosts trust HOST... --runbook R [--yes]\n"

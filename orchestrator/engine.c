@@ -497,6 +497,16 @@ void rd_job_finish(rd_job *j) {
   if (j->error[0])
     json_object_set_new(j->report, "error", json_string(j->error));
   st = json_string_value(json_object_get(j->report, "state"));
+  {
+    /* the certificate live at the end: the new one after a renewal */
+    const json_t *c = json_object_get(j->facts, st && !strcmp(st, "DONE") ? "new_cert" : "cert");
+    if (c && !json_object_get(j->report, "cert"))
+      json_object_set_new(j->report, "live_cert",
+                          json_pack("{s:O?, s:O?, s:O?, s:O?}", "serial", json_object_get(c, "serial"),
+                                    "sha1", json_object_get(c, "sha1"), "sha256",
+                                    json_object_get(c, "sha256"), "not_after",
+                                    json_object_get(c, "not_after")));
+  }
   if (st && !strcmp(st, "FAILED"))
     e->stats.failed++;
   else if (st && !strcmp(st, "NEEDS_OPERATOR"))
