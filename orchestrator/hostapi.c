@@ -370,6 +370,24 @@ static int h_cert_facts(const unsigned char *data, size_t len, json_t **out) {
   return rd_x509_facts_from_bytes(data, len, out);
 }
 
+static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  char body[1800], msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s: %s", s->j->t->name, body);
+  rd_engine_step_done(s, status, result, msg);
+}
+
+static char *h_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
+
+static int h_b64_decode(const char *text, unsigned char **out, size_t *len) {
+  if (!text)
+    return RD_EINVAL;
+  return rd_base64_decode(text, strlen(text), out, len);
+}
+
 const rd_host_api rd_host_api_v1 = {
     .size = sizeof(rd_host_api),
     .abi = RD_PLUGIN_ABI,
@@ -392,4 +410,7 @@ const rd_host_api rd_host_api_v1 = {
     .done = h_done,
     .strerror = rd_strerror,
     .cert_facts = h_cert_facts,
+    .donef = h_donef,
+    .b64_encode = h_b64_encode,
+    .b64_decode = h_b64_decode,
 };

@@ -93,23 +93,23 @@ static void ct_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   long oc, nc;
   ct_cfg_get(s, h, &c);
   if (!posix_out_is(out, "exists", "1")) {
-    posix_finish(s, h, RD_ENOTFOUND, NULL, "config %s: not found", c.file);
+    h->donef(s, RD_ENOTFOUND, NULL, "config %s: not found", c.file);
     return;
   }
   oc = strtol(posix_out(out, "old_count"), NULL, 10);
   nc = strtol(posix_out(out, "new_count"), NULL, 10);
   if (oc > 0) {
-    res = posix_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "%s in %s (%ld occurrence%s)", c.format, c.file, oc,
              oc == 1 ? "" : "s");
-    posix_change(res, what, c.old, c.new_ ? c.new_ : "(new certificate)");
-    posix_finish(s, h, 0, res, "config %s: %s %s -> %s", c.file, c.format, c.old,
+    rd_result_change(res, what, c.old, c.new_ ? c.new_ : "(new certificate)");
+    h->donef(s, 0, res, "config %s: %s %s -> %s", c.file, c.format, c.old,
                  c.new_ ? c.new_ : "(new certificate)");
   } else if (nc > 0) {
-    posix_finish(s, h, 0, posix_result(), "config %s: already has the new %s %s", c.file,
+    h->donef(s, 0, rd_result_new(), "config %s: already has the new %s %s", c.file,
                  c.format, c.new_);
   } else {
-    posix_finish(s, h, RD_ENOTFOUND, NULL,
+    h->donef(s, RD_ENOTFOUND, NULL,
                  "config %s: does not contain the current certificate's %s %s%s%s", c.file,
                  c.format, c.old, c.new_ ? " nor the new one " : "", c.new_ ? c.new_ : "");
   }
@@ -118,18 +118,18 @@ static void ct_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
 /* The old value must be known; for "path" an unchanged path means no-op. */
 static int ct_values_or_finish(rd_step *s, const rd_host_api *h, const ct_cfg *c, int need_new) {
   if (!c->old) {
-    posix_finish(s, h, RD_ESTATE, NULL,
+    h->donef(s, RD_ESTATE, NULL,
                  "config %s: the current certificate's %s is unknown (no facts.cert)", c->file,
                  c->format);
     return -1;
   }
   if (need_new && !c->new_) {
-    posix_finish(s, h, RD_ESTATE, NULL, "config %s: no new certificate yet (facts.new_cert)",
+    h->donef(s, RD_ESTATE, NULL, "config %s: no new certificate yet (facts.new_cert)",
                  c->file);
     return -1;
   }
   if (c->new_ && !strcmp(c->old, c->new_)) {
-    posix_finish(s, h, 0, posix_result(), "config %s: %s unchanged (%s)", c->file, c->format,
+    h->donef(s, 0, rd_result_new(), "config %s: %s unchanged (%s)", c->file, c->format,
                  c->old);
     return -1;
   }
@@ -151,14 +151,14 @@ static void ct_replaced(rd_step *s, const rd_host_api *h, const json_t *out) {
   ct_cfg_get(s, h, &c);
   rec = h->journal_get(s, c.jkey);
   if (posix_out_is(out, "already", "1")) {
-    posix_finish(s, h, 0, posix_result(), "config %s: already has %s", c.file,
+    h->donef(s, 0, rd_result_new(), "config %s: already has %s", c.file,
                  posix_str(rec, "new") ? posix_str(rec, "new") : "the new value");
   } else {
-    res = posix_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "%s in %s (%s occurrence%s)", c.format, c.file,
              posix_out(out, "replaced"), posix_out_is(out, "replaced", "1") ? "" : "s");
-    posix_change(res, what, posix_str(rec, "old"), posix_str(rec, "new"));
-    posix_finish(s, h, 0, res, "config %s: %s replaced", c.file, c.format);
+    rd_result_change(res, what, posix_str(rec, "old"), posix_str(rec, "new"));
+    h->donef(s, 0, res, "config %s: %s replaced", c.file, c.format);
   }
   json_decref(rec);
 }
@@ -177,7 +177,7 @@ static int ct_apply(rd_step *s, const rd_host_api *h) {
     rc = h->journal_put(s, c.jkey, rec);
     if (rc < 0) {
       json_decref(rec);
-      posix_finish(s, h, rc, NULL, "config %s: cannot journal the old value: %s", c.file,
+      h->donef(s, rc, NULL, "config %s: cannot journal the old value: %s", c.file,
                    h->strerror(rc));
       return 0;
     }
@@ -195,15 +195,15 @@ static void ct_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   rec = h->journal_get(s, c.jkey);
   const char *old = rec ? posix_str(rec, "old") : c.old, *nw = rec ? posix_str(rec, "new") : c.new_;
   if (!posix_out_is(out, "exists", "1"))
-    posix_finish(s, h, RD_EVERIFY, NULL, "config %s: not found", c.file);
+    h->donef(s, RD_EVERIFY, NULL, "config %s: not found", c.file);
   else if (!posix_out_is(out, "old_count", "0"))
-    posix_finish(s, h, RD_EVERIFY, NULL, "config %s: still contains the old %s %s", c.file,
+    h->donef(s, RD_EVERIFY, NULL, "config %s: still contains the old %s %s", c.file,
                  c.format, old);
   else if (posix_out_is(out, "new_count", "0"))
-    posix_finish(s, h, RD_EVERIFY, NULL, "config %s: does not contain the new %s %s", c.file,
+    h->donef(s, RD_EVERIFY, NULL, "config %s: does not contain the new %s %s", c.file,
                  c.format, nw);
   else
-    posix_finish(s, h, 0, NULL, "config %s: has the new %s %s", c.file, c.format, nw);
+    h->donef(s, 0, NULL, "config %s: has the new %s %s", c.file, c.format, nw);
   json_decref(rec);
 }
 
@@ -226,7 +226,7 @@ static int ct_verify(rd_step *s, const rd_host_api *h) {
 static void ct_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
   ct_cfg c;
   ct_cfg_get(s, h, &c);
-  posix_finish(s, h, 0, NULL, "config %s: %s", c.file,
+  h->donef(s, 0, NULL, "config %s: %s", c.file,
                posix_out_is(out, "already", "1") ? "already had the old value"
                                                  : "old value restored");
 }
@@ -237,7 +237,7 @@ static int ct_rollback(rd_step *s, const rd_host_api *h) {
   int rc;
   ct_cfg_get(s, h, &c);
   if (!(rec = h->journal_get(s, c.jkey))) {
-    posix_finish(s, h, 0, NULL, "config %s: never changed, nothing to restore", c.file);
+    h->donef(s, 0, NULL, "config %s: never changed, nothing to restore", c.file);
     return 0;
   }
   /* new -> old: the same guarded replace, the other way round. */

@@ -73,7 +73,7 @@ static void exec_report(rd_step *s, const rd_host_api *h, const json_t *out, int
   const json_t *pa = h->params(s);
   long rc = strtol(posix_out(out, "rc"), NULL, 10);
   char *err = posix_out_text(out, "stderr", 400), *sout = posix_out_text(out, "stdout", 1000);
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   json_object_set_new(res, "detail", json_pack("{s:s, s:i, s:s, s:s}", "script", exec_label(pa),
                                                "exit", (int)rc, "stdout", sout ? sout : "",
                                                "stderr", err ? err : ""));
@@ -81,14 +81,14 @@ static void exec_report(rd_step *s, const rd_host_api *h, const json_t *out, int
   if (probe && rc == 0) {
     char what[1200];
     snprintf(what, sizeof what, "hook %s (apply)", exec_label(pa));
-    posix_change(res, what, NULL, sout && *sout ? sout : "would run");
+    rd_result_change(res, what, NULL, sout && *sout ? sout : "would run");
   }
   if (rc != 0)
-    posix_finish(s, h, rc == 124 && json_object_get(pa, "timeout") ? RD_ETIMEDOUT : fail_status,
+    h->donef(s, rc == 124 && json_object_get(pa, "timeout") ? RD_ETIMEDOUT : fail_status,
                  res, "%s exited %ld: %s", exec_label(pa), rc,
                  err && *err ? err : "(no error output)");
   else
-    posix_finish(s, h, 0, res, "%s: %s", exec_label(pa), sout && *sout ? sout : "ok");
+    h->donef(s, 0, res, "%s: %s", exec_label(pa), sout && *sout ? sout : "ok");
   free(err);
   free(sout);
 }
@@ -113,7 +113,7 @@ static int exec_run(rd_step *s, const rd_host_api *h, rd_phase ph, posix_ok_fn o
   int rc, mutating = ph != RD_PHASE_PROBE && ph != RD_PHASE_VERIFY && !json_is_false(m);
   if (posix_str(pa, "file") &&
       (rc = posix_read_local(posix_str(pa, "file"), EXEC_MAX_SCRIPT, &text)) < 0) {
-    posix_finish(s, h, RD_ECONFIG, NULL, "%s: cannot read the script on the orchestrator: %s",
+    h->donef(s, RD_ECONFIG, NULL, "%s: cannot read the script on the orchestrator: %s",
                  posix_str(pa, "file"), h->strerror(rc));
     return 0;
   }

@@ -70,7 +70,7 @@ static json_t *path_args(const posix_paths *p) {
 static int paths_or_finish(rd_step *s, const rd_host_api *h, posix_paths *p) {
   char err[512];
   if (posix_paths_get(s, h, p, err, sizeof err) < 0) {
-    posix_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return -1;
   }
   return 0;
@@ -78,19 +78,19 @@ static int paths_or_finish(rd_step *s, const rd_host_api *h, posix_paths *p) {
 
 /* The changes install makes, old -> new. */
 static json_t *install_changes(rd_step *s, const rd_host_api *h, const posix_paths *p) {
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   char what[1200], o[300], n[300];
   const char *staged = staged_key(s, h);
   describe(json_object_get(h->facts(s), "cert"), "(none)", o, sizeof o);
   describe(new_cert(s, h), "(new certificate)", n, sizeof n);
   snprintf(what, sizeof what, "certificate %s", p->cert);
-  posix_change(res, what, o, n);
+  rd_result_change(res, what, o, n);
   snprintf(what, sizeof what, "private key %s", p->key);
   if (!staged || strcmp(staged, p->key))
-    posix_change(res, what, "current key", staged ? staged : "(new key)");
+    rd_result_change(res, what, "current key", staged ? staged : "(new key)");
   if (p->chain && (posix_fact(s, h, "ca_pem") || !new_cert(s, h))) {
     snprintf(what, sizeof what, "chain %s", p->chain);
-    posix_change(res, what, "current chain", "the issuer's CA certificates");
+    rd_result_change(res, what, "current chain", "the issuer's CA certificates");
   }
   return res;
 }
@@ -104,7 +104,7 @@ static void install_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
     return;
   if (nc && posix_str(nc, "sha256") && posix_out_is(out, "live_sha256", posix_str(nc, "sha256")) &&
       posix_out_is(out, "key_match", "1") && !posix_out_is(out, "staged_exists", "1")) {
-    posix_finish(s, h, 0, posix_result(), "%s: already installed (sha256 %s)", p.cert,
+    h->donef(s, 0, rd_result_new(), "%s: already installed (sha256 %s)", p.cert,
                  posix_str(nc, "sha256"));
     return;
   }
@@ -112,7 +112,7 @@ static void install_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
   json_object_set_new(res, "detail",
                       json_pack("{s:s, s:b}", "live_sha256", posix_out(out, "live_sha256"),
                                 "staged_present", posix_out_is(out, "staged_exists", "1")));
-  posix_finish(s, h, 0, res, "%s: would install %s%s", p.cert,
+  h->donef(s, 0, res, "%s: would install %s%s", p.cert,
                nc ? "the new certificate" : "(new certificate)",
                nc && !posix_out_is(out, "staged_exists", "1") &&
                        !(staged_key(s, h) && !strcmp(staged_key(s, h), p.key))
@@ -125,6 +125,12 @@ static int install_probe(rd_step *s, const rd_host_api *h) {
   json_t *args;
   if (paths_or_finish(s, h, &p))
     return 0;
+  if (!new_cert(s, h)) {
+    /* before the issuer ran (a plan): the inventory already read what the
+     * target could tell, so no round trip is needed to describe the change */
+    h->donef(s, 0, install_changes(s, h, &p), "%s: would install (new certificate)", p.cert);
+    return 0;
+  }
   args = path_args(&p);
   posix_arg(args, "staged_key", staged_key(s, h));
   return posix_run(s, h, &posix_install_probe_script, args, install_probed);
@@ -143,11 +149,11 @@ static void install_applied(rd_step *s, const rd_host_api *h, const json_t *out)
                       json_pack("{s:o}", "backups", b ? json_deep_copy(b) : json_object()));
   json_decref(b);
   if (posix_out_is(out, "already", "1")) {
-    posix_finish(s, h, 0, posix_result(), "%s: already installed", p.cert);
+    h->donef(s, 0, rd_result_new(), "%s: already installed", p.cert);
     return;
   }
   res = install_changes(s, h, &p);
-  posix_finish(s, h, 0, res, "%s: new certificate installed (sha256 %s)", p.cert,
+  h->donef(s, 0, res, "%s: new certificate installed (sha256 %s)", p.cert,
                posix_str(new_cert(s, h), "sha256"));
 }
 
@@ -178,7 +184,7 @@ static void install_backed_up(rd_step *s, const rd_host_api *h, const json_t *ou
   rc = h->journal_put(s, JKEY, b);
   json_decref(b);
   if (rc < 0) {
-    posix_finish(s, h, rc, NULL, "cannot journal the backup paths: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the backup paths: %s", h->strerror(rc));
     return;
   }
   install_write(s, h);
@@ -191,11 +197,11 @@ static int install_apply(rd_step *s, const rd_host_api *h) {
   if (paths_or_finish(s, h, &p))
     return 0;
   if (!nc || !posix_str(nc, "pem") || !posix_str(nc, "sha256")) {
-    posix_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate to install (facts.new_cert)", p.cert);
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate to install (facts.new_cert)", p.cert);
     return 0;
   }
   if (!staged_key(s, h)) {
-    posix_finish(s, h, RD_ESTATE, NULL, "%s: no new key to install (facts.staged.key)", p.key);
+    h->donef(s, RD_ESTATE, NULL, "%s: no new key to install (facts.staged.key)", p.key);
     return 0;
   }
   if (h->whatif(s))
@@ -220,13 +226,13 @@ static void install_verified(rd_step *s, const rd_host_api *h, const json_t *out
   if (paths_or_finish(s, h, &p))
     return;
   if (!posix_out_is(out, "live_sha256", want))
-    posix_finish(s, h, RD_EVERIFY, NULL, "%s: live certificate sha256 %s, expected %s", p.cert,
+    h->donef(s, RD_EVERIFY, NULL, "%s: live certificate sha256 %s, expected %s", p.cert,
                  *posix_out(out, "live_sha256") ? posix_out(out, "live_sha256") : "(none)", want);
   else if (!posix_out_is(out, "key_match", "1"))
-    posix_finish(s, h, RD_EVERIFY, NULL, "%s: the key does not match the new certificate %s (%s)",
+    h->donef(s, RD_EVERIFY, NULL, "%s: the key does not match the new certificate %s (%s)",
                  p.key, p.cert, *posix_out(out, "key_match") ? posix_out(out, "key_match") : "missing");
   else
-    posix_finish(s, h, 0, NULL, "%s: new certificate live (sha256 %s), key matches", p.cert, want);
+    h->donef(s, 0, NULL, "%s: new certificate live (sha256 %s), key matches", p.cert, want);
 }
 
 static int install_verify(rd_step *s, const rd_host_api *h) {
@@ -235,7 +241,7 @@ static int install_verify(rd_step *s, const rd_host_api *h) {
   if (paths_or_finish(s, h, &p))
     return 0;
   if (!posix_str(new_cert(s, h), "sha256")) {
-    posix_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate to verify (facts.new_cert)", p.cert);
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate to verify (facts.new_cert)", p.cert);
     return 0;
   }
   args = path_args(&p);
@@ -247,7 +253,7 @@ static int install_verify(rd_step *s, const rd_host_api *h) {
 
 static void install_rolled_back(rd_step *s, const rd_host_api *h, const json_t *out) {
   posix_paths p;
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   char what[1100];
   const char *names[] = {"cert", "key", "chain"};
   int n = 0;
@@ -261,11 +267,11 @@ static void install_rolled_back(rd_step *s, const rd_host_api *h, const json_t *
     if (*posix_out(out, k)) {
       snprintf(what, sizeof what, "%s %s", names[i],
                i == 0 ? p.cert : i == 1 ? p.key : p.chain ? p.chain : "");
-      posix_change(res, what, "new", posix_out(out, k));
+      rd_result_change(res, what, "new", posix_out(out, k));
       n++;
     }
   }
-  posix_finish(s, h, 0, res, "%s: %s", p.cert,
+  h->donef(s, 0, res, "%s: %s", p.cert,
                n ? "old certificate and key restored from the backups"
                  : "the old files were already in place");
 }
@@ -283,7 +289,7 @@ static int install_rollback(rd_step *s, const rd_host_api *h) {
   if (!b || !json_is_object(b) ||
       (!posix_str(b, "cert") && !posix_str(b, "key") && !posix_str(b, "chain"))) {
     json_decref(b);
-    posix_finish(s, h, 0, NULL, "%s: no backups recorded, nothing to restore", p.cert);
+    h->donef(s, 0, NULL, "%s: no backups recorded, nothing to restore", p.cert);
     return 0;
   }
   args = path_args(&p);

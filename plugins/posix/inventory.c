@@ -84,16 +84,16 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
     problem(problems, "missing key", "the private key %s does not exist", p.key);
   if (!posix_out_is(out, "cert_exists", "1")) {
     problem(problems, "missing certificate", "the certificate %s does not exist", p.cert);
-    res = posix_result();
+    res = rd_result_new();
     json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 0));
-    posix_finish(s, h, 0, res, "%s: no certificate (a new one is needed)", p.cert);
+    h->donef(s, 0, res, "%s: no certificate (a new one is needed)", p.cert);
     return;
   }
   if (h->cert_facts((const unsigned char *)pem, strlen(pem), &cert) < 0 || !cert) {
     problem(problems, "unreadable certificate", "%s does not hold a PEM or DER certificate", p.cert);
-    res = posix_result();
+    res = rd_result_new();
     json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 1));
-    posix_finish(s, h, 0, res, "%s: not a certificate (a new one is needed)", p.cert);
+    h->donef(s, 0, res, "%s: not a certificate (a new one is needed)", p.cert);
     return;
   }
   json_object_set_new(cert, "path", json_string(p.cert));
@@ -119,7 +119,7 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
     problem(problems, "unreadable key", "the private key %s cannot be read (encrypted, or no sudo?)",
             p.key);
 
-  res = posix_result();
+  res = rd_result_new();
   json_object_set_new(res, "detail",
                       json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "path", p.cert, "subject",
                                 json_object_get(cert, "subject"), "serial",
@@ -131,7 +131,7 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
     char subj[512];
     snprintf(subj, sizeof subj, "%s", posix_str(cert, "subject") ? posix_str(cert, "subject") : "?");
     json_object_set_new(facts, "cert", cert);
-    posix_finish(s, h, 0, res, "%s: %s, serial %s, expires %s%s", p.cert, subj,
+    h->donef(s, 0, res, "%s: %s, serial %s, expires %s%s", p.cert, subj,
                  posix_fact(s, h, "cert.serial") ? posix_fact(s, h, "cert.serial") : "?", when,
                  !key_exists                ? "; key missing"
                  : !strcmp(match, "0")      ? "; KEY DOES NOT MATCH"
@@ -145,7 +145,7 @@ static int inventory_probe(rd_step *s, const rd_host_api *h) {
   char err[512];
   json_t *args;
   if (posix_paths_get(s, h, &p, err, sizeof err) < 0) {
-    posix_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return 0;
   }
   args = posix_args();

@@ -88,7 +88,7 @@ static int key_acl_cfg_get(rd_step *s, const rd_host_api *h, key_acl_cfg *c) {
   if (!c->path)
     c->path = posix_str(h->section(s, "certificate"), "key");
   if (!c->path) {
-    posix_finish(s, h, RD_ECONFIG, NULL,
+    h->donef(s, RD_ECONFIG, NULL,
                  "%s: no \"path\" and no key in the runbook's certificate section", TYPE);
     return -1;
   }
@@ -114,24 +114,24 @@ static int key_acl_same_id(const json_t *out, const char *want, const char *name
 
 /* The differences between the file's state (out) and the configuration. */
 static json_t *key_acl_diff(const key_acl_cfg *c, const json_t *out) {
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   char what[1200], mode4[8];
   snprintf(mode4, sizeof mode4, "0%s", c->mode3);
   if (!key_acl_same_id(out, c->owner, "owner", "owner_id")) {
     snprintf(what, sizeof what, "owner of %s", c->path);
-    posix_change(res, what, posix_out(out, "owner"), c->owner);
+    rd_result_change(res, what, posix_out(out, "owner"), c->owner);
   }
   if (!key_acl_same_id(out, c->group, "group", "group_id")) {
     snprintf(what, sizeof what, "group of %s", c->path);
-    posix_change(res, what, posix_out(out, "group"), c->group);
+    rd_result_change(res, what, posix_out(out, "group"), c->group);
   }
   if (strtol(posix_out(out, "mode"), NULL, 8) != strtol(c->mode3, NULL, 8)) {
     snprintf(what, sizeof what, "mode of %s", c->path);
-    posix_change(res, what, posix_out(out, "mode"), mode4);
+    rd_result_change(res, what, posix_out(out, "mode"), mode4);
   }
   if (c->acl_user && !posix_out_is(out, "acl", "r--")) {
     snprintf(what, sizeof what, "ACL entry u:%s of %s", c->acl_user, c->path);
-    posix_change(res, what, *posix_out(out, "acl") ? posix_out(out, "acl") : "(none)", "r--");
+    rd_result_change(res, what, *posix_out(out, "acl") ? posix_out(out, "acl") : "(none)", "r--");
   }
   return res;
 }
@@ -144,11 +144,11 @@ static void key_acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
     return;
   if (!posix_out_is(out, "exists", "1")) {
     if (h->whatif(s)) {
-      res = posix_result();
-      posix_change(res, c.path, "(missing)", "(set after install)");
-      posix_finish(s, h, 0, res, "%s: does not exist yet", c.path);
+      res = rd_result_new();
+      rd_result_change(res, c.path, "(missing)", "(set after install)");
+      h->donef(s, 0, res, "%s: does not exist yet", c.path);
     } else {
-      posix_finish(s, h, RD_ENOTFOUND, NULL, "%s: does not exist", c.path);
+      h->donef(s, RD_ENOTFOUND, NULL, "%s: does not exist", c.path);
     }
     return;
   }
@@ -162,7 +162,7 @@ static void key_acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
     rc = h->journal_put(s, c.jkey, old);
     json_decref(old);
     if (rc < 0) {
-      posix_finish(s, h, rc, NULL, "%s: cannot journal the old owner and mode: %s", c.path,
+      h->donef(s, rc, NULL, "%s: cannot journal the old owner and mode: %s", c.path,
                    h->strerror(rc));
       return;
     }
@@ -172,9 +172,9 @@ static void key_acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
   res = key_acl_diff(&c, out);
   n = json_array_size(json_object_get(res, "changes"));
   if (n)
-    posix_finish(s, h, 0, res, "%s: %zu change%s", c.path, n, n == 1 ? "" : "s");
+    h->donef(s, 0, res, "%s: %zu change%s", c.path, n, n == 1 ? "" : "s");
   else
-    posix_finish(s, h, 0, res, "%s: already as configured", c.path);
+    h->donef(s, 0, res, "%s: already as configured", c.path);
 }
 
 static int key_acl_probe(rd_step *s, const rd_host_api *h) {
@@ -188,7 +188,7 @@ static void key_acl_set_done(rd_step *s, const rd_host_api *h, const json_t *out
   key_acl_cfg c;
   if (key_acl_cfg_get(s, h, &c))
     return;
-  posix_finish(s, h, 0, NULL, "%s: owner, group and mode set", c.path);
+  h->donef(s, 0, NULL, "%s: owner, group and mode set", c.path);
 }
 
 static json_t *key_acl_set_args(const char *path, const char *owner, const char *group,
@@ -221,18 +221,18 @@ static void key_acl_verified(rd_step *s, const rd_host_api *h, const json_t *out
   if (key_acl_cfg_get(s, h, &c))
     return;
   if (!posix_out_is(out, "exists", "1")) {
-    posix_finish(s, h, RD_EVERIFY, NULL, "%s: does not exist", c.path);
+    h->donef(s, RD_EVERIFY, NULL, "%s: does not exist", c.path);
     return;
   }
   res = key_acl_diff(&c, out);
   if (json_array_size(json_object_get(res, "changes"))) {
     json_t *ch = json_array_get(json_object_get(res, "changes"), 0);
-    posix_finish(s, h, RD_EVERIFY, res, "%s: still %s for %s (wanted %s)", c.path,
+    h->donef(s, RD_EVERIFY, res, "%s: still %s for %s (wanted %s)", c.path,
                  posix_str(ch, "old"), posix_str(ch, "what"), posix_str(ch, "new"));
     return;
   }
   json_decref(res);
-  posix_finish(s, h, 0, NULL, "%s: owner, group, mode%s as configured", c.path,
+  h->donef(s, 0, NULL, "%s: owner, group, mode%s as configured", c.path,
                c.acl_user ? " and ACL" : "");
 }
 
@@ -247,7 +247,7 @@ static void key_acl_restored(rd_step *s, const rd_host_api *h, const json_t *out
   key_acl_cfg c;
   if (key_acl_cfg_get(s, h, &c))
     return;
-  posix_finish(s, h, 0, NULL, "%s: old owner, group and mode restored", c.path);
+  h->donef(s, 0, NULL, "%s: old owner, group and mode restored", c.path);
 }
 
 static int key_acl_rollback(rd_step *s, const rd_host_api *h) {
@@ -258,7 +258,7 @@ static int key_acl_rollback(rd_step *s, const rd_host_api *h) {
   if (key_acl_cfg_get(s, h, &c))
     return 0;
   if (!(old = h->journal_get(s, c.jkey))) {
-    posix_finish(s, h, 0, NULL, "%s: no old state recorded, nothing to restore", c.path);
+    h->donef(s, 0, NULL, "%s: no old state recorded, nothing to restore", c.path);
     return 0;
   }
   acl_user = posix_str(old, "acl_user");

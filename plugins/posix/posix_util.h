@@ -37,12 +37,8 @@ const json_t *posix_new_cert(rd_step *s, const rd_host_api *h);
 json_t *posix_args(void);
 void posix_arg(json_t *args, const char *name, const char *value);
 
-/* {"changes": []} and one change appended to it (old/new NULL -> null). */
-json_t *posix_result(void);
-void posix_change(json_t *result, const char *what, const char *old, const char *new_);
-/* The one completion: the message is prefixed with the target's name. */
-void posix_finish(rd_step *s, const rd_host_api *h, int status, json_t *result,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Results: rd_result_new() / rd_result_change() (renewd/plugin.h); the one
+ * completion: h->donef(), which prefixes the target's name. */
 
 /* Runs a script; ok() gets its output object (strings) only when the
  * script ran and exited 0. Every other outcome completes the phase with

@@ -68,12 +68,12 @@ static json_t *prune_args(rd_step *s, const rd_host_api *h, const posix_paths *p
 }
 
 static json_t *prune_changes(const json_t *files) {
-  json_t *res = posix_result(), *f;
+  json_t *res = rd_result_new(), *f;
   size_t i;
   char what[1100];
   json_array_foreach(files, i, f) {
     snprintf(what, sizeof what, "backup %s", json_string_value(f));
-    posix_change(res, what, "present", "removed");
+    rd_result_change(res, what, "present", "removed");
   }
   return res;
 }
@@ -85,26 +85,26 @@ static void prune_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_object_set_new(res, "detail", json_pack("{s:o}", "kept", posix_out_lines(out, "backups")));
   json_decref(files);
   if (n)
-    posix_finish(s, h, 0, res, "would remove %zu old backup%s", n, n == 1 ? "" : "s");
+    h->donef(s, 0, res, "would remove %zu old backup%s", n, n == 1 ? "" : "s");
   else
-    posix_finish(s, h, 0, res, "no old backups beyond the newest to remove");
+    h->donef(s, 0, res, "no old backups beyond the newest to remove");
 }
 
 static void prune_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_t *files = posix_out_lines(out, "remove");
   size_t n = json_array_size(files);
   if (n)
-    posix_finish(s, h, RD_EVERIFY, NULL, "%zu old backup%s still present, e.g. %s", n,
+    h->donef(s, RD_EVERIFY, NULL, "%zu old backup%s still present, e.g. %s", n,
                  n == 1 ? "" : "s", json_string_value(json_array_get(files, 0)));
   else
-    posix_finish(s, h, 0, NULL, "no old backups beyond the newest");
+    h->donef(s, 0, NULL, "no old backups beyond the newest");
   json_decref(files);
 }
 
 static void prune_removed(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_t *files = posix_out_lines(out, "removed");
   size_t n = json_array_size(files);
-  posix_finish(s, h, 0, prune_changes(files), "removed %zu old backup%s", n, n == 1 ? "" : "s");
+  h->donef(s, 0, prune_changes(files), "removed %zu old backup%s", n, n == 1 ? "" : "s");
   json_decref(files);
 }
 
@@ -112,7 +112,7 @@ static int prune_run(rd_step *s, const rd_host_api *h, const rd_script *sc, posi
   posix_paths p;
   char err[512];
   if (posix_paths_get(s, h, &p, err, sizeof err) < 0) {
-    posix_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return 0;
   }
   return posix_run(s, h, sc, prune_args(s, h, &p), ok);

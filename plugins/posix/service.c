@@ -108,19 +108,19 @@ static json_t *service_args(const service_cfg *c, const char *command, const cha
 
 static void service_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   service_cfg c;
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   char what[700];
   service_cfg_get(s, h, &c);
   if (c.unit) {
     const char *st = *posix_out(out, "state") ? posix_out(out, "state") : "unknown";
     snprintf(what, sizeof what, "unit %s", c.unit);
-    posix_change(res, what, st, c.action);
-    posix_finish(s, h, 0, res, "would run: %s (the unit is %s)", c.what, st);
+    rd_result_change(res, what, st, c.action);
+    h->donef(s, 0, res, "would run: %s (the unit is %s)", c.what, st);
   } else {
     int found = posix_out_is(out, "found", "1");
-    posix_change(res, "run", NULL, c.command);
+    rd_result_change(res, "run", NULL, c.command);
     json_object_set_new(res, "detail", json_pack("{s:b}", "program_found", found));
-    posix_finish(s, h, 0, res, "would run: %s%s", c.command,
+    h->donef(s, 0, res, "would run: %s%s", c.command,
                  found ? "" : " (its program was not found on the target)");
   }
 }
@@ -137,18 +137,18 @@ static void service_report(rd_step *s, const rd_host_api *h, const json_t *out, 
   service_cfg c;
   long rc = strtol(posix_out(out, "rc"), NULL, 10);
   char *err = posix_out_text(out, "stderr", 400), *sout = posix_out_text(out, "stdout", 400);
-  json_t *res = posix_result();
+  json_t *res = rd_result_new();
   service_cfg_get(s, h, &c);
   json_object_set_new(res, "detail", json_pack("{s:s, s:i, s:s, s:s}", "command", what, "exit",
                                                (int)rc, "stdout", sout ? sout : "", "stderr",
                                                err ? err : ""));
   if (rc == 124 && c.timeout[0])
-    posix_finish(s, h, RD_ETIMEDOUT, res, "`%s` timed out after %s s", what, c.timeout);
+    h->donef(s, RD_ETIMEDOUT, res, "`%s` timed out after %s s", what, c.timeout);
   else if (rc != 0)
-    posix_finish(s, h, fail_status, res, "`%s` exited %ld: %s", what, rc,
+    h->donef(s, fail_status, res, "`%s` exited %ld: %s", what, rc,
                  err && *err ? err : sout && *sout ? sout : "(no output)");
   else
-    posix_finish(s, h, 0, res, "%s: `%s`", done_msg, what);
+    h->donef(s, 0, res, "%s: `%s`", done_msg, what);
   free(err);
   free(sout);
 }
@@ -175,9 +175,9 @@ static void service_active(rd_step *s, const rd_host_api *h, const json_t *out) 
   service_cfg c;
   service_cfg_get(s, h, &c);
   if (posix_out_is(out, "state", "active"))
-    posix_finish(s, h, 0, NULL, "unit %s is active", c.unit);
+    h->donef(s, 0, NULL, "unit %s is active", c.unit);
   else
-    posix_finish(s, h, RD_EVERIFY, NULL, "unit %s is %s after `%s`", c.unit,
+    h->donef(s, RD_EVERIFY, NULL, "unit %s is %s after `%s`", c.unit,
                  *posix_out(out, "state") ? posix_out(out, "state") : "not active", c.what);
 }
 
@@ -188,7 +188,7 @@ static int service_verify(rd_step *s, const rd_host_api *h) {
     return posix_run(s, h, &posix_service_check_script, service_args(&c, c.check, NULL), service_checked);
   if (c.unit)
     return posix_run(s, h, &posix_service_probe_script, service_args(&c, NULL, c.unit), service_active);
-  posix_finish(s, h, 0, NULL, "no check configured for `%s`", c.what);
+  h->donef(s, 0, NULL, "no check configured for `%s`", c.what);
   return 0;
 }
 

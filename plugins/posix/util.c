@@ -57,26 +57,6 @@ void posix_arg(json_t *args, const char *name, const char *value) {
   json_object_set_new(args, name, json_string(value ? value : ""));
 }
 
-json_t *posix_result(void) { return json_pack("{s:[]}", "changes"); }
-
-void posix_change(json_t *result, const char *what, const char *old, const char *new_) {
-  json_array_append_new(json_object_get(result, "changes"),
-                        json_pack("{s:s, s:o, s:o}", "what", what, "old",
-                                  old ? json_string(old) : json_null(), "new",
-                                  new_ ? json_string(new_) : json_null()));
-}
-
-void posix_finish(rd_step *s, const rd_host_api *h, int status, json_t *result,
-                  const char *fmt, ...) {
-  char msg[1536], body[1400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
-  h->done(s, status, result, msg);
-}
-
 /* stderr as one line: newlines -> " | ", at most the last 400 bytes. */
 static void one_line(const char *in, char *out, size_t outlen) {
   size_t n = in ? strlen(in) : 0, o = 0;
@@ -107,16 +87,16 @@ static void posix_tramp_cb(rd_step *s, int status, const rd_remote_result *r, vo
   free(arg);
   if (status < 0) {
     one_line(r ? r->err : NULL, line, sizeof line);
-    posix_finish(s, t.h, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
+    t.h->donef(s, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
                  *line ? ": " : "", line);
   } else if (!r) {
-    posix_finish(s, t.h, RD_EPROTO, NULL, "%s: no result", t.sc->name);
+    t.h->donef(s, RD_EPROTO, NULL, "%s: no result", t.sc->name);
   } else if (r->exit_status != 0) {
     one_line(r->err, line, sizeof line);
-    posix_finish(s, t.h, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name,
+    t.h->donef(s, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name,
                  *line ? line : "failed", r->exit_status);
   } else if (!json_is_object(r->json)) {
-    posix_finish(s, t.h, RD_EPROTO, NULL, "%s: malformed output from the target", t.sc->name);
+    t.h->donef(s, RD_EPROTO, NULL, "%s: malformed output from the target", t.sc->name);
   } else {
     t.ok(s, t.h, r->json);
   }
@@ -148,7 +128,7 @@ void posix_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *a
                 posix_ok_fn ok) {
   int rc = posix_run(s, h, sc, args, ok);
   if (rc < 0)
-    posix_finish(s, h, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
+    h->donef(s, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
 }
 
 const char *posix_out(const json_t *out, const char *key) {

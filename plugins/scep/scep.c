@@ -99,31 +99,18 @@ static void finish(scep_op *op, int status, json_t *result, const char *fmt, ...
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
   }
-  op->h->done(op->s, status, result, msg[0] ? msg : NULL);
+  if (msg[0])
+    op->h->donef(op->s, status, result, "%s", msg);
+  else
+    op->h->done(op->s, status, result, NULL);
 }
 
 /* --- small codecs ---------------------------------------------------------- */
 
-static char *b64(const unsigned char *d, size_t n) {
-  char *o = malloc(4 * ((n + 2) / 3) + 1);
-  if (o)
-    o[EVP_EncodeBlock((unsigned char *)o, d, (int)n)] = '\0';
-  return o;
-}
-
-static unsigned char *unb64(const char *s, size_t *n) {
-  size_t len = s ? strlen(s) : 0, pad = 0;
-  unsigned char *o;
-  int r;
-  if (!len || len % 4 || !(o = malloc(len / 4 * 3 + 1)))
-    return NULL;
-  if ((r = EVP_DecodeBlock(o, (const unsigned char *)s, (int)len)) < 0) {
-    free(o);
-    return NULL;
-  }
-  pad = (s[len - 1] == '=') + (len > 1 && s[len - 2] == '=');
-  *n = (size_t)r - pad;
-  return o;
+/* Decode a base64 value from a script's result; NULL when absent or bad. */
+static unsigned char *unb64(scep_op *op, const char *text, size_t *n) {
+  unsigned char *out = NULL;
+  return text && op->h->b64_decode(text, &out, n) == 0 ? out : NULL;
 }
 
 static char *x509_pem(X509 *c) {
@@ -366,7 +353,7 @@ static int run(scep_op *op, const rd_script *sc, json_t *params, rd_remote_cb cb
 
 static void sign_on_target(scep_op *op, const char *keypath, const unsigned char *digest,
                            size_t dlen, const char *md, rd_remote_cb cb) {
-  char *d64 = b64(digest, dlen);
+  char *d64 = op->h->b64_encode(digest, dlen);
   if (!d64) {
     finish(op, RD_ENOMEM, NULL, "out of memory");
     return;
@@ -418,7 +405,7 @@ static void decrypted(rd_step *s, int status, const rd_remote_result *r, void *a
   (void)s;
   if (remote_failed(op, status, r, "decrypting the CA's reply"))
     return;
-  if (!(p7 = unb64(remote_value(r, "p7"), &n))) {
+  if (!(p7 = unb64(op, remote_value(r, "p7"), &n))) {
     finish(op, RD_EPROTO, NULL, "decrypting the CA's reply: no output");
     return;
   }
@@ -476,7 +463,7 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
            scep_fail_info_name(rep.fail_info), rep.fail_text ? ": " : "",
            rep.fail_text ? rep.fail_text : "");
   } else {
-    char *env = b64(rep.envelope, rep.envelope_len), *signer = x509_pem(op->signer);
+    char *env = op->h->b64_encode(rep.envelope, rep.envelope_len), *signer = x509_pem(op->signer);
     if (env && signer)
       run(op, &scep_script_decrypt,
           json_pack("{s:s, s:s, s:s}", "key", op->signer_key, "envelope", env, "cert", signer),
@@ -592,12 +579,12 @@ static void post_request(scep_op *op) {
   }
   /* The request is durable before it leaves: a crash after this point
    * polls it instead of sending a second one. */
-  char *signer = x509_pem(op->signer), *nonce = b64(scep_req_nonce(op->req), SCEP_NONCE_LEN);
+  char *signer = x509_pem(op->signer), *nonce = op->h->b64_encode(scep_req_nonce(op->req), SCEP_NONCE_LEN);
   char *subj = NULL;
   unsigned char *sd = NULL;
   int sl = i2d_X509_NAME(op->subject, &sd);
   if (sl > 0)
-    subj = b64(sd, (size_t)sl);
+    subj = op->h->b64_encode(sd, (size_t)sl);
   OPENSSL_free(sd);
   int type = op->poll ? SCEP_MSG_CERTPOLL : op->mode == MODE_RENEW ? SCEP_MSG_RENEWALREQ : SCEP_MSG_PKCSREQ;
   json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}", "state", "sent", "txid",
@@ -637,7 +624,7 @@ static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *
   (void)s;
   if (remote_failed(op, status, r, "signing the SCEP message"))
     return;
-  if (!(sig = unb64(remote_value(r, "sig"), &n))) {
+  if (!(sig = unb64(op, remote_value(r, "sig"), &n))) {
     finish(op, RD_EPROTO, NULL, "signing the SCEP message: no signature returned");
     return;
   }
@@ -695,7 +682,7 @@ static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *
   (void)s;
   if (remote_failed(op, status, r, "signing the CSR with the new key"))
     return;
-  if (!(sig = unb64(remote_value(r, "sig"), &n))) {
+  if (!(sig = unb64(op, remote_value(r, "sig"), &n))) {
     finish(op, RD_EPROTO, NULL, "signing the CSR: no signature returned");
     return;
   }
@@ -770,7 +757,7 @@ static int resume_request(scep_op *op, json_t *rec) {
   }
   if (state && (!strcmp(state, "sent") || !strcmp(state, "pending"))) {
     size_t n = 0;
-    unsigned char *sd = unb64(json_string_value(json_object_get(rec, "subject")), &n);
+    unsigned char *sd = unb64(op, json_string_value(json_object_get(rec, "subject")), &n);
     const unsigned char *p = sd;
     op->poll = 1;
     snprintf(op->txid, sizeof op->txid, "%s", json_string_value(json_object_get(rec, "txid")));

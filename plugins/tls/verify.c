@@ -384,19 +384,6 @@ out:
   close(fd);
 }
 
-static void tls_finish(rd_step *s, const rd_host_api *h, int status, json_t *result,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void tls_finish(rd_step *s, const rd_host_api *h, int status, json_t *result,
-                       const char *fmt, ...) {
-  char body[1400], msg[1600];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
-  h->done(s, status, result, msg);
-}
-
 static const json_t *tls_expected(rd_step *s, const rd_host_api *h) {
   const json_t *f = h->facts(s), *e = json_object_get(f, "expect");
   if (!json_is_object(e))
@@ -426,15 +413,15 @@ static void tls_after(rd_step *s, int status, void *arg) {
   const char *ssha;
 
   if (status < 0) {
-    tls_finish(s, h, status, NULL, "%s: %s", p->where, h->strerror(status));
+    h->donef(s, status, NULL, "%s: %s", p->where, h->strerror(status));
     goto out;
   }
   if (p->status < 0) {
-    tls_finish(s, h, p->status, NULL, "%s", p->err);
+    h->donef(s, p->status, NULL, "%s", p->err);
     goto out;
   }
   if (h->cert_facts(p->leaf, p->leaf_len, &served) < 0 || !served) {
-    tls_finish(s, h, RD_EPROTO, NULL, "%s: the served certificate cannot be parsed", p->where);
+    h->donef(s, RD_EPROTO, NULL, "%s: the served certificate cannot be parsed", p->where);
     goto out;
   }
   ssha = json_string_value(json_object_get(served, "sha256"));
@@ -451,7 +438,7 @@ static void tls_after(rd_step *s, int status, void *arg) {
     const json_t *live = json_object_get(h->facts(s), "cert");
     const char *lsha = json_string_value(json_object_get(live, "sha256"));
     if (want && !strcmp(ssha, json_string_value(json_object_get(want, "sha256")))) {
-      tls_finish(s, h, 0, res, "%s: serves the expected certificate (%s)", p->where, sdesc);
+      h->donef(s, 0, res, "%s: serves the expected certificate (%s)", p->where, sdesc);
     } else {
       if (want)
         tls_describe(want, wdesc, sizeof wdesc);
@@ -459,28 +446,28 @@ static void tls_after(rd_step *s, int status, void *arg) {
       json_array_append_new(json_object_get(res, "changes"),
                             json_pack("{s:s, s:s, s:s}", "what", what, "old", sdesc, "new",
                                       want ? wdesc : "(new certificate)"));
-      tls_finish(s, h, 0, res, "%s: serves %s%s", p->where, sdesc,
+      h->donef(s, 0, res, "%s: serves %s%s", p->where, sdesc,
                  lsha && strcmp(lsha, ssha) ? " (not the certificate inventoried on disk)" : "");
     }
     goto out;
   }
   if (!want) {
     json_decref(res);
-    tls_finish(s, h, RD_ESTATE, NULL, "%s: no expected certificate (facts.expect) to compare with",
+    h->donef(s, RD_ESTATE, NULL, "%s: no expected certificate (facts.expect) to compare with",
                p->where);
     goto out;
   }
   if (strcmp(ssha, json_string_value(json_object_get(want, "sha256")))) {
-    tls_finish(s, h, RD_EVERIFY, res, "%s serves sha256 %s, expected sha256 %s", p->where, ssha,
+    h->donef(s, RD_EVERIFY, res, "%s serves sha256 %s, expected sha256 %s", p->where, ssha,
                json_string_value(json_object_get(want, "sha256")));
     goto out;
   }
   if (!p->chain_ok) {
-    tls_finish(s, h, RD_EVERIFY, res, "%s serves the expected certificate (sha256 %s) but its chain does not verify against the CA: %s",
+    h->donef(s, RD_EVERIFY, res, "%s serves the expected certificate (sha256 %s) but its chain does not verify against the CA: %s",
                p->where, ssha, p->chain_err);
     goto out;
   }
-  tls_finish(s, h, 0, res, "%s serves the expected certificate (%s), chain verified", p->where,
+  h->donef(s, 0, res, "%s serves the expected certificate (%s), chain verified", p->where,
              sdesc);
 out:
   json_decref(served);
@@ -505,7 +492,7 @@ static int tls_start(rd_step *s, const rd_host_api *h, rd_phase phase) {
   if (!addr)
     addr = json_string_value(json_object_get(hostf, "address"));
   if (!addr) {
-    tls_finish(s, h, RD_ECONFIG, NULL, "%s: no \"address\" and no facts.host.address", TYPE);
+    h->donef(s, RD_ECONFIG, NULL, "%s: no \"address\" and no facts.host.address", TYPE);
     return 0;
   }
   if (!(p = calloc(1, sizeof *p)))

@@ -198,7 +198,28 @@ typedef struct rd_host_api {
    * "not_after" (epoch seconds), "sans": [...], "key_type", "key_bits",
    * "template": {...}, "pem"}. *out is a new reference. */
   int (*cert_facts)(const unsigned char *data, size_t len, json_t **out);
+
+  /* done() with a printf-style message, prefixed with the host's name
+   * ("web17: ..."): the form every report line takes. */
+  void (*donef)(rd_step *s, int status, json_t *result, const char *fmt, ...)
+      __attribute__((format(printf, 4, 5)));
+  /* Base64 (standard alphabet, padded, no newlines). encode returns a
+   * malloc'd NUL-terminated string (NULL: out of memory); decode returns 0
+   * or RD_EPROTO / RD_ENOMEM and a malloc'd buffer. */
+  char *(*b64_encode)(const void *data, size_t len);
+  int (*b64_decode)(const char *text, unsigned char **out, size_t *len);
 } rd_host_api;
+
+/* Results: {"changes": [{"what", "old", "new"}]}. Header-only helpers so
+ * that every plugin builds its results the same way. */
+static inline json_t *rd_result_new(void) { return json_pack("{s:[]}", "changes"); }
+static inline void rd_result_change(json_t *result, const char *what, const char *old_value,
+                                    const char *new_value) {
+  json_array_append_new(json_object_get(result, "changes"),
+                        json_pack("{s:s, s:o, s:o}", "what", what, "old",
+                                  old_value ? json_string(old_value) : json_null(), "new",
+                                  new_value ? json_string(new_value) : json_null()));
+}
 
 typedef int (*rd_phase_fn)(rd_step *s, const rd_host_api *host);
 

@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "remote.h"
+#include "util.h"
 #include "x509.h"
 
 #define LH_SCRIPT_TIMEOUT_MS 120000
@@ -334,6 +335,22 @@ static int lh_cert_facts(const unsigned char *data, size_t len, json_t **out) {
   return rd_x509_facts_from_bytes(data, len, out);
 }
 
+static void lh_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  char body[1800], msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s: %s", lh_host(s), body);
+  lh_done(s, status, result, msg);
+}
+
+static char *lh_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
+
+static int lh_b64_decode(const char *text, unsigned char **out, size_t *len) {
+  return text ? rd_base64_decode(text, strlen(text), out, len) : RD_EINVAL;
+}
+
 static const rd_host_api lh_host_api = {
     .size = sizeof(rd_host_api),
     .abi = RD_PLUGIN_ABI,
@@ -356,6 +373,9 @@ static const rd_host_api lh_host_api = {
     .done = lh_done,
     .strerror = rd_strerror,
     .cert_facts = lh_cert_facts,
+    .donef = lh_donef,
+    .b64_encode = lh_b64_encode,
+    .b64_decode = lh_b64_decode,
 };
 
 const rd_host_api *lh_api(void) { return &lh_host_api; }
