@@ -62,8 +62,15 @@ export RENEWD_TRACE_REMOTE=$WORK/trace.jsonl
 # runbooks: the shipped one pointed at this lab, and two variants
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
 sed 's|"command": "/srv/renewd-lab/bin/tlsctl reload"|"command": "true"|' "$WORK/lab.json" >"$WORK/noreload.json"
+# the same with an operator hook (posix.exec) that records what it is told
+cat >"$WORK/hook.sh" <<'HOOK'
+[ "$1" = apply ] && printf '%s %s %s\n' "$RENEWD_HOST" "$RENEWD_OLD_SHA1" "$RENEWD_NEW_SHA1" >/srv/renewd-lab/hook.out
+true
+HOOK
+sed "s|\"steps\": \[|\"steps\": [{\"type\": \"posix.exec\", \"name\": \"hook\", \"params\": {\"file\": \"$WORK/hook.sh\"}},|" \
+	"$WORK/lab.json" >"$WORK/hook.json"
 grep -v '"challenge":' "$WORK/lab.json" | sed 's|"ca_fingerprint": \({[^}]*}\),|"ca_fingerprint": \1|' >"$WORK/nochallenge.json"
-check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/noreload.json" "$WORK/nochallenge.json"
+check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/noreload.json" "$WORK/nochallenge.json" "$WORK/hook.json"
 
 rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
 	local name=$1; shift
@@ -159,10 +166,14 @@ check "rollback reason names the TLS check" grep -q "TLS check: verify" "$WORK/r
 # ------------------------------------------------------------- 4. expired
 "$LAB" cert h0002 --expired >/dev/null
 keys_now
-rd expired run "$WORK/lab.json" --host h0002
+exp_sha1=$(crt h0002 | openssl x509 -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
+rd expired run "$WORK/hook.json" --host h0002
 check "expired certificate with a challenge: re-enrolled (exit 10), got $rc" test "$rc" = 10
 check "h0002: journal says DONE" test "$(state_of h0002)" = DONE
 check "h0002: the report says PKCSReq" grep -q "PKCSReq" "$WORK/expired.out"
+new_sha1=$(crt h0002 | openssl x509 -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
+check "h0002: the posix.exec hook ran on the target with the job's facts" \
+	test "$(on h0002 'cat /srv/renewd-lab/hook.out')" = "h0002 $exp_sha1 $new_sha1"
 check "h0002: the new certificate is valid now" bash -c "'$LAB' ssh h0002 'openssl x509 -in /srv/renewd-lab/tls/server.crt -noout -checkend 86400' >/dev/null"
 "$LAB" cert h0003 --expired >/dev/null
 exp_fp=$(crt h0003 | fp)
