@@ -297,6 +297,8 @@ static void job_next(rd_job *j) {
     }
     if (j->idx == 0) {
       set_due_facts(j);
+      if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert"))
+        rd_journal_inventory(e->journal, j->t->name, json_object_get(j->facts, "cert"));
       if (e->opts.inventory) {
         const json_t *cert = json_object_get(j->facts, "cert");
         if (cert)
@@ -324,10 +326,7 @@ static void job_next(rd_job *j) {
         /* renewals start in waves once the whole runbook is probed; the
          * slot goes back meanwhile so that the other probes can run */
         rd_waves_probed(j, 1);
-        if (j->holds_slot) {
-          j->holds_slot = 0;
-          e->running--;
-        }
+        rd_slot_give(j);
         rd_engine_pump(e);
         return;
       }
@@ -520,29 +519,46 @@ void rd_job_finish(rd_job *j) {
       uv_close((uv_handle_t *)&j->steps[k].timer, NULL);
   if (e->ssh)
     rd_ssh_release(e->ssh, j->t->name);
-  if (j->holds_slot) {
-    j->holds_slot = 0;
-    e->running--;
-  }
+  rd_slot_give(j);
   rd_waves_probed(j, 0); /* ended before its inventory decision: not due */
   rd_waves_ended(j);
   rd_engine_pump(e);
 }
 
+/* Concurrency: a job holds one slot of the engine (the global cap: --max-
+ * parallel, default 64) and one of its runbook (schedule.max_parallel,
+ * default 16) while it probes or renews. */
+static int slot_free(const rd_engine *e, const rd_job *j) {
+  size_t cap = j->rb->schedule.max_parallel > 0 ? (size_t)j->rb->schedule.max_parallel : 16;
+  return e->running < e->max_parallel && rd_waves_running(j->waves) < cap;
+}
+
+static void slot_take(rd_job *j) {
+  j->holds_slot = 1;
+  j->e->running++;
+  rd_waves_running_add(j->waves, 1);
+}
+
+void rd_slot_give(rd_job *j) {
+  if (!j->holds_slot)
+    return;
+  j->holds_slot = 0;
+  j->e->running--;
+  rd_waves_running_add(j->waves, -1);
+}
+
 void rd_engine_pump(rd_engine *e) {
   int waiting = 0;
   for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
-    if (q->wave_ready && !q->wave_started && !q->finished) {
+    if (q->wave_ready && !q->wave_started && !q->finished && slot_free(e, q)) {
       q->wave_started = 1;
-      q->holds_slot = 1;
-      e->running++;
+      slot_take(q);
       rd_job_start_renewal(q);
     }
   for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
-    if (q->queued && !q->started) {
+    if (q->queued && !q->started && slot_free(e, q)) {
       q->started = 1;
-      q->holds_slot = 1;
-      e->running++;
+      slot_take(q);
       rd_step_run(&q->steps[0], RD_PHASE_PROBE);
     }
   for (rd_job *q = e->jobs; q; q = q->next)
@@ -670,9 +686,7 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
     j->queued = 1;
     e->stats.targets++;
   }
-  if (!e->max_parallel || (rb->schedule.max_parallel > 0 && !e->opts.max_parallel &&
-                           (size_t)rb->schedule.max_parallel < e->max_parallel))
-    e->max_parallel = rb->schedule.max_parallel > 0 ? (size_t)rb->schedule.max_parallel : 16;
+
   return 0;
 }
 
@@ -702,7 +716,7 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
 
 int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
   if (!e->max_parallel)
-    e->max_parallel = 16;
+    e->max_parallel = 64;
   rd_engine_pump(e);
   uv_run(e->loop, UV_RUN_DEFAULT);
   for (rd_job *j = e->jobs; j; j = j->next)

@@ -24,7 +24,8 @@ typedef struct rd_engine_opts {
   int show_scripts;        /* print remote scripts with their parameters */
   int verbose;
   FILE *out;               /* report stream (stdout) */
-  int max_parallel;        /* 0: runbook's schedule.max_parallel */
+  int max_parallel;        /* global cap on jobs at once (0: 64); each runbook's
+                              schedule.max_parallel caps its own (default 16) */
 } rd_engine_opts;
 
 typedef struct rd_engine_stats {

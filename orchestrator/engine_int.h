@@ -102,6 +102,11 @@ void rd_engine_pump(rd_engine *e);
 rd_wave_set *rd_waves_for(rd_engine *e, const rd_runbook *rb);
 void rd_waves_free(rd_wave_set *w);
 void rd_waves_add_target(rd_wave_set *w);
+/* per-runbook concurrency: jobs of the runbook holding a slot */
+size_t rd_waves_running(const rd_wave_set *w);
+void rd_waves_running_add(rd_wave_set *w, int delta);
+/* engine.c: give back a job's slot (no-op when it holds none) */
+void rd_slot_give(rd_job *j);
 void rd_waves_probed(rd_job *j, int due); /* once per job */
 void rd_waves_ended(rd_job *j);           /* a job whose renewal started ended */
 /* remediate.c: after the inventory probe in remediation mode; then each

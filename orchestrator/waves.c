@@ -23,6 +23,7 @@ struct rd_wave_set {
   size_t counts[MAX_WAVES];
   size_t nwaves, wave, admitted, ended;
   int planned, failed;
+  size_t running;          /* jobs of this runbook holding a slot */
   rd_wave_set *next;
 };
 
@@ -40,6 +41,11 @@ rd_wave_set *rd_waves_for(rd_engine *e, const rd_runbook *rb) {
 }
 
 void rd_waves_add_target(rd_wave_set *w) { w->ntargets++; }
+size_t rd_waves_running(const rd_wave_set *w) { return w ? w->running : 0; }
+void rd_waves_running_add(rd_wave_set *w, int d) {
+  if (w)
+    w->running = (size_t)((long)w->running + d);
+}
 
 void rd_waves_free(rd_wave_set *w) {
   while (w) {

@@ -145,6 +145,8 @@ for h in "${HOSTS[@]}"; do
 done
 check "the ${#HOSTS[@]} new serials are distinct (one request at a time to the CA)" \
 	test "$(for h in "${HOSTS[@]}"; do crt "$h" | openssl x509 -noout -serial; done | sort -u | wc -l)" = ${#HOSTS[@]}
+check "the journal holds an inventory snapshot of every host" \
+	test "$(sqlite3 "$JOURNAL" 'select count(distinct host) from inventory')" = ${#HOSTS[@]}
 rd run2 run "$WORK/lab.json"
 check "second run renews nothing (exit 0), got $rc" test "$rc" = 0
 
