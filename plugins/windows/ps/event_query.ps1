@@ -1,0 +1,35 @@
+# event_query.ps1 — the newest event $P.id (from $P.source, if given) in
+# log $P.log written at or after $P.since (seconds since 1970 on this
+# host's clock; 0: any time), polling every 5 s for at most $P.wait
+# seconds. {log_exists, found, time, record_id, provider, message, now}.
+$log = [string]$P.log
+$id = [int]$P.id
+$since = [long]$P.since
+$wait = [int]$P.wait
+if ($wait -lt 0 -or $wait -gt 3600) { $wait = 0 }
+$res = [ordered]@{ log_exists = $false; found = $false; time = $null; record_id = $null; provider = $null; message = $null; now = (rdw_epoch ([DateTime]::UtcNow)) }
+if (Get-WinEvent -ListLog $log -ErrorAction SilentlyContinue) {
+  $res.log_exists = $true
+  $filter = @{ LogName = $log; Id = $id }
+  if ([string]$P.source) { $filter.ProviderName = [string]$P.source }
+  if ($since -gt 0) {
+    $filter.StartTime = (New-Object DateTime 1970, 1, 1, 0, 0, 0, ([DateTimeKind]::Utc)).AddSeconds($since).ToLocalTime()
+  }
+  $deadline = [DateTime]::UtcNow.AddSeconds($wait)
+  while ($true) {
+    $ev = Get-WinEvent -FilterHashtable $filter -MaxEvents 1 -ErrorAction SilentlyContinue
+    if ($ev -or [DateTime]::UtcNow -ge $deadline) { break }
+    Start-Sleep -Seconds 5
+  }
+  if ($ev) {
+    $msg = [string]$ev.Message
+    if ($msg.Length -gt 300) { $msg = $msg.Substring(0, 300) }
+    $res.found = $true
+    $res.time = rdw_epoch $ev.TimeCreated
+    $res.record_id = $ev.RecordId
+    $res.provider = $ev.ProviderName
+    $res.message = $msg
+  }
+}
+$res.now = rdw_epoch ([DateTime]::UtcNow)
+rd_out $res
