@@ -1,0 +1,148 @@
+/* event_verify.c — `windows.event_verify`: a service proves it loaded the
+ * certificate by logging an event (NDES: Event 1 in Application, "The
+ * Network Device Enrollment Service started successfully"; SCOM: Event
+ * 20053 in Operations Manager, "the certificate was loaded").
+ *
+ * params: {"log": "Application" (required), "event_id": 1 (required,
+ *          0-65535), "source": provider name (optional), "within": "10m"
+ *          (how long to wait for it, 1 s to 1 h; default "5m")}
+ * The step's "timeout" in the runbook must be longer than "within".
+ * probe (read-only): the log exists; the newest such event, for the report.
+ * verify: waits on the target (Get-WinEvent every 5 s, at most "within")
+ *   for the event written at or after facts.windows_restart.at — the
+ *   target's clock when windows.service restarted the service in this job,
+ *   so an event from before the restart never counts and clock skew between
+ *   orchestrator and target does not matter. Without a restart in this job
+ *   (remediate's diagnosis), the newest such event counts whenever it was.
+ * RD_KIND_CHECK: after a rollback the engine restarts the service again
+ * (windows.service is a RESTART kind, which updates facts.windows_restart)
+ * and runs this verify again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "windows_plugin.h"
+#include "windows_util.h"
+
+#define TYPE "windows.event_verify"
+
+static const rd_script win_event_query_script =
+    WIN_SCRIPT("windows.event.query", 0, WIN_PS_EVENT_QUERY);
+const rd_script *const windows_event_scripts[] = {&win_event_query_script, NULL};
+
+static const char *const ev_keys[] = {"log", "event_id", "source", "within", NULL};
+
+static int ev_validate(const json_t *params, char *err, size_t errlen) {
+  const char *w = win_str(params, "within");
+  long secs;
+  int rc;
+  if ((rc = win_check_keys(params, TYPE, ev_keys, err, errlen)) ||
+      (rc = win_check_string(params, "log", 1, 256, TYPE, err, errlen)) ||
+      (rc = win_check_int(params, "event_id", 1, 0, 65535, TYPE, err, errlen)) ||
+      (rc = win_check_string(params, "source", 0, 256, TYPE, err, errlen)))
+    return rc;
+  if (json_object_get(params, "within") &&
+      (!w || (secs = win_duration(w)) < 1 || secs > 3600)) {
+    snprintf(err, errlen, "%s: \"within\" must be a duration from \"1s\" to \"1h\" such as \"10m\"",
+             TYPE);
+    return RD_EINVAL;
+  }
+  return 0;
+}
+
+typedef struct ev_cfg {
+  const char *log, *source;
+  long long id, within, since;
+  char what[600];
+} ev_cfg;
+
+static void cfg_get(rd_step *s, const rd_host_api *h, ev_cfg *c) {
+  const json_t *pa = h->params(s);
+  const json_t *rs = json_object_get(h->facts(s), "windows_restart");
+  c->log = win_str(pa, "log");
+  c->source = win_str(pa, "source");
+  c->id = win_int(pa, "event_id", 0);
+  c->within = win_str(pa, "within") ? win_duration(win_str(pa, "within")) : 300;
+  c->since = win_int(rs, "at", 0);
+  snprintf(c->what, sizeof c->what, "event %lld%s%s in %s", c->id, c->source ? " from " : "",
+           c->source ? c->source : "", c->log);
+}
+
+static json_t *args(const ev_cfg *c, long long since, long long wait) {
+  return json_pack("{s:s, s:I, s:s, s:I, s:I}", "log", c->log, "id", (json_int_t)c->id, "source",
+                   c->source ? c->source : "", "since", (json_int_t)since, "wait", (json_int_t)wait);
+}
+
+static void ev_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
+  ev_cfg c;
+  char when[40];
+  cfg_get(s, h, &c);
+  if (!win_bool(out, "log_exists")) {
+    win_finish(s, h, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
+    return;
+  }
+  if (win_bool(out, "found"))
+    win_time(win_int(out, "time", 0), when, sizeof when);
+  win_finish(s, h, 0, win_result(), "would wait up to %lld s for %s after the restart (last seen %s)",
+             c.within, c.what, win_bool(out, "found") ? when : "never");
+}
+
+static int ev_probe(rd_step *s, const rd_host_api *h) {
+  ev_cfg c;
+  cfg_get(s, h, &c);
+  return win_run(s, h, &win_event_query_script, args(&c, 0, 0), ev_probed);
+}
+
+static void ev_checked(rd_step *s, const rd_host_api *h, const json_t *out) {
+  ev_cfg c;
+  char when[40], after[40];
+  cfg_get(s, h, &c);
+  win_time(c.since, after, sizeof after);
+  if (!win_bool(out, "log_exists")) {
+    win_finish(s, h, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
+    return;
+  }
+  if (!win_bool(out, "found") || (c.since && win_int(out, "time", 0) < c.since)) {
+    if (c.since)
+      win_finish(s, h, RD_EVERIFY, NULL, "no %s within %lld s after the restart at %s", c.what,
+                 c.within, after);
+    else
+      win_finish(s, h, RD_EVERIFY, NULL, "no %s at all", c.what);
+    return;
+  }
+  win_time(win_int(out, "time", 0), when, sizeof when);
+  {
+    char msg[400];
+    json_t *res = win_result();
+    win_line(win_out(out, "message"), msg, sizeof msg, 200);
+    json_object_set_new(res, "detail",
+                        json_pack("{s:I, s:I, s:s, s:s}", "time", (json_int_t)win_int(out, "time", 0),
+                                  "record_id", (json_int_t)win_int(out, "record_id", 0), "provider",
+                                  win_out(out, "provider"), "message", msg));
+    if (c.since)
+      win_finish(s, h, 0, res, "%s at %s, after the restart at %s: %s", c.what, when, after, msg);
+    else
+      win_finish(s, h, 0, res, "%s last logged at %s (no restart in this job): %s", c.what, when,
+                 msg);
+  }
+}
+
+static int ev_verify(rd_step *s, const rd_host_api *h) {
+  ev_cfg c;
+  cfg_get(s, h, &c);
+  return win_run(s, h, &win_event_query_script, args(&c, c.since, c.since ? c.within : 0),
+                 ev_checked);
+}
+
+const rd_step_kind windows_kind_event_verify = {
+    .type = TYPE,
+    .summary = "wait for an event (e.g. NDES Event 1, SCOM 20053) logged after the restart",
+    .platform = RD_PLATFORM_WINDOWS,
+    .flags = RD_KIND_CHECK,
+    .validate = ev_validate,
+    .probe = ev_probe,
+    .apply = NULL,
+    .verify = ev_verify,
+    .rollback = NULL,
+};

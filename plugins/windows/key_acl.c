@@ -1,0 +1,277 @@
+/* key_acl.c — `windows.key_acl`: lets a service account read the new
+ * certificate's private key (NDES app pool identity, SCOM Health Service).
+ *
+ * params: {"account": "CORP\\svc_ndes" (required; resolved to a SID on the
+ *          target), "rights": "read" (default: Read, Synchronize) | "full"
+ *          (FullControl)} — case-insensitive.
+ * The key file is found on the target from the certificate (facts.expect,
+ * else facts.new_cert): CAPI keys under %ProgramData%\Microsoft\Crypto\RSA\
+ * MachineKeys\<UniqueKeyContainerName>, CNG keys under ...\Crypto\Keys\
+ * <unique name>. Only explicit allow rules of that SID count (not groups).
+ * probe: whether the account has the rights already (old -> new).
+ * apply: journals {path, account, rights, added} first, then adds an allow
+ *   rule through the file's DACL only (Get-Item .GetAccessControl('Access')
+ *   / .SetAccessControl: the owner is never rewritten).
+ * verify: the account has the rights.
+ * rollback: removes the rule, only if apply added it (from the journal).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "windows_plugin.h"
+#include "windows_util.h"
+
+#define TYPE "windows.key_acl"
+#define READ_MASK 0x120089LL /* Read (ReadData|ReadEA|ReadAttributes|ReadPermissions) | Synchronize */
+#define FULL_MASK 0x1F01FFLL /* FullControl */
+
+static const rd_script win_key_acl_read_script =
+    WIN_SCRIPT("windows.key_acl.read", 0, WIN_PS_KEY_ACL_READ);
+static const rd_script win_key_acl_set_script =
+    WIN_SCRIPT("windows.key_acl.set", 1, WIN_PS_KEY_ACL_SET);
+const rd_script *const windows_key_acl_scripts[] = {&win_key_acl_read_script,
+                                                    &win_key_acl_set_script, NULL};
+
+static const char *const acl_keys[] = {"account", "rights", NULL};
+
+static int acl_validate(const json_t *params, char *err, size_t errlen) {
+  const char *r = win_str(params, "rights");
+  int rc;
+  if ((rc = win_check_keys(params, TYPE, acl_keys, err, errlen)) ||
+      (rc = win_check_string(params, "account", 1, 256, TYPE, err, errlen)))
+    return rc;
+  if (!win_account_ok(win_str(params, "account"))) {
+    snprintf(err, errlen, "%s: \"account\" must be an account name such as \"CORP\\\\svc_ndes\" or "
+             "\"NT AUTHORITY\\\\SYSTEM\", not \"%s\"", TYPE, win_str(params, "account"));
+    return RD_EINVAL;
+  }
+  if (json_object_get(params, "rights") && (!r || (strcasecmp(r, "read") && strcasecmp(r, "full")))) {
+    snprintf(err, errlen, "%s: \"rights\" must be \"read\" (Read, Synchronize) or \"full\" "
+             "(FullControl)", TYPE);
+    return RD_EINVAL;
+  }
+  return 0;
+}
+
+typedef struct acl_cfg {
+  const char *account, *rights; /* rights: "read" | "full" */
+  long long mask;
+  const char *store;
+  char thumb[41]; /* "" before the issuer ran */
+  char jkey[400];
+} acl_cfg;
+
+static void cfg_get(rd_step *s, const rd_host_api *h, acl_cfg *c) {
+  const json_t *pa = h->params(s);
+  const char *r = win_str(pa, "rights");
+  win_selector sel;
+  char err[256];
+  memset(c, 0, sizeof *c);
+  c->account = win_str(pa, "account");
+  c->rights = r && !strcasecmp(r, "full") ? "full" : "read";
+  c->mask = !strcmp(c->rights, "full") ? FULL_MASK : READ_MASK;
+  c->store = win_selector_get(s, h, &sel, err, sizeof err) < 0 ? WIN_DEFAULT_STORE : sel.store;
+  if (!win_cert_thumb(win_expected_cert(s, h), c->thumb))
+    c->thumb[0] = 0;
+  /* not the thumbprint: facts.expect changes during a rollback */
+  snprintf(c->jkey, sizeof c->jkey, "key_acl:%s:%s", c->account ? c->account : "", c->rights);
+}
+
+static const char *rights_text(const acl_cfg *c) {
+  return !strcmp(c->rights, "full") ? "FullControl" : "Read, Synchronize";
+}
+
+static int has_rights(const acl_cfg *c, const json_t *out) {
+  return (win_int(out, "rights", 0) & c->mask) == c->mask;
+}
+
+static int read_acl(rd_step *s, const rd_host_api *h, const acl_cfg *c, win_ok_fn ok) {
+  return win_run(s, h, &win_key_acl_read_script,
+                 json_pack("{s:s, s:s, s:s}", "store", c->store, "thumbprint", c->thumb, "account",
+                           c->account),
+                 ok);
+}
+
+/* The key file from a read, or NULL after completing with why not. */
+static const char *key_path_or_finish(rd_step *s, const rd_host_api *h, const acl_cfg *c,
+                                      const json_t *out) {
+  const json_t *k = json_object_get(out, "key");
+  if (!win_bool(out, "found")) {
+    win_finish(s, h, RD_ESTATE, NULL, "%s: certificate %s is not in the store", c->store, c->thumb);
+    return NULL;
+  }
+  if (!win_bool(out, "has_key") || !win_str(k, "path")) {
+    win_finish(s, h, RD_ESTATE, NULL, "%s: certificate %s has no private key file renewd can find",
+               c->store, c->thumb);
+    return NULL;
+  }
+  if (!win_bool(k, "exists")) {
+    win_finish(s, h, RD_ESTATE, NULL, "key file %s of certificate %s does not exist",
+               win_str(k, "path"), c->thumb);
+    return NULL;
+  }
+  return win_str(k, "path");
+}
+
+static void acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
+  acl_cfg c;
+  const char *path;
+  char what[1200];
+  json_t *res;
+  cfg_get(s, h, &c);
+  if (!(path = key_path_or_finish(s, h, &c, out)))
+    return;
+  res = win_result();
+  if (has_rights(&c, out)) {
+    win_finish(s, h, 0, res, "key %s: %s already has %s", path, c.account, win_out(out, "text"));
+    return;
+  }
+  snprintf(what, sizeof what, "rights of %s on key %s", c.account, path);
+  win_change(res, what, *win_out(out, "text") ? win_out(out, "text") : "none", rights_text(&c));
+  win_finish(s, h, 0, res, "key %s: would grant %s %s", path, c.account, rights_text(&c));
+}
+
+static int acl_probe(rd_step *s, const rd_host_api *h) {
+  acl_cfg c;
+  json_t *res;
+  char what[600];
+  cfg_get(s, h, &c);
+  if (!c.thumb[0]) {
+    res = win_result();
+    snprintf(what, sizeof what, "rights of %s on the new private key", c.account);
+    win_change(res, what, "(new key)", rights_text(&c));
+    win_finish(s, h, 0, res, "would grant %s %s on the new certificate's private key", c.account,
+               rights_text(&c));
+    return 0;
+  }
+  return read_acl(s, h, &c, acl_probed);
+}
+
+static json_t *set_args(const acl_cfg *c, const char *path, const char *op) {
+  return json_pack("{s:s, s:s, s:s, s:s}", "path", path, "account", c->account, "rights", c->rights,
+                   "op", op);
+}
+
+static void acl_granted(rd_step *s, const rd_host_api *h, const json_t *out) {
+  acl_cfg c;
+  json_t *rec, *res;
+  char what[1200];
+  cfg_get(s, h, &c);
+  rec = h->journal_get(s, c.jkey);
+  if (!has_rights(&c, out)) {
+    win_finish(s, h, RD_EREMOTE, NULL, "key %s: %s still has only %s after the grant",
+               win_out(rec, "path"), c.account, *win_out(out, "text") ? win_out(out, "text") : "nothing");
+  } else {
+    res = win_result();
+    snprintf(what, sizeof what, "rights of %s on key %s", c.account, win_out(rec, "path"));
+    win_change(res, what, win_out(rec, "before"), win_out(out, "text"));
+    win_finish(s, h, 0, res, "key %s: granted %s %s", win_out(rec, "path"), c.account,
+               rights_text(&c));
+  }
+  json_decref(rec);
+}
+
+static void acl_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *out) {
+  acl_cfg c;
+  const char *path;
+  json_t *rec;
+  int have, rc;
+  cfg_get(s, h, &c);
+  if (!(path = key_path_or_finish(s, h, &c, out)))
+    return;
+  have = has_rights(&c, out);
+  /* durable before the change: a rollback after a crash removes only
+   * what renewd added */
+  rec = json_pack("{s:s, s:s, s:s, s:b, s:s}", "path", path, "account", c.account, "rights",
+                  c.rights, "added", !have, "before",
+                  *win_out(out, "text") ? win_out(out, "text") : "none");
+  rc = h->journal_put(s, c.jkey, rec);
+  json_decref(rec);
+  if (rc < 0) {
+    win_finish(s, h, rc, NULL, "cannot journal the key ACL change: %s", h->strerror(rc));
+    return;
+  }
+  if (have) {
+    win_finish(s, h, 0, win_result(), "key %s: %s already has %s", path, c.account,
+               win_out(out, "text"));
+    return;
+  }
+  win_next(s, h, &win_key_acl_set_script, set_args(&c, path, "grant"), acl_granted);
+}
+
+static int acl_apply(rd_step *s, const rd_host_api *h) {
+  acl_cfg c;
+  cfg_get(s, h, &c);
+  if (h->whatif(s))
+    return RD_EWHATIF;
+  if (!c.thumb[0]) {
+    win_finish(s, h, RD_ESTATE, NULL, "no new certificate yet (facts.new_cert)");
+    return 0;
+  }
+  return read_acl(s, h, &c, acl_read_for_apply);
+}
+
+static void acl_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
+  acl_cfg c;
+  const char *path;
+  cfg_get(s, h, &c);
+  if (!(path = key_path_or_finish(s, h, &c, out)))
+    return;
+  if (has_rights(&c, out))
+    win_finish(s, h, 0, NULL, "key %s: %s has %s", path, c.account, win_out(out, "text"));
+  else
+    win_finish(s, h, RD_EVERIFY, NULL, "key %s: %s has %s, not %s", path, c.account,
+               *win_out(out, "text") ? win_out(out, "text") : "no rights", rights_text(&c));
+}
+
+static int acl_verify(rd_step *s, const rd_host_api *h) {
+  acl_cfg c;
+  cfg_get(s, h, &c);
+  if (!c.thumb[0]) {
+    win_finish(s, h, RD_ESTATE, NULL, "no new certificate to check (facts.new_cert)");
+    return 0;
+  }
+  return read_acl(s, h, &c, acl_verified);
+}
+
+static void acl_revoked(rd_step *s, const rd_host_api *h, const json_t *out) {
+  acl_cfg c;
+  json_t *rec;
+  cfg_get(s, h, &c);
+  rec = h->journal_get(s, c.jkey);
+  win_finish(s, h, 0, NULL, "key %s: the rule renewd added for %s is removed (now %s)",
+             win_out(rec, "path"), c.account, *win_out(out, "text") ? win_out(out, "text") : "no rights");
+  json_decref(rec);
+}
+
+static int acl_rollback(rd_step *s, const rd_host_api *h) {
+  acl_cfg c;
+  json_t *rec;
+  int rc;
+  cfg_get(s, h, &c);
+  rec = h->journal_get(s, c.jkey);
+  if (!rec || !win_bool(rec, "added") || !win_str(rec, "path")) {
+    win_finish(s, h, 0, NULL, "%s", rec ? "the rights were there before renewd: left as they are"
+                                        : "no key ACL was changed, nothing to undo");
+    json_decref(rec);
+    return 0;
+  }
+  rc = win_run(s, h, &win_key_acl_set_script, set_args(&c, win_str(rec, "path"), "revoke"),
+               acl_revoked);
+  json_decref(rec);
+  return rc;
+}
+
+const rd_step_kind windows_kind_key_acl = {
+    .type = TYPE,
+    .summary = "grant a service account read (or full) access to the new private key file",
+    .platform = RD_PLATFORM_WINDOWS,
+    .flags = 0,
+    .validate = acl_validate,
+    .probe = acl_probe,
+    .apply = acl_apply,
+    .verify = acl_verify,
+    .rollback = acl_rollback,
+};
