@@ -61,7 +61,7 @@ static const rd_script adcs_task_script =
     WIN_SCRIPT("adcs.task", 1,
                WIN_PS_ADCS_LIB "$RdwInner = @'\n" WIN_PS_TASK_INNER "'@\n" WIN_PS_ADCS_TASK);
 static const rd_script adcs_accept_script =
-    WIN_SCRIPT("adcs.accept", 1, WIN_PS_ADCS_LIB WIN_PS_ADCS_ACCEPT);
+    WIN_SCRIPT("adcs.accept", 1, WIN_PS_CERT_LIB WIN_PS_ADCS_LIB WIN_PS_ADCS_ACCEPT);
 static const rd_script adcs_cleanup_script =
     WIN_SCRIPT("adcs.cleanup", 1, WIN_PS_ADCS_CLEANUP);
 
@@ -326,26 +326,18 @@ static int task_failed(adcs_op *op, const json_t *out, const char *what) {
   return 0;
 }
 
-static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
-  const json_t *c = json_object_get(out, "cert");
+/* facts.new_cert from a store entry (rdw_certinfo) that has its key. */
+static void set_new_cert(adcs_op *op, const json_t *c, const json_t *chain) {
+  rd_step *s = op->s;
+  const rd_host_api *h = op->h;
   json_t *recs, *nf, *arr;
-  char line[600], serial[128];
-  if (!win_bool(out, "found") || !win_bool(c, "has_key")) {
-    win_line(win_out(out, "text"), line, sizeof line, 400);
-    win_finish(s, h, RD_EREMOTE, NULL,
-               "certreq -accept -machine: certificate %s is %s in %s (exit %lld: %s)",
-               win_out(out, "thumbprint"),
-               win_bool(out, "found") ? "without its private key" : "not", op->store,
-               win_int(out, "exit", -1), *line ? line : "no output");
-    return;
-  }
+  char serial[128];
   arr = json_pack("{s:[O]}", "certs", (json_t *)c);
   recs = win_store_records(h, arr, NULL);
   json_decref(arr);
   if (json_array_size(recs) != 1) {
     json_decref(recs);
-    win_finish(s, h, RD_EPROTO, NULL, "certreq -accept: the installed certificate cannot be parsed");
+    win_finish(s, h, RD_EPROTO, NULL, "the installed certificate cannot be parsed");
     return;
   }
   nf = json_incref(json_array_get(recs, 0));
@@ -353,7 +345,8 @@ static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_object_set_new(nf, "store", json_string(op->store));
   json_object_set_new(nf, "key_match", json_boolean(win_bool(nf, "key_exists") || !win_str(nf, "key_path")));
   json_object_set_new(h->facts(s), "new_cert", nf);
-  set_ca_pem(op, json_object_get(out, "chain"));
+  if (json_array_size(chain))
+    set_ca_pem(op, chain);
   json_object_set_new(op->rec, "thumbprint", json_string(win_out(nf, "thumbprint")));
   if (rec_save(op, "issued") < 0)
     return;
@@ -370,6 +363,35 @@ static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
     win_finish(s, h, 0, res, "issued %s (serial %s) by %s, request %s", win_out(nf, "thumbprint"),
                serial, op->config, *win_out(op->rec, "request_id") ? win_out(op->rec, "request_id") : "?");
   }
+}
+
+static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
+  adcs_op *op = h->data(s);
+  const json_t *c = json_object_get(out, "cert");
+  char line[600];
+  if (!win_bool(out, "found") || !win_bool(c, "has_key")) {
+    win_line(win_out(out, "text"), line, sizeof line, 400);
+    win_finish(s, h, RD_EREMOTE, NULL,
+               "certreq -accept -machine: certificate %s is %s in %s (exit %lld: %s)",
+               win_out(out, "thumbprint"),
+               win_bool(out, "found") ? "without its private key" : "not", op->store,
+               win_int(out, "exit", -1), *line ? line : "no output");
+    return;
+  }
+  set_new_cert(op, c, json_object_get(out, "chain"));
+}
+
+/* Resumed after -accept: the certificate is looked up in the store (the
+ * work directory with the .cer is gone by then). */
+static void issued_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
+  adcs_op *op = h->data(s);
+  const json_t *c = json_array_get(json_object_get(out, "certs"), 0);
+  if (!c || !win_bool(c, "has_key")) {
+    win_finish(s, h, RD_ESTATE, NULL, "%s: the issued certificate %s is %s", op->store,
+               win_out(op->rec, "thumbprint"), c ? "there without its private key" : "gone");
+    return;
+  }
+  set_new_cert(op, c, NULL);
 }
 
 static void run_accept(adcs_op *op) {
@@ -555,8 +577,11 @@ static void resume(adcs_op *op) {
     submit(op, 0);
   } else if (!strcmp(st, "pending")) {
     run_task(op, "retrieve", 1, task_retrieved);
-  } else if (!strcmp(st, "accepting") || !strcmp(st, "issued")) {
+  } else if (!strcmp(st, "accepting")) {
     run_accept(op);
+  } else if (!strcmp(st, "issued") && win_is_hex(win_str(op->rec, "thumbprint"), 40)) {
+    const char *t[1] = {win_str(op->rec, "thumbprint")};
+    win_next(op->s, op->h, &win_store_list_script, win_store_args(op->store, t, 1), issued_listed);
   } else if (!strcmp(st, "denied")) {
     win_finish(op->s, op->h, RD_EDENIED, NULL, "CA %s denied request %s: %s", op->config,
                win_out(op->rec, "request_id"), win_out(op->rec, "disposition"));

@@ -10,7 +10,7 @@
 #include "windows_plugin.h"
 
 const rd_script win_store_list_script =
-    WIN_SCRIPT("windows.store.list", 0, WIN_PS_STORE_LIST);
+    WIN_SCRIPT("windows.store.list", 0, WIN_PS_CERT_LIB WIN_PS_STORE_LIST);
 const rd_script *const windows_store_scripts[] = {&win_store_list_script, NULL};
 
 json_t *win_store_args(const char *store, const char *const *thumbs, size_t n) {

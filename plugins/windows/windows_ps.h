@@ -186,6 +186,44 @@
   "rd_out $res\n" \
   ""
 
+#define WIN_PS_CERT_LIB \
+  "function rdw_keyinfo($Cert) {\n" \
+  "  $k = [ordered]@{ provider = $null; container = $null; path = $null; exists = $false }\n" \
+  "  if (-not $Cert.HasPrivateKey) { return $k }\n" \
+  "  $key = $null\n" \
+  "  try { $key = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Cert) } catch { $key = $null }\n" \
+  "  if (-not $key) {\n" \
+  "    try { $key = [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPrivateKey($Cert) } catch { $key = $null }\n" \
+  "  }\n" \
+  "  $base = Join-Path $env:ProgramData 'Microsoft\\Crypto'\n" \
+  "  if ($key -and $key.PSObject.Properties['Key'] -and $key.Key) {\n" \
+  "    $k.provider = 'CNG'\n" \
+  "    $k.container = [string]$key.Key.UniqueName\n" \
+  "    $k.path = Join-Path (Join-Path $base 'Keys') $k.container\n" \
+  "  } elseif ($key -and $key.PSObject.Properties['CspKeyContainerInfo']) {\n" \
+  "    $k.provider = 'CAPI'\n" \
+  "    $k.container = [string]$key.CspKeyContainerInfo.UniqueKeyContainerName\n" \
+  "    $k.path = Join-Path (Join-Path $base 'RSA\\MachineKeys') $k.container\n" \
+  "  }\n" \
+  "  if ($k.path) { $k.exists = [bool](Test-Path -LiteralPath $k.path) }\n" \
+  "  if ($key -is [System.IDisposable]) { $key.Dispose() }\n" \
+  "  return $k\n" \
+  "}\n" \
+  "function rdw_certinfo($Cert) {\n" \
+  "  $hint = $null\n" \
+  "  $ext = $Cert.Extensions | Where-Object { $_.Oid.Value -eq '1.3.6.1.4.1.311.21.7' } | Select-Object -First 1\n" \
+  "  if ($ext) { try { $hint = $ext.Format($false) } catch { $hint = $null } }\n" \
+  "  return [ordered]@{\n" \
+  "    thumbprint = $Cert.Thumbprint\n" \
+  "    raw = [System.Convert]::ToBase64String($Cert.RawData)\n" \
+  "    has_key = [bool]$Cert.HasPrivateKey\n" \
+  "    key = (rdw_keyinfo $Cert)\n" \
+  "    friendly_name = [string]$Cert.FriendlyName\n" \
+  "    template_hint = $hint\n" \
+  "  }\n" \
+  "}\n" \
+  ""
+
 #define WIN_PS_EVENT_QUERY \
   "$log = [string]$P.log\n" \
   "$id = [int]$P.id\n" \
@@ -359,41 +397,6 @@
   "}\n" \
   "function rdw_find([string]$StorePath, [string]$Thumb) {\n" \
   "  return Get-ChildItem -Path $StorePath | Where-Object { $_.Thumbprint -eq $Thumb } | Select-Object -First 1\n" \
-  "}\n" \
-  "function rdw_keyinfo($Cert) {\n" \
-  "  $k = [ordered]@{ provider = $null; container = $null; path = $null; exists = $false }\n" \
-  "  if (-not $Cert.HasPrivateKey) { return $k }\n" \
-  "  $key = $null\n" \
-  "  try { $key = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Cert) } catch { $key = $null }\n" \
-  "  if (-not $key) {\n" \
-  "    try { $key = [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPrivateKey($Cert) } catch { $key = $null }\n" \
-  "  }\n" \
-  "  $base = Join-Path $env:ProgramData 'Microsoft\\Crypto'\n" \
-  "  if ($key -and $key.PSObject.Properties['Key'] -and $key.Key) {\n" \
-  "    $k.provider = 'CNG'\n" \
-  "    $k.container = [string]$key.Key.UniqueName\n" \
-  "    $k.path = Join-Path (Join-Path $base 'Keys') $k.container\n" \
-  "  } elseif ($key -and $key.PSObject.Properties['CspKeyContainerInfo']) {\n" \
-  "    $k.provider = 'CAPI'\n" \
-  "    $k.container = [string]$key.CspKeyContainerInfo.UniqueKeyContainerName\n" \
-  "    $k.path = Join-Path (Join-Path $base 'RSA\\MachineKeys') $k.container\n" \
-  "  }\n" \
-  "  if ($k.path) { $k.exists = [bool](Test-Path -LiteralPath $k.path) }\n" \
-  "  if ($key -is [System.IDisposable]) { $key.Dispose() }\n" \
-  "  return $k\n" \
-  "}\n" \
-  "function rdw_certinfo($Cert) {\n" \
-  "  $hint = $null\n" \
-  "  $ext = $Cert.Extensions | Where-Object { $_.Oid.Value -eq '1.3.6.1.4.1.311.21.7' } | Select-Object -First 1\n" \
-  "  if ($ext) { try { $hint = $ext.Format($false) } catch { $hint = $null } }\n" \
-  "  return [ordered]@{\n" \
-  "    thumbprint = $Cert.Thumbprint\n" \
-  "    raw = [System.Convert]::ToBase64String($Cert.RawData)\n" \
-  "    has_key = [bool]$Cert.HasPrivateKey\n" \
-  "    key = (rdw_keyinfo $Cert)\n" \
-  "    friendly_name = [string]$Cert.FriendlyName\n" \
-  "    template_hint = $hint\n" \
-  "  }\n" \
   "}\n" \
   "function rdw_native([string]$Exe, [string[]]$ArgList) {\n" \
   "  $ErrorActionPreference = 'Continue'\n" \
