@@ -303,15 +303,25 @@ static void run_task(adcs_op *op, const char *action, int fresh, win_ok_fn ok) {
   win_next(op->s, op->h, &adcs_task_script, a, ok);
 }
 
-/* The task ran (or did not): 0 when its output is there to parse. */
+/* The task ran (or did not): 0 when its output is there to parse. A
+ * submission or retrieval that outlived the wait may have reached the CA:
+ * the job waits in PENDING_CA (keeping its journal) and the next run reads
+ * the task's result file instead of sending anything again. */
 static int task_failed(adcs_op *op, const json_t *out, const char *what) {
   char line[600];
   const char *st = win_out(out, "state");
+  if (!strcmp(st, "timeout") && strcmp(what, "certutil -dump")) {
+    op->h->set_state(op->s, "PENDING_CA");
+    win_finish(op->s, op->h, RD_EPENDING, NULL,
+               "%s: the SYSTEM task did not finish within %d s (last result %lld); the request "
+               "may have reached CA %s, so the next run reads the task's result and never "
+               "submits twice",
+               what, TASK_WAIT_S, win_int(out, "task_result", 0), op->config);
+    return 1;
+  }
   if (!strcmp(st, "timeout")) {
-    win_finish(op->s, op->h, RD_ETIMEDOUT, NULL,
-               "%s: the SYSTEM task did not finish within %d s (last result %lld); the next run "
-               "reads its result and never submits twice",
-               what, TASK_WAIT_S, win_int(out, "task_result", 0));
+    win_finish(op->s, op->h, RD_ETIMEDOUT, NULL, "%s: the SYSTEM task did not finish within %d s",
+               what, TASK_WAIT_S);
     return 1;
   }
   if (strcmp(st, "done")) {

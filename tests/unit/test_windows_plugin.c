@@ -1553,9 +1553,12 @@ END_TEST
 START_TEST(adcs_never_submits_twice) {
   ndes();
   inventory();
-  /* the task outlived its wait: the next run reads its result */
+  /* the task outlived its wait: the job waits (PENDING_CA keeps the
+   * journal) and the next run reads its result */
   W->task_timeout = 1;
-  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_ETIMEDOUT);
+  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_EPENDING);
+  ck_assert_ptr_nonnull(strstr(o_msg, "never submits twice"));
+  ck_assert_ptr_nonnull(strstr(W->states, "PENDING_CA"));
   ck_assert_str_eq(P(json_object_get(W->journal, "adcs.request"), "state"), "submitted");
   /* it started and left nothing: unknown, an operator checks the CA */
   W->task_timeout = 0;
