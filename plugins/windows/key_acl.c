@@ -7,7 +7,8 @@
  * The key file is found on the target from the certificate (facts.expect,
  * else facts.new_cert): CAPI keys under %ProgramData%\Microsoft\Crypto\RSA\
  * MachineKeys\<UniqueKeyContainerName>, CNG keys under ...\Crypto\Keys\
- * <unique name>. Only explicit allow rules of that SID count (not groups).
+ * <unique name>. Only allow rules naming that SID count (explicit or
+ * inherited; rights through a group do not).
  * probe: whether the account has the rights already (old -> new).
  * apply: journals {path, account, rights, added} first, then adds an allow
  *   rule through the file's DACL only (Get-Item .GetAccessControl('Access')

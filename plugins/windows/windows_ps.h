@@ -270,7 +270,7 @@
   ""
 
 #define WIN_PS_IIS_READ \
-  "$b = rdw_binding\n" \
+  "$b = @(rdw_binding)\n" \
   "$res = [ordered]@{ count = $b.Count; binding = $null; hash = ''; store = $null; sslflags = $null }\n" \
   "if ($b.Count -eq 1) {\n" \
   "  $res.binding = [string]$b[0].bindingInformation\n" \
@@ -282,7 +282,7 @@
   ""
 
 #define WIN_PS_IIS_SET \
-  "$b = rdw_binding\n" \
+  "$b = @(rdw_binding)\n" \
   "if ($b.Count -ne 1) { rd_fail \"expected one $($P.protocol) binding on port $($P.port) of '$($P.site)', found $($b.Count)\" }\n" \
   "$b = $b[0]\n" \
   "$found = ([string]$b.certificateHash).ToUpperInvariant()\n" \

@@ -1,5 +1,5 @@
 # iis_read.ps1 — {count, binding, hash, store, sslflags} of the binding.
-$b = rdw_binding
+$b = @(rdw_binding)
 $res = [ordered]@{ count = $b.Count; binding = $null; hash = ''; store = $null; sslflags = $null }
 if ($b.Count -eq 1) {
   $res.binding = [string]$b[0].bindingInformation

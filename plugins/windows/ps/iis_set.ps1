@@ -2,7 +2,7 @@
 # unbind) to the binding, guarded: only while it holds $P.expect.
 # RemoveSslCertificate + AddSslCertificate; if adding fails the previous
 # certificate is put back. {state: set|already|mismatch, found, hash}.
-$b = rdw_binding
+$b = @(rdw_binding)
 if ($b.Count -ne 1) { rd_fail "expected one $($P.protocol) binding on port $($P.port) of '$($P.site)', found $($b.Count)" }
 $b = $b[0]
 $found = ([string]$b.certificateHash).ToUpperInvariant()

@@ -1,5 +1,6 @@
 # key_acl_read.ps1 — the private key file of certificate $P.thumbprint and
-# the rights its DACL allows $P.account explicitly (not through groups):
+# the rights its DACL allows $P.account by name (explicit or inherited
+# rules; not through groups):
 # {found, has_key, key, sid, rights (FileSystemRights as a number), text}.
 $storePath = rdw_store ([string]$P.store)
 $thumb = rdw_thumb ([string]$P.thumbprint) 'certificate'
