@@ -232,7 +232,17 @@ static int open_journal_job(rd_job *j) {
   json_object_set_new(j->report, "job_id", json_integer(j->id));
   if (created) {
     j->state = RD_JOB_DUE;
+    /* "old" means the certificate the job started from, even after a
+     * crash that left the new one live: keep it with the job */
+    if (json_object_get(j->facts, "cert") &&
+        (rc = rd_journal_kv_put(j->e->journal, j->id, "job.cert", json_object_get(j->facts, "cert"))))
+      return rc;
   } else {
+    json_t *orig = NULL;
+    if (rd_journal_kv_get(j->e->journal, j->id, "job.cert", &orig) == 0 && orig) {
+      json_object_set(j->facts, "live_cert", json_object_get(j->facts, "cert"));
+      json_object_set_new(j->facts, "cert", orig);
+    }
     /* an interrupted job continues from its last committed state; its
      * steps' probes recognise what already took effect */
     if ((rc = rd_journal_job_resume(j->e->journal, j->id, &st)))
@@ -263,6 +273,20 @@ static void end_job(rd_job *j, rd_job_state final) {
   if (rd_job_move(j, final, j->error[0] ? j->error : NULL) && final != RD_JOB_FAILED)
     rd_job_move(j, RD_JOB_FAILED, j->error[0] ? j->error : NULL);
   rd_job_finish(j);
+}
+
+/* Is there a non-terminal journal job for this (host, certificate)? */
+static int interrupted_job(rd_job *j) {
+  char certid[512];
+  rd_job_row row;
+  if (!j->e->journal || j->e->opts.whatif)
+    return 0;
+  job_cert_id(j, certid, sizeof certid);
+  if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) || rd_job_state_terminal(row.state))
+    return 0;
+  j->resume_id = row.id;
+  j->resume_state = row.state;
+  return 1;
 }
 
 /* A due job leaves the read-only phase: open (or resume) its journal job,
@@ -316,6 +340,18 @@ static void job_next(rd_job *j) {
         return;
       }
       int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
+      if (!due && interrupted_job(j)) {
+        /* an interrupted job continues whatever the certificate looks like
+         * now: its new certificate may be live with follow-ups still owed */
+        json_t *d = json_object_get(j->facts, "due");
+        char why[300];
+        snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
+                 rd_job_state_name(j->resume_state));
+        json_object_set_new(d, "due", json_true());
+        json_object_set_new(d, "why", json_string(why));
+        json_object_set(j->report, "due", d);
+        due = 1;
+      }
       if (!due) {
         json_object_set_new(j->report, "state", json_string("NOT_DUE"));
         rd_job_finish(j);

@@ -64,6 +64,8 @@ struct rd_job {
   int counted_probe;         /* its inventory decision reached the waves */
   int wave_ready;            /* admitted by its wave, waiting for a slot */
   int wave_started;          /* its renewal started */
+  int64_t resume_id;         /* an interrupted journal job to continue */
+  rd_job_state resume_state;
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];

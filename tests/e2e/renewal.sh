@@ -14,6 +14,8 @@
 #     without a challenge the job ends NEEDS_OPERATOR with what to do.
 #  5. `renewd remediate` finds a wrong key mode and a service not serving the
 #     live certificate, changes nothing with --whatif, then repairs both.
+#  7. renewd killed mid-renewal: the next run resumes the job from the journal
+#     and finishes it without a second request to the CA.
 #  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE) or a capture of
 #     all lab traffic.
@@ -203,6 +205,44 @@ check "h0004: key mode is 0600 again" test "$(on h0004 'stat -c %a /srv/renewd-l
 check "h0005: the live certificate is served" test "$(served h0005)" = "$(crt h0005 | fp)"
 rd rem-again remediate --runbook "$WORK/lab.json" --host h0004 --host h0005 --whatif
 check "a second diagnosis finds nothing (exit 0), got $rc" test "$rc" = 0
+
+# ------------------------------------------------------------- 7. crash and resume
+# renewd is SIGKILLed while a follow-up runs (the new certificate is already
+# live); the next run continues the journal's job instead of skipping a
+# certificate that no longer looks due, and never sends a second request.
+cat >"$WORK/slow.sh" <<'HOOK'
+[ "$1" = apply ] && sleep 30
+true
+HOOK
+sed "s|\"steps\": \[|\"steps\": [{\"type\": \"posix.exec\", \"name\": \"slow hook\", \"params\": {\"file\": \"$WORK/slow.sh\"}, \"timeout\": \"60s\"},|" \
+	"$WORK/lab.json" >"$WORK/slow.json"
+sed 's|"name": "slow hook", "params": {"file": "[^"]*"}|"name": "slow hook", "params": {"script": "true"}|' "$WORK/slow.json" >"$WORK/fast.json"
+"$LAB" cert h0004 --due >/dev/null
+keys_now
+issued0=$(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt")
+"$LAB" exec -- "$RENEWD" run "$WORK/slow.json" --host h0004 --journal "$JOURNAL" >"$WORK/crash.out" 2>&1 &
+crash_pid=$!
+crashed=0
+for _ in $(seq 1 80); do
+	if [ "$(state_of h0004)" = FOLLOWUPS ] && "$LAB" exec -- pgrep -f 'sleep 30' >/dev/null; then
+		"$LAB" exec -- pkill -9 -f "renewd run $WORK/slow.json" && crashed=1
+		break
+	fi
+	sleep 0.25
+done
+wait "$crash_pid" 2>/dev/null || true
+check "renewd was killed in FOLLOWUPS" test "$crashed" = 1
+check "the journal still has the job in FOLLOWUPS" test "$(state_of h0004)" = FOLLOWUPS
+rd resume run "$WORK/fast.json" --host h0004
+check "the next run resumes it (exit 10), got $rc" test "$rc" = 10
+check "the report says so" grep -q "resuming job [0-9]*, interrupted in FOLLOWUPS" "$WORK/resume.out"
+check "h0004: journal says DONE" test "$(state_of h0004)" = DONE
+check "the CA issued exactly one certificate for it" test "$(($(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt") - issued0))" = 1
+c=$(crt h0004)
+sha1=$(openssl x509 -noout -fingerprint -sha1 <<<"$c" | cut -d= -f2 | tr -d : | tr A-F a-f)
+check "h0004: app.conf pins the new certificate" bash -c "'$LAB' ssh h0004 'cat /srv/renewd-lab/etc/app.conf' | grep -q 'cert_sha1 = $sha1'"
+check "h0004: and it is served" test "$(served h0004)" = "$(fp <<<"$c")"
+keys_now
 
 # ------------------------------------------------------------- 6. key material
 keys_now
