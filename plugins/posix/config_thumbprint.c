@@ -42,7 +42,7 @@ static int ct_one_of(const char *v, const char *const *list) {
 
 static int ct_validate(const json_t *params, char *err, size_t errlen) {
   int rc;
-  if ((rc = posix_check_keys(params, TYPE, ct_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, ct_keys, err, errlen)) ||
       (rc = posix_check_string(params, "file", 1, 1, TYPE, err, errlen)))
     return rc;
   if (!ct_one_of(posix_str(params, "format"), ct_formats)) {

@@ -30,7 +30,7 @@ static const char *const exec_keys[] = {"script", "file", "mutating", "timeout",
 static int exec_validate(const json_t *params, char *err, size_t errlen) {
   const json_t *m = json_object_get(params, "mutating"), *to = json_object_get(params, "timeout");
   int rc;
-  if ((rc = posix_check_keys(params, TYPE, exec_keys, err, errlen)))
+  if ((rc = rd_check_keys(params, TYPE, exec_keys, err, errlen)))
     return rc;
   if (!json_object_get(params, "script") == !json_object_get(params, "file")) {
     snprintf(err, errlen, "%s: give either \"script\" (inline sh) or \"file\" (a local script path)",

@@ -37,7 +37,7 @@ static const rd_script posix_install_rollback_script =
     POSIX_SCRIPT("posix.install.rollback", 1, POSIX_SH_INSTALL_ROLLBACK);
 
 static int install_validate(const json_t *params, char *err, size_t errlen) {
-  return posix_check_keys(params, TYPE, NULL, err, errlen);
+  return rd_check_keys(params, TYPE, NULL, err, errlen);
 }
 
 /* "serial 1A2B, sha1 e03b…" of a facts object, or the placeholder. */

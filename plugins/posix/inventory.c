@@ -24,36 +24,11 @@ static const rd_script posix_inventory_script =
     POSIX_SCRIPT("posix.inventory", 0, POSIX_SH_INVENTORY);
 
 static int inventory_validate(const json_t *params, char *err, size_t errlen) {
-  return posix_check_keys(params, TYPE, NULL, err, errlen);
+  return rd_check_keys(params, TYPE, NULL, err, errlen);
 }
 
-/* Drop this kind's earlier findings (a re-probe replaces them). */
-static json_t *problems_reset(json_t *facts) {
-  json_t *p = json_object_get(facts, "problems");
-  size_t i;
-  if (!json_is_array(p)) {
-    p = json_array();
-    json_object_set_new(facts, "problems", p);
-  }
-  for (i = json_array_size(p); i-- > 0;) {
-    const char *step = posix_str(json_array_get(p, i), "step");
-    if (step && !strcmp(step, TYPE))
-      json_array_remove(p, i);
-  }
-  return p;
-}
 
-static void problem(json_t *problems, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void problem(json_t *problems, const char *what, const char *fmt, ...) {
-  char detail[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
-  json_array_append_new(problems,
-                        json_pack("{s:s, s:s, s:s}", "what", what, "detail", detail, "step", TYPE));
-}
+
 
 /* "root root 0640" -> cert[prefix_owner], ... */
 static void put_stat(json_t *cert, const char *prefix, const char *st) {
@@ -69,7 +44,7 @@ static void put_stat(json_t *cert, const char *prefix, const char *st) {
 }
 
 static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
-  json_t *facts = h->facts(s), *problems = problems_reset(facts), *cert = NULL, *res;
+  json_t *facts = h->facts(s), *problems = rd_problems_reset(facts, TYPE), *cert = NULL, *res;
   posix_paths p;
   char err[512], when[32] = "?";
   const char *pem = posix_out(out, "cert_pem");
@@ -81,16 +56,16 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
   posix_paths_get(s, h, &p, err, sizeof err);
   json_object_del(facts, "cert");
   if (!key_exists)
-    problem(problems, "missing key", "the private key %s does not exist", p.key);
+    rd_problem(problems, TYPE, "missing key", "the private key %s does not exist", p.key);
   if (!posix_out_is(out, "cert_exists", "1")) {
-    problem(problems, "missing certificate", "the certificate %s does not exist", p.cert);
+    rd_problem(problems, TYPE, "missing certificate", "the certificate %s does not exist", p.cert);
     res = rd_result_new();
     json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 0));
     h->donef(s, 0, res, "%s: no certificate (a new one is needed)", p.cert);
     return;
   }
   if (h->cert_facts((const unsigned char *)pem, strlen(pem), &cert) < 0 || !cert) {
-    problem(problems, "unreadable certificate", "%s does not hold a PEM or DER certificate", p.cert);
+    rd_problem(problems, TYPE, "unreadable certificate", "%s does not hold a PEM or DER certificate", p.cert);
     res = rd_result_new();
     json_object_set_new(res, "detail", json_pack("{s:s, s:b}", "path", p.cert, "exists", 1));
     h->donef(s, 0, res, "%s: not a certificate (a new one is needed)", p.cert);
@@ -111,12 +86,12 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
   if (gmtime_r(&na, &tm))
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
   if (na <= time(NULL))
-    problem(problems, "expired", "the certificate %s expired on %s", p.cert, when);
+    rd_problem(problems, TYPE, "expired", "the certificate %s expired on %s", p.cert, when);
   if (key_exists && !strcmp(match, "0"))
-    problem(problems, "key mismatch", "the private key %s does not belong to the certificate %s",
+    rd_problem(problems, TYPE, "key mismatch", "the private key %s does not belong to the certificate %s",
             p.key, p.cert);
   else if (key_exists && strcmp(match, "1"))
-    problem(problems, "unreadable key", "the private key %s cannot be read (encrypted, or no sudo?)",
+    rd_problem(problems, TYPE, "unreadable key", "the private key %s cannot be read (encrypted, or no sudo?)",
             p.key);
 
   res = rd_result_new();

@@ -57,7 +57,7 @@ static const char *key_acl_mode3(const char *m) {
 static int key_acl_validate(const json_t *params, char *err, size_t errlen) {
   const char *names[] = {"owner", "group", "acl_user"};
   int rc;
-  if ((rc = posix_check_keys(params, TYPE, key_acl_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, key_acl_keys, err, errlen)) ||
       (rc = posix_check_string(params, "path", 0, 1, TYPE, err, errlen)))
     return rc;
   for (size_t i = 0; i < 3; i++) {

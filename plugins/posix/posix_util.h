@@ -12,6 +12,7 @@
 
 #include "posix_sh.h"
 #include "renewd/plugin.h"
+#include "renewd/plugin_helpers.h"
 
 /* An rd_script for a POSIX target: name, mutating, text (lib prepended). */
 #define POSIX_SCRIPT(name_, mutating_, text_)                                  \
@@ -61,9 +62,8 @@ char *posix_out_text(const json_t *out, const char *key, size_t max);
 /* Newline-separated output as a JSON array of the non-empty lines. */
 json_t *posix_out_lines(const json_t *out, const char *key);
 
-/* Validation helpers: one sentence into err, return RD_EINVAL. */
-int posix_check_keys(const json_t *params, const char *type, const char *const *allowed,
-                     char *err, size_t errlen);
+/* Validation helpers: one sentence into err, return RD_EINVAL (unknown keys:
+ * rd_check_keys in renewd/plugin_helpers.h). */
 int posix_check_string(const json_t *params, const char *key, int required, int absolute,
                        const char *type, char *err, size_t errlen);
 

@@ -32,7 +32,7 @@ static const char *const prune_keys[] = {"keep", NULL};
 static int prune_validate(const json_t *params, char *err, size_t errlen) {
   const json_t *k = json_object_get(params, "keep");
   int rc;
-  if ((rc = posix_check_keys(params, TYPE, prune_keys, err, errlen)))
+  if ((rc = rd_check_keys(params, TYPE, prune_keys, err, errlen)))
     return rc;
   if (k && (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 1000)) {
     snprintf(err, errlen,

@@ -48,7 +48,7 @@ static int service_validate(const json_t *params, char *err, size_t errlen) {
   const json_t *cmd = json_object_get(params, "command"), *unit = json_object_get(params, "unit");
   const json_t *act = json_object_get(params, "action"), *to = json_object_get(params, "timeout");
   int rc;
-  if ((rc = posix_check_keys(params, TYPE, service_keys, err, errlen)))
+  if ((rc = rd_check_keys(params, TYPE, service_keys, err, errlen)))
     return rc;
   if (!cmd == !unit) {
     snprintf(err, errlen, "%s: give either \"command\" (a shell command) or \"unit\" (a systemd unit)",

@@ -89,7 +89,7 @@ static void op_free(void *p) {
 }
 
 static int adcs_validate(const json_t *params, char *err, size_t errlen) {
-  return win_check_keys(params, TYPE, NULL, err, errlen);
+  return rd_check_keys(params, TYPE, NULL, err, errlen);
 }
 
 /* "host\CA name": what certreq -config takes; no quotes or line breaks. */

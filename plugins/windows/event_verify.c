@@ -37,7 +37,7 @@ static int ev_validate(const json_t *params, char *err, size_t errlen) {
   const char *w = win_str(params, "within");
   long secs;
   int rc;
-  if ((rc = win_check_keys(params, TYPE, ev_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, ev_keys, err, errlen)) ||
       (rc = win_check_string(params, "log", 1, 256, TYPE, err, errlen)) ||
       (rc = win_check_int(params, "event_id", 1, 0, 65535, TYPE, err, errlen)) ||
       (rc = win_check_string(params, "source", 0, 256, TYPE, err, errlen)))

@@ -36,7 +36,7 @@ static const char *const iis_protocols[] = {"https", NULL};
 static int iis_validate(const json_t *params, char *err, size_t errlen) {
   const char *host = win_str(params, "host");
   int rc;
-  if ((rc = win_check_keys(params, TYPE, iis_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, iis_keys, err, errlen)) ||
       (rc = win_check_string(params, "site", 1, 256, TYPE, err, errlen)) ||
       (rc = win_check_enum(params, "protocol", 0, iis_protocols, TYPE, err, errlen)) ||
       (rc = win_check_int(params, "port", 0, 1, 65535, TYPE, err, errlen)) ||

@@ -35,7 +35,7 @@ typedef struct install_cfg {
 } install_cfg;
 
 static int install_validate(const json_t *params, char *err, size_t errlen) {
-  return win_check_keys(params, TYPE, NULL, err, errlen);
+  return rd_check_keys(params, TYPE, NULL, err, errlen);
 }
 
 /* The store and the two thumbprints ("" when unknown); on a bad

@@ -26,39 +26,14 @@
 #define TYPE "windows.inventory"
 
 static int inventory_validate(const json_t *params, char *err, size_t errlen) {
-  return win_check_keys(params, TYPE, NULL, err, errlen);
+  return rd_check_keys(params, TYPE, NULL, err, errlen);
 }
 
-/* Drop this kind's earlier findings (a re-probe replaces them). */
-static json_t *problems_reset(json_t *facts) {
-  json_t *p = json_object_get(facts, "problems");
-  size_t i;
-  if (!json_is_array(p)) {
-    p = json_array();
-    json_object_set_new(facts, "problems", p);
-  }
-  for (i = json_array_size(p); i-- > 0;) {
-    const char *step = win_str(json_array_get(p, i), "step");
-    if (step && !strcmp(step, TYPE))
-      json_array_remove(p, i);
-  }
-  return p;
-}
 
-static void problem(json_t *problems, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void problem(json_t *problems, const char *what, const char *fmt, ...) {
-  char detail[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
-  json_array_append_new(problems,
-                        json_pack("{s:s, s:s, s:s}", "what", what, "detail", detail, "step", TYPE));
-}
+
 
 static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
-  json_t *facts = h->facts(s), *problems = problems_reset(facts), *recs, *dups = NULL, *cert, *res;
+  json_t *facts = h->facts(s), *problems = rd_problems_reset(facts, TYPE), *recs, *dups = NULL, *cert, *res;
   win_selector sel;
   char err[512], sdesc[600], when[40], thumb[41];
   int bad = 0, idx;
@@ -76,7 +51,7 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
   }
   idx = win_select(&sel, recs, time(NULL), &dups);
   if (idx < 0) {
-    problem(problems, "missing certificate", "no certificate in %s matches %s", sel.store, sdesc);
+    rd_problem(problems, TYPE, "missing certificate", "no certificate in %s matches %s", sel.store, sdesc);
     res = win_result();
     json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:I, s:i}", "store", sel.store,
                                                  "selector", sdesc, "listed",
@@ -100,12 +75,12 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
   na = win_int(cert, "not_after", 0);
   win_time(na, when, sizeof when);
   if (na <= (long long)time(NULL))
-    problem(problems, "expired", "the certificate %s in %s expired on %s", thumb, sel.store, when);
+    rd_problem(problems, TYPE, "expired", "the certificate %s in %s expired on %s", thumb, sel.store, when);
   if (!win_bool(cert, "has_private_key"))
-    problem(problems, "missing key", "the certificate %s in %s has no private key", thumb,
+    rd_problem(problems, TYPE, "missing key", "the certificate %s in %s has no private key", thumb,
             sel.store);
   else if (win_str(cert, "key_path") && !win_bool(cert, "key_exists"))
-    problem(problems, "missing key", "the private key file %s of %s does not exist",
+    rd_problem(problems, TYPE, "missing key", "the private key file %s of %s does not exist",
             win_str(cert, "key_path"), thumb);
   if (json_array_size(dups)) {
     char list[600] = "";
@@ -115,7 +90,7 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
       snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                win_out(d, "thumbprint"));
     }
-    problem(problems, "duplicates",
+    rd_problem(problems, TYPE, "duplicates",
             "%zu other certificate%s in %s match%s %s (%s); services such as NDES refuse to "
             "start with more than one",
             json_array_size(dups), json_array_size(dups) == 1 ? "" : "s", sel.store,

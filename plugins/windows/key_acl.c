@@ -40,7 +40,7 @@ static const char *const acl_keys[] = {"account", "rights", NULL};
 static int acl_validate(const json_t *params, char *err, size_t errlen) {
   const char *r = win_str(params, "rights");
   int rc;
-  if ((rc = win_check_keys(params, TYPE, acl_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, acl_keys, err, errlen)) ||
       (rc = win_check_string(params, "account", 1, 256, TYPE, err, errlen)))
     return rc;
   if (!win_account_ok(win_str(params, "account"))) {

@@ -49,7 +49,7 @@ static const char *const prune_matches[] = {"template", "subject", "selector", N
 
 static int prune_validate(const json_t *params, char *err, size_t errlen) {
   int rc;
-  if ((rc = win_check_keys(params, TYPE, prune_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, prune_keys, err, errlen)) ||
       (rc = win_check_enum(params, "match", 0, prune_matches, TYPE, err, errlen)) ||
       (rc = win_check_string(params, "backup_dir", 0, 200, TYPE, err, errlen)))
     return rc;

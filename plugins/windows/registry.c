@@ -47,7 +47,7 @@ static const char *const reg_kinds[] = {"REG_SZ", "REG_BINARY", NULL};
 static int reg_validate(const json_t *params, char *err, size_t errlen) {
   const char *v;
   int rc;
-  if ((rc = win_check_keys(params, TYPE, reg_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, reg_keys, err, errlen)) ||
       (rc = win_check_string(params, "key", 1, 1024, TYPE, err, errlen)) ||
       (rc = win_check_string(params, "value", 1, 255, TYPE, err, errlen)) ||
       (rc = win_check_enum(params, "format", 1, reg_formats, TYPE, err, errlen)) ||

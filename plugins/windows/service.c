@@ -45,7 +45,7 @@ static int service_name_ok(const char *n) {
 static int svc_validate(const json_t *params, char *err, size_t errlen) {
   const char *act = win_str(params, "action"), *svc = win_str(params, "service");
   int rc;
-  if ((rc = win_check_keys(params, TYPE, svc_keys, err, errlen)) ||
+  if ((rc = rd_check_keys(params, TYPE, svc_keys, err, errlen)) ||
       (rc = win_check_enum(params, "action", 0, svc_actions, TYPE, err, errlen)) ||
       (rc = win_check_string(params, "service", 0, 256, TYPE, err, errlen)) ||
       (rc = win_check_int(params, "timeout", 0, 1, 3600, TYPE, err, errlen)))

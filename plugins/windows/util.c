@@ -155,32 +155,6 @@ void win_line(const char *in, char *out, size_t outlen, size_t max) {
 
 /* ------------------------------------------------------------ validation */
 
-int win_check_keys(const json_t *params, const char *type, const char *const *allowed, char *err,
-                   size_t errlen) {
-  const char *k;
-  const json_t *v;
-  if (params && !json_is_object(params)) {
-    snprintf(err, errlen, "%s: params must be an object", type);
-    return RD_EINVAL;
-  }
-  json_object_foreach((json_t *)params, k, v) {
-    size_t i;
-    for (i = 0; allowed && allowed[i] && strcmp(allowed[i], k); i++)
-      ;
-    if (!allowed || !allowed[i]) {
-      char list[256] = "";
-      for (i = 0; allowed && allowed[i]; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
-                 allowed[i]);
-      if (*list)
-        snprintf(err, errlen, "%s: unknown parameter \"%s\" (expected %s)", type, k, list);
-      else
-        snprintf(err, errlen, "%s: takes no parameters, but \"%s\" was given", type, k);
-      return RD_EINVAL;
-    }
-  }
-  return 0;
-}
 
 int win_check_string(const json_t *params, const char *key, int required, size_t maxlen,
                      const char *type, char *err, size_t errlen) {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "renewd/plugin.h"
+#include "renewd/plugin_helpers.h"
 #include "windows_ps.h"
 
 /* An rd_script for a Windows target: name, mutating, text (lib prepended). */
@@ -49,10 +50,9 @@ long long win_int(const json_t *o, const char *key, long long def);
  * other control characters -> spaces, whitespace runs collapsed). */
 void win_line(const char *in, char *out, size_t outlen, size_t max);
 
-/* --- validation (one sentence into err; RD_EINVAL) ------------------------ */
+/* --- validation (one sentence into err; RD_EINVAL; unknown keys:
+ * rd_check_keys in renewd/plugin_helpers.h) --------------------------------- */
 
-int win_check_keys(const json_t *params, const char *type, const char *const *allowed, char *err,
-                   size_t errlen);
 /* A non-empty string without control characters, at most maxlen bytes. */
 int win_check_string(const json_t *params, const char *key, int required, size_t maxlen,
                      const char *type, char *err, size_t errlen);
