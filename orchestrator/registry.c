@@ -165,6 +165,12 @@ int rd_registry_load_default(rd_registry *r, const char *dir_override, char *err
   const char *dir = dir_override;
   if (!dir || !*dir)
     dir = getenv("RENEWD_PLUGINS");
+  /* an installed renewd uses its installed plugins; a renewd run from its
+   * build tree (no install yet) uses the ones built beside it */
+#ifdef RENEWD_PLUGIN_DIR
+  if ((!dir || !*dir) && access(RENEWD_PLUGIN_DIR, R_OK) == 0)
+    dir = RENEWD_PLUGIN_DIR;
+#endif
 #ifdef RENEWD_BUILD_PLUGIN_DIR
   if ((!dir || !*dir) && access(RENEWD_BUILD_PLUGIN_DIR, R_OK) == 0)
     dir = RENEWD_BUILD_PLUGIN_DIR;
