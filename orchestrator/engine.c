@@ -321,8 +321,10 @@ static void job_next(rd_job *j) {
     }
     if (j->idx == 0) {
       set_due_facts(j);
-      if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert"))
+      if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert")) {
         rd_journal_inventory(e->journal, j->t->name, json_object_get(j->facts, "cert"));
+        rd_notify_expiry(j);
+      }
       if (e->opts.inventory) {
         const json_t *cert = json_object_get(j->facts, "cert");
         if (cert)
@@ -553,6 +555,7 @@ void rd_job_finish(rd_job *j) {
   for (size_t k = 0; k < j->nsteps; k++)
     if (j->steps[k].timer_ready && !uv_is_closing((uv_handle_t *)&j->steps[k].timer))
       uv_close((uv_handle_t *)&j->steps[k].timer, NULL);
+  rd_notify_job_end(j);
   if (e->ssh)
     rd_ssh_release(e->ssh, j->t->name);
   rd_slot_give(j);
@@ -600,7 +603,7 @@ void rd_engine_pump(rd_engine *e) {
   for (rd_job *q = e->jobs; q; q = q->next)
     if (!q->finished && (q->holds_slot || q->wave_ready || !q->started))
       waiting = 1;
-  if (!waiting && e->running == 0 && !e->shutting_down) {
+  if (!waiting && e->running == 0 && e->notifying == 0 && !e->shutting_down) {
     e->shutting_down = 1;
     rd_ssh_shutdown(e->ssh, NULL, NULL);
     rd_http_shutdown(e->http, NULL, NULL);

@@ -85,6 +85,7 @@ struct rd_engine {
   rd_engine_stats stats;
   json_t *report;            /* {"whatif":..,"jobs":[...]} */
   rd_wave_set *waves;        /* one per runbook */
+  int notifying;             /* webhook posts in flight */
   int shutting_down;
 };
 
@@ -111,6 +112,9 @@ void rd_waves_running_add(rd_wave_set *w, int delta);
 void rd_slot_give(rd_job *j);
 void rd_waves_probed(rd_job *j, int due); /* once per job */
 void rd_waves_ended(rd_job *j);           /* a job whose renewal started ended */
+/* notify.c: webhook events (once each, remembered in the journal) */
+void rd_notify_job_end(rd_job *j);
+void rd_notify_expiry(rd_job *j);
 /* remediate.c: after the inventory probe in remediation mode; then each
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);

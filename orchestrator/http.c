@@ -359,6 +359,11 @@ int rd_http_submit(rd_http *h, const char *method, const char *url, const char *
     if (!(l = curl_slist_append(r->hdrs, "Expect:")))
       goto oom;
     r->hdrs = l;
+    for (const char *const *hd = o ? o->headers : NULL; hd && *hd; hd++) {
+      if (!(l = curl_slist_append(r->hdrs, *hd)))
+        goto oom;
+      r->hdrs = l;
+    }
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->post);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

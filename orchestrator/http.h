@@ -13,6 +13,7 @@ typedef struct rd_http_opts {
   long timeout_ms;         /* whole request; default 30000 */
   size_t max_body;         /* response cap; default 8 MiB */
   int insecure;            /* never set by default */
+  const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
 } rd_http_opts;
 
 typedef struct rd_http_result {

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "registry.h"
 #include "runbook.h"
+#include "httpcatch.h"
 #include "testutil.h"
 
 static char trace[4096];
@@ -308,6 +309,55 @@ START_TEST(failed_canary_holds_the_rest) {
 }
 END_TEST
 
+/* A runbook like flow.json whose notify.webhook points at a local catcher. */
+static void write_notify_runbook(const char *path, int port) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "{\"name\": \"engine-notify\",\n"
+          " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\"}]},\n"
+          " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/k\", \"known_hosts\": \"/nonexistent/kh\"},\n"
+          " \"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"},\n"
+          " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
+          "   \"ca_fingerprint\": \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},\n"
+          " \"policy\": {\"renew_before\": \"10d\"},\n"
+          " \"steps\": [{\"type\": \"test.check\", \"name\": \"check\"}],\n"
+          " \"notify\": {\"webhook\": {\"url\": \"http://127.0.0.1:%d/hook\",\n"
+          "   \"token\": {\"env\": \"RENEWD_TEST_WEBHOOK_TOKEN\"}}, \"before_expiry_days\": [30, 14, 7]}}\n",
+          port);
+  fclose(f);
+}
+
+START_TEST(webhook_once_per_event) {
+  hc_server hc;
+  char rb[300];
+  ck_assert_int_eq(hc_start(&hc), 0);
+  snprintf(rb, sizeof rb, "%s/notify.json", jdir);
+  write_notify_runbook(rb, hc.port);
+  setenv("RENEWD_TEST_WEBHOOK_TOKEN", "s3cret-token", 1);
+  fail_check_verify = 1; /* the renewal rolls back: one "job" event */
+  run_out o = run_file(rb, &plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  ck_assert_int_eq(hc_count(&hc), 2);
+  /* 1 day left crosses 30, 14 and 7: one event, for 7 */
+  const char *exp = strstr(hc.requests[0], "\"event\":\"expiring\"") ? hc.requests[0] : hc.requests[1];
+  const char *job = exp == hc.requests[0] ? hc.requests[1] : hc.requests[0];
+  ck_assert_ptr_nonnull(strstr(exp, "POST /hook "));
+  ck_assert_ptr_nonnull(strstr(exp, "Authorization: Bearer s3cret-token"));
+  ck_assert_ptr_nonnull(strstr(exp, "\"threshold_days\":7"));
+  ck_assert_ptr_nonnull(strstr(job, "\"event\":\"job\""));
+  ck_assert_ptr_nonnull(strstr(job, "\"state\":\"ROLLED_BACK\""));
+  ck_assert_ptr_nonnull(strstr(job, "served certificate is not the new one"));
+  /* the next run is in backoff: no new job event, and the expiry was sent */
+  fail_check_verify = 0;
+  o = run_file(rb, &plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "BACKOFF");
+  ck_assert_int_eq(hc_count(&hc), 2);
+  hc_stop(&hc);
+  unsetenv("RENEWD_TEST_WEBHOOK_TOKEN");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -321,6 +371,7 @@ int main(void) {
   tcase_add_test(tc, whatif_runs_probes_only);
   tcase_add_test(tc, waves_in_order);
   tcase_add_test(tc, failed_canary_holds_the_rest);
+  tcase_add_test(tc, webhook_once_per_event);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(last_report);
