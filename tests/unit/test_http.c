@@ -248,7 +248,7 @@ START_TEST(post_and_errors) {
   server s;
   hres post = {0}, nf = {0}, big = {0}, stream = {0}, slow = {0}, refused = {0}, bad = {0};
   char u[256];
-  rd_http_opts small = {NULL, 0, 1u << 20, 0}, quick = {NULL, 300, 0, 0};
+  rd_http_opts small = {.max_body = 1u << 20}, quick = {.timeout_ms = 300};
   const char body[] = "\x01\x02 binary \xff body";
   uv_loop_init(&loop);
   server_start(&loop, &s);
