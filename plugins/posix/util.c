@@ -57,71 +57,9 @@ void posix_arg(json_t *args, const char *name, const char *value) {
   json_object_set_new(args, name, json_string(value ? value : ""));
 }
 
-/* stderr as one line: newlines -> " | ", at most the last 400 bytes. */
-static void one_line(const char *in, char *out, size_t outlen) {
-  size_t n = in ? strlen(in) : 0, o = 0;
-  while (n && (in[n - 1] == '\n' || in[n - 1] == '\r' || in[n - 1] == ' '))
-    n--;
-  const char *p = in ? in + (n > 400 ? n - 400 : 0) : "";
-  const char *end = in ? in + n : p;
-  for (; p < end && o + 4 < outlen; p++) {
-    if (*p == '\n') {
-      memcpy(out + o, " | ", 3);
-      o += 3;
-    } else {
-      out[o++] = (*p == '\r' || *p == '\t') ? ' ' : *p;
-    }
-  }
-  out[o] = 0;
-}
-
-typedef struct posix_tramp {
-  const rd_host_api *h;
-  const rd_script *sc;
-  posix_ok_fn ok;
-} posix_tramp;
-
-static void posix_tramp_cb(rd_step *s, int status, const rd_remote_result *r, void *arg) {
-  posix_tramp t = *(posix_tramp *)arg;
-  char line[512];
-  free(arg);
-  if (status < 0) {
-    one_line(r ? r->err : NULL, line, sizeof line);
-    t.h->donef(s, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
-                 *line ? ": " : "", line);
-  } else if (!r) {
-    t.h->donef(s, RD_EPROTO, NULL, "%s: no result", t.sc->name);
-  } else if (r->exit_status != 0) {
-    one_line(r->err, line, sizeof line);
-    t.h->donef(s, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name,
-                 *line ? line : "failed", r->exit_status);
-  } else if (!json_is_object(r->json)) {
-    t.h->donef(s, RD_EPROTO, NULL, "%s: malformed output from the target", t.sc->name);
-  } else {
-    t.ok(s, t.h, r->json);
-  }
-}
-
 int posix_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
               posix_ok_fn ok) {
-  posix_tramp *t;
-  int rc;
-  if (sc->mutating && h->whatif(s)) {
-    json_decref(args);
-    return RD_EWHATIF;
-  }
-  if (!(t = malloc(sizeof *t))) {
-    json_decref(args);
-    return RD_ENOMEM;
-  }
-  t->h = h;
-  t->sc = sc;
-  t->ok = ok;
-  /* The callback may run (and free t) before remote() returns. */
-  rc = h->remote(s, sc, args, posix_tramp_cb, t);
-  if (rc < 0)
-    free(t);
-  return rc < 0 ? rc : 0;
+  return rd_remote_ok(s, h, sc, args, ok);
 }
 
 void posix_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,

@@ -116,7 +116,7 @@ static int rec_put(adcs_op *op, const char *state) {
 static int rec_save(adcs_op *op, const char *state) {
   int rc = rec_put(op, state);
   if (rc < 0)
-    win_finish(op->s, op->h, rc, NULL, "cannot journal the request: %s", op->h->strerror(rc));
+    op->h->donef(op->s, rc, NULL, "cannot journal the request: %s", op->h->strerror(rc));
   return rc;
 }
 
@@ -183,9 +183,9 @@ static json_t *operator_detail(adcs_op *op, char **text) {
 static void finish_operator(adcs_op *op, int status, const char *why) {
   char *text = NULL;
   json_t *fresh = operator_detail(op, &text);
-  json_t *res = win_result();
+  json_t *res = rd_result_new();
   json_object_set_new(res, "detail", json_pack("{s:s, s:o}", "mode", "operator", "fresh_request", fresh));
-  win_finish(op->s, op->h, status, res,
+  op->h->donef(op->s, status, res,
              "needs an operator: %s. Enrol a fresh certificate on %s as an administrator: %s; "
              "then run renewd again",
              why, op->h->host(op->s), text ? text : "(out of memory)");
@@ -235,19 +235,19 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_t *res, *configs = NULL;
   char cfg[600], what[700];
   if (!win_bool(out, "certreq")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "certreq.exe is not on the target (it ships with Windows "
+    h->donef(s, RD_ENOTFOUND, NULL, "certreq.exe is not on the target (it ships with Windows "
                                          "Server: is this a Windows host?)");
     return;
   }
   if (strcmp(win_out(out, "scheduler"), "Running")) {
-    win_finish(s, h, RD_ESTATE, NULL,
+    h->donef(s, RD_ESTATE, NULL,
                "the Task Scheduler service (Schedule) is %s: renewd submits to the CA from a "
                "scheduled task running as SYSTEM",
                *win_out(out, "scheduler") ? win_out(out, "scheduler") : "missing");
     return;
   }
   if (!win_bool(out, "found") || !win_bool(out, "has_key")) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: certificate %s %s", op->store, op->old_thumb,
+    h->donef(s, RD_ESTATE, NULL, "%s: certificate %s %s", op->store, op->old_thumb,
                win_bool(out, "found") ? "has no private key" : "is no longer in the store");
     return;
   }
@@ -265,21 +265,21 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
     else
       snprintf(cfg, sizeof cfg, "(to be found by certutil -dump as SYSTEM)");
   }
-  res = win_result();
+  res = rd_result_new();
   snprintf(what, sizeof what, "RenewalCert request for %s to %s, submitted as SYSTEM",
            op->old_thumb, cfg);
-  win_change(res, "request", NULL, what);
-  win_change(res, "key", "current key", "new key pair from certreq -new (machine key set)");
+  rd_result_change(res, "request", NULL, what);
+  rd_result_change(res, "key", "current key", "new key pair from certreq -new (machine key set)");
   snprintf(what, sizeof what, "thumbprint %s", op->old_thumb);
-  win_change(res, "certificate", what, "(new certificate from the CA)");
+  rd_result_change(res, "certificate", what, "(new certificate from the CA)");
   json_object_set_new(res, "detail",
                       json_pack("{s:s, s:s, s:o}", "mode", "renewal", "ca", cfg, "configs",
                                 configs ? configs : json_array()));
   if (json_array_size(configs) > 1)
-    win_finish(s, h, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs certutil -dump lists",
+    h->donef(s, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs certutil -dump lists",
                op->store);
   else
-    win_finish(s, h, 0, res, "would renew %s with a RenewalCert request to %s", op->old_thumb, cfg);
+    h->donef(s, 0, res, "would renew %s with a RenewalCert request to %s", op->old_thumb, cfg);
 }
 
 /* --- apply: the stages -------------------------------------------------------- */
@@ -312,7 +312,7 @@ static int task_failed(adcs_op *op, const json_t *out, const char *what) {
   const char *st = win_out(out, "state");
   if (!strcmp(st, "timeout") && strcmp(what, "certutil -dump")) {
     op->h->set_state(op->s, "PENDING_CA");
-    win_finish(op->s, op->h, RD_EPENDING, NULL,
+    op->h->donef(op->s, RD_EPENDING, NULL,
                "%s: the SYSTEM task did not finish within %d s (last result %lld); the request "
                "may have reached CA %s, so the next run reads the task's result and never "
                "submits twice",
@@ -320,17 +320,17 @@ static int task_failed(adcs_op *op, const json_t *out, const char *what) {
     return 1;
   }
   if (!strcmp(st, "timeout")) {
-    win_finish(op->s, op->h, RD_ETIMEDOUT, NULL, "%s: the SYSTEM task did not finish within %d s",
+    op->h->donef(op->s, RD_ETIMEDOUT, NULL, "%s: the SYSTEM task did not finish within %d s",
                what, TASK_WAIT_S);
     return 1;
   }
   if (strcmp(st, "done")) {
-    win_finish(op->s, op->h, RD_ESTATE, NULL, "%s: unexpected task state '%s'", what, st);
+    op->h->donef(op->s, RD_ESTATE, NULL, "%s: unexpected task state '%s'", what, st);
     return 1;
   }
   if (*win_out(out, "error")) {
     win_line(win_out(out, "error"), line, sizeof line, 400);
-    win_finish(op->s, op->h, RD_EREMOTE, NULL, "%s: the SYSTEM task failed: %s", what, line);
+    op->h->donef(op->s, RD_EREMOTE, NULL, "%s: the SYSTEM task failed: %s", what, line);
     return 1;
   }
   return 0;
@@ -347,7 +347,7 @@ static void set_new_cert(adcs_op *op, const json_t *c, const json_t *chain) {
   json_decref(arr);
   if (json_array_size(recs) != 1) {
     json_decref(recs);
-    win_finish(s, h, RD_EPROTO, NULL, "the installed certificate cannot be parsed");
+    h->donef(s, RD_EPROTO, NULL, "the installed certificate cannot be parsed");
     return;
   }
   nf = json_incref(json_array_get(recs, 0));
@@ -362,15 +362,15 @@ static void set_new_cert(adcs_op *op, const json_t *c, const json_t *chain) {
     return;
   snprintf(serial, sizeof serial, "%s", win_out(nf, "serial"));
   {
-    json_t *res = win_result();
+    json_t *res = rd_result_new();
     char old[80];
     snprintf(old, sizeof old, "thumbprint %s", win_out(op->rec, "old_thumbprint"));
-    win_change(res, "certificate", old, win_out(nf, "thumbprint"));
+    rd_result_change(res, "certificate", old, win_out(nf, "thumbprint"));
     json_object_set_new(res, "detail",
                         json_pack("{s:s, s:s, s:s, s:s}", "ca", op->config, "request_id",
                                   win_out(op->rec, "request_id"), "thumbprint",
                                   win_out(nf, "thumbprint"), "serial", serial));
-    win_finish(s, h, 0, res, "issued %s (serial %s) by %s, request %s", win_out(nf, "thumbprint"),
+    h->donef(s, 0, res, "issued %s (serial %s) by %s, request %s", win_out(nf, "thumbprint"),
                serial, op->config, *win_out(op->rec, "request_id") ? win_out(op->rec, "request_id") : "?");
   }
 }
@@ -381,7 +381,7 @@ static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
   char line[600];
   if (!win_bool(out, "found") || !win_bool(c, "has_key")) {
     win_line(win_out(out, "text"), line, sizeof line, 400);
-    win_finish(s, h, RD_EREMOTE, NULL,
+    h->donef(s, RD_EREMOTE, NULL,
                "certreq -accept -machine: certificate %s is %s in %s (exit %lld: %s)",
                win_out(out, "thumbprint"),
                win_bool(out, "found") ? "without its private key" : "not", op->store,
@@ -397,7 +397,7 @@ static void issued_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
   adcs_op *op = h->data(s);
   const json_t *c = json_array_get(json_object_get(out, "certs"), 0);
   if (!c || !win_bool(c, "has_key")) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: the issued certificate %s is %s", op->store,
+    h->donef(s, RD_ESTATE, NULL, "%s: the issued certificate %s is %s", op->store,
                win_out(op->rec, "thumbprint"), c ? "there without its private key" : "gone");
     return;
   }
@@ -423,7 +423,7 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
   switch (o.status) {
   case ADCS_ISSUED:
     if (!*win_out(out, "cer")) {
-      win_finish(op->s, op->h, RD_EPROTO, NULL, "%s: CA %s issued request %s but no certificate "
+      op->h->donef(op->s, RD_EPROTO, NULL, "%s: CA %s issued request %s but no certificate "
                                                 "file was written", what, op->config, rid);
       return;
     }
@@ -442,10 +442,10 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
       return;
     op->h->set_state(op->s, "PENDING_CA");
     {
-      json_t *res = win_result();
+      json_t *res = rd_result_new();
       json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:s}", "ca", op->config,
                                                    "request_id", rid, "disposition", o.message));
-      win_finish(op->s, op->h, RD_EPENDING, res,
+      op->h->donef(op->s, RD_EPENDING, res,
                  "CA %s: request %s is pending (%s); a later run retrieves it with certreq "
                  "-retrieve (never resubmits)",
                  op->config, rid, o.message[0] ? o.message : "Taken Under Submission");
@@ -463,11 +463,11 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
       return;
     }
     {
-      json_t *res = win_result();
+      json_t *res = rd_result_new();
       json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:s, s:s}", "ca", op->config,
                                                    "request_id", rid, "disposition", o.message,
                                                    "hresult", o.hresult));
-      win_finish(op->s, op->h, RD_EDENIED, res, "CA %s denied request %s: %s", op->config,
+      op->h->donef(op->s, RD_EDENIED, res, "CA %s denied request %s: %s", op->config,
                  rid[0] ? rid : "?", o.message[0] ? o.message : "(no reason given)");
     }
     return;
@@ -475,7 +475,7 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
     /* the request did not reach a disposition: it may be sent again */
     if (!retrieve && rec_save(op, "requested") < 0)
       return;
-    win_finish(op->s, op->h, RD_EREMOTE, NULL, "%s to %s failed (exit %lld): %s", what, op->config,
+    op->h->donef(op->s, RD_EREMOTE, NULL, "%s to %s failed (exit %lld): %s", what, op->config,
                win_int(out, "exit", -1), o.message[0] ? o.message : "no output");
   }
 }
@@ -528,7 +528,7 @@ static void new_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (adcs_parse_new((int)win_int(out, "exit", -1), win_bool(out, "req"), win_out(out, "text"), msg,
                      sizeof msg)) {
     rec_put(op, "new");
-    win_finish(s, h, RD_EREMOTE, NULL, "certreq -new (RenewalCert %s): %s", op->old_thumb, msg);
+    h->donef(s, RD_EREMOTE, NULL, "certreq -new (RenewalCert %s): %s", op->old_thumb, msg);
     return;
   }
   if (rec_save(op, "requested") < 0)
@@ -551,7 +551,7 @@ static void discovered(rd_step *s, const rd_host_api *h, const json_t *out) {
   configs = adcs_parse_configs(win_out(out, "text"));
   if (json_array_size(configs) != 1) {
     char *list = json_dumps(configs, JSON_COMPACT);
-    win_finish(s, h, RD_ECONFIG, NULL,
+    h->donef(s, RD_ECONFIG, NULL,
                "issuer.config is not set and certutil -dump (as SYSTEM) lists %zu CAs%s%s: set "
                "issuer.config to \"<CA host>\\\\<CA name>\"",
                json_array_size(configs), json_array_size(configs) ? " " : "",
@@ -563,7 +563,7 @@ static void discovered(rd_step *s, const rd_host_api *h, const json_t *out) {
   snprintf(op->config, sizeof op->config, "%s", json_string_value(json_array_get(configs, 0)));
   json_decref(configs);
   if (!config_ok(op->config)) {
-    win_finish(s, h, RD_ECONFIG, NULL, "certutil -dump named CA \"%s\", which renewd cannot pass "
+    h->donef(s, RD_ECONFIG, NULL, "certutil -dump named CA \"%s\", which renewd cannot pass "
                                        "to certreq -config: set issuer.config", op->config);
     return;
   }
@@ -593,10 +593,10 @@ static void resume(adcs_op *op) {
     const char *t[1] = {win_str(op->rec, "thumbprint")};
     win_next(op->s, op->h, &win_store_list_script, win_store_args(op->store, t, 1), issued_listed);
   } else if (!strcmp(st, "denied")) {
-    win_finish(op->s, op->h, RD_EDENIED, NULL, "CA %s denied request %s: %s", op->config,
+    op->h->donef(op->s, RD_EDENIED, NULL, "CA %s denied request %s: %s", op->config,
                win_out(op->rec, "request_id"), win_out(op->rec, "disposition"));
   } else {
-    win_finish(op->s, op->h, RD_ESTATE, NULL, "the journaled request is in an unknown state '%s'", st);
+    op->h->donef(op->s, RD_ESTATE, NULL, "the journaled request is in an unknown state '%s'", st);
   }
 }
 
@@ -613,12 +613,12 @@ static adcs_op *op_new(rd_step *s, const rd_host_api *h) {
   op->h = h;
   h->set_data(s, op, op_free);
   if (win_selector_get(s, h, &sel, err, sizeof err) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return NULL;
   }
   snprintf(op->store, sizeof op->store, "%s", sel.store);
   if (strcasecmp(op->store, WIN_DEFAULT_STORE)) {
-    win_finish(s, h, RD_ECONFIG, NULL,
+    h->donef(s, RD_ECONFIG, NULL,
                "certreq -accept -machine installs into LocalMachine\\My, but certificate.store is "
                "\"%s\"",
                op->store);
@@ -626,7 +626,7 @@ static adcs_op *op_new(rd_step *s, const rd_host_api *h) {
   }
   cfg = win_str(h->section(s, "issuer"), "config");
   if (cfg && !config_ok(cfg)) {
-    win_finish(s, h, RD_ECONFIG, NULL,
+    h->donef(s, RD_ECONFIG, NULL,
                "issuer.config \"%s\" is not \"<CA host>\\\\<CA name>\" (no quotes or line breaks)",
                cfg);
     return NULL;
@@ -646,21 +646,21 @@ static int adcs_probe(rd_step *s, const rd_host_api *h) {
     return 0;
   if (op->rec && !strcmp(rec_state(op), "pending")) {
     char what[700];
-    res = win_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "pending request %s at %s", win_out(op->rec, "request_id"), op->config);
-    win_change(res, "request", what, "certreq -retrieve (never resubmitted)");
-    win_finish(s, h, 0, res, "would retrieve pending request %s from %s",
+    rd_result_change(res, "request", what, "certreq -retrieve (never resubmitted)");
+    h->donef(s, 0, res, "would retrieve pending request %s from %s",
                win_out(op->rec, "request_id"), op->config);
     return 0;
   }
   if (basis_problem(op, why, sizeof why)) {
     char *text = NULL;
     json_t *fresh = operator_detail(op, &text);
-    res = win_result();
-    win_change(res, "certificate", op->old_thumb[0] ? op->old_thumb : "(none)",
+    res = rd_result_new();
+    rd_result_change(res, "certificate", op->old_thumb[0] ? op->old_thumb : "(none)",
                "(a fresh request run by an operator)");
     json_object_set_new(res, "detail", json_pack("{s:s, s:o}", "mode", "operator", "fresh_request", fresh));
-    win_finish(s, h, 0, res, "needs an operator: %s; %s", why, text ? text : "");
+    h->donef(s, 0, res, "needs an operator: %s; %s", why, text ? text : "");
     free(text);
     return 0;
   }
@@ -688,7 +688,7 @@ static int adcs_apply(rd_step *s, const rd_host_api *h) {
     return 0;
   }
   if (RAND_bytes(r, sizeof r) != 1) {
-    win_finish(s, h, RD_ECRYPTO, NULL, "no random bytes for the work directory name");
+    h->donef(s, RD_ECRYPTO, NULL, "no random bytes for the work directory name");
     return 0;
   }
   for (size_t i = 0; i < sizeof r; i++)
@@ -711,7 +711,7 @@ static void cleaned(rd_step *s, const rd_host_api *h, const json_t *out) {
   size_t n = json_array_size(json_object_get(out, "removed"));
   if (rec_save(op, "cleaned") < 0)
     return;
-  win_finish(s, h, 0, NULL, "removed %zu pending request key%s%s", n, n == 1 ? "" : "s",
+  h->donef(s, 0, NULL, "removed %zu pending request key%s%s", n, n == 1 ? "" : "s",
              win_bool(out, "dir_removed") ? " and the work directory" : "");
 }
 
@@ -723,11 +723,11 @@ static int adcs_rollback(rd_step *s, const rd_host_api *h) {
     return 0;
   st = rec_state(op);
   if (!op->rec || !*st || !strcmp(st, "cleaned")) {
-    win_finish(s, h, 0, NULL, "no request was made, nothing to clean up");
+    h->donef(s, 0, NULL, "no request was made, nothing to clean up");
     return 0;
   }
   if (!strcmp(st, "submitted") || !strcmp(st, "pending")) {
-    win_finish(s, h, 0, NULL,
+    h->donef(s, 0, NULL,
                "request %s may still be at CA %s: its key stays in the REQUEST store so that "
                "it can be accepted",
                *win_out(op->rec, "request_id") ? win_out(op->rec, "request_id") : "(unknown id)",

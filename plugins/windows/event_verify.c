@@ -79,12 +79,12 @@ static void ev_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   char when[40];
   cfg_get(s, h, &c);
   if (!win_bool(out, "log_exists")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
+    h->donef(s, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
     return;
   }
   if (win_bool(out, "found"))
     win_time(win_int(out, "time", 0), when, sizeof when);
-  win_finish(s, h, 0, win_result(), "would wait up to %lld s for %s after the restart (last seen %s)",
+  h->donef(s, 0, rd_result_new(), "would wait up to %lld s for %s after the restart (last seen %s)",
              c.within, c.what, win_bool(out, "found") ? when : "never");
 }
 
@@ -100,30 +100,30 @@ static void ev_checked(rd_step *s, const rd_host_api *h, const json_t *out) {
   cfg_get(s, h, &c);
   win_time(c.since, after, sizeof after);
   if (!win_bool(out, "log_exists")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
+    h->donef(s, RD_ENOTFOUND, NULL, "event log '%s' does not exist on the target", c.log);
     return;
   }
   if (!win_bool(out, "found") || (c.since && win_int(out, "time", 0) < c.since)) {
     if (c.since)
-      win_finish(s, h, RD_EVERIFY, NULL, "no %s within %lld s after the restart at %s", c.what,
+      h->donef(s, RD_EVERIFY, NULL, "no %s within %lld s after the restart at %s", c.what,
                  c.within, after);
     else
-      win_finish(s, h, RD_EVERIFY, NULL, "no %s at all", c.what);
+      h->donef(s, RD_EVERIFY, NULL, "no %s at all", c.what);
     return;
   }
   win_time(win_int(out, "time", 0), when, sizeof when);
   {
     char msg[400];
-    json_t *res = win_result();
+    json_t *res = rd_result_new();
     win_line(win_out(out, "message"), msg, sizeof msg, 200);
     json_object_set_new(res, "detail",
                         json_pack("{s:I, s:I, s:s, s:s}", "time", (json_int_t)win_int(out, "time", 0),
                                   "record_id", (json_int_t)win_int(out, "record_id", 0), "provider",
                                   win_out(out, "provider"), "message", msg));
     if (c.since)
-      win_finish(s, h, 0, res, "%s at %s, after the restart at %s: %s", c.what, when, after, msg);
+      h->donef(s, 0, res, "%s at %s, after the restart at %s: %s", c.what, when, after, msg);
     else
-      win_finish(s, h, 0, res, "%s last logged at %s (no restart in this job): %s", c.what, when,
+      h->donef(s, 0, res, "%s last logged at %s (no restart in this job): %s", c.what, when,
                  msg);
   }
 }

@@ -89,9 +89,9 @@ static int one_binding(rd_step *s, const rd_host_api *h, const iis_cfg *c, const
   if (n == 1)
     return 0;
   if (n == 0)
-    win_finish(s, h, RD_ENOTFOUND, NULL, "%s: no such binding", c->what);
+    h->donef(s, RD_ENOTFOUND, NULL, "%s: no such binding", c->what);
   else
-    win_finish(s, h, RD_ECONFIG, NULL, "%s: %lld bindings match; add \"host\" to pick one", c->what,
+    h->donef(s, RD_ECONFIG, NULL, "%s: %lld bindings match; add \"host\" to pick one", c->what,
                n);
   return -1;
 }
@@ -105,17 +105,17 @@ static void iis_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
     return;
   cur = win_out(out, "hash");
   if (c.new_[0] && !strcasecmp(cur, c.new_)) {
-    win_finish(s, h, 0, win_result(), "%s: already bound to %s", c.what, cur);
+    h->donef(s, 0, rd_result_new(), "%s: already bound to %s", c.what, cur);
     return;
   }
   if (strcasecmp(cur, c.old) && strcmp(c.old, c.new_)) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s is bound to %s, not to the current certificate %s",
+    h->donef(s, RD_ESTATE, NULL, "%s is bound to %s, not to the current certificate %s",
                c.what, *cur ? cur : "no certificate", c.old[0] ? c.old : "(none)");
     return;
   }
-  res = win_result();
-  win_change(res, c.what, *cur ? cur : "(none)", c.new_[0] ? c.new_ : "(new certificate)");
-  win_finish(s, h, 0, res, "%s: would bind %s instead of %s", c.what,
+  res = rd_result_new();
+  rd_result_change(res, c.what, *cur ? cur : "(none)", c.new_[0] ? c.new_ : "(new certificate)");
+  h->donef(s, 0, res, "%s: would bind %s instead of %s", c.what,
              c.new_[0] ? c.new_ : "(new certificate)", *cur ? cur : "nothing");
 }
 
@@ -139,17 +139,17 @@ static void iis_set_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   cfg_get(s, h, &c);
   rec = h->journal_get(s, c.jkey);
   if (!strcmp(st, "mismatch")) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s changed under renewd's feet: it is bound to %s", c.what,
+    h->donef(s, RD_ESTATE, NULL, "%s changed under renewd's feet: it is bound to %s", c.what,
                *win_out(out, "found") ? win_out(out, "found") : "nothing");
   } else if (strcasecmp(win_out(out, "hash"), win_out(rec, "new"))) {
-    win_finish(s, h, RD_EREMOTE, NULL, "%s: bound to %s after binding %s", c.what,
+    h->donef(s, RD_EREMOTE, NULL, "%s: bound to %s after binding %s", c.what,
                win_out(out, "hash"), win_out(rec, "new"));
   } else {
-    res = win_result();
+    res = rd_result_new();
     if (!strcmp(st, "set"))
-      win_change(res, c.what, *win_out(rec, "found") ? win_out(rec, "found") : "(none)",
+      rd_result_change(res, c.what, *win_out(rec, "found") ? win_out(rec, "found") : "(none)",
                  win_out(rec, "new"));
-    win_finish(s, h, 0, res, "%s: %s %s", c.what, !strcmp(st, "set") ? "now bound to" : "already bound to",
+    h->donef(s, 0, res, "%s: %s %s", c.what, !strcmp(st, "set") ? "now bound to" : "already bound to",
                win_out(rec, "new"));
   }
   json_decref(rec);
@@ -165,19 +165,19 @@ static void iis_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *o
     return;
   cur = win_out(out, "hash");
   if (strcasecmp(cur, c.new_) && strcasecmp(cur, c.old) && strcmp(c.old, c.new_)) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s is bound to %s, not to the current certificate %s",
+    h->donef(s, RD_ESTATE, NULL, "%s is bound to %s, not to the current certificate %s",
                c.what, *cur ? cur : "no certificate", c.old[0] ? c.old : "(none)");
     return;
   }
   if (!strcasecmp(cur, c.new_)) {
-    win_finish(s, h, 0, win_result(), "%s: already bound to %s", c.what, cur);
+    h->donef(s, 0, rd_result_new(), "%s: already bound to %s", c.what, cur);
     return;
   }
   rec = json_pack("{s:s, s:s}", "found", cur, "new", c.new_);
   rc = h->journal_put(s, c.jkey, rec);
   json_decref(rec);
   if (rc < 0) {
-    win_finish(s, h, rc, NULL, "cannot journal the binding: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the binding: %s", h->strerror(rc));
     return;
   }
   win_next(s, h, &win_iis_set_script, set_args(&c, cur, c.new_), iis_set_done);
@@ -191,7 +191,7 @@ static int iis_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate yet (facts.new_cert)", c.what);
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate yet (facts.new_cert)", c.what);
     return 0;
   }
   if ((rec = h->journal_get(s, c.jkey))) {
@@ -209,9 +209,9 @@ static void iis_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (one_binding(s, h, &c, out))
     return;
   if (!strcasecmp(win_out(out, "hash"), c.new_))
-    win_finish(s, h, 0, NULL, "%s is bound to %s", c.what, c.new_);
+    h->donef(s, 0, NULL, "%s is bound to %s", c.what, c.new_);
   else
-    win_finish(s, h, RD_EVERIFY, NULL, "%s is bound to %s, expected %s", c.what,
+    h->donef(s, RD_EVERIFY, NULL, "%s is bound to %s, expected %s", c.what,
                *win_out(out, "hash") ? win_out(out, "hash") : "nothing", c.new_);
 }
 
@@ -219,7 +219,7 @@ static int iis_verify(rd_step *s, const rd_host_api *h) {
   iis_cfg c;
   cfg_get(s, h, &c);
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate to check for", c.what);
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate to check for", c.what);
     return 0;
   }
   return win_run(s, h, &win_iis_read_script, args(&c), iis_verified);
@@ -229,10 +229,10 @@ static void iis_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
   iis_cfg c;
   cfg_get(s, h, &c);
   if (!strcmp(win_out(out, "state"), "mismatch"))
-    win_finish(s, h, RD_ESTATE, NULL, "%s is bound to %s, not renewd's: not restored", c.what,
+    h->donef(s, RD_ESTATE, NULL, "%s is bound to %s, not renewd's: not restored", c.what,
                win_out(out, "found"));
   else
-    win_finish(s, h, 0, NULL, "%s: bound to %s again", c.what,
+    h->donef(s, 0, NULL, "%s: bound to %s again", c.what,
                *win_out(out, "hash") ? win_out(out, "hash") : "nothing");
 }
 
@@ -242,7 +242,7 @@ static int iis_rollback(rd_step *s, const rd_host_api *h) {
   int rc;
   cfg_get(s, h, &c);
   if (!(rec = h->journal_get(s, c.jkey))) {
-    win_finish(s, h, 0, NULL, "%s: never changed, nothing to restore", c.what);
+    h->donef(s, 0, NULL, "%s: never changed, nothing to restore", c.what);
     return 0;
   }
   rc = win_run(s, h, &win_iis_set_script, set_args(&c, win_out(rec, "new"), win_out(rec, "found")),

@@ -44,7 +44,7 @@ static int cfg_get(rd_step *s, const rd_host_api *h, install_cfg *c) {
   char err[512];
   memset(c, 0, sizeof *c);
   if (win_selector_get(s, h, &c->sel, err, sizeof err) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return -1;
   }
   if (!win_cert_thumb(json_object_get(h->facts(s), "new_cert"), c->new_))
@@ -77,14 +77,14 @@ static void install_probed(rd_step *s, const rd_host_api *h, const json_t *out) 
   if (cfg_get(s, h, &c))
     return;
   r = new_record(h, out, c.new_, &recs);
-  res = win_result();
+  res = rd_result_new();
   snprintf(what, sizeof what, "certificate in %s", c.sel.store);
   if (r && win_bool(r, "has_private_key")) {
-    win_finish(s, h, 0, res, "%s: the new certificate %s is in place with its private key (%s)",
+    h->donef(s, 0, res, "%s: the new certificate %s is in place with its private key (%s)",
                c.sel.store, c.new_, win_out(r, "key_provider"));
   } else {
-    win_change(res, what, c.old[0] ? c.old : "(none)", c.new_);
-    win_finish(s, h, 0, res, "%s: the new certificate %s is %s", c.sel.store, c.new_,
+    rd_result_change(res, what, c.old[0] ? c.old : "(none)", c.new_);
+    h->donef(s, 0, res, "%s: the new certificate %s is %s", c.sel.store, c.new_,
                r ? "there WITHOUT its private key" : "not there yet");
   }
   json_decref(recs);
@@ -97,10 +97,10 @@ static int install_probe(rd_step *s, const rd_host_api *h) {
   if (cfg_get(s, h, &c))
     return 0;
   if (!c.new_[0]) {
-    res = win_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "certificate in %s", c.sel.store);
-    win_change(res, what, c.old[0] ? c.old : "(none)", "(new certificate)");
-    win_finish(s, h, 0, res,
+    rd_result_change(res, what, c.old[0] ? c.old : "(none)", "(new certificate)");
+    h->donef(s, 0, res,
                "%s: certreq -accept -machine puts the new certificate here; install checks it "
                "and its private key",
                c.sel.store);
@@ -115,17 +115,17 @@ static int install_probe(rd_step *s, const rd_host_api *h) {
 static int check_new(rd_step *s, const rd_host_api *h, const install_cfg *c, const json_t *r,
                      int fail) {
   if (!r) {
-    win_finish(s, h, fail, NULL, "%s: the new certificate %s is not in the store", c->sel.store,
+    h->donef(s, fail, NULL, "%s: the new certificate %s is not in the store", c->sel.store,
                c->new_);
     return -1;
   }
   if (!win_bool(r, "has_private_key")) {
-    win_finish(s, h, fail, NULL, "%s: the new certificate %s has no private key", c->sel.store,
+    h->donef(s, fail, NULL, "%s: the new certificate %s has no private key", c->sel.store,
                c->new_);
     return -1;
   }
   if (win_str(r, "key_path") && !win_bool(r, "key_exists")) {
-    win_finish(s, h, fail, NULL, "%s: the private key file %s of %s does not exist", c->sel.store,
+    h->donef(s, fail, NULL, "%s: the private key file %s of %s does not exist", c->sel.store,
                win_str(r, "key_path"), c->new_);
     return -1;
   }
@@ -150,14 +150,14 @@ static void install_checked(rd_step *s, const rd_host_api *h, const json_t *out)
   json_decref(recs);
   if ((rc = h->journal_put(s, JKEY, rec)) < 0) {
     json_decref(rec);
-    win_finish(s, h, rc, NULL, "cannot journal the installation: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the installation: %s", h->strerror(rc));
     return;
   }
   json_object_set_new(h->facts(s), "installed", rec);
-  res = win_result();
+  res = rd_result_new();
   snprintf(what, sizeof what, "certificate in %s", c.sel.store);
-  win_change(res, what, c.old[0] ? c.old : "(none)", c.new_);
-  win_finish(s, h, 0, res, "%s: new certificate %s in place with its private key", c.sel.store,
+  rd_result_change(res, what, c.old[0] ? c.old : "(none)", c.new_);
+  h->donef(s, 0, res, "%s: new certificate %s in place with its private key", c.sel.store,
              c.new_);
 }
 
@@ -168,7 +168,7 @@ static int install_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate to install (facts.new_cert)",
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate to install (facts.new_cert)",
                c.sel.store);
     return 0;
   }
@@ -183,7 +183,7 @@ static void install_verified(rd_step *s, const rd_host_api *h, const json_t *out
     return;
   r = new_record(h, out, c.new_, &recs);
   if (!check_new(s, h, &c, r, RD_EVERIFY))
-    win_finish(s, h, 0, NULL, "%s: new certificate %s present with its private key (%s %s)",
+    h->donef(s, 0, NULL, "%s: new certificate %s present with its private key (%s %s)",
                c.sel.store, c.new_, win_out(r, "key_provider"), win_out(r, "key_container"));
   json_decref(recs);
 }
@@ -193,7 +193,7 @@ static int install_verify(rd_step *s, const rd_host_api *h) {
   if (cfg_get(s, h, &c))
     return 0;
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate to verify (facts.new_cert)",
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate to verify (facts.new_cert)",
                c.sel.store);
     return 0;
   }
@@ -208,15 +208,15 @@ static void install_removed(rd_step *s, const rd_host_api *h, const json_t *out)
   char what[300];
   snprintf(what, sizeof what, "certificate in %s", win_out(rec, "store"));
   if (!strcmp(st, "removed")) {
-    res = win_result();
-    win_change(res, what, win_out(rec, "new"), win_out(rec, "old"));
-    win_finish(s, h, 0, res, "%s: new certificate %s and its key removed; %s is live again",
+    res = rd_result_new();
+    rd_result_change(res, what, win_out(rec, "new"), win_out(rec, "old"));
+    h->donef(s, 0, res, "%s: new certificate %s and its key removed; %s is live again",
                win_out(rec, "store"), win_out(rec, "new"), win_out(rec, "old"));
   } else if (!strcmp(st, "absent")) {
-    win_finish(s, h, 0, NULL, "%s: the new certificate %s was already gone", win_out(rec, "store"),
+    h->donef(s, 0, NULL, "%s: the new certificate %s was already gone", win_out(rec, "store"),
                win_out(rec, "new"));
   } else {
-    win_finish(s, h, RD_ESTATE, NULL,
+    h->donef(s, RD_ESTATE, NULL,
                "%s: the old certificate %s is no longer in the store, so the new one %s stays",
                win_out(rec, "store"), win_out(rec, "old"), win_out(rec, "new"));
   }
@@ -231,11 +231,11 @@ static int install_rollback(rd_step *s, const rd_host_api *h) {
   }
   if (!rec || !win_is_hex(win_str(rec, "new"), 40)) {
     json_decref(rec);
-    win_finish(s, h, 0, NULL, "nothing was installed, nothing to remove");
+    h->donef(s, 0, NULL, "nothing was installed, nothing to remove");
     return 0;
   }
   if (!win_is_hex(win_str(rec, "old"), 40)) {
-    win_finish(s, h, RD_ESTATE, NULL,
+    h->donef(s, RD_ESTATE, NULL,
                "%s: there was no old certificate, so the new one %s stays", win_out(rec, "store"),
                win_out(rec, "new"));
     json_decref(rec);

@@ -40,24 +40,24 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
   long long na;
 
   if (win_selector_get(s, h, &sel, err, sizeof err) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return;
   }
   win_selector_describe(&sel, sdesc, sizeof sdesc);
   json_object_del(facts, "cert");
   if (!(recs = win_store_records(h, out, &bad))) {
-    win_finish(s, h, RD_ENOMEM, NULL, "%s: out of memory", sel.store);
+    h->donef(s, RD_ENOMEM, NULL, "%s: out of memory", sel.store);
     return;
   }
   idx = win_select(&sel, recs, time(NULL), &dups);
   if (idx < 0) {
     rd_problem(problems, TYPE, "missing certificate", "no certificate in %s matches %s", sel.store, sdesc);
-    res = win_result();
+    res = rd_result_new();
     json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:I, s:i}", "store", sel.store,
                                                  "selector", sdesc, "listed",
                                                  (json_int_t)json_array_size(recs), "unreadable",
                                                  bad));
-    win_finish(s, h, 0, res, "%s: no certificate matches %s (a new one is needed)", sel.store,
+    h->donef(s, 0, res, "%s: no certificate matches %s (a new one is needed)", sel.store,
                sdesc);
     json_decref(recs);
     json_decref(dups);
@@ -97,7 +97,7 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
             json_array_size(dups) == 1 ? "es" : "", sdesc, list);
   }
 
-  res = win_result();
+  res = rd_result_new();
   json_object_set_new(
       res, "detail",
       json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:I}", "store", sel.store, "thumbprint", thumb,
@@ -112,7 +112,7 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
     int has_key = win_bool(cert, "has_private_key");
     snprintf(subj, sizeof subj, "%s", win_str(cert, "subject") ? win_str(cert, "subject") : "?");
     json_object_set_new(facts, "cert", cert);
-    win_finish(s, h, 0, res, "%s: %s, thumbprint %s, expires %s%s%s", sel.store, subj, thumb, when,
+    h->donef(s, 0, res, "%s: %s, thumbprint %s, expires %s%s%s", sel.store, subj, thumb, when,
                has_key ? "" : "; NO PRIVATE KEY",
                nd == 0 ? "" : nd == 1 ? "; 1 duplicate" : "; duplicates");
   }
@@ -123,7 +123,7 @@ static int inventory_probe(rd_step *s, const rd_host_api *h) {
   char err[512], t[41];
   const char *one[1];
   if (win_selector_get(s, h, &sel, err, sizeof err) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return 0;
   }
   one[0] = sel.thumbprint && !win_thumb(sel.thumbprint, t) ? t : NULL;

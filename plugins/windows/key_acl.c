@@ -100,16 +100,16 @@ static const char *key_path_or_finish(rd_step *s, const rd_host_api *h, const ac
                                       const json_t *out) {
   const json_t *k = json_object_get(out, "key");
   if (!win_bool(out, "found")) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: certificate %s is not in the store", c->store, c->thumb);
+    h->donef(s, RD_ESTATE, NULL, "%s: certificate %s is not in the store", c->store, c->thumb);
     return NULL;
   }
   if (!win_bool(out, "has_key") || !win_str(k, "path")) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: certificate %s has no private key file renewd can find",
+    h->donef(s, RD_ESTATE, NULL, "%s: certificate %s has no private key file renewd can find",
                c->store, c->thumb);
     return NULL;
   }
   if (!win_bool(k, "exists")) {
-    win_finish(s, h, RD_ESTATE, NULL, "key file %s of certificate %s does not exist",
+    h->donef(s, RD_ESTATE, NULL, "key file %s of certificate %s does not exist",
                win_str(k, "path"), c->thumb);
     return NULL;
   }
@@ -124,14 +124,14 @@ static void acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   cfg_get(s, h, &c);
   if (!(path = key_path_or_finish(s, h, &c, out)))
     return;
-  res = win_result();
+  res = rd_result_new();
   if (has_rights(&c, out)) {
-    win_finish(s, h, 0, res, "key %s: %s already has %s", path, c.account, win_out(out, "text"));
+    h->donef(s, 0, res, "key %s: %s already has %s", path, c.account, win_out(out, "text"));
     return;
   }
   snprintf(what, sizeof what, "rights of %s on key %s", c.account, path);
-  win_change(res, what, *win_out(out, "text") ? win_out(out, "text") : "none", rights_text(&c));
-  win_finish(s, h, 0, res, "key %s: would grant %s %s", path, c.account, rights_text(&c));
+  rd_result_change(res, what, *win_out(out, "text") ? win_out(out, "text") : "none", rights_text(&c));
+  h->donef(s, 0, res, "key %s: would grant %s %s", path, c.account, rights_text(&c));
 }
 
 static int acl_probe(rd_step *s, const rd_host_api *h) {
@@ -140,10 +140,10 @@ static int acl_probe(rd_step *s, const rd_host_api *h) {
   char what[600];
   cfg_get(s, h, &c);
   if (!c.thumb[0]) {
-    res = win_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "rights of %s on the new private key", c.account);
-    win_change(res, what, "(new key)", rights_text(&c));
-    win_finish(s, h, 0, res, "would grant %s %s on the new certificate's private key", c.account,
+    rd_result_change(res, what, "(new key)", rights_text(&c));
+    h->donef(s, 0, res, "would grant %s %s on the new certificate's private key", c.account,
                rights_text(&c));
     return 0;
   }
@@ -162,13 +162,13 @@ static void acl_granted(rd_step *s, const rd_host_api *h, const json_t *out) {
   cfg_get(s, h, &c);
   rec = h->journal_get(s, c.jkey);
   if (!has_rights(&c, out)) {
-    win_finish(s, h, RD_EREMOTE, NULL, "key %s: %s still has only %s after the grant",
+    h->donef(s, RD_EREMOTE, NULL, "key %s: %s still has only %s after the grant",
                win_out(rec, "path"), c.account, *win_out(out, "text") ? win_out(out, "text") : "nothing");
   } else {
-    res = win_result();
+    res = rd_result_new();
     snprintf(what, sizeof what, "rights of %s on key %s", c.account, win_out(rec, "path"));
-    win_change(res, what, win_out(rec, "before"), win_out(out, "text"));
-    win_finish(s, h, 0, res, "key %s: granted %s %s", win_out(rec, "path"), c.account,
+    rd_result_change(res, what, win_out(rec, "before"), win_out(out, "text"));
+    h->donef(s, 0, res, "key %s: granted %s %s", win_out(rec, "path"), c.account,
                rights_text(&c));
   }
   json_decref(rec);
@@ -191,11 +191,11 @@ static void acl_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *o
   rc = h->journal_put(s, c.jkey, rec);
   json_decref(rec);
   if (rc < 0) {
-    win_finish(s, h, rc, NULL, "cannot journal the key ACL change: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the key ACL change: %s", h->strerror(rc));
     return;
   }
   if (have) {
-    win_finish(s, h, 0, win_result(), "key %s: %s already has %s", path, c.account,
+    h->donef(s, 0, rd_result_new(), "key %s: %s already has %s", path, c.account,
                win_out(out, "text"));
     return;
   }
@@ -208,7 +208,7 @@ static int acl_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
   if (!c.thumb[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "no new certificate yet (facts.new_cert)");
+    h->donef(s, RD_ESTATE, NULL, "no new certificate yet (facts.new_cert)");
     return 0;
   }
   return read_acl(s, h, &c, acl_read_for_apply);
@@ -221,9 +221,9 @@ static void acl_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (!(path = key_path_or_finish(s, h, &c, out)))
     return;
   if (has_rights(&c, out))
-    win_finish(s, h, 0, NULL, "key %s: %s has %s", path, c.account, win_out(out, "text"));
+    h->donef(s, 0, NULL, "key %s: %s has %s", path, c.account, win_out(out, "text"));
   else
-    win_finish(s, h, RD_EVERIFY, NULL, "key %s: %s has %s, not %s", path, c.account,
+    h->donef(s, RD_EVERIFY, NULL, "key %s: %s has %s, not %s", path, c.account,
                *win_out(out, "text") ? win_out(out, "text") : "no rights", rights_text(&c));
 }
 
@@ -231,7 +231,7 @@ static int acl_verify(rd_step *s, const rd_host_api *h) {
   acl_cfg c;
   cfg_get(s, h, &c);
   if (!c.thumb[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "no new certificate to check (facts.new_cert)");
+    h->donef(s, RD_ESTATE, NULL, "no new certificate to check (facts.new_cert)");
     return 0;
   }
   return read_acl(s, h, &c, acl_verified);
@@ -242,7 +242,7 @@ static void acl_revoked(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_t *rec;
   cfg_get(s, h, &c);
   rec = h->journal_get(s, c.jkey);
-  win_finish(s, h, 0, NULL, "key %s: the rule renewd added for %s is removed (now %s)",
+  h->donef(s, 0, NULL, "key %s: the rule renewd added for %s is removed (now %s)",
              win_out(rec, "path"), c.account, *win_out(out, "text") ? win_out(out, "text") : "no rights");
   json_decref(rec);
 }
@@ -254,7 +254,7 @@ static int acl_rollback(rd_step *s, const rd_host_api *h) {
   cfg_get(s, h, &c);
   rec = h->journal_get(s, c.jkey);
   if (!rec || !win_bool(rec, "added") || !win_str(rec, "path")) {
-    win_finish(s, h, 0, NULL, "%s", rec ? "the rights were there before renewd: left as they are"
+    h->donef(s, 0, NULL, "%s", rec ? "the rights were there before renewd: left as they are"
                                         : "no key ACL was changed, nothing to undo");
     json_decref(rec);
     return 0;

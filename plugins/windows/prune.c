@@ -76,7 +76,7 @@ static int cfg_get(rd_step *s, const rd_host_api *h, prune_cfg *c) {
   c->match = win_str(pa, "match") ? win_str(pa, "match") : "template";
   c->backup_dir = win_str(pa, "backup_dir") ? win_str(pa, "backup_dir") : DEFAULT_BACKUP;
   if (win_selector_get(s, h, &c->sel, err, sizeof err) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL, "%s", err);
+    h->donef(s, RD_ECONFIG, NULL, "%s", err);
     return -1;
   }
   c->ref = win_expected_cert(s, h);
@@ -111,7 +111,7 @@ static int plan(rd_step *s, const rd_host_api *h, const prune_cfg *c, const json
     return 0;
   }
   if (!strcmp(c->match, "template") && win_same_template(ref, ref) < 0) {
-    win_finish(s, h, RD_ECONFIG, NULL,
+    h->donef(s, RD_ECONFIG, NULL,
                "certificate %s carries no template extension: use \"match\": \"subject\" or "
                "\"selector\"",
                win_out(ref, "thumbprint"));
@@ -145,7 +145,7 @@ static int plan(rd_step *s, const rd_host_api *h, const prune_cfg *c, const json
 }
 
 static json_t *changes_of(const prune_cfg *c, const json_t *list, const char *old, const char *new_) {
-  json_t *res = win_result();
+  json_t *res = rd_result_new();
   const json_t *b;
   size_t i;
   char what[900], when[40];
@@ -153,7 +153,7 @@ static json_t *changes_of(const prune_cfg *c, const json_t *list, const char *ol
     win_time(win_int(b, "not_after", 0), when, sizeof when);
     snprintf(what, sizeof what, "certificate %s in %s (%s, expires %s)", win_out(b, "thumbprint"),
              c->sel.store, win_out(b, "subject"), when);
-    win_change(res, what, old, new_);
+    rd_result_change(res, what, old, new_);
   }
   return res;
 }
@@ -180,12 +180,12 @@ static void prune_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
   res = changes_of(&c, remove, "present", "removed (backup .cer kept)");
   json_object_set_new(res, "detail", json_pack("{s:o, s:s}", "kept", kept, "backup_dir", c.backup_dir));
   if (!n)
-    win_finish(s, h, 0, res, "%s: no superseded certificates to remove", c.sel.store);
+    h->donef(s, 0, res, "%s: no superseded certificates to remove", c.sel.store);
   else if (!c.ref)
-    win_finish(s, h, 0, res, "%s: would remove %zu certificate%s superseded by the new one, once "
+    h->donef(s, 0, res, "%s: would remove %zu certificate%s superseded by the new one, once "
                "it is in place", c.sel.store, n, n == 1 ? "" : "s");
   else
-    win_finish(s, h, 0, res, "%s: would remove %zu superseded certificate%s%s", c.sel.store, n,
+    h->donef(s, 0, res, "%s: would remove %zu superseded certificate%s%s", c.sel.store, n,
                n == 1 ? "" : "s", json_array_size(kept) ? " (some newer ones are kept)" : "");
   json_decref(remove);
 }
@@ -218,11 +218,11 @@ static void prune_removed(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_object_set(rec, "removed", removed);
   json_object_set_new(rec, "done", json_true());
   if ((rc = h->journal_put(s, c.jkey, rec)) < 0) {
-    win_finish(s, h, rc, NULL, "cannot journal the backups: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the backups: %s", h->strerror(rc));
   } else {
     res = changes_of(&c, json_object_get(rec, "planned"), "present", "removed");
     json_object_set_new(res, "detail", json_pack("{s:O}", "removed", removed));
-    win_finish(s, h, 0, res, "%s: removed %zu superseded certificate%s (backups in %s)", c.sel.store,
+    h->donef(s, 0, res, "%s: removed %zu superseded certificate%s (backups in %s)", c.sel.store,
                json_array_size(removed), json_array_size(removed) == 1 ? "" : "s", c.backup_dir);
   }
   json_decref(removed);
@@ -246,7 +246,7 @@ static void prune_listed_for_apply(rd_step *s, const rd_host_api *h, const json_
   json_decref(kept);
   if (!json_array_size(remove)) {
     json_decref(remove);
-    win_finish(s, h, 0, win_result(), "%s: no superseded certificates to remove", c.sel.store);
+    h->donef(s, 0, rd_result_new(), "%s: no superseded certificates to remove", c.sel.store);
     return;
   }
   /* durable before anything is removed: a rollback after a crash knows
@@ -261,7 +261,7 @@ static void prune_listed_for_apply(rd_step *s, const rd_host_api *h, const json_
   json_decref(rec);
   if (rc < 0) {
     json_decref(thumbs);
-    win_finish(s, h, rc, NULL, "cannot journal the certificates to remove: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the certificates to remove: %s", h->strerror(rc));
     return;
   }
   win_next(s, h, &win_prune_apply_script,
@@ -277,7 +277,7 @@ static int prune_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
   if (!c.ref) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s: no new certificate yet (facts.new_cert): nothing is "
+    h->donef(s, RD_ESTATE, NULL, "%s: no new certificate yet (facts.new_cert): nothing is "
                "superseded", c.sel.store);
     return 0;
   }
@@ -303,10 +303,10 @@ static void prune_verified(rd_step *s, const rd_host_api *h, const json_t *out) 
     }
   }
   if (left)
-    win_finish(s, h, RD_EVERIFY, NULL, "%s: %zu superseded certificate%s still there, e.g. %s",
+    h->donef(s, RD_EVERIFY, NULL, "%s: %zu superseded certificate%s still there, e.g. %s",
                c.sel.store, left, left == 1 ? " is" : "s are", first);
   else
-    win_finish(s, h, 0, NULL, "%s: no superseded certificate left (%zu removed)", c.sel.store,
+    h->donef(s, 0, NULL, "%s: no superseded certificate left (%zu removed)", c.sel.store,
                json_array_size(json_object_get(rec, "planned")));
   json_decref(rec);
   json_decref(recs);
@@ -339,10 +339,10 @@ static void prune_restored(rd_step *s, const rd_host_api *h, const json_t *out) 
     }
   }
   if (missing)
-    win_finish(s, h, RD_ESTATE, NULL, "%s: %zu removed certificate%s could not be restored (no "
+    h->donef(s, RD_ESTATE, NULL, "%s: %zu removed certificate%s could not be restored (no "
                "backup .cer in %s)", c.sel.store, missing, missing == 1 ? "" : "s", c.backup_dir);
   else
-    win_finish(s, h, nokey ? RD_ESTATE : 0, NULL, "%s: %zu certificate%s restored%s", c.sel.store,
+    h->donef(s, nokey ? RD_ESTATE : 0, NULL, "%s: %zu certificate%s restored%s", c.sel.store,
                restored, restored == 1 ? "" : "s",
                nokey ? ", but certutil -repairstore found no private key for some" : "");
 }
@@ -360,7 +360,7 @@ static int prune_rollback(rd_step *s, const rd_host_api *h) {
   list = json_object_get(rec, strict ? "removed" : "planned");
   if (!rec || !json_array_size(list)) {
     json_decref(rec);
-    win_finish(s, h, 0, NULL, "%s: nothing was removed, nothing to restore", c.sel.store);
+    h->donef(s, 0, NULL, "%s: nothing was removed, nothing to restore", c.sel.store);
     return 0;
   }
   /* backups are <backup_dir>\<thumbprint>.cer, written before each removal */

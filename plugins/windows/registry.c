@@ -177,15 +177,15 @@ static const char *found_value(const reg_cfg *c, const json_t *out) {
 static int check_read(rd_step *s, const rd_host_api *h, const reg_cfg *c, const json_t *out) {
   const char *want = c->binary ? "Binary" : "String";
   if (!win_bool(out, "key_exists")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "%s: the registry key does not exist", c->key);
+    h->donef(s, RD_ENOTFOUND, NULL, "%s: the registry key does not exist", c->key);
     return -1;
   }
   if (!win_bool(out, "exists")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "%s\\%s: the value does not exist", c->key, c->value);
+    h->donef(s, RD_ENOTFOUND, NULL, "%s\\%s: the value does not exist", c->key, c->value);
     return -1;
   }
   if (strcmp(win_out(out, "kind"), want)) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s\\%s is %s, not %s", c->key, c->value,
+    h->donef(s, RD_ESTATE, NULL, "%s\\%s is %s, not %s", c->key, c->value,
                win_out(out, "kind"), c->kind);
     return -1;
   }
@@ -200,7 +200,7 @@ static int guard(rd_step *s, const rd_host_api *h, const reg_cfg *c, const char 
     return 0;
   show(c, found, f, sizeof f);
   show(c, c->old, o, sizeof o);
-  win_finish(s, h, RD_ESTATE, NULL,
+  h->donef(s, RD_ESTATE, NULL,
              "%s\\%s holds %s, which is not the current certificate's %s (%s)%s%s: renewd does not "
              "overwrite a value it cannot account for",
              c->key, c->value, f, c->format, o, c->new_[0] ? " nor the new one's " : "",
@@ -223,7 +223,7 @@ static void change(json_t *res, const reg_cfg *c, const char *old, const char *n
   show(c, old, o, sizeof o);
   if (new_)
     show(c, new_, n, sizeof n);
-  win_change(res, what, o, new_ ? n : "(new certificate)");
+  rd_result_change(res, what, o, new_ ? n : "(new certificate)");
 }
 
 /* --- probe ------------------------------------------------------------------------ */
@@ -239,15 +239,15 @@ static void reg_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   found = found_value(&c, out);
   show(&c, found, f, sizeof f);
   if (c.new_[0] && same(found, c.new_)) {
-    win_finish(s, h, 0, win_result(), "%s\\%s: already %s", c.key, c.value, f);
+    h->donef(s, 0, rd_result_new(), "%s\\%s: already %s", c.key, c.value, f);
     return;
   }
   if (guard(s, h, &c, found))
     return;
-  res = win_result();
+  res = rd_result_new();
   styled(&c, found, w, sizeof w);
   change(res, &c, found, c.new_[0] ? w : NULL);
-  win_finish(s, h, 0, res, "%s\\%s: would change %s -> %s", c.key, c.value, f,
+  h->donef(s, 0, res, "%s\\%s: would change %s -> %s", c.key, c.value, f,
              c.new_[0] ? json_string_value(json_object_get(
                              json_array_get(json_object_get(res, "changes"), 0), "new"))
                        : "(new certificate)");
@@ -257,7 +257,7 @@ static int reg_probe(rd_step *s, const rd_host_api *h) {
   reg_cfg c;
   cfg_get(s, h, &c);
   if (!c.old[0] && !c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s\\%s: no certificate known yet (facts.cert)", c.key,
+    h->donef(s, RD_ESTATE, NULL, "%s\\%s: no certificate known yet (facts.cert)", c.key,
                c.value);
     return 0;
   }
@@ -275,14 +275,14 @@ static void reg_written(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (!strcmp(st, "mismatch")) {
     char f[300];
     show(&c, win_out(out, "found"), f, sizeof f);
-    win_finish(s, h, RD_ESTATE, NULL, "%s\\%s changed under renewd's feet: it now holds %s",
+    h->donef(s, RD_ESTATE, NULL, "%s\\%s changed under renewd's feet: it now holds %s",
                c.key, c.value, f);
   } else if (!strcmp(st, "already")) {
-    win_finish(s, h, 0, win_result(), "%s\\%s: already had the new value", c.key, c.value);
+    h->donef(s, 0, rd_result_new(), "%s\\%s: already had the new value", c.key, c.value);
   } else {
-    res = win_result();
+    res = rd_result_new();
     change(res, &c, win_out(rec, "found"), win_out(rec, "new"));
-    win_finish(s, h, 0, res, "%s\\%s: %s", c.key, c.value,
+    h->donef(s, 0, res, "%s\\%s: %s", c.key, c.value,
                json_string_value(json_object_get(json_array_get(json_object_get(res, "changes"), 0),
                                                  "new")));
   }
@@ -300,7 +300,7 @@ static void reg_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *o
     return;
   found = found_value(&c, out);
   if (same(found, c.new_)) {
-    win_finish(s, h, 0, win_result(), "%s\\%s: already has the new value", c.key, c.value);
+    h->donef(s, 0, rd_result_new(), "%s\\%s: already has the new value", c.key, c.value);
     return;
   }
   if (guard(s, h, &c, found))
@@ -311,7 +311,7 @@ static void reg_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *o
   rc = h->journal_put(s, c.jkey, rec);
   json_decref(rec);
   if (rc < 0) {
-    win_finish(s, h, rc, NULL, "cannot journal the old value: %s", h->strerror(rc));
+    h->donef(s, rc, NULL, "cannot journal the old value: %s", h->strerror(rc));
     return;
   }
   win_next(s, h, &win_reg_set_script, set_args(&c, found, w), reg_written);
@@ -325,7 +325,7 @@ static int reg_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s\\%s: no new certificate yet (facts.new_cert)", c.key,
+    h->donef(s, RD_ESTATE, NULL, "%s\\%s: no new certificate yet (facts.new_cert)", c.key,
                c.value);
     return 0;
   }
@@ -349,16 +349,16 @@ static void reg_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   show(&c, found_value(&c, out), f, sizeof f);
   show(&c, c.new_, n, sizeof n);
   if (same(found_value(&c, out), c.new_))
-    win_finish(s, h, 0, NULL, "%s\\%s holds %s", c.key, c.value, f);
+    h->donef(s, 0, NULL, "%s\\%s holds %s", c.key, c.value, f);
   else
-    win_finish(s, h, RD_EVERIFY, NULL, "%s\\%s holds %s, expected %s", c.key, c.value, f, n);
+    h->donef(s, RD_EVERIFY, NULL, "%s\\%s holds %s, expected %s", c.key, c.value, f, n);
 }
 
 static int reg_verify(rd_step *s, const rd_host_api *h) {
   reg_cfg c;
   cfg_get(s, h, &c);
   if (!c.new_[0]) {
-    win_finish(s, h, RD_ESTATE, NULL, "%s\\%s: no new certificate to check for", c.key, c.value);
+    h->donef(s, RD_ESTATE, NULL, "%s\\%s: no new certificate to check for", c.key, c.value);
     return 0;
   }
   return win_run(s, h, &win_reg_read_script, read_args(&c), reg_verified);
@@ -374,11 +374,11 @@ static void reg_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (!strcmp(win_out(out, "state"), "mismatch")) {
     char now[300];
     show(&c, win_out(out, "found"), now, sizeof now);
-    win_finish(s, h, RD_ESTATE, NULL,
+    h->donef(s, RD_ESTATE, NULL,
                "%s\\%s holds %s, neither renewd's new value nor the old one: not restored", c.key,
                c.value, now);
   } else {
-    win_finish(s, h, 0, NULL, "%s\\%s: %s %s", c.key, c.value,
+    h->donef(s, 0, NULL, "%s\\%s: %s %s", c.key, c.value,
                !strcmp(win_out(out, "state"), "already") ? "already had the old value" : "restored",
                f);
   }
@@ -391,7 +391,7 @@ static int reg_rollback(rd_step *s, const rd_host_api *h) {
   int rc;
   cfg_get(s, h, &c);
   if (!(rec = h->journal_get(s, c.jkey))) {
-    win_finish(s, h, 0, NULL, "%s\\%s: never changed, nothing to restore", c.key, c.value);
+    h->donef(s, 0, NULL, "%s\\%s: never changed, nothing to restore", c.key, c.value);
     return 0;
   }
   /* new -> found: the same guarded write, the other way round */

@@ -99,18 +99,18 @@ static void svc_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   char what[400];
   cfg_get(s, h, &c);
   if (!win_bool(out, "exists")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "service %s does not exist%s", c.service,
+    h->donef(s, RD_ENOTFOUND, NULL, "service %s does not exist%s", c.service,
                !strcmp(c.action, "iisreset") ? " (is IIS installed?)" : "");
     return;
   }
   if (!strcmp(c.action, "iisreset") && !win_bool(out, "iisreset")) {
-    win_finish(s, h, RD_ENOTFOUND, NULL, "iisreset.exe is not in System32");
+    h->donef(s, RD_ENOTFOUND, NULL, "iisreset.exe is not in System32");
     return;
   }
-  res = win_result();
+  res = rd_result_new();
   snprintf(what, sizeof what, "service %s", c.service);
-  win_change(res, what, win_out(out, "status"), "restarted");
-  win_finish(s, h, 0, res, "would run %s (the service is %s)", c.what, win_out(out, "status"));
+  rd_result_change(res, what, win_out(out, "status"), "restarted");
+  h->donef(s, 0, res, "would run %s (the service is %s)", c.what, win_out(out, "status"));
 }
 
 static int svc_probe(rd_step *s, const rd_host_api *h) {
@@ -132,17 +132,17 @@ static void svc_ran(rd_step *s, const rd_host_api *h, const json_t *out) {
   win_line(win_out(out, "text"), line, sizeof line, 400);
   if (rc != 0) {
     int timed_out = strstr(line, "timed out") || strstr(line, "Time-out") || strstr(line, "timeout");
-    win_finish(s, h, timed_out ? RD_ETIMEDOUT : RD_EREMOTE, NULL, "`%s` failed (exit %lld): %s; "
+    h->donef(s, timed_out ? RD_ETIMEDOUT : RD_EREMOTE, NULL, "`%s` failed (exit %lld): %s; "
                "the service is %s", c.what, rc, *line ? line : "no output",
                *win_out(out, "status") ? win_out(out, "status") : "unknown");
     return;
   }
-  res = win_result();
+  res = rd_result_new();
   snprintf(what, sizeof what, "service %s", c.service);
-  win_change(res, what, NULL, "restarted");
+  rd_result_change(res, what, NULL, "restarted");
   json_object_set_new(res, "detail", json_pack("{s:s, s:s}", "status", win_out(out, "status"),
                                                "output", line));
-  win_finish(s, h, 0, res, "ran %s; %s is %s", c.what, c.service, win_out(out, "status"));
+  h->donef(s, 0, res, "ran %s; %s is %s", c.what, c.service, win_out(out, "status"));
 }
 
 static int svc_apply(rd_step *s, const rd_host_api *h) {
@@ -155,9 +155,9 @@ static void svc_checked(rd_step *s, const rd_host_api *h, const json_t *out) {
   svc_cfg c;
   cfg_get(s, h, &c);
   if (!strcmp(win_out(out, "status"), "Running"))
-    win_finish(s, h, 0, NULL, "service %s is running", c.service);
+    h->donef(s, 0, NULL, "service %s is running", c.service);
   else
-    win_finish(s, h, RD_EVERIFY, NULL, "service %s is %s after %s", c.service,
+    h->donef(s, RD_EVERIFY, NULL, "service %s is %s after %s", c.service,
                *win_out(out, "status") ? win_out(out, "status") : "missing", c.what);
 }
 

@@ -12,78 +12,14 @@
 
 /* ------------------------------------------------------------ running */
 
-typedef struct win_tramp {
-  const rd_host_api *h;
-  const rd_script *sc;
-  win_ok_fn ok;
-} win_tramp;
-
-static void win_tramp_cb(rd_step *s, int status, const rd_remote_result *r, void *arg) {
-  win_tramp t = *(win_tramp *)arg;
-  char line[512];
-  free(arg);
-  if (status < 0) {
-    win_line(r ? r->err : NULL, line, sizeof line, 400);
-    win_finish(s, t.h, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
-               *line ? ": " : "", line);
-  } else if (!r) {
-    win_finish(s, t.h, RD_EPROTO, NULL, "%s: no result", t.sc->name);
-  } else if (r->exit_status != 0) {
-    win_line(r->err, line, sizeof line, 400);
-    win_finish(s, t.h, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name, *line ? line : "failed",
-               r->exit_status);
-  } else if (!json_is_object(r->json)) {
-    win_finish(s, t.h, RD_EPROTO, NULL, "%s: the target's output is not a JSON object",
-               t.sc->name);
-  } else {
-    t.ok(s, t.h, r->json);
-  }
-}
-
 int win_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args, win_ok_fn ok) {
-  win_tramp *t;
-  int rc;
-  if (sc->mutating && h->whatif(s)) {
-    json_decref(args);
-    return RD_EWHATIF;
-  }
-  if (!(t = malloc(sizeof *t))) {
-    json_decref(args);
-    return RD_ENOMEM;
-  }
-  t->h = h;
-  t->sc = sc;
-  t->ok = ok;
-  /* the callback may run (and free t) before remote() returns */
-  rc = h->remote(s, sc, args ? args : json_object(), win_tramp_cb, t);
-  if (rc < 0)
-    free(t);
-  return rc < 0 ? rc : 0;
+  return rd_remote_ok(s, h, sc, args, ok);
 }
 
 void win_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args, win_ok_fn ok) {
   int rc = win_run(s, h, sc, args, ok);
   if (rc < 0)
-    win_finish(s, h, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
-}
-
-void win_finish(rd_step *s, const rd_host_api *h, int status, json_t *result, const char *fmt, ...) {
-  char msg[4096], body[3900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
-  h->done(s, status, result, msg);
-}
-
-json_t *win_result(void) { return json_pack("{s:[]}", "changes"); }
-
-void win_change(json_t *result, const char *what, const char *old, const char *new_) {
-  json_array_append_new(json_object_get(result, "changes"),
-                        json_pack("{s:s, s:o, s:o}", "what", what, "old",
-                                  old ? json_string(old) : json_null(), "new",
-                                  new_ ? json_string(new_) : json_null()));
+    h->donef(s, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
 }
 
 /* ------------------------------------------------------------ JSON */

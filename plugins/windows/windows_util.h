@@ -33,12 +33,8 @@ int win_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
 /* win_run from inside a completion chain: an immediate error completes. */
 void win_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args, win_ok_fn ok);
 
-/* The one completion: the message is prefixed with the target's name. */
-void win_finish(rd_step *s, const rd_host_api *h, int status, json_t *result, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* {"changes": []} and one change appended (old/new NULL -> null). */
-json_t *win_result(void);
-void win_change(json_t *result, const char *what, const char *old, const char *new_);
+/* Completion: h->donef() (prefixes the target's name); results:
+ * rd_result_new() / rd_result_change() (renewd/plugin.h). */
 
 /* --- JSON ----------------------------------------------------------------- */
 

@@ -40,6 +40,7 @@
 #include "windows_plugin.h"
 #include "windows_store.h"
 #include "windows_util.h"
+#include "util.h"
 #include "x509.h"
 
 #define V2_OID "1.3.6.1.4.1.311.21.8.1234567.7654321.42"
@@ -822,6 +823,19 @@ static void h_done(rd_step *s, int status, json_t *result, const char *msg) {
 static int h_cert_facts(const unsigned char *data, size_t len, json_t **out) {
   return rd_x509_facts_from_bytes(data, len, out);
 }
+static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  char body[3000], msg[3300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s: %s", h_host(s), body);
+  h_done(s, status, result, msg);
+}
+static char *h_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
+static int h_b64_decode(const char *text, unsigned char **out, size_t *len) {
+  return text ? rd_base64_decode(text, strlen(text), out, len) : RD_EINVAL;
+}
 
 static const rd_host_api API = {
     .size = sizeof(rd_host_api),
@@ -845,6 +859,9 @@ static const rd_host_api API = {
     .done = h_done,
     .strerror = rd_strerror,
     .cert_facts = h_cert_facts,
+    .donef = h_donef,
+    .b64_encode = h_b64_encode,
+    .b64_decode = h_b64_decode,
 };
 
 /* One phase as a fresh step (as after a restart): only facts and the

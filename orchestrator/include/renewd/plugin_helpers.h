@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "renewd/plugin.h"
@@ -74,6 +75,82 @@ static inline void rd_problem(json_t *problems, const char *type, const char *wh
   va_end(ap);
   json_array_append_new(problems,
                         json_pack("{s:s, s:s, s:s}", "what", what, "detail", detail, "step", type));
+}
+
+/* The tail of a command's stderr as one line: newlines -> " | ", other
+ * control characters -> spaces, at most the last 400 bytes. */
+static inline void rd_one_line(const char *in, char *out, size_t outlen) {
+  size_t n = in ? strlen(in) : 0, o = 0;
+  while (n && (in[n - 1] == '\n' || in[n - 1] == '\r' || in[n - 1] == ' '))
+    n--;
+  const char *p = in ? in + (n > 400 ? n - 400 : 0) : "";
+  const char *end = in ? in + n : p;
+  for (; p < end && o + 4 < outlen; p++) {
+    if (*p == '\n') {
+      memcpy(out + o, " | ", 3);
+      o += 3;
+    } else {
+      out[o++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? ' ' : *p;
+    }
+  }
+  out[o] = 0;
+}
+
+/* Run a script and hand its output object to ok(); every other outcome
+ * (transport error, non-zero exit, no object) completes the phase with one
+ * sentence naming the script: "posix.key_acl.apply: chown: ... (exit 1)".
+ * params is stolen. Returns 0 (a completion follows) or a negative RD_E*
+ * (none follows), e.g. RD_EWHATIF for a mutating script in whatif. */
+typedef void (*rd_remote_ok_fn)(rd_step *s, const rd_host_api *h, const json_t *out);
+
+typedef struct rd_remote_ok_ctx {
+  const rd_host_api *h;
+  const rd_script *sc;
+  rd_remote_ok_fn ok;
+} rd_remote_ok_ctx;
+
+static inline void rd_remote_ok_cb(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  rd_remote_ok_ctx t = *(rd_remote_ok_ctx *)arg;
+  char line[512];
+  free(arg);
+  if (status < 0) {
+    rd_one_line(r ? r->err : NULL, line, sizeof line);
+    t.h->donef(s, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
+               *line ? ": " : "", line);
+  } else if (!r) {
+    t.h->donef(s, RD_EPROTO, NULL, "%s: no result", t.sc->name);
+  } else if (r->exit_status != 0) {
+    rd_one_line(r->err, line, sizeof line);
+    t.h->donef(s, RD_EREMOTE, NULL, "%s: %s (exit %d)", t.sc->name, *line ? line : "failed",
+               r->exit_status);
+  } else if (!json_is_object(r->json)) {
+    t.h->donef(s, RD_EPROTO, NULL, "%s: the target's output is not a result object",
+               t.sc->name);
+  } else {
+    t.ok(s, t.h, r->json);
+  }
+}
+
+static inline int rd_remote_ok(rd_step *s, const rd_host_api *h, const rd_script *sc,
+                               json_t *params, rd_remote_ok_fn ok) {
+  rd_remote_ok_ctx *t;
+  int rc;
+  if (sc->mutating && h->whatif(s)) {
+    json_decref(params);
+    return RD_EWHATIF;
+  }
+  if (!(t = (rd_remote_ok_ctx *)malloc(sizeof *t))) {
+    json_decref(params);
+    return RD_ENOMEM;
+  }
+  t->h = h;
+  t->sc = sc;
+  t->ok = ok;
+  /* the callback may run (and free t) before remote() returns */
+  rc = h->remote(s, sc, params ? params : json_object(), rd_remote_ok_cb, t);
+  if (rc < 0)
+    free(t);
+  return rc < 0 ? rc : 0;
 }
 
 #endif /* RENEWD_PLUGIN_HELPERS_H */

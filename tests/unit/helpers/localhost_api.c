@@ -336,7 +336,7 @@ static int lh_cert_facts(const unsigned char *data, size_t len, json_t **out) {
 }
 
 static void lh_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
-  char body[1800], msg[2048];
+  char body[3900], msg[4096];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(body, sizeof body, fmt, ap);
