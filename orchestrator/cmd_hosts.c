@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -35,6 +36,82 @@ static void got_key(int status, const char *key_line, const char *fingerprint, c
     snprintf(c->fp, sizeof c->fp, "%s", fingerprint);
   if (msg)
     snprintf(c->msg, sizeof c->msg, "%s", msg);
+}
+
+/* What known_hosts says of the key in key_line ("HOSTS TYPE BASE64"):
+ * 1 the same key is there, 2 the host is there with another key, 0 the
+ * host is not there (hashed entries are not recognised: add plain ones). */
+static int kh_lookup(const char *path, const char *key_line) {
+  FILE *f = fopen(path, "r");
+  char line[8192];
+  size_t hl = strcspn(key_line, " ");
+  int res = 0;
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = 0;
+    if (line[0] == '#' || !line[0])
+      continue;
+    size_t fl = strcspn(line, " \t");
+    /* is our host token one of the comma-separated names of this entry? */
+    int match = 0;
+    for (char *p = line; p < line + fl;) {
+      size_t n = strcspn(p, ",");
+      if (n > fl - (size_t)(p - line))
+        n = fl - (size_t)(p - line);
+      if (n == hl && !strncmp(p, key_line, hl))
+        match = 1;
+      p += n + 1;
+    }
+    if (!match)
+      continue;
+    if (!strcmp(line + fl + strspn(line + fl, " \t"), key_line + hl + 1)) {
+      res = 1;
+      break;
+    }
+    res = 2;
+  }
+  fclose(f);
+  return res;
+}
+
+/* Rewrite known_hosts without the entries for key_line's host, plus
+ * key_line: temp file in the same directory, fsync, rename. */
+static int kh_replace(const char *path, const char *key_line) {
+  char tmp[4096], line[8192];
+  size_t hl = strcspn(key_line, " ");
+  FILE *in = fopen(path, "r"), *out;
+  int fd, rc = 0;
+  snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+  if ((fd = mkstemp(tmp)) < 0 || !(out = fdopen(fd, "w"))) {
+    if (in)
+      fclose(in);
+    return RD_EIO;
+  }
+  while (in && fgets(line, sizeof line, in)) {
+    size_t fl = strcspn(line, " \t");
+    int ours = 0;
+    for (char *p = line; p < line + fl;) {
+      size_t n = strcspn(p, ",");
+      if (n > fl - (size_t)(p - line))
+        n = fl - (size_t)(p - line);
+      if (n == hl && !strncmp(p, key_line, hl))
+        ours = 1;
+      p += n + 1;
+    }
+    if (!ours && fputs(line, out) < 0)
+      rc = RD_EIO;
+  }
+  if (in)
+    fclose(in);
+  if (fprintf(out, "%s\n", key_line) < 0 || fflush(out) || fsync(fileno(out)))
+    rc = RD_EIO;
+  fchmod(fileno(out), 0644);
+  if (fclose(out) || rc || rename(tmp, path)) {
+    unlink(tmp);
+    return RD_EIO;
+  }
+  return 0;
 }
 
 static int confirm(const char *host, const char *fp) {
@@ -107,30 +184,47 @@ int cmd_hosts(int argc, char **argv) {
       rd_ssh_shutdown(ssh, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    if (ctx.status == RD_EHOSTKEY && !replace && strstr(ctx.msg, "changed")) {
-      fprintf(stderr, "renewd hosts trust: %s\n  (pass --replace to replace the recorded key "
-                      "after checking why it changed)\n",
-              ctx.msg);
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    if (!ctx.line[0]) {
+    if (!ctx.line[0] || ctx.status) {
       fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
               ctx.msg[0] ? ctx.msg : rd_strerror(ctx.status));
       code = RD_EXIT_FAILED;
       continue;
     }
-    if (ctx.status == 0) {
+    int known = kh_lookup(rb->ssh.known_hosts, ctx.line);
+    if (known == 1) {
       printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
       continue;
     }
-    printf("host %s (%s port %d): %s\n", t->name, t->address, st.port, ctx.fp);
+    if (known == 2 && !replace) {
+      fprintf(stderr,
+              "renewd hosts trust: host %s: %s has a DIFFERENT key for it; the server now "
+              "presents %s. Find out why it changed; then pass --replace to replace the "
+              "recorded key\n",
+              t->name, rb->ssh.known_hosts, ctx.fp);
+      code = RD_EXIT_FAILED;
+      continue;
+    }
+    printf("host %s (%s port %d): %s%s\n", t->name, t->address, st.port, ctx.fp,
+           known == 2 ? " (replaces the recorded key)" : "");
     if (!yes && !confirm(t->name, ctx.fp)) {
       code = RD_EXIT_FAILED;
       continue;
     }
+    if (known == 2) {
+      if (kh_replace(rb->ssh.known_hosts, ctx.line)) {
+        fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot rewrite it: %s\n",
+                rb->ssh.known_hosts, strerror(errno));
+        code = RD_EXIT_FAILED;
+        continue;
+      }
+      printf("host %s: key replaced in %s\n", t->name, rb->ssh.known_hosts);
+      continue;
+    }
     FILE *f = fopen(rb->ssh.known_hosts, "a");
-    if (!f || fprintf(f, "%s\n", ctx.line) < 0 || fclose(f)) {
+    int bad = !f || fprintf(f, "%s\n", ctx.line) < 0;
+    if (f && fclose(f))
+      bad = 1;
+    if (bad) {
       fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot append: %s\n",
               rb->ssh.known_hosts, strerror(errno));
       code = RD_EXIT_FAILED;

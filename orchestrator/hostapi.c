@@ -149,7 +149,9 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   rr.json = doc;
   rr.out = r->out ? r->out : "";
   rr.out_len = r->out_len;
-  rr.err = r->err ? r->err : "";
+  /* a transport failure has no stderr: its message (e.g. both fingerprints
+   * of a changed host key) is what the plugin reports */
+  rr.err = r->err && *r->err ? r->err : status ? r->msg : "";
   if (status)
     rd_step_log(s, RD_LOG_DEBUG, "script %s: %s", c->script->name, r->msg);
   if (s->j->finished) { /* job already over (timeout): drop */
