@@ -49,30 +49,9 @@ static int make_material(void) {
       M);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  char *b = NULL;
-  long n;
-  if (!f)
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (b = malloc((size_t)n + 1))) {
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-      free(b);
-      b = NULL;
-    } else {
-      b[n] = 0;
-      if (len)
-        *len = (size_t)n;
-    }
-  }
-  fclose(f);
-  return b;
-}
-
 static json_t *facts_of(const char *path) {
   size_t n = 0;
-  char *b = slurp(path, &n);
+  char *b = tu_read_file(path, &n);
   json_t *f = NULL;
   ck_assert_ptr_nonnull(b);
   ck_assert_int_eq(rd_x509_facts_from_bytes((unsigned char *)b, n, &f), 0);
@@ -164,7 +143,7 @@ static void issue(void) {
   json_object_set_new(f, "new_cert", facts_of(path));
   json_object_set_new(f, "staged", json_pack("{s:s, s:b}", "key", STAGED, "reused", 0));
   snprintf(path, sizeof path, "%s/ca.crt", M);
-  char *ca = slurp(path, NULL);
+  char *ca = tu_read_file(path, NULL);
   json_object_set_new(f, "ca_pem", json_string(ca));
   free(ca);
 }
@@ -703,7 +682,7 @@ static void config_setup(const char *body_tmpl) {
 }
 
 static int conf_has(const char *s) {
-  char *b = slurp(CFGFILE, NULL);
+  char *b = tu_read_file(CFGFILE, NULL);
   int r = b && strstr(b, s);
   free(b);
   return r;
@@ -873,7 +852,7 @@ START_TEST(service_unit) {
   ck_assert_ptr_nonnull(strstr(o.msg, "unit nginx is failed"));
   unsetenv("FAKE_STATE");
   setenv("PATH", path0, 1);
-  l = slurp(log, NULL);
+  l = tu_read_file(log, NULL);
   ck_assert_str_eq(l, "is-active -- nginx\nrestart -- nginx\nis-active -- nginx\nis-active -- nginx\n");
   free(l);
   free(path0);
@@ -918,13 +897,13 @@ START_TEST(exec_gets_environment) {
            envf);
   RUN_OK(&posix_kind_exec, RD_PHASE_APPLY, params);
   ck_assert_ptr_nonnull(strstr(o.msg, "hook done"));
-  env = slurp(envf, NULL);
+  env = tu_read_file(envf, NULL);
   snprintf(expect, sizeof expect, "apply|web17|apply|%s|%s|%s|1A2B3C|4D5E6F|0|", CERT,
            json_string_value(json_object_get(c, "sha1")), json_string_value(json_object_get(n, "sha1")));
   ck_assert_str_eq(env, expect);
   free(env);
   RUN_OK(&posix_kind_exec, RD_PHASE_PROBE, params); /* probe runs in whatif */
-  env = slurp(envf, NULL);
+  env = tu_read_file(envf, NULL);
   ck_assert_ptr_nonnull(strstr(env, "probe|web17|probe|"));
   ck_assert_ptr_nonnull(strstr(env, "|1|"));
   free(env);

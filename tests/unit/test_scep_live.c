@@ -59,22 +59,6 @@ static void write_file(const char *path, const void *b, size_t n) {
   fclose(f);
 }
 
-static unsigned char *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *b;
-  long l;
-  ck_assert_msg(f != NULL, "%s: cannot open", path);
-  fseek(f, 0, SEEK_END);
-  l = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  b = malloc((size_t)l + 1);
-  ck_assert_uint_eq(fread(b, 1, (size_t)l, f), (size_t)l);
-  b[l] = 0;
-  fclose(f);
-  *n = (size_t)l;
-  return b;
-}
-
 /* Run a shell command in the work dir; its output goes to cmd.log, shown
  * when it fails. Returns the exit status. */
 static int sh(const work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -89,7 +73,7 @@ static int sh(const work *w, const char *fmt, ...) {
   rc = system(full);
   if (rc) {
     size_t n;
-    unsigned char *log = read_file(wpath(w, "cmd.log"), &n);
+    unsigned char *log = tu_must_read_file(wpath(w, "cmd.log"), &n);
     fprintf(stderr, "test_scep_live: `%s` failed:\n%s\n", cmd, (char *)log);
     free(log);
   }
@@ -126,7 +110,7 @@ static unsigned char *target_sign(const work *w, const char *key, const char *md
                          "-out sig.bin",
                       key, md),
                    0);
-  return read_file(wpath(w, "sig.bin"), slen);
+  return tu_must_read_file(wpath(w, "sig.bin"), slen);
 }
 
 /* `openssl cms -decrypt` of the CertRep envelope, with the legacy
@@ -138,7 +122,7 @@ static unsigned char *target_decrypt(const work *w, const char *key, const char 
                          "-inform DER -in env.der -recip %s -inkey %s -binary -out dec.der",
                       crt, key),
                    0);
-  return read_file(wpath(w, "dec.der"), dlen);
+  return tu_must_read_file(wpath(w, "dec.der"), dlen);
 }
 
 static X509 *load_cert(const char *path) {
@@ -352,7 +336,7 @@ START_TEST(enrol_then_renew) {
   ck_assert_int_eq(sh(&w, "openssl req -x509 -new -key k1.key -subj "
                           "'/O=renewd live test/CN=web17.example' -days 1 -out k1-self.pem"),
                    0);
-  b = read_file(wpath(&w, "k1.csr"), &n);
+  b = tu_must_read_file(wpath(&w, "k1.csr"), &n);
   ck_assert_msg(scep_csr_parse(b, n, &csr1, err, sizeof err) == 0, "%s", err);
   free(b);
   ck_assert_int_eq(csr1.has_challenge, 1);
@@ -381,7 +365,7 @@ START_TEST(enrol_then_renew) {
   /* 2. Renewal: key 2, CSR with the same subject (and the challenge, which
    *    scepserver checks on every request), signed by c1's key. */
   target_key_csr(&w, "k2.key", "k2.csr", "web17.example", challenge);
-  b = read_file(wpath(&w, "k2.csr"), &n);
+  b = tu_must_read_file(wpath(&w, "k2.csr"), &n);
   ck_assert_msg(scep_csr_parse(b, n, &csr2, err, sizeof err) == 0, "%s", err);
   free(b);
   ck_assert_str_ne(csr2.txid, csr1.txid);
@@ -424,7 +408,7 @@ START_TEST(enrol_by_get) {
   ck_assert_int_eq(sh(&w, "openssl req -x509 -new -key k.key -subj '/CN=get.example' -days 1 "
                           "-out self.pem"),
                    0);
-  b = read_file(wpath(&w, "k.csr"), &n);
+  b = tu_must_read_file(wpath(&w, "k.csr"), &n);
   ck_assert_msg(scep_csr_parse(b, n, &csr, err, sizeof err) == 0, "%s", err);
   free(b);
   self = load_cert(wpath(&w, "self.pem"));
@@ -456,7 +440,7 @@ START_TEST(wrong_challenge) {
   ck_assert_int_eq(sh(&w, "openssl req -x509 -new -key k.key -subj '/CN=denied.example' "
                           "-days 1 -out self.pem"),
                    0);
-  b = read_file(wpath(&w, "k.csr"), &n);
+  b = tu_must_read_file(wpath(&w, "k.csr"), &n);
   ck_assert_msg(scep_csr_parse(b, n, &csr, err, sizeof err) == 0, "%s", err);
   free(b);
   self = load_cert(wpath(&w, "self.pem"));

@@ -122,15 +122,6 @@ static void write_file(const char *path, const unsigned char *b, size_t n) {
   fclose(f);
 }
 
-static unsigned char *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *b = malloc(65536);
-  ck_assert_ptr_nonnull(f);
-  *n = fread(b, 1, 65536, f);
-  fclose(f);
-  return b;
-}
-
 /* What the target does, for real: `openssl pkeyutl -sign -inkey K
  * -pkeyopt digest:<md>` on a file holding the digest. */
 static unsigned char *pkeyutl_sign(EVP_PKEY *key, const char *mdname, const unsigned char *d,
@@ -151,7 +142,7 @@ static unsigned char *pkeyutl_sign(EVP_PKEY *key, const char *mdname, const unsi
            "openssl pkeyutl -sign -inkey %s -pkeyopt digest:%s -in %s -out %s 2>&1", kp,
            mdname, dp, sp);
   ck_assert_int_eq(system(cmd), 0);
-  sig = read_file(sp, siglen);
+  sig = tu_must_read_file(sp, siglen);
   unlink(kp);
   unlink(dp);
   unlink(sp);

@@ -52,27 +52,8 @@ static char *mpath(const char *name) {
   return buf[i];
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *b = NULL;
-  long n;
-  if (!f)
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (b = malloc((size_t)n + 1))) {
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-      free(b);
-      b = NULL;
-    } else {
-      b[n] = 0;
-    }
-  }
-  fclose(f);
-  return b;
-}
-
 static json_t *facts_of(const char *path) {
-  char *b = slurp(path);
+  char *b = tu_read_file(path, NULL);
   json_t *f = NULL;
   ck_assert_ptr_nonnull(b);
   ck_assert_int_eq(rd_x509_facts_from_bytes((unsigned char *)b, strlen(b), &f), 0);
@@ -168,7 +149,7 @@ static void setup(void) {
   memset(&o, 0, sizeof o);
   json_object_set_new(lh_facts(job), "cert", facts_of(mpath("other.crt")));
   json_object_set_new(lh_facts(job), "expect", facts_of(mpath("leaf.crt")));
-  ca = slurp(mpath("ca.crt"));
+  ca = tu_read_file(mpath("ca.crt"), NULL);
   json_object_set_new(lh_facts(job), "ca_pem", json_string(ca));
   free(ca);
   snprintf(params, sizeof params, "{\"port\": %d, \"address\": \"127.0.0.1\"}", port);
@@ -215,7 +196,7 @@ START_TEST(verify_fails_on_other_certificate) {
 END_TEST
 
 START_TEST(verify_fails_on_ca_mismatch) {
-  char *ca2 = slurp(mpath("ca2.crt"));
+  char *ca2 = tu_read_file(mpath("ca2.crt"), NULL);
   json_object_set_new(lh_facts(job), "ca_pem", json_string(ca2));
   free(ca2);
   ck_assert_int_eq(run(RD_PHASE_VERIFY, params), RD_EVERIFY);

@@ -1,29 +1,31 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
+char *tu_read_file(const char *path, size_t *len) {
+  char *buf = NULL;
+  size_t n = 0;
+  if (rd_read_file(path, (size_t)64 << 20, &buf, &n))
+    return NULL;
+  if (len)
+    *len = n;
+  return buf;
+}
+
+unsigned char *tu_must_read_file(const char *path, size_t *len) {
+  char *b = tu_read_file(path, len);
+  ck_assert_msg(b != NULL, "%s: cannot read", path);
+  return (unsigned char *)b;
+}
+
 unsigned char *tu_read_fixture(const char *rel, size_t *len) {
   char path[1024];
-  FILE *f;
-  unsigned char *buf = NULL;
-  long n;
   snprintf(path, sizeof path, "%s/%s", FIXTURES, rel);
-  if (!(f = fopen(path, "rb")))
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (buf = malloc((size_t)n + 1))) {
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-      free(buf);
-      buf = NULL;
-    } else {
-      buf[n] = 0;
-      *len = (size_t)n;
-    }
-  }
-  fclose(f);
-  return buf;
+  return (unsigned char *)tu_read_file(path, len);
 }
 
 int tu_run(Suite *s) {
