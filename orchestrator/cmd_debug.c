@@ -798,36 +798,10 @@ static int ps_text(const rd_remote_cmd *c, char **out, size_t *outlen) {
     free(u);
     return RD_EPROTO;
   }
-  char *t = malloc(ul * 2 + 1);
-  if (!t) {
-    free(u);
-    return RD_ENOMEM;
-  }
-  for (size_t i = 0; i + 1 < ul; i += 2) {
-    uint32_t cp = (uint32_t)u[i] | (uint32_t)u[i + 1] << 8;
-    if (cp >= 0xD800 && cp <= 0xDBFF && i + 3 < ul) {
-      uint32_t lo = (uint32_t)u[i + 2] | (uint32_t)u[i + 3] << 8;
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-      i += 2;
-    }
-    if (cp < 0x80) {
-      t[j++] = (char)cp;
-    } else if (cp < 0x800) {
-      t[j++] = (char)(0xC0 | cp >> 6);
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      t[j++] = (char)(0xE0 | cp >> 12);
-      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-      t[j++] = (char)(0xF0 | cp >> 18);
-      t[j++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    }
-  }
-  t[j] = 0;
+  char *t = rd_utf16le_to_utf8(u, ul, &j);
   free(u);
+  if (!t)
+    return RD_ENOMEM;
   *out = t;
   *outlen = j;
   return 0;

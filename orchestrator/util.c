@@ -109,3 +109,37 @@ uint64_t rd_now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+char *rd_utf16le_to_utf8(const unsigned char *u, size_t n, size_t *outlen) {
+  char *t = malloc(n * 2 + 1);
+  size_t j = 0;
+  if (!t)
+    return NULL;
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    uint32_t cp = (uint32_t)u[i] | (uint32_t)u[i + 1] << 8;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 3 < n) {
+      uint32_t lo = (uint32_t)u[i + 2] | (uint32_t)u[i + 3] << 8;
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      i += 2;
+    }
+    if (cp < 0x80) {
+      t[j++] = (char)cp;
+    } else if (cp < 0x800) {
+      t[j++] = (char)(0xC0 | cp >> 6);
+      t[j++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      t[j++] = (char)(0xE0 | cp >> 12);
+      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      t[j++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+      t[j++] = (char)(0xF0 | cp >> 18);
+      t[j++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      t[j++] = (char)(0x80 | (cp & 0x3F));
+    }
+  }
+  t[j] = 0;
+  if (outlen)
+    *outlen = j;
+  return t;
+}

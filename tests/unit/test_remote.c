@@ -316,36 +316,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ Windows */
 
-static char *utf16le_to_utf8(const unsigned char *u, size_t n) {
-  char *t = malloc(n * 2 + 1);
-  size_t j = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) {
-    unsigned cp = u[i] | (unsigned)u[i + 1] << 8;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-      unsigned lo = u[i + 2] | (unsigned)u[i + 3] << 8;
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-      i += 2;
-    }
-    if (cp < 0x80)
-      t[j++] = (char)cp;
-    else if (cp < 0x800) {
-      t[j++] = (char)(0xC0 | cp >> 6);
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      t[j++] = (char)(0xE0 | cp >> 12);
-      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-      t[j++] = (char)(0xF0 | cp >> 18);
-      t[j++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-      t[j++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-      t[j++] = (char)(0x80 | (cp & 0x3F));
-    }
-  }
-  t[j] = 0;
-  return t;
-}
-
 static void write_ps(const char *name, const char *text, size_t len) {
   char dir[1024], path[1200];
   snprintf(dir, sizeof dir, "%s/ps-texts", BUILD_DIR);
@@ -382,7 +352,7 @@ START_TEST(windows_encoded) {
   size_t ul = 0;
   ck_assert_int_eq(rd_base64_decode(b64, strlen(b64), &u, &ul), 0);
   ck_assert_int_eq((int)(ul % 2), 0);
-  char *text = utf16le_to_utf8(u, ul);
+  char *text = rd_utf16le_to_utf8(u, ul, NULL);
   ck_assert_msg(strstr(text, PS_SCRIPT) != NULL, "script not carried unchanged");
   ck_assert_ptr_nonnull(strstr(text, "[Console]::In.ReadToEnd()"));
   ck_assert_ptr_nonnull(strstr(text, "ConvertFrom-Json"));
