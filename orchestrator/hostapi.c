@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "hostapi.h"
 #include "err.h"
 #include "remote.h"
 #include "util.h"
@@ -368,26 +369,19 @@ static void h_done(rd_step *s, int status, json_t *result, const char *msg) {
   rd_engine_step_done(s, status, result, msg);
 }
 
-static int h_cert_facts(const unsigned char *data, size_t len, json_t **out) {
-  return rd_x509_facts_from_bytes(data, len, out);
+void rd_host_vdonef(const rd_host_api *h, rd_step *s, int status, json_t *result,
+                    const char *fmt, va_list ap) {
+  char body[3900], msg[4096];
+  vsnprintf(body, sizeof body, fmt, ap);
+  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
+  h->done(s, status, result, msg);
 }
 
 static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
-  char body[3900], msg[4096];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
+  rd_host_vdonef(&rd_host_api_v1, s, status, result, fmt, ap);
   va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", s->j->t->name, body);
-  rd_engine_step_done(s, status, result, msg);
-}
-
-static char *h_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
-
-static int h_b64_decode(const char *text, unsigned char **out, size_t *len) {
-  if (!text)
-    return RD_EINVAL;
-  return rd_base64_decode(text, strlen(text), out, len);
 }
 
 const rd_host_api rd_host_api_v1 = {
@@ -411,8 +405,8 @@ const rd_host_api rd_host_api_v1 = {
     .secret = h_secret,
     .done = h_done,
     .strerror = rd_strerror,
-    .cert_facts = h_cert_facts,
+    .cert_facts = rd_x509_facts_from_bytes,
     .donef = h_donef,
-    .b64_encode = h_b64_encode,
-    .b64_decode = h_b64_decode,
+    .b64_encode = rd_base64_encode_str,
+    .b64_decode = rd_base64_decode_str,
 };

@@ -76,6 +76,14 @@ int rd_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out
   return 0;
 }
 
+char *rd_base64_encode_str(const void *data, size_t len) {
+  return rd_base64_encode(data, len, NULL);
+}
+
+int rd_base64_decode_str(const char *text, unsigned char **out, size_t *outlen) {
+  return text ? rd_base64_decode(text, strlen(text), out, outlen) : RD_EINVAL;
+}
+
 int rd_read_file(const char *path, size_t max, char **out, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;

@@ -9,6 +9,10 @@ size_t rd_edit_distance(const char *a, const char *b);
 /* Base64 (standard alphabet, padded, no newlines). Caller frees. */
 char *rd_base64_encode(const void *data, size_t len, size_t *outlen);
 int rd_base64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
+/* The same for NUL-terminated text, with the host API's signatures
+ * (b64_encode / b64_decode in renewd/plugin.h). */
+char *rd_base64_encode_str(const void *data, size_t len);
+int rd_base64_decode_str(const char *text, unsigned char **out, size_t *outlen);
 /* UTF-16LE (BMP and surrogate pairs) to NUL-terminated UTF-8; the
  * inverse of what remote.c encodes for -EncodedCommand. NULL: out of memory.
  * Caller frees. */

@@ -33,6 +33,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "hostapi.h"
 #include "registry.h"
 #include "remote.h"
 #include "testutil.h"
@@ -820,23 +821,9 @@ static void h_done(rd_step *s, int status, json_t *result, const char *msg) {
   s->result = result;
   snprintf(s->msg, sizeof s->msg, "%s", msg ? msg : "");
 }
-static int h_cert_facts(const unsigned char *data, size_t len, json_t **out) {
-  return rd_x509_facts_from_bytes(data, len, out);
-}
-static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
-  char body[3000], msg[3300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", h_host(s), body);
-  h_done(s, status, result, msg);
-}
-static char *h_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
-static int h_b64_decode(const char *text, unsigned char **out, size_t *len) {
-  return text ? rd_base64_decode(text, strlen(text), out, len) : RD_EINVAL;
-}
 
+static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static const rd_host_api API = {
     .size = sizeof(rd_host_api),
     .abi = RD_PLUGIN_ABI,
@@ -858,11 +845,18 @@ static const rd_host_api API = {
     .secret = h_secret,
     .done = h_done,
     .strerror = rd_strerror,
-    .cert_facts = h_cert_facts,
+    .cert_facts = rd_x509_facts_from_bytes,
     .donef = h_donef,
-    .b64_encode = h_b64_encode,
-    .b64_decode = h_b64_decode,
+    .b64_encode = rd_base64_encode_str,
+    .b64_decode = rd_base64_decode_str,
 };
+
+static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rd_host_vdonef(&API, s, status, result, fmt, ap);
+  va_end(ap);
+}
 
 /* One phase as a fresh step (as after a restart): only facts and the
  * journal carry over. Returns the status; o_result / o_msg hold the rest. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "hostapi.h"
 #include "remote.h"
 #include "util.h"
 #include "x509.h"
@@ -331,26 +332,12 @@ static void lh_done(rd_step *s, int status, json_t *result, const char *msg) {
     fprintf(stderr, "[%s] done %d: %s\n", s->job->host, status, o->msg);
 }
 
-static int lh_cert_facts(const unsigned char *data, size_t len, json_t **out) {
-  return rd_x509_facts_from_bytes(data, len, out);
-}
 
-static void lh_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
-  char body[3900], msg[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", lh_host(s), body);
-  lh_done(s, status, result, msg);
-}
 
-static char *lh_b64_encode(const void *data, size_t len) { return rd_base64_encode(data, len, NULL); }
 
-static int lh_b64_decode(const char *text, unsigned char **out, size_t *len) {
-  return text ? rd_base64_decode(text, strlen(text), out, len) : RD_EINVAL;
-}
 
+static void lh_donef(rd_step *s, int status, json_t *result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static const rd_host_api lh_host_api = {
     .size = sizeof(rd_host_api),
     .abi = RD_PLUGIN_ABI,
@@ -372,11 +359,18 @@ static const rd_host_api lh_host_api = {
     .secret = lh_secret,
     .done = lh_done,
     .strerror = rd_strerror,
-    .cert_facts = lh_cert_facts,
+    .cert_facts = rd_x509_facts_from_bytes,
     .donef = lh_donef,
-    .b64_encode = lh_b64_encode,
-    .b64_decode = lh_b64_decode,
+    .b64_encode = rd_base64_encode_str,
+    .b64_decode = rd_base64_decode_str,
 };
+
+static void lh_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rd_host_vdonef(lh_api(), s, status, result, fmt, ap);
+  va_end(ap);
+}
 
 const rd_host_api *lh_api(void) { return &lh_host_api; }
 
