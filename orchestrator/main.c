@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 #ifndef RENEWD_VERSION
 #define RENEWD_VERSION "0.0.0"

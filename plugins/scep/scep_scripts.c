@@ -1,5 +1,5 @@
 /* scep_scripts.c — the constant POSIX scripts the SCEP issuer runs on the
- * target. Parameters arrive as files in "$RD_P" (see orchestrator/remote.h);
+ * target. Parameters arrive as files in "$RD_P" (see orchestrator/transport/remote.h);
  * nothing here ever prints a private key. */
 #include "scep_scripts.h"
 

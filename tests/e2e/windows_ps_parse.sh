@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # windows_ps_parse.sh — every PowerShell script the windows plugin sends to
 # a target must parse. The unit test test_windows_plugin (test case
-# ps_texts) builds each one with orchestrator/remote.c exactly as renewd
+# ps_texts) builds each one with orchestrator/transport/remote.c exactly as renewd
 # sends it (the prelude, lib.ps1 and the script, decoded back from
 # -EncodedCommand or the upload) and writes it to BUILD/ps/, plus the
 # script the adcs.issue scheduled task runs as SYSTEM; this test runs that

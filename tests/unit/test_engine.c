@@ -10,10 +10,10 @@
 
 #include <uv.h>
 
-#include "engine.h"
-#include "journal.h"
-#include "registry.h"
-#include "runbook.h"
+#include "core/engine.h"
+#include "store/journal.h"
+#include "host/registry.h"
+#include "config/runbook.h"
 #include "httpcatch.h"
 #include "testutil.h"
 

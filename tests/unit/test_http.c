@@ -12,8 +12,8 @@
 
 #include <uv.h>
 
-#include "err.h"
-#include "http.h"
+#include "base/err.h"
+#include "transport/http.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ server */

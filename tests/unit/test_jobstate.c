@@ -2,7 +2,7 @@
  * the table in docs/JOURNAL.md. */
 #include <string.h>
 
-#include "jobstate.h"
+#include "core/jobstate.h"
 #include "testutil.h"
 
 #define S(x) RD_JOB_##x

@@ -17,11 +17,11 @@
 
 #include <sqlite3.h>
 
-#include "cli.h"
-#include "err.h"
-#include "journal.h"
+#include "cli/cli.h"
+#include "base/err.h"
+#include "store/journal.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 

@@ -16,12 +16,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "localhost_api.h"
 #include "posix_plugin.h"
-#include "registry.h"
+#include "host/registry.h"
 #include "testutil.h"
-#include "x509.h"
+#include "base/x509.h"
 
 static char M[256]; /* material: CA, old/new/other keys and certificates */
 static char T[256]; /* this test's target directory */

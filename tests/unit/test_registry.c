@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "registry.h"
+#include "host/registry.h"
 #include "testutil.h"
 
 #define MOD(name) BUILD_DIR "/testmodules/" name ".so"

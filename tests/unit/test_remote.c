@@ -27,11 +27,11 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
-#include "err.h"
-#include "remote.h"
-#include "ssh.h"
+#include "base/err.h"
+#include "transport/remote.h"
+#include "transport/ssh.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 /* ------------------------------------------------------------------ local sh */
 

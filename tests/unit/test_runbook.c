@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "err.h"
-#include "inventory.h"
-#include "jsonpos.h"
-#include "registry.h"
-#include "runbook.h"
+#include "cli/cli.h"
+#include "base/err.h"
+#include "config/inventory.h"
+#include "config/jsonpos.h"
+#include "host/registry.h"
+#include "config/runbook.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ fake plugin */

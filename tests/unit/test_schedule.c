@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
-#include "schedule.h"
+#include "base/err.h"
+#include "core/schedule.h"
 #include "testutil.h"
 
 #define DAY 86400

@@ -17,11 +17,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "localhost_api.h"
 #include "testutil.h"
 #include "tls_plugin.h"
-#include "x509.h"
+#include "base/x509.h"
 
 static char M[256]; /* material */
 

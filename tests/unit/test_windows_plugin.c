@@ -4,7 +4,7 @@
  * Windows cannot run here. What runs for real: every step kind's C code —
  * parameter validation, the certreq/certutil parsers (over the documented
  * outputs in tests/fixtures/windows), the store selection, the decisions,
- * the journal records — and orchestrator/remote.c building the PowerShell
+ * the journal records — and orchestrator/transport/remote.c building the PowerShell
  * command of every script with its parameters (rd_remote_build) and parsing
  * the replies (rd_remote_parse_windows). What is simulated: the target. A
  * host API in this file answers remote() with the JSON document each
@@ -32,17 +32,17 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "err.h"
-#include "hostapi.h"
-#include "registry.h"
-#include "remote.h"
+#include "base/err.h"
+#include "host/hostapi.h"
+#include "host/registry.h"
+#include "transport/remote.h"
 #include "testutil.h"
 #include "windows_certreq.h"
 #include "windows_plugin.h"
 #include "windows_store.h"
 #include "windows_util.h"
-#include "util.h"
-#include "x509.h"
+#include "base/util.h"
+#include "base/x509.h"
 
 #define V2_OID "1.3.6.1.4.1.311.21.8.1234567.7654321.42"
 #define CONFIG "ca01.corp.example\\Corp Issuing CA"

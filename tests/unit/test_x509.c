@@ -5,9 +5,9 @@
 
 #include <openssl/evp.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "testutil.h"
-#include "x509.h"
+#include "base/x509.h"
 
 static X509 *load(const char *rel) {
   size_t n = 0;

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # lib.sh — shell helpers shared by every posix step kind's script. It runs
-# after the transport prelude (orchestrator/remote.h: $RD_P, rd_out,
+# after the transport prelude (orchestrator/transport/remote.h: $RD_P, rd_out,
 # rd_out_file, rd_fail) and before the step's own script. POSIX sh plus GNU
 # coreutils and stock openssl. Values are always data: quoted, after "--".
 

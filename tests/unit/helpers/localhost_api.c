@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "hostapi.h"
-#include "remote.h"
-#include "util.h"
-#include "x509.h"
+#include "base/err.h"
+#include "host/hostapi.h"
+#include "transport/remote.h"
+#include "base/util.h"
+#include "base/x509.h"
 
 #define LH_SCRIPT_TIMEOUT_MS 120000
 #define LH_OUT_CAP (16u << 20)

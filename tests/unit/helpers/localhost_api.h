@@ -1,10 +1,10 @@
 /* localhost_api.h — a real rd_host_api for plugin tests, with THIS machine
- * as the target. Scripts go through orchestrator/remote.c exactly as they
+ * as the target. Scripts go through orchestrator/transport/remote.c exactly as they
  * would over SSH (rd_remote_build: the constant prelude + script as the
  * command, parameters as base64 lines on stdin), run under /bin/sh -c here,
  * and their output is parsed with rd_remote_parse_posix. Everything else is
  * real too: facts, a per-job journal (values deep-copied, as if stored),
- * cert_facts (orchestrator/x509.c), work() (run synchronously), secrets.
+ * cert_facts (orchestrator/base/x509.c), work() (run synchronously), secrets.
  * In whatif mode a mutating script is refused with RD_EWHATIF before
  * anything runs, like the real host.
  *

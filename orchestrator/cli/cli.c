@@ -1,0 +1,138 @@
+/* cli.c — the verb table and the --help texts. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const rd_verb rd_verbs[] = {
+    {"run", "renew what is due now (add --whatif to only preview)",
+     "usage: renewd run RUNBOOK... [--whatif] [--host H] [--force] [--json]\n"
+     "                 [--journal FILE] [--plugins DIR] [--show-scripts]\n"
+     "\n"
+     "Probes every target of the runbooks, renews the certificates that are due\n"
+     "and runs the follow-up steps. Every job state is committed to the journal\n"
+     "before the next remote action, so an interrupted run resumes where it was.\n"
+     "\n"
+     "  --whatif        run probes only and print what would change (= renewd plan)\n"
+     "  --host H        only this target (repeatable)\n"
+     "  --force         ignore the renewal window and backoff\n"
+     "  --json          machine-readable report on stdout\n"
+     "  --journal FILE  journal database (default /var/lib/renewd/journal.db,\n"
+     "                  or $RENEWD_JOURNAL)\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "\n"
+     "exit: 0 nothing due, 10 renewed, 1 a job failed, 2 bad runbook or usage\n"
+     "example: renewd run runbooks/lab-posix-scep.json --host h0001\n",
+     cmd_run},
+    {"plan", "preview: what would be renewed and changed (= run --whatif)",
+     "usage: renewd plan RUNBOOK... [--host H] [--json] [--show-scripts]\n"
+     "\n"
+     "Runs only the read-only probe half of every step and prints, per host and\n"
+     "certificate, why it is due and every step's old -> new values. Nothing on\n"
+     "any target changes: the host API refuses mutating scripts in this mode.\n"
+     "\n"
+     "  --show-scripts  print the exact remote scripts and their parameters\n"
+     "\n"
+     "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed, 2 usage\n"
+     "example: renewd plan runbooks/lab-posix-scep.json --json\n",
+     cmd_plan},
+    {"validate", "check runbooks without touching any target",
+     "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
+     "\n"
+     "Parses and validates runbooks: JSON syntax, unknown keys (with a suggestion),\n"
+     "types, step kinds and their parameters (checked by the owning plugin), inline\n"
+     "secrets (must be {\"file\": ...} or {\"env\": ...}) and impossible schedules.\n"
+     "Errors are printed as file:line:column: message.\n"
+     "\n"
+     "exit: 0 all valid, 2 any error\n"
+     "example: renewd validate runbooks/*.json\n",
+     cmd_validate},
+    {"status", "jobs and their states from the journal",
+     "usage: renewd status [--journal FILE] [--json] [--all]\n"
+     "\n"
+     "Lists jobs from the journal: host, certificate, state, attempts, last error\n"
+     "and the time of the next try (backoff). By default the newest job of each\n"
+     "(host, certificate); --all lists every job. A missing journal is an error\n"
+     "(exit 1); status never creates one.\n"
+     "\n"
+     "example: renewd status --journal /var/lib/renewd/journal.db\n",
+     cmd_status},
+    {"inventory", "list the certificates found on the targets",
+     "usage: renewd inventory RUNBOOK... [--host H] [--json]\n"
+     "\n"
+     "Runs the inventory probes of the runbooks' targets and prints every\n"
+     "certificate found: subject, issuer, serial, thumbprints, expiry, key match.\n"
+     "\n"
+     "example: renewd inventory runbooks/lab-posix-scep.json --json\n",
+     cmd_inventory},
+    {"remediate", "diagnose one host now and fix what is wrong",
+     "usage: renewd remediate --runbook R --host H [--host H2...] [--whatif] [--json]\n"
+     "\n"
+     "Ignores the schedule: checks for expired or expiring certificates, key/cert\n"
+     "mismatch, wrong owner or mode, duplicates, config thumbprints that do not\n"
+     "match the live certificate, and services not serving it; prints findings,\n"
+     "then fixes them (with --whatif, only says how): a certificate that is due,\n"
+     "expired or does not match its key is renewed; drift in the follow-ups\n"
+     "(key owner/mode, backups, a stale service) is repaired without renewing.\n"
+     "\n"
+     "exit: 0 healthy, 10 fixed (or would fix, with --whatif), 1 a fix failed\n"
+     "\n"
+     "example: renewd remediate --runbook runbooks/lab-posix-scep.json --host h0003\n",
+     cmd_remediate},
+    {"serve", "the daemon: scheduled scans and renewals, /metrics",
+     "usage: renewd serve RUNBOOK... [--journal FILE] [--listen ADDR:PORT] [--plugins DIR]\n"
+     "                   [--max-parallel N] [--once]\n"
+     "\n"
+     "The daemon. Scans each runbook every schedule.scan_interval (plus a random\n"
+     "jitter up to schedule.jitter). Inside the maintenance window (schedule.window,\n"
+     "default always) a scan renews what is due, in waves; outside it a scan only\n"
+     "probes and reports. Failed renewals wait out their backoff. Scans run on a\n"
+     "worker thread, so /metrics answers during them. SIGTERM or SIGINT stops\n"
+     "after the running scan.\n"
+     "\n"
+     "  --listen ADDR:PORT  serve /metrics (Prometheus text) and /healthz\n"
+     "  --once              scan every runbook once, then exit with run's exit code\n"
+     "\n"
+     "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",
+     cmd_serve},
+    {"hosts", "host keys: 'hosts trust HOST...' enrols them in known_hosts",
+     "usage: renewd hosts trust HOST... --runbook R [--yes]\n"
+     "\n"
+     "Connects to each host, shows its host key fingerprint and, after you confirm\n"
+     "(or with --yes), adds it to the runbook's known_hosts file. renewd never\n"
+     "trusts an unknown or changed host key on its own.\n"
+     "\n"
+     "example: renewd hosts trust web17 --runbook runbooks/iis.json\n",
+     cmd_hosts},
+    {"debug", "transport by hand: exec, script, hostkey, http, psbuild (for tests and ops)",
+     "usage: renewd debug exec|script|hostkey|http|psbuild ... (see orchestrator/cli/cmd_debug.c)\n", cmd_debug},
+    {NULL, NULL, NULL, NULL}};
+
+const rd_verb *rd_verb_find(const char *name) {
+  for (const rd_verb *v = rd_verbs; name && v->name; v++)
+    if (!strcmp(v->name, name))
+      return v;
+  return NULL;
+}
+
+int rd_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--"))
+      break;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return 1;
+  }
+  return 0;
+}
+
+void rd_verb_help(const rd_verb *v) {
+  printf("renewd %s — %s\n\n%s", v->name, v->summary, v->help);
+}
+
+int rd_not_built(const char *verb) {
+  fprintf(stderr,
+          "renewd %s: not built yet in this release; see 'renewd --help' for the "
+          "verbs that work\n",
+          verb);
+  return RD_EXIT_USAGE;
+}

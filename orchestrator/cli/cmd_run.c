@@ -1,0 +1,201 @@
+/* cmd_run.c — 'renewd run', 'renewd plan' (= run --whatif) and
+ * 'renewd remediate': load runbooks, run the engine, print the report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "core/engine.h"
+#include "core/engine_int.h"
+#include "base/err.h"
+
+enum { OPT_JOURNAL = 1000, OPT_PLUGINS, OPT_SHOW_SCRIPTS, OPT_RUNBOOK, OPT_MAX_PARALLEL };
+
+typedef struct run_args {
+  rd_engine_opts eo;
+  const char *journal, *plugins;
+  const char **hosts;
+  size_t nhosts;
+  const char **runbooks;
+  size_t nrunbooks;
+} run_args;
+
+static int push(const char ***arr, size_t *n, const char *v) {
+  const char **a = realloc(*arr, (*n + 2) * sizeof *a);
+  if (!a)
+    return RD_ENOMEM;
+  a[(*n)++] = v;
+  a[*n] = NULL;
+  *arr = a;
+  return 0;
+}
+
+static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
+  static const struct option opts[] = {
+      {"whatif", no_argument, NULL, 'n'},      {"host", required_argument, NULL, 'H'},
+      {"force", no_argument, NULL, 'f'},       {"json", no_argument, NULL, 'j'},
+      {"verbose", no_argument, NULL, 'v'},     {"journal", required_argument, NULL, OPT_JOURNAL},
+      {"plugins", required_argument, NULL, OPT_PLUGINS},
+      {"show-scripts", no_argument, NULL, OPT_SHOW_SCRIPTS},
+      {"runbook", required_argument, NULL, OPT_RUNBOOK},
+      {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
+      {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "nH:fjv", opts, NULL)) != -1) {
+    switch (c) {
+    case 'n': a->eo.whatif = 1; break;
+    case 'H': push(&a->hosts, &a->nhosts, optarg); break;
+    case 'f': a->eo.force = 1; break;
+    case 'j': a->eo.json = 1; break;
+    case 'v': a->eo.verbose = 1; break;
+    case OPT_JOURNAL: a->journal = optarg; break;
+    case OPT_PLUGINS: a->plugins = optarg; break;
+    case OPT_SHOW_SCRIPTS: a->eo.show_scripts = 1; break;
+    case OPT_RUNBOOK: push(&a->runbooks, &a->nrunbooks, optarg); break;
+    case OPT_MAX_PARALLEL: a->eo.max_parallel = atoi(optarg); break;
+    default:
+      fprintf(stderr, "renewd %s: unknown or incomplete option '%s'; see 'renewd %s --help'\n",
+              verb, argv[optind - 1], verb);
+      return RD_EXIT_USAGE;
+    }
+  }
+  for (int i = optind; i < argc; i++)
+    push(&a->runbooks, &a->nrunbooks, argv[i]);
+  if (!a->nrunbooks) {
+    fprintf(stderr, "renewd %s: no runbook given; usage: renewd %s RUNBOOK... (see --help)\n",
+            verb, verb);
+    return RD_EXIT_USAGE;
+  }
+  a->eo.hosts = a->hosts;
+  return 0;
+}
+
+/* `renewd inventory`: one line per target. */
+static void print_inventory(json_t *report) {
+  const json_t *jobs = json_object_get(report, "jobs"), *job;
+  size_t i;
+  time_t now = time(NULL);
+  printf("%-16s %-40s %-20s %-17s %6s %-5s %s\n", "HOST", "SUBJECT", "SERIAL", "EXPIRES (UTC)",
+         "DAYS", "KEY", "SHA-1");
+  json_array_foreach(jobs, i, job) {
+    const json_t *c = json_object_get(job, "cert");
+    const char *host = json_string_value(json_object_get(job, "host"));
+    if (!c) {
+      const char *err = json_string_value(json_object_get(job, "error"));
+      printf("%-16s %s\n", host, err ? err : "(no certificate found)");
+      continue;
+    }
+    time_t na = (time_t)json_integer_value(json_object_get(c, "not_after"));
+    char when[32];
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&na, &tm));
+    const json_t *km = json_object_get(c, "key_match");
+    printf("%-16s %-40.40s %-20.20s %-17s %6.1f %-5s %s\n", host,
+           json_string_value(json_object_get(c, "subject")),
+           json_string_value(json_object_get(c, "serial")), when, (double)(na - now) / 86400.0,
+           json_is_true(km) ? "ok" : json_is_false(km) ? "WRONG" : "?",
+           json_string_value(json_object_get(c, "sha1")));
+    const json_t *pr = json_object_get(job, "problems"), *p;
+    size_t k;
+    json_array_foreach(pr, k, p)
+      printf("%-16s   problem: %s: %s\n", "", json_string_value(json_object_get(p, "what")),
+             json_string_value(json_object_get(p, "detail")));
+  }
+}
+
+static int run_common(const char *verb, int argc, char **argv, int whatif, int remediate) {
+  run_args a;
+  rd_registry *reg = NULL;
+  rd_journal *journal = NULL;
+  rd_runbook **rbs = NULL;
+  rd_engine *e = NULL;
+  uv_loop_t loop;
+  int loop_ok = 0, code = RD_EXIT_USAGE, rc;
+  char err[1024];
+
+  memset(&a, 0, sizeof a);
+  if ((rc = parse_args(verb, argc, argv, &a)))
+    goto out;
+  a.eo.whatif |= whatif;
+  a.eo.remediate = remediate;
+  a.eo.inventory = !strcmp(verb, "inventory");
+  if (remediate && !a.nhosts) {
+    fprintf(stderr, "renewd remediate: name the host with --host H (remediation is one host at "
+                    "a time)\n");
+    goto out;
+  }
+  if (rd_registry_new(&reg) || rd_registry_load_default(reg, a.plugins, err, sizeof err)) {
+    fprintf(stderr, "renewd %s: %s\n", verb, err);
+    goto out;
+  }
+  if (!(rbs = calloc(a.nrunbooks, sizeof *rbs)))
+    goto out;
+  for (size_t i = 0; i < a.nrunbooks; i++) {
+    rd_diag diag = {0};
+    if (rd_runbook_load(a.runbooks[i], reg, &rbs[i], &diag)) {
+      rd_diag_print(&diag, stderr);
+      rd_diag_free(&diag);
+      goto out;
+    }
+    rd_diag_free(&diag);
+  }
+  if ((!a.eo.whatif || remediate) && (!a.eo.inventory || a.journal)) {
+    const char *path = a.journal ? a.journal : rd_journal_default_path();
+    if (rd_journal_open(path, &journal, err, sizeof err)) {
+      fprintf(stderr, "renewd %s: %s\n", verb, err);
+      goto out;
+    }
+  }
+  if (uv_loop_init(&loop))
+    goto out;
+  loop_ok = 1;
+  if ((rc = rd_engine_new(&loop, reg, journal, &a.eo, &e)))
+    goto out;
+  for (size_t i = 0; i < a.nrunbooks; i++)
+    if (rd_engine_add_runbook(e, rbs[i]))
+      goto out;
+  if (a.nhosts && rd_engine_report(e) && e->stats.targets == 0) {
+    fprintf(stderr, "renewd %s: none of the --host names is a target of the runbooks\n", verb);
+    goto out;
+  }
+  json_object_set_new(rd_engine_report(e), "verb", json_string(verb));
+  code = rd_engine_run(e, NULL);
+  if (a.eo.json) {
+    char *s = json_dumps(rd_engine_report(e), JSON_INDENT(2));
+    if (s)
+      puts(s);
+    free(s);
+  } else if (a.eo.inventory)
+    print_inventory(rd_engine_report(e));
+  else
+    rd_report_print_text(stdout, rd_engine_report(e), a.eo.whatif);
+out:
+  rd_engine_free(e);
+  if (loop_ok) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop))
+      fprintf(stderr, "renewd %s: internal: handles left open at exit\n", verb);
+  }
+  for (size_t i = 0; rbs && i < a.nrunbooks; i++)
+    rd_runbook_free(rbs[i]);
+  free(rbs);
+  rd_journal_close(journal);
+  rd_registry_free(reg);
+  free(a.hosts);
+  free(a.runbooks);
+  return code;
+}
+
+int cmd_run(int argc, char **argv) { return run_common("run", argc, argv, 0, 0); }
+int cmd_plan(int argc, char **argv) { return run_common("plan", argc, argv, 1, 0); }
+int cmd_remediate(int argc, char **argv) { return run_common("remediate", argc, argv, 0, 1); }
+int cmd_inventory(int argc, char **argv) {
+  int code = run_common("inventory", argc, argv, 1, 0);
+  return code == RD_EXIT_RENEWED ? RD_EXIT_OK : code;
+}

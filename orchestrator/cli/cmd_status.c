@@ -1,0 +1,201 @@
+/* cmd_status.c — 'renewd status [--journal FILE] [--json] [--all]': the jobs
+ * in the journal. By default the newest job of every (host, certificate),
+ * i.e. where each certificate stands; --all lists every job, newest first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "base/err.h"
+#include "store/journal.h"
+
+typedef struct {
+  rd_job_row *rows;
+  size_t n, cap;
+} job_list;
+
+static int collect(const rd_job_row *row, void *arg) {
+  job_list *l = arg;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? 2 * l->cap : 64;
+    rd_job_row *nr = realloc(l->rows, ncap * sizeof *nr);
+    if (!nr)
+      return RD_ENOMEM;
+    l->rows = nr;
+    l->cap = ncap;
+  }
+  l->rows[l->n++] = *row;
+  return 0;
+}
+
+/* "2024-05-01 13:05" local time; "-" for 0. */
+static const char *local_time(time_t t, char *buf, size_t len) {
+  struct tm tm;
+  if (t == 0 || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm))
+    return "-";
+  return buf;
+}
+
+/* "2024-05-01T11:05:00Z", or JSON null for 0. */
+static json_t *iso_time(time_t t) {
+  struct tm tm;
+  char buf[32];
+  if (t == 0 || !gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    return json_null();
+  return json_string(buf);
+}
+
+/* One line: control characters (a multi-line remote error) become spaces. */
+static void one_line(char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      *s = ' ';
+}
+
+static int print_json(const char *path, const job_list *l) {
+  json_t *jobs = json_array(), *doc;
+  for (size_t i = 0; i < l->n; i++) {
+    const rd_job_row *r = &l->rows[i];
+    json_array_append_new(
+        jobs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:s?}", "id",
+                        (json_int_t)r->id, "runbook", r->runbook, "host", r->host, "cert",
+                        r->cert, "state", rd_job_state_name(r->state), "terminal",
+                        rd_job_state_terminal(r->state), "attempts", r->attempts, "created",
+                        iso_time(r->created), "updated", iso_time(r->updated), "next_try",
+                        iso_time(r->next_try), "error", r->error[0] ? r->error : NULL));
+  }
+  doc = json_pack("{s:s, s:o}", "journal", path, "jobs", jobs);
+  if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+    json_decref(doc);
+    fprintf(stderr, "renewd status: cannot write JSON\n");
+    return RD_EXIT_FAILED;
+  }
+  fputc('\n', stdout);
+  json_decref(doc);
+  return RD_EXIT_OK;
+}
+
+enum { C_ID, C_HOST, C_CERT, C_STATE, C_ATTEMPTS, C_UPDATED, C_NEXT, C_ERROR, NCOLS };
+
+/* The cells of one row; buf holds the formatted ones. */
+static void cells(const rd_job_row *r, const char *cell[NCOLS], char buf[4][48]) {
+  snprintf(buf[0], 48, "%lld", (long long)r->id);
+  snprintf(buf[1], 48, "%d", r->attempts);
+  cell[C_ID] = buf[0];
+  cell[C_HOST] = r->host;
+  cell[C_CERT] = r->cert;
+  cell[C_STATE] = rd_job_state_name(r->state);
+  cell[C_ATTEMPTS] = buf[1];
+  cell[C_UPDATED] = local_time(r->updated, buf[2], 48);
+  cell[C_NEXT] = local_time(r->next_try, buf[3], 48);
+  cell[C_ERROR] = r->error[0] ? r->error : "-";
+}
+
+static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS]) {
+  /* numbers right-aligned, the last column unpadded */
+  printf("%*s  %-*s  %-*s  %-*s  %*s  %-*s  %-*s  %s\n", (int)width[C_ID], cell[C_ID],
+         (int)width[C_HOST], cell[C_HOST], (int)width[C_CERT], cell[C_CERT],
+         (int)width[C_STATE], cell[C_STATE], (int)width[C_ATTEMPTS], cell[C_ATTEMPTS],
+         (int)width[C_UPDATED], cell[C_UPDATED], (int)width[C_NEXT], cell[C_NEXT],
+         cell[C_ERROR]);
+}
+
+static void print_table(const char *path, job_list *l, int all) {
+  static const char *const head[NCOLS] = {"ID",       "HOST",    "CERT",     "STATE",
+                                          "ATTEMPTS", "UPDATED", "NEXT TRY", "LAST ERROR"};
+  size_t width[NCOLS], active = 0, failed = 0, stuck = 0;
+  const char *cell[NCOLS];
+  char buf[4][48];
+  if (l->n == 0) {
+    printf("no jobs in journal %s\n", path);
+    return;
+  }
+  for (int c = 0; c < NCOLS; c++)
+    width[c] = strlen(head[c]);
+  for (size_t i = 0; i < l->n; i++) {
+    rd_job_row *r = &l->rows[i];
+    one_line(r->error);
+    cells(r, cell, buf);
+    for (int c = 0; c < NCOLS; c++)
+      if (strlen(cell[c]) > width[c])
+        width[c] = strlen(cell[c]);
+    if (!rd_job_state_terminal(r->state))
+      active++;
+    else if (r->state == RD_JOB_FAILED || r->state == RD_JOB_ROLLED_BACK)
+      failed++;
+    else if (r->state == RD_JOB_NEEDS_OPERATOR)
+      stuck++;
+  }
+  /* the header's first column is left-aligned like the rest of the header */
+  printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)width[C_ID], head[C_ID],
+         (int)width[C_HOST], head[C_HOST], (int)width[C_CERT], head[C_CERT],
+         (int)width[C_STATE], head[C_STATE], (int)width[C_ATTEMPTS], head[C_ATTEMPTS],
+         (int)width[C_UPDATED], head[C_UPDATED], (int)width[C_NEXT], head[C_NEXT],
+         head[C_ERROR]);
+  for (size_t i = 0; i < l->n; i++) {
+    cells(&l->rows[i], cell, buf);
+    print_row(cell, width);
+  }
+  printf("\n%zu %s: %zu active, %zu failed, %zu need%s an operator\n", l->n,
+         all ? (l->n == 1 ? "job" : "jobs") : (l->n == 1 ? "certificate" : "certificates"),
+         active, failed, stuck, stuck == 1 ? "s" : "");
+}
+
+int cmd_status(int argc, char **argv) {
+  const char *path = NULL;
+  int json = 0, all = 0, rc;
+  rd_journal *j = NULL;
+  job_list l = {0};
+  char err[1600];
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else if (!strcmp(argv[i], "--all")) {
+      all = 1;
+    } else if (!strcmp(argv[i], "--journal")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "renewd status: --journal needs a FILE\n");
+        return RD_EXIT_USAGE;
+      }
+      path = argv[++i];
+    } else if (!strncmp(argv[i], "--journal=", 10)) {
+      path = argv[i] + 10;
+    } else {
+      fprintf(stderr,
+              "renewd status: unknown argument '%s'\n"
+              "usage: renewd status [--journal FILE] [--json] [--all]\n",
+              argv[i]);
+      return RD_EXIT_USAGE;
+    }
+  }
+  if (!path)
+    path = rd_journal_default_path();
+  /* status only reads: it never creates a journal where none was. */
+  if ((rc = rd_journal_open_ex(path, RD_JOURNAL_MUST_EXIST, &j, err, sizeof err)) < 0) {
+    if (rc == RD_ENOTFOUND)
+      fprintf(stderr, "renewd status: %s (no job has run yet, or use --journal FILE)\n", err);
+    else
+      fprintf(stderr, "renewd status: %s\n", err);
+    return RD_EXIT_FAILED;
+  }
+  rc = all ? rd_journal_jobs(j, 0, 0, collect, &l) : rd_journal_jobs_latest(j, collect, &l);
+  if (rc < 0) {
+    fprintf(stderr, "renewd status: %s\n",
+            rc == RD_ENOMEM ? "out of memory" : rd_journal_errmsg(j));
+    rd_journal_close(j);
+    free(l.rows);
+    return RD_EXIT_FAILED;
+  }
+  if (json)
+    rc = print_json(rd_journal_path(j), &l);
+  else {
+    print_table(rd_journal_path(j), &l, all);
+    rc = RD_EXIT_OK;
+  }
+  rd_journal_close(j);
+  free(l.rows);
+  return rc;
+}

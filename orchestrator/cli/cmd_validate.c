@@ -1,0 +1,129 @@
+/* cmd_validate.c — 'renewd validate RUNBOOK... [--plugins DIR] [--list-steps]':
+ * load every runbook with every check, print all problems as
+ * file:line:column: message, exit 0 when all are valid, 2 otherwise. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/inventory.h"
+#include "host/registry.h"
+#include "config/runbook.h"
+
+static void list_steps(const rd_registry *reg) {
+  const rd_step_kind *k;
+  for (size_t i = 0; (k = rd_registry_kind_at(reg, i)); i++)
+    printf("%-32s %-8s %s\n", k->type, rd_platform_name(k->platform),
+           k->summary ? k->summary : "");
+}
+
+/* `renewd validate runbooks/<all>.json` also meets runbooks/schema.json: a JSON
+ * Schema document is skipped, not reported as a runbook missing every key. */
+static int is_json_schema(const char *path) {
+  json_t *root = json_load_file(path, 0, NULL);
+  const char *s = json_string_value(json_object_get(root, "$schema"));
+  int yes = s && (!strncmp(s, "https://json-schema.org/", 24) ||
+                  !strncmp(s, "http://json-schema.org/", 23));
+  json_decref(root);
+  return yes;
+}
+
+int cmd_validate(int argc, char **argv) {
+  const char *plugins = NULL;
+  int list = 0, nfiles = 0, bad = 0, explicit_dir = 0;
+  rd_registry *reg = NULL;
+  char err[1024];
+  int rc;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--plugins") && i + 1 < argc) {
+      plugins = argv[++i];
+      explicit_dir = 1;
+    } else if (!strncmp(argv[i], "--plugins=", 10)) {
+      plugins = argv[i] + 10;
+      explicit_dir = 1;
+    } else if (!strcmp(argv[i], "--list-steps") || !strcmp(argv[i], "--list")) {
+      list = 1;
+    } else if (!strcmp(argv[i], "--")) {
+      nfiles += argc - i - 1;
+      break;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr,
+              "renewd validate: unknown option '%s'\n"
+              "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n",
+              argv[i]);
+      return RD_EXIT_USAGE;
+    } else {
+      nfiles++;
+    }
+  }
+  if (!nfiles && !list) {
+    fprintf(stderr, "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
+                    "example: renewd validate runbooks/*.json\n");
+    return RD_EXIT_USAGE;
+  }
+
+  if ((rc = rd_registry_new(&reg))) {
+    fprintf(stderr, "renewd validate: out of memory\n");
+    return RD_EXIT_USAGE;
+  }
+  err[0] = '\0';
+  rc = rd_registry_load_default(reg, plugins, err, sizeof err);
+  if (rc && (explicit_dir || rc != RD_ENOTFOUND)) {
+    /* a broken or mismatched plugin, or a directory the user named */
+    fprintf(stderr, "renewd validate: %s\n", err);
+    rd_registry_free(reg);
+    return RD_EXIT_USAGE;
+  }
+  if (rc || !rd_registry_kind_at(reg, 0)) {
+    if (list) {
+      fprintf(stderr, "renewd validate: no plugins found (%s); build them or pass "
+                      "--plugins DIR\n",
+              rc ? err : "the plugin directory has no renewd-*.so");
+      rd_registry_free(reg);
+      return RD_EXIT_USAGE;
+    }
+    fprintf(stderr,
+            "renewd validate: warning: no plugins loaded (%s): step kinds and their "
+            "parameters are not checked\n",
+            rc ? err : "the plugin directory has no renewd-*.so");
+    rd_registry_free(reg);
+    reg = NULL;
+  }
+  if (list)
+    list_steps(reg);
+
+  for (int i = 1, files = 1; i < argc; i++) {
+    rd_diag diag = {0};
+    rd_runbook *rb = NULL;
+    if (files && !strcmp(argv[i], "--")) {
+      files = 0;
+      continue;
+    }
+    if (files && !strcmp(argv[i], "--plugins")) {
+      i++;
+      continue;
+    }
+    if (files && argv[i][0] == '-' && argv[i][1])
+      continue;
+    if (is_json_schema(argv[i])) {
+      printf("%s: skipped (a JSON Schema document, not a runbook)\n", argv[i]);
+      continue;
+    }
+    rc = rd_runbook_load(argv[i], reg, &rb, &diag);
+    if (rc == 0) {
+      printf("%s: ok (%zu target%s, %zu step%s)\n", argv[i], rb->ntargets,
+             rb->ntargets == 1 ? "" : "s", rb->nsteps, rb->nsteps == 1 ? "" : "s");
+    } else {
+      bad = 1;
+      if (diag.n)
+        rd_diag_print(&diag, stderr);
+      else
+        fprintf(stderr, "%s: cannot load: %s\n", argv[i],
+                rc == RD_ENOMEM ? "out of memory" : "error");
+    }
+    rd_runbook_free(rb);
+    rd_diag_free(&diag);
+  }
+  rd_registry_free(reg);
+  return bad ? RD_EXIT_USAGE : RD_EXIT_OK;
+}

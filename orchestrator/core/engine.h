@@ -1,0 +1,47 @@
+/* engine.h — runs renewal jobs: for each runbook target, the inventory
+ * probe decides whether the certificate is due; a due job then goes through
+ * the issuer, install, follow-up and verification steps, each committed to
+ * the journal before the next remote action, with rollback on failure.
+ * Implements the host API (renewd/plugin.h) that step kinds call. */
+#ifndef RENEWD_ENGINE_H
+#define RENEWD_ENGINE_H
+#include <stdio.h>
+#include <jansson.h>
+#include <uv.h>
+#include "store/journal.h"
+#include "host/registry.h"
+#include "config/runbook.h"
+
+typedef struct rd_engine rd_engine;
+
+typedef struct rd_engine_opts {
+  int whatif;              /* probes only; mutating scripts refused */
+  int force;               /* ignore renewal window and backoff */
+  int remediate;           /* remediation: due when anything is wrong */
+  int inventory;           /* inventory probes only */
+  const char **hosts;      /* NULL-terminated filter, or NULL for all */
+  int json;                /* machine-readable report */
+  int show_scripts;        /* print remote scripts with their parameters */
+  int verbose;
+  FILE *out;               /* report stream (stdout) */
+  int max_parallel;        /* global cap on jobs at once (0: 64); each runbook's
+                              schedule.max_parallel caps its own (default 16) */
+} rd_engine_opts;
+
+typedef struct rd_engine_stats {
+  int targets, due, renewed, failed, rolled_back, needs_operator, pending, skipped;
+} rd_engine_stats;
+
+int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
+                  const rd_engine_opts *opts, rd_engine **out);
+/* Queue every (filtered) target of the runbook. The runbook must outlive the
+ * engine run. */
+int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb);
+/* Run the loop until every job ended; fills stats; returns the CLI exit code
+ * (0 nothing due, 10 renewed / would renew, 1 failures). */
+int rd_engine_run(rd_engine *e, rd_engine_stats *stats);
+/* The report as JSON (borrowed). */
+json_t *rd_engine_report(rd_engine *e);
+void rd_engine_free(rd_engine *e);
+
+#endif

@@ -1,0 +1,157 @@
+/* notify.c — webhook notifications (runbook "notify.webhook").
+ *
+ * Two kinds of events, each POSTed once as JSON to notify.webhook.url, with
+ * "Authorization: Bearer <token>" when notify.webhook.token names a secret:
+ *   {"event": "job", ...}      a job ended FAILED, ROLLED_BACK,
+ *                               NEEDS_OPERATOR, HELD or PENDING_CA
+ *   {"event": "expiring", ...} an inventoried certificate crossed one of
+ *                               notify.before_expiry_days
+ * "Once" is kept in the journal's alerts table (keys "job:<id>:<state>" and
+ * "expiring:<host>:<sha256>:<days>"), so reruns and restarts do not repeat
+ * them. A run without a journal (plan) sends nothing. The token never
+ * reaches a log line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/engine_int.h"
+#include "base/err.h"
+
+typedef struct notify_call {
+  rd_engine *e;
+  char *token_header;
+} notify_call;
+
+static void posted(const rd_http_result *r, void *arg) {
+  notify_call *c = arg;
+  if (r->status || r->code < 200 || r->code > 299)
+    fprintf(stderr, "renewd: warning: notify: webhook: %s (HTTP %ld)\n",
+            r->status ? r->msg : "refused", r->code);
+  if (c->token_header) {
+    memset(c->token_header, 0, strlen(c->token_header));
+    free(c->token_header);
+  }
+  c->e->notifying--;
+  rd_engine_pump(c->e);
+  free(c);
+}
+
+static void post(rd_job *j, json_t *payload /* stolen */) {
+  rd_engine *e = j->e;
+  const json_t *wh = json_object_get(j->rb->notify, "webhook");
+  const char *url = json_string_value(json_object_get(wh, "url"));
+  const json_t *tok = json_object_get(wh, "token");
+  notify_call *c;
+  char *body;
+  const char *headers[2] = {NULL, NULL};
+  if (!url || !e->http || !(c = calloc(1, sizeof *c))) {
+    json_decref(payload);
+    return;
+  }
+  c->e = e;
+  if (json_is_object(tok)) {
+    rd_secret_ref ref = {RD_SECRET_NONE, NULL};
+    char *v = NULL, err[256];
+    size_t n;
+    if (json_object_get(tok, "file")) {
+      ref.kind = RD_SECRET_FILE;
+      ref.name = (char *)json_string_value(json_object_get(tok, "file"));
+    } else {
+      ref.kind = RD_SECRET_ENV;
+      ref.name = (char *)json_string_value(json_object_get(tok, "env"));
+    }
+    if (rd_secret_read(&ref, &v, &n, err, sizeof err) == 0) {
+      if (asprintf(&c->token_header, "Authorization: Bearer %s", v) < 0)
+        c->token_header = NULL;
+      memset(v, 0, n);
+      free(v);
+      headers[0] = c->token_header;
+    } else
+      fprintf(stderr, "renewd: warning: notify: webhook token: %s\n", err);
+  }
+  body = json_dumps(payload, JSON_COMPACT);
+  json_decref(payload);
+  rd_http_opts o = {.timeout_ms = 10000, .headers = headers};
+  o.ca_bundle = json_string_value(json_object_get(wh, "ca_bundle"));
+  e->notifying++;
+  if (!body || rd_http_submit(e->http, "POST", url, "application/json", body, strlen(body), &o,
+                              posted, c)) {
+    rd_http_result fail = {.status = RD_EIO};
+    snprintf(fail.msg, sizeof fail.msg, "cannot send to %s", url);
+    posted(&fail, c);
+  }
+  free(body);
+}
+
+static json_t *base(const rd_job *j, const char *event) {
+  return json_pack("{s:s, s:s, s:s, s:I}", "event", event, "runbook", j->rb->name, "host",
+                   j->t->name, "time", (json_int_t)time(NULL));
+}
+
+void rd_notify_job_end(rd_job *j) {
+  const char *st = json_string_value(json_object_get(j->report, "state"));
+  static const char *const notable[] = {"FAILED", "ROLLED_BACK", "NEEDS_OPERATOR", "HELD",
+                                        "PENDING_CA", NULL};
+  char key[128];
+  int hit = 0;
+  if (!st || !j->e->journal || !json_object_get(j->rb->notify, "webhook"))
+    return;
+  for (const char *const *n = notable; *n; n++)
+    hit |= !strcmp(*n, st);
+  if (!hit)
+    return;
+  snprintf(key, sizeof key, "job:%lld:%s:%s", (long long)j->id, j->t->name, st);
+  if (rd_journal_alert_once(j->e->journal, key) != 0)
+    return; /* already sent (or the journal cannot say: do not spam) */
+  json_t *p = base(j, "job");
+  json_object_set_new(p, "state", json_string(st));
+  if (j->id > 0)
+    json_object_set_new(p, "job_id", json_integer(j->id));
+  if (j->error[0])
+    json_object_set_new(p, "error", json_string(j->error));
+  post(j, p);
+}
+
+void rd_notify_expiry(rd_job *j) {
+  const json_t *days = json_object_get(j->rb->notify, "before_expiry_days");
+  const json_t *cert = json_object_get(j->facts, "cert");
+  json_int_t na = json_integer_value(json_object_get(cert, "not_after"));
+  const char *fp = json_string_value(json_object_get(cert, "sha256"));
+  double left;
+  size_t i;
+  const json_t *d;
+  json_int_t crossed = -1;
+  if (!j->e->journal || !json_object_get(j->rb->notify, "webhook") || !cert || !na || !fp)
+    return;
+  left = (double)(na - (json_int_t)time(NULL)) / 86400.0;
+  /* the smallest threshold crossed is the one to report; the larger ones
+   * crossed at the same time are marked sent so they never come late */
+  json_array_foreach(days, i, d) {
+    json_int_t t = json_integer_value(d);
+    if (left <= (double)t && (crossed < 0 || t < crossed))
+      crossed = t;
+  }
+  if (crossed < 0)
+    return;
+  int fresh = 0;
+  json_array_foreach(days, i, d) {
+    json_int_t t = json_integer_value(d);
+    char key[300];
+    if (left > (double)t)
+      continue;
+    snprintf(key, sizeof key, "expiring:%s:%s:%lld", j->t->name, fp, (long long)t);
+    if (rd_journal_alert_once(j->e->journal, key) == 0 && t == crossed)
+      fresh = 1;
+  }
+  if (!fresh)
+    return;
+  json_t *p = base(j, "expiring");
+  json_object_set_new(p, "days_left", json_real(left));
+  json_object_set_new(p, "threshold_days", json_integer(crossed));
+  json_object_set_new(p, "not_after", json_integer(na));
+  json_object_set_new(p, "subject", json_deep_copy(json_object_get(cert, "subject")));
+  json_object_set_new(p, "sha256", json_string(fp));
+  json_object_set_new(p, "sha1", json_deep_copy(json_object_get(cert, "sha1")));
+  post(j, p);
+}

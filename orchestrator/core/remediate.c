@@ -1,0 +1,198 @@
+/* remediate.c — `renewd remediate`: diagnose one host now, whatever the
+ * schedule says, then fix what is wrong.
+ *
+ * Diagnosis runs against the *live* certificate (facts "new_cert" and
+ * "expect" are set to it): each follow-up step's probe shows drift from it
+ * (wrong owner or mode, duplicates, a config pinning another thumbprint),
+ * each check step's verify shows whether the service serves it. Restart
+ * steps are not diagnosed (they always have something to do).
+ *
+ * Remedy: a certificate that is due, expired, missing or does not match its
+ * key is renewed (the whole renewal flow, which runs every follow-up too);
+ * otherwise the drifted steps are applied and verified, then the restart
+ * steps, then the checks. With --whatif only the findings and the remedy
+ * are reported. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/engine_int.h"
+#include "base/err.h"
+
+static int is_followup(const rd_step *s) {
+  return !(s->kind->flags & (RD_KIND_INVENTORY | RD_KIND_ISSUER | RD_KIND_INSTALL));
+}
+
+static void add_finding(rd_job *j, const char *step, const char *what) {
+  json_t *f = json_object_get(j->report, "findings");
+  if (!f) {
+    f = json_array();
+    json_object_set_new(j->report, "findings", f);
+  }
+  json_array_append_new(f, json_pack("{s:s, s:s}", "step", step, "finding", what));
+}
+
+/* The next follow-up to diagnose, from j->idx on; runs it and returns 1. */
+static int diagnose_from(rd_job *j) {
+  for (; j->idx < j->nsteps; j->idx++) {
+    rd_step *s = &j->steps[j->idx];
+    if (s->kind->flags & RD_KIND_ISSUER) {
+      /* its probe is read-only and pins the CA the checks verify against;
+       * what it reports is not a finding */
+      s->status = 0;
+      rd_step_run(s, RD_PHASE_PROBE);
+      return 1;
+    }
+    if (!is_followup(s) || (s->kind->flags & RD_KIND_RESTART))
+      continue;
+    s->status = 0;
+    rd_step_run(s, (s->kind->flags & RD_KIND_CHECK) && s->kind->verify ? RD_PHASE_VERIFY
+                                                                          : RD_PHASE_PROBE);
+    return 1;
+  }
+  return 0;
+}
+
+void rd_remediate_begin(rd_job *j) {
+  const json_t *problems = json_object_get(j->facts, "problems");
+  const json_t *cert = json_object_get(j->facts, "cert");
+  size_t i;
+  const json_t *p;
+  json_array_foreach(problems, i, p) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s: %s", json_string_value(json_object_get(p, "what")),
+             json_string_value(json_object_get(p, "detail")));
+    add_finding(j, "inventory", buf);
+  }
+  if (cert) {
+    json_object_set(j->facts, "new_cert", (json_t *)cert);
+    json_object_set(j->facts, "expect", (json_t *)cert);
+  }
+  j->stage = ST_DIAGNOSE;
+  j->idx = 1;
+  if (!cert || !diagnose_from(j))
+    rd_remediate_next(j);
+}
+
+static int changes_in(const rd_step *s) {
+  const json_t *ph = json_object_get(json_object_get(s->report, "phases"), "probe");
+  return json_array_size(json_object_get(json_object_get(ph, "result"), "changes")) > 0;
+}
+
+static void decide(rd_job *j) {
+  rd_engine *e = j->e;
+  int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
+  size_t nrepair = 0;
+  for (size_t k = 0; k < j->nsteps; k++)
+    nrepair += j->steps[k].finding;
+  if (due) {
+    /* the renewal runs every follow-up against the new certificate */
+    json_object_del(j->facts, "new_cert");
+    json_object_del(j->facts, "expect");
+    json_object_set_new(j->report, "remedy", json_string("renew"));
+    e->stats.due++;
+    if (e->opts.whatif) {
+      json_object_set_new(j->report, "state", json_string("WOULD_RENEW"));
+      rd_job_finish(j);
+      return;
+    }
+    j->e->opts.force = 1; /* an operator asked: no window, no backoff */
+    rd_job_start_renewal(j);
+    return;
+  }
+  if (!nrepair) {
+    json_object_set_new(j->report, "remedy", json_string("none"));
+    json_object_set_new(j->report, "state", json_string("HEALTHY"));
+    rd_job_finish(j);
+    return;
+  }
+  json_object_set_new(j->report, "remedy", json_string("repair"));
+  e->stats.due++;
+  if (e->opts.whatif) {
+    json_object_set_new(j->report, "state", json_string("WOULD_REPAIR"));
+    rd_job_finish(j);
+    return;
+  }
+  if (j->e->journal)
+    rd_journal_audit(j->e->journal, "renewd", "remediate.repair", j->report);
+  j->stage = ST_REPAIR;
+  j->repair_phase = 0;
+  j->idx = 0;
+  rd_remediate_next(j);
+}
+
+/* Repair walks the steps three times: 0 apply+verify the drifted
+ * follow-ups, 1 apply the restart steps, 2 verify the checks. */
+static void repair_next(rd_job *j) {
+  rd_engine *e = j->e;
+  while (j->repair_phase < 3) {
+    for (; j->idx < j->nsteps; j->idx++) {
+      rd_step *s = &j->steps[j->idx];
+      if (!is_followup(s))
+        continue;
+      if (j->repair_phase == 0 && s->finding && !(s->kind->flags & RD_KIND_CHECK)) {
+        if (!s->applied && s->kind->apply) {
+          rd_step_run(s, RD_PHASE_APPLY);
+          return;
+        }
+        if (s->phase == RD_PHASE_APPLY && s->kind->verify) {
+          rd_step_run(s, RD_PHASE_VERIFY);
+          return;
+        }
+      } else if (j->repair_phase == 1 && (s->kind->flags & RD_KIND_RESTART) && s->kind->apply &&
+                 !s->applied) {
+        rd_step_run(s, RD_PHASE_APPLY);
+        j->idx++;
+        return;
+      } else if (j->repair_phase == 2 && (s->kind->flags & RD_KIND_CHECK) && s->kind->verify) {
+        rd_step_run(s, RD_PHASE_VERIFY);
+        j->idx++;
+        return;
+      }
+    }
+    j->repair_phase++;
+    j->idx = 0;
+  }
+  e->stats.renewed++; /* "fixed": the exit code says something changed */
+  json_object_set_new(j->report, "state", json_string("REPAIRED"));
+  rd_job_finish(j);
+}
+
+void rd_remediate_next(rd_job *j) {
+  rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
+  if (j->stage == ST_DIAGNOSE) {
+    if (s && (s->kind->flags & RD_KIND_ISSUER)) {
+      if (s->status) { /* no CA to verify against: the checks will say so */
+        j->error[0] = 0;
+        j->fail_status = 0;
+        s->status = 0;
+      }
+    } else if (s) {
+      if (s->status || ((s->phase == RD_PHASE_PROBE) && changes_in(s))) {
+        const json_t *ph = json_object_get(json_object_get(s->report, "phases"),
+                                           s->phase == RD_PHASE_VERIFY ? "verify" : "probe");
+        const char *msg = json_string_value(json_object_get(ph, "message"));
+        add_finding(j, s->name, msg ? msg : "differs from the live certificate");
+        s->finding = 1;
+        /* a finding is not a failure of the job */
+        j->error[0] = 0;
+        j->fail_status = 0;
+        s->status = 0;
+      }
+    }
+    if (s) {
+      j->idx++;
+      if (diagnose_from(j))
+        return;
+    }
+    decide(j);
+    return;
+  }
+  /* ST_REPAIR */
+  if (s && s->status) {
+    json_object_set_new(j->report, "state", json_string("REPAIR_FAILED"));
+    j->e->stats.failed++;
+    rd_job_finish(j);
+    return;
+  }
+  repair_next(j);
+}

@@ -1,0 +1,99 @@
+/* report.c — renders the engine's report for people (the JSON form is the
+ * report itself, printed by the verbs with --json). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine_int.h"
+
+static void print_value(FILE *f, const json_t *v) {
+  if (!v || json_is_null(v))
+    fputs("(none)", f);
+  else if (json_is_string(v))
+    fputs(json_string_value(v), f);
+  else {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputs(s ? s : "?", f);
+    free(s);
+  }
+}
+
+static void print_changes(FILE *f, const json_t *result) {
+  const json_t *changes = json_object_get(result, "changes");
+  size_t i;
+  const json_t *c;
+  json_array_foreach(changes, i, c) {
+    fprintf(f, "        %s: ", json_string_value(json_object_get(c, "what")));
+    print_value(f, json_object_get(c, "old"));
+    fputs(" -> ", f);
+    print_value(f, json_object_get(c, "new"));
+    fputc('\n', f);
+  }
+}
+
+static const char *phase_order[] = {"probe", "apply", "verify", "rollback"};
+
+void rd_report_print_text(FILE *f, json_t *report, int whatif) {
+  const json_t *jobs = json_object_get(report, "jobs"), *job;
+  size_t i;
+  json_array_foreach(jobs, i, job) {
+    const json_t *due = json_object_get(job, "due");
+    const char *state = json_string_value(json_object_get(job, "state"));
+    fprintf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
+            json_string_value(json_object_get(job, "platform")), state ? state : "?");
+    if (due)
+      fprintf(f, " — %s", json_string_value(json_object_get(due, "why")));
+    fputc('\n', f);
+    const json_t *findings = json_object_get(job, "findings"), *fd;
+    size_t fi;
+    json_array_foreach(findings, fi, fd)
+      fprintf(f, "  finding: %s: %s\n", json_string_value(json_object_get(fd, "step")),
+              json_string_value(json_object_get(fd, "finding")));
+    if (json_object_get(job, "remedy"))
+      fprintf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
+    if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
+      continue;
+    const json_t *steps = json_object_get(job, "steps"), *st;
+    size_t k;
+    json_array_foreach(steps, k, st) {
+      const json_t *phases = json_object_get(st, "phases");
+      if (json_object_size(phases) == 0)
+        continue;
+      fprintf(f, "  %-22s", json_string_value(json_object_get(st, "name")));
+      for (size_t p = 0; p < 4; p++) {
+        const json_t *ph = json_object_get(phases, phase_order[p]);
+        if (ph)
+          fprintf(f, " %s:%s", phase_order[p], json_string_value(json_object_get(ph, "status")));
+      }
+      fputc('\n', f);
+      for (size_t p = 0; p < 4; p++) {
+        const json_t *ph = json_object_get(phases, phase_order[p]);
+        const char *msg = json_string_value(json_object_get(ph, "message"));
+        if (!ph)
+          continue;
+        if (msg)
+          fprintf(f, "      %s: %s\n", phase_order[p], msg);
+        if (p == 0 || json_object_get(ph, "status") != NULL)
+          print_changes(f, json_object_get(ph, "result"));
+        if (p == 0 && !whatif)
+          break; /* after a real run the probe's diff is what matters */
+      }
+    }
+    const char *err = json_string_value(json_object_get(job, "error"));
+    if (err)
+      fprintf(f, "  error: %s\n", err);
+  }
+  const json_t *stats = json_object_get(report, "stats");
+  fprintf(f, "%s: %lld targets, %lld due, %lld renewed, %lld failed, %lld rolled back, "
+             "%lld need an operator, %lld pending at the CA\n",
+          json_object_get(report, "verb") ? json_string_value(json_object_get(report, "verb"))
+          : whatif                         ? "plan"
+                                           : "run",
+          (long long)json_integer_value(json_object_get(stats, "targets")),
+          (long long)json_integer_value(json_object_get(stats, "due")),
+          (long long)json_integer_value(json_object_get(stats, "renewed")),
+          (long long)json_integer_value(json_object_get(stats, "failed")),
+          (long long)json_integer_value(json_object_get(stats, "rolled_back")),
+          (long long)json_integer_value(json_object_get(stats, "needs_operator")),
+          (long long)json_integer_value(json_object_get(stats, "pending")));
+}

@@ -1,0 +1,412 @@
+/* hostapi.c — the host API table (renewd/plugin.h) that step kinds call:
+ * context, facts, logging, durable values, remote scripts over SSH, HTTP,
+ * off-loop work, secrets and completion. The whatif guard lives here: a
+ * mutating script is refused before anything is sent. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine_int.h"
+#include "host/hostapi.h"
+#include "base/err.h"
+#include "transport/remote.h"
+#include "base/util.h"
+#include "base/x509.h"
+
+static const char *level_name[] = {"error", "warning", "info", "debug"};
+
+void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+  if (level == RD_LOG_DEBUG && !s->j->e->opts.verbose)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "renewd: %s: host %s: %s: %s\n", level_name[level], s->j->t->name, s->name, buf);
+}
+
+static const json_t *h_params(rd_step *s) { return s->params; }
+static const char *h_host(rd_step *s) { return s->j->t->name; }
+static rd_platform h_platform(rd_step *s) { return s->j->t->platform; }
+static int h_whatif(rd_step *s) { return s->j->e->opts.whatif; }
+static json_t *h_facts(rd_step *s) { return s->j->facts; }
+
+static const json_t *h_section(rd_step *s, const char *name) {
+  const rd_runbook *rb = s->j->rb;
+  if (!strcmp(name, "certificate"))
+    return rb->certificate;
+  if (!strcmp(name, "issuer"))
+    return rb->issuer;
+  if (!strcmp(name, "policy") || !strcmp(name, "ssh") || !strcmp(name, "schedule"))
+    return json_object_get(rb->root, name);
+  return NULL;
+}
+
+static void h_log(rd_step *s, rd_log_level level, const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  rd_step_log(s, level, "%s", buf);
+}
+
+static void h_set_data(rd_step *s, void *data, void (*free_fn)(void *)) {
+  if (s->data_free && s->data && s->data != data)
+    s->data_free(s->data);
+  s->data = data;
+  s->data_free = free_fn;
+}
+
+static void *h_data(rd_step *s) { return s->data; }
+
+static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
+  rd_job *j = s->j;
+  if (j->id > 0)
+    return rd_journal_kv_put(j->e->journal, j->id, key, value);
+  return json_object_set_new(j->kv, key, json_deep_copy(value)) ? RD_ENOMEM : 0;
+}
+
+static json_t *h_journal_get(rd_step *s, const char *key) {
+  rd_job *j = s->j;
+  json_t *v = NULL;
+  if (j->id > 0) {
+    if (rd_journal_kv_get(j->e->journal, j->id, key, &v))
+      return NULL;
+    return v;
+  }
+  v = json_object_get(j->kv, key);
+  return v ? json_incref(v) : NULL;
+}
+
+static int h_set_state(rd_step *s, const char *state) {
+  int st = rd_job_state_parse(state);
+  if (st < 0)
+    return RD_EINVAL;
+  if (s->j->e->opts.whatif)
+    return 0;
+  return rd_job_move(s->j, (rd_job_state)st, NULL);
+}
+
+/* --- remote scripts -------------------------------------------------------- */
+
+typedef struct remote_call {
+  rd_step *s;
+  unsigned serial;
+  const rd_script *script;
+  json_t *trace_params; /* redacted copy, only when tracing */
+  rd_remote_cmd cmd;
+  rd_remote_cb cb;
+  void *arg;
+} remote_call;
+
+static void remote_call_free(remote_call *c) {
+  rd_remote_cmd_free(&c->cmd);
+  json_decref(c->trace_params);
+  free(c);
+}
+
+/* RENEWD_TRACE_REMOTE=FILE appends one JSON line per remote script: host,
+ * script, parameters (secret* redacted), exit status, stdout and stderr —
+ * exactly what crossed the wire in plaintext, for debugging and for the
+ * tests that prove private keys never leave a target. */
+static void trace_remote(const remote_call *c, const rd_exec_result *r) {
+  const char *path = getenv("RENEWD_TRACE_REMOTE");
+  FILE *f;
+  if (!path || !*path || !(f = fopen(path, "a")))
+    return;
+  json_t *line = json_pack("{s:s, s:s, s:O?, s:i, s:i, s:s#, s:s#}", "host", c->s->j->t->name,
+                           "script", c->script->name, "params", c->trace_params, "status",
+                           r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
+                           (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
+                           (int)(r->err ? r->err_len : 0));
+  char *txt = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  if (txt)
+    fprintf(f, "%s\n", txt);
+  free(txt);
+  json_decref(line);
+  fclose(f);
+}
+
+static void remote_exec_done(const rd_exec_result *r, void *arg) {
+  remote_call *c = arg;
+  rd_step *s = c->s;
+  rd_remote_result rr = {0};
+  json_t *doc = NULL;
+  char err[256] = "";
+  int status = r->status;
+  trace_remote(c, r);
+  if (status == 0 && r->out_len > 0) {
+    int prc = s->j->t->platform == RD_PLATFORM_WINDOWS
+                  ? rd_remote_parse_windows(r->out, r->out_len, &doc, err, sizeof err)
+                  : rd_remote_parse_posix(r->out, r->out_len, &doc, err, sizeof err);
+    if (prc)
+      rd_step_log(s, RD_LOG_DEBUG, "script %s: output is not a result document: %s",
+                  c->script->name, err);
+  }
+  rr.exit_status = r->exit_status;
+  rr.json = doc;
+  rr.out = r->out ? r->out : "";
+  rr.out_len = r->out_len;
+  /* a transport failure has no stderr: its message (e.g. both fingerprints
+   * of a changed host key) is what the plugin reports */
+  rr.err = r->err && *r->err ? r->err : status ? r->msg : "";
+  if (status)
+    rd_step_log(s, RD_LOG_DEBUG, "script %s: %s", c->script->name, r->msg);
+  if (s->j->finished) { /* job already over (timeout): drop */
+    json_decref(doc);
+    remote_call_free(c);
+    return;
+  }
+  c->cb(s, status, &rr, c->arg);
+  json_decref(doc);
+  remote_call_free(c);
+}
+
+static void remote_upload_done(const rd_exec_result *r, void *arg) {
+  remote_call *c = arg;
+  rd_step *s = c->s;
+  rd_engine *e = s->j->e;
+  rd_ssh_opts o = {s->j->rb->ssh.connect_timeout_ms, s->timeout_ms, 0, 0};
+  if (r->status || !e->ssh || s->j->finished) {
+    rd_exec_result fail = *r;
+    if (!fail.status)
+      fail.status = RD_ECANCELED;
+    remote_exec_done(&fail, c);
+    return;
+  }
+  if (rd_ssh_exec(e->ssh, &s->j->st, c->cmd.command, c->cmd.stdin_data, c->cmd.stdin_len, &o,
+                  remote_exec_done, c)) {
+    rd_exec_result fail = {.status = RD_EIO};
+    snprintf(fail.msg, sizeof fail.msg, "host %s: cannot queue the command", s->j->t->name);
+    remote_exec_done(&fail, c);
+  }
+}
+
+/* Redact parameters whose name marks them secret before printing. */
+static json_t *redacted(const json_t *params) {
+  json_t *copy = json_deep_copy(params);
+  const char *k;
+  json_t *v;
+  json_object_foreach(copy, k, v) {
+    if (!strncmp(k, "secret", 6))
+      json_object_set_new(copy, k, json_string("<redacted>"));
+  }
+  return copy;
+}
+
+static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remote_cb cb,
+                    void *arg) {
+  rd_job *j = s->j;
+  rd_engine *e = j->e;
+  remote_call *c;
+  char err[256];
+  int rc;
+  rd_ssh_opts o = {j->rb->ssh.connect_timeout_ms, s->timeout_ms, 0, 0};
+  if (!params)
+    params = json_object();
+  if (script && script->mutating && e->opts.whatif) {
+    rd_step_log(s, RD_LOG_ERROR, "refused to run mutating script %s in whatif mode", script->name);
+    json_decref(params);
+    return RD_EWHATIF;
+  }
+  if (!script || !cb) {
+    json_decref(params);
+    return RD_EINVAL;
+  }
+  if (!e->ssh || j->finished) {
+    json_decref(params);
+    return RD_ECANCELED;
+  }
+  if (script->platform != RD_PLATFORM_ANY && script->platform != j->t->platform) {
+    rd_step_log(s, RD_LOG_ERROR, "script %s is for another platform", script->name);
+    json_decref(params);
+    return RD_ENOTSUP;
+  }
+  if (e->opts.show_scripts) {
+    json_t *shown = redacted(params);
+    char *ptxt = json_dumps(shown, JSON_INDENT(2) | JSON_SORT_KEYS);
+    fprintf(e->opts.out, "--- host %s: script %s%s ---\n%s\n--- parameters ---\n%s\n---\n",
+            j->t->name, script->name, script->mutating ? " (mutating)" : " (read-only)",
+            script->text, ptxt ? ptxt : "{}");
+    free(ptxt);
+    json_decref(shown);
+  }
+  if (!(c = calloc(1, sizeof *c))) {
+    json_decref(params);
+    return RD_ENOMEM;
+  }
+  c->s = s;
+  c->serial = s->serial;
+  c->script = script;
+  if (getenv("RENEWD_TRACE_REMOTE"))
+    c->trace_params = redacted(params);
+  c->cb = cb;
+  c->arg = arg;
+  rc = rd_remote_build(script, params, j->rb->ssh.sudo && script->sudo, &c->cmd, err, sizeof err);
+  json_decref(params);
+  if (rc) {
+    rd_step_log(s, RD_LOG_ERROR, "script %s: %s", script->name, err);
+    remote_call_free(c);
+    return rc;
+  }
+  if (c->cmd.upload_path)
+    rc = rd_ssh_put(e->ssh, &j->st, c->cmd.upload_path, c->cmd.upload_data, c->cmd.upload_len,
+                    0600, &o, remote_upload_done, c);
+  else
+    rc = rd_ssh_exec(e->ssh, &j->st, c->cmd.command, c->cmd.stdin_data, c->cmd.stdin_len, &o,
+                     remote_exec_done, c);
+  if (rc)
+    remote_call_free(c);
+  return rc;
+}
+
+/* --- HTTP ------------------------------------------------------------------- */
+
+typedef struct http_call {
+  rd_step *s;
+  rd_http_cb cb;
+  void *arg;
+} http_call;
+
+static void http_done(const rd_http_result *r, void *arg) {
+  http_call *c = arg;
+  rd_http_response resp = {r->code, r->content_type, r->body, r->body_len};
+  if (r->status)
+    rd_step_log(c->s, RD_LOG_DEBUG, "http: %s", r->msg);
+  /* called even after the job ended (as canceled): a plugin may hold a
+   * resource until its request comes back, e.g. its place in a CA's queue */
+  if (c->s->j->finished) {
+    rd_http_response none = {0, NULL, NULL, 0};
+    c->cb(c->s, RD_ECANCELED, &none, c->arg);
+  } else
+    c->cb(c->s, r->status, &resp, c->arg);
+  free(c);
+}
+
+static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *arg) {
+  rd_engine *e = s->j->e;
+  http_call *c;
+  rd_http_opts o = {0};
+  int rc;
+  if (!e->http || s->j->finished)
+    return RD_ECANCELED;
+  if (!(c = calloc(1, sizeof *c)))
+    return RD_ENOMEM;
+  c->s = s;
+  c->cb = cb;
+  c->arg = arg;
+  o.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->timeout_ms;
+  o.ca_bundle = json_string_value(json_object_get(s->j->rb->issuer, "ca_bundle"));
+  rc = rd_http_submit(e->http, req->method, req->url, req->content_type, req->body,
+                       req->body_len, &o, http_done, c);
+  if (rc)
+    free(c);
+  return rc;
+}
+
+/* --- off-loop work ----------------------------------------------------------- */
+
+typedef struct work_call {
+  uv_work_t req;
+  rd_step *s;
+  rd_work_fn fn;
+  rd_after_fn after;
+  void *arg;
+} work_call;
+
+static void work_run(uv_work_t *req) {
+  work_call *c = req->data;
+  c->fn(c->arg);
+}
+
+static void work_after(uv_work_t *req, int status) {
+  work_call *c = req->data;
+  if (!c->s->j->finished)
+    c->after(c->s, status ? RD_ECANCELED : 0, c->arg);
+  free(c);
+}
+
+static int h_work(rd_step *s, rd_work_fn fn, rd_after_fn after, void *arg) {
+  work_call *c = calloc(1, sizeof *c);
+  if (!c)
+    return RD_ENOMEM;
+  c->s = s;
+  c->fn = fn;
+  c->after = after;
+  c->arg = arg;
+  c->req.data = c;
+  if (uv_queue_work(s->j->e->loop, &c->req, work_run, work_after)) {
+    free(c);
+    return RD_EIO;
+  }
+  return 0;
+}
+
+static int h_secret(rd_step *s, const json_t *ref, char **out, size_t *len) {
+  rd_secret_ref r = {RD_SECRET_NONE, NULL};
+  char err[256];
+  int rc;
+  const char *f = json_string_value(json_object_get(ref, "file"));
+  const char *v = json_string_value(json_object_get(ref, "env"));
+  if (f) {
+    r.kind = RD_SECRET_FILE;
+    r.name = (char *)f;
+  } else if (v) {
+    r.kind = RD_SECRET_ENV;
+    r.name = (char *)v;
+  } else
+    return RD_EINVAL;
+  rc = rd_secret_read(&r, out, len, err, sizeof err);
+  if (rc)
+    rd_step_log(s, RD_LOG_ERROR, "secret: %s", err);
+  return rc;
+}
+
+static void h_done(rd_step *s, int status, json_t *result, const char *msg) {
+  rd_engine_step_done(s, status, result, msg);
+}
+
+void rd_host_vdonef(const rd_host_api *h, rd_step *s, int status, json_t *result,
+                    const char *fmt, va_list ap) {
+  char body[3900], msg[4096];
+  vsnprintf(body, sizeof body, fmt, ap);
+  snprintf(msg, sizeof msg, "%s: %s", h->host(s), body);
+  h->done(s, status, result, msg);
+}
+
+static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rd_host_vdonef(&rd_host_api_v1, s, status, result, fmt, ap);
+  va_end(ap);
+}
+
+const rd_host_api rd_host_api_v1 = {
+    .size = sizeof(rd_host_api),
+    .abi = RD_PLUGIN_ABI,
+    .params = h_params,
+    .host = h_host,
+    .platform = h_platform,
+    .whatif = h_whatif,
+    .facts = h_facts,
+    .section = h_section,
+    .log = h_log,
+    .set_data = h_set_data,
+    .data = h_data,
+    .journal_put = h_journal_put,
+    .journal_get = h_journal_get,
+    .set_state = h_set_state,
+    .remote = h_remote,
+    .http = h_http,
+    .work = h_work,
+    .secret = h_secret,
+    .done = h_done,
+    .strerror = rd_strerror,
+    .cert_facts = rd_x509_facts_from_bytes,
+    .donef = h_donef,
+    .b64_encode = rd_base64_encode_str,
+    .b64_decode = rd_base64_decode_str,
+};

@@ -1,0 +1,147 @@
+/* journal.h — the SQLite journal (WAL, synchronous=FULL): jobs and their
+ * states, step results, durable per-job values, inventory snapshots, an
+ * append-only audit log and alerts already sent. Every call that changes
+ * something is committed before it returns. Schema is versioned
+ * (PRAGMA user_version) with forward migrations. */
+#ifndef RENEWD_JOURNAL_H
+#define RENEWD_JOURNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+#include "core/jobstate.h"
+
+typedef struct rd_journal rd_journal;
+
+typedef struct rd_job_row {
+  int64_t id;
+  char runbook[256];
+  char host[256];
+  char cert[512];      /* certificate selector id, e.g. the cert path */
+  rd_job_state state;
+  int attempts;
+  time_t created, updated;
+  time_t next_try;     /* backoff: not before this time (0: any time) */
+  char error[1024];    /* last error, "" if none */
+} rd_job_row;
+
+/* Default path: $RENEWD_JOURNAL, else /var/lib/renewd/journal.db. */
+const char *rd_journal_default_path(void);
+/* path NULL: the default path. Creates the file (0600) and its missing parent
+ * directories (0700), migrates the schema. err gets "journal PATH: ...". */
+int rd_journal_open(const char *path, rd_journal **out, char *err, size_t errlen);
+/* Flags for rd_journal_open_ex. */
+enum {
+  RD_JOURNAL_MUST_EXIST = 1 /* RD_ENOTFOUND instead of creating a new journal */
+};
+int rd_journal_open_ex(const char *path, int flags, rd_journal **out, char *err,
+                       size_t errlen);
+void rd_journal_close(rd_journal *j); /* NULL ok */
+/* The message of the last failed call on j: "journal PATH: job 7: ...". */
+const char *rd_journal_errmsg(const rd_journal *j);
+const char *rd_journal_path(const rd_journal *j);
+/* The schema version this build writes (PRAGMA user_version). */
+#define RD_JOURNAL_SCHEMA_VERSION 1
+
+/* The active (non-terminal) job for (host, cert), or a new one in DUE.
+ * *created tells which. One active job per (host, cert), enforced by a
+ * unique partial index. */
+int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
+                        const char *cert, int64_t *job_id, int *created);
+/* Transition; refuses illegal transitions with RD_ESTATE. error may be NULL.
+ * The job's error becomes `error` ("" when NULL). next_try is cleared when
+ * the job moves on, kept when it ends (a backoff set just before FAILED
+ * stays: it means "no new job for this (host, cert) before then").
+ * Staying in the same state is refused too (RD_ESTATE): after a crash, read
+ * the committed state back instead of replaying. Every transition also
+ * appends a row to the job's transition history. */
+int rd_journal_job_set_state(rd_journal *j, int64_t job_id, rd_job_state to,
+                             const char *error);
+/* Allowed on any job: on a FAILED job it means "no new job before then". */
+int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try);
+
+/* One transition and what must become durable with it, in ONE transaction:
+ * e.g. REQUESTED together with the CA transaction id, ISSUED together with
+ * the certificate, FAILED together with its next_try. */
+typedef struct rd_step_record rd_step_record;
+typedef struct rd_job_advance {
+  rd_job_state to;
+  const char *error;           /* NULL: "" */
+  time_t next_try;             /* 0: as set_state (cleared, kept on an end) */
+  const json_t *kv;            /* object: key -> value to put (null value deletes), or NULL */
+  const rd_step_record *step;  /* a step result to record, or NULL */
+} rd_job_advance;
+int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a);
+/* A transient failure inside a state: attempts += 1, error and next_try set,
+ * state unchanged. RD_ESTATE on a terminal job. */
+int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_t next_try);
+/* After a restart: moves the job to rd_job_resume_state() of its state
+ * (recorded in its history as a "resume" row when that differs) and returns
+ * the state to continue from in *state. Terminal jobs are left alone. */
+int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state);
+/* Consecutive renewal failures of (host, cert): terminal jobs that ended
+ * FAILED or ROLLED_BACK, newest first, up to the newest DONE (or
+ * NEEDS_OPERATOR). Feeds rd_backoff_terminal(). */
+int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *count);
+int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out);
+/* The newest job (any state) for (host, cert); RD_ENOTFOUND if none. */
+int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_job_row *out);
+/* Visit jobs: active only, or all (newest first, up to limit; 0 = no limit). */
+typedef int (*rd_job_visit)(const rd_job_row *row, void *arg);
+int rd_journal_jobs(rd_journal *j, int active_only, size_t limit, rd_job_visit fn, void *arg);
+/* Visit the newest job of every (host, cert), ordered by host then cert.
+ * Visitors run after the query has finished: they may call the journal. A
+ * visitor returning non-zero stops the walk and that value is returned. */
+int rd_journal_jobs_latest(rd_journal *j, rd_job_visit fn, void *arg);
+
+/* A job's history, oldest first: creation (from = -1), transitions and
+ * resume rewinds. */
+typedef struct rd_transition_row {
+  int64_t id, job_id;
+  int from;            /* rd_job_state, or -1 for the creation row */
+  rd_job_state to;
+  time_t at;
+  char kind[16];       /* "create" "transition" "resume" */
+  char error[1024];
+} rd_transition_row;
+typedef int (*rd_transition_visit)(const rd_transition_row *row, void *arg);
+int rd_journal_transitions(rd_journal *j, int64_t job_id, rd_transition_visit fn, void *arg);
+
+/* One step phase's result. result is a JSON value (may be NULL). */
+struct rd_step_record {
+  const char *step;    /* step type or name */
+  const char *phase;   /* "probe" "apply" "verify" "rollback" */
+  int status;          /* 0 or RD_E* */
+  double ms;
+  const json_t *result;/* the step's result object (changes, detail) */
+  const char *message;
+};
+int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec);
+/* A job's step records, oldest first. result is borrowed for the call. */
+typedef struct rd_step_row {
+  int64_t id, job_id;
+  char step[256];
+  char phase[16];
+  int status;
+  double ms;
+  const json_t *result; /* or NULL */
+  char message[1024];
+  time_t at;
+} rd_step_row;
+typedef int (*rd_step_visit)(const rd_step_row *row, void *arg);
+int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg);
+
+/* Durable per-job key/value (e.g. the SCEP transaction id). Any JSON value;
+ * put with value NULL deletes the key. get: a new reference in *out, or
+ * RD_ENOTFOUND (and *out = NULL). */
+int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value);
+int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **out);
+
+int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts);
+/* Append-only: the schema refuses UPDATE and DELETE on audit rows. */
+int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
+                     const json_t *detail);
+/* Alerts: returns 1 if key was already recorded, else records it and returns 0. */
+int rd_journal_alert_once(rd_journal *j, const char *key);
+
+#endif
