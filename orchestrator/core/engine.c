@@ -586,6 +586,17 @@ void rd_slot_give(rd_job *j) {
   rd_waves_running_add(j->waves, -1);
 }
 
+static int engine_finish(rd_engine *e);
+
+/* Both transport managers are closed: the run is over. */
+static void engine_closed(void *arg) {
+  rd_engine *e = arg;
+  if (--e->closing > 0 || !e->done)
+    return;
+  int code = engine_finish(e);
+  e->done(e, code, &e->stats, e->done_arg);
+}
+
 void rd_engine_pump(rd_engine *e) {
   int waiting = 0;
   for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
@@ -605,8 +616,9 @@ void rd_engine_pump(rd_engine *e) {
       waiting = 1;
   if (!waiting && e->running == 0 && e->notifying == 0 && !e->shutting_down) {
     e->shutting_down = 1;
-    rd_ssh_shutdown(e->ssh, NULL, NULL);
-    rd_http_shutdown(e->http, NULL, NULL);
+    e->closing = 2;
+    rd_ssh_shutdown(e->ssh, engine_closed, e);
+    rd_http_shutdown(e->http, engine_closed, e);
     e->ssh = NULL;
     e->http = NULL;
   }
@@ -753,11 +765,8 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
   return 0;
 }
 
-int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
-  if (!e->max_parallel)
-    e->max_parallel = 64;
-  rd_engine_pump(e);
-  uv_run(e->loop, UV_RUN_DEFAULT);
+/* Stats into the report, and the exit code. */
+static int engine_finish(rd_engine *e) {
   for (rd_job *j = e->jobs; j; j = j->next)
     json_array_append(json_object_get(e->report, "jobs"), j->report);
   json_object_set_new(e->report, "stats",
@@ -766,8 +775,6 @@ int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
                                 e->stats.failed, "rolled_back", e->stats.rolled_back,
                                 "needs_operator", e->stats.needs_operator, "pending",
                                 e->stats.pending));
-  if (stats)
-    *stats = e->stats;
   /* a job waiting out the backoff of an earlier failure is still a
    * certificate that is due and not renewed: report it as a failure */
   if (e->stats.failed || e->stats.rolled_back || e->stats.needs_operator || e->stats.skipped)
@@ -775,6 +782,28 @@ int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
   if (e->opts.whatif)
     return e->stats.due ? 10 : 0;
   return e->stats.renewed ? 10 : 0;
+}
+
+int rd_engine_start(rd_engine *e, rd_engine_done_fn done, void *arg) {
+  if (e->done || e->shutting_down)
+    return RD_EBUSY;
+  if (!e->max_parallel)
+    e->max_parallel = 64;
+  e->done = done;
+  e->done_arg = arg;
+  rd_engine_pump(e);
+  return 0;
+}
+
+int rd_engine_run(rd_engine *e, rd_engine_stats *stats) {
+  if (!e->max_parallel)
+    e->max_parallel = 64;
+  rd_engine_pump(e);
+  uv_run(e->loop, UV_RUN_DEFAULT);
+  int code = engine_finish(e);
+  if (stats)
+    *stats = e->stats;
+  return code;
 }
 
 json_t *rd_engine_report(rd_engine *e) { return e->report; }

@@ -37,6 +37,14 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
 /* Queue every (filtered) target of the runbook. The runbook must outlive the
  * engine run. */
 int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb);
+/* Start the queued jobs on the engine's loop and return at once (the loop is
+ * the caller's: `renewd serve` runs scans this way beside its listener and
+ * timers). done runs once, never inside this call, after every job ended and
+ * the engine's SSH and HTTP handles are closed; stats and the report are then
+ * final. The engine may be freed inside done. */
+typedef void (*rd_engine_done_fn)(rd_engine *e, int exit_code, const rd_engine_stats *stats,
+                                  void *arg);
+int rd_engine_start(rd_engine *e, rd_engine_done_fn done, void *arg);
 /* Run the loop until every job ended; fills stats; returns the CLI exit code
  * (0 nothing due, 10 renewed / would renew, 1 failures). */
 int rd_engine_run(rd_engine *e, rd_engine_stats *stats);

@@ -87,6 +87,9 @@ struct rd_engine {
   rd_wave_set *waves;        /* one per runbook */
   int notifying;             /* webhook posts in flight */
   int shutting_down;
+  int closing;               /* ssh/http managers still closing */
+  rd_engine_done_fn done;    /* rd_engine_start's callback, or NULL */
+  void *done_arg;
 };
 
 extern const rd_host_api rd_host_api_v1;

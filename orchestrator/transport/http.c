@@ -459,3 +459,10 @@ void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg) {
   uv_timer_stop(&h->timer);
   uv_timer_start(&h->timer, on_shutdown, 0, 0);
 }
+
+/* Placeholder until the per-request cancel lands. */
+int rd_http_cancel(rd_http *h, uint64_t id) {
+  (void)h;
+  (void)id;
+  return RD_ENOTSUP;
+}

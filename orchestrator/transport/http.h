@@ -4,6 +4,7 @@
 #ifndef RENEWD_HTTP_H
 #define RENEWD_HTTP_H
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct rd_http rd_http;
@@ -14,6 +15,7 @@ typedef struct rd_http_opts {
   size_t max_body;         /* response cap; default 8 MiB */
   int insecure;            /* never set by default */
   const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
+  uint64_t *id_out;        /* if set: receives the request's id for rd_http_cancel */
 } rd_http_opts;
 
 typedef struct rd_http_result {
@@ -35,6 +37,10 @@ int rd_http_new(uv_loop_t *loop, rd_http **out);
 int rd_http_submit(rd_http *h, const char *method, const char *url,
                     const char *content_type, const void *body, size_t len,
                     const rd_http_opts *o, rd_http_done cb, void *arg);
+/* Cancel one request (id from rd_http_opts.id_out): the transfer is removed
+ * from the multi handle; its callback runs once with RD_ECANCELED, never
+ * inside this call. Returns 0, or RD_ENOTFOUND when it already completed. */
+int rd_http_cancel(rd_http *h, uint64_t id);
 /* Cancel everything (callbacks get RD_ECANCELED), free when closed. */
 void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg);
 

@@ -2428,3 +2428,10 @@ void rd_ssh_get_stats(const rd_ssh *m, rd_ssh_stats *st) {
       st->peak_session_bytes = c->mem_peak;
   }
 }
+
+/* Placeholder until the per-operation cancel lands with the ssh.c split. */
+int rd_ssh_cancel(rd_ssh *m, uint64_t id) {
+  (void)m;
+  (void)id;
+  return RD_ENOTSUP;
+}

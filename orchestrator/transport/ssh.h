@@ -13,6 +13,7 @@
 #ifndef RENEWD_SSH_H
 #define RENEWD_SSH_H
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct rd_ssh rd_ssh;
@@ -39,6 +40,7 @@ typedef struct rd_ssh_opts {
   long op_ms;              /* this exec/transfer; default 120000 */
   size_t out_cap;          /* stdout cap in bytes; default 16 MiB; beyond: truncated */
   size_t err_cap;          /* stderr cap; default 64 KiB (always drained) */
+  uint64_t *id_out;        /* if set: receives the operation's id for rd_ssh_cancel */
 } rd_ssh_opts;
 
 typedef struct rd_exec_result {
@@ -77,6 +79,13 @@ int rd_ssh_put(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
  * out_cap fails with RD_EOVERFLOW (out holds the first out_cap bytes). */
 int rd_ssh_get(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
                const rd_ssh_opts *o, rd_ssh_cb cb, void *arg);
+/* Cancel one operation (id from rd_ssh_opts.id_out). A queued operation is
+ * removed; a running one has its channel closed (the session is dropped when
+ * the channel cannot be closed at once), so the host's next operation starts
+ * without waiting for the hung command. Its callback then runs once with
+ * RD_ECANCELED, never inside this call. Returns 0, or RD_ENOTFOUND when the
+ * operation already completed. */
+int rd_ssh_cancel(rd_ssh *m, uint64_t id);
 /* Done with a host for now: close its session gracefully once idle. */
 void rd_ssh_release(rd_ssh *m, const char *name);
 /* Close every session (gracefully), cancel queued operations with
