@@ -167,7 +167,7 @@ int cmd_hosts(int argc, char **argv) {
     uv_loop_t loop;
     rd_ssh *ssh = NULL;
     rd_ssh_limits lim = {4, 0};
-    rd_ssh_opts o = {rb->ssh.connect_timeout_ms, rb->ssh.connect_timeout_ms, 0, 0};
+    rd_ssh_opts o = {.connect_ms = rb->ssh.connect_timeout_ms, .op_ms = rb->ssh.connect_timeout_ms};
     trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
     if (!t) {
       fprintf(stderr, "renewd hosts trust: host %s: not a target of %s\n", argv[i], rbpath);

@@ -169,7 +169,7 @@ static void remote_upload_done(const rd_exec_result *r, void *arg) {
   remote_call *c = arg;
   rd_step *s = c->s;
   rd_engine *e = s->j->e;
-  rd_ssh_opts o = {s->j->rb->ssh.connect_timeout_ms, s->timeout_ms, 0, 0};
+  rd_ssh_opts o = {.connect_ms = s->j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms};
   if (r->status || !e->ssh || s->j->finished) {
     rd_exec_result fail = *r;
     if (!fail.status)
@@ -204,7 +204,7 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   remote_call *c;
   char err[256];
   int rc;
-  rd_ssh_opts o = {j->rb->ssh.connect_timeout_ms, s->timeout_ms, 0, 0};
+  rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms};
   if (!params)
     params = json_object();
   if (script && script->mutating && e->opts.whatif) {

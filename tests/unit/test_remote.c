@@ -479,6 +479,12 @@ static void sshd_up(void) {
   FILE *f;
   if (geteuid() != 0 || access("/usr/sbin/sshd", X_OK) || access("/usr/bin/ssh-keygen", X_OK))
     return;
+  /* sshd refuses to start without its privilege separation directory; a
+   * fresh machine without systemd's tmpfiles has none */
+  if (mkdir("/run/sshd", 0755) && errno != EEXIST) {
+    sshd_setup_error = "cannot create /run/sshd";
+    return;
+  }
   snprintf(sshdir, sizeof sshdir, "%s/sshd-test-XXXXXX", BUILD_DIR);
   if (!mkdtemp(sshdir)) {
     sshdir[0] = 0;
@@ -755,7 +761,7 @@ START_TEST(ssh_stdin_and_both_streams) {
   rd_ssh *m;
   res a = {0};
   rd_ssh_target t = target("t2");
-  rd_ssh_opts o = {0, 60000, 0, 4096};
+  rd_ssh_opts o = {.op_ms = 60000, .err_cap = 4096};
   size_t n = 3u << 20;
   unsigned char *in = malloc(n);
   RAND_bytes(in, (int)n);
@@ -772,7 +778,7 @@ START_TEST(ssh_stdin_and_both_streams) {
   ck_assert(!memcmp(a.err, in, 4096));
   res_free(&a);
   /* stdout over the cap: truncated, flagged, drained to the end */
-  rd_ssh_opts cap = {0, 60000, 100000, 0};
+  rd_ssh_opts cap = {.op_ms = 60000, .out_cap = 100000};
   ck_assert_int_eq(rd_ssh_exec(m, &t, "head -c 5000000 /dev/zero; echo done >&2", NULL, 0, &cap,
                                on_res, &a), 0);
   run_until(&loop, &a.done);
@@ -792,7 +798,7 @@ START_TEST(ssh_timeout_then_recover) {
   rd_ssh *m;
   res a = {0}, b = {0};
   rd_ssh_target t = target("t3");
-  rd_ssh_opts o = {0, 400, 0, 0};
+  rd_ssh_opts o = {.op_ms = 400};
   uv_loop_init(&loop);
   ck_assert_int_eq(rd_ssh_new(&loop, NULL, &m), 0);
   ck_assert_int_eq(rd_ssh_exec(m, &t, "sleep 20", NULL, 0, &o, on_res, &a), 0);
@@ -910,7 +916,7 @@ START_TEST(ssh_sftp_put_get) {
   ck_assert_int_eq(rd_ssh_get(m, &t, path, NULL, on_res, &c), 0);
   ck_assert_int_eq(rd_ssh_get(m, &t, missing, NULL, on_res, &d), 0);
   ck_assert_int_eq(rd_ssh_put(m, &t, missing, "x", 1, 0644, NULL, on_res, &e), 0);
-  rd_ssh_opts small = {0, 0, 1000, 0};
+  rd_ssh_opts small = {.out_cap = 1000};
   ck_assert_int_eq(rd_ssh_get(m, &t, path, &small, on_res, &f), 0);
   run_until(&loop, &f.done);
   ck_assert_msg(a.status == 0, "%s", a.msg);
