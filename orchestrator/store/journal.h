@@ -40,6 +40,14 @@ void rd_journal_close(rd_journal *j); /* NULL ok */
 /* The message of the last failed call on j: "journal PATH: job 7: ...". */
 const char *rd_journal_errmsg(const rd_journal *j);
 const char *rd_journal_path(const rd_journal *j);
+/* How long a call waits for another connection's write lock before it
+ * fails with RD_EBUSY (changing nothing; rd_journal_errmsg() says who held
+ * the lock). Short, because the journal is called from the event loop: see
+ * docs/JOURNAL.md, "Locking". */
+#define RD_JOURNAL_BUSY_MS 10000
+/* Change that bound for j (0: fail at once). A one-shot command off the
+ * event loop may wait longer. */
+int rd_journal_set_busy_timeout(rd_journal *j, int ms);
 /* The schema version this build writes (PRAGMA user_version). */
 #define RD_JOURNAL_SCHEMA_VERSION 1
 

@@ -1,0 +1,117 @@
+/* journal_int.h — private to store/: the connection, its statement cache and
+ * the helpers the journal_*.c files share. Callers use journal.h only.
+ *
+ * Files: journal.c (open, schema, migrations, locking), journal_sql.c
+ * (statements, transactions, errors), journal_jobs.c (jobs, transitions,
+ * listings), journal_steps.c (step records), journal_kv.c (per-job values),
+ * journal_append.c (inventory snapshots, audit, alerts). */
+#ifndef RENEWD_JOURNAL_INT_H
+#define RENEWD_JOURNAL_INT_H
+#include <stdint.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/journal.h"
+
+#define JOB_COLS "id, runbook, host, cert, state, attempts, created, updated, next_try, error"
+
+#define STMT_MAP(X)                                                            \
+  X(BEGIN, "BEGIN IMMEDIATE")                                                  \
+  X(COMMIT, "COMMIT")                                                          \
+  X(ROLLBACK, "ROLLBACK")                                                      \
+  X(JOB_ACTIVE, "SELECT id FROM jobs WHERE host = ?1 AND cert = ?2 AND terminal = 0") \
+  X(JOB_INSERT, "INSERT INTO jobs(runbook, host, cert, state, terminal, attempts," \
+                " created, updated, next_try, error)"                          \
+                " VALUES (?1, ?2, ?3, 'DUE', 0, 0, ?4, ?4, 0, '')")            \
+  X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                         \
+  X(JOB_SET_STATE, "UPDATE jobs SET state = ?2, terminal = ?3, updated = ?4,"  \
+                   " error = ?5, next_try = CASE WHEN ?6 != 0 THEN ?6"          \
+                   " WHEN ?3 = 1 THEN next_try ELSE 0 END WHERE id = ?1")      \
+  X(JOB_REWIND, "UPDATE jobs SET state = ?2, updated = ?3 WHERE id = ?1")     \
+  X(JOB_NEXT_TRY, "UPDATE jobs SET next_try = ?2, updated = ?3 WHERE id = ?1") \
+  X(JOB_RETRY, "UPDATE jobs SET attempts = attempts + 1, error = ?2,"          \
+               " next_try = ?3, updated = ?4 WHERE id = ?1")                   \
+  X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1")                    \
+  X(JOB_LAST, "SELECT " JOB_COLS " FROM jobs WHERE host = ?1 AND cert = ?2"    \
+              " ORDER BY id DESC LIMIT 1")                                     \
+  X(JOBS_ALL, "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1")       \
+  X(JOBS_ACTIVE, "SELECT " JOB_COLS " FROM jobs WHERE terminal = 0"            \
+                 " ORDER BY id DESC LIMIT ?1")                                 \
+  X(JOBS_LATEST, "SELECT " JOB_COLS " FROM jobs WHERE id IN"                   \
+                 " (SELECT max(id) FROM jobs GROUP BY host, cert)"            \
+                 " ORDER BY host, cert")                                       \
+  X(JOB_HISTORY, "SELECT state FROM jobs WHERE host = ?1 AND cert = ?2"        \
+                 " AND terminal = 1 ORDER BY id DESC")                         \
+  X(TR_INSERT, "INSERT INTO transitions(job_id, from_state, to_state, kind, at, error)" \
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                             \
+  X(TR_LIST, "SELECT id, from_state, to_state, kind, at, error FROM transitions" \
+             " WHERE job_id = ?1 ORDER BY id")                                 \
+  X(STEP_INSERT, "INSERT INTO steps(job_id, step, phase, status, ms, result, message, at)" \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                   \
+  X(STEP_LIST, "SELECT id, step, phase, status, ms, result, message, at FROM steps" \
+               " WHERE job_id = ?1 ORDER BY id")                               \
+  X(KV_PUT, "INSERT INTO kv(job_id, key, value, updated) VALUES (?1, ?2, ?3, ?4)" \
+            " ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value,"  \
+            " updated = excluded.updated")                                     \
+  X(KV_DEL, "DELETE FROM kv WHERE job_id = ?1 AND key = ?2")                   \
+  X(KV_GET, "SELECT value FROM kv WHERE job_id = ?1 AND key = ?2")             \
+  X(INV_INSERT, "INSERT INTO inventory(host, taken_at, facts) VALUES (?1, ?2, ?3)") \
+  X(AUDIT_INSERT, "INSERT INTO audit(at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)") \
+  X(ALERT_INSERT, "INSERT INTO alerts(key, at) VALUES (?1, ?2)"                \
+                  " ON CONFLICT(key) DO NOTHING")
+
+enum {
+#define STMT_ENUM(id, sql) S_##id,
+  STMT_MAP(STMT_ENUM)
+#undef STMT_ENUM
+      S_COUNT
+};
+
+/* The SQL of each statement id (journal_sql.c). */
+extern const char *const jn_stmt_sql[S_COUNT];
+
+struct rd_journal {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *stmt[S_COUNT];
+  int busy_ms;                 /* how long a call waits for the write lock */
+  char msg[1536];              /* rd_journal_errmsg() */
+};
+
+/* ---- journal_sql.c ---- */
+/* sqlite result code -> RD_E* (0 for OK, ROW and DONE). */
+int jn_from_sqlite(int rc);
+/* Record "journal PATH: <what>" as the last error; returns code. */
+int jn_fail(rd_journal *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A failed sqlite call: its RD_E code, with sqlite's message, or for a lock
+ * wait that ran out (RD_EBUSY) who held the lock and what that means. */
+int jn_dberr(rd_journal *j, int rc, const char *what);
+/* The cached statement id (prepared on first use), or NULL with *rc set. */
+sqlite3_stmt *jn_stmt(rd_journal *j, int id, int *rc);
+/* Reset and clear a statement after use (NULL ok). */
+void jn_done(sqlite3_stmt *s);
+int jn_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Run a cached statement that returns no rows. */
+int jn_run(rd_journal *j, int id, const char *what);
+/* BEGIN IMMEDIATE; jn_tx_end commits, or rolls back when err < 0, and
+ * returns err (or the commit's error). */
+int jn_tx_begin(rd_journal *j);
+int jn_tx_end(rd_journal *j, int err);
+void jn_tx_rollback(rd_journal *j);
+/* Compact, sorted JSON text; caller frees. */
+char *jn_json_text(const json_t *v);
+void jn_copy_col(char *dst, size_t len, sqlite3_stmt *s, int col);
+/* RD_EINVAL when v is missing (or empty unless empty_ok), RD_EOVERFLOW when
+ * it does not fit max bytes with its NUL. */
+int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, int empty_ok);
+
+/* ---- journal_jobs.c ---- */
+/* The state of job id; RD_ENOTFOUND when there is no such job. */
+int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st);
+
+/* ---- journal_kv.c, journal_steps.c: inside the caller's transaction ---- */
+int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, time_t now);
+int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now);
+
+#endif

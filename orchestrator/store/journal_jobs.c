@@ -1,0 +1,408 @@
+/* journal_jobs.c — jobs: opening, transitions (checked against jobstate.h),
+ * retries, resume after a restart, reads and listings, and each job's
+ * history. See journal.h and docs/JOURNAL.md. */
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+
+#include "base/err.h"
+#include "store/journal_int.h"
+
+int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st) {
+  int rc, err = 0;
+  sqlite3_stmt *s = jn_stmt(j, S_JOB_STATE, &rc);
+  if (!s)
+    return jn_dberr(j, rc, "job state");
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(s, 0);
+    int v = rd_job_state_parse(name);
+    if (v < 0)
+      err = jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)id, name ? name : "");
+    else
+      *st = (rd_job_state)v;
+  } else if (rc == SQLITE_DONE) {
+    err = jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)id);
+  } else {
+    err = jn_dberr(j, rc, "job state");
+  }
+  jn_done(s);
+  return err;
+}
+
+static int add_transition(rd_journal *j, int64_t id, int from, rd_job_state to,
+                          const char *kind, time_t now, const char *error) {
+  int rc;
+  sqlite3_stmt *s = jn_stmt(j, S_TR_INSERT, &rc);
+  if (!s)
+    return jn_dberr(j, rc, "job history");
+  sqlite3_bind_int64(s, 1, id);
+  jn_bind_text(s, 2, from < 0 ? NULL : rd_job_state_name((rd_job_state)from));
+  jn_bind_text(s, 3, rd_job_state_name(to));
+  jn_bind_text(s, 4, kind);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)now);
+  jn_bind_text(s, 6, error ? error : "");
+  rc = sqlite3_step(s);
+  jn_done(s);
+  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "job history");
+}
+
+int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
+                        const char *cert, int64_t *job_id, int *created) {
+  int rc, err;
+  sqlite3_stmt *s;
+  time_t now = time(NULL);
+  if (!j || !job_id)
+    return RD_EINVAL;
+  if (!runbook)
+    runbook = "";
+  if ((err = jn_check_text(j, "runbook", runbook, sizeof ((rd_job_row *)0)->runbook, 1)) < 0 ||
+      (err = jn_check_text(j, "host", host, sizeof ((rd_job_row *)0)->host, 0)) < 0 ||
+      (err = jn_check_text(j, "cert", cert, sizeof ((rd_job_row *)0)->cert, 0)) < 0)
+    return err;
+  if ((err = jn_tx_begin(j)) < 0)
+    return err;
+  if (!(s = jn_stmt(j, S_JOB_ACTIVE, &rc)))
+    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
+  jn_bind_text(s, 1, host);
+  jn_bind_text(s, 2, cert);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *job_id = sqlite3_column_int64(s, 0);
+    jn_done(s);
+    if (created)
+      *created = 0;
+    return jn_tx_end(j, 0);
+  }
+  jn_done(s);
+  if (rc != SQLITE_DONE)
+    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
+  if (!(s = jn_stmt(j, S_JOB_INSERT, &rc)))
+    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
+  jn_bind_text(s, 1, runbook);
+  jn_bind_text(s, 2, host);
+  jn_bind_text(s, 3, cert);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+  rc = sqlite3_step(s);
+  jn_done(s);
+  if (rc != SQLITE_DONE)
+    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
+  int64_t id = sqlite3_last_insert_rowid(j->db);
+  if ((err = add_transition(j, id, -1, RD_JOB_DUE, "create", now, NULL)) < 0)
+    return jn_tx_end(j, err);
+  if ((err = jn_tx_end(j, 0)) < 0)
+    return err;
+  *job_id = id;
+  if (created)
+    *created = 1;
+  return 0;
+}
+
+int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a) {
+  rd_job_state from;
+  int rc, err;
+  sqlite3_stmt *s;
+  time_t now = time(NULL);
+  if (!j || !a)
+    return RD_EINVAL;
+  if ((int)a->to < 0 || a->to >= RD_JOB_NSTATES)
+    return jn_fail(j, RD_EINVAL, "job %lld: no such state %d", (long long)job_id, (int)a->to);
+  if (a->kv && !json_is_object(a->kv))
+    return jn_fail(j, RD_EINVAL, "job %lld: kv must be a JSON object", (long long)job_id);
+  if ((err = jn_tx_begin(j)) < 0)
+    return err;
+  if ((err = jn_job_state(j, job_id, &from)) < 0)
+    return jn_tx_end(j, err);
+  if (!rd_job_transition_ok(from, a->to))
+    return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: %s -> %s is not a legal transition%s",
+                          (long long)job_id, rd_job_state_name(from),
+                          rd_job_state_name(a->to),
+                          rd_job_state_terminal(from) ? " (the job has ended)" : ""));
+  if (!(s = jn_stmt(j, S_JOB_SET_STATE, &rc)))
+    return jn_tx_end(j, jn_dberr(j, rc, "job state"));
+  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_text(s, 2, rd_job_state_name(a->to));
+  sqlite3_bind_int(s, 3, rd_job_state_terminal(a->to));
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+  jn_bind_text(s, 5, a->error ? a->error : "");
+  sqlite3_bind_int64(s, 6, (sqlite3_int64)a->next_try);
+  rc = sqlite3_step(s);
+  jn_done(s);
+  if (rc != SQLITE_DONE)
+    return jn_tx_end(j, jn_dberr(j, rc, "job state"));
+  if ((err = add_transition(j, job_id, (int)from, a->to, "transition", now, a->error)) < 0)
+    return jn_tx_end(j, err);
+  if (a->kv) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)a->kv, key, v) {
+      if ((err = jn_put_kv(j, job_id, key, v, now)) < 0)
+        return jn_tx_end(j, err);
+    }
+  }
+  if (a->step && (err = jn_put_step(j, job_id, a->step, now)) < 0)
+    return jn_tx_end(j, err);
+  return jn_tx_end(j, 0);
+}
+
+int rd_journal_job_set_state(rd_journal *j, int64_t job_id, rd_job_state to,
+                             const char *error) {
+  rd_job_advance a = {.to = to, .error = error};
+  return rd_journal_job_advance(j, job_id, &a);
+}
+
+int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try) {
+  rd_job_state st;
+  int rc, err;
+  sqlite3_stmt *s;
+  if (!j)
+    return RD_EINVAL;
+  if ((err = jn_tx_begin(j)) < 0)
+    return err;
+  if ((err = jn_job_state(j, job_id, &st)) < 0)
+    return jn_tx_end(j, err);
+  if (!(s = jn_stmt(j, S_JOB_NEXT_TRY, &rc)))
+    return jn_tx_end(j, jn_dberr(j, rc, "next try"));
+  sqlite3_bind_int64(s, 1, job_id);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)next_try);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+  rc = sqlite3_step(s);
+  jn_done(s);
+  return jn_tx_end(j, rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "next try"));
+}
+
+int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_t next_try) {
+  rd_job_state st;
+  int rc, err;
+  sqlite3_stmt *s;
+  if (!j)
+    return RD_EINVAL;
+  if ((err = jn_tx_begin(j)) < 0)
+    return err;
+  if ((err = jn_job_state(j, job_id, &st)) < 0)
+    return jn_tx_end(j, err);
+  if (rd_job_state_terminal(st))
+    return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: cannot retry, it has ended in %s",
+                          (long long)job_id, rd_job_state_name(st)));
+  if (!(s = jn_stmt(j, S_JOB_RETRY, &rc)))
+    return jn_tx_end(j, jn_dberr(j, rc, "retry"));
+  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_text(s, 2, error ? error : "");
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)next_try);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+  rc = sqlite3_step(s);
+  jn_done(s);
+  return jn_tx_end(j, rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "retry"));
+}
+
+int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
+  rd_job_state st, to;
+  int rc, err;
+  sqlite3_stmt *s;
+  time_t now = time(NULL);
+  if (!j)
+    return RD_EINVAL;
+  if ((err = jn_tx_begin(j)) < 0)
+    return err;
+  if ((err = jn_job_state(j, job_id, &st)) < 0)
+    return jn_tx_end(j, err);
+  to = rd_job_resume_state(st);
+  if (to != st) {
+    if (!(s = jn_stmt(j, S_JOB_REWIND, &rc)))
+      return jn_tx_end(j, jn_dberr(j, rc, "resume"));
+    sqlite3_bind_int64(s, 1, job_id);
+    jn_bind_text(s, 2, rd_job_state_name(to));
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+    rc = sqlite3_step(s);
+    jn_done(s);
+    if (rc != SQLITE_DONE)
+      return jn_tx_end(j, jn_dberr(j, rc, "resume"));
+    if ((err = add_transition(j, job_id, (int)st, to, "resume", now, NULL)) < 0)
+      return jn_tx_end(j, err);
+  }
+  if ((err = jn_tx_end(j, 0)) < 0)
+    return err;
+  if (state)
+    *state = to;
+  return 0;
+}
+
+static int read_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *r) {
+  const char *state;
+  int v;
+  memset(r, 0, sizeof *r);
+  r->id = sqlite3_column_int64(s, 0);
+  jn_copy_col(r->runbook, sizeof r->runbook, s, 1);
+  jn_copy_col(r->host, sizeof r->host, s, 2);
+  jn_copy_col(r->cert, sizeof r->cert, s, 3);
+  state = (const char *)sqlite3_column_text(s, 4);
+  if ((v = rd_job_state_parse(state)) < 0)
+    return jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)r->id,
+                state ? state : "");
+  r->state = (rd_job_state)v;
+  r->attempts = sqlite3_column_int(s, 5);
+  r->created = (time_t)sqlite3_column_int64(s, 6);
+  r->updated = (time_t)sqlite3_column_int64(s, 7);
+  r->next_try = (time_t)sqlite3_column_int64(s, 8);
+  jn_copy_col(r->error, sizeof r->error, s, 9);
+  return 0;
+}
+
+int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out) {
+  int rc, err = 0;
+  sqlite3_stmt *s;
+  if (!j || !out)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, S_JOB_GET, &rc)))
+    return jn_dberr(j, rc, "job");
+  sqlite3_bind_int64(s, 1, job_id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    err = read_job(j, s, out);
+  else if (rc == SQLITE_DONE)
+    err = jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)job_id);
+  else
+    err = jn_dberr(j, rc, "job");
+  jn_done(s);
+  return err;
+}
+
+int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_job_row *out) {
+  int rc, err = 0;
+  sqlite3_stmt *s;
+  if (!j || !out || !host || !cert)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, S_JOB_LAST, &rc)))
+    return jn_dberr(j, rc, "last job");
+  jn_bind_text(s, 1, host);
+  jn_bind_text(s, 2, cert);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    err = read_job(j, s, out);
+  else if (rc == SQLITE_DONE)
+    err = jn_fail(j, RD_ENOTFOUND, "host %s cert %s: no job", host, cert);
+  else
+    err = jn_dberr(j, rc, "last job");
+  jn_done(s);
+  return err;
+}
+
+int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *count) {
+  int rc, n = 0;
+  sqlite3_stmt *s;
+  if (!j || !host || !cert || !count)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, S_JOB_HISTORY, &rc)))
+    return jn_dberr(j, rc, "failures");
+  jn_bind_text(s, 1, host);
+  jn_bind_text(s, 2, cert);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int st = rd_job_state_parse((const char *)sqlite3_column_text(s, 0));
+    if (st != RD_JOB_FAILED && st != RD_JOB_ROLLED_BACK)
+      break;
+    n++;
+  }
+  jn_done(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return jn_dberr(j, rc, "failures");
+  *count = n;
+  return 0;
+}
+
+/* Collect the rows of a job query first, then visit: visitors may call the
+ * journal (even the same query) without disturbing the statement. */
+static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit fn, void *arg) {
+  int rc, err = 0;
+  size_t n = 0, cap = 0;
+  rd_job_row *rows = NULL;
+  sqlite3_stmt *s;
+  if (!j || !fn)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, id, &rc)))
+    return jn_dberr(j, rc, "jobs");
+  if (id != S_JOBS_LATEST)
+    sqlite3_bind_int64(s, 1, limit);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n == cap) {
+      size_t ncap = cap ? 2 * cap : 16;
+      rd_job_row *nr = realloc(rows, ncap * sizeof *rows);
+      if (!nr) {
+        err = jn_fail(j, RD_ENOMEM, "jobs: out of memory");
+        break;
+      }
+      rows = nr;
+      cap = ncap;
+    }
+    if ((err = read_job(j, s, &rows[n])) < 0)
+      break;
+    n++;
+  }
+  jn_done(s);
+  if (!err && rc != SQLITE_DONE)
+    err = jn_dberr(j, rc, "jobs");
+  for (size_t i = 0; !err && i < n; i++)
+    err = fn(&rows[i], arg);
+  free(rows);
+  return err;
+}
+
+int rd_journal_jobs(rd_journal *j, int active_only, size_t limit, rd_job_visit fn, void *arg) {
+  sqlite3_int64 lim = limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit;
+  return visit_jobs(j, active_only ? S_JOBS_ACTIVE : S_JOBS_ALL, lim, fn, arg);
+}
+
+int rd_journal_jobs_latest(rd_journal *j, rd_job_visit fn, void *arg) {
+  return visit_jobs(j, S_JOBS_LATEST, -1, fn, arg);
+}
+
+int rd_journal_transitions(rd_journal *j, int64_t job_id, rd_transition_visit fn, void *arg) {
+  int rc, err = 0;
+  size_t n = 0, cap = 0;
+  rd_transition_row *rows = NULL;
+  sqlite3_stmt *s;
+  if (!j || !fn)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, S_TR_LIST, &rc)))
+    return jn_dberr(j, rc, "job history");
+  sqlite3_bind_int64(s, 1, job_id);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    rd_transition_row *r;
+    const char *from, *to;
+    if (n == cap) {
+      size_t ncap = cap ? 2 * cap : 16;
+      rd_transition_row *nr = realloc(rows, ncap * sizeof *rows);
+      if (!nr) {
+        err = jn_fail(j, RD_ENOMEM, "job history: out of memory");
+        break;
+      }
+      rows = nr;
+      cap = ncap;
+    }
+    r = &rows[n];
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(s, 0);
+    r->job_id = job_id;
+    from = (const char *)sqlite3_column_text(s, 1);
+    to = (const char *)sqlite3_column_text(s, 2);
+    r->from = from ? rd_job_state_parse(from) : -1;
+    int tv = rd_job_state_parse(to);
+    if ((from && r->from < 0) || tv < 0) {
+      err = jn_fail(j, RD_EPROTO, "job %lld: history row %lld names an unknown state",
+                 (long long)job_id, (long long)r->id);
+      break;
+    }
+    r->to = (rd_job_state)tv;
+    jn_copy_col(r->kind, sizeof r->kind, s, 3);
+    r->at = (time_t)sqlite3_column_int64(s, 4);
+    jn_copy_col(r->error, sizeof r->error, s, 5);
+    n++;
+  }
+  jn_done(s);
+  if (!err && rc != SQLITE_DONE)
+    err = jn_dberr(j, rc, "job history");
+  for (size_t i = 0; !err && i < n; i++)
+    err = fn(&rows[i], arg);
+  free(rows);
+  return err;
+}
