@@ -44,7 +44,7 @@ const char *rd_journal_path(const rd_journal *j);
  * fails with RD_EBUSY (changing nothing; rd_journal_errmsg() says who held
  * the lock). Short, because the journal is called from the event loop: see
  * docs/JOURNAL.md, "Locking". */
-#define RD_JOURNAL_BUSY_MS 10000
+#define RD_JOURNAL_BUSY_MS 250
 /* Change that bound for j (0: fail at once). A one-shot command off the
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);
