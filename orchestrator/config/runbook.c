@@ -20,7 +20,6 @@
 #include "base/util.h"
 
 #define RUNBOOK_MAX (4u << 20)
-#define SECRET_MAX (64u << 10)
 #define PTR_MAX 1024
 
 /* ------------------------------------------------------------ diagnostics */
@@ -111,44 +110,6 @@ void rd_diag_sort(rd_diag *d, size_t from) {
     rank[j] = r;
   }
   free(rank);
-}
-
-/* ------------------------------------------------------------ secrets */
-
-int rd_secret_read(const rd_secret_ref *ref, char **out, size_t *len, char *err,
-                   size_t errlen) {
-  char *buf = NULL;
-  size_t n = 0;
-  int rc;
-  *out = NULL;
-  if (len)
-    *len = 0;
-  if (!ref || ref->kind == RD_SECRET_NONE || !ref->name) {
-    rd_fmt(err, errlen, "no secret configured");
-    return RD_EINVAL;
-  }
-  if (ref->kind == RD_SECRET_ENV) {
-    const char *v = getenv(ref->name);
-    if (!v) {
-      rd_fmt(err, errlen, "environment variable %s is not set", ref->name);
-      return RD_ENOTFOUND;
-    }
-    if (!(buf = strdup(v)))
-      return RD_ENOMEM;
-    n = strlen(buf);
-  } else {
-    if ((rc = rd_read_file(ref->name, SECRET_MAX, &buf, &n))) {
-      rd_fmt(err, errlen, "cannot read secret file %s: %s", ref->name,
-             rc == RD_ENOTFOUND ? "no such file" : rd_strerror(rc));
-      return rc;
-    }
-  }
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-    buf[--n] = '\0';
-  *out = buf;
-  if (len)
-    *len = n;
-  return 0;
 }
 
 /* ------------------------------------------------------------ durations, windows */
@@ -375,16 +336,6 @@ static int hex_ok(const char *s, size_t n) {
   return s[n] == '\0';
 }
 
-static int env_name_ok(const char *s) {
-  if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-    return 0;
-  for (s++; *s; s++)
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-          *s == '_'))
-      return 0;
-  return 1;
-}
-
 static int url_ok(const char *u, const char *const *schemes) {
   for (; *schemes; schemes++) {
     size_t n = strlen(*schemes);
@@ -417,71 +368,36 @@ static int secret_key(const char *key) {
   return 0;
 }
 
-/* {"file": PATH} or {"env": NAME}: report what is wrong; on success rewrite a
- * relative file to an absolute path and fill ref (when non-NULL). */
+/* {"file": PATH} or {"env": NAME} (rd_secret_check): report what is wrong
+ * (when report); on success rewrite a relative file to an absolute path and
+ * fill ref (when non-NULL). */
 static int secret_ref(ld *l, json_t *v, const char *ptr, const char *key, rd_secret_ref *ref,
                       int report) {
-  static const char *const keys[] = {"file", "env", NULL};
+  rd_secret_problem pb;
+  rd_secret_kind kind;
+  const char *name;
   char d[512], p[PTR_MAX];
-  json_t *file, *env;
-  if (!json_is_object(v)) {
-    if (report)
-      rd_jctx_err(&l->j, ptr, 1,
-                  "'%s' must be {\"file\": \"/etc/renewd/%s\"} or {\"env\": \"NAME\"}, got %s",
-                  DISP(l, ptr, d), key, rd_json_type_name(v));
-    return -1;
-  }
-  if (report)
-    rd_jctx_check_keys(&l->j, v, ptr, keys);
-  file = json_object_get(v, "file");
-  env = json_object_get(v, "env");
-  if (file && env) {
-    if (report)
-      rd_jctx_err(&l->j, ptr, 1, "'%s' must name either 'file' or 'env', not both",
-                  DISP(l, ptr, d));
-    return -1;
-  }
-  if (!file && !env) {
-    if (report)
-      rd_jctx_err(&l->j, ptr, 1,
-                  "'%s' must be {\"file\": \"/etc/renewd/%s\"} or {\"env\": \"NAME\"}",
-                  DISP(l, ptr, d), key);
-    return -1;
-  }
-  if (file) {
-    child(p, sizeof p, ptr, "file");
-    if (!json_is_string(file) || !*json_string_value(file)) {
-      if (report)
-        rd_jctx_err(&l->j, p, 1, "'%s' must be a file name (a non-empty string), got %s",
-                    DISP(l, p, d), json_is_string(file) ? "\"\"" : rd_json_type_name(file));
-      return -1;
+  if (report && json_is_object(v))
+    rd_jctx_check_keys(&l->j, v, ptr, rd_secret_keys);
+  if (rd_secret_check(v, key, &pb, &kind, &name)) {
+    if (report && !pb.unknown_key) {
+      snprintf(p, sizeof p, "%s", ptr);
+      if (pb.member)
+        rd_jsonptr_push(p, sizeof p, pb.member);
+      rd_jctx_err(&l->j, p, 1, "'%s' %s", DISP(l, p, d), pb.msg);
     }
-    if (json_string_value(file)[0] != '/') {
-      char *abs = resolve(l, json_string_value(file));
-      if (abs)
-        json_object_set_new(v, "file", json_string(abs));
-      free(abs);
-      file = json_object_get(v, "file");
-    }
-    if (ref) {
-      ref->kind = RD_SECRET_FILE;
-      ref->name = xstrdup(l, json_string_value(file));
-    }
-    return 0;
-  }
-  child(p, sizeof p, ptr, "env");
-  if (!json_is_string(env) || !env_name_ok(json_string_value(env))) {
-    if (report)
-      rd_jctx_err(&l->j, p, 1,
-                  "'%s' must be an environment variable name (letters, digits, '_'), got %s%s%s",
-                  DISP(l, p, d), json_is_string(env) ? "'" : "",
-                  json_is_string(env) ? json_string_value(env) : rd_json_type_name(env),
-                  json_is_string(env) ? "'" : "");
     return -1;
+  }
+  if (kind == RD_SECRET_FILE && name[0] != '/') {
+    char *abs = resolve(l, name);
+    if (abs)
+      json_object_set_new(v, "file", json_string(abs));
+    free(abs);
+    name = json_string_value(json_object_get(v, "file"));
   }
   if (ref) {
-    ref->kind = RD_SECRET_ENV;
-    ref->name = xstrdup(l, json_string_value(env));
+    ref->kind = kind;
+    ref->name = xstrdup(l, name);
   }
   return 0;
 }

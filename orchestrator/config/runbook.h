@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <jansson.h>
+#include "config/secret.h" /* rd_secret_ref, rd_secret_read */
 #include "host/registry.h"
 #include "core/schedule.h"
 #include "renewd/plugin.h"
@@ -28,15 +29,6 @@ void rd_diag_add(rd_diag *d, const char *file, int line, int column, const char 
 /* Print as "file:line:column: msg" lines. */
 void rd_diag_print(const rd_diag *d, FILE *f);
 void rd_diag_free(rd_diag *d);
-
-/* A secret reference: {"file": "/etc/renewd/challenge"} or {"env": "NAME"}. */
-typedef enum { RD_SECRET_NONE = 0, RD_SECRET_FILE, RD_SECRET_ENV } rd_secret_kind;
-typedef struct rd_secret_ref {
-  rd_secret_kind kind;
-  char *name; /* path or variable name */
-} rd_secret_ref;
-/* Read the secret's value (trailing newline stripped). Caller frees. */
-int rd_secret_read(const rd_secret_ref *ref, char **out, size_t *len, char *err, size_t errlen);
 
 typedef struct rd_target {
   char *name;        /* "web17" */

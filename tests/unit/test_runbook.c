@@ -1,7 +1,8 @@
 /* test_runbook.c — runbook loading and validation: the bad fixtures (each
  * with its message and exact line:column), the good ones (loaded values,
  * defaults, inventory expansion, relative paths), the shipped runbooks, the
- * JSON position map, durations, secrets and `renewd validate`.
+ * JSON position map, durations and `renewd validate`. Secret references:
+ * test_runbook_secret.c.
  *
  * Step kinds come from a fake plugin registered here, so the tests do not
  * depend on the real plugins: "test.echo" rejects params without "msg". */
@@ -145,6 +146,9 @@ static const bad_case bad[] = {
     {"inline-step-password", "", 15, 83, "inline secret in 'steps[0].params.bind_password'"},
     {"secret-both", "", 12, 27, "'issuer.challenge' must name either 'file' or 'env', not both"},
     {"secret-bad-env", "", 12, 35, "'issuer.challenge.env' must be an environment variable name"},
+    {"secret-neither", "", 12, 27, "'issuer.challenge' must be {\"file\": \"/etc/renewd/challenge\"} or {\"env\": \"NAME\"}"},
+    {"secret-unknown-key", "", 12, 53, "unknown key 'fiel' in 'issuer.challenge'; did you mean 'file'?"},
+    {"secret-empty-file", "", 12, 36, "'issuer.challenge.file' must be a file name (a non-empty string), got \"\""},
     {"jitter-too-long", "", 17, 49, "'schedule.jitter' (1h) must be shorter than 'schedule.scan_interval' (1h)"},
     {"bad-duration", "", 17, 33, "'schedule.scan_interval' is not a duration: '5 minutes'"},
     {"window-never-opens", "", 17, 84, "'01:00-01:00' is empty"},
@@ -626,35 +630,6 @@ START_TEST(durations) {
 }
 END_TEST
 
-START_TEST(secrets) {
-  char tmp[] = "/tmp/renewd-secret-XXXXXX", err[256], *v = NULL;
-  size_t n = 0;
-  int fd = mkstemp(tmp);
-  rd_secret_ref ref = {RD_SECRET_FILE, tmp};
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(write(fd, "s3cret\r\n", 8), 8);
-  close(fd);
-  ck_assert_int_eq(rd_secret_read(&ref, &v, &n, err, sizeof err), 0);
-  ck_assert_str_eq(v, "s3cret");
-  ck_assert_uint_eq(n, 6);
-  free(v);
-  unlink(tmp);
-  ck_assert_int_eq(rd_secret_read(&ref, &v, &n, err, sizeof err), RD_ENOTFOUND);
-  ck_assert_ptr_nonnull(strstr(err, tmp));
-  ref.kind = RD_SECRET_ENV;
-  ref.name = "RENEWD_TEST_SECRET";
-  unsetenv("RENEWD_TEST_SECRET");
-  ck_assert_int_eq(rd_secret_read(&ref, &v, &n, err, sizeof err), RD_ENOTFOUND);
-  ck_assert_ptr_nonnull(strstr(err, "RENEWD_TEST_SECRET is not set"));
-  setenv("RENEWD_TEST_SECRET", "abc", 1);
-  ck_assert_int_eq(rd_secret_read(&ref, &v, &n, err, sizeof err), 0);
-  ck_assert_str_eq(v, "abc");
-  free(v);
-  ref.kind = RD_SECRET_NONE;
-  ck_assert_int_eq(rd_secret_read(&ref, &v, &n, err, sizeof err), RD_EINVAL);
-}
-END_TEST
-
 START_TEST(diag_print_format) {
   rd_diag d = {0};
   char *buf = NULL;
@@ -782,7 +757,6 @@ static Suite *suite(void) {
   tc = tcase_create("pieces");
   tcase_add_test(tc, jsonpos_map);
   tcase_add_test(tc, durations);
-  tcase_add_test(tc, secrets);
   tcase_add_test(tc, diag_print_format);
   tcase_add_test(tc, inventory_files);
   tcase_add_test(tc, cmd_validate_exit_codes);
