@@ -1,0 +1,171 @@
+/* runbook_issuer.c — 'certificate' (file paths on POSIX, a store selector on
+ * Windows) and 'issuer' (scep, adcs), checked against the targets' platforms. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/err.h"
+#include "config/runbook_int.h"
+
+void rb_load_certificate(ld *l) {
+  static const char *const keys[] = {"cert",    "key",        "chain",    "subject_cn",
+                                     "store",   "template",   "template_oid",
+                                     "subject", "thumbprint", NULL};
+  static const char *const posix_keys[] = {"cert", "key", "chain", NULL};
+  static const char *const win_keys[] = {"store", "template", "template_oid", "subject",
+                                         "thumbprint", NULL};
+  json_t *o = rb_member(l, l->root, "", "certificate", 1);
+  const char *v;
+  int have_win_selector = 0;
+  if (!o || !rb_is_type(l, o, "/certificate", JSON_OBJECT, "an object"))
+    return;
+  rd_jctx_check_keys(&l->j, o, "/certificate", keys);
+  for (const char *const *k = posix_keys; *k; k++) {
+    char p[PTR_MAX];
+    rb_child(p, sizeof p, "/certificate", *k);
+    if ((v = rb_get_string(l, o, "/certificate", *k, 0)) && v[0] != '/')
+      rd_jctx_err(&l->j, p, 1,
+                  "'certificate.%s' must be an absolute path on the target, got '%s'", *k, v);
+    else if (v && rb_platforms_only(l, RD_PLATFORM_WINDOWS))
+      rd_jctx_err(&l->j, p, 0,
+                  "'certificate.%s' is a file path for POSIX targets, but this runbook's "
+                  "targets are all Windows; select the certificate with 'store' and "
+                  "'template', 'template_oid', 'subject' or 'thumbprint'",
+                  *k);
+  }
+  for (const char *const *k = win_keys; *k; k++) {
+    char p[PTR_MAX];
+    rb_child(p, sizeof p, "/certificate", *k);
+    if (!(v = rb_get_string(l, o, "/certificate", *k, 0)))
+      continue;
+    if (strcmp(*k, "store"))
+      have_win_selector = 1;
+    if (!strcmp(*k, "store") && strncasecmp(v, "LocalMachine\\", 13) &&
+        strncasecmp(v, "CurrentUser\\", 12))
+      rd_jctx_err(&l->j, p, 1,
+                  "'certificate.store' must be LocalMachine\\NAME or CurrentUser\\NAME "
+                  "(e.g. \"LocalMachine\\\\My\"), got '%s'",
+                  v);
+    if (!strcmp(*k, "template_oid")) {
+      int ok = v[0] >= '0' && v[0] <= '2' && v[1] == '.';
+      for (const char *q = v; ok && *q; q++)
+        ok = (*q >= '0' && *q <= '9') || (*q == '.' && q[1] && q[1] != '.');
+      if (!ok)
+        rd_jctx_err(&l->j, p, 1,
+                    "'certificate.template_oid' must be a dotted OID like "
+                    "\"1.3.6.1.4.1.311.21.8.1234.5678\", got '%s'",
+                    v);
+    }
+    if (!strcmp(*k, "thumbprint") && (strlen(v) != 40 || !rb_hex_ok(v, 40)))
+      rd_jctx_err(&l->j, p, 1,
+                  "'certificate.thumbprint' must be a SHA-1 thumbprint (40 hex digits, no "
+                  "spaces), got '%s'",
+                  v);
+    if (rb_platforms_only(l, RD_PLATFORM_POSIX))
+      rd_jctx_err(&l->j, p, 0,
+                  "'certificate.%s' selects a certificate in a Windows store, but this "
+                  "runbook's targets are all POSIX; use 'cert' and 'key' file paths",
+                  *k);
+  }
+  if ((v = rb_get_string(l, o, "/certificate", "subject_cn", 0)) &&
+      rb_platforms_only(l, RD_PLATFORM_WINDOWS))
+    rd_jctx_err(&l->j, "/certificate/subject_cn", 0,
+                "'certificate.subject_cn' names the subject of a first enrolment on POSIX "
+                "targets, but this runbook's targets are all Windows");
+  if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_POSIX))) {
+    if (!json_object_get(o, "cert"))
+      rd_jctx_err(&l->j, "/certificate", 0,
+                  "missing required key 'cert' in 'certificate': POSIX targets need the "
+                  "certificate's path (and 'key')");
+    if (!json_object_get(o, "key"))
+      rd_jctx_err(&l->j, "/certificate", 0,
+                  "missing required key 'key' in 'certificate': POSIX targets need the "
+                  "private key's path");
+  }
+  if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)) && !have_win_selector)
+    rd_jctx_err(&l->j, "/certificate", 0,
+                "'certificate' needs a selector for Windows targets: one of 'template', "
+                "'template_oid', 'subject', 'thumbprint' (and optionally 'store', default "
+                "LocalMachine\\My)");
+}
+
+void rb_load_issuer(ld *l) {
+  static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
+                                          "ca_bundle", "challenge",     "ca_ident",
+                                          "poll_interval", "max_in_flight", NULL};
+  static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
+  static const char *const types[] = {"scep", "adcs", NULL};
+  json_t *o = rb_member(l, l->root, "", "issuer", 1);
+  const char *type, *v;
+  json_t *fp;
+  if (!o || !rb_is_type(l, o, "/issuer", JSON_OBJECT, "an object"))
+    return;
+  if (!(type = rb_get_string(l, o, "/issuer", "type", 1)))
+    return;
+  if (!strcmp(type, "scep")) {
+    static const char *const schemes[] = {"http://", "https://", NULL};
+    rd_jctx_check_keys(&l->j, o, "/issuer", scep_keys);
+    if ((v = rb_get_string(l, o, "/issuer", "url", 1)) && !rb_url_ok(v, schemes))
+      rd_jctx_err(&l->j, "/issuer/url", 1,
+                  "'issuer.url' must be an http:// or https:// URL of the SCEP service, got "
+                  "'%s'",
+                  v);
+    fp = rb_member(l, o, "/issuer", "ca_fingerprint", 1);
+    if (json_is_string(fp)) {
+      v = json_string_value(fp);
+      if (strncmp(v, "sha256:", 7) || strlen(v) != 71 || !rb_hex_ok(v + 7, 64))
+        rd_jctx_err(&l->j, "/issuer/ca_fingerprint", 1,
+                    "'issuer.ca_fingerprint' must be \"sha256:\" and 64 hex digits (the CA "
+                    "certificate's DER: openssl x509 -outform DER | sha256sum), or {\"file\": "
+                    "PATH} holding that, got '%s'",
+                    v);
+    } else if (fp) {
+      if (!json_is_object(fp) || json_object_get(fp, "env"))
+        rd_jctx_err(&l->j, "/issuer/ca_fingerprint", 1,
+                    "'issuer.ca_fingerprint' must be \"sha256:<64 hex digits>\" or {\"file\": "
+                    "PATH}, got %s",
+                    json_is_object(fp) ? "{\"env\": ...}" : rd_json_type_name(fp));
+      else
+        rb_secret_ref(l, fp, "/issuer/ca_fingerprint", "ca_fingerprint", NULL, 1);
+    }
+    rb_get_string(l, o, "/issuer", "ca_ident", 0);
+    if ((v = rb_get_string(l, o, "/issuer", "ca_bundle", 0)) && v[0] != '/') {
+      char *abs = rb_resolve(l, v); /* a file on the admin host */
+      if (abs)
+        json_object_set_new(o, "ca_bundle", json_string(abs));
+      free(abs);
+    }
+    if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)))
+      rd_jctx_err(&l->j, "/issuer/type", 1,
+                  "issuer 'scep' renews POSIX targets (the request is signed with openssl on "
+                  "the target); Windows targets use {\"type\": \"adcs\"}");
+  } else if (!strcmp(type, "adcs")) {
+    rd_jctx_check_keys(&l->j, o, "/issuer", adcs_keys);
+    if ((v = rb_get_string(l, o, "/issuer", "config", 0))) {
+      const char *bs = strchr(v, '\\');
+      if (!bs || bs == v || !bs[1])
+        rd_jctx_err(&l->j, "/issuer/config", 1,
+                    "'issuer.config' must be \"<CA host>\\\\<CA name>\" as certutil -config - "
+                    "-ping shows it, got '%s'",
+                    v);
+    }
+    if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_POSIX)))
+      rd_jctx_err(&l->j, "/issuer/type", 1,
+                  "issuer 'adcs' renews Windows targets (certreq on the target); POSIX "
+                  "targets use {\"type\": \"scep\", ...}");
+  } else {
+    const char *s = rd_suggest(type, types, 2);
+    rd_jctx_err(&l->j, "/issuer/type", 1, "unknown issuer type '%s'%s%s%s; known: scep, adcs",
+                type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+    return;
+  }
+  rb_get_duration(l, o, "/issuer", "poll_interval", 60, 0, NULL);
+  json_t *mif = json_object_get(o, "max_in_flight");
+  if (mif && (!json_is_integer(mif) || json_integer_value(mif) < 1 || json_integer_value(mif) > 64))
+    rd_jctx_err(&l->j, "/issuer/max_in_flight", 1,
+                "'issuer.max_in_flight' must be an integer from 1 to 64 (requests sent to the CA "
+                "at once; default 1)");
+}

@@ -1,0 +1,206 @@
+/* runbook_sections.c — the 'ssh', 'policy' and 'notify' sections. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/err.h"
+#include "config/runbook_int.h"
+
+static int user_ok(const char *u) {
+  for (const char *p = u; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          strchr("._-\\@$", *p)))
+      return 0;
+  return *u && *u != '-';
+}
+
+void rb_load_ssh(ld *l) {
+  static const char *const keys[] = {"user",    "identity",        "known_hosts",
+                                     "port",    "sudo",            "agent",
+                                     "passphrase", "connect_timeout", "command_timeout",
+                                     NULL};
+  rd_ssh_cfg *s = &l->rb->ssh;
+  json_t *o = rb_member(l, l->root, "", "ssh", 1);
+  const char *v;
+  double t;
+  s->connect_timeout_ms = 10000;
+  s->command_timeout_ms = 120000;
+  if (!o || !rb_is_type(l, o, "/ssh", JSON_OBJECT, "an object"))
+    return;
+  rd_jctx_check_keys(&l->j, o, "/ssh", keys);
+  if ((v = rb_get_string(l, o, "/ssh", "user", 1))) {
+    if (!user_ok(v))
+      rd_jctx_err(&l->j, "/ssh/user", 1,
+                  "'ssh.user' must be a login name (letters, digits, '.', '_', '-', '\\', "
+                  "'@', '$'), got '%s'",
+                  v);
+    else
+      s->user = rb_xstrdup(l, v);
+  }
+  s->agent = rb_get_bool(l, o, "/ssh", "agent", 0);
+  s->sudo = rb_get_bool(l, o, "/ssh", "sudo", 0);
+  if ((v = rb_get_string(l, o, "/ssh", "identity", 0)))
+    s->identity = rb_resolve(l, v);
+  else if (!json_object_get(o, "identity") && !s->agent)
+    rd_jctx_err(&l->j, "/ssh", 0,
+                "'ssh' needs 'identity' (a private key file, ed25519 or ecdsa) or "
+                "\"agent\": true");
+  if ((v = rb_get_string(l, o, "/ssh", "known_hosts", 0)))
+    s->known_hosts = rb_resolve(l, v);
+  else if (!json_object_get(o, "known_hosts"))
+    rd_jctx_err(&l->j, "/ssh", 0,
+                "missing required key 'known_hosts' in 'ssh': renewd always checks host keys "
+                "(enrol them with 'renewd hosts trust')");
+  l->ssh_port = (int)rb_get_int(l, o, "/ssh", "port", 1, 65535, 22);
+  if (json_object_get(o, "passphrase"))
+    rb_secret_ref(l, json_object_get(o, "passphrase"), "/ssh/passphrase", "passphrase",
+               &s->passphrase, 0);
+  if ((t = rb_get_duration(l, o, "/ssh", "connect_timeout", 10, 0, NULL)) > 0)
+    s->connect_timeout_ms = (long)(t * 1000);
+  if ((t = rb_get_duration(l, o, "/ssh", "command_timeout", 120, 0, NULL)) > 0)
+    s->command_timeout_ms = (long)(t * 1000);
+}
+
+void rb_load_policy(ld *l) {
+  static const char *const keys[] = {"renew_before", "renew_fraction", "key", "rotate_key",
+                                     NULL};
+  static const char *const key_keys[] = {"type", "bits", "curve", NULL};
+  rd_policy *p = &l->rb->policy;
+  json_t *o = rb_member(l, l->root, "", "policy", 0), *k, *f;
+  int has_before = 0;
+  double before;
+  p->renew_fraction = 1.0 / 3;
+  p->key_type = rb_xstrdup(l, "rsa");
+  p->key_bits = 2048;
+  p->rotate_key = 1;
+  if (!o || !rb_is_type(l, o, "/policy", JSON_OBJECT, "an object"))
+    return;
+  rd_jctx_check_keys(&l->j, o, "/policy", keys);
+  before = rb_get_duration(l, o, "/policy", "renew_before", 0, 0, &has_before);
+  if (before > 0) {
+    p->renew_before_days = before / 86400;
+    p->renew_fraction = 0;
+  }
+  if ((f = json_object_get(o, "renew_fraction"))) {
+    if (!json_is_number(f))
+      rd_jctx_err(&l->j, "/policy/renew_fraction", 1,
+                  "'policy.renew_fraction' must be a number between 0 and 1 (exclusive), "
+                  "got %s",
+                  rd_json_type_name(f));
+    else if (json_number_value(f) <= 0 || json_number_value(f) >= 1)
+      rd_jctx_err(&l->j, "/policy/renew_fraction", 1,
+                  "'policy.renew_fraction' must be between 0 and 1 (exclusive): the share of "
+                  "the lifetime left when renewal starts, e.g. 0.33; got %g",
+                  json_number_value(f));
+    else
+      p->renew_fraction = json_number_value(f);
+  }
+  p->rotate_key = rb_get_bool(l, o, "/policy", "rotate_key", 1);
+  if (!(k = json_object_get(o, "key")) || !rb_is_type(l, k, "/policy/key", JSON_OBJECT, "an object"))
+    return;
+  rd_jctx_check_keys(&l->j, k, "/policy/key", key_keys);
+  {
+    const char *t = rb_get_string(l, k, "/policy/key", "type", 0);
+    const char *curve = rb_get_string(l, k, "/policy/key", "curve", 0);
+    json_t *bits = json_object_get(k, "bits");
+    if (!t || !strcmp(t, "rsa")) {
+      if (curve)
+        rd_jctx_err(&l->j, "/policy/key/curve", 0,
+                    "'policy.key.curve' applies to EC keys; RSA keys take 'bits'");
+      if (bits) {
+        if (!json_is_integer(bits) || (json_integer_value(bits) != 2048 &&
+                                       json_integer_value(bits) != 3072 &&
+                                       json_integer_value(bits) != 4096))
+          rd_jctx_err(&l->j, "/policy/key/bits", 1,
+                      "'policy.key.bits' must be 2048, 3072 or 4096");
+        else
+          p->key_bits = (int)json_integer_value(bits);
+      }
+    } else if (!strcmp(t, "ec")) {
+      free(p->key_type);
+      p->key_type = rb_xstrdup(l, "ec");
+      p->key_bits = 0;
+      if (bits)
+        rd_jctx_err(&l->j, "/policy/key/bits", 0,
+                    "'policy.key.bits' applies to RSA keys; EC keys take 'curve'");
+      if (curve && strcmp(curve, "P-256") && strcmp(curve, "P-384") && strcmp(curve, "P-521"))
+        rd_jctx_err(&l->j, "/policy/key/curve", 1,
+                    "'policy.key.curve' must be \"P-256\", \"P-384\" or \"P-521\", got '%s'",
+                    curve);
+      else
+        p->curve = rb_xstrdup(l, curve ? curve : "P-256");
+    } else {
+      rd_jctx_err(&l->j, "/policy/key/type", 1,
+                  "'policy.key.type' must be \"rsa\" or \"ec\", got '%s'", t);
+    }
+  }
+}
+
+void rb_load_notify(ld *l) {
+  static const char *const keys[] = {"webhook", "email", "before_expiry_days", NULL};
+  static const char *const wh_keys[] = {"url", "token", NULL};
+  static const char *const mail_keys[] = {"smtp", "from", "to", "user", "password", NULL};
+  static const char *const http_schemes[] = {"http://", "https://", NULL};
+  static const char *const smtp_schemes[] = {"smtp://", "smtps://", NULL};
+  json_t *o = rb_member(l, l->root, "", "notify", 0), *x;
+  const char *v;
+  if (!o || !rb_is_type(l, o, "/notify", JSON_OBJECT, "an object"))
+    return;
+  rd_jctx_check_keys(&l->j, o, "/notify", keys);
+  if ((x = json_object_get(o, "webhook")) &&
+      rb_is_type(l, x, "/notify/webhook", JSON_OBJECT, "an object")) {
+    rd_jctx_check_keys(&l->j, x, "/notify/webhook", wh_keys);
+    if ((v = rb_get_string(l, x, "/notify/webhook", "url", 1)) && !rb_url_ok(v, http_schemes))
+      rd_jctx_err(&l->j, "/notify/webhook/url", 1,
+                  "'notify.webhook.url' must be an http:// or https:// URL, got '%s'", v);
+  }
+  if ((x = json_object_get(o, "email")) &&
+      rb_is_type(l, x, "/notify/email", JSON_OBJECT, "an object")) {
+    json_t *to;
+    rd_jctx_check_keys(&l->j, x, "/notify/email", mail_keys);
+    if ((v = rb_get_string(l, x, "/notify/email", "smtp", 1)) && !rb_url_ok(v, smtp_schemes))
+      rd_jctx_err(&l->j, "/notify/email/smtp", 1,
+                  "'notify.email.smtp' must be an smtp:// or smtps:// URL, got '%s'", v);
+    if ((v = rb_get_string(l, x, "/notify/email", "from", 1)) && !strchr(v, '@'))
+      rd_jctx_err(&l->j, "/notify/email/from", 1,
+                  "'notify.email.from' must be a mail address, got '%s'", v);
+    rb_get_string(l, x, "/notify/email", "user", 0);
+    if ((to = rb_member(l, x, "/notify/email", "to", 1)) &&
+        rb_is_type(l, to, "/notify/email/to", JSON_ARRAY, "an array of mail addresses")) {
+      size_t i;
+      json_t *m;
+      if (!json_array_size(to))
+        rd_jctx_err(&l->j, "/notify/email/to", 1, "'notify.email.to' is empty");
+      json_array_foreach(to, i, m) {
+        char p[PTR_MAX];
+        rb_child_i(p, sizeof p, "/notify/email/to", i);
+        if (!json_is_string(m) || !strchr(json_string_value(m), '@'))
+          rd_jctx_err(&l->j, p, 1, "'notify.email.to[%zu]' must be a mail address", i);
+      }
+    }
+  }
+  if ((x = json_object_get(o, "before_expiry_days")) &&
+      rb_is_type(l, x, "/notify/before_expiry_days", JSON_ARRAY,
+              "an array of day counts like [60, 30, 14]")) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(x, i, m) {
+      char p[PTR_MAX];
+      rb_child_i(p, sizeof p, "/notify/before_expiry_days", i);
+      if (!json_is_integer(m) || json_integer_value(m) < 1) {
+        rd_jctx_err(&l->j, p, 1,
+                    "'notify.before_expiry_days[%zu]' must be a whole number of days ≥ 1", i);
+        continue;
+      }
+      for (size_t j = 0; j < i; j++)
+        if (json_equal(json_array_get(x, j), m)) {
+          rd_jctx_err(&l->j, p, 1, "'notify.before_expiry_days' lists %lld twice",
+                      (long long)json_integer_value(m));
+          break;
+        }
+    }
+  }
+}
