@@ -34,10 +34,8 @@ static int insert1(rd_journal *j, int id, const char *what, const char *t1, cons
     sqlite3_bind_int64(s, 2, now);
     break;
   }
-  rc = sqlite3_step(s);
-  jn_done(s);
-  if (rc != SQLITE_DONE)
-    return jn_tx_end(j, jn_dberr(j, rc, what));
+  if ((err = jn_step(j, s, what)) < 0)
+    return jn_tx_end(j, err);
   int changed = sqlite3_changes(j->db);
   if ((err = jn_tx_end(j, 0)) < 0)
     return err;

@@ -92,6 +92,9 @@ sqlite3_stmt *jn_stmt(rd_journal *j, int id, int *rc);
 /* Reset and clear a statement after use (NULL ok). */
 void jn_done(sqlite3_stmt *s);
 int jn_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Step a bound statement that returns no rows, then reset it: 0, or the
+ * error (jn_dberr) named what. */
+int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what);
 /* Run a cached statement that returns no rows. */
 int jn_run(rd_journal *j, int id, const char *what);
 /* BEGIN IMMEDIATE; jn_tx_end commits, or rolls back when err < 0, and
@@ -106,9 +109,17 @@ void jn_copy_col(char *dst, size_t len, sqlite3_stmt *s, int col);
  * it does not fit max bytes with its NUL. */
 int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, int empty_ok);
 
+/* Room for row n in the array *rowsp (a T ** passed as void *) of *cap
+ * elements of size bytes, doubling it when full. 0 or RD_ENOMEM (the array
+ * is kept). */
+int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size);
+
 /* ---- journal_jobs.c ---- */
 /* The state of job id; RD_ENOTFOUND when there is no such job. */
 int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st);
+/* BEGIN IMMEDIATE, then the state of job id; on an error the transaction is
+ * already ended. */
+int jn_tx_begin_job(rd_journal *j, int64_t id, rd_job_state *st);
 
 /* ---- journal_kv.c, journal_steps.c: inside the caller's transaction ---- */
 int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, time_t now);

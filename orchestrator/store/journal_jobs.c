@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "store/journal_int.h"
@@ -43,9 +44,16 @@ static int add_transition(rd_journal *j, int64_t id, int from, rd_job_state to,
   jn_bind_text(s, 4, kind);
   sqlite3_bind_int64(s, 5, (sqlite3_int64)now);
   jn_bind_text(s, 6, error ? error : "");
-  rc = sqlite3_step(s);
-  jn_done(s);
-  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "job history");
+  return jn_step(j, s, "job history");
+}
+
+int jn_tx_begin_job(rd_journal *j, int64_t id, rd_job_state *st) {
+  int err = jn_tx_begin(j);
+  if (err < 0)
+    return err;
+  if ((err = jn_job_state(j, id, st)) < 0)
+    return jn_tx_end(j, err);
+  return 0;
 }
 
 int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
@@ -84,10 +92,8 @@ int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
   jn_bind_text(s, 2, host);
   jn_bind_text(s, 3, cert);
   sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
-  rc = sqlite3_step(s);
-  jn_done(s);
-  if (rc != SQLITE_DONE)
-    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
+  if ((err = jn_step(j, s, "job open")) < 0)
+    return jn_tx_end(j, err);
   int64_t id = sqlite3_last_insert_rowid(j->db);
   if ((err = add_transition(j, id, -1, RD_JOB_DUE, "create", now, NULL)) < 0)
     return jn_tx_end(j, err);
@@ -110,10 +116,8 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
     return jn_fail(j, RD_EINVAL, "job %lld: no such state %d", (long long)job_id, (int)a->to);
   if (a->kv && !json_is_object(a->kv))
     return jn_fail(j, RD_EINVAL, "job %lld: kv must be a JSON object", (long long)job_id);
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &from)) < 0)
     return err;
-  if ((err = jn_job_state(j, job_id, &from)) < 0)
-    return jn_tx_end(j, err);
   if (!rd_job_transition_ok(from, a->to))
     return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: %s -> %s is not a legal transition%s",
                           (long long)job_id, rd_job_state_name(from),
@@ -127,10 +131,8 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
   sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
   jn_bind_text(s, 5, a->error ? a->error : "");
   sqlite3_bind_int64(s, 6, (sqlite3_int64)a->next_try);
-  rc = sqlite3_step(s);
-  jn_done(s);
-  if (rc != SQLITE_DONE)
-    return jn_tx_end(j, jn_dberr(j, rc, "job state"));
+  if ((err = jn_step(j, s, "job state")) < 0)
+    return jn_tx_end(j, err);
   if ((err = add_transition(j, job_id, (int)from, a->to, "transition", now, a->error)) < 0)
     return jn_tx_end(j, err);
   if (a->kv) {
@@ -158,18 +160,14 @@ int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try) 
   sqlite3_stmt *s;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
     return err;
-  if ((err = jn_job_state(j, job_id, &st)) < 0)
-    return jn_tx_end(j, err);
   if (!(s = jn_stmt(j, S_JOB_NEXT_TRY, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "next try"));
   sqlite3_bind_int64(s, 1, job_id);
   sqlite3_bind_int64(s, 2, (sqlite3_int64)next_try);
   sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
-  rc = sqlite3_step(s);
-  jn_done(s);
-  return jn_tx_end(j, rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "next try"));
+  return jn_tx_end(j, jn_step(j, s, "next try"));
 }
 
 int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_t next_try) {
@@ -178,10 +176,8 @@ int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_
   sqlite3_stmt *s;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
     return err;
-  if ((err = jn_job_state(j, job_id, &st)) < 0)
-    return jn_tx_end(j, err);
   if (rd_job_state_terminal(st))
     return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: cannot retry, it has ended in %s",
                           (long long)job_id, rd_job_state_name(st)));
@@ -191,9 +187,7 @@ int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_
   jn_bind_text(s, 2, error ? error : "");
   sqlite3_bind_int64(s, 3, (sqlite3_int64)next_try);
   sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
-  rc = sqlite3_step(s);
-  jn_done(s);
-  return jn_tx_end(j, rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "retry"));
+  return jn_tx_end(j, jn_step(j, s, "retry"));
 }
 
 int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
@@ -203,10 +197,8 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   time_t now = time(NULL);
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
     return err;
-  if ((err = jn_job_state(j, job_id, &st)) < 0)
-    return jn_tx_end(j, err);
   to = rd_job_resume_state(st);
   if (to != st) {
     if (!(s = jn_stmt(j, S_JOB_REWIND, &rc)))
@@ -214,10 +206,8 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
     sqlite3_bind_int64(s, 1, job_id);
     jn_bind_text(s, 2, rd_job_state_name(to));
     sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
-    rc = sqlite3_step(s);
-    jn_done(s);
-    if (rc != SQLITE_DONE)
-      return jn_tx_end(j, jn_dberr(j, rc, "resume"));
+    if ((err = jn_step(j, s, "resume")) < 0)
+      return jn_tx_end(j, err);
     if ((err = add_transition(j, job_id, (int)st, to, "resume", now, NULL)) < 0)
       return jn_tx_end(j, err);
   }
@@ -249,27 +239,36 @@ static int read_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *r) {
   return 0;
 }
 
+/* The one row s selects, or RD_ENOTFOUND with message notfound. */
+static int one_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *out, const char *what,
+                   const char *notfound) {
+  int err, rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    err = read_job(j, s, out);
+  else if (rc == SQLITE_DONE)
+    err = jn_fail(j, RD_ENOTFOUND, "%s", notfound);
+  else
+    err = jn_dberr(j, rc, what);
+  jn_done(s);
+  return err;
+}
+
 int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out) {
-  int rc, err = 0;
+  char nf[64];
+  int rc;
   sqlite3_stmt *s;
   if (!j || !out)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_JOB_GET, &rc)))
     return jn_dberr(j, rc, "job");
   sqlite3_bind_int64(s, 1, job_id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
-    err = read_job(j, s, out);
-  else if (rc == SQLITE_DONE)
-    err = jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)job_id);
-  else
-    err = jn_dberr(j, rc, "job");
-  jn_done(s);
-  return err;
+  snprintf(nf, sizeof nf, "job %lld: not found", (long long)job_id);
+  return one_job(j, s, out, "job", nf);
 }
 
 int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_job_row *out) {
-  int rc, err = 0;
+  char nf[1024];
+  int rc;
   sqlite3_stmt *s;
   if (!j || !out || !host || !cert)
     return RD_EINVAL;
@@ -277,15 +276,8 @@ int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_jo
     return jn_dberr(j, rc, "last job");
   jn_bind_text(s, 1, host);
   jn_bind_text(s, 2, cert);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
-    err = read_job(j, s, out);
-  else if (rc == SQLITE_DONE)
-    err = jn_fail(j, RD_ENOTFOUND, "host %s cert %s: no job", host, cert);
-  else
-    err = jn_dberr(j, rc, "last job");
-  jn_done(s);
-  return err;
+  snprintf(nf, sizeof nf, "host %s cert %s: no job", host, cert);
+  return one_job(j, s, out, "last job", nf);
 }
 
 int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *count) {
@@ -324,15 +316,9 @@ static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit f
   if (id != S_JOBS_LATEST)
     sqlite3_bind_int64(s, 1, limit);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n == cap) {
-      size_t ncap = cap ? 2 * cap : 16;
-      rd_job_row *nr = realloc(rows, ncap * sizeof *rows);
-      if (!nr) {
-        err = jn_fail(j, RD_ENOMEM, "jobs: out of memory");
-        break;
-      }
-      rows = nr;
-      cap = ncap;
+    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
+      err = jn_fail(j, RD_ENOMEM, "jobs: out of memory");
+      break;
     }
     if ((err = read_job(j, s, &rows[n])) < 0)
       break;
@@ -369,15 +355,9 @@ int rd_journal_transitions(rd_journal *j, int64_t job_id, rd_transition_visit fn
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     rd_transition_row *r;
     const char *from, *to;
-    if (n == cap) {
-      size_t ncap = cap ? 2 * cap : 16;
-      rd_transition_row *nr = realloc(rows, ncap * sizeof *rows);
-      if (!nr) {
-        err = jn_fail(j, RD_ENOMEM, "job history: out of memory");
-        break;
-      }
-      rows = nr;
-      cap = ncap;
+    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
+      err = jn_fail(j, RD_ENOMEM, "job history: out of memory");
+      break;
     }
     r = &rows[n];
     memset(r, 0, sizeof *r);

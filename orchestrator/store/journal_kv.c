@@ -29,10 +29,9 @@ int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, t
     jn_bind_text(s, 3, text);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
   }
-  rc = sqlite3_step(s);
-  jn_done(s);
+  rc = jn_step(j, s, "kv put");
   free(text);
-  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "kv put");
+  return rc;
 }
 
 int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value) {
@@ -40,10 +39,8 @@ int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json
   int err;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
     return err;
-  if ((err = jn_job_state(j, job_id, &st)) < 0)
-    return jn_tx_end(j, err);
   return jn_tx_end(j, jn_put_kv(j, job_id, key, value, time(NULL)));
 }
 

@@ -128,11 +128,13 @@ int jn_run(rd_journal *j, int id, const char *what) {
   sqlite3_stmt *s = jn_stmt(j, id, &rc);
   if (!s)
     return jn_dberr(j, rc, what);
-  rc = sqlite3_step(s);
+  return jn_step(j, s, what);
+}
+
+int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what) {
+  int rc = sqlite3_step(s);
   jn_done(s);
-  if (rc != SQLITE_DONE)
-    return jn_dberr(j, rc, what);
-  return 0;
+  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, what);
 }
 
 int jn_tx_begin(rd_journal *j) { return jn_run(j, S_BEGIN, "begin"); }
@@ -176,5 +178,19 @@ int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, in
     return jn_fail(j, RD_EINVAL, "%s: missing", what);
   if (strlen(v) >= max)
     return jn_fail(j, RD_EOVERFLOW, "%s: longer than %zu bytes", what, max - 1);
+  return 0;
+}
+
+int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size) {
+  void *rows, *nr;
+  size_t ncap;
+  if (n < *cap)
+    return 0;
+  ncap = *cap ? 2 * *cap : 16;
+  memcpy(&rows, rowsp, sizeof rows);
+  if (!(nr = realloc(rows, ncap * size)))
+    return RD_ENOMEM;
+  memcpy(rowsp, &nr, sizeof nr);
+  *cap = ncap;
   return 0;
 }

@@ -25,26 +25,18 @@ int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now) 
   jn_bind_text(s, 6, text);
   jn_bind_text(s, 7, r->message ? r->message : "");
   sqlite3_bind_int64(s, 8, (sqlite3_int64)now);
-  rc = sqlite3_step(s);
-  jn_done(s);
+  rc = jn_step(j, s, "step");
   free(text);
-  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, "step");
-}
-
-/* The job must exist: its state is read (RD_ENOTFOUND otherwise). */
-static int with_job(rd_journal *j, int64_t job_id) {
-  rd_job_state st;
-  return jn_job_state(j, job_id, &st);
+  return rc;
 }
 
 int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec) {
+  rd_job_state st;
   int err;
   if (!j || !rec)
     return RD_EINVAL;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
     return err;
-  if ((err = with_job(j, job_id)) < 0)
-    return jn_tx_end(j, err);
   return jn_tx_end(j, jn_put_step(j, job_id, rec, time(NULL)));
 }
 
@@ -61,15 +53,9 @@ int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg)
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     rd_step_row *r;
     const char *text;
-    if (n == cap) {
-      size_t ncap = cap ? 2 * cap : 16;
-      rd_step_row *nr = realloc(rows, ncap * sizeof *rows);
-      if (!nr) {
-        err = jn_fail(j, RD_ENOMEM, "steps: out of memory");
-        break;
-      }
-      rows = nr;
-      cap = ncap;
+    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
+      err = jn_fail(j, RD_ENOMEM, "steps: out of memory");
+      break;
     }
     r = &rows[n];
     memset(r, 0, sizeof *r);
