@@ -247,6 +247,26 @@ bad:
 
 static void scan_value(scanner *sc, int kline, int kcol, int depth);
 
+/* After a member or an element: the path back to its parent's (saved
+ * length); 1 after a ',' (another item follows), 0 after close or an error. */
+static int after_item(scanner *sc, size_t saved, char close) {
+  sc->plen = saved;
+  sc->path[saved] = '\0';
+  if (sc->failed)
+    return 0;
+  skip_ws(sc);
+  if (cur(sc) == ',') {
+    advance(sc);
+    return 1;
+  }
+  if (cur(sc) == close) {
+    advance(sc);
+    return 0;
+  }
+  sc->failed = 1;
+  return 0;
+}
+
 static void scan_object(scanner *sc, int depth) {
   advance(sc); /* '{' */
   skip_ws(sc);
@@ -278,21 +298,8 @@ static void scan_object(scanner *sc, int depth) {
     advance(sc);
     skip_ws(sc);
     scan_value(sc, kline, kcol, depth + 1);
-    sc->plen = saved;
-    sc->path[saved] = '\0';
-    if (sc->failed)
+    if (!after_item(sc, saved, '}'))
       return;
-    skip_ws(sc);
-    if (cur(sc) == ',') {
-      advance(sc);
-      continue;
-    }
-    if (cur(sc) == '}') {
-      advance(sc);
-      return;
-    }
-    sc->failed = 1;
-    return;
   }
 }
 
@@ -312,21 +319,8 @@ static void scan_array(scanner *sc, int depth) {
     if (path_append(sc, tok, (size_t)l))
       return;
     scan_value(sc, sc->line, sc->chars + 1, depth + 1);
-    sc->plen = saved;
-    sc->path[saved] = '\0';
-    if (sc->failed)
+    if (!after_item(sc, saved, ']'))
       return;
-    skip_ws(sc);
-    if (cur(sc) == ',') {
-      advance(sc);
-      continue;
-    }
-    if (cur(sc) == ']') {
-      advance(sc);
-      return;
-    }
-    sc->failed = 1;
-    return;
   }
 }
 

@@ -114,6 +114,19 @@ int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, in
  * is kept). */
 int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size);
 
+/* Rows collected before they are visited: visitors may then call the
+ * journal (even the same query) without disturbing the statement. */
+typedef struct jn_rows {
+  void *rows;         /* n elements of size bytes; free() it */
+  size_t n, cap, size;
+} jn_rows;
+/* Fill one zeroed row from the statement's current row; 0 or RD_E*. */
+typedef int (*jn_read_fn)(rd_journal *j, sqlite3_stmt *s, void *row, int64_t ctx);
+/* Step s to its end, appending each row read by read(ctx) to r; then reset
+ * s. 0 or the error (r keeps the rows read before it). */
+int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_read_fn read,
+               int64_t ctx);
+
 /* ---- journal_jobs.c ---- */
 /* The state of job id; RD_ENOTFOUND when there is no such job. */
 int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st);

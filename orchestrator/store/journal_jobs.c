@@ -218,7 +218,9 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   return 0;
 }
 
-static int read_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *r) {
+static int read_job(rd_journal *j, sqlite3_stmt *s, void *row, int64_t unused) {
+  rd_job_row *r = row;
+  (void)unused;
   const char *state;
   int v;
   memset(r, 0, sizeof *r);
@@ -244,7 +246,7 @@ static int one_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *out, const char *
                    const char *notfound) {
   int err, rc = sqlite3_step(s);
   if (rc == SQLITE_ROW)
-    err = read_job(j, s, out);
+    err = read_job(j, s, out, 0);
   else if (rc == SQLITE_DONE)
     err = jn_fail(j, RD_ENOTFOUND, "%s", notfound);
   else
@@ -305,9 +307,8 @@ int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *
 /* Collect the rows of a job query first, then visit: visitors may call the
  * journal (even the same query) without disturbing the statement. */
 static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit fn, void *arg) {
-  int rc, err = 0;
-  size_t n = 0, cap = 0;
-  rd_job_row *rows = NULL;
+  jn_rows r = {.size = sizeof(rd_job_row)};
+  int rc, err;
   sqlite3_stmt *s;
   if (!j || !fn)
     return RD_EINVAL;
@@ -315,21 +316,10 @@ static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit f
     return jn_dberr(j, rc, "jobs");
   if (id != S_JOBS_LATEST)
     sqlite3_bind_int64(s, 1, limit);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
-      err = jn_fail(j, RD_ENOMEM, "jobs: out of memory");
-      break;
-    }
-    if ((err = read_job(j, s, &rows[n])) < 0)
-      break;
-    n++;
-  }
-  jn_done(s);
-  if (!err && rc != SQLITE_DONE)
-    err = jn_dberr(j, rc, "jobs");
-  for (size_t i = 0; !err && i < n; i++)
-    err = fn(&rows[i], arg);
-  free(rows);
+  err = jn_collect(j, s, "jobs", &r, read_job, 0);
+  for (size_t i = 0; !err && i < r.n; i++)
+    err = fn((const rd_job_row *)r.rows + i, arg);
+  free(r.rows);
   return err;
 }
 
@@ -342,47 +332,35 @@ int rd_journal_jobs_latest(rd_journal *j, rd_job_visit fn, void *arg) {
   return visit_jobs(j, S_JOBS_LATEST, -1, fn, arg);
 }
 
+static int read_transition(rd_journal *j, sqlite3_stmt *s, void *row, int64_t job_id) {
+  rd_transition_row *r = row;
+  const char *from = (const char *)sqlite3_column_text(s, 1);
+  int to = rd_job_state_parse((const char *)sqlite3_column_text(s, 2));
+  r->id = sqlite3_column_int64(s, 0);
+  r->job_id = job_id;
+  r->from = from ? rd_job_state_parse(from) : -1;
+  if ((from && r->from < 0) || to < 0)
+    return jn_fail(j, RD_EPROTO, "job %lld: history row %lld names an unknown state",
+                   (long long)job_id, (long long)r->id);
+  r->to = (rd_job_state)to;
+  jn_copy_col(r->kind, sizeof r->kind, s, 3);
+  r->at = (time_t)sqlite3_column_int64(s, 4);
+  jn_copy_col(r->error, sizeof r->error, s, 5);
+  return 0;
+}
+
 int rd_journal_transitions(rd_journal *j, int64_t job_id, rd_transition_visit fn, void *arg) {
-  int rc, err = 0;
-  size_t n = 0, cap = 0;
-  rd_transition_row *rows = NULL;
+  jn_rows r = {.size = sizeof(rd_transition_row)};
+  int rc, err;
   sqlite3_stmt *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_TR_LIST, &rc)))
     return jn_dberr(j, rc, "job history");
   sqlite3_bind_int64(s, 1, job_id);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    rd_transition_row *r;
-    const char *from, *to;
-    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
-      err = jn_fail(j, RD_ENOMEM, "job history: out of memory");
-      break;
-    }
-    r = &rows[n];
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(s, 0);
-    r->job_id = job_id;
-    from = (const char *)sqlite3_column_text(s, 1);
-    to = (const char *)sqlite3_column_text(s, 2);
-    r->from = from ? rd_job_state_parse(from) : -1;
-    int tv = rd_job_state_parse(to);
-    if ((from && r->from < 0) || tv < 0) {
-      err = jn_fail(j, RD_EPROTO, "job %lld: history row %lld names an unknown state",
-                 (long long)job_id, (long long)r->id);
-      break;
-    }
-    r->to = (rd_job_state)tv;
-    jn_copy_col(r->kind, sizeof r->kind, s, 3);
-    r->at = (time_t)sqlite3_column_int64(s, 4);
-    jn_copy_col(r->error, sizeof r->error, s, 5);
-    n++;
-  }
-  jn_done(s);
-  if (!err && rc != SQLITE_DONE)
-    err = jn_dberr(j, rc, "job history");
-  for (size_t i = 0; !err && i < n; i++)
-    err = fn(&rows[i], arg);
-  free(rows);
+  err = jn_collect(j, s, "job history", &r, read_transition, job_id);
+  for (size_t i = 0; !err && i < r.n; i++)
+    err = fn((const rd_transition_row *)r.rows + i, arg);
+  free(r.rows);
   return err;
 }

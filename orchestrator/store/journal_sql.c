@@ -194,3 +194,24 @@ int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size) {
   *cap = ncap;
   return 0;
 }
+
+int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_read_fn read,
+               int64_t ctx) {
+  int rc, err = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    char *row;
+    if (jn_grow(&r->rows, r->n, &r->cap, r->size)) {
+      err = jn_fail(j, RD_ENOMEM, "%s: out of memory", what);
+      break;
+    }
+    row = (char *)r->rows + r->n * r->size;
+    memset(row, 0, r->size);
+    if ((err = read(j, s, row, ctx)) < 0)
+      break;
+    r->n++;
+  }
+  jn_done(s);
+  if (!err && rc != SQLITE_DONE)
+    err = jn_dberr(j, rc, what);
+  return err;
+}

@@ -40,51 +40,42 @@ int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec) {
   return jn_tx_end(j, jn_put_step(j, job_id, rec, time(NULL)));
 }
 
+static int read_step(rd_journal *j, sqlite3_stmt *s, void *row, int64_t job_id) {
+  rd_step_row *r = row;
+  const char *text = (const char *)sqlite3_column_text(s, 5);
+  r->id = sqlite3_column_int64(s, 0);
+  r->job_id = job_id;
+  jn_copy_col(r->step, sizeof r->step, s, 1);
+  jn_copy_col(r->phase, sizeof r->phase, s, 2);
+  r->status = sqlite3_column_int(s, 3);
+  r->ms = sqlite3_column_double(s, 4);
+  if (text) {
+    json_error_t jerr;
+    if (!(r->result = json_loads(text, JSON_DECODE_ANY, &jerr)))
+      return jn_fail(j, RD_EPROTO, "job %lld: step row %lld: result is not JSON: %s",
+                     (long long)job_id, (long long)r->id, jerr.text);
+  }
+  jn_copy_col(r->message, sizeof r->message, s, 6);
+  r->at = (time_t)sqlite3_column_int64(s, 7);
+  return 0;
+}
+
 int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg) {
-  int rc, err = 0;
-  size_t n = 0, cap = 0;
-  rd_step_row *rows = NULL;
+  jn_rows r = {.size = sizeof(rd_step_row)};
+  const rd_step_row *rows;
+  int rc, err;
   sqlite3_stmt *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_STEP_LIST, &rc)))
     return jn_dberr(j, rc, "steps");
   sqlite3_bind_int64(s, 1, job_id);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    rd_step_row *r;
-    const char *text;
-    if (jn_grow(&rows, n, &cap, sizeof *rows)) {
-      err = jn_fail(j, RD_ENOMEM, "steps: out of memory");
-      break;
-    }
-    r = &rows[n];
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(s, 0);
-    r->job_id = job_id;
-    jn_copy_col(r->step, sizeof r->step, s, 1);
-    jn_copy_col(r->phase, sizeof r->phase, s, 2);
-    r->status = sqlite3_column_int(s, 3);
-    r->ms = sqlite3_column_double(s, 4);
-    if ((text = (const char *)sqlite3_column_text(s, 5))) {
-      json_error_t jerr;
-      if (!(r->result = json_loads(text, JSON_DECODE_ANY, &jerr))) {
-        err = jn_fail(j, RD_EPROTO, "job %lld: step row %lld: result is not JSON: %s",
-                   (long long)job_id, (long long)r->id, jerr.text);
-        break;
-      }
-    }
-    jn_copy_col(r->message, sizeof r->message, s, 6);
-    r->at = (time_t)sqlite3_column_int64(s, 7);
-    n++;
-  }
-  jn_done(s);
-  if (!err && rc != SQLITE_DONE)
-    err = jn_dberr(j, rc, "steps");
-  for (size_t i = 0; !err && i < n; i++)
+  err = jn_collect(j, s, "steps", &r, read_step, job_id);
+  rows = r.rows;
+  for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < r.n; i++)
     json_decref((json_t *)rows[i].result);
-  free(rows);
+  free(r.rows);
   return err;
 }
-
