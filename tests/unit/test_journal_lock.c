@@ -87,10 +87,11 @@ END_TEST
 
 /* Another process holds the lock: the message names it. */
 START_TEST(lock_holder_named) {
-  rd_journal *j = open_j();
+  rd_journal *j = open_j(); /* creates the journal; reopened after the fork */
   int ready[2], go[2];
   char c, pid[32];
   pid_t child;
+  rd_journal_close(j);
   ck_assert_int_eq(pipe(ready), 0);
   ck_assert_int_eq(pipe(go), 0);
   fflush(NULL);
@@ -106,11 +107,13 @@ START_TEST(lock_holder_named) {
     if (write(ready[1], "r", 1) != 1)
       _exit(1);
     (void)!read(go[0], &c, 1); /* until the parent closes its end */
+    sqlite3_close(db);
     _exit(0);
   }
   close(ready[1]);
   close(go[0]);
   ck_assert_int_eq(read(ready[0], &c, 1), 1);
+  j = open_j();
   double t0 = now_ms();
   int rc = rd_journal_kv_put(j, 1, "k", NULL);
   check_busy(j, rc, t0, "begin");
