@@ -225,6 +225,31 @@ int rd_secret_read_json(const json_t *v, char **out, size_t *len, char *err, siz
   return rd_secret_read(&ref, out, len, err, errlen);
 }
 
+int rd_secret_header(const json_t *ref, const char *prefix, char **out, char *err,
+                     size_t errlen) {
+  char *v = NULL;
+  size_t n = 0, pl = strlen(prefix);
+  int rc = rd_secret_read_json(ref, &v, &n, err, errlen);
+  *out = NULL;
+  if (rc)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+      rd_secret_free(v);
+      rd_fmt(err, errlen, "the secret holds a control character (it must fit on one header "
+                          "line)");
+      return RD_EINVAL;
+    }
+  if (!(*out = malloc(pl + n + 1))) {
+    rd_secret_free(v);
+    return RD_ENOMEM;
+  }
+  memcpy(*out, prefix, pl);
+  memcpy(*out + pl, v, n + 1);
+  rd_secret_free(v);
+  return 0;
+}
+
 void rd_secret_free(char *s) {
   if (s)
     wipe_free(s, strlen(s) + 1);

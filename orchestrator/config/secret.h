@@ -46,6 +46,12 @@ int rd_secret_read(const rd_secret_ref *ref, char **out, size_t *len, char *err,
                    size_t errlen);
 /* Check, then read, a JSON reference; err names the problem or the source. */
 int rd_secret_read_json(const json_t *v, char **out, size_t *len, char *err, size_t errlen);
+/* One header line: prefix + the secret ref names, e.g. "Authorization:
+ * Bearer <token>". RD_EINVAL when the value holds a control character (a
+ * line break would end the header and start another one). Free *out with
+ * rd_secret_free. */
+int rd_secret_header(const json_t *ref, const char *prefix, char **out, char *err,
+                     size_t errlen);
 /* Wipe and free a value from rd_secret_read (NULL ok). */
 void rd_secret_free(char *s);
 

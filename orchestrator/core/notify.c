@@ -37,29 +37,6 @@ static void posted(const rd_http_result *r, void *arg) {
   free(c);
 }
 
-/* "Authorization: Bearer <token>" from the secret tok names, or an error
- * naming its source. A token that would break the header line is refused. */
-static int token_header(const json_t *tok, char **out, char *err, size_t errlen) {
-  char *v = NULL;
-  size_t n = 0;
-  int rc = rd_secret_read_json(tok, &v, &n, err, errlen);
-  if (rc)
-    return rc;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-      rd_secret_free(v);
-      snprintf(err, errlen, "the token holds a control character (a header value is one line)");
-      return RD_EINVAL;
-    }
-  if (asprintf(out, "Authorization: Bearer %s", v) < 0) {
-    *out = NULL;
-    rc = RD_ENOMEM;
-    snprintf(err, errlen, "out of memory");
-  }
-  rd_secret_free(v);
-  return rc;
-}
-
 static void post(rd_job *j, json_t *payload /* stolen */) {
   rd_engine *e = j->e;
   const json_t *wh = json_object_get(j->rb->notify, "webhook");
@@ -75,7 +52,8 @@ static void post(rd_job *j, json_t *payload /* stolen */) {
   c->e = e;
   if (tok) {
     char err[768];
-    if (token_header(tok, &c->token_header, err, sizeof err) == 0)
+    if (rd_secret_header(tok, "Authorization: Bearer ", &c->token_header, err,
+                         sizeof err) == 0)
       headers[0] = c->token_header;
     else
       fprintf(stderr, "renewd: warning: notify: webhook token: %s\n", err);

@@ -209,6 +209,29 @@ START_TEST(read_json) {
 }
 END_TEST
 
+/* A secret for a header line (the webhook token): a line break in it would
+ * add headers of its own to the request. */
+START_TEST(header_line) {
+  json_t *ref = json_pack("{s:s}", "env", "RD_TEST_SECRET");
+  char err[512], *h = (char *)"x";
+  setenv("RD_TEST_SECRET", VALUE "\n", 1);
+  ck_assert_int_eq(rd_secret_header(ref, "Authorization: Bearer ", &h, err, sizeof err), 0);
+  ck_assert_str_eq(h, "Authorization: Bearer " VALUE);
+  rd_secret_free(h);
+  setenv("RD_TEST_SECRET", VALUE "\r\nX-Injected: 1", 1);
+  ck_assert_int_eq(rd_secret_header(ref, "Authorization: Bearer ", &h, err, sizeof err),
+                   RD_EINVAL);
+  ck_assert_ptr_null(h);
+  ck_assert_msg(strstr(err, "control character") && !strstr(err, VALUE), "%s", err);
+  setenv("RD_TEST_SECRET", VALUE "\tx", 1);
+  ck_assert_int_eq(rd_secret_header(ref, "A: ", &h, err, sizeof err), RD_EINVAL);
+  unsetenv("RD_TEST_SECRET");
+  ck_assert_int_eq(rd_secret_header(ref, "A: ", &h, err, sizeof err), RD_ENOTFOUND);
+  ck_assert_str_eq(err, "environment variable RD_TEST_SECRET: not set");
+  json_decref(ref);
+}
+END_TEST
+
 /* The validator never repeats an inline secret back. */
 START_TEST(validator_never_shows_inline_value) {
   static const char *const docs[] = {
@@ -250,6 +273,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, env_values);
   tcase_add_test(tc, references);
   tcase_add_test(tc, read_json);
+  tcase_add_test(tc, header_line);
   tcase_add_test(tc, validator_never_shows_inline_value);
   suite_add_tcase(s, tc);
   return s;
