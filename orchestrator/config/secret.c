@@ -64,10 +64,10 @@ int rd_secret_check(const json_t *v, const char *key, rd_secret_problem *p,
     return problem(p, "env", 0,
                    "must be an environment variable name (letters, digits, '_'), got %s",
                    rd_json_type_name(env));
-  if (env && !env_name_ok(json_string_value(env)))
+  if (env && !env_name_ok(json_string_value(env))) /* not shown: it may be the secret */
     return problem(p, "env", 0,
-                   "must be an environment variable name (letters, digits, '_'), got '%s'",
-                   json_string_value(env));
+                   "must be an environment variable name (letters, digits, '_', not starting "
+                   "with a digit), not the secret itself");
   json_object_foreach((json_t *)v, k, m) {
     if (strcmp(k, "file") && strcmp(k, "env"))
       return problem(p, k, 1, "is not part of a secret reference: it has 'file' or 'env' only");

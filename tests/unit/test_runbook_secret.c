@@ -168,6 +168,7 @@ static void check_json(const char *text, int ok, const char *member, const char 
     else
       ck_assert_ptr_null(p.member);
     ck_assert_msg(strstr(p.msg, msg), "%s: '%s' lacks '%s'", text, p.msg, msg);
+    ck_assert_msg(!strstr(p.msg, VALUE), "message holds the secret: %s", p.msg);
     ck_assert_int_eq(rd_secret_read_json(v, &val, &n, err, sizeof err), RD_EINVAL);
     ck_assert_ptr_null(val);
     ck_assert_uint_eq(n, 0);
@@ -186,7 +187,8 @@ START_TEST(references) {
   check_json("\"" VALUE "\"", 0, NULL, "got string");
   check_json("{\"file\": \"\"}", 0, "file", "non-empty string");
   check_json("{\"file\": 7}", 0, "file", "got integer");
-  check_json("{\"env\": \"1-BAD\"}", 0, "env", "got '1-BAD'");
+  check_json("{\"env\": \"1-BAD\"}", 0, "env", "must be an environment variable name");
+  check_json("{\"env\": \"" VALUE "\"}", 0, "env", "not the secret itself");
   check_json("{\"env\": [\"" VALUE "\"]}", 0, "env", "got array");
   check_json("{\"env\": \"X\", \"value\": \"" VALUE "\"}", 0, "value", "not part of a secret");
 }
@@ -238,6 +240,7 @@ START_TEST(validator_never_shows_inline_value) {
       "{\"issuer\": {\"challenge\": \"" VALUE "\"}}",
       "{\"steps\": [{\"params\": {\"api_token\": \"" VALUE "\"}}]}",
       "{\"ssh\": {\"passphrase\": {\"file\": \"/x\", \"value\": \"" VALUE "\"}}}",
+      "{\"notify\": {\"webhook\": {\"token\": {\"env\": \"" VALUE "\"}}}}",
   };
   for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
     FILE *f = fopen(path, "w");
@@ -254,7 +257,8 @@ START_TEST(validator_never_shows_inline_value) {
     rd_diag_print(&d, m);
     fclose(m);
     ck_assert_msg(!strstr(buf, VALUE), "diagnostics hold the secret:\n%s", buf);
-    found = strstr(buf, "inline secret") || strstr(buf, "unknown key 'value'");
+    found = strstr(buf, "inline secret") || strstr(buf, "unknown key 'value'") ||
+            strstr(buf, "not the secret itself");
     ck_assert_msg(found, "no secret diagnostic:\n%s", buf);
     free(buf);
     rd_diag_free(&d);
