@@ -172,7 +172,7 @@ static int migrate(rd_journal *j) {
       pragma_int(j, "PRAGMA application_id", &appid) == 0 && version == NMIGRATIONS &&
       appid == RD_JOURNAL_APP_ID)
     return 0;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin(j, "migration")) < 0)
     return err;
   /* Read inside the write transaction: another process may have migrated
    * between our open and now. */

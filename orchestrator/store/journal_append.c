@@ -13,7 +13,7 @@ static int insert1(rd_journal *j, int id, const char *what, const char *t1, cons
   int rc, err;
   sqlite3_stmt *s;
   sqlite3_int64 now = (sqlite3_int64)time(NULL);
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin(j, what)) < 0)
     return err;
   if (!(s = jn_stmt(j, id, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, what));

@@ -97,9 +97,10 @@ int jn_bind_text(sqlite3_stmt *s, int i, const char *v);
 int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what);
 /* Run a cached statement that returns no rows. */
 int jn_run(rd_journal *j, int id, const char *what);
-/* BEGIN IMMEDIATE; jn_tx_end commits, or rolls back when err < 0, and
- * returns err (or the commit's error). */
-int jn_tx_begin(rd_journal *j);
+/* BEGIN IMMEDIATE (what names the call in an error: "job 7: retry");
+ * jn_tx_end commits, or rolls back when err < 0, and returns err (or the
+ * commit's error). */
+int jn_tx_begin(rd_journal *j, const char *what);
 int jn_tx_end(rd_journal *j, int err);
 void jn_tx_rollback(rd_journal *j);
 /* Compact, sorted JSON text; caller frees. */
@@ -131,8 +132,8 @@ int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_
 /* The state of job id; RD_ENOTFOUND when there is no such job. */
 int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st);
 /* BEGIN IMMEDIATE, then the state of job id; on an error the transaction is
- * already ended. */
-int jn_tx_begin_job(rd_journal *j, int64_t id, rd_job_state *st);
+ * already ended. what: as for jn_tx_begin, after "job <id>: ". */
+int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *st);
 
 /* ---- journal_kv.c, journal_steps.c: inside the caller's transaction ---- */
 int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, time_t now);

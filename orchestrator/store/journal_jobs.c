@@ -47,8 +47,11 @@ static int add_transition(rd_journal *j, int64_t id, int from, rd_job_state to,
   return jn_step(j, s, "job history");
 }
 
-int jn_tx_begin_job(rd_journal *j, int64_t id, rd_job_state *st) {
-  int err = jn_tx_begin(j);
+int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *st) {
+  char w[128];
+  int err;
+  snprintf(w, sizeof w, "job %lld: %s", (long long)id, what);
+  err = jn_tx_begin(j, w);
   if (err < 0)
     return err;
   if ((err = jn_job_state(j, id, st)) < 0)
@@ -69,7 +72,7 @@ int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
       (err = jn_check_text(j, "host", host, sizeof ((rd_job_row *)0)->host, 0)) < 0 ||
       (err = jn_check_text(j, "cert", cert, sizeof ((rd_job_row *)0)->cert, 0)) < 0)
     return err;
-  if ((err = jn_tx_begin(j)) < 0)
+  if ((err = jn_tx_begin(j, "job open")) < 0)
     return err;
   if (!(s = jn_stmt(j, S_JOB_ACTIVE, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "job open"));
@@ -106,6 +109,7 @@ int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
 }
 
 int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a) {
+  char what[64];
   rd_job_state from;
   int rc, err;
   sqlite3_stmt *s;
@@ -116,7 +120,8 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
     return jn_fail(j, RD_EINVAL, "job %lld: no such state %d", (long long)job_id, (int)a->to);
   if (a->kv && !json_is_object(a->kv))
     return jn_fail(j, RD_EINVAL, "job %lld: kv must be a JSON object", (long long)job_id);
-  if ((err = jn_tx_begin_job(j, job_id, &from)) < 0)
+  snprintf(what, sizeof what, "move to %s", rd_job_state_name(a->to));
+  if ((err = jn_tx_begin_job(j, job_id, what, &from)) < 0)
     return err;
   if (!rd_job_transition_ok(from, a->to))
     return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: %s -> %s is not a legal transition%s",
@@ -160,7 +165,7 @@ int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try) 
   sqlite3_stmt *s;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, "next try", &st)) < 0)
     return err;
   if (!(s = jn_stmt(j, S_JOB_NEXT_TRY, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "next try"));
@@ -176,7 +181,7 @@ int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_
   sqlite3_stmt *s;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, "retry", &st)) < 0)
     return err;
   if (rd_job_state_terminal(st))
     return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: cannot retry, it has ended in %s",
@@ -197,7 +202,7 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   time_t now = time(NULL);
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, "resume", &st)) < 0)
     return err;
   to = rd_job_resume_state(st);
   if (to != st) {

@@ -39,7 +39,7 @@ int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json
   int err;
   if (!j)
     return RD_EINVAL;
-  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, "kv put", &st)) < 0)
     return err;
   return jn_tx_end(j, jn_put_kv(j, job_id, key, value, time(NULL)));
 }

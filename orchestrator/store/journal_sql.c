@@ -137,7 +137,7 @@ int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what) {
   return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, what);
 }
 
-int jn_tx_begin(rd_journal *j) { return jn_run(j, S_BEGIN, "begin"); }
+int jn_tx_begin(rd_journal *j, const char *what) { return jn_run(j, S_BEGIN, what); }
 
 void jn_tx_rollback(rd_journal *j) {
   if (!sqlite3_get_autocommit(j->db)) {

@@ -35,7 +35,7 @@ int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec) {
   int err;
   if (!j || !rec)
     return RD_EINVAL;
-  if ((err = jn_tx_begin_job(j, job_id, &st)) < 0)
+  if ((err = jn_tx_begin_job(j, job_id, "step", &st)) < 0)
     return err;
   return jn_tx_end(j, jn_put_step(j, job_id, rec, time(NULL)));
 }
