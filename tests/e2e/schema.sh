@@ -41,7 +41,8 @@ schema_bad=(
   key-bits many max-parallel-string max-parallel-zero missing-issuer
   missing-known-hosts missing-user name-bad not-object notify-days notify-url
   posix-no-key renew-fraction scep-bad-fingerprint scep-bad-url
-  scep-no-fingerprint scep-no-url secret-bad-env secret-both ssh-not-object
+  scep-no-fingerprint scep-no-url secret-bad-env secret-both secret-neither
+  secret-unknown-key secret-empty-file ssh-not-object
   ssh-port-range step-no-type target-bad-name targets-neither
   unknown-key-no-guess unknown-ssh-key unknown-top-key waves-over-100
   win-bad-config win-no-selector win-thumbprint
