@@ -314,11 +314,15 @@ int dbg_hostkey(int argc, char **argv) {
   hkrun r;
   memset(&d, 0, sizeof d);
   memset(&r, 0, sizeof r);
-  if (dbg_parse_ssh_args(argc, argv, 2, &d, 0))
+  if (dbg_parse_ssh_args(argc, argv, 2, &d, 0)) {
+    free(d.hosts);
     return RD_EXIT_USAGE;
+  }
   uv_loop_init(&loop);
-  if (rd_ssh_new(&loop, NULL, &r.m))
+  if (rd_ssh_new(&loop, NULL, &r.m)) {
+    free(d.hosts);
     return RD_EXIT_FAILED;
+  }
   rd_ssh_opts o = ssh_opts(&d);
   for (size_t i = 0; i < d.nhosts; i++) {
     hkjob *j = calloc(1, sizeof *j);

@@ -21,7 +21,7 @@ typedef struct conn {
   char in[RD_HTTP_MAX_HEAD + 1];
   size_t inlen;
   char *out;
-  int responded, closing, refs;
+  int responded, writing, peer_eof, closing, refs;
 } conn;
 
 struct rd_listener {
@@ -90,10 +90,12 @@ static void conn_shut(uv_shutdown_t *req, int status) {
 
 static void conn_written(uv_write_t *w, int status) {
   conn *c = w->data;
+  c->writing = 0;
   if (c->closing)
     return;
   c->sd.data = c;
-  if (status || uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, conn_shut))
+  /* a client that already hung up its side has nothing left to drain */
+  if (status || c->peer_eof || uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, conn_shut))
     conn_close(c);
 }
 
@@ -117,6 +119,8 @@ static void respond(conn *c, int code, const char *ctype, const char *extra, con
   c->wr.data = c;
   if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, conn_written))
     conn_close(c);
+  else
+    c->writing = 1;
 }
 
 static void respond_error(conn *c, int code, int head_only) {
@@ -147,7 +151,12 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   int rc;
   (void)b;
   if (n < 0) {
-    conn_close(c);
+    if (n == UV_EOF && c->writing) { /* half-closed after its request: answer first */
+      c->peer_eof = 1;
+      uv_read_stop(s);
+    } else {
+      conn_close(c);
+    }
     return;
   }
   if (c->responded || n == 0)
