@@ -117,6 +117,7 @@ static int run_daemon(daemon_t *d, rd_registry *reg, rd_journal *j, rd_runbook *
     fprintf(stderr, "renewd serve: internal: handles left open at exit\n");
     rc = RD_EXIT_FAILED;
   }
+  fprintf(stderr, "renewd serve: stopped\n");
   if (!rc)
     rc = so->once ? d->sv.exit_code : RD_EXIT_OK;
   rd_serve_free(&d->sv);
