@@ -157,41 +157,69 @@ static void on_stopped(rd_serve *sv, void *arg) {
   rd_listener_stop(d->l, NULL, NULL);
 }
 
-static char dir[] = "/tmp/renewd-test-serve-XXXXXX";
+/* A temporary directory with the runbook, a registry with the kinds above,
+ * nrb copies of the runbook loaded, a loop, a log. */
+typedef struct fixture {
+  char dir[64], path[300];
+  rd_registry *reg;
+  rd_runbook *rb[2];
+  rd_diag diag;
+  uv_loop_t loop;
+  FILE *log;
+} fixture;
+
+static void fx_setup(fixture *fx, size_t nrb) {
+  char err[512];
+  memset(fx, 0, sizeof *fx);
+  ck_assert_ptr_nonnull(mkdtemp(strcpy(fx->dir, "/tmp/renewd-test-serve-XXXXXX")));
+  snprintf(fx->path, sizeof fx->path, "%s/rb.json", fx->dir);
+  FILE *f = fopen(fx->path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(RUNBOOK, f);
+  fclose(f);
+  ck_assert_int_eq(rd_registry_new(&fx->reg), 0);
+  ck_assert_int_eq(rd_registry_add(fx->reg, &plugin, "servetest", err, sizeof err), 0);
+  for (size_t i = 0; i < nrb; i++)
+    ck_assert_msg(rd_runbook_load(fx->path, fx->reg, &fx->rb[i], &fx->diag) == 0, "runbook");
+  ck_assert_int_eq(uv_loop_init(&fx->loop), 0);
+  ck_assert_ptr_nonnull(fx->log = fopen("/dev/null", "w"));
+}
+
+/* After the loop ran: nothing open, everything freed, the directory gone. */
+static void fx_teardown(fixture *fx, rd_serve *sv) {
+  char cmd[128];
+  ck_assert_int_eq(uv_loop_close(&fx->loop), 0);
+  rd_serve_free(sv);
+  for (size_t i = 0; i < 2; i++)
+    rd_runbook_free(fx->rb[i]);
+  rd_diag_free(&fx->diag);
+  rd_registry_free(fx->reg);
+  fclose(fx->log);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
 
 START_TEST(scan_on_the_loop_while_the_listener_answers) {
-  char path[300], jpath[300], err[512];
-  rd_registry *reg = NULL;
-  rd_runbook *rb = NULL;
+  char jpath[300], err[512];
   rd_journal *j = NULL;
-  rd_diag diag = {0};
-  uv_loop_t loop;
+  fixture fx;
   daemon_t d;
   seen w;
   pthread_t th;
-  FILE *log = fopen("/dev/null", "w");
-  rd_serve_opts so = {.once = 1, .log = log};
   memset(&w, 0, sizeof w);
   memset(&d, 0, sizeof d);
-  ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/renewd-test-serve-XXXXXX")));
-  snprintf(path, sizeof path, "%s/rb.json", dir);
-  snprintf(jpath, sizeof jpath, "%s/journal.db", dir);
-  FILE *f = fopen(path, "w");
-  fputs(RUNBOOK, f);
-  fclose(f);
-  ck_assert_int_eq(rd_registry_new(&reg), 0);
-  ck_assert_int_eq(rd_registry_add(reg, &plugin, "servetest", err, sizeof err), 0);
-  ck_assert_msg(rd_runbook_load(path, reg, &rb, &diag) == 0, "runbook");
+  fx_setup(&fx, 1);
+  rd_serve_opts so = {.once = 1, .log = fx.log};
+  snprintf(jpath, sizeof jpath, "%s/journal.db", fx.dir);
   ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_serve_init(&d.sv, &loop, reg, j, &rb, 1, &so, on_stopped, &d), 0);
-  ck_assert_int_eq(rd_listener_start(&loop, "127.0.0.1", 0, NULL, rd_serve_route, &d.sv, &d.l, err,
+  ck_assert_int_eq(rd_serve_init(&d.sv, &fx.loop, fx.reg, j, fx.rb, 1, &so, on_stopped, &d), 0);
+  ck_assert_int_eq(rd_listener_start(&fx.loop, "127.0.0.1", 0, NULL, rd_serve_route, &d.sv, &d.l, err,
                                      sizeof err), 0);
   w.port = rd_listener_port(d.l);
   rd_serve_start(&d.sv);
   ck_assert_int_eq(pthread_create(&th, NULL, client_main, &w), 0);
   uint64_t t0 = rd_now_ms();
-  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
   uint64_t took = rd_now_ms() - t0;
   pthread_join(th, NULL);
 
@@ -227,15 +255,8 @@ START_TEST(scan_on_the_loop_while_the_listener_answers) {
   ck_assert_ptr_nonnull(strstr(m, "renewd_certificate_not_after_seconds{runbook=\"serve-test\",host=\"t1\"}"));
   free(m);
 
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_serve_free(&d.sv);
   rd_journal_close(j);
-  rd_runbook_free(rb);
-  rd_diag_free(&diag);
-  rd_registry_free(reg);
-  fclose(log);
-  snprintf(path, sizeof path, "rm -rf '%s'", dir);
-  ck_assert_int_eq(system(path), 0);
+  fx_teardown(&fx, &d.sv);
 }
 END_TEST
 
@@ -254,45 +275,23 @@ static void count_stopped(rd_serve *sv, void *arg) {
 }
 
 START_TEST(stop_lets_the_running_scan_end) {
-  char path[300], err[512];
-  rd_registry *reg = NULL;
-  rd_runbook *rb[2] = {NULL, NULL};
-  rd_diag diag = {0};
-  uv_loop_t loop;
+  fixture fx;
   rd_serve sv;
-  FILE *log = fopen("/dev/null", "w");
-  rd_serve_opts so = {.log = log};
-  ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/renewd-test-serve-XXXXXX")));
-  snprintf(path, sizeof path, "%s/rb.json", dir);
-  FILE *f = fopen(path, "w");
-  fputs(RUNBOOK, f);
-  fclose(f);
-  ck_assert_int_eq(rd_registry_new(&reg), 0);
-  ck_assert_int_eq(rd_registry_add(reg, &plugin, "servetest", err, sizeof err), 0);
-  ck_assert(rd_runbook_load(path, reg, &rb[0], &diag) == 0);
-  ck_assert(rd_runbook_load(path, reg, &rb[1], &diag) == 0);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  fx_setup(&fx, 2);
+  rd_serve_opts so = {.log = fx.log};
   /* no journal: scans only probe */
-  ck_assert_int_eq(rd_serve_init(&sv, &loop, reg, NULL, rb, 2, &so, count_stopped, NULL), 0);
+  ck_assert_int_eq(rd_serve_init(&sv, &fx.loop, fx.reg, NULL, fx.rb, 2, &so, count_stopped, NULL), 0);
   rd_serve_start(&sv);
-  uv_timer_init(&loop, &stop_timer);
+  uv_timer_init(&fx.loop, &stop_timer);
   stop_timer.data = &sv;
   uv_timer_start(&stop_timer, stop_now, 100, 0); /* during the first scan's probes */
-  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(stopped_calls, 1);
   /* with jitter 0 both runbooks were due at once: one scanned, the other
    * waited its turn and was dropped by the stop */
   ck_assert_int_eq(sv.rbs[0].scans + sv.rbs[1].scans, 1);
   ck_assert_int_eq(sv.rbs[0].last_whatif + sv.rbs[1].last_whatif, 1);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_serve_free(&sv);
-  rd_runbook_free(rb[0]);
-  rd_runbook_free(rb[1]);
-  rd_diag_free(&diag);
-  rd_registry_free(reg);
-  fclose(log);
-  snprintf(path, sizeof path, "rm -rf '%s'", dir);
-  ck_assert_int_eq(system(path), 0);
+  fx_teardown(&fx, &sv);
 }
 END_TEST
 
