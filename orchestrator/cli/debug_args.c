@@ -1,6 +1,5 @@
 /* debug_args.c — `renewd debug`: usage, output helpers, HOST and SSH option
  * parsing (numbers and ADDRESS:PORT through the CLI's one parser). */
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
