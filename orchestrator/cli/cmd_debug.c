@@ -98,7 +98,7 @@ static int cmd_psbuild(int argc, char **argv) {
     else if (!strcmp(a, "--params-json"))
       pj = v;
     else
-      return dbg_usage_err("unknown option %s", a);
+      return dbg_usage_err("unknown option %s", rd_cli_printable(a));
     i++;
   }
   if (!script || !outp)
@@ -159,7 +159,7 @@ int cmd_debug(int argc, char **argv) {
   if (!strcmp(argv[1], "psbuild"))
     return cmd_psbuild(argc, argv);
   if (strcmp(argv[1], "exec") && strcmp(argv[1], "script"))
-    return dbg_usage_err("unknown debug command '%s'", argv[1]);
+    return dbg_usage_err("unknown debug command '%s'", rd_cli_printable(argv[1]));
   memset(&d, 0, sizeof d);
   int script = !strcmp(argv[1], "script");
   if (dbg_parse_ssh_args(argc, argv, 2, &d, !script) || dbg_need_login(&d)) {

@@ -198,9 +198,9 @@ int dbg_parse_ssh_args(int argc, char **argv, int first, dopts *d, int want_comm
       else
         d->max_handshakes = (int)n;
     } else if (a[0] == '-' && a[1] == '-') {
-      return dbg_usage_err("unknown option %s", a), -1;
+      return dbg_usage_err("unknown option %s", rd_cli_printable(a)), -1;
     } else if (add_host(d, a)) {
-      return dbg_usage_err("'%s' is not [NAME=]ADDRESS[:PORT]", a), -1;
+      return dbg_usage_err("'%s' is not [NAME=]ADDRESS[:PORT]", rd_cli_printable(a)), -1;
     }
 #undef NEEDV
   }

@@ -81,11 +81,11 @@ int dbg_http(int argc, char **argv) {
     } else if (!strcmp(a, "--body")) {
       r.body = 1;
     } else if (a[0] == '-' && a[1] == '-') {
-      return dbg_usage_err("unknown option %s", a);
+      return dbg_usage_err("unknown option %s", rd_cli_printable(a));
     } else if (!url) {
       url = a;
     } else {
-      return dbg_usage_err("one URL only (got also '%s')", a);
+      return dbg_usage_err("one URL only (got also '%s')", rd_cli_printable(a));
     }
   }
   if (!url)
