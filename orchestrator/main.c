@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <libssh2.h>
+
 #include "cli/cli.h"
 
 #ifndef RENEWD_VERSION
@@ -32,7 +35,7 @@ static void usage(FILE *f) {
              "example: renewd plan runbooks/lab-posix-scep.json\n");
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   /* A peer that hangs up must surface as an error code, not kill renewd. */
   signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
@@ -53,7 +56,8 @@ int main(int argc, char **argv) {
   }
   const rd_verb *v = rd_verb_find(argv[1]);
   if (!v) {
-    fprintf(stderr, "renewd: unknown verb '%s'; run 'renewd --help' for the list\n", argv[1]);
+    fprintf(stderr, "renewd: unknown verb '%s'; run 'renewd --help' for the list\n",
+            rd_cli_printable(argv[1]));
     return RD_EXIT_USAGE;
   }
   if (rd_wants_help(argc - 1, argv + 1)) {
@@ -61,4 +65,24 @@ int main(int argc, char **argv) {
     return RD_EXIT_OK;
   }
   return v->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv) {
+  /* The transports' global state, once for the process and before any
+   * thread exists (neither init is thread-safe). TODO(merge): switch to
+   * rd_transport_global_init() / rd_transport_global_cleanup() of
+   * transport/global.h when that lands. */
+  if (libssh2_init(0)) {
+    fprintf(stderr, "renewd: cannot initialise libssh2\n");
+    return RD_EXIT_FAILED;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+    fprintf(stderr, "renewd: cannot initialise libcurl\n");
+    libssh2_exit();
+    return RD_EXIT_FAILED;
+  }
+  int code = dispatch(argc, argv);
+  curl_global_cleanup();
+  libssh2_exit();
+  return code;
 }

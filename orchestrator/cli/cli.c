@@ -20,6 +20,7 @@ const rd_verb rd_verbs[] = {
      "  --journal FILE  journal database (default /var/lib/renewd/journal.db,\n"
      "                  or $RENEWD_JOURNAL)\n"
      "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "  --max-parallel N  jobs at once, 1..4096 (default 64)\n"
      "\n"
      "exit: 0 nothing due, 10 renewed, 1 a job failed, 2 bad runbook or usage\n"
      "example: renewd run runbooks/lab-posix-scep.json --host h0001\n",
@@ -79,18 +80,23 @@ const rd_verb rd_verbs[] = {
      "\n"
      "example: renewd remediate --runbook runbooks/lab-posix-scep.json --host h0003\n",
      cmd_remediate},
-    {"serve", "the daemon: scheduled scans and renewals, /metrics",
+    {"serve", "the daemon: scheduled scans and renewals, /metrics and /status",
      "usage: renewd serve RUNBOOK... [--journal FILE] [--listen ADDR:PORT] [--plugins DIR]\n"
      "                   [--max-parallel N] [--once]\n"
      "\n"
      "The daemon. Scans each runbook every schedule.scan_interval (plus a random\n"
      "jitter up to schedule.jitter). Inside the maintenance window (schedule.window,\n"
      "default always) a scan renews what is due, in waves; outside it a scan only\n"
-     "probes and reports. Failed renewals wait out their backoff. Scans run on a\n"
-     "worker thread, so /metrics answers during them. SIGTERM or SIGINT stops\n"
-     "after the running scan.\n"
+     "probes and reports. Failed renewals wait out their backoff. One scan runs at a\n"
+     "time; scans run on the daemon's event loop, so the listener answers during\n"
+     "them. SIGTERM or SIGINT closes the listener at once and stops after the\n"
+     "running scan (each step is bounded by its timeout); a second signal exits at\n"
+     "once, and the journal resumes the interrupted jobs on the next start.\n"
      "\n"
-     "  --listen ADDR:PORT  serve /metrics (Prometheus text) and /healthz\n"
+     "  --listen ADDR:PORT  serve GET/HEAD /metrics (Prometheus text), /healthz and\n"
+     "                      /status (JSON: runbooks and their next scans, jobs by\n"
+     "                      state, fleet expiry); IPv6 as [::1]:9464\n"
+     "  --max-parallel N    jobs at once per scan, 1..4096 (default 64)\n"
      "  --once              scan every runbook once, then exit with run's exit code\n"
      "\n"
      "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",

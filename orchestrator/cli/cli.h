@@ -4,6 +4,7 @@
  *   1 failures, 2 usage or configuration errors. */
 #ifndef RENEWD_CLI_H
 #define RENEWD_CLI_H
+#include <stddef.h>
 
 enum {
   RD_EXIT_OK = 0,
@@ -38,5 +39,25 @@ int rd_wants_help(int argc, char **argv);
 void rd_verb_help(const rd_verb *v);
 /* Shared message for verbs that a later release fills in. */
 int rd_not_built(const char *verb);
+
+/* args.c: the one parser of numbers and addresses on the command line.
+ * A whole decimal number in [min, max] (no sign "+", no spaces, no suffix):
+ * 0 and *out set, else RD_EINVAL and *out untouched. */
+/* The largest --max-parallel any verb accepts. */
+#define RD_CLI_MAX_PARALLEL 4096
+int rd_cli_parse_int(const char *text, int min, int max, int *out);
+/* The same for option opt of verb, with the message on failure:
+ * "renewd serve: --max-parallel 'x': expected a whole number from 1 to 4096";
+ * returns 0 or RD_EXIT_USAGE (the caller returns it). */
+int rd_cli_int_opt(const char *verb, const char *opt, const char *text, int min, int max,
+                   int *out);
+/* ADDRESS:PORT, [IPv6]:PORT, or ADDRESS / [IPv6] alone when default_port > 0.
+ * The port must be a whole number 1..65535; a bare IPv6 address needs its
+ * brackets. Copies the address (without brackets) to host. RD_EINVAL. */
+int rd_cli_parse_hostport(const char *text, int default_port, char *host, size_t hostlen,
+                          int *port);
+/* text with bytes outside printable ASCII, quotes and backslashes as \xNN,
+ * cut at ~120 bytes, for error messages (a static buffer: one use per call). */
+const char *rd_cli_printable(const char *text);
 
 #endif

@@ -58,7 +58,10 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
     case OPT_PLUGINS: a->plugins = optarg; break;
     case OPT_SHOW_SCRIPTS: a->eo.show_scripts = 1; break;
     case OPT_RUNBOOK: push(&a->runbooks, &a->nrunbooks, optarg); break;
-    case OPT_MAX_PARALLEL: a->eo.max_parallel = atoi(optarg); break;
+    case OPT_MAX_PARALLEL:
+      if (rd_cli_int_opt(verb, "--max-parallel", optarg, 1, RD_CLI_MAX_PARALLEL, &a->eo.max_parallel))
+        return RD_EXIT_USAGE;
+      break;
     default:
       fprintf(stderr, "renewd %s: unknown or incomplete option '%s'; see 'renewd %s --help'\n",
               verb, argv[optind - 1], verb);

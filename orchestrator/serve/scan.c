@@ -1,0 +1,261 @@
+/* scan.c — the scan scheduler of `renewd serve` (see serve.h). */
+#include "serve/serve.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "base/err.h"
+#include "cli/cli.h"
+#include "core/schedule.h"
+
+static void schedule_next(rd_serve_rb *r, int first);
+
+static uint64_t rand64(void) {
+  uint64_t v = 0;
+  if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+    v = (uint64_t)time(NULL) * 6364136223846793005ULL;
+  return v;
+}
+
+/* Printable ASCII and UTF-8 as they are; control bytes, quotes and
+ * backslashes as \xNN: a host's error text cannot forge a log line. */
+static void put_esc(FILE *f, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if ((*p >= 0x20 && *p != 0x7f && *p != '\\' && *p != '"') || *p >= 0x80)
+      fputc(*p, f);
+    else
+      fprintf(f, "\\x%02x", *p);
+  }
+}
+
+static void log_head(FILE *f, const rd_serve_rb *r) {
+  char when[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  fprintf(f, "%s serve: runbook ", when);
+  put_esc(f, r->rb->name);
+  fputs(": ", f);
+}
+
+static void log_failed(const rd_serve_rb *r, const char *why) {
+  FILE *f = r->sv->o.log;
+  log_head(f, r);
+  fputs("scan failed: ", f);
+  put_esc(f, why);
+  fputc('\n', f);
+  fflush(f);
+}
+
+static void log_scan(const rd_serve_rb *r, const rd_engine_stats *st, const json_t *report) {
+  FILE *f = r->sv->o.log;
+  const json_t *job;
+  size_t i;
+  log_head(f, r);
+  fprintf(f,
+          "%s%d targets, %d due, %d renewed, %d failed, %d rolled back, %d need an operator, "
+          "%d held or backing off\n",
+          r->last_whatif ? "outside the maintenance window, probe only: " : "", st->targets,
+          st->due, st->renewed, st->failed, st->rolled_back, st->needs_operator, st->skipped);
+  json_array_foreach(json_object_get(report, "jobs"), i, job) {
+    const char *state = json_string_value(json_object_get(job, "state"));
+    const char *err = json_string_value(json_object_get(job, "error"));
+    if (!state || !strcmp(state, "NOT_DUE"))
+      continue;
+    log_head(f, r);
+    fputs("host ", f);
+    put_esc(f, json_string_value(json_object_get(job, "host")));
+    fputs(": ", f);
+    put_esc(f, state);
+    if (err) {
+      fputs(": ", f);
+      put_esc(f, err);
+    }
+    fputc('\n', f);
+  }
+  fflush(f);
+}
+
+static void maybe_stopped(rd_serve *sv) {
+  if (!sv->stopping || sv->timers_open || sv->running || !sv->stopped)
+    return;
+  rd_serve_stopped_fn fn = sv->stopped;
+  sv->stopped = NULL;
+  fn(sv, sv->stopped_arg);
+}
+
+static void start_scan(rd_serve_rb *r);
+
+/* The scan of r is over (or never started): the next one. */
+static void scan_ended(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  sv->running = NULL;
+  if (sv->o.once && sv->once_left && --sv->once_left == 0)
+    rd_serve_stop(sv);
+  if (sv->stopping) {
+    maybe_stopped(sv);
+    return;
+  }
+  if (!sv->o.once)
+    schedule_next(r, 0);
+  /* a waiting runbook, starting after r so that none waits forever */
+  size_t at = (size_t)(r - sv->rbs);
+  for (size_t k = 1; k <= sv->nrbs; k++) {
+    rd_serve_rb *q = &sv->rbs[(at + k) % sv->nrbs];
+    if (q->queued) {
+      start_scan(q);
+      return;
+    }
+  }
+}
+
+static void scan_done(rd_engine *e, int code, const rd_engine_stats *st, void *arg) {
+  rd_serve_rb *r = arg;
+  rd_serve *sv = r->sv;
+  const json_t *report = rd_engine_report(e), *job;
+  size_t i;
+  r->scans++;
+  r->last_scan = time(NULL);
+  r->last_code = code;
+  r->last_whatif = r->scan_whatif;
+  r->last = *st;
+  r->renewed_total += st->renewed;
+  r->failed_total += st->failed + st->rolled_back + st->needs_operator;
+  json_array_foreach(json_object_get(report, "jobs"), i, job) {
+    const char *host = json_string_value(json_object_get(job, "host"));
+    json_int_t na = json_integer_value(
+        json_object_get(json_object_get(job, "live_cert"), "not_after"));
+    if (host && na)
+      json_object_set_new(r->expiry, host, json_integer(na));
+  }
+  if (code == RD_EXIT_FAILED)
+    sv->exit_code = RD_EXIT_FAILED;
+  else if (code == RD_EXIT_RENEWED && sv->exit_code == RD_EXIT_OK)
+    sv->exit_code = RD_EXIT_RENEWED;
+  log_scan(r, st, report);
+  rd_engine_free(e);
+  r->engine = NULL;
+  scan_ended(r);
+}
+
+static void start_scan(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  time_t now = time(NULL);
+  int whatif = !sv->journal ||
+               !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
+  rd_engine_opts eo = {.whatif = whatif, .out = sv->devnull,
+                       .max_parallel = sv->o.max_parallel, .verbose = sv->o.verbose};
+  rd_engine *e = NULL;
+  char why[128];
+  int rc;
+  r->queued = 0;
+  r->next_scan = 0;
+  r->scan_whatif = whatif;
+  r->scan_started = now;
+  sv->running = r;
+  if ((rc = rd_engine_new(sv->loop, sv->reg, whatif ? NULL : sv->journal, &eo, &e)) ||
+      (rc = rd_engine_add_runbook(e, r->rb)) || (rc = rd_engine_start(e, scan_done, r))) {
+    snprintf(why, sizeof why, "cannot start the engine: %s", rd_strerror(rc));
+    log_failed(r, why);
+    rd_engine_free(e);
+    if (sv->o.once)
+      sv->exit_code = RD_EXIT_FAILED;
+    scan_ended(r);
+    return;
+  }
+  r->engine = e;
+}
+
+static void timer_fired(uv_timer_t *t) {
+  rd_serve_rb *r = t->data;
+  if (r->sv->stopping)
+    return;
+  if (r->sv->running) { /* one scan at a time: this one waits its turn */
+    r->queued = 1;
+    r->next_scan = 0;
+    return;
+  }
+  start_scan(r);
+}
+
+static void schedule_next(rd_serve_rb *r, int first) {
+  const rd_schedule *sc = &r->rb->schedule;
+  int64_t base = first ? 0 : sc->scan_interval_s;
+  int64_t delay = rd_jitter(base, sc->jitter_s > 0 ? sc->jitter_s : 0, rand64());
+  time_t now = time(NULL);
+  if (!first && !sc->win.always) {
+    /* be there when the window opens, if that is sooner */
+    time_t open = rd_window_next_open(&sc->win, now, rd_local_offset(now));
+    if (open > now && open - now < delay)
+      delay = (int64_t)(open - now);
+  }
+  if (first && r->sv->o.once)
+    delay = 0;
+  r->next_scan = now + (time_t)delay;
+  uv_timer_start(&r->timer, timer_fired, (uint64_t)delay * 1000u, 0);
+}
+
+int rd_serve_init(rd_serve *sv, uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
+                  rd_runbook *const *rbs, size_t n, const rd_serve_opts *o,
+                  rd_serve_stopped_fn stopped, void *arg) {
+  memset(sv, 0, sizeof *sv);
+  if (!n)
+    return RD_EINVAL;
+  sv->loop = loop;
+  sv->reg = reg;
+  sv->journal = journal;
+  sv->o = *o;
+  if (!sv->o.log)
+    sv->o.log = stdout;
+  sv->stopped = stopped;
+  sv->stopped_arg = arg;
+  if (!(sv->devnull = fopen("/dev/null", "w")) || !(sv->rbs = calloc(n, sizeof *sv->rbs))) {
+    if (sv->devnull)
+      fclose(sv->devnull);
+    return RD_ENOMEM;
+  }
+  sv->nrbs = sv->once_left = n;
+  for (size_t i = 0; i < n; i++) {
+    rd_serve_rb *r = &sv->rbs[i];
+    r->rb = rbs[i];
+    r->sv = sv;
+    r->expiry = json_object();
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    sv->timers_open++;
+  }
+  return 0;
+}
+
+void rd_serve_start(rd_serve *sv) {
+  for (size_t i = 0; i < sv->nrbs && !sv->stopping; i++)
+    schedule_next(&sv->rbs[i], 1);
+}
+
+static void timer_closed(uv_handle_t *h) {
+  rd_serve *sv = ((rd_serve_rb *)h->data)->sv;
+  sv->timers_open--;
+  maybe_stopped(sv);
+}
+
+void rd_serve_stop(rd_serve *sv) {
+  if (sv->stopping)
+    return;
+  sv->stopping = 1;
+  for (size_t i = 0; i < sv->nrbs; i++) {
+    sv->rbs[i].queued = 0;
+    sv->rbs[i].next_scan = 0;
+    uv_close((uv_handle_t *)&sv->rbs[i].timer, timer_closed);
+  }
+}
+
+void rd_serve_free(rd_serve *sv) {
+  for (size_t i = 0; i < sv->nrbs; i++)
+    json_decref(sv->rbs[i].expiry);
+  free(sv->rbs);
+  if (sv->devnull)
+    fclose(sv->devnull);
+  memset(sv, 0, sizeof *sv);
+}

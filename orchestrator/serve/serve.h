@@ -1,0 +1,93 @@
+/* serve.h — the scan scheduler of `renewd serve`, on the caller's loop.
+ *
+ * Per runbook: a scan every schedule.scan_interval plus a random jitter up
+ * to schedule.jitter (the first one after the jitter alone). Inside the
+ * runbook's maintenance window a scan renews what is due; outside it only
+ * probes (whatif, no journal writes). A scan is an engine started with
+ * rd_engine_start on this loop: no worker thread and no nested loop, so the
+ * scan's own name lookups and work items have the whole thread pool, and
+ * the listener answers during it.
+ *
+ * One scan at a time in the process: a runbook whose timer fires while
+ * another scan runs waits in a queue (two engines on one journal could both
+ * hold the (host, cert) that two runbooks share). Stop: no scan starts any
+ * more, the timers close, a running scan runs to its end (every step is
+ * bounded by its own timeout), then stopped() runs. */
+#ifndef RENEWD_SERVE_H
+#define RENEWD_SERVE_H
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config/runbook.h"
+#include "core/engine.h"
+#include "host/registry.h"
+#include "store/journal.h"
+
+typedef struct rd_serve rd_serve;
+
+typedef struct rd_serve_rb {
+  rd_runbook *rb;
+  rd_serve *sv;
+  uv_timer_t timer;
+  rd_engine *engine;   /* the running scan, or NULL */
+  int queued;          /* its timer fired while another scan ran */
+  int scan_whatif;     /* of the running scan */
+  time_t scan_started; /* of the running scan */
+  time_t next_scan;    /* 0 while scanning or queued */
+  time_t last_scan;    /* end of the last scan, 0: none yet */
+  int last_code, last_whatif;
+  rd_engine_stats last;
+  long scans, renewed_total, failed_total;
+  json_t *expiry;      /* {"host": not_after} from the scans so far */
+} rd_serve_rb;
+
+typedef void (*rd_serve_stopped_fn)(rd_serve *sv, void *arg);
+
+typedef struct rd_serve_opts {
+  int max_parallel; /* the engine's global cap (0: its default) */
+  int verbose;
+  int once;         /* scan every runbook once, at once, then stop */
+  FILE *log;        /* one line per scan and per job that did something */
+} rd_serve_opts;
+
+struct rd_serve {
+  uv_loop_t *loop;
+  rd_registry *reg;
+  rd_journal *journal; /* renewing scans write here; /status reads it */
+  rd_serve_rb *rbs;
+  size_t nrbs;
+  rd_serve_opts o;
+  FILE *devnull;       /* the engines' report stream */
+  rd_serve_rb *running;
+  size_t once_left, timers_open;
+  int stopping, exit_code; /* exit_code: with once, as `renewd run` */
+  rd_serve_stopped_fn stopped;
+  void *stopped_arg;
+};
+
+/* rbs: n loaded runbooks, owned by the caller and outliving sv. The journal
+ * may be NULL (then every scan only probes and /status has no jobs). */
+int rd_serve_init(rd_serve *sv, uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
+                  rd_runbook *const *rbs, size_t n, const rd_serve_opts *o,
+                  rd_serve_stopped_fn stopped, void *arg);
+/* Arms every runbook's first scan. */
+void rd_serve_start(rd_serve *sv);
+/* See above; stopped(sv, arg) runs once, from the loop, never inside this
+ * call. Calling it again does nothing. */
+void rd_serve_stop(rd_serve *sv);
+/* After stopped (or when never started: after the loop ran the closes). */
+void rd_serve_free(rd_serve *sv);
+
+/* status.c: the three answers of the listener. */
+/* Prometheus text exposition; caller frees. */
+char *rd_serve_metrics(const rd_serve *sv);
+/* /status: {"now", "runbooks": [...], "jobs": {...}, "fleet": {...}}. */
+json_t *rd_serve_status(const rd_serve *sv, time_t now);
+/* The listener's route: /metrics, /healthz, /status. */
+struct rd_listener_reply;
+void rd_serve_route(const char *path, struct rd_listener_reply *res, void *arg);
+
+#endif
