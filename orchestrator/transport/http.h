@@ -1,6 +1,8 @@
 /* http.h — libcurl multi driven by the same libuv loop (socket and timer
  * callbacks, one poll context per socket, curl_multi_info_read drained after
- * every action). TLS verification is on by default. */
+ * every action). TLS verification is on by default. curl_global_init is the
+ * caller's, once, before any thread: rd_transport_global_init()
+ * (transport/global.h). */
 #ifndef RENEWD_HTTP_H
 #define RENEWD_HTTP_H
 #include <stddef.h>

@@ -8,7 +8,9 @@
  * is dropped and the failure classified. Host keys are checked against the
  * target's known_hosts file: unknown -> RD_EHOSTKEY, changed -> RD_EHOSTKEY
  * with both fingerprints in the message. A global cap limits handshakes in
- * flight (sshd's MaxStartups).
+ * flight (sshd's MaxStartups). libssh2_init is the caller's, once, before
+ * any thread: rd_transport_global_init() (transport/global.h). The code is
+ * in ssh*.c, its map in ssh_int.h.
  */
 #ifndef RENEWD_SSH_H
 #define RENEWD_SSH_H
