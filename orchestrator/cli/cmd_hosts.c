@@ -1,13 +1,14 @@
 /* cmd_hosts.c — 'renewd hosts trust HOST... --runbook R [--yes] [--replace]':
  * the explicit enrolment of SSH host keys. renewd itself never trusts an
  * unknown or changed key; this verb shows each key's fingerprint and, once
- * confirmed, appends it to the runbook's known_hosts file. */
+ * confirmed, records it in the runbook's known_hosts file. Whether a key is
+ * already trusted is decided by the same libssh2 check as at connect time
+ * (transport/known_hosts.h), and the file is rewritten atomically. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "base/err.h"
 #include "config/runbook.h"
+#include "transport/known_hosts.h"
 #include "transport/ssh.h"
 
 typedef struct trust_ctx {
@@ -36,82 +38,6 @@ static void got_key(int status, const char *key_line, const char *fingerprint, c
     snprintf(c->fp, sizeof c->fp, "%s", fingerprint);
   if (msg)
     snprintf(c->msg, sizeof c->msg, "%s", msg);
-}
-
-/* What known_hosts says of the key in key_line ("HOSTS TYPE BASE64"):
- * 1 the same key is there, 2 the host is there with another key, 0 the
- * host is not there (hashed entries are not recognised: add plain ones). */
-static int kh_lookup(const char *path, const char *key_line) {
-  FILE *f = fopen(path, "r");
-  char line[8192];
-  size_t hl = strcspn(key_line, " ");
-  int res = 0;
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (line[0] == '#' || !line[0])
-      continue;
-    size_t fl = strcspn(line, " \t");
-    /* is our host token one of the comma-separated names of this entry? */
-    int match = 0;
-    for (char *p = line; p < line + fl;) {
-      size_t n = strcspn(p, ",");
-      if (n > fl - (size_t)(p - line))
-        n = fl - (size_t)(p - line);
-      if (n == hl && !strncmp(p, key_line, hl))
-        match = 1;
-      p += n + 1;
-    }
-    if (!match)
-      continue;
-    if (!strcmp(line + fl + strspn(line + fl, " \t"), key_line + hl + 1)) {
-      res = 1;
-      break;
-    }
-    res = 2;
-  }
-  fclose(f);
-  return res;
-}
-
-/* Rewrite known_hosts without the entries for key_line's host, plus
- * key_line: temp file in the same directory, fsync, rename. */
-static int kh_replace(const char *path, const char *key_line) {
-  char tmp[4096], line[8192];
-  size_t hl = strcspn(key_line, " ");
-  FILE *in = fopen(path, "r"), *out;
-  int fd, rc = 0;
-  snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
-  if ((fd = mkstemp(tmp)) < 0 || !(out = fdopen(fd, "w"))) {
-    if (in)
-      fclose(in);
-    return RD_EIO;
-  }
-  while (in && fgets(line, sizeof line, in)) {
-    size_t fl = strcspn(line, " \t");
-    int ours = 0;
-    for (char *p = line; p < line + fl;) {
-      size_t n = strcspn(p, ",");
-      if (n > fl - (size_t)(p - line))
-        n = fl - (size_t)(p - line);
-      if (n == hl && !strncmp(p, key_line, hl))
-        ours = 1;
-      p += n + 1;
-    }
-    if (!ours && fputs(line, out) < 0)
-      rc = RD_EIO;
-  }
-  if (in)
-    fclose(in);
-  if (fprintf(out, "%s\n", key_line) < 0 || fflush(out) || fsync(fileno(out)))
-    rc = RD_EIO;
-  fchmod(fileno(out), 0644);
-  if (fclose(out) || rc || rename(tmp, path)) {
-    unlink(tmp);
-    return RD_EIO;
-  }
-  return 0;
 }
 
 static int confirm(const char *host, const char *fp) {
@@ -190,47 +116,58 @@ int cmd_hosts(int argc, char **argv) {
       code = RD_EXIT_FAILED;
       continue;
     }
-    int known = kh_lookup(rb->ssh.known_hosts, ctx.line);
-    if (known == 1) {
-      printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
+    char type[64], why[600], efp[128] = "";
+    unsigned char *blob = NULL;
+    size_t blen = 0;
+    rd_kh_verdict v = RD_KH_UNKNOWN;
+    if (rd_known_hosts_parse_key(ctx.line, type, sizeof type, &blob, &blen)) {
+      fprintf(stderr, "renewd hosts trust: host %s: the server's key cannot be read\n", t->name);
+      code = RD_EXIT_FAILED;
       continue;
     }
-    if (known == 2 && !replace) {
+    rd_kh_host kh = {t->address, t->name, st.port};
+    rd_kh_key key = {type, blob, blen};
+    if (rd_known_hosts_check(rb->ssh.known_hosts, &kh, &key, &v, efp, sizeof efp, why,
+                             sizeof why)) {
+      fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name, why);
+      code = RD_EXIT_FAILED;
+      free(blob);
+      continue;
+    }
+    if (v == RD_KH_TRUSTED) {
+      printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
+      free(blob);
+      continue;
+    }
+    if (v == RD_KH_CHANGED && !replace) {
       fprintf(stderr,
-              "renewd hosts trust: host %s: %s has a DIFFERENT key for it; the server now "
+              "renewd hosts trust: host %s: %s has a DIFFERENT key for it (%s); the server now "
               "presents %s. Find out why it changed; then pass --replace to replace the "
               "recorded key\n",
-              t->name, rb->ssh.known_hosts, ctx.fp);
+              t->name, rb->ssh.known_hosts, efp, ctx.fp);
       code = RD_EXIT_FAILED;
+      free(blob);
       continue;
     }
     printf("host %s (%s port %d): %s%s\n", t->name, t->address, st.port, ctx.fp,
-           known == 2 ? " (replaces the recorded key)" : "");
+           v == RD_KH_CHANGED ? " (replaces the recorded key)" : "");
     if (!yes && !confirm(t->name, ctx.fp)) {
       code = RD_EXIT_FAILED;
+      free(blob);
       continue;
     }
-    if (known == 2) {
-      if (kh_replace(rb->ssh.known_hosts, ctx.line)) {
-        fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot rewrite it: %s\n",
-                rb->ssh.known_hosts, strerror(errno));
-        code = RD_EXIT_FAILED;
-        continue;
-      }
-      printf("host %s: key replaced in %s\n", t->name, rb->ssh.known_hosts);
-      continue;
-    }
-    FILE *f = fopen(rb->ssh.known_hosts, "a");
-    int bad = !f || fprintf(f, "%s\n", ctx.line) < 0;
-    if (f && fclose(f))
-      bad = 1;
-    if (bad) {
-      fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot append: %s\n",
-              rb->ssh.known_hosts, strerror(errno));
+    int rc = rd_known_hosts_store(rb->ssh.known_hosts, &kh, &key, v == RD_KH_CHANGED, why,
+                                  sizeof why);
+    free(blob);
+    if (rc) {
+      fprintf(stderr, "renewd hosts trust: %s\n", why);
       code = RD_EXIT_FAILED;
       continue;
     }
-    printf("host %s: added to %s\n", t->name, rb->ssh.known_hosts);
+    if (v == RD_KH_CHANGED)
+      printf("host %s: key replaced in %s\n", t->name, rb->ssh.known_hosts);
+    else
+      printf("host %s: added to %s\n", t->name, rb->ssh.known_hosts);
   }
   rd_runbook_free(rb);
   return code;

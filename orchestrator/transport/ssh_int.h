@@ -6,8 +6,9 @@
  *   ssh_conn.c        one connection: socket, connect, handshake, login,
  *                     uv_poll driving, deadlines, keepalive, close
  *   ssh_auth.c        identities (parsed once) and the login steps
- *   ssh_knownhosts.c  the host key check (libssh2's knownhost API), shared
- *                     with the known_hosts file API of known_hosts.h
+ *   ssh_knownhosts.c  the host key check (libssh2's knownhost API), cached
+ *                     per file at connect time; known_hosts.c uses the same
+ *                     matching for the file API of known_hosts.h
  *   ssh_hostkey.c     fetching a host key for `renewd hosts trust`
  *   ssh_exec.c        the exec operation; starting, finishing, aborting ops
  *   ssh_sftp.c        the SFTP put and get operations
@@ -46,6 +47,7 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
+#include "transport/known_hosts.h"
 #include "transport/ssh.h"
 
 
@@ -273,6 +275,11 @@ void rdssh_keys_free(rd_ssh *m);
 int rdssh_fingerprint(const unsigned char *blob, size_t len, char *out, size_t outlen);
 const char *rdssh_key_type_name(int libssh2_hostkey_type);
 int rdssh_hostkey_check(conn *c, char *msg, size_t msglen);
+rd_kh_verdict rdssh_kh_match(LIBSSH2_KNOWNHOSTS *kh, const rd_kh_host *h, const rd_kh_key *k,
+                             char *expected_fp, size_t fplen);
+int rdssh_kh_has_host(LIBSSH2_KNOWNHOSTS *kh, const rd_kh_host *h);
+LIBSSH2_KNOWNHOSTS *rdssh_kh_read(LIBSSH2_SESSION *holder, const char *path, int present,
+                                  char *msg, size_t msglen);
 void rdssh_khs_free(rd_ssh *m);
 
 /* ---- ssh_hostkey.c */
