@@ -54,6 +54,76 @@ static int confirm(const char *host, const char *fp) {
   return buf[0] == 'y' || buf[0] == 'Y';
 }
 
+/* Connect to t and read its host key (no login): 0 with ctx->line and
+ * ctx->fp, or the failure printed. */
+static int fetch_key(const rd_runbook *rb, const rd_target *t, trust_ctx *ctx) {
+  uv_loop_t loop;
+  rd_ssh *ssh = NULL;
+  rd_ssh_limits lim = {4, 0};
+  rd_ssh_opts o = {.connect_ms = rb->ssh.connect_timeout_ms, .op_ms = rb->ssh.connect_timeout_ms};
+  rd_ssh_target st = {t->name, t->address, t->port ? t->port : 22, rb->ssh.user, NULL, NULL,
+                      rb->ssh.known_hosts, 0};
+  uv_loop_init(&loop);
+  if (rd_ssh_new(&loop, &lim, &ssh) == 0 && rd_ssh_fetch_hostkey(ssh, &st, &o, got_key, ctx) == 0)
+    uv_run(&loop, UV_RUN_DEFAULT);
+  if (ssh)
+    rd_ssh_shutdown(ssh, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (!ctx->line[0] || ctx->status) {
+    fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
+            ctx->msg[0] ? ctx->msg : rd_strerror(ctx->status));
+    return RD_EXIT_FAILED;
+  }
+  return 0;
+}
+
+/* Show, check against known_hosts (as the connect-time check does), ask,
+ * and record one host's key. An RD_EXIT_* code. */
+static int trust_one(const rd_runbook *rb, const rd_target *t, int yes, int replace) {
+  trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
+  const char *path = rb->ssh.known_hosts;
+  char type[64], why[600], efp[128] = "";
+  unsigned char *blob = NULL;
+  size_t blen = 0;
+  rd_kh_verdict v = RD_KH_UNKNOWN;
+  int code = RD_EXIT_FAILED;
+  if (fetch_key(rb, t, &ctx))
+    return RD_EXIT_FAILED;
+  if (rd_known_hosts_parse_key(ctx.line, type, sizeof type, &blob, &blen)) {
+    fprintf(stderr, "renewd hosts trust: host %s: the server's key cannot be read\n", t->name);
+    return RD_EXIT_FAILED;
+  }
+  rd_kh_host kh = {t->address, t->name, t->port ? t->port : 22};
+  rd_kh_key key = {type, blob, blen};
+  if (rd_known_hosts_check(path, &kh, &key, &v, efp, sizeof efp, why, sizeof why)) {
+    fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name, why);
+  } else if (v == RD_KH_TRUSTED) {
+    printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
+    code = RD_EXIT_OK;
+  } else if (v == RD_KH_CHANGED && !replace) {
+    fprintf(stderr,
+            "renewd hosts trust: host %s: %s has a DIFFERENT key for it (%s); the server now "
+            "presents %s. Find out why it changed; then pass --replace to replace the "
+            "recorded key\n",
+            t->name, path, efp, ctx.fp);
+  } else {
+    printf("host %s (%s port %d): %s%s\n", t->name, t->address, kh.port, ctx.fp,
+           v == RD_KH_CHANGED ? " (replaces the recorded key)" : "");
+    if (!yes && !confirm(t->name, ctx.fp)) {
+      /* refused or not asked: nothing is written */
+    } else if (rd_known_hosts_store(path, &kh, &key, v == RD_KH_CHANGED, why, sizeof why)) {
+      fprintf(stderr, "renewd hosts trust: %s\n", why);
+    } else {
+      printf("host %s: %s %s\n", t->name, v == RD_KH_CHANGED ? "key replaced in" : "added to",
+             path);
+      code = RD_EXIT_OK;
+    }
+  }
+  free(blob);
+  return code;
+}
+
 int cmd_hosts(int argc, char **argv) {
   static const struct option opts[] = {{"runbook", required_argument, NULL, 'r'},
                                        {"yes", no_argument, NULL, 'y'},
@@ -90,84 +160,14 @@ int cmd_hosts(int argc, char **argv) {
   rd_diag_free(&diag);
   for (int i = optind + 1; i < argc; i++) {
     const rd_target *t = rd_runbook_target(rb, argv[i]);
-    uv_loop_t loop;
-    rd_ssh *ssh = NULL;
-    rd_ssh_limits lim = {4, 0};
-    rd_ssh_opts o = {.connect_ms = rb->ssh.connect_timeout_ms, .op_ms = rb->ssh.connect_timeout_ms};
-    trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
+    int rc;
     if (!t) {
       fprintf(stderr, "renewd hosts trust: host %s: not a target of %s\n", argv[i], rbpath);
       code = RD_EXIT_USAGE;
       continue;
     }
-    rd_ssh_target st = {t->name, t->address, t->port ? t->port : 22, rb->ssh.user, NULL, NULL,
-                        rb->ssh.known_hosts, 0};
-    uv_loop_init(&loop);
-    if (rd_ssh_new(&loop, &lim, &ssh) == 0 &&
-        rd_ssh_fetch_hostkey(ssh, &st, &o, got_key, &ctx) == 0)
-      uv_run(&loop, UV_RUN_DEFAULT);
-    if (ssh)
-      rd_ssh_shutdown(ssh, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    if (!ctx.line[0] || ctx.status) {
-      fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
-              ctx.msg[0] ? ctx.msg : rd_strerror(ctx.status));
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    char type[64], why[600], efp[128] = "";
-    unsigned char *blob = NULL;
-    size_t blen = 0;
-    rd_kh_verdict v = RD_KH_UNKNOWN;
-    if (rd_known_hosts_parse_key(ctx.line, type, sizeof type, &blob, &blen)) {
-      fprintf(stderr, "renewd hosts trust: host %s: the server's key cannot be read\n", t->name);
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    rd_kh_host kh = {t->address, t->name, st.port};
-    rd_kh_key key = {type, blob, blen};
-    if (rd_known_hosts_check(rb->ssh.known_hosts, &kh, &key, &v, efp, sizeof efp, why,
-                             sizeof why)) {
-      fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name, why);
-      code = RD_EXIT_FAILED;
-      free(blob);
-      continue;
-    }
-    if (v == RD_KH_TRUSTED) {
-      printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
-      free(blob);
-      continue;
-    }
-    if (v == RD_KH_CHANGED && !replace) {
-      fprintf(stderr,
-              "renewd hosts trust: host %s: %s has a DIFFERENT key for it (%s); the server now "
-              "presents %s. Find out why it changed; then pass --replace to replace the "
-              "recorded key\n",
-              t->name, rb->ssh.known_hosts, efp, ctx.fp);
-      code = RD_EXIT_FAILED;
-      free(blob);
-      continue;
-    }
-    printf("host %s (%s port %d): %s%s\n", t->name, t->address, st.port, ctx.fp,
-           v == RD_KH_CHANGED ? " (replaces the recorded key)" : "");
-    if (!yes && !confirm(t->name, ctx.fp)) {
-      code = RD_EXIT_FAILED;
-      free(blob);
-      continue;
-    }
-    int rc = rd_known_hosts_store(rb->ssh.known_hosts, &kh, &key, v == RD_KH_CHANGED, why,
-                                  sizeof why);
-    free(blob);
-    if (rc) {
-      fprintf(stderr, "renewd hosts trust: %s\n", why);
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    if (v == RD_KH_CHANGED)
-      printf("host %s: key replaced in %s\n", t->name, rb->ssh.known_hosts);
-    else
-      printf("host %s: added to %s\n", t->name, rb->ssh.known_hosts);
+    if ((rc = trust_one(rb, t, yes, replace)) != RD_EXIT_OK)
+      code = rc;
   }
   rd_runbook_free(rb);
   return code;
