@@ -405,6 +405,20 @@ START_TEST(cancel_unanswered) {
 }
 END_TEST
 
+/* A manager that never had a request: shutdown frees it, nothing is left
+ * on the loop. */
+START_TEST(idle_manager_shutdown) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  rd_http_shutdown(the_http, on_shut, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(shut, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("http");
   TCase *tc = tcase_create("multi");
@@ -412,6 +426,7 @@ int main(void) {
   tcase_add_test(tc, post_and_errors);
   tcase_add_test(tc, shutdown_cancels);
   tcase_add_test(tc, cancel_unanswered);
+  tcase_add_test(tc, idle_manager_shutdown);
   suite_add_tcase(s, tc);
   if (rd_transport_global_init()) {
     fprintf(stderr, "test_http: rd_transport_global_init failed\n");

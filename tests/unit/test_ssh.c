@@ -419,6 +419,17 @@ START_TEST(ssh_many_hosts_capped) {
 }
 END_TEST
 
+/* A manager that never had an operation: shutdown frees it, nothing is
+ * left on the loop. */
+START_TEST(ssh_idle_manager_shutdown) {
+  uv_loop_t loop;
+  rd_ssh *m;
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_ssh_new(&loop, NULL, &m), 0);
+  tu_finish(&loop, m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ssh");
   TCase *ts = tcase_create("sshd");
@@ -434,6 +445,7 @@ int main(void) {
   tcase_add_test(ts, ssh_script_roundtrip);
   tcase_add_test(ts, ssh_shutdown_cancels);
   tcase_add_test(ts, ssh_many_hosts_capped);
+  tcase_add_test(ts, ssh_idle_manager_shutdown);
   suite_add_tcase(s, ts);
   return tu_sshd_main("test_ssh", s);
 }
