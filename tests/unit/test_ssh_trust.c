@@ -3,7 +3,8 @@
  * 77): it must agree with the connect-time check, both being libssh2's
  * reading of known_hosts. A hashed entry and an entry with a trailing
  * comment are already trusted (the file is left alone); a changed key needs
- * --replace, which keeps the other lines; an unknown host is added. After
+ * --replace, which keeps the other lines; an unknown host is added; a plain
+ * entry is port 22's, not the test sshd's. After
  * each, an exec through rd_ssh with the same file agrees. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,25 @@ START_TEST(unknown_host_is_added) {
 }
 END_TEST
 
+/* The sshd listens on a port other than 22: a plain "127.0.0.1 KEY" entry is
+ * port 22's, for the connect-time check as for ssh and for trust, which
+ * adds the [127.0.0.1]:PORT entry and leaves the plain one alone. */
+START_TEST(plain_entry_is_port_22s) {
+  char line[1024], text[1200], want[2400];
+  write_runbook();
+  real_line(line, sizeof line);
+  snprintf(text, sizeof text, "127.0.0.1 %s\n", strchr(line, ' ') + 1);
+  put_kh(text);
+  ck_assert_int_eq(exec_status(), RD_EHOSTKEY);
+  ck_assert_int_eq(trust(0), RD_EXIT_OK);
+  snprintf(want, sizeof want, "%s%s\n", text, line);
+  char *after = kh_text();
+  ck_assert_str_eq(after, want);
+  free(after);
+  ck_assert_int_eq(exec_status(), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ssh_trust");
   TCase *tc = tcase_create("sshd");
@@ -165,6 +185,7 @@ int main(void) {
   tcase_add_test(tc, trailing_comment_is_trusted);
   tcase_add_test(tc, changed_key_needs_replace);
   tcase_add_test(tc, unknown_host_is_added);
+  tcase_add_test(tc, plain_entry_is_port_22s);
   suite_add_tcase(s, tc);
   return tu_sshd_main("test_ssh_trust", s);
 }
