@@ -1,13 +1,14 @@
 /* cmd_hosts.c — 'renewd hosts trust HOST... --runbook R [--yes] [--replace]':
  * the explicit enrolment of SSH host keys. renewd itself never trusts an
  * unknown or changed key; this verb shows each key's fingerprint and, once
- * confirmed, appends it to the runbook's known_hosts file. */
+ * confirmed, records it in the runbook's known_hosts file. Whether a key is
+ * already trusted is decided by the same libssh2 check as at connect time
+ * (transport/known_hosts.h), and the file is rewritten atomically. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "base/err.h"
 #include "config/runbook.h"
+#include "transport/known_hosts.h"
 #include "transport/ssh.h"
 
 typedef struct trust_ctx {
@@ -38,82 +40,6 @@ static void got_key(int status, const char *key_line, const char *fingerprint, c
     snprintf(c->msg, sizeof c->msg, "%s", msg);
 }
 
-/* What known_hosts says of the key in key_line ("HOSTS TYPE BASE64"):
- * 1 the same key is there, 2 the host is there with another key, 0 the
- * host is not there (hashed entries are not recognised: add plain ones). */
-static int kh_lookup(const char *path, const char *key_line) {
-  FILE *f = fopen(path, "r");
-  char line[8192];
-  size_t hl = strcspn(key_line, " ");
-  int res = 0;
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (line[0] == '#' || !line[0])
-      continue;
-    size_t fl = strcspn(line, " \t");
-    /* is our host token one of the comma-separated names of this entry? */
-    int match = 0;
-    for (char *p = line; p < line + fl;) {
-      size_t n = strcspn(p, ",");
-      if (n > fl - (size_t)(p - line))
-        n = fl - (size_t)(p - line);
-      if (n == hl && !strncmp(p, key_line, hl))
-        match = 1;
-      p += n + 1;
-    }
-    if (!match)
-      continue;
-    if (!strcmp(line + fl + strspn(line + fl, " \t"), key_line + hl + 1)) {
-      res = 1;
-      break;
-    }
-    res = 2;
-  }
-  fclose(f);
-  return res;
-}
-
-/* Rewrite known_hosts without the entries for key_line's host, plus
- * key_line: temp file in the same directory, fsync, rename. */
-static int kh_replace(const char *path, const char *key_line) {
-  char tmp[4096], line[8192];
-  size_t hl = strcspn(key_line, " ");
-  FILE *in = fopen(path, "r"), *out;
-  int fd, rc = 0;
-  snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
-  if ((fd = mkstemp(tmp)) < 0 || !(out = fdopen(fd, "w"))) {
-    if (in)
-      fclose(in);
-    return RD_EIO;
-  }
-  while (in && fgets(line, sizeof line, in)) {
-    size_t fl = strcspn(line, " \t");
-    int ours = 0;
-    for (char *p = line; p < line + fl;) {
-      size_t n = strcspn(p, ",");
-      if (n > fl - (size_t)(p - line))
-        n = fl - (size_t)(p - line);
-      if (n == hl && !strncmp(p, key_line, hl))
-        ours = 1;
-      p += n + 1;
-    }
-    if (!ours && fputs(line, out) < 0)
-      rc = RD_EIO;
-  }
-  if (in)
-    fclose(in);
-  if (fprintf(out, "%s\n", key_line) < 0 || fflush(out) || fsync(fileno(out)))
-    rc = RD_EIO;
-  fchmod(fileno(out), 0644);
-  if (fclose(out) || rc || rename(tmp, path)) {
-    unlink(tmp);
-    return RD_EIO;
-  }
-  return 0;
-}
-
 static int confirm(const char *host, const char *fp) {
   char buf[16];
   if (!isatty(STDIN_FILENO)) {
@@ -126,6 +52,76 @@ static int confirm(const char *host, const char *fp) {
   if (!fgets(buf, sizeof buf, stdin))
     return 0;
   return buf[0] == 'y' || buf[0] == 'Y';
+}
+
+/* Connect to t and read its host key (no login): 0 with ctx->line and
+ * ctx->fp, or the failure printed. */
+static int fetch_key(const rd_runbook *rb, const rd_target *t, trust_ctx *ctx) {
+  uv_loop_t loop;
+  rd_ssh *ssh = NULL;
+  rd_ssh_limits lim = {4, 0};
+  rd_ssh_opts o = {.connect_ms = rb->ssh.connect_timeout_ms, .op_ms = rb->ssh.connect_timeout_ms};
+  rd_ssh_target st = {t->name, t->address, t->port ? t->port : 22, rb->ssh.user, NULL, NULL,
+                      rb->ssh.known_hosts, 0};
+  uv_loop_init(&loop);
+  if (rd_ssh_new(&loop, &lim, &ssh) == 0 && rd_ssh_fetch_hostkey(ssh, &st, &o, got_key, ctx) == 0)
+    uv_run(&loop, UV_RUN_DEFAULT);
+  if (ssh)
+    rd_ssh_shutdown(ssh, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (!ctx->line[0] || ctx->status) {
+    fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
+            ctx->msg[0] ? ctx->msg : rd_strerror(ctx->status));
+    return RD_EXIT_FAILED;
+  }
+  return 0;
+}
+
+/* Show, check against known_hosts (as the connect-time check does), ask,
+ * and record one host's key. An RD_EXIT_* code. */
+static int trust_one(const rd_runbook *rb, const rd_target *t, int yes, int replace) {
+  trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
+  const char *path = rb->ssh.known_hosts;
+  char type[64], why[600], efp[128] = "";
+  unsigned char *blob = NULL;
+  size_t blen = 0;
+  rd_kh_verdict v = RD_KH_UNKNOWN;
+  int code = RD_EXIT_FAILED;
+  if (fetch_key(rb, t, &ctx))
+    return RD_EXIT_FAILED;
+  if (rd_known_hosts_parse_key(ctx.line, type, sizeof type, &blob, &blen)) {
+    fprintf(stderr, "renewd hosts trust: host %s: the server's key cannot be read\n", t->name);
+    return RD_EXIT_FAILED;
+  }
+  rd_kh_host kh = {t->address, t->name, t->port ? t->port : 22};
+  rd_kh_key key = {type, blob, blen};
+  if (rd_known_hosts_check(path, &kh, &key, &v, efp, sizeof efp, why, sizeof why)) {
+    fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name, why);
+  } else if (v == RD_KH_TRUSTED) {
+    printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
+    code = RD_EXIT_OK;
+  } else if (v == RD_KH_CHANGED && !replace) {
+    fprintf(stderr,
+            "renewd hosts trust: host %s: %s has a DIFFERENT key for it (%s); the server now "
+            "presents %s. Find out why it changed; then pass --replace to replace the "
+            "recorded key\n",
+            t->name, path, efp, ctx.fp);
+  } else {
+    printf("host %s (%s port %d): %s%s\n", t->name, t->address, kh.port, ctx.fp,
+           v == RD_KH_CHANGED ? " (replaces the recorded key)" : "");
+    if (!yes && !confirm(t->name, ctx.fp)) {
+      /* refused or not asked: nothing is written */
+    } else if (rd_known_hosts_store(path, &kh, &key, v == RD_KH_CHANGED, why, sizeof why)) {
+      fprintf(stderr, "renewd hosts trust: %s\n", why);
+    } else {
+      printf("host %s: %s %s\n", t->name, v == RD_KH_CHANGED ? "key replaced in" : "added to",
+             path);
+      code = RD_EXIT_OK;
+    }
+  }
+  free(blob);
+  return code;
 }
 
 int cmd_hosts(int argc, char **argv) {
@@ -164,73 +160,14 @@ int cmd_hosts(int argc, char **argv) {
   rd_diag_free(&diag);
   for (int i = optind + 1; i < argc; i++) {
     const rd_target *t = rd_runbook_target(rb, argv[i]);
-    uv_loop_t loop;
-    rd_ssh *ssh = NULL;
-    rd_ssh_limits lim = {4, 0};
-    rd_ssh_opts o = {.connect_ms = rb->ssh.connect_timeout_ms, .op_ms = rb->ssh.connect_timeout_ms};
-    trust_ctx ctx = {rb, t, RD_EIO, "", "", ""};
+    int rc;
     if (!t) {
       fprintf(stderr, "renewd hosts trust: host %s: not a target of %s\n", argv[i], rbpath);
       code = RD_EXIT_USAGE;
       continue;
     }
-    rd_ssh_target st = {t->name, t->address, t->port ? t->port : 22, rb->ssh.user, NULL, NULL,
-                        rb->ssh.known_hosts, 0};
-    uv_loop_init(&loop);
-    if (rd_ssh_new(&loop, &lim, &ssh) == 0 &&
-        rd_ssh_fetch_hostkey(ssh, &st, &o, got_key, &ctx) == 0)
-      uv_run(&loop, UV_RUN_DEFAULT);
-    if (ssh)
-      rd_ssh_shutdown(ssh, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    if (!ctx.line[0] || ctx.status) {
-      fprintf(stderr, "renewd hosts trust: host %s: %s\n", t->name,
-              ctx.msg[0] ? ctx.msg : rd_strerror(ctx.status));
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    int known = kh_lookup(rb->ssh.known_hosts, ctx.line);
-    if (known == 1) {
-      printf("host %s: key %s is already trusted\n", t->name, ctx.fp);
-      continue;
-    }
-    if (known == 2 && !replace) {
-      fprintf(stderr,
-              "renewd hosts trust: host %s: %s has a DIFFERENT key for it; the server now "
-              "presents %s. Find out why it changed; then pass --replace to replace the "
-              "recorded key\n",
-              t->name, rb->ssh.known_hosts, ctx.fp);
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    printf("host %s (%s port %d): %s%s\n", t->name, t->address, st.port, ctx.fp,
-           known == 2 ? " (replaces the recorded key)" : "");
-    if (!yes && !confirm(t->name, ctx.fp)) {
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    if (known == 2) {
-      if (kh_replace(rb->ssh.known_hosts, ctx.line)) {
-        fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot rewrite it: %s\n",
-                rb->ssh.known_hosts, strerror(errno));
-        code = RD_EXIT_FAILED;
-        continue;
-      }
-      printf("host %s: key replaced in %s\n", t->name, rb->ssh.known_hosts);
-      continue;
-    }
-    FILE *f = fopen(rb->ssh.known_hosts, "a");
-    int bad = !f || fprintf(f, "%s\n", ctx.line) < 0;
-    if (f && fclose(f))
-      bad = 1;
-    if (bad) {
-      fprintf(stderr, "renewd hosts trust: known_hosts %s: cannot append: %s\n",
-              rb->ssh.known_hosts, strerror(errno));
-      code = RD_EXIT_FAILED;
-      continue;
-    }
-    printf("host %s: added to %s\n", t->name, rb->ssh.known_hosts);
+    if ((rc = trust_one(rb, t, yes, replace)) != RD_EXIT_OK)
+      code = rc;
   }
   rd_runbook_free(rb);
   return code;

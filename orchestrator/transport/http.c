@@ -43,8 +43,10 @@ typedef struct req {
   unsigned char *body;
   size_t len, cap, max;
   int overflow;
+  int canceled; /* by rd_http_cancel (not by shutdown) */
   rd_http_done cb;
   void *arg;
+  uint64_t id; /* for rd_http_cancel */
   uint64_t t0;
   char method[8];
   char *where; /* the URL without its query (it may carry secrets) */
@@ -56,8 +58,11 @@ struct rd_http {
   CURLM *multi;
   uv_timer_t timer;
   req *reqs;
+  req *canceled; /* removed from the multi handle, callbacks still due */
+  uv_timer_t cancel_timer; /* delivers them from the loop */
+  uint64_t next_id;
   sctx *socks;
-  int handles; /* open uv handles: the timer + poll contexts */
+  int handles; /* open uv handles: the two timers + poll contexts */
   int shutting, cleaning, closed;
   void (*done)(void *);
   void *done_arg;
@@ -255,7 +260,8 @@ static void req_complete(req *r, int status, CURLcode rc) {
   res.body_len = r->len;
   res.ms = (double)(uv_hrtime() - r->t0) / 1e6;
   if (status == RD_ECANCELED) {
-    rd_fmt(res.msg, sizeof res.msg, "%s %s: canceled (shutting down)", r->method, r->where);
+    rd_fmt(res.msg, sizeof res.msg, "%s %s: canceled%s", r->method, r->where,
+           r->canceled ? "" : " (shutting down)");
   } else if (status == RD_EOVERFLOW) {
     rd_fmt(res.msg, sizeof res.msg, "%s %s: the response is larger than the %zu-byte cap",
            r->method, r->where, r->max);
@@ -380,6 +386,9 @@ int rd_http_submit(rd_http *h, const char *method, const char *url, const char *
     req_free(r);
     return RD_ENOMEM;
   }
+  r->id = ++h->next_id;
+  if (o && o->id_out)
+    *o->id_out = r->id;
   return 0;
 oom:
   req_free(r);
@@ -389,15 +398,9 @@ oom:
 /* ------------------------------------------------------------------ life cycle */
 
 int rd_http_new(uv_loop_t *loop, rd_http **out) {
-  static int inited;
   rd_http *h;
   if (!loop || !out)
     return RD_EINVAL;
-  if (!inited) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT))
-      return RD_ENOMEM;
-    inited = 1;
-  }
   if (!(h = calloc(1, sizeof *h)))
     return RD_ENOMEM;
   if (!(h->multi = curl_multi_init())) {
@@ -407,7 +410,9 @@ int rd_http_new(uv_loop_t *loop, rd_http **out) {
   h->loop = loop;
   uv_timer_init(loop, &h->timer);
   h->timer.data = h;
-  h->handles = 1;
+  uv_timer_init(loop, &h->cancel_timer);
+  h->cancel_timer.data = h;
+  h->handles = 2;
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -432,8 +437,21 @@ static void on_timer_closed(uv_handle_t *hd) {
   maybe_free(h);
 }
 
+static void deliver_canceled(rd_http *h) {
+  while (h->canceled) {
+    req *r = h->canceled;
+    h->canceled = r->next;
+    r->next = NULL;
+    req_complete(r, RD_ECANCELED, CURLE_OK);
+    req_free(r);
+  }
+}
+
+static void on_cancel_timer(uv_timer_t *t) { deliver_canceled(t->data); }
+
 static void on_shutdown(uv_timer_t *t) {
   rd_http *h = t->data;
+  deliver_canceled(h);
   while (h->reqs) {
     req *r = h->reqs;
     req_unlink(r);
@@ -448,6 +466,7 @@ static void on_shutdown(uv_timer_t *t) {
     sctx_close(c);
   h->closed = 1;
   uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&h->cancel_timer, on_timer_closed);
 }
 
 void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg) {
@@ -460,9 +479,26 @@ void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg) {
   uv_timer_start(&h->timer, on_shutdown, 0, 0);
 }
 
-/* Placeholder until the per-request cancel lands. */
 int rd_http_cancel(rd_http *h, uint64_t id) {
-  (void)h;
-  (void)id;
-  return RD_ENOTSUP;
+  req *r, **pp;
+  if (!h || !id)
+    return RD_EINVAL;
+  for (r = h->canceled; r; r = r->next)
+    if (r->id == id)
+      return 0; /* already canceled, its callback is due */
+  for (r = h->reqs; r && r->id != id; r = r->next)
+    ;
+  if (!r)
+    return RD_ENOTFOUND;
+  req_unlink(r);
+  curl_multi_remove_handle(h->multi, r->easy);
+  curl_easy_cleanup(r->easy); /* closes its connection now */
+  r->easy = NULL;
+  r->canceled = 1;
+  for (pp = &h->canceled; *pp; pp = &(*pp)->next)
+    ;
+  *pp = r;
+  if (!h->shutting)
+    uv_timer_start(&h->cancel_timer, on_cancel_timer, 0, 0);
+  return 0;
 }

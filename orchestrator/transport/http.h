@@ -1,6 +1,8 @@
 /* http.h — libcurl multi driven by the same libuv loop (socket and timer
  * callbacks, one poll context per socket, curl_multi_info_read drained after
- * every action). TLS verification is on by default. */
+ * every action). TLS verification is on by default. curl_global_init is the
+ * caller's, once, before any thread: rd_transport_global_init()
+ * (transport/global.h). */
 #ifndef RENEWD_HTTP_H
 #define RENEWD_HTTP_H
 #include <stddef.h>
@@ -39,7 +41,9 @@ int rd_http_submit(rd_http *h, const char *method, const char *url,
                     const rd_http_opts *o, rd_http_done cb, void *arg);
 /* Cancel one request (id from rd_http_opts.id_out): the transfer is removed
  * from the multi handle; its callback runs once with RD_ECANCELED, never
- * inside this call. Returns 0, or RD_ENOTFOUND when it already completed. */
+ * inside this call. Returns 0 (also when it is canceled already and its
+ * callback still due), or RD_ENOTFOUND when it already completed. Ids start
+ * at 1. */
 int rd_http_cancel(rd_http *h, uint64_t id);
 /* Cancel everything (callbacks get RD_ECANCELED), free when closed. */
 void rd_http_shutdown(rd_http *h, void (*done)(void *arg), void *arg);

@@ -8,7 +8,9 @@
  * is dropped and the failure classified. Host keys are checked against the
  * target's known_hosts file: unknown -> RD_EHOSTKEY, changed -> RD_EHOSTKEY
  * with both fingerprints in the message. A global cap limits handshakes in
- * flight (sshd's MaxStartups).
+ * flight (sshd's MaxStartups). libssh2_init is the caller's, once, before
+ * any thread: rd_transport_global_init() (transport/global.h). The code is
+ * in ssh*.c, its map in ssh_int.h.
  */
 #ifndef RENEWD_SSH_H
 #define RENEWD_SSH_H
@@ -82,9 +84,13 @@ int rd_ssh_get(rd_ssh *m, const rd_ssh_target *t, const char *remote_path,
 /* Cancel one operation (id from rd_ssh_opts.id_out). A queued operation is
  * removed; a running one has its channel closed (the session is dropped when
  * the channel cannot be closed at once), so the host's next operation starts
- * without waiting for the hung command. Its callback then runs once with
- * RD_ECANCELED, never inside this call. Returns 0, or RD_ENOTFOUND when the
- * operation already completed. */
+ * without waiting for the hung command (sshd answers a channel close only
+ * once the command exits, so a hung one costs its session; a canceled SFTP
+ * transfer or host key fetch drops its session too, and a put's temporary
+ * file may stay behind). Its callback then runs once with
+ * RD_ECANCELED, never inside this call. Returns 0 (also when it is canceled
+ * already and its callback still due), or RD_ENOTFOUND when the operation
+ * already completed. Ids start at 1. */
 int rd_ssh_cancel(rd_ssh *m, uint64_t id);
 /* Done with a host for now: close its session gracefully once idle. */
 void rd_ssh_release(rd_ssh *m, const char *name);

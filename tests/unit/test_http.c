@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "transport/global.h"
 #include "transport/http.h"
 #include "testutil.h"
 
@@ -23,7 +24,7 @@ typedef struct client {
   struct client *next;
   char buf[65536];
   size_t len;
-  int answered, closing;
+  int answered, closing, slow;
 } client;
 
 typedef struct server {
@@ -31,6 +32,7 @@ typedef struct server {
   int port;
   client *clients;
   int requests;
+  int slow_closed; /* connections of /slow requests closed */
 } server;
 
 static void on_client_closed(uv_handle_t *h) {
@@ -41,6 +43,7 @@ static void on_client_closed(uv_handle_t *h) {
       *pp = c->next;
       break;
     }
+  s->slow_closed += c->slow;
   free(c);
 }
 
@@ -110,7 +113,7 @@ static void handle(client *c) {
     respond(c, head, big, n);
     free(big);
   } else if (!strcmp(path, "/slow")) {
-    /* never answer */
+    c->slow = 1; /* never answer */
   } else {
     respond(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "", 0);
   }
@@ -336,12 +339,100 @@ START_TEST(shutdown_cancels) {
 }
 END_TEST
 
+/* rd_http_cancel on a request the server never answers: the callback comes
+ * once, from the loop, with RD_ECANCELED, at once (not after the 30 s
+ * timeout); the connection is closed; the next request works; a cancel
+ * after completion is RD_ENOTFOUND. */
+static hres cx_slow, cx_ok;
+static uint64_t cx_id;
+static char cx_url[128];
+static server *cx_srv;
+
+static void on_cx_ok(const rd_http_result *r, void *arg) {
+  ck_assert_int_eq(cx_srv->slow_closed, 1); /* the canceled transfer's connection */
+  on_done(r, arg);
+}
+
+static void on_cx_slow(const rd_http_result *r, void *arg) {
+  rd_http_opts o = {.id_out = NULL};
+  pending++; /* keep the manager up for the next request */
+  on_done(r, arg);
+  ck_assert_int_eq(rd_http_cancel(the_http, cx_id), RD_ENOTFOUND);
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", cx_url, NULL, NULL, 0, &o, on_cx_ok, &cx_ok), 0);
+}
+
+static void on_cx_timer(uv_timer_t *t) {
+  ck_assert_int_eq(cx_srv->requests, 1); /* the server has the request */
+  ck_assert_int_eq(rd_http_cancel(the_http, cx_id), 0);
+  ck_assert_int_eq(cx_slow.done, 0); /* never inside the call */
+  ck_assert_int_eq(rd_http_cancel(the_http, cx_id), 0); /* still due: no second callback */
+  ck_assert_int_eq(rd_http_cancel(the_http, cx_id + 1000), RD_ENOTFOUND);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+START_TEST(cancel_unanswered) {
+  uv_loop_t loop;
+  uv_timer_t tm;
+  server s;
+  char u[128];
+  rd_http_opts o = {.id_out = &cx_id};
+  memset(&cx_slow, 0, sizeof cx_slow);
+  memset(&cx_ok, 0, sizeof cx_ok);
+  uv_loop_init(&loop);
+  server_start(&loop, &s);
+  cx_srv = &s;
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  pending = 1;
+  url(u, sizeof u, &s, "/slow");
+  url(cx_url, sizeof cx_url, &s, "/ok");
+  cx_id = 0;
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, &o, on_cx_slow, &cx_slow), 0);
+  ck_assert_uint_ne(cx_id, 0);
+  uv_timer_init(&loop, &tm);
+  uv_timer_start(&tm, on_cx_timer, 200, 0);
+  run_all(&loop, &s);
+  ck_assert_int_eq(cx_slow.done, 1);
+  ck_assert_int_eq(cx_slow.status, RD_ECANCELED);
+  ck_assert_msg(cx_slow.ms < 1000, "the cancel took %.0f ms", cx_slow.ms);
+  ck_assert_msg(strstr(cx_slow.msg, "/slow: canceled") != NULL, "%s", cx_slow.msg);
+  ck_assert_int_eq(cx_ok.done, 1);
+  ck_assert_msg(cx_ok.status == 0, "%s", cx_ok.msg);
+  ck_assert_str_eq((char *)cx_ok.body, "hello");
+  ck_assert_int_eq(s.requests, 2);
+  free(cx_slow.body);
+  free(cx_ok.body);
+}
+END_TEST
+
+/* A manager that never had a request: shutdown frees it, nothing is left
+ * on the loop. */
+START_TEST(idle_manager_shutdown) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  rd_http_shutdown(the_http, on_shut, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(shut, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("http");
   TCase *tc = tcase_create("multi");
   tcase_add_test(tc, concurrent_gets);
   tcase_add_test(tc, post_and_errors);
   tcase_add_test(tc, shutdown_cancels);
+  tcase_add_test(tc, cancel_unanswered);
+  tcase_add_test(tc, idle_manager_shutdown);
   suite_add_tcase(s, tc);
-  return tu_run(s);
+  if (rd_transport_global_init()) {
+    fprintf(stderr, "test_http: rd_transport_global_init failed\n");
+    return EXIT_FAILURE;
+  }
+  int rc = tu_run(s);
+  rd_transport_global_cleanup();
+  return rc;
 }
