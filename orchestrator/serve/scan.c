@@ -229,7 +229,22 @@ int rd_serve_init(rd_serve *sv, uv_loop_t *loop, rd_registry *reg, rd_journal *j
   return 0;
 }
 
+/* Seed each runbook's expiry map from the journal's newest inventory snapshot
+ * of its hosts, so /metrics and /status know the fleet before the first scan
+ * after a restart. */
+static int seed_expiry(const rd_inventory_row *row, void *arg) {
+  rd_serve *sv = arg;
+  json_int_t na = json_integer_value(json_object_get(row->facts, "not_after"));
+  for (size_t i = 0; na && i < sv->nrbs; i++)
+    if (json_object_get(sv->rbs[i].rb->target_index, row->host))
+      json_object_set_new(sv->rbs[i].expiry, row->host, json_integer(na));
+  return 0;
+}
+
 void rd_serve_start(rd_serve *sv) {
+  if (sv->journal && rd_journal_inventory_latest(sv->journal, seed_expiry, sv))
+    fprintf(stderr, "renewd serve: journal: %s (expiry known after the first scan)\n",
+            rd_journal_errmsg(sv->journal));
   for (size_t i = 0; i < sv->nrbs && !sv->stopping; i++)
     schedule_next(&sv->rbs[i], 1);
 }

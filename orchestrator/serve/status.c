@@ -146,8 +146,8 @@ static json_t *jobs_status(rd_journal *j) {
   return o;
 }
 
-/* Expiry of every host's live certificate, as the scans since start saw it.
- * (The journal's inventory snapshots have no reader yet.) */
+/* Expiry of every host's live certificate: the journal's newest inventory
+ * snapshot at start, then what each scan saw. */
 static json_t *fleet_status(const rd_serve *sv, time_t now) {
   json_int_t hosts = 0, expired = 0, d7 = 0, d30 = 0, soonest = 0;
   const char *shost = NULL, *srb = NULL;
@@ -167,7 +167,7 @@ static json_t *fleet_status(const rd_serve *sv, time_t now) {
       }
     }
   }
-  json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "of", "live certificates seen by the scans since start",
+  json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "of", "live certificates, as last inventoried",
                         "hosts", hosts, "expired", expired, "expiring_within_7d", d7,
                         "expiring_within_30d", d30);
   if (shost) {

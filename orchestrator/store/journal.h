@@ -146,6 +146,16 @@ int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json
 int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **out);
 
 int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts);
+/* The newest inventory snapshot of every host, by host name. The row (and its
+ * facts) are borrowed for the visit only; a visitor's non-zero return stops
+ * the walk and is returned. */
+typedef struct rd_inventory_row {
+  char host[256];
+  time_t taken_at;
+  const json_t *facts;
+} rd_inventory_row;
+typedef int (*rd_inventory_visit)(const rd_inventory_row *row, void *arg);
+int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg);
 /* Append-only: the schema refuses UPDATE and DELETE on audit rows. */
 int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
                      const json_t *detail);

@@ -1,6 +1,6 @@
-/* journal_append.c — rows that are only ever added: inventory snapshots, the
- * audit log (the schema refuses UPDATE and DELETE on it) and alerts already
- * sent (journal.h). */
+/* journal_append.c — rows that are only ever added: inventory snapshots (and
+ * the reader of each host's newest), the audit log (the schema refuses UPDATE
+ * and DELETE on it) and alerts already sent (journal.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +54,37 @@ int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts) {
   err = insert1(j, S_INV_INSERT, "inventory", host, text, NULL);
   free(text);
   return err < 0 ? err : 0;
+}
+
+static int read_inventory(rd_journal *j, sqlite3_stmt *s, void *row, int64_t ctx) {
+  rd_inventory_row *r = row;
+  const char *text = (const char *)sqlite3_column_text(s, 2);
+  json_error_t jerr;
+  (void)ctx;
+  jn_copy_col(r->host, sizeof r->host, s, 0);
+  r->taken_at = (time_t)sqlite3_column_int64(s, 1);
+  if (!(r->facts = json_loads(text ? text : "", JSON_DECODE_ANY, &jerr)))
+    return jn_fail(j, RD_EPROTO, "inventory %s: facts are not JSON: %s", r->host, jerr.text);
+  return 0;
+}
+
+int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg) {
+  jn_rows r = {.size = sizeof(rd_inventory_row)};
+  const rd_inventory_row *rows;
+  int rc, err;
+  sqlite3_stmt *s;
+  if (!j || !fn)
+    return RD_EINVAL;
+  if (!(s = jn_stmt(j, S_INV_LATEST, &rc)))
+    return jn_dberr(j, rc, "inventory");
+  err = jn_collect(j, s, "inventory", &r, read_inventory, 0);
+  rows = r.rows;
+  for (size_t i = 0; !err && i < r.n; i++)
+    err = fn(&rows[i], arg);
+  for (size_t i = 0; i < r.n; i++)
+    json_decref((json_t *)rows[i].facts);
+  free(r.rows);
+  return err;
 }
 
 int rd_journal_audit(rd_journal *j, const char *actor, const char *event,

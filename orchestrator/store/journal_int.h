@@ -57,6 +57,8 @@
   X(KV_DEL, "DELETE FROM kv WHERE job_id = ?1 AND key = ?2")                   \
   X(KV_GET, "SELECT value FROM kv WHERE job_id = ?1 AND key = ?2")             \
   X(INV_INSERT, "INSERT INTO inventory(host, taken_at, facts) VALUES (?1, ?2, ?3)") \
+  X(INV_LATEST, "SELECT host, taken_at, facts FROM inventory WHERE id IN"      \
+                " (SELECT max(id) FROM inventory GROUP BY host) ORDER BY host") \
   X(AUDIT_INSERT, "INSERT INTO audit(at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)") \
   X(ALERT_INSERT, "INSERT INTO alerts(key, at) VALUES (?1, ?2)"                \
                   " ON CONFLICT(key) DO NOTHING")

@@ -143,6 +143,10 @@ check "no handles left open at exit" bash -c "! grep -q 'handles left open' '$WO
 # check of a sanitizer build runs at exit and is no part of the stop: it is
 # switched off for this daemon.
 check "serve starts (hourly scans)" start_daemon "$WORK/hourly.json" ASAN_OPTIONS=detect_leaks=0
+# a restarted daemon knows its fleet from the journal's inventory before its
+# first scan has ended
+get /status >"$WORK/status0.json"
+check "restarted: /status knows the 3 certificates from the journal at once" jqt '.fleet.hosts == 3 and .fleet.expiring_within_30d == 3' "$WORK/status0.json"
 check "its first scan ended" wait_for 60 bash -c "[ \"\$(awk '/^renewd_scans_total/{print \$2}' <('$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/metrics))\" = 1 ]"
 "$LAB" exec -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; sleep 30" &
 IDLE=$!

@@ -194,6 +194,42 @@ START_TEST(inventory_snapshots) {
 }
 END_TEST
 
+static int collect_inv(const rd_inventory_row *row, void *arg) {
+  json_object_set_new(arg, row->host, json_deep_copy(row->facts));
+  return 0;
+}
+static int stop_inv(const rd_inventory_row *row, void *arg) {
+  (*(int *)arg)++;
+  return 7;
+}
+
+START_TEST(inventory_latest_per_host) {
+  rd_journal *j = open_j();
+  json_t *seen = json_object();
+  int visits = 0;
+  ck_assert_int_eq(rd_journal_inventory_latest(j, collect_inv, seen), 0);
+  ck_assert_int_eq(json_object_size(seen), 0);
+  for (int i = 1; i <= 3; i++) {
+    json_t *f = json_pack("{s:i}", "not_after", i);
+    ck_assert_int_eq(rd_journal_inventory(j, "web1", f), 0);
+    json_decref(f);
+  }
+  json_t *g = json_pack("{s:i}", "not_after", 99);
+  ck_assert_int_eq(rd_journal_inventory(j, "db'1", g), 0);
+  json_decref(g);
+  ck_assert_int_eq(rd_journal_inventory_latest(j, collect_inv, seen), 0);
+  ck_assert_int_eq(json_object_size(seen), 2);
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(seen, "web1"), "not_after")), 3);
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(seen, "db'1"), "not_after")), 99);
+  /* a visitor's non-zero return stops the walk and is returned */
+  ck_assert_int_eq(rd_journal_inventory_latest(j, stop_inv, &visits), 7);
+  ck_assert_int_eq(visits, 1);
+  ck_assert_int_eq(rd_journal_inventory_latest(j, NULL, NULL), RD_EINVAL);
+  json_decref(seen);
+  rd_journal_close(j);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("journal");
   TCase *tc = tcase_create("core");
@@ -205,6 +241,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, audit_append_only);
   tcase_add_test(tc, alert_once);
   tcase_add_test(tc, inventory_snapshots);
+  tcase_add_test(tc, inventory_latest_per_host);
   suite_add_tcase(s, tc);
   return s;
 }
