@@ -3,10 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <libssh2.h>
-
 #include "cli/cli.h"
+#include "transport/global.h"
 
 #ifndef RENEWD_VERSION
 #define RENEWD_VERSION "0.0.0"
@@ -69,20 +67,12 @@ static int dispatch(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   /* The transports' global state, once for the process and before any
-   * thread exists (neither init is thread-safe). TODO(merge): switch to
-   * rd_transport_global_init() / rd_transport_global_cleanup() of
-   * transport/global.h when that lands. */
-  if (libssh2_init(0)) {
-    fprintf(stderr, "renewd: cannot initialise libssh2\n");
-    return RD_EXIT_FAILED;
-  }
-  if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-    fprintf(stderr, "renewd: cannot initialise libcurl\n");
-    libssh2_exit();
+   * thread exists (neither libssh2's nor curl's init is thread-safe). */
+  if (rd_transport_global_init()) {
+    fprintf(stderr, "renewd: cannot initialise libssh2 and libcurl\n");
     return RD_EXIT_FAILED;
   }
   int code = dispatch(argc, argv);
-  curl_global_cleanup();
-  libssh2_exit();
+  rd_transport_global_cleanup();
   return code;
 }
