@@ -15,8 +15,17 @@ cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== unit + e2e tests (ASan+UBSan) =="
-ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
-ctest --test-dir build-asan --output-on-failure -L e2e
+log=$(mktemp /tmp/renewd-check.XXXXXX)
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit 2>&1 | tee "$log"
+ctest --test-dir build-asan --output-on-failure -L e2e 2>&1 | tee -a "$log"
+# A test that cannot run exits 77 and ctest reports it as skipped. As root
+# every test can run, so a skip here means something is missing: fail.
+if [ "$(id -u)" = 0 ] && grep -E '\*\*\*Skipped|Not Run' "$log"; then
+  rm -f "$log"
+  echo "check: the tests above were skipped; as root every test must run" >&2
+  exit 1
+fi
+rm -f "$log"
 
 echo "== unit tests under valgrind =="
 cmake -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug >/dev/null

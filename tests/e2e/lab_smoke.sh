@@ -25,8 +25,8 @@ finish() {
 }
 
 if [[ $(id -u) != 0 ]]; then
-	echo "lab_smoke: needs root (network namespaces, sshd); run it with sudo" >&2
-	exit 2
+	echo "lab_smoke: SKIP: needs root (network namespaces, sshd); run it with sudo"
+	exit 77
 fi
 
 WORK=$(mktemp -d /tmp/lab_smoke.XXXXXX)
