@@ -16,6 +16,7 @@
 
 #include "core/engine_int.h"
 #include "base/err.h"
+#include "core/policy.h"
 #include "core/schedule.h"
 #include "base/util.h"
 
