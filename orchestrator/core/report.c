@@ -33,17 +33,66 @@ static void print_changes(FILE *f, const json_t *result) {
 
 static const char *phase_order[] = {"probe", "apply", "verify", "rollback"};
 
+/* The headline names the outcome and, for a job that failed somewhere, its
+ * first real cause (the first phase that failed), not the due decision it
+ * never got to act on; otherwise why it was (not) due. */
+static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
+  const json_t *due = json_object_get(job, "due");
+  const char *state = json_string_value(json_object_get(job, "state"));
+  fprintf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
+          json_string_value(json_object_get(job, "platform")), state ? state : "?");
+  if (cause)
+    fprintf(f, " — %s %s: %s", json_string_value(json_object_get(cause, "step")),
+            json_string_value(json_object_get(cause, "phase")),
+            json_string_value(json_object_get(cause, "message")));
+  else if (due)
+    fprintf(f, " — %s", json_string_value(json_object_get(due, "why")));
+  fputc('\n', f);
+  if (cause && due)
+    fprintf(f, "  due: %s\n", json_string_value(json_object_get(due, "why")));
+}
+
+static void print_steps(FILE *f, const json_t *job, const json_t *cause, int whatif) {
+  const json_t *steps = json_object_get(job, "steps"), *st;
+  size_t k;
+  json_array_foreach(steps, k, st) {
+    const json_t *phases = json_object_get(st, "phases");
+    const char *name = json_string_value(json_object_get(st, "name"));
+    int is_cause = cause && name && !strcmp(name, json_string_value(json_object_get(cause, "step")));
+    if (json_object_size(phases) == 0)
+      continue;
+    fprintf(f, "  %-22s", name);
+    for (size_t p = 0; p < 4; p++) {
+      const json_t *ph = json_object_get(phases, phase_order[p]);
+      if (ph)
+        fprintf(f, " %s:%s", phase_order[p], json_string_value(json_object_get(ph, "status")));
+    }
+    fputc('\n', f);
+    for (size_t p = 0; p < 4; p++) {
+      const json_t *ph = json_object_get(phases, phase_order[p]);
+      const char *msg = json_string_value(json_object_get(ph, "message"));
+      if (!ph)
+        continue;
+      /* the cause is in the headline already: once is enough */
+      if (msg && !(is_cause && !strcmp(phase_order[p],
+                                       json_string_value(json_object_get(cause, "phase")))))
+        fprintf(f, "      %s: %s\n", phase_order[p], msg);
+      if (p == 0 || json_object_get(ph, "status") != NULL)
+        print_changes(f, json_object_get(ph, "result"));
+      if (p == 0 && !whatif)
+        break; /* after a real run the probe's diff is what matters */
+    }
+  }
+}
+
 void rd_report_print_text(FILE *f, json_t *report, int whatif) {
   const json_t *jobs = json_object_get(report, "jobs"), *job;
   size_t i;
   json_array_foreach(jobs, i, job) {
-    const json_t *due = json_object_get(job, "due");
     const char *state = json_string_value(json_object_get(job, "state"));
-    fprintf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
-            json_string_value(json_object_get(job, "platform")), state ? state : "?");
-    if (due)
-      fprintf(f, " — %s", json_string_value(json_object_get(due, "why")));
-    fputc('\n', f);
+    const json_t *cause = json_object_get(job, "cause");
+    const char *err = json_string_value(json_object_get(job, "error"));
+    print_headline(f, job, cause);
     const json_t *findings = json_object_get(job, "findings"), *fd;
     size_t fi;
     json_array_foreach(findings, fi, fd)
@@ -53,34 +102,9 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
       fprintf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
     if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
       continue;
-    const json_t *steps = json_object_get(job, "steps"), *st;
-    size_t k;
-    json_array_foreach(steps, k, st) {
-      const json_t *phases = json_object_get(st, "phases");
-      if (json_object_size(phases) == 0)
-        continue;
-      fprintf(f, "  %-22s", json_string_value(json_object_get(st, "name")));
-      for (size_t p = 0; p < 4; p++) {
-        const json_t *ph = json_object_get(phases, phase_order[p]);
-        if (ph)
-          fprintf(f, " %s:%s", phase_order[p], json_string_value(json_object_get(ph, "status")));
-      }
-      fputc('\n', f);
-      for (size_t p = 0; p < 4; p++) {
-        const json_t *ph = json_object_get(phases, phase_order[p]);
-        const char *msg = json_string_value(json_object_get(ph, "message"));
-        if (!ph)
-          continue;
-        if (msg)
-          fprintf(f, "      %s: %s\n", phase_order[p], msg);
-        if (p == 0 || json_object_get(ph, "status") != NULL)
-          print_changes(f, json_object_get(ph, "result"));
-        if (p == 0 && !whatif)
-          break; /* after a real run the probe's diff is what matters */
-      }
-    }
-    const char *err = json_string_value(json_object_get(job, "error"));
-    if (err)
+    print_steps(f, job, cause, whatif);
+    /* an error that is not the headline's cause (journal, held, backoff) */
+    if (err && !(cause && strstr(err, json_string_value(json_object_get(cause, "message")))))
       fprintf(f, "  error: %s\n", err);
   }
   const json_t *stats = json_object_get(report, "stats");
@@ -96,4 +120,7 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
           (long long)json_integer_value(json_object_get(stats, "rolled_back")),
           (long long)json_integer_value(json_object_get(stats, "needs_operator")),
           (long long)json_integer_value(json_object_get(stats, "pending")));
+  if (json_integer_value(json_object_get(stats, "skipped")))
+    fprintf(f, "  (%lld not attempted: backing off or held)\n",
+            (long long)json_integer_value(json_object_get(stats, "skipped")));
 }
