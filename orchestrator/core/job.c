@@ -296,7 +296,7 @@ void rd_job_next(rd_job *j) {
         rd_job_end(j, RD_JOB_NEEDS_OPERATOR);
         return;
       }
-      if (rd_job_state_rank(j->state) >= rd_job_state_rank(RD_JOB_ISSUED) || (s->kind->flags & RD_KIND_INSTALL)) {
+      if (!rd_job_state_behind(RD_JOB_ISSUED, j->state) || (s->kind->flags & RD_KIND_INSTALL)) {
         /* the new certificate exists: roll back, starting with the failed
          * step itself (it may be half applied), then every earlier one */
         if (rd_job_move(j, RD_JOB_ROLLING_BACK, j->error)) {
@@ -323,7 +323,7 @@ void rd_job_next(rd_job *j) {
     }
     if (s->phase == RD_PHASE_PROBE) {
       if (!(s->kind->flags & (RD_KIND_ISSUER | RD_KIND_INSTALL)) &&
-          rd_job_state_rank(j->state) < rd_job_state_rank(RD_JOB_FOLLOWUPS)) {
+          rd_job_state_behind(RD_JOB_FOLLOWUPS, j->state)) {
         if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL)) {
           rd_job_end(j, RD_JOB_FAILED);
           return;
