@@ -7,8 +7,13 @@
  * the host dropped it). Also rd_engine_start's contract: done never runs
  * inside the call, the engine may be freed inside done, an engine that never
  * ran leaves nothing on the loop. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +104,75 @@ static int start(rd_step *s, const rd_host_api *h, int kind, rd_phase phase) {
   return rc;
 }
 
+/* --- a slow HTTP server: the first request is answered after slow_ms ----- */
+
+typedef struct slow_http {
+  int fd, port, stop, served;
+  long slow_ms;
+  pthread_t thread;
+} slow_http;
+
+static void *slow_http_main(void *arg) {
+  slow_http *h = arg;
+  while (!__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST)) {
+    struct pollfd pfd = {h->fd, POLLIN, 0};
+    char buf[4096];
+    size_t got = 0;
+    ssize_t n;
+    if (poll(&pfd, 1, 20) <= 0)
+      continue;
+    int c = accept(h->fd, NULL, NULL);
+    if (c < 0)
+      continue;
+    while (got < sizeof buf - 1 && (n = recv(c, buf + got, sizeof buf - 1 - got, 0)) > 0) {
+      got += (size_t)n;
+      buf[got] = 0;
+      if (strstr(buf, "\r\n\r\n"))
+        break;
+    }
+    if (h->served++ == 0)
+      usleep((useconds_t)h->slow_ms * 1000);
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    if (send(c, reply, sizeof reply - 1, MSG_NOSIGNAL) < 0)
+      (void)0; /* the client may be gone: it timed out */
+    close(c);
+  }
+  return NULL;
+}
+
+static void slow_http_start(slow_http *h, long slow_ms) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  memset(h, 0, sizeof *h);
+  h->slow_ms = slow_ms;
+  ck_assert_int_ge(h->fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+  ck_assert_int_eq(bind(h->fd, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(h->fd, 8), 0);
+  ck_assert_int_eq(getsockname(h->fd, (struct sockaddr *)&a, &al), 0);
+  h->port = ntohs(a.sin_port);
+  ck_assert_int_eq(pthread_create(&h->thread, NULL, slow_http_main, h), 0);
+}
+
+static void slow_http_stop(slow_http *h) {
+  __atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+  pthread_join(h->thread, NULL);
+  close(h->fd);
+}
+
+static char http_url[128]; /* set: the restart step's apply is an HTTP GET */
+
+static void http_answered(rd_step *s, int status, const rd_http_response *r, void *arg) {
+  const rd_host_api *h = arg;
+  note(status ? "rs.apply:http-failed" : "rs.apply:http");
+  h->done(s, status, NULL, status ? "request failed" : NULL);
+  (void)r;
+}
+
+static int rs_apply_http(rd_step *s, const rd_host_api *h) {
+  rd_http_request req = {"GET", http_url, NULL, NULL, 0, 0};
+  return h->http(s, &req, http_answered, (void *)h);
+}
+
 #define PHASE(k, ph, fn)                                                       \
   static int fn(rd_step *s, const rd_host_api *h) { return start(s, h, k, ph); }
 PHASE(K_INV, RD_PHASE_PROBE, inv_probe)
@@ -110,7 +184,10 @@ PHASE(K_INST, RD_PHASE_APPLY, inst_apply)
 PHASE(K_INST, RD_PHASE_VERIFY, inst_verify)
 PHASE(K_INST, RD_PHASE_ROLLBACK, inst_rollback)
 PHASE(K_RS, RD_PHASE_PROBE, rs_probe)
-PHASE(K_RS, RD_PHASE_APPLY, rs_apply)
+PHASE(K_RS, RD_PHASE_APPLY, rs_apply_work)
+static int rs_apply(rd_step *s, const rd_host_api *h) {
+  return http_url[0] ? rs_apply_http(s, h) : rs_apply_work(s, h);
+}
 PHASE(K_RS, RD_PHASE_ROLLBACK, rs_rollback)
 PHASE(K_CHK, RD_PHASE_PROBE, chk_probe)
 PHASE(K_CHK, RD_PHASE_VERIFY, chk_verify)
@@ -172,6 +249,7 @@ static void setup(void) {
       delay_ms[k][p] = 5;
   trace[0] = 0;
   cancels = 0;
+  http_url[0] = 0;
 }
 
 static void teardown(void) {
@@ -306,6 +384,26 @@ START_TEST(late_rollback_does_not_finish_the_reapply) {
 }
 END_TEST
 
+/* The same through HTTP: the request answered after the timeout is dropped
+ * (with rd_http_cancel it is canceled at once); the rollback runs its own
+ * course and the re-apply's request is answered in time. */
+START_TEST(late_http_answer_is_dropped) {
+  slow_http srv;
+  slow_http_start(&srv, 450);
+  snprintf(http_url, sizeof http_url, "http://127.0.0.1:%d/restart", srv.port);
+  delay_ms[K_RS][RD_PHASE_ROLLBACK] = 250;
+  run_out o = run_async(FIXTURES "/engine/async.json");
+  slow_http_stop(&srv);
+  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.rollback inst.rollback iss.rollback "
+                                       "rs.apply:http chk.verify(old)");
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  ck_assert_str_eq(status_of(&o, "restart", "rollback"), "ok");
+  ck_assert_double_ge(json_real_value(json_object_get(phase_of(&o, "restart", "rollback"), "ms")), 240);
+  ck_assert_int_eq(cancels, 1);
+  json_decref(o.report);
+}
+END_TEST
+
 /* --- rd_engine_start's contract ------------------------------------------- */
 
 static void count_done(rd_engine *e, int code, const rd_engine_stats *stats, void *arg) {
@@ -364,6 +462,7 @@ int main(void) {
   tcase_add_test(tc, late_probe_is_dropped);
   tcase_add_test(tc, late_verify_does_not_finish_the_rollback);
   tcase_add_test(tc, late_rollback_does_not_finish_the_reapply);
+  tcase_add_test(tc, late_http_answer_is_dropped);
   suite_add_tcase(s, tc);
   TCase *st = tcase_create("start");
   tcase_add_test(st, start_with_zero_jobs);
