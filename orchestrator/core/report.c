@@ -42,7 +42,7 @@ static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
   fprintf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
           json_string_value(json_object_get(job, "platform")), state ? state : "?");
   if (cause)
-    fprintf(f, " — %s %s: %s", json_string_value(json_object_get(cause, "step")),
+    fprintf(f, " — %s: %s: %s", json_string_value(json_object_get(cause, "step")),
             json_string_value(json_object_get(cause, "phase")),
             json_string_value(json_object_get(cause, "message")));
   else if (due)

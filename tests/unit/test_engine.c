@@ -421,9 +421,9 @@ START_TEST(headline_names_the_cause) {
   ck_assert_str_eq(o.state, "FAILED");
   ck_assert_str_eq(trace, "inv.probe");
   ck_assert_msg(!strncmp(last_text,
-                         "host t1 (posix): FAILED — inventory probe: t1: host key not trusted: "
+                         "host t1 (posix): FAILED — inventory: probe: t1: host key not trusted: "
                          "SHA256:Zm9v is not in /nonexistent/known_hosts\n",
-                         strlen("host t1 (posix): FAILED — inventory probe: t1: host key not "
+                         strlen("host t1 (posix): FAILED — inventory: probe: t1: host key not "
                                 "trusted: SHA256:Zm9v is not in /nonexistent/known_hosts\n")),
                 "%s", last_text);
   ck_assert_ptr_null(strstr(last_text, "no certificate found"));
