@@ -40,7 +40,11 @@ static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t nex
 }
 
 int rd_job_move(rd_job *j, rd_job_state to, const char *error) {
-  return job_advance(j, to, error, 0);
+  int rc = job_advance(j, to, error, 0);
+  if (rc == RD_ESTATE && !j->error[0])
+    snprintf(j->error, sizeof j->error, "host %s: the job cannot move from %s to %s", j->t->name,
+             rd_job_state_name(j->state), rd_job_state_name(to));
+  return rc;
 }
 
 /* A step kind asks for one of the issuer's states (its CA transaction):
@@ -57,7 +61,7 @@ int rd_job_request_state(rd_step *s, rd_job_state to) {
     return RD_ECANCELED;
   if (j->e->opts.whatif)
     return 0;
-  if ((rc = rd_job_move(j, to, NULL)) == RD_ESTATE)
+  if ((rc = job_advance(j, to, NULL, 0)) == RD_ESTATE)
     rd_step_log(s, RD_LOG_ERROR, "set_state %s refused: the job is %s", rd_job_state_name(to),
                 rd_job_state_name(j->state));
   return rc;
