@@ -207,6 +207,9 @@ void rd_job_start_renewal(rd_job *j) {
     return;
   }
   if (rc) {
+    if (!j->error[0])
+      snprintf(j->error, sizeof j->error, "host %s: journal: cannot open or resume the job: %s",
+               j->t->name, rd_strerror(rc));
     rd_job_end(j, RD_JOB_FAILED);
     return;
   }
