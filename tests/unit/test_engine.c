@@ -37,7 +37,7 @@ static int inv_probe(rd_step *s, const rd_host_api *h) {
   note("inv.probe");
   if (inv_status) {
     h->done(s, inv_status, NULL,
-            "t1: host key not trusted: SHA256:Zm9v is not in /nonexistent/known_hosts");
+            "t1: host key not trusted:\nSHA256:Zm9v is not in /nonexistent/known_hosts");
     return 0;
   }
   json_object_set_new(h->facts(s), "cert",
@@ -413,8 +413,9 @@ static size_t count_in(const char *hay, const char *needle) {
   return n;
 }
 
-/* A host whose key is not trusted: the headline says so, once, and does not
- * claim that no certificate was found (nothing was looked at). */
+/* A host whose key is not trusted: the headline says so, once, on one line
+ * (the message's newline prints as a space), and does not claim that no
+ * certificate was found (nothing was looked at). */
 START_TEST(headline_names_the_cause) {
   inv_status = RD_EHOSTKEY;
   run_out o = run(&plugin, 0, jpath);
