@@ -485,32 +485,6 @@ START_TEST(unreadable_passphrase_fails_the_job) {
 }
 END_TEST
 
-/* A follow-up whose kind is not loaded refuses the runbook without leaking
- * the job built so far (ASan / valgrind see the leak). */
-static const rd_step_kind *const kinds_nochk[] = {&k_inv, &k_iss, &k_inst, &k_rs, NULL};
-static const rd_plugin plugin_nochk = RD_PLUGIN_INIT("testn", "1", kinds_nochk);
-START_TEST(missing_kind_leaks_nothing) {
-  rd_registry *reg = NULL;
-  rd_runbook *rb = NULL;
-  rd_diag diag = {0};
-  rd_engine *e = NULL;
-  uv_loop_t loop;
-  char err[256];
-  rd_engine_opts eo = {.whatif = 1};
-  ck_assert_int_eq(rd_registry_new(&reg), 0);
-  ck_assert_int_eq(rd_registry_add(reg, &plugin_nochk, "test", err, sizeof err), 0);
-  ck_assert_int_eq(rd_runbook_load(FIXTURES "/engine/flow.json", NULL, &rb, &diag), 0);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_engine_new(&loop, reg, NULL, &eo, &e), 0);
-  ck_assert_int_eq(rd_engine_add_runbook(e, rb), RD_ECONFIG);
-  rd_engine_free(e);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_runbook_free(rb);
-  rd_diag_free(&diag);
-  rd_registry_free(reg);
-}
-END_TEST
-
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -529,7 +503,6 @@ int main(void) {
   tcase_add_test(tc, headline_names_the_cause);
   tcase_add_test(tc, set_state_is_a_request);
   tcase_add_test(tc, unreadable_passphrase_fails_the_job);
-  tcase_add_test(tc, missing_kind_leaks_nothing);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(last_report);

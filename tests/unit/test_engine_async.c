@@ -438,19 +438,46 @@ START_TEST(start_with_zero_jobs) {
 }
 END_TEST
 
-/* `renewd plan --host nope`: an engine made and freed without a run leaves
- * no handle on the loop (nor memory: ASan / valgrind). */
-START_TEST(never_run_leaves_nothing) {
-  uv_loop_t loop;
-  rd_engine *e = NULL;
+/* An engine made, given a runbook (loaded without a registry, so the engine
+ * looks its step kinds up) and freed without a run: nothing may stay on the
+ * loop, nor in memory (ASan / valgrind). want: rd_engine_add_runbook's. */
+static void made_and_freed(const rd_plugin *p, const char *runbook, int want) {
   rd_registry *reg = NULL;
+  rd_runbook *rb = NULL;
+  rd_diag diag = {0};
+  rd_engine *e = NULL;
+  uv_loop_t loop;
+  char err[256];
   rd_engine_opts eo = {.whatif = 1};
   ck_assert_int_eq(rd_registry_new(&reg), 0);
+  ck_assert_int_eq(rd_registry_add(reg, p, "test", err, sizeof err), 0);
+  if (runbook)
+    ck_assert_int_eq(rd_runbook_load(runbook, NULL, &rb, &diag), 0);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(rd_engine_new(&loop, reg, NULL, &eo, &e), 0);
+  if (rb)
+    ck_assert_int_eq(rd_engine_add_runbook(e, rb), want);
   rd_engine_free(e);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
+  if (rb)
+    rd_runbook_free(rb);
+  rd_diag_free(&diag);
   rd_registry_free(reg);
+}
+
+/* `renewd plan --host nope` (no job), and an engine whose jobs never ran. */
+START_TEST(never_run_leaves_nothing) {
+  made_and_freed(&plugin, NULL, 0);
+  made_and_freed(&plugin, FIXTURES "/engine/async.json", 0);
+}
+END_TEST
+
+/* A follow-up whose kind is not loaded refuses the runbook without leaking
+ * the job built so far. */
+static const rd_step_kind *const kinds_nochk[] = {&k_inv, &k_iss, &k_inst, &k_rs, NULL};
+static const rd_plugin plugin_nochk = RD_PLUGIN_INIT("testn", "1", kinds_nochk);
+START_TEST(missing_kind_leaks_nothing) {
+  made_and_freed(&plugin_nochk, FIXTURES "/engine/async.json", RD_ECONFIG);
 }
 END_TEST
 
@@ -467,6 +494,7 @@ int main(void) {
   TCase *st = tcase_create("start");
   tcase_add_test(st, start_with_zero_jobs);
   tcase_add_test(st, never_run_leaves_nothing);
+  tcase_add_test(st, missing_kind_leaks_nothing);
   suite_add_tcase(s, st);
   return tu_run(s);
 }
