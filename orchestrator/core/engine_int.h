@@ -151,7 +151,8 @@ const char *rd_phase_name(rd_phase p);
 void rd_steps_close(rd_job *j);
 /* job.c: where to go after a step's phase completed; start the renewal of a
  * due job; end a job (journal state + backoff), finish it (report, stats,
- * slot, notification). rd_job_fail ends a job before it touched anything. */
+ * slot, stats, notification); rd_job_finish_as with an outcome other than
+ * the journal state (NOT_DUE, HELD...). */
 void rd_job_next(rd_job *j);
 void rd_job_start_renewal(rd_job *j);
 void rd_job_end(rd_job *j, rd_job_state final);
