@@ -10,7 +10,6 @@
 
 #include "cli/cli.h"
 #include "core/engine.h"
-#include "core/engine_int.h"
 #include "base/err.h"
 
 enum { OPT_JOURNAL = 1000, OPT_PLUGINS, OPT_SHOW_SCRIPTS, OPT_RUNBOOK, OPT_MAX_PARALLEL };
@@ -163,7 +162,9 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
   for (size_t i = 0; i < a.nrunbooks; i++)
     if (rd_engine_add_runbook(e, rbs[i]))
       goto out;
-  if (a.nhosts && rd_engine_report(e) && e->stats.targets == 0) {
+  rd_engine_stats added;
+  rd_engine_get_stats(e, &added);
+  if (a.nhosts && added.targets == 0) {
     fprintf(stderr, "renewd %s: none of the --host names is a target of the runbooks\n", verb);
     goto out;
   }
@@ -177,7 +178,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
   } else if (a.eo.inventory)
     print_inventory(rd_engine_report(e));
   else
-    rd_report_print_text(stdout, rd_engine_report(e), a.eo.whatif);
+    rd_engine_print_report(e, stdout);
 out:
   rd_engine_free(e);
   if (loop_ok) {

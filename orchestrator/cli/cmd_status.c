@@ -124,7 +124,7 @@ static void print_table(const char *path, job_list *l, int all) {
         width[c] = strlen(cell[c]);
     if (!rd_job_state_terminal(r->state))
       active++;
-    else if (r->state == RD_JOB_FAILED || r->state == RD_JOB_ROLLED_BACK)
+    else if (rd_job_state_failed(r->state))
       failed++;
     else if (r->state == RD_JOB_NEEDS_OPERATOR)
       stuck++;

@@ -28,6 +28,9 @@ typedef struct rd_engine_opts {
                               schedule.max_parallel caps its own (default 16) */
 } rd_engine_opts;
 
+/* Each job counts once, from how it ended: renewed (DONE, REPAIRED),
+ * failed (FAILED, REPAIR_FAILED), rolled_back, needs_operator, pending
+ * (PENDING_CA), skipped (BACKOFF, HELD). */
 typedef struct rd_engine_stats {
   int targets, due, renewed, failed, rolled_back, needs_operator, pending, skipped;
 } rd_engine_stats;
@@ -39,17 +42,26 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
 int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb);
 /* Start the queued jobs on the engine's loop and return at once (the loop is
  * the caller's: `renewd serve` runs scans this way beside its listener and
- * timers). done runs once, never inside this call, after every job ended and
- * the engine's SSH and HTTP handles are closed; stats and the report are then
- * final. The engine may be freed inside done. */
+ * timers). done (required) runs once, never inside this call (not even with
+ * zero jobs: the run begins on the loop's next turn), after every job ended
+ * and the engine's SSH and HTTP handles, step timers and off-loop work are
+ * over; stats and the report are then final. The engine may be freed inside
+ * done, and must not be freed between a successful start and done. An
+ * engine runs once: RD_EBUSY on a second start. An engine freed without a
+ * run leaves nothing on the loop. */
 typedef void (*rd_engine_done_fn)(rd_engine *e, int exit_code, const rd_engine_stats *stats,
                                   void *arg);
 int rd_engine_start(rd_engine *e, rd_engine_done_fn done, void *arg);
-/* Run the loop until every job ended; fills stats; returns the CLI exit code
- * (0 nothing due, 10 renewed / would renew, 1 failures). */
+/* rd_engine_start, then run the loop until done; fills stats; returns the
+ * CLI exit code (0 nothing due, 10 renewed / would renew, 1 failures). */
 int rd_engine_run(rd_engine *e, rd_engine_stats *stats);
 /* The report as JSON (borrowed). */
 json_t *rd_engine_report(rd_engine *e);
+/* The stats so far (targets is known once the runbooks are added). */
+void rd_engine_get_stats(const rd_engine *e, rd_engine_stats *out);
+/* The report for people: per host a headline naming the outcome and its
+ * first cause, the steps, then the summary line. */
+void rd_engine_print_report(rd_engine *e, FILE *f);
 void rd_engine_free(rd_engine *e);
 
 #endif

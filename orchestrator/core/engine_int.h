@@ -1,5 +1,7 @@
-/* engine_int.h — internals shared by engine.c (job flow), hostapi.c (the
- * host API plugins call) and report.c (rendering). Not a public header. */
+/* engine_int.h — internals shared by the engine's units (core/engine.c the
+ * run, job.c the job flow, step.c the step runner, build.c job building,
+ * waves.c, remediate.c, notify.c, report.c) and host/hostapi.c (the host API
+ * plugins call). Private to core/ and host/: the CLI uses core/engine.h. */
 #ifndef RENEWD_ENGINE_INT_H
 #define RENEWD_ENGINE_INT_H
 #include <jansson.h>
@@ -10,6 +12,40 @@
 
 typedef struct rd_job rd_job;
 typedef struct rd_wave_set rd_wave_set;
+
+/* How a job ended when its report names something other than its journal
+ * state (outcome RD_OUT_STATE: the state itself). Only rd_job_finish turns
+ * it into the report's "state" and into the stats. */
+#define RD_OUTCOME_MAP(X)                                                      \
+  X(STATE, NULL)                                                               \
+  X(NOT_DUE, "NOT_DUE")                                                        \
+  X(WOULD_RENEW, "WOULD_RENEW")                                                \
+  X(INVENTORIED, "INVENTORIED")                                                \
+  X(BACKOFF, "BACKOFF")                                                        \
+  X(HELD, "HELD")                                                              \
+  X(HEALTHY, "HEALTHY")                                                        \
+  X(WOULD_REPAIR, "WOULD_REPAIR")                                              \
+  X(REPAIRED, "REPAIRED")                                                      \
+  X(REPAIR_FAILED, "REPAIR_FAILED")
+typedef enum rd_outcome {
+#define RD_OUT_GEN(id, name) RD_OUT_##id,
+  RD_OUTCOME_MAP(RD_OUT_GEN)
+#undef RD_OUT_GEN
+} rd_outcome;
+
+/* An operation a step started through the host API (remote script, HTTP
+ * request, off-loop work), linked in its step until its completion. The
+ * completion is delivered only when serial and phase still match the step's
+ * running phase (rd_call_stale). */
+typedef enum rd_call_kind { RD_CALL_SSH, RD_CALL_HTTP, RD_CALL_WORK } rd_call_kind;
+typedef struct rd_call {
+  rd_step *s;
+  unsigned serial;           /* the step's serial when the call started */
+  rd_phase phase;
+  rd_call_kind kind;
+  uint64_t op_id;            /* transport operation id (rd_ssh/rd_http id_out) */
+  struct rd_call *next, **pprev;
+} rd_call;
 
 enum rd_stage {
   ST_PROBE,    /* inventory probe, then (whatif) every step's probe */
@@ -31,7 +67,10 @@ struct rd_step {
   long timeout_ms;
   rd_phase phase;
   int busy;                  /* a phase is running */
-  unsigned serial;           /* bumps per phase; stale completions ignored */
+  unsigned serial;           /* bumps per phase; stale completions dropped */
+  rd_call *calls;            /* operations in flight (host API) */
+  int ignoring;              /* > 0: done() and new calls are ignored (cancel
+                                hook, a stale work's after()) */
   int applied;               /* apply started: rollback needed on failure */
   int status;                /* last phase's status */
   int finding;               /* remediation: the diagnosis found something here */
@@ -56,7 +95,10 @@ struct rd_job {
   enum rd_stage stage;
   int64_t id;                /* journal job id, 0 in whatif / not due */
   rd_job_state state;
+  rd_outcome outcome;
   int started, finished, queued;
+  int setup_failed;          /* could not be prepared (error says why): fails
+                                when its turn comes, before any connection */
   int cleanup;               /* issuer staging being cleaned after a failure */
   int repair_phase;          /* remediation: 0 drifted steps, 1 restarts, 2 checks */
   rd_wave_set *waves;        /* its runbook's waves */
@@ -88,22 +130,44 @@ struct rd_engine {
   int notifying;             /* webhook posts in flight */
   int shutting_down;
   int closing;               /* ssh/http managers still closing */
-  rd_engine_done_fn done;    /* rd_engine_start's callback, or NULL */
+  int handles;               /* step timers closing, work in flight, the kick */
+  int started;               /* rd_engine_start ran */
+  int done_called;
+  uv_timer_t kick;           /* starts the run on the loop, never inside start */
+  rd_engine_done_fn done;    /* rd_engine_start's callback */
   void *done_arg;
 };
 
 extern const rd_host_api rd_host_api_v1;
 
-/* engine.c: a step's phase finished (called by the host API's done). */
+/* step.c: a step's phase finished (called by the host API's done); ignored
+ * when the step is not running a phase or while s->ignoring. */
 void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg);
-/* engine.c: run one phase of a step (its completion comes back through
- * rd_engine_step_done), start the renewal of a due job, end a job. */
+/* step.c: run one phase of a step (its completion comes back through
+ * rd_engine_step_done, or as a timeout after s->timeout_ms). */
 void rd_step_run(rd_step *s, rd_phase phase);
+const char *rd_phase_name(rd_phase p);
+/* step.c: close a finished job's step timers (counted in e->handles). */
+void rd_steps_close(rd_job *j);
+/* job.c: where to go after a step's phase completed; start the renewal of a
+ * due job; end a job (journal state + backoff), finish it (report, stats,
+ * slot, stats, notification); rd_job_finish_as with an outcome other than
+ * the journal state (NOT_DUE, HELD...). */
+void rd_job_next(rd_job *j);
 void rd_job_start_renewal(rd_job *j);
+void rd_job_end(rd_job *j, rd_job_state final);
 void rd_job_finish(rd_job *j);
+void rd_job_finish_as(rd_job *j, rd_outcome outcome);
+/* job.c: the report's name of how the job ended ("DONE", "HELD"...). */
+const char *rd_job_outcome_name(const rd_job *j);
+/* build.c: free one job (not linked, or the engine's list). */
+void rd_job_free(rd_job *j);
 /* engine.c: start what may start (renewals admitted by their wave first,
  * then probes), shut the transports down when nothing is left. */
 void rd_engine_pump(rd_engine *e);
+/* engine.c: one engine-owned handle or request fewer (e->handles); may end
+ * the run (rd_engine_start's done may free the engine: touch nothing after). */
+void rd_engine_handle_closed(rd_engine *e);
 /* waves.c */
 rd_wave_set *rd_waves_for(rd_engine *e, const rd_runbook *rb);
 void rd_waves_free(rd_wave_set *w);
@@ -122,11 +186,22 @@ void rd_notify_expiry(rd_job *j);
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);
 void rd_remediate_next(rd_job *j);
-/* engine.c: commit a state change (skips states a resumed job is past). */
+/* job.c: commit a state change (skips states a resumed job is past); the
+ * only way a job changes state (plugins ask through set_state). */
 int rd_job_move(rd_job *j, rd_job_state to, const char *error);
+/* job.c: a step kind's set_state: only the issuer's CA-transaction states
+ * (KEY_READY, REQUESTED, PENDING_CA), only along a legal edge, only from a
+ * running phase; RD_ESTATE (logged) when refused. */
+int rd_job_request_state(rd_step *s, rd_job_state to);
+/* job.c: forget the job's error and cause (remediation: a finding is not a
+ * failure). */
+void rd_job_clear_error(rd_job *j);
 /* hostapi.c */
 void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* hostapi.c: a phase timed out: ask the transports to cancel the step's
+ * operations in flight (their completions are dropped either way). */
+void rd_host_cancel_calls(rd_step *s);
 /* report.c */
 void rd_report_print_text(FILE *f, json_t *report, int whatif);
 

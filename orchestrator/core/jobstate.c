@@ -5,16 +5,14 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const names[RD_JOB_NSTATES] = {
-#define RD_JS_NAME(id, name, terminal) name,
-    RD_JOB_STATE_MAP(RD_JS_NAME)
-#undef RD_JS_NAME
-};
-
-static const unsigned char terminal[RD_JOB_NSTATES] = {
-#define RD_JS_TERM(id, name, term) term,
-    RD_JOB_STATE_MAP(RD_JS_TERM)
-#undef RD_JS_TERM
+static const struct {
+  const char *name;
+  signed char rank;
+  unsigned char terminal, failed;
+} info[RD_JOB_NSTATES] = {
+#define RD_JS_INFO(id, name, rank, terminal, failed) {name, rank, terminal, failed},
+    RD_JOB_STATE_MAP(RD_JS_INFO)
+#undef RD_JS_INFO
 };
 
 #define B(s) (1u << RD_JOB_##s)
@@ -57,20 +55,33 @@ static const unsigned edges[RD_JOB_NSTATES] = {
 static int valid(int s) { return s >= 0 && s < RD_JOB_NSTATES; }
 
 const char *rd_job_state_name(rd_job_state s) {
-  return valid((int)s) ? names[s] : "?";
+  return valid((int)s) ? info[s].name : "?";
 }
 
 int rd_job_state_parse(const char *name) {
   if (!name)
     return -1;
   for (int i = 0; i < RD_JOB_NSTATES; i++)
-    if (!strcasecmp(names[i], name))
+    if (!strcasecmp(info[i].name, name))
       return i;
   return -1;
 }
 
 int rd_job_state_terminal(rd_job_state s) {
-  return valid((int)s) ? terminal[s] : 0;
+  return valid((int)s) ? info[s].terminal : 0;
+}
+
+int rd_job_state_failed(rd_job_state s) {
+  return valid((int)s) ? info[s].failed : 0;
+}
+
+int rd_job_state_rank(rd_job_state s) {
+  return valid((int)s) ? info[s].rank : -1;
+}
+
+int rd_job_state_behind(rd_job_state from, rd_job_state to) {
+  int rf = rd_job_state_rank(from), rt = rd_job_state_rank(to);
+  return rf >= 0 && rt >= 0 && rt < rf;
 }
 
 int rd_job_transition_ok(rd_job_state from, rd_job_state to) {

@@ -78,16 +78,13 @@ static json_t *base(const rd_job *j, const char *event) {
 }
 
 void rd_notify_job_end(rd_job *j) {
-  const char *st = json_string_value(json_object_get(j->report, "state"));
-  static const char *const notable[] = {"FAILED", "ROLLED_BACK", "NEEDS_OPERATOR", "HELD",
-                                        "PENDING_CA", NULL};
+  const char *st = rd_job_outcome_name(j);
   char key[128];
-  int hit = 0;
-  if (!st || !j->e->journal || !json_object_get(j->rb->notify, "webhook"))
-    return;
-  for (const char *const *n = notable; *n; n++)
-    hit |= !strcmp(*n, st);
-  if (!hit)
+  int notable = j->outcome == RD_OUT_HELD ||
+                (j->outcome == RD_OUT_STATE &&
+                 (rd_job_state_failed(j->state) || j->state == RD_JOB_NEEDS_OPERATOR ||
+                  j->state == RD_JOB_PENDING_CA));
+  if (!notable || !j->e->journal || !json_object_get(j->rb->notify, "webhook"))
     return;
   snprintf(key, sizeof key, "job:%lld:%s:%s", (long long)j->id, j->t->name, st);
   if (rd_journal_alert_once(j->e->journal, key) != 0)

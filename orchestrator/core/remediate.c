@@ -91,8 +91,7 @@ static void decide(rd_job *j) {
     json_object_set_new(j->report, "remedy", json_string("renew"));
     e->stats.due++;
     if (e->opts.whatif) {
-      json_object_set_new(j->report, "state", json_string("WOULD_RENEW"));
-      rd_job_finish(j);
+      rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
       return;
     }
     j->e->opts.force = 1; /* an operator asked: no window, no backoff */
@@ -101,15 +100,13 @@ static void decide(rd_job *j) {
   }
   if (!nrepair) {
     json_object_set_new(j->report, "remedy", json_string("none"));
-    json_object_set_new(j->report, "state", json_string("HEALTHY"));
-    rd_job_finish(j);
+    rd_job_finish_as(j, RD_OUT_HEALTHY);
     return;
   }
   json_object_set_new(j->report, "remedy", json_string("repair"));
   e->stats.due++;
   if (e->opts.whatif) {
-    json_object_set_new(j->report, "state", json_string("WOULD_REPAIR"));
-    rd_job_finish(j);
+    rd_job_finish_as(j, RD_OUT_WOULD_REPAIR);
     return;
   }
   if (j->e->journal)
@@ -123,7 +120,6 @@ static void decide(rd_job *j) {
 /* Repair walks the steps three times: 0 apply+verify the drifted
  * follow-ups, 1 apply the restart steps, 2 verify the checks. */
 static void repair_next(rd_job *j) {
-  rd_engine *e = j->e;
   while (j->repair_phase < 3) {
     for (; j->idx < j->nsteps; j->idx++) {
       rd_step *s = &j->steps[j->idx];
@@ -152,9 +148,7 @@ static void repair_next(rd_job *j) {
     j->repair_phase++;
     j->idx = 0;
   }
-  e->stats.renewed++; /* "fixed": the exit code says something changed */
-  json_object_set_new(j->report, "state", json_string("REPAIRED"));
-  rd_job_finish(j);
+  rd_job_finish_as(j, RD_OUT_REPAIRED); /* counted as renewed: something changed */
 }
 
 void rd_remediate_next(rd_job *j) {
@@ -162,8 +156,7 @@ void rd_remediate_next(rd_job *j) {
   if (j->stage == ST_DIAGNOSE) {
     if (s && (s->kind->flags & RD_KIND_ISSUER)) {
       if (s->status) { /* no CA to verify against: the checks will say so */
-        j->error[0] = 0;
-        j->fail_status = 0;
+        rd_job_clear_error(j);
         s->status = 0;
       }
     } else if (s) {
@@ -174,8 +167,7 @@ void rd_remediate_next(rd_job *j) {
         add_finding(j, s->name, msg ? msg : "differs from the live certificate");
         s->finding = 1;
         /* a finding is not a failure of the job */
-        j->error[0] = 0;
-        j->fail_status = 0;
+        rd_job_clear_error(j);
         s->status = 0;
       }
     }
@@ -189,9 +181,7 @@ void rd_remediate_next(rd_job *j) {
   }
   /* ST_REPAIR */
   if (s && s->status) {
-    json_object_set_new(j->report, "state", json_string("REPAIR_FAILED"));
-    j->e->stats.failed++;
-    rd_job_finish(j);
+    rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
     return;
   }
   repair_next(j);

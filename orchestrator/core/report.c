@@ -1,19 +1,40 @@
 /* report.c — renders the engine's report for people (the JSON form is the
  * report itself, printed by the verbs with --json). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/engine_int.h"
 
+/* fprintf for the report: values come from targets and CAs, so a control
+ * character inside a line (a multi-line stderr, an escape sequence) prints
+ * as a space; only the line's own final newline stays. */
+static void outf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(FILE *f, const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = strlen(buf);
+  for (size_t i = 0; i < len; i++)
+    if (((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) && !(buf[i] == '\n' && i == len - 1))
+      buf[i] = ' ';
+  fputs(buf, f);
+}
+
 static void print_value(FILE *f, const json_t *v) {
   if (!v || json_is_null(v))
     fputs("(none)", f);
   else if (json_is_string(v))
-    fputs(json_string_value(v), f);
+    outf(f, "%s", json_string_value(v));
   else {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    fputs(s ? s : "?", f);
+    outf(f, "%s", s ? s : "?");
     free(s);
   }
 }
@@ -23,7 +44,7 @@ static void print_changes(FILE *f, const json_t *result) {
   size_t i;
   const json_t *c;
   json_array_foreach(changes, i, c) {
-    fprintf(f, "        %s: ", json_string_value(json_object_get(c, "what")));
+    outf(f, "        %s: ", json_string_value(json_object_get(c, "what")));
     print_value(f, json_object_get(c, "old"));
     fputs(" -> ", f);
     print_value(f, json_object_get(c, "new"));
@@ -33,58 +54,82 @@ static void print_changes(FILE *f, const json_t *result) {
 
 static const char *phase_order[] = {"probe", "apply", "verify", "rollback"};
 
+/* The headline names the outcome and, for a job that failed somewhere, its
+ * first real cause (the first phase that failed), not the due decision it
+ * never got to act on; otherwise why it was (not) due. */
+static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
+  const json_t *due = json_object_get(job, "due");
+  const char *state = json_string_value(json_object_get(job, "state"));
+  outf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
+          json_string_value(json_object_get(job, "platform")), state ? state : "?");
+  if (cause)
+    outf(f, " — %s: %s: %s", json_string_value(json_object_get(cause, "step")),
+            json_string_value(json_object_get(cause, "phase")),
+            json_string_value(json_object_get(cause, "message")));
+  else if (due)
+    outf(f, " — %s", json_string_value(json_object_get(due, "why")));
+  fputc('\n', f);
+  if (cause && due)
+    outf(f, "  due: %s\n", json_string_value(json_object_get(due, "why")));
+}
+
+static void print_steps(FILE *f, const json_t *job, const json_t *cause, int whatif) {
+  const json_t *steps = json_object_get(job, "steps"), *st;
+  size_t k;
+  json_array_foreach(steps, k, st) {
+    const json_t *phases = json_object_get(st, "phases");
+    const char *name = json_string_value(json_object_get(st, "name"));
+    int is_cause = cause && name && !strcmp(name, json_string_value(json_object_get(cause, "step")));
+    if (json_object_size(phases) == 0)
+      continue;
+    outf(f, "  %-22s", name);
+    for (size_t p = 0; p < 4; p++) {
+      const json_t *ph = json_object_get(phases, phase_order[p]);
+      if (ph)
+        outf(f, " %s:%s", phase_order[p], json_string_value(json_object_get(ph, "status")));
+    }
+    fputc('\n', f);
+    for (size_t p = 0; p < 4; p++) {
+      const json_t *ph = json_object_get(phases, phase_order[p]);
+      const char *msg = json_string_value(json_object_get(ph, "message"));
+      if (!ph)
+        continue;
+      /* the cause is in the headline already: once is enough */
+      if (msg && !(is_cause && !strcmp(phase_order[p],
+                                       json_string_value(json_object_get(cause, "phase")))))
+        outf(f, "      %s: %s\n", phase_order[p], msg);
+      if (p == 0 || json_object_get(ph, "status") != NULL)
+        print_changes(f, json_object_get(ph, "result"));
+      if (p == 0 && !whatif)
+        break; /* after a real run the probe's diff is what matters */
+    }
+  }
+}
+
 void rd_report_print_text(FILE *f, json_t *report, int whatif) {
   const json_t *jobs = json_object_get(report, "jobs"), *job;
   size_t i;
   json_array_foreach(jobs, i, job) {
-    const json_t *due = json_object_get(job, "due");
     const char *state = json_string_value(json_object_get(job, "state"));
-    fprintf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
-            json_string_value(json_object_get(job, "platform")), state ? state : "?");
-    if (due)
-      fprintf(f, " — %s", json_string_value(json_object_get(due, "why")));
-    fputc('\n', f);
+    const json_t *cause = json_object_get(job, "cause");
+    const char *err = json_string_value(json_object_get(job, "error"));
+    print_headline(f, job, cause);
     const json_t *findings = json_object_get(job, "findings"), *fd;
     size_t fi;
     json_array_foreach(findings, fi, fd)
-      fprintf(f, "  finding: %s: %s\n", json_string_value(json_object_get(fd, "step")),
+      outf(f, "  finding: %s: %s\n", json_string_value(json_object_get(fd, "step")),
               json_string_value(json_object_get(fd, "finding")));
     if (json_object_get(job, "remedy"))
-      fprintf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
+      outf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
     if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
       continue;
-    const json_t *steps = json_object_get(job, "steps"), *st;
-    size_t k;
-    json_array_foreach(steps, k, st) {
-      const json_t *phases = json_object_get(st, "phases");
-      if (json_object_size(phases) == 0)
-        continue;
-      fprintf(f, "  %-22s", json_string_value(json_object_get(st, "name")));
-      for (size_t p = 0; p < 4; p++) {
-        const json_t *ph = json_object_get(phases, phase_order[p]);
-        if (ph)
-          fprintf(f, " %s:%s", phase_order[p], json_string_value(json_object_get(ph, "status")));
-      }
-      fputc('\n', f);
-      for (size_t p = 0; p < 4; p++) {
-        const json_t *ph = json_object_get(phases, phase_order[p]);
-        const char *msg = json_string_value(json_object_get(ph, "message"));
-        if (!ph)
-          continue;
-        if (msg)
-          fprintf(f, "      %s: %s\n", phase_order[p], msg);
-        if (p == 0 || json_object_get(ph, "status") != NULL)
-          print_changes(f, json_object_get(ph, "result"));
-        if (p == 0 && !whatif)
-          break; /* after a real run the probe's diff is what matters */
-      }
-    }
-    const char *err = json_string_value(json_object_get(job, "error"));
-    if (err)
-      fprintf(f, "  error: %s\n", err);
+    print_steps(f, job, cause, whatif);
+    /* an error that is not the headline's cause (journal, held, backoff) */
+    if (err && !(cause && strstr(err, json_string_value(json_object_get(cause, "message")))))
+      outf(f, "  error: %s\n", err);
   }
   const json_t *stats = json_object_get(report, "stats");
-  fprintf(f, "%s: %lld targets, %lld due, %lld renewed, %lld failed, %lld rolled back, "
+  outf(f, "%s: %lld targets, %lld due, %lld renewed, %lld failed, %lld rolled back, "
              "%lld need an operator, %lld pending at the CA\n",
           json_object_get(report, "verb") ? json_string_value(json_object_get(report, "verb"))
           : whatif                         ? "plan"
@@ -96,4 +141,7 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
           (long long)json_integer_value(json_object_get(stats, "rolled_back")),
           (long long)json_integer_value(json_object_get(stats, "needs_operator")),
           (long long)json_integer_value(json_object_get(stats, "pending")));
+  if (json_integer_value(json_object_get(stats, "skipped")))
+    outf(f, "  (%lld not attempted: backing off or held)\n",
+            (long long)json_integer_value(json_object_get(stats, "skipped")));
 }

@@ -69,7 +69,7 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
   return w.due;
 }
 
-/* ---- jitter and backoff ------------------------------------------------ */
+/* ---- jitter ------------------------------------------------ */
 
 int64_t rd_jitter(int64_t base_s, int64_t jitter_s, uint64_t rnd) {
   uint64_t span, add;
@@ -81,32 +81,6 @@ int64_t rd_jitter(int64_t base_s, int64_t jitter_s, uint64_t rnd) {
   if (base_s > 0 && add > (uint64_t)(INT64_MAX - base_s))
     return INT64_MAX;
   return base_s + (int64_t)add;
-}
-
-int64_t rd_backoff_transient(int attempt) {
-  if (attempt < 1)
-    attempt = 1;
-  if (attempt > 16)
-    return RD_BACKOFF_TRANSIENT_CAP;
-  int64_t d = (int64_t)RD_BACKOFF_TRANSIENT_BASE << (attempt - 1);
-  return d < RD_BACKOFF_TRANSIENT_CAP ? d : RD_BACKOFF_TRANSIENT_CAP;
-}
-
-int64_t rd_backoff_terminal(int failures, int64_t remaining_s) {
-  int64_t d;
-  if (failures < 1)
-    failures = 1;
-  if (failures > 16)
-    d = RD_BACKOFF_TERMINAL_CAP;
-  else
-    d = (int64_t)RD_BACKOFF_TERMINAL_BASE << (failures - 1);
-  if (d > RD_BACKOFF_TERMINAL_CAP)
-    d = RD_BACKOFF_TERMINAL_CAP;
-  if (remaining_s > 0 && d > remaining_s / 2)
-    d = remaining_s / 2;
-  if (d < RD_BACKOFF_TRANSIENT_BASE)
-    d = RD_BACKOFF_TRANSIENT_BASE;
-  return d;
 }
 
 /* ---- maintenance windows ----------------------------------------------- */

@@ -1,4 +1,4 @@
-/* schedule.h — scheduler arithmetic: renewal windows, jitter, backoff,
+/* schedule.h — scheduler arithmetic: renewal windows, jitter,
  * maintenance windows, waves and concurrency caps. Pure functions: no I/O,
  * no clock, no libuv; callers pass "now" (and the local UTC offset), so
  * every rule is testable exhaustively. The uv-timer loop that uses them
@@ -31,26 +31,13 @@ typedef struct rd_due_why {
 int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
            double renew_fraction, rd_due_why *why);
 
-/* ---- jitter and backoff ------------------------------------------------ */
+/* ---- jitter ------------------------------------------------ */
 
 /* base + a share of jitter chosen by rnd (any 64-bit random value): always in
  * [base, base + jitter]. jitter <= 0 gives base. */
 int64_t rd_jitter(int64_t base_s, int64_t jitter_s, uint64_t rnd);
 
-/* Delay before retry n (n >= 1; n < 1 counts as 1) of a transient failure
- * (timeout, connection refused): 30 s, 60 s, 120 s ... capped at 600 s. */
-#define RD_BACKOFF_TRANSIENT_BASE 30
-#define RD_BACKOFF_TRANSIENT_CAP 600
-int64_t rd_backoff_transient(int attempt);
-
-/* Delay before a new job after the n-th consecutive failed job (n >= 1):
- * 1 h, 2 h, 4 h ... capped at 24 h, but never more than half the remaining
- * validity, so a failing renewal still gets several tries before expiry;
- * never less than RD_BACKOFF_TRANSIENT_BASE. remaining_s <= 0 (expired):
- * no validity limit. */
-#define RD_BACKOFF_TERMINAL_BASE 3600
-#define RD_BACKOFF_TERMINAL_CAP 86400
-int64_t rd_backoff_terminal(int failures, int64_t remaining_s);
+/* Backoff after failures: core/policy.h. */
 
 /* ---- maintenance windows ----------------------------------------------- */
 

@@ -106,11 +106,10 @@ void rd_waves_probed(rd_job *j, int due) {
 
 void rd_waves_ended(rd_job *j) {
   rd_wave_set *w = j->waves;
-  const char *st = json_string_value(json_object_get(j->report, "state"));
   if (!w || !j->wave_started)
     return;
   w->ended++;
-  if (!st || strcmp(st, "DONE"))
+  if (j->outcome != RD_OUT_STATE || j->state != RD_JOB_DONE)
     w->failed = 1;
   if (w->ended < w->admitted)
     return;
@@ -123,8 +122,7 @@ void rd_waves_ended(rd_job *j) {
                "after it were not renewed; fix it, then run again (or renew this host with "
                "--host %s)",
                h->t->name, w->wave + 1, w->rb->name, w->ndue - w->admitted, h->t->name);
-      json_object_set_new(h->report, "state", json_string("HELD"));
-      rd_job_finish(h);
+      rd_job_finish_as(h, RD_OUT_HELD);
     }
     w->admitted = w->ndue;
     return;

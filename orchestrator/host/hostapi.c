@@ -1,7 +1,14 @@
 /* hostapi.c — the host API table (renewd/plugin.h) that step kinds call:
  * context, facts, logging, durable values, remote scripts over SSH, HTTP,
  * off-loop work, secrets and completion. The whatif guard lives here: a
- * mutating script is refused before anything is sent. */
+ * mutating script is refused before anything is sent.
+ *
+ * Every operation a step starts is an rd_call linked in the step, stamped
+ * with the step's serial and phase. Its completion reaches the plugin only
+ * while the step still runs that very phase call; a late one (the phase
+ * timed out, the job moved on or ended) is dropped here, everything it
+ * carried freed, so it can never finish the step's next phase. On a timeout
+ * the engine cancels what is in flight (rd_host_cancel_calls). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,16 +92,49 @@ static int h_set_state(rd_step *s, const char *state) {
   int st = rd_job_state_parse(state);
   if (st < 0)
     return RD_EINVAL;
-  if (s->j->e->opts.whatif)
-    return 0;
-  return rd_job_move(s->j, (rd_job_state)st, NULL);
+  return rd_job_request_state(s, (rd_job_state)st);
+}
+
+/* --- operations in flight ---------------------------------------------------- */
+
+static void call_link(rd_step *s, rd_call *c, rd_call_kind kind) {
+  c->s = s;
+  c->serial = s->serial;
+  c->phase = s->phase;
+  c->kind = kind;
+  c->next = s->calls;
+  if (s->calls)
+    s->calls->pprev = &c->next;
+  c->pprev = &s->calls;
+  s->calls = c;
+}
+
+static void call_unlink(rd_call *c) {
+  if (!c->pprev)
+    return;
+  *c->pprev = c->next;
+  if (c->next)
+    c->next->pprev = c->pprev;
+  c->pprev = NULL;
+  c->next = NULL;
+}
+
+/* Is this completion late: its phase call is no longer the one running? */
+static int call_stale(const rd_call *c) {
+  const rd_step *s = c->s;
+  return s->j->finished || !s->busy || s->ignoring || c->serial != s->serial ||
+         c->phase != s->phase;
+}
+
+/* May a step start an operation now? Only from a running phase call. */
+static int call_allowed(const rd_step *s) {
+  return s->busy && !s->ignoring && !s->j->finished;
 }
 
 /* --- remote scripts -------------------------------------------------------- */
 
 typedef struct remote_call {
-  rd_step *s;
-  unsigned serial;
+  rd_call call;         /* first: the step's list of calls */
   const rd_script *script;
   json_t *trace_params; /* redacted copy, only when tracing */
   rd_remote_cmd cmd;
@@ -103,6 +143,7 @@ typedef struct remote_call {
 } remote_call;
 
 static void remote_call_free(remote_call *c) {
+  call_unlink(&c->call);
   rd_remote_cmd_free(&c->cmd);
   json_decref(c->trace_params);
   free(c);
@@ -117,7 +158,7 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
   FILE *f;
   if (!path || !*path || !(f = fopen(path, "a")))
     return;
-  json_t *line = json_pack("{s:s, s:s, s:O?, s:i, s:i, s:s#, s:s#}", "host", c->s->j->t->name,
+  json_t *line = json_pack("{s:s, s:s, s:O?, s:i, s:i, s:s#, s:s#}", "host", c->call.s->j->t->name,
                            "script", c->script->name, "params", c->trace_params, "status",
                            r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
                            (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
@@ -132,12 +173,18 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
 
 static void remote_exec_done(const rd_exec_result *r, void *arg) {
   remote_call *c = arg;
-  rd_step *s = c->s;
+  rd_step *s = c->call.s;
   rd_remote_result rr = {0};
   json_t *doc = NULL;
   char err[256] = "";
   int status = r->status;
   trace_remote(c, r);
+  if (call_stale(&c->call)) { /* timed out, or the job moved on: drop it */
+    rd_step_log(s, RD_LOG_DEBUG, "script %s: late answer dropped (%s)", c->script->name,
+                status ? r->msg : "ran to the end");
+    remote_call_free(c);
+    return;
+  }
   if (status == 0 && r->out_len > 0) {
     int prc = s->j->t->platform == RD_PLATFORM_WINDOWS
                   ? rd_remote_parse_windows(r->out, r->out_len, &doc, err, sizeof err)
@@ -155,11 +202,7 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   rr.err = r->err && *r->err ? r->err : status ? r->msg : "";
   if (status)
     rd_step_log(s, RD_LOG_DEBUG, "script %s: %s", c->script->name, r->msg);
-  if (s->j->finished) { /* job already over (timeout): drop */
-    json_decref(doc);
-    remote_call_free(c);
-    return;
-  }
+  call_unlink(&c->call);
   c->cb(s, status, &rr, c->arg);
   json_decref(doc);
   remote_call_free(c);
@@ -167,10 +210,12 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
 
 static void remote_upload_done(const rd_exec_result *r, void *arg) {
   remote_call *c = arg;
-  rd_step *s = c->s;
+  rd_step *s = c->call.s;
   rd_engine *e = s->j->e;
-  rd_ssh_opts o = {.connect_ms = s->j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms};
-  if (r->status || !e->ssh || s->j->finished) {
+  rd_ssh_opts o = {.connect_ms = s->j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms,
+                   .id_out = &c->call.op_id};
+  c->call.op_id = 0;
+  if (r->status || !e->ssh || call_stale(&c->call)) {
     rd_exec_result fail = *r;
     if (!fail.status)
       fail.status = RD_ECANCELED;
@@ -216,7 +261,7 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
     json_decref(params);
     return RD_EINVAL;
   }
-  if (!e->ssh || j->finished) {
+  if (!e->ssh || !call_allowed(s)) {
     json_decref(params);
     return RD_ECANCELED;
   }
@@ -238,8 +283,6 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
     json_decref(params);
     return RD_ENOMEM;
   }
-  c->s = s;
-  c->serial = s->serial;
   c->script = script;
   if (getenv("RENEWD_TRACE_REMOTE"))
     c->trace_params = redacted(params);
@@ -252,6 +295,8 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
     remote_call_free(c);
     return rc;
   }
+  call_link(s, &c->call, RD_CALL_SSH);
+  o.id_out = &c->call.op_id;
   if (c->cmd.upload_path)
     rc = rd_ssh_put(e->ssh, &j->st, c->cmd.upload_path, c->cmd.upload_data, c->cmd.upload_len,
                     0600, &o, remote_upload_done, c);
@@ -266,23 +311,22 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
 /* --- HTTP ------------------------------------------------------------------- */
 
 typedef struct http_call {
-  rd_step *s;
+  rd_call call;         /* first: the step's list of calls */
   rd_http_cb cb;
   void *arg;
 } http_call;
 
 static void http_done(const rd_http_result *r, void *arg) {
   http_call *c = arg;
+  rd_step *s = c->call.s;
   rd_http_response resp = {r->code, r->content_type, r->body, r->body_len};
+  int stale = call_stale(&c->call);
   if (r->status)
-    rd_step_log(c->s, RD_LOG_DEBUG, "http: %s", r->msg);
-  /* called even after the job ended (as canceled): a plugin may hold a
-   * resource until its request comes back, e.g. its place in a CA's queue */
-  if (c->s->j->finished) {
-    rd_http_response none = {0, NULL, NULL, 0};
-    c->cb(c->s, RD_ECANCELED, &none, c->arg);
-  } else
-    c->cb(c->s, r->status, &resp, c->arg);
+    rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
+  call_unlink(&c->call);
+  /* a late answer is dropped: the step kind's cancel hook was its notice */
+  if (!stale)
+    c->cb(s, r->status, &resp, c->arg);
   free(c);
 }
 
@@ -291,27 +335,30 @@ static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *a
   http_call *c;
   rd_http_opts o = {0};
   int rc;
-  if (!e->http || s->j->finished)
+  if (!e->http || !call_allowed(s))
     return RD_ECANCELED;
   if (!(c = calloc(1, sizeof *c)))
     return RD_ENOMEM;
-  c->s = s;
   c->cb = cb;
   c->arg = arg;
+  call_link(s, &c->call, RD_CALL_HTTP);
   o.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->timeout_ms;
   o.ca_bundle = json_string_value(json_object_get(s->j->rb->issuer, "ca_bundle"));
+  o.id_out = &c->call.op_id;
   rc = rd_http_submit(e->http, req->method, req->url, req->content_type, req->body,
                        req->body_len, &o, http_done, c);
-  if (rc)
+  if (rc) {
+    call_unlink(&c->call);
     free(c);
+  }
   return rc;
 }
 
 /* --- off-loop work ----------------------------------------------------------- */
 
 typedef struct work_call {
+  rd_call call;         /* first: the step's list of calls */
   uv_work_t req;
-  rd_step *s;
   rd_work_fn fn;
   rd_after_fn after;
   void *arg;
@@ -322,26 +369,41 @@ static void work_run(uv_work_t *req) {
   c->fn(c->arg);
 }
 
+/* after() always runs once: fn's argument may only be freed there. A late
+ * one runs with RD_ECANCELED and nothing it reports counts. */
 static void work_after(uv_work_t *req, int status) {
   work_call *c = req->data;
-  if (!c->s->j->finished)
-    c->after(c->s, status ? RD_ECANCELED : 0, c->arg);
+  rd_step *s = c->call.s;
+  rd_engine *e = s->j->e;
+  int stale = call_stale(&c->call);
+  call_unlink(&c->call);
+  if (stale) {
+    s->ignoring++;
+    c->after(s, RD_ECANCELED, c->arg);
+    s->ignoring--;
+  } else
+    c->after(s, status ? RD_ECANCELED : 0, c->arg);
   free(c);
+  rd_engine_handle_closed(e); /* last: may end the run and free the engine */
 }
 
 static int h_work(rd_step *s, rd_work_fn fn, rd_after_fn after, void *arg) {
-  work_call *c = calloc(1, sizeof *c);
-  if (!c)
+  work_call *c;
+  if (!call_allowed(s))
+    return RD_ECANCELED;
+  if (!(c = calloc(1, sizeof *c)))
     return RD_ENOMEM;
-  c->s = s;
   c->fn = fn;
   c->after = after;
   c->arg = arg;
   c->req.data = c;
+  call_link(s, &c->call, RD_CALL_WORK);
   if (uv_queue_work(s->j->e->loop, &c->req, work_run, work_after)) {
+    call_unlink(&c->call);
     free(c);
     return RD_EIO;
   }
+  s->j->e->handles++; /* the run ends only after its after() */
   return 0;
 }
 
@@ -355,6 +417,8 @@ static int h_secret(rd_step *s, const json_t *ref, char **out, size_t *len) {
   return rc;
 }
 
+/* rd_engine_step_done ignores a done() that is not the running phase's (a
+ * second one, one from the cancel hook or from a late work's after()). */
 static void h_done(rd_step *s, int status, json_t *result, const char *msg) {
   rd_engine_step_done(s, status, result, msg);
 }
@@ -372,6 +436,25 @@ static void h_donef(rd_step *s, int status, json_t *result, const char *fmt, ...
   va_start(ap, fmt);
   rd_host_vdonef(&rd_host_api_v1, s, status, result, fmt, ap);
   va_end(ap);
+}
+
+void rd_host_cancel_calls(rd_step *s) {
+  rd_engine *e = s->j->e;
+  for (rd_call *c = s->calls; c; c = c->next) {
+    int rc = RD_ENOTSUP;
+    if (c->serial != s->serial)
+      continue; /* an older phase's: already canceled */
+    if (c->kind == RD_CALL_SSH && e->ssh && c->op_id)
+      rc = rd_ssh_cancel(e->ssh, c->op_id);
+    else if (c->kind == RD_CALL_HTTP && e->http && c->op_id)
+      rc = rd_http_cancel(e->http, c->op_id);
+    else if (c->kind == RD_CALL_WORK) /* only while it waits for a thread */
+      rc = uv_cancel((uv_req_t *)&((work_call *)c)->req) ? RD_EBUSY : 0;
+    if (rc && rc != RD_ENOTFOUND)
+      rd_step_log(s, RD_LOG_DEBUG, "%s: cannot cancel an operation in flight (%s); its answer "
+                                   "will be dropped",
+                  rd_phase_name(s->phase), rd_strerror(rc));
+  }
 }
 
 const rd_host_api rd_host_api_v1 = {

@@ -73,17 +73,22 @@ int rd_registry_add(rd_registry *r, const rd_plugin *p, const char *origin,
       return RD_EEXIST;
     }
   }
-  for (const rd_step_kind *const *k = p->kinds; *k; k++) {
-    if (r->nkinds == r->capkinds) {
-      size_t cap = r->capkinds ? r->capkinds * 2 : 16;
-      const rd_step_kind **nk = realloc(r->kinds, cap * sizeof *nk);
-      if (!nk)
-        return RD_ENOMEM;
-      r->kinds = nk;
-      r->capkinds = cap;
-    }
-    r->kinds[r->nkinds++] = *k;
+  /* all or nothing: room for every kind first, then register them */
+  size_t n = 0;
+  for (const rd_step_kind *const *k = p->kinds; *k; k++)
+    n++;
+  if (r->nkinds + n > r->capkinds) {
+    size_t cap = r->capkinds ? r->capkinds : 16;
+    while (cap < r->nkinds + n)
+      cap *= 2;
+    const rd_step_kind **nk = realloc(r->kinds, cap * sizeof *nk);
+    if (!nk)
+      return RD_ENOMEM;
+    r->kinds = nk;
+    r->capkinds = cap;
   }
+  for (const rd_step_kind *const *k = p->kinds; *k; k++)
+    r->kinds[r->nkinds++] = *k;
   return 0;
 }
 
@@ -104,15 +109,18 @@ int rd_registry_load_file(rd_registry *r, const char *path, char *err, size_t er
     dlclose(h);
     return RD_EABI;
   }
-  if ((rc = rd_registry_add(r, entry(), path, err, errlen))) {
-    dlclose(h);
-    return rc;
-  }
+  /* room for the handle before any kind from h is registered: once its
+   * kinds are in, nothing may fail (a dlclose would leave them dangling) */
   if (!(nh = realloc(r->handles, (r->nhandles + 1) * sizeof *nh))) {
-    dlclose(h); /* kinds registered from h must not outlive it */
+    rd_fmt(err, errlen, "plugin %s: out of memory", path);
+    dlclose(h);
     return RD_ENOMEM;
   }
   r->handles = nh;
+  if ((rc = rd_registry_add(r, entry(), path, err, errlen))) {
+    dlclose(h); /* rd_registry_add registered nothing */
+    return rc;
+  }
   r->handles[r->nhandles++] = h;
   return 0;
 }

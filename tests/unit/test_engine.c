@@ -22,6 +22,9 @@ static int fail_check_verify;   /* check.verify fails while expecting the new ce
 static int issue_outcome;       /* 0 ok, else the status the issuer's apply returns */
 static long days_left = 1;
 static const char *fail_host;   /* the issuer fails for this host */
+static int fail_inst_rollback;  /* the install step's rollback fails */
+static int inv_status;          /* the inventory probe's status */
+static const char *ask_state;   /* the issuer's apply asks for this state first */
 
 static void note(const char *what) {
   if (trace[0])
@@ -32,6 +35,11 @@ static void note(const char *what) {
 static int inv_probe(rd_step *s, const rd_host_api *h) {
   time_t now = time(NULL);
   note("inv.probe");
+  if (inv_status) {
+    h->done(s, inv_status, NULL,
+            "t1: host key not trusted:\nSHA256:Zm9v is not in /nonexistent/known_hosts");
+    return 0;
+  }
   json_object_set_new(h->facts(s), "cert",
                       json_pack("{s:s, s:I, s:I, s:s}", "sha256", "old", "not_before",
                                 (json_int_t)(now - 29 * 86400), "not_after",
@@ -57,6 +65,8 @@ static int iss_apply(rd_step *s, const rd_host_api *h) {
     h->done(s, issue_outcome, NULL, "expired: enrol by hand");
     return 0;
   }
+  if (ask_state) /* only the engine moves a job there: refused */
+    note(h->set_state(s, ask_state) == RD_ESTATE ? "state-refused" : "STATE-ALLOWED");
   h->set_state(s, "KEY_READY");
   h->set_state(s, "REQUESTED");
   if (issue_outcome) {
@@ -82,7 +92,12 @@ static int iss_rollback(rd_step *s, const rd_host_api *h) {
 SIMPLE(inst_probe, "inst.probe")
 SIMPLE(inst_apply, "inst.apply")
 SIMPLE(inst_verify, "inst.verify")
-SIMPLE(inst_rollback, "inst.rollback")
+static int inst_rollback(rd_step *s, const rd_host_api *h) {
+  note("inst.rollback");
+  h->done(s, fail_inst_rollback ? RD_EREMOTE : 0, NULL,
+          fail_inst_rollback ? "t1: cannot restore the old certificate" : NULL);
+  return 0;
+}
 SIMPLE(rs_probe, "rs.probe")
 SIMPLE(rs_apply, "rs.apply")
 SIMPLE(rs_rollback, "rs.rollback")
@@ -134,6 +149,7 @@ typedef struct run_out {
 } run_out;
 
 static json_t *last_report;
+static char *last_text; /* the report for people */
 
 static run_out run_file(const char *file, const rd_plugin *p, int whatif, const char *jpath) {
   rd_registry *reg = NULL;
@@ -159,8 +175,17 @@ static run_out run_file(const char *file, const rd_plugin *p, int whatif, const 
   const json_t *job = json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0);
   json_decref(last_report);
   last_report = json_deep_copy(rd_engine_report(e));
+  {
+    size_t tl = 0;
+    FILE *tf;
+    free(last_text);
+    last_text = NULL;
+    ck_assert_ptr_nonnull(tf = open_memstream(&last_text, &tl));
+    rd_engine_print_report(e, tf);
+    fclose(tf);
+  }
   snprintf(o.state, sizeof o.state, "%s", json_string_value(json_object_get(job, "state")));
-  if (j && strcmp(o.state, "NOT_DUE") && strcmp(o.state, "BACKOFF")) {
+  if (j && json_object_get(job, "job_id")) { /* a journal job was opened */
     rd_job_row row;
     ck_assert_int_eq(rd_journal_job_last(j, "t1", strstr(file, "waves") ? "/etc/pki/t.crt" : "/etc/pki/t1.crt", &row), 0);
     ck_assert_str_eq(rd_job_state_name(row.state), o.state);
@@ -196,6 +221,9 @@ static void setup(void) {
   issue_outcome = 0;
   days_left = 1;
   fail_host = NULL;
+  fail_inst_rollback = 0;
+  inv_status = 0;
+  ask_state = NULL;
 }
 static void teardown(void) {
   char cmd[300];
@@ -358,6 +386,105 @@ START_TEST(webhook_once_per_event) {
 }
 END_TEST
 
+
+/* One failed rollback is one failure: in the stats, the exit code, the
+ * report's stats and its summary line. */
+START_TEST(failed_rollback_counts_once) {
+  fail_check_verify = 1;
+  fail_inst_rollback = 1;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
+                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
+                          "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
+  ck_assert_str_eq(o.state, "FAILED");
+  ck_assert_int_eq(o.stats.failed, 1);
+  ck_assert_int_eq(o.stats.rolled_back, 0);
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(last_report, "stats"), "failed")), 1);
+  ck_assert_ptr_nonnull(strstr(last_text, "0 renewed, 1 failed, 0 rolled back"));
+  ck_assert_ptr_nonnull(strstr(job_field(0, "rollback_error"), "served certificate is not the new one"));
+}
+END_TEST
+
+static size_t count_in(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  return n;
+}
+
+/* A host whose key is not trusted: the headline says so, once, on one line
+ * (the message's newline prints as a space), and does not claim that no
+ * certificate was found (nothing was looked at). */
+START_TEST(headline_names_the_cause) {
+  inv_status = RD_EHOSTKEY;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "FAILED");
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_msg(!strncmp(last_text,
+                         "host t1 (posix): FAILED — inventory: probe: t1: host key not trusted: "
+                         "SHA256:Zm9v is not in /nonexistent/known_hosts\n",
+                         strlen("host t1 (posix): FAILED — inventory: probe: t1: host key not "
+                                "trusted: SHA256:Zm9v is not in /nonexistent/known_hosts\n")),
+                "%s", last_text);
+  ck_assert_ptr_null(strstr(last_text, "no certificate found"));
+  ck_assert_int_eq(count_in(last_text, "host key not trusted"), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(json_array_get(json_object_get(last_report, "jobs"), 0), "cause"),
+                       "status")),
+                   "RD_EHOSTKEY");
+}
+END_TEST
+
+/* Plugins ask for a state; the engine decides: an end state is its own. */
+START_TEST(set_state_is_a_request) {
+  ask_state = "DONE";
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_ptr_nonnull(strstr(trace, "iss.apply state-refused"));
+  ck_assert_str_eq(o.state, "DONE"); /* reached the normal way */
+  teardown();
+  setup();
+  ask_state = "ISSUED"; /* the engine moves to ISSUED once the issuer verified */
+  o = run(&plugin, 0, jpath);
+  ck_assert_ptr_nonnull(strstr(trace, "iss.apply state-refused"));
+  ck_assert_str_eq(o.state, "DONE");
+}
+END_TEST
+
+/* A runbook like flow.json with a passphrase read from the environment. */
+static void write_passphrase_runbook(const char *path) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "{\"name\": \"engine-pass\",\n"
+             " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\"}]},\n"
+             " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/k\", \"known_hosts\": "
+             "\"/nonexistent/kh\",\n"
+             "   \"passphrase\": {\"env\": \"RENEWD_TEST_NO_SUCH_PASSPHRASE\"}},\n"
+             " \"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"},\n"
+             " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
+             "   \"ca_fingerprint\": "
+             "\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},\n"
+             " \"steps\": [{\"type\": \"test.check\", \"name\": \"check\"}]}\n");
+  fclose(f);
+}
+
+/* A passphrase that cannot be read fails the job before any connection,
+ * naming the host and where the secret was to come from. */
+START_TEST(unreadable_passphrase_fails_the_job) {
+  char rb[300];
+  snprintf(rb, sizeof rb, "%s/pass.json", jdir);
+  write_passphrase_runbook(rb);
+  unsetenv("RENEWD_TEST_NO_SUCH_PASSPHRASE");
+  run_out o = run_file(rb, &plugin, 1, NULL);
+  ck_assert_str_eq(trace, ""); /* nothing ran */
+  ck_assert_str_eq(o.state, "FAILED");
+  ck_assert_int_eq(o.stats.failed, 1);
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_ptr_nonnull(strstr(job_field(0, "error"), "host t1: ssh.passphrase: "));
+  ck_assert_ptr_nonnull(strstr(job_field(0, "error"), "RENEWD_TEST_NO_SUCH_PASSPHRASE"));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -372,8 +499,13 @@ int main(void) {
   tcase_add_test(tc, waves_in_order);
   tcase_add_test(tc, failed_canary_holds_the_rest);
   tcase_add_test(tc, webhook_once_per_event);
+  tcase_add_test(tc, failed_rollback_counts_once);
+  tcase_add_test(tc, headline_names_the_cause);
+  tcase_add_test(tc, set_state_is_a_request);
+  tcase_add_test(tc, unreadable_passphrase_fails_the_job);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(last_report);
+  free(last_text);
   return rc;
 }

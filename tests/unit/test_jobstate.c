@@ -182,6 +182,39 @@ START_TEST(resume_each_state) {
 }
 END_TEST
 
+/* The map's rank and failed columns: the forward path in order, the ends
+ * the retry policy backs off from. */
+START_TEST(ranks_and_failed_flags) {
+  static const rd_job_state path[] = {S(DUE),       S(PROBED),    S(KEY_READY),
+                                      S(REQUESTED), S(ISSUED),    S(INSTALLED),
+                                      S(FOLLOWUPS), S(VERIFIED)};
+  for (size_t i = 0; i < sizeof path / sizeof path[0]; i++)
+    ck_assert_int_eq(rd_job_state_rank(path[i]), (int)i);
+  ck_assert_int_eq(rd_job_state_rank(S(PENDING_CA)), rd_job_state_rank(S(REQUESTED)));
+  static const rd_job_state off[] = {S(ROLLING_BACK), S(DONE), S(FAILED), S(ROLLED_BACK),
+                                     S(NEEDS_OPERATOR)};
+  for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
+    ck_assert_int_eq(rd_job_state_rank(off[i]), -1);
+  ck_assert_int_eq(rd_job_state_rank((rd_job_state)RD_JOB_NSTATES), -1);
+  ck_assert_int_eq(rd_job_state_rank((rd_job_state)-1), -1);
+  for (int s = -1; s <= RD_JOB_NSTATES; s++) {
+    int want = s == S(FAILED) || s == S(ROLLED_BACK);
+    ck_assert_int_eq(rd_job_state_failed((rd_job_state)s), want);
+    if (want)
+      ck_assert(rd_job_state_terminal((rd_job_state)s));
+  }
+  /* a resumed job that is further along ignores a move back, never one
+   * off the path */
+  ck_assert(rd_job_state_behind(S(INSTALLED), S(FOLLOWUPS)) == 0);
+  ck_assert(rd_job_state_behind(S(FOLLOWUPS), S(INSTALLED)) == 1);
+  ck_assert(rd_job_state_behind(S(ISSUED), S(REQUESTED)) == 1);
+  ck_assert(rd_job_state_behind(S(PENDING_CA), S(REQUESTED)) == 0);
+  ck_assert(rd_job_state_behind(S(VERIFIED), S(ROLLING_BACK)) == 0);
+  ck_assert(rd_job_state_behind(S(VERIFIED), S(FAILED)) == 0);
+  ck_assert(rd_job_state_behind(S(ROLLING_BACK), S(DUE)) == 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("jobstate");
   TCase *tc = tcase_create("core");
@@ -191,6 +224,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, table_properties);
   tcase_add_test(tc, reachability);
   tcase_add_test(tc, resume_each_state);
+  tcase_add_test(tc, ranks_and_failed_flags);
   suite_add_tcase(s, tc);
   return s;
 }

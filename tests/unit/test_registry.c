@@ -76,6 +76,45 @@ START_TEST(loads_build_plugins_dir) {
 }
 END_TEST
 
+/* A plugin registers all its kinds or none: a refused one leaves nothing
+ * behind (its module is dlclosed at once), and many kinds grow the table
+ * in one step. */
+static int probe_stub(rd_step *s, const rd_host_api *h) {
+  (void)s;
+  (void)h;
+  return 0;
+}
+
+START_TEST(all_or_nothing) {
+  rd_registry *r = NULL;
+  char err[512] = "";
+  static char names[40][16];
+  static rd_step_kind many[40];
+  static const rd_step_kind *list[41];
+  for (int i = 0; i < 40; i++) {
+    snprintf(names[i], sizeof names[i], "many.k%d", i);
+    many[i] = (rd_step_kind){.type = names[i], .probe = probe_stub};
+    list[i] = &many[i];
+  }
+  list[40] = NULL;
+  rd_plugin p = RD_PLUGIN_INIT("many", "1", list);
+  ck_assert_int_eq(rd_registry_new(&r), 0);
+  ck_assert_int_eq(rd_registry_add(r, &p, "static", err, sizeof err), 0);
+  for (int i = 0; i < 40; i++)
+    ck_assert_ptr_eq(rd_registry_find(r, names[i]), &many[i]);
+  ck_assert_ptr_null(rd_registry_kind_at(r, 40));
+  /* a second plugin: one new kind, then one without a probe: nothing of it */
+  static const rd_step_kind fresh = {.type = "other.fresh", .probe = probe_stub};
+  static const rd_step_kind noprobe = {.type = "other.noprobe"};
+  static const rd_step_kind *const bad[] = {&fresh, &noprobe, NULL};
+  rd_plugin q = RD_PLUGIN_INIT("other", "1", bad);
+  ck_assert_int_eq(rd_registry_add(r, &q, "static", err, sizeof err), RD_EABI);
+  ck_assert_ptr_null(rd_registry_find(r, "other.fresh"));
+  ck_assert_ptr_null(rd_registry_kind_at(r, 40));
+  rd_registry_free(r);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("registry");
   TCase *tc = tcase_create("loader");
@@ -83,6 +122,7 @@ int main(void) {
   tcase_add_test(tc, refuses_wrong_abi);
   tcase_add_test(tc, static_descriptor_checks);
   tcase_add_test(tc, loads_build_plugins_dir);
+  tcase_add_test(tc, all_or_nothing);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -97,7 +97,7 @@ START_TEST(due_expired_and_invalid) {
 }
 END_TEST
 
-/* ---- jitter and backoff ------------------------------------------------ */
+/* ---- jitter ------------------------------------------------------------ */
 
 static uint64_t xorshift(uint64_t *s) {
   uint64_t x = *s;
@@ -138,52 +138,6 @@ START_TEST(jitter_bounds) {
   ck_assert_int_eq(rd_jitter(100, -7, UINT64_MAX), 100);
   ck_assert_int_eq(rd_jitter(INT64_MAX - 1, 10, UINT64_MAX), INT64_MAX);
   ck_assert_int_eq(rd_jitter(0, INT64_MAX, UINT64_MAX), INT64_MAX);
-}
-END_TEST
-
-START_TEST(backoff_transient) {
-  static const int64_t want[] = {30, 30, 60, 120, 240, 480, 600, 600, 600};
-  for (int n = 0; n < 9; n++)
-    ck_assert_int_eq(rd_backoff_transient(n), want[n]);
-  ck_assert_int_eq(rd_backoff_transient(-3), 30);
-  ck_assert_int_eq(rd_backoff_transient(1000), 600);
-  ck_assert_int_eq(rd_backoff_transient(0x7fffffff), 600);
-  for (int n = 1; n < 100; n++)
-    ck_assert(rd_backoff_transient(n + 1) >= rd_backoff_transient(n));
-}
-END_TEST
-
-START_TEST(backoff_terminal) {
-  int64_t far = 365LL * DAY;
-  static const int64_t want[] = {3600, 3600, 7200, 14400, 28800, 57600, 86400, 86400};
-  for (int n = 0; n < 8; n++)
-    ck_assert_int_eq(rd_backoff_terminal(n, far), want[n]);
-  ck_assert_int_eq(rd_backoff_terminal(1000, far), 86400);
-  ck_assert_int_eq(rd_backoff_terminal(0x7fffffff, far), 86400);
-  /* Never later than half the remaining validity... */
-  ck_assert_int_eq(rd_backoff_terminal(1, 10 * HOUR), 3600);
-  ck_assert_int_eq(rd_backoff_terminal(3, 10 * HOUR), 14400);
-  ck_assert_int_eq(rd_backoff_terminal(4, 10 * HOUR), 5 * HOUR);
-  ck_assert_int_eq(rd_backoff_terminal(9, 30 * HOUR), 15 * HOUR);
-  for (int n = 1; n < 40; n++)
-    for (int64_t rem = 61; rem < 40 * DAY; rem = rem * 3 / 2 + 7) {
-      int64_t d = rd_backoff_terminal(n, rem);
-      ck_assert(d <= rem / 2 && d >= 30 && d <= 86400);
-    }
-  /* ...but not a busy loop either, and expired means no validity limit. */
-  ck_assert_int_eq(rd_backoff_terminal(5, 40), 30);
-  ck_assert_int_eq(rd_backoff_terminal(2, 0), 7200);
-  ck_assert_int_eq(rd_backoff_terminal(2, -DAY), 7200);
-  /* A renewal failing from 3 days before expiry keeps trying: count the
-   * tries that still happen before expiry with a half-hour to spare. */
-  int64_t t = 0, expiry = 3 * DAY;
-  int tries = 0;
-  for (int n = 1; t < expiry - 1800; n++) {
-    t += rd_backoff_terminal(n, expiry - t);
-    if (t < expiry - 1800)
-      tries++;
-  }
-  ck_assert_int_ge(tries, 6);
 }
 END_TEST
 
@@ -556,8 +510,6 @@ static Suite *suite(void) {
   tcase_add_test(tc, due_fraction);
   tcase_add_test(tc, due_expired_and_invalid);
   tcase_add_test(tc, jitter_bounds);
-  tcase_add_test(tc, backoff_transient);
-  tcase_add_test(tc, backoff_terminal);
   tcase_add_test(tc, window_parse_ok);
   tcase_add_test(tc, window_parse_errors);
   tcase_add_test(tc, window_examples);

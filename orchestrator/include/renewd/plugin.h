@@ -20,6 +20,18 @@
  * host->done() exactly once — possibly from inside a host callback, never
  * synchronously from within the phase function itself.
  *
+ * Timeouts and late answers: each phase call runs under the step's timeout.
+ * When it expires the host (1) calls the kind's cancel hook, if any, (2)
+ * cancels the phase's operations in flight (an SSH channel is closed, a
+ * curl transfer removed, queued work dropped), (3) completes the phase with
+ * RD_ETIMEDOUT and moves on (often to the step's rollback). From then on
+ * nothing of that phase call counts: a remote or HTTP callback that would
+ * have come is never delivered (the host frees what it carried), a work's
+ * after() still runs once — its argument is the plugin's to free — but with
+ * RD_ECANCELED, and a done(), set_state() or new request made from it is
+ * ignored or refused (RD_ECANCELED). So a late answer can never complete
+ * the next phase of the same step.
+ *
  * Errors: functions return 0 or a negative RD_E* code (list below).
  */
 #ifndef RENEWD_PLUGIN_H
@@ -171,8 +183,12 @@ typedef struct rd_host_api {
   /* --- durable per-job values (journal), survive a crash --- */
   int (*journal_put)(rd_step *s, const char *key, const json_t *value);
   json_t *(*journal_get)(rd_step *s, const char *key); /* new ref or NULL */
-  /* Advance the job's state (e.g. "KEY_READY", "REQUESTED", "ISSUED");
-   * committed to the journal before this returns. */
+  /* Ask the engine to advance the job through the issuer's CA transaction:
+   * "KEY_READY", "REQUESTED" or "PENDING_CA", committed to the journal
+   * before this returns (0; also in whatif, where nothing is recorded).
+   * The engine decides: any other state (ISSUED, DONE, FAILED...) is its
+   * own, and an illegal move is refused (RD_ESTATE, logged); from a phase
+   * that is over (timed out) RD_ECANCELED. RD_EINVAL: unknown name. */
   int (*set_state)(rd_step *s, const char *state);
 
   /* --- remote execution, HTTP, CPU work --- */
@@ -243,7 +259,14 @@ typedef struct rd_step_kind {
   rd_phase_fn apply;     /* NULL: nothing to apply */
   rd_phase_fn verify;    /* NULL: apply is its own verification */
   rd_phase_fn rollback;  /* NULL: nothing to undo */
-  void (*cancel)(rd_step *s, const rd_host_api *host); /* may be NULL */
+  /* May be NULL. Called once when a phase call timed out, before its
+   * operations are canceled and before the step's next phase starts: the
+   * plugin's notice that no callback of that phase call will be delivered
+   * (see "Timeouts and late answers" above). Give back here what such a
+   * callback would have given back (a place in a CA's queue, per-call
+   * state not owned by set_data; a work argument only after() may free).
+   * Synchronous; a done() from it is ignored; it must not start requests. */
+  void (*cancel)(rd_step *s, const rd_host_api *host);
 } rd_step_kind;
 
 typedef struct rd_plugin {
