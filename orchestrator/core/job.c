@@ -30,8 +30,9 @@ static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t nex
   if (!rd_job_transition_ok(j->state, to))
     return RD_ESTATE; /* the journal refuses the same; keep memory in step */
   if (j->id > 0 && (rc = rd_journal_job_advance(j->e->journal, j->id, &a))) {
-    snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s",
-             j->t->name, (long long)j->id, rd_job_state_name(j->state), rd_job_state_name(to));
+    snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s: %s",
+             j->t->name, (long long)j->id, rd_job_state_name(j->state), rd_job_state_name(to),
+             rd_journal_errmsg(j->e->journal));
     return rc;
   }
   j->state = to;

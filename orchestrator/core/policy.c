@@ -4,7 +4,8 @@
 #include "base/err.h"
 
 int rd_policy_transient(int status) {
-  return status == RD_ETIMEDOUT || status == RD_ECONNREFUSED || status == RD_ENETWORK;
+  return status == RD_ETIMEDOUT || status == RD_ECONNREFUSED || status == RD_ENETWORK ||
+         status == RD_EBUSY;
 }
 
 int64_t rd_backoff_transient(int attempt) {

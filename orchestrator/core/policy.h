@@ -11,7 +11,8 @@
 #include "core/jobstate.h"
 
 /* 1 for a failure that says nothing about the target or the CA, only about
- * the way there: RD_ETIMEDOUT, RD_ECONNREFUSED, RD_ENETWORK. 0 otherwise
+ * the way there: RD_ETIMEDOUT, RD_ECONNREFUSED, RD_ENETWORK, and RD_EBUSY
+ * (the journal was locked by another process past its bound). 0 otherwise
  * (0 itself included). */
 int rd_policy_transient(int status);
 

@@ -89,7 +89,7 @@ int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_
 int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state);
 /* Consecutive renewal failures of (host, cert): terminal jobs that ended
  * FAILED or ROLLED_BACK, newest first, up to the newest DONE (or
- * NEEDS_OPERATOR). Feeds rd_backoff_terminal(). */
+ * NEEDS_OPERATOR). Feeds rd_policy_next_try() (core/policy.c). */
 int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *count);
 int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out);
 /* The newest job (any state) for (host, cert); RD_ENOTFOUND if none. */

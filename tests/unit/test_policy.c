@@ -14,6 +14,7 @@ START_TEST(classification) {
   ck_assert_int_eq(rd_policy_transient(RD_ETIMEDOUT), 1);
   ck_assert_int_eq(rd_policy_transient(RD_ECONNREFUSED), 1);
   ck_assert_int_eq(rd_policy_transient(RD_ENETWORK), 1);
+  ck_assert_int_eq(rd_policy_transient(RD_EBUSY), 1);
   static const int terminal[] = {0, RD_EAUTH, RD_EHOSTKEY, RD_EDENIED, RD_EVERIFY, RD_EREMOTE,
                                  RD_EPROTO, RD_ECONFIG, RD_ECANCELED, RD_EOPERATOR};
   for (size_t i = 0; i < sizeof terminal / sizeof *terminal; i++)
