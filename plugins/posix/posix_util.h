@@ -3,8 +3,8 @@
  * script with one completion path for every failure.
  *
  * Every script is POSIX_SH_LIB (plugins/posix/sh/lib.sh) followed by the
- * kind's own text; both come from posix_sh.h, generated from the .sh files
- * by plugins/posix/sh/embed.sh. */
+ * kind's own text; both come from posix_sh.h, generated at build time from
+ * the .sh files by plugins/posix/sh/embed.sh (CMake, into the build tree). */
 #ifndef RENEWD_POSIX_UTIL_H
 #define RENEWD_POSIX_UTIL_H
 #include <stddef.h>

@@ -3,8 +3,9 @@
  * results, parameter validation, the certificate section and the facts.
  *
  * Every script is WIN_PS_LIB (plugins/windows/ps/lib.ps1) followed by the
- * kind's own text, all from windows_ps.h, generated from the .ps1 files by
- * plugins/windows/ps/embed.sh. Scripts return one JSON object (rd_out). */
+ * kind's own text, all from windows_ps.h, generated at build time from the
+ * .ps1 files by plugins/windows/ps/embed.sh (CMake, into the build tree).
+ * Scripts return one JSON object (rd_out). */
 #ifndef RENEWD_WINDOWS_UTIL_H
 #define RENEWD_WINDOWS_UTIL_H
 #include <stddef.h>
