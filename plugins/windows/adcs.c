@@ -195,7 +195,7 @@ static void finish_operator(adcs_op *op, int status, const char *why) {
 /* --- certificate helpers ---------------------------------------------------- */
 
 /* DER (base64) certificates -> one PEM text. Caller frees; NULL if none. */
-static char *chain_pem(const json_t *chain) {
+static char *chain_pem(const rd_host_api *h, const json_t *chain) {
   BIO *b = BIO_new(BIO_s_mem());
   const json_t *v;
   size_t i, n = 0;
@@ -205,7 +205,9 @@ static char *chain_pem(const json_t *chain) {
     return NULL;
   json_array_foreach(chain, i, v) {
     size_t dl = 0;
-    unsigned char *der = win_unb64(json_string_value(v), &dl);
+    unsigned char *der = NULL;
+    if (!json_is_string(v) || h->b64_decode(json_string_value(v), &der, &dl) < 0)
+      continue;
     const unsigned char *p = der;
     X509 *x = der ? d2i_X509(NULL, &p, (long)dl) : NULL;
     if (x && PEM_write_bio_X509(b, x) == 1)
@@ -222,7 +224,7 @@ static char *chain_pem(const json_t *chain) {
 }
 
 static void set_ca_pem(adcs_op *op, const json_t *chain) {
-  char *pem = chain_pem(chain);
+  char *pem = chain_pem(op->h, chain);
   if (pem)
     json_object_set_new(op->h->facts(op->s), "ca_pem", json_string(pem));
   free(pem);

@@ -98,8 +98,6 @@ const char *win_cert_thumb(const json_t *cert, char out[41]);
 /* Certificate facts (host->cert_facts) of base64 DER or PEM, plus
  * "thumbprint" (uppercase SHA-1). */
 int win_cert_from_b64(const rd_host_api *h, const char *b64, json_t **out);
-/* Base64 -> bytes (caller frees); NULL when malformed. */
-unsigned char *win_unb64(const char *b64, size_t *len);
 /* "2027-05-01 12:00 UTC" */
 void win_time(long long epoch, char *out, size_t outlen);
 

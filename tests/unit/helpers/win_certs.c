@@ -75,7 +75,7 @@ static void mkcert(tcert *t, const char *cn, long serial, long nb, long na, cons
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdl = 0;
   size_t len = 0;
-  unsigned char *raw;
+  unsigned char *raw = NULL;
   X509_set_version(x, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
   X509_time_adj_ex(X509_getm_notBefore(x), 0, nb, NULL);
@@ -90,8 +90,7 @@ static void mkcert(tcert *t, const char *cn, long serial, long nb, long na, cons
   X509_digest(x, EVP_sha1(), md, &mdl);
   for (unsigned i = 0; i < mdl; i++)
     snprintf(t->thumb + 2 * i, 3, "%02X", md[i]);
-  raw = win_unb64(t->b64, &len);
-  if (!raw || rd_x509_facts_from_bytes(raw, len, &t->facts)) { /* outside any test: no ck_assert */
+  if (rd_base64_decode_str(t->b64, &raw, &len) < 0 || rd_x509_facts_from_bytes(raw, len, &t->facts)) { /* outside any test: no ck_assert */
     fprintf(stderr, "test_windows_plugin: cannot make the test certificate %s\n", cn);
     abort();
   }

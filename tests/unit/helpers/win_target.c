@@ -442,8 +442,10 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
       }
       if (e) { /* NotAfter of the DER, as the script compares them */
         size_t l1 = 0, l2 = 0;
-        unsigned char *d1 = win_unb64(P(e, "raw"), &l1), *d2 = win_unb64(P(n, "raw"), &l2);
+        unsigned char *d1 = NULL, *d2 = NULL;
         json_t *f1 = NULL, *f2 = NULL;
+        ck_assert_int_eq(rd_base64_decode_str(P(e, "raw"), &d1, &l1), 0);
+        ck_assert_int_eq(rd_base64_decode_str(P(n, "raw"), &d2, &l2), 0);
         rd_x509_facts_from_bytes(d1, l1, &f1);
         rd_x509_facts_from_bytes(d2, l2, &f2);
         int later = json_integer_value(json_object_get(f1, "not_after")) >
