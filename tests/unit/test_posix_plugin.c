@@ -5,6 +5,7 @@
  * (helpers/posix_fixture.c). This program: the descriptor, the embedded
  * scripts, posix.inventory, whatif; test_posix_install.c has install,
  * key_acl and prune; test_posix_config.c config_thumbprint, service, exec. */
+#include "plugin_module.h"
 #include "posix_fixture.h"
 
 /* ------------------------------------------------------------ tests */
@@ -29,21 +30,7 @@ START_TEST(descriptor) {
 END_TEST
 
 /* The module exports the weak entry point, returning this descriptor. */
-START_TEST(module_entry) {
-  char path[1024];
-  void *h;
-  rd_plugin_entry e;
-  snprintf(path, sizeof path, "%s/plugins/renewd-posix.so", BUILD_DIR);
-  if (!px_exists(path))
-    return; /* plugins not built in this tree */
-  h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  ck_assert_msg(h != NULL, "%s", dlerror());
-  *(void **)&e = dlsym(h, RD_PLUGIN_SYMBOL);
-  ck_assert_ptr_nonnull(e);
-  ck_assert_str_eq(e()->name, "posix");
-  ck_assert_ptr_nonnull(e()->kinds[6]);
-  dlclose(h);
-}
+START_TEST(module_entry) { pm_check_entry("posix", 7); }
 END_TEST
 
 /* posix_sh.h is generated at build time from the scripts in plugins/posix/sh

@@ -300,13 +300,10 @@ START_TEST(adcs_whatif) {
 }
 END_TEST
 
-
 static Suite *suite(void) {
   Suite *s = suite_create("windows_issue");
   TCase *t;
-  t = tcase_create("kinds");
-  tcase_add_checked_fixture(t, NULL, teardown);
-  tcase_set_timeout(t, 60);
+  t = wt_tcase("kinds");
   tcase_add_test(t, inventory_picks_newest_and_lists_duplicates);
   tcase_add_test(t, inventory_template_oid_and_v2_name);
   tcase_add_test(t, inventory_missing_and_expired);
@@ -322,10 +319,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  int rc;
-  make_material();
-  rc = tu_run(suite());
-  free_material();
-  return rc;
-}
+int main(void) { return wt_main(suite()); }

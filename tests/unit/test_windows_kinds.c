@@ -368,13 +368,10 @@ START_TEST(ndes_renewal_and_rollback) {
 }
 END_TEST
 
-
 static Suite *suite(void) {
   Suite *s = suite_create("windows_kinds");
   TCase *t;
-  t = tcase_create("kinds");
-  tcase_add_checked_fixture(t, NULL, teardown);
-  tcase_set_timeout(t, 60);
+  t = wt_tcase("kinds");
   tcase_add_test(t, install_cycle);
   tcase_add_test(t, registry_thumbprint_cycle);
   tcase_add_test(t, registry_guard);
@@ -389,10 +386,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  int rc;
-  make_material();
-  rc = tu_run(suite());
-  free_material();
-  return rc;
-}
+int main(void) { return wt_main(suite()); }

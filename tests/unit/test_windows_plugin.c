@@ -19,6 +19,7 @@
  * Certificates are made here with OpenSSL (CA-signed, with v1 template name
  * or v2 template OID extensions, chosen validity).
  */
+#include "plugin_module.h"
 #include "win_fixture.h"
 
 /* ------------------------------------------------------------ plugin */
@@ -51,20 +52,7 @@ START_TEST(descriptor) {
 }
 END_TEST
 
-START_TEST(module_entry) {
-  char path[1024];
-  void *h;
-  rd_plugin_entry e;
-  snprintf(path, sizeof path, "%s/plugins/renewd-windows.so", BUILD_DIR);
-  if (access(path, F_OK))
-    return; /* plugins not built in this tree */
-  h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  ck_assert_msg(h != NULL, "%s", dlerror());
-  *(void **)&e = dlsym(h, RD_PLUGIN_SYMBOL);
-  ck_assert_ptr_nonnull(e);
-  ck_assert_str_eq(e()->name, "windows");
-  dlclose(h);
-}
+START_TEST(module_entry) { pm_check_entry("windows", 9); }
 END_TEST
 
 /* windows_ps.h is generated at build time from plugins/windows/ps/NAME.ps1
@@ -398,13 +386,10 @@ START_TEST(thumbprints_and_paths) {
 }
 END_TEST
 
-
 static Suite *suite(void) {
   Suite *s = suite_create("windows_plugin");
   TCase *t;
-  t = tcase_create("plugin");
-  tcase_add_checked_fixture(t, NULL, teardown);
-  tcase_set_timeout(t, 60);
+  t = wt_tcase("plugin");
   tcase_add_test(t, descriptor);
   tcase_add_test(t, module_entry);
   tcase_add_test(t, scripts_embedded_current);
@@ -429,10 +414,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  int rc;
-  make_material();
-  rc = tu_run(suite());
-  free_material();
-  return rc;
-}
+int main(void) { return wt_main(suite()); }

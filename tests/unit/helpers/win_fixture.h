@@ -115,6 +115,10 @@ void teardown(void);
 void ndes(void);
 void inventory(void);
 void issued(const tcert *c);
+/* A test case whose tests start from a fresh target (wt_free after each). */
+TCase *wt_tcase(const char *name);
+/* main() of a windows test program: the certificates, the suite, cleanup. */
+int wt_main(Suite *s);
 
 #define OK(k, ph, params)                                                                          \
   ck_assert_msg(phase((k), (ph), (params)) == 0, "%s %d: %d %s", (k)->type, (int)(ph), o_status,  \

@@ -209,3 +209,18 @@ void issued(const tcert *c) {
   json_object_set(W->facts, "expect", f);
 }
 
+
+TCase *wt_tcase(const char *name) {
+  TCase *t = tcase_create(name);
+  tcase_add_checked_fixture(t, NULL, teardown);
+  tcase_set_timeout(t, 60);
+  return t;
+}
+
+int wt_main(Suite *s) {
+  int rc;
+  make_material();
+  rc = tu_run(s);
+  free_material();
+  return rc;
+}
