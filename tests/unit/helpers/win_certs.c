@@ -91,7 +91,7 @@ static void mkcert(tcert *t, const char *cn, long serial, long nb, long na, cons
   for (unsigned i = 0; i < mdl; i++)
     snprintf(t->thumb + 2 * i, 3, "%02X", md[i]);
   if (rd_base64_decode_str(t->b64, &raw, &len) < 0 || rd_x509_facts_from_bytes(raw, len, &t->facts)) { /* outside any test: no ck_assert */
-    fprintf(stderr, "test_windows_plugin: cannot make the test certificate %s\n", cn);
+    fprintf(stderr, "windows tests: cannot make the test certificate %s\n", cn);
     abort();
   }
   json_object_set_new(t->facts, "thumbprint", json_string(t->thumb));
