@@ -115,6 +115,15 @@ static void teardown(void) {
   json_decref(ISSUER);
 }
 
+/* n requests to the same CA, in order: the first is sent, the rest wait. */
+static void requests(int n) {
+  for (int i = 0; i < n; i++)
+    op_new(i);
+  for (int i = 0; i < n; i++)
+    scep_gate_enter(STEPS[i].data);
+  ck_assert_int_eq(nsent, 1);
+}
+
 /* The CA's answer to request i (HTTP 500: the op finishes with an error). */
 static void answer(int i) {
   rd_http_response r = {500, "text/plain", (const unsigned char *)"no", 2};
@@ -122,10 +131,7 @@ static void answer(int i) {
 }
 
 START_TEST(one_at_a_time) {
-  op_new(0);
-  op_new(1);
-  scep_gate_enter(STEPS[0].data);
-  scep_gate_enter(STEPS[1].data);
+  requests(2);
   ck_assert_int_eq(nsent, 1); /* the second waits for the first */
   answer(0);
   ck_assert_int_eq(nsent, 2);
@@ -137,13 +143,7 @@ START_TEST(one_at_a_time) {
 END_TEST
 
 START_TEST(canceled_while_queued_is_never_sent) {
-  op_new(0);
-  op_new(1);
-  op_new(2);
-  scep_gate_enter(STEPS[0].data);
-  scep_gate_enter(STEPS[1].data);
-  scep_gate_enter(STEPS[2].data);
-  ck_assert_int_eq(nsent, 1);
+  requests(3);
   scep_cancel(&STEPS[1], &API); /* the engine gave up on step 1 */
   answer(0);
   ck_assert_int_eq(nsent, 2);
@@ -155,11 +155,7 @@ START_TEST(canceled_while_queued_is_never_sent) {
 END_TEST
 
 START_TEST(canceled_in_flight_gives_its_place_back) {
-  op_new(0);
-  op_new(1);
-  scep_gate_enter(STEPS[0].data);
-  scep_gate_enter(STEPS[1].data);
-  ck_assert_int_eq(nsent, 1);
+  requests(2);
   scep_cancel(&STEPS[0], &API); /* its transfer is canceled: no answer comes */
   ck_assert_int_eq(nsent, 2);
   ck_assert_ptr_eq(SENT[1].s, &STEPS[1]);
@@ -170,10 +166,7 @@ END_TEST
 
 START_TEST(late_answer_after_cancel_does_nothing) {
   rd_http_response r = {200, SCEP_CT_PKI_MESSAGE, (const unsigned char *)"garbage", 7};
-  op_new(0);
-  op_new(1);
-  scep_gate_enter(STEPS[0].data);
-  scep_gate_enter(STEPS[1].data);
+  requests(2);
   scep_cancel(&STEPS[0], &API);
   ck_assert_int_eq(nsent, 2);
   SENT[0].cb(SENT[0].s, 0, &r, SENT[0].arg); /* the answer comes anyway */
@@ -187,12 +180,7 @@ START_TEST(late_answer_after_cancel_does_nothing) {
 END_TEST
 
 START_TEST(freed_while_queued_leaves_the_gate) {
-  op_new(0);
-  op_new(1);
-  op_new(2);
-  scep_gate_enter(STEPS[0].data);
-  scep_gate_enter(STEPS[1].data);
-  scep_gate_enter(STEPS[2].data);
+  requests(3);
   API.set_data(&STEPS[1], NULL, NULL); /* the host drops step 1's data */
   answer(0);
   ck_assert_int_eq(nsent, 2);
