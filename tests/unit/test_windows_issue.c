@@ -126,6 +126,42 @@ START_TEST(adcs_issued) {
 }
 END_TEST
 
+/* The engine abandons apply (a timeout) while adcs.new runs and cancels
+ * the step; the script's answer arrives anyway. Nothing may follow from it:
+ * no submission, no state, no journal change, no completion. The journal
+ * keeps the "new" record, so the next run resumes from there. */
+START_TEST(adcs_canceled_acts_no_more) {
+  rd_step s;
+  char *before;
+  int calls;
+  ndes();
+  inventory();
+  memset(&s, 0, sizeof s);
+  s.params = json_object();
+  wt_hold(1);
+  ck_assert_int_eq(adcs_kind_issue.apply(&s, &API), 0);
+  ck_assert_int_eq(ran("adcs.new", NULL), 1); /* its answer is held */
+  ck_assert_int_eq(s.done_calls, 0);
+  ck_assert_ptr_nonnull(adcs_kind_issue.cancel);
+  adcs_kind_issue.cancel(&s, &API);
+  before = json_dumps(W->journal, JSON_SORT_KEYS);
+  calls = (int)json_array_size(W->calls);
+  wt_hold(0);
+  ck_assert_int_eq(wt_deliver(), 1); /* the late answer */
+  ck_assert_int_eq((int)json_array_size(W->calls), calls); /* no adcs.task submit */
+  ck_assert_int_eq(W->submits, 0);
+  ck_assert_str_eq(W->states, "");
+  ck_assert_int_eq(s.done_calls, 0);
+  char *after = json_dumps(W->journal, JSON_SORT_KEYS);
+  ck_assert_str_eq(after, before);
+  free(before);
+  free(after);
+  s.free_fn(s.data);
+  json_decref(s.params);
+  json_decref(s.result);
+}
+END_TEST
+
 START_TEST(adcs_pending_then_retrieved) {
   const json_t *p = NULL, *rec;
   ndes();
@@ -308,6 +344,7 @@ static Suite *suite(void) {
   tcase_add_test(t, inventory_template_oid_and_v2_name);
   tcase_add_test(t, inventory_missing_and_expired);
   tcase_add_test(t, adcs_issued);
+  tcase_add_test(t, adcs_canceled_acts_no_more);
   tcase_add_test(t, adcs_pending_then_retrieved);
   tcase_add_test(t, adcs_denied);
   tcase_add_test(t, adcs_expired_basis);

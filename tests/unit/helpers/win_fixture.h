@@ -115,6 +115,11 @@ void teardown(void);
 void ndes(void);
 void inventory(void);
 void issued(const tcert *c);
+/* wt_hold(1): scripts still run on the simulated target, but each reply
+ * is held until wt_deliver() hands it over (0: none was held), as a late
+ * answer would arrive. */
+void wt_hold(int on);
+int wt_deliver(void);
 /* A test case whose tests start from a fresh target (wt_free after each). */
 TCase *wt_tcase(const char *name);
 /* main() of a windows test program: the certificates, the suite, cleanup. */

@@ -35,11 +35,38 @@ static int h_set_state(rd_step *s, const char *state) {
   return 0;
 }
 
+/* An answer held back (wt_hold): the script ran, its reply comes later. */
+typedef struct held_answer {
+  int hold;
+  rd_step *s;
+  rd_remote_cb cb;
+  void *arg;
+  int exit_status;
+  json_t *doc;
+  char *txt;
+  char err[4096];
+} held_answer;
+static held_answer HELD;
+
+/* Hands the reply to the plugin and frees it. */
+static void answer(rd_step *s, rd_remote_cb cb, void *arg, int exit_status, json_t *doc,
+                   char *txt, const char *serr) {
+  rd_remote_result r;
+  memset(&r, 0, sizeof r);
+  r.exit_status = exit_status;
+  r.json = doc;
+  r.out = txt;
+  r.out_len = strlen(txt);
+  r.err = serr;
+  cb(s, 0, &r, arg);
+  json_decref(doc);
+  free(txt);
+}
+
 /* Windows scripts only: built by remote.c, answered by sim(), the answer
  * parsed by remote.c as the host does. */
 static int h_remote(rd_step *s, const rd_script *sc, json_t *params, rd_remote_cb cb, void *arg) {
   rd_remote_cmd cmd;
-  rd_remote_result r;
   char err[512] = "", serr[4096] = "";
   int exit_status = 0;
   json_t *out, *doc = NULL;
@@ -61,18 +88,27 @@ static int h_remote(rd_step *s, const rd_script *sc, json_t *params, rd_remote_c
   txt = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("");
   if (!exit_status)
     ck_assert_msg(rd_remote_parse_windows(txt, strlen(txt), &doc, err, sizeof err) == 0, "%s", err);
-  memset(&r, 0, sizeof r);
-  r.exit_status = exit_status;
-  r.json = doc;
-  r.out = txt;
-  r.out_len = strlen(txt);
-  r.err = serr;
-  cb(s, 0, &r, arg);
-  json_decref(doc);
   json_decref(out);
   json_decref(params);
-  free(txt);
+  if (HELD.hold) { /* answered later, by wt_deliver() */
+    ck_assert_msg(!HELD.cb, "a second script while one answer is held");
+    HELD = (held_answer){1, s, cb, arg, exit_status, doc, txt, ""};
+    snprintf(HELD.err, sizeof HELD.err, "%s", serr);
+    return 0;
+  }
+  answer(s, cb, arg, exit_status, doc, txt, serr);
   return 0;
+}
+
+void wt_hold(int on) { HELD.hold = on; }
+
+int wt_deliver(void) {
+  held_answer a = HELD;
+  if (!a.cb)
+    return 0;
+  HELD = (held_answer){0};
+  answer(a.s, a.cb, a.arg, a.exit_status, a.doc, a.txt, a.err);
+  return 1;
 }
 
 static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *arg) {
