@@ -163,29 +163,42 @@ static void ct_replaced(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_decref(rec);
 }
 
-static int ct_apply(rd_step *s, const rd_host_api *h) {
+/* The record of the replacement, journaled before it (rd_swap_apply; no
+ * read: the values come from the facts). NULL after completing. */
+static json_t *ct_record(rd_step *s, const rd_host_api *h, const json_t *out) {
   ct_cfg c;
-  json_t *rec;
-  int rc;
   ct_cfg_get(s, h, &c);
+  if (ct_values_or_finish(s, h, &c, 1))
+    return NULL;
+  return json_pack("{s:s, s:s}", "old", c.old, "new", c.new_);
+}
+
+static void ct_names(rd_step *s, const rd_host_api *h, char *jkey, size_t jlen, char *subject,
+                     size_t slen) {
+  ct_cfg c;
+  ct_cfg_get(s, h, &c);
+  snprintf(jkey, jlen, "%s", c.jkey);
+  snprintf(subject, slen, "config %s", c.file);
+}
+
+/* old -> new forward, new -> old backward: the same guarded replace. */
+static json_t *ct_set_args(rd_step *s, const rd_host_api *h, const json_t *rec, int backward) {
+  ct_cfg c;
+  ct_cfg_get(s, h, &c);
+  return ct_args(&c, posix_str(rec, backward ? "new" : "old"),
+                 posix_str(rec, backward ? "old" : "new"));
+}
+
+static void ct_restored(rd_step *s, const rd_host_api *h, const json_t *out);
+
+static const rd_swap_ops ct_swap = {ct_names,    NULL,        NULL,       ct_record,
+                                    &posix_ct_replace_script, ct_set_args, ct_replaced,
+                                    ct_restored};
+
+static int ct_apply(rd_step *s, const rd_host_api *h) {
   if (h->whatif(s))
     return RD_EWHATIF;
-  if (!(rec = h->journal_get(s, c.jkey))) {
-    if (ct_values_or_finish(s, h, &c, 1))
-      return 0;
-    rec = json_pack("{s:s, s:s}", "old", c.old, "new", c.new_);
-    rc = h->journal_put(s, c.jkey, rec);
-    if (rc < 0) {
-      json_decref(rec);
-      h->donef(s, rc, NULL, "config %s: cannot journal the old value: %s", c.file,
-                   h->strerror(rc));
-      return 0;
-    }
-  }
-  rc = posix_run(s, h, &posix_ct_replace_script,
-                 ct_args(&c, posix_str(rec, "old"), posix_str(rec, "new")), ct_replaced);
-  json_decref(rec);
-  return rc;
+  return rd_swap_apply(s, h, &ct_swap);
 }
 
 static void ct_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
@@ -232,19 +245,7 @@ static void ct_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
 }
 
 static int ct_rollback(rd_step *s, const rd_host_api *h) {
-  ct_cfg c;
-  json_t *rec;
-  int rc;
-  ct_cfg_get(s, h, &c);
-  if (!(rec = h->journal_get(s, c.jkey))) {
-    h->donef(s, 0, NULL, "config %s: never changed, nothing to restore", c.file);
-    return 0;
-  }
-  /* new -> old: the same guarded replace, the other way round. */
-  rc = posix_run(s, h, &posix_ct_replace_script,
-                 ct_args(&c, posix_str(rec, "new"), posix_str(rec, "old")), ct_restored);
-  json_decref(rec);
-  return rc;
+  return rd_swap_rollback(s, h, &ct_swap);
 }
 
 const rd_step_kind posix_kind_config_thumbprint = {

@@ -72,7 +72,7 @@ static void exec_report(rd_step *s, const rd_host_api *h, const json_t *out, int
                         int probe) {
   const json_t *pa = h->params(s);
   long rc = strtol(posix_out(out, "rc"), NULL, 10);
-  char *err = posix_out_text(out, "stderr", 400), *sout = posix_out_text(out, "stdout", 1000);
+  char *err = posix_out_text(h, out, "stderr", 400), *sout = posix_out_text(h, out, "stdout", 1000);
   json_t *res = rd_result_new();
   json_object_set_new(res, "detail", json_pack("{s:s, s:i, s:s, s:s}", "script", exec_label(pa),
                                                "exit", (int)rc, "stdout", sout ? sout : "",

@@ -3,8 +3,8 @@
  * script with one completion path for every failure.
  *
  * Every script is POSIX_SH_LIB (plugins/posix/sh/lib.sh) followed by the
- * kind's own text; both come from posix_sh.h, generated from the .sh files
- * by plugins/posix/sh/embed.sh. */
+ * kind's own text; both come from posix_sh.h, generated at build time from
+ * the .sh files by plugins/posix/sh/embed.sh (CMake, into the build tree). */
 #ifndef RENEWD_POSIX_UTIL_H
 #define RENEWD_POSIX_UTIL_H
 #include <stddef.h>
@@ -57,8 +57,9 @@ void posix_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *a
 const char *posix_out(const json_t *out, const char *key);
 int posix_out_is(const json_t *out, const char *key, const char *value);
 /* A base64 output value (rd_out_b64) as printable one-line text: control
- * characters become spaces, at most max bytes (the tail). Caller frees. */
-char *posix_out_text(const json_t *out, const char *key, size_t max);
+ * characters become spaces, at most max bytes (the tail); decoded with the
+ * host's base64. Caller frees. */
+char *posix_out_text(const rd_host_api *h, const json_t *out, const char *key, size_t max);
 /* Newline-separated output as a JSON array of the non-empty lines. */
 json_t *posix_out_lines(const json_t *out, const char *key);
 

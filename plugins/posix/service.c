@@ -136,7 +136,7 @@ static void service_report(rd_step *s, const rd_host_api *h, const json_t *out, 
                            int fail_status, const char *done_msg) {
   service_cfg c;
   long rc = strtol(posix_out(out, "rc"), NULL, 10);
-  char *err = posix_out_text(out, "stderr", 400), *sout = posix_out_text(out, "stdout", 400);
+  char *err = posix_out_text(h, out, "stderr", 400), *sout = posix_out_text(h, out, "stdout", 400);
   json_t *res = rd_result_new();
   service_cfg_get(s, h, &c);
   json_object_set_new(res, "detail", json_pack("{s:s, s:i, s:s, s:s}", "command", what, "exit",

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 int posix_paths_get(rd_step *s, const rd_host_api *h, posix_paths *p, char *err,
                     size_t errlen) {
@@ -64,9 +63,7 @@ int posix_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *arg
 
 void posix_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
                 posix_ok_fn ok) {
-  int rc = posix_run(s, h, sc, args, ok);
-  if (rc < 0)
-    h->donef(s, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
+  rd_remote_next(s, h, sc, args, ok);
 }
 
 const char *posix_out(const json_t *out, const char *key) {
@@ -78,18 +75,13 @@ int posix_out_is(const json_t *out, const char *key, const char *value) {
   return strcmp(posix_out(out, key), value) == 0;
 }
 
-char *posix_out_text(const json_t *out, const char *key, size_t max) {
-  const char *b = posix_out(out, key);
-  size_t len = strlen(b), n = 0, skip;
-  unsigned char *raw = malloc(len / 4 * 3 + 4);
+char *posix_out_text(const rd_host_api *h, const json_t *out, const char *key, size_t max) {
+  unsigned char *raw = NULL;
+  size_t n = 0, skip;
   char *txt;
-  int r;
-  if (!raw)
-    return NULL;
-  r = len % 4 == 0 ? EVP_DecodeBlock(raw, (const unsigned char *)b, (int)len) : -1;
-  if (r > 0) {
-    n = (size_t)r;
-    n -= (len >= 1 && b[len - 1] == '=') + (len >= 2 && b[len - 2] == '=');
+  if (h->b64_decode(posix_out(out, key), &raw, &n) < 0) {
+    raw = NULL; /* malformed: as if empty */
+    n = 0;
   }
   while (n && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
     n--;

@@ -27,327 +27,19 @@
 
 #include "scep_csr.h"
 #include "scep_msg.h"
+#include "scep_op.h"
 #include "scep_plugin.h"
 #include "scep_scripts.h"
 
-#define STAGED_SUFFIX ".renewd-new"
-
-typedef enum { MODE_RENEW, MODE_ENROLL, MODE_OPERATOR } scep_mode;
-
-typedef struct scep_op scep_op;
-struct scep_op {
-  rd_step *s;
-  const rd_host_api *h;
-  int probe;
-  char url[1024];
-  char msg[1024];
-  unsigned caps;
-  STACK_OF(X509) *ca_certs;
-  X509 *ca, *recipient;         /* borrowed from ca_certs */
-  X509 *old;                    /* the live certificate, or NULL */
-  char *old_key_path;
-  scep_mode mode;
-  char why[1800];
-  char *challenge;
-  char *staged;                 /* new key path on the target */
-  int reuse;
-  EVP_PKEY *newpub;
-  X509 *signer;                 /* old cert or self-signed of the new key */
-  const char *signer_key;       /* path on the target */
-  scep_csr_build *csrb;
-  unsigned char *csr_der;
-  size_t csr_len;
-  X509_NAME *subject;           /* requested subject */
-  scep_req *req;
-  int poll;                     /* CertPoll of an earlier request */
-  unsigned char *der;           /* the PKIMessage waiting to be sent */
-  size_t der_len;
-  int gated;                    /* holds a place in its CA's gate */
-  scep_op *next_wait;           /* queued behind other requests to its CA */
-  char txid[SCEP_TXID_MAX + 1];
-};
-
-static void op_free(void *p) {
-  scep_op *op = p;
-  if (!op)
-    return;
-  scep_certs_free(op->ca_certs);
-  X509_free(op->old);
-  free(op->old_key_path);
-  if (op->challenge) {
-    OPENSSL_cleanse(op->challenge, strlen(op->challenge));
-    free(op->challenge);
-  }
-  free(op->staged);
-  EVP_PKEY_free(op->newpub);
-  X509_free(op->signer);
-  scep_csr_build_free(op->csrb);
-  OPENSSL_free(op->csr_der);
-  X509_NAME_free(op->subject);
-  scep_req_free(op->req);
-  OPENSSL_free(op->der);
-  free(op);
-}
-
-static void finish(scep_op *op, int status, json_t *result, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void finish(scep_op *op, int status, json_t *result, const char *fmt, ...) {
-  char msg[2048] = "";
-  if (fmt) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-  }
-  if (msg[0])
-    op->h->donef(op->s, status, result, "%s", msg);
-  else
-    op->h->done(op->s, status, result, NULL);
-}
-
-/* --- small codecs ---------------------------------------------------------- */
-
-/* Decode a base64 value from a script's result; NULL when absent or bad. */
-static unsigned char *unb64(scep_op *op, const char *text, size_t *n) {
-  unsigned char *out = NULL;
-  return text && op->h->b64_decode(text, &out, n) == 0 ? out : NULL;
-}
-
-static char *x509_pem(X509 *c) {
-  BIO *b = BIO_new(BIO_s_mem());
-  char *p, *o = NULL;
-  long n;
-  if (b && PEM_write_bio_X509(b, c) == 1 && (n = BIO_get_mem_data(b, &p)) > 0 && (o = malloc((size_t)n + 1))) {
-    memcpy(o, p, (size_t)n);
-    o[n] = 0;
-  }
-  BIO_free(b);
-  return o;
-}
-
-static X509 *pem_x509(const char *pem) {
-  BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
-  X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-  BIO_free(b);
-  return c;
-}
-
-static EVP_PKEY *pem_pub(const char *pem) {
-  BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
-  EVP_PKEY *k = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
-  BIO_free(b);
-  return k;
-}
-
-static const char *remote_value(const rd_remote_result *r, const char *key) {
-  return r && r->json ? json_string_value(json_object_get(r->json, key)) : NULL;
-}
-
-/* A remote script's failure, as one sentence. */
-static int remote_failed(scep_op *op, int status, const rd_remote_result *r, const char *what) {
-  if (status == 0 && r && r->exit_status == 0 && r->json)
-    return 0;
-  const char *err = r && r->err && *r->err ? r->err : op->h->strerror(status ? status : RD_EREMOTE);
-  char line[600];
-  snprintf(line, sizeof line, "%s", err);
-  line[strcspn(line, "\n")] = 0;
-  finish(op, status ? status : RD_EREMOTE, NULL, "%s on the target: %s", what, line);
-  return 1;
-}
-
-/* --- configuration --------------------------------------------------------- */
-
-static int issuer_config(scep_op *op) {
-  const json_t *iss = op->h->section(op->s, "issuer");
-  const char *url = json_string_value(json_object_get(iss, "url"));
-  const json_t *ch = json_object_get(iss, "challenge");
-  if (!url) {
-    finish(op, RD_ECONFIG, NULL, "issuer: no 'url'");
-    return RD_ECONFIG;
-  }
-  snprintf(op->url, sizeof op->url, "%s", url);
-  if (json_is_object(ch)) {
-    size_t n;
-    if (op->h->secret(op->s, ch, &op->challenge, &n)) {
-      finish(op, RD_ECONFIG, NULL, "issuer: cannot read the challenge secret");
-      return RD_ECONFIG;
-    }
-  }
-  return 0;
-}
-
-static int pinned_fingerprint(scep_op *op, char *out, size_t outlen) {
-  const json_t *iss = op->h->section(op->s, "issuer");
-  const json_t *fp = json_object_get(iss, "ca_fingerprint");
-  if (json_is_string(fp)) {
-    snprintf(out, outlen, "%s", json_string_value(fp));
-    return 0;
-  }
-  if (json_is_object(fp)) {
-    char *v = NULL;
-    size_t n = 0;
-    if (op->h->secret(op->s, fp, &v, &n) == 0) {
-      snprintf(out, outlen, "%s%s", strncmp(v, "sha", 3) ? "sha256:" : "", v);
-      out[strcspn(out, "\r\n \t")] = 0;
-      free(v);
-      return 0;
-    }
-  }
-  return RD_ECONFIG;
-}
-
-static void decide_mode(scep_op *op) {
-  const json_t *facts = op->h->facts(op->s);
-  const json_t *cert = json_object_get(facts, "cert");
-  int expired = json_is_true(json_object_get(json_object_get(facts, "due"), "expired"));
-  time_t na = (time_t)json_integer_value(json_object_get(cert, "not_after"));
-  if (cert && na && na <= time(NULL))
-    expired = 1;
-  op->old = cert ? pem_x509(json_string_value(json_object_get(cert, "pem"))) : NULL;
-  const char *kp = json_string_value(json_object_get(cert, "key_path"));
-  if (!kp)
-    kp = json_string_value(json_object_get(op->h->section(op->s, "certificate"), "key"));
-  op->old_key_path = kp ? strdup(kp) : NULL;
-  int from_ca = op->old && op->ca && X509_check_issued(op->ca, op->old) == X509_V_OK;
-  int key_ok = !cert || json_is_true(json_object_get(cert, "key_match"));
-  if (op->old && !expired && from_ca && key_ok && (op->caps & SCEP_CAP_RENEWAL)) {
-    op->mode = MODE_RENEW;
-    snprintf(op->why, sizeof op->why, "RenewalReq signed on the target by the current key");
-    return;
-  }
-  const char *reason = !op->old ? "there is no current certificate"
-                       : expired ? "the current certificate has expired"
-                       : !from_ca ? "the current certificate was not issued by this CA"
-                       : !key_ok ? "the current key does not match the certificate"
-                                 : "the CA does not offer Renewal";
-  if (op->challenge) {
-    op->mode = MODE_ENROLL;
-    snprintf(op->why, sizeof op->why, "PKCSReq with the challenge password: %s", reason);
-  } else {
-    op->mode = MODE_OPERATOR;
-    snprintf(op->why, sizeof op->why,
-             "%s, so a RenewalReq is impossible, and the runbook has no issuer.challenge for a "
-             "new enrolment: add \"challenge\": {\"file\": \"/etc/renewd/scep-challenge\"} to the "
-             "issuer, or enrol by hand (e.g. scepclient -server-url %s -challenge ... "
-             "-private-key KEY -certificate CERT) and run renewd again",
-             reason, op->url);
-  }
-}
-
-/* --- HTTP: GetCACaps, GetCACert ---------------------------------------------- */
-
-static void after_ca(scep_op *op);
-
-static void got_cacert(rd_step *s, int status, const rd_http_response *r, void *arg) {
-  scep_op *op = arg;
-  char err[512], fp[256];
-  (void)s;
-  if (status || r->status != 200) {
-    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: GetCACert failed: %s", op->url,
-           status ? op->h->strerror(status) : "HTTP error");
-    return;
-  }
-  if (scep_cacert_parse(r->body, r->body_len, r->content_type, &op->ca_certs, err, sizeof err)) {
-    finish(op, RD_EPROTO, NULL, "CA %s: %s", op->url, err);
-    return;
-  }
-  op->ca = scep_pick_ca(op->ca_certs);
-  op->recipient = scep_pick_recipient(op->ca_certs);
-  if (!op->ca || !op->recipient) {
-    finish(op, RD_EPROTO, NULL, "CA %s: GetCACert has no CA certificate", op->url);
-    return;
-  }
-  if (pinned_fingerprint(op, fp, sizeof fp)) {
-    finish(op, RD_ECONFIG, NULL, "issuer: ca_fingerprint is missing or unreadable");
-    return;
-  }
-  if (scep_fingerprint_check(op->ca, fp, err, sizeof err)) {
-    finish(op, RD_EVERIFY, NULL, "CA %s: %s (refusing a CA that does not match the pinned "
-                                 "ca_fingerprint)",
-           op->url, err);
-    return;
-  }
-  after_ca(op);
-}
-
-static void got_caps(rd_step *s, int status, const rd_http_response *r, void *arg) {
-  scep_op *op = arg;
-  char url[1200];
-  int rc;
-  (void)s;
-  if (status || r->status != 200) {
-    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: GetCACaps failed: %s (HTTP %ld)", op->url,
-           status ? op->h->strerror(status) : "bad status", r ? r->status : 0L);
-    return;
-  }
-  op->caps = scep_caps_parse((const char *)r->body, r->body_len);
-  snprintf(url, sizeof url, "%s?operation=GetCACert", op->url);
-  rd_http_request req = {"GET", url, NULL, NULL, 0, 0};
-  if ((rc = op->h->http(op->s, &req, got_cacert, op)))
-    finish(op, rc, NULL, "CA %s: cannot request GetCACert", op->url);
-}
-
-static int start(scep_op *op) {
-  char url[1200];
-  snprintf(url, sizeof url, "%s?operation=GetCACaps", op->url);
-  rd_http_request req = {"GET", url, NULL, NULL, 0, 0};
-  return op->h->http(op->s, &req, got_caps, op);
-}
-
-/* --- probe ------------------------------------------------------------------- */
-
-static json_t *change(const char *what, const char *old, const char *new) {
-  return json_pack("{s:s, s:s?, s:s?}", "what", what, "old", old, "new", new);
-}
-
-static void probe_report(scep_op *op) {
-  const json_t *facts = op->h->facts(op->s);
-  const json_t *cert = json_object_get(facts, "cert");
-  const json_t *pol = op->h->section(op->s, "policy");
-  const json_t *key = json_object_get(pol, "key");
-  const char *ktype = json_string_value(json_object_get(key, "type"));
-  json_int_t bits = json_integer_value(json_object_get(key, "bits"));
-  int rotate = !json_is_false(json_object_get(pol, "rotate_key"));
-  char oldv[512], newv[1100], keyv[256];
-  json_t *changes = json_array();
-  snprintf(oldv, sizeof oldv, "%s, serial %s, sha1 %s",
-           cert ? json_string_value(json_object_get(cert, "subject")) : "(none)",
-           cert ? json_string_value(json_object_get(cert, "serial")) : "-",
-           cert ? json_string_value(json_object_get(cert, "sha1")) : "-");
-  snprintf(newv, sizeof newv, "%s to %s", op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq",
-           op->url);
-  if (op->mode != MODE_OPERATOR)
-    json_array_append_new(changes, change("request", NULL, newv));
-  if (rotate)
-    snprintf(keyv, sizeof keyv, "new %s %lld-bit key generated on the target",
-             ktype ? ktype : "rsa", bits ? (long long)bits : 2048LL);
-  else
-    snprintf(keyv, sizeof keyv, "the current key is reused (rotate_key false)");
-  json_array_append_new(changes, change("key", "current key", keyv));
-  json_array_append_new(changes, change("certificate", oldv, "(new certificate from the CA)"));
-  json_t *res = json_pack("{s:o, s:s, s:s}", "changes", changes, "mode",
-                          op->mode == MODE_RENEW    ? "renewal"
-                          : op->mode == MODE_ENROLL ? "enrolment"
-                                                    : "operator",
-                          "ca", op->url);
-  if (op->mode == MODE_OPERATOR)
-    finish(op, 0, res, "needs an operator: %s", op->why);
-  else
-    finish(op, 0, res, "%s", op->why);
-}
-
-/* --- apply ------------------------------------------------------------------- */
 
 static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void *arg);
 static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *arg);
 static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *arg);
 static void build_and_sign_message(scep_op *op);
-static void gate_leave(scep_op *op);
-
-static int run(scep_op *op, const rd_script *sc, json_t *params, rd_remote_cb cb) {
+static int scep_run(scep_op *op, const rd_script *sc, json_t *params, rd_remote_cb cb) {
   int rc = op->h->remote(op->s, sc, params, cb, op);
   if (rc)
-    finish(op, rc, NULL, "script %s could not start: %s", sc->name, op->h->strerror(rc));
+    scep_finish(op, rc, NULL, "script %s could not start: %s", sc->name, op->h->strerror(rc));
   return rc;
 }
 
@@ -355,19 +47,19 @@ static void sign_on_target(scep_op *op, const char *keypath, const unsigned char
                            size_t dlen, const char *md, rd_remote_cb cb) {
   char *d64 = op->h->b64_encode(digest, dlen);
   if (!d64) {
-    finish(op, RD_ENOMEM, NULL, "out of memory");
+    scep_finish(op, RD_ENOMEM, NULL, "out of memory");
     return;
   }
-  run(op, &scep_script_sign, json_pack("{s:s, s:s, s:s}", "key", keypath, "digest", d64, "md", md),
+  scep_run(op, &scep_script_sign, json_pack("{s:s, s:s, s:s}", "key", keypath, "digest", d64, "md", md),
       cb);
   free(d64);
 }
 
 static void set_issued(scep_op *op, X509 *issued) {
   json_t *facts = op->h->facts(op->s), *nf = NULL;
-  char *pem = x509_pem(issued), *capem = x509_pem(op->ca);
+  char *pem = scep_x509_pem(issued), *capem = scep_x509_pem(op->ca);
   if (!pem || op->h->cert_facts((const unsigned char *)pem, strlen(pem), &nf)) {
-    finish(op, RD_EPROTO, NULL, "the issued certificate cannot be parsed");
+    scep_finish(op, RD_EPROTO, NULL, "the issued certificate cannot be parsed");
     goto out;
   }
   json_object_set_new(facts, "new_cert", nf);
@@ -385,7 +77,7 @@ static void set_issued(scep_op *op, X509 *issued) {
     char serial[128] = "";
     const char *sv = json_string_value(json_object_get(nf, "serial"));
     snprintf(serial, sizeof serial, "%s", sv ? sv : "?");
-    finish(op, 0,
+    scep_finish(op, 0,
            json_pack("{s:[{s:s, s:s?, s:s}]}", "changes", "what", "certificate", "old",
                      op->old ? "current certificate" : NULL, "new", serial),
            "issued serial %s by %s (%s)", serial, op->url,
@@ -403,21 +95,21 @@ static void decrypted(rd_step *s, int status, const rd_remote_result *r, void *a
   size_t n = 0;
   char err[512];
   (void)s;
-  if (remote_failed(op, status, r, "decrypting the CA's reply"))
+  if (scep_remote_failed(op, status, r, "decrypting the CA's reply"))
     return;
-  if (!(p7 = unb64(op, remote_value(r, "p7"), &n))) {
-    finish(op, RD_EPROTO, NULL, "decrypting the CA's reply: no output");
+  if (!(p7 = scep_unb64(op, scep_remote_value(r, "p7"), &n))) {
+    scep_finish(op, RD_EPROTO, NULL, "decrypting the CA's reply: no output");
     return;
   }
   if (scep_rep_certs_from_decrypted(p7, n, &certs, err, sizeof err)) {
     free(p7);
-    finish(op, RD_EPROTO, NULL, "CA %s: %s", op->url, err);
+    scep_finish(op, RD_EPROTO, NULL, "CA %s: %s", op->url, err);
     return;
   }
   free(p7);
   X509 *issued = scep_pick_issued(certs, op->newpub);
   if (!issued)
-    finish(op, RD_EPROTO, NULL, "CA %s: the reply has no certificate for the new key", op->url);
+    scep_finish(op, RD_EPROTO, NULL, "CA %s: the reply has no certificate for the new key", op->url);
   else
     set_issued(op, issued);
   scep_certs_free(certs);
@@ -428,20 +120,22 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
   scep_rep rep = {0};
   char err[512];
   (void)s;
-  gate_leave(op); /* the next request to this CA may go */
+  scep_gate_leave(op); /* the next request to this CA may go */
+  if (op->canceled)
+    return;
   if (status || r->status != 200) {
     char body[200] = "";
     if (r && r->body_len)
       snprintf(body, sizeof body, ": %.*s", (int)(r->body_len < 150 ? r->body_len : 150), r->body);
     body[strcspn(body, "\r\n")] = 0;
     /* the request may have reached the CA: keep it, poll next time */
-    finish(op, status ? status : RD_EPROTO, NULL, "CA %s: PKIOperation failed: %s%s", op->url,
+    scep_finish(op, status ? status : RD_EPROTO, NULL, "CA %s: PKIOperation failed: %s%s", op->url,
            status ? op->h->strerror(status) : "HTTP error", body);
     return;
   }
   if (scep_rep_parse(r->body, r->body_len, op->ca_certs, op->txid, scep_req_nonce(op->req), &rep,
                      err, sizeof err)) {
-    finish(op, RD_EVERIFY, NULL, "CA %s: %s", op->url, err);
+    scep_finish(op, RD_EVERIFY, NULL, "CA %s: %s", op->url, err);
     return;
   }
   json_t *rec = op->h->journal_get(op->s, "scep.request");
@@ -451,7 +145,7 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
       op->h->journal_put(op->s, "scep.request", rec);
     }
     op->h->set_state(op->s, "PENDING_CA");
-    finish(op, RD_EPENDING, NULL, "CA %s: request %s is pending approval; renewd will poll it "
+    scep_finish(op, RD_EPENDING, NULL, "CA %s: request %s is pending approval; renewd will poll it "
                                   "(never resubmit)",
            op->url, op->txid);
   } else if (rep.status == SCEP_STATUS_FAILURE) {
@@ -459,17 +153,17 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
       json_object_set_new(rec, "state", json_string("failed"));
       op->h->journal_put(op->s, "scep.request", rec);
     }
-    finish(op, RD_EDENIED, NULL, "CA %s: request refused: failInfo %s%s%s", op->url,
+    scep_finish(op, RD_EDENIED, NULL, "CA %s: request refused: failInfo %s%s%s", op->url,
            scep_fail_info_name(rep.fail_info), rep.fail_text ? ": " : "",
            rep.fail_text ? rep.fail_text : "");
   } else {
-    char *env = op->h->b64_encode(rep.envelope, rep.envelope_len), *signer = x509_pem(op->signer);
+    char *env = op->h->b64_encode(rep.envelope, rep.envelope_len), *signer = scep_x509_pem(op->signer);
     if (env && signer)
-      run(op, &scep_script_decrypt,
+      scep_run(op, &scep_script_decrypt,
           json_pack("{s:s, s:s, s:s}", "key", op->signer_key, "envelope", env, "cert", signer),
           decrypted);
     else
-      finish(op, RD_ENOMEM, NULL, "out of memory");
+      scep_finish(op, RD_ENOMEM, NULL, "out of memory");
     free(env);
     free(signer);
   }
@@ -477,76 +171,8 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
   scep_rep_clear(&rep);
 }
 
-/* --- one request at a time per CA -------------------------------------------
- * scepserver 2.1.0 hands out duplicate serial numbers when it serves
- * requests in parallel (measured in the lab: 150 of 1000 certificates with 8
- * at a time, 10 of 60 with 2), and an NDES under load is no better off. So
- * PKIOperations to one CA go one at a time by default; the issuer's
- * "max_in_flight" raises that. Everything runs on the loop thread. */
-typedef struct ca_gate {
-  char url[1024];
-  int inflight;
-  scep_op *head, *tail;
-} ca_gate;
-static ca_gate gates[32];
 
-static void send_request(scep_op *op);
-
-static int gate_limit(scep_op *op) {
-  json_int_t n =
-      json_integer_value(json_object_get(op->h->section(op->s, "issuer"), "max_in_flight"));
-  return n > 0 ? (int)n : 1;
-}
-
-static ca_gate *gate_for(const char *url) {
-  ca_gate *free_slot = NULL;
-  for (size_t i = 0; i < sizeof gates / sizeof *gates; i++) {
-    if (gates[i].url[0] && !strcmp(gates[i].url, url))
-      return &gates[i];
-    if (!gates[i].url[0] && !free_slot)
-      free_slot = &gates[i];
-  }
-  if (free_slot)
-    snprintf(free_slot->url, sizeof free_slot->url, "%s", url);
-  return free_slot; /* NULL: more CAs than slots, no gating */
-}
-
-static void gate_enter(scep_op *op) {
-  ca_gate *g = gate_for(op->url);
-  if (g && g->inflight >= gate_limit(op)) {
-    op->next_wait = NULL;
-    if (g->tail)
-      g->tail->next_wait = op;
-    else
-      g->head = op;
-    g->tail = op;
-    return;
-  }
-  if (g) {
-    g->inflight++;
-    op->gated = 1;
-  }
-  send_request(op);
-}
-
-static void gate_leave(scep_op *op) {
-  ca_gate *g;
-  if (!op->gated || !(g = gate_for(op->url)))
-    return;
-  op->gated = 0;
-  g->inflight--;
-  while (g->head && g->inflight < gate_limit(g->head)) {
-    scep_op *next = g->head;
-    g->head = next->next_wait;
-    if (!g->head)
-      g->tail = NULL;
-    g->inflight++;
-    next->gated = 1;
-    send_request(next);
-  }
-}
-
-static void send_request(scep_op *op) {
+void scep_send_request(scep_op *op) {
   int rc;
   char url[1200];
   if (op->caps & SCEP_CAP_POSTPKIOPERATION) {
@@ -566,20 +192,20 @@ static void send_request(scep_op *op) {
   OPENSSL_free(op->der);
   op->der = NULL;
   if (rc) {
-    gate_leave(op);
-    finish(op, rc, NULL, "CA %s: cannot send the request", op->url);
+    scep_gate_leave(op);
+    scep_finish(op, rc, NULL, "CA %s: cannot send the request", op->url);
   }
 }
 
 static void post_request(scep_op *op) {
   int rc;
   if ((rc = scep_req_der(op->req, &op->der, &op->der_len))) {
-    finish(op, rc, NULL, "SCEP message: cannot encode");
+    scep_finish(op, rc, NULL, "SCEP message: cannot encode");
     return;
   }
   /* The request is durable before it leaves: a crash after this point
    * polls it instead of sending a second one. */
-  char *signer = x509_pem(op->signer), *nonce = op->h->b64_encode(scep_req_nonce(op->req), SCEP_NONCE_LEN);
+  char *signer = scep_x509_pem(op->signer), *nonce = op->h->b64_encode(scep_req_nonce(op->req), SCEP_NONCE_LEN);
   char *subj = NULL;
   unsigned char *sd = NULL;
   int sl = i2d_X509_NAME(op->subject, &sd);
@@ -609,11 +235,11 @@ static void post_request(scep_op *op) {
   if ((rc = op->h->journal_put(op->s, "scep.request", rec)) ||
       (rc = op->h->set_state(op->s, "REQUESTED"))) {
     json_decref(rec);
-    finish(op, rc, NULL, "journal: cannot record the request before sending it");
+    scep_finish(op, rc, NULL, "journal: cannot record the request before sending it");
     return;
   }
   json_decref(rec);
-  gate_enter(op);
+  scep_gate_enter(op);
 }
 
 static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *arg) {
@@ -622,16 +248,16 @@ static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *
   size_t n = 0;
   char err[512];
   (void)s;
-  if (remote_failed(op, status, r, "signing the SCEP message"))
+  if (scep_remote_failed(op, status, r, "signing the SCEP message"))
     return;
-  if (!(sig = unb64(op, remote_value(r, "sig"), &n))) {
-    finish(op, RD_EPROTO, NULL, "signing the SCEP message: no signature returned");
+  if (!(sig = scep_unb64(op, scep_remote_value(r, "sig"), &n))) {
+    scep_finish(op, RD_EPROTO, NULL, "signing the SCEP message: no signature returned");
     return;
   }
   int rc = scep_req_set_signature(op->req, sig, n, err, sizeof err);
   free(sig);
   if (rc) {
-    finish(op, rc, NULL, "%s", err);
+    scep_finish(op, rc, NULL, "%s", err);
     return;
   }
   post_request(op);
@@ -648,7 +274,7 @@ static void build_and_sign_message(scep_op *op) {
   scep_req_params p = {0};
   if (op->poll) {
     if ((rc = scep_issuer_and_subject(X509_get_subject_name(op->ca), op->subject, &ias, &inner_len))) {
-      finish(op, rc, NULL, "CertPoll: cannot encode IssuerAndSubject");
+      scep_finish(op, rc, NULL, "CertPoll: cannot encode IssuerAndSubject");
       return;
     }
     inner = ias;
@@ -663,12 +289,12 @@ static void build_and_sign_message(scep_op *op) {
   rc = scep_req_build(&op->req, &p, err, sizeof err);
   OPENSSL_free(ias);
   if (rc) {
-    finish(op, rc, NULL, "%s", err);
+    scep_finish(op, rc, NULL, "%s", err);
     return;
   }
   snprintf(op->txid, sizeof op->txid, "%s", scep_req_txid(op->req));
   if ((rc = scep_req_tbs_digest(op->req, dg, &dlen))) {
-    finish(op, rc, NULL, "SCEP message: cannot digest the signed attributes");
+    scep_finish(op, rc, NULL, "SCEP message: cannot digest the signed attributes");
     return;
   }
   sign_on_target(op, op->signer_key, dg, dlen, scep_req_md_name(op->req), msg_signed);
@@ -680,16 +306,16 @@ static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *
   size_t n = 0;
   char err[512];
   (void)s;
-  if (remote_failed(op, status, r, "signing the CSR with the new key"))
+  if (scep_remote_failed(op, status, r, "signing the CSR with the new key"))
     return;
-  if (!(sig = unb64(op, remote_value(r, "sig"), &n))) {
-    finish(op, RD_EPROTO, NULL, "signing the CSR: no signature returned");
+  if (!(sig = scep_unb64(op, scep_remote_value(r, "sig"), &n))) {
+    scep_finish(op, RD_EPROTO, NULL, "signing the CSR: no signature returned");
     return;
   }
   int rc = scep_csr_build_finish(op->csrb, sig, n, &op->csr_der, &op->csr_len, err, sizeof err);
   free(sig);
   if (rc) {
-    finish(op, rc, NULL, "%s", err);
+    scep_finish(op, rc, NULL, "%s", err);
     return;
   }
   build_and_sign_message(op);
@@ -703,7 +329,7 @@ static void make_csr(scep_op *op) {
   int rc = scep_csr_build_new(&op->csrb, op->subject, sans, op->newpub, op->challenge, err, sizeof err);
   GENERAL_NAMES_free(sans);
   if (rc || (rc = scep_csr_build_digest(op->csrb, dg, &dlen))) {
-    finish(op, rc, NULL, "%s", err);
+    scep_finish(op, rc, NULL, "%s", err);
     return;
   }
   sign_on_target(op, op->staged, dg, dlen, "sha256", csr_signed);
@@ -712,10 +338,10 @@ static void make_csr(scep_op *op) {
 static void selfsigned(rd_step *s, int status, const rd_remote_result *r, void *arg) {
   scep_op *op = arg;
   (void)s;
-  if (remote_failed(op, status, r, "making the enrolment signer certificate"))
+  if (scep_remote_failed(op, status, r, "making the enrolment signer certificate"))
     return;
-  if (!(op->signer = pem_x509(remote_value(r, "cert")))) {
-    finish(op, RD_EPROTO, NULL, "the enrolment signer certificate cannot be parsed");
+  if (!(op->signer = scep_pem_x509(scep_remote_value(r, "cert")))) {
+    scep_finish(op, RD_EPROTO, NULL, "the enrolment signer certificate cannot be parsed");
     return;
   }
   make_csr(op);
@@ -724,10 +350,10 @@ static void selfsigned(rd_step *s, int status, const rd_remote_result *r, void *
 static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void *arg) {
   scep_op *op = arg;
   (void)s;
-  if (remote_failed(op, status, r, "generating the new key"))
+  if (scep_remote_failed(op, status, r, "generating the new key"))
     return;
-  if (!(op->newpub = pem_pub(remote_value(r, "pub")))) {
-    finish(op, RD_EPROTO, NULL, "the new public key cannot be parsed");
+  if (!(op->newpub = scep_pem_pub(scep_remote_value(r, "pub")))) {
+    scep_finish(op, RD_EPROTO, NULL, "the new public key cannot be parsed");
     return;
   }
   op->h->set_state(op->s, "KEY_READY");
@@ -737,7 +363,7 @@ static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void 
     make_csr(op);
   } else {
     op->signer_key = op->staged;
-    run(op, &scep_script_selfsign, json_pack("{s:s}", "key", op->staged), selfsigned);
+    scep_run(op, &scep_script_selfsign, json_pack("{s:s}", "key", op->staged), selfsigned);
   }
 }
 
@@ -746,7 +372,7 @@ static int resume_request(scep_op *op, json_t *rec) {
   const char *state = json_string_value(json_object_get(rec, "state"));
   const char *pem = json_string_value(json_object_get(rec, "cert"));
   if (state && !strcmp(state, "issued") && pem) {
-    X509 *c = pem_x509(pem);
+    X509 *c = scep_pem_x509(pem);
     free(op->staged);
     op->staged = strdup(json_string_value(json_object_get(rec, "staged")));
     op->reuse = json_is_true(json_object_get(rec, "reuse"));
@@ -757,12 +383,12 @@ static int resume_request(scep_op *op, json_t *rec) {
   }
   if (state && (!strcmp(state, "sent") || !strcmp(state, "pending"))) {
     size_t n = 0;
-    unsigned char *sd = unb64(op, json_string_value(json_object_get(rec, "subject")), &n);
+    unsigned char *sd = scep_unb64(op, json_string_value(json_object_get(rec, "subject")), &n);
     const unsigned char *p = sd;
     op->poll = 1;
     snprintf(op->txid, sizeof op->txid, "%s", json_string_value(json_object_get(rec, "txid")));
-    op->signer = pem_x509(json_string_value(json_object_get(rec, "signer")));
-    op->newpub = pem_pub(json_string_value(json_object_get(rec, "pub")));
+    op->signer = scep_pem_x509(json_string_value(json_object_get(rec, "signer")));
+    op->newpub = scep_pem_pub(json_string_value(json_object_get(rec, "pub")));
     free(op->staged);
     op->staged = strdup(json_string_value(json_object_get(rec, "staged")));
     op->signer_key = strcmp(json_string_value(json_object_get(rec, "type")), "RenewalReq")
@@ -772,7 +398,7 @@ static int resume_request(scep_op *op, json_t *rec) {
     op->subject = sd ? d2i_X509_NAME(NULL, &p, (long)n) : NULL;
     free(sd);
     if (!op->signer || !op->newpub || !op->subject || !op->signer_key) {
-      finish(op, RD_ESTATE, NULL, "journal: the earlier request %s is incomplete; it will not be "
+      scep_finish(op, RD_ESTATE, NULL, "journal: the earlier request %s is incomplete; it will not be "
                                   "resent: check the CA and clear the job",
              op->txid);
       return 1;
@@ -783,19 +409,19 @@ static int resume_request(scep_op *op, json_t *rec) {
   return 0;
 }
 
-static void after_ca(scep_op *op) {
-  char *capem = x509_pem(op->ca);
+void scep_after_ca(scep_op *op) {
+  char *capem = scep_x509_pem(op->ca);
   /* the pinned CA, for checks that verify chains (tls.verify) */
   if (capem)
     json_object_set_new(op->h->facts(op->s), "ca_pem", json_string(capem));
   free(capem);
-  decide_mode(op);
+  scep_decide_mode(op);
   if (op->probe) {
-    probe_report(op);
+    scep_probe_report(op);
     return;
   }
   if (op->mode == MODE_OPERATOR) {
-    finish(op, RD_EOPERATOR, NULL, "%s", op->why);
+    scep_finish(op, RD_EOPERATOR, NULL, "%s", op->why);
     return;
   }
   const json_t *pol = op->h->section(op->s, "policy");
@@ -806,12 +432,12 @@ static void after_ca(scep_op *op) {
   char bitss[32];
   op->reuse = json_is_false(json_object_get(pol, "rotate_key")) && op->mode == MODE_RENEW;
   if (!op->old_key_path) {
-    finish(op, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
+    scep_finish(op, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
     return;
   }
   if (asprintf(&op->staged, "%s%s", op->old_key_path, STAGED_SUFFIX) < 0) {
     op->staged = NULL;
-    finish(op, RD_ENOMEM, NULL, "out of memory");
+    scep_finish(op, RD_ENOMEM, NULL, "out of memory");
     return;
   }
   op->subject = op->old ? X509_NAME_dup(X509_get_subject_name(op->old)) : NULL;
@@ -827,7 +453,7 @@ static void after_ca(scep_op *op) {
   if (resumed)
     return;
   snprintf(bitss, sizeof bitss, "%lld", bits ? (long long)bits : 2048LL);
-  run(op, &scep_script_keygen,
+  scep_run(op, &scep_script_keygen,
       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", op->old_key_path, "staged", op->staged,
                 "reuse", op->reuse ? "1" : "0", "type", ktype && !strcmp(ktype, "ec") ? "ec" : "rsa",
                 "bits", bitss, "curve", curve ? curve : "P-256"),
@@ -842,10 +468,10 @@ static int begin(rd_step *s, const rd_host_api *h, int probe) {
   op->s = s;
   op->h = h;
   op->probe = probe;
-  h->set_data(s, op, op_free);
-  if ((rc = issuer_config(op)))
-    return 0; /* finish() already reported */
-  if ((rc = start(op)))
+  h->set_data(s, op, scep_op_free);
+  if ((rc = scep_issuer_config(op)))
+    return 0; /* scep_finish() already reported */
+  if ((rc = scep_ca_start(op)))
     return rc;
   return 0;
 }
@@ -905,5 +531,6 @@ const rd_step_kind scep_kind_issue = {
     .apply = scep_apply,
     .verify = NULL,
     .rollback = scep_rollback,
-    .cancel = NULL,
+    .cancel = scep_cancel,
 };
+

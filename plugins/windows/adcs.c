@@ -78,6 +78,7 @@ typedef struct adcs_op {
   char store[128];
   char old_thumb[41]; /* "" without a usable basis */
   json_t *rec;        /* the journal record (owned) */
+  int canceled;       /* the engine abandoned the step: act no more */
 } adcs_op;
 
 static void op_free(void *p) {
@@ -86,6 +87,20 @@ static void op_free(void *p) {
     return;
   json_decref(op->rec);
   free(op);
+}
+
+/* The invocation a script's answer belongs to; NULL once the step was
+ * canceled: a late answer must not journal, run the next script or
+ * complete (the journal keeps what was known; the next run resumes). */
+static adcs_op *live_op(rd_step *s, const rd_host_api *h) {
+  adcs_op *op = h->data(s);
+  return op && !op->canceled ? op : NULL;
+}
+
+static void adcs_cancel(rd_step *s, const rd_host_api *h) {
+  adcs_op *op = h->data(s);
+  if (op)
+    op->canceled = 1;
 }
 
 static int adcs_validate(const json_t *params, char *err, size_t errlen) {
@@ -195,7 +210,7 @@ static void finish_operator(adcs_op *op, int status, const char *why) {
 /* --- certificate helpers ---------------------------------------------------- */
 
 /* DER (base64) certificates -> one PEM text. Caller frees; NULL if none. */
-static char *chain_pem(const json_t *chain) {
+static char *chain_pem(const rd_host_api *h, const json_t *chain) {
   BIO *b = BIO_new(BIO_s_mem());
   const json_t *v;
   size_t i, n = 0;
@@ -205,7 +220,9 @@ static char *chain_pem(const json_t *chain) {
     return NULL;
   json_array_foreach(chain, i, v) {
     size_t dl = 0;
-    unsigned char *der = win_unb64(json_string_value(v), &dl);
+    unsigned char *der = NULL;
+    if (!json_is_string(v) || h->b64_decode(json_string_value(v), &der, &dl) < 0)
+      continue;
     const unsigned char *p = der;
     X509 *x = der ? d2i_X509(NULL, &p, (long)dl) : NULL;
     if (x && PEM_write_bio_X509(b, x) == 1)
@@ -222,7 +239,7 @@ static char *chain_pem(const json_t *chain) {
 }
 
 static void set_ca_pem(adcs_op *op, const json_t *chain) {
-  char *pem = chain_pem(chain);
+  char *pem = chain_pem(op->h, chain);
   if (pem)
     json_object_set_new(op->h->facts(op->s), "ca_pem", json_string(pem));
   free(pem);
@@ -231,7 +248,9 @@ static void set_ca_pem(adcs_op *op, const json_t *chain) {
 /* --- probe ------------------------------------------------------------------ */
 
 static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   json_t *res, *configs = NULL;
   char cfg[600], what[700];
   if (!win_bool(out, "certreq")) {
@@ -376,7 +395,9 @@ static void set_new_cert(adcs_op *op, const json_t *c, const json_t *chain) {
 }
 
 static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   const json_t *c = json_object_get(out, "cert");
   char line[600];
   if (!win_bool(out, "found") || !win_bool(c, "has_key")) {
@@ -394,7 +415,9 @@ static void accepted(rd_step *s, const rd_host_api *h, const json_t *out) {
 /* Resumed after -accept: the certificate is looked up in the store (the
  * work directory with the .cer is gone by then). */
 static void issued_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   const json_t *c = json_array_get(json_object_get(out, "certs"), 0);
   if (!c || !win_bool(c, "has_key")) {
     h->donef(s, RD_ESTATE, NULL, "%s: the issued certificate %s is %s", op->store,
@@ -481,7 +504,9 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
 }
 
 static void task_submitted(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   if (!strcmp(win_out(out, "state"), "unknown")) {
     char why[2048];
     snprintf(why, sizeof why,
@@ -499,7 +524,9 @@ static void task_submitted(rd_step *s, const rd_host_api *h, const json_t *out) 
 }
 
 static void task_retrieved(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   if (task_failed(op, out, "certreq -retrieve"))
     return;
   ca_answered(op, out, 1);
@@ -513,7 +540,9 @@ static void submit(adcs_op *op, int fresh) {
 }
 
 static void new_done(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   char msg[600];
   json_t *prev = json_object_get(op->rec, "request_thumbprints"), *all = json_array();
   size_t i;
@@ -544,7 +573,9 @@ static void run_new(adcs_op *op) {
 }
 
 static void discovered(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   json_t *configs;
   if (task_failed(op, out, "certutil -dump"))
     return;
@@ -707,7 +738,9 @@ static int adcs_apply(rd_step *s, const rd_host_api *h) {
 }
 
 static void cleaned(rd_step *s, const rd_host_api *h, const json_t *out) {
-  adcs_op *op = h->data(s);
+  adcs_op *op = live_op(s, h);
+  if (!op)
+    return;
   size_t n = json_array_size(json_object_get(out, "removed"));
   if (rec_save(op, "cleaned") < 0)
     return;
@@ -753,4 +786,5 @@ const rd_step_kind adcs_kind_issue = {
     .apply = adcs_apply,
     .verify = NULL,
     .rollback = adcs_rollback,
+    .cancel = adcs_cancel,
 };

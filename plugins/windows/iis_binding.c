@@ -155,38 +155,57 @@ static void iis_set_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_decref(rec);
 }
 
-static void iis_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *out) {
+/* The record of the binding, journaled before the change (rd_swap_apply):
+ * NULL after completing when it is bound already or to another certificate. */
+static json_t *iis_record(rd_step *s, const rd_host_api *h, const json_t *out) {
   iis_cfg c;
   const char *cur;
-  json_t *rec;
-  int rc;
   cfg_get(s, h, &c);
   if (one_binding(s, h, &c, out))
-    return;
+    return NULL;
   cur = win_out(out, "hash");
   if (strcasecmp(cur, c.new_) && strcasecmp(cur, c.old) && strcmp(c.old, c.new_)) {
     h->donef(s, RD_ESTATE, NULL, "%s is bound to %s, not to the current certificate %s",
                c.what, *cur ? cur : "no certificate", c.old[0] ? c.old : "(none)");
-    return;
+    return NULL;
   }
   if (!strcasecmp(cur, c.new_)) {
     h->donef(s, 0, rd_result_new(), "%s: already bound to %s", c.what, cur);
-    return;
+    return NULL;
   }
-  rec = json_pack("{s:s, s:s}", "found", cur, "new", c.new_);
-  rc = h->journal_put(s, c.jkey, rec);
-  json_decref(rec);
-  if (rc < 0) {
-    h->donef(s, rc, NULL, "cannot journal the binding: %s", h->strerror(rc));
-    return;
-  }
-  win_next(s, h, &win_iis_set_script, set_args(&c, cur, c.new_), iis_set_done);
+  return json_pack("{s:s, s:s}", "found", cur, "new", c.new_);
 }
+
+static void iis_names(rd_step *s, const rd_host_api *h, char *jkey, size_t jlen, char *subject,
+                      size_t slen) {
+  iis_cfg c;
+  cfg_get(s, h, &c);
+  snprintf(jkey, jlen, "%s", c.jkey);
+  snprintf(subject, slen, "%s", c.what);
+}
+
+static json_t *iis_read_args(rd_step *s, const rd_host_api *h) {
+  iis_cfg c;
+  cfg_get(s, h, &c);
+  return args(&c);
+}
+
+/* found -> new forward, new -> found backward: the same guarded write. */
+static json_t *iis_set_args(rd_step *s, const rd_host_api *h, const json_t *rec, int backward) {
+  iis_cfg c;
+  cfg_get(s, h, &c);
+  return set_args(&c, win_out(rec, backward ? "new" : "found"),
+                  win_out(rec, backward ? "found" : "new"));
+}
+
+static void iis_restored(rd_step *s, const rd_host_api *h, const json_t *out);
+
+static const rd_swap_ops iis_swap = {iis_names,    &win_iis_read_script, iis_read_args,
+                                     iis_record,   &win_iis_set_script,  iis_set_args,
+                                     iis_set_done, iis_restored};
 
 static int iis_apply(rd_step *s, const rd_host_api *h) {
   iis_cfg c;
-  json_t *rec;
-  int rc;
   cfg_get(s, h, &c);
   if (h->whatif(s))
     return RD_EWHATIF;
@@ -194,13 +213,7 @@ static int iis_apply(rd_step *s, const rd_host_api *h) {
     h->donef(s, RD_ESTATE, NULL, "%s: no new certificate yet (facts.new_cert)", c.what);
     return 0;
   }
-  if ((rec = h->journal_get(s, c.jkey))) {
-    rc = win_run(s, h, &win_iis_set_script, set_args(&c, win_out(rec, "found"), win_out(rec, "new")),
-                 iis_set_done);
-    json_decref(rec);
-    return rc;
-  }
-  return win_run(s, h, &win_iis_read_script, args(&c), iis_read_for_apply);
+  return rd_swap_apply(s, h, &iis_swap);
 }
 
 static void iis_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
@@ -237,18 +250,7 @@ static void iis_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
 }
 
 static int iis_rollback(rd_step *s, const rd_host_api *h) {
-  iis_cfg c;
-  json_t *rec;
-  int rc;
-  cfg_get(s, h, &c);
-  if (!(rec = h->journal_get(s, c.jkey))) {
-    h->donef(s, 0, NULL, "%s: never changed, nothing to restore", c.what);
-    return 0;
-  }
-  rc = win_run(s, h, &win_iis_set_script, set_args(&c, win_out(rec, "new"), win_out(rec, "found")),
-               iis_restored);
-  json_decref(rec);
-  return rc;
+  return rd_swap_rollback(s, h, &iis_swap);
 }
 
 const rd_step_kind windows_kind_iis_binding = {

@@ -164,18 +164,26 @@ static int list_store(rd_step *s, const rd_host_api *h, const prune_cfg *c, win_
 
 /* --- probe ---------------------------------------------------------------------------- */
 
+/* The configuration and the plan from a store listing; non-zero after
+ * completing (a configuration error, nothing safe to remove). */
+static int listed_plan(rd_step *s, const rd_host_api *h, const json_t *out, prune_cfg *c,
+                       json_t **remove, json_t **kept) {
+  json_t *recs;
+  int rc;
+  if (cfg_get(s, h, c))
+    return -1;
+  recs = win_store_records(h, out, NULL);
+  rc = plan(s, h, c, recs, remove, kept);
+  json_decref(recs);
+  return rc;
+}
+
 static void prune_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
   prune_cfg c;
-  json_t *recs, *remove, *kept, *res;
+  json_t *remove, *kept, *res;
   size_t n;
-  if (cfg_get(s, h, &c))
+  if (listed_plan(s, h, out, &c, &remove, &kept))
     return;
-  recs = win_store_records(h, out, NULL);
-  if (plan(s, h, &c, recs, &remove, &kept)) {
-    json_decref(recs);
-    return;
-  }
-  json_decref(recs);
   n = json_array_size(remove);
   res = changes_of(&c, remove, "present", "removed (backup .cer kept)");
   json_object_set_new(res, "detail", json_pack("{s:o, s:s}", "kept", kept, "backup_dir", c.backup_dir));
@@ -190,11 +198,16 @@ static void prune_listed(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_decref(remove);
 }
 
-static int prune_probe(rd_step *s, const rd_host_api *h) {
+/* The store listed for ok() (probe, verify), after the configuration. */
+static int configured_list(rd_step *s, const rd_host_api *h, win_ok_fn ok) {
   prune_cfg c;
   if (cfg_get(s, h, &c))
     return 0;
-  return list_store(s, h, &c, prune_listed);
+  return list_store(s, h, &c, ok);
+}
+
+static int prune_probe(rd_step *s, const rd_host_api *h) {
+  return configured_list(s, h, prune_listed);
 }
 
 /* --- apply ------------------------------------------------------------------------------ */
@@ -231,18 +244,12 @@ static void prune_removed(rd_step *s, const rd_host_api *h, const json_t *out) {
 
 static void prune_listed_for_apply(rd_step *s, const rd_host_api *h, const json_t *out) {
   prune_cfg c;
-  json_t *recs, *remove, *kept, *rec, *thumbs;
+  json_t *remove, *kept, *rec, *thumbs;
   const json_t *b;
   size_t i;
   int rc;
-  if (cfg_get(s, h, &c))
+  if (listed_plan(s, h, out, &c, &remove, &kept))
     return;
-  recs = win_store_records(h, out, NULL);
-  if (plan(s, h, &c, recs, &remove, &kept)) {
-    json_decref(recs);
-    return;
-  }
-  json_decref(recs);
   json_decref(kept);
   if (!json_array_size(remove)) {
     json_decref(remove);
@@ -313,10 +320,7 @@ static void prune_verified(rd_step *s, const rd_host_api *h, const json_t *out) 
 }
 
 static int prune_verify(rd_step *s, const rd_host_api *h) {
-  prune_cfg c;
-  if (cfg_get(s, h, &c))
-    return 0;
-  return list_store(s, h, &c, prune_verified);
+  return configured_list(s, h, prune_verified);
 }
 
 /* "strict" (the data pointer): the list is what apply reported removed,

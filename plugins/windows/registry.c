@@ -289,38 +289,56 @@ static void reg_written(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_decref(rec);
 }
 
-static void reg_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *out) {
+/* The record of the write, journaled before it (rd_swap_apply): NULL after
+ * completing when there is nothing to write or the value is not renewd's. */
+static json_t *reg_record(rd_step *s, const rd_host_api *h, const json_t *out) {
   reg_cfg c;
   const char *found;
   char w[130];
-  json_t *rec;
-  int rc;
   cfg_get(s, h, &c);
   if (check_read(s, h, &c, out))
-    return;
+    return NULL;
   found = found_value(&c, out);
   if (same(found, c.new_)) {
     h->donef(s, 0, rd_result_new(), "%s\\%s: already has the new value", c.key, c.value);
-    return;
+    return NULL;
   }
   if (guard(s, h, &c, found))
-    return;
+    return NULL;
   styled(&c, found, w, sizeof w);
-  /* durable before the write: the rollback restores exactly what was found */
-  rec = json_pack("{s:s, s:s, s:s}", "found", found, "new", w, "kind", c.kind);
-  rc = h->journal_put(s, c.jkey, rec);
-  json_decref(rec);
-  if (rc < 0) {
-    h->donef(s, rc, NULL, "cannot journal the old value: %s", h->strerror(rc));
-    return;
-  }
-  win_next(s, h, &win_reg_set_script, set_args(&c, found, w), reg_written);
+  return json_pack("{s:s, s:s, s:s}", "found", found, "new", w, "kind", c.kind);
 }
+
+static void reg_names(rd_step *s, const rd_host_api *h, char *jkey, size_t jlen, char *subject,
+                      size_t slen) {
+  reg_cfg c;
+  cfg_get(s, h, &c);
+  snprintf(jkey, jlen, "%s", c.jkey);
+  snprintf(subject, slen, "%s\\%s", c.key, c.value);
+}
+
+static json_t *reg_read_args(rd_step *s, const rd_host_api *h) {
+  reg_cfg c;
+  cfg_get(s, h, &c);
+  return read_args(&c);
+}
+
+/* found -> new forward, new -> found backward: the same guarded write. */
+static json_t *reg_set_args(rd_step *s, const rd_host_api *h, const json_t *rec, int backward) {
+  reg_cfg c;
+  cfg_get(s, h, &c);
+  return set_args(&c, win_out(rec, backward ? "new" : "found"),
+                  win_out(rec, backward ? "found" : "new"));
+}
+
+static void reg_restored(rd_step *s, const rd_host_api *h, const json_t *out);
+
+static const rd_swap_ops reg_swap = {reg_names,    &win_reg_read_script, reg_read_args,
+                                     reg_record,   &win_reg_set_script,  reg_set_args,
+                                     reg_written,  reg_restored};
 
 static int reg_apply(rd_step *s, const rd_host_api *h) {
   reg_cfg c;
-  json_t *rec;
-  int rc;
   cfg_get(s, h, &c);
   if (h->whatif(s))
     return RD_EWHATIF;
@@ -329,13 +347,7 @@ static int reg_apply(rd_step *s, const rd_host_api *h) {
                c.value);
     return 0;
   }
-  if ((rec = h->journal_get(s, c.jkey))) { /* a re-run: finish the journaled write */
-    rc = win_run(s, h, &win_reg_set_script,
-                 set_args(&c, win_out(rec, "found"), win_out(rec, "new")), reg_written);
-    json_decref(rec);
-    return rc;
-  }
-  return win_run(s, h, &win_reg_read_script, read_args(&c), reg_read_for_apply);
+  return rd_swap_apply(s, h, &reg_swap);
 }
 
 /* --- verify / rollback ----------------------------------------------------------------- */
@@ -386,19 +398,7 @@ static void reg_restored(rd_step *s, const rd_host_api *h, const json_t *out) {
 }
 
 static int reg_rollback(rd_step *s, const rd_host_api *h) {
-  reg_cfg c;
-  json_t *rec;
-  int rc;
-  cfg_get(s, h, &c);
-  if (!(rec = h->journal_get(s, c.jkey))) {
-    h->donef(s, 0, NULL, "%s\\%s: never changed, nothing to restore", c.key, c.value);
-    return 0;
-  }
-  /* new -> found: the same guarded write, the other way round */
-  rc = win_run(s, h, &win_reg_set_script,
-               set_args(&c, win_out(rec, "new"), win_out(rec, "found")), reg_restored);
-  json_decref(rec);
-  return rc;
+  return rd_swap_rollback(s, h, &reg_swap);
 }
 
 const rd_step_kind windows_kind_registry_thumbprint = {

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 
 /* ------------------------------------------------------------ running */
 
@@ -17,9 +16,7 @@ int win_run(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args,
 }
 
 void win_next(rd_step *s, const rd_host_api *h, const rd_script *sc, json_t *args, win_ok_fn ok) {
-  int rc = win_run(s, h, sc, args, ok);
-  if (rc < 0)
-    h->donef(s, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
+  rd_remote_next(s, h, sc, args, ok);
 }
 
 /* ------------------------------------------------------------ JSON */
@@ -293,31 +290,14 @@ const char *win_cert_thumb(const json_t *cert, char out[41]) {
   return t && !win_thumb(t, out) ? out : NULL;
 }
 
-unsigned char *win_unb64(const char *b64, size_t *len) {
-  size_t n = b64 ? strlen(b64) : 0;
-  unsigned char *raw;
-  int r;
-  if (!n || n % 4 || n > (64u << 20))
-    return NULL;
-  if (!(raw = malloc(n / 4 * 3 + 1)))
-    return NULL;
-  r = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
-  if (r < 0) {
-    free(raw);
-    return NULL;
-  }
-  *len = (size_t)r - (b64[n - 1] == '=') - (b64[n - 2] == '=');
-  return raw;
-}
-
 int win_cert_from_b64(const rd_host_api *h, const char *b64, json_t **out) {
   size_t n = 0;
-  unsigned char *raw = win_unb64(b64, &n);
+  unsigned char *raw = NULL;
   json_t *f = NULL;
   char t[41];
   int rc;
   *out = NULL;
-  if (!raw)
+  if (!b64 || h->b64_decode(b64, &raw, &n) < 0)
     return RD_EPROTO;
   rc = h->cert_facts(raw, n, &f);
   free(raw);

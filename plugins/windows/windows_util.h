@@ -3,8 +3,9 @@
  * results, parameter validation, the certificate section and the facts.
  *
  * Every script is WIN_PS_LIB (plugins/windows/ps/lib.ps1) followed by the
- * kind's own text, all from windows_ps.h, generated from the .ps1 files by
- * plugins/windows/ps/embed.sh. Scripts return one JSON object (rd_out). */
+ * kind's own text, all from windows_ps.h, generated at build time from the
+ * .ps1 files by plugins/windows/ps/embed.sh (CMake, into the build tree).
+ * Scripts return one JSON object (rd_out). */
 #ifndef RENEWD_WINDOWS_UTIL_H
 #define RENEWD_WINDOWS_UTIL_H
 #include <stddef.h>
@@ -97,8 +98,6 @@ const char *win_cert_thumb(const json_t *cert, char out[41]);
 /* Certificate facts (host->cert_facts) of base64 DER or PEM, plus
  * "thumbprint" (uppercase SHA-1). */
 int win_cert_from_b64(const rd_host_api *h, const char *b64, json_t **out);
-/* Base64 -> bytes (caller frees); NULL when malformed. */
-unsigned char *win_unb64(const char *b64, size_t *len);
 /* "2027-05-01 12:00 UTC" */
 void win_time(long long epoch, char *out, size_t outlen);
 

@@ -102,11 +102,16 @@ static inline void rd_one_line(const char *in, char *out, size_t outlen) {
  * params is stolen. Returns 0 (a completion follows) or a negative RD_E*
  * (none follows), e.g. RD_EWHATIF for a mutating script in whatif. */
 typedef void (*rd_remote_ok_fn)(rd_step *s, const rd_host_api *h, const json_t *out);
+/* The same with an argument of the caller's (rd_remote_ok_arg). */
+typedef void (*rd_remote_ok_arg_fn)(rd_step *s, const rd_host_api *h, const json_t *out,
+                                    const void *arg);
 
 typedef struct rd_remote_ok_ctx {
   const rd_host_api *h;
   const rd_script *sc;
   rd_remote_ok_fn ok;
+  rd_remote_ok_arg_fn ok_arg; /* instead of ok, with arg */
+  const void *arg;
 } rd_remote_ok_ctx;
 
 static inline void rd_remote_ok_cb(rd_step *s, int status, const rd_remote_result *r, void *arg) {
@@ -126,13 +131,16 @@ static inline void rd_remote_ok_cb(rd_step *s, int status, const rd_remote_resul
   } else if (!json_is_object(r->json)) {
     t.h->donef(s, RD_EPROTO, NULL, "%s: the target's output is not a result object",
                t.sc->name);
+  } else if (t.ok_arg) {
+    t.ok_arg(s, t.h, r->json, t.arg);
   } else {
     t.ok(s, t.h, r->json);
   }
 }
 
-static inline int rd_remote_ok(rd_step *s, const rd_host_api *h, const rd_script *sc,
-                               json_t *params, rd_remote_ok_fn ok) {
+static inline int rd_remote_ok_start(rd_step *s, const rd_host_api *h, const rd_script *sc,
+                                     json_t *params, rd_remote_ok_fn ok,
+                                     rd_remote_ok_arg_fn ok_arg, const void *arg) {
   rd_remote_ok_ctx *t;
   int rc;
   if (sc->mutating && h->whatif(s)) {
@@ -146,11 +154,124 @@ static inline int rd_remote_ok(rd_step *s, const rd_host_api *h, const rd_script
   t->h = h;
   t->sc = sc;
   t->ok = ok;
+  t->ok_arg = ok_arg;
+  t->arg = arg;
   /* the callback may run (and free t) before remote() returns */
   rc = h->remote(s, sc, params ? params : json_object(), rd_remote_ok_cb, t);
   if (rc < 0)
     free(t);
   return rc < 0 ? rc : 0;
+}
+
+static inline int rd_remote_ok(rd_step *s, const rd_host_api *h, const rd_script *sc,
+                               json_t *params, rd_remote_ok_fn ok) {
+  return rd_remote_ok_start(s, h, sc, params, ok, NULL, NULL);
+}
+
+/* rd_remote_ok with an argument of the caller's for ok (it must outlive the
+ * call: a static table, say). */
+static inline int rd_remote_ok_arg(rd_step *s, const rd_host_api *h, const rd_script *sc,
+                                   json_t *params, rd_remote_ok_arg_fn ok, const void *arg) {
+  return rd_remote_ok_start(s, h, sc, params, NULL, ok, arg);
+}
+
+/* rd_remote_ok from inside a completion chain: an immediate error (e.g. a
+ * mutating script in whatif) completes the phase. */
+static inline void rd_remote_next(rd_step *s, const rd_host_api *h, const rd_script *sc,
+                                  json_t *params, rd_remote_ok_fn ok) {
+  int rc = rd_remote_ok(s, h, sc, params, ok);
+  if (rc < 0)
+    h->donef(s, rc, NULL, "%s: %s", sc->name, h->strerror(rc));
+}
+
+/* --- record old -> apply -> verify -> roll back ----------------------------
+ * The skeleton of a step kind that replaces one value on the target (a
+ * registry value, a binding, a config file's thumbprint) and can put the
+ * old one back:
+ *   apply:    a record from an earlier run is in the journal: write it again
+ *             (idempotent: the run crashed or timed out after journaling).
+ *             Else read the current state (ops->read, optional), make the
+ *             record from it (ops->record: {"old"/"found", "new", ...}, or
+ *             NULL after completing: already done, refused), journal it
+ *             BEFORE the write, then write (ops->set, forward).
+ *   verify:   the kind's own (it reads and compares).
+ *   rollback: no record: never changed, nothing to restore. Else the same
+ *             guarded write backward (new -> old).
+ * The kind keeps its own preconditions (whatif, "no new certificate yet")
+ * before calling rd_swap_apply, and its own result messages (ops->applied,
+ * ops->restored get the write's output). Every callback re-derives the
+ * step's configuration from (s, h): ops is a static table. */
+typedef struct rd_swap_ops {
+  /* The journal key of the record and the subject that opens messages
+   * ("config /etc/app.conf", "IIS 'Default Web Site' https/443"). */
+  void (*names)(rd_step *s, const rd_host_api *h, char *jkey, size_t jlen, char *subject,
+                size_t slen);
+  const rd_script *read;                                   /* NULL: no read */
+  json_t *(*read_args)(rd_step *s, const rd_host_api *h);  /* new reference */
+  /* out: the read's output (NULL without a read). NULL: completed. */
+  json_t *(*record)(rd_step *s, const rd_host_api *h, const json_t *out);
+  const rd_script *set;
+  /* The write's arguments from the record: forward (old -> new) or
+   * backward (new -> old). New reference. */
+  json_t *(*set_args)(rd_step *s, const rd_host_api *h, const json_t *rec, int backward);
+  rd_remote_ok_fn applied, restored;
+} rd_swap_ops;
+
+/* Journal rec (stolen) and start the forward write. Returns 0 (a
+ * completion follows, or came already) or a negative RD_E* (none). */
+static inline int rd_swap_record_write(rd_step *s, const rd_host_api *h, const rd_swap_ops *o,
+                                       json_t *rec) {
+  char jkey[1500], subject[1500];
+  json_t *args;
+  int rc;
+  o->names(s, h, jkey, sizeof jkey, subject, sizeof subject);
+  /* durable before the write: the rollback restores exactly what was found */
+  rc = h->journal_put(s, jkey, rec);
+  if (rc < 0) {
+    json_decref(rec);
+    h->donef(s, rc, NULL, "%s: cannot journal the old value: %s", subject, h->strerror(rc));
+    return 0;
+  }
+  args = o->set_args(s, h, rec, 0);
+  json_decref(rec);
+  return rd_remote_ok(s, h, o->set, args, o->applied);
+}
+
+static inline void rd_swap_read_done(rd_step *s, const rd_host_api *h, const json_t *out,
+                                     const void *arg) {
+  const rd_swap_ops *o = (const rd_swap_ops *)arg;
+  json_t *rec = o->record(s, h, out);
+  int rc;
+  if (rec && (rc = rd_swap_record_write(s, h, o, rec)) < 0)
+    h->donef(s, rc, NULL, "%s: %s", o->set->name, h->strerror(rc));
+}
+
+static inline int rd_swap_apply(rd_step *s, const rd_host_api *h, const rd_swap_ops *o) {
+  char jkey[1500], subject[1500];
+  json_t *rec, *args;
+  o->names(s, h, jkey, sizeof jkey, subject, sizeof subject);
+  if ((rec = h->journal_get(s, jkey))) { /* a re-run: finish the journaled write */
+    args = o->set_args(s, h, rec, 0);
+    json_decref(rec);
+    return rd_remote_ok(s, h, o->set, args, o->applied);
+  }
+  if (!o->read)
+    return (rec = o->record(s, h, NULL)) ? rd_swap_record_write(s, h, o, rec) : 0;
+  return rd_remote_ok_arg(s, h, o->read, o->read_args(s, h), rd_swap_read_done, o);
+}
+
+static inline int rd_swap_rollback(rd_step *s, const rd_host_api *h, const rd_swap_ops *o) {
+  char jkey[1500], subject[1500];
+  json_t *rec, *args;
+  o->names(s, h, jkey, sizeof jkey, subject, sizeof subject);
+  if (!(rec = h->journal_get(s, jkey))) {
+    h->donef(s, 0, NULL, "%s: never changed, nothing to restore", subject);
+    return 0;
+  }
+  /* new -> old: the same guarded write, the other way round */
+  args = o->set_args(s, h, rec, 1);
+  json_decref(rec);
+  return rd_remote_ok(s, h, o->set, args, o->restored);
 }
 
 #endif /* RENEWD_PLUGIN_HELPERS_H */
