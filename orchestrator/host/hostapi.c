@@ -4,11 +4,14 @@
  * mutating script is refused before anything is sent.
  *
  * Every operation a step starts is an rd_call linked in the step, stamped
- * with the step's serial and phase. Its completion reaches the plugin only
- * while the step still runs that very phase call; a late one (the phase
- * timed out, the job moved on or ended) is dropped here, everything it
- * carried freed, so it can never finish the step's next phase. On a timeout
- * the engine cancels what is in flight (rd_host_cancel_calls). */
+ * with the step's serial and phase. Every callback runs exactly once (so a
+ * plugin can free what it passed); while the step still runs that very
+ * phase call it carries the answer. A late one (the phase timed out, the
+ * job moved on or ended) runs with RD_ECANCELED and no answer, inside
+ * late_begin/late_end: whatever it reports (done, set_state, journal_put,
+ * a new request) is ignored or refused, so it can never finish the step's
+ * next phase. On a timeout the engine cancels what is in flight
+ * (rd_host_cancel_calls). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +74,8 @@ static void *h_data(rd_step *s) { return s->data; }
 
 static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
   rd_job *j = s->j;
+  if (s->ignoring) /* a late callback records nothing */
+    return RD_ECANCELED;
   if (j->id > 0)
     return rd_journal_kv_put(j->e->journal, j->id, key, value);
   return json_object_set_new(j->kv, key, json_deep_copy(value)) ? RD_ENOMEM : 0;
@@ -126,6 +131,10 @@ static int call_stale(const rd_call *c) {
          c->phase != s->phase;
 }
 
+/* A late callback runs between these: nothing it reports counts. */
+static void late_begin(rd_step *s) { s->ignoring++; }
+static void late_end(rd_step *s) { s->ignoring--; }
+
 /* May a step start an operation now? Only from a running phase call. */
 static int call_allowed(const rd_step *s) {
   return s->busy && !s->ignoring && !s->j->finished;
@@ -179,9 +188,15 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   char err[256] = "";
   int status = r->status;
   trace_remote(c, r);
-  if (call_stale(&c->call)) { /* timed out, or the job moved on: drop it */
+  if (call_stale(&c->call)) { /* timed out, or the job moved on */
     rd_step_log(s, RD_LOG_DEBUG, "script %s: late answer dropped (%s)", c->script->name,
                 status ? r->msg : "ran to the end");
+    rr.exit_status = -1;
+    rr.out = rr.err = "";
+    call_unlink(&c->call);
+    late_begin(s);
+    c->cb(s, RD_ECANCELED, &rr, c->arg);
+    late_end(s);
     remote_call_free(c);
     return;
   }
@@ -324,9 +339,14 @@ static void http_done(const rd_http_result *r, void *arg) {
   if (r->status)
     rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
   call_unlink(&c->call);
-  /* a late answer is dropped: the step kind's cancel hook was its notice */
-  if (!stale)
+  if (stale) { /* a late answer: the callback runs without it */
+    rd_http_response none = {0};
+    late_begin(s);
+    c->cb(s, RD_ECANCELED, &none, c->arg);
+    late_end(s);
+  } else {
     c->cb(s, r->status, &resp, c->arg);
+  }
   free(c);
 }
 
@@ -378,9 +398,9 @@ static void work_after(uv_work_t *req, int status) {
   int stale = call_stale(&c->call);
   call_unlink(&c->call);
   if (stale) {
-    s->ignoring++;
+    late_begin(s);
     c->after(s, RD_ECANCELED, c->arg);
-    s->ignoring--;
+    late_end(s);
   } else
     c->after(s, status ? RD_ECANCELED : 0, c->arg);
   free(c);

@@ -163,7 +163,8 @@ static char http_url[128]; /* set: the restart step's apply is an HTTP GET */
 
 static void http_answered(rd_step *s, int status, const rd_http_response *r, void *arg) {
   const rd_host_api *h = arg;
-  note(status ? "rs.apply:http-failed" : "rs.apply:http");
+  note(status == RD_ECANCELED ? "rs.apply:http-canceled"
+                              : status ? "rs.apply:http-failed" : "rs.apply:http");
   h->done(s, status, NULL, status ? "request failed" : NULL);
   (void)r;
 }
@@ -384,8 +385,9 @@ START_TEST(late_rollback_does_not_finish_the_reapply) {
 }
 END_TEST
 
-/* The same through HTTP: the request answered after the timeout is dropped
- * (with rd_http_cancel it is canceled at once); the rollback runs its own
+/* The same through HTTP: the request still open at the timeout is canceled
+ * (rd_http_cancel); its callback runs once, at once, with RD_ECANCELED and
+ * no answer, and the done() it calls is ignored; the rollback runs its own
  * course and the re-apply's request is answered in time. */
 START_TEST(late_http_answer_is_dropped) {
   slow_http srv;
@@ -394,8 +396,8 @@ START_TEST(late_http_answer_is_dropped) {
   delay_ms[K_RS][RD_PHASE_ROLLBACK] = 250;
   run_out o = run_async(FIXTURES "/engine/async.json");
   slow_http_stop(&srv);
-  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.rollback inst.rollback iss.rollback "
-                                       "rs.apply:http chk.verify(old)");
+  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply:http-canceled rs.rollback "
+                                       "inst.rollback iss.rollback rs.apply:http chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "restart", "rollback"), "ok");
   ck_assert_double_ge(json_real_value(json_object_get(phase_of(&o, "restart", "rollback"), "ms")), 240);

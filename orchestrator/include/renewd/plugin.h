@@ -25,11 +25,12 @@
  * cancels the phase's operations in flight (an SSH channel is closed, a
  * curl transfer removed, queued work dropped), (3) completes the phase with
  * RD_ETIMEDOUT and moves on (often to the step's rollback). From then on
- * nothing of that phase call counts: a remote or HTTP callback that would
- * have come is never delivered (the host frees what it carried), a work's
- * after() still runs once — its argument is the plugin's to free — but with
- * RD_ECANCELED, and a done(), set_state() or new request made from it is
- * ignored or refused (RD_ECANCELED). So a late answer can never complete
+ * nothing of that phase call counts, but every callback still runs exactly
+ * once, so the plugin can free what it passed: a remote or HTTP callback
+ * that comes later runs with RD_ECANCELED and no answer (r->json NULL,
+ * empty output), a work's after() with RD_ECANCELED; a done(), set_state(),
+ * journal_put() or new request made from such a late callback is ignored
+ * or refused (RD_ECANCELED). So a late answer can never complete
  * the next phase of the same step.
  *
  * Errors: functions return 0 or a negative RD_E* code (list below).
@@ -261,10 +262,10 @@ typedef struct rd_step_kind {
   rd_phase_fn rollback;  /* NULL: nothing to undo */
   /* May be NULL. Called once when a phase call timed out, before its
    * operations are canceled and before the step's next phase starts: the
-   * plugin's notice that no callback of that phase call will be delivered
-   * (see "Timeouts and late answers" above). Give back here what such a
-   * callback would have given back (a place in a CA's queue, per-call
-   * state not owned by set_data; a work argument only after() may free).
+   * plugin's notice that the callbacks of that phase call will carry no
+   * answer (see "Timeouts and late answers" above; they still run, with
+   * RD_ECANCELED). Give back here what must not wait for them (a place in
+   * a CA's queue); per-call arguments are freed in the callbacks.
    * Synchronous; a done() from it is ignored; it must not start requests. */
   void (*cancel)(rd_step *s, const rd_host_api *host);
 } rd_step_kind;
