@@ -22,7 +22,7 @@ RB=$ROOT/tests/fixtures/runbooks/good/inventory-all.json
 expect() {
 	local want=$1 pat=$2 rc=0
 	shift 3
-	"$RENEWD" "$@" >"$WORK/out" 2>&1 || rc=$?
+	timeout 30 "$RENEWD" "$@" >"$WORK/out" 2>&1 </dev/null || rc=$?
 	if [[ $rc != "$want" ]]; then echo "     renewd $*: exit $rc, wanted $want"; sed 's/^/     | /' "$WORK/out" | head -20; return 1; fi
 	if ! grep -Eq -- "$pat" "$WORK/out"; then echo "     renewd $*: no '$pat' in:"; sed 's/^/     | /' "$WORK/out" | head -20; return 1; fi
 	if grep -Eq 'handles left open|LeakSanitizer|runtime error' "$WORK/out"; then sed 's/^/     | /' "$WORK/out" | head -30; return 1; fi
