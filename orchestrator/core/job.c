@@ -116,25 +116,31 @@ static void job_cert_id(const rd_job *j, char *buf, size_t len) {
   snprintf(buf, len, "%s", cert ? cert : j->rb->name);
 }
 
+/* A failed or rolled-back renewal of this (host, certificate) waits out its
+ * backoff (--force skips): RD_EBUSY with the reason in j->error. */
+static int backing_off(rd_job *j) {
+  char certid[512], when[32];
+  rd_job_row row;
+  struct tm tm;
+  job_cert_id(j, certid, sizeof certid);
+  if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) ||
+      !rd_policy_backing_off(row.state, row.next_try, time(NULL), j->e->opts.force))
+    return 0;
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row.next_try, &tm));
+  snprintf(j->error, sizeof j->error,
+           "host %s: backing off until %s after job %lld ended %s (use --force to retry now): "
+           "%.600s",
+           j->t->name, when, (long long)row.id, rd_job_state_name(row.state), row.error);
+  return RD_EBUSY;
+}
+
 static int open_journal_job(rd_job *j) {
   char certid[512];
   int created = 0, rc;
-  rd_job_row row;
   rd_job_state st;
-  time_t now = time(NULL);
   job_cert_id(j, certid, sizeof certid);
-  /* a failed or rolled-back renewal waits out its backoff (--force skips) */
-  if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) == 0 &&
-      rd_policy_backing_off(row.state, row.next_try, now, j->e->opts.force)) {
-    char when[32];
-    struct tm tm;
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row.next_try, &tm));
-    snprintf(j->error, sizeof j->error,
-             "host %s: backing off until %s after job %lld ended %s (use --force to retry now): "
-             "%.600s",
-             j->t->name, when, (long long)row.id, rd_job_state_name(row.state), row.error);
-    return RD_EBUSY;
-  }
+  if ((rc = backing_off(j)))
+    return rc;
   if ((rc = rd_journal_job_open(j->e->journal, j->rb->name, j->t->name, certid, &j->id, &created))) {
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot open a job: %s", j->t->name,
              rd_strerror(rc));
@@ -222,6 +228,27 @@ void rd_job_start_renewal(rd_job *j) {
     rd_job_end(j, RD_JOB_DONE);
 }
 
+/* Did the interrupted job this run resumes already send its request (the
+ * CA may have answered)? Then there is no pre-flight: the job goes on. */
+static int ca_contacted(const rd_job *j) {
+  return j->resume_id && !rd_job_state_behind(RD_JOB_REQUESTED, j->resume_state);
+}
+
+/* A due job whose probes all passed: it renews when its wave is admitted.
+ * A resumed job already past issuance (its follow-ups owed) finishes
+ * whatever the waves say: it is ready now and takes no wave's place. The
+ * slot goes back meanwhile, so that the other probes can run. */
+static void queue_renewal(rd_job *j) {
+  int owed = j->resume_id && !rd_job_state_behind(RD_JOB_ISSUED, j->resume_state);
+  rd_waves_probed(j, !owed);
+  if (owed) {
+    j->wave_ready = 1;
+    json_object_set_new(j->report, "outside_waves", json_true());
+  }
+  rd_slot_give(j);
+  rd_engine_pump(j->e);
+}
+
 /* Where to go after the current step's phase completed. */
 void rd_job_next(rd_job *j) {
   rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
@@ -256,7 +283,7 @@ void rd_job_next(rd_job *j) {
         return;
       }
       int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
-      if (!due && interrupted_job(j)) {
+      if (interrupted_job(j) && !due) {
         /* an interrupted job continues whatever the certificate looks like
          * now: its new certificate may be live with follow-ups still owed */
         json_t *d = json_object_get(j->facts, "due");
@@ -273,17 +300,26 @@ void rd_job_next(rd_job *j) {
         return;
       }
       e->stats.due++;
-      if (!e->opts.whatif) {
-        /* renewals start in waves once the whole runbook is probed; the
-         * slot goes back meanwhile so that the other probes can run */
-        rd_waves_probed(j, 1);
-        rd_slot_give(j);
-        rd_engine_pump(e);
+      if (!e->opts.whatif && backing_off(j)) {
+        /* decided here, before the waves: a host waiting out its backoff
+         * does not take a wave's place, nor fail it */
+        j->fail_status = RD_EBUSY;
+        rd_job_finish_as(j, RD_OUT_BACKOFF);
         return;
       }
+      if (!e->opts.whatif && ca_contacted(j)) {
+        queue_renewal(j);
+        return;
+      }
+      /* whatif, and the pre-flight of a renewal: every step's probe, before
+       * the CA is contacted (a probe that fails stops the job here) */
     }
     if (++j->idx < j->nsteps) {
       rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      return;
+    }
+    if (!e->opts.whatif) {
+      queue_renewal(j);
       return;
     }
     rd_job_finish_as(j, RD_OUT_WOULD_RENEW);

@@ -5,7 +5,13 @@
  * sizes rd_waves() computes over the number of due targets, in runbook
  * order: a wave starts only when every renewal of the previous one ended
  * DONE. A wave with any other outcome holds the rest, which end HELD (not
- * touched) — a canary that fails stops the fleet. */
+ * touched) — a canary that fails stops the fleet.
+ *
+ * Only renewals that can run take a wave's place (job.c decides before
+ * calling rd_waves_probed): a host waiting out the backoff of an earlier
+ * failure, or one whose pre-flight probe failed, has already ended; a job
+ * resumed from the journal past issuance (follow-ups owed) runs at once,
+ * outside the waves, and its outcome holds nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +110,23 @@ void rd_waves_probed(rd_job *j, int due) {
     plan(w);
 }
 
+/* Was j admitted by a wave? (A resumed job past issuance is not: it runs
+ * outside the waves.) */
+static int admitted(const rd_wave_set *w, const rd_job *j) {
+  for (size_t i = 0; i < w->admitted; i++)
+    if (w->due[i] == j)
+      return 1;
+  return 0;
+}
+
 void rd_waves_ended(rd_job *j) {
   rd_wave_set *w = j->waves;
-  if (!w || !j->wave_started)
+  if (!w || !j->wave_started || !admitted(w, j))
     return;
   w->ended++;
-  if (j->outcome != RD_OUT_STATE || j->state != RD_JOB_DONE)
+  /* a wave is judged by the renewals that ran in it: one still backing off
+   * (another run failed it meanwhile) did not run */
+  if (j->outcome != RD_OUT_BACKOFF && (j->outcome != RD_OUT_STATE || j->state != RD_JOB_DONE))
     w->failed = 1;
   if (w->ended < w->admitted)
     return;

@@ -25,6 +25,7 @@ static const char *fail_host;   /* the issuer fails for this host */
 static int fail_inst_rollback;  /* the install step's rollback fails */
 static int inv_status;          /* the inventory probe's status */
 static const char *ask_state;   /* the issuer's apply asks for this state first */
+static int block_check;         /* the check's probe says its apply cannot succeed */
 
 static void note(const char *what) {
   if (trace[0])
@@ -101,7 +102,16 @@ static int inst_rollback(rd_step *s, const rd_host_api *h) {
 SIMPLE(rs_probe, "rs.probe")
 SIMPLE(rs_apply, "rs.apply")
 SIMPLE(rs_rollback, "rs.rollback")
-SIMPLE(chk_probe, "chk.probe")
+static int chk_probe(rd_step *s, const rd_host_api *h) {
+  note("chk.probe");
+  if (block_check) {
+    h->donef(s, RD_ENOTFOUND, NULL,
+             "config /etc/app.conf: does not contain the current certificate's sha256 old");
+    return 0;
+  }
+  h->done(s, 0, NULL, NULL);
+  return 0;
+}
 SIMPLE(chk_apply, "chk.apply")
 
 static int chk_verify(rd_step *s, const rd_host_api *h) {
@@ -224,6 +234,7 @@ static void setup(void) {
   fail_inst_rollback = 0;
   inv_status = 0;
   ask_state = NULL;
+  block_check = 0;
 }
 static void teardown(void) {
   char cmd[300];
@@ -231,10 +242,13 @@ static void teardown(void) {
   ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A renewal's pre-flight: every step's probe, before the CA is contacted. */
+#define PREFLIGHT "inv.probe iss.probe inst.probe rs.probe chk.probe "
+
 START_TEST(renews_in_order) {
   run_out o = run(&plugin, 0, jpath);
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
-                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new)");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
+                                    "rs.probe rs.apply chk.probe chk.apply chk.verify(new)");
   ck_assert_str_eq(o.state, "DONE");
   ck_assert_int_eq(o.code, 10);
   ck_assert_int_eq(o.stats.renewed, 1);
@@ -255,9 +269,9 @@ START_TEST(verify_failure_rolls_back) {
   run_out o = run(&plugin, 0, jpath);
   /* the failed check, then every applied step last-first, then the restart
    * again, then the check against the old certificate */
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
-                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
-                          "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
+                                    "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
+                                    "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_int_eq(o.code, 1);
   ck_assert_int_eq(o.stats.rolled_back, 1);
@@ -280,7 +294,7 @@ END_TEST
 START_TEST(issuer_failure_cleans_up_and_fails) {
   issue_outcome = RD_EDENIED;
   run_out o = run(&plugin, 0, jpath);
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply iss.rollback");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply iss.rollback");
   ck_assert_str_eq(o.state, "FAILED");
   ck_assert_int_eq(o.code, 1);
 }
@@ -290,7 +304,7 @@ START_TEST(pending_and_operator) {
   issue_outcome = RD_EPENDING;
   run_out o = run(&plugin, 0, jpath);
   ck_assert_str_eq(o.state, "PENDING_CA");
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply");
   teardown();
   setup();
   issue_outcome = RD_EOPERATOR;
@@ -312,8 +326,12 @@ START_TEST(waves_in_order) {
   run_out o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
   ck_assert_int_eq(o.code, 10);
   ck_assert_int_eq(o.stats.renewed, 4);
-  /* every target is probed before the first renewal; then 1, 1, 2 */
-  ck_assert_ptr_nonnull(strstr(trace, "inv.probe inv.probe inv.probe inv.probe iss.probe"));
+  /* every target is probed (pre-flight included) before the first
+   * renewal; then 1, 1, 2 */
+#define WAVES_PREFLIGHT "inv.probe iss.probe inst.probe chk.probe "
+  ck_assert_msg(!strncmp(trace, WAVES_PREFLIGHT WAVES_PREFLIGHT WAVES_PREFLIGHT WAVES_PREFLIGHT "iss.probe iss.apply",
+                         strlen(WAVES_PREFLIGHT) * 4 + strlen("iss.probe iss.apply")),
+                "%s", trace);
   ck_assert_int_eq(job_wave(0), 1);
   ck_assert_int_eq(job_wave(1), 2);
   ck_assert_int_eq(job_wave(2), 3);
@@ -393,9 +411,9 @@ START_TEST(failed_rollback_counts_once) {
   fail_check_verify = 1;
   fail_inst_rollback = 1;
   run_out o = run(&plugin, 0, jpath);
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
-                          "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
-                          "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
+                                    "rs.probe rs.apply chk.probe chk.apply chk.verify(new) "
+                                    "rs.rollback inst.rollback iss.rollback rs.apply chk.verify(old)");
   ck_assert_str_eq(o.state, "FAILED");
   ck_assert_int_eq(o.stats.failed, 1);
   ck_assert_int_eq(o.stats.rolled_back, 0);
@@ -485,6 +503,75 @@ START_TEST(unreadable_passphrase_fails_the_job) {
 }
 END_TEST
 
+
+/* A host still waiting out the backoff of an earlier failure takes no
+ * wave's place: the canary wave is the next host, and the fleet renews. */
+START_TEST(backed_off_canary_holds_nothing) {
+  fail_host = "t1";
+  run_out o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_str_eq(job_field(0, "state"), "FAILED");
+  ck_assert_str_eq(job_field(1, "state"), "HELD");
+  fail_host = NULL;
+  o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_str_eq(job_field(0, "state"), "BACKOFF");
+  for (size_t i = 1; i < 4; i++)
+    ck_assert_msg(!strcmp(job_field(i, "state"), "DONE"), "t%zu: %s: %s", i + 1,
+                  job_field(i, "state"), job_field(i, "error"));
+  ck_assert_int_eq(job_wave(1), 1); /* t2 is the canary now */
+  ck_assert_int_eq(o.stats.renewed, 3);
+  ck_assert_int_eq(o.stats.skipped, 1);
+  ck_assert_int_eq(o.code, 1); /* t1 is still due */
+}
+END_TEST
+
+/* A job resumed from the journal past issuance (follow-ups owed) finishes
+ * even when the canary wave fails and holds the rest. */
+START_TEST(resumed_job_finishes_whatever_the_waves_say) {
+  rd_journal *jr = NULL;
+  char err[256];
+  int64_t id = 0;
+  int created = 0;
+  static const rd_job_state path[] = {RD_JOB_PROBED, RD_JOB_KEY_READY, RD_JOB_REQUESTED,
+                                      RD_JOB_ISSUED, RD_JOB_INSTALLED};
+  ck_assert_msg(rd_journal_open(jpath, &jr, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(rd_journal_job_open(jr, "engine-waves", "t4", "/etc/pki/t.crt", &id, &created), 0);
+  for (size_t i = 0; i < sizeof path / sizeof *path; i++) {
+    rd_job_advance a = {.to = path[i]};
+    ck_assert_int_eq(rd_journal_job_advance(jr, id, &a), 0);
+  }
+  rd_journal_close(jr);
+  fail_host = "t1";
+  run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_str_eq(job_field(0, "state"), "FAILED");
+  ck_assert_str_eq(job_field(1, "state"), "HELD");
+  ck_assert_str_eq(job_field(2, "state"), "HELD");
+  ck_assert_msg(!strcmp(job_field(3, "state"), "DONE"), "t4: %s: %s", job_field(3, "state"),
+                job_field(3, "error"));
+  ck_assert_str_eq(job_field(3, "resumed_from"), "INSTALLED");
+}
+END_TEST
+
+/* A follow-up whose probe says its apply cannot succeed stops the job before
+ * the CA is contacted, with that probe's message; no journal job, so no
+ * backoff: once the cause is fixed the next run renews. */
+START_TEST(blocked_probe_stops_before_the_request) {
+  block_check = 1;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, "inv.probe iss.probe inst.probe rs.probe chk.probe");
+  ck_assert_str_eq(o.state, "FAILED");
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(o.stats.failed, 1);
+  ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(last_report, "jobs"), 0), "job_id"));
+  ck_assert_str_eq(job_field(0, "error"),
+                   "host t1: check: probe: t1: config /etc/app.conf: does not contain the current "
+                   "certificate's sha256 old");
+  ck_assert_ptr_nonnull(strstr(last_text, "FAILED — check: probe: t1: config /etc/app.conf"));
+  block_check = 0;
+  o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "DONE");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -503,6 +590,9 @@ int main(void) {
   tcase_add_test(tc, headline_names_the_cause);
   tcase_add_test(tc, set_state_is_a_request);
   tcase_add_test(tc, unreadable_passphrase_fails_the_job);
+  tcase_add_test(tc, backed_off_canary_holds_nothing);
+  tcase_add_test(tc, resumed_job_finishes_whatever_the_waves_say);
+  tcase_add_test(tc, blocked_probe_stops_before_the_request);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(last_report);

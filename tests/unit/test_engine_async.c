@@ -32,7 +32,8 @@ static const char *const pname[4] = {"probe", "apply", "verify", "rollback"};
 
 static char trace[4096];
 static long delay_ms[NK][4];      /* every answer's delay */
-static long first_ms[NK][4];      /* the first answer's delay, when > 0 */
+static long first_ms[NK][4];      /* the renewal's first answer's delay, when > 0
+                                     (a probe's second: the first is the pre-flight) */
 static int fail_status[NK][4];    /* the status a phase answers with */
 static int calls[NK][4];
 
@@ -97,8 +98,9 @@ static int start(rd_step *s, const rd_host_api *h, int kind, rd_phase phase) {
   a->h = h;
   a->kind = kind;
   a->phase = phase;
-  a->ms = calls[kind][phase]++ == 0 && first_ms[kind][phase] ? first_ms[kind][phase]
-                                                             : delay_ms[kind][phase];
+  int first = phase == RD_PHASE_PROBE && kind != K_INV; /* after the pre-flight's */
+  a->ms = calls[kind][phase]++ == first && first_ms[kind][phase] ? first_ms[kind][phase]
+                                                                 : delay_ms[kind][phase];
   if ((rc = h->work(s, sleep_fn, answered, a)) < 0)
     free(a);
   return rc;
@@ -312,7 +314,9 @@ static const char *status_of(const run_out *o, const char *step, const char *pha
   return json_string_value(json_object_get(phase_of(o, step, phase), "status"));
 }
 
-#define RENEW_PREFIX "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify "
+/* the pre-flight (every step's probe), then the renewal */
+#define PREFLIGHT "inv.probe iss.probe inst.probe rs.probe chk.probe "
+#define RENEW_PREFIX PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
 
 /* The reproduction (timeouts of 300 ms here): the restart step's apply
  * times out, then answers at 450 ms while its rollback (250 ms) is still
@@ -355,8 +359,8 @@ START_TEST(late_verify_does_not_finish_the_rollback) {
   first_ms[K_INST][RD_PHASE_VERIFY] = 450;
   delay_ms[K_INST][RD_PHASE_ROLLBACK] = 250;
   run_out o = run_async(FIXTURES "/engine/async.json");
-  ck_assert_str_eq(trace, "inv.probe iss.probe iss.apply inst.probe inst.apply inst.verify:late "
-                          "inst.rollback iss.rollback chk.verify(old)");
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify:late "
+                                    "inst.rollback iss.rollback chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "install", "verify"), "RD_ETIMEDOUT");
   ck_assert_double_ge(json_real_value(json_object_get(phase_of(&o, "install", "rollback"), "ms")), 240);
