@@ -256,7 +256,16 @@ typedef struct rd_step_kind {
   /* Validate the step's params at load time (synchronous, no I/O). On error
    * write one sentence into err: what is wrong and what is expected. */
   int (*validate)(const json_t *params, char *err, size_t errlen);
-  rd_phase_fn probe;     /* required */
+  /* Required. Read-only. A probe that finds its apply cannot succeed (a
+   * config file without the current certificate's thumbprint, a missing
+   * service) completes with a non-zero status (RD_ENOTFOUND, RD_ECONFIG...)
+   * and one sentence naming the cause: the engine runs every step's probe
+   * before the issuer's apply (the pre-flight), so that failure stops the
+   * job before the CA is contacted. Probes therefore also run before the
+   * new certificate exists outside whatif: no facts.new_cert, facts.staged
+   * or facts.installed yet is "not yet" (show "(new certificate)"), never
+   * a failure. See docs/PLUGINS.md, "The pre-flight". */
+  rd_phase_fn probe;
   rd_phase_fn apply;     /* NULL: nothing to apply */
   rd_phase_fn verify;    /* NULL: apply is its own verification */
   rd_phase_fn rollback;  /* NULL: nothing to undo */
