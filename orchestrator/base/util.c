@@ -151,3 +151,94 @@ char *rd_utf16le_to_utf8(const unsigned char *u, size_t n, size_t *outlen) {
     *outlen = j;
   return t;
 }
+
+/* Length of the valid UTF-8 sequence at p (2..4), 0 if it is not one;
+ * *cp gets its code point. */
+static size_t utf8_seq(const unsigned char *p, uint32_t *cp) {
+  size_t n;
+  uint32_t c, min;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF)
+    n = 2, c = p[0] & 0x1Fu, min = 0x80;
+  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+    n = 3, c = p[0] & 0x0Fu, min = 0x800;
+  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+    n = 4, c = p[0] & 0x07u, min = 0x10000;
+  else
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) /* also stops at the NUL */
+      return 0;
+    c = c << 6 | (p[i] & 0x3Fu);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    return 0;
+  *cp = c;
+  return n;
+}
+
+static int shown_raw(uint32_t cp) {
+  return !(cp >= 0x80 && cp <= 0x9F) && !(cp >= 0x202A && cp <= 0x202E) &&
+         !(cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* One pass for both: out NULL counts the bytes needed. */
+static size_t escape_into(char *out, size_t outlen, const char *in, unsigned flags) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)(in ? in : "");
+  size_t o = 0;
+  while (*p) {
+    uint32_t cp = 0;
+    size_t n = *p >= 0x80 ? utf8_seq(p, &cp) : 1, esc = 0;
+    if (*p < 0x80) {
+      if ((*p == '\n' || *p == '\t') && (flags & RD_ESC_ONE_LINE)) {
+        if (out && o + 1 >= outlen)
+          break;
+        if (out)
+          out[o] = ' ';
+        o++;
+        p++;
+        continue;
+      }
+      esc = *p < 0x20 || *p == 0x7f;
+    } else if (!n) {
+      n = 1, esc = 1;
+    } else {
+      esc = !shown_raw(cp);
+    }
+    if (esc) { /* every byte of it as \xNN */
+      if (out && o + 4 * n >= outlen)
+        break;
+      for (size_t i = 0; i < n; i++, o += 4)
+        if (out) {
+          out[o] = '\\';
+          out[o + 1] = 'x';
+          out[o + 2] = hex[p[i] >> 4];
+          out[o + 3] = hex[p[i] & 0xF];
+        }
+    } else {
+      if (out && o + n >= outlen)
+        break;
+      if (out)
+        memcpy(out + o, p, n);
+      o += n;
+    }
+    p += n;
+  }
+  if (out && outlen)
+    out[o] = '\0';
+  return o;
+}
+
+size_t rd_escape(char *out, size_t outlen, const char *in, unsigned flags) {
+  if (!out || !outlen)
+    return 0;
+  return escape_into(out, outlen, in, flags);
+}
+
+char *rd_escape_dup(const char *in, unsigned flags) {
+  size_t n = escape_into(NULL, 0, in, flags);
+  char *out = malloc(n + 1);
+  if (out)
+    escape_into(out, n + 1, in, flags);
+  return out;
+}

@@ -4,16 +4,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "cli/cli.h"
 #include "config/inventory.h"
 #include "host/registry.h"
 #include "config/runbook.h"
 
+/* A file name or a plugin's text for the terminal (base/util.h). */
+static const char *shown(const char *text, char *buf, size_t len) {
+  rd_escape(buf, len, text, RD_ESC_ONE_LINE);
+  return buf;
+}
+
 static void list_steps(const rd_registry *reg) {
   const rd_step_kind *k;
+  char type[256], summary[1024];
   for (size_t i = 0; (k = rd_registry_kind_at(reg, i)); i++)
-    printf("%-32s %-8s %s\n", k->type, rd_platform_name(k->platform),
-           k->summary ? k->summary : "");
+    printf("%-32s %-8s %s\n", shown(k->type, type, sizeof type), rd_platform_name(k->platform),
+           shown(k->summary ? k->summary : "", summary, sizeof summary));
 }
 
 /* `renewd validate runbooks/<all>.json` also meets runbooks/schema.json: a JSON
@@ -50,7 +58,7 @@ int cmd_validate(int argc, char **argv) {
       fprintf(stderr,
               "renewd validate: unknown option '%s'\n"
               "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n",
-              argv[i]);
+              shown(argv[i], err, sizeof err));
       return RD_EXIT_USAGE;
     } else {
       nfiles++;
@@ -95,6 +103,7 @@ int cmd_validate(int argc, char **argv) {
   for (int i = 1, files = 1; i < argc; i++) {
     rd_diag diag = {0};
     rd_runbook *rb = NULL;
+    char name[4096];
     if (files && !strcmp(argv[i], "--")) {
       files = 0;
       continue;
@@ -106,19 +115,20 @@ int cmd_validate(int argc, char **argv) {
     if (files && argv[i][0] == '-' && argv[i][1])
       continue;
     if (is_json_schema(argv[i])) {
-      printf("%s: skipped (a JSON Schema document, not a runbook)\n", argv[i]);
+      printf("%s: skipped (a JSON Schema document, not a runbook)\n",
+             shown(argv[i], name, sizeof name));
       continue;
     }
     rc = rd_runbook_load(argv[i], reg, &rb, &diag);
     if (rc == 0) {
-      printf("%s: ok (%zu target%s, %zu step%s)\n", argv[i], rb->ntargets,
+      printf("%s: ok (%zu target%s, %zu step%s)\n", shown(argv[i], name, sizeof name), rb->ntargets,
              rb->ntargets == 1 ? "" : "s", rb->nsteps, rb->nsteps == 1 ? "" : "s");
     } else {
       bad = 1;
       if (diag.n)
         rd_diag_print(&diag, stderr);
       else
-        fprintf(stderr, "%s: cannot load: %s\n", argv[i],
+        fprintf(stderr, "%s: cannot load: %s\n", shown(argv[i], name, sizeof name),
                 rc == RD_ENOMEM ? "out of memory" : "error");
     }
     rd_runbook_free(rb);

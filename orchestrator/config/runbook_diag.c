@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "config/runbook.h"
 
 void rd_diag_add(rd_diag *d, const char *file, int line, int column, const char *fmt, ...) {
@@ -37,13 +38,21 @@ void rd_diag_add(rd_diag *d, const char *file, int line, int column, const char 
   d->n++;
 }
 
+/* Messages quote the runbook's values (a name, a path, an unknown key):
+ * escaped, like the file's name, so none reaches the terminal raw. */
 void rd_diag_print(const rd_diag *d, FILE *f) {
   for (size_t i = 0; d && i < d->n; i++) {
     const rd_diag_item *it = &d->items[i];
-    if (it->line > 0)
-      fprintf(f, "%s:%d:%d: %s\n", it->file, it->line, it->column, it->msg);
+    char *file = rd_escape_dup(it->file, RD_ESC_ONE_LINE);
+    char *msg = rd_escape_dup(it->msg, RD_ESC_ONE_LINE);
+    if (!file || !msg)
+      fputs("renewd: out of memory printing a diagnostic\n", f);
+    else if (it->line > 0)
+      fprintf(f, "%s:%d:%d: %s\n", file, it->line, it->column, msg);
     else
-      fprintf(f, "%s: %s\n", it->file, it->msg);
+      fprintf(f, "%s: %s\n", file, msg);
+    free(file);
+    free(msg);
   }
 }
 

@@ -5,26 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/engine_int.h"
 
-/* fprintf for the report: values come from targets and CAs, so a control
- * character inside a line (a multi-line stderr, an escape sequence) prints
- * as a space; only the line's own final newline stays. */
+/* fprintf for the report: values come from runbooks, targets and CAs, so
+ * the line is escaped (base/util.h: rd_escape; a control character, ESC, a
+ * C1 code or invalid UTF-8 prints as \xNN, a newline inside the line as a
+ * space); only the line's own final newline stays. */
 static void outf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void outf(FILE *f, const char *fmt, ...) {
-  char buf[8192];
+  char buf[8192], *esc;
   va_list ap;
-  int n;
+  int n, nl;
   va_start(ap, fmt);
   n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n < 0)
     return;
   size_t len = strlen(buf);
-  for (size_t i = 0; i < len; i++)
-    if (((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) && !(buf[i] == '\n' && i == len - 1))
-      buf[i] = ' ';
-  fputs(buf, f);
+  if ((nl = len > 0 && buf[len - 1] == '\n'))
+    buf[len - 1] = '\0';
+  if (!(esc = rd_escape_dup(buf, RD_ESC_ONE_LINE)))
+    return;
+  fputs(esc, f);
+  if (nl)
+    fputc('\n', f);
+  free(esc);
 }
 
 static void print_value(FILE *f, const json_t *v) {
