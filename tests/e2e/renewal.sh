@@ -16,6 +16,9 @@
 #     live certificate, changes nothing with --whatif, then repairs both.
 #  7. renewd killed mid-renewal: the next run resumes the job from the journal
 #     and finishes it without a second request to the CA.
+#  8. A follow-up whose probe finds it cannot succeed (app.conf without the
+#     thumbprint) stops the job before the CA is contacted: no certificate,
+#     no change, no backoff; fixed, the next run renews.
 #  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE) or a capture of
 #     all lab traffic.
@@ -242,6 +245,35 @@ c=$(crt h0004)
 sha1=$(openssl x509 -noout -fingerprint -sha1 <<<"$c" | cut -d= -f2 | tr -d : | tr A-F a-f)
 check "h0004: app.conf pins the new certificate" bash -c "'$LAB' ssh h0004 'cat /srv/renewd-lab/etc/app.conf' | grep -q 'cert_sha1 = $sha1'"
 check "h0004: and it is served" test "$(served h0004)" = "$(fp <<<"$c")"
+keys_now
+
+# ------------------------------------------------------------- 8. blocked before the CA
+# app.conf pins the thumbprint in a form the step cannot find: every probe
+# runs before the request, so the job stops before the CA is contacted (no
+# certificate spent, nothing changed, no journal job and so no backoff), and
+# once app.conf is fixed the next run renews without --force.
+"$LAB" cert h0005 --due >/dev/null
+conf=$RENEWD_LAB_DIR/hosts/h0005/root/etc/app.conf
+good_conf=$(<"$conf")
+sed -i 's/^cert_sha1 = .*/cert_sha1 = (pinned elsewhere)/' "$conf"
+keys_now
+issued0=$(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt")
+jobs0=$(sqlite3 "$JOURNAL" "select count(*) from jobs where host='h0005'")
+tree_sums >"$WORK/before.sums"
+rd blocked run "$WORK/lab.json" --host h0005
+check "a follow-up that cannot succeed stops the run (exit 1), got $rc" test "$rc" = 1
+check "the report names that probe and its cause" \
+	grep -q "h0005 (posix): FAILED — app.conf sha1: probe: h0005: config /srv/renewd-lab/etc/app.conf" "$WORK/blocked.out"
+check "the CA was not contacted: no certificate issued" test "$(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt")" = "$issued0"
+tree_sums >"$WORK/after.sums"
+check "nothing changed on any host nor in the CA depot" cmp -s "$WORK/before.sums" "$WORK/after.sums"
+check "no journal job was opened (so no backoff)" \
+	test "$(sqlite3 "$JOURNAL" "select count(*) from jobs where host='h0005'")" = "$jobs0"
+printf '%s\n' "$good_conf" >"$conf"
+rd unblocked run "$WORK/lab.json" --host h0005
+check "once app.conf is fixed the next run renews without --force (exit 10), got $rc" test "$rc" = 10
+check "h0005: journal says DONE" test "$(state_of h0005)" = DONE
+check "the CA issued exactly one certificate for it" test "$(($(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt") - issued0))" = 1
 keys_now
 
 # ------------------------------------------------------------- 6. key material
