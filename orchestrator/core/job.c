@@ -258,6 +258,8 @@ void rd_job_next(rd_job *j) {
   case ST_PROBE:
     if (s && s->status) { /* a probe failed: nothing is known, not even
                              whether the certificate is due */
+      if (j->idx > 0 && !e->opts.whatif && e->journal) /* the pre-flight stopped it: */
+        rd_journal_audit(e->journal, "renewd", "job.preflight_failed", j->report); /* no job */
       rd_job_end(j, RD_JOB_FAILED);
       return;
     }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
 #include <uv.h>
 
 #include "core/engine.h"
@@ -566,6 +567,17 @@ START_TEST(blocked_probe_stops_before_the_request) {
                    "host t1: check: probe: t1: config /etc/app.conf: does not contain the current "
                    "certificate's sha256 old");
   ck_assert_ptr_nonnull(strstr(last_text, "FAILED — check: probe: t1: config /etc/app.conf"));
+  { /* the journal's audit log keeps the stop and its cause */
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_open(jpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT detail FROM audit WHERE event = "
+                                            "'job.preflight_failed'", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_ptr_nonnull(strstr((const char *)sqlite3_column_text(q, 0), "does not contain"));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
   block_check = 0;
   o = run(&plugin, 0, jpath);
   ck_assert_str_eq(o.state, "DONE");
