@@ -302,7 +302,7 @@ void rd_job_next(rd_job *j) {
         return;
       }
       e->stats.due++;
-      if (!e->opts.whatif && backing_off(j)) {
+      if (!e->opts.whatif && e->journal && backing_off(j)) {
         /* decided here, before the waves: a host waiting out its backoff
          * does not take a wave's place, nor fail it */
         j->fail_status = RD_EBUSY;
