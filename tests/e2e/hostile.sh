@@ -13,6 +13,11 @@
 #     it (its one host refuses the connection) prints no raw control byte;
 #     nothing ran: no file named by `$()` appeared.
 #  3. the file name itself may be hostile.
+#  4. On a one-host lab (as root; the lab is why): a config file whose path
+#     holds `$(touch ...)`, backticks, `;|&`, every quote and the terminal
+#     tricks, and step names with ESC: plan and run print them escaped, the
+#     run updates that very file (the path is data, byte-exact) and no
+#     command in it ever ran on the target.
 # Prints "hostile: N passed, M failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,6 +93,53 @@ check "it shows as run\\x1b[2J\\x0dbook.json" grep -q -F 'run\x1b[2J\x0dbook.jso
 cp "$WORK/good.json" "$HF"
 rc=0; timeout 30 "$RENEWD" validate "$HF" >"$WORK/fname-ok.out" 2>&1 || rc=$?
 check "and in validate's ok line" no_raw "$WORK/fname-ok.out"
+
+# ------------------------------------------------------------- 4. lab
+if [[ $(id -u) != 0 ]]; then
+	echo "     (section 4 needs root: the lab uses network namespaces)"
+else
+	LAB=$ROOT/contrib/lab/lab
+	export RENEWD_LAB_DIR=${HOSTILE_LAB_DIR:-/var/lib/renewd-lab-hostile}
+	export RENEWD_LAB_NETNS=${HOSTILE_LAB_NETNS:-renewd-lab-hostile}
+	trap '"$LAB" down --purge >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+	"$LAB" down --purge >/dev/null 2>&1 || true
+	if ! "$LAB" up --hosts 1 >"$WORK/up.log" 2>&1; then
+		fail=$((fail + 1)); echo "FAIL - lab up"; sed 's/^/     | /' "$WORK/up.log" | tail -20
+	else
+		# shellcheck disable=SC1091
+		. "$RENEWD_LAB_DIR/lab.env"
+		T=$RENEWD_LAB_DIR/hosts/h0001/root # /srv/renewd-lab on h0001
+		M=/srv/renewd-lab
+		CONF="$M/etc/\$(touch $M/pwned1) \`touch $M/pwned2\`; touch $M/pwned3 | cat & “smart” ‘single’ \"double\" 'plain' ${TERM_S}.conf"
+		mkdir -p "$(dirname "$T${CONF#"$M"}")"
+		cp "$T/etc/app.conf" "$T${CONF#"$M"}"
+		sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" |
+			jq --arg t "$TERM_S" --arg sh "$SHELL_S" --arg conf "$CONF" '
+			.description += $t + $sh
+			| .steps |= map(if .name == "app.conf sha1" then .params.file = $conf | .name += $t
+			                elif .name == "key ACL" then .name += $t + $sh else . end)' >"$WORK/lab.json"
+		lrd() { local name=$1; shift; rc=0; "$LAB" exec -- "$RENEWD" "$@" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?; }
+		lrd lplan plan "$WORK/lab.json"
+		check "lab: plan of the hostile runbook exits 10 (would renew), got $rc" test "$rc" = 10
+		check "lab: the probe found the config by its hostile path" \
+			grep -q -F 'sha1 in /srv/renewd-lab/etc/$(touch /srv/renewd-lab/pwned1) `touch /srv/renewd-lab/pwned2`; touch /srv/renewd-lab/pwned3 | cat & “smart” ‘single’ "double" '"'plain'"' x\x1b[31mRED' "$WORK/lplan.out"
+		check "lab: plan's output holds no raw control byte" no_raw "$WORK/lplan.out"
+		check "lab: plan's warnings hold no raw control byte" no_raw "$WORK/lplan.err"
+		old_sha1=$(openssl x509 -in "$T/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
+		lrd lrun run "$WORK/lab.json" --journal "$WORK/journal.db"
+		check "lab: run renews (exit 10), got $rc" test "$rc" = 10
+		check "lab: run's output holds no raw control byte" no_raw "$WORK/lrun.out"
+		check "lab: run's warnings hold no raw control byte" no_raw "$WORK/lrun.err"
+		new_sha1=$(openssl x509 -in "$T/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
+		check "lab: the file at the hostile path now pins the new SHA-1 (the path is data)" \
+			grep -q "^cert_sha1 = $new_sha1\$" "$T${CONF#"$M"}"
+		check "lab: a new certificate" test "$new_sha1" != "$old_sha1"
+		check "lab: no \$(), backtick or ; in the path ran on the target" \
+			test -z "$(find "$T" -maxdepth 1 -name 'pwned*')"
+		check "lab: no file with a near name appeared" \
+			test "$(find "$T/etc" -name '*.conf' | wc -l)" = 2
+	fi
+fi
 
 if grep -Eq 'LeakSanitizer|runtime error|handles left open' "$WORK"/*.out "$WORK"/*.err 2>/dev/null; then
 	fail=$((fail + 1)); echo "FAIL - a sanitizer or handle report"; grep -E 'LeakSanitizer|runtime error|handles left open' "$WORK"/*.out | head
