@@ -256,8 +256,14 @@ void rd_job_next(rd_job *j) {
 
   switch (j->stage) {
   case ST_PROBE:
-    if (s && s->status) { /* a probe failed: nothing is known, not even
-                             whether the certificate is due */
+    if (s && s->status && j->idx > 0 && !e->opts.whatif && !s->kind->apply) {
+      /* the pre-flight probe of a pure check (nothing to apply) failed: a
+       * service down now may be what the renewal fixes; its verify after
+       * the install decides (and rolls back). The warning was logged. */
+      rd_job_clear_error(j);
+    } else if (s && s->status) { /* inventory: nothing is known, not even
+                                    whether the certificate is due; else a
+                                    step's apply cannot succeed */
       if (j->idx > 0 && !e->opts.whatif && e->journal) /* the pre-flight stopped it: */
         rd_journal_audit(e->journal, "renewd", "job.preflight_failed", j->report); /* no job */
       rd_job_end(j, RD_JOB_FAILED);

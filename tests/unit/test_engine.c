@@ -26,7 +26,7 @@ static const char *fail_host;   /* the issuer fails for this host */
 static int fail_inst_rollback;  /* the install step's rollback fails */
 static int inv_status;          /* the inventory probe's status */
 static const char *ask_state;   /* the issuer's apply asks for this state first */
-static int block_check;         /* the check's probe says its apply cannot succeed */
+static int block_check;         /* the check's next N probes say its apply cannot succeed */
 
 static void note(const char *what) {
   if (trace[0])
@@ -105,7 +105,8 @@ SIMPLE(rs_apply, "rs.apply")
 SIMPLE(rs_rollback, "rs.rollback")
 static int chk_probe(rd_step *s, const rd_host_api *h) {
   note("chk.probe");
-  if (block_check) {
+  if (block_check > 0) {
+    block_check--;
     h->donef(s, RD_ENOTFOUND, NULL,
              "config /etc/app.conf: does not contain the current certificate's sha256 old");
     return 0;
@@ -152,6 +153,11 @@ static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 static const rd_step_kind k_chk_whatif = {.type = "test.check", .flags = RD_KIND_CHECK, .probe = whatif_probe};
 static const rd_step_kind *const kinds_w[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_chk_whatif, NULL};
 static const rd_plugin plugin_w = RD_PLUGIN_INIT("testw", "1", kinds_w);
+/* The check as a pure check: nothing to apply, only probe and verify. */
+static const rd_step_kind k_chk_pure = {.type = "test.check", .flags = RD_KIND_CHECK, .probe = chk_probe,
+                                        .verify = chk_verify};
+static const rd_step_kind *const kinds_c[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_chk_pure, NULL};
+static const rd_plugin plugin_c = RD_PLUGIN_INIT("testc", "1", kinds_c);
 
 typedef struct run_out {
   int code;
@@ -584,6 +590,20 @@ START_TEST(blocked_probe_stops_before_the_request) {
 }
 END_TEST
 
+/* A pure check (nothing to apply) whose probe fails in the pre-flight (the
+ * service is down now) does not stop the job: its verify after the install
+ * decides; here the service answers again by then. */
+START_TEST(failed_check_probe_does_not_block) {
+  block_check = 1;
+  run_out o = run(&plugin_c, 0, jpath);
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
+                                    "rs.probe rs.apply chk.probe chk.verify(new)");
+  ck_assert_str_eq(o.state, "DONE");
+  ck_assert_ptr_null(job_field(0, "error"));
+  ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(last_report, "jobs"), 0), "cause"));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine");
   TCase *tc = tcase_create("flow");
@@ -605,6 +625,7 @@ int main(void) {
   tcase_add_test(tc, backed_off_canary_holds_nothing);
   tcase_add_test(tc, resumed_job_finishes_whatever_the_waves_say);
   tcase_add_test(tc, blocked_probe_stops_before_the_request);
+  tcase_add_test(tc, failed_check_probe_does_not_block);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(last_report);

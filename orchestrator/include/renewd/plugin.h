@@ -261,7 +261,8 @@ typedef struct rd_step_kind {
    * service) completes with a non-zero status (RD_ENOTFOUND, RD_ECONFIG...)
    * and one sentence naming the cause: the engine runs every step's probe
    * before the issuer's apply (the pre-flight), so that failure stops the
-   * job before the CA is contacted. Probes therefore also run before the
+   * job before the CA is contacted (not for a kind without apply: a pure
+   * check's verify after the install decides). Probes also run before the
    * new certificate exists outside whatif: no facts.new_cert, facts.staged
    * or facts.installed yet is "not yet" (show "(new certificate)"), never
    * a failure. See docs/PLUGINS.md, "The pre-flight". */
