@@ -34,7 +34,13 @@ void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "renewd: %s: host %s: %s: %s\n", level_name[level], s->j->t->name, s->name, buf);
+  /* plugin messages carry target output and runbook values: escaped */
+  char line[2560], *esc;
+  snprintf(line, sizeof line, "renewd: %s: host %s: %s: %s", level_name[level], s->j->t->name,
+           s->name, buf);
+  esc = rd_escape_dup(line, RD_ESC_ONE_LINE);
+  fprintf(stderr, "%s\n", esc ? esc : "renewd: (out of memory)");
+  free(esc);
 }
 
 static const json_t *h_params(rd_step *s) { return s->params; }

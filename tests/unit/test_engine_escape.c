@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -142,6 +143,35 @@ START_TEST(report_is_escaped) {
 }
 END_TEST
 
+/* A step's log line (plugin messages carry target output and runbook
+ * values) reaches stderr escaped, on one line. */
+START_TEST(step_log_is_escaped) {
+  rd_engine e = {0};
+  rd_target t = {.name = "web\x1b]0;x\x07"};
+  rd_job j = {0};
+  rd_step st = {0};
+  char path[] = "/tmp/renewd-steplog-XXXXXX", text[1024] = "";
+  int fd = mkstemp(path), saved = dup(2);
+  ck_assert_int_ge(fd, 0);
+  j.e = &e;
+  j.t = &t;
+  st.j = &j;
+  st.name = "svc";
+  fflush(stderr);
+  dup2(fd, 2);
+  rd_step_log(&st, RD_LOG_WARN, "restart said: %s", HOSTILE "\nsecond line");
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  ck_assert_int_ge(pread(fd, text, sizeof text - 1, 0), 1);
+  close(fd);
+  unlink(path);
+  ck_assert_msg(!has_raw_control(text), "%s", text);
+  ck_assert_str_eq(text, "renewd: warning: host web\\x1b]0;x\\x07: svc: restart said: " HOSTILE_SHOWN
+                         " second line\n");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("escape");
   TCase *tc = tcase_create("escape");
@@ -149,6 +179,7 @@ int main(void) {
   tcase_add_test(tc, escape_dup_is_whole);
   tcase_add_test(tc, diagnostics_are_escaped);
   tcase_add_test(tc, report_is_escaped);
+  tcase_add_test(tc, step_log_is_escaped);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
