@@ -20,7 +20,7 @@ $script:RenewdMarkTail = "`n  # ---- end of script ----`n"
 # The text renewd sends for script NAME (e.g. windows.registry.set).
 function Get-RenewdBuilt([string]$Name) {
   $f = Join-Path $env:RENEWD_PS_BUILT ($Name + '.ps1')
-  if (-not (Test-Path -LiteralPath $f)) { throw "no built script $f (run test_windows_plugin case ps_texts)" }
+  if (-not [System.IO.File]::Exists($f)) { throw "no built script $f (run test_windows_plugin case ps_texts)" }
   return [System.IO.File]::ReadAllText($f)
 }
 
