@@ -19,7 +19,8 @@ $script:RenewdMarkTail = "`n  # ---- end of script ----`n"
 
 # The text renewd sends for script NAME (e.g. windows.registry.set).
 function Get-RenewdBuilt([string]$Name) {
-  $f = Join-Path $env:RENEWD_PS_BUILT ($Name + '.ps1')
+  # .NET only here: the tests mock Join-Path, Test-Path and friends
+  $f = [System.IO.Path]::Combine($env:RENEWD_PS_BUILT, $Name + '.ps1')
   if (-not [System.IO.File]::Exists($f)) { throw "no built script $f (run test_windows_plugin case ps_texts)" }
   return [System.IO.File]::ReadAllText($f)
 }
