@@ -93,5 +93,33 @@ else
 	bad "renewd debug psbuild failed: $(cat "$work/psbuild.err")"
 fi
 
+# hostile values (every quote, U+2018/U+2019/U+201C/U+201D, $(), backticks,
+# here-string markers, CR/LF, 70 KB) reach the script unchanged as data and
+# run nothing: the prelude's JSON parameters on stdin, as renewd sends them
+# (base64 of ASCII-escaped JSON). Rejected with a newline (echoed back
+# exactly); accepted without one, and carried to the registry lookup.
+marker=$work/marker
+if ! [ -f "$work/built.ps1" ]; then
+	bad "no built reg_read for the hostile values"
+elif command -v python3 >/dev/null; then
+	hostile() { # KEY-SUFFIX -> the stdin line
+		MARK=$marker SUF=$1 python3 -c '
+import base64, json, os
+m = os.environ["MARK"]
+v = "HKLM\\SOFTWARE\\x" + "\x27\"\u2018\u2019\u201c\u201d$(New-Item -ItemType File -Path " + m + ")`$(touch " + m + ")@\x27" + os.environ["SUF"]
+print(base64.b64encode(json.dumps({"key": v + "y" * 70000, "value": "v$(New-Item " + m + ")"}).encode()).decode())'
+	}
+	cmdline=(-NoProfile -NonInteractive -EncodedCommand "$(iconv -f UTF-8 -t UTF-16LE "$work/built.ps1" | base64 -w0)")
+	IN=$(hostile $'\n\x27@')
+	case_ "hostile key with a newline: refused, echoed unchanged" 3 '' \
+		"^registry key 'HKLM.SOFTWARE.x'\"‘’“”[$][(]New-Item -ItemType File -Path $marker[)]\`[$][(]touch $marker[)]@'\$" -- "${cmdline[@]}"
+	IN=$(hostile '')
+	case_ "hostile key without one: looked up as data" 0 '{"key_exists":false,"exists":false,"kind":null,"text":null,"hex":null}' '' -- "${cmdline[@]}"
+	IN=
+	if [ -e "$marker" ]; then bad "a hostile value ran code: $marker exists"; else ok "no hostile value ran code"; fi
+else
+	bad "python3 is missing (it encodes the hostile parameters)"
+fi
+
 echo "windows_pshost: $pass passed, $fail failed"
 [ "$fail" = 0 ]
