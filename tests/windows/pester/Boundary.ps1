@@ -44,3 +44,13 @@ function Get-WebBinding {
   param([Parameter(Position = 0)][string]$Name, [string]$Protocol, [int]$Port, [string]$IPAddress, [string]$HostHeader)
   throw 'Get-WebBinding: not mocked in this test'
 }
+
+# Remove-Item with the Certificate provider's dynamic -DeleteKey (removes
+# the private key with the certificate), absent off Windows.
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.security/about/about_certificate_provider
+function Remove-Item {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [switch]$Recurse, [switch]$Force,
+        [switch]$DeleteKey)
+  throw 'Remove-Item: not mocked in this test'
+}
