@@ -4,7 +4,9 @@
 # code and stream rules (tests/windows/README.md, [rule N]): each case runs
 # the host and checks its exit code, stdout and stderr. Last, a script that
 # renewd really builds (`renewd debug psbuild`, parameters on stdin) runs
-# both ways renewd sends it: -EncodedCommand and an uploaded -File.
+# both ways renewd sends it: -EncodedCommand and an uploaded -File; a
+# command line as Windows OpenSSH runs it (--ssh-command: cmd.exe /c and the
+# C runtime's argument rules); hostile parameters that must run nothing.
 # env: RENEWD_BIN, RENEWD_SOURCE (as every e2e test).
 set -uo pipefail
 src=${RENEWD_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -68,6 +70,19 @@ case_ "-File: a missing file is 64" 64 '' 'does not exist' -- -File "$work/none.
 mkdir -p "$work/root/c/Windows/Temp"
 printf '"mapped"\n' >"$work/root/c/Windows/Temp/m.ps1"
 RENEWD_WIN_ROOT=$work/root case_ "-File: C:\\ maps onto RENEWD_WIN_ROOT/c" 0 mapped '' -- -File 'C:\Windows\Temp\m.ps1'
+
+# [rule 12] a command line as Windows OpenSSH runs it: cmd.exe /c, then the
+# C runtime's argument splitting (renewd-pshost --ssh-command LINE)
+case_ "ssh: powershell.exe by its full path" 5 '' '' -- --ssh-command \
+	'C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -NoProfile -Command "exit 5"'
+case_ "ssh: quotes, \\\" and \"\" split as the C runtime splits them" 0 $'a\\\\b"c\nx"y' '' -- --ssh-command \
+	'powershell -NoProfile -Command Write-Output "'"'"'a\\b\"c'"'"'" "'"'"'x""y'"'"'"'
+case_ "ssh: renewd's -EncodedCommand line" 0 enc '' -- --ssh-command "powershell.exe $(E '"enc"')"
+case_ "ssh: & outside quotes is refused" 1 '' "does not interpret '&'" -- --ssh-command 'powershell.exe -Command 1 & calc'
+case_ "ssh: %NAME% is refused" 1 '' "does not interpret '%'" -- --ssh-command 'powershell.exe -Command "%PATH%"'
+# cmd.exe's ERRORLEVEL 9009, as a Linux exit status (9009 & 255 = 49)
+case_ "ssh: another program is not recognized" 49 '' 'is not recognized as an internal or external command' -- \
+	--ssh-command 'cmd.exe /c dir'
 
 # a real renewd script: reg_read's rdw_regpath rejects the key before any
 # registry access: exit 3, the message on stderr, nothing on stdout

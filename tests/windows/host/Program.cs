@@ -148,6 +148,12 @@ namespace Renewd.PsHost
             var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
             Console.SetOut(stdout);
             Console.SetError(stderr);
+            if (args.Length == 2 && args[0] == "--ssh-command")
+            {
+                // [rule 12] a command line as Windows OpenSSH runs it
+                args = WinCmdLine.PowerShellArgs(args[1], stderr, out int code);
+                if (args == null) return code;
+            }
             Options o = Parse(args, stderr);
             if (o == null) return 64;
             if (o.Command == "-") o.Command = Console.In.ReadToEnd();
