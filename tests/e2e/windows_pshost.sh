@@ -70,6 +70,9 @@ case_ "-File: a missing file is 64" 64 '' 'does not exist' -- -File "$work/none.
 mkdir -p "$work/root/c/Windows/Temp"
 printf '"mapped"\n' >"$work/root/c/Windows/Temp/m.ps1"
 RENEWD_WIN_ROOT=$work/root case_ "-File: C:\\ maps onto RENEWD_WIN_ROOT/c" 0 mapped '' -- -File 'C:\Windows\Temp\m.ps1'
+mkdir -p "$work/root/c/Windows/System32" && : >"$work/root/c/Windows/System32/iisreset.exe"
+RENEWD_WIN_ROOT=$work/root case_ "emulation module: %windir% and the C: drive" 0 $'C:\\Windows\nTrue\nFalse' '' -- \
+	$(E '$env:windir; Test-Path -LiteralPath (Join-Path $env:windir "System32\iisreset.exe"); Test-Path -LiteralPath "C:\Windows\System32\nope.exe"')
 
 # [rule 12] a command line as Windows OpenSSH runs it: cmd.exe /c, then the
 # C runtime's argument splitting (renewd-pshost --ssh-command LINE)

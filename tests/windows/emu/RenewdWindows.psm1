@@ -12,10 +12,17 @@
 # tests mock every Windows command they reach.
 Set-StrictMode -Version Latest
 
+# And the drive C: is RENEWD_WIN_ROOT/c for PowerShell's own paths
+# (Join-Path, Test-Path, Get-Item, New-Item ...; Join-Path answers with
+# '/' where Windows has '\'). .NET's own file APIs do not see PowerShell
+# drives: [System.IO.File]::WriteAllBytes('C:\x') is not mapped.
 if ($env:RENEWD_WIN_ROOT) {
   $env:windir = 'C:\Windows'
   $env:SystemRoot = 'C:\Windows'
   $env:ProgramData = 'C:\ProgramData'
+  $c = Join-Path $env:RENEWD_WIN_ROOT 'c'
+  if (-not (Test-Path -LiteralPath $c)) { $null = New-Item -ItemType Directory -Path $c }
+  $null = New-PSDrive -Name C -PSProvider FileSystem -Root $c -Scope Global
 }
 
 # "C:\x", "C:/x", "/C:/x" -> RENEWD_WIN_ROOT/c/x (the rule of renewd-pshost's
