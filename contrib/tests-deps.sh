@@ -37,3 +37,11 @@ npm_need tests/tools web-tree-sitter tree-sitter-powershell
 	[ -d tests/tools/node_modules/web-tree-sitter ] ||
 	npm install --prefix tests/tools --no-audit --no-fund --save-exact \
 		web-tree-sitter@0.27.1 tree-sitter-powershell@0.26.4 >/dev/null
+
+# The emulated Windows host (tests/windows, e2e windows_pshost and
+# windows_pester): NuGet restore of Microsoft.PowerShell.SDK and Pester
+# (the only step that needs the registry), then the build into
+# tests/windows/bin (incremental; the tests build again, offline).
+command -v dotnet >/dev/null || { echo "tests-deps: dotnet (the .NET SDK) is missing" >&2; exit 2; }
+echo "tests-deps: tests/windows/build.sh (NuGet restore + build of renewd-pshost)"
+bash tests/windows/build.sh >/dev/null

@@ -4,14 +4,15 @@
 # native programs get them as separate arguments, never as code.
 
 # A 40-digit hex thumbprint, uppercase (Windows' spelling); else rd_fail.
+# \z, not $: .NET's $ also matches before a final newline.
 function rdw_thumb([string]$Value, [string]$What) {
-  if ($Value -notmatch '^[0-9A-Fa-f]{40}$') { rd_fail "$What '$Value' is not a 40-digit hex thumbprint" }
+  if ($Value -notmatch '^[0-9A-Fa-f]{40}\z') { rd_fail "$What '$Value' is not a 40-digit hex thumbprint" }
   return $Value.ToUpperInvariant()
 }
 
 # "LocalMachine\My" -> "Cert:\LocalMachine\My".
 function rdw_store([string]$Name) {
-  if ($Name -notmatch '^LocalMachine\\[A-Za-z0-9 _.-]+$') { rd_fail "certificate store '$Name' is not LocalMachine\<name>" }
+  if ($Name -notmatch '^LocalMachine\\[A-Za-z0-9 _.-]+\z') { rd_fail "certificate store '$Name' is not LocalMachine\<name>" }
   return 'Cert:\' + $Name
 }
 

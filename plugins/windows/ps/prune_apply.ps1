@@ -7,7 +7,7 @@
 $storePath = rdw_store ([string]$P.store)
 $new = rdw_thumb ([string]$P.new) 'new certificate'
 $bdir = [string]$P.backup_dir
-if ($bdir -notmatch '^[A-Za-z]:\\[^"*?<>|\r\n]*$' -or $bdir.Contains('..')) { rd_fail "backup directory '$bdir' is not an absolute local path" }
+if ($bdir -notmatch '^[A-Za-z]:\\[^"*?<>|\r\n]*\z' -or $bdir.Contains('..')) { rd_fail "backup directory '$bdir' is not an absolute local path" }
 $n = rdw_find $storePath $new
 if (-not $n -or -not $n.HasPrivateKey) { rd_fail "the new certificate $new is not in $($P.store) with its private key: nothing was removed" }
 $todo = @()

@@ -1,7 +1,7 @@
 # reg_lib.ps1 — registry helpers of windows.registry_thumbprint.
 # "HKLM\SOFTWARE\..." (or "HKLM:\...") -> "Registry::HKEY_LOCAL_MACHINE\...".
 function rdw_regpath([string]$Key) {
-  if ($Key -notmatch '^HKLM:?\\[^\r\n]+$' -or $Key.Contains('..')) { rd_fail "registry key '$Key' is not HKLM\<path>" }
+  if ($Key -notmatch '^HKLM:?\\[^\r\n]+\z' -or $Key.Contains('..')) { rd_fail "registry key '$Key' is not HKLM\<path>" }
   return 'Registry::HKEY_LOCAL_MACHINE\' + ($Key -replace '^HKLM:?\\', '')
 }
 # The value as renewd compares it: REG_SZ text, REG_BINARY uppercase hex.

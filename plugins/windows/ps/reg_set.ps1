@@ -22,7 +22,7 @@ if ((rdw_norm $found) -eq (rdw_norm ([string]$P.new))) {
   $state = 'mismatch'
 } elseif ($kind -eq 'REG_BINARY') {
   $h = [string]$P.new
-  if ($h -notmatch '^([0-9A-Fa-f]{2})*$') { rd_fail "new value '$h' is not hex bytes" }
+  if ($h -notmatch '^([0-9A-Fa-f]{2})*\z') { rd_fail "new value '$h' is not hex bytes" }
   $bytes = [byte[]]@(for ($i = 0; $i -lt $h.Length; $i += 2) { [System.Convert]::ToByte($h.Substring($i, 2), 16) })
   Set-ItemProperty -LiteralPath $path -Name $name -Value $bytes -Type Binary
 } else {

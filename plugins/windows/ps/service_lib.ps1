@@ -3,6 +3,6 @@
 function rdw_service_name() {
   if ($P.action -eq 'iisreset') { return 'W3SVC' }
   $n = [string]$P.service
-  if ($n -notmatch '^[A-Za-z0-9_.$ -]{1,256}$') { rd_fail "service name '$n' is not valid" }
+  if ($n -notmatch '^[A-Za-z0-9_.$ -]{1,256}\z') { rd_fail "service name '$n' is not valid" }
   return $n
 }
