@@ -127,6 +127,23 @@ START_TEST(combined_install_refuses_wrong_key) {
 }
 END_TEST
 
+/* One file, one series of backups: inventory lists each once, prune
+ * counts and removes each once. */
+START_TEST(combined_backups_listed_once) {
+  const char *ts[] = {"20240101T000000Z", "20240201T000000Z", "20240301T000000Z"};
+  for (size_t i = 0; i < 3; i++)
+    ck_assert_int_eq(lh_sh("cp '%s' '%s.renewd-%s'", comb, comb, ts[i]), 0);
+  px_inventory();
+  ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(lh_facts(px_job), "cert"), "backups")), 3);
+  PX_RUN_OK(&posix_kind_prune, RD_PHASE_PROBE, "{\"keep\": 1}");
+  ck_assert_uint_eq(px_nchanges(), 2);
+  PX_RUN_OK(&posix_kind_prune, RD_PHASE_APPLY, "{\"keep\": 1}");
+  ck_assert_uint_eq(px_nchanges(), 2);
+  ck_assert_int_eq(lh_sh("test -e '%s.renewd-20240301T000000Z' && ! test -e '%s.renewd-20240201T000000Z'", comb, comb), 0);
+  ck_assert(px_same_file(comb, orig));
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("posix_layouts");
   TCase *t = tcase_create("combined");
@@ -136,6 +153,7 @@ static Suite *suite(void) {
   tcase_add_test(t, combined_install_cycle);
   tcase_add_test(t, combined_install_reused_key);
   tcase_add_test(t, combined_install_refuses_wrong_key);
+  tcase_add_test(t, combined_backups_listed_once);
   suite_add_tcase(s, t);
   return s;
 }

@@ -5,7 +5,7 @@
 if [ -n "$P_chain" ]; then
   if [ -e "$P_chain" ]; then rd_out chain_exists 1; else rd_out chain_exists 0; fi
 fi
-rd_out backups "$(rd_backups "$P_cert"; rd_backups "$P_key"; [ -z "$P_chain" ] || rd_backups "$P_chain")"
+rd_out backups "$(rd_backups "$P_cert"; [ "$P_key" = "$P_cert" ] || rd_backups "$P_key"; [ -z "$P_chain" ] || [ "$P_chain" = "$P_cert" ] || rd_backups "$P_chain")"
 if [ -e "$P_key" ]; then
   rd_out key_exists 1
   rd_out key_stat "$(rd_stat "$P_key")"
