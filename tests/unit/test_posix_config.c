@@ -59,6 +59,7 @@ START_TEST(config_thumbprint_refuses_missing_old) {
   snprintf(params, sizeof params, "{\"file\": \"%s/nope.conf\", \"format\": \"sha1\"}", px_T);
   ck_assert_int_eq(px_run(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params), RD_ENOTFOUND);
   ck_assert_ptr_nonnull(strstr(px_o.msg, "nope.conf"));
+  ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(px_o.result, "blocked")), "nope.conf"));
 }
 END_TEST
 
@@ -87,6 +88,21 @@ START_TEST(config_thumbprint_serial_and_case) {
     ck_assert_ptr_nonnull(strstr(px_o.msg, "system("));
     ck_assert(!px_exists(pwned));
   }
+}
+END_TEST
+
+/* A serial as colon pairs (as `openssl x509 -text` and some
+ * appliances print it): found and replaced as colon pairs, case kept. */
+START_TEST(config_thumbprint_serial_colon) {
+  char params[400];
+  px_config_setup("serial 1a:2b:3c;\nnot 01:1a:2b:3c:44\n");
+  snprintf(params, sizeof params, "{\"file\": \"%s\", \"format\": \"serial\"}", px_CFGFILE);
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params);
+  ck_assert_uint_eq(px_nchanges(), 1); /* the longer colon list is not it */
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_APPLY, params);
+  ck_assert(px_conf_has("serial 4d:5e:6f;\n"));
+  ck_assert(px_conf_has("not 01:1a:2b:3c:44\n"));
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_VERIFY, params);
 }
 END_TEST
 
@@ -325,6 +341,7 @@ static Suite *suite(void) {
   tcase_add_test(t, config_thumbprint_path_unchanged);
   tcase_add_test(t, config_thumbprint_validate);
   tcase_add_test(t, config_thumbprint_forms);
+  tcase_add_test(t, config_thumbprint_serial_colon);
   tcase_add_test(t, config_thumbprint_no_form_matches);
   tcase_add_test(t, service_runs_and_reports_failure);
   tcase_add_test(t, service_unit);
