@@ -16,7 +16,7 @@
  *        crash (journal "sent") whose CertPoll the CA cannot answer (HTTP
  *        error: scepserver says 500 "not implemented"; or a FAILURE) is
  *        recovered by sending the *identical* journaled message again (same
- *        transactionID and nonce, RFC 8894 section 3.3.3); the journal and
+ *        transactionID and nonce: one transaction to the CA); the journal and
  *        the step's result say the CA may hold an orphan certificate.
  * rollback: removes a staged key that was never installed. */
 #include <stdarg.h>
@@ -135,7 +135,7 @@ static void decrypted(rd_step *s, int status, const rd_remote_result *r, void *a
 
 /* A lost reply (journal "sent") whose CertPoll the CA cannot answer: send
  * the identical journaled PKIMessage again — same transactionID, senderNonce
- * and signature, as RFC 8894 section 3.3.3 intends for a lost reply — after
+ * and signature: the same transaction, asked for once more — after
  * journaling that the CA may now hold two certificates for it (the first an
  * orphan). The reply is checked against the journaled nonce. */
 static void scep_resend_lost(scep_op *op, const char *why) {
