@@ -14,6 +14,10 @@
  * verify: live certificate SHA-256 == the new one, and the key matches it.
  * rollback: the journaled backups are copied back (temp + rename), so it
  *   works after a crash too; the old files return byte for byte.
+ * Combined layout ("cert" and "key" the same path, as haproxy wants it): the
+ *   file is rebuilt as new certificate + facts.ca_pem + the key's PEM block
+ *   and replaced once (temp + fsync + rename, owner and mode kept); one
+ *   backup serves as the cert's and the key's, and rollback restores it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +87,12 @@ static json_t *install_changes(rd_step *s, const rd_host_api *h, const posix_pat
   const char *staged = staged_key(s, h);
   describe(json_object_get(h->facts(s), "cert"), "(none)", o, sizeof o);
   describe(new_cert(s, h), "(new certificate)", n, sizeof n);
+  if (posix_combined(p)) {
+    /* one file: certificate, chain and key replaced together */
+    snprintf(what, sizeof what, "certificate, chain and key %s (one file)", p->cert);
+    rd_result_change(res, what, o, n);
+    return res;
+  }
   snprintf(what, sizeof what, "certificate %s", p->cert);
   rd_result_change(res, what, o, n);
   snprintf(what, sizeof what, "private key %s", p->key);

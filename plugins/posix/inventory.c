@@ -6,7 +6,8 @@
  * never leaves the target), stats both, lists <path>.renewd-* backups. Sets
  * facts.cert (cert_facts + path, key_path, chain_path, key_exists,
  * key_match, key_owner/group/mode, cert_owner/group/mode, backups) and its
- * findings in facts.problems. A missing certificate is not an error: there
+ * findings in facts.problems. A combined file (certificate and key in one,
+ * "cert" == "key") sends back only its certificate blocks: the key stays. A missing certificate is not an error: there
  * is no facts.cert, a problem is recorded, and the engine treats it as due.
  */
 #include <stdarg.h>
@@ -76,6 +77,8 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
   json_object_set_new(cert, "chain_path", p.chain ? json_string(p.chain) : json_null());
   json_object_set_new(cert, "key_exists", json_boolean(key_exists));
   json_object_set_new(cert, "key_match", json_boolean(!strcmp(match, "1")));
+  /* certificate, chain and key in one file: only the certificates were read */
+  json_object_set_new(cert, "combined", json_boolean(posix_out_is(out, "combined", "1")));
   put_stat(cert, "key", posix_out(out, "key_stat"));
   put_stat(cert, "cert", posix_out(out, "cert_stat"));
   json_object_set_new(cert, "backups", posix_out_lines(out, "backups"));

@@ -23,6 +23,10 @@ typedef struct posix_paths {
   const char *cert, *key, *chain; /* chain may be NULL */
 } posix_paths;
 
+/* The combined layout: certificate, chain and key in one file (the paths
+ * are equal as written; the target scripts also compare them resolved). */
+int posix_combined(const posix_paths *p);
+
 /* Reads the section; on error writes a sentence into err, returns RD_ECONFIG. */
 int posix_paths_get(rd_step *s, const rd_host_api *h, posix_paths *p, char *err, size_t errlen);
 

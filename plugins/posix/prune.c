@@ -60,8 +60,10 @@ static json_t *prune_args(rd_step *s, const rd_host_api *h, const posix_paths *p
   }
   json_decref(b);
   posix_arg(a, "cert", p->cert);
-  posix_arg(a, "key", p->key);
-  posix_arg(a, "chain", p->chain);
+  /* a combined file (key, or chain, in the certificate file) is one file
+   * with one series of backups: listed once */
+  posix_arg(a, "key", posix_combined(p) ? NULL : p->key);
+  posix_arg(a, "chain", p->chain && !strcmp(p->chain, p->cert) ? NULL : p->chain);
   posix_arg(a, "keep", keep);
   posix_arg(a, "protect", protect);
   return a;

@@ -23,6 +23,8 @@ int posix_paths_get(rd_step *s, const rd_host_api *h, posix_paths *p, char *err,
   return 0;
 }
 
+int posix_combined(const posix_paths *p) { return p->cert && p->key && !strcmp(p->cert, p->key); }
+
 const char *posix_str(const json_t *obj, const char *key) {
   return json_string_value(json_object_get(obj, key));
 }

@@ -10,9 +10,14 @@
  *        the target by the old key (RenewalReq) or by a self-signed
  *        certificate of the new key (PKCSReq) -> POST -> CertRep verified
  *        against the CA -> envelope decrypted on the target -> the new
- *        certificate. The request (transaction id, nonce, signer) is in the
- *        journal before it is sent: a PENDING or unanswered request is
- *        polled with CertPoll, never sent again.
+ *        certificate. The request (transaction id, nonce, signer, and the
+ *        PKIMessage itself) is in the journal before it is sent: a PENDING
+ *        or unanswered request is polled with CertPoll. A reply lost to a
+ *        crash (journal "sent") whose CertPoll the CA cannot answer (HTTP
+ *        error: scepserver says 500 "not implemented"; or a FAILURE) is
+ *        recovered by sending the *identical* journaled message again (same
+ *        transactionID and nonce: one transaction to the CA); the journal and
+ *        the step's result say the CA may hold an orphan certificate.
  * rollback: removes a staged key that was never installed. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,17 +77,30 @@ static void set_issued(scep_op *op, X509 *issued) {
   json_object_set_new(rec, "state", json_string("issued"));
   json_object_set_new(rec, "cert", json_string(pem));
   op->h->journal_put(op->s, "scep.request", rec);
-  json_decref(rec);
   {
-    char serial[128] = "";
+    char serial[128] = "", orphan[400] = "";
     const char *sv = json_string_value(json_object_get(nf, "serial"));
+    json_t *res;
     snprintf(serial, sizeof serial, "%s", sv ? sv : "?");
-    scep_finish(op, 0,
-           json_pack("{s:[{s:s, s:s?, s:s}]}", "changes", "what", "certificate", "old",
-                     op->old ? "current certificate" : NULL, "new", serial),
-           "issued serial %s by %s (%s)", serial, op->url,
-           op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq");
+    res = json_pack("{s:[{s:s, s:s?, s:s}]}", "changes", "what", "certificate", "old",
+                    op->old ? "current certificate" : NULL, "new", serial);
+    if (json_is_true(json_object_get(rec, "orphan_possible"))) {
+      /* the report says so: the CA may hold a certificate nobody installed */
+      snprintf(orphan, sizeof orphan,
+               "; the reply to request %s was lost and the identical request resent: the CA may "
+               "hold an orphan certificate from the first send",
+               op->txid);
+      json_array_append_new(json_object_get(res, "changes"),
+                            json_pack("{s:s, s:n, s:s}", "what", "possible orphan certificate at the CA",
+                                      "old", "new", "request resent after a lost reply"));
+      json_object_set_new(res, "orphan",
+                          json_pack("{s:b, s:s, s:O}", "possible", 1, "txid", op->txid, "resent",
+                                    json_object_get(rec, "resent")));
+    }
+    scep_finish(op, 0, res, "issued serial %s by %s (%s)%s", serial, op->url,
+                op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq", orphan);
   }
+  json_decref(rec);
 out:
   free(pem);
   free(capem);
@@ -115,6 +133,52 @@ static void decrypted(rd_step *s, int status, const rd_remote_result *r, void *a
   scep_certs_free(certs);
 }
 
+/* A lost reply (journal "sent") whose CertPoll the CA cannot answer: send
+ * the identical journaled PKIMessage again — same transactionID, senderNonce
+ * and signature: the same transaction, asked for once more — after
+ * journaling that the CA may now hold two certificates for it (the first an
+ * orphan). The reply is checked against the journaled nonce. */
+static void scep_resend_lost(scep_op *op, const char *why) {
+  json_t *rec = op->h->journal_get(op->s, "scep.request");
+  unsigned char *der = NULL, *nonce = NULL;
+  size_t dlen = 0, nlen = 0;
+  int rc;
+  der = scep_unb64(op, json_string_value(json_object_get(rec, "der")), &dlen);
+  nonce = scep_unb64(op, json_string_value(json_object_get(rec, "nonce")), &nlen);
+  if (!der || !nonce || nlen != SCEP_NONCE_LEN) {
+    free(der);
+    free(nonce);
+    json_decref(rec);
+    scep_finish(op, RD_EPROTO, NULL,
+                "CA %s: %s, and the journal holds no copy of request %s to send again: check the "
+                "CA and clear the job",
+                op->url, why, op->txid);
+    return;
+  }
+  memcpy(op->nonce, nonce, SCEP_NONCE_LEN);
+  free(nonce);
+  json_object_set_new(rec, "resent",
+                      json_integer(json_integer_value(json_object_get(rec, "resent")) + 1));
+  json_object_set_new(rec, "orphan_possible", json_true());
+  json_object_set_new(rec, "resend_why", json_string(why));
+  rc = op->h->journal_put(op->s, "scep.request", rec);
+  json_decref(rec);
+  OPENSSL_free(op->der);
+  op->der = rc ? NULL : OPENSSL_memdup(der, dlen);
+  op->der_len = dlen;
+  free(der);
+  if (rc || !op->der) {
+    scep_finish(op, rc ? rc : RD_ENOMEM, NULL, "journal: cannot record the resend of request %s",
+                op->txid);
+    return;
+  }
+  op->poll = op->poll_unanswered = 0;
+  op->resent = 1;
+  op->h->log(op->s, RD_LOG_WARN, "CA %s: %s; resending the identical request %s (lost reply)",
+             op->url, why, op->txid);
+  scep_gate_enter(op);
+}
+
 static void posted(rd_step *s, int status, const rd_http_response *r, void *arg) {
   scep_op *op = arg;
   scep_rep rep = {0};
@@ -128,13 +192,20 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
     if (r && r->body_len)
       snprintf(body, sizeof body, ": %.*s", (int)(r->body_len < 150 ? r->body_len : 150), r->body);
     body[strcspn(body, "\r\n")] = 0;
+    /* the CA answered, but cannot poll: the lost reply is asked for again */
+    if (!status && op->poll && op->poll_unanswered) {
+      char why[260];
+      snprintf(why, sizeof why, "CertPoll answered HTTP %ld%s", r->status, body);
+      scep_resend_lost(op, why);
+      return;
+    }
     /* the request may have reached the CA: keep it, poll next time */
     scep_finish(op, status ? status : RD_EPROTO, NULL, "CA %s: PKIOperation failed: %s%s", op->url,
            status ? op->h->strerror(status) : "HTTP error", body);
     return;
   }
-  if (scep_rep_parse(r->body, r->body_len, op->ca_certs, op->txid, scep_req_nonce(op->req), &rep,
-                     err, sizeof err)) {
+  if (scep_rep_parse(r->body, r->body_len, op->ca_certs, op->txid,
+                     op->resent ? op->nonce : scep_req_nonce(op->req), &rep, err, sizeof err)) {
     scep_finish(op, RD_EVERIFY, NULL, "CA %s: %s", op->url, err);
     return;
   }
@@ -148,6 +219,12 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
     scep_finish(op, RD_EPENDING, NULL, "CA %s: request %s is pending approval; renewd will poll it "
                                   "(never resubmit)",
            op->url, op->txid);
+  } else if (rep.status == SCEP_STATUS_FAILURE && op->poll && op->poll_unanswered) {
+    /* the CA does not know the transaction: the request may never have
+     * reached it, or it keeps no state for polls; ask again */
+    char why[260];
+    snprintf(why, sizeof why, "CertPoll refused: failInfo %s", scep_fail_info_name(rep.fail_info));
+    scep_resend_lost(op, why);
   } else if (rep.status == SCEP_STATUS_FAILURE) {
     if (rec) {
       json_object_set_new(rec, "state", json_string("failed"));
@@ -203,6 +280,16 @@ static void post_request(scep_op *op) {
     scep_finish(op, rc, NULL, "SCEP message: cannot encode");
     return;
   }
+  if (op->poll) {
+    /* the journaled request stays as it is (its type, signer and message
+     * are what a resume and a resend need); the poll is not recorded */
+    if ((rc = op->h->set_state(op->s, "REQUESTED"))) {
+      scep_finish(op, rc, NULL, "journal: cannot record the poll of request %s", op->txid);
+      return;
+    }
+    scep_gate_enter(op);
+    return;
+  }
   /* The request is durable before it leaves: a crash after this point
    * polls it instead of sending a second one. */
   char *signer = scep_x509_pem(op->signer), *nonce = op->h->b64_encode(scep_req_nonce(op->req), SCEP_NONCE_LEN);
@@ -212,10 +299,14 @@ static void post_request(scep_op *op) {
   if (sl > 0)
     subj = op->h->b64_encode(sd, (size_t)sl);
   OPENSSL_free(sd);
-  int type = op->poll ? SCEP_MSG_CERTPOLL : op->mode == MODE_RENEW ? SCEP_MSG_RENEWALREQ : SCEP_MSG_PKCSREQ;
-  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}", "state", "sent", "txid",
-                          op->txid, "type", scep_msg_type_name(type), "signer_key", op->signer_key,
-                          "signer", signer, "nonce", nonce, "subject", subj, "reuse", op->reuse);
+  int type = op->mode == MODE_RENEW ? SCEP_MSG_RENEWALREQ : SCEP_MSG_PKCSREQ;
+  char *der64 = op->h->b64_encode(op->der, op->der_len);
+  /* "der": the message itself, sent again unchanged after a lost reply */
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s?}", "state", "sent",
+                          "txid", op->txid, "type", scep_msg_type_name(type), "signer_key",
+                          op->signer_key, "signer", signer, "nonce", nonce, "subject", subj,
+                          "reuse", op->reuse, "der", der64);
+  free(der64);
   json_object_set_new(rec, "staged", json_string(op->staged));
   char *pubpem = NULL;
   {
@@ -386,6 +477,7 @@ static int resume_request(scep_op *op, json_t *rec) {
     unsigned char *sd = scep_unb64(op, json_string_value(json_object_get(rec, "subject")), &n);
     const unsigned char *p = sd;
     op->poll = 1;
+    op->poll_unanswered = !strcmp(state, "sent");
     snprintf(op->txid, sizeof op->txid, "%s", json_string_value(json_object_get(rec, "txid")));
     op->signer = scep_pem_x509(json_string_value(json_object_get(rec, "signer")));
     op->newpub = scep_pem_pub(json_string_value(json_object_get(rec, "pub")));

@@ -167,6 +167,35 @@ static json_t *change(const char *what, const char *old, const char *new) {
   return json_pack("{s:s, s:s?, s:s?}", "what", what, "old", old, "new", new);
 }
 
+/* A request of an earlier run in the journal: what apply will do with it
+ * (poll it; resend it identically when its reply was lost and the CA cannot
+ * poll), and a possible orphan at the CA once it was resent. Returns 1 when
+ * it described the request. */
+static int scep_probe_journaled(scep_op *op, json_t *changes) {
+  json_t *rec = op->h->journal_get(op->s, "scep.request");
+  const char *st = json_string_value(json_object_get(rec, "state"));
+  const char *txid = json_string_value(json_object_get(rec, "txid"));
+  const char *type = json_string_value(json_object_get(rec, "type"));
+  char was[300], will[600];
+  int sent = st && !strcmp(st, "sent"), described = 0;
+  if (txid && (sent || (st && !strcmp(st, "pending")))) {
+    snprintf(was, sizeof was, "%s %s %s", type ? type : "request", txid,
+             sent ? "sent, its reply lost" : "pending at the CA");
+    snprintf(will, sizeof will, "poll it (CertPoll)%s",
+             sent && json_object_get(rec, "der")
+                 ? "; if the CA cannot poll, send the identical request again (the CA may then "
+                   "hold an orphan certificate)"
+                 : "");
+    json_array_append_new(changes, change("request", was, will));
+    described = 1;
+  }
+  if (txid && json_is_true(json_object_get(rec, "orphan_possible")))
+    json_array_append_new(changes, change("possible orphan certificate at the CA", NULL,
+                                          "request resent after a lost reply"));
+  json_decref(rec);
+  return described;
+}
+
 void scep_probe_report(scep_op *op) {
   const json_t *facts = op->h->facts(op->s);
   const json_t *cert = json_object_get(facts, "cert");
@@ -183,7 +212,7 @@ void scep_probe_report(scep_op *op) {
            cert ? json_string_value(json_object_get(cert, "sha1")) : "-");
   snprintf(newv, sizeof newv, "%s to %s", op->mode == MODE_RENEW ? "RenewalReq" : "PKCSReq",
            op->url);
-  if (op->mode != MODE_OPERATOR)
+  if (op->mode != MODE_OPERATOR && !scep_probe_journaled(op, changes))
     json_array_append_new(changes, change("request", NULL, newv));
   if (rotate)
     snprintf(keyv, sizeof keyv, "new %s %lld-bit key generated on the target",

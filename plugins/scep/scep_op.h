@@ -44,6 +44,9 @@ struct scep_op {
   X509_NAME *subject;           /* requested subject */
   scep_req *req;
   int poll;                     /* CertPoll of an earlier request */
+  int poll_unanswered;          /* ... that the CA never answered (journal "sent") */
+  int resent;                   /* the journaled request sent again (lost reply) */
+  unsigned char nonce[SCEP_NONCE_LEN]; /* senderNonce of the resent request */
   unsigned char *der;           /* the PKIMessage waiting to be sent */
   size_t der_len;
   int gated;                    /* holds a place in its CA's gate */

@@ -307,4 +307,84 @@ if [[ -f $WORK/lab.pcap ]]; then
 		bash -c "! grep -a -F -q -f '$WORK/key-pieces' '$WORK/lab.pcap'"
 fi
 
+
+# ------------------------------------------------------------- 8. lost reply
+# The CA issues, but its reply never reaches renewd: a proxy in front of the
+# lab CA (perl, from perl-base) passes GetCACaps/GetCACert, forwards the
+# first PKIOperation, takes the CA's answer and holds it; renewd is SIGKILLed
+# then, and the job stays REQUESTED. scepserver has no CertPoll ("not
+# implemented"), so the next run (straight to the CA) sends the identical
+# journaled request again, installs what the CA answers, and says the CA may
+# hold an orphan: the certificate it issued first.
+cat >"$WORK/holdproxy.pl" <<'PROXY'
+use strict; use warnings; use IO::Socket::INET;
+my ($listen, $upstream, $held, $pidfile) = @ARGV;
+setpgrp(0, 0);
+my $srv = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1) or die "listen $listen: $!";
+open(my $pf, '>', $pidfile) or die; print $pf "$$\n"; close $pf;
+$SIG{CHLD} = 'IGNORE';
+while (1) {
+	my $c = $srv->accept or next;
+	if (fork) { close $c; next }
+	my $req = '';
+	while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or exit 0 }
+	my ($head, $body) = split /\r\n\r\n/, $req, 2;
+	my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+	while (length($body) < ($len // 0)) { sysread($c, $body, 65536, length $body) or exit 0 }
+	$head =~ s/\r\nConnection:[^\r]*//gi;
+	my $u = IO::Socket::INET->new(PeerAddr => $upstream) or exit 1;
+	print $u "$head\r\nConnection: close\r\n\r\n$body";
+	my $rep = '';
+	while (sysread($u, $rep, 65536, length $rep)) { }
+	if ($head =~ /^POST / && !-e $held) {
+		open(my $h, '>', $held) or die; print $h $rep; close $h;
+		sysread($c, my $x, 1); # hold the answer until the client is gone
+		exit 0;
+	}
+	print $c $rep;
+	exit 0;
+}
+PROXY
+sed 's|"url": "http://127.0.0.2:8080/scep"|"url": "http://127.0.0.2:8081/scep"|' "$WORK/lab.json" >"$WORK/lost.json"
+"$LAB" exec -- perl "$WORK/holdproxy.pl" 127.0.0.2:8081 127.0.0.2:8080 "$WORK/held" "$WORK/proxy.pid" >"$WORK/proxy.log" 2>&1 &
+for _ in $(seq 1 50); do
+	"$LAB" exec -- curl -fsS -o /dev/null 'http://127.0.0.2:8081/scep?operation=GetCACaps' 2>/dev/null && break
+	sleep 0.1
+done
+"$LAB" cert h0005 --due >/dev/null
+issued0=$(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt")
+"$LAB" exec -- "$RENEWD" run "$WORK/lost.json" --host h0005 --journal "$JOURNAL" >"$WORK/lost-crash.out" 2>&1 &
+crash_pid=$!
+for _ in $(seq 1 300); do [ -s "$WORK/held" ] && break; sleep 0.1; done
+check "the CA answered the request and the proxy holds the answer" test -s "$WORK/held"
+"$LAB" exec -- pkill -9 -f "renewd run $WORK/lost.json" || true
+wait "$crash_pid" 2>/dev/null || true
+[ -s "$WORK/proxy.pid" ] && kill -- -"$(cat "$WORK/proxy.pid")" 2>/dev/null || true
+check "renewd was killed with the job in REQUESTED" test "$(state_of h0005)" = REQUESTED
+check "the CA issued a certificate nobody received" \
+	test "$(($(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt") - issued0))" = 1
+rd lost-resume run "$WORK/lab.json" --host h0005
+check "the next run recovers without an operator (exit 10), got $rc" test "$rc" = 10
+check "h0005: journal says DONE" test "$(state_of h0005)" = DONE
+check "the report says the reply was lost, and that a resend may leave an orphan at the CA" \
+	grep -q "request: RenewalReq [0-9a-f]* sent, its reply lost -> poll it (CertPoll); if the CA cannot poll, send the identical request again (the CA may then hold an orphan certificate)" "$WORK/lost-resume.out"
+check "renewd warns that it resent the identical request" \
+	grep -q "issue: CA http://127.0.0.2:8080/scep: CertPoll answered HTTP 500: not implemented; resending the identical request [0-9a-f]* (lost reply)" "$WORK/lost-resume.err"
+lost_job="(select id from jobs where host='h0005' order by id desc limit 1)"
+check "the journal's issue result records the possible orphan" \
+	test "$(sqlite3 "$JOURNAL" "select json_extract(result, '\$.orphan.possible') || ' ' || json_extract(result, '\$.orphan.resent') from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and status = 0")" = "1 1"
+check "and its message says the CA may hold an orphan certificate" \
+	test "$(sqlite3 "$JOURNAL" "select count(*) from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and message like '%the identical request resent: the CA may hold an orphan certificate%'")" = 1
+check "the CA issued 2 certificates for the job: the orphan and the one installed" \
+	test "$(($(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt") - issued0))" = 2
+c=$(crt h0005)
+check "h0005: the new certificate verifies against the lab CA" bash -c "openssl verify -CAfile '$LAB_CA_CERT' <<<'$c' >/dev/null"
+check "h0005: it is the CA's second certificate, not the orphan" \
+	test "$(openssl x509 -noout -serial <<<"$c" | cut -d= -f2 | tr a-f A-F | sed 's/^0*//')" = \
+	"$(tail -n 1 "$RENEWD_LAB_DIR/ca/depot/index.txt" | cut -f4 | tr a-f A-F | sed 's/^0*//')"
+check "h0005: live key matches it" test \
+	"$(on h0005 'sudo -n openssl pkey -in /srv/renewd-lab/tls/server.key -pubout' | sha256sum)" = "$(openssl x509 -noout -pubkey <<<"$c" | sha256sum)"
+check "h0005: and it is served" test "$(served h0005)" = "$(fp <<<"$c")"
+check "h0005: no staged key left" bash -c "! '$LAB' ssh h0005 'ls -a /srv/renewd-lab/tls/' | grep -q renewd-new"
+
 finish

@@ -59,6 +59,7 @@ START_TEST(config_thumbprint_refuses_missing_old) {
   snprintf(params, sizeof params, "{\"file\": \"%s/nope.conf\", \"format\": \"sha1\"}", px_T);
   ck_assert_int_eq(px_run(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params), RD_ENOTFOUND);
   ck_assert_ptr_nonnull(strstr(px_o.msg, "nope.conf"));
+  ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(px_o.result, "blocked")), "nope.conf"));
 }
 END_TEST
 
@@ -90,6 +91,21 @@ START_TEST(config_thumbprint_serial_and_case) {
 }
 END_TEST
 
+/* A serial as colon pairs (as `openssl x509 -text` and some
+ * appliances print it): found and replaced as colon pairs, case kept. */
+START_TEST(config_thumbprint_serial_colon) {
+  char params[400];
+  px_config_setup("serial 1a:2b:3c;\nnot 01:1a:2b:3c:44\n");
+  snprintf(params, sizeof params, "{\"file\": \"%s\", \"format\": \"serial\"}", px_CFGFILE);
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params);
+  ck_assert_uint_eq(px_nchanges(), 1); /* the longer colon list is not it */
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_APPLY, params);
+  ck_assert(px_conf_has("serial 4d:5e:6f;\n"));
+  ck_assert(px_conf_has("not 01:1a:2b:3c:44\n"));
+  PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_VERIFY, params);
+}
+END_TEST
+
 /* "path": posix.install writes in place, so the path does not change. */
 START_TEST(config_thumbprint_path_unchanged) {
   char params[400];
@@ -113,6 +129,70 @@ START_TEST(config_thumbprint_validate) {
     ck_assert_msg(posix_kind_config_thumbprint.validate(p, err, sizeof err) == RD_EINVAL, "%s", bad[i]);
     json_decref(p);
   }
+}
+END_TEST
+
+/* A config with CERT's ALG digest in the forms configs pin it in (the
+ * generator runs openssl, not the code under test) into OUT. */
+static void write_forms(const char *cert, const char *alg, const char *out) {
+  ck_assert_int_eq(
+      lh_sh("c='%s'; fp=$(openssl x509 -in \"$c\" -noout -fingerprint -%s | cut -d= -f2) && "
+            "b64=$(openssl x509 -in \"$c\" -outform DER | openssl dgst -%s -binary | base64) && "
+            "printf 'colon=%%s\\nlower colon %%s;\\nspaced=\"%%s\"\\nb64: %%s\\nkeep=1\\n' \"$fp\" "
+            "\"$(printf %%s \"$fp\" | tr A-F a-f)\" \"$(printf %%s \"$fp\" | tr : ' ' | tr A-F a-f)\" "
+            "\"$b64\" > '%s'",
+            cert, alg, alg, out),
+      0);
+}
+
+/* sha1 and sha256 as AA:BB, aa:bb, spaced pairs and base64: each found,
+ * each replaced by the new value in its own form, and rolled back. */
+START_TEST(config_thumbprint_forms) {
+  const char *algs[] = {"sha1", "sha256"};
+  char params[400], expect[400], orig[400];
+  snprintf(expect, sizeof expect, "%s/expect.conf", px_T);
+  for (size_t a = 0; a < 2; a++) {
+    px_config_setup("placeholder\n");
+    snprintf(orig, sizeof orig, "%s.orig", px_CFGFILE);
+    write_forms(px_mpath("old.crt"), algs[a], px_CFGFILE);
+    write_forms(px_mpath("new.crt"), algs[a], expect);
+    ck_assert_int_eq(lh_sh("cp -p '%s' '%s'", px_CFGFILE, orig), 0);
+    json_object_clear(lh_journal(px_job));
+    snprintf(params, sizeof params, "{\"file\": \"%s\", \"format\": \"%s\"}", px_CFGFILE, algs[a]);
+    PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params);
+    ck_assert_uint_eq(px_nchanges(), 3); /* colon (2), space pairs, base64 */
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+                                     json_array_get(json_object_get(px_o.result, "changes"), 0), "what")),
+                                 "colon pairs (AA:BB:...) in"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+                                     json_array_get(json_object_get(px_o.result, "changes"), 0), "what")),
+                                 "(2 occurrences)"));
+    PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_APPLY, params);
+    ck_assert_msg(px_same_file(px_CFGFILE, expect), "%s: the forms were not kept", algs[a]);
+    ck_assert_uint_eq(px_nchanges(), 3);
+    PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_VERIFY, params);
+    PX_RUN_OK(&posix_kind_config_thumbprint, RD_PHASE_ROLLBACK, params);
+    ck_assert(px_same_file(px_CFGFILE, orig));
+  }
+}
+END_TEST
+
+/* A digest in no supported form: the probe says so, names the forms it
+ * tried, and marks the step blocked (its apply cannot succeed). */
+START_TEST(config_thumbprint_no_form_matches) {
+  char params[400], *dashed;
+  px_config_setup("thumbprint=@UP@\n");
+  dashed = lh_sh_out("openssl x509 -in %s -noout -fingerprint -sha1 | cut -d= -f2 | tr : -",
+                     px_mpath("old.crt"));
+  ck_assert_int_eq(lh_sh("printf 'thumbprint=%%s\\n' '%s' > '%s'", dashed, px_CFGFILE), 0);
+  free(dashed);
+  snprintf(params, sizeof params, "{\"file\": \"%s\", \"format\": \"sha1\"}", px_CFGFILE);
+  ck_assert_int_eq(px_run(&posix_kind_config_thumbprint, RD_PHASE_PROBE, params), RD_ENOTFOUND);
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "in any supported format (hex, colon pairs (AA:BB:...), "
+                                         "space pairs (AA BB ...), base64)"));
+  ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(px_o.result, "blocked")), px_CFGFILE));
+  ck_assert_int_eq(px_run(&posix_kind_config_thumbprint, RD_PHASE_APPLY, params), RD_EREMOTE);
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "in any of the forms hex, colon pairs"));
 }
 END_TEST
 
@@ -260,6 +340,9 @@ static Suite *suite(void) {
   tcase_add_test(t, config_thumbprint_serial_and_case);
   tcase_add_test(t, config_thumbprint_path_unchanged);
   tcase_add_test(t, config_thumbprint_validate);
+  tcase_add_test(t, config_thumbprint_forms);
+  tcase_add_test(t, config_thumbprint_serial_colon);
+  tcase_add_test(t, config_thumbprint_no_form_matches);
   tcase_add_test(t, service_runs_and_reports_failure);
   tcase_add_test(t, service_unit);
   tcase_add_test(t, service_validate);

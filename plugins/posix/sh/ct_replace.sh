@@ -1,15 +1,17 @@
 # shellcheck shell=sh disable=SC2154
-# posix.config_thumbprint apply/rollback: replace $P_old by $P_new in $P_file
-# (temp beside it with its owner and mode, fsync, rename). Guarded: the old
-# value must be there; when only the new one is, it was already done.
+# posix.config_thumbprint apply/rollback: replace each form of the old value
+# by the same form of the new one in $P_file (temp beside it with its owner
+# and mode, fsync, rename). Guarded: the old value must be there in some
+# form; when only the new one is, it was already done.
 f=$(rd_resolve "$P_file")
 [ -f "$f" ] || rd_fail "config $P_file: not found"
-if [ -z "$P_old" ] || [ -z "$P_new" ]; then rd_fail "config $P_file: old and new values are both required"; fi
+if [ ! -s "$RD_P/old_1" ] || [ ! -s "$RD_P/new_1" ]; then rd_fail "config $P_file: old and new values are both required"; fi
 counts=$(rd_ct count "$f") || rd_fail "config $P_file: cannot read it"
-old=${counts% *}
-new=${counts#* }
+total=$(printf '%s\n' "$counts" | sed -n 's/^all //p')
+old=${total% *}
+new=${total#* }
 if [ "$old" = 0 ]; then
-  [ "$new" != 0 ] || rd_fail "config $P_file: contains neither $P_old (expected) nor $P_new"
+  [ "$new" != 0 ] || rd_fail "config $P_file: contains neither $P_old_1 (expected) nor $P_new_1, in any of the forms $P_forms"
   rd_out already 1
   rd_out new_count "$new"
   exit 0
@@ -20,4 +22,5 @@ if ! { rd_ct replace "$f" >"$t" && rd_copyperm "$f" "$t" && sync -- "$t" && mv -
   rd_fail "config $P_file: cannot write it"
 fi
 sync -- "$(dirname -- "$f")" 2>/dev/null
+rd_ct_out "$counts"
 rd_out replaced "$old"

@@ -2,8 +2,11 @@
 # posix.install rollback: put the journaled backups back (copy to a temp
 # beside the live file, then rename), so the old files return byte for byte
 # with their owner and mode. Only names of the backup pattern are used.
-restore() { # LIVE BACKUP
+# Combined layout: the key's (or chain's) backup is the certificate's, put
+# back once with it.
+restore() { # LIVE BACKUP NAME
   [ -n "$2" ] || return 0
+  if [ "$3" != cert ] && [ "$2" = "$P_backup_cert" ]; then return 0; fi
   rd_is_backup "$1" "$2" || rd_fail "refusing to restore $1 from $2: not one of its backups"
   [ -f "$2" ] || rd_fail "backup $2 of $1 is missing"
   l=$(rd_resolve "$1")

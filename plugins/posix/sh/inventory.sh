@@ -5,7 +5,7 @@
 if [ -n "$P_chain" ]; then
   if [ -e "$P_chain" ]; then rd_out chain_exists 1; else rd_out chain_exists 0; fi
 fi
-rd_out backups "$(rd_backups "$P_cert"; rd_backups "$P_key"; [ -z "$P_chain" ] || rd_backups "$P_chain")"
+rd_out backups "$(rd_backups "$P_cert"; [ "$P_key" = "$P_cert" ] || rd_backups "$P_key"; [ -z "$P_chain" ] || [ "$P_chain" = "$P_cert" ] || rd_backups "$P_chain")"
 if [ -e "$P_key" ]; then
   rd_out key_exists 1
   rd_out key_stat "$(rd_stat "$P_key")"
@@ -19,5 +19,12 @@ fi
 [ -r "$P_cert" ] || rd_fail "certificate $P_cert: not readable"
 rd_out cert_exists 1
 rd_out cert_stat "$(rd_stat "$P_cert")"
-rd_out_file cert_pem "$P_cert"
+if grep -q -- '-----BEGIN [A-Z ]*PRIVATE KEY-----' "$P_cert"; then
+  # a combined file: only its certificates leave the target, never the key
+  rd_pem_blocks "$P_cert" CERT >"$RD_P/cert_pem" || rd_fail "certificate $P_cert: cannot read it"
+  rd_out_file cert_pem "$RD_P/cert_pem"
+  rd_out combined 1
+else
+  rd_out_file cert_pem "$P_cert"
+fi
 [ ! -e "$P_key" ] || rd_out key_match "$(rd_keymatch_word "$P_key" "$P_cert")"

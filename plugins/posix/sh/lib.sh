@@ -68,3 +68,15 @@ rd_keymatch_word() { # KEY CERT -> prints 1, 0 or unreadable
   rd_keymatch "$1" "$2"
   case $? in 0) echo 1 ;; 1) echo 0 ;; *) echo unreadable ;; esac
 }
+
+# Combined PEM layout (haproxy and some appliances): the certificate, its
+# chain and the private key in one file, "cert" and "key" the same path.
+rd_combined() { [ "$(rd_resolve "$P_cert")" = "$(rd_resolve "$P_key")" ]; }
+# The PEM blocks of one kind in FILE, byte for byte: rd_pem_blocks FILE CERT
+# prints every certificate, rd_pem_blocks FILE KEY the private key(s).
+rd_pem_blocks() { # FILE CERT|KEY
+  case $2 in
+  CERT) sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p' -- "$1" ;;
+  *) sed -n '/^-----BEGIN [A-Z ]*PRIVATE KEY-----/,/^-----END [A-Z ]*PRIVATE KEY-----/p' -- "$1" ;;
+  esac
+}
