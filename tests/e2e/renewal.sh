@@ -22,6 +22,10 @@
 #  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE) or a capture of
 #     all lab traffic.
+#  9. A lost reply: renewd killed while the CA's answer to its RenewalReq is
+#     held by a proxy; the resumed job polls, the CA cannot (scepserver), so
+#     the identical journaled message is resent, the job finishes, and the
+#     report says the CA may hold an orphan certificate.
 # Needs root. Prints "renewal: N passed, M failed".
 set -euo pipefail
 
@@ -308,7 +312,7 @@ if [[ -f $WORK/lab.pcap ]]; then
 fi
 
 
-# ------------------------------------------------------------- 8. lost reply
+# ------------------------------------------------------------- 9. lost reply
 # The CA issues, but its reply never reaches renewd: a proxy in front of the
 # lab CA (perl, from perl-base) passes GetCACaps/GetCACert, forwards the
 # first PKIOperation, takes the CA's answer and holds it; renewd is SIGKILLed
