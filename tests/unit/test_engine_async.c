@@ -318,13 +318,13 @@ static const char *status_of(const run_out *o, const char *step, const char *pha
 #define PREFLIGHT "inv.probe iss.probe inst.probe rs.probe chk.probe "
 #define RENEW_PREFIX PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify "
 
-/* The reproduction (timeouts of 300 ms here): the restart step's apply
- * times out, then answers at 450 ms while its rollback (250 ms) is still
+/* The reproduction (timeouts of 1 s here, margins wide enough for a loaded machine): the restart step's apply
+ * times out, then answers at 1.5 s while its rollback (0.7 s) is still
  * running. The late apply is
  * dropped; the rollback completes on its own answer, then the rest. */
 START_TEST(late_apply_does_not_finish_the_rollback) {
-  first_ms[K_RS][RD_PHASE_APPLY] = 450;
-  delay_ms[K_RS][RD_PHASE_ROLLBACK] = 250;
+  first_ms[K_RS][RD_PHASE_APPLY] = 1500;
+  delay_ms[K_RS][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply:late rs.rollback inst.rollback "
                                        "iss.rollback rs.apply chk.verify(old)");
@@ -343,8 +343,8 @@ END_TEST
 /* A late probe: the step never applied, so only the earlier steps roll
  * back; the probe's answer is dropped, not delivered as a success. */
 START_TEST(late_probe_is_dropped) {
-  first_ms[K_RS][RD_PHASE_PROBE] = 450;
-  delay_ms[K_INST][RD_PHASE_ROLLBACK] = 250;
+  first_ms[K_RS][RD_PHASE_PROBE] = 1500;
+  delay_ms[K_INST][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe:late inst.rollback iss.rollback chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
@@ -356,8 +356,8 @@ END_TEST
 
 /* A late verify of the install step must not finish its rollback. */
 START_TEST(late_verify_does_not_finish_the_rollback) {
-  first_ms[K_INST][RD_PHASE_VERIFY] = 450;
-  delay_ms[K_INST][RD_PHASE_ROLLBACK] = 250;
+  first_ms[K_INST][RD_PHASE_VERIFY] = 1500;
+  delay_ms[K_INST][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify:late "
                                     "inst.rollback iss.rollback chk.verify(old)");
@@ -372,8 +372,8 @@ END_TEST
  * timed out is a failed rollback: the job is FAILED, counted once. */
 START_TEST(late_rollback_does_not_finish_the_reapply) {
   fail_status[K_CHK][RD_PHASE_VERIFY] = RD_EVERIFY; /* the new certificate is not served */
-  first_ms[K_RS][RD_PHASE_ROLLBACK] = 450;
-  delay_ms[K_RS][RD_PHASE_APPLY] = 250;
+  first_ms[K_RS][RD_PHASE_ROLLBACK] = 1500;
+  delay_ms[K_RS][RD_PHASE_APPLY] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply chk.probe chk.verify(new) inst.rollback "
                                        "iss.rollback rs.rollback:late rs.apply chk.verify(old)");
@@ -395,9 +395,9 @@ END_TEST
  * course and the re-apply's request is answered in time. */
 START_TEST(late_http_answer_is_dropped) {
   slow_http srv;
-  slow_http_start(&srv, 450);
+  slow_http_start(&srv, 1500);
   snprintf(http_url, sizeof http_url, "http://127.0.0.1:%d/restart", srv.port);
-  delay_ms[K_RS][RD_PHASE_ROLLBACK] = 250;
+  delay_ms[K_RS][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   slow_http_stop(&srv);
   ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply:http-canceled rs.rollback "
