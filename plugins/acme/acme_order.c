@@ -196,12 +196,13 @@ static void authz_got(acme_flow *f, int status, const acme_reply *r) {
   static const long ok[] = {200, 0};
   json_t *a;
   const char *st;
-  char name[256] = "", detail[512] = "";
+  char name[256] = "", detail[512] = "", stbuf[32] = "";
   int rc;
   if (acme_reply_failed(f, status, r, "authorization", ok))
     return;
   a = acme_reply_json(r);
-  st = json_string_value(json_object_get(a, "status"));
+  snprintf(stbuf, sizeof stbuf, "%s", json_string_value(json_object_get(a, "status")) ?: "");
+  st = stbuf[0] ? stbuf : NULL;
   rd_one_line(json_string_value(json_object_get(json_object_get(a, "identifier"), "value")), name,
               sizeof name);
   if (st && !strcmp(st, "valid")) {
@@ -232,6 +233,8 @@ static void authz_got(acme_flow *f, int status, const acme_reply *r) {
         rd_one_line(json_string_value(json_object_get(json_object_get(c, "error"), "detail")),
                     detail, sizeof detail);
     json_decref(a);
+    /* a failed authorization fails its order: the next run orders again */
+    acme_journal_order(f, "invalid", NULL);
     acme_fail(f, RD_EDENIED, "CA %s: authorization of %s is %s%s%s%s", f->dir_url, name,
               st ? st : "(no status)", detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
     return;
@@ -292,13 +295,18 @@ void acme_order_got(acme_flow *f, int status, const acme_reply *r) {
   static const long ok[] = {200, 201, 0};
   json_t *o;
   const char *st;
-  char detail[512] = "";
-  if (acme_reply_failed(f, status, r, f->order_url ? "order" : "newOrder", ok))
+  char detail[512] = "", stbuf[32] = "";
+  const char *what = !f->order_url ? "newOrder"
+                     : f->finalize_url && f->p_url && !strcmp(f->p_url, f->finalize_url)
+                         ? "finalize"
+                         : "order";
+  if (acme_reply_failed(f, status, r, what, ok))
     return;
   if (!f->order_url && order_created(f, r))
     return;
   o = acme_reply_json(r);
-  st = json_string_value(json_object_get(o, "status"));
+  snprintf(stbuf, sizeof stbuf, "%s", json_string_value(json_object_get(o, "status")) ?: "");
+  st = stbuf[0] ? stbuf : NULL;
   set_str(&f->finalize_url, json_string_value(json_object_get(o, "finalize")));
   set_str(&f->cert_url, json_string_value(json_object_get(o, "certificate")));
   json_decref(f->authzs);
