@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "acme_ari.h"
 #include "acme_int.h"
 #include "acme_jws.h"
 #include "common/keyscripts.h"
@@ -38,6 +40,8 @@ void acme_flow_free(void *p) {
   free(f->new_nonce);
   free(f->new_account);
   free(f->new_order);
+  free(f->renewal_info);
+  free(f->replaces);
   free(f->nonce);
   free(f->kid);
   free(f->order_url);
@@ -389,7 +393,9 @@ static void account_got(acme_flow *f, int status, const acme_reply *r) {
     return;
   }
   set_str(&f->kid, r->location);
-  acme_post(f, f->new_order, json_pack("{s:O}", "identifiers", f->identifiers), 0,
+  /* RFC 9773 5: the order names the certificate it replaces */
+  acme_post(f, f->new_order,
+            json_pack("{s:O, s:s*}", "identifiers", f->identifiers, "replaces", f->replaces), 0,
             acme_order_got);
 }
 
@@ -434,6 +440,18 @@ static int resume(acme_flow *f, json_t *rec) {
   return 1;
 }
 
+/* The ARI CertID of the live certificate (facts.cert.pem), or NULL. */
+static char *live_cert_id(acme_flow *f) {
+  const char *pem =
+      json_string_value(json_object_get(json_object_get(f->h->facts(f->s), "cert"), "pem"));
+  BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+  X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+  char *id = c ? acme_ari_cert_id(c) : NULL;
+  X509_free(c);
+  BIO_free(b);
+  return id;
+}
+
 static int dir_parse(acme_flow *f, int status, const acme_reply *r) {
   static const long ok[] = {200, 0};
   json_t *d;
@@ -443,7 +461,10 @@ static int dir_parse(acme_flow *f, int status, const acme_reply *r) {
   set_str(&f->new_nonce, json_string_value(json_object_get(d, "newNonce")));
   set_str(&f->new_account, json_string_value(json_object_get(d, "newAccount")));
   set_str(&f->new_order, json_string_value(json_object_get(d, "newOrder")));
+  set_str(&f->renewal_info, json_string_value(json_object_get(d, "renewalInfo")));
   json_decref(d);
+  if (f->renewal_info)
+    f->replaces = live_cert_id(f);
   if (!f->new_nonce || !f->new_account || !f->new_order) {
     acme_fail(f, RD_EPROTO, "CA %s: the directory lacks newNonce, newAccount or newOrder",
               f->dir_url);
@@ -500,22 +521,72 @@ void acme_flow_apply(acme_flow *f) {
     acme_fail(f, rc, "CA %s: directory: %s", f->dir_url, f->h->strerror(rc));
 }
 
-static void dir_got_probe(acme_flow *f, int status, const acme_reply *r) {
-  json_t *res;
+/* The probe's report: what would be ordered and, when the CA offers
+ * renewal information for the live certificate, its window. */
+static void probe_report(acme_flow *f, const acme_ari_window *w, long retry_after,
+                         const char *ari_note) {
+  json_t *res = rd_result_new(), *v;
+  char names[512] = "", ari[768] = "", s1[32], s2[32], s3[32];
   size_t i;
-  json_t *v;
-  char names[512] = "";
-  if (f->canceled || f->finished || dir_parse(f, status, r))
-    return;
   json_array_foreach(f->identifiers, i, v) {
     size_t o = strlen(names);
     snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
              json_string_value(json_object_get(v, "value")));
   }
-  res = rd_result_new();
   rd_result_change(res, "certificate", "current certificate", "(new certificate)");
-  acme_finish(f, 0, res, "would order %s from %s (http-01 in %s)", names, f->dir_url,
-              f->webroot);
+  if (w) {
+    strftime(s1, sizeof s1, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w->start));
+    strftime(s2, sizeof s2, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w->end));
+    strftime(s3, sizeof s3, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w->renew_at));
+    json_object_set_new(res, "ari",
+                        json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:s?}", "start", s1, "end", s2,
+                                  "renew_at", s3, "now", w->now, "source", "CA renewalInfo",
+                                  "retry_after", (json_int_t)retry_after, "explanation",
+                                  w->explanation[0] ? w->explanation : NULL));
+    snprintf(ari, sizeof ari, "; renewal window %s .. %s from the CA's renewalInfo: %s%s%s", s1,
+             s2, w->now ? "renew at once" : "renew at ", w->now ? "" : s3,
+             w->now && w->end <= time(NULL) ? " (the window is over: the CA wants it replaced)"
+                                            : "");
+  } else if (ari_note) {
+    snprintf(ari, sizeof ari, "; %s", ari_note);
+  }
+  acme_finish(f, 0, res, "would order %s from %s (http-01 in %s%s%s)%s", names, f->dir_url,
+              f->webroot, f->replaces ? ", replacing " : "", f->replaces ? f->replaces : "", ari);
+}
+
+static void ari_got(acme_flow *f, int status, const acme_reply *r) {
+  acme_ari_window w;
+  char note[256];
+  if (f->canceled || f->finished)
+    return;
+  if (status || r->status != 200 ||
+      acme_ari_parse((const char *)r->body, r->body_len, time(NULL), (double)rand() / ((double)RAND_MAX + 1), &w)) {
+    snprintf(note, sizeof note, "no renewal window: the CA's renewalInfo answered %s",
+             status ? f->h->strerror(status) : r->status != 200 ? "an HTTP error" : "malformed");
+    probe_report(f, NULL, -1, note);
+    return;
+  }
+  probe_report(f, &w, r->retry_after, NULL);
+}
+
+static void dir_got_probe(acme_flow *f, int status, const acme_reply *r) {
+  char *url = NULL;
+  int rc;
+  if (f->canceled || f->finished || dir_parse(f, status, r))
+    return;
+  if (!f->renewal_info || !f->replaces) {
+    probe_report(f, NULL, -1, f->renewal_info ? NULL : "the CA offers no renewal information");
+    return;
+  }
+  if (asprintf(&url, "%s%s%s", f->renewal_info,
+               f->renewal_info[strlen(f->renewal_info) - 1] == '/' ? "" : "/", f->replaces) < 0) {
+    acme_fail(f, RD_ENOMEM, "out of memory");
+    return;
+  }
+  rc = f->t->send(f, url, NULL, ari_got);
+  free(url);
+  if (rc)
+    probe_report(f, NULL, -1, "no renewal window: the CA's renewalInfo cannot be asked");
 }
 
 void acme_flow_probe(acme_flow *f) {

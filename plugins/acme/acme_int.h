@@ -26,7 +26,8 @@ struct acme_flow {
   long poll_ms;
   int max_polls;
   /* the CA's directory and the account */
-  char *new_nonce, *new_account, *new_order;
+  char *new_nonce, *new_account, *new_order, *renewal_info;
+  char *replaces; /* ARI CertID of the live certificate (directory with renewalInfo) */
   char *nonce, *kid;
   /* the order */
   char *order_url, *finalize_url, *cert_url;

@@ -24,6 +24,7 @@
 
 #define CA_URL "https://ca.test"
 #define NIDS 2
+#define ARI_URL CA_URL "/renewal-info/"
 
 static const char *const NAMES[NIDS] = {"web1.test", "www.web1.test"};
 
@@ -43,6 +44,9 @@ typedef struct fake_ca {
   char *chain;
   char violation[512]; /* the first protocol violation seen */
   int saw_private;     /* a request carried private key material */
+  int ari;             /* renewalInfo: 1 a future window, 2 a window already over */
+  char ari_id[128];    /* the CertID it knows */
+  char replaces[128];  /* newOrder's "replaces" */
 } fake_ca;
 
 static fake_ca CA;
@@ -193,7 +197,7 @@ static int finalize(const char *payload) {
 }
 
 typedef struct answer {
-  long status;
+  long status, retry_after;
   const char *location;
   json_t *body; /* or text */
   char *text;
@@ -234,6 +238,10 @@ static void answer_post(const char *url, const char *jose, answer *a) {
     a->location = CA_URL "/acct/1";
     a->body = json_pack("{s:s}", "status", "valid");
   } else if (!strcmp(url, CA_URL "/new-order")) {
+    json_t *pl = json_loads(payload, 0, NULL);
+    snprintf(CA.replaces, sizeof CA.replaces, "%s",
+             json_string_value(json_object_get(pl, "replaces")) ?: "");
+    json_decref(pl);
     CA.n_order++;
     CA.order_seq++;
     memset(CA.authz, 0, sizeof CA.authz);
@@ -289,6 +297,15 @@ static int fake_send(acme_flow *f, const char *url, const char *jose, acme_reply
     a.status = 200;
     a.body = json_pack("{s:s, s:s, s:s}", "newNonce", CA_URL "/nonce", "newAccount",
                        CA_URL "/acct", "newOrder", CA_URL "/new-order");
+    if (CA.ari)
+      json_object_set_new(a.body, "renewalInfo", json_string(CA_URL "/renewal-info"));
+  } else if (!jose && CA.ari && !strncmp(url, ARI_URL, strlen(ARI_URL))) {
+    a.status = strcmp(url + strlen(ARI_URL), CA.ari_id) ? 404 : 200;
+    a.retry_after = 21600;
+    if (a.status == 200)
+      a.body = json_pack("{s:{s:s, s:s}}", "suggestedWindow", "start",
+                         CA.ari == 2 ? "2020-01-01T00:00:00Z" : "2999-01-01T00:00:00Z", "end",
+                         CA.ari == 2 ? "2020-01-02T00:00:00Z" : "2999-01-02T00:00:00Z");
   } else if (!jose && !strcmp(url, CA_URL "/nonce")) {
     a.status = 204;
   } else if (jose) {
@@ -302,7 +319,7 @@ static int fake_send(acme_flow *f, const char *url, const char *jose, acme_reply
   r.status = a.status;
   r.nonce = new_nonce();
   r.location = a.location;
-  r.retry_after = 0;
+  r.retry_after = a.retry_after;
   r.body = (const unsigned char *)(a.text ? a.text : "");
   r.body_len = a.text ? strlen(a.text) : 0;
   cb(f, 0, &r);
@@ -487,6 +504,72 @@ START_TEST(probe_reports_and_changes_nothing) {
 }
 END_TEST
 
+/* A live certificate from the fake CA with an Authority Key Identifier:
+ * its CertID (RFC 9773 4.1) goes into CA.ari_id and facts.cert.pem. */
+static void live_cert_with_aki(void) {
+  static const unsigned char aki[] = "fake-aki-0123456789";
+  static const unsigned char serial[] = {0x12, 0x34};
+  X509 *c = X509_new();
+  AUTHORITY_KEYID *ak = AUTHORITY_KEYID_new();
+  BIO *b = BIO_new(BIO_s_mem());
+  char *p, *a64 = acme_b64url(aki, sizeof aki - 1), *s64 = acme_b64url(serial, 2);
+  ak->keyid = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(ak->keyid, aki, (int)sizeof aki - 1);
+  X509_add1_ext_i2d(c, NID_authority_key_identifier, ak, 0, 0);
+  ASN1_INTEGER_set(X509_get_serialNumber(c), 0x1234);
+  X509_set_issuer_name(c, X509_get_subject_name(CA_CERT));
+  X509_set_subject_name(c, X509_get_subject_name(CA_CERT));
+  X509_set_pubkey(c, CA_KEY);
+  X509_gmtime_adj(X509_getm_notBefore(c), 0);
+  X509_gmtime_adj(X509_getm_notAfter(c), 86400);
+  ck_assert_int_gt(X509_sign(c, CA_KEY, EVP_sha256()), 0);
+  PEM_write_bio_X509(b, c);
+  long n = BIO_get_mem_data(b, &p);
+  json_object_set_new(json_object_get(lh_facts(job), "cert"), "pem", json_stringn(p, (size_t)n));
+  snprintf(CA.ari_id, sizeof CA.ari_id, "%s.%s", a64, s64);
+  free(a64);
+  free(s64);
+  BIO_free(b);
+  AUTHORITY_KEYID_free(ak);
+  X509_free(c);
+}
+
+START_TEST(ari_window_in_the_probe_and_replaces_in_the_order) {
+  CA.ari = 1;
+  live_cert_with_aki();
+  lh_set_whatif(job, 1);
+  int st = lh_phase(job, &kind, RD_PHASE_PROBE, NULL, &out);
+  ck_assert_msg(st == 0, "%s", out.msg);
+  ck_assert_msg(strstr(out.msg, "replacing ") && strstr(out.msg, CA.ari_id) &&
+                    strstr(out.msg, "renewal window 2999-01-01T00:00:00Z .. 2999-01-02T00:00:00Z "
+                                    "from the CA's renewalInfo: renew at 2999-01-01"),
+                "%s", out.msg);
+  json_t *ari = json_object_get(out.result, "ari");
+  ck_assert_str_eq(json_string_value(json_object_get(ari, "source")), "CA renewalInfo");
+  ck_assert_int_eq(json_integer_value(json_object_get(ari, "retry_after")), 21600);
+  ck_assert(json_is_false(json_object_get(ari, "now")));
+  /* a window in the past: renew at once */
+  CA.ari = 2;
+  st = lh_phase(job, &kind, RD_PHASE_PROBE, NULL, &out);
+  ck_assert_msg(strstr(out.msg, "renew at once (the window is over"), "%s", out.msg);
+  ck_assert(json_is_true(json_object_get(json_object_get(out.result, "ari"), "now")));
+  /* the new order names the certificate it replaces */
+  lh_set_whatif(job, 0);
+  st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
+  ck_assert_msg(st == 0, "%s", out.msg);
+  ck_assert_str_eq(CA.replaces, CA.ari_id);
+}
+END_TEST
+
+START_TEST(no_renewal_info_no_replaces) {
+  live_cert_with_aki(); /* the CA offers no renewalInfo */
+  int st = lh_phase(job, &kind, RD_PHASE_PROBE, NULL, &out);
+  ck_assert_msg(st == 0 && strstr(out.msg, "the CA offers no renewal information"), "%s", out.msg);
+  ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), 0);
+  ck_assert_str_eq(CA.replaces, "");
+}
+END_TEST
+
 START_TEST(configuration_errors) {
   char rsa[320];
   make_job("http://ca.test/dir", ACCT);
@@ -536,6 +619,8 @@ int main(void) {
   tcase_add_test(t, bad_nonce_is_retried_a_bounded_number_of_times);
   tcase_add_test(t, probe_reports_and_changes_nothing);
   tcase_add_test(t, configuration_errors);
+  tcase_add_test(t, ari_window_in_the_probe_and_replaces_in_the_order);
+  tcase_add_test(t, no_renewal_info_no_replaces);
   suite_add_tcase(s, t);
   rc = tu_run(s);
   X509_free(CA_CERT);
