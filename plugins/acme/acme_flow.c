@@ -37,6 +37,10 @@ void acme_flow_free(void *p) {
   json_decref(f->contact);
   json_decref(f->identifiers);
   EVP_PKEY_free(f->acct);
+  free(f->eab_kid);
+  if (f->eab_key)
+    OPENSSL_cleanse(f->eab_key, f->eab_len);
+  free(f->eab_key);
   free(f->new_nonce);
   free(f->new_account);
   free(f->new_order);
@@ -327,6 +331,41 @@ static json_t *identifiers_of(acme_flow *f) {
   return ids;
 }
 
+/* issuer.eab: {"kid": ..., "hmac_key": {"file"|"env": ...}} holding the
+ * MAC key as the CA gives it (base64url). */
+static int eab_config(acme_flow *f, const json_t *eab) {
+  const char *kid = json_string_value(json_object_get(eab, "kid"));
+  char *text = NULL, *b64;
+  size_t len = 0, n;
+  int rc;
+  if (!eab)
+    return 0;
+  if (!kid || (rc = f->h->secret(f->s, json_object_get(eab, "hmac_key"), &text, &len))) {
+    acme_finish(f, RD_ECONFIG, NULL,
+                "issuer: 'eab' needs \"kid\" and \"hmac_key\" ({\"file\": ...} or "
+                "{\"env\": ...} holding the CA's base64url MAC key)");
+    return RD_ECONFIG;
+  }
+  n = strcspn(text, " \r\n\t");
+  b64 = calloc(1, n + 4);
+  for (size_t i = 0; b64 && i < n; i++)
+    b64[i] = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+  for (size_t i = n; b64 && i % 4; i++)
+    b64[i] = '=';
+  OPENSSL_cleanse(text, len);
+  free(text);
+  rc = b64 ? f->h->b64_decode(b64, &f->eab_key, &f->eab_len) : RD_ENOMEM;
+  if (b64)
+    OPENSSL_cleanse(b64, n);
+  free(b64);
+  if (rc || !f->eab_len) {
+    acme_finish(f, RD_ECONFIG, NULL, "issuer: eab.hmac_key is not a base64url MAC key");
+    return RD_ECONFIG;
+  }
+  set_str(&f->eab_kid, kid);
+  return 0;
+}
+
 int acme_flow_config(acme_flow *f) {
   const json_t *iss = f->h->section(f->s, "issuer");
   const json_t *cert = f->h->section(f->s, "certificate");
@@ -370,6 +409,8 @@ int acme_flow_config(acme_flow *f) {
     acme_finish(f, rc, NULL, "issuer: account key: cannot make its JWK thumbprint");
     return rc;
   }
+  if ((rc = eab_config(f, json_object_get(iss, "eab"))))
+    return rc;
   set_str(&f->dir_url, dir);
   set_str(&f->webroot, root);
   set_str(&f->key_path, key);
@@ -417,6 +458,17 @@ static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void 
   json_t *acct = json_pack("{s:b}", "termsOfServiceAgreed", 1);
   if (f->contact)
     json_object_set(acct, "contact", f->contact);
+  if (f->eab_kid) {
+    json_t *jwk = acme_jwk(f->acct);
+    json_t *eab = jwk ? acme_eab(f->eab_kid, f->eab_key, f->eab_len, jwk, f->new_account) : NULL;
+    json_decref(jwk);
+    if (!eab) {
+      json_decref(acct);
+      acme_fail(f, RD_ECRYPTO, "account key: cannot make the external account binding");
+      return;
+    }
+    json_object_set_new(acct, "externalAccountBinding", eab);
+  }
   acme_post(f, f->new_account, acct, 1, account_got);
 }
 

@@ -23,6 +23,9 @@ struct acme_flow {
   json_t *identifiers; /* [{"type":"dns","value":...}] */
   EVP_PKEY *acct;
   char thumb[44];
+  char *eab_kid; /* external account binding, when the CA needs one */
+  unsigned char *eab_key;
+  size_t eab_len;
   long poll_ms;
   int max_polls;
   /* the CA's directory and the account */

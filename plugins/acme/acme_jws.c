@@ -7,6 +7,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "renewd/plugin.h"
@@ -164,5 +165,30 @@ char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *ur
   free(p64);
   free(input);
   free(sig);
+  return out;
+}
+
+json_t *acme_eab(const char *eab_kid, const unsigned char *mac_key, size_t mac_len,
+                 const json_t *jwk, const char *url) {
+  json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", eab_kid, "url", url);
+  char *htext = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+  char *ptext = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+  char *h64 = NULL, *p64 = NULL, *input = NULL, *s64 = NULL;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int ml = 0;
+  json_t *out = NULL;
+  if (htext && ptext && (h64 = acme_b64url(htext, strlen(htext))) &&
+      (p64 = acme_b64url(ptext, strlen(ptext))) && asprintf(&input, "%s.%s", h64, p64) > 0 &&
+      HMAC(EVP_sha256(), mac_key, (int)mac_len, (const unsigned char *)input, strlen(input), mac,
+           &ml) &&
+      (s64 = acme_b64url(mac, ml)))
+    out = json_pack("{s:s, s:s, s:s}", "protected", h64, "payload", p64, "signature", s64);
+  json_decref(hdr);
+  free(htext);
+  free(ptext);
+  free(h64);
+  free(p64);
+  free(input);
+  free(s64);
   return out;
 }

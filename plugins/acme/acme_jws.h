@@ -31,4 +31,10 @@ char *acme_key_authorization(const char *token, const char *thumbprint);
 char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *url,
                const json_t *payload);
 
+/* External account binding (RFC 8555 7.3.4): the account's JWK signed
+ * with HS256 by the MAC key the CA issued for eab_kid, bound to url (the
+ * newAccount URL). A new reference, NULL on failure. */
+json_t *acme_eab(const char *eab_kid, const unsigned char *mac_key, size_t mac_len,
+                 const json_t *jwk, const char *url);
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -47,6 +48,7 @@ typedef struct fake_ca {
   int ari;             /* renewalInfo: 1 a future window, 2 a window already over */
   char ari_id[128];    /* the CertID it knows */
   char replaces[128];  /* newOrder's "replaces" */
+  int eab;             /* newAccount needs an external account binding */
 } fake_ca;
 
 static fake_ca CA;
@@ -203,6 +205,41 @@ typedef struct answer {
   char *text;
 } answer;
 
+/* The binding in newAccount's payload: HS256 by EAB_KEY for EAB_KID over
+ * the account's own JWK, bound to the newAccount URL. */
+static const unsigned char EAB_KEY[] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0xfe, 0xff};
+#define EAB_KEY_B64URL "3q2-7wAB_v8"
+#define EAB_KID "kid-lab"
+
+static int eab_ok(const char *payload, const json_t *jwk) {
+  json_t *pl = json_loads(payload, 0, NULL);
+  json_t *e = json_object_get(pl, "externalAccountBinding");
+  const char *h64 = json_string_value(json_object_get(e, "protected"));
+  const char *p64 = json_string_value(json_object_get(e, "payload"));
+  const char *s64 = json_string_value(json_object_get(e, "signature"));
+  unsigned char mac[32], *h = NULL, *p = NULL;
+  size_t n;
+  char input[2048], *want = NULL;
+  json_t *hdr = NULL, *inner = NULL;
+  int ok = 0;
+  if (h64 && p64 && s64 && (h = unb64url(h64, &n)) && (p = unb64url(p64, &n)) &&
+      (hdr = json_loads((char *)h, 0, NULL)) && (inner = json_loads((char *)p, 0, NULL))) {
+    snprintf(input, sizeof input, "%s.%s", h64, p64);
+    HMAC(EVP_sha256(), EAB_KEY, sizeof EAB_KEY, (unsigned char *)input, strlen(input), mac, NULL);
+    want = acme_b64url(mac, 32);
+    ok = !strcmp(want, s64) && json_equal(inner, jwk) &&
+         !strcmp(json_string_value(json_object_get(hdr, "kid")) ?: "", EAB_KID) &&
+         !strcmp(json_string_value(json_object_get(hdr, "url")) ?: "", CA_URL "/acct");
+  }
+  free(want);
+  free(h);
+  free(p);
+  json_decref(hdr);
+  json_decref(inner);
+  json_decref(pl);
+  return ok;
+}
+
 static void answer_post(const char *url, const char *jose, answer *a) {
   char err[256], *payload = NULL;
   int is_acct = !strcmp(url, CA_URL "/acct");
@@ -228,6 +265,10 @@ static void answer_post(const char *url, const char *jose, answer *a) {
     a->status = 400;
     a->body = json_pack("{s:s, s:s}", "type", "urn:ietf:params:acme:error:badNonce", "detail",
                         "stale nonce");
+  } else if (is_acct && CA.eab && !eab_ok(payload, json_object_get(hdr, "jwk"))) {
+    a->status = 403;
+    a->body = json_pack("{s:s, s:s}", "type", "urn:ietf:params:acme:error:externalAccountRequired",
+                        "detail", "no valid binding");
   } else if (is_acct) {
     CA.n_account++;
     json_t *jwk = json_object_get(hdr, "jwk");
@@ -570,6 +611,28 @@ START_TEST(no_renewal_info_no_replaces) {
 }
 END_TEST
 
+START_TEST(external_account_binding_when_the_ca_needs_one) {
+  char path[320], sec[2048];
+  CA.eab = 1;
+  ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EDENIED);
+  ck_assert_msg(strstr(out.msg, "externalAccountRequired"), "%s", out.msg);
+  snprintf(path, sizeof path, "%s/eab.key", T);
+  ck_assert_int_eq(lh_sh("umask 077; printf '%%s\\n' '%s' > %s", EAB_KEY_B64URL, path), 0);
+  snprintf(sec, sizeof sec,
+           "{\"certificate\": {\"key\": \"%s\"}, \"issuer\": {\"directory\": \"%s/dir\","
+           " \"account_key\": {\"file\": \"%s\"}, \"webroot\": \"%s\", \"poll_ms\": 1,"
+           " \"eab\": {\"kid\": \"%s\", \"hmac_key\": {\"file\": \"%s\"}}}}",
+           KEY, CA_URL, ACCT, WEBROOT, EAB_KID, path);
+  json_t *cert = json_incref(json_object_get(lh_facts(job), "cert"));
+  lh_job_free(job);
+  job = lh_job_new("web1", sec);
+  json_object_set_new(lh_facts(job), "cert", cert);
+  int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
+  ck_assert_msg(st == 0, "%s", out.msg);
+  ck_assert_int_eq(CA.n_account, 1);
+}
+END_TEST
+
 START_TEST(configuration_errors) {
   char rsa[320];
   make_job("http://ca.test/dir", ACCT);
@@ -621,6 +684,7 @@ int main(void) {
   tcase_add_test(t, configuration_errors);
   tcase_add_test(t, ari_window_in_the_probe_and_replaces_in_the_order);
   tcase_add_test(t, no_renewal_info_no_replaces);
+  tcase_add_test(t, external_account_binding_when_the_ca_needs_one);
   suite_add_tcase(s, t);
   rc = tu_run(s);
   X509_free(CA_CERT);

@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "acme_jws.h"
@@ -181,6 +182,41 @@ START_TEST(jws_with_jwk_and_kid) {
 }
 END_TEST
 
+/* RFC 8555 7.3.4: {"protected": {alg HS256, kid, url}, "payload": the
+ * account JWK, "signature": HMAC-SHA256 of "protected.payload"}. */
+START_TEST(external_account_binding) {
+  static const unsigned char key[] = "a 32-byte MAC key from the CA!!";
+  EVP_PKEY *k = p256();
+  json_t *jwk = acme_jwk(k);
+  json_t *eab = acme_eab("kid-1", key, sizeof key - 1, jwk, "https://ca.test/acct");
+  const char *h64 = json_string_value(json_object_get(eab, "protected"));
+  const char *p64 = json_string_value(json_object_get(eab, "payload"));
+  size_t n;
+  unsigned char mac[32];
+  char input[2048];
+  ck_assert(h64 && p64);
+  unsigned char *h = unb64url(h64, &n), *p = unb64url(p64, &n);
+  json_t *hdr = json_loads((char *)h, 0, NULL), *pl = json_loads((char *)p, 0, NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(hdr, "alg")), "HS256");
+  ck_assert_str_eq(json_string_value(json_object_get(hdr, "kid")), "kid-1");
+  ck_assert_str_eq(json_string_value(json_object_get(hdr, "url")), "https://ca.test/acct");
+  ck_assert_ptr_null(json_object_get(hdr, "nonce")); /* RFC 8555: no nonce in the inner JWS */
+  ck_assert(json_equal(pl, jwk));
+  snprintf(input, sizeof input, "%s.%s", h64, p64);
+  HMAC(EVP_sha256(), key, (int)sizeof key - 1, (unsigned char *)input, strlen(input), mac, NULL);
+  char *want = acme_b64url(mac, 32);
+  ck_assert_str_eq(json_string_value(json_object_get(eab, "signature")), want);
+  free(want);
+  free(h);
+  free(p);
+  json_decref(hdr);
+  json_decref(pl);
+  json_decref(eab);
+  json_decref(jwk);
+  EVP_PKEY_free(k);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("acme_jws");
   TCase *t = tcase_create("jws");
@@ -189,6 +225,7 @@ int main(void) {
   tcase_add_test(t, ec_jwk_and_thumbprint);
   tcase_add_test(t, account_key_load);
   tcase_add_test(t, jws_with_jwk_and_kid);
+  tcase_add_test(t, external_account_binding);
   suite_add_tcase(s, t);
   return tu_run(s);
 }
