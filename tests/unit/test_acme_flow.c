@@ -49,6 +49,8 @@ typedef struct fake_ca {
   char ari_id[128];    /* the CertID it knows */
   char replaces[128];  /* newOrder's "replaces" */
   int eab;             /* newAccount needs an external account binding */
+  int hold;            /* keep the next callback instead of answering */
+  acme_reply_fn held;
 } fake_ca;
 
 static fake_ca CA;
@@ -334,6 +336,11 @@ static int fake_send(acme_flow *f, const char *url, const char *jose, acme_reply
   answer a = {0};
   acme_reply r = {0};
   CA.n_requests++;
+  if (CA.hold) {
+    CA.hold = 0;
+    CA.held = cb;
+    return 0;
+  }
   if (!jose && !strcmp(url, CA_URL "/dir")) {
     a.status = 200;
     a.body = json_pack("{s:s, s:s, s:s}", "newNonce", CA_URL "/nonce", "newAccount",
@@ -633,6 +640,38 @@ START_TEST(external_account_binding_when_the_ca_needs_one) {
 }
 END_TEST
 
+/* A phase that timed out: the flow is canceled, and an answer that comes
+ * later (canceled, or even a real one) stops where it arrives. */
+static acme_flow *kept;
+static int t_apply_kept(rd_step *s, const rd_host_api *h) {
+  kept = acme_flow_new(s, h, &fake_transport);
+  if (acme_flow_config(kept))
+    return 0;
+  acme_flow_apply(kept);
+  return 0;
+}
+static const rd_step_kind kind_kept = {.type = "acme.kept", .platform = RD_PLATFORM_POSIX,
+                                       .probe = t_apply_kept, .apply = t_apply_kept};
+
+START_TEST(late_answers_after_cancel_do_nothing) {
+  CA.hold = 1;
+  /* the directory request is held: the phase has not completed */
+  ck_assert_int_eq(lh_phase(job, &kind_kept, RD_PHASE_APPLY, NULL, &out), RD_ESTATE);
+  ck_assert_int_eq(out.done_calls, 0);
+  ck_assert_ptr_nonnull(CA.held);
+  acme_flow_cancel(kept);
+  static const char dir[] = "{\"newNonce\":\"a\",\"newAccount\":\"b\",\"newOrder\":\"c\"}";
+  acme_reply r = {200, "nonce-x", NULL, -1, (const unsigned char *)dir, sizeof dir - 1};
+  int before = CA.n_requests;
+  CA.held(kept, RD_ECANCELED, NULL);
+  CA.held(kept, 0, &r);
+  ck_assert_int_eq(CA.n_requests, before); /* nothing further was asked */
+  ck_assert_int_eq(lh_scripts_run(job), 0); /* no key was made */
+  ck_assert_ptr_null(json_object_get(lh_journal(job), "acme.order"));
+  acme_flow_free(kept);
+}
+END_TEST
+
 START_TEST(configuration_errors) {
   char rsa[320];
   make_job("http://ca.test/dir", ACCT);
@@ -685,6 +724,7 @@ int main(void) {
   tcase_add_test(t, ari_window_in_the_probe_and_replaces_in_the_order);
   tcase_add_test(t, no_renewal_info_no_replaces);
   tcase_add_test(t, external_account_binding_when_the_ca_needs_one);
+  tcase_add_test(t, late_answers_after_cancel_do_nothing);
   suite_add_tcase(s, t);
   rc = tu_run(s);
   X509_free(CA_CERT);
