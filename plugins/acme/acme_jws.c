@@ -120,7 +120,8 @@ char *acme_key_authorization(const char *token, const char *thumbprint) {
 }
 
 /* ES256 (RFC 7518 3.4): the DER ECDSA signature as r || s, 32 bytes each. */
-static char *es256_sign(EVP_PKEY *key, const char *input) {
+static char *es256_sign(const void *ctxp, const char *input) {
+  EVP_PKEY *key = (EVP_PKEY *)ctxp;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   unsigned char der[80], raw[64];
   const unsigned char *p = der;
@@ -138,29 +139,35 @@ static char *es256_sign(EVP_PKEY *key, const char *input) {
   return r;
 }
 
-char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *url,
-               const json_t *payload) {
-  json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", nonce, "url", url);
-  char *htext = NULL, *ptext = NULL, *h64 = NULL, *p64 = NULL, *input = NULL, *sig = NULL;
-  char *out = NULL;
-  if (!hdr)
+typedef struct mac_key {
+  const unsigned char *key;
+  size_t len;
+} mac_key;
+
+/* HS256 (RFC 7518 3.2). */
+static char *hs256_sign(const void *ctxp, const char *input) {
+  const mac_key *k = ctxp;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int ml = 0;
+  if (!HMAC(EVP_sha256(), k->key, (int)k->len, (const unsigned char *)input, strlen(input), mac,
+            &ml))
     return NULL;
-  if (kid)
-    json_object_set_new(hdr, "kid", json_string(kid));
-  else
-    json_object_set_new(hdr, "jwk", acme_jwk(key));
-  htext = json_dumps(hdr, JSON_COMPACT);
-  ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup("");
+  return acme_b64url(mac, ml);
+}
+
+/* {"protected", "payload", "signature"} of header hdr and payload text
+ * ptext, the signature made by sign over "protected.payload". */
+static json_t *flattened(const json_t *hdr, const char *ptext,
+                         char *(*sign)(const void *ctx, const char *input), const void *ctx) {
+  char *htext = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+  char *h64 = NULL, *p64 = NULL, *input = NULL, *sig = NULL;
+  json_t *out = NULL;
   if (htext && ptext && (h64 = acme_b64url(htext, strlen(htext))) &&
-      (p64 = acme_b64url(ptext, strlen(ptext))) && asprintf(&input, "%s.%s", h64, p64) > 0 &&
-      (sig = es256_sign(key, input))) {
-    json_t *jws = json_pack("{s:s, s:s, s:s}", "protected", h64, "payload", p64, "signature", sig);
-    out = jws ? json_dumps(jws, JSON_COMPACT) : NULL;
-    json_decref(jws);
-  }
-  json_decref(hdr);
+      (p64 = acme_b64url(ptext, strlen(ptext))) && asprintf(&input, "%s.%s", h64, p64) < 0)
+    input = NULL;
+  if (input && (sig = sign(ctx, input)))
+    out = json_pack("{s:s, s:s, s:s}", "protected", h64, "payload", p64, "signature", sig);
   free(htext);
-  free(ptext);
   free(h64);
   free(p64);
   free(input);
@@ -168,27 +175,29 @@ char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *ur
   return out;
 }
 
-json_t *acme_eab(const char *eab_kid, const unsigned char *mac_key, size_t mac_len,
-                 const json_t *jwk, const char *url) {
-  json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", eab_kid, "url", url);
-  char *htext = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
-  char *ptext = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
-  char *h64 = NULL, *p64 = NULL, *input = NULL, *s64 = NULL;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int ml = 0;
-  json_t *out = NULL;
-  if (htext && ptext && (h64 = acme_b64url(htext, strlen(htext))) &&
-      (p64 = acme_b64url(ptext, strlen(ptext))) && asprintf(&input, "%s.%s", h64, p64) > 0 &&
-      HMAC(EVP_sha256(), mac_key, (int)mac_len, (const unsigned char *)input, strlen(input), mac,
-           &ml) &&
-      (s64 = acme_b64url(mac, ml)))
-    out = json_pack("{s:s, s:s, s:s}", "protected", h64, "payload", p64, "signature", s64);
+char *acme_jws(EVP_PKEY *key, const char *kid, const char *nonce, const char *url,
+               const json_t *payload) {
+  json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", nonce, "url", url), *jws;
+  char *ptext = payload ? json_dumps(payload, JSON_COMPACT) : strdup(""), *out;
+  if (hdr && kid)
+    json_object_set_new(hdr, "kid", json_string(kid));
+  else if (hdr)
+    json_object_set_new(hdr, "jwk", acme_jwk(key));
+  jws = flattened(hdr, ptext, es256_sign, key);
+  out = jws ? json_dumps(jws, JSON_COMPACT) : NULL;
+  json_decref(jws);
   json_decref(hdr);
-  free(htext);
   free(ptext);
-  free(h64);
-  free(p64);
-  free(input);
-  free(s64);
+  return out;
+}
+
+json_t *acme_eab(const char *eab_kid, const unsigned char *mac, size_t mac_len,
+                 const json_t *jwk, const char *url) {
+  json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", eab_kid, "url", url), *out;
+  char *ptext = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+  mac_key k = {mac, mac_len};
+  out = flattened(hdr, ptext, hs256_sign, &k);
+  json_decref(hdr);
+  free(ptext);
   return out;
 }
