@@ -147,6 +147,8 @@ int acme_reply_failed(acme_flow *f, int status, const acme_reply *r, const char 
   json_t *p;
   if (f->canceled || f->finished)
     return 1;
+  if (status == RD_ECANCELED) /* a late answer: the phase is over */
+    return 1;
   if (status) {
     acme_fail(f, status, "CA %s: %s: %s", f->dir_url, what, f->h->strerror(status));
     return 1;
@@ -454,6 +456,16 @@ static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void 
     acme_fail(f, RD_EPROTO, "the new public key cannot be parsed");
     return;
   }
+  if (f->order_url) {
+    /* resuming: the order goes on with the key staged now (an order is
+     * bound to a key only at finalize; a lost staged key is made again) */
+    int rc = acme_journal_order(f, "ordered", NULL);
+    if (rc)
+      acme_fail(f, rc, "journal: cannot record the order %s", f->order_url);
+    else
+      acme_order_fetch(f);
+    return;
+  }
   f->h->set_state(f->s, "KEY_READY");
   json_t *acct = json_pack("{s:b}", "termsOfServiceAgreed", 1);
   if (f->contact)
@@ -475,15 +487,9 @@ static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void 
 /* The order record of an earlier run, if it names an order to go on with. */
 static int resume(acme_flow *f, json_t *rec) {
   const char *state = json_string_value(json_object_get(rec, "state"));
-  const char *pub = json_string_value(json_object_get(rec, "pub"));
-  BIO *b;
-  if (!state || strcmp(state, "ordered") || !json_object_get(rec, "order") || !pub ||
-      !json_object_get(rec, "account") || !json_object_get(rec, "staged"))
-    return 0;
-  b = BIO_new_mem_buf(pub, -1);
-  f->newpub = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
-  BIO_free(b);
-  if (!f->newpub)
+  if (!state || strcmp(state, "ordered") || !json_string_value(json_object_get(rec, "order")) ||
+      !json_string_value(json_object_get(rec, "account")) ||
+      !json_string_value(json_object_get(rec, "staged")))
     return 0;
   set_str(&f->kid, json_string_value(json_object_get(rec, "account")));
   set_str(&f->order_url, json_string_value(json_object_get(rec, "order")));
@@ -536,13 +542,10 @@ static void dir_got_apply(acme_flow *f, int status, const acme_reply *r) {
     return;
   keep_nonce(f, status, r);
   rec = f->h->journal_get(f->s, ACME_JOURNAL_KEY);
-  if (rec && resume(f, rec)) {
-    json_decref(rec);
-    acme_order_fetch(f);
-    return;
-  }
+  int resumed = rec && resume(f, rec);
   json_decref(rec);
-  if (asprintf(&f->staged, "%s%s", f->key_path, RD_STAGED_SUFFIX) < 0) {
+  /* new or resumed: the staged key (kept when it is there, else made) */
+  if (!resumed && asprintf(&f->staged, "%s%s", f->key_path, RD_STAGED_SUFFIX) < 0) {
     f->staged = NULL;
     acme_fail(f, RD_ENOMEM, "out of memory");
     return;

@@ -50,6 +50,16 @@ int acme_set_issued(acme_flow *f, const char *chain_pem) {
   return 0;
 }
 
+/* 1 when the chain's first certificate holds pub. */
+static int leaf_is_for(const char *pem, EVP_PKEY *pub) {
+  BIO *b = BIO_new_mem_buf(pem, -1);
+  X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+  int ok = c && pub && EVP_PKEY_eq(X509_get0_pubkey(c), pub) == 1;
+  X509_free(c);
+  BIO_free(b);
+  return ok;
+}
+
 static void cert_got(acme_flow *f, int status, const acme_reply *r) {
   static const long ok[] = {200, 0};
   char *pem;
@@ -58,6 +68,16 @@ static void cert_got(acme_flow *f, int status, const acme_reply *r) {
     return;
   if (!(pem = strndup((const char *)r->body, r->body_len))) {
     acme_fail(f, RD_ENOMEM, "out of memory");
+    return;
+  }
+  if (!leaf_is_for(pem, f->newpub)) {
+    free(pem);
+    /* issued for another key (the staged one was lost after finalize):
+     * it cannot be installed; the next run orders again */
+    acme_journal_order(f, "invalid", NULL);
+    acme_fail(f, RD_EVERIFY, "CA %s: the certificate at %s is not for the key staged on the "
+                             "target; it will be ordered again",
+              f->dir_url, f->cert_url);
     return;
   }
   /* durable before it is used: a resumed job installs this one */

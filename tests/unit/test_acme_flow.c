@@ -50,6 +50,7 @@ typedef struct fake_ca {
   char replaces[128];  /* newOrder's "replaces" */
   int eab;             /* newAccount needs an external account binding */
   int hold;            /* keep the next callback instead of answering */
+  int other_key;       /* issue the certificate for another key */
   acme_reply_fn held;
 } fake_ca;
 
@@ -143,7 +144,7 @@ static char *issue(X509_REQ *req) {
   X509_set_version(c, 2);
   X509_set_issuer_name(c, X509_get_subject_name(CA_CERT));
   X509_set_subject_name(c, X509_REQ_get_subject_name(req));
-  X509_set_pubkey(c, pub);
+  X509_set_pubkey(c, CA.other_key ? CA_KEY : pub);
   X509_gmtime_adj(X509_getm_notBefore(c), 0);
   X509_gmtime_adj(X509_getm_notAfter(c), 90L * 86400);
   for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
@@ -514,6 +515,37 @@ START_TEST(resumed_job_finishes_the_same_order) {
 }
 END_TEST
 
+/* The staged key was lost while the order waited (before finalize): the
+ * same order goes on with a new staged key. */
+START_TEST(resumed_order_with_the_staged_key_lost_makes_it_again) {
+  CA.fail_finalize = 1;
+  ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EIO);
+  char *pub1 = lh_sh_out("openssl pkey -in %s -pubout", STAGED);
+  ck_assert_int_eq(unlink(STAGED), 0);
+  int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
+  ck_assert_msg(st == 0, "%s: %s", rd_errname(st), out.msg);
+  ck_assert_msg(!CA.violation[0], "%s", CA.violation); /* the CSR is the new staged key's */
+  ck_assert_int_eq(CA.n_order, 1);
+  char *pub2 = lh_sh_out("openssl pkey -in %s -pubout", STAGED);
+  ck_assert_str_ne(pub1, pub2);
+  ck_assert_ptr_nonnull(strstr(
+      json_string_value(json_object_get(json_object_get(lh_journal(job), "acme.order"), "pub")),
+      pub2));
+  free(pub1);
+  free(pub2);
+  expect_issued();
+}
+END_TEST
+
+START_TEST(certificate_for_another_key_is_refused) {
+  CA.other_key = 1;
+  ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EVERIFY);
+  ck_assert_msg(strstr(out.msg, "is not for the key staged on the target"), "%s", out.msg);
+  ck_assert_ptr_null(json_object_get(lh_facts(job), "new_cert"));
+  ck_assert_str_eq(journal_state(), "invalid");
+}
+END_TEST
+
 START_TEST(failed_challenge_removes_the_file_and_orders_again_next_time) {
   CA.wrong_keyauth = 1;
   int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
@@ -717,7 +749,9 @@ int main(void) {
   tcase_set_timeout(t, 60);
   tcase_add_test(t, issues_through_http01);
   tcase_add_test(t, resumed_job_finishes_the_same_order);
+  tcase_add_test(t, resumed_order_with_the_staged_key_lost_makes_it_again);
   tcase_add_test(t, failed_challenge_removes_the_file_and_orders_again_next_time);
+  tcase_add_test(t, certificate_for_another_key_is_refused);
   tcase_add_test(t, bad_nonce_is_retried_a_bounded_number_of_times);
   tcase_add_test(t, probe_reports_and_changes_nothing);
   tcase_add_test(t, configuration_errors);
