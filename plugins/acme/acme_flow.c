@@ -534,12 +534,12 @@ static int dir_parse(acme_flow *f, int status, const acme_reply *r) {
 static void dir_got_apply(acme_flow *f, int status, const acme_reply *r) {
   json_t *rec;
   char bits[32];
+  if (f->canceled || f->finished || dir_parse(f, status, r))
+    return;
   const json_t *k = json_object_get(f->h->section(f->s, "policy"), "key");
   const char *type = json_string_value(json_object_get(k, "type"));
   const char *curve = json_string_value(json_object_get(k, "curve"));
   json_int_t nbits = json_integer_value(json_object_get(k, "bits"));
-  if (f->canceled || f->finished || dir_parse(f, status, r))
-    return;
   keep_nonce(f, status, r);
   rec = f->h->journal_get(f->s, ACME_JOURNAL_KEY);
   int resumed = rec && resume(f, rec);
