@@ -33,6 +33,10 @@ void acme_flow_free(void *p) {
     return;
   free(f->dir_url);
   free(f->webroot);
+  free(f->dns_hook);
+  free(f->profile);
+  free(f->chal_name);
+  free(f->keyauth);
   free(f->key_path);
   json_decref(f->contact);
   json_decref(f->identifiers);
@@ -103,7 +107,7 @@ typedef struct fail_ctx {
 static void fail_removed(rd_step *s, int status, const rd_remote_result *r, void *arg) {
   fail_ctx *c = arg;
   if (status != RD_ECANCELED && (status || !r || r->exit_status))
-    c->f->h->log(s, RD_LOG_WARN, "acme: challenge file %s could not be removed",
+    c->f->h->log(s, RD_LOG_WARN, "acme: the answer to challenge %s could not be removed",
                  c->f->token ? c->f->token : "?");
   if (status != RD_ECANCELED)
     acme_finish(c->f, c->status, NULL, "%s", c->msg);
@@ -120,9 +124,7 @@ void acme_fail(acme_flow *f, int status, const char *fmt, ...) {
     c->status = status;
     vsnprintf(c->msg, sizeof c->msg, fmt, ap);
     va_end(ap);
-    if (f->h->remote(f->s, &acme_script_http01_remove,
-                     json_pack("{s:s, s:s}", "webroot", f->webroot, "token", f->token),
-                     fail_removed, c) == 0)
+    if (acme_chal_script(f, 0, fail_removed, c) == 0)
       return;
     acme_finish(f, status, NULL, "%s", c->msg);
     free(c);
@@ -383,12 +385,28 @@ int acme_flow_config(acme_flow *f) {
     acme_finish(f, RD_ECONFIG, NULL, "issuer: 'directory' must be the CA's https:// directory URL");
     return RD_ECONFIG;
   }
-  if (!root || root[0] != '/') {
+  const char *chal = json_string_value(json_object_get(iss, "challenge"));
+  const char *hook = json_string_value(json_object_get(iss, "dns_hook"));
+  f->dns01 = chal && !strcmp(chal, "dns-01");
+  if (chal && !f->dns01 && strcmp(chal, "http-01")) {
+    acme_finish(f, RD_ECONFIG, NULL, "issuer: 'challenge' must be \"http-01\" or \"dns-01\"");
+    return RD_ECONFIG;
+  }
+  if (f->dns01 && (!hook || hook[0] != '/')) {
+    acme_finish(f, RD_ECONFIG, NULL,
+                "issuer: dns-01 needs 'dns_hook', the absolute path of an executable on the "
+                "target run as HOOK add|remove NAME VALUE");
+    return RD_ECONFIG;
+  }
+  if (!f->dns01 && (!root || root[0] != '/')) {
     acme_finish(f, RD_ECONFIG, NULL,
                 "issuer: 'webroot' must be the absolute path the target's web server serves "
                 "/.well-known/acme-challenge/ from (http-01)");
     return RD_ECONFIG;
   }
+  set_str(&f->dns_hook, hook);
+  set_str(&f->profile, json_string_value(json_object_get(iss, "profile")));
+  f->dns_wait_ms = (long)json_integer_value(json_object_get(iss, "dns_wait_ms"));
   if (!key) {
     acme_finish(f, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
     return RD_ECONFIG;
@@ -438,7 +456,9 @@ static void account_got(acme_flow *f, int status, const acme_reply *r) {
   set_str(&f->kid, r->location);
   /* RFC 9773 5: the order names the certificate it replaces */
   acme_post(f, f->new_order,
-            json_pack("{s:O, s:s*}", "identifiers", f->identifiers, "replaces", f->replaces), 0,
+            json_pack("{s:O, s:s*, s:s*}", "identifiers", f->identifiers, "replaces",
+                      f->replaces, "profile", f->profile),
+            0,
             acme_order_got);
 }
 
@@ -605,8 +625,10 @@ static void probe_report(acme_flow *f, const acme_ari_window *w, long retry_afte
   } else if (ari_note) {
     snprintf(ari, sizeof ari, "; %s", ari_note);
   }
-  acme_finish(f, 0, res, "would order %s from %s (http-01 in %s%s%s)%s", names, f->dir_url,
-              f->webroot, f->replaces ? ", replacing " : "", f->replaces ? f->replaces : "", ari);
+  acme_finish(f, 0, res, "would order %s from %s (%s %s%s%s%s%s)%s", names, f->dir_url,
+              f->dns01 ? "dns-01 through" : "http-01 in", f->dns01 ? f->dns_hook : f->webroot,
+              f->profile ? ", profile " : "", f->profile ? f->profile : "",
+              f->replaces ? ", replacing " : "", f->replaces ? f->replaces : "", ari);
 }
 
 static void ari_got(acme_flow *f, int status, const acme_reply *r) {

@@ -19,6 +19,10 @@ struct acme_flow {
   int canceled, finished;
   /* configuration */
   char *dir_url, *webroot, *key_path;
+  int dns01;             /* the challenge answered: dns-01 (hook) or http-01 */
+  char *dns_hook;        /* dns-01: the hook's absolute path on the target */
+  long dns_wait_ms;      /* dns-01: wait after adding the record */
+  char *profile;         /* the CA's certificate profile, or NULL */
   json_t *contact;     /* array of "mailto:..." or NULL */
   json_t *identifiers; /* [{"type":"dns","value":...}] */
   EVP_PKEY *acct;
@@ -37,7 +41,9 @@ struct acme_flow {
   json_t *authzs;
   size_t authz_i;
   char *authz_url, *chal_url, *token; /* the challenge being answered */
-  int chal_written;                   /* the file is in the web root */
+  char *chal_name;                    /* dns-01: the record's name */
+  char *keyauth;                      /* its key authorization */
+  int chal_written; /* the file is in the web root / the record in DNS */
   int polls;
   char *staged;
   EVP_PKEY *newpub;
@@ -86,9 +92,14 @@ void acme_order_fetch(acme_flow *f);
 /* The journal says issued: the facts again from the stored chain. */
 int acme_set_issued(acme_flow *f, const char *chain_pem);
 
-/* acme_scripts.c: http-01 in the target's web root */
+/* acme_scripts.c: http-01 in the target's web root, dns-01 by a hook */
 extern const rd_script acme_script_http01_put;
 extern const rd_script acme_script_http01_remove;
+extern const rd_script acme_script_dns01_hook;
+/* Put the challenge's answer in place (add) or take it away (remove): the
+ * file in the web root, or the TXT record through the hook. 0 or RD_E*
+ * (then cb is not called). */
+int acme_chal_script(acme_flow *f, int add, rd_remote_cb cb, void *arg);
 /* A token is base64url (RFC 8555 8.3): the only characters let near a path. */
 int acme_token_ok(const char *token);
 

@@ -174,7 +174,8 @@ static void authz_fetch(acme_flow *f) { acme_post(f, f->authz_url, NULL, 0, auth
 static void chal_removed(rd_step *s, int status, const rd_remote_result *r, void *arg) {
   acme_flow *f = arg;
   (void)s;
-  if (acme_remote_failed(f, status, r, "removing the http-01 challenge file"))
+  if (acme_remote_failed(f, status, r,
+                         f->dns01 ? "removing the dns-01 record" : "removing the http-01 file"))
     return;
   f->authz_i++;
   next_authz(f);
@@ -188,26 +189,46 @@ static void chal_posted(acme_flow *f, int status, const acme_reply *r) {
   acme_later(f, poll_delay(f, r), authz_fetch);
 }
 
+static void chal_ready(acme_flow *f) { acme_post(f, f->chal_url, json_object(), 0, chal_posted); }
+
 static void chal_written(rd_step *s, int status, const rd_remote_result *r, void *arg) {
   acme_flow *f = arg;
   (void)s;
-  if (acme_remote_failed(f, status, r, "writing the http-01 challenge file"))
+  if (acme_remote_failed(f, status, r,
+                         f->dns01 ? "adding the dns-01 record" : "writing the http-01 file"))
     return;
   f->chal_written = 1;
-  acme_post(f, f->chal_url, json_object(), 0, chal_posted);
+  /* dns-01: give the record time to reach the authoritative servers */
+  acme_later(f, f->dns01 ? f->dns_wait_ms : 0, chal_ready);
 }
 
-/* The authorization's http-01 challenge: its URL and token. */
-static int pick_http01(acme_flow *f, json_t *authz) {
+/* The authorization's challenge of the configured type: its URL, token,
+ * key authorization and (dns-01) record name. */
+static int pick_challenge(acme_flow *f, json_t *authz) {
+  const char *want = f->dns01 ? "dns-01" : "http-01";
+  const char *id = json_string_value(json_object_get(json_object_get(authz, "identifier"), "value"));
   size_t i;
   json_t *c;
   json_array_foreach(json_object_get(authz, "challenges"), i, c) {
     const char *type = json_string_value(json_object_get(c, "type"));
-    if (type && !strcmp(type, "http-01")) {
-      set_str(&f->chal_url, json_string_value(json_object_get(c, "url")));
-      set_str(&f->token, json_string_value(json_object_get(c, "token")));
-      return f->chal_url && acme_token_ok(f->token) ? 0 : RD_EPROTO;
-    }
+    if (!type || strcmp(type, want))
+      continue;
+    set_str(&f->chal_url, json_string_value(json_object_get(c, "url")));
+    set_str(&f->token, json_string_value(json_object_get(c, "token")));
+    if (!f->chal_url || !acme_token_ok(f->token) || !id)
+      return RD_EPROTO;
+    /* a wildcard's record is the base name's (RFC 8555 8.4) */
+    if (!strncmp(id, "*.", 2))
+      id += 2;
+    if (strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+        strlen(id))
+      return RD_EPROTO;
+    free(f->chal_name);
+    if (asprintf(&f->chal_name, "_acme-challenge.%s", id) < 0)
+      f->chal_name = NULL;
+    free(f->keyauth);
+    f->keyauth = acme_key_authorization(f->token, f->thumb);
+    return f->chal_name && f->keyauth ? 0 : RD_ENOMEM;
   }
   return RD_ENOTSUP;
 }
@@ -229,8 +250,8 @@ static void authz_got(acme_flow *f, int status, const acme_reply *r) {
     json_decref(a);
     if (f->chal_written) {
       f->chal_written = 0;
-      acme_remote(f, &acme_script_http01_remove,
-                  json_pack("{s:s, s:s}", "webroot", f->webroot, "token", f->token), chal_removed);
+      if ((rc = acme_chal_script(f, 0, chal_removed, f)))
+        acme_fail(f, rc, "removing the answer to the challenge: %s", f->h->strerror(rc));
       return;
     }
     f->authz_i++;
@@ -259,22 +280,15 @@ static void authz_got(acme_flow *f, int status, const acme_reply *r) {
               st ? st : "(no status)", detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
     return;
   }
-  rc = pick_http01(f, a);
+  rc = pick_challenge(f, a);
   json_decref(a);
   if (rc) {
-    acme_fail(f, rc, "CA %s: authorization of %s: %s", f->dir_url, name,
-              rc == RD_ENOTSUP ? "no http-01 challenge offered" : "malformed http-01 challenge");
+    acme_fail(f, rc, "CA %s: authorization of %s: %s %s challenge", f->dir_url, name,
+              rc == RD_ENOTSUP ? "no" : "malformed", f->dns01 ? "dns-01" : "http-01");
     return;
   }
-  char *ka = acme_key_authorization(f->token, f->thumb);
-  if (!ka) {
-    acme_fail(f, RD_ENOMEM, "out of memory");
-    return;
-  }
-  acme_remote(f, &acme_script_http01_put,
-              json_pack("{s:s, s:s, s:s}", "webroot", f->webroot, "token", f->token, "keyauth", ka),
-              chal_written);
-  free(ka);
+  if ((rc = acme_chal_script(f, 1, chal_written, f)))
+    acme_fail(f, rc, "answering the challenge of %s: %s", name, f->h->strerror(rc));
 }
 
 static void next_authz(acme_flow *f) {

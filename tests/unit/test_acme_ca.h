@@ -52,6 +52,7 @@ typedef struct fake_ca {
   int ari;             /* renewalInfo: 1 a future window, 2 a window already over */
   char ari_id[128];    /* the CertID it knows */
   char replaces[128];  /* newOrder's "replaces" */
+  char profile[64];    /* newOrder's "profile" */
   int eab;             /* newAccount needs an external account binding */
   int hold;            /* keep the next callback instead of answering */
   int other_key;       /* issue the certificate for another key */
@@ -111,13 +112,14 @@ static const char *token_of(int i) { return i ? "tok_B-2" : "tok_A-1"; }
 
 static json_t *authz_json(int i) {
   static const char *const st[] = {"pending", "valid", "invalid"};
-  char url[64];
+  char url[64], durl[64];
   snprintf(url, sizeof url, CA_URL "/chal/%d", i);
+  snprintf(durl, sizeof durl, CA_URL "/chal/dns/%d", i);
   json_t *a = json_pack("{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}",
                         "status", st[CA.authz[i]], "identifier", "type", "dns", "value",
-                        NAMES[i], "challenges", "type", "dns-01", "url", CA_URL "/chal/dns",
-                        "token", "dnstoken", "type", "http-01", "url", url, "token",
-                        token_of(i), "status", st[CA.authz[i]]);
+                        NAMES[i], "challenges", "type", "dns-01", "url", durl, "token",
+                        token_of(i), "type", "http-01", "url", url, "token", token_of(i),
+                        "status", st[CA.authz[i]]);
   if (CA.authz[i] == 2)
     json_object_set_new(json_array_get(json_object_get(a, "challenges"), 1), "error",
                         json_pack("{s:s, s:s}", "type", "urn:ietf:params:acme:error:unauthorized",
@@ -126,11 +128,22 @@ static json_t *authz_json(int i) {
 }
 
 /* http-01 as a CA does it: fetch /.well-known/acme-challenge/TOKEN (here:
- * read it from the web root on this machine) and compare. */
-static void validate(int i) {
+ * read it from the web root on this machine) and compare; dns-01: look up
+ * the TXT record _acme-challenge.NAME (here: the file the test's hook
+ * wrote into T/zone) and compare with base64url(SHA-256(keyauth)). */
+static void validate(int i, int dns) {
   char path[512], want[128], *got;
-  snprintf(path, sizeof path, "%s/.well-known/acme-challenge/%s", WEBROOT, token_of(i));
   snprintf(want, sizeof want, "%s.%s", token_of(i), CA.wrong_keyauth ? "x" : CA.thumb);
+  if (dns) {
+    unsigned char md[32];
+    EVP_Digest(want, strlen(want), md, NULL, EVP_sha256(), NULL);
+    char *v = acme_b64url(md, 32);
+    snprintf(want, sizeof want, "%s", v);
+    free(v);
+    snprintf(path, sizeof path, "%s/zone/_acme-challenge.%s", T, NAMES[i]);
+  } else {
+    snprintf(path, sizeof path, "%s/.well-known/acme-challenge/%s", WEBROOT, token_of(i));
+  }
   got = tu_read_file(path, NULL);
   CA.authz[i] = got && !strcmp(got, want) ? 1 : 2;
   if (CA.authz[i] == 2)
@@ -289,6 +302,8 @@ static void answer_post(const char *url, const char *jose, answer *a) {
     json_t *pl = json_loads(payload, 0, NULL);
     snprintf(CA.replaces, sizeof CA.replaces, "%s",
              json_string_value(json_object_get(pl, "replaces")) ?: "");
+    snprintf(CA.profile, sizeof CA.profile, "%s",
+             json_string_value(json_object_get(pl, "profile")) ?: "");
     json_decref(pl);
     CA.n_order++;
     CA.order_seq++;
@@ -305,10 +320,12 @@ static void answer_post(const char *url, const char *jose, answer *a) {
   } else if (sscanf(url, CA_URL "/authz/%d", &i) == 1 && i >= 0 && i < NIDS) {
     a->status = 200;
     a->body = authz_json(i);
-  } else if (sscanf(url, CA_URL "/chal/%d", &i) == 1 && i >= 0 && i < NIDS) {
+  } else if ((sscanf(url, CA_URL "/chal/%d", &i) == 1 ||
+              sscanf(url, CA_URL "/chal/dns/%d", &i) == 1) &&
+             i >= 0 && i < NIDS) {
     if (strcmp(payload, "{}"))
       violation("%s: the payload must be {}", url);
-    validate(i);
+    validate(i, strstr(url, "/dns/") != NULL);
     a->status = 200;
     a->body = json_pack("{s:s, s:s}", "type", "http-01", "status", "processing");
   } else if (!strcmp(url, CA_URL "/finalize/1")) {
