@@ -107,7 +107,7 @@ START_TEST(bad_nonce_is_retried_a_bounded_number_of_times) {
   int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
   ck_assert_int_eq(st, RD_EDENIED);
   ck_assert_msg(strstr(out.msg, "badNonce"), "%s", out.msg);
-  ck_assert_int_eq(CA.n_badnonce, 3);
+  ck_assert_int_eq(CA.n_badnonce, 5); /* ACME_BAD_NONCE_TRIES */
   ck_assert_int_eq(CA.n_account, 0);
 }
 END_TEST
