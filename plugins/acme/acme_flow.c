@@ -71,9 +71,19 @@ rd_step *acme_flow_step(const acme_flow *f) { return f->s; }
 const rd_host_api *acme_flow_host(const acme_flow *f) { return f->h; }
 void acme_flow_cancel(acme_flow *f) { f->canceled = 1; }
 
-static void set_str(char **dst, const char *v) {
+void acme_set_str(char **dst, const char *v) {
   free(*dst);
   *dst = v ? strdup(v) : NULL;
+}
+
+const char *acme_url(const char *u) {
+  size_t n = u ? strlen(u) : 0;
+  if (n < 9 || n > 2048 || strncmp(u, "https://", 8))
+    return NULL;
+  for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+    if (*p <= 0x20 || *p == 0x7f)
+      return NULL;
+  return u;
 }
 
 static void vfinish(acme_flow *f, int status, json_t *result, const char *fmt, va_list ap)
@@ -174,7 +184,7 @@ static void post_send(acme_flow *f);
 
 static void keep_nonce(acme_flow *f, int status, const acme_reply *r) {
   if (!status && r && r->nonce && *r->nonce)
-    set_str(&f->nonce, r->nonce);
+    acme_set_str(&f->nonce, r->nonce);
 }
 
 static int is_bad_nonce(const acme_reply *r) {
@@ -232,7 +242,7 @@ static void post_send(acme_flow *f) {
 }
 
 void acme_post(acme_flow *f, const char *url, json_t *payload, int use_jwk, acme_reply_fn cb) {
-  set_str(&f->p_url, url);
+  acme_set_str(&f->p_url, url);
   json_decref(f->p_payload);
   f->p_payload = payload;
   f->p_jwk = use_jwk;
@@ -366,7 +376,7 @@ static int eab_config(acme_flow *f, const json_t *eab) {
     acme_finish(f, RD_ECONFIG, NULL, "issuer: eab.hmac_key is not a base64url MAC key");
     return RD_ECONFIG;
   }
-  set_str(&f->eab_kid, kid);
+  acme_set_str(&f->eab_kid, kid);
   return 0;
 }
 
@@ -404,8 +414,8 @@ int acme_flow_config(acme_flow *f) {
                 "/.well-known/acme-challenge/ from (http-01)");
     return RD_ECONFIG;
   }
-  set_str(&f->dns_hook, hook);
-  set_str(&f->profile, json_string_value(json_object_get(iss, "profile")));
+  acme_set_str(&f->dns_hook, hook);
+  acme_set_str(&f->profile, json_string_value(json_object_get(iss, "profile")));
   f->dns_wait_ms = (long)json_integer_value(json_object_get(iss, "dns_wait_ms"));
   if (!key) {
     acme_finish(f, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
@@ -431,9 +441,9 @@ int acme_flow_config(acme_flow *f) {
   }
   if ((rc = eab_config(f, json_object_get(iss, "eab"))))
     return rc;
-  set_str(&f->dir_url, dir);
-  set_str(&f->webroot, root);
-  set_str(&f->key_path, key);
+  acme_set_str(&f->dir_url, dir);
+  acme_set_str(&f->webroot, root);
+  acme_set_str(&f->key_path, key);
   if (json_is_array(json_object_get(iss, "contact")))
     f->contact = json_incref(json_object_get(iss, "contact"));
   f->poll_ms = poll > 0 ? (long)poll : 2000;
@@ -448,12 +458,12 @@ static void account_got(acme_flow *f, int status, const acme_reply *r) {
   static const long ok[] = {200, 201, 0};
   if (acme_reply_failed(f, status, r, "newAccount", ok))
     return;
-  if (!r->location) {
-    acme_fail(f, RD_EPROTO, "CA %s: newAccount: no Location (account URL) in the answer",
+  if (!acme_url(r->location)) {
+    acme_fail(f, RD_EPROTO, "CA %s: newAccount: no Location (https:// account URL) in the answer",
               f->dir_url);
     return;
   }
-  set_str(&f->kid, r->location);
+  acme_set_str(&f->kid, r->location);
   /* RFC 9773 5: the order names the certificate it replaces */
   acme_post(f, f->new_order,
             json_pack("{s:O, s:s*, s:s*}", "identifiers", f->identifiers, "replaces",
@@ -511,9 +521,9 @@ static int resume(acme_flow *f, json_t *rec) {
       !json_string_value(json_object_get(rec, "account")) ||
       !json_string_value(json_object_get(rec, "staged")))
     return 0;
-  set_str(&f->kid, json_string_value(json_object_get(rec, "account")));
-  set_str(&f->order_url, json_string_value(json_object_get(rec, "order")));
-  set_str(&f->staged, json_string_value(json_object_get(rec, "staged")));
+  acme_set_str(&f->kid, json_string_value(json_object_get(rec, "account")));
+  acme_set_str(&f->order_url, json_string_value(json_object_get(rec, "order")));
+  acme_set_str(&f->staged, json_string_value(json_object_get(rec, "staged")));
   f->h->log(f->s, RD_LOG_INFO, "acme: resuming order %s", f->order_url);
   return 1;
 }
@@ -536,10 +546,10 @@ static int dir_parse(acme_flow *f, int status, const acme_reply *r) {
   if (acme_reply_failed(f, status, r, "directory", ok))
     return -1;
   d = acme_reply_json(r);
-  set_str(&f->new_nonce, json_string_value(json_object_get(d, "newNonce")));
-  set_str(&f->new_account, json_string_value(json_object_get(d, "newAccount")));
-  set_str(&f->new_order, json_string_value(json_object_get(d, "newOrder")));
-  set_str(&f->renewal_info, json_string_value(json_object_get(d, "renewalInfo")));
+  acme_set_str(&f->new_nonce, acme_url(json_string_value(json_object_get(d, "newNonce"))));
+  acme_set_str(&f->new_account, acme_url(json_string_value(json_object_get(d, "newAccount"))));
+  acme_set_str(&f->new_order, acme_url(json_string_value(json_object_get(d, "newOrder"))));
+  acme_set_str(&f->renewal_info, acme_url(json_string_value(json_object_get(d, "renewalInfo"))));
   json_decref(d);
   if (f->renewal_info)
     f->replaces = live_cert_id(f);
@@ -584,7 +594,7 @@ void acme_flow_apply(acme_flow *f) {
   const char *pem = json_string_value(json_object_get(rec, "cert"));
   int rc;
   if (state && !strcmp(state, "issued") && pem) {
-    set_str(&f->staged, json_string_value(json_object_get(rec, "staged")));
+    acme_set_str(&f->staged, json_string_value(json_object_get(rec, "staged")));
     rc = acme_set_issued(f, pem);
     json_decref(rec);
     if (rc)
@@ -605,8 +615,9 @@ static void probe_report(acme_flow *f, const acme_ari_window *w, long retry_afte
   size_t i;
   json_array_foreach(f->identifiers, i, v) {
     size_t o = strlen(names);
-    snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
-             json_string_value(json_object_get(v, "value")));
+    char one[256];
+    rd_one_line(json_string_value(json_object_get(v, "value")), one, sizeof one);
+    snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", one);
   }
   rd_result_change(res, "certificate", "current certificate", "(new certificate)");
   if (w) {

@@ -59,6 +59,11 @@ struct acme_flow {
 };
 
 /* acme_flow.c */
+/* *dst = a copy of v (NULL: none), the old value freed. */
+void acme_set_str(char **dst, const char *v);
+/* u when it is an https:// URL without spaces or control characters (a CA's
+ * URLs end up in messages and requests), else NULL. */
+const char *acme_url(const char *u);
 void acme_finish(acme_flow *f, int status, json_t *result, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Completion after a failure: removes a challenge file still in the web

@@ -15,11 +15,6 @@
 #include "common/keyscripts.h"
 #include "renewd/plugin_helpers.h"
 
-static void set_str(char **dst, const char *v) {
-  free(*dst);
-  *dst = v ? strdup(v) : NULL;
-}
-
 static long poll_delay(acme_flow *f, const acme_reply *r) {
   return r && r->retry_after >= 0 ? r->retry_after * 1000 : f->poll_ms;
 }
@@ -213,8 +208,8 @@ static int pick_challenge(acme_flow *f, json_t *authz) {
     const char *type = json_string_value(json_object_get(c, "type"));
     if (!type || strcmp(type, want))
       continue;
-    set_str(&f->chal_url, json_string_value(json_object_get(c, "url")));
-    set_str(&f->token, json_string_value(json_object_get(c, "token")));
+    acme_set_str(&f->chal_url, acme_url(json_string_value(json_object_get(c, "url"))));
+    acme_set_str(&f->token, json_string_value(json_object_get(c, "token")));
     if (!f->chal_url || !acme_token_ok(f->token) || !id)
       return RD_EPROTO;
     /* a wildcard's record is the base name's (RFC 8555 8.4) */
@@ -242,7 +237,7 @@ static void authz_got(acme_flow *f, int status, const acme_reply *r) {
   if (acme_reply_failed(f, status, r, "authorization", ok))
     return;
   a = acme_reply_json(r);
-  snprintf(stbuf, sizeof stbuf, "%s", json_string_value(json_object_get(a, "status")) ?: "");
+  rd_one_line(json_string_value(json_object_get(a, "status")), stbuf, sizeof stbuf);
   st = stbuf[0] ? stbuf : NULL;
   rd_one_line(json_string_value(json_object_get(json_object_get(a, "identifier"), "value")), name,
               sizeof name);
@@ -297,7 +292,7 @@ static void next_authz(acme_flow *f) {
     acme_order_fetch(f); /* every authorization done: the order is ready */
     return;
   }
-  set_str(&f->authz_url, json_string_value(u));
+  acme_set_str(&f->authz_url, acme_url(json_string_value(u)));
   if (!f->authz_url) {
     acme_fail(f, RD_EPROTO, "CA %s: order %s: an authorization is not a URL", f->dir_url,
               f->order_url);
@@ -311,11 +306,12 @@ static void next_authz(acme_flow *f) {
 
 static int order_created(acme_flow *f, const acme_reply *r) {
   int rc;
-  if (!r->location) {
-    acme_fail(f, RD_EPROTO, "CA %s: newOrder: no Location (order URL) in the answer", f->dir_url);
+  if (!acme_url(r->location)) {
+    acme_fail(f, RD_EPROTO, "CA %s: newOrder: no Location (https:// order URL) in the answer",
+              f->dir_url);
     return -1;
   }
-  set_str(&f->order_url, r->location);
+  acme_set_str(&f->order_url, r->location);
   /* durable before anything else is asked: a resumed job finishes it */
   if ((rc = acme_journal_order(f, "ordered", NULL)) ||
       (rc = f->h->set_state(f->s, "REQUESTED"))) {
@@ -339,10 +335,10 @@ void acme_order_got(acme_flow *f, int status, const acme_reply *r) {
   if (!f->order_url && order_created(f, r))
     return;
   o = acme_reply_json(r);
-  snprintf(stbuf, sizeof stbuf, "%s", json_string_value(json_object_get(o, "status")) ?: "");
+  rd_one_line(json_string_value(json_object_get(o, "status")), stbuf, sizeof stbuf);
   st = stbuf[0] ? stbuf : NULL;
-  set_str(&f->finalize_url, json_string_value(json_object_get(o, "finalize")));
-  set_str(&f->cert_url, json_string_value(json_object_get(o, "certificate")));
+  acme_set_str(&f->finalize_url, acme_url(json_string_value(json_object_get(o, "finalize"))));
+  acme_set_str(&f->cert_url, acme_url(json_string_value(json_object_get(o, "certificate"))));
   json_decref(f->authzs);
   f->authzs = json_incref(json_object_get(o, "authorizations"));
   rd_one_line(json_string_value(json_object_get(json_object_get(o, "error"), "detail")), detail,

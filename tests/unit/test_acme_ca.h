@@ -56,6 +56,7 @@ typedef struct fake_ca {
   int eab;             /* newAccount needs an external account binding */
   int hold;            /* keep the next callback instead of answering */
   int other_key;       /* issue the certificate for another key */
+  int bad_location;    /* newOrder's Location is not a clean https:// URL */
   acme_reply_fn held;
 } fake_ca;
 
@@ -310,7 +311,7 @@ static void answer_post(const char *url, const char *jose, answer *a) {
     memset(CA.authz, 0, sizeof CA.authz);
     CA.order_dead = CA.processing = CA.valid = 0;
     a->status = 201;
-    a->location = CA_URL "/order/1";
+    a->location = CA.bad_location ? CA_URL "/order/1\r\nX-Injected: 1" : CA_URL "/order/1";
     a->body = order_json();
   } else if (!strcmp(url, CA_URL "/order/1")) {
     if (CA.processing && !CA.valid)

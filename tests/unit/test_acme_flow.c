@@ -102,6 +102,17 @@ START_TEST(failed_challenge_removes_the_file_and_orders_again_next_time) {
 }
 END_TEST
 
+/* A CA's URL goes into requests, the journal and messages: only a clean
+ * https:// URL is taken. */
+START_TEST(order_url_with_control_characters_is_refused) {
+  CA.bad_location = 1;
+  ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EPROTO);
+  ck_assert_msg(strstr(out.msg, "newOrder: no Location (https:// order URL)"), "%s", out.msg);
+  ck_assert_ptr_null(strchr(out.msg, '\n'));
+  ck_assert_ptr_null(json_object_get(lh_journal(job), "acme.order"));
+}
+END_TEST
+
 START_TEST(bad_nonce_is_retried_a_bounded_number_of_times) {
   CA.bad_nonces = 100;
   int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
@@ -268,6 +279,7 @@ int main(void) {
   tcase_add_test(t, failed_challenge_removes_the_file_and_orders_again_next_time);
   tcase_add_test(t, certificate_for_another_key_is_refused);
   tcase_add_test(t, bad_nonce_is_retried_a_bounded_number_of_times);
+  tcase_add_test(t, order_url_with_control_characters_is_refused);
   tcase_add_test(t, probe_reports_and_changes_nothing);
   tcase_add_test(t, configuration_errors);
   tcase_add_test(t, ari_window_in_the_probe_and_replaces_in_the_order);
