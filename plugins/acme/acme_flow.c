@@ -395,11 +395,11 @@ int acme_flow_config(acme_flow *f) {
     acme_finish(f, RD_ECONFIG, NULL, "issuer: 'directory' must be the CA's https:// directory URL");
     return RD_ECONFIG;
   }
-  const char *chal = json_string_value(json_object_get(iss, "challenge"));
+  const char *chal = json_string_value(json_object_get(iss, "challenge_type"));
   const char *hook = json_string_value(json_object_get(iss, "dns_hook"));
   f->dns01 = chal && !strcmp(chal, "dns-01");
   if (chal && !f->dns01 && strcmp(chal, "http-01")) {
-    acme_finish(f, RD_ECONFIG, NULL, "issuer: 'challenge' must be \"http-01\" or \"dns-01\"");
+    acme_finish(f, RD_ECONFIG, NULL, "issuer: 'challenge_type' must be \"http-01\" or \"dns-01\"");
     return RD_ECONFIG;
   }
   if (f->dns01 && (!hook || hook[0] != '/')) {

@@ -28,7 +28,7 @@ static void write_hook(void) {
 
 static void dns_job(const char *more) {
   char extra[1024];
-  snprintf(extra, sizeof extra, "\"challenge\": \"dns-01\", \"dns_hook\": \"%s\"%s%s", HOOK,
+  snprintf(extra, sizeof extra, "\"challenge_type\": \"dns-01\", \"dns_hook\": \"%s\"%s%s", HOOK,
            more[0] ? ", " : "", more);
   make_job(CA_URL "/dir", ACCT, extra);
 }
@@ -101,17 +101,17 @@ START_TEST(profile_goes_into_the_order) {
 END_TEST
 
 START_TEST(challenge_configuration_errors) {
-  make_job(CA_URL "/dir", ACCT, "\"challenge\": \"tls-alpn-01\"");
+  make_job(CA_URL "/dir", ACCT, "\"challenge_type\": \"tls-alpn-01\"");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_ECONFIG);
-  ck_assert_msg(strstr(out.msg, "'challenge' must be"), "%s", out.msg);
-  make_job(CA_URL "/dir", ACCT, "\"challenge\": \"dns-01\"");
+  ck_assert_msg(strstr(out.msg, "'challenge_type' must be"), "%s", out.msg);
+  make_job(CA_URL "/dir", ACCT, "\"challenge_type\": \"dns-01\"");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_ECONFIG);
   ck_assert_msg(strstr(out.msg, "dns-01 needs 'dns_hook'"), "%s", out.msg);
-  make_job(CA_URL "/dir", ACCT, "\"challenge\": \"dns-01\", \"dns_hook\": \"hook.sh\"");
+  make_job(CA_URL "/dir", ACCT, "\"challenge_type\": \"dns-01\", \"dns_hook\": \"hook.sh\"");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_ECONFIG);
   ck_assert_int_eq(CA.n_requests, 0);
   /* a hook that is not there fails on the target, naming it */
-  make_job(CA_URL "/dir", ACCT, "\"challenge\": \"dns-01\", \"dns_hook\": \"/nonexistent/hook\"");
+  make_job(CA_URL "/dir", ACCT, "\"challenge_type\": \"dns-01\", \"dns_hook\": \"/nonexistent/hook\"");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EREMOTE);
   ck_assert_msg(strstr(out.msg, "dns hook /nonexistent/hook: not an executable file"), "%s",
                 out.msg);

@@ -349,7 +349,7 @@ START_TEST(pebble_issues_through_dns01_hook) {
           MGMT, MGMT);
   fclose(f);
   ck_assert_int_eq(chmod(hook, 0755), 0);
-  snprintf(extra, sizeof extra, "\"challenge\": \"dns-01\", \"dns_hook\": \"%s\"", hook);
+  snprintf(extra, sizeof extra, "\"challenge_type\": \"dns-01\", \"dns_hook\": \"%s\"", hook);
   new_job(extra);
   int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
   ck_assert_msg(st == 0, "%s: %s", rd_errname(st), out.msg);
