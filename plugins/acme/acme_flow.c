@@ -648,7 +648,8 @@ static void ari_got(acme_flow *f, int status, const acme_reply *r) {
   if (f->canceled || f->finished)
     return;
   if (status || r->status != 200 ||
-      acme_ari_parse((const char *)r->body, r->body_len, time(NULL), (double)rand() / ((double)RAND_MAX + 1), &w)) {
+      acme_ari_parse((const char *)r->body, r->body_len, time(NULL),
+                     (double)rand() / ((double)RAND_MAX + 1), &w)) {
     snprintf(note, sizeof note, "no renewal window: the CA's renewalInfo answered %s",
              status ? f->h->strerror(status) : r->status != 200 ? "an HTTP error" : "malformed");
     probe_report(f, NULL, -1, note);

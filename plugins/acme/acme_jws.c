@@ -81,7 +81,9 @@ int acme_jwk_thumbprint(const json_t *jwk, char out[44]) {
    * whitespace (jansson's JSON_SORT_KEYS | JSON_COMPACT). */
   static const char *const ec[] = {"crv", "kty", "x", "y", NULL};
   static const char *const rsa[] = {"e", "kty", "n", NULL};
-  const char *const *names = kty && !strcmp(kty, "EC") ? ec : kty && !strcmp(kty, "RSA") ? rsa : NULL;
+  const char *const *names = kty && !strcmp(kty, "EC")    ? ec
+                             : kty && !strcmp(kty, "RSA") ? rsa
+                                                          : NULL;
   unsigned char md[32];
   unsigned int mdlen = 0;
   json_t *req;

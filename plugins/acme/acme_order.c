@@ -201,7 +201,8 @@ static void chal_written(rd_step *s, int status, const rd_remote_result *r, void
  * key authorization and (dns-01) record name. */
 static int pick_challenge(acme_flow *f, json_t *authz) {
   const char *want = f->dns01 ? "dns-01" : "http-01";
-  const char *id = json_string_value(json_object_get(json_object_get(authz, "identifier"), "value"));
+  const json_t *ident = json_object_get(authz, "identifier");
+  const char *id = json_string_value(json_object_get(ident, "value"));
   size_t i;
   json_t *c;
   json_array_foreach(json_object_get(authz, "challenges"), i, c) {

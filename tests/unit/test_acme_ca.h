@@ -472,7 +472,8 @@ static int challenge_files(void) {
 }
 
 static const char *journal_state(void) {
-  return json_string_value(json_object_get(json_object_get(lh_journal(job), "acme.order"), "state"));
+  json_t *rec = json_object_get(lh_journal(job), "acme.order");
+  return json_string_value(json_object_get(rec, "state"));
 }
 
 static void expect_issued(void) {

@@ -20,7 +20,11 @@ static void write_hook(void) {
           "#!/bin/sh\n"
           "[ -e '%s/hook-fails' ] && { echo 'update failed: REFUSED'; exit 4; }\n"
           "echo \"$1 $2 $3\" >> '%s'\n"
-          "case $1 in add) printf %%s \"$3\" > '%s'/\"$2\" ;; remove) rm -f '%s'/\"$2\" ;; *) exit 2 ;; esac\n",
+          "case $1 in\n"
+          "  add) printf %%s \"$3\" > '%s'/\"$2\" ;;\n"
+          "  remove) rm -f '%s'/\"$2\" ;;\n"
+          "  *) exit 2 ;;\n"
+          "esac\n",
           T, DNSLOG, ZONE, ZONE);
   fclose(fp);
   ck_assert_int_eq(chmod(HOOK, 0755), 0);
@@ -76,7 +80,8 @@ START_TEST(dns01_hook_failure_is_reported) {
   ck_assert_int_eq(lh_sh("touch %s/hook-fails", T), 0);
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EREMOTE);
   ck_assert_msg(strstr(out.msg, "adding the dns-01 record") &&
-                    strstr(out.msg, "add _acme-challenge.web1.test: exit 4: update failed: REFUSED"),
+                    strstr(out.msg,
+                           "add _acme-challenge.web1.test: exit 4: update failed: REFUSED"),
                 "%s", out.msg);
   ck_assert_int_eq(CA.n_finalize, 0);
 }
@@ -111,7 +116,8 @@ START_TEST(challenge_configuration_errors) {
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_ECONFIG);
   ck_assert_int_eq(CA.n_requests, 0);
   /* a hook that is not there fails on the target, naming it */
-  make_job(CA_URL "/dir", ACCT, "\"challenge_type\": \"dns-01\", \"dns_hook\": \"/nonexistent/hook\"");
+  make_job(CA_URL "/dir", ACCT,
+           "\"challenge_type\": \"dns-01\", \"dns_hook\": \"/nonexistent/hook\"");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), RD_EREMOTE);
   ck_assert_msg(strstr(out.msg, "dns hook /nonexistent/hook: not an executable file"), "%s",
                 out.msg);

@@ -36,7 +36,8 @@ START_TEST(resumed_job_finishes_the_same_order) {
   CA.fail_finalize = 1;
   int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
   ck_assert_int_eq(st, RD_EIO);
-  ck_assert_msg(strstr(out.msg, "finalize: HTTP 500") && strstr(out.msg, "try again later"), "%s", out.msg);
+  ck_assert_msg(strstr(out.msg, "finalize: HTTP 500") && strstr(out.msg, "try again later"), "%s",
+                out.msg);
   ck_assert_str_eq(journal_state(), "ordered");
   ck_assert_int_eq(challenge_files(), 0);
   char *pub1 = lh_sh_out("openssl pkey -in %s -pubout", STAGED);
