@@ -678,6 +678,20 @@ static void dir_got_probe(acme_flow *f, int status, const acme_reply *r) {
     probe_report(f, NULL, -1, "no renewal window: the CA's renewalInfo cannot be asked");
 }
 
+int acme_flow_begin(rd_step *s, const rd_host_api *h, const acme_transport *t, int probe) {
+  acme_flow *f = acme_flow_new(s, h, t);
+  if (!f)
+    return RD_ENOMEM;
+  h->set_data(s, f, acme_flow_free);
+  if (acme_flow_config(f))
+    return 0; /* completed with the sentence */
+  if (probe)
+    acme_flow_probe(f);
+  else
+    acme_flow_apply(f);
+  return 0;
+}
+
 void acme_flow_probe(acme_flow *f) {
   int rc = f->t->send(f, f->dir_url, NULL, dir_got_probe);
   if (rc)

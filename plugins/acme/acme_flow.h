@@ -60,5 +60,9 @@ int acme_flow_config(acme_flow *f);
 void acme_flow_probe(acme_flow *f);
 /* apply: the order, resumed from the journal or new; completes the phase. */
 void acme_flow_apply(acme_flow *f);
+/* A phase function's body: a flow over transport t owned by step s, its
+ * configuration, then the probe (probe != 0) or the apply. Returns what the
+ * phase function returns (0: a completion follows). */
+int acme_flow_begin(rd_step *s, const rd_host_api *h, const acme_transport *t, int probe);
 
 #endif

@@ -402,21 +402,12 @@ static int fake_send(acme_flow *f, const char *url, const char *jose, acme_reply
 static const acme_transport fake_transport = {fake_send};
 
 /* The step kind under test: the flow, speaking to the fake CA. */
-static int t_begin(rd_step *s, const rd_host_api *h, int probe) {
-  acme_flow *f = acme_flow_new(s, h, &fake_transport);
-  if (!f)
-    return RD_ENOMEM;
-  h->set_data(s, f, acme_flow_free);
-  if (acme_flow_config(f))
-    return 0;
-  if (probe)
-    acme_flow_probe(f);
-  else
-    acme_flow_apply(f);
-  return 0;
+static int t_probe(rd_step *s, const rd_host_api *h) {
+  return acme_flow_begin(s, h, &fake_transport, 1);
 }
-static int t_probe(rd_step *s, const rd_host_api *h) { return t_begin(s, h, 1); }
-static int t_apply(rd_step *s, const rd_host_api *h) { return t_begin(s, h, 0); }
+static int t_apply(rd_step *s, const rd_host_api *h) {
+  return acme_flow_begin(s, h, &fake_transport, 0);
+}
 static const rd_step_kind kind = {.type = "acme.test", .platform = RD_PLATFORM_POSIX,
                                   .probe = t_probe, .apply = t_apply};
 

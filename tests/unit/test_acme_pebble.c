@@ -235,21 +235,12 @@ static int curl_send(acme_flow *f, const char *url, const char *jose, acme_reply
 
 static const acme_transport curl_transport = {curl_send};
 
-static int k_begin(rd_step *s, const rd_host_api *h, int probe) {
-  acme_flow *f = acme_flow_new(s, h, &curl_transport);
-  if (!f)
-    return RD_ENOMEM;
-  h->set_data(s, f, acme_flow_free);
-  if (acme_flow_config(f))
-    return 0;
-  if (probe)
-    acme_flow_probe(f);
-  else
-    acme_flow_apply(f);
-  return 0;
+static int k_probe(rd_step *s, const rd_host_api *h) {
+  return acme_flow_begin(s, h, &curl_transport, 1);
 }
-static int k_probe(rd_step *s, const rd_host_api *h) { return k_begin(s, h, 1); }
-static int k_apply(rd_step *s, const rd_host_api *h) { return k_begin(s, h, 0); }
+static int k_apply(rd_step *s, const rd_host_api *h) {
+  return acme_flow_begin(s, h, &curl_transport, 0);
+}
 static const rd_step_kind kind = {.type = "acme.pebble", .platform = RD_PLATFORM_POSIX,
                                   .probe = k_probe, .apply = k_apply};
 
