@@ -1,28 +1,13 @@
-/* scep_csr.h — a PKCS#10 request built on the orchestrator around a public
- * key that lives on the target, signed there: the orchestrator computes the
- * digest of the CertificationRequestInfo, the target signs it with
- * `openssl pkeyutl -sign -pkeyopt digest:sha256`, and the signature is put
- * back. Subject, SANs and the challenge never have to be quoted into a
- * command line on the target. */
+/* scep_csr.h — the SCEP issuer's names for the shared CSR builder
+ * (plugins/common/csr.h), kept so that the SCEP sources need not change. */
 #ifndef RENEWD_SCEP_CSR_H
 #define RENEWD_SCEP_CSR_H
-#include <stddef.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
+#include "common/csr.h"
 
-typedef struct scep_csr_build scep_csr_build;
-
-/* subject: copied (the old certificate's); sans: the old certificate's
- * subjectAltName extension value (may be NULL); challenge: may be NULL. */
-int scep_csr_build_new(scep_csr_build **out, const X509_NAME *subject,
-                       const GENERAL_NAMES *sans, EVP_PKEY *pubkey, const char *challenge,
-                       char *err, size_t errlen);
-void scep_csr_build_free(scep_csr_build *b);
-/* SHA-256 of the DER CertificationRequestInfo (out: 32 bytes). */
-int scep_csr_build_digest(scep_csr_build *b, unsigned char *out, size_t *outlen);
-/* Put the target's signature in and check it against the public key;
- * on success *der is the finished CSR (freed with OPENSSL_free). */
-int scep_csr_build_finish(scep_csr_build *b, const unsigned char *sig, size_t siglen,
-                          unsigned char **der, size_t *derlen, char *err, size_t errlen);
+typedef rd_csr_build scep_csr_build;
+#define scep_csr_build_new rd_csr_build_new
+#define scep_csr_build_free rd_csr_build_free
+#define scep_csr_build_digest rd_csr_build_digest
+#define scep_csr_build_finish rd_csr_build_finish
 
 #endif

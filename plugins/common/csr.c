@@ -1,7 +1,8 @@
-/* scep_csr.c — see scep_csr.h. */
-#include "scep_csr.h"
+/* csr.c — see csr.h. */
+#include "common/csr.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -10,15 +11,15 @@
 
 #include "renewd/plugin.h"
 
-struct scep_csr_build {
+struct rd_csr_build {
   X509_REQ *req;
   EVP_PKEY *pub;
 };
 
-int scep_csr_build_new(scep_csr_build **out, const X509_NAME *subject,
+int rd_csr_build_new(rd_csr_build **out, const X509_NAME *subject,
                        const GENERAL_NAMES *sans, EVP_PKEY *pubkey, const char *challenge,
                        char *err, size_t errlen) {
-  scep_csr_build *b = calloc(1, sizeof *b);
+  rd_csr_build *b = calloc(1, sizeof *b);
   int rc = RD_ECRYPTO;
   if (!b)
     return RD_ENOMEM;
@@ -65,11 +66,11 @@ int scep_csr_build_new(scep_csr_build **out, const X509_NAME *subject,
   *out = b;
   return 0;
 fail:
-  scep_csr_build_free(b);
+  rd_csr_build_free(b);
   return rc;
 }
 
-void scep_csr_build_free(scep_csr_build *b) {
+void rd_csr_build_free(rd_csr_build *b) {
   if (!b)
     return;
   X509_REQ_free(b->req);
@@ -77,7 +78,7 @@ void scep_csr_build_free(scep_csr_build *b) {
   free(b);
 }
 
-int scep_csr_build_digest(scep_csr_build *b, unsigned char *out, size_t *outlen) {
+int rd_csr_build_digest(rd_csr_build *b, unsigned char *out, size_t *outlen) {
   unsigned char *tbs = NULL;
   unsigned int n = 0;
   int len = i2d_re_X509_REQ_tbs(b->req, &tbs);
@@ -89,7 +90,7 @@ int scep_csr_build_digest(scep_csr_build *b, unsigned char *out, size_t *outlen)
   return 0;
 }
 
-int scep_csr_build_finish(scep_csr_build *b, const unsigned char *sig, size_t siglen,
+int rd_csr_build_finish(rd_csr_build *b, const unsigned char *sig, size_t siglen,
                           unsigned char **der, size_t *derlen, char *err, size_t errlen) {
   ASN1_BIT_STRING *bs = ASN1_BIT_STRING_new();
   int len;
