@@ -109,6 +109,15 @@ static void print_steps(FILE *f, const json_t *job, const json_t *cause, int wha
       if (p == 0 && !whatif)
         break; /* after a real run the probe's diff is what matters */
     }
+    /* what a real run must not hide: a CA that may hold an orphan
+     * certificate (a lost reply resent), from whichever phase said so */
+    for (size_t p = 0; p < 4; p++) {
+      const json_t *ph = json_object_get(phases, phase_order[p]);
+      const json_t *orphan = json_object_get(json_object_get(ph, "result"), "orphan");
+      if (json_is_true(json_object_get(orphan, "possible")))
+        outf(f, "      notice: %s: %s\n", phase_order[p],
+             json_string_value(json_object_get(ph, "message")));
+    }
   }
 }
 

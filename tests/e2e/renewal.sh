@@ -372,6 +372,8 @@ check "the next run recovers without an operator (exit 10), got $rc" test "$rc" 
 check "h0005: journal says DONE" test "$(state_of h0005)" = DONE
 check "the report says the reply was lost, and that a resend may leave an orphan at the CA" \
 	grep -q "request: RenewalReq [0-9a-f]* sent, its reply lost -> poll it (CertPoll); if the CA cannot poll, send the identical request again (the CA may then hold an orphan certificate)" "$WORK/lost-resume.out"
+check "the report's notice says the identical request was resent and the CA may hold an orphan" \
+	grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/lost-resume.out"
 check "renewd warns that it resent the identical request" \
 	grep -q "issue: CA http://127.0.0.2:8080/scep: CertPoll answered HTTP 500: not implemented; resending the identical request [0-9a-f]* (lost reply)" "$WORK/lost-resume.err"
 lost_job="(select id from jobs where host='h0005' order by id desc limit 1)"
