@@ -201,7 +201,19 @@ static int interrupted_job(rd_job *j) {
 /* A due job leaves the read-only phase: open (or resume) its journal job,
  * then run the issuer, install and follow-ups. */
 void rd_job_start_renewal(rd_job *j) {
-  int rc = open_journal_job(j);
+  char what[800], certid[512];
+  int rc;
+  job_cert_id(j, certid, sizeof certid);
+  snprintf(what, sizeof what, "runbook %s, certificate %s", j->rb->name, certid);
+  if ((rc = rd_lease_take(j, what))) {
+    j->fail_status = rc;
+    if (rc == RD_EBUSY)
+      rd_job_finish_as(j, RD_OUT_BUSY);
+    else
+      rd_job_end(j, RD_JOB_FAILED); /* no journal job yet: nothing recorded */
+    return;
+  }
+  rc = open_journal_job(j);
   if (rc == RD_EBUSY) {
     j->fail_status = RD_EBUSY;
     rd_job_finish_as(j, RD_OUT_BACKOFF);
@@ -226,6 +238,11 @@ void rd_job_start_renewal(rd_job *j) {
 void rd_job_next(rd_job *j) {
   rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
   rd_engine *e = j->e;
+
+  if (rd_lease_lost(j)) { /* another job owns the host now: touch nothing */
+    rd_job_end(j, RD_JOB_FAILED);
+    return;
+  }
 
   switch (j->stage) {
   case ST_PROBE:
@@ -447,6 +464,7 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   case RD_OUT_REPAIRED: st->renewed++; return;     /* "fixed": something changed */
   case RD_OUT_REPAIR_FAILED: st->failed++; return;
   case RD_OUT_BACKOFF:
+  case RD_OUT_BUSY:
   case RD_OUT_HELD: st->skipped++; return;
   default: return;
   }
@@ -498,6 +516,7 @@ void rd_job_finish(rd_job *j) {
   rd_notify_job_end(j);
   if (e->ssh)
     rd_ssh_release(e->ssh, j->t->name);
+  rd_lease_release(j); /* before the pump: a job waiting for the host starts */
   rd_slot_give(j);
   rd_waves_probed(j, 0); /* ended before its inventory decision: not due */
   rd_waves_ended(j);
