@@ -56,6 +56,7 @@ enum rd_stage {
   ST_RECHECK,  /* verify RD_KIND_CHECK steps against the old certificate */
   ST_DIAGNOSE, /* remediation: check the follow-ups against the live certificate */
   ST_REPAIR,   /* remediation: fix what the diagnosis found, without renewing */
+  ST_REPROBE,  /* the inventory probe again, under the host's lease (lease.c) */
   ST_END
 };
 
@@ -111,6 +112,7 @@ struct rd_job {
   rd_job_state resume_state;
   int64_t lease_epoch;       /* > 0: holds its host's lease (lease.c) */
   int lease_lost;            /* the heartbeat found it taken over */
+  int lease_reprobe;         /* another job changed the host since its probe */
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];

@@ -198,8 +198,30 @@ static int interrupted_job(rd_job *j) {
   return 1;
 }
 
-/* A due job leaves the read-only phase: open (or resume) its journal job,
- * then run the issuer, install and follow-ups. */
+/* After the inventory probe: is the job due (set_due_facts), or is there an
+ * interrupted journal job to continue? */
+static int job_due(rd_job *j) {
+  int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
+  if (!due && interrupted_job(j)) {
+    /* an interrupted job continues whatever the certificate looks like
+     * now: its new certificate may be live with follow-ups still owed */
+    json_t *d = json_object_get(j->facts, "due");
+    char why[300];
+    snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
+             rd_job_state_name(j->resume_state));
+    json_object_set_new(d, "due", json_true());
+    json_object_set_new(d, "why", json_string(why));
+    json_object_set(j->report, "due", d);
+    due = 1;
+  }
+  return due;
+}
+
+static void begin_renewal(rd_job *j);
+
+/* A due job leaves the read-only phase: it takes its host's lease; when
+ * another job of this engine changed the host since this job's probe, the
+ * inventory probe runs again (rd_job_reprobed) before anything changes. */
 void rd_job_start_renewal(rd_job *j) {
   char what[800], certid[512];
   int rc;
@@ -213,7 +235,36 @@ void rd_job_start_renewal(rd_job *j) {
       rd_job_end(j, RD_JOB_FAILED); /* no journal job yet: nothing recorded */
     return;
   }
-  rc = open_journal_job(j);
+  if (j->lease_reprobe) {
+    j->lease_reprobe = 0;
+    j->stage = ST_REPROBE;
+    j->idx = 0;
+    json_object_set_new(j->report, "reprobed", json_true());
+    rd_step_run(&j->steps[0], RD_PHASE_PROBE);
+    return;
+  }
+  begin_renewal(j);
+}
+
+/* The inventory probe ran again under the lease: still due? */
+static void job_reprobed(rd_job *j) {
+  if (j->steps[0].status) {
+    rd_job_end(j, RD_JOB_FAILED);
+    return;
+  }
+  set_due_facts(j);
+  if (!job_due(j)) { /* the other job renewed it */
+    j->e->stats.due--;
+    rd_job_finish_as(j, RD_OUT_NOT_DUE);
+    return;
+  }
+  begin_renewal(j);
+}
+
+/* Open (or resume) the journal job, then run the issuer, install and
+ * follow-ups. */
+static void begin_renewal(rd_job *j) {
+  int rc = open_journal_job(j);
   if (rc == RD_EBUSY) {
     j->fail_status = RD_EBUSY;
     rd_job_finish_as(j, RD_OUT_BACKOFF);
@@ -272,19 +323,7 @@ void rd_job_next(rd_job *j) {
         rd_remediate_begin(j);
         return;
       }
-      int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
-      if (!due && interrupted_job(j)) {
-        /* an interrupted job continues whatever the certificate looks like
-         * now: its new certificate may be live with follow-ups still owed */
-        json_t *d = json_object_get(j->facts, "due");
-        char why[300];
-        snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
-                 rd_job_state_name(j->resume_state));
-        json_object_set_new(d, "due", json_true());
-        json_object_set_new(d, "why", json_string(why));
-        json_object_set(j->report, "due", d);
-        due = 1;
-      }
+      int due = job_due(j);
       if (!due) {
         rd_job_finish_as(j, RD_OUT_NOT_DUE);
         return;
@@ -442,6 +481,9 @@ void rd_job_next(rd_job *j) {
   case ST_DIAGNOSE:
   case ST_REPAIR:
     rd_remediate_next(j);
+    return;
+  case ST_REPROBE:
+    job_reprobed(j);
     return;
   case ST_END:
     return;

@@ -5,7 +5,9 @@
  * whose host is leased by another of its jobs waits for it (rd_engine_pump
  * skips it); a lease held by another process (a second `run`, `serve`)
  * makes the job end BUSY, nothing changed. While jobs hold leases, one
- * engine timer renews them every third of the TTL; a lease found taken over
+ * engine timer renews them every third of the TTL; a job of the engine that
+ * probed a host while another job held its lease probes it again once it
+ * holds the lease itself (rd_job_start_renewal); a lease found taken over
  * (the process stalled past its expiry) stops its job before its next
  * remote action (rd_lease_lost). */
 #include <stdio.h>
@@ -142,6 +144,12 @@ void rd_lease_release(rd_job *j) {
     json_object_set_new(j->report, "lease_release_error",
                         json_string(rd_journal_errmsg(e->journal)));
   j->lease_epoch = 0;
+  /* jobs of this engine that probed the host meanwhile decided on what
+   * this job may have changed: their probe runs again under the lease */
+  for (rd_job *q = e->jobs; q; q = q->next)
+    if (q != j && q->started && !q->wave_started && !q->finished &&
+        !strcmp(q->t->name, j->t->name))
+      q->lease_reprobe = 1;
 }
 
 int rd_lease_lost(rd_job *j) {
