@@ -219,22 +219,29 @@ static int job_due(rd_job *j) {
 
 static void begin_renewal(rd_job *j);
 
-/* A due job leaves the read-only phase: it takes its host's lease; when
- * another job of this engine changed the host since this job's probe, the
- * inventory probe runs again (rd_job_reprobed) before anything changes. */
-void rd_job_start_renewal(rd_job *j) {
+/* Take the host's lease before the job's first change; 1 when the job
+ * could not and is finished (BUSY: another process holds it). */
+static int job_lease(rd_job *j) {
   char what[800], certid[512];
   int rc;
   job_cert_id(j, certid, sizeof certid);
   snprintf(what, sizeof what, "runbook %s, certificate %s", j->rb->name, certid);
-  if ((rc = rd_lease_take(j, what))) {
-    j->fail_status = rc;
-    if (rc == RD_EBUSY)
-      rd_job_finish_as(j, RD_OUT_BUSY);
-    else
-      rd_job_end(j, RD_JOB_FAILED); /* no journal job yet: nothing recorded */
+  if (!(rc = rd_lease_take(j, what)))
+    return 0;
+  j->fail_status = rc;
+  if (rc == RD_EBUSY)
+    rd_job_finish_as(j, RD_OUT_BUSY);
+  else
+    rd_job_end(j, RD_JOB_FAILED); /* no journal job yet: nothing recorded */
+  return 1;
+}
+
+/* A due job leaves the read-only phase: it takes its host's lease; when
+ * another job of this engine changed the host since this job's probe, the
+ * inventory probe runs again (rd_job_reprobed) before anything changes. */
+void rd_job_start_renewal(rd_job *j) {
+  if (job_lease(j))
     return;
-  }
   if (j->lease_reprobe) {
     j->lease_reprobe = 0;
     j->stage = ST_REPROBE;
@@ -320,6 +327,10 @@ void rd_job_next(rd_job *j) {
         return;
       }
       if (e->opts.remediate) {
+        /* a repair changes the host too: the lease covers the diagnosis,
+         * the repair or the renewal */
+        if (!e->opts.whatif && job_lease(j))
+          return;
         rd_remediate_begin(j);
         return;
       }

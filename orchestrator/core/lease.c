@@ -107,8 +107,8 @@ int rd_lease_take(rd_job *j, const char *what) {
   rd_lease_row holder;
   int64_t epoch = 0;
   int rc;
-  if (!e->journal || e->opts.whatif)
-    return 0;
+  if (!e->journal || e->opts.whatif || j->lease_epoch > 0)
+    return 0; /* a remediation holds it already when it renews */
   rd_lease_req r = lease_req(j, what);
   memset(&holder, 0, sizeof holder);
   rc = rd_journal_lease_claim(e->journal, &r, &epoch, &holder);

@@ -26,6 +26,7 @@ static int other_serial;    /* /etc/pki/other.crt, likewise */
 static int fail_issue;      /* the issuer's apply fails */
 static int steal_on_install; /* inst.apply hands the lease to another owner */
 static long inst_apply_ms;  /* how long inst.apply takes */
+static int remediate;       /* run as `renewd remediate` */
 static char jdir[64], jpath[128];
 
 static void note(const char *what) {
@@ -174,7 +175,7 @@ static run_out run_files(const char *const *files) {
   size_t n = 0, tl = 0;
   run_out o = {0};
   FILE *devnull = fopen("/dev/null", "w"), *tf;
-  rd_engine_opts eo = {.out = devnull};
+  rd_engine_opts eo = {.out = devnull, .remediate = remediate};
   trace[0] = 0;
   ck_assert_int_eq(rd_registry_new(&reg), 0);
   ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
@@ -242,6 +243,7 @@ static void setup(void) {
   fail_issue = 0;
   steal_on_install = 0;
   inst_apply_ms = 20;
+  remediate = 0;
   unsetenv("RENEWD_LEASE_TTL");
 }
 
@@ -315,7 +317,28 @@ START_TEST(held_elsewhere_is_busy) {
   ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), RD_ENOTFOUND);
   lease_of(lease, sizeof lease);
   ck_assert_str_eq(lease, "1 1 elsewhere:1:42");
+  run_free(&o);
+  /* a remediation (it may repair without renewing) waits for it too */
+  remediate = 1;
+  o = run_files(files);
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_str_eq(job_str(&o, 0, "state"), "BUSY");
+  ck_assert_int_eq(o.code, 1);
   rd_journal_close(j);
+  run_free(&o);
+}
+END_TEST
+
+/* A remediation that renews takes the lease once (diagnosis, then the
+ * renewal under the same lease) and frees it. */
+START_TEST(remediation_renews_under_one_lease) {
+  const char *files[] = {rb_a, NULL};
+  char lease[128];
+  remediate = 1;
+  run_out o = run_files(files);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "DONE");
+  lease_of(lease, sizeof lease);
+  ck_assert_msg(!strncmp(lease, "0 1 ", 4), "lease: %s", lease);
   run_free(&o);
 }
 END_TEST
@@ -371,6 +394,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, same_host_serialized_and_reprobed);
   tcase_add_test(tc, two_certificates_one_after_the_other);
   tcase_add_test(tc, held_elsewhere_is_busy);
+  tcase_add_test(tc, remediation_renews_under_one_lease);
   tcase_add_test(tc, released_at_every_end);
   tcase_add_test(tc, lease_lost_stops_the_job);
   suite_add_tcase(s, tc);
