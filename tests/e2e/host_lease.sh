@@ -14,6 +14,8 @@
 #     same run renews.
 #  3. A run SIGKILLed while it holds the lease: the next run takes the lease
 #     over at once (its holder is dead), resumes the job and finishes it.
+#  4. A `serve` whose scan finds the host leased by a running `run` logs it
+#     BUSY and renews at a later scan, once the run has ended.
 # Prints "host_lease: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -104,7 +106,12 @@ runbook lease-a A 2 '{"max_parallel": 4}'
 runbook lease-b B 2 '{"max_parallel": 4}'
 runbook lease-serve S 12 '{"scan_interval": "1h", "jitter": "0s"}'
 runbook lease-slow K 30 '{"max_parallel": 4}'
-check "test runbooks validate" "$RENEWD" validate "$WORK/A.json" "$WORK/B.json" "$WORK/S.json" "$WORK/K.json"
+runbook lease-slow2 L 8 '{"max_parallel": 4}'
+# a daemon scanning every 2 s that always finds the certificate due
+runbook lease-eager T 1 '{"scan_interval": "2s", "jitter": "0s"}'
+sed -i 's|"renew_before": "10d"|"renew_before": "365d"|' "$WORK/T.json"
+check "test runbooks validate" "$RENEWD" validate "$WORK/A.json" "$WORK/B.json" "$WORK/S.json" "$WORK/K.json" \
+	"$WORK/L.json" "$WORK/T.json"
 check "the hook runs before the TLS check" grep -q '"reload hook"' "$WORK/A.json"
 
 # ------------------------------------------------------------- 1. two runbooks, one run
@@ -168,5 +175,26 @@ check "the report says it resumed" grep -q "resuming job [0-9]*, interrupted in 
 check "epochs grew at every claim" \
 	test "$(sqlite3 "$JOURNAL" "select group_concat(e, ',') from (select json_extract(detail, '$.epoch')
 		as e from audit where event in ('lease.claim', 'lease.takeover') order by id)")" = "1,2,3,4,5,6"
+
+# ------------------------------------------------------------- 4. serve finds the host busy
+on h0001 "sudo -n truncate -s 0 $LOG"
+"$LAB" exec -- "$RENEWD" run "$WORK/L.json" --force --journal "$JOURNAL" >"$WORK/slow2.out" 2>&1 &
+slow=$!
+check "a slow run reaches its reload hook" wait_for 60 log_has "^start .* L$"
+"$LAB" exec -- "$RENEWD" serve "$WORK/T.json" --journal "$JOURNAL" --listen "127.0.0.1:$PORT" \
+	>"$WORK/serve2.out" 2>"$WORK/serve2.err" &
+DAEMON=$!
+check "serve's scan finds the host BUSY, leased by the run" \
+	wait_for 30 grep -q "host h0001: BUSY: host h0001: busy: another job is changing it (runbook lease-slow2," "$WORK/serve2.out"
+rc=0
+wait "$slow" || rc=$?
+check "the run renews (exit 10), got $rc" test "$rc" = 10
+check "a later scan of serve renews" wait_for 60 grep -q "host h0001: DONE" "$WORK/serve2.out"
+kill -TERM "$DAEMON"
+wait "$DAEMON" || true
+DAEMON=
+n=$(changes_serial) || n=overlapping
+check "the run's change and serve's never overlapped ($n changes)" test "$n" -ge 2
+check "serve changed the host only after the run" bash -c "'$LAB' ssh h0001 'cat $LOG' | head -2 | grep -q '^end .* L$'"
 
 finish
