@@ -102,14 +102,29 @@ static void report_busy(rd_job *j, const rd_lease_row *h) {
            j->t->name, h->what[0] ? h->what : "?", h->owner, since);
 }
 
+/* what, cut to the journal's column on a UTF-8 character boundary (a long
+ * certificate selector must not keep the job from its lease). */
+static void fit_what(char *dst, size_t len, const char *what) {
+  size_t n = strlen(what);
+  if (n >= len) {
+    n = len - 1;
+    while (n > 0 && ((unsigned char)what[n] & 0xC0) == 0x80)
+      n--; /* what[n] starts the character that did not fit */
+  }
+  memcpy(dst, what, n);
+  dst[n] = '\0';
+}
+
 int rd_lease_take(rd_job *j, const char *what) {
   rd_engine *e = j->e;
   rd_lease_row holder;
+  char fitted[sizeof holder.what];
   int64_t epoch = 0;
   int rc;
   if (!e->journal || e->opts.whatif || j->lease_epoch > 0)
     return 0; /* a remediation holds it already when it renews */
-  rd_lease_req r = lease_req(j, what);
+  fit_what(fitted, sizeof fitted, what);
+  rd_lease_req r = lease_req(j, fitted);
   memset(&holder, 0, sizeof holder);
   rc = rd_journal_lease_claim(e->journal, &r, &epoch, &holder);
   if (rc == RD_EBUSY && holder.held) {

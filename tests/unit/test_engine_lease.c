@@ -386,6 +386,33 @@ START_TEST(lease_lost_stops_the_job) {
 }
 END_TEST
 
+/* A certificate selector longer than the lease's "what" column: the job
+ * still takes the lease (its "what" cut on a UTF-8 boundary) and renews. */
+START_TEST(long_selector_still_leased) {
+  char cert[512] = "/etc/pki/", file[200];
+  const char *files[] = {file, NULL};
+  rd_journal *j = NULL;
+  rd_lease_row row;
+  char err[512];
+  for (int i = 0; i < 150; i++)
+    strcat(cert, "\xc3\xa9"); /* é */
+  strcat(cert, ".crt");
+  snprintf(file, sizeof file, "%s/long.json", jdir);
+  write_runbook(file, "rb-long", cert);
+  run_out o = run_files(files);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "DONE");
+  ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
+  ck_assert_int_eq(rd_journal_lease_get(j, "t1", &row), 0);
+  ck_assert_int_eq(row.epoch, 1);
+  ck_assert_int_ge(strlen(row.what), sizeof row.what - 2);
+  json_t *valid = json_string(row.what); /* NULL when not UTF-8 */
+  ck_assert_ptr_nonnull(valid);
+  json_decref(valid);
+  rd_journal_close(j);
+  run_free(&o);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("engine_lease");
   TCase *tc = tcase_create("core");
@@ -397,6 +424,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, remediation_renews_under_one_lease);
   tcase_add_test(tc, released_at_every_end);
   tcase_add_test(tc, lease_lost_stops_the_job);
+  tcase_add_test(tc, long_selector_still_leased);
   suite_add_tcase(s, tc);
   return s;
 }
