@@ -136,6 +136,9 @@ check "serve's scan reaches the reload hook" wait_for 60 log_has "^start .* S$"
 issued1=$(issued)
 rd status status
 check "status shows serve's lease on the host" grep -q "^lease h0001: held by .* (runbook lease-serve, certificate /srv/renewd-lab/tls/server.crt) since" "$WORK/status.out"
+rd statusjson status --json
+check "status --json lists the lease with its holder and epoch" \
+	bash -c "jq -e '.leases | length == 1 and .[0].host == \"h0001\" and .[0].held and .[0].epoch == 3 and (.[0].what | test(\"lease-serve\"))' '$WORK/statusjson.out' >/dev/null"
 rd busy run "$WORK/A.json" --force
 check "run beside serve: exit 1, got $rc" test "$rc" = 1
 check "run beside serve: the host is BUSY" grep -q "^host h0001 (posix): BUSY" "$WORK/busy.out"
