@@ -24,6 +24,7 @@ typedef struct rd_wave_set rd_wave_set;
   X(BACKOFF, "BACKOFF")                                                        \
   X(HELD, "HELD")                                                              \
   X(BUSY, "BUSY")                                                              \
+  X(LEASE_LOST, "LEASE_LOST")                                                  \
   X(HEALTHY, "HEALTHY")                                                        \
   X(WOULD_REPAIR, "WOULD_REPAIR")                                              \
   X(REPAIRED, "REPAIRED")                                                      \
@@ -224,6 +225,10 @@ int rd_lease_host_busy(const rd_engine *e, const rd_job *j);
 int rd_lease_take(rd_job *j, const char *what);
 void rd_lease_release(rd_job *j);
 int rd_lease_lost(rd_job *j);
+/* the fence of j's journal writes while it holds its lease; NULL without */
+const rd_lease_fence *rd_lease_fence_of(rd_job *j, rd_lease_fence *f);
+/* a fenced write was refused: is the lease gone? (sets lease_lost) */
+void rd_lease_check(rd_job *j);
 void rd_lease_stop(rd_engine *e);
 /* report.c */
 void rd_report_print_text(FILE *f, json_t *report, int whatif);

@@ -21,7 +21,10 @@
 /* --- state changes: committed before the next remote action ------------ */
 
 static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t next_try) {
-  rd_job_advance a = {.to = to, .error = error, .next_try = next_try};
+  rd_lease_fence fence;
+  /* fenced: once another job took the host over, this one writes nothing */
+  rd_job_advance a = {.to = to, .error = error, .next_try = next_try,
+                      .fence = rd_lease_fence_of(j, &fence)};
   int rc = 0;
   if (j->state == to)
     return 0;
@@ -30,6 +33,8 @@ static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t nex
   if (!rd_job_transition_ok(j->state, to))
     return RD_ESTATE; /* the journal refuses the same; keep memory in step */
   if (j->id > 0 && (rc = rd_journal_job_advance(j->e->journal, j->id, &a))) {
+    if (a.fence)
+      rd_lease_check(j);
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s: %s",
              j->t->name, (long long)j->id, rd_job_state_name(j->state), rd_job_state_name(to),
              rd_journal_errmsg(j->e->journal));
@@ -170,6 +175,10 @@ static int open_journal_job(rd_job *j) {
 void rd_job_end(rd_job *j, rd_job_state final) {
   time_t next_try = 0;
   const char *err = j->error[0] ? j->error : NULL;
+  if (rd_lease_lost(j)) { /* the journal job is the new holder's now */
+    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
+    return;
+  }
   if (j->id > 0 && rd_job_state_failed(final)) {
     char certid[512];
     int failures = 0;
@@ -298,7 +307,7 @@ void rd_job_next(rd_job *j) {
   rd_engine *e = j->e;
 
   if (rd_lease_lost(j)) { /* another job owns the host now: touch nothing */
-    rd_job_end(j, RD_JOB_FAILED);
+    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
     return;
   }
 
@@ -515,7 +524,8 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   switch (j->outcome) {
   case RD_OUT_STATE: break;
   case RD_OUT_REPAIRED: st->renewed++; return;     /* "fixed": something changed */
-  case RD_OUT_REPAIR_FAILED: st->failed++; return;
+  case RD_OUT_REPAIR_FAILED:
+  case RD_OUT_LEASE_LOST: st->failed++; return;
   case RD_OUT_BACKOFF:
   case RD_OUT_BUSY:
   case RD_OUT_HELD: st->skipped++; return;

@@ -167,6 +167,29 @@ void rd_lease_release(rd_job *j) {
       q->lease_reprobe = 1;
 }
 
+const rd_lease_fence *rd_lease_fence_of(rd_job *j, rd_lease_fence *f) {
+  if (j->lease_epoch <= 0)
+    return NULL;
+  f->host = j->t->name;
+  f->owner = &j->e->lease_owner;
+  f->epoch = j->lease_epoch;
+  return f;
+}
+
+void rd_lease_check(rd_job *j) {
+  rd_lease_row row;
+  char me[320];
+  if (j->lease_epoch <= 0 || j->lease_lost)
+    return;
+  rd_lease_owner_id(&j->e->lease_owner, me, sizeof me);
+  if (rd_journal_lease_get(j->e->journal, j->t->name, &row) == 0 && row.held &&
+      row.epoch == j->lease_epoch && !strcmp(row.owner, me))
+    return; /* still ours: the write failed for another reason */
+  j->lease_lost = 1;
+  json_object_set_new(j->report, "lease_lost",
+                      json_string(row.held ? row.owner : "released"));
+}
+
 int rd_lease_lost(rd_job *j) {
   if (!j->lease_lost || j->finished)
     return 0;

@@ -72,12 +72,21 @@ int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try);
  * e.g. REQUESTED together with the CA transaction id, ISSUED together with
  * the certificate, FAILED together with its next_try. */
 typedef struct rd_step_record rd_step_record;
+/* A fence (see "host leases" below): the write is refused with RD_ESTATE,
+ * changing nothing, unless owner still holds host's lease at epoch. */
+struct rd_lease_owner;
+typedef struct rd_lease_fence {
+  const char *host;
+  const struct rd_lease_owner *owner;
+  int64_t epoch;
+} rd_lease_fence;
 typedef struct rd_job_advance {
   rd_job_state to;
   const char *error;           /* NULL: "" */
   time_t next_try;             /* 0: as set_state (cleared, kept on an end) */
   const json_t *kv;            /* object: key -> value to put (null value deletes), or NULL */
   const rd_step_record *step;  /* a step result to record, or NULL */
+  const rd_lease_fence *fence; /* NULL, or only while that lease is held */
 } rd_job_advance;
 int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a);
 /* A transient failure inside a state: attempts += 1, error and next_try set,

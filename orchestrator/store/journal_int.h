@@ -155,6 +155,10 @@ int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *s
 int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, time_t now);
 int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now);
 
+/* ---- journal_lease.c: inside the caller's transaction ---- */
+/* 0 while f's owner holds f's lease at f's epoch, else RD_ESTATE. */
+int jn_lease_fenced(rd_journal *j, const rd_lease_fence *f);
+
 /* ---- journal_append.c: an audit row inside the caller's transaction ---- */
 int jn_put_audit(rd_journal *j, const char *actor, const char *event, const json_t *detail,
                  time_t now);

@@ -234,6 +234,23 @@ int rd_journal_lease_release(rd_journal *j, const rd_lease_req *r, int64_t epoch
   return lease_update(j, S_LEASE_FREE, r, epoch, "lease release");
 }
 
+int jn_lease_fenced(rd_journal *j, const rd_lease_fence *f) {
+  rd_lease_row row;
+  char owner[320];
+  int err;
+  if (!f->host || !f->owner)
+    return jn_fail(j, RD_EINVAL, "lease fence: missing host or owner");
+  rd_lease_owner_id(f->owner, owner, sizeof owner);
+  err = lease_row(j, f->host, &row);
+  if (err == 0 && row.held && row.epoch == f->epoch && same_owner(&row, f->owner))
+    return 0;
+  if (err < 0 && err != RD_ENOTFOUND)
+    return err;
+  return jn_fail(j, RD_ESTATE, "host %s: the lease of epoch %lld is no longer held by %s%s%s",
+                 f->host, (long long)f->epoch, owner, err == 0 && row.held ? "; now: " : "",
+                 err == 0 && row.held ? row.owner : "");
+}
+
 int rd_journal_lease_get(rd_journal *j, const char *host, rd_lease_row *out) {
   int err;
   if (!j || !out)

@@ -311,6 +311,36 @@ START_TEST(migrates_v1) {
 }
 END_TEST
 
+/* A fenced state change: done while the owner holds the lease at its
+ * epoch; refused, changing nothing, once the lease was taken over. */
+START_TEST(fenced_job_advance) {
+  rd_journal *j = open_j();
+  rd_lease_owner a = remote_owner("node-a", 10), b = remote_owner("node-b", 20);
+  rd_lease_req ra = req("web1", &a, "A", 60, T0), rb = req("web1", &b, "B", 60, T0 + 60);
+  int64_t ea = 0, eb = 0, id = 0;
+  int created = 0;
+  rd_job_row row;
+  ck_assert_int_eq(rd_journal_lease_claim(j, &ra, &ea, NULL), 0);
+  ck_assert_int_eq(rd_journal_job_open(j, "rb", "web1", "/c", &id, &created), 0);
+  rd_lease_fence f = {.host = "web1", .owner = &a, .epoch = ea};
+  rd_job_advance adv = {.to = RD_JOB_PROBED, .fence = &f};
+  ck_assert_int_eq(rd_journal_job_advance(j, id, &adv), 0);
+  ck_assert_int_eq(rd_journal_lease_claim(j, &rb, &eb, NULL), 0); /* expired: taken over */
+  adv.to = RD_JOB_KEY_READY;
+  ck_assert_int_eq(rd_journal_job_advance(j, id, &adv), RD_ESTATE);
+  ck_assert_msg(strstr(rd_journal_errmsg(j), "host web1: the lease of epoch 1 is no longer held by "
+                                             "node-a:10:42; now: node-b:20:42"),
+                "%s", rd_journal_errmsg(j));
+  ck_assert_int_eq(rd_journal_job_get(j, id, &row), 0);
+  ck_assert_int_eq(row.state, RD_JOB_PROBED);
+  /* the new holder's fence passes */
+  f.owner = &b;
+  f.epoch = eb;
+  ck_assert_int_eq(rd_journal_job_advance(j, id, &adv), 0);
+  rd_journal_close(j);
+}
+END_TEST
+
 START_TEST(bad_requests) {
   rd_journal *j = open_j();
   rd_lease_owner a = remote_owner("node-a", 10);
@@ -342,6 +372,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, owner_liveness);
   tcase_add_test(tc, racing_claims_one_winner);
   tcase_add_test(tc, migrates_v1);
+  tcase_add_test(tc, fenced_job_advance);
   tcase_add_test(tc, bad_requests);
   suite_add_tcase(s, tc);
   return s;
