@@ -247,7 +247,7 @@ static int job_lease(rd_job *j) {
 
 /* A due job leaves the read-only phase: it takes its host's lease; when
  * another job of this engine changed the host since this job's probe, the
- * inventory probe runs again (rd_job_reprobed) before anything changes. */
+ * inventory probe runs again (job_reprobed) before anything changes. */
 void rd_job_start_renewal(rd_job *j) {
   if (job_lease(j))
     return;
