@@ -1,6 +1,8 @@
 /* cmd_status.c — 'renewd status [--journal FILE] [--json] [--all]': the jobs
  * in the journal. By default the newest job of every (host, certificate),
- * i.e. where each certificate stands; --all lists every job, newest first. */
+ * i.e. where each certificate stands; --all lists every job, newest first.
+ * Then the host leases held (docs/JOURNAL.md, "Host leases"): which job is
+ * changing which host; --all adds the released ones (their last epoch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +19,37 @@ typedef struct {
   size_t n, cap;
 } job_list;
 
-static int collect(const rd_job_row *row, void *arg) {
-  job_list *l = arg;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? 2 * l->cap : 64;
-    rd_job_row *nr = realloc(l->rows, ncap * sizeof *nr);
+typedef struct {
+  rd_lease_row *rows;
+  size_t n, cap;
+} lease_list;
+
+/* Append one row of size bytes to *rows (n used, cap allocated). */
+static int push_row(void *rowsp, size_t *n, size_t *cap, const void *row, size_t size) {
+  char *rows;
+  memcpy(&rows, rowsp, sizeof rows);
+  if (*n == *cap) {
+    size_t ncap = *cap ? 2 * *cap : 64;
+    char *nr = realloc(rows, ncap * size);
     if (!nr)
       return RD_ENOMEM;
-    l->rows = nr;
-    l->cap = ncap;
+    rows = nr;
+    memcpy(rowsp, &rows, sizeof rows);
+    *cap = ncap;
   }
-  l->rows[l->n++] = *row;
+  memcpy(rows + *n * size, row, size);
+  (*n)++;
   return 0;
+}
+
+static int collect_lease(const rd_lease_row *row, void *arg) {
+  lease_list *l = arg;
+  return push_row(&l->rows, &l->n, &l->cap, row, sizeof *row);
+}
+
+static int collect(const rd_job_row *row, void *arg) {
+  job_list *l = arg;
+  return push_row(&l->rows, &l->n, &l->cap, row, sizeof *row);
 }
 
 /* "2024-05-01 13:05" local time; "-" for 0. */
@@ -55,7 +76,19 @@ static void one_line(char *s) {
       *s = ' ';
 }
 
-static int print_json(const char *path, const job_list *l) {
+static json_t *leases_json(const lease_list *ls) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < ls->n; i++) {
+    const rd_lease_row *r = &ls->rows[i];
+    json_array_append_new(
+        a, json_pack("{s:s, s:b, s:s, s:s, s:o, s:o, s:I}", "host", r->host, "held", r->held,
+                     "owner", r->owner, "what", r->what, "since", iso_time(r->since), "expires",
+                     iso_time(r->expires), "epoch", (json_int_t)r->epoch));
+  }
+  return a;
+}
+
+static int print_json(const char *path, const job_list *l, const lease_list *ls) {
   json_t *jobs = json_array(), *doc;
   for (size_t i = 0; i < l->n; i++) {
     const rd_job_row *r = &l->rows[i];
@@ -67,7 +100,7 @@ static int print_json(const char *path, const job_list *l) {
                         iso_time(r->created), "updated", iso_time(r->updated), "next_try",
                         iso_time(r->next_try), "error", r->error[0] ? r->error : NULL));
   }
-  doc = json_pack("{s:s, s:o}", "journal", path, "jobs", jobs);
+  doc = json_pack("{s:s, s:o, s:o}", "journal", path, "jobs", jobs, "leases", leases_json(ls));
   if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
     json_decref(doc);
     fprintf(stderr, "renewd status: cannot write JSON\n");
@@ -144,11 +177,32 @@ static void print_table(const char *path, job_list *l, int all) {
          active, failed, stuck, stuck == 1 ? "s" : "");
 }
 
+/* "lease HOST: held by OWNER (WHAT) since T, expires T, epoch N" */
+static void print_leases(lease_list *ls) {
+  char since[48], until[48];
+  for (size_t i = 0; i < ls->n; i++) {
+    rd_lease_row *r = &ls->rows[i];
+    one_line(r->host);
+    one_line(r->owner);
+    one_line(r->what);
+    if (i == 0)
+      putchar('\n');
+    if (r->held)
+      printf("lease %s: held by %s (%s) since %s, expires %s, epoch %lld\n", r->host, r->owner,
+             r->what, local_time(r->since, since, sizeof since),
+             local_time(r->expires, until, sizeof until), (long long)r->epoch);
+    else
+      printf("lease %s: free (last holder %s, epoch %lld)\n", r->host, r->owner,
+             (long long)r->epoch);
+  }
+}
+
 int cmd_status(int argc, char **argv) {
   const char *path = NULL;
   int json = 0, all = 0, rc;
   rd_journal *j = NULL;
   job_list l = {0};
+  lease_list ls = {0};
   char err[1600];
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--json")) {
@@ -182,20 +236,25 @@ int cmd_status(int argc, char **argv) {
     return RD_EXIT_FAILED;
   }
   rc = all ? rd_journal_jobs(j, 0, 0, collect, &l) : rd_journal_jobs_latest(j, collect, &l);
+  if (rc >= 0)
+    rc = rd_journal_leases(j, !all, collect_lease, &ls);
   if (rc < 0) {
     fprintf(stderr, "renewd status: %s\n",
             rc == RD_ENOMEM ? "out of memory" : rd_journal_errmsg(j));
     rd_journal_close(j);
     free(l.rows);
+    free(ls.rows);
     return RD_EXIT_FAILED;
   }
   if (json)
-    rc = print_json(rd_journal_path(j), &l);
+    rc = print_json(rd_journal_path(j), &l, &ls);
   else {
     print_table(rd_journal_path(j), &l, all);
+    print_leases(&ls);
     rc = RD_EXIT_OK;
   }
   rd_journal_close(j);
   free(l.rows);
+  free(ls.rows);
   return rc;
 }

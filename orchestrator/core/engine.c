@@ -94,7 +94,8 @@ void rd_engine_pump(rd_engine *e) {
   if (!e->started || e->shutting_down)
     return;
   for (rd_job *q = e->jobs; q && e->running < e->max_parallel; q = q->next)
-    if (q->wave_ready && !q->wave_started && !q->finished && slot_free(e, q)) {
+    if (q->wave_ready && !q->wave_started && !q->finished && slot_free(e, q) &&
+        !rd_lease_host_busy(e, q)) { /* one job per host: the other waits */
       q->wave_started = 1;
       slot_take(q);
       rd_job_start_renewal(q);
@@ -113,6 +114,7 @@ void rd_engine_pump(rd_engine *e) {
       waiting = 1;
   if (!waiting && e->running == 0 && e->notifying == 0 && !e->shutting_down) {
     e->shutting_down = 1;
+    rd_lease_stop(e);
     close_transports(e);
   }
 }
@@ -129,6 +131,7 @@ int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
   if (!e->opts.out)
     e->opts.out = stdout;
   e->tail = &e->jobs;
+  rd_lease_init(e);
   e->max_parallel = opts->max_parallel > 0 ? (size_t)opts->max_parallel : 64;
   e->report = json_pack("{s:b, s:[]}", "whatif", opts->whatif, "jobs");
   if (!e->report) {

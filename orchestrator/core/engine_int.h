@@ -23,6 +23,8 @@ typedef struct rd_wave_set rd_wave_set;
   X(INVENTORIED, "INVENTORIED")                                                \
   X(BACKOFF, "BACKOFF")                                                        \
   X(HELD, "HELD")                                                              \
+  X(BUSY, "BUSY")                                                              \
+  X(LEASE_LOST, "LEASE_LOST")                                                  \
   X(HEALTHY, "HEALTHY")                                                        \
   X(WOULD_REPAIR, "WOULD_REPAIR")                                              \
   X(REPAIRED, "REPAIRED")                                                      \
@@ -55,6 +57,7 @@ enum rd_stage {
   ST_RECHECK,  /* verify RD_KIND_CHECK steps against the old certificate */
   ST_DIAGNOSE, /* remediation: check the follow-ups against the live certificate */
   ST_REPAIR,   /* remediation: fix what the diagnosis found, without renewing */
+  ST_REPROBE,  /* the inventory probe again, under the host's lease (lease.c) */
   ST_END
 };
 
@@ -108,6 +111,9 @@ struct rd_job {
   int wave_started;          /* its renewal started */
   int64_t resume_id;         /* an interrupted journal job to continue */
   rd_job_state resume_state;
+  int64_t lease_epoch;       /* > 0: holds its host's lease (lease.c) */
+  int lease_lost;            /* the heartbeat found it taken over */
+  int lease_reprobe;         /* another job changed the host since its probe */
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];
@@ -134,6 +140,10 @@ struct rd_engine {
   int started;               /* rd_engine_start ran */
   int done_called;
   uv_timer_t kick;           /* starts the run on the loop, never inside start */
+  rd_lease_owner lease_owner; /* this process, in the host leases */
+  int lease_ttl;             /* seconds (lease.c) */
+  uv_timer_t lease_timer;    /* the leases' heartbeat, while any is held */
+  int lease_timer_on;
   rd_engine_done_fn done;    /* rd_engine_start's callback */
   void *done_arg;
 };
@@ -202,6 +212,24 @@ void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...)
 /* hostapi.c: a phase timed out: ask the transports to cancel the step's
  * operations in flight (their completions are dropped either way). */
 void rd_host_cancel_calls(rd_step *s);
+/* lease.c: one job per host at a time (docs/JOURNAL.md, "Host leases").
+ * rd_lease_host_busy: another job of this engine holds j's host. take:
+ * before the first mutating step; RD_EBUSY (j->error and the report's
+ * "busy" name the holder) when another process holds it. release: at the
+ * job's end (no-op without a lease). lost: the heartbeat found the lease
+ * taken over (j->error set): the job must stop. stop: close the heartbeat
+ * at the engine's end. */
+#define RD_LEASE_TTL_S 300
+void rd_lease_init(rd_engine *e);
+int rd_lease_host_busy(const rd_engine *e, const rd_job *j);
+int rd_lease_take(rd_job *j, const char *what);
+void rd_lease_release(rd_job *j);
+int rd_lease_lost(rd_job *j);
+/* the fence of j's journal writes while it holds its lease; NULL without */
+const rd_lease_fence *rd_lease_fence_of(rd_job *j, rd_lease_fence *f);
+/* a fenced write was refused: is the lease gone? (sets lease_lost) */
+void rd_lease_check(rd_job *j);
+void rd_lease_stop(rd_engine *e);
 /* report.c */
 void rd_report_print_text(FILE *f, json_t *report, int whatif);
 

@@ -21,7 +21,10 @@
 /* --- state changes: committed before the next remote action ------------ */
 
 static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t next_try) {
-  rd_job_advance a = {.to = to, .error = error, .next_try = next_try};
+  rd_lease_fence fence;
+  /* fenced: once another job took the host over, this one writes nothing */
+  rd_job_advance a = {.to = to, .error = error, .next_try = next_try,
+                      .fence = rd_lease_fence_of(j, &fence)};
   int rc = 0;
   if (j->state == to)
     return 0;
@@ -30,6 +33,8 @@ static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t nex
   if (!rd_job_transition_ok(j->state, to))
     return RD_ESTATE; /* the journal refuses the same; keep memory in step */
   if (j->id > 0 && (rc = rd_journal_job_advance(j->e->journal, j->id, &a))) {
+    if (a.fence)
+      rd_lease_check(j);
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s: %s",
              j->t->name, (long long)j->id, rd_job_state_name(j->state), rd_job_state_name(to),
              rd_journal_errmsg(j->e->journal));
@@ -176,6 +181,10 @@ static int open_journal_job(rd_job *j) {
 void rd_job_end(rd_job *j, rd_job_state final) {
   time_t next_try = 0;
   const char *err = j->error[0] ? j->error : NULL;
+  if (rd_lease_lost(j)) { /* the journal job is the new holder's now */
+    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
+    return;
+  }
   if (j->id > 0 && rd_job_state_failed(final)) {
     char certid[512];
     int failures = 0;
@@ -204,9 +213,81 @@ static int interrupted_job(rd_job *j) {
   return 1;
 }
 
-/* A due job leaves the read-only phase: open (or resume) its journal job,
- * then run the issuer, install and follow-ups. */
+/* After the inventory probe: is the job due (set_due_facts), or is there an
+ * interrupted journal job to continue? */
+static int job_due(rd_job *j) {
+  int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
+  /* always asked: the pre-flight skips a job that already contacted the CA
+   * (ca_contacted reads the interrupted job's state) */
+  if (interrupted_job(j) && !due) {
+    /* an interrupted job continues whatever the certificate looks like
+     * now: its new certificate may be live with follow-ups still owed */
+    json_t *d = json_object_get(j->facts, "due");
+    char why[300];
+    snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
+             rd_job_state_name(j->resume_state));
+    json_object_set_new(d, "due", json_true());
+    json_object_set_new(d, "why", json_string(why));
+    json_object_set(j->report, "due", d);
+    due = 1;
+  }
+  return due;
+}
+
+static void begin_renewal(rd_job *j);
+
+/* Take the host's lease before the job's first change; 1 when the job
+ * could not and is finished (BUSY: another process holds it). */
+static int job_lease(rd_job *j) {
+  char what[800], certid[512];
+  int rc;
+  job_cert_id(j, certid, sizeof certid);
+  snprintf(what, sizeof what, "runbook %s, certificate %s", j->rb->name, certid);
+  if (!(rc = rd_lease_take(j, what)))
+    return 0;
+  j->fail_status = rc;
+  if (rc == RD_EBUSY)
+    rd_job_finish_as(j, RD_OUT_BUSY);
+  else
+    rd_job_end(j, RD_JOB_FAILED); /* no journal job yet: nothing recorded */
+  return 1;
+}
+
+/* A due job leaves the read-only phase: it takes its host's lease; when
+ * another job of this engine changed the host since this job's probe, the
+ * inventory probe runs again (job_reprobed) before anything changes. */
 void rd_job_start_renewal(rd_job *j) {
+  if (job_lease(j))
+    return;
+  if (j->lease_reprobe) {
+    j->lease_reprobe = 0;
+    j->stage = ST_REPROBE;
+    j->idx = 0;
+    json_object_set_new(j->report, "reprobed", json_true());
+    rd_step_run(&j->steps[0], RD_PHASE_PROBE);
+    return;
+  }
+  begin_renewal(j);
+}
+
+/* The inventory probe ran again under the lease: still due? */
+static void job_reprobed(rd_job *j) {
+  if (j->steps[0].status) {
+    rd_job_end(j, RD_JOB_FAILED);
+    return;
+  }
+  set_due_facts(j);
+  if (!job_due(j)) { /* the other job renewed it */
+    j->e->stats.due--;
+    rd_job_finish_as(j, RD_OUT_NOT_DUE);
+    return;
+  }
+  begin_renewal(j);
+}
+
+/* Open (or resume) the journal job, then run the issuer, install and
+ * follow-ups. */
+static void begin_renewal(rd_job *j) {
   int rc = open_journal_job(j);
   if (rc == RD_EBUSY) {
     j->fail_status = RD_EBUSY;
@@ -254,6 +335,11 @@ void rd_job_next(rd_job *j) {
   rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
   rd_engine *e = j->e;
 
+  if (rd_lease_lost(j)) { /* another job owns the host now: touch nothing */
+    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
+    return;
+  }
+
   switch (j->stage) {
   case ST_PROBE:
     if (s && s->status && j->idx > 0 && !e->opts.whatif && !s->kind->apply) {
@@ -287,22 +373,14 @@ void rd_job_next(rd_job *j) {
         return;
       }
       if (e->opts.remediate) {
+        /* a repair changes the host too: the lease covers the diagnosis,
+         * the repair or the renewal */
+        if (!e->opts.whatif && job_lease(j))
+          return;
         rd_remediate_begin(j);
         return;
       }
-      int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
-      if (interrupted_job(j) && !due) {
-        /* an interrupted job continues whatever the certificate looks like
-         * now: its new certificate may be live with follow-ups still owed */
-        json_t *d = json_object_get(j->facts, "due");
-        char why[300];
-        snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
-                 rd_job_state_name(j->resume_state));
-        json_object_set_new(d, "due", json_true());
-        json_object_set_new(d, "why", json_string(why));
-        json_object_set(j->report, "due", d);
-        due = 1;
-      }
+      int due = job_due(j);
       if (!due) {
         rd_job_finish_as(j, RD_OUT_NOT_DUE);
         return;
@@ -470,6 +548,9 @@ void rd_job_next(rd_job *j) {
   case ST_REPAIR:
     rd_remediate_next(j);
     return;
+  case ST_REPROBE:
+    job_reprobed(j);
+    return;
   case ST_END:
     return;
   }
@@ -489,8 +570,10 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   switch (j->outcome) {
   case RD_OUT_STATE: break;
   case RD_OUT_REPAIRED: st->renewed++; return;     /* "fixed": something changed */
-  case RD_OUT_REPAIR_FAILED: st->failed++; return;
+  case RD_OUT_REPAIR_FAILED:
+  case RD_OUT_LEASE_LOST: st->failed++; return;
   case RD_OUT_BACKOFF:
+  case RD_OUT_BUSY:
   case RD_OUT_HELD: st->skipped++; return;
   default: return;
   }
@@ -542,6 +625,7 @@ void rd_job_finish(rd_job *j) {
   rd_notify_job_end(j);
   if (e->ssh)
     rd_ssh_release(e->ssh, j->t->name);
+  rd_lease_release(j); /* before the pump: a job waiting for the host starts */
   rd_slot_give(j);
   rd_waves_probed(j, 0); /* ended before its inventory decision: not due */
   rd_waves_ended(j);

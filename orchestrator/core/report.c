@@ -136,6 +136,15 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
               json_string_value(json_object_get(fd, "finding")));
     if (json_object_get(job, "remedy"))
       outf(f, "  remedy: %s\n", json_string_value(json_object_get(job, "remedy")));
+    const json_t *busy = json_object_get(job, "busy");
+    if (busy) { /* another job holds the host's lease: its error says the same */
+      outf(f, "  busy: host leased by %s (%s) since %s, until %s; nothing was changed\n",
+           json_string_value(json_object_get(busy, "holder")),
+           json_string_value(json_object_get(busy, "what")),
+           json_string_value(json_object_get(busy, "since")),
+           json_string_value(json_object_get(busy, "until")));
+      continue;
+    }
     if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
       continue;
     print_steps(f, job, cause, whatif);
@@ -157,6 +166,6 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
           (long long)json_integer_value(json_object_get(stats, "needs_operator")),
           (long long)json_integer_value(json_object_get(stats, "pending")));
   if (json_integer_value(json_object_get(stats, "skipped")))
-    outf(f, "  (%lld not attempted: backing off or held)\n",
+    outf(f, "  (%lld not attempted: backing off, held or busy)\n",
             (long long)json_integer_value(json_object_get(stats, "skipped")));
 }

@@ -92,6 +92,19 @@ static const char *const migrations[] = {
     "CREATE TABLE alerts("
     "  key TEXT PRIMARY KEY,"
     "  at INTEGER NOT NULL) WITHOUT ROWID;",
+    /* v2: host leases (journal_lease.c). A released lease keeps its row
+     * (held = 0) so that the fencing epoch never goes back. */
+    "CREATE TABLE leases("
+    "  host TEXT PRIMARY KEY,"
+    "  held INTEGER NOT NULL CHECK (held IN (0, 1)),"
+    "  owner TEXT NOT NULL,"
+    "  node TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  what TEXT NOT NULL DEFAULT '',"
+    "  since INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL CHECK (epoch > 0)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(NMIGRATIONS == RD_JOURNAL_SCHEMA_VERSION,

@@ -1,6 +1,6 @@
 /* journal.h — the SQLite journal (WAL, synchronous=FULL): jobs and their
  * states, step results, durable per-job values, inventory snapshots, an
- * append-only audit log and alerts already sent. Every call that changes
+ * append-only audit log, alerts already sent and host leases. Every call that changes
  * something is committed before it returns. Schema is versioned
  * (PRAGMA user_version) with forward migrations. */
 #ifndef RENEWD_JOURNAL_H
@@ -49,7 +49,7 @@ const char *rd_journal_path(const rd_journal *j);
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);
 /* The schema version this build writes (PRAGMA user_version). */
-#define RD_JOURNAL_SCHEMA_VERSION 1
+#define RD_JOURNAL_SCHEMA_VERSION 2
 
 /* The active (non-terminal) job for (host, cert), or a new one in DUE.
  * *created tells which. One active job per (host, cert), enforced by a
@@ -72,12 +72,21 @@ int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try);
  * e.g. REQUESTED together with the CA transaction id, ISSUED together with
  * the certificate, FAILED together with its next_try. */
 typedef struct rd_step_record rd_step_record;
+/* A fence (see "host leases" below): the write is refused with RD_ESTATE,
+ * changing nothing, unless owner still holds host's lease at epoch. */
+struct rd_lease_owner;
+typedef struct rd_lease_fence {
+  const char *host;
+  const struct rd_lease_owner *owner;
+  int64_t epoch;
+} rd_lease_fence;
 typedef struct rd_job_advance {
   rd_job_state to;
   const char *error;           /* NULL: "" */
   time_t next_try;             /* 0: as set_state (cleared, kept on an end) */
   const json_t *kv;            /* object: key -> value to put (null value deletes), or NULL */
   const rd_step_record *step;  /* a step result to record, or NULL */
+  const rd_lease_fence *fence; /* NULL, or only while that lease is held */
 } rd_job_advance;
 int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a);
 /* A transient failure inside a state: attempts += 1, error and next_try set,
@@ -161,5 +170,68 @@ int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
                      const json_t *detail);
 /* Alerts: returns 1 if key was already recorded, else records it and returns 0. */
 int rd_journal_alert_once(rd_journal *j, const char *key);
+
+/* ---- host leases (journal_lease.c; docs/JOURNAL.md, "Host leases") ----
+ * One job at a time changes a host, across runbooks, processes and serve:
+ * a job claims the host's lease before its first mutating step, extends it
+ * while it runs (a heartbeat) and releases it at its end. Each claim grows
+ * the host's fencing epoch; renew and release name the epoch they hold, so
+ * a holder whose lease was taken over can no longer extend or free it. */
+
+/* Who holds a lease: this machine's name, a pid and that process's start
+ * time (clock ticks since boot, from /proc; 0 if unknown), which tells a
+ * live holder from a pid reused after a crash. */
+typedef struct rd_lease_owner {
+  char node[256];
+  long pid;
+  long long start;
+} rd_lease_owner;
+/* The owner for this process. */
+void rd_lease_owner_self(rd_lease_owner *o);
+/* "node:pid:start" */
+void rd_lease_owner_id(const rd_lease_owner *o, char *buf, size_t len);
+/* 1 when o is a process of this machine that no longer runs (or whose pid
+ * now belongs to another process); 0 when alive or on another machine. */
+int rd_lease_owner_dead(const rd_lease_owner *o);
+
+typedef struct rd_lease_row {
+  char host[256];
+  int held;                 /* 0: released (the row keeps the epoch) */
+  char owner[320];          /* rd_lease_owner_id of the holder */
+  rd_lease_owner by;
+  char what[256];           /* the holder's job: "runbook web, job 7" */
+  time_t since, expires;
+  int64_t epoch;
+} rd_lease_row;
+
+typedef struct rd_lease_req {
+  const char *host;
+  const rd_lease_owner *owner;
+  const char *what;         /* shown to whoever finds the host busy; NULL: "" */
+  int ttl_s;                /* > 0: the lease expires ttl_s after the claim/renewal */
+  time_t now;               /* 0: time(NULL) */
+} rd_lease_req;
+
+/* Claim r->host for r->owner, in one BEGIN IMMEDIATE transaction: a free
+ * host, an expired lease, or one whose holder is a dead process of this
+ * machine is taken (epoch + 1, an audit row "lease.claim" or
+ * "lease.takeover"), and *epoch receives the new epoch. A lease held by a
+ * live owner -- this same owner included -- is refused with RD_EBUSY and
+ * copied into *holder (may be NULL); nothing changes. */
+int rd_journal_lease_claim(rd_journal *j, const rd_lease_req *r, int64_t *epoch,
+                           rd_lease_row *holder);
+/* Heartbeat: expires = now + ttl_s, only while r->owner still holds the
+ * lease at epoch; RD_ESTATE (nothing changed) when it was taken over or
+ * released. */
+int rd_journal_lease_renew(rd_journal *j, const rd_lease_req *r, int64_t epoch);
+/* Release (held = 0, audit "lease.release"): only by the owner of epoch;
+ * RD_ESTATE otherwise, changing nothing. */
+int rd_journal_lease_release(rd_journal *j, const rd_lease_req *r, int64_t epoch);
+/* The lease row of host (held or not); RD_ENOTFOUND if never claimed. */
+int rd_journal_lease_get(rd_journal *j, const char *host, rd_lease_row *out);
+/* Visit the lease rows, ordered by host; held_only skips released ones.
+ * Visitors run after the query has finished and may call the journal. */
+typedef int (*rd_lease_visit)(const rd_lease_row *row, void *arg);
+int rd_journal_leases(rd_journal *j, int held_only, rd_lease_visit fn, void *arg);
 
 #endif

@@ -8,8 +8,7 @@
 #include "store/journal_int.h"
 
 /* One INSERT in its own transaction. */
-static int insert1(rd_journal *j, int id, const char *what, const char *t1, const char *t2,
-                   const char *t3) {
+static int insert1(rd_journal *j, int id, const char *what, const char *t1, const char *t2) {
   int rc, err;
   sqlite3_stmt *s;
   sqlite3_int64 now = (sqlite3_int64)time(NULL);
@@ -22,12 +21,6 @@ static int insert1(rd_journal *j, int id, const char *what, const char *t1, cons
     jn_bind_text(s, 1, t1);
     sqlite3_bind_int64(s, 2, now);
     jn_bind_text(s, 3, t2);
-    break;
-  case S_AUDIT_INSERT: /* at, actor, event, detail */
-    sqlite3_bind_int64(s, 1, now);
-    jn_bind_text(s, 2, t1);
-    jn_bind_text(s, 3, t2);
-    jn_bind_text(s, 4, t3);
     break;
   case S_ALERT_INSERT: /* key, at */
     jn_bind_text(s, 1, t1);
@@ -51,7 +44,7 @@ int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts) {
     return err;
   if (!(text = jn_json_text(facts)))
     return jn_fail(j, RD_ENOMEM, "inventory %s: cannot encode facts", host);
-  err = insert1(j, S_INV_INSERT, "inventory", host, text, NULL);
+  err = insert1(j, S_INV_INSERT, "inventory", host, text);
   free(text);
   return err < 0 ? err : 0;
 }
@@ -87,20 +80,37 @@ int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg)
   return err;
 }
 
-int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
-                     const json_t *detail) {
+int jn_put_audit(rd_journal *j, const char *actor, const char *event, const json_t *detail,
+                 time_t now) {
   char *text = NULL;
-  int err;
-  if (!j)
-    return RD_EINVAL;
+  int rc, err;
+  sqlite3_stmt *s;
   if ((err = jn_check_text(j, "audit actor", actor, 4096, 0)) < 0 ||
       (err = jn_check_text(j, "audit event", event, 4096, 0)) < 0)
     return err;
   if (detail && !(text = jn_json_text(detail)))
     return jn_fail(j, RD_ENOMEM, "audit %s: cannot encode detail", event);
-  err = insert1(j, S_AUDIT_INSERT, "audit", actor, event, text);
+  if (!(s = jn_stmt(j, S_AUDIT_INSERT, &rc))) {
+    free(text);
+    return jn_dberr(j, rc, "audit");
+  }
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+  jn_bind_text(s, 2, actor);
+  jn_bind_text(s, 3, event);
+  jn_bind_text(s, 4, text);
+  err = jn_step(j, s, "audit");
   free(text);
-  return err < 0 ? err : 0;
+  return err;
+}
+
+int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
+                     const json_t *detail) {
+  int err;
+  if (!j)
+    return RD_EINVAL;
+  if ((err = jn_tx_begin(j, "audit")) < 0)
+    return err;
+  return jn_tx_end(j, jn_put_audit(j, actor, event, detail, time(NULL)));
 }
 
 int rd_journal_alert_once(rd_journal *j, const char *key) {
@@ -109,7 +119,7 @@ int rd_journal_alert_once(rd_journal *j, const char *key) {
     return RD_EINVAL;
   if ((err = jn_check_text(j, "alert key", key, 4096, 0)) < 0)
     return err;
-  err = insert1(j, S_ALERT_INSERT, "alert", key, NULL, NULL);
+  err = insert1(j, S_ALERT_INSERT, "alert", key, NULL);
   if (err < 0)
     return err;
   return err == 0 ? 1 : 0;

@@ -4,7 +4,8 @@
  * Files: journal.c (open, schema, migrations, locking), journal_sql.c
  * (statements, transactions, errors), journal_jobs.c (jobs, transitions,
  * listings), journal_steps.c (step records), journal_kv.c (per-job values),
- * journal_append.c (inventory snapshots, audit, alerts). */
+ * journal_append.c (inventory snapshots, audit, alerts), journal_lease.c
+ * (host leases). */
 #ifndef RENEWD_JOURNAL_INT_H
 #define RENEWD_JOURNAL_INT_H
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include "store/journal.h"
 
 #define JOB_COLS "id, runbook, host, cert, state, attempts, created, updated, next_try, error"
+#define LEASE_COLS "host, held, owner, node, pid, start, what, since, expires, epoch"
 
 #define STMT_MAP(X)                                                            \
   X(BEGIN, "BEGIN IMMEDIATE")                                                  \
@@ -61,7 +63,19 @@
                 " (SELECT max(id) FROM inventory GROUP BY host) ORDER BY host") \
   X(AUDIT_INSERT, "INSERT INTO audit(at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)") \
   X(ALERT_INSERT, "INSERT INTO alerts(key, at) VALUES (?1, ?2)"                \
-                  " ON CONFLICT(key) DO NOTHING")
+                  " ON CONFLICT(key) DO NOTHING")                              \
+  X(LEASE_GET, "SELECT " LEASE_COLS " FROM leases WHERE host = ?1")            \
+  X(LEASE_LIST, "SELECT " LEASE_COLS " FROM leases WHERE held >= ?1 ORDER BY host") \
+  X(LEASE_TAKE, "INSERT INTO leases(host, held, owner, node, pid, start, what, since," \
+                " expires, epoch) VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)" \
+                " ON CONFLICT(host) DO UPDATE SET held = 1, owner = excluded.owner," \
+                " node = excluded.node, pid = excluded.pid, start = excluded.start," \
+                " what = excluded.what, since = excluded.since,"              \
+                " expires = excluded.expires, epoch = epoch + 1")             \
+  X(LEASE_RENEW, "UPDATE leases SET expires = ?4 WHERE host = ?1 AND held = 1" \
+                 " AND owner = ?2 AND epoch = ?3")                             \
+  X(LEASE_FREE, "UPDATE leases SET held = 0, expires = ?4 WHERE host = ?1"     \
+                " AND held = 1 AND owner = ?2 AND epoch = ?3")
 
 enum {
 #define STMT_ENUM(id, sql) S_##id,
@@ -140,5 +154,13 @@ int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *s
 /* ---- journal_kv.c, journal_steps.c: inside the caller's transaction ---- */
 int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, time_t now);
 int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now);
+
+/* ---- journal_lease.c: inside the caller's transaction ---- */
+/* 0 while f's owner holds f's lease at f's epoch, else RD_ESTATE. */
+int jn_lease_fenced(rd_journal *j, const rd_lease_fence *f);
+
+/* ---- journal_append.c: an audit row inside the caller's transaction ---- */
+int jn_put_audit(rd_journal *j, const char *actor, const char *event, const json_t *detail,
+                 time_t now);
 
 #endif

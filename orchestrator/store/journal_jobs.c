@@ -123,6 +123,8 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
   snprintf(what, sizeof what, "move to %s", rd_job_state_name(a->to));
   if ((err = jn_tx_begin_job(j, job_id, what, &from)) < 0)
     return err;
+  if (a->fence && (err = jn_lease_fenced(j, a->fence)) < 0)
+    return jn_tx_end(j, err);
   if (!rd_job_transition_ok(from, a->to))
     return jn_tx_end(j, jn_fail(j, RD_ESTATE, "job %lld: %s -> %s is not a legal transition%s",
                           (long long)job_id, rd_job_state_name(from),

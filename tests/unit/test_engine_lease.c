@@ -1,0 +1,465 @@
+/* test_engine_lease.c — the engine and the host lease (core/lease.c,
+ * docs/JOURNAL.md "Host leases"), with asynchronous step kinds defined here
+ * (every phase answers from host->work() after a short sleep, as a remote
+ * script would): two runbooks on one host run one after the other and the
+ * second probes the host again under the lease; a lease held by another
+ * process ends the job BUSY with nothing changed; the lease is released
+ * whatever the outcome; a lease taken over while the job runs stops it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "config/runbook.h"
+#include "core/engine.h"
+#include "host/registry.h"
+#include "store/journal.h"
+#include "testutil.h"
+
+static char trace[4096];
+static int host_serial;     /* /etc/pki/t1.crt live on t1: 1 until installed */
+static int other_serial;    /* /etc/pki/other.crt, likewise */
+static int fail_issue;      /* the issuer's apply fails */
+static int steal_on_install; /* inst.apply hands the lease to another owner */
+static long inst_apply_ms;  /* how long inst.apply takes */
+static int remediate;       /* run as `renewd remediate` */
+static char jdir[64], jpath[128];
+
+static void note(const char *what) {
+  if (trace[0])
+    strncat(trace, " ", sizeof trace - strlen(trace) - 1);
+  strncat(trace, what, sizeof trace - strlen(trace) - 1);
+}
+
+typedef struct answer {
+  const rd_host_api *h;
+  const char *name; /* "inst.apply" */
+  long ms;
+} answer;
+
+static void sleep_fn(void *arg) { usleep((useconds_t)((answer *)arg)->ms * 1000); }
+
+static void sql(const char *q) {
+  sqlite3 *db = NULL;
+  ck_assert_int_eq(sqlite3_open_v2(jpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ck_assert_msg(sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK, "%s: %s", q, sqlite3_errmsg(db));
+  sqlite3_close(db);
+}
+
+/* The serial of the step's certificate on the host. */
+static int *serial_of(rd_step *s, const rd_host_api *h) {
+  const char *cert = json_string_value(json_object_get(h->section(s, "certificate"), "cert"));
+  return cert && strstr(cert, "other") ? &other_serial : &host_serial;
+}
+
+static void answered(rd_step *s, int status, void *arg) {
+  answer *a = arg;
+  const rd_host_api *h = a->h;
+  int st = 0;
+  if (!status) {
+    note(a->name);
+    if (!strcmp(a->name, "inv.probe")) {
+      time_t now = time(NULL);
+      int serial = *serial_of(s, h);
+      long left = serial > 1 ? 60 : 1; /* days: renewed, or due */
+      json_object_set_new(h->facts(s), "cert",
+                          json_pack("{s:s, s:I, s:I, s:i}", "sha256", "old", "not_before",
+                                    (json_int_t)(now - 29 * 86400), "not_after",
+                                    (json_int_t)(now + left * 86400), "serial", serial));
+    } else if (!strcmp(a->name, "iss.apply")) {
+      if (fail_issue)
+        st = RD_EDENIED;
+      else {
+        h->set_state(s, "KEY_READY");
+        h->set_state(s, "REQUESTED");
+        json_object_set_new(h->facts(s), "new_cert", json_pack("{s:s}", "sha256", "new"));
+      }
+    } else if (!strcmp(a->name, "inst.apply")) {
+      (*serial_of(s, h))++;
+    }
+  }
+  h->done(s, status ? status : st, NULL, st ? "denied on purpose" : NULL);
+  free(a);
+}
+
+static int start(rd_step *s, const rd_host_api *h, const char *name, long ms) {
+  answer *a = calloc(1, sizeof *a);
+  int rc;
+  if (!a)
+    return RD_ENOMEM;
+  a->h = h;
+  a->name = name;
+  a->ms = ms;
+  if ((rc = h->work(s, sleep_fn, answered, a)) < 0)
+    free(a);
+  return rc;
+}
+
+#define PHASE(fn, label)                                                       \
+  static int fn(rd_step *s, const rd_host_api *h) { return start(s, h, label, 20); }
+PHASE(inv_probe, "inv.probe")
+PHASE(iss_probe, "iss.probe")
+PHASE(iss_apply, "iss.apply")
+PHASE(iss_rollback, "iss.rollback")
+PHASE(inst_probe, "inst.probe")
+PHASE(inst_verify, "inst.verify")
+PHASE(inst_rollback, "inst.rollback")
+PHASE(rs_probe, "rs.probe")
+PHASE(rs_apply, "rs.apply")
+PHASE(chk_probe, "chk.probe")
+PHASE(chk_verify, "chk.verify")
+
+static int inst_apply(rd_step *s, const rd_host_api *h) {
+  if (steal_on_install) /* another process takes the host over meanwhile */
+    sql("UPDATE leases SET owner = 'thief:1:1', node = 'thief', pid = 1, start = 1,"
+        " epoch = epoch + 1");
+  return start(s, h, "inst.apply", inst_apply_ms);
+}
+
+static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_INVENTORY,
+                                   .probe = inv_probe};
+static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER,
+                                   .probe = iss_probe, .apply = iss_apply,
+                                   .rollback = iss_rollback};
+static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL,
+                                    .probe = inst_probe, .apply = inst_apply,
+                                    .verify = inst_verify, .rollback = inst_rollback};
+static const rd_step_kind k_rs = {.type = "test.restart", .flags = RD_KIND_RESTART,
+                                  .probe = rs_probe, .apply = rs_apply};
+static const rd_step_kind k_chk = {.type = "test.check", .flags = RD_KIND_CHECK,
+                                   .probe = chk_probe, .verify = chk_verify};
+static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_chk, NULL};
+static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
+
+/* A runbook NAME for host t1 and certificate CERT, written to the test dir. */
+static void write_runbook(const char *file, const char *name, const char *cert) {
+  FILE *f = fopen(file, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "{\"name\": \"%s\","
+          " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\","
+          " \"platform\": \"posix\"}]},"
+          " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/id\","
+          " \"known_hosts\": \"/nonexistent/kh\"},"
+          " \"certificate\": {\"cert\": \"%s\", \"key\": \"/etc/pki/t1.key\"},"
+          " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\","
+          " \"ca_fingerprint\": \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"
+          " \"policy\": {\"renew_before\": \"10d\"},"
+          " \"steps\": [{\"type\": \"test.restart\", \"name\": \"restart\"},"
+          " {\"type\": \"test.check\", \"name\": \"check\"}]}\n",
+          name, cert);
+  fclose(f);
+}
+
+typedef struct run_out {
+  int code;
+  rd_engine_stats stats;
+  json_t *report; /* the engine's report (a copy) */
+  char *text;     /* the report for people */
+} run_out;
+
+/* Run the runbook files (NULL-terminated) in one engine on the journal. */
+static run_out run_files(const char *const *files) {
+  rd_registry *reg = NULL;
+  rd_runbook *rbs[4] = {0};
+  rd_diag diag = {0};
+  rd_journal *j = NULL;
+  rd_engine *e = NULL;
+  uv_loop_t loop;
+  char err[512];
+  size_t n = 0, tl = 0;
+  run_out o = {0};
+  FILE *devnull = fopen("/dev/null", "w"), *tf;
+  rd_engine_opts eo = {.out = devnull, .remediate = remediate};
+  trace[0] = 0;
+  ck_assert_int_eq(rd_registry_new(&reg), 0);
+  ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
+  ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
+  for (; files[n]; n++) {
+    ck_assert_msg(rd_runbook_load(files[n], reg, &rbs[n], &diag) == 0, "runbook %s", files[n]);
+    ck_assert_int_eq(rd_engine_add_runbook(e, rbs[n]), 0);
+  }
+  o.code = rd_engine_run(e, &o.stats);
+  o.report = json_deep_copy(rd_engine_report(e));
+  ck_assert_ptr_nonnull(tf = open_memstream(&o.text, &tl));
+  rd_engine_print_report(e, tf);
+  fclose(tf);
+  rd_engine_free(e);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  rd_journal_close(j);
+  for (size_t i = 0; i < n; i++)
+    rd_runbook_free(rbs[i]);
+  rd_diag_free(&diag);
+  rd_registry_free(reg);
+  fclose(devnull);
+  return o;
+}
+
+static void run_free(run_out *o) {
+  json_decref(o->report);
+  free(o->text);
+}
+
+static const char *job_str(const run_out *o, size_t i, const char *key) {
+  return json_string_value(
+      json_object_get(json_array_get(json_object_get(o->report, "jobs"), i), key));
+}
+
+/* The t1 lease as "held epoch owner", or "none". */
+static void lease_of(char *buf, size_t len) {
+  rd_journal *j = NULL;
+  rd_lease_row row;
+  char err[512];
+  ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
+  if (rd_journal_lease_get(j, "t1", &row) == 0)
+    snprintf(buf, len, "%d %lld %s", row.held, (long long)row.epoch, row.owner);
+  else
+    snprintf(buf, len, "none");
+  rd_journal_close(j);
+}
+
+static char rb_a[160], rb_b[160], rb_c[160];
+
+static void setup(void) {
+  snprintf(jdir, sizeof jdir, "/tmp/renewd-test-lease-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(jdir));
+  snprintf(jpath, sizeof jpath, "%s/journal.db", jdir);
+  snprintf(rb_a, sizeof rb_a, "%s/a.json", jdir);
+  snprintf(rb_b, sizeof rb_b, "%s/b.json", jdir);
+  snprintf(rb_c, sizeof rb_c, "%s/c.json", jdir);
+  write_runbook(rb_a, "rb-a", "/etc/pki/t1.crt");
+  write_runbook(rb_b, "rb-b", "/etc/pki/t1.crt"); /* the same certificate */
+  write_runbook(rb_c, "rb-c", "/etc/pki/other.crt");
+  host_serial = 1;
+  other_serial = 1;
+  fail_issue = 0;
+  steal_on_install = 0;
+  inst_apply_ms = 20;
+  remediate = 0;
+  unsetenv("RENEWD_LEASE_TTL");
+}
+
+static void teardown(void) {
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+#define RENEWAL "iss.probe iss.apply inst.probe inst.apply inst.verify rs.probe rs.apply " \
+                "chk.probe chk.verify"
+/* the pre-flight (every step's probe, read-only, before the lease) */
+#define PREFLIGHT "iss.probe inst.probe rs.probe chk.probe"
+/* two jobs' pre-flights, interleaved step by step */
+#define PREFLIGHT2 "iss.probe iss.probe inst.probe inst.probe rs.probe rs.probe chk.probe chk.probe"
+
+/* Two runbooks, one host, one certificate: both probe (in parallel), the
+ * first renews alone, the second waits for the host, probes it again under
+ * the lease and finds the certificate renewed: NOT_DUE, nothing changed. */
+START_TEST(same_host_serialized_and_reprobed) {
+  const char *files[] = {rb_a, rb_b, NULL};
+  char lease[128];
+  run_out o = run_files(files);
+  ck_assert_str_eq(trace, "inv.probe inv.probe " PREFLIGHT2 " " RENEWAL " inv.probe");
+  ck_assert_int_eq(o.code, 10);
+  ck_assert_int_eq(o.stats.renewed, 1);
+  ck_assert_int_eq(o.stats.due, 1);
+  /* whichever probe answered first renews */
+  size_t done = !strcmp(job_str(&o, 0, "state"), "DONE") ? 0 : 1;
+  ck_assert_str_eq(job_str(&o, done, "state"), "DONE");
+  ck_assert_str_eq(job_str(&o, 1 - done, "state"), "NOT_DUE");
+  ck_assert(json_is_true(json_object_get(
+      json_array_get(json_object_get(o.report, "jobs"), 1 - done), "reprobed")));
+  lease_of(lease, sizeof lease);
+  ck_assert_msg(!strncmp(lease, "0 2 ", 4), "lease: %s", lease); /* claimed twice, free */
+  run_free(&o);
+}
+END_TEST
+
+/* Two certificates of one host in two runbooks: both renew, never
+ * interleaved (every phase of the first before any of the second). */
+START_TEST(two_certificates_one_after_the_other) {
+  const char *files[] = {rb_a, rb_c, NULL};
+  run_out o = run_files(files);
+  /* the second's certificate is not the one the first renewed: still due */
+  ck_assert_str_eq(trace, "inv.probe inv.probe " PREFLIGHT2 " " RENEWAL " inv.probe " RENEWAL);
+  ck_assert_int_eq(o.code, 10);
+  ck_assert_int_eq(o.stats.renewed, 2);
+  run_free(&o);
+}
+END_TEST
+
+/* Another process holds the host: BUSY, exit 1, no journal job, nothing
+ * past the read-only probes (inventory, the pre-flight), the holder named. */
+START_TEST(held_elsewhere_is_busy) {
+  rd_journal *j = NULL;
+  char err[512], lease[128];
+  rd_lease_owner other = {.node = "elsewhere", .pid = 1, .start = 42};
+  rd_lease_req r = {.host = "t1", .owner = &other, .what = "runbook web, certificate x",
+                    .ttl_s = 600};
+  int64_t epoch = 0;
+  rd_job_row row;
+  ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
+  ck_assert_int_eq(rd_journal_lease_claim(j, &r, &epoch, NULL), 0);
+  const char *files[] = {rb_a, NULL};
+  run_out o = run_files(files);
+  ck_assert_str_eq(trace, "inv.probe " PREFLIGHT); /* read-only, then BUSY */
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(o.stats.skipped, 1);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "BUSY");
+  ck_assert_msg(strstr(o.text, "host t1 (posix): BUSY"), "%s", o.text);
+  ck_assert_msg(strstr(o.text, "  busy: host leased by elsewhere:1:42 (runbook web, certificate x)"
+                               " since 20"),
+                "%s", o.text);
+  ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), RD_ENOTFOUND);
+  lease_of(lease, sizeof lease);
+  ck_assert_str_eq(lease, "1 1 elsewhere:1:42");
+  run_free(&o);
+  /* a remediation (it may repair without renewing) waits for it too */
+  remediate = 1;
+  o = run_files(files);
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_str_eq(job_str(&o, 0, "state"), "BUSY");
+  ck_assert_int_eq(o.code, 1);
+  rd_journal_close(j);
+  run_free(&o);
+}
+END_TEST
+
+/* A remediation that renews takes the lease once (diagnosis, then the
+ * renewal under the same lease) and frees it. */
+START_TEST(remediation_renews_under_one_lease) {
+  const char *files[] = {rb_a, NULL};
+  char lease[128];
+  remediate = 1;
+  run_out o = run_files(files);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "DONE");
+  lease_of(lease, sizeof lease);
+  ck_assert_msg(!strncmp(lease, "0 1 ", 4), "lease: %s", lease);
+  run_free(&o);
+}
+END_TEST
+
+/* Whatever the outcome, the lease is released: a failed issuance, then a
+ * renewal; a certificate that is not due takes no lease. */
+START_TEST(released_at_every_end) {
+  const char *files[] = {rb_a, NULL};
+  char lease[128];
+  run_out o;
+  host_serial = 2; /* not due */
+  o = run_files(files);
+  ck_assert_int_eq(o.code, 0);
+  lease_of(lease, sizeof lease);
+  ck_assert_str_eq(lease, "none");
+  run_free(&o);
+  host_serial = 1;
+  fail_issue = 1;
+  o = run_files(files);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "FAILED");
+  lease_of(lease, sizeof lease);
+  ck_assert_msg(!strncmp(lease, "0 1 ", 4), "lease: %s", lease);
+  run_free(&o);
+}
+END_TEST
+
+/* The journal job's state, by the runbooks' certificate. */
+static const char *journal_state(void) {
+  static char st[32];
+  rd_journal *j = NULL;
+  rd_job_row row;
+  char err[512];
+  ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
+  ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), 0);
+  snprintf(st, sizeof st, "%s", rd_job_state_name(row.state));
+  rd_journal_close(j);
+  return st;
+}
+
+/* The lease is taken over while the install runs. With a heartbeat every
+ * second (TTL 3 s) it notices before the install answers; without one, the
+ * fence on the next state change does. Either way the job stops before its
+ * next step, writes nothing more to the journal job (the new holder's now)
+ * and does not free the new holder's lease. */
+static void lease_lost_case(const char *ttl, const char *trace_want) {
+  const char *files[] = {rb_a, NULL};
+  char lease[128];
+  if (ttl)
+    setenv("RENEWD_LEASE_TTL", ttl, 1);
+  steal_on_install = 1;
+  inst_apply_ms = ttl ? 1500 : 20;
+  run_out o = run_files(files);
+  ck_assert_str_eq(trace, trace_want);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "LEASE_LOST");
+  ck_assert_msg(strstr(job_str(&o, 0, "error"), "lease was taken over while the job ran"), "%s",
+                job_str(&o, 0, "error"));
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(o.stats.failed, 1);
+  ck_assert_str_eq(journal_state(), "ISSUED");
+  lease_of(lease, sizeof lease);
+  ck_assert_str_eq(lease, "1 2 thief:1:1");
+  run_free(&o);
+}
+
+START_TEST(lease_lost_heartbeat) {
+  lease_lost_case("3", "inv.probe " PREFLIGHT " iss.probe iss.apply inst.probe inst.apply");
+}
+END_TEST
+
+START_TEST(lease_lost_fence) {
+  lease_lost_case(NULL, "inv.probe " PREFLIGHT " iss.probe iss.apply inst.probe inst.apply "
+                        "inst.verify");
+}
+END_TEST
+
+/* A certificate selector longer than the lease's "what" column: the job
+ * still takes the lease (its "what" cut on a UTF-8 boundary) and renews. */
+START_TEST(long_selector_still_leased) {
+  char cert[512] = "/etc/pki/", file[200];
+  const char *files[] = {file, NULL};
+  rd_journal *j = NULL;
+  rd_lease_row row;
+  char err[512];
+  for (int i = 0; i < 150; i++)
+    strcat(cert, "\xc3\xa9"); /* é */
+  strcat(cert, ".crt");
+  snprintf(file, sizeof file, "%s/long.json", jdir);
+  write_runbook(file, "rb-long", cert);
+  run_out o = run_files(files);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "DONE");
+  ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
+  ck_assert_int_eq(rd_journal_lease_get(j, "t1", &row), 0);
+  ck_assert_int_eq(row.epoch, 1);
+  ck_assert_int_ge(strlen(row.what), sizeof row.what - 2);
+  json_t *valid = json_string(row.what); /* NULL when not UTF-8 */
+  ck_assert_ptr_nonnull(valid);
+  json_decref(valid);
+  rd_journal_close(j);
+  run_free(&o);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("engine_lease");
+  TCase *tc = tcase_create("core");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, same_host_serialized_and_reprobed);
+  tcase_add_test(tc, two_certificates_one_after_the_other);
+  tcase_add_test(tc, held_elsewhere_is_busy);
+  tcase_add_test(tc, remediation_renews_under_one_lease);
+  tcase_add_test(tc, released_at_every_end);
+  tcase_add_test(tc, lease_lost_heartbeat);
+  tcase_add_test(tc, lease_lost_fence);
+  tcase_add_test(tc, long_selector_still_leased);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return tu_run(suite()); }
