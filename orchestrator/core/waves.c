@@ -125,8 +125,11 @@ void rd_waves_ended(rd_job *j) {
     return;
   w->ended++;
   /* a wave is judged by the renewals that ran in it: one still backing off
-   * (another run failed it meanwhile) did not run */
-  if (j->outcome != RD_OUT_BACKOFF && (j->outcome != RD_OUT_STATE || j->state != RD_JOB_DONE))
+   * (another run failed it meanwhile), one whose host another process holds
+   * (BUSY), one no longer due after waiting for its host: none ran */
+  int ran = j->outcome != RD_OUT_BACKOFF && j->outcome != RD_OUT_BUSY &&
+            j->outcome != RD_OUT_NOT_DUE;
+  if (ran && (j->outcome != RD_OUT_STATE || j->state != RD_JOB_DONE))
     w->failed = 1;
   if (w->ended < w->admitted)
     return;

@@ -531,6 +531,27 @@ START_TEST(backed_off_canary_holds_nothing) {
 }
 END_TEST
 
+/* A canary whose host is leased by another live process (BUSY) did not run:
+ * it holds nobody; the next due host is the canary. */
+START_TEST(busy_canary_holds_nothing) {
+  rd_journal *jr = NULL;
+  char err[256];
+  rd_lease_owner other = {.node = "elsewhere", .pid = 1, .start = 42};
+  rd_lease_req r = {.host = "t1", .owner = &other, .what = "runbook other", .ttl_s = 600};
+  int64_t epoch = 0;
+  ck_assert_msg(rd_journal_open(jpath, &jr, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(rd_journal_lease_claim(jr, &r, &epoch, NULL), 0);
+  rd_journal_close(jr);
+  run_out o = run_file(FIXTURES "/engine/waves.json", &plugin, 0, jpath);
+  ck_assert_str_eq(job_field(0, "state"), "BUSY");
+  for (size_t i = 1; i < 4; i++)
+    ck_assert_msg(!strcmp(job_field(i, "state"), "DONE"), "t%zu: %s: %s", i + 1,
+                  job_field(i, "state"), job_field(i, "error"));
+  ck_assert_int_eq(o.stats.renewed, 3);
+  ck_assert_int_eq(o.code, 1); /* t1 is still due */
+}
+END_TEST
+
 /* A job resumed from the journal past issuance (follow-ups owed) finishes
  * even when the canary wave fails and holds the rest. */
 START_TEST(resumed_job_finishes_whatever_the_waves_say) {
@@ -623,6 +644,7 @@ int main(void) {
   tcase_add_test(tc, set_state_is_a_request);
   tcase_add_test(tc, unreadable_passphrase_fails_the_job);
   tcase_add_test(tc, backed_off_canary_holds_nothing);
+  tcase_add_test(tc, busy_canary_holds_nothing);
   tcase_add_test(tc, resumed_job_finishes_whatever_the_waves_say);
   tcase_add_test(tc, blocked_probe_stops_before_the_request);
   tcase_add_test(tc, failed_check_probe_does_not_block);
