@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config git
       libssl-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev
       libsqlite3-dev sqlite3 check libsubunit-dev valgrind
       openssh-server openssh-client scep nginx-light sudo acl iproute2 openssl
-      procps psmisc curl tcpdump jq)
+      procps psmisc curl tcpdump jq python3-aiosmtpd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# tests/e2e/mail.sh — notify.email against real SMTP servers (Debian's
+# python3-aiosmtpd) inside a 3-host lab's network namespace.
+#
+# Two servers, both requiring a login: one on smtp:// that refuses anything
+# before STARTTLS, one on smtps:// (TLS from the first byte); both with a
+# certificate only the runbook's ca_bundle trusts. The lab's certificates
+# expire in ~2 days, so notify.before_expiry_days [14, 7] fires once per
+# host (for 7). Asserted, message by message: the count, the envelope
+# recipients, the login, the headers (Date, Message-ID, From, To, a Subject
+# naming the host and the event) and the body's facts (host, state, the
+# failure's reason). Each event is mailed once: reruns send nothing more.
+# A wrong password is a warning naming the server, and the password (right or
+# wrong) appears in no output, the journal or any message.
+# Prints "mail: N passed, M failed"; exits 77 (skip) when it cannot run.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LAB=$ROOT/contrib/lab/lab
+RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
+export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
+export RENEWD_LAB_DIR=${MAIL_LAB_DIR:-/var/lib/renewd-lab-mail}
+export RENEWD_LAB_NETNS=${MAIL_LAB_NETNS:-renewd-lab-mail}
+PY=/usr/bin/python3 # Debian's, where python3-aiosmtpd is installed
+
+pass=0 fail=0
+ok()     { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
+not_ok() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
+check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+finish() { printf 'mail: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
+
+[[ $(id -u) == 0 ]] || { echo "mail: SKIP: needs root (network namespaces, sshd)" >&2; exit 77; }
+[[ -x $RENEWD ]] || { echo "mail: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "mail: SKIP: needs jq" >&2; exit 77; }
+"$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "mail: SKIP: needs python3-aiosmtpd (contrib/deps.sh)" >&2; exit 77; }
+
+WORK=$(mktemp -d /tmp/mail.XXXXXX)
+SINKS=()
+cleanup() {
+	local rc=$?
+	for p in "${SINKS[@]}"; do kill "$p" 2>/dev/null || true; done
+	"$LAB" down --purge >/dev/null 2>&1 || true
+	[[ -n ${KEEP_WORK:-} ]] && echo "mail: kept $WORK" >&2 || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$LAB" down --purge >/dev/null 2>&1 || true
+"$LAB" up --hosts 3 >"$WORK/up.log" 2>&1 || { not_ok "lab up"; cat "$WORK/up.log"; finish; exit 1; }
+# shellcheck disable=SC1091
+. "$RENEWD_LAB_DIR/lab.env"
+
+# ------------------------------------------------------------- SMTP servers
+mkdir -p "$WORK/tls" "$WORK/inbox"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.crt" 2>/dev/null
+PW="pw-$(openssl rand -hex 12)"
+BADPW="bad-$(openssl rand -hex 12)"
+printf '%s\n' "$PW" >"$WORK/smtp.pw"
+printf '%s\n' "$BADPW" >"$WORK/bad.pw"
+chmod 600 "$WORK/smtp.pw" "$WORK/bad.pw"
+cat >"$WORK/sink.py" <<'PYEOF'
+# sink.py MODE PORT CERTDIR OUTDIR USER PASSWORD: an SMTP server requiring
+# AUTH (starttls: only after STARTTLS; smtps: TLS from the first byte); each
+# message saved as OUTDIR/MODE-NNN.json (envelope, login, raw content).
+import json, os, signal, ssl, sys, threading, warnings
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+warnings.simplefilter("ignore")
+mode, port, certdir, outdir, user, password = sys.argv[1:7]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(os.path.join(certdir, "server.crt"), os.path.join(certdir, "server.key"))
+count = [0]
+
+def auth(server, session, envelope, mechanism, data):
+    good = (isinstance(data, LoginPassword) and data.login.decode() == user
+            and data.password.decode() == password)
+    if good:
+        session.renewd_login = user
+    return AuthResult(success=good, handled=False)  # not handled: the server answers 535
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        count[0] += 1
+        rec = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+               "login": getattr(session, "renewd_login", None),
+               "data": envelope.original_content.decode("utf-8", "backslashreplace")}
+        with open(os.path.join(outdir, "%s-%03d.json" % (mode, count[0])), "w") as f:
+            json.dump(rec, f)
+        return "250 OK"
+
+kw = dict(hostname="127.0.0.1", port=int(port), authenticator=auth, auth_required=True)
+if mode == "smtps":  # aiosmtpd offers AUTH on TLS it did not start itself only so
+    kw.update(ssl_context=ctx, auth_require_tls=False)
+else:
+    kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
+c = Controller(Sink(), **kw)
+c.start()
+print("ready", flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+c.stop()
+PYEOF
+start_sink() { # start_sink MODE PORT
+	"$LAB" exec -- "$PY" "$WORK/sink.py" "$1" "$2" "$WORK/tls" "$WORK/inbox" mailer "$PW" >"$WORK/sink-$1.log" 2>&1 &
+	SINKS+=($!)
+	local until=$((SECONDS + 20))
+	while ((SECONDS < until)); do grep -q ready "$WORK/sink-$1.log" && return 0; sleep 0.2; done
+	cat "$WORK/sink-$1.log" >&2
+	return 1
+}
+check "SMTP server with STARTTLS required starts" start_sink starttls 2525
+check "SMTP server on smtps:// starts" start_sink smtps 4650
+
+# ------------------------------------------------------------- runbooks
+base=$(sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json")
+email() { # email URL PWFILE TO...: the notify section
+	local to
+	to=$(printf '"%s",' "${@:3}")
+	printf '"notify": {"email": {"smtp": "%s", "from": "renewd@lab.test", "to": [%s], "user": "mailer", "password": {"file": "%s"}, "ca_bundle": "%s"}, "before_expiry_days": [14, 7]}' \
+		"$1" "${to%,}" "$2" "$WORK/tls/server.crt"
+}
+mk() { # mk FILE NOTIFY [SED...]
+	local f=$1 n=$2
+	shift 2
+	sed "s|\"notify\": {[^}]*}|$n|" <<<"$base" | sed "${@:-s|^|| }" >"$f"
+}
+noreload='s|"command": "/srv/renewd-lab/bin/tlsctl reload"|"command": "true"|'
+mk "$WORK/starttls.json" "$(email smtp://127.0.0.1:2525 "$WORK/smtp.pw" ops@lab.test oncall@lab.test)"
+mk "$WORK/noreload.json" "$(email smtp://127.0.0.1:2525 "$WORK/smtp.pw" ops@lab.test oncall@lab.test)" "$noreload"
+mk "$WORK/smtps.json" "$(email smtps://127.0.0.1:4650 "$WORK/smtp.pw" pki@lab.test)"
+mk "$WORK/badpw.json" "$(email smtp://127.0.0.1:2525 "$WORK/bad.pw" ops@lab.test)" "$noreload"
+check "test runbooks validate" "$RENEWD" validate "$WORK/starttls.json" "$WORK/noreload.json" "$WORK/smtps.json" "$WORK/badpw.json"
+
+rd() { # rd LOGNAME JOURNAL ARGS...: renewd run inside the lab netns; exit status in $rc
+	local name=$1 journal=$2
+	shift 2
+	rc=0
+	"$LAB" exec -- "$RENEWD" run "$@" --journal "$journal" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+}
+n_mail() { ls "$WORK/inbox" | grep -c "^$1-" || true; }
+msg() { ls "$WORK/inbox"/"$1"-*.json | while read -r f; do jq -e "$2" "$f" >/dev/null && echo "$f"; done | head -1; }
+has() { # has MODE JQ-FILTER: a message of MODE matches
+	[[ -n $(msg "$1" "$2") ]]
+}
+subj() { printf '.data | test("\\r\\nSubject: %s\\r\\n")' "$1"; }
+wait_count() { # wait_count MODE N: the inbox of MODE holds N messages (mail goes async)
+	local until=$((SECONDS + 10))
+	while ((SECONDS < until)); do [[ $(n_mail "$1") == "$2" ]] && return 0; sleep 0.2; done
+	[[ $(n_mail "$1") == "$2" ]]
+}
+
+J=$WORK/journal.db
+# ------------------------------------------------------------- smtps://
+rd smtps "$J" "$WORK/smtps.json" --host h0003
+check "smtps runbook renews h0003 (exit 10), got $rc" test "$rc" = 10
+check "smtps: one message (h0003's expiry)" wait_count smtps 1
+check "smtps: to pki@lab.test only, from renewd@lab.test, logged in as mailer" \
+	has smtps '.rcpt_tos == ["pki@lab.test"] and .mail_from == "renewd@lab.test" and .login == "mailer"'
+check "smtps: subject names the host and the threshold" \
+	has smtps "$(subj '\\[renewd\\] h0003: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
+check "smtps: Date, Message-ID, From and To headers" \
+	has smtps '.data | test("^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} 20[0-9]{2} [0-9:]{8} \\+0000\\r\\n") and test("\\r\\nMessage-ID: <[0-9a-f]{24}\\.[0-9]+\\.renewd@lab\\.test>\\r\\n") and test("\\r\\nFrom: <renewd@lab\\.test>\\r\\nTo: <pki@lab\\.test>\\r\\n")'
+check "smtps: the body names host, certificate and days left" \
+	has smtps '.data | test("\\r\\nHost: +h0003\\r\\n") and test("\\r\\nCertificate: +.*h0003") and test("\\r\\nDays left: +[0-9]\\.[0-9]\\r\\n") and test("\\r\\nThreshold: +7 days\\r\\n")'
+
+# ------------------------------------------------------------- STARTTLS: a rollback
+rd rollback "$J" "$WORK/noreload.json" --host h0001
+check "h0001 without the reload rolls back (exit 1), got $rc" test "$rc" = 1
+check "starttls: two messages (rolled back, expiry)" wait_count starttls 2
+check "starttls: both to ops@ and oncall@, logged in as mailer" \
+	bash -c "for f in '$WORK'/inbox/starttls-*.json; do jq -e '.rcpt_tos == [\"ops@lab.test\", \"oncall@lab.test\"] and .login == \"mailer\"' \"\$f\" >/dev/null || exit 1; done"
+check "starttls: To names both recipients" has starttls '.data | test("\\r\\nTo: <ops@lab\\.test>,\\r\\n <oncall@lab\\.test>\\r\\n")'
+check "starttls: subject: h0001 ROLLED_BACK" has starttls "$(subj '\\[renewd\\] h0001: ROLLED_BACK \\(runbook lab-posix-scep\\)')"
+check "starttls: the body says why (the TLS check) and names the job" \
+	has starttls '.data | test("\\r\\nState: +ROLLED_BACK\\r\\n") and test("\\r\\nJob: +[0-9]+\\r\\n") and test("\\r\\nError: +.*TLS check")'
+check "starttls: subject: h0001's expiry" has starttls "$(subj '\\[renewd\\] h0001: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
+
+# ------------------------------------------------------------- once each
+rd all "$J" "$WORK/starttls.json"
+check "the whole runbook: h0002 renewed (exit 1: h0001 is backing off), got $rc" test "$rc" = 1
+check "starttls: one more message, h0002's expiry (3)" wait_count starttls 3
+check "starttls: subject: h0002's expiry" has starttls "$(subj '\\[renewd\\] h0002: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
+rd again "$J" "$WORK/starttls.json"
+rd again-smtps "$J" "$WORK/smtps.json"
+sleep 1
+check "reruns mail nothing again (starttls 3, smtps 1)" test "$(n_mail starttls) $(n_mail smtps)" = "3 1"
+check "no warning about mail in any run" bash -c "! grep -h 'notify' '$WORK'/*.err"
+
+# ------------------------------------------------------------- a wrong password
+rd badpw "$WORK/journal2.db" "$WORK/badpw.json" --host h0001
+check "wrong password: the rollback still ends (exit 1), got $rc" test "$rc" = 1
+check "wrong password: a warning naming the server and the refused login" \
+	grep -q 'warning: notify: e-mail about host h0001: ROLLED_BACK: smtp://127.0.0.1:2525: Login denied' "$WORK/badpw.err"
+check "wrong password: nothing delivered" test "$(n_mail starttls)" = 3
+
+# ------------------------------------------------------------- the password is never written
+sqlite3 "$J" .dump >"$WORK/journal.sql"
+sqlite3 "$WORK/journal2.db" .dump >>"$WORK/journal.sql"
+for p in "$PW" "$BADPW"; do
+	check "the password ${p%%-*}-… is in no output, journal nor message" \
+		bash -c "! grep -rqF -- '$p' '$WORK'/*.out '$WORK'/*.err '$WORK/journal.sql' '$WORK/inbox' '$WORK'/sink-*.log"
+done
+
+finish
