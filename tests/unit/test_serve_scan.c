@@ -295,12 +295,128 @@ START_TEST(stop_lets_the_running_scan_end) {
 }
 END_TEST
 
+/* ---- reload -------------------------------------------------------------- */
+
+static const char TWO_HOSTS_1S[] =
+    "{\"name\": \"reload-test\",\n"
+    " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\", \"platform\": \"posix\"},\n"
+    "                         {\"name\": \"t2\", \"address\": \"192.0.2.2\", \"platform\": \"posix\"}]},\n"
+    " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"},\n"
+    " \"certificate\": {\"cert\": \"/etc/pki/t.crt\", \"key\": \"/etc/pki/t.key\"},\n"
+    " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
+    "   \"ca_fingerprint\": \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},\n"
+    " \"schedule\": {\"scan_interval\": \"1s\", \"jitter\": \"0s\"}}\n";
+
+/* text with its first `from` replaced by `to` written to path */
+static void put_file(const char *path, const char *text, const char *from, const char *to) {
+  FILE *f = fopen(path, "w");
+  const char *at = from ? strstr(text, from) : NULL;
+  ck_assert_ptr_nonnull(f);
+  if (at)
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+  else
+    fputs(text, f);
+  fclose(f);
+}
+
+typedef struct reload_run {
+  fixture *fx;
+  rd_serve sv;
+  uv_timer_t tick;
+  int step;
+  long targets_first;   /* of the first scan */
+  char running_name[64];/* the runbook the first scan ran on, after the reload */
+} reload_run;
+
+/* Every 20 ms: during the first scan, a broken file (refused), then a good one
+ * with one host and another name (pending); after the second scan, stop. */
+static void reload_tick(uv_timer_t *t) {
+  reload_run *rr = t->data;
+  rd_serve_rb *r = &rr->sv.rbs[0];
+  char *m;
+  if (rr->step == 0 && r->engine) {
+    /* line 8 breaks */
+    put_file(rr->fx->path, TWO_HOSTS_1S, "\"scan_interval\": \"1s\"", "\"scan_interval\": \"soon\"");
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 1);
+    ck_assert(r->reload_refused);
+    ck_assert_ptr_null(r->next);
+    ck_assert_msg(r->reload_error && strstr(r->reload_error, "rb.json:8:") &&
+                      strstr(r->reload_error, "scan_interval"),
+                  "%s", r->reload_error ? r->reload_error : "(null)");
+    ck_assert_ptr_nonnull(m = rd_serve_metrics(&rr->sv));
+    ck_assert_ptr_nonnull(strstr(m, "renewd_runbook_last_reload_successful{runbook=\"reload-test\"} 0\n"));
+    free(m);
+    /* one host (t1) and another name */
+    char one[sizeof TWO_HOSTS_1S];
+    snprintf(one, sizeof one, "%s", TWO_HOSTS_1S);
+    strcpy(strstr(one, ",\n                         {\"name\": \"t2\""),
+           strstr(TWO_HOSTS_1S, "]},\n \"ssh\""));
+    put_file(rr->fx->path, one, "reload-test", "reload-2nd");
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 0);
+    ck_assert(!r->reload_refused);
+    ck_assert_ptr_null(r->reload_error);
+    ck_assert_ptr_nonnull(r->next);
+    /* the running scan keeps its version */
+    snprintf(rr->running_name, sizeof rr->running_name, "%s", r->rb->name);
+    ck_assert_ptr_eq(r->rb, rr->fx->rb[0]);
+    rr->step = 1;
+  } else if (rr->step == 1 && r->scans == 1) {
+    rr->targets_first = r->last.targets;
+    rr->step = 2;
+  } else if (rr->step == 2 && r->scans == 2) {
+    ck_assert_ptr_null(r->next);
+    ck_assert_str_eq(r->rb->name, "reload-2nd");
+    ck_assert_int_eq(r->last.targets, 1);
+    ck_assert(r->reloaded > 0);
+    /* a reload with nothing changed waits too, and is freed unused at the end */
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 0);
+    ck_assert_ptr_nonnull(r->next);
+    rd_serve_stop(&rr->sv);
+    uv_close((uv_handle_t *)t, NULL);
+  }
+}
+
+START_TEST(reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_scan) {
+  fixture fx;
+  reload_run rr;
+  char *log = NULL;
+  size_t loglen = 0;
+  memset(&rr, 0, sizeof rr);
+  fx_setup(&fx, 0);
+  rr.fx = &fx;
+  put_file(fx.path, TWO_HOSTS_1S, NULL, NULL);
+  ck_assert_int_eq(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag), 0);
+  FILE *lf = open_memstream(&log, &loglen);
+  rd_serve_opts so = {.log = lf};
+  ck_assert_int_eq(rd_serve_init(&rr.sv, &fx.loop, fx.reg, NULL, fx.rb, 1, &so, count_stopped, NULL), 0);
+  rd_serve_start(&rr.sv);
+  uv_timer_init(&fx.loop, &rr.tick);
+  rr.tick.data = &rr;
+  uv_timer_start(&rr.tick, reload_tick, 20, 20);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  fclose(lf);
+  ck_assert_int_eq(rr.step, 2);
+  ck_assert_str_eq(rr.running_name, "reload-test");
+  ck_assert_int_eq(rr.targets_first, 2); /* the first scan ended on the old version */
+  ck_assert_msg(strstr(log, "runbook reload-test: reload refused, the loaded version keeps running: ") &&
+                    strstr(log, "/rb.json:8:"),
+                "%s", log);
+  ck_assert_msg(strstr(log, "runbook reload-test: reloaded as reload-2nd: 1 target(s), in use from "
+                            "the next scan (the running scan ends on the loaded version)\n"),
+                "%s", log);
+  ck_assert_msg(strstr(log, "runbook reload-2nd: scanning with the reloaded runbook\n"), "%s", log);
+  free(log);
+  fx_teardown(&fx, &rr.sv);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("serve_scan");
   TCase *tc = tcase_create("loop");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, scan_on_the_loop_while_the_listener_answers);
   tcase_add_test(tc, stop_lets_the_running_scan_end);
+  tcase_add_test(tc, reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_scan);
   suite_add_tcase(s, tc);
   return s;
 }
