@@ -61,52 +61,8 @@ BADPW="bad-$(openssl rand -hex 12)"
 printf '%s\n' "$PW" >"$WORK/smtp.pw"
 printf '%s\n' "$BADPW" >"$WORK/bad.pw"
 chmod 600 "$WORK/smtp.pw" "$WORK/bad.pw"
-cat >"$WORK/sink.py" <<'PYEOF'
-# sink.py MODE PORT CERTDIR OUTDIR USER PASSWORD: an SMTP server requiring
-# AUTH (starttls: only after STARTTLS; smtps: TLS from the first byte); each
-# message saved as OUTDIR/MODE-NNN.json (envelope, login, raw content).
-import json, os, signal, ssl, sys, threading, warnings
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-
-warnings.simplefilter("ignore")
-mode, port, certdir, outdir, user, password = sys.argv[1:7]
-ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-ctx.load_cert_chain(os.path.join(certdir, "server.crt"), os.path.join(certdir, "server.key"))
-count = [0]
-
-def auth(server, session, envelope, mechanism, data):
-    good = (isinstance(data, LoginPassword) and data.login.decode() == user
-            and data.password.decode() == password)
-    if good:
-        session.renewd_login = user
-    return AuthResult(success=good, handled=False)  # not handled: the server answers 535
-
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        count[0] += 1
-        rec = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-               "login": getattr(session, "renewd_login", None),
-               "data": envelope.original_content.decode("utf-8", "backslashreplace")}
-        with open(os.path.join(outdir, "%s-%03d.json" % (mode, count[0])), "w") as f:
-            json.dump(rec, f)
-        return "250 OK"
-
-kw = dict(hostname="127.0.0.1", port=int(port), authenticator=auth, auth_required=True)
-if mode == "smtps":  # aiosmtpd offers AUTH on TLS it did not start itself only so
-    kw.update(ssl_context=ctx, auth_require_tls=False)
-else:
-    kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
-c = Controller(Sink(), **kw)
-c.start()
-print("ready", flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-c.stop()
-PYEOF
 start_sink() { # start_sink MODE PORT
-	"$LAB" exec -- "$PY" "$WORK/sink.py" "$1" "$2" "$WORK/tls" "$WORK/inbox" mailer "$PW" >"$WORK/sink-$1.log" 2>&1 &
+	"$LAB" exec -- "$PY" "$ROOT/tests/tools/notify_sink.py" "$1" "$2" "$WORK/tls" "$WORK/inbox" mailer "$PW" >"$WORK/sink-$1.log" 2>&1 &
 	SINKS+=($!)
 	local until=$((SECONDS + 20))
 	while ((SECONDS < until)); do grep -q ready "$WORK/sink-$1.log" && return 0; sleep 0.2; done
