@@ -156,7 +156,7 @@ int rd_mail_addr_ok(const char *a) {
  * a password never travels in clear (smtps://, or smtp:// with STARTTLS). */
 static void load_email(ld *l, json_t *x) {
   static const char *const mail_keys[] = {"smtp", "from", "to", "user", "password",
-                                          "starttls", "ca_bundle", NULL};
+                                          "starttls", "ca_bundle", "digest", NULL};
   static const char *const smtp_schemes[] = {"smtp://", "smtps://", NULL};
   const char *v, *url;
   json_t *to;
@@ -182,6 +182,14 @@ static void load_email(ld *l, json_t *x) {
     if (abs)
       json_object_set_new(x, "ca_bundle", json_string(abs));
     free(abs);
+  }
+  if ((v = rb_get_string(l, x, "/notify/email", "digest", 0))) {
+    int hh = -1, mm = -1, end = 0;
+    if (sscanf(v, "%2d:%2d%n", &hh, &mm, &end) != 2 || v[end] || strlen(v) != 5 || hh < 0 ||
+        hh > 23 || mm < 0 || mm > 59)
+      rd_jctx_err(&l->j, "/notify/email/digest", 1,
+                  "'notify.email.digest' must be a local time of day HH:MM like \"07:00\", got '%s'",
+                  v);
   }
   if (json_object_get(x, "password") && !user)
     rd_jctx_err(&l->j, "/notify/email/password", 1,

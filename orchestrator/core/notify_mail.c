@@ -53,7 +53,7 @@ static void put_esc(FILE *f, const char *s) {
   }
 }
 
-static char *esc(const char *s) {
+char *rd_mail_esc(const char *s) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
@@ -108,13 +108,14 @@ static void put_subject(FILE *f, const char *s) {
   fputs("\r\n", f);
 }
 
-/* "Label: value" in the body, the value escaped and wrapped (whole UTF-8
+/* "Label: value" in the body, both escaped, the value wrapped (whole UTF-8
  * characters) with an indented continuation. */
-static void put_field(FILE *f, const char *label, const char *value) {
-  char *v = esc(value);
+void rd_mail_field(FILE *f, const char *label, const char *value) {
+  char *v = rd_mail_esc(value), *l = rd_mail_esc(label);
   const char *p = v ? v : "";
   size_t n = strlen(p), i = 0;
-  fprintf(f, "%-12s ", label);
+  fprintf(f, "%-12s ", l ? l : "");
+  free(l);
   do {
     size_t end = i;
     while (end < n && end - i < WRAP) {
@@ -136,7 +137,7 @@ static void put_time_field(FILE *f, const char *label, const json_t *v) {
   if (!json_is_integer(v))
     return;
   iso_time(when, sizeof when, (time_t)json_integer_value(v));
-  put_field(f, label, when);
+  rd_mail_field(f, label, when);
 }
 
 static void put_body(FILE *f, const json_t *ev, const char *node, int job) {
@@ -144,47 +145,45 @@ static void put_body(FILE *f, const json_t *ev, const char *node, int job) {
   const json_t *v;
   fputs(job ? "A certificate renewal needs attention.\r\n\r\n"
             : "A certificate is close to its expiry.\r\n\r\n", f);
-  put_field(f, "Host:", str(ev, "host"));
-  put_field(f, "Runbook:", str(ev, "runbook"));
+  rd_mail_field(f, "Host:", str(ev, "host"));
+  rd_mail_field(f, "Runbook:", str(ev, "runbook"));
   if (job) {
-    put_field(f, "State:", str(ev, "state"));
+    rd_mail_field(f, "State:", str(ev, "state"));
     if ((v = json_object_get(ev, "job_id"))) {
       snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-      put_field(f, "Job:", num);
+      rd_mail_field(f, "Job:", num);
     }
     if (str(ev, "error"))
-      put_field(f, "Error:", str(ev, "error"));
+      rd_mail_field(f, "Error:", str(ev, "error"));
   } else {
     if (str(ev, "subject"))
-      put_field(f, "Certificate:", str(ev, "subject"));
+      rd_mail_field(f, "Certificate:", str(ev, "subject"));
     put_time_field(f, "Expires:", json_object_get(ev, "not_after"));
     snprintf(num, sizeof num, "%.1f", json_number_value(json_object_get(ev, "days_left")));
-    put_field(f, "Days left:", num);
+    rd_mail_field(f, "Days left:", num);
     snprintf(num, sizeof num, "%lld days",
              (long long)json_integer_value(json_object_get(ev, "threshold_days")));
-    put_field(f, "Threshold:", num);
+    rd_mail_field(f, "Threshold:", num);
     if (str(ev, "sha256"))
-      put_field(f, "SHA-256:", str(ev, "sha256"));
+      rd_mail_field(f, "SHA-256:", str(ev, "sha256"));
   }
   put_time_field(f, "Time:", json_object_get(ev, "time"));
-  put_field(f, "Sent by:", node);
+  rd_mail_field(f, "Sent by:", node);
   fputs("\r\n-- \r\nrenewd: each event is sent once; the journal's alerts table remembers "
         "it.\r\n", f);
 }
 
-char *rd_notify_mail_compose(const json_t *event, const char *from, const char *const *to,
-                             const char *node, time_t now, size_t *len) {
-  int job = !strcmp(str(event, "event") ? str(event, "event") : "", "job");
-  char date[64], subj[1024], *out = NULL, *host, *what;
+FILE *rd_mail_open(char **buf, size_t *n, const char *from, const char *const *to, time_t now,
+                   const char *subject, const char *kind) {
+  char date[64];
   unsigned char rnd[12];
-  size_t n = 0;
   FILE *f;
   if (!rd_mail_addr_ok(from) || !to || !to[0])
     return NULL;
   for (const char *const *t = to; *t; t++)
     if (!rd_mail_addr_ok(*t))
       return NULL;
-  if (RAND_bytes(rnd, sizeof rnd) != 1 || !(f = open_memstream(&out, &n)))
+  if (RAND_bytes(rnd, sizeof rnd) != 1 || !(f = open_memstream(buf, n)))
     return NULL;
   mail_date(date, sizeof date, now);
   fprintf(f, "Date: %s\r\nFrom: <%s>\r\nTo: ", date, from);
@@ -194,109 +193,142 @@ char *rd_notify_mail_compose(const json_t *event, const char *from, const char *
   for (size_t i = 0; i < sizeof rnd; i++)
     fprintf(f, "%02x", rnd[i]);
   fprintf(f, ".%lld.renewd%s>\r\n", (long long)now, strchr(from, '@'));
-  host = esc(str(event, "host"));
-  if (job)
-    what = esc(str(event, "state"));
-  else {
+  put_subject(f, subject);
+  fprintf(f, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n"
+             "X-Renewd-Event: %s\r\n\r\n", kind);
+  return f;
+}
+
+char *rd_mail_close(FILE *f, char **buf, const size_t *n, size_t *len) {
+  /* the stream's buffer moves until it is closed: read *buf only now */
+  if (fclose(f)) {
+    free(*buf);
+    return NULL;
+  }
+  if (len)
+    *len = *n;
+  return *buf;
+}
+
+char *rd_notify_mail_compose(const json_t *event, const char *from, const char *const *to,
+                             const char *node, time_t now, size_t *len) {
+  int job = !strcmp(str(event, "event") ? str(event, "event") : "", "job");
+  char subj[1024], *out = NULL, *host, *what, *rb;
+  size_t n = 0;
+  FILE *f;
+  host = rd_mail_esc(str(event, "host"));
+  rb = rd_mail_esc(str(event, "runbook"));
+  if (job) {
+    what = rd_mail_esc(str(event, "state"));
+  } else {
     char t[64];
     snprintf(t, sizeof t, "certificate expires within %lld days",
              (long long)json_integer_value(json_object_get(event, "threshold_days")));
     what = strdup(t);
   }
-  char *rb = esc(str(event, "runbook"));
   snprintf(subj, sizeof subj, "[renewd] %s: %s (runbook %s)", host ? host : "",
            what ? what : "", rb ? rb : "");
   free(host);
   free(what);
   free(rb);
-  put_subject(f, subj);
-  fprintf(f, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-             "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n"
-             "X-Renewd-Event: %s\r\n\r\n", job ? "job" : "expiring");
-  put_body(f, event, node, job);
-  if (fclose(f)) {
-    free(out);
+  if (!(f = rd_mail_open(&out, &n, from, to, now, subj, job ? "job" : "expiring")))
     return NULL;
-  }
-  if (len)
-    *len = n;
-  return out;
+  put_body(f, event, node, job);
+  return rd_mail_close(f, &out, &n, len);
 }
 
 /* ------------------------------------------------------------------ sending */
 
-typedef struct mail_call {
-  rd_engine *e;
-  char *what; /* "host h0001: ROLLED_BACK", escaped, for the warning */
-} mail_call;
+const char **rd_mail_recipients(const json_t *cfg) {
+  const json_t *toj = json_object_get(cfg, "to");
+  size_t n = json_array_size(toj);
+  const char **to = calloc(n + 1, sizeof *to);
+  for (size_t i = 0; to && i < n; i++)
+    to[i] = json_string_value(json_array_get(toj, i));
+  return to;
+}
 
-static void sent(int status, const char *msg, void *arg) {
-  mail_call *c = arg;
+void rd_mail_node(char *buf, size_t len) {
+  if (gethostname(buf, len - 1))
+    snprintf(buf, len, "localhost");
+  buf[len - 1] = 0;
+}
+
+typedef struct deliver_call {
+  char *what;
+  void (*done)(void *);
+  void *arg;
+} deliver_call;
+
+static void delivered(int status, const char *msg, void *arg) {
+  deliver_call *c = arg;
   if (status)
-    fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", c->what ? c->what : "?",
-            msg);
-  c->e->notifying--;
-  rd_engine_pump(c->e);
+    fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", c->what, msg);
+  c->done(c->arg);
   free(c->what);
   free(c);
 }
 
-void rd_notify_mail_send(rd_job *j, const json_t *cfg, const json_t *event) {
-  const json_t *toj = json_object_get(cfg, "to"), *pw = json_object_get(cfg, "password"), *st;
-  size_t nto = json_array_size(toj), len = 0;
-  const char **to = calloc(nto + 1, sizeof *to);
-  char node[256] = "localhost", *msg = NULL, *password = NULL, err[768];
-  mail_call *c = calloc(1, sizeof *c);
+int rd_mail_deliver(uv_loop_t *loop, const json_t *cfg, const char *msg, size_t len,
+                    const char *what, void (*done)(void *), void *arg) {
+  const json_t *pw = json_object_get(cfg, "password"), *st = json_object_get(cfg, "starttls");
+  const char **to = rd_mail_recipients(cfg);
+  char *password = NULL, err[768];
+  deliver_call *c = calloc(1, sizeof *c);
   int rc = RD_ENOMEM;
-  if (!to || !c)
+  snprintf(err, sizeof err, "%s", rd_strerror(rc));
+  if (!to || !c || !(c->what = strdup(what)))
     goto fail;
-  c->e = j->e;
-  {
-    char *h = esc(j->t->name);
-    char w[600];
-    snprintf(w, sizeof w, "host %s: %s", h ? h : "?",
-             str(event, "state") ? str(event, "state") : "expiry");
-    free(h);
-    c->what = strdup(w);
-  }
-  for (size_t i = 0; i < nto; i++)
-    to[i] = json_string_value(json_array_get(toj, i));
-  gethostname(node, sizeof node - 1);
-  node[sizeof node - 1] = 0;
-  if (!(msg = rd_notify_mail_compose(event, str(cfg, "from"), to, node, time(NULL), &len))) {
-    rc = RD_EINVAL;
-    snprintf(err, sizeof err, "cannot write the message (an address holds a character a "
-                              "mail header cannot carry)");
-    goto report;
-  }
   if (pw && rd_secret_read_json(pw, &password, NULL, err, sizeof err)) {
-    rc = RD_ECONFIG;
-    goto report; /* err names the source of the password, never its value */
+    rc = RD_ECONFIG; /* err names the source of the password, never its value */
+    goto fail;
   }
-  st = json_object_get(cfg, "starttls");
-  rd_smtp_mail m = {.url = str(cfg, "smtp"), .from = str(cfg, "from"), .to = to,
-                    .user = str(cfg, "user"), .password = password,
-                    .ca_bundle = str(cfg, "ca_bundle"), .starttls = st ? json_is_true(st) : 1,
-                    .timeout_ms = 30000, .data = msg, .len = len};
-  if (m.user && !m.password)
-    m.password = "";
-  j->e->notifying++;
-  if ((rc = rd_smtp_send(j->e->loop, &m, sent, c))) {
-    j->e->notifying--;
+  rd_smtp_mail m = {.url = json_string_value(json_object_get(cfg, "smtp")),
+                    .from = json_string_value(json_object_get(cfg, "from")), .to = to,
+                    .user = json_string_value(json_object_get(cfg, "user")),
+                    .password = password ? password : "",
+                    .ca_bundle = json_string_value(json_object_get(cfg, "ca_bundle")),
+                    .starttls = st ? json_is_true(st) : 1, .timeout_ms = 30000, .data = msg,
+                    .len = len};
+  c->done = done;
+  c->arg = arg;
+  if ((rc = rd_smtp_send(loop, &m, delivered, c))) {
     snprintf(err, sizeof err, "cannot send: %s", rd_strerror(rc));
-    goto report;
+    goto fail;
   }
-  c = NULL; /* sent() frees it */
-  goto out;
-report:
-  fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", c->what ? c->what : "?",
-          err);
+  rd_secret_free(password);
+  free(to);
+  return 0;
 fail:
+  fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", what, err);
+  rd_secret_free(password);
   if (c)
     free(c->what);
   free(c);
-out:
-  rd_secret_free(password);
+  free(to);
+  return rc;
+}
+
+static void engine_mail_done(void *arg) {
+  rd_engine *e = arg;
+  e->notifying--;
+  rd_engine_pump(e);
+}
+
+void rd_notify_mail_send(rd_job *j, const json_t *cfg, const json_t *event) {
+  const char **to = rd_mail_recipients(cfg);
+  char node[256], what[600], *h = rd_mail_esc(j->t->name), *msg = NULL;
+  size_t len = 0;
+  snprintf(what, sizeof what, "host %s: %s", h ? h : "?",
+           str(event, "state") ? str(event, "state") : "expiry");
+  free(h);
+  rd_mail_node(node, sizeof node);
+  if (!to || !(msg = rd_notify_mail_compose(event, str(cfg, "from"), to, node, time(NULL), &len)))
+    fprintf(stderr, "renewd: warning: notify: e-mail about %s: cannot write the message (an "
+                    "address holds a character a mail header cannot carry)\n", what);
+  else if (rd_mail_deliver(j->e->loop, cfg, msg, len, what, engine_mail_done, j->e) == 0)
+    j->e->notifying++;
   free(msg);
   free(to);
 }

@@ -80,7 +80,7 @@ static void log_scan(const rd_serve_rb *r, const rd_engine_stats *st, const json
 }
 
 static void maybe_stopped(rd_serve *sv) {
-  if (!sv->stopping || sv->timers_open || sv->running || !sv->stopped)
+  if (!sv->stopping || sv->timers_open || sv->running || sv->mailing || !sv->stopped)
     return;
   rd_serve_stopped_fn fn = sv->stopped;
   sv->stopped = NULL;
@@ -88,6 +88,12 @@ static void maybe_stopped(rd_serve *sv) {
 }
 
 static void start_scan(rd_serve_rb *r);
+
+static void digest_sent(void *arg) {
+  rd_serve *sv = arg;
+  sv->mailing--;
+  maybe_stopped(sv);
+}
 
 /* The scan of r is over (or never started): the next one. */
 static void scan_ended(rd_serve_rb *r) {
@@ -138,6 +144,8 @@ static void scan_done(rd_engine *e, int code, const rd_engine_stats *st, void *a
   log_scan(r, st, report);
   rd_engine_free(e);
   r->engine = NULL;
+  if (rd_serve_digest(r, digest_sent, sv) == 0)
+    sv->mailing++;
   scan_ended(r);
 }
 

@@ -75,6 +75,7 @@ struct rd_serve {
   FILE *devnull;       /* the engines' report stream */
   rd_serve_rb *running;
   size_t once_left, timers_open;
+  int mailing;         /* digests being sent; stopped() waits for them */
   int stopping, exit_code; /* exit_code: with once, as `renewd run` */
   rd_serve_stopped_fn stopped;
   void *stopped_arg;
@@ -97,6 +98,11 @@ void rd_serve_free(rd_serve *sv);
  * line per runbook, the diagnostics of a refused file on stderr too.
  * Returns how many were refused. Does nothing once stopping. */
 int rd_serve_reload(rd_serve *sv);
+
+/* digest.c: the runbook's daily digest when it is due (notify.email.digest,
+ * once a day, after a renewing scan): 0 when a mail is on its way (done(arg)
+ * runs once, from the loop, when it is over), else nothing was sent. */
+int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg);
 
 /* status.c: the three answers of the listener. */
 /* Prometheus text exposition; caller frees. */

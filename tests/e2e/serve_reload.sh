@@ -5,7 +5,8 @@
 #
 # Runbook lab-a (h0001, h0002) renews both; lab-b (h0003, no service reload)
 # rolls back. Each event — three certificates crossing 7 days, one rollback —
-# is mailed once and posted once, however many scans follow. /metrics expiry
+# is mailed once and posted once, however many scans follow; lab-b's daily
+# digest (due from 00:00) comes once, listing the rollback and h0003's expiry. /metrics expiry
 # values are the certificates' notAfter on the hosts. SIGHUP with lab-a's
 # file broken: refused with its file:line:column (log, stderr, /status,
 # renewd_runbook_last_reload_successful 0), the loaded version keeps
@@ -84,7 +85,8 @@ mk() { # mk NAME GROUP [SED]: the runbook NAME on the inventory's GROUP
 		-e "s|\"notify\": {[^}]*}|$notify|" -e "${3:-s|^||}" <<<"$base"
 }
 mk lab-a a >"$WORK/a.json"
-mk lab-b b 's|"command": "/srv/renewd-lab/bin/tlsctl reload"|"command": "true"|' >"$WORK/b.json"
+mk lab-b b 's|"command": "/srv/renewd-lab/bin/tlsctl reload"|"command": "true"|; s|"to": \["ops@lab.test"\]|"to": ["ops@lab.test"], "digest": "00:00"|' >"$WORK/b.json"
+check "lab-b has a digest" grep -q '"digest": "00:00"' "$WORK/b.json"
 check "test runbooks validate" "$RENEWD" validate "$WORK/a.json" "$WORK/b.json"
 
 metrics() { "$LAB" exec -- curl -fsS -m 5 "http://127.0.0.1:$PORT/metrics" 2>/dev/null; }
@@ -102,7 +104,15 @@ at_least() { # at_least NAME RUNBOOK N
 	v=$(metric "$1" "$2")
 	[[ -n $v ]] && ((v >= $3))
 }
+jqt() { jq -e "$@" >/dev/null; } # jqt FILTER FILE: the filter holds
 n_in() { ls "$WORK/inbox" | grep -c "^$1-" || true; }
+kind_of() { jq -r .data "$1" | tr -d '\r' | sed -n 's/^X-Renewd-Event: //p'; }
+n_mail() { # n_mail KIND: e-mails with X-Renewd-Event KIND
+	local f n=0
+	for f in "$WORK"/inbox/starttls-*.json; do [[ -f $f && $(kind_of "$f") == "$1" ]] && n=$((n + 1)); done
+	echo "$n"
+}
+mails_are() { [[ "$(($(n_mail job) + $(n_mail expiring))) $(n_mail digest)" == "$1 $2" ]]; }
 
 "$LAB" exec -- env RENEWD_HOOK_TOKEN="$TOKEN" "$RENEWD" serve "$WORK/a.json" "$WORK/b.json" \
 	--journal "$WORK/journal.db" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
@@ -114,9 +124,9 @@ s0=$(metric renewd_scans_total lab-a)
 check "later scans run (lab-a: $s0, then 2 more)" wait_for 60 at_least renewd_scans_total lab-a $((s0 + 2))
 
 # ------------------------------------------------------------- each notification once
-check "4 e-mails: 3 expiring certificates, 1 rollback" wait_for 15 bash -c "[ \$(ls '$WORK/inbox' | grep -c '^starttls-') = 4 ]"
+check "4 e-mails (3 expiring certificates, 1 rollback) and 1 digest" wait_for 15 mails_are 4 1
 check "4 webhook posts, the same events" wait_for 15 bash -c "[ \$(ls '$WORK/inbox' | grep -c '^webhook-') = 4 ]"
-subjects=$(for f in "$WORK"/inbox/starttls-*.json; do jq -r .data "$f" | tr -d '\r' | sed -n 's/^Subject: //p'; done | sort)
+subjects=$(for f in "$WORK"/inbox/starttls-*.json; do [[ $(kind_of "$f") == digest ]] || jq -r .data "$f" | tr -d '\r' | sed -n 's/^Subject: //p'; done | sort)
 expect=$(printf '%s\n' "[renewd] h0001: certificate expires within 7 days (runbook lab-a)" \
 	"[renewd] h0002: certificate expires within 7 days (runbook lab-a)" \
 	"[renewd] h0003: ROLLED_BACK (runbook lab-b)" \
@@ -125,6 +135,12 @@ check "the e-mails' subjects name each host and event" test "$subjects" = "$expe
 hooks=$(for f in "$WORK"/inbox/webhook-*.json; do jq -r '.body | "\(.host) \(.event) \(.state // .threshold_days)"' "$f"; done | sort)
 check "the webhook posts: the same four events" test "$hooks" = "$(printf '%s\n' 'h0001 expiring 7' 'h0002 expiring 7' 'h0003 expiring 7' 'h0003 job ROLLED_BACK')"
 check "the webhook posts carry the token" bash -c "for f in '$WORK'/inbox/webhook-*.json; do jq -e '.authorization == \"Bearer $TOKEN\"' \"\$f\" >/dev/null || exit 1; done"
+
+digest=$(for f in "$WORK"/inbox/starttls-*.json; do [[ $(kind_of "$f") == digest ]] && jq -r .data "$f" | tr -d '\r'; done)
+check "the digest: lab-b, 1 certificate, 1 job needing attention" \
+	grep -q "^Subject: \[renewd\] digest $(date +%F) (runbook lab-b): 1 certificates, 0 expired, 1 within 14 days, 1 jobs need attention$" <<<"$digest"
+check "the digest lists h0003's rollback with its reason" grep -q '^  h0003 .* ROLLED_BACK since .*TLS check' <<<"$digest"
+check "the digest lists h0003's certificate and days left" grep -qE '^  h0003 +20[0-9-]+T[0-9:]+Z +[0-9]\.[0-9] days$' <<<"$digest"
 
 # ------------------------------------------------------------- /metrics expiry = the certificates
 metrics >"$WORK/metrics.txt"
@@ -145,7 +161,7 @@ check "broken lab-a: refused, reload metric 0" wait_for 10 bash -c "[ \"\$('$LAB
 check "the log names file:line:column ($line:$col)" grep -q "runbook lab-a: reload refused, the loaded version keeps running: $WORK/a.json:$line:$col: 'schedule.scan_interval' is not a duration" "$WORK/serve.out"
 check "stderr has the diagnostic too" grep -q "^$WORK/a.json:$line:$col: " "$WORK/serve.err"
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/status" >"$WORK/status1.json"
-check "/status: lab-a reload refused at $line:$col" jq -e >/dev/null --arg w "$WORK/a.json:$line:$col:" '.runbooks[] | select(.name == "lab-a") | .reload.refused | startswith($w)' "$WORK/status1.json"
+check "/status: lab-a reload refused at $line:$col" jqt --arg w "$WORK/a.json:$line:$col:" '.runbooks[] | select(.name == "lab-a") | .reload.refused | startswith($w)' "$WORK/status1.json"
 check "lab-b (unchanged) reloaded fine" test "$(metric renewd_runbook_last_reload_successful lab-b)" = 1
 check "the loaded lab-a keeps scanning" wait_for 30 at_least renewd_scans_total lab-a $((s1 + 2))
 check "the daemon is alive" kill -0 "$DAEMON"
@@ -157,11 +173,11 @@ check "a good lab-a is used from its next scan (as lab-a2)" wait_for 30 at_least
 check "lab-a2: reload metric 1" test "$(metric renewd_runbook_last_reload_successful lab-a2)" = 1
 check "the log says so" grep -q "runbook lab-a: reloaded as lab-a2: 2 target(s), in use from the next scan" "$WORK/serve.out"
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/status" >"$WORK/status2.json"
-check "/status: lab-a2, nothing refused, reloaded" jq -e >/dev/null '.runbooks[] | select(.name == "lab-a2") | .reload.refused == null and .reload.reloaded > 0' "$WORK/status2.json"
+check "/status: lab-a2, nothing refused, reloaded" jqt '.runbooks[] | select(.name == "lab-a2") | .reload.refused == null and .reload.reloaded > 0' "$WORK/status2.json"
 s2=$(metric renewd_scans_total lab-a2)
 check "lab-a2 scans again (after $s2 scans of the slot)" wait_for 30 at_least renewd_scans_total lab-a2 $((s2 + 1))
 check "lab-a is gone from /metrics" bash -c "! '$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/metrics | grep -q 'runbook=\"lab-a\"'"
-check "no notification twice (4 e-mails, 4 posts)" test "$(n_in starttls) $(n_in webhook)" = "4 4"
+check "no notification twice (4 e-mails, 1 digest, 4 posts)" test "$(($(n_mail job) + $(n_mail expiring))) $(n_mail digest) $(n_in webhook)" = "4 1 4"
 
 # ------------------------------------------------------------- stop
 rc=0

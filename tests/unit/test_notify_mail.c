@@ -1,6 +1,6 @@
 /* test_notify_mail.c — the e-mail channel: the message of an event (headers,
- * escaping, line lengths, RFC 2047 subject) and the validation of
- * notify.email in a runbook. Delivery through a real SMTP server is
+ * escaping, line lengths, RFC 2047 subject), the daily digest, and the
+ * validation of notify.email in a runbook. Delivery through a real SMTP server is
  * tests/e2e/mail.sh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +170,38 @@ START_TEST(bad_addresses_refused) {
 }
 END_TEST
 
+/* The digest: counts in the subject, the jobs that need a person with their
+ * reasons (escaped), the certificates soonest first. */
+START_TEST(digest_message) {
+  json_t *d = json_pack(
+      "{s:s, s:s, s:[{s:s, s:I}, {s:s, s:I}, {s:s, s:I}], s:[{s:s, s:s, s:I, s:s}],"
+      " s:{s:I, s:i, s:i, s:i, s:i}}",
+      "runbook", "lab-rb", "date", "2026-11-30", "certificates", "host", "h-expired", "not_after",
+      (json_int_t)(NOW - 60), "host", "h-soon", "not_after", (json_int_t)(NOW + 2 * 86400), "host",
+      "h-later", "not_after", (json_int_t)(NOW + 40 * 86400), "attention", "host", "h-soon",
+      "state", "ROLLED_BACK", "updated", (json_int_t)NOW, "error",
+      "tls check failed\r\nX-Evil: 1", "last", "time", (json_int_t)NOW, "targets", 3, "due", 1,
+      "renewed", 0, "failed", 1);
+  size_t len;
+  ck_assert_ptr_nonnull(d);
+  char *m = rd_notify_digest_compose(d, "renewd@example.test", TWO, "orch1", NOW, &len);
+  ck_assert_ptr_nonnull(m);
+  assert_lines(m);
+  ck_assert_ptr_nonnull(strstr(m, "\r\nSubject: [renewd] digest 2026-11-30 (runbook lab-rb): 3 "
+                                  "certificates, 1 expired, 1 within 14 days, 1 jobs need attention\r\n"));
+  ck_assert_ptr_nonnull(strstr(m, "X-Renewd-Event: digest\r\n"));
+  ck_assert_ptr_nonnull(strstr(m, "\r\nLast scan:   2026-11-30T00:00:00Z: 3 targets, 1 due, 0 renewed, 1 failed\r\n"));
+  ck_assert_ptr_nonnull(strstr(m, "\r\n  h-soon       ROLLED_BACK since 2026-11-30T00:00:00Z: tls check failed\\x0d\\x0aX-Evil: 1\r\n"));
+  ck_assert_ptr_null(strstr(m, "\r\nX-Evil"));
+  const char *a = strstr(m, "\r\n  h-expired    2026-11-29T23:59:00Z  expired\r\n");
+  const char *b = strstr(m, "\r\n  h-soon       2026-12-02T00:00:00Z     2.0 days\r\n");
+  const char *c = strstr(m, "\r\n  h-later      2027-01-09T00:00:00Z    40.0 days\r\n");
+  ck_assert_msg(a && b && c && a < b && b < c, "%s", m);
+  free(m);
+  json_decref(d);
+}
+END_TEST
+
 /* ------------------------------------------------------------- validation */
 
 static char dir[64];
@@ -233,6 +265,12 @@ START_TEST(email_validation) {
   ck_assert_msg(strstr(m, "inline secret") && !strstr(m, "hunter2"), "%s", m);
   load_email(GOOD_HEAD "\"to\": [\"o@x.test\"], \"starttls\": \"yes\"}", m, sizeof m);
   ck_assert_msg(strstr(m, "true or false"), "%s", m);
+  load_email(GOOD_HEAD "\"to\": [\"o@x.test\"], \"digest\": \"07:30\"}", m, sizeof m);
+  ck_assert_str_eq(m, "");
+  load_email(GOOD_HEAD "\"to\": [\"o@x.test\"], \"digest\": \"7:30\"}", m, sizeof m);
+  ck_assert_msg(strstr(m, "'notify.email.digest' must be a local time of day HH:MM"), "%s", m);
+  load_email(GOOD_HEAD "\"to\": [\"o@x.test\"], \"digest\": \"24:00\"}", m, sizeof m);
+  ck_assert_msg(strstr(m, "'notify.email.digest' must be a local time of day HH:MM"), "%s", m);
   rmdir(dir);
 }
 END_TEST
@@ -245,6 +283,7 @@ int main(void) {
   tcase_add_test(tc, utf8_subject_is_encoded);
   tcase_add_test(tc, expiry_message);
   tcase_add_test(tc, bad_addresses_refused);
+  tcase_add_test(tc, digest_message);
   tcase_add_test(tc, email_validation);
   suite_add_tcase(s, tc);
   return tu_run(s);
