@@ -36,10 +36,11 @@ command -v jq >/dev/null || { echo "mail: SKIP: needs jq" >&2; exit 77; }
 "$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "mail: SKIP: needs python3-aiosmtpd (contrib/deps.sh)" >&2; exit 77; }
 
 WORK=$(mktemp -d /tmp/mail.XXXXXX)
-SINKS=()
+# shellcheck source=../tools/notify_sink.sh
+. "$ROOT/tests/tools/notify_sink.sh"
 cleanup() {
 	local rc=$?
-	for p in "${SINKS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sink_stop
 	"$LAB" down --purge >/dev/null 2>&1 || true
 	[[ -n ${KEEP_WORK:-} ]] && echo "mail: kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
@@ -53,22 +54,10 @@ trap 'exit 130' INT TERM
 . "$RENEWD_LAB_DIR/lab.env"
 
 # ------------------------------------------------------------- SMTP servers
-mkdir -p "$WORK/tls" "$WORK/inbox"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.crt" 2>/dev/null
-PW="pw-$(openssl rand -hex 12)"
+sink_init
 BADPW="bad-$(openssl rand -hex 12)"
-printf '%s\n' "$PW" >"$WORK/smtp.pw"
 printf '%s\n' "$BADPW" >"$WORK/bad.pw"
-chmod 600 "$WORK/smtp.pw" "$WORK/bad.pw"
-start_sink() { # start_sink MODE PORT
-	"$LAB" exec -- "$PY" "$ROOT/tests/tools/notify_sink.py" "$1" "$2" "$WORK/tls" "$WORK/inbox" mailer "$PW" >"$WORK/sink-$1.log" 2>&1 &
-	SINKS+=($!)
-	local until=$((SECONDS + 20))
-	while ((SECONDS < until)); do grep -q ready "$WORK/sink-$1.log" && return 0; sleep 0.2; done
-	cat "$WORK/sink-$1.log" >&2
-	return 1
-}
+chmod 600 "$WORK/bad.pw"
 check "SMTP server with STARTTLS required starts" start_sink starttls 2525
 check "SMTP server on smtps:// starts" start_sink smtps 4650
 
@@ -139,6 +128,8 @@ check "starttls: subject: h0001's expiry" has starttls "$(subj '\\[renewd\\] h00
 # ------------------------------------------------------------- once each
 rd all "$J" "$WORK/starttls.json"
 check "the whole runbook: h0002 renewed (exit 1: h0001 is backing off), got $rc" test "$rc" = 1
+check "journal: h0002 DONE, h0001 still ROLLED_BACK" \
+	test "$(sqlite3 "$J" "select host || '=' || state from jobs where id in (select max(id) from jobs group by host) order by host" | tr '\n' ' ')" = "h0001=ROLLED_BACK h0002=DONE h0003=DONE "
 check "starttls: one more message, h0002's expiry (3)" wait_count starttls 3
 check "starttls: subject: h0002's expiry" has starttls "$(subj '\\[renewd\\] h0002: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
 rd again "$J" "$WORK/starttls.json"
@@ -162,4 +153,8 @@ for p in "$PW" "$BADPW"; do
 		bash -c "! grep -rqF -- '$p' '$WORK'/*.out '$WORK'/*.err '$WORK/journal.sql' '$WORK/inbox' '$WORK'/sink-*.log"
 done
 
+if ((fail)); then
+	echo "subjects received:"
+	for f in "$WORK"/inbox/*.json; do printf '  %s: ' "${f##*/}"; jq -r .data "$f" | tr -d '\r' | sed -n 's/^Subject: //p'; done
+fi
 finish

@@ -37,12 +37,13 @@ command -v jq >/dev/null || { echo "serve_reload: SKIP: needs jq" >&2; exit 77; 
 "$PY" -c 'import aiosmtpd' 2>/dev/null || { echo "serve_reload: SKIP: needs python3-aiosmtpd (contrib/deps.sh)" >&2; exit 77; }
 
 WORK=$(mktemp -d /tmp/serve_reload.XXXXXX)
-PIDS=()
 DAEMON=
+# shellcheck source=../tools/notify_sink.sh
+. "$ROOT/tests/tools/notify_sink.sh"
 cleanup() {
 	local rc=$?
 	[[ -n $DAEMON ]] && kill "$DAEMON" 2>/dev/null || true
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sink_stop
 	"$LAB" down --purge >/dev/null 2>&1 || true
 	[[ -n ${KEEP_WORK:-} ]] && echo "serve_reload: kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
@@ -56,21 +57,8 @@ trap 'exit 130' INT TERM
 . "$RENEWD_LAB_DIR/lab.env"
 
 # ------------------------------------------------------------- the sinks
-mkdir -p "$WORK/tls" "$WORK/inbox"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.crt" 2>/dev/null
-PW="pw-$(openssl rand -hex 12)"
+sink_init
 TOKEN="tok-$(openssl rand -hex 12)"
-printf '%s\n' "$PW" >"$WORK/smtp.pw"
-chmod 600 "$WORK/smtp.pw"
-start_sink() { # start_sink MODE PORT
-	"$LAB" exec -- "$PY" "$ROOT/tests/tools/notify_sink.py" "$1" "$2" "$WORK/tls" "$WORK/inbox" mailer "$PW" >"$WORK/sink-$1.log" 2>&1 &
-	PIDS+=($!)
-	local until=$((SECONDS + 20))
-	while ((SECONDS < until)); do grep -q ready "$WORK/sink-$1.log" && return 0; sleep 0.2; done
-	cat "$WORK/sink-$1.log" >&2
-	return 1
-}
 check "SMTP server (STARTTLS, login) starts" start_sink starttls 2525
 check "webhook receiver starts" start_sink webhook 8089
 
