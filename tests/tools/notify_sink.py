@@ -6,6 +6,8 @@
 # server (Debian's python3-aiosmtpd) requiring AUTH (starttls: only after
 # STARTTLS; smtps: TLS from the first byte); each message saved as
 # OUTDIR/MODE-NNN.json (envelope, login, raw content).
+# notify_sink.py plain PORT - OUTDIR: an SMTP server with no TLS and no login
+# (a local relay).
 # notify_sink.py webhook PORT - OUTDIR: an HTTP server saving each POST as
 # OUTDIR/webhook-NNN.json (path, Authorization header, JSON body).
 # Prints "ready" once listening; stops on SIGTERM.
@@ -43,8 +45,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 user, password = sys.argv[5:7]
-ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-ctx.load_cert_chain(os.path.join(certdir, "server.crt"), os.path.join(certdir, "server.key"))
+if mode != "plain":
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(os.path.join(certdir, "server.crt"), os.path.join(certdir, "server.key"))
 
 def auth(server, session, envelope, mechanism, data):
     good = (isinstance(data, LoginPassword) and data.login.decode() == user
@@ -61,7 +64,9 @@ class Sink:
         return "250 OK"
 
 kw = dict(hostname="127.0.0.1", port=int(port), authenticator=auth, auth_required=True)
-if mode == "smtps":  # aiosmtpd offers AUTH on TLS it did not start itself only so
+if mode == "plain":
+    kw = dict(hostname="127.0.0.1", port=int(port))
+elif mode == "smtps":  # aiosmtpd offers AUTH on TLS it did not start itself only so
     kw.update(ssl_context=ctx, auth_require_tls=False)
 else:
     kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
