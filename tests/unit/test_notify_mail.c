@@ -7,12 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <check.h>
 #include <jansson.h>
 
 #include "base/util.h"
 #include "config/runbook.h"
+#include "base/err.h"
 #include "core/notify.h"
+#include "transport/global.h"
+#include "transport/smtp.h"
 #include "testutil.h"
 
 static const char *const TWO[] = {"ops@example.test", "oncall@example.test", NULL};
@@ -275,6 +282,81 @@ START_TEST(email_validation) {
 }
 END_TEST
 
+/* ------------------------------------------------------------- transport */
+
+typedef struct smtp_seen {
+  int calls, status, inside;
+  char msg[512];
+} smtp_seen;
+
+static void smtp_cb(int status, const char *msg, void *arg) {
+  smtp_seen *w = arg;
+  w->calls++;
+  w->status = status;
+  snprintf(w->msg, sizeof w->msg, "%s", msg);
+}
+
+/* A port nobody listens on (bound, never listening, closed after). */
+static int dead_port(int *fd) {
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  socklen_t sl = sizeof sa;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  *fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(*fd, 0);
+  ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&sa, &sl), 0);
+  return ntohs(sa.sin_port);
+}
+
+/* Refused: the callback runs once, from the loop (never inside the call),
+ * names the server and not the password; the loop closes clean. */
+START_TEST(smtp_refused_once_on_the_loop) {
+  uv_loop_t loop;
+  smtp_seen w = {0};
+  char url[64];
+  int fd, port = dead_port(&fd);
+  const char *const to[] = {"ops@example.test", NULL};
+  snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+  rd_smtp_mail m = {.url = url, .from = "renewd@example.test", .to = to, .user = "renewd",
+                    .password = "Sup3r-s3cret-pw", .starttls = 1, .timeout_ms = 5000,
+                    .data = "Subject: x\r\n\r\nbody\r\n"};
+  m.len = strlen(m.data);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(rd_smtp_send(&loop, &m, smtp_cb, &w), 0);
+  ck_assert_int_eq(w.calls, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  close(fd);
+  ck_assert_int_eq(w.calls, 1);
+  ck_assert_int_eq(w.status, RD_ECONNREFUSED);
+  ck_assert_msg(strstr(w.msg, url) && !strstr(w.msg, "Sup3r"), "%s", w.msg);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+START_TEST(smtp_refuses_incomplete_mail) {
+  uv_loop_t loop;
+  smtp_seen w = {0};
+  const char *const to[] = {"ops@example.test", NULL};
+  const char *const none[] = {NULL};
+  rd_smtp_mail ok = {.url = "smtp://127.0.0.1:1", .from = "r@example.test", .to = to,
+                     .data = "x", .len = 1};
+  rd_smtp_mail m = ok;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  m.to = none;
+  ck_assert_int_eq(rd_smtp_send(&loop, &m, smtp_cb, &w), RD_EINVAL);
+  m = ok;
+  m.user = "u"; /* a login without a password */
+  ck_assert_int_eq(rd_smtp_send(&loop, &m, smtp_cb, &w), RD_EINVAL);
+  m = ok;
+  m.from = NULL;
+  ck_assert_int_eq(rd_smtp_send(&loop, &m, smtp_cb, &w), RD_EINVAL);
+  ck_assert_int_eq(rd_smtp_send(&loop, &ok, NULL, &w), RD_EINVAL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(w.calls, 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("notify_mail");
   TCase *tc = tcase_create("core");
@@ -285,6 +367,15 @@ int main(void) {
   tcase_add_test(tc, bad_addresses_refused);
   tcase_add_test(tc, digest_message);
   tcase_add_test(tc, email_validation);
+  tcase_add_test(tc, smtp_refused_once_on_the_loop);
+  tcase_add_test(tc, smtp_refuses_incomplete_mail);
   suite_add_tcase(s, tc);
-  return tu_run(s);
+  /* as main.c: curl and OpenSSL set up once, before any thread */
+  if (rd_transport_global_init()) {
+    fprintf(stderr, "test_notify_mail: rd_transport_global_init failed\n");
+    return 1;
+  }
+  int rc = tu_run(s);
+  rd_transport_global_cleanup();
+  return rc;
 }
