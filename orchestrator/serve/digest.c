@@ -1,8 +1,9 @@
 /* digest.c — the daily digest of `renewd serve` (notify.email.digest
  * "HH:MM", local time of the admin host, like maintenance windows): after
- * the first renewing scan of a runbook that ends at or after that time, one
- * e-mail a day with the runbook's certificates by expiry (from the scans)
- * and its jobs that need a person (the journal's newest job of each host:
+ * the first scan of a runbook that ends at or after that time (a probe-only
+ * scan outside the maintenance window too), one e-mail a day with the
+ * runbook's certificates by expiry (from the scans) and its jobs that need a
+ * person (the journal's newest job of each host:
  * FAILED, ROLLED_BACK, NEEDS_OPERATOR, PENDING_CA). The journal's alerts
  * table ("digest:<runbook>:<date>") keeps it to one a day across restarts. */
 #include "serve/serve.h"
@@ -85,7 +86,7 @@ int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg) {
   time_t now = time(NULL);
   size_t len = 0;
   int rc = -1;
-  if (!sv->journal || r->last_whatif ||
+  if (!sv->journal ||
       !due_date(json_string_value(json_object_get(cfg, "digest")), now, date, sizeof date))
     return -1;
   snprintf(key, sizeof key, "digest:%s:%s", r->rb->name, date);

@@ -100,7 +100,7 @@ void rd_serve_free(rd_serve *sv);
 int rd_serve_reload(rd_serve *sv);
 
 /* digest.c: the runbook's daily digest when it is due (notify.email.digest,
- * once a day, after a renewing scan): 0 when a mail is on its way (done(arg)
+ * once a day, after a scan): 0 when a mail is on its way (done(arg)
  * runs once, from the loop, when it is over), else nothing was sent. */
 int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg);
 

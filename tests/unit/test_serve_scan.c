@@ -23,6 +23,7 @@
 #include "serve/listener.h"
 #include "serve/serve.h"
 #include "store/journal.h"
+#include "transport/global.h"
 #include "testutil.h"
 
 /* ---- step kinds: each phase sleeps on the thread pool, then finishes ---- */
@@ -410,6 +411,57 @@ START_TEST(reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_sca
 }
 END_TEST
 
+/* ---- digest ---------------------------------------------------------------- */
+
+/* A digest due from 00:00 goes after a scan outside the maintenance window
+ * too (a window of 01:00-05:00 and a digest at 07:00 would otherwise never
+ * meet): the journal remembers today's digest after one probe-only scan.
+ * The mail server is a dead port: the stop waits for the refused transfer. */
+START_TEST(digest_after_a_probe_only_scan) {
+  char jpath[300], err[512], text[4096], key[128], date[16], *at;
+  rd_journal *j = NULL;
+  fixture fx;
+  rd_serve sv;
+  time_t now = time(NULL);
+  struct tm tm;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  socklen_t sl = sizeof sa;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0); /* never listens */
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+  localtime_r(&now, &tm);
+  strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  fx_setup(&fx, 0);
+  /* closed now: it opens two hours from now */
+  snprintf(text, sizeof text, "%s", TWO_HOSTS_1S);
+  at = strstr(text, "\"jitter\": \"0s\"}}");
+  snprintf(at, sizeof text - (size_t)(at - text),
+           "\"jitter\": \"0s\", \"window\": \"daily %02d:00-%02d:30\"},\n"
+           " \"notify\": {\"email\": {\"smtp\": \"smtp://127.0.0.1:%d\", \"from\": \"r@x.test\",\n"
+           "   \"to\": [\"o@x.test\"], \"starttls\": false, \"digest\": \"00:00\"}}}\n",
+           (tm.tm_hour + 2) % 24, (tm.tm_hour + 2) % 24, ntohs(sa.sin_port));
+  put_file(fx.path, text, NULL, NULL);
+  ck_assert_msg(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag) == 0, "runbook");
+  snprintf(jpath, sizeof jpath, "%s/journal.db", fx.dir);
+  ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  rd_serve_opts so = {.once = 1, .log = fx.log};
+  ck_assert_int_eq(rd_serve_init(&sv, &fx.loop, fx.reg, j, fx.rb, 1, &so, count_stopped, NULL), 0);
+  stopped_calls = 0;
+  rd_serve_start(&sv);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  close(fd);
+  ck_assert_int_eq(stopped_calls, 1);
+  ck_assert_int_eq(sv.rbs[0].scans, 1);
+  ck_assert_int_eq(sv.rbs[0].last_whatif, 1);
+  ck_assert_int_eq(sv.mailing, 0);
+  snprintf(key, sizeof key, "digest:reload-test:%s", date);
+  ck_assert_int_eq(rd_journal_alert_once(j, key), 1); /* sent today already */
+  rd_journal_close(j);
+  fx_teardown(&fx, &sv);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("serve_scan");
   TCase *tc = tcase_create("loop");
@@ -417,6 +469,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, scan_on_the_loop_while_the_listener_answers);
   tcase_add_test(tc, stop_lets_the_running_scan_end);
   tcase_add_test(tc, reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_scan);
+  tcase_add_test(tc, digest_after_a_probe_only_scan);
   suite_add_tcase(s, tc);
   return s;
 }
@@ -424,5 +477,11 @@ static Suite *suite(void) {
 int main(void) {
   /* before the first loop: libuv reads it once, when the pool starts */
   setenv("UV_THREADPOOL_SIZE", "1", 1);
-  return tu_run(suite());
+  /* as main.c: curl and OpenSSL set up once, before any thread (a digest
+   * is mailed from the pool) */
+  if (rd_transport_global_init())
+    return 1;
+  int rc = tu_run(suite());
+  rd_transport_global_cleanup();
+  return rc;
 }
