@@ -26,12 +26,17 @@
 
 #define WRAP 900 /* body line bytes before a continuation (SMTP allows 998) */
 
-/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
+/* Length of the valid UTF-8 sequence at p (2..4), or 0: no lead byte past
+ * 0xf4, no overlong form, no surrogate, nothing above U+10FFFF. */
 static size_t utf8_len(const unsigned char *p) {
-  size_t n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+  size_t n = *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+           : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
   for (size_t i = 1; i < n; i++)
     if ((p[i] & 0xc0) != 0x80)
       return 0;
+  if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+      (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+    return 0;
   return n;
 }
 

@@ -110,6 +110,16 @@ START_TEST(values_are_escaped) {
   free(h);
   free(m);
   json_decref(ev);
+  /* UTF-8 passes whole; what is not UTF-8 is escaped byte by byte: a lead
+   * byte past 0xf4, an overlong form, a surrogate, a truncated sequence */
+  ev = job_event("web17", "");
+  json_object_set_new(ev, "error", json_string_nocheck("\xc3\xa9 \xf0\x9f\x94\x92 \xf8\x80\x80 "
+                                                       "\xe0\x80\xaf \xed\xa0\x80 \xe2\x82"));
+  m = compose(ev, &len);
+  ck_assert_msg(strstr(m, "Error:       \xc3\xa9 \xf0\x9f\x94\x92 \\xf8\\x80\\x80 \\xe0\\x80\\xaf "
+                          "\\xed\\xa0\\x80 \\xe2\\x82\r\n"), "%s", m);
+  free(m);
+  json_decref(ev);
   ev = job_event("web17", big);
   m = compose(ev, &len);
   assert_lines(m);
