@@ -101,7 +101,9 @@ static void put_subject(FILE *f, const char *s) {
     size_t end = i;
     while (end < n) {
       size_t c = (unsigned char)s[end] < 0x80 ? 1 : utf8_len((const unsigned char *)s + end);
-      if (!c || end + c - i > 45)
+      if (!c) /* a character cut by the subject's length cap: its bytes alone */
+        c = 1;
+      if (end > i && end + c - i > 45)
         break;
       end += c;
     }

@@ -153,6 +153,15 @@ START_TEST(utf8_subject_is_encoded) {
   free(h);
   free(m);
   json_decref(ev);
+  /* a subject longer than its cap is cut inside a character: still written */
+  char longname[1600] = "x"; /* odd: the cap falls inside a character */
+  for (int i = 0; i < 700; i++)
+    strcat(longname, "\xc3\xa9");
+  ev = job_event(longname, "x");
+  m = compose(ev, &len);
+  assert_lines(m);
+  free(m);
+  json_decref(ev);
 }
 END_TEST
 
