@@ -6,7 +6,10 @@
  * SIGTERM/SIGINT closes the listener and every connection at once, stops
  * scheduling and lets a running scan end (each of its steps is bounded by
  * its timeout); a second signal exits at once, and the journal resumes the
- * interrupted jobs on the next start. The loop closes with nothing left. */
+ * interrupted jobs on the next start. SIGHUP re-reads every runbook
+ * (rd_serve_reload: a broken one is refused with its file:line:column and
+ * the loaded version keeps running; a good one is used from its next scan).
+ * The loop closes with nothing left. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 
 typedef struct daemon {
   uv_loop_t loop;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
   rd_serve sv;
   rd_listener *listener;
   int signals;
@@ -35,6 +38,21 @@ static void close_signals(daemon_t *d) {
     uv_close((uv_handle_t *)&d->sigterm, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->sigint))
     uv_close((uv_handle_t *)&d->sigint, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->sighup))
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+static void on_hup(uv_signal_t *h, int signum) {
+  daemon_t *d = h->data;
+  int refused;
+  (void)signum;
+  if (d->signals || d->sv.stopping)
+    return;
+  fprintf(stderr, "renewd serve: SIGHUP: reading %zu runbook(s) again\n", d->sv.nrbs);
+  refused = rd_serve_reload(&d->sv);
+  if (refused)
+    fprintf(stderr, "renewd serve: %d runbook(s) refused; their loaded versions keep running\n",
+            refused);
 }
 
 /* The scheduler has stopped (after SIGTERM, or --once is done). */
@@ -93,9 +111,11 @@ static int run_daemon(daemon_t *d, rd_registry *reg, rd_journal *j, rd_runbook *
   }
   uv_signal_init(&d->loop, &d->sigterm);
   uv_signal_init(&d->loop, &d->sigint);
-  d->sigterm.data = d->sigint.data = d;
+  uv_signal_init(&d->loop, &d->sighup);
+  d->sigterm.data = d->sigint.data = d->sighup.data = d;
   uv_signal_start(&d->sigterm, on_signal, SIGTERM);
   uv_signal_start(&d->sigint, on_signal, SIGINT);
+  uv_signal_start(&d->sighup, on_hup, SIGHUP);
   rc = listen ? parse_listen(listen, host, sizeof host, &port) : 0;
   if (!rc && listen &&
       rd_listener_start(&d->loop, host, port, NULL, rd_serve_route, &d->sv, &d->listener, err,

@@ -1,4 +1,5 @@
-/* runbook_sections.c — the 'ssh', 'policy' and 'notify' sections. */
+/* runbook_sections.c — the 'ssh', 'policy' and 'notify' sections (and
+ * rd_mail_addr_ok, config/mail.h). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "config/mail.h"
 #include "config/runbook_int.h"
 
 static int user_ok(const char *u) {
@@ -139,12 +141,83 @@ void rb_load_policy(ld *l) {
   }
 }
 
+int rd_mail_addr_ok(const char *a) {
+  const char *at = a ? strchr(a, '@') : NULL;
+  if (!at || at == a || !at[1] || strchr(at + 1, '@'))
+    return 0;
+  for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+    if (*p <= 0x20 || *p >= 0x7f || strchr("<>()[],;:\"\\", *p))
+      return 0;
+  return 1;
+}
+
+/* notify.email: the SMTP URL carries no login (user and password are
+ * members: a password in a URL would reach every message naming it), and
+ * a password never travels in clear (smtps://, or smtp:// with STARTTLS). */
+static void load_email(ld *l, json_t *x) {
+  static const char *const mail_keys[] = {"smtp", "from", "to", "user", "password",
+                                          "starttls", "ca_bundle", "digest", NULL};
+  static const char *const smtp_schemes[] = {"smtp://", "smtps://", NULL};
+  const char *v, *url;
+  json_t *to;
+  rd_jctx_check_keys(&l->j, x, "/notify/email", mail_keys);
+  if ((url = rb_get_string(l, x, "/notify/email", "smtp", 1))) {
+    const char *host = strstr(url, "://");
+    if (!rb_url_ok(url, smtp_schemes))
+      rd_jctx_err(&l->j, "/notify/email/smtp", 1,
+                  "'notify.email.smtp' must be an smtp:// or smtps:// URL, got '%s'", url);
+    else if (host && memchr(host, '@', strcspn(host + 3, "/") + 3))
+      rd_jctx_err(&l->j, "/notify/email/smtp", 1,
+                  "'notify.email.smtp' must not carry a login: put it in 'notify.email.user' "
+                  "and 'notify.email.password' ({\"file\": ...} or {\"env\": ...})");
+  }
+  if ((v = rb_get_string(l, x, "/notify/email", "from", 1)) && !rd_mail_addr_ok(v))
+    rd_jctx_err(&l->j, "/notify/email/from", 1,
+                "'notify.email.from' must be a mail address like renewd@example.com, got '%s'",
+                v);
+  const char *user = rb_get_string(l, x, "/notify/email", "user", 0);
+  int starttls = rb_get_bool(l, x, "/notify/email", "starttls", 1);
+  if ((v = rb_get_string(l, x, "/notify/email", "ca_bundle", 0)) && v[0] != '/') {
+    char *abs = rb_resolve(l, v);
+    if (abs)
+      json_object_set_new(x, "ca_bundle", json_string(abs));
+    free(abs);
+  }
+  if ((v = rb_get_string(l, x, "/notify/email", "digest", 0))) {
+    int hh = -1, mm = -1, end = 0;
+    if (sscanf(v, "%2d:%2d%n", &hh, &mm, &end) != 2 || v[end] || strlen(v) != 5 || hh < 0 ||
+        hh > 23 || mm < 0 || mm > 59)
+      rd_jctx_err(&l->j, "/notify/email/digest", 1,
+                  "'notify.email.digest' must be a local time of day HH:MM like \"07:00\", got '%s'",
+                  v);
+  }
+  if (json_object_get(x, "password") && !user)
+    rd_jctx_err(&l->j, "/notify/email/password", 1,
+                "'notify.email.password' needs 'notify.email.user'");
+  if (json_object_get(x, "password") && !starttls && url && !strncasecmp(url, "smtp://", 7))
+    rd_jctx_err(&l->j, "/notify/email/starttls", 1,
+                "'notify.email.starttls' is false: the password would cross the network in "
+                "clear; use STARTTLS or an smtps:// URL");
+  if ((to = rb_member(l, x, "/notify/email", "to", 1)) &&
+      rb_is_type(l, to, "/notify/email/to", JSON_ARRAY, "an array of mail addresses")) {
+    size_t i;
+    json_t *m;
+    if (!json_array_size(to))
+      rd_jctx_err(&l->j, "/notify/email/to", 1, "'notify.email.to' is empty");
+    json_array_foreach(to, i, m) {
+      char p[PTR_MAX];
+      rb_child_i(p, sizeof p, "/notify/email/to", i);
+      if (!json_is_string(m) || !rd_mail_addr_ok(json_string_value(m)))
+        rd_jctx_err(&l->j, p, 1,
+                    "'notify.email.to[%zu]' must be a mail address like ops@example.com", i);
+    }
+  }
+}
+
 void rb_load_notify(ld *l) {
   static const char *const keys[] = {"webhook", "email", "before_expiry_days", NULL};
   static const char *const wh_keys[] = {"url", "token", NULL};
-  static const char *const mail_keys[] = {"smtp", "from", "to", "user", "password", NULL};
   static const char *const http_schemes[] = {"http://", "https://", NULL};
-  static const char *const smtp_schemes[] = {"smtp://", "smtps://", NULL};
   json_t *o = rb_member(l, l->root, "", "notify", 0), *x;
   const char *v;
   if (!o || !rb_is_type(l, o, "/notify", JSON_OBJECT, "an object"))
@@ -158,30 +231,8 @@ void rb_load_notify(ld *l) {
                   "'notify.webhook.url' must be an http:// or https:// URL, got '%s'", v);
   }
   if ((x = json_object_get(o, "email")) &&
-      rb_is_type(l, x, "/notify/email", JSON_OBJECT, "an object")) {
-    json_t *to;
-    rd_jctx_check_keys(&l->j, x, "/notify/email", mail_keys);
-    if ((v = rb_get_string(l, x, "/notify/email", "smtp", 1)) && !rb_url_ok(v, smtp_schemes))
-      rd_jctx_err(&l->j, "/notify/email/smtp", 1,
-                  "'notify.email.smtp' must be an smtp:// or smtps:// URL, got '%s'", v);
-    if ((v = rb_get_string(l, x, "/notify/email", "from", 1)) && !strchr(v, '@'))
-      rd_jctx_err(&l->j, "/notify/email/from", 1,
-                  "'notify.email.from' must be a mail address, got '%s'", v);
-    rb_get_string(l, x, "/notify/email", "user", 0);
-    if ((to = rb_member(l, x, "/notify/email", "to", 1)) &&
-        rb_is_type(l, to, "/notify/email/to", JSON_ARRAY, "an array of mail addresses")) {
-      size_t i;
-      json_t *m;
-      if (!json_array_size(to))
-        rd_jctx_err(&l->j, "/notify/email/to", 1, "'notify.email.to' is empty");
-      json_array_foreach(to, i, m) {
-        char p[PTR_MAX];
-        rb_child_i(p, sizeof p, "/notify/email/to", i);
-        if (!json_is_string(m) || !strchr(json_string_value(m), '@'))
-          rd_jctx_err(&l->j, p, 1, "'notify.email.to[%zu]' must be a mail address", i);
-      }
-    }
-  }
+      rb_is_type(l, x, "/notify/email", JSON_OBJECT, "an object"))
+    load_email(l, x);
   if ((x = json_object_get(o, "before_expiry_days")) &&
       rb_is_type(l, x, "/notify/before_expiry_days", JSON_ARRAY,
               "an array of day counts like [60, 30, 14]")) {

@@ -1,4 +1,5 @@
-/* scan.c — the scan scheduler of `renewd serve` (see serve.h). */
+/* scan.c — the scan scheduler of `renewd serve` and its reload (see
+ * serve.h). */
 #include "serve/serve.h"
 
 #include <stdlib.h>
@@ -79,7 +80,7 @@ static void log_scan(const rd_serve_rb *r, const rd_engine_stats *st, const json
 }
 
 static void maybe_stopped(rd_serve *sv) {
-  if (!sv->stopping || sv->timers_open || sv->running || !sv->stopped)
+  if (!sv->stopping || sv->timers_open || sv->running || sv->mailing || !sv->stopped)
     return;
   rd_serve_stopped_fn fn = sv->stopped;
   sv->stopped = NULL;
@@ -87,6 +88,12 @@ static void maybe_stopped(rd_serve *sv) {
 }
 
 static void start_scan(rd_serve_rb *r);
+
+static void digest_sent(void *arg) {
+  rd_serve *sv = arg;
+  sv->mailing--;
+  maybe_stopped(sv);
+}
 
 /* The scan of r is over (or never started): the next one. */
 static void scan_ended(rd_serve_rb *r) {
@@ -137,12 +144,36 @@ static void scan_done(rd_engine *e, int code, const rd_engine_stats *st, void *a
   log_scan(r, st, report);
   rd_engine_free(e);
   r->engine = NULL;
+  if (rd_serve_digest(r, digest_sent, sv) == 0)
+    sv->mailing++;
   scan_ended(r);
+}
+
+/* A reloaded version waiting: it replaces the loaded one now, before the
+ * scan starts; hosts it no longer lists leave the expiry map. */
+static void adopt_next(rd_serve_rb *r) {
+  const char *host;
+  json_t *v;
+  void *tmp;
+  if (!r->next)
+    return;
+  rd_runbook_free(r->owned); /* the previous reload's (never the caller's) */
+  r->rb = r->owned = r->next;
+  r->next = NULL;
+  r->reloaded = time(NULL);
+  json_object_foreach_safe(r->expiry, tmp, host, v) {
+    if (!json_object_get(r->rb->target_index, host))
+      json_object_del(r->expiry, host);
+  }
+  log_head(r->sv->o.log, r);
+  fputs("scanning with the reloaded runbook\n", r->sv->o.log);
+  fflush(r->sv->o.log);
 }
 
 static void start_scan(rd_serve_rb *r) {
   rd_serve *sv = r->sv;
   time_t now = time(NULL);
+  adopt_next(r);
   int whatif = !sv->journal ||
                !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
   rd_engine_opts eo = {.whatif = whatif, .out = sv->devnull,
@@ -266,9 +297,85 @@ void rd_serve_stop(rd_serve *sv) {
   }
 }
 
+/* Another runbook of the daemon (loaded or waiting) already named name. */
+static const rd_serve_rb *name_taken(const rd_serve *sv, const rd_serve_rb *self,
+                                     const char *name) {
+  for (size_t i = 0; i < sv->nrbs; i++) {
+    const rd_serve_rb *o = &sv->rbs[i];
+    if (o != self && (!strcmp(o->rb->name, name) || (o->next && !strcmp(o->next->name, name))))
+      return o;
+  }
+  return NULL;
+}
+
+static void reload_one(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  FILE *f = sv->o.log;
+  rd_runbook *nrb = NULL;
+  rd_diag d = {0};
+  const rd_serve_rb *clash;
+  int rc = rd_runbook_load(r->rb->path, sv->reg, &nrb, &d);
+  if (!rc && (clash = name_taken(sv, r, nrb->name))) {
+    rd_diag_add(&d, r->rb->path, 0, 0, "'name' \"%s\" is the name of the runbook in %s already",
+                nrb->name, clash->rb->path);
+    rd_runbook_free(nrb);
+    nrb = NULL;
+    rc = RD_ECONFIG;
+  }
+  log_head(f, r);
+  if (rc) {
+    const rd_diag_item *it = d.n ? &d.items[0] : NULL;
+    char first[1024];
+    if (it && it->line > 0)
+      snprintf(first, sizeof first, "%s:%d:%d: %s", it->file ? it->file : r->rb->path, it->line,
+               it->column, it->msg);
+    else if (it)
+      snprintf(first, sizeof first, "%s: %s", it->file ? it->file : r->rb->path, it->msg);
+    else
+      snprintf(first, sizeof first, "%s: %s", r->rb->path, rd_strerror(rc));
+    free(r->reload_error);
+    r->reload_error = strdup(first);
+    r->reload_refused = 1;
+    fputs("reload refused, the loaded version keeps running: ", f);
+    put_esc(f, first);
+    if (d.n > 1)
+      fprintf(f, " (and %zu more)", d.n - 1);
+    fputc('\n', f);
+    rd_diag_print(&d, stderr);
+  } else {
+    rd_runbook_free(r->next); /* an earlier reload that never ran */
+    r->next = nrb;
+    r->reload_refused = 0;
+    free(r->reload_error);
+    r->reload_error = NULL;
+    fputs("reloaded", f);
+    if (strcmp(nrb->name, r->rb->name)) {
+      fputs(" as ", f);
+      put_esc(f, nrb->name);
+    }
+    fprintf(f, ": %zu target(s), in use from the next scan%s\n", nrb->ntargets,
+            r->engine ? " (the running scan ends on the loaded version)" : "");
+  }
+  fflush(f);
+  rd_diag_free(&d);
+}
+
+int rd_serve_reload(rd_serve *sv) {
+  int refused = 0;
+  for (size_t i = 0; i < sv->nrbs && !sv->stopping; i++) {
+    reload_one(&sv->rbs[i]);
+    refused += sv->rbs[i].reload_refused;
+  }
+  return refused;
+}
+
 void rd_serve_free(rd_serve *sv) {
-  for (size_t i = 0; i < sv->nrbs; i++)
+  for (size_t i = 0; i < sv->nrbs; i++) {
     json_decref(sv->rbs[i].expiry);
+    rd_runbook_free(sv->rbs[i].next);
+    rd_runbook_free(sv->rbs[i].owned);
+    free(sv->rbs[i].reload_error);
+  }
   free(sv->rbs);
   if (sv->devnull)
     fclose(sv->devnull);

@@ -12,7 +12,14 @@
  * another scan runs waits in a queue (two engines on one journal could both
  * hold the (host, cert) that two runbooks share). Stop: no scan starts any
  * more, the timers close, a running scan runs to its end (every step is
- * bounded by its own timeout), then stopped() runs. */
+ * bounded by its own timeout), then stopped() runs.
+ *
+ * Reload (SIGHUP): rd_serve_reload reads every runbook's file again. A file
+ * that does not load (or would take another runbook's name) is refused with
+ * its file:line:column diagnostics and the loaded version keeps running; a
+ * good one waits in `next` and replaces the loaded one when the runbook's
+ * next scan starts (a scan in progress finishes on the version it began
+ * with). */
 #ifndef RENEWD_SERVE_H
 #define RENEWD_SERVE_H
 #include <stdio.h>
@@ -42,6 +49,11 @@ typedef struct rd_serve_rb {
   rd_engine_stats last;
   long scans, renewed_total, failed_total;
   json_t *expiry;      /* {"host": not_after} from the scans so far */
+  rd_runbook *next;    /* reloaded, in use from the next scan (serve's) */
+  rd_runbook *owned;   /* rb when a reload loaded it (serve's), else NULL */
+  int reload_refused;  /* the last reload found the file broken */
+  char *reload_error;  /* then its first problem: "file:line:column: msg" */
+  time_t reloaded;     /* when the version in use replaced another, 0: never */
 } rd_serve_rb;
 
 typedef void (*rd_serve_stopped_fn)(rd_serve *sv, void *arg);
@@ -63,12 +75,14 @@ struct rd_serve {
   FILE *devnull;       /* the engines' report stream */
   rd_serve_rb *running;
   size_t once_left, timers_open;
+  int mailing;         /* digests being sent; stopped() waits for them */
   int stopping, exit_code; /* exit_code: with once, as `renewd run` */
   rd_serve_stopped_fn stopped;
   void *stopped_arg;
 };
 
-/* rbs: n loaded runbooks, owned by the caller and outliving sv. The journal
+/* rbs: n loaded runbooks, owned by the caller and outliving sv (the ones a
+ * reload loads are sv's). The journal
  * may be NULL (then every scan only probes and /status has no jobs). */
 int rd_serve_init(rd_serve *sv, uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
                   rd_runbook *const *rbs, size_t n, const rd_serve_opts *o,
@@ -80,6 +94,15 @@ void rd_serve_start(rd_serve *sv);
 void rd_serve_stop(rd_serve *sv);
 /* After stopped (or when never started: after the loop ran the closes). */
 void rd_serve_free(rd_serve *sv);
+/* Re-read every runbook (see above), with the scheduler's registry; one log
+ * line per runbook, the diagnostics of a refused file on stderr too.
+ * Returns how many were refused. Does nothing once stopping. */
+int rd_serve_reload(rd_serve *sv);
+
+/* digest.c: the runbook's daily digest when it is due (notify.email.digest,
+ * once a day, after a scan): 0 when a mail is on its way (done(arg)
+ * runs once, from the loop, when it is over), else nothing was sent. */
+int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg);
 
 /* status.c: the three answers of the listener. */
 /* Prometheus text exposition; caller frees. */

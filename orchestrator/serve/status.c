@@ -22,7 +22,9 @@ static void label(FILE *f, const char *v) {
   }
 }
 
-typedef enum { M_SCANS, M_RENEWED, M_FAILED, M_DUE, M_LAST, M_NEXT, M_RUNNING } metric_id;
+typedef enum {
+  M_SCANS, M_RENEWED, M_FAILED, M_DUE, M_LAST, M_NEXT, M_RUNNING, M_RELOAD_OK
+} metric_id;
 
 static const struct {
   const char *name, *type, *help;
@@ -35,6 +37,8 @@ static const struct {
     {"renewd_next_scan_timestamp_seconds", "gauge",
      "When the next scan starts (0 while one runs or waits its turn)."},
     {"renewd_scan_running", "gauge", "1 while a scan of the runbook runs."},
+    {"renewd_runbook_last_reload_successful", "gauge",
+     "0 when the last reload (SIGHUP) refused the runbook's file: the loaded version runs on."},
 };
 
 static long long metric_value(const rd_serve_rb *r, metric_id m) {
@@ -46,6 +50,7 @@ static long long metric_value(const rd_serve_rb *r, metric_id m) {
   case M_LAST: return (long long)r->last_scan;
   case M_NEXT: return (long long)r->next_scan;
   case M_RUNNING: return r->engine != NULL;
+  case M_RELOAD_OK: return !r->reload_refused;
   }
   return 0;
 }
@@ -112,6 +117,9 @@ static json_t *runbook_status(const rd_serve_rb *r, time_t now) {
   put_time(o, "next_scan", r->next_scan);
   put_time(o, "scan_started", r->engine ? r->scan_started : 0);
   put_time(o, "last_scan", r->last_scan);
+  json_t *rl = json_pack("{s:b, s:s?}", "pending", r->next != NULL, "refused", r->reload_error);
+  put_time(rl, "reloaded", r->reloaded);
+  json_object_set_new(o, "reload", rl);
   if (r->last_scan)
     json_object_set_new(
         o, "last",

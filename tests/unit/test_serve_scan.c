@@ -23,6 +23,7 @@
 #include "serve/listener.h"
 #include "serve/serve.h"
 #include "store/journal.h"
+#include "transport/global.h"
 #include "testutil.h"
 
 /* ---- step kinds: each phase sleeps on the thread pool, then finishes ---- */
@@ -295,12 +296,180 @@ START_TEST(stop_lets_the_running_scan_end) {
 }
 END_TEST
 
+/* ---- reload -------------------------------------------------------------- */
+
+static const char TWO_HOSTS_1S[] =
+    "{\"name\": \"reload-test\",\n"
+    " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\", \"platform\": \"posix\"},\n"
+    "                         {\"name\": \"t2\", \"address\": \"192.0.2.2\", \"platform\": \"posix\"}]},\n"
+    " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"},\n"
+    " \"certificate\": {\"cert\": \"/etc/pki/t.crt\", \"key\": \"/etc/pki/t.key\"},\n"
+    " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
+    "   \"ca_fingerprint\": \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},\n"
+    " \"schedule\": {\"scan_interval\": \"1s\", \"jitter\": \"0s\"}}\n";
+
+/* text with its first `from` replaced by `to` written to path */
+static void put_file(const char *path, const char *text, const char *from, const char *to) {
+  FILE *f = fopen(path, "w");
+  const char *at = from ? strstr(text, from) : NULL;
+  ck_assert_ptr_nonnull(f);
+  if (at)
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+  else
+    fputs(text, f);
+  fclose(f);
+}
+
+typedef struct reload_run {
+  fixture *fx;
+  rd_serve sv;
+  uv_timer_t tick;
+  int step;
+  long targets_first;   /* of the first scan */
+  char running_name[64];/* the runbook the first scan ran on, after the reload */
+} reload_run;
+
+/* Every 20 ms: during the first scan, a broken file (refused), then a good one
+ * with one host and another name (pending); after the second scan, stop. */
+static void reload_tick(uv_timer_t *t) {
+  reload_run *rr = t->data;
+  rd_serve_rb *r = &rr->sv.rbs[0];
+  char *m;
+  if (rr->step == 0 && r->engine) {
+    /* line 8 breaks */
+    put_file(rr->fx->path, TWO_HOSTS_1S, "\"scan_interval\": \"1s\"", "\"scan_interval\": \"soon\"");
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 1);
+    ck_assert(r->reload_refused);
+    ck_assert_ptr_null(r->next);
+    ck_assert_msg(r->reload_error && strstr(r->reload_error, "rb.json:8:") &&
+                      strstr(r->reload_error, "scan_interval"),
+                  "%s", r->reload_error ? r->reload_error : "(null)");
+    ck_assert_ptr_nonnull(m = rd_serve_metrics(&rr->sv));
+    ck_assert_ptr_nonnull(strstr(m, "renewd_runbook_last_reload_successful{runbook=\"reload-test\"} 0\n"));
+    free(m);
+    /* one host (t1) and another name */
+    char one[sizeof TWO_HOSTS_1S];
+    snprintf(one, sizeof one, "%s", TWO_HOSTS_1S);
+    strcpy(strstr(one, ",\n                         {\"name\": \"t2\""),
+           strstr(TWO_HOSTS_1S, "]},\n \"ssh\""));
+    put_file(rr->fx->path, one, "reload-test", "reload-2nd");
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 0);
+    ck_assert(!r->reload_refused);
+    ck_assert_ptr_null(r->reload_error);
+    ck_assert_ptr_nonnull(r->next);
+    /* the running scan keeps its version */
+    snprintf(rr->running_name, sizeof rr->running_name, "%s", r->rb->name);
+    ck_assert_ptr_eq(r->rb, rr->fx->rb[0]);
+    rr->step = 1;
+  } else if (rr->step == 1 && r->scans == 1) {
+    rr->targets_first = r->last.targets;
+    rr->step = 2;
+  } else if (rr->step == 2 && r->scans == 2) {
+    ck_assert_ptr_null(r->next);
+    ck_assert_str_eq(r->rb->name, "reload-2nd");
+    ck_assert_int_eq(r->last.targets, 1);
+    ck_assert(r->reloaded > 0);
+    /* a reload with nothing changed waits too, and is freed unused at the end */
+    ck_assert_int_eq(rd_serve_reload(&rr->sv), 0);
+    ck_assert_ptr_nonnull(r->next);
+    rd_serve_stop(&rr->sv);
+    uv_close((uv_handle_t *)t, NULL);
+  }
+}
+
+START_TEST(reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_scan) {
+  fixture fx;
+  reload_run rr;
+  char *log = NULL;
+  size_t loglen = 0;
+  memset(&rr, 0, sizeof rr);
+  fx_setup(&fx, 0);
+  rr.fx = &fx;
+  put_file(fx.path, TWO_HOSTS_1S, NULL, NULL);
+  ck_assert_int_eq(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag), 0);
+  FILE *lf = open_memstream(&log, &loglen);
+  rd_serve_opts so = {.log = lf};
+  ck_assert_int_eq(rd_serve_init(&rr.sv, &fx.loop, fx.reg, NULL, fx.rb, 1, &so, count_stopped, NULL), 0);
+  rd_serve_start(&rr.sv);
+  uv_timer_init(&fx.loop, &rr.tick);
+  rr.tick.data = &rr;
+  uv_timer_start(&rr.tick, reload_tick, 20, 20);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  fclose(lf);
+  ck_assert_int_eq(rr.step, 2);
+  ck_assert_str_eq(rr.running_name, "reload-test");
+  ck_assert_int_eq(rr.targets_first, 2); /* the first scan ended on the old version */
+  ck_assert_msg(strstr(log, "runbook reload-test: reload refused, the loaded version keeps running: ") &&
+                    strstr(log, "/rb.json:8:"),
+                "%s", log);
+  ck_assert_msg(strstr(log, "runbook reload-test: reloaded as reload-2nd: 1 target(s), in use from "
+                            "the next scan (the running scan ends on the loaded version)\n"),
+                "%s", log);
+  ck_assert_msg(strstr(log, "runbook reload-2nd: scanning with the reloaded runbook\n"), "%s", log);
+  free(log);
+  fx_teardown(&fx, &rr.sv);
+}
+END_TEST
+
+/* ---- digest ---------------------------------------------------------------- */
+
+/* A digest due from 00:00 goes after a scan outside the maintenance window
+ * too (a window of 01:00-05:00 and a digest at 07:00 would otherwise never
+ * meet): the journal remembers today's digest after one probe-only scan.
+ * The mail server is a dead port: the stop waits for the refused transfer. */
+START_TEST(digest_after_a_probe_only_scan) {
+  char jpath[300], err[512], text[4096], key[128], date[16], *at;
+  rd_journal *j = NULL;
+  fixture fx;
+  rd_serve sv;
+  time_t now = time(NULL);
+  struct tm tm;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  socklen_t sl = sizeof sa;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0); /* never listens */
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+  localtime_r(&now, &tm);
+  strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  fx_setup(&fx, 0);
+  /* closed now: it opens two hours from now */
+  snprintf(text, sizeof text, "%s", TWO_HOSTS_1S);
+  at = strstr(text, "\"jitter\": \"0s\"}}");
+  snprintf(at, sizeof text - (size_t)(at - text),
+           "\"jitter\": \"0s\", \"window\": \"daily %02d:00-%02d:30\"},\n"
+           " \"notify\": {\"email\": {\"smtp\": \"smtp://127.0.0.1:%d\", \"from\": \"r@x.test\",\n"
+           "   \"to\": [\"o@x.test\"], \"starttls\": false, \"digest\": \"00:00\"}}}\n",
+           (tm.tm_hour + 2) % 24, (tm.tm_hour + 2) % 24, ntohs(sa.sin_port));
+  put_file(fx.path, text, NULL, NULL);
+  ck_assert_msg(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag) == 0, "runbook");
+  snprintf(jpath, sizeof jpath, "%s/journal.db", fx.dir);
+  ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  rd_serve_opts so = {.once = 1, .log = fx.log};
+  ck_assert_int_eq(rd_serve_init(&sv, &fx.loop, fx.reg, j, fx.rb, 1, &so, count_stopped, NULL), 0);
+  stopped_calls = 0;
+  rd_serve_start(&sv);
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  close(fd);
+  ck_assert_int_eq(stopped_calls, 1);
+  ck_assert_int_eq(sv.rbs[0].scans, 1);
+  ck_assert_int_eq(sv.rbs[0].last_whatif, 1);
+  ck_assert_int_eq(sv.mailing, 0);
+  snprintf(key, sizeof key, "digest:reload-test:%s", date);
+  ck_assert_int_eq(rd_journal_alert_once(j, key), 1); /* sent today already */
+  rd_journal_close(j);
+  fx_teardown(&fx, &sv);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("serve_scan");
   TCase *tc = tcase_create("loop");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, scan_on_the_loop_while_the_listener_answers);
   tcase_add_test(tc, stop_lets_the_running_scan_end);
+  tcase_add_test(tc, reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_scan);
+  tcase_add_test(tc, digest_after_a_probe_only_scan);
   suite_add_tcase(s, tc);
   return s;
 }
@@ -308,5 +477,11 @@ static Suite *suite(void) {
 int main(void) {
   /* before the first loop: libuv reads it once, when the pool starts */
   setenv("UV_THREADPOOL_SIZE", "1", 1);
-  return tu_run(suite());
+  /* as main.c: curl and OpenSSL set up once, before any thread (a digest
+   * is mailed from the pool) */
+  if (rd_transport_global_init())
+    return 1;
+  int rc = tu_run(suite());
+  rd_transport_global_cleanup();
+  return rc;
 }
