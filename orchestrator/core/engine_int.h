@@ -133,7 +133,7 @@ struct rd_engine {
   rd_engine_stats stats;
   json_t *report;            /* {"whatif":..,"jobs":[...]} */
   rd_wave_set *waves;        /* one per runbook */
-  int notifying;             /* webhook posts in flight */
+  int notifying;             /* webhook posts and mails in flight */
   int shutting_down;
   int closing;               /* ssh/http managers still closing */
   int handles;               /* step timers closing, work in flight, the kick */
