@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "windows_keyfile.h"
 #include "windows_plugin.h"
 #include "windows_util.h"
 
@@ -95,42 +96,48 @@ static int read_acl(rd_step *s, const rd_host_api *h, const acl_cfg *c, win_ok_f
                  ok);
 }
 
-/* The key file from a read, or NULL after completing with why not. */
-static const char *key_path_or_finish(rd_step *s, const rd_host_api *h, const acl_cfg *c,
-                                      const json_t *out) {
-  const json_t *k = json_object_get(out, "key");
+/* The key file of a read (into *kf, decided by win_keyfile_decide) and the
+ * account's rights on it (*acl: {rights, text}, NULL: none): 1; or 0 after
+ * completing with why there is no key file. */
+static int key_acl_or_finish(rd_step *s, const rd_host_api *h, const acl_cfg *c,
+                             const json_t *out, win_keyfile *kf, const json_t **acl) {
   if (!win_bool(out, "found")) {
     h->donef(s, RD_ESTATE, NULL, "%s: certificate %s is not in the store", c->store, c->thumb);
-    return NULL;
+    return 0;
   }
-  if (!win_bool(out, "has_key") || !win_str(k, "path")) {
-    h->donef(s, RD_ESTATE, NULL, "%s: certificate %s has no private key file renewd can find",
-               c->store, c->thumb);
-    return NULL;
+  win_keyfile_decide(json_object_get(out, "key"), kf);
+  if (!win_bool(out, "has_key") || !kf->path[0]) {
+    h->donef(s, RD_ESTATE, NULL, "%s: certificate %s has no private key file renewd can find%s%s",
+             c->store, c->thumb, kf->note[0] ? ": " : "", kf->note);
+    return 0;
   }
-  if (!win_bool(k, "exists")) {
-    h->donef(s, RD_ESTATE, NULL, "key file %s of certificate %s does not exist",
-               win_str(k, "path"), c->thumb);
-    return NULL;
+  if (!kf->exists) {
+    h->donef(s, RD_ESTATE, NULL, "key file %s of certificate %s does not exist%s%s", kf->path,
+             c->thumb, kf->note[0] ? ": " : "", kf->note);
+    return 0;
   }
-  return win_str(k, "path");
+  *acl = json_object_get(json_object_get(out, "acl"), kf->dir);
+  return 1;
 }
 
 static void acl_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   acl_cfg c;
   const char *path;
+  const json_t *acl;
+  win_keyfile kf;
   char what[1200];
   json_t *res;
   cfg_get(s, h, &c);
-  if (!(path = key_path_or_finish(s, h, &c, out)))
+  if (!key_acl_or_finish(s, h, &c, out, &kf, &acl))
     return;
+  path = kf.path;
   res = rd_result_new();
-  if (has_rights(&c, out)) {
-    h->donef(s, 0, res, "key %s: %s already has %s", path, c.account, win_out(out, "text"));
+  if (has_rights(&c, acl)) {
+    h->donef(s, 0, res, "key %s: %s already has %s", path, c.account, win_out(acl, "text"));
     return;
   }
   snprintf(what, sizeof what, "rights of %s on key %s", c.account, path);
-  rd_result_change(res, what, *win_out(out, "text") ? win_out(out, "text") : "none", rights_text(&c));
+  rd_result_change(res, what, *win_out(acl, "text") ? win_out(acl, "text") : "none", rights_text(&c));
   h->donef(s, 0, res, "key %s: would grant %s %s", path, c.account, rights_text(&c));
 }
 
@@ -177,17 +184,20 @@ static void acl_granted(rd_step *s, const rd_host_api *h, const json_t *out) {
 static void acl_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *out) {
   acl_cfg c;
   const char *path;
+  const json_t *acl;
+  win_keyfile kf;
   json_t *rec;
   int have, rc;
   cfg_get(s, h, &c);
-  if (!(path = key_path_or_finish(s, h, &c, out)))
+  if (!key_acl_or_finish(s, h, &c, out, &kf, &acl))
     return;
-  have = has_rights(&c, out);
+  path = kf.path;
+  have = has_rights(&c, acl);
   /* durable before the change: a rollback after a crash removes only
    * what renewd added */
   rec = json_pack("{s:s, s:s, s:s, s:b, s:s}", "path", path, "account", c.account, "rights",
                   c.rights, "added", !have, "before",
-                  *win_out(out, "text") ? win_out(out, "text") : "none");
+                  *win_out(acl, "text") ? win_out(acl, "text") : "none");
   rc = h->journal_put(s, c.jkey, rec);
   json_decref(rec);
   if (rc < 0) {
@@ -196,7 +206,7 @@ static void acl_read_for_apply(rd_step *s, const rd_host_api *h, const json_t *o
   }
   if (have) {
     h->donef(s, 0, rd_result_new(), "key %s: %s already has %s", path, c.account,
-               win_out(out, "text"));
+               win_out(acl, "text"));
     return;
   }
   win_next(s, h, &win_key_acl_set_script, set_args(&c, path, "grant"), acl_granted);
@@ -217,14 +227,17 @@ static int acl_apply(rd_step *s, const rd_host_api *h) {
 static void acl_verified(rd_step *s, const rd_host_api *h, const json_t *out) {
   acl_cfg c;
   const char *path;
+  const json_t *acl;
+  win_keyfile kf;
   cfg_get(s, h, &c);
-  if (!(path = key_path_or_finish(s, h, &c, out)))
+  if (!key_acl_or_finish(s, h, &c, out, &kf, &acl))
     return;
-  if (has_rights(&c, out))
-    h->donef(s, 0, NULL, "key %s: %s has %s", path, c.account, win_out(out, "text"));
+  path = kf.path;
+  if (has_rights(&c, acl))
+    h->donef(s, 0, NULL, "key %s: %s has %s", path, c.account, win_out(acl, "text"));
   else
     h->donef(s, RD_EVERIFY, NULL, "key %s: %s has %s, not %s", path, c.account,
-               *win_out(out, "text") ? win_out(out, "text") : "no rights", rights_text(&c));
+               *win_out(acl, "text") ? win_out(acl, "text") : "no rights", rights_text(&c));
 }
 
 static int acl_verify(rd_step *s, const rd_host_api *h) {

@@ -162,7 +162,7 @@ END_TEST
 #define ACL "{\"account\": \"CORP\\\\svc_ndes\", \"rights\": \"read\"}"
 
 START_TEST(key_acl_cycle) {
-  char k[600];
+  char k[1300], kp[600];
   ndes();
   store_add(&NEW, 1, "CNG");
   inventory();
@@ -175,7 +175,7 @@ START_TEST(key_acl_cycle) {
   ck_assert_str_eq(change_field(0, "old"), "none");
   ck_assert_ptr_nonnull(strstr(change_field(0, "what"), "\\Crypto\\Keys\\"));
   OK(&windows_kind_key_acl, RD_PHASE_APPLY, ACL);
-  snprintf(k, sizeof k, "%s|%s", P(json_object_get(store_get(NEW.thumb), "key"), "path"), ACCOUNT);
+  snprintf(k, sizeof k, "%s|%s", store_key_path(NEW.thumb, kp, sizeof kp), ACCOUNT);
   ck_assert_int_eq(json_integer_value(json_object_get(W->acl, k)), 0x120089);
   OK(&windows_kind_key_acl, RD_PHASE_VERIFY, ACL);
   OK(&windows_kind_key_acl, RD_PHASE_ROLLBACK, ACL);
@@ -335,7 +335,7 @@ END_TEST
  * inventory, issue, install, key ACL, prune, iisreset, Event 1; then the
  * rollback of all of it, last first. */
 START_TEST(ndes_renewal_and_rollback) {
-  char k[600];
+  char k[1300], kp[600];
   ndes();
   W->restart_event = "ndes_started";
   inventory();
@@ -351,7 +351,7 @@ START_TEST(ndes_renewal_and_rollback) {
   OK(&windows_kind_service, RD_PHASE_APPLY, "{\"action\": \"iisreset\"}");
   OK(&windows_kind_event_verify, RD_PHASE_VERIFY, EV1);
   ck_assert_uint_eq(json_array_size(W->store), 2); /* NEW and PLAIN */
-  snprintf(k, sizeof k, "%s|%s", P(json_object_get(store_get(NEW.thumb), "key"), "path"), ACCOUNT);
+  snprintf(k, sizeof k, "%s|%s", store_key_path(NEW.thumb, kp, sizeof kp), ACCOUNT);
   ck_assert_int_eq(json_integer_value(json_object_get(W->acl, k)), 0x120089);
   /* roll back */
   OK(&windows_kind_prune_duplicates, RD_PHASE_ROLLBACK, "{\"match\": \"template\"}");

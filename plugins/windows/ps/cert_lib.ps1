@@ -1,29 +1,69 @@
 # cert_lib.ps1 — what a script reports of a certificate in a store (after
 # lib.ps1, for the scripts that list certificates or find key files).
 
-# Where the private key of a certificate lives: CAPI keys are files named
-# by UniqueKeyContainerName under Crypto\RSA\MachineKeys, CNG keys files
-# named by the key's UniqueName under Crypto\Keys.
+# The facts about a certificate's private key; plugins/windows/keyfile.c
+# decides from them which file holds it (windows_keyfile.h cites the
+# documentation). The provider comes from the certificate's
+# CERT_KEY_PROV_INFO_PROP_ID (2), read with CertGetCertificateContextProperty
+# (https://learn.microsoft.com/windows/win32/api/wincrypt/nf-wincrypt-certgetcertificatecontextproperty):
+# a CRYPT_KEY_PROV_INFO whose dwProvType is 0 for a CNG key storage provider,
+# a CryptoAPI provider type otherwise. Never from the .NET wrapper type:
+# on .NET Framework 4.6+ GetRSAPrivateKey returns an RSACng for CAPI keys too.
+# The unique (file) name: CspKeyContainerInfo.UniqueKeyContainerName for a
+# CAPI key, CngKey.UniqueName for a CNG key. "files": which of the machine
+# key folders under %ProgramData%\Microsoft\Crypto hold a file of that name.
 function rdw_keyinfo($Cert) {
-  $k = [ordered]@{ provider = $null; container = $null; path = $null; exists = $false }
+  $k = [ordered]@{ prov_type = $null; prov_name = $null; container = $null; flags = $null; key_spec = $null
+    unique_name = $null; crypto_dir = (Join-Path $env:ProgramData 'Microsoft\Crypto'); files = @(); error = $null }
   if (-not $Cert.HasPrivateKey) { return $k }
-  $key = $null
-  try { $key = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Cert) } catch { $key = $null }
-  if (-not $key) {
-    try { $key = [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPrivateKey($Cert) } catch { $key = $null }
+  if (-not ('RenewdKeyProvInfo' -as [type])) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.Runtime.InteropServices;
+public static class RenewdKeyProvInfo {
+  [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
+  struct CRYPT_KEY_PROV_INFO {
+    public string pwszContainerName; public string pwszProvName; public uint dwProvType;
+    public uint dwFlags; public uint cProvParam; public IntPtr rgProvParam; public uint dwKeySpec;
   }
-  $base = Join-Path $env:ProgramData 'Microsoft\Crypto'
-  if ($key -and $key.PSObject.Properties['Key'] -and $key.Key) {
-    $k.provider = 'CNG'
-    $k.container = [string]$key.Key.UniqueName
-    $k.path = Join-Path (Join-Path $base 'Keys') $k.container
-  } elseif ($key -and $key.PSObject.Properties['CspKeyContainerInfo']) {
-    $k.provider = 'CAPI'
-    $k.container = [string]$key.CspKeyContainerInfo.UniqueKeyContainerName
-    $k.path = Join-Path (Join-Path $base 'RSA\MachineKeys') $k.container
+  [DllImport("crypt32.dll", SetLastError = true)]
+  static extern bool CertGetCertificateContextProperty(IntPtr ctx, uint id, IntPtr data, ref uint size);
+  public static object[] Get(IntPtr ctx) {
+    uint size = 0;
+    if (!CertGetCertificateContextProperty(ctx, 2, IntPtr.Zero, ref size)) return null;
+    IntPtr buf = Marshal.AllocHGlobal((int)size);
+    try {
+      if (!CertGetCertificateContextProperty(ctx, 2, buf, ref size)) return null;
+      CRYPT_KEY_PROV_INFO i = (CRYPT_KEY_PROV_INFO)Marshal.PtrToStructure(buf, typeof(CRYPT_KEY_PROV_INFO));
+      return new object[] { i.pwszContainerName, i.pwszProvName, (long)i.dwProvType, (long)i.dwFlags, (long)i.dwKeySpec };
+    } finally { Marshal.FreeHGlobal(buf); }
   }
-  if ($k.path) { $k.exists = [bool](Test-Path -LiteralPath $k.path) }
-  if ($key -is [System.IDisposable]) { $key.Dispose() }
+}
+'@
+  }
+  $info = [RenewdKeyProvInfo]::Get($Cert.Handle)
+  if (-not $info) { $k.error = 'the certificate has no CERT_KEY_PROV_INFO property'; return $k }
+  $k.container = [string]$info[0]; $k.prov_name = [string]$info[1]
+  $k.prov_type = [long]$info[2]; $k.flags = [long]$info[3]; $k.key_spec = [long]$info[4]
+  $machine = ($k.flags -band 0x20) -ne 0
+  try {
+    if ($k.prov_type -ne 0) {
+      $csp = New-Object System.Security.Cryptography.CspParameters ([int]$k.prov_type), $k.prov_name, $k.container
+      $csp.Flags = [System.Security.Cryptography.CspProviderFlags]::UseExistingKey
+      if ($machine) { $csp.Flags = $csp.Flags -bor [System.Security.Cryptography.CspProviderFlags]::UseMachineKeyStore }
+      $k.unique_name = [string](New-Object System.Security.Cryptography.CspKeyContainerInfo $csp).UniqueKeyContainerName
+    } else {
+      $opt = [System.Security.Cryptography.CngKeyOpenOptions]::None
+      if ($machine) { $opt = [System.Security.Cryptography.CngKeyOpenOptions]::MachineKey }
+      $ck = [System.Security.Cryptography.CngKey]::Open($k.container, (New-Object System.Security.Cryptography.CngProvider $k.prov_name), $opt)
+      try { $k.unique_name = [string]$ck.UniqueName } finally { $ck.Dispose() }
+    }
+  } catch { $k.error = $_.Exception.Message }
+  if ($k.unique_name -and $k.unique_name -notmatch '[\\/]') {
+    $k.files = @(foreach ($d in 'Keys', 'RSA\MachineKeys', 'DSS\MachineKeys') {
+      if (Test-Path -LiteralPath (Join-Path (Join-Path $k.crypto_dir $d) $k.unique_name)) { $d }
+    })
+  }
   return $k
 }
 

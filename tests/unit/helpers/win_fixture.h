@@ -96,6 +96,7 @@ extern json_t *o_result;
 extern char o_msg[4096];
 void store_add(const tcert *c, int has_key, const char *provider);
 json_t *store_get(const char *thumb);
+const char *store_key_path(const char *thumb, char *buf, size_t n);
 void store_del(const char *thumb);
 void wt_new(const char *sections);
 void wt_free(void);

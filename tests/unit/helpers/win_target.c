@@ -13,15 +13,38 @@ int o_rc, o_status;
 json_t *o_result;
 char o_msg[4096];
 
+/* rdw_keyinfo's facts as Windows reports them: a CAPI key of the Microsoft
+ * Enhanced RSA and AES provider (PROV_RSA_AES, 24), a CNG key of the
+ * software KSP (provider type 0); machine keys (CRYPT_MACHINE_KEYSET). */
 static json_t *entry_of(const tcert *c, int has_key, const char *provider) {
-  char container[64], path[300];
-  snprintf(container, sizeof container, "%.8s_machine", c->thumb);
-  snprintf(path, sizeof path, "C:\\ProgramData\\Microsoft\\Crypto\\%s\\%s",
-           !strcmp(provider, "CAPI") ? "RSA\\MachineKeys" : "Keys", container);
-  return json_pack("{s:s, s:s, s:b, s:{s:s?, s:s?, s:s?, s:b}, s:s, s:o}", "thumbprint", c->thumb,
-                   "raw", c->b64, "has_key", has_key, "key", "provider", has_key ? provider : NULL,
-                   "container", has_key ? container : NULL, "path", has_key ? path : NULL, "exists",
-                   has_key, "friendly_name", "", "template_hint", json_null());
+  int capi = !strcmp(provider, "CAPI");
+  char container[64], uniq[64];
+  json_t *key;
+  snprintf(container, sizeof container, "te-%.8s", c->thumb);
+  snprintf(uniq, sizeof uniq, "%.8s_machine", c->thumb);
+  if (has_key)
+    key = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s, s:s, s:[s], s:n}", "prov_type", capi ? 24 : 0,
+                    "prov_name",
+                    capi ? "Microsoft Enhanced RSA and AES Cryptographic Provider"
+                         : "Microsoft Software Key Storage Provider",
+                    "container", container, "flags", 0x20, "key_spec", capi ? 1 : 0,
+                    "unique_name", uniq, "crypto_dir", "C:\\ProgramData\\Microsoft\\Crypto",
+                    "files", capi ? "RSA\\MachineKeys" : "Keys", "error");
+  else
+    key = json_pack("{s:n, s:s, s:[]}", "prov_type", "crypto_dir",
+                    "C:\\ProgramData\\Microsoft\\Crypto", "files");
+  return json_pack("{s:s, s:s, s:b, s:o, s:s, s:o}", "thumbprint", c->thumb, "raw", c->b64,
+                   "has_key", has_key, "key", key, "friendly_name", "", "template_hint",
+                   json_null());
+}
+
+/* The key file of a stored certificate, as windows/keyfile.c names it. */
+const char *store_key_path(const char *thumb, char *buf, size_t n) {
+  const json_t *key = json_object_get(store_get(thumb), "key");
+  const json_t *files = json_object_get(key, "files");
+  snprintf(buf, n, "%s\\%s\\%s", P(key, "crypto_dir"),
+           json_string_value(json_array_get(files, 0)), P(key, "unique_name"));
+  return buf;
 }
 
 void store_add(const tcert *c, int has_key, const char *provider) {
@@ -291,15 +314,23 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
     if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM"))
       FAIL("account '%s' cannot be resolved on this host", acct);
     if (!strcmp(name, "windows.key_acl.read")) {
-      json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key");
-      long long r;
+      json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key"), *acl;
+      const json_t *d;
+      size_t i;
       if (!hex_ok(P(p, "thumbprint"), 40))
         FAIL("certificate '%s' is not a 40-digit hex thumbprint", P(p, "thumbprint"));
-      snprintf(k, sizeof k, "%s|%s", P(key, "path"), acct);
-      r = json_integer_value(json_object_get(W->acl, k));
-      return json_pack("{s:b, s:b, s:O?, s:s, s:I, s:s}", "found", e != NULL, "has_key",
+      acl = json_object();
+      json_array_foreach(json_object_get(key, "files"), i, d) {
+        long long r;
+        snprintf(k, sizeof k, "%s\\%s\\%s|%s", P(key, "crypto_dir"), json_string_value(d),
+                 P(key, "unique_name"), acct);
+        r = json_integer_value(json_object_get(W->acl, k));
+        json_object_set_new(acl, json_string_value(d),
+                            json_pack("{s:I, s:s}", "rights", (json_int_t)r, "text", rights_text(r)));
+      }
+      return json_pack("{s:b, s:b, s:O?, s:s, s:o}", "found", e != NULL, "has_key",
                        json_is_true(json_object_get(e, "has_key")), "key", key, "sid",
-                       "S-1-5-21-1-2-3-1105", "rights", (json_int_t)r, "text", rights_text(r));
+                       "S-1-5-21-1-2-3-1105", "acl", acl);
     } else {
       long long r, mask = !strcmp(P(p, "rights"), "full") ? 0x1F01FF : 0x120089;
       if (strncmp(P(p, "path"), "C:\\ProgramData\\Microsoft\\Crypto\\", 31))
