@@ -4,8 +4,11 @@
  * 20053 in Operations Manager, "the certificate was loaded").
  *
  * params: {"log": "Application" (required), "event_id": 1 (required,
- *          0-65535), "source": provider name (optional), "within": "10m"
- *          (how long to wait for it, 1 s to 1 h; default "5m")}
+ *          0-65535), "provider": the event's provider (required: an event
+ *          ID means nothing without it — Event 1 in Application is logged
+ *          by many applications; NDES's is
+ *          "Microsoft-Windows-NetworkDeviceEnrollmentService"), "within":
+ *          "10m" (how long to wait for it, 1 s to 1 h; default "5m")}
  * The step's "timeout" in the runbook must be longer than "within".
  * probe (read-only): the log exists; the newest such event, for the report.
  * verify: waits on the target (Get-WinEvent every 5 s, at most "within")
@@ -31,7 +34,7 @@ static const rd_script win_event_query_script =
     WIN_SCRIPT("windows.event.query", 0, WIN_PS_EVENT_QUERY);
 const rd_script *const windows_event_scripts[] = {&win_event_query_script, NULL};
 
-static const char *const ev_keys[] = {"log", "event_id", "source", "within", NULL};
+static const char *const ev_keys[] = {"log", "event_id", "provider", "within", NULL};
 
 static int ev_validate(const json_t *params, char *err, size_t errlen) {
   const char *w = win_str(params, "within");
@@ -40,8 +43,21 @@ static int ev_validate(const json_t *params, char *err, size_t errlen) {
   if ((rc = rd_check_keys(params, TYPE, ev_keys, err, errlen)) ||
       (rc = win_check_string(params, "log", 1, 256, TYPE, err, errlen)) ||
       (rc = win_check_int(params, "event_id", 1, 0, 65535, TYPE, err, errlen)) ||
-      (rc = win_check_string(params, "source", 0, 256, TYPE, err, errlen)))
+      (rc = win_check_string(params, "provider", 0, 256, TYPE, err, errlen)))
     return rc;
+  if (!json_object_get(params, "provider")) {
+    snprintf(err, errlen,
+             "%s: \"provider\" is required: name the provider that logs event %lld (NDES Event 1: "
+             "\"Microsoft-Windows-NetworkDeviceEnrollmentService\"; SCOM 20053: \"OpsMgr "
+             "Connector\"), or an event with that ID from any other application would count",
+             TYPE, (long long)win_int(params, "event_id", 0));
+    return RD_EINVAL;
+  }
+  if (strpbrk(win_str(params, "provider"), "*?[]")) {
+    snprintf(err, errlen, "%s: \"provider\" must be one provider's exact name, without the "
+             "wildcards * ? [ ] (Get-WinEvent would match other providers)", TYPE);
+    return RD_EINVAL;
+  }
   if (json_object_get(params, "within") &&
       (!w || (secs = win_duration(w)) < 1 || secs > 3600)) {
     snprintf(err, errlen, "%s: \"within\" must be a duration from \"1s\" to \"1h\" such as \"10m\"",
@@ -52,7 +68,7 @@ static int ev_validate(const json_t *params, char *err, size_t errlen) {
 }
 
 typedef struct ev_cfg {
-  const char *log, *source;
+  const char *log, *provider;
   long long id, within, since;
   char what[600];
 } ev_cfg;
@@ -61,17 +77,18 @@ static void cfg_get(rd_step *s, const rd_host_api *h, ev_cfg *c) {
   const json_t *pa = h->params(s);
   const json_t *rs = json_object_get(h->facts(s), "windows_restart");
   c->log = win_str(pa, "log");
-  c->source = win_str(pa, "source");
+  c->provider = win_str(pa, "provider");
   c->id = win_int(pa, "event_id", 0);
   c->within = win_str(pa, "within") ? win_duration(win_str(pa, "within")) : 300;
   c->since = win_int(rs, "at", 0);
-  snprintf(c->what, sizeof c->what, "event %lld%s%s in %s", c->id, c->source ? " from " : "",
-           c->source ? c->source : "", c->log);
+  snprintf(c->what, sizeof c->what, "event %lld from %s in %s", c->id, c->provider ? c->provider : "?",
+           c->log);
 }
 
 static json_t *args(const ev_cfg *c, long long since, long long wait) {
-  return json_pack("{s:s, s:I, s:s, s:I, s:I}", "log", c->log, "id", (json_int_t)c->id, "source",
-                   c->source ? c->source : "", "since", (json_int_t)since, "wait", (json_int_t)wait);
+  return json_pack("{s:s, s:I, s:s, s:I, s:I}", "log", c->log, "id", (json_int_t)c->id, "provider",
+                   c->provider ? c->provider : "", "since", (json_int_t)since, "wait",
+                   (json_int_t)wait);
 }
 
 static void ev_probed(rd_step *s, const rd_host_api *h, const json_t *out) {

@@ -1,4 +1,4 @@
-# event_query.ps1 — the newest event $P.id (from $P.source, if given) in
+# event_query.ps1 — the newest event $P.id from provider $P.provider in
 # log $P.log written at or after $P.since (seconds since 1970 on this
 # host's clock; 0: any time), polling every 5 s for at most $P.wait
 # seconds. {log_exists, found, time, record_id, provider, message, now}.
@@ -6,18 +6,20 @@ $log = [string]$P.log
 $id = [int]$P.id
 $since = [long]$P.since
 $wait = [int]$P.wait
+$provider = [string]$P.provider
+if (-not $provider -or $provider -match '[*?\[\]]') { rd_fail "event provider '$provider' must be one provider's exact name" }
 if ($wait -lt 0 -or $wait -gt 3600) { $wait = 0 }
 $res = [ordered]@{ log_exists = $false; found = $false; time = $null; record_id = $null; provider = $null; message = $null; now = (rdw_epoch ([DateTime]::UtcNow)) }
 if (Get-WinEvent -ListLog $log -ErrorAction SilentlyContinue) {
   $res.log_exists = $true
-  $filter = @{ LogName = $log; Id = $id }
-  if ([string]$P.source) { $filter.ProviderName = [string]$P.source }
+  $filter = @{ LogName = $log; Id = $id; ProviderName = $provider }
   if ($since -gt 0) {
     $filter.StartTime = (New-Object DateTime 1970, 1, 1, 0, 0, 0, ([DateTimeKind]::Utc)).AddSeconds($since).ToLocalTime()
   }
   $deadline = [DateTime]::UtcNow.AddSeconds($wait)
   while ($true) {
     $ev = Get-WinEvent -FilterHashtable $filter -MaxEvents 1 -ErrorAction SilentlyContinue
+    if ($ev -and $ev.ProviderName -ne $provider) { rd_fail "Get-WinEvent returned event $id from '$($ev.ProviderName)', not from '$provider'" }
     if ($ev -or [DateTime]::UtcNow -ge $deadline) { break }
     Start-Sleep -Seconds 5
   }

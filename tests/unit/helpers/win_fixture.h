@@ -57,6 +57,7 @@ typedef struct wt {
   json_t *acl;         /* "path|account" -> FileSystemRights */
   json_t *svc;         /* name -> status */
   json_t *events;      /* [{log, id, provider, time, message}] */
+  json_t *cacaps;      /* ndes_getcacaps.ps1's answer (NULL: 200 with capabilities) */
   json_t *backups;     /* path -> store entry */
   json_t *dir;         /* the adcs work directory: out-submit, submit.started, cer */
   char iis_hash[41];

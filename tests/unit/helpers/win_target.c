@@ -106,6 +106,7 @@ void wt_free(void) {
   json_decref(W->acl);
   json_decref(W->svc);
   json_decref(W->events);
+  json_decref(W->cacaps);
   json_decref(W->backups);
   json_decref(W->dir);
   json_decref(W->calls);
@@ -412,6 +413,15 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
                        "status", "Running");
     }
   }
+  if (!strcmp(name, "windows.ndes.getcacaps")) {
+    const char *u = P(p, "url"), *t = strstr(u, "/certsrv/");
+    if (strncmp(u, "http", 4) || !t || strcmp(t, "/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps"))
+      FAIL("url '%s' is not an NDES GetCACaps URL", P(p, "url"));
+    if (W->cacaps)
+      return json_incref(W->cacaps);
+    return json_pack("{s:i, s:n, s:[sss], s:n}", "status", 200, "web_status", "caps",
+                     "POSTPKIOperation", "Renewal", "SHA-256", "error");
+  }
   if (!strcmp(name, "windows.event.query")) {
     const json_t *e, *best = NULL;
     size_t i;
@@ -422,7 +432,7 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
       if (strcmp(P(e, "log"), log) ||
           json_integer_value(json_object_get(e, "id")) != json_integer_value(json_object_get(p, "id")))
         continue;
-      if (*P(p, "source") && strcmp(P(p, "source"), P(e, "provider")))
+      if (strcasecmp(P(p, "provider"), P(e, "provider"))) /* FilterHashtable ProviderName */
         continue;
       if (since > 0 && json_integer_value(json_object_get(e, "time")) < since)
         continue;

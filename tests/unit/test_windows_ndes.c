@@ -1,0 +1,103 @@
+/* test_windows_ndes.c — windows.ndes_getcacaps (the request that makes
+ * IIS load NDES before the Event 1 wait) against the simulated target of
+ * helpers/win_fixture.h: its parameters, what each answer means
+ * (win_getcacaps_judge), and that the probe sends nothing. */
+#include "win_fixture.h"
+#include "windows_getcacaps.h"
+
+#define URL "http://localhost/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps"
+
+START_TEST(getcacaps_params) {
+  char err[512];
+  json_t *p;
+  const struct {
+    const char *params, *error;
+  } cases[] = {
+      {"{}", NULL},
+      {"{\"url\": \"https://ndes01.corp.example:8443/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps\", "
+       "\"timeout\": 120}", NULL},
+      {"{\"url\": \"https://ndes01/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACert\"}",
+       "windows.ndes_getcacaps: \"url\" must be http(s)://<host>/certsrv/mscep/mscep.dll/"
+       "pkiclient.exe?operation=GetCACaps, such as \"" URL "\""},
+      {"{\"url\": \"ftp://ndes01/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps\"}", "\"url\" must be"},
+      {"{\"url\": \"http://a b/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps\"}", "\"url\" must be"},
+      {"{\"url\": \"http:///certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps\"}", "\"url\" must be"},
+      {"{\"timeout\": 0}", "\"timeout\" must be a whole number from 1 to 600"},
+      {"{\"uri\": \"x\"}", "unknown parameter \"uri\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int rc;
+    p = json_loads(cases[i].params, 0, NULL);
+    err[0] = 0;
+    rc = windows_kind_ndes_getcacaps.validate(p, err, sizeof err);
+    json_decref(p);
+    if (!cases[i].error)
+      ck_assert_msg(rc == 0, "case %zu: %s", i, err);
+    else
+      ck_assert_msg(rc == RD_EINVAL && strstr(err, cases[i].error), "case %zu: %d %s", i, rc, err);
+  }
+}
+END_TEST
+
+static int judge(const char *answer, char *msg, size_t n) {
+  json_t *o = json_loads(answer, 0, NULL);
+  int st = -1;
+  ck_assert_ptr_nonnull(o);
+  win_getcacaps_judge(o, &st, msg, n);
+  json_decref(o);
+  return st;
+}
+
+START_TEST(getcacaps_answers) {
+  char m[900];
+  ck_assert_int_eq(judge("{\"status\": 200, \"caps\": [\"POSTPKIOperation\", \"Renewal\", \"SHA-256\"]}",
+                         m, sizeof m), 0);
+  ck_assert_str_eq(m, "NDES answered GetCACaps: POSTPKIOperation, Renewal, SHA-256");
+  ck_assert_int_eq(judge("{\"status\": 200, \"caps\": []}", m, sizeof m), RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(m, "HTTP 200 but no capabilities"));
+  ck_assert_int_eq(judge("{\"status\": 500, \"caps\": [], \"web_status\": \"ProtocolError\", "
+                         "\"error\": \"Der Remoteserver hat einen Fehler zurückgegeben: (500)\"}",
+                         m, sizeof m), RD_EVERIFY);
+  ck_assert_msg(strstr(m, "GetCACaps: HTTP 500: NDES is installed but failed to load") == m, "%s", m);
+  ck_assert_ptr_nonnull(strstr(m, "duplicate RA certificate"));
+  ck_assert_ptr_nonnull(strstr(m, "(Der Remoteserver")); /* the localised text: a hint only */
+  ck_assert_int_eq(judge("{\"status\": 503, \"caps\": []}", m, sizeof m), RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(m, "SCEP application pool is stopped"));
+  ck_assert_int_eq(judge("{\"status\": 404}", m, sizeof m), RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(m, "no NDES at this URL"));
+  ck_assert_int_eq(judge("{\"status\": 0, \"web_status\": \"ConnectFailure\", \"error\": \"x\"}", m,
+                         sizeof m), RD_EVERIFY);
+  ck_assert_str_eq(m, "GetCACaps: no HTTP answer (ConnectFailure): nothing answered: check that IIS "
+                      "(W3SVC) runs and the URL's host and port; x");
+  ck_assert_int_eq(judge("{\"status\": 0, \"web_status\": \"Timeout\"}", m, sizeof m), RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(m, "no answer in time"));
+}
+END_TEST
+
+START_TEST(getcacaps_on_the_target) {
+  const json_t *p = NULL;
+  ndes();
+  W->scripts = 0;
+  OK(&windows_kind_ndes_getcacaps, RD_PHASE_PROBE, "{}");
+  ck_assert_int_eq(W->scripts, 0); /* the probe sends nothing */
+  ck_assert_ptr_nonnull(strstr(o_msg, "would send GET " URL));
+  OK(&windows_kind_ndes_getcacaps, RD_PHASE_VERIFY, "{}");
+  ck_assert_int_eq(ran("windows.ndes.getcacaps", &p), 1);
+  ck_assert_str_eq(P(p, "url"), URL);
+  ck_assert_ptr_nonnull(strstr(o_msg, "NDES answered GetCACaps: POSTPKIOperation"));
+  W->cacaps = json_pack("{s:i, s:s, s:[], s:s}", "status", 500, "web_status", "ProtocolError",
+                        "caps", "error", "(500) Internal Server Error");
+  EXPECT(&windows_kind_ndes_getcacaps, RD_PHASE_VERIFY, "{}", RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(o_msg, URL ": GetCACaps: HTTP 500: NDES is installed but failed"));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("windows_ndes");
+  TCase *tc = wt_tcase("getcacaps");
+  tcase_add_test(tc, getcacaps_params);
+  tcase_add_test(tc, getcacaps_answers);
+  tcase_add_test(tc, getcacaps_on_the_target);
+  suite_add_tcase(s, tc);
+  return wt_main(s);
+}
