@@ -46,6 +46,7 @@
 #include <openssl/x509.h>
 
 #include "windows_certreq.h"
+#include "windows_hresult.h"
 #include "windows_plugin.h"
 #include "windows_store.h"
 #include "windows_util.h"
@@ -436,7 +437,8 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
   adcs_outcome o;
   char rid[32] = "";
   const char *what = retrieve ? "certreq -retrieve" : "certreq -submit";
-  adcs_parse_certreq(win_out(out, "text"), &o);
+  char line[1400];
+  adcs_decide((int)win_int(out, "exit", -1), *win_out(out, "cer") != 0, win_out(out, "text"), &o);
   if (o.request_id >= 0) {
     snprintf(rid, sizeof rid, "%lld", o.request_id);
     json_object_set_new(op->rec, "request_id", json_string(rid));
@@ -490,16 +492,18 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
       json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:s, s:s}", "ca", op->config,
                                                    "request_id", rid, "disposition", o.message,
                                                    "hresult", o.hresult));
+      adcs_outcome_line(&o, "(no reason given)", line, sizeof line);
       op->h->donef(op->s, RD_EDENIED, res, "CA %s denied request %s: %s", op->config,
-                 rid[0] ? rid : "?", o.message[0] ? o.message : "(no reason given)");
+                 rid[0] ? rid : "?", line);
     }
     return;
   default:
     /* the request did not reach a disposition: it may be sent again */
     if (!retrieve && rec_save(op, "requested") < 0)
       return;
+    adcs_outcome_line(&o, "no output", line, sizeof line);
     op->h->donef(op->s, RD_EREMOTE, NULL, "%s to %s failed (exit %lld): %s", what, op->config,
-               win_int(out, "exit", -1), o.message[0] ? o.message : "no output");
+               win_int(out, "exit", -1), line);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "windows_hresult.h"
 #include "windows_util.h"
 
 const char *adcs_status_name(adcs_status s) {
@@ -181,8 +182,10 @@ int adcs_parse_new(int exit_code, int req_written, const char *text, char *msg, 
   if (exit_code == 0 && req_written)
     return 0;
   adcs_parse_certreq(text, &o);
+  if (!o.hresult[0] && exit_code < -1) /* certreq exits with the HRESULT */
+    snprintf(o.hresult, sizeof o.hresult, "0x%08x", (unsigned int)exit_code);
   if (o.message[0])
-    snprintf(msg, msglen, "%s", o.message);
+    adcs_outcome_line(&o, "", msg, msglen);
   else if (!req_written && exit_code == 0)
     snprintf(msg, msglen, "certreq -new wrote no request file");
   else

@@ -45,8 +45,9 @@ static int acl_validate(const json_t *params, char *err, size_t errlen) {
       (rc = win_check_string(params, "account", 1, 256, TYPE, err, errlen)))
     return rc;
   if (!win_account_ok(win_str(params, "account"))) {
-    snprintf(err, errlen, "%s: \"account\" must be an account name such as \"CORP\\\\svc_ndes\" or "
-             "\"NT AUTHORITY\\\\SYSTEM\", not \"%s\"", TYPE, win_str(params, "account"));
+    snprintf(err, errlen, "%s: \"account\" must be an account name such as \"CORP\\\\svc_ndes\", or a "
+             "SID such as \"S-1-5-18\" (SYSTEM, whose name is localised), not \"%s\"", TYPE,
+             win_str(params, "account"));
     return RD_EINVAL;
   }
   if (json_object_get(params, "rights") && (!r || (strcasecmp(r, "read") && strcasecmp(r, "full")))) {

@@ -43,7 +43,9 @@ if ($run) {
   $name = 'renewd-' + $action + '-' + [string]$P.nonce
   $tp = '\renewd\'
   $act = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $taskFile + '"')
-  $who = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+  # SYSTEM by its SID (S-1-5-18): its name is localised ("NT-AUTORITÄT\SYSTEM")
+  $system = (New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-18').Translate([System.Security.Principal.NTAccount]).Value
+  $who = New-ScheduledTaskPrincipal -UserId $system -LogonType ServiceAccount -RunLevel Highest
   $set = New-ScheduledTaskSettingsSet -ExecutionTimeLimit (New-TimeSpan -Seconds ($wait + 60)) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
   [void](Register-ScheduledTask -TaskName $name -TaskPath $tp -Action $act -Principal $who -Settings $set -Force)
   try {

@@ -7,11 +7,7 @@
 $storePath = rdw_store ([string]$P.store)
 $thumb = rdw_thumb ([string]$P.thumbprint) 'certificate'
 $res = [ordered]@{ found = $false; has_key = $false; key = $null; sid = $null; acl = [ordered]@{} }
-try {
-  $res.sid = (New-Object System.Security.Principal.NTAccount ([string]$P.account)).Translate([System.Security.Principal.SecurityIdentifier]).Value
-} catch {
-  rd_fail "account '$($P.account)' cannot be resolved on this host: $($_.Exception.Message)"
-}
+$res.sid = (rdw_sid ([string]$P.account)).Value
 $c = rdw_find $storePath $thumb
 if ($c) {
   $res.found = $true

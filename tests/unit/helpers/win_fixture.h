@@ -67,6 +67,8 @@ typedef struct wt {
   const tcert *issues; /* what the CA issues */
   const char *restart_event; /* events.json key the service logs after a restart */
   int submits, retrieves, dumps, task_timeout;
+  int issue_always;    /* the CA issues whatever language the text is in */
+  int certreq_exit;    /* certreq's exit code for -submit / -retrieve */
   int scripts;
   json_t *calls;       /* [{script, params}] */
   long long clock;

@@ -193,9 +193,9 @@ static json_t *sim_task(const json_t *p, int *exit_status, char *err, size_t err
     text = W->dump_text;
     json_object_del(W->dir, "submit.started");
   }
-  json_object_set_new(res, "exit", json_integer(0));
+  json_object_set_new(res, "exit", json_integer(strcmp(action, "dump") ? W->certreq_exit : 0));
   json_object_set_new(res, "text", json_string(text ? text : ""));
-  if (strcmp(action, "dump") && text && strstr(text, "(Issued)") && W->issues) {
+  if (strcmp(action, "dump") && text && (strstr(text, "(Issued)") || W->issue_always) && W->issues) {
     json_object_set_new(res, "cer", json_string(W->issues->b64));
     json_object_set_new(W->dir, "cer", json_string(W->issues->b64));
   }
@@ -312,7 +312,7 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
   if (!strcmp(name, "windows.key_acl.read") || !strcmp(name, "windows.key_acl.set")) {
     const char *acct = P(p, "account");
     char k[600];
-    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM"))
+    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM") && strcmp(acct, "S-1-5-18"))
       FAIL("account '%s' cannot be resolved on this host", acct);
     if (!strcmp(name, "windows.key_acl.read")) {
       json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key"), *acl;
