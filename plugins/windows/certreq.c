@@ -152,25 +152,33 @@ void adcs_parse_certreq(const char *text, adcs_outcome *o) {
                        !strcasecmp(o->hresult, "0x800b0101");
 }
 
+/* "<DNS host name>\\<CA name>": what only certutil's Config value looks like */
+static int config_shaped(const char *v, size_t n) {
+  const char *bs = memchr(v, '\\', n);
+  if (!bs || bs == v || bs + 1 == v + n || memchr(bs + 1, '\\', (size_t)(v + n - bs - 1)))
+    return 0;
+  for (const char *p = v; p < bs; p++)
+    if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+      return 0;
+  return 1;
+}
+
 json_t *adcs_parse_configs(const char *text) {
   json_t *a = json_array();
+  /* every quoted "host\CA" value, whatever its label says in the display
+   * language ("Config:", "Konfiguration:" ...) */
   for (const char *l = text ? text : ""; *l;) {
-    const char *e = line_end(l), *s = l;
-    while (s < e && isspace((unsigned char)*s))
-      s++;
-    if (!strncasecmp(s, "Config:", 7)) {
-      const char *q1 = memchr(s, '"', (size_t)(e - s)), *q2;
-      if (q1 && (q2 = memchr(q1 + 1, '"', (size_t)(e - q1 - 1))) && q2 > q1 + 1) {
-        json_t *v = json_stringn(q1 + 1, (size_t)(q2 - q1 - 1));
-        const char *bs = v ? strchr(json_string_value(v), '\\') : NULL;
-        int dup = 0;
-        size_t i;
-        json_t *x;
-        json_array_foreach(a, i, x) dup |= json_equal(x, v);
-        if (v && bs && bs != json_string_value(v) && bs[1] && !dup)
-          json_array_append(a, v);
-        json_decref(v);
-      }
+    const char *e = line_end(l);
+    const char *q1 = memchr(l, '"', (size_t)(e - l)), *q2;
+    if (q1 && (q2 = memchr(q1 + 1, '"', (size_t)(e - q1 - 1))) &&
+        config_shaped(q1 + 1, (size_t)(q2 - q1 - 1))) {
+      json_t *v = json_stringn(q1 + 1, (size_t)(q2 - q1 - 1)), *x;
+      int dup = 0;
+      size_t i;
+      json_array_foreach(a, i, x) dup |= json_equal(x, v);
+      if (v && !dup)
+        json_array_append(a, v);
+      json_decref(v);
     }
     l = *e ? e + 1 : e;
   }

@@ -140,6 +140,17 @@ START_TEST(new_failure_sentence) {
 }
 END_TEST
 
+/* CA discovery's certutil -dump with translated labels */
+START_TEST(certutil_configs_localised) {
+  char *t = fixture_text("certutil-dump-de.txt");
+  json_t *a = adcs_parse_configs(t);
+  ck_assert_uint_eq(json_array_size(a), 1);
+  ck_assert_str_eq(json_string_value(json_array_get(a, 0)), CONFIG);
+  json_decref(a);
+  free(t);
+}
+END_TEST
+
 /* Through adcs.issue: a German denial, decided from its HRESULT. */
 START_TEST(adcs_localised_denial) {
   ndes();
@@ -176,6 +187,7 @@ int main(void) {
   tcase_add_test(tc, localised_outcomes);
   tcase_add_test(tc, english_fixtures);
   tcase_add_test(tc, new_failure_sentence);
+  tcase_add_test(tc, certutil_configs_localised);
   tcase_add_test(tc, adcs_localised_denial);
   tcase_add_test(tc, adcs_localised_issue);
   suite_add_tcase(s, tc);
