@@ -423,27 +423,39 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
                      "POSTPKIOperation", "Renewal", "SHA-256", "error");
   }
   if (!strcmp(name, "windows.event.query")) {
-    const json_t *e, *best = NULL;
-    size_t i;
+    const json_t *e, *best = NULL, *bad = NULL, *f;
+    size_t i, j;
     const char *log = P(p, "log");
     long long since = json_integer_value(json_object_get(p, "since"));
     int exists = !strcmp(log, "Application") || !strcmp(log, "Operations Manager");
     json_array_foreach(W->events, i, e) {
-      if (strcmp(P(e, "log"), log) ||
-          json_integer_value(json_object_get(e, "id")) != json_integer_value(json_object_get(p, "id")))
-        continue;
-      if (strcasecmp(P(p, "provider"), P(e, "provider"))) /* FilterHashtable ProviderName */
-        continue;
+      long long id = json_integer_value(json_object_get(e, "id"));
+      int failure = 0;
+      if (strcmp(P(e, "log"), log) || strcasecmp(P(p, "provider"), P(e, "provider")))
+        continue; /* FilterHashtable LogName, ProviderName */
       if (since > 0 && json_integer_value(json_object_get(e, "time")) < since)
+        continue;
+      json_array_foreach(json_object_get(p, "failure_ids"), j, f) failure |= json_integer_value(f) == id;
+      if (failure) {
+        if (!bad || json_integer_value(json_object_get(e, "time")) >
+                        json_integer_value(json_object_get(bad, "time")))
+          bad = e;
+        continue;
+      }
+      if (id != json_integer_value(json_object_get(p, "id")))
         continue;
       if (!best ||
           json_integer_value(json_object_get(e, "time")) > json_integer_value(json_object_get(best, "time")))
         best = e;
     }
-    return json_pack("{s:b, s:b, s:O?, s:I, s:O?, s:O?, s:I}", "log_exists", exists, "found",
+    return json_pack("{s:b, s:b, s:O?, s:I, s:O?, s:O?, s:I, s:o}", "log_exists", exists, "found",
                      best != NULL, "time", json_object_get(best, "time"), "record_id", (json_int_t)7,
                      "provider", json_object_get(best, "provider"), "message",
-                     json_object_get(best, "message"), "now", (json_int_t)W->clock);
+                     json_object_get(best, "message"), "now", (json_int_t)W->clock, "failure",
+                     bad ? json_pack("{s:O, s:O, s:O}", "id", json_object_get(bad, "id"), "time",
+                                     json_object_get(bad, "time"), "message",
+                                     json_object_get(bad, "message"))
+                         : json_null());
   }
   if (!strcmp(name, "windows.iis.read") || !strcmp(name, "windows.iis.set")) {
     if (strcmp(P(p, "site"), "Default Web Site"))

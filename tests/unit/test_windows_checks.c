@@ -1,7 +1,8 @@
-/* test_windows_ndes.c — windows.ndes_getcacaps (the request that makes
- * IIS load NDES before the Event 1 wait) against the simulated target of
- * helpers/win_fixture.h: its parameters, what each answer means
- * (win_getcacaps_judge), and that the probe sends nothing. */
+/* test_windows_checks.c — the check kinds against the simulated target of
+ * helpers/win_fixture.h: windows.ndes_getcacaps (the request that makes IIS
+ * load NDES before the Event 1 wait: its parameters, what each answer
+ * means, the probe sends nothing) and windows.event_verify's failure events
+ * (SCOM 20049/20050/20052/20066/20069/20077 fail the check at once). */
 #include "win_fixture.h"
 #include "windows_getcacaps.h"
 
@@ -92,12 +93,48 @@ START_TEST(getcacaps_on_the_target) {
 }
 END_TEST
 
+#define SCOM_EV                                                                                    \
+  "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"provider\": \"OpsMgr Connector\", "       \
+  "\"within\": \"10m\", \"failure_ids\": [20049, 20050, 20052, 20066, 20069, 20077]}"
+
+START_TEST(scom_failure_events) {
+  char err[512];
+  json_t *p;
+  wt_new("{\"certificate\": {\"template\": \"CEPEncryption\"}}");
+  p = json_loads(SCOM_EV, 0, NULL);
+  ck_assert_int_eq(windows_kind_event_verify.validate(p, err, sizeof err), 0);
+  json_decref(p);
+  p = json_pack("{s:s, s:i, s:s, s:[i]}", "log", "Operations Manager", "event_id", 20053, "provider",
+                "OpsMgr Connector", "failure_ids", 20053);
+  ck_assert_int_eq(windows_kind_event_verify.validate(p, err, sizeof err), RD_EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "other than \"event_id\""));
+  json_decref(p);
+  p = json_pack("{s:s, s:i, s:s, s:[]}", "log", "Operations Manager", "event_id", 20053, "provider",
+                "OpsMgr Connector", "failure_ids");
+  ck_assert_int_eq(windows_kind_event_verify.validate(p, err, sizeof err), RD_EINVAL);
+  json_decref(p);
+  /* after the restart HealthService logs 20066, not 20053 */
+  W->restart_event = "scom_cert_failed";
+  OK(&windows_kind_service, RD_PHASE_APPLY, "{\"service\": \"HealthService\", \"action\": \"restart\"}");
+  EXPECT(&windows_kind_event_verify, RD_PHASE_VERIFY, SCOM_EV, RD_EVERIFY);
+  ck_assert_msg(strstr(o_msg, "OpsMgr Connector logged failure event 20066 in Operations Manager at ") &&
+                    strstr(o_msg, "instead of event 20053: (test text) The OpsMgr Connector could not"),
+                "%s", o_msg);
+  /* the next restart loads it: 20053 is newer than the failure */
+  W->clock += 60;
+  W->restart_event = "scom_cert_loaded";
+  OK(&windows_kind_service, RD_PHASE_APPLY, "{\"service\": \"HealthService\", \"action\": \"restart\"}");
+  OK(&windows_kind_event_verify, RD_PHASE_VERIFY, SCOM_EV);
+}
+END_TEST
+
 int main(void) {
-  Suite *s = suite_create("windows_ndes");
+  Suite *s = suite_create("windows_checks");
   TCase *tc = wt_tcase("getcacaps");
   tcase_add_test(tc, getcacaps_params);
   tcase_add_test(tc, getcacaps_answers);
   tcase_add_test(tc, getcacaps_on_the_target);
+  tcase_add_test(tc, scom_failure_events);
   suite_add_tcase(s, tc);
   return wt_main(s);
 }
