@@ -23,7 +23,9 @@
  *   {request_id, config} and RD_EPENDING (a later run retrieves it with
  *   certreq -retrieve, never submits again); denied -> RD_EDENIED with the
  *   CA's text; an expired basis (before, or the CA's "not within its
- *   validity period") -> RD_EOPERATOR with the fresh request to run.
+ *   validity period") -> RD_EOPERATOR with what to run: a fresh machine
+ *   request, or for the NDES RA user templates NDES configured again
+ *   (adcs_ra_procedure: their machine request fails with 0x8007000d).
  *   Without issuer.config the CA is discovered first with `certutil -dump`
  *   in the same SYSTEM task: exactly one CA, else RD_ECONFIG.
  *   Every stage is journaled before it acts ("adcs.request".state: new,
@@ -182,17 +184,11 @@ static json_t *operator_detail(adcs_op *op, char **text) {
     tmpl = win_str(sec, "template_oid");
   if (!tmpl)
     tmpl = win_str(tm, "name") ? win_str(tm, "name") : win_str(tm, "oid");
-  json_t *fresh = adcs_fresh_request(tmpl, win_str(cert, "subject"), op->config[0] ? op->config : NULL);
+  json_t *fresh = adcs_user_template(tmpl)
+                     ? adcs_ra_procedure(win_str(cert, "subject"), op->config[0] ? op->config : NULL)
+                     : adcs_fresh_request(tmpl, win_str(cert, "subject"),
+                                          op->config[0] ? op->config : NULL);
   *text = adcs_fresh_request_text(fresh);
-  if (tmpl && (!strcasecmp(tmpl, "CEPEncryption") || !strcasecmp(tmpl, "EnrollmentAgentOffline"))) {
-    char *t2 = NULL;
-    if (asprintf(&t2, "%s (note: %s is a user template; a machine-context request for it fails "
-                      "with 0x8007000d, \"Machine context template conflicts with user context\")",
-                 *text ? *text : "", tmpl) >= 0) {
-      free(*text);
-      *text = t2;
-    }
-  }
   return fresh;
 }
 
@@ -202,8 +198,7 @@ static void finish_operator(adcs_op *op, int status, const char *why) {
   json_t *res = rd_result_new();
   json_object_set_new(res, "detail", json_pack("{s:s, s:o}", "mode", "operator", "fresh_request", fresh));
   op->h->donef(op->s, status, res,
-             "needs an operator: %s. Enrol a fresh certificate on %s as an administrator: %s; "
-             "then run renewd again",
+             "needs an operator: %s. On %s: %s; then run renewd again",
              why, op->h->host(op->s), text ? text : "(out of memory)");
   free(text);
 }

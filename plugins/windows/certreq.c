@@ -215,12 +215,68 @@ json_t *adcs_fresh_request(const char *template_, const char *subject, const cha
                    submit, "certreq -accept -machine -q fresh.cer");
 }
 
+int adcs_user_template(const char *t) {
+  static const char *const names[] = {"CEPEncryption", "CEP Encryption", "EnrollmentAgentOffline",
+                                      "Exchange Enrollment Agent (Offline request)", NULL};
+  for (size_t i = 0; t && names[i]; i++)
+    if (!strcasecmp(t, names[i]))
+      return 1;
+  return 0;
+}
+
+/* The CN of an X.500 subject ("CN=ndes01-MSCEP-RA, O=Corp" -> "ndes01-MSCEP-RA"), or "". */
+static void subject_cn(const char *subject, char *out, size_t n) {
+  const char *p = subject ? ci_find(subject, "CN=") : NULL;
+  size_t l = 0;
+  out[0] = 0;
+  if (!p)
+    return;
+  p += 3;
+  while (p[l] && p[l] != ',' && p[l] != '/' && p[l] != '+')
+    l++;
+  while (l && p[l - 1] == ' ')
+    l--;
+  if (!memchr(p, '"', l))
+    snprintf(out, n, "%.*s", (int)l, p);
+}
+
+json_t *adcs_ra_procedure(const char *subject, const char *config) {
+  char ra[300], install[900];
+  subject_cn(subject, ra, sizeof ra);
+  snprintf(install, sizeof install,
+           "Install-AdcsNetworkDeviceEnrollmentService -ServiceAccountName <NDES service account> "
+           "-ServiceAccountPassword (Read-Host -AsSecureString) -RAName \"%s\" -CAConfig \"%s\" "
+           "-Force",
+           *ra ? ra : "<RA name>", config && *config ? config : "<CA host>\\<CA name>");
+  return json_pack(
+      "{s:s, s:s, s:[s,s,s,s,s]}", "procedure", "ndes-reconfigure", "why",
+      "CEPEncryption and EnrollmentAgentOffline are user templates held in the machine store: "
+      "RenewalCert needs the valid certificate, and a fresh machine-context request for them "
+      "fails with 0x8007000d (\"Machine context template conflicts with user context\"); "
+      "configuring NDES again enrols both RA certificates the supported way "
+      "(Install-AdcsNetworkDeviceEnrollmentService), as an account that may enroll for both "
+      "templates (an Enterprise Admin, or Read and Enroll on both), in an elevated PowerShell on "
+      "the NDES server; the MSCEP registry settings (template names, policy module) are kept "
+      "by exporting them first",
+      "commands", "reg export HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MSCEP mscep-backup.reg /y",
+      "Uninstall-AdcsNetworkDeviceEnrollmentService -Force", install,
+      "reg import mscep-backup.reg", "iisreset");
+}
+
 char *adcs_fresh_request_text(const json_t *fresh) {
-  size_t cap = 2048, o = 0, i;
+  size_t cap = 4096, o = 0, i;
   char *t = malloc(cap);
   const json_t *v;
   if (!t)
     return NULL;
+  if (!json_object_get(fresh, "inf")) {
+    o += (size_t)snprintf(t, cap, "%s; run ", json_string_value(json_object_get(fresh, "why")));
+    json_array_foreach(json_object_get(fresh, "commands"), i, v) {
+      if (o < cap)
+        o += (size_t)snprintf(t + o, cap - o, "%s%s", i ? "; " : "", json_string_value(v));
+    }
+    return t;
+  }
   o += (size_t)snprintf(t, cap, "write fresh.inf with the lines ");
   json_array_foreach(json_object_get(fresh, "inf"), i, v) {
     if (o < cap)

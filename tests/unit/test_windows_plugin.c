@@ -373,6 +373,21 @@ START_TEST(fresh_request_text) {
   ck_assert_ptr_nonnull(strstr(t, "certreq -accept -machine -q fresh.cer"));
   free(t);
   json_decref(f);
+  /* the NDES RA templates are user templates: NDES is configured again */
+  ck_assert(adcs_user_template("CEPEncryption") && adcs_user_template("enrollmentagentoffline") &&
+            adcs_user_template("Exchange Enrollment Agent (Offline request)"));
+  ck_assert(!adcs_user_template("WebServer") && !adcs_user_template(NULL));
+  f = adcs_ra_procedure("CN=ndes01-MSCEP-RA, O=Corp", NULL);
+  t = adcs_fresh_request_text(f);
+  ck_assert_ptr_nonnull(strstr(t, "-RAName \"ndes01-MSCEP-RA\" -CAConfig \"<CA host>\\<CA name>\""));
+  ck_assert_ptr_nonnull(strstr(t, "; run reg export HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MSCEP"));
+  free(t);
+  json_decref(f);
+  f = adcs_ra_procedure("CN=evil\" -X, O=Corp", CONFIG); /* a quote: the placeholder */
+  t = adcs_fresh_request_text(f);
+  ck_assert_ptr_nonnull(strstr(t, "-RAName \"<RA name>\""));
+  free(t);
+  json_decref(f);
 }
 END_TEST
 
