@@ -84,8 +84,8 @@ void wt_new(const char *sections) {
   W->reqstore = json_array();
   W->reg = json_object();
   W->acl = json_object();
-  W->svc = json_pack("{s:s, s:s, s:s}", "W3SVC", "Running", "HealthService", "Running", "Schedule",
-                     "Running");
+  W->svc = json_pack("{s:s, s:s, s:s, s:s}", "W3SVC", "Running", "HealthService", "Running",
+                     "Schedule", "Running", "MSSQLSERVER", "Running");
   W->events = json_array();
   W->backups = json_object();
   W->dir = json_object();
@@ -312,7 +312,8 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
   if (!strcmp(name, "windows.key_acl.read") || !strcmp(name, "windows.key_acl.set")) {
     const char *acct = P(p, "account");
     char k[600];
-    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM") && strcmp(acct, "S-1-5-18"))
+    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM") && strcmp(acct, "S-1-5-18") &&
+        strcmp(acct, "NT Service\\MSSQLSERVER"))
       FAIL("account '%s' cannot be resolved on this host", acct);
     if (!strcmp(name, "windows.key_acl.read")) {
       json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key"), *acl;
