@@ -2,7 +2,8 @@
  * helpers/win_fixture.h: windows.ndes_getcacaps (the request that makes IIS
  * load NDES before the Event 1 wait: its parameters, what each answer
  * means, the probe sends nothing) and windows.event_verify's failure events
- * (SCOM 20049/20050/20052/20066/20069/20077 fail the check at once). */
+ * (SCOM 20049/20050/20052/20066/20069/20077 fail the check at once), and
+ * windows.key_acl's application pool identity check. */
 #include "win_fixture.h"
 #include "windows_getcacaps.h"
 
@@ -128,6 +129,44 @@ START_TEST(scom_failure_events) {
 }
 END_TEST
 
+#define ACL_POOL "{\"account\": \"CORP\\\\svc_ndes\", \"rights\": \"read\", \"app_pool\": \"SCEP\"}"
+
+/* windows.key_acl's "app_pool": the account must be the one the SCEP pool
+ * runs as (seed 004: a key ACLed for a previous account -> 0x80070057). */
+START_TEST(key_acl_checks_the_app_pool) {
+  char err[512], k[1300], kp[600];
+  json_t *p;
+  ndes();
+  inventory();
+  OK(&windows_kind_key_acl, RD_PHASE_PROBE, ACL_POOL); /* before the issuer: the plan */
+  ck_assert_msg(strstr(o_msg, "IIS application pool 'SCEP' runs as CORP\\svc_ndes"), "%s", o_msg);
+  issued(&NEW);
+  store_add(&NEW, 1, "CNG");
+  /* the pool was moved to another account: refused before any change */
+  W->pool_user = "CORP\\svc_other";
+  EXPECT(&windows_kind_key_acl, RD_PHASE_PROBE, ACL_POOL, RD_ECONFIG);
+  ck_assert_msg(strstr(o_msg, "IIS application pool 'SCEP' runs as CORP\\svc_other "
+                              "(S-1-5-21-1-2-3-1999), not as CORP\\svc_ndes (S-1-5-21-1-2-3-1105): "
+                              "NDES would not read its RA key (0x80070057)"),
+                "%s", o_msg);
+  EXPECT(&windows_kind_key_acl, RD_PHASE_APPLY, ACL_POOL, RD_ECONFIG);
+  snprintf(k, sizeof k, "%s|%s", store_key_path(NEW.thumb, kp, sizeof kp), ACCOUNT);
+  ck_assert_ptr_null(json_object_get(W->acl, k));
+  ck_assert_uint_eq(json_object_size(W->journal), 0);
+  /* back to the account: granted */
+  W->pool_user = NULL;
+  OK(&windows_kind_key_acl, RD_PHASE_APPLY, ACL_POOL);
+  ck_assert_int_eq(json_integer_value(json_object_get(W->acl, k)), 0x120089);
+  /* a pool that does not exist */
+  EXPECT(&windows_kind_key_acl, RD_PHASE_PROBE,
+         "{\"account\": \"CORP\\\\svc_ndes\", \"app_pool\": \"Nope\"}", RD_ENOTFOUND);
+  p = json_pack("{s:s, s:s}", "account", ACCOUNT, "app_pool", "a;b");
+  ck_assert_int_eq(windows_kind_key_acl.validate(p, err, sizeof err), RD_EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "\"app_pool\" must be an IIS application pool name"));
+  json_decref(p);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("windows_checks");
   TCase *tc = wt_tcase("getcacaps");
@@ -135,6 +174,7 @@ int main(void) {
   tcase_add_test(tc, getcacaps_answers);
   tcase_add_test(tc, getcacaps_on_the_target);
   tcase_add_test(tc, scom_failure_events);
+  tcase_add_test(tc, key_acl_checks_the_app_pool);
   suite_add_tcase(s, tc);
   return wt_main(s);
 }

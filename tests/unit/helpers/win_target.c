@@ -309,6 +309,19 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
       store_del(P(p, "new"));
     return json_pack("{s:s}", "state", st);
   }
+  if (!strcmp(name, "windows.key_acl.pool")) {
+    const char *user = W->pool_user ? W->pool_user : ACCOUNT;
+    if (strcmp(P(p, "account"), ACCOUNT) && strcmp(P(p, "account"), "CORP\\svc_other"))
+      FAIL("account '%s' cannot be resolved on this host", P(p, "account"));
+    return json_pack("{s:b, s:s?, s:s?, s:s?, s:s}", "exists", !strcmp(P(p, "app_pool"), "SCEP"),
+                     "identity_type", !strcmp(P(p, "app_pool"), "SCEP") ? "SpecificUser" : NULL,
+                     "user", !strcmp(P(p, "app_pool"), "SCEP") ? user : NULL, "sid",
+                     !strcmp(P(p, "app_pool"), "SCEP")
+                         ? (!strcmp(user, ACCOUNT) ? "S-1-5-21-1-2-3-1105" : "S-1-5-21-1-2-3-1999")
+                         : NULL,
+                     "account_sid",
+                     !strcmp(P(p, "account"), ACCOUNT) ? "S-1-5-21-1-2-3-1105" : "S-1-5-21-1-2-3-1999");
+  }
   if (!strcmp(name, "windows.key_acl.read") || !strcmp(name, "windows.key_acl.set")) {
     const char *acct = P(p, "account");
     char k[600];
