@@ -3,7 +3,8 @@
  * load NDES before the Event 1 wait: its parameters, what each answer
  * means, the probe sends nothing) and windows.event_verify's failure events
  * (SCOM 20049/20050/20052/20066/20069/20077 fail the check at once), and
- * windows.key_acl's application pool identity check. */
+ * windows.key_acl's application pool identity check, windows.log_verify
+ * (the ConfigMgr policy module's NDESPlugin.log). */
 #include "win_fixture.h"
 #include "windows_getcacaps.h"
 
@@ -167,6 +168,61 @@ START_TEST(key_acl_checks_the_app_pool) {
 }
 END_TEST
 
+/* windows.log_verify with the shipped ConfigMgr runbook's params: after
+ * iisreset NDESPlugin.log must name the new thumbprint (seed 000). */
+START_TEST(configmgr_plugin_log) {
+  json_error_t je;
+  json_t *rb = json_load_file(SOURCE_DIR "/runbooks/windows-configmgr-policy-module.json", 0, &je);
+  const json_t *st;
+  size_t i;
+  char *params = NULL, err[512], line[300];
+  ck_assert_msg(rb != NULL, "%s", je.text);
+  json_array_foreach(json_object_get(rb, "steps"), i, st) {
+    if (!strcmp(P(st, "type"), "windows.log_verify"))
+      params = json_dumps(json_object_get(st, "params"), JSON_COMPACT);
+  }
+  json_decref(rb);
+  ck_assert_ptr_nonnull(params);
+  ndes();
+  inventory();
+  EXPECT(&windows_kind_log_verify, RD_PHASE_PROBE, params, RD_ENOTFOUND);
+  ck_assert_ptr_nonnull(strstr(o_msg, "NDESPlugin.log does not exist on the target"));
+  /* before: the old thumbprint, then the expired certificate's error */
+  snprintf(line, sizeof line, "INFO(\"NDES thumbprint is %s.\", wszBuffer);\n", OLD.thumb);
+  W->plugin_log = strdup(line);
+  OK(&windows_kind_log_verify, RD_PHASE_PROBE, params);
+  ck_assert_ptr_nonnull(strstr(o_msg, "(the current one's is there)"));
+  issued(&NEW);
+  free(W->plugin_log);
+  if (asprintf(&W->plugin_log, "%sERROR(\"Failed to send http request %s. Error 12037\", x);\n",
+               line, OLD.thumb) < 0)
+    ck_abort();
+  EXPECT(&windows_kind_log_verify, RD_PHASE_VERIFY, params, RD_EVERIFY);
+  ck_assert_msg(strstr(o_msg, "no line with the new certificate's thumbprint within 300 s; last "
+                              "errors: ERROR(\"Failed to send http request"),
+                "%s", o_msg);
+  /* after iisreset with the new value */
+  free(W->plugin_log);
+  if (asprintf(&W->plugin_log, "%sINFO(\"NDES thumbprint is %s.\", wszBuffer);\n", line,
+               NEW.thumb) < 0)
+    ck_abort();
+  OK(&windows_kind_log_verify, RD_PHASE_VERIFY, params);
+  ck_assert_ptr_nonnull(strstr(o_msg, NEW.thumb));
+  free(params);
+  /* validation */
+  {
+    json_t *p = json_pack("{s:s, s:s}", "path", "NDESPlugin.log", "contains", "x");
+    ck_assert_int_eq(windows_kind_log_verify.validate(p, err, sizeof err), RD_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "\"path\" must be an absolute path"));
+    json_decref(p);
+    p = json_pack("{s:s}", "path", "C:\\x.log");
+    ck_assert_int_eq(windows_kind_log_verify.validate(p, err, sizeof err), RD_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "\"contains\" is required"));
+    json_decref(p);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("windows_checks");
   TCase *tc = wt_tcase("getcacaps");
@@ -175,6 +231,7 @@ int main(void) {
   tcase_add_test(tc, getcacaps_on_the_target);
   tcase_add_test(tc, scom_failure_events);
   tcase_add_test(tc, key_acl_checks_the_app_pool);
+  tcase_add_test(tc, configmgr_plugin_log);
   suite_add_tcase(s, tc);
   return wt_main(s);
 }

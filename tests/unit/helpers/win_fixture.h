@@ -59,6 +59,7 @@ typedef struct wt {
   json_t *events;      /* [{log, id, provider, time, message}] */
   json_t *cacaps;      /* ndes_getcacaps.ps1's answer (NULL: 200 with capabilities) */
   const char *pool_user; /* the SCEP pool's identity (NULL: ACCOUNT, SpecificUser) */
+  char *plugin_log;    /* NDESPlugin.log's text (NULL: no such file) */
   json_t *backups;     /* path -> store entry */
   json_t *dir;         /* the adcs work directory: out-submit, submit.started, cer */
   char iis_hash[41];

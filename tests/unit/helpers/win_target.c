@@ -107,6 +107,7 @@ void wt_free(void) {
   json_decref(W->svc);
   json_decref(W->events);
   json_decref(W->cacaps);
+  free(W->plugin_log);
   json_decref(W->backups);
   json_decref(W->dir);
   json_decref(W->calls);
@@ -426,6 +427,31 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
                                             : "",
                        "status", "Running");
     }
+  }
+  if (!strcmp(name, "windows.log.query")) {
+    json_t *errors = json_array();
+    const char *hit = NULL, *l = W->plugin_log;
+    size_t hl = 0, nl = strlen(P(p, "contains"));
+    if (!l)
+      return json_pack("{s:b, s:b, s:n, s:o}", "exists", 0, "found", 0, "line", "errors", errors);
+    while (*l) {
+      size_t n = strcspn(l, "\n");
+      for (size_t i = 0; i + nl <= n; i++)
+        if (!strncasecmp(l + i, P(p, "contains"), nl)) {
+          hit = l;
+          hl = n;
+          break;
+        }
+      if (memmem(l, n, "ERROR", 5))
+        json_array_append_new(errors, json_stringn(l, n));
+      l += n + (l[n] != 0);
+    }
+    while (json_array_size(errors) > 3)
+      json_array_remove(errors, 0);
+    if (hit)
+      json_array_clear(errors);
+    return json_pack("{s:b, s:b, s:s%, s:o}", "exists", 1, "found", hit != NULL, "line",
+                     hit ? hit : "", hit ? hl : (size_t)0, "errors", errors);
   }
   if (!strcmp(name, "windows.ndes.getcacaps")) {
     const char *u = P(p, "url"), *t = strstr(u, "/certsrv/");
