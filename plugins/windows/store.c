@@ -52,6 +52,9 @@ json_t *win_store_records(const rd_host_api *h, const json_t *out, int *bad) {
     if (kf.note[0] && win_bool(e, "has_key"))
       json_object_set_new(f, "key_note", json_string(kf.note));
     json_object_set_new(f, "friendly_name", json_string(win_out(e, "friendly_name")));
+    json_object_set_new(f, "in_use", json_is_array(json_object_get(e, "uses"))
+                                         ? json_deep_copy(json_object_get(e, "uses"))
+                                         : json_array());
     if (win_str(e, "template_hint"))
       json_object_set_new(f, "template_hint", json_string(win_str(e, "template_hint")));
     json_array_append_new(recs, f);

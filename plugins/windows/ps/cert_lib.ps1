@@ -67,13 +67,43 @@ public static class RenewdKeyProvInfo {
   return $k
 }
 
+# Which certificates something on this host serves, by thumbprint -> what:
+# the TLS bindings of HTTP.sys (IIS https bindings among them), which it
+# keeps under HKLM\SYSTEM\CurrentControlSet\Services\HTTP\Parameters in
+# SslBindingInfo\<ip:port> and SslSniBindingInfo\<host:port> (value
+# SslCertHash, the SHA-1 hash; what `netsh http show sslcert` prints, read
+# here without netsh's localised labels), and the RDP listener's
+# SSLCertificateSHA1Hash (Terminal Server\WinStations\RDP-Tcp).
+function rdw_usage_add($Map, $Hash, [string]$What) {
+  if ($Hash -is [byte[]] -and $Hash.Length -eq 20) {
+    $t = [System.BitConverter]::ToString($Hash).Replace('-', '')
+    $Map[$t] = @($Map[$t] | Where-Object { $_ }) + $What
+  }
+}
+function rdw_usage() {
+  $u = @{}
+  $http = 'HKLM:\SYSTEM\CurrentControlSet\Services\HTTP\Parameters'
+  foreach ($kind in 'SslBindingInfo', 'SslSniBindingInfo') {
+    foreach ($k in @(Get-ChildItem -LiteralPath (Join-Path $http $kind) -ErrorAction SilentlyContinue)) {
+      $v = Get-ItemProperty -LiteralPath $k.PSPath -Name SslCertHash -ErrorAction SilentlyContinue
+      if ($v) { rdw_usage_add $u $v.SslCertHash ('HTTP.sys binding ' + $k.PSChildName) }
+    }
+  }
+  $rdp = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp' -Name SSLCertificateSHA1Hash -ErrorAction SilentlyContinue
+  if ($rdp) { rdw_usage_add $u $rdp.SSLCertificateSHA1Hash 'the RDP listener (RDP-Tcp)' }
+  return $u
+}
+
 # What the orchestrator needs of one certificate: the DER (it parses it
-# itself), the private key's whereabouts, and the formatted v2 template
-# extension (its display name; the OID in it is checked against the DER).
-function rdw_certinfo($Cert) {
+# itself), the private key's whereabouts, the formatted v2 template
+# extension (its display name; the OID in it is checked against the DER),
+# and what uses it ($Usage from rdw_usage; none when not given).
+function rdw_certinfo($Cert, $Usage) {
   $hint = $null
   $ext = $Cert.Extensions | Where-Object { $_.Oid.Value -eq '1.3.6.1.4.1.311.21.7' } | Select-Object -First 1
   if ($ext) { try { $hint = $ext.Format($false) } catch { $hint = $null } }
+  $uses = @()
+  if ($Usage -and $Usage.ContainsKey([string]$Cert.Thumbprint)) { $uses = @($Usage[[string]$Cert.Thumbprint]) }
   return [ordered]@{
     thumbprint = $Cert.Thumbprint
     raw = [System.Convert]::ToBase64String($Cert.RawData)
@@ -81,5 +111,6 @@ function rdw_certinfo($Cert) {
     key = (rdw_keyinfo $Cert)
     friendly_name = [string]$Cert.FriendlyName
     template_hint = $hint
+    uses = $uses
   }
 }

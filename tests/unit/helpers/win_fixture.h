@@ -89,7 +89,7 @@ struct rd_step {
 extern EVP_PKEY *ca_key;
 extern X509 *ca_crt;
 extern char *ca_b64;
-extern tcert OLD, DUP, NEW, NEWER, EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
+extern tcert OLD, DUP, NEW, NEWER, EXPIRED, LATE_EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
 void make_material(void);
 void free_material(void);
 char *fixture_text(const char *name);

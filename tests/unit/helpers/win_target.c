@@ -33,9 +33,9 @@ static json_t *entry_of(const tcert *c, int has_key, const char *provider) {
   else
     key = json_pack("{s:n, s:s, s:[]}", "prov_type", "crypto_dir",
                     "C:\\ProgramData\\Microsoft\\Crypto", "files");
-  return json_pack("{s:s, s:s, s:b, s:o, s:s, s:o}", "thumbprint", c->thumb, "raw", c->b64,
+  return json_pack("{s:s, s:s, s:b, s:o, s:s, s:o, s:[]}", "thumbprint", c->thumb, "raw", c->b64,
                    "has_key", has_key, "key", key, "friendly_name", "", "template_hint",
-                   json_null());
+                   json_null(), "uses");
 }
 
 /* The key file of a stored certificate, as windows/keyfile.c names it. */
@@ -547,6 +547,11 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
         free(d2);
         json_decref(f1);
         json_decref(f2);
+        if (json_array_size(json_object_get(e, "uses"))) {
+          json_decref(done);
+          FAIL("refusing to remove %s: it is in use (%s): nothing was removed", json_string_value(t),
+               json_string_value(json_array_get(json_object_get(e, "uses"), 0)));
+        }
         if (later) {
           json_decref(done);
           FAIL("refusing to remove %s: it expires after the new certificate", json_string_value(t));
