@@ -48,6 +48,7 @@
 #include <openssl/x509.h>
 
 #include "windows_certreq.h"
+#include "windows_discover.h"
 #include "windows_hresult.h"
 #include "windows_plugin.h"
 #include "windows_store.h"
@@ -248,7 +249,7 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (!op)
     return;
   json_t *res, *configs = NULL;
-  char cfg[600], what[700];
+  char cfg[1200], what[1400];
   if (!win_bool(out, "certreq")) {
     h->donef(s, RD_ENOTFOUND, NULL, "certreq.exe is not on the target (it ships with Windows "
                                          "Server: is this a Windows host?)");
@@ -270,15 +271,15 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (op->config[0]) {
     snprintf(cfg, sizeof cfg, "%s", op->config);
   } else {
-    configs = adcs_parse_configs(win_str(out, "dump"));
-    if (json_array_size(configs) == 1)
-      snprintf(cfg, sizeof cfg, "%s (found by certutil -dump)",
-               json_string_value(json_array_get(configs, 0)));
-    else if (json_array_size(configs) > 1)
-      snprintf(cfg, sizeof cfg, "(%zu CAs found by certutil -dump: set issuer.config)",
-               json_array_size(configs));
+    adcs_found f;
+    adcs_discover(out, win_str(out, "dump"), &f);
+    configs = f.configs;
+    if (f.n == 1)
+      snprintf(cfg, sizeof cfg, "%s (found in %s)", f.config, f.source);
+    else if (f.n > 1)
+      snprintf(cfg, sizeof cfg, "(%zu CAs in %s: set issuer.config)", f.n, f.source);
     else
-      snprintf(cfg, sizeof cfg, "(to be found by certutil -dump as SYSTEM)");
+      snprintf(cfg, sizeof cfg, "(to be found in AD as SYSTEM)");
   }
   res = rd_result_new();
   snprintf(what, sizeof what, "RenewalCert request for %s to %s, submitted as SYSTEM",
@@ -291,8 +292,8 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
                       json_pack("{s:s, s:s, s:o}", "mode", "renewal", "ca", cfg, "configs",
                                 configs ? configs : json_array()));
   if (json_array_size(configs) > 1)
-    h->donef(s, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs certutil -dump lists",
-               op->store);
+    h->donef(s, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs found: %s", op->store,
+             cfg);
   else
     h->donef(s, 0, res, "would renew %s with a RenewalCert request to %s", op->old_thumb, cfg);
 }
@@ -325,7 +326,7 @@ static void run_task(adcs_op *op, const char *action, int fresh, win_ok_fn ok) {
 static int task_failed(adcs_op *op, const json_t *out, const char *what) {
   char line[600];
   const char *st = win_out(out, "state");
-  if (!strcmp(st, "timeout") && strcmp(what, "certutil -dump")) {
+  if (!strcmp(st, "timeout") && strcmp(what, "CA discovery")) {
     op->h->set_state(op->s, "PENDING_CA");
     op->h->donef(op->s, RD_EPENDING, NULL,
                "%s: the SYSTEM task did not finish within %d s (last result %lld); the request "
@@ -573,31 +574,30 @@ static void run_new(adcs_op *op) {
 
 static void discovered(rd_step *s, const rd_host_api *h, const json_t *out) {
   adcs_op *op = live_op(s, h);
-  if (!op)
+  adcs_found f;
+  if (!op || task_failed(op, out, "CA discovery"))
     return;
-  json_t *configs;
-  if (task_failed(op, out, "certutil -dump"))
-    return;
-  configs = adcs_parse_configs(win_out(out, "text"));
-  if (json_array_size(configs) != 1) {
-    char *list = json_dumps(configs, JSON_COMPACT);
+  adcs_discover(out, win_out(out, "text"), &f);
+  if (f.n != 1) {
+    char *list = json_dumps(f.configs, JSON_COMPACT);
     h->donef(s, RD_ECONFIG, NULL,
-               "issuer.config is not set and certutil -dump (as SYSTEM) lists %zu CAs%s%s: set "
-               "issuer.config to \"<CA host>\\\\<CA name>\"",
-               json_array_size(configs), json_array_size(configs) ? " " : "",
-               json_array_size(configs) && list ? list : "");
+             "issuer.config is not set and %s (as SYSTEM) lists %zu CAs%s%s: set issuer.config "
+             "to \"<CA host>\\\\<CA name>\"",
+             f.n ? f.source : "CA discovery (NDES's MSCEP\\CAInfo, AD, certutil -dump)", f.n,
+             f.n ? " " : "", f.n && list ? list : "");
     free(list);
-    json_decref(configs);
+    json_decref(f.configs);
     return;
   }
-  snprintf(op->config, sizeof op->config, "%s", json_string_value(json_array_get(configs, 0)));
-  json_decref(configs);
+  json_decref(f.configs);
+  snprintf(op->config, sizeof op->config, "%s", f.config);
   if (!config_ok(op->config)) {
-    h->donef(s, RD_ECONFIG, NULL, "certutil -dump named CA \"%s\", which renewd cannot pass "
-                                       "to certreq -config: set issuer.config", op->config);
+    h->donef(s, RD_ECONFIG, NULL, "%s named CA \"%s\", which renewd cannot pass to certreq "
+             "-config: set issuer.config", f.source, op->config);
     return;
   }
   json_object_set_new(op->rec, "config", json_string(op->config));
+  json_object_set_new(op->rec, "config_source", json_string(f.source));
   if (rec_save(op, NULL) < 0)
     return;
   run_new(op);

@@ -268,7 +268,7 @@ START_TEST(adcs_discovers_the_ca) {
   W->dump_text = fixture_text("certutil-dump-one.txt");
   inventory();
   OK(&adcs_kind_issue, RD_PHASE_PROBE, NULL);
-  ck_assert_ptr_nonnull(strstr(o_msg, CONFIG " (found by certutil -dump)"));
+  ck_assert_ptr_nonnull(strstr(o_msg, CONFIG " (found in certutil -dump)"));
   OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
   ck_assert_int_eq(W->dumps, 1);
   ran("adcs.task", &p);
@@ -282,9 +282,42 @@ START_TEST(adcs_discovers_the_ca) {
   inventory();
   EXPECT(&adcs_kind_issue, RD_PHASE_PROBE, NULL, RD_ECONFIG);
   EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(o_msg, "lists 2 CAs"));
+  ck_assert_ptr_nonnull(strstr(o_msg, "certutil -dump (as SYSTEM) lists 2 CAs"));
   ck_assert_int_eq(W->submits, 0);
   ck_assert_int_eq(ran("adcs.new", NULL), 0);
+  wt_free();
+  /* AD's enrollment services decide before certutil's text */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->dump_text = fixture_text("certutil-dump-two.txt");
+  W->ad_cas = json_pack("[s]", CONFIG);
+  inventory();
+  OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
+  ran("adcs.task", &p);
+  ck_assert_str_eq(P(p, "config"), CONFIG);
+  ck_assert_str_eq(P(json_object_get(W->journal, "adcs.request"), "config_source"),
+                   "AD enrollment services");
+  wt_free();
+  /* on an NDES server, the CA NDES uses (MSCEP\CAInfo), shown in the plan */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->cainfo = "ca02.corp.example\\Corp Policy CA";
+  W->ad_cas = json_pack("[s,s]", CONFIG, "ca02.corp.example\\Corp Policy CA");
+  inventory();
+  OK(&adcs_kind_issue, RD_PHASE_PROBE, NULL);
+  ck_assert_msg(strstr(o_msg, "ca02.corp.example\\Corp Policy CA (found in NDES's MSCEP\\CAInfo)"),
+                "%s", o_msg);
+  OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
+  ran("adcs.task", &p);
+  ck_assert_str_eq(P(p, "config"), "ca02.corp.example\\Corp Policy CA");
+  wt_free();
+  /* two CAs in AD and no NDES: the operator picks */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->ad_cas = json_pack("[s,s]", CONFIG, "ca02.corp.example\\Corp Policy CA");
+  inventory();
+  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_ECONFIG);
+  ck_assert_ptr_nonnull(strstr(o_msg, "AD enrollment services (as SYSTEM) lists 2 CAs"));
 }
 END_TEST
 

@@ -19,7 +19,7 @@ if ($wait -lt 5 -or $wait -gt 3600) { $wait = 120 }
 $dir = rdw_workdir ([string]$P.nonce)
 $out = Join-Path $dir ('out-' + $action + '.json')
 $started = Join-Path $dir ($action + '.started')
-$res = [ordered]@{ state = 'done'; reused = $false; exit = $null; text = ''; cer = $null; error = $null; task_result = $null }
+$res = [ordered]@{ state = 'done'; reused = $false; exit = $null; text = ''; cer = $null; error = $null; task_result = $null; cainfo = $null; ad = @(); ad_error = $null }
 $run = $true
 $keep = $action -eq 'submit' -and $P.fresh -ne $true
 if ($keep -and (Test-Path -LiteralPath $out)) {
@@ -74,6 +74,9 @@ if ($res.state -eq 'done') {
     $res.text = [string]$o.text
     $res.cer = $o.cer
     $res.error = $o.error
+    $res.cainfo = $o.cainfo
+    $res.ad = @($o.ad | Where-Object { $_ })
+    $res.ad_error = $o.ad_error
   } else {
     $res.state = 'timeout'
   }

@@ -60,6 +60,8 @@ typedef struct wt {
   json_t *cacaps;      /* ndes_getcacaps.ps1's answer (NULL: 200 with capabilities) */
   const char *pool_user; /* the SCEP pool's identity (NULL: ACCOUNT, SpecificUser) */
   char *plugin_log;    /* NDESPlugin.log's text (NULL: no such file) */
+  const char *cainfo;  /* MSCEP\CAInfo Configuration (NULL: not an NDES server) */
+  json_t *ad_cas;      /* AD's enrollment services, "host\CA" each (NULL: none) */
   json_t *backups;     /* path -> store entry */
   json_t *dir;         /* the adcs work directory: out-submit, submit.started, cer */
   char iis_hash[41];

@@ -108,6 +108,7 @@ void wt_free(void) {
   json_decref(W->events);
   json_decref(W->cacaps);
   free(W->plugin_log);
+  json_decref(W->ad_cas);
   json_decref(W->backups);
   json_decref(W->dir);
   json_decref(W->calls);
@@ -192,6 +193,9 @@ static json_t *sim_task(const json_t *p, int *exit_status, char *err, size_t err
   } else {
     W->dumps++;
     text = W->dump_text;
+    if (W->cainfo)
+      json_object_set_new(res, "cainfo", json_string(W->cainfo));
+    json_object_set_new(res, "ad", W->ad_cas ? json_deep_copy(W->ad_cas) : json_array());
     json_object_del(W->dir, "submit.started");
   }
   json_object_set_new(res, "exit", json_integer(strcmp(action, "dump") ? W->certreq_exit : 0));
@@ -238,10 +242,11 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
   if (!strcmp(name, "adcs.probe")) {
     json_t *e = *P(p, "thumbprint") ? store_get(P(p, "thumbprint")) : NULL;
     int disc = json_is_true(json_object_get(p, "discover"));
-    return json_pack("{s:b, s:s, s:b, s:b, s:o, s:s?, s:o}", "certreq", 1, "scheduler", "Running",
+    return json_pack("{s:b, s:s, s:b, s:b, s:o, s:s?, s:o, s:s?}", "certreq", 1, "scheduler", "Running",
                      "found", e != NULL, "has_key", e && json_is_true(json_object_get(e, "has_key")),
                      "chain", e ? chain() : json_array(), "dump", disc ? W->dump_text : NULL,
-                     "dump_exit", disc ? json_integer(0) : json_null());
+                     "dump_exit", disc ? json_integer(0) : json_null(), "cainfo",
+                     disc && W->cainfo ? W->cainfo : NULL);
   }
   if (!strcmp(name, "adcs.new")) {
     const char *t = P(p, "thumbprint");
