@@ -61,8 +61,9 @@ END_TEST
 START_TEST(prune_scripts_check_usage) {
   const char *lib = WIN_PS_CERT_LIB;
   ck_assert_ptr_nonnull(strstr(lib, "'SslBindingInfo', 'SslSniBindingInfo'"));
-  ck_assert_ptr_nonnull(strstr(lib, "-Name SslCertHash"));
-  ck_assert_ptr_nonnull(strstr(lib, "WinStations\\RDP-Tcp' -Name SSLCertificateSHA1Hash"));
+  ck_assert_ptr_nonnull(strstr(lib, "GetValue('SslCertHash')"));
+  ck_assert_ptr_nonnull(strstr(lib, "WinStations\\RDP-Tcp')"));
+  ck_assert_ptr_nonnull(strstr(lib, "GetValue('SSLCertificateSHA1Hash')"));
   ck_assert_ptr_nonnull(strstr(WIN_PS_STORE_LIST, "rdw_certinfo $c $usage"));
   ck_assert_ptr_nonnull(strstr(WIN_PS_PRUNE_APPLY, "if ($usage.ContainsKey($t)) { rd_fail"));
 }

@@ -82,15 +82,21 @@ function rdw_usage_add($Map, $Hash, [string]$What) {
 }
 function rdw_usage() {
   $u = @{}
-  $http = 'HKLM:\SYSTEM\CurrentControlSet\Services\HTTP\Parameters'
+  # no registry off Windows (the project's test host): nothing is served
+  if ([System.Environment]::OSVersion.Platform -ne [System.PlatformID]::Win32NT) { return $u }
+  $lm = [Microsoft.Win32.Registry]::LocalMachine
   foreach ($kind in 'SslBindingInfo', 'SslSniBindingInfo') {
-    foreach ($k in @(Get-ChildItem -LiteralPath (Join-Path $http $kind) -ErrorAction SilentlyContinue)) {
-      $v = Get-ItemProperty -LiteralPath $k.PSPath -Name SslCertHash -ErrorAction SilentlyContinue
-      if ($v) { rdw_usage_add $u $v.SslCertHash ('HTTP.sys binding ' + $k.PSChildName) }
-    }
+    $k = $lm.OpenSubKey('SYSTEM\CurrentControlSet\Services\HTTP\Parameters\' + $kind)
+    if (-not $k) { continue }
+    try {
+      foreach ($n in $k.GetSubKeyNames()) {
+        $b = $k.OpenSubKey($n)
+        if ($b) { try { rdw_usage_add $u $b.GetValue('SslCertHash') ('HTTP.sys binding ' + $n) } finally { $b.Close() } }
+      }
+    } finally { $k.Close() }
   }
-  $rdp = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp' -Name SSLCertificateSHA1Hash -ErrorAction SilentlyContinue
-  if ($rdp) { rdw_usage_add $u $rdp.SSLCertificateSHA1Hash 'the RDP listener (RDP-Tcp)' }
+  $r = $lm.OpenSubKey('SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp')
+  if ($r) { try { rdw_usage_add $u $r.GetValue('SSLCertificateSHA1Hash') 'the RDP listener (RDP-Tcp)' } finally { $r.Close() } }
   return $u
 }
 
