@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "base/err.h"
+#include "base/path.h"
 #include "base/util.h"
 
 /* Fallback for rename over an existing file (OpenSSH's SFTP v3 refuses it and
@@ -120,11 +121,12 @@ static int step_init(conn *c, op *o, int *rcp) {
   return ST_NEXT;
 }
 
-/* put: create "<dir>/.<name>.renewd-<16 hex>" exclusively */
+/* put: create "<dir>/.<name>.renewd-<16 hex>" exclusively, in the
+ * destination's directory (a Windows destination's separators are '\' and
+ * '/': "C:\Windows\Temp\x.ps1" -> "C:\Windows\Temp\.x.ps1.renewd-..."). */
 static int put_open(conn *c, op *o, int *rcp) {
   if (!o->tmp) {
-    const char *slash = strrchr(o->path, '/');
-    size_t dl = slash ? (size_t)(slash - o->path) + 1 : 0;
+    size_t dl = rd_path_dir_len(o->path);
     char sfx[20];
     size_t tl = strlen(o->path) + 40;
     if (random_suffix(sfx, sizeof sfx) || !(o->tmp = malloc(tl))) {
@@ -172,12 +174,13 @@ static int put_close(conn *c, op *o, int *rcp) {
 }
 
 /* SFTP v3 will not replace: set up rename(2) on the target via mv -f, the
- * paths on stdin; a path with a newline, or no memory: unlink + rename. */
+ * paths on stdin; a Windows destination (no POSIX shell there), a path with
+ * a newline, or no memory: unlink + rename. */
 static void mv_setup(op *o) {
   size_t l1 = strlen(o->tmp), l2 = strlen(o->path);
   free(o->mvin);
   o->mvin = NULL;
-  if (strchr(o->tmp, '\n') || strchr(o->path, '\n') || !(o->mvin = malloc(l1 + l2 + 2))) {
+  if (rd_path_is_windows(o->path) || strchr(o->tmp, '\n') || strchr(o->path, '\n') || !(o->mvin = malloc(l1 + l2 + 2))) {
     o->phase = P_UNLINK_DEST;
     return;
   }

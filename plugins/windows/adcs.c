@@ -23,7 +23,9 @@
  *   {request_id, config} and RD_EPENDING (a later run retrieves it with
  *   certreq -retrieve, never submits again); denied -> RD_EDENIED with the
  *   CA's text; an expired basis (before, or the CA's "not within its
- *   validity period") -> RD_EOPERATOR with the fresh request to run.
+ *   validity period") -> RD_EOPERATOR with what to run: a fresh machine
+ *   request, or for the NDES RA user templates NDES configured again
+ *   (adcs_ra_procedure: their machine request fails with 0x8007000d).
  *   Without issuer.config the CA is discovered first with `certutil -dump`
  *   in the same SYSTEM task: exactly one CA, else RD_ECONFIG.
  *   Every stage is journaled before it acts ("adcs.request".state: new,
@@ -46,6 +48,8 @@
 #include <openssl/x509.h>
 
 #include "windows_certreq.h"
+#include "windows_discover.h"
+#include "windows_hresult.h"
 #include "windows_plugin.h"
 #include "windows_store.h"
 #include "windows_util.h"
@@ -181,17 +185,11 @@ static json_t *operator_detail(adcs_op *op, char **text) {
     tmpl = win_str(sec, "template_oid");
   if (!tmpl)
     tmpl = win_str(tm, "name") ? win_str(tm, "name") : win_str(tm, "oid");
-  json_t *fresh = adcs_fresh_request(tmpl, win_str(cert, "subject"), op->config[0] ? op->config : NULL);
+  json_t *fresh = adcs_user_template(tmpl)
+                     ? adcs_ra_procedure(win_str(cert, "subject"), op->config[0] ? op->config : NULL)
+                     : adcs_fresh_request(tmpl, win_str(cert, "subject"),
+                                          op->config[0] ? op->config : NULL);
   *text = adcs_fresh_request_text(fresh);
-  if (tmpl && (!strcasecmp(tmpl, "CEPEncryption") || !strcasecmp(tmpl, "EnrollmentAgentOffline"))) {
-    char *t2 = NULL;
-    if (asprintf(&t2, "%s (note: %s is a user template; a machine-context request for it fails "
-                      "with 0x8007000d, \"Machine context template conflicts with user context\")",
-                 *text ? *text : "", tmpl) >= 0) {
-      free(*text);
-      *text = t2;
-    }
-  }
   return fresh;
 }
 
@@ -201,8 +199,7 @@ static void finish_operator(adcs_op *op, int status, const char *why) {
   json_t *res = rd_result_new();
   json_object_set_new(res, "detail", json_pack("{s:s, s:o}", "mode", "operator", "fresh_request", fresh));
   op->h->donef(op->s, status, res,
-             "needs an operator: %s. Enrol a fresh certificate on %s as an administrator: %s; "
-             "then run renewd again",
+             "needs an operator: %s. On %s: %s; then run renewd again",
              why, op->h->host(op->s), text ? text : "(out of memory)");
   free(text);
 }
@@ -252,7 +249,7 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (!op)
     return;
   json_t *res, *configs = NULL;
-  char cfg[600], what[700];
+  char cfg[1200], what[1400];
   if (!win_bool(out, "certreq")) {
     h->donef(s, RD_ENOTFOUND, NULL, "certreq.exe is not on the target (it ships with Windows "
                                          "Server: is this a Windows host?)");
@@ -274,15 +271,15 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (op->config[0]) {
     snprintf(cfg, sizeof cfg, "%s", op->config);
   } else {
-    configs = adcs_parse_configs(win_str(out, "dump"));
-    if (json_array_size(configs) == 1)
-      snprintf(cfg, sizeof cfg, "%s (found by certutil -dump)",
-               json_string_value(json_array_get(configs, 0)));
-    else if (json_array_size(configs) > 1)
-      snprintf(cfg, sizeof cfg, "(%zu CAs found by certutil -dump: set issuer.config)",
-               json_array_size(configs));
+    adcs_found f;
+    adcs_discover(out, win_str(out, "dump"), &f);
+    configs = f.configs;
+    if (f.n == 1)
+      snprintf(cfg, sizeof cfg, "%s (found in %s)", f.config, f.source);
+    else if (f.n > 1)
+      snprintf(cfg, sizeof cfg, "(%zu CAs in %s: set issuer.config)", f.n, f.source);
     else
-      snprintf(cfg, sizeof cfg, "(to be found by certutil -dump as SYSTEM)");
+      snprintf(cfg, sizeof cfg, "(to be found in AD as SYSTEM)");
   }
   res = rd_result_new();
   snprintf(what, sizeof what, "RenewalCert request for %s to %s, submitted as SYSTEM",
@@ -295,8 +292,8 @@ static void probe_done(rd_step *s, const rd_host_api *h, const json_t *out) {
                       json_pack("{s:s, s:s, s:o}", "mode", "renewal", "ca", cfg, "configs",
                                 configs ? configs : json_array()));
   if (json_array_size(configs) > 1)
-    h->donef(s, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs certutil -dump lists",
-               op->store);
+    h->donef(s, RD_ECONFIG, res, "%s: set issuer.config to one of the CAs found: %s", op->store,
+             cfg);
   else
     h->donef(s, 0, res, "would renew %s with a RenewalCert request to %s", op->old_thumb, cfg);
 }
@@ -329,7 +326,7 @@ static void run_task(adcs_op *op, const char *action, int fresh, win_ok_fn ok) {
 static int task_failed(adcs_op *op, const json_t *out, const char *what) {
   char line[600];
   const char *st = win_out(out, "state");
-  if (!strcmp(st, "timeout") && strcmp(what, "certutil -dump")) {
+  if (!strcmp(st, "timeout") && strcmp(what, "CA discovery")) {
     op->h->set_state(op->s, "PENDING_CA");
     op->h->donef(op->s, RD_EPENDING, NULL,
                "%s: the SYSTEM task did not finish within %d s (last result %lld); the request "
@@ -436,7 +433,8 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
   adcs_outcome o;
   char rid[32] = "";
   const char *what = retrieve ? "certreq -retrieve" : "certreq -submit";
-  adcs_parse_certreq(win_out(out, "text"), &o);
+  char line[1400];
+  adcs_decide((int)win_int(out, "exit", -1), *win_out(out, "cer") != 0, win_out(out, "text"), &o);
   if (o.request_id >= 0) {
     snprintf(rid, sizeof rid, "%lld", o.request_id);
     json_object_set_new(op->rec, "request_id", json_string(rid));
@@ -490,16 +488,18 @@ static void ca_answered(adcs_op *op, const json_t *out, int retrieve) {
       json_object_set_new(res, "detail", json_pack("{s:s, s:s, s:s, s:s}", "ca", op->config,
                                                    "request_id", rid, "disposition", o.message,
                                                    "hresult", o.hresult));
+      adcs_outcome_line(&o, "(no reason given)", line, sizeof line);
       op->h->donef(op->s, RD_EDENIED, res, "CA %s denied request %s: %s", op->config,
-                 rid[0] ? rid : "?", o.message[0] ? o.message : "(no reason given)");
+                 rid[0] ? rid : "?", line);
     }
     return;
   default:
     /* the request did not reach a disposition: it may be sent again */
     if (!retrieve && rec_save(op, "requested") < 0)
       return;
+    adcs_outcome_line(&o, "no output", line, sizeof line);
     op->h->donef(op->s, RD_EREMOTE, NULL, "%s to %s failed (exit %lld): %s", what, op->config,
-               win_int(out, "exit", -1), o.message[0] ? o.message : "no output");
+               win_int(out, "exit", -1), line);
   }
 }
 
@@ -574,31 +574,30 @@ static void run_new(adcs_op *op) {
 
 static void discovered(rd_step *s, const rd_host_api *h, const json_t *out) {
   adcs_op *op = live_op(s, h);
-  if (!op)
+  adcs_found f;
+  if (!op || task_failed(op, out, "CA discovery"))
     return;
-  json_t *configs;
-  if (task_failed(op, out, "certutil -dump"))
-    return;
-  configs = adcs_parse_configs(win_out(out, "text"));
-  if (json_array_size(configs) != 1) {
-    char *list = json_dumps(configs, JSON_COMPACT);
+  adcs_discover(out, win_out(out, "text"), &f);
+  if (f.n != 1) {
+    char *list = json_dumps(f.configs, JSON_COMPACT);
     h->donef(s, RD_ECONFIG, NULL,
-               "issuer.config is not set and certutil -dump (as SYSTEM) lists %zu CAs%s%s: set "
-               "issuer.config to \"<CA host>\\\\<CA name>\"",
-               json_array_size(configs), json_array_size(configs) ? " " : "",
-               json_array_size(configs) && list ? list : "");
+             "issuer.config is not set and %s (as SYSTEM) lists %zu CAs%s%s: set issuer.config "
+             "to \"<CA host>\\\\<CA name>\"",
+             f.n ? f.source : "CA discovery (NDES's MSCEP\\CAInfo, AD, certutil -dump)", f.n,
+             f.n ? " " : "", f.n && list ? list : "");
     free(list);
-    json_decref(configs);
+    json_decref(f.configs);
     return;
   }
-  snprintf(op->config, sizeof op->config, "%s", json_string_value(json_array_get(configs, 0)));
-  json_decref(configs);
+  json_decref(f.configs);
+  snprintf(op->config, sizeof op->config, "%s", f.config);
   if (!config_ok(op->config)) {
-    h->donef(s, RD_ECONFIG, NULL, "certutil -dump named CA \"%s\", which renewd cannot pass "
-                                       "to certreq -config: set issuer.config", op->config);
+    h->donef(s, RD_ECONFIG, NULL, "%s named CA \"%s\", which renewd cannot pass to certreq "
+             "-config: set issuer.config", f.source, op->config);
     return;
   }
   json_object_set_new(op->rec, "config", json_string(op->config));
+  json_object_set_new(op->rec, "config_source", json_string(f.source));
   if (rec_save(op, NULL) < 0)
     return;
   run_new(op);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "windows_hresult.h"
 #include "windows_util.h"
 
 const char *adcs_status_name(adcs_status s) {
@@ -151,25 +152,33 @@ void adcs_parse_certreq(const char *text, adcs_outcome *o) {
                        !strcasecmp(o->hresult, "0x800b0101");
 }
 
+/* "<DNS host name>\\<CA name>": what only certutil's Config value looks like */
+static int config_shaped(const char *v, size_t n) {
+  const char *bs = memchr(v, '\\', n);
+  if (!bs || bs == v || bs + 1 == v + n || memchr(bs + 1, '\\', (size_t)(v + n - bs - 1)))
+    return 0;
+  for (const char *p = v; p < bs; p++)
+    if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+      return 0;
+  return 1;
+}
+
 json_t *adcs_parse_configs(const char *text) {
   json_t *a = json_array();
+  /* every quoted "host\CA" value, whatever its label says in the display
+   * language ("Config:", "Konfiguration:" ...) */
   for (const char *l = text ? text : ""; *l;) {
-    const char *e = line_end(l), *s = l;
-    while (s < e && isspace((unsigned char)*s))
-      s++;
-    if (!strncasecmp(s, "Config:", 7)) {
-      const char *q1 = memchr(s, '"', (size_t)(e - s)), *q2;
-      if (q1 && (q2 = memchr(q1 + 1, '"', (size_t)(e - q1 - 1))) && q2 > q1 + 1) {
-        json_t *v = json_stringn(q1 + 1, (size_t)(q2 - q1 - 1));
-        const char *bs = v ? strchr(json_string_value(v), '\\') : NULL;
-        int dup = 0;
-        size_t i;
-        json_t *x;
-        json_array_foreach(a, i, x) dup |= json_equal(x, v);
-        if (v && bs && bs != json_string_value(v) && bs[1] && !dup)
-          json_array_append(a, v);
-        json_decref(v);
-      }
+    const char *e = line_end(l);
+    const char *q1 = memchr(l, '"', (size_t)(e - l)), *q2;
+    if (q1 && (q2 = memchr(q1 + 1, '"', (size_t)(e - q1 - 1))) &&
+        config_shaped(q1 + 1, (size_t)(q2 - q1 - 1))) {
+      json_t *v = json_stringn(q1 + 1, (size_t)(q2 - q1 - 1)), *x;
+      int dup = 0;
+      size_t i;
+      json_array_foreach(a, i, x) dup |= json_equal(x, v);
+      if (v && !dup)
+        json_array_append(a, v);
+      json_decref(v);
     }
     l = *e ? e + 1 : e;
   }
@@ -181,8 +190,10 @@ int adcs_parse_new(int exit_code, int req_written, const char *text, char *msg, 
   if (exit_code == 0 && req_written)
     return 0;
   adcs_parse_certreq(text, &o);
+  if (!o.hresult[0] && exit_code < -1) /* certreq exits with the HRESULT */
+    snprintf(o.hresult, sizeof o.hresult, "0x%08x", (unsigned int)exit_code);
   if (o.message[0])
-    snprintf(msg, msglen, "%s", o.message);
+    adcs_outcome_line(&o, "", msg, msglen);
   else if (!req_written && exit_code == 0)
     snprintf(msg, msglen, "certreq -new wrote no request file");
   else
@@ -204,12 +215,68 @@ json_t *adcs_fresh_request(const char *template_, const char *subject, const cha
                    submit, "certreq -accept -machine -q fresh.cer");
 }
 
+int adcs_user_template(const char *t) {
+  static const char *const names[] = {"CEPEncryption", "CEP Encryption", "EnrollmentAgentOffline",
+                                      "Exchange Enrollment Agent (Offline request)", NULL};
+  for (size_t i = 0; t && names[i]; i++)
+    if (!strcasecmp(t, names[i]))
+      return 1;
+  return 0;
+}
+
+/* The CN of an X.500 subject ("CN=ndes01-MSCEP-RA, O=Corp" -> "ndes01-MSCEP-RA"), or "". */
+static void subject_cn(const char *subject, char *out, size_t n) {
+  const char *p = subject ? ci_find(subject, "CN=") : NULL;
+  size_t l = 0;
+  out[0] = 0;
+  if (!p)
+    return;
+  p += 3;
+  while (p[l] && p[l] != ',' && p[l] != '/' && p[l] != '+')
+    l++;
+  while (l && p[l - 1] == ' ')
+    l--;
+  if (!memchr(p, '"', l))
+    snprintf(out, n, "%.*s", (int)l, p);
+}
+
+json_t *adcs_ra_procedure(const char *subject, const char *config) {
+  char ra[300], install[900];
+  subject_cn(subject, ra, sizeof ra);
+  snprintf(install, sizeof install,
+           "Install-AdcsNetworkDeviceEnrollmentService -ServiceAccountName <NDES service account> "
+           "-ServiceAccountPassword (Read-Host -AsSecureString) -RAName \"%s\" -CAConfig \"%s\" "
+           "-Force",
+           *ra ? ra : "<RA name>", config && *config ? config : "<CA host>\\<CA name>");
+  return json_pack(
+      "{s:s, s:s, s:[s,s,s,s,s]}", "procedure", "ndes-reconfigure", "why",
+      "CEPEncryption and EnrollmentAgentOffline are user templates held in the machine store: "
+      "RenewalCert needs the valid certificate, and a fresh machine-context request for them "
+      "fails with 0x8007000d (\"Machine context template conflicts with user context\"); "
+      "configuring NDES again enrols both RA certificates the supported way "
+      "(Install-AdcsNetworkDeviceEnrollmentService), as an account that may enroll for both "
+      "templates (an Enterprise Admin, or Read and Enroll on both), in an elevated PowerShell on "
+      "the NDES server; the MSCEP registry settings (template names, policy module) are kept "
+      "by exporting them first",
+      "commands", "reg export HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MSCEP mscep-backup.reg /y",
+      "Uninstall-AdcsNetworkDeviceEnrollmentService -Force", install,
+      "reg import mscep-backup.reg", "iisreset");
+}
+
 char *adcs_fresh_request_text(const json_t *fresh) {
-  size_t cap = 2048, o = 0, i;
+  size_t cap = 4096, o = 0, i;
   char *t = malloc(cap);
   const json_t *v;
   if (!t)
     return NULL;
+  if (!json_object_get(fresh, "inf")) {
+    o += (size_t)snprintf(t, cap, "%s; run ", json_string_value(json_object_get(fresh, "why")));
+    json_array_foreach(json_object_get(fresh, "commands"), i, v) {
+      if (o < cap)
+        o += (size_t)snprintf(t + o, cap - o, "%s%s", i ? "; " : "", json_string_value(v));
+    }
+    return t;
+  }
   o += (size_t)snprintf(t, cap, "write fresh.inf with the lines ");
   json_array_foreach(json_object_get(fresh, "inf"), i, v) {
     if (o < cap)

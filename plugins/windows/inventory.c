@@ -80,8 +80,9 @@ static void inventory_listed(rd_step *s, const rd_host_api *h, const json_t *out
     rd_problem(problems, TYPE, "missing key", "the certificate %s in %s has no private key", thumb,
             sel.store);
   else if (win_str(cert, "key_path") && !win_bool(cert, "key_exists"))
-    rd_problem(problems, TYPE, "missing key", "the private key file %s of %s does not exist",
-            win_str(cert, "key_path"), thumb);
+    rd_problem(problems, TYPE, "missing key", "the private key file %s of %s does not exist%s%s",
+            win_str(cert, "key_path"), thumb, win_str(cert, "key_note") ? ": " : "",
+            win_out(cert, "key_note"));
   if (json_array_size(dups)) {
     char list[600] = "";
     size_t i;

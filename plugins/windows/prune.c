@@ -8,9 +8,11 @@
  *          "backup_dir": absolute path on the target (default
  *          C:\ProgramData\renewd\backup)}
  * Candidates are decided here from the store listing: they match, are not
- * the new certificate (facts.expect, else facts.new_cert), and are older:
- * not_before and not_after no later than the new one's. A match that
- * expires after the new certificate is kept and reported, never removed.
+ * the new certificate (facts.expect, else facts.new_cert), nothing serves
+ * them (store_list's "uses": an HTTP.sys binding, the RDP listener), and
+ * they are older: not_before and not_after no later than the new one's —
+ * or expired, whenever issued. A match that expires after the new
+ * certificate, or is in use, is kept and reported, never removed.
  * The target script checks again, per certificate, and refuses everything
  * unless the new certificate is in the store with its private key.
  * Each removed certificate's DER goes to <backup_dir>\<thumbprint>.cer
@@ -38,7 +40,7 @@
 #define DEFAULT_BACKUP "C:\\ProgramData\\renewd\\backup"
 
 static const rd_script win_prune_apply_script =
-    WIN_SCRIPT("windows.prune.apply", 1, WIN_PS_PRUNE_APPLY);
+    WIN_SCRIPT("windows.prune.apply", 1, WIN_PS_CERT_LIB WIN_PS_PRUNE_APPLY);
 static const rd_script win_prune_restore_script =
     WIN_SCRIPT("windows.prune.restore", 1, WIN_PS_PRUNE_RESTORE);
 const rd_script *const windows_prune_scripts[] = {&win_prune_apply_script,
@@ -128,8 +130,18 @@ static int plan(rd_step *s, const rd_host_api *h, const prune_cfg *c, const json
       json_array_append_new(*remove, win_record_brief(r));
       continue;
     }
+    if (json_array_size(json_object_get(r, "in_use"))) {
+      char why[600];
+      json_t *b = win_record_brief(r);
+      snprintf(why, sizeof why, "in use: %s", json_string_value(json_array_get(json_object_get(r, "in_use"), 0)));
+      json_object_set_new(b, "reason", json_string(why));
+      json_array_append_new(*kept, b);
+      continue;
+    }
+    /* an expired one goes whenever it was issued */
     if (win_int(r, "not_after", 0) > win_int(ref, "not_after", 0) ||
-        win_int(r, "not_before", 0) > win_int(ref, "not_before", 0)) {
+        (win_int(r, "not_before", 0) > win_int(ref, "not_before", 0) &&
+         win_int(r, "not_after", 0) > (long long)time(NULL))) {
       json_t *b = win_record_brief(r);
       json_object_set_new(b, "reason", json_string(win_int(r, "not_after", 0) > win_int(ref, "not_after", 0)
                                                        ? "expires after the new certificate"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "windows_keyfile.h"
 #include "windows_plugin.h"
 
 const rd_script win_store_list_script =
@@ -34,21 +35,26 @@ json_t *win_store_records(const rd_host_api *h, const json_t *out, int *bad) {
   json_array_foreach(json_object_get(out, "certs"), i, e) {
     json_t *f = NULL;
     const json_t *key = json_object_get(e, "key");
+    win_keyfile kf;
     if (win_cert_from_b64(h, win_str(e, "raw"), &f) < 0) {
       if (bad)
         (*bad)++;
       continue;
     }
     json_object_set_new(f, "has_private_key", json_boolean(win_bool(e, "has_key")));
-    json_object_set_new(f, "key_provider",
-                        win_str(key, "provider") ? json_string(win_str(key, "provider")) : json_null());
-    json_object_set_new(f, "key_container", win_str(key, "container")
-                                                ? json_string(win_str(key, "container"))
+    win_keyfile_decide(key, &kf);
+    json_object_set_new(f, "key_provider", kf.provider ? json_string(kf.provider) : json_null());
+    json_object_set_new(f, "key_container", win_str(key, "unique_name")
+                                                ? json_string(win_str(key, "unique_name"))
                                                 : json_null());
-    json_object_set_new(f, "key_path",
-                        win_str(key, "path") ? json_string(win_str(key, "path")) : json_null());
-    json_object_set_new(f, "key_exists", json_boolean(win_bool(key, "exists")));
+    json_object_set_new(f, "key_path", kf.path[0] ? json_string(kf.path) : json_null());
+    json_object_set_new(f, "key_exists", json_boolean(kf.exists));
+    if (kf.note[0] && win_bool(e, "has_key"))
+      json_object_set_new(f, "key_note", json_string(kf.note));
     json_object_set_new(f, "friendly_name", json_string(win_out(e, "friendly_name")));
+    json_object_set_new(f, "in_use", json_is_array(json_object_get(e, "uses"))
+                                         ? json_deep_copy(json_object_get(e, "uses"))
+                                         : json_array());
     if (win_str(e, "template_hint"))
       json_object_set_new(f, "template_hint", json_string(win_str(e, "template_hint")));
     json_array_append_new(recs, f);

@@ -52,8 +52,17 @@ int adcs_parse_new(int exit_code, int req_written, const char *text, char *msg, 
  * a placeholder), subject an X.500 name (NULL: a placeholder), config the
  * CA ("host\CA"; NULL: a placeholder). New object. */
 json_t *adcs_fresh_request(const char *template_, const char *subject, const char *config);
-/* The same as one line for a report: "write fresh.inf: L1 | L2 ...; then
- * run: C1; C2; C3". Caller frees. */
+/* 1 for the NDES RA templates, user templates held in the machine store
+ * (CEPEncryption, EnrollmentAgentOffline, or their display names). */
+int adcs_user_template(const char *template_);
+/* What an operator runs when an NDES RA certificate (a user template) can
+ * no longer be renewed with RenewalCert: the fresh machine request above
+ * fails for it with 0x8007000d, so NDES is configured again, which enrols
+ * both RA certificates: {"procedure": "ndes-reconfigure", "why",
+ * "commands": [...]}; the RA name is the CN of subject. New object. */
+json_t *adcs_ra_procedure(const char *subject, const char *config);
+/* Either as one line for a report: "write fresh.inf with the lines L1 | L2
+ * ...; then run C1; C2; C3", or "<why>; run C1; C2 ...". Caller frees. */
 char *adcs_fresh_request_text(const json_t *fresh);
 
 #endif

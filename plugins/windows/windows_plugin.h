@@ -13,6 +13,8 @@ extern const rd_step_kind windows_kind_registry_thumbprint;
 extern const rd_step_kind windows_kind_service;
 extern const rd_step_kind windows_kind_event_verify;
 extern const rd_step_kind windows_kind_iis_binding;
+extern const rd_step_kind windows_kind_ndes_getcacaps;
+extern const rd_step_kind windows_kind_log_verify;
 extern const rd_step_kind adcs_kind_issue;
 
 /* The descriptor (also what renewd_plugin_v1 returns, see entry.c). */
@@ -30,6 +32,8 @@ extern const rd_script *const windows_registry_scripts[];
 extern const rd_script *const windows_service_scripts[];
 extern const rd_script *const windows_event_scripts[];
 extern const rd_script *const windows_iis_scripts[];
+extern const rd_script *const windows_getcacaps_scripts[];
+extern const rd_script *const windows_log_scripts[];
 extern const rd_script *const *const windows_script_sets[];
 /* The script the adcs.issue scheduled task runs as SYSTEM: not sent as a
  * remote script but written to the target by adcs.task; no prelude. */

@@ -23,7 +23,10 @@ json_t *win_store_args(const char *store, const char *const *thumbs, size_t n);
 
 /* One record per listed certificate: cert_facts of its DER plus
  * "thumbprint", "has_private_key", "key_provider" ("CAPI"/"CNG"/null),
- * "key_container", "key_path", "key_exists", "friendly_name" and
+ * "key_container" (the unique name), "key_path", "key_exists" (decided by
+ * win_keyfile_decide), "key_note" (why no key file, when it has a key),
+ * "in_use" (what serves it: HTTP.sys bindings, the RDP listener),
+ * "friendly_name" and
  * "template_hint". Entries that do not parse are counted in *bad (may be
  * NULL) and left out. A new array (never NULL unless out of memory). */
 json_t *win_store_records(const rd_host_api *h, const json_t *out, int *bad);

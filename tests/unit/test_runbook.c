@@ -74,10 +74,13 @@ KIND(k_wreg, "windows.registry_thumbprint", RD_PLATFORM_WINDOWS, 0, NULL);
 KIND(k_wsvc, "windows.service", RD_PLATFORM_WINDOWS, RD_KIND_RESTART, NULL);
 KIND(k_wev, "windows.event_verify", RD_PLATFORM_WINDOWS, RD_KIND_CHECK, NULL);
 KIND(k_wiis, "windows.iis_binding", RD_PLATFORM_WINDOWS, 0, NULL);
+KIND(k_wgc, "windows.ndes_getcacaps", RD_PLATFORM_WINDOWS, RD_KIND_CHECK, NULL);
+KIND(k_wlog, "windows.log_verify", RD_PLATFORM_WINDOWS, RD_KIND_CHECK, NULL);
 
 static const rd_step_kind *const fake_kinds[] = {
     &k_echo, &k_win,  &k_pinv, &k_pins, &k_scep, &k_winv, &k_wins, &k_adcs, &k_acl, &k_prune,
-    &k_conf, &k_svc,  &k_tls,  &k_wacl, &k_wdup, &k_wreg, &k_wsvc, &k_wev,  &k_wiis, NULL};
+    &k_conf, &k_svc,  &k_tls,  &k_wacl, &k_wdup, &k_wreg, &k_wsvc, &k_wev,  &k_wiis,
+    &k_wgc,  &k_wlog, NULL};
 static const rd_plugin fake_plugin = RD_PLUGIN_INIT("fake", "1.0", fake_kinds);
 
 static rd_registry *fake_registry(void) {

@@ -217,10 +217,14 @@ START_TEST(adcs_denied) {
 END_TEST
 
 START_TEST(adcs_expired_basis) {
-  const char *cmds[] = {"CertificateTemplate=CEPEncryption", "MachineKeySet=TRUE", "KeySpec=1",
-                        "Subject=\"CN=ndes01-MSCEP-RA\"", "certreq -new -q fresh.inf fresh.req",
-                        "certreq -submit -q -config \"" CONFIG "\" fresh.req fresh.cer",
-                        "certreq -accept -machine -q fresh.cer", "0x8007000d"};
+  /* an NDES RA certificate is a user template: not the fresh machine
+   * request (0x8007000d), but NDES configured again */
+  const char *cmds[] = {"0x8007000d", "reg export HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MSCEP",
+                        "Uninstall-AdcsNetworkDeviceEnrollmentService -Force",
+                        "Install-AdcsNetworkDeviceEnrollmentService -ServiceAccountName <NDES service "
+                        "account> -ServiceAccountPassword (Read-Host -AsSecureString) -RAName "
+                        "\"ndes01-MSCEP-RA\" -CAConfig \"" CONFIG "\" -Force",
+                        "reg import mscep-backup.reg; iisreset"};
   /* (a) the live certificate expired: nothing is sent */
   wt_new(NDES_SECTIONS);
   store_add(&EXPIRED, 1, "CAPI");
@@ -232,10 +236,13 @@ START_TEST(adcs_expired_basis) {
     ck_assert_msg(strstr(o_msg, cmds[i]) != NULL, "'%s' not in: %s", cmds[i], o_msg);
   ck_assert_ptr_nonnull(strstr(o_msg, "expired on"));
   ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(json_object_get(o_result, "detail"),
-                                                                    "fresh_request"), "commands")), 3);
-  /* the plan says so too, without failing */
+                                                                    "fresh_request"), "commands")), 5);
+  ck_assert_ptr_null(strstr(o_msg, "MachineKeySet=TRUE")); /* the recipe that fails */
+  /* the plan says so too, without failing, with the same procedure */
   OK(&adcs_kind_issue, RD_PHASE_PROBE, NULL);
   ck_assert_ptr_nonnull(strstr(o_msg, "needs an operator"));
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+    ck_assert_msg(strstr(o_msg, cmds[i]) != NULL, "plan: '%s' not in: %s", cmds[i], o_msg);
   wt_free();
   /* (b) the CA says the basis expired */
   ndes();
@@ -244,7 +251,7 @@ START_TEST(adcs_expired_basis) {
   inventory();
   EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_EOPERATOR);
   ck_assert_ptr_nonnull(strstr(o_msg, "denied request 45 because the RenewalCert basis"));
-  ck_assert_ptr_nonnull(strstr(o_msg, "CertificateTemplate=CEPEncryption"));
+  ck_assert_ptr_nonnull(strstr(o_msg, "Install-AdcsNetworkDeviceEnrollmentService"));
   wt_free();
   /* (c) no current certificate at all */
   wt_new(NDES_SECTIONS);
@@ -261,7 +268,7 @@ START_TEST(adcs_discovers_the_ca) {
   W->dump_text = fixture_text("certutil-dump-one.txt");
   inventory();
   OK(&adcs_kind_issue, RD_PHASE_PROBE, NULL);
-  ck_assert_ptr_nonnull(strstr(o_msg, CONFIG " (found by certutil -dump)"));
+  ck_assert_ptr_nonnull(strstr(o_msg, CONFIG " (found in certutil -dump)"));
   OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
   ck_assert_int_eq(W->dumps, 1);
   ran("adcs.task", &p);
@@ -275,9 +282,42 @@ START_TEST(adcs_discovers_the_ca) {
   inventory();
   EXPECT(&adcs_kind_issue, RD_PHASE_PROBE, NULL, RD_ECONFIG);
   EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(o_msg, "lists 2 CAs"));
+  ck_assert_ptr_nonnull(strstr(o_msg, "certutil -dump (as SYSTEM) lists 2 CAs"));
   ck_assert_int_eq(W->submits, 0);
   ck_assert_int_eq(ran("adcs.new", NULL), 0);
+  wt_free();
+  /* AD's enrollment services decide before certutil's text */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->dump_text = fixture_text("certutil-dump-two.txt");
+  W->ad_cas = json_pack("[s]", CONFIG);
+  inventory();
+  OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
+  ran("adcs.task", &p);
+  ck_assert_str_eq(P(p, "config"), CONFIG);
+  ck_assert_str_eq(P(json_object_get(W->journal, "adcs.request"), "config_source"),
+                   "AD enrollment services");
+  wt_free();
+  /* on an NDES server, the CA NDES uses (MSCEP\CAInfo), shown in the plan */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->cainfo = "ca02.corp.example\\Corp Policy CA";
+  W->ad_cas = json_pack("[s,s]", CONFIG, "ca02.corp.example\\Corp Policy CA");
+  inventory();
+  OK(&adcs_kind_issue, RD_PHASE_PROBE, NULL);
+  ck_assert_msg(strstr(o_msg, "ca02.corp.example\\Corp Policy CA (found in NDES's MSCEP\\CAInfo)"),
+                "%s", o_msg);
+  OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
+  ran("adcs.task", &p);
+  ck_assert_str_eq(P(p, "config"), "ca02.corp.example\\Corp Policy CA");
+  wt_free();
+  /* two CAs in AD and no NDES: the operator picks */
+  ndes();
+  json_object_del(json_object_get(W->sections, "issuer"), "config");
+  W->ad_cas = json_pack("[s,s]", CONFIG, "ca02.corp.example\\Corp Policy CA");
+  inventory();
+  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_ECONFIG);
+  ck_assert_ptr_nonnull(strstr(o_msg, "AD enrollment services (as SYSTEM) lists 2 CAs"));
 }
 END_TEST
 

@@ -162,7 +162,7 @@ END_TEST
 #define ACL "{\"account\": \"CORP\\\\svc_ndes\", \"rights\": \"read\"}"
 
 START_TEST(key_acl_cycle) {
-  char k[600];
+  char k[1300], kp[600];
   ndes();
   store_add(&NEW, 1, "CNG");
   inventory();
@@ -175,7 +175,7 @@ START_TEST(key_acl_cycle) {
   ck_assert_str_eq(change_field(0, "old"), "none");
   ck_assert_ptr_nonnull(strstr(change_field(0, "what"), "\\Crypto\\Keys\\"));
   OK(&windows_kind_key_acl, RD_PHASE_APPLY, ACL);
-  snprintf(k, sizeof k, "%s|%s", P(json_object_get(store_get(NEW.thumb), "key"), "path"), ACCOUNT);
+  snprintf(k, sizeof k, "%s|%s", store_key_path(NEW.thumb, kp, sizeof kp), ACCOUNT);
   ck_assert_int_eq(json_integer_value(json_object_get(W->acl, k)), 0x120089);
   OK(&windows_kind_key_acl, RD_PHASE_VERIFY, ACL);
   OK(&windows_kind_key_acl, RD_PHASE_ROLLBACK, ACL);
@@ -255,7 +255,9 @@ END_TEST
 
 /* ------------------------------------------------------------ service, events */
 
-#define EV1 "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"10m\"}"
+#define EV1                                                                                        \
+  "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"10m\", "                                 \
+  "\"provider\": \"Microsoft-Windows-NetworkDeviceEnrollmentService\"}"
 
 START_TEST(service_then_event) {
   char *ev = fixture_text("events.json");
@@ -274,21 +276,27 @@ START_TEST(service_then_event) {
   ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(W->facts, "windows_restart"), "at")),
                    W->clock - 5);
   EXPECT(&windows_kind_event_verify, RD_PHASE_VERIFY, EV1, RD_EVERIFY);
-  ck_assert_ptr_nonnull(strstr(o_msg, "no event 1 in Application within 600 s after the restart"));
+  ck_assert_ptr_nonnull(strstr(o_msg, "no event 1 from Microsoft-Windows-NetworkDeviceEnrollmentService "
+                                      "in Application within 600 s after the restart"));
+  /* another application's Event 1 after the restart does not count */
+  W->restart_event = "foreign_event_1";
+  OK(&windows_kind_service, RD_PHASE_APPLY, "{\"action\": \"iisreset\"}");
+  EXPECT(&windows_kind_event_verify, RD_PHASE_VERIFY, EV1, RD_EVERIFY);
+  ck_assert_ptr_nonnull(strstr(o_msg, "no event 1 from Microsoft-Windows-NetworkDeviceEnrollmentService"));
   /* NDES logs Event 1 after the next restart */
   W->restart_event = "ndes_started";
   OK(&windows_kind_service, RD_PHASE_APPLY, "{\"action\": \"iisreset\"}");
   OK(&windows_kind_service, RD_PHASE_VERIFY, "{\"action\": \"iisreset\"}");
   OK(&windows_kind_event_verify, RD_PHASE_VERIFY, EV1);
   ck_assert_ptr_nonnull(strstr(o_msg, "started successfully"));
-  /* SCOM: 20053 from its source in Operations Manager */
+  /* SCOM: 20053 from its provider in Operations Manager */
   W->restart_event = "scom_cert_loaded";
   OK(&windows_kind_service, RD_PHASE_APPLY, "{\"service\": \"HealthService\", \"action\": \"restart\"}");
   OK(&windows_kind_event_verify, RD_PHASE_VERIFY,
-     "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"source\": \"OpsMgr Connector\"}");
+     "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"provider\": \"OpsMgr Connector\"}");
   EXPECT(&windows_kind_event_verify, RD_PHASE_VERIFY,
-         "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"source\": \"Other\"}", RD_EVERIFY);
-  EXPECT(&windows_kind_event_verify, RD_PHASE_PROBE, "{\"log\": \"Nope\", \"event_id\": 1}",
+         "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"provider\": \"Other\"}", RD_EVERIFY);
+  EXPECT(&windows_kind_event_verify, RD_PHASE_PROBE, "{\"log\": \"Nope\", \"event_id\": 1, \"provider\": \"x\"}",
          RD_ENOTFOUND);
   EXPECT(&windows_kind_service, RD_PHASE_PROBE, "{\"service\": \"Missing\"}", RD_ENOTFOUND);
   /* whatif: probes only */
@@ -335,7 +343,7 @@ END_TEST
  * inventory, issue, install, key ACL, prune, iisreset, Event 1; then the
  * rollback of all of it, last first. */
 START_TEST(ndes_renewal_and_rollback) {
-  char k[600];
+  char k[1300], kp[600];
   ndes();
   W->restart_event = "ndes_started";
   inventory();
@@ -351,7 +359,7 @@ START_TEST(ndes_renewal_and_rollback) {
   OK(&windows_kind_service, RD_PHASE_APPLY, "{\"action\": \"iisreset\"}");
   OK(&windows_kind_event_verify, RD_PHASE_VERIFY, EV1);
   ck_assert_uint_eq(json_array_size(W->store), 2); /* NEW and PLAIN */
-  snprintf(k, sizeof k, "%s|%s", P(json_object_get(store_get(NEW.thumb), "key"), "path"), ACCOUNT);
+  snprintf(k, sizeof k, "%s|%s", store_key_path(NEW.thumb, kp, sizeof kp), ACCOUNT);
   ck_assert_int_eq(json_integer_value(json_object_get(W->acl, k)), 0x120089);
   /* roll back */
   OK(&windows_kind_prune_duplicates, RD_PHASE_ROLLBACK, "{\"match\": \"template\"}");

@@ -37,7 +37,7 @@ START_TEST(descriptor) {
     ck_assert_ptr_nonnull(p->kinds[i]->probe);
     ck_assert_int_eq(p->kinds[i]->platform, RD_PLATFORM_WINDOWS);
   }
-  ck_assert_uint_eq(n, 9);
+  ck_assert_uint_eq(n, 11);
   ck_assert_uint_eq(windows_kind_inventory.flags, RD_KIND_INVENTORY);
   ck_assert_uint_eq(adcs_kind_issue.flags, RD_KIND_ISSUER);
   ck_assert_uint_eq(windows_kind_install.flags, RD_KIND_INSTALL);
@@ -180,13 +180,22 @@ START_TEST(validate_params) {
       {&windows_kind_service, "{\"service\": \"a;b\"}", "must be a service name"},
       {&windows_kind_service, "{\"service\": \"x\", \"action\": \"reload\"}", "\"action\" must be"},
       {&windows_kind_service, "{\"service\": \"x\", \"timeout\": 0}", "\"timeout\" must be"},
-      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"10m\"}", NULL},
+      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"10m\", "
+       "\"provider\": \"Microsoft-Windows-NetworkDeviceEnrollmentService\"}", NULL},
       {&windows_kind_event_verify,
-       "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"source\": \"OpsMgr Connector\"}", NULL},
-      {&windows_kind_event_verify, "{\"event_id\": 1}", "\"log\" is required"},
-      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 70000}", "\"event_id\" must be"},
-      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"2d\"}",
-       "\"within\" must be"},
+       "{\"log\": \"Operations Manager\", \"event_id\": 20053, \"provider\": \"OpsMgr Connector\"}", NULL},
+      /* an event ID without its provider: any application's Event 1 would count */
+      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"10m\"}",
+       "windows.event_verify: \"provider\" is required: name the provider that logs event 1 (NDES "
+       "Event 1: \"Microsoft-Windows-NetworkDeviceEnrollmentService\"; SCOM 20053: \"OpsMgr "
+       "Connector\"), or an event with that ID from any other application would count"},
+      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"provider\": \"Microsoft-*\"}",
+       "without the wildcards"},
+      {&windows_kind_event_verify, "{\"event_id\": 1, \"provider\": \"x\"}", "\"log\" is required"},
+      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 70000, \"provider\": \"x\"}",
+       "\"event_id\" must be"},
+      {&windows_kind_event_verify, "{\"log\": \"Application\", \"event_id\": 1, \"within\": \"2d\", "
+       "\"provider\": \"x\"}", "\"within\" must be"},
       {&windows_kind_event_verify, "{\"log\": \"Application\", \"id\": 1}", "unknown parameter \"id\""},
       {&windows_kind_iis_binding, "{\"site\": \"Default Web Site\", \"protocol\": \"https\", \"port\": 443}", NULL},
       {&windows_kind_iis_binding, "{\"site\": \"Default Web Site\", \"host\": \"www.corp.example\"}", NULL},
@@ -362,6 +371,21 @@ START_TEST(fresh_request_text) {
   ck_assert_ptr_nonnull(strstr(t, "[RequestAttributes] | CertificateTemplate=CEPEncryption"));
   ck_assert_ptr_nonnull(strstr(t, "certreq -submit -q -config \"" CONFIG "\" fresh.req fresh.cer"));
   ck_assert_ptr_nonnull(strstr(t, "certreq -accept -machine -q fresh.cer"));
+  free(t);
+  json_decref(f);
+  /* the NDES RA templates are user templates: NDES is configured again */
+  ck_assert(adcs_user_template("CEPEncryption") && adcs_user_template("enrollmentagentoffline") &&
+            adcs_user_template("Exchange Enrollment Agent (Offline request)"));
+  ck_assert(!adcs_user_template("WebServer") && !adcs_user_template(NULL));
+  f = adcs_ra_procedure("CN=ndes01-MSCEP-RA, O=Corp", NULL);
+  t = adcs_fresh_request_text(f);
+  ck_assert_ptr_nonnull(strstr(t, "-RAName \"ndes01-MSCEP-RA\" -CAConfig \"<CA host>\\<CA name>\""));
+  ck_assert_ptr_nonnull(strstr(t, "; run reg export HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MSCEP"));
+  free(t);
+  json_decref(f);
+  f = adcs_ra_procedure("CN=evil\" -X, O=Corp", CONFIG); /* a quote: the placeholder */
+  t = adcs_fresh_request_text(f);
+  ck_assert_ptr_nonnull(strstr(t, "-RAName \"<RA name>\""));
   free(t);
   json_decref(f);
 }

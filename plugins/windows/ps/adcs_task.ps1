@@ -19,7 +19,7 @@ if ($wait -lt 5 -or $wait -gt 3600) { $wait = 120 }
 $dir = rdw_workdir ([string]$P.nonce)
 $out = Join-Path $dir ('out-' + $action + '.json')
 $started = Join-Path $dir ($action + '.started')
-$res = [ordered]@{ state = 'done'; reused = $false; exit = $null; text = ''; cer = $null; error = $null; task_result = $null }
+$res = [ordered]@{ state = 'done'; reused = $false; exit = $null; text = ''; cer = $null; error = $null; task_result = $null; cainfo = $null; ad = @(); ad_error = $null }
 $run = $true
 $keep = $action -eq 'submit' -and $P.fresh -ne $true
 if ($keep -and (Test-Path -LiteralPath $out)) {
@@ -43,7 +43,9 @@ if ($run) {
   $name = 'renewd-' + $action + '-' + [string]$P.nonce
   $tp = '\renewd\'
   $act = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $taskFile + '"')
-  $who = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+  # SYSTEM by its SID (S-1-5-18): its name is localised ("NT-AUTORITÄT\SYSTEM")
+  $system = (New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-18').Translate([System.Security.Principal.NTAccount]).Value
+  $who = New-ScheduledTaskPrincipal -UserId $system -LogonType ServiceAccount -RunLevel Highest
   $set = New-ScheduledTaskSettingsSet -ExecutionTimeLimit (New-TimeSpan -Seconds ($wait + 60)) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
   [void](Register-ScheduledTask -TaskName $name -TaskPath $tp -Action $act -Principal $who -Settings $set -Force)
   try {
@@ -72,6 +74,9 @@ if ($res.state -eq 'done') {
     $res.text = [string]$o.text
     $res.cer = $o.cer
     $res.error = $o.error
+    $res.cainfo = $o.cainfo
+    $res.ad = @($o.ad | Where-Object { $_ })
+    $res.ad_error = $o.ad_error
   } else {
     $res.state = 'timeout'
   }

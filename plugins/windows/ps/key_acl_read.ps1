@@ -1,28 +1,26 @@
-# key_acl_read.ps1 — the private key file of certificate $P.thumbprint and
-# the rights its DACL allows $P.account by name (explicit or inherited
-# rules; not through groups):
-# {found, has_key, key, sid, rights (FileSystemRights as a number), text}.
+# key_acl_read.ps1 — the private key facts of certificate $P.thumbprint
+# (rdw_keyinfo) and, for each machine key folder holding its file, the
+# rights that file's DACL allows $P.account by SID (explicit or inherited
+# rules; not through groups): {found, has_key, key, sid,
+# acl: {<folder>: {rights (FileSystemRights as a number), text}}}.
+# Which file is the key is decided in C (plugins/windows/keyfile.c).
 $storePath = rdw_store ([string]$P.store)
 $thumb = rdw_thumb ([string]$P.thumbprint) 'certificate'
-$res = [ordered]@{ found = $false; has_key = $false; key = $null; sid = $null; rights = 0; text = '' }
-try {
-  $res.sid = (New-Object System.Security.Principal.NTAccount ([string]$P.account)).Translate([System.Security.Principal.SecurityIdentifier]).Value
-} catch {
-  rd_fail "account '$($P.account)' cannot be resolved on this host: $($_.Exception.Message)"
-}
+$res = [ordered]@{ found = $false; has_key = $false; key = $null; sid = $null; acl = [ordered]@{} }
+$res.sid = (rdw_sid ([string]$P.account)).Value
 $c = rdw_find $storePath $thumb
 if ($c) {
   $res.found = $true
   $res.has_key = [bool]$c.HasPrivateKey
   $res.key = rdw_keyinfo $c
-  if ($res.key.exists) {
-    $acl = (Get-Item -LiteralPath $res.key.path -Force).GetAccessControl('Access')
+  foreach ($d in @($res.key.files)) {
+    $path = Join-Path (Join-Path $res.key.crypto_dir $d) $res.key.unique_name
+    $acl = (Get-Item -LiteralPath $path -Force).GetAccessControl('Access')
     $mask = 0
     foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
       if ($rule.IdentityReference.Value -eq $res.sid -and [string]$rule.AccessControlType -eq 'Allow') { $mask = $mask -bor [int]$rule.FileSystemRights }
     }
-    $res.rights = $mask
-    $res.text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString()
+    $res.acl[$d] = [ordered]@{ rights = $mask; text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString() }
   }
 }
 rd_out $res

@@ -9,11 +9,7 @@ if (-not (Test-Path -LiteralPath $path)) { rd_fail "key file $path does not exis
 if ($P.rights -eq 'full') { $want = [System.Security.AccessControl.FileSystemRights]'FullControl' }
 elseif ($P.rights -eq 'read') { $want = [System.Security.AccessControl.FileSystemRights]'Read, Synchronize' }
 else { rd_fail "rights '$($P.rights)' is not read or full" }
-try {
-  $sid = (New-Object System.Security.Principal.NTAccount ([string]$P.account)).Translate([System.Security.Principal.SecurityIdentifier])
-} catch {
-  rd_fail "account '$($P.account)' cannot be resolved on this host: $($_.Exception.Message)"
-}
+$sid = rdw_sid ([string]$P.account)
 $item = Get-Item -LiteralPath $path -Force
 $acl = $item.GetAccessControl('Access')
 $rule = New-Object System.Security.AccessControl.FileSystemAccessRule $sid, $want, 'None', 'None', 'Allow'

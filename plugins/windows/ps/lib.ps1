@@ -34,3 +34,16 @@ function rdw_native([string]$Exe, [string[]]$ArgList) {
   $lines = & $Exe @ArgList 2>&1 | ForEach-Object { [string]$_ }
   return [ordered]@{ exit = $LASTEXITCODE; text = ($lines -join "`r`n") }
 }
+
+# The SID of an account given by name ("CORP\svc_ndes") or as a SID
+# ("S-1-5-18": SYSTEM in any display language, whose name is localised,
+# e.g. "NT-AUTORITÄT\SYSTEM"); rd_fail names the account when it cannot be
+# resolved on this host.
+function rdw_sid([string]$Account) {
+  try {
+    if ($Account -match '^S-1-[0-9]+(-[0-9]+)*$') { return New-Object System.Security.Principal.SecurityIdentifier $Account }
+    return (New-Object System.Security.Principal.NTAccount $Account).Translate([System.Security.Principal.SecurityIdentifier])
+  } catch {
+    rd_fail "account '$Account' cannot be resolved on this host: $($_.Exception.Message)"
+  }
+}

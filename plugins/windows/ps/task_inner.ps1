@@ -2,11 +2,14 @@
 # machine account has the network credentials an SSH key logon lacks).
 # adcs_task.ps1 writes it as task.ps1 next to task.json, which holds its
 # arguments. It records `started` first, runs certreq -submit / -retrieve
-# (always with -config) or certutil -dump, and writes {exit, text, cer,
-# error} to the out file atomically (temp + move).
+# (always with -config) or, to discover the CA, reads NDES's MSCEP\CAInfo,
+# the enrollment services in AD (CN=Enrollment Services,CN=Public Key
+# Services,CN=Services,<configuration NC>: dNSHostName\cn each; the machine
+# account may read them) and runs certutil -dump, and writes {exit, text,
+# cer, error, cainfo, ad, ad_error} to the out file atomically (temp + move).
 $ErrorActionPreference = 'Stop'
 $a = [System.IO.File]::ReadAllText((Join-Path $PSScriptRoot 'task.json')) | ConvertFrom-Json
-$r = [ordered]@{ exit = $null; text = ''; cer = $null; error = $null }
+$r = [ordered]@{ exit = $null; text = ''; cer = $null; error = $null; cainfo = $null; ad = @(); ad_error = $null }
 try {
   [System.IO.File]::WriteAllText($a.started, 'started')
   if ($a.action -eq 'submit') {
@@ -19,6 +22,13 @@ try {
   } else {
     $exe = 'certutil.exe'
     $argv = @('-dump')
+    $ci = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Cryptography\MSCEP\CAInfo' -Name Configuration -ErrorAction SilentlyContinue
+    if ($ci) { $r.cainfo = [string]$ci.Configuration }
+    try {
+      $nc = [string]([ADSI]'LDAP://RootDSE').configurationNamingContext
+      $es = [ADSI]('LDAP://CN=Enrollment Services,CN=Public Key Services,CN=Services,' + $nc)
+      $r.ad = @(foreach ($ca in $es.Children) { [string]$ca.dNSHostName + '\' + [string]$ca.cn })
+    } catch { $r.ad_error = $_.Exception.Message }
   }
   $ErrorActionPreference = 'Continue'
   $lines = & $exe @argv 2>&1 | ForEach-Object { [string]$_ }

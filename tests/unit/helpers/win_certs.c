@@ -9,7 +9,7 @@ X509 *ca_crt;
 char *ca_b64;
 /* CEPEncryption (v1 name): the live one, an older duplicate, the renewed
  * one, one newer than that, an expired one; v2 templates; no template. */
-tcert OLD, DUP, NEW, NEWER, EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
+tcert OLD, DUP, NEW, NEWER, EXPIRED, LATE_EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
 
 static char *b64_of(const unsigned char *p, size_t n) {
   char *o = malloc(4 * ((n + 2) / 3) + 1);
@@ -118,13 +118,15 @@ void make_material(void) {
   mkcert(&NEW, "ndes01-MSCEP-RA", 0x1003, -60, 730 * DAY, "CEPEncryption", NULL);
   mkcert(&NEWER, "ndes01-MSCEP-RA", 0x1004, -30, 900 * DAY, "CEPEncryption", NULL);
   mkcert(&EXPIRED, "ndes01-MSCEP-RA", 0x1005, -800 * DAY, -2 * DAY, "CEPEncryption", NULL);
+  /* issued after NEW (a short test certificate) and already expired */
+  mkcert(&LATE_EXPIRED, "ndes01-MSCEP-RA", 0x1006, -30, -10, "CEPEncryption", NULL);
   mkcert(&WEB_OLD, "web01.corp.example", 0x00FF01, -300 * DAY, 20 * DAY, NULL, V2_OID);
   mkcert(&WEB_NEW, "web01.corp.example", 0x2002, -60, 365 * DAY, NULL, V2_OID);
   mkcert(&PLAIN, "other.corp.example", 0x3003, -10 * DAY, 100 * DAY, NULL, NULL);
 }
 
 void free_material(void) {
-  tcert *all[] = {&OLD, &DUP, &NEW, &NEWER, &EXPIRED, &WEB_OLD, &WEB_NEW, &PLAIN};
+  tcert *all[] = {&OLD, &DUP, &NEW, &NEWER, &EXPIRED, &LATE_EXPIRED, &WEB_OLD, &WEB_NEW, &PLAIN};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
     free(all[i]->b64);
     json_decref(all[i]->facts);

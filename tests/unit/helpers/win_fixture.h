@@ -57,6 +57,11 @@ typedef struct wt {
   json_t *acl;         /* "path|account" -> FileSystemRights */
   json_t *svc;         /* name -> status */
   json_t *events;      /* [{log, id, provider, time, message}] */
+  json_t *cacaps;      /* ndes_getcacaps.ps1's answer (NULL: 200 with capabilities) */
+  const char *pool_user; /* the SCEP pool's identity (NULL: ACCOUNT, SpecificUser) */
+  char *plugin_log;    /* NDESPlugin.log's text (NULL: no such file) */
+  const char *cainfo;  /* MSCEP\CAInfo Configuration (NULL: not an NDES server) */
+  json_t *ad_cas;      /* AD's enrollment services, "host\CA" each (NULL: none) */
   json_t *backups;     /* path -> store entry */
   json_t *dir;         /* the adcs work directory: out-submit, submit.started, cer */
   char iis_hash[41];
@@ -66,6 +71,8 @@ typedef struct wt {
   const tcert *issues; /* what the CA issues */
   const char *restart_event; /* events.json key the service logs after a restart */
   int submits, retrieves, dumps, task_timeout;
+  int issue_always;    /* the CA issues whatever language the text is in */
+  int certreq_exit;    /* certreq's exit code for -submit / -retrieve */
   int scripts;
   json_t *calls;       /* [{script, params}] */
   long long clock;
@@ -84,7 +91,7 @@ struct rd_step {
 extern EVP_PKEY *ca_key;
 extern X509 *ca_crt;
 extern char *ca_b64;
-extern tcert OLD, DUP, NEW, NEWER, EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
+extern tcert OLD, DUP, NEW, NEWER, EXPIRED, LATE_EXPIRED, WEB_OLD, WEB_NEW, PLAIN;
 void make_material(void);
 void free_material(void);
 char *fixture_text(const char *name);
@@ -96,6 +103,7 @@ extern json_t *o_result;
 extern char o_msg[4096];
 void store_add(const tcert *c, int has_key, const char *provider);
 json_t *store_get(const char *thumb);
+const char *store_key_path(const char *thumb, char *buf, size_t n);
 void store_del(const char *thumb);
 void wt_new(const char *sections);
 void wt_free(void);

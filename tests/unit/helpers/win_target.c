@@ -13,15 +13,38 @@ int o_rc, o_status;
 json_t *o_result;
 char o_msg[4096];
 
+/* rdw_keyinfo's facts as Windows reports them: a CAPI key of the Microsoft
+ * Enhanced RSA and AES provider (PROV_RSA_AES, 24), a CNG key of the
+ * software KSP (provider type 0); machine keys (CRYPT_MACHINE_KEYSET). */
 static json_t *entry_of(const tcert *c, int has_key, const char *provider) {
-  char container[64], path[300];
-  snprintf(container, sizeof container, "%.8s_machine", c->thumb);
-  snprintf(path, sizeof path, "C:\\ProgramData\\Microsoft\\Crypto\\%s\\%s",
-           !strcmp(provider, "CAPI") ? "RSA\\MachineKeys" : "Keys", container);
-  return json_pack("{s:s, s:s, s:b, s:{s:s?, s:s?, s:s?, s:b}, s:s, s:o}", "thumbprint", c->thumb,
-                   "raw", c->b64, "has_key", has_key, "key", "provider", has_key ? provider : NULL,
-                   "container", has_key ? container : NULL, "path", has_key ? path : NULL, "exists",
-                   has_key, "friendly_name", "", "template_hint", json_null());
+  int capi = !strcmp(provider, "CAPI");
+  char container[64], uniq[64];
+  json_t *key;
+  snprintf(container, sizeof container, "te-%.8s", c->thumb);
+  snprintf(uniq, sizeof uniq, "%.8s_machine", c->thumb);
+  if (has_key)
+    key = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s, s:s, s:[s], s:n}", "prov_type", capi ? 24 : 0,
+                    "prov_name",
+                    capi ? "Microsoft Enhanced RSA and AES Cryptographic Provider"
+                         : "Microsoft Software Key Storage Provider",
+                    "container", container, "flags", 0x20, "key_spec", capi ? 1 : 0,
+                    "unique_name", uniq, "crypto_dir", "C:\\ProgramData\\Microsoft\\Crypto",
+                    "files", capi ? "RSA\\MachineKeys" : "Keys", "error");
+  else
+    key = json_pack("{s:n, s:s, s:[]}", "prov_type", "crypto_dir",
+                    "C:\\ProgramData\\Microsoft\\Crypto", "files");
+  return json_pack("{s:s, s:s, s:b, s:o, s:s, s:o, s:[]}", "thumbprint", c->thumb, "raw", c->b64,
+                   "has_key", has_key, "key", key, "friendly_name", "", "template_hint",
+                   json_null(), "uses");
+}
+
+/* The key file of a stored certificate, as windows/keyfile.c names it. */
+const char *store_key_path(const char *thumb, char *buf, size_t n) {
+  const json_t *key = json_object_get(store_get(thumb), "key");
+  const json_t *files = json_object_get(key, "files");
+  snprintf(buf, n, "%s\\%s\\%s", P(key, "crypto_dir"),
+           json_string_value(json_array_get(files, 0)), P(key, "unique_name"));
+  return buf;
 }
 
 void store_add(const tcert *c, int has_key, const char *provider) {
@@ -61,8 +84,8 @@ void wt_new(const char *sections) {
   W->reqstore = json_array();
   W->reg = json_object();
   W->acl = json_object();
-  W->svc = json_pack("{s:s, s:s, s:s}", "W3SVC", "Running", "HealthService", "Running", "Schedule",
-                     "Running");
+  W->svc = json_pack("{s:s, s:s, s:s, s:s}", "W3SVC", "Running", "HealthService", "Running",
+                     "Schedule", "Running", "MSSQLSERVER", "Running");
   W->events = json_array();
   W->backups = json_object();
   W->dir = json_object();
@@ -83,6 +106,9 @@ void wt_free(void) {
   json_decref(W->acl);
   json_decref(W->svc);
   json_decref(W->events);
+  json_decref(W->cacaps);
+  free(W->plugin_log);
+  json_decref(W->ad_cas);
   json_decref(W->backups);
   json_decref(W->dir);
   json_decref(W->calls);
@@ -167,11 +193,14 @@ static json_t *sim_task(const json_t *p, int *exit_status, char *err, size_t err
   } else {
     W->dumps++;
     text = W->dump_text;
+    if (W->cainfo)
+      json_object_set_new(res, "cainfo", json_string(W->cainfo));
+    json_object_set_new(res, "ad", W->ad_cas ? json_deep_copy(W->ad_cas) : json_array());
     json_object_del(W->dir, "submit.started");
   }
-  json_object_set_new(res, "exit", json_integer(0));
+  json_object_set_new(res, "exit", json_integer(strcmp(action, "dump") ? W->certreq_exit : 0));
   json_object_set_new(res, "text", json_string(text ? text : ""));
-  if (strcmp(action, "dump") && text && strstr(text, "(Issued)") && W->issues) {
+  if (strcmp(action, "dump") && text && (strstr(text, "(Issued)") || W->issue_always) && W->issues) {
     json_object_set_new(res, "cer", json_string(W->issues->b64));
     json_object_set_new(W->dir, "cer", json_string(W->issues->b64));
   }
@@ -213,10 +242,11 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
   if (!strcmp(name, "adcs.probe")) {
     json_t *e = *P(p, "thumbprint") ? store_get(P(p, "thumbprint")) : NULL;
     int disc = json_is_true(json_object_get(p, "discover"));
-    return json_pack("{s:b, s:s, s:b, s:b, s:o, s:s?, s:o}", "certreq", 1, "scheduler", "Running",
+    return json_pack("{s:b, s:s, s:b, s:b, s:o, s:s?, s:o, s:s?}", "certreq", 1, "scheduler", "Running",
                      "found", e != NULL, "has_key", e && json_is_true(json_object_get(e, "has_key")),
                      "chain", e ? chain() : json_array(), "dump", disc ? W->dump_text : NULL,
-                     "dump_exit", disc ? json_integer(0) : json_null());
+                     "dump_exit", disc ? json_integer(0) : json_null(), "cainfo",
+                     disc && W->cainfo ? W->cainfo : NULL);
   }
   if (!strcmp(name, "adcs.new")) {
     const char *t = P(p, "thumbprint");
@@ -285,21 +315,43 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
       store_del(P(p, "new"));
     return json_pack("{s:s}", "state", st);
   }
+  if (!strcmp(name, "windows.key_acl.pool")) {
+    const char *user = W->pool_user ? W->pool_user : ACCOUNT;
+    if (strcmp(P(p, "account"), ACCOUNT) && strcmp(P(p, "account"), "CORP\\svc_other"))
+      FAIL("account '%s' cannot be resolved on this host", P(p, "account"));
+    return json_pack("{s:b, s:s?, s:s?, s:s?, s:s}", "exists", !strcmp(P(p, "app_pool"), "SCEP"),
+                     "identity_type", !strcmp(P(p, "app_pool"), "SCEP") ? "SpecificUser" : NULL,
+                     "user", !strcmp(P(p, "app_pool"), "SCEP") ? user : NULL, "sid",
+                     !strcmp(P(p, "app_pool"), "SCEP")
+                         ? (!strcmp(user, ACCOUNT) ? "S-1-5-21-1-2-3-1105" : "S-1-5-21-1-2-3-1999")
+                         : NULL,
+                     "account_sid",
+                     !strcmp(P(p, "account"), ACCOUNT) ? "S-1-5-21-1-2-3-1105" : "S-1-5-21-1-2-3-1999");
+  }
   if (!strcmp(name, "windows.key_acl.read") || !strcmp(name, "windows.key_acl.set")) {
     const char *acct = P(p, "account");
     char k[600];
-    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM"))
+    if (strcmp(acct, ACCOUNT) && strcmp(acct, "NT AUTHORITY\\SYSTEM") && strcmp(acct, "S-1-5-18") &&
+        strcmp(acct, "NT Service\\MSSQLSERVER"))
       FAIL("account '%s' cannot be resolved on this host", acct);
     if (!strcmp(name, "windows.key_acl.read")) {
-      json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key");
-      long long r;
+      json_t *e = store_get(P(p, "thumbprint")), *key = json_object_get(e, "key"), *acl;
+      const json_t *d;
+      size_t i;
       if (!hex_ok(P(p, "thumbprint"), 40))
         FAIL("certificate '%s' is not a 40-digit hex thumbprint", P(p, "thumbprint"));
-      snprintf(k, sizeof k, "%s|%s", P(key, "path"), acct);
-      r = json_integer_value(json_object_get(W->acl, k));
-      return json_pack("{s:b, s:b, s:O?, s:s, s:I, s:s}", "found", e != NULL, "has_key",
+      acl = json_object();
+      json_array_foreach(json_object_get(key, "files"), i, d) {
+        long long r;
+        snprintf(k, sizeof k, "%s\\%s\\%s|%s", P(key, "crypto_dir"), json_string_value(d),
+                 P(key, "unique_name"), acct);
+        r = json_integer_value(json_object_get(W->acl, k));
+        json_object_set_new(acl, json_string_value(d),
+                            json_pack("{s:I, s:s}", "rights", (json_int_t)r, "text", rights_text(r)));
+      }
+      return json_pack("{s:b, s:b, s:O?, s:s, s:o}", "found", e != NULL, "has_key",
                        json_is_true(json_object_get(e, "has_key")), "key", key, "sid",
-                       "S-1-5-21-1-2-3-1105", "rights", (json_int_t)r, "text", rights_text(r));
+                       "S-1-5-21-1-2-3-1105", "acl", acl);
     } else {
       long long r, mask = !strcmp(P(p, "rights"), "full") ? 0x1F01FF : 0x120089;
       if (strncmp(P(p, "path"), "C:\\ProgramData\\Microsoft\\Crypto\\", 31))
@@ -381,28 +433,74 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
                        "status", "Running");
     }
   }
+  if (!strcmp(name, "windows.log.query")) {
+    json_t *errors = json_array();
+    const char *hit = NULL, *l = W->plugin_log;
+    size_t hl = 0, nl = strlen(P(p, "contains"));
+    if (!l)
+      return json_pack("{s:b, s:b, s:n, s:o}", "exists", 0, "found", 0, "line", "errors", errors);
+    while (*l) {
+      size_t n = strcspn(l, "\n");
+      for (size_t i = 0; i + nl <= n; i++)
+        if (!strncasecmp(l + i, P(p, "contains"), nl)) {
+          hit = l;
+          hl = n;
+          break;
+        }
+      if (memmem(l, n, "ERROR", 5))
+        json_array_append_new(errors, json_stringn(l, n));
+      l += n + (l[n] != 0);
+    }
+    while (json_array_size(errors) > 3)
+      json_array_remove(errors, 0);
+    if (hit)
+      json_array_clear(errors);
+    return json_pack("{s:b, s:b, s:s%, s:o}", "exists", 1, "found", hit != NULL, "line",
+                     hit ? hit : "", hit ? hl : (size_t)0, "errors", errors);
+  }
+  if (!strcmp(name, "windows.ndes.getcacaps")) {
+    const char *u = P(p, "url"), *t = strstr(u, "/certsrv/");
+    if (strncmp(u, "http", 4) || !t || strcmp(t, "/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps"))
+      FAIL("url '%s' is not an NDES GetCACaps URL", P(p, "url"));
+    if (W->cacaps)
+      return json_incref(W->cacaps);
+    return json_pack("{s:i, s:n, s:[sss], s:n}", "status", 200, "web_status", "caps",
+                     "POSTPKIOperation", "Renewal", "SHA-256", "error");
+  }
   if (!strcmp(name, "windows.event.query")) {
-    const json_t *e, *best = NULL;
-    size_t i;
+    const json_t *e, *best = NULL, *bad = NULL, *f;
+    size_t i, j;
     const char *log = P(p, "log");
     long long since = json_integer_value(json_object_get(p, "since"));
     int exists = !strcmp(log, "Application") || !strcmp(log, "Operations Manager");
     json_array_foreach(W->events, i, e) {
-      if (strcmp(P(e, "log"), log) ||
-          json_integer_value(json_object_get(e, "id")) != json_integer_value(json_object_get(p, "id")))
-        continue;
-      if (*P(p, "source") && strcmp(P(p, "source"), P(e, "provider")))
-        continue;
+      long long id = json_integer_value(json_object_get(e, "id"));
+      int failure = 0;
+      if (strcmp(P(e, "log"), log) || strcasecmp(P(p, "provider"), P(e, "provider")))
+        continue; /* FilterHashtable LogName, ProviderName */
       if (since > 0 && json_integer_value(json_object_get(e, "time")) < since)
+        continue;
+      json_array_foreach(json_object_get(p, "failure_ids"), j, f) failure |= json_integer_value(f) == id;
+      if (failure) {
+        if (!bad || json_integer_value(json_object_get(e, "time")) >
+                        json_integer_value(json_object_get(bad, "time")))
+          bad = e;
+        continue;
+      }
+      if (id != json_integer_value(json_object_get(p, "id")))
         continue;
       if (!best ||
           json_integer_value(json_object_get(e, "time")) > json_integer_value(json_object_get(best, "time")))
         best = e;
     }
-    return json_pack("{s:b, s:b, s:O?, s:I, s:O?, s:O?, s:I}", "log_exists", exists, "found",
+    return json_pack("{s:b, s:b, s:O?, s:I, s:O?, s:O?, s:I, s:o}", "log_exists", exists, "found",
                      best != NULL, "time", json_object_get(best, "time"), "record_id", (json_int_t)7,
                      "provider", json_object_get(best, "provider"), "message",
-                     json_object_get(best, "message"), "now", (json_int_t)W->clock);
+                     json_object_get(best, "message"), "now", (json_int_t)W->clock, "failure",
+                     bad ? json_pack("{s:O, s:O, s:O}", "id", json_object_get(bad, "id"), "time",
+                                     json_object_get(bad, "time"), "message",
+                                     json_object_get(bad, "message"))
+                         : json_null());
   }
   if (!strcmp(name, "windows.iis.read") || !strcmp(name, "windows.iis.set")) {
     if (strcmp(P(p, "site"), "Default Web Site"))
@@ -454,6 +552,11 @@ json_t *sim(const char *name, const json_t *p, int *exit_status, char *err, size
         free(d2);
         json_decref(f1);
         json_decref(f2);
+        if (json_array_size(json_object_get(e, "uses"))) {
+          json_decref(done);
+          FAIL("refusing to remove %s: it is in use (%s): nothing was removed", json_string_value(t),
+               json_string_value(json_array_get(json_object_get(e, "uses"), 0)));
+        }
         if (later) {
           json_decref(done);
           FAIL("refusing to remove %s: it expires after the new certificate", json_string_value(t));
