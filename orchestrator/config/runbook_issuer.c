@@ -140,6 +140,17 @@ static void load_acme(ld *l, json_t *o) {
                      dns01 ? "the executable run on the target as HOOK add|remove NAME VALUE"
                            : "the directory the target's web server serves "
                              "/.well-known/acme-challenge/ from");
+  json_t *eab = rb_member(l, o, "/issuer", "eab", 0);
+  if (eab && rb_is_type(l, eab, "/issuer/eab", JSON_OBJECT, "an object")) {
+    static const char *const eab_keys[] = {"kid", "hmac_key", NULL};
+    rd_jctx_check_keys(&l->j, eab, "/issuer/eab", eab_keys);
+    rb_get_string(l, eab, "/issuer/eab", "kid", 1);
+    rb_secret_ref(l, rb_member(l, eab, "/issuer/eab", "hmac_key", 1), "/issuer/eab/hmac_key",
+                  "hmac_key", NULL, 1);
+  }
+  json_t *contact = rb_member(l, o, "/issuer", "contact", 0);
+  if (contact)
+    rb_is_type(l, contact, "/issuer/contact", JSON_ARRAY, "an array of URLs (\"mailto:...\")");
   rb_get_int(l, o, "/issuer", "dns_wait_ms", 0, 600000, 0);
   rb_get_int(l, o, "/issuer", "poll_ms", 50, 600000, 2000);
   rb_get_string(l, o, "/issuer", "profile", 0);

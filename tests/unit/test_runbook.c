@@ -172,6 +172,7 @@ static const bad_case bad[] = {
     {"acme-challenge-type", "", 12, 32, "'issuer.challenge_type' must be \"http-01\" (the default) or \"dns-01\", got 'tls-alpn-01'"},
     {"acme-no-webroot", "", 10, 13, "http-01 needs 'issuer.webroot', the directory the target's web server serves"},
     {"acme-dns-no-hook", "", 10, 13, "dns-01 needs 'issuer.dns_hook', the executable run on the target"},
+    {"acme-eab-inline", "", 12, 46, "'issuer.eab.hmac_key' must be {\"file\": \"/etc/renewd/hmac_key\"} or {\"env\": \"NAME\"}, got string"},
     {"acme-relative-webroot", "", 12, 25, "'issuer.webroot' must be an absolute path on the target, got 'www'"},
     {"issuer-typo", "", 10, 22, "unknown issuer type 'secp'; did you mean 'scep'?"},
     {"scep-no-url", "", 10, 3, "missing required key 'url' in 'issuer'"},
@@ -476,6 +477,8 @@ START_TEST(good_acme) {
   char want[2048];
   ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "type")), "acme");
   ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "challenge_type")), "dns-01");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rb->issuer, "eab"), "kid")),
+                   "kid-1");
   snprintf(want, sizeof want, "%s/runbooks/good/keys/acme.key", FIXTURES);
   ck_assert_str_eq(
       json_string_value(json_object_get(json_object_get(rb->issuer, "account_key"), "file")), want);
