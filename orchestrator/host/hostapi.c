@@ -347,6 +347,8 @@ typedef struct h_response {
 static int h_http_header(const rd_http_response *r, const char *name, char *out, size_t outlen) {
   const char *p = r ? ((const h_response *)r)->headers : NULL;
   size_t nl = name ? strlen(name) : 0;
+  if (!nl || !out || !outlen)
+    return RD_EINVAL;
   for (; p && *p; p += strcspn(p, "\n"), p += *p == '\n') {
     if (strncasecmp(p, name, nl) || p[nl] != ':')
       continue;
