@@ -92,12 +92,81 @@ void rb_load_certificate(ld *l) {
                 "LocalMachine\\My)");
 }
 
+/* 'issuer.ca_bundle': a file on the admin host, relative to the runbook. */
+static void resolve_ca_bundle(ld *l, json_t *o) {
+  const char *v = rb_get_string(l, o, "/issuer", "ca_bundle", 0);
+  if (v && v[0] != '/') {
+    char *abs = rb_resolve(l, v);
+    if (abs)
+      json_object_set_new(o, "ca_bundle", json_string(abs));
+    free(abs);
+  }
+}
+
+/* An absolute path on the target, required (or refused) by the challenge. */
+static void acme_target_path(ld *l, json_t *o, const char *key, int needed, const char *chal,
+                             const char *what) {
+  char ptr[64];
+  const char *v = rb_get_string(l, o, "/issuer", key, 0);
+  snprintf(ptr, sizeof ptr, "/issuer/%s", key);
+  if (needed && !v && !json_object_get(o, key))
+    rd_jctx_err(&l->j, "/issuer", 1, "%s needs 'issuer.%s', %s", chal, key, what);
+  else if (v && v[0] != '/')
+    rd_jctx_err(&l->j, ptr, 1, "'issuer.%s' must be an absolute path on the target, got '%s'",
+                key, v);
+}
+
+static void load_acme(ld *l, json_t *o) {
+  static const char *const keys[] = {"type", "directory", "account_key", "contact",
+                                     "webroot", "challenge_type", "dns_hook", "dns_wait_ms",
+                                     "eab", "profile", "ca_bundle", "poll_ms", NULL};
+  static const char *const schemes[] = {"https://", NULL};
+  const char *v, *chal;
+  int dns01;
+  rd_jctx_check_keys(&l->j, o, "/issuer", keys);
+  if ((v = rb_get_string(l, o, "/issuer", "directory", 1)) && !rb_url_ok(v, schemes))
+    rd_jctx_err(&l->j, "/issuer/directory", 1,
+                "'issuer.directory' must be the https:// URL of the ACME directory, got '%s'", v);
+  rb_secret_ref(l, rb_member(l, o, "/issuer", "account_key", 1), "/issuer/account_key",
+                "account_key", NULL, 1);
+  chal = rb_get_string(l, o, "/issuer", "challenge_type", 0);
+  dns01 = chal && !strcmp(chal, "dns-01");
+  if (chal && !dns01 && strcmp(chal, "http-01"))
+    rd_jctx_err(&l->j, "/issuer/challenge_type", 1,
+                "'issuer.challenge_type' must be \"http-01\" (the default) or \"dns-01\", got '%s'",
+                chal);
+  else if (!json_object_get(o, "challenge_type") || chal)
+    acme_target_path(l, o, dns01 ? "dns_hook" : "webroot", 1, dns01 ? "dns-01" : "http-01",
+                     dns01 ? "the executable run on the target as HOOK add|remove NAME VALUE"
+                           : "the directory the target's web server serves "
+                             "/.well-known/acme-challenge/ from");
+  json_t *eab = rb_member(l, o, "/issuer", "eab", 0);
+  if (eab && rb_is_type(l, eab, "/issuer/eab", JSON_OBJECT, "an object")) {
+    static const char *const eab_keys[] = {"kid", "hmac_key", NULL};
+    rd_jctx_check_keys(&l->j, eab, "/issuer/eab", eab_keys);
+    rb_get_string(l, eab, "/issuer/eab", "kid", 1);
+    rb_secret_ref(l, rb_member(l, eab, "/issuer/eab", "hmac_key", 1), "/issuer/eab/hmac_key",
+                  "hmac_key", NULL, 1);
+  }
+  json_t *contact = rb_member(l, o, "/issuer", "contact", 0);
+  if (contact)
+    rb_is_type(l, contact, "/issuer/contact", JSON_ARRAY, "an array of URLs (\"mailto:...\")");
+  rb_get_int(l, o, "/issuer", "dns_wait_ms", 0, 600000, 0);
+  rb_get_int(l, o, "/issuer", "poll_ms", 50, 600000, 2000);
+  rb_get_string(l, o, "/issuer", "profile", 0);
+  resolve_ca_bundle(l, o);
+  if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)))
+    rd_jctx_err(&l->j, "/issuer/type", 1,
+                "issuer 'acme' renews POSIX targets (the CSR is signed with openssl on the "
+                "target)");
+}
+
 void rb_load_issuer(ld *l) {
   static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
                                           "ca_bundle", "challenge",     "ca_ident",
                                           "poll_interval", "max_in_flight", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
-  static const char *const types[] = {"scep", "adcs", NULL};
+  static const char *const types[] = {"scep", "adcs", "acme", NULL};
   json_t *o = rb_member(l, l->root, "", "issuer", 1);
   const char *type, *v;
   json_t *fp;
@@ -132,16 +201,14 @@ void rb_load_issuer(ld *l) {
         rb_secret_ref(l, fp, "/issuer/ca_fingerprint", "ca_fingerprint", NULL, 1);
     }
     rb_get_string(l, o, "/issuer", "ca_ident", 0);
-    if ((v = rb_get_string(l, o, "/issuer", "ca_bundle", 0)) && v[0] != '/') {
-      char *abs = rb_resolve(l, v); /* a file on the admin host */
-      if (abs)
-        json_object_set_new(o, "ca_bundle", json_string(abs));
-      free(abs);
-    }
+    resolve_ca_bundle(l, o);
     if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)))
       rd_jctx_err(&l->j, "/issuer/type", 1,
                   "issuer 'scep' renews POSIX targets (the request is signed with openssl on "
                   "the target); Windows targets use {\"type\": \"adcs\"}");
+  } else if (!strcmp(type, "acme")) {
+    load_acme(l, o);
+    return;
   } else if (!strcmp(type, "adcs")) {
     rd_jctx_check_keys(&l->j, o, "/issuer", adcs_keys);
     if ((v = rb_get_string(l, o, "/issuer", "config", 0))) {
@@ -157,8 +224,8 @@ void rb_load_issuer(ld *l) {
                   "issuer 'adcs' renews Windows targets (certreq on the target); POSIX "
                   "targets use {\"type\": \"scep\", ...}");
   } else {
-    const char *s = rd_suggest(type, types, 2);
-    rd_jctx_err(&l->j, "/issuer/type", 1, "unknown issuer type '%s'%s%s%s; known: scep, adcs",
+    const char *s = rd_suggest(type, types, sizeof types / sizeof *types - 1);
+    rd_jctx_err(&l->j, "/issuer/type", 1, "unknown issuer type '%s'%s%s%s; known: scep, adcs, acme",
                 type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
     return;
   }

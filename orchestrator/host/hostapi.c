@@ -337,21 +337,50 @@ typedef struct http_call {
   void *arg;
 } http_call;
 
+/* What a plugin's rd_http_cb receives: the response and, behind it, its
+ * header lines for h_http_header. */
+typedef struct h_response {
+  rd_http_response pub; /* first */
+  const char *headers;
+} h_response;
+
+static int h_http_header(const rd_http_response *r, const char *name, char *out, size_t outlen) {
+  const char *p = r ? ((const h_response *)r)->headers : NULL;
+  size_t nl = name ? strlen(name) : 0;
+  if (!nl || !out || !outlen)
+    return RD_EINVAL;
+  for (; p && *p; p += strcspn(p, "\n"), p += *p == '\n') {
+    if (strncasecmp(p, name, nl) || p[nl] != ':')
+      continue;
+    const char *v = p + nl + 1, *end;
+    v += strspn(v, " \t");
+    end = v + strcspn(v, "\r\n");
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+      end--;
+    if ((size_t)(end - v) + 1 > outlen)
+      return RD_EOVERFLOW;
+    memcpy(out, v, (size_t)(end - v));
+    out[end - v] = 0;
+    return 0;
+  }
+  return RD_ENOTFOUND;
+}
+
 static void http_done(const rd_http_result *r, void *arg) {
   http_call *c = arg;
   rd_step *s = c->call.s;
-  rd_http_response resp = {r->code, r->content_type, r->body, r->body_len};
+  h_response hr = {{r->code, r->content_type, r->body, r->body_len}, r->headers};
   int stale = call_stale(&c->call);
   if (r->status)
     rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
   call_unlink(&c->call);
   if (stale) { /* a late answer: the callback runs without it */
-    rd_http_response none = {0};
+    h_response none = {{0, NULL, NULL, 0}, NULL};
     late_begin(s);
-    c->cb(s, RD_ECANCELED, &none, c->arg);
+    c->cb(s, RD_ECANCELED, &none.pub, c->arg);
     late_end(s);
   } else {
-    c->cb(s, r->status, &resp, c->arg);
+    c->cb(s, r->status, &hr.pub, c->arg);
   }
   free(c);
 }
@@ -508,4 +537,5 @@ const rd_host_api rd_host_api_v1 = {
     .donef = h_donef,
     .b64_encode = rd_base64_encode_str,
     .b64_decode = rd_base64_decode_str,
+    .http_header = h_http_header,
 };

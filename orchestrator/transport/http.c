@@ -42,6 +42,9 @@ typedef struct req {
   unsigned char *post;
   unsigned char *body;
   size_t len, cap, max;
+  char *hdr;    /* the response's header lines */
+  size_t hlen;
+  int hfull;    /* a line did not fit: the rest are dropped too */
   int overflow;
   int canceled; /* by rd_http_cancel (not by shutdown) */
   rd_http_done cb;
@@ -194,6 +197,32 @@ static size_t on_write(char *p, size_t sz, size_t n, void *arg) {
   return len;
 }
 
+#define MAX_HEADERS (16u << 10)
+
+/* Header lines of the final response: a new status line (after a 100
+ * Continue) starts again; past the cap the rest is dropped. */
+static size_t on_header(char *p, size_t sz, size_t n, void *arg) {
+  req *r = arg;
+  size_t len = sz * n;
+  if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
+    r->hlen = 0;
+    r->hfull = 0;
+    if (r->hdr)
+      r->hdr[0] = 0;
+    return len;
+  }
+  if (!r->hdr && !(r->hdr = malloc(MAX_HEADERS + 1)))
+    return 0;
+  if (r->hfull || r->hlen + len > MAX_HEADERS) {
+    r->hfull = 1;
+  } else {
+    memcpy(r->hdr + r->hlen, p, len);
+    r->hlen += len;
+  }
+  r->hdr[r->hlen] = 0;
+  return len;
+}
+
 static void req_free(req *r) {
   if (!r)
     return;
@@ -202,6 +231,7 @@ static void req_free(req *r) {
   curl_slist_free_all(r->hdrs);
   free(r->post);
   free(r->body);
+  free(r->hdr);
   free(r->where);
   free(r);
 }
@@ -258,6 +288,7 @@ static void req_complete(req *r, int status, CURLcode rc) {
   res.content_type = ct;
   res.body = r->body;
   res.body_len = r->len;
+  res.headers = r->hdr && r->hlen ? r->hdr : NULL;
   res.ms = (double)(uv_hrtime() - r->t0) / 1e6;
   if (status == RD_ECANCELED) {
     rd_fmt(res.msg, sizeof res.msg, "%s %s: canceled%s", r->method, r->where,
@@ -334,6 +365,8 @@ int rd_http_submit(rd_http *h, const char *method, const char *url, const char *
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, tmo);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, tmo);

@@ -26,6 +26,9 @@ typedef struct rd_http_result {
   char *content_type;
   unsigned char *body;
   size_t body_len;
+  /* the final response's header lines ("Name: value\r\n"...), NUL-ended,
+   * at most 16 KiB (NULL when none came) */
+  const char *headers;
   char msg[512];           /* curl's error buffer on failure, with the URL */
   double ms;
 } rd_http_result;

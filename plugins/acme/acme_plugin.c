@@ -5,7 +5,8 @@
  * step kind, and a runbook cannot name it. */
 #include "renewd/plugin.h"
 
-static const rd_step_kind *const kinds[] = {NULL};
+extern const rd_step_kind acme_kind_issue;
+static const rd_step_kind *const kinds[] = {&acme_kind_issue, NULL};
 static const rd_plugin plugin = RD_PLUGIN_INIT("acme", "0.1.0", kinds);
 
 const rd_plugin *acme_plugin(void);

@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/keyscripts.h"
 #include "scep_csr.h"
 #include "scep_msg.h"
 #include "scep_op.h"
@@ -55,7 +56,7 @@ static void sign_on_target(scep_op *op, const char *keypath, const unsigned char
     scep_finish(op, RD_ENOMEM, NULL, "out of memory");
     return;
   }
-  scep_run(op, &scep_script_sign, json_pack("{s:s, s:s, s:s}", "key", keypath, "digest", d64, "md", md),
+  scep_run(op, &rd_keyscript_sign, json_pack("{s:s, s:s, s:s}", "key", keypath, "digest", d64, "md", md),
       cb);
   free(d64);
 }
@@ -545,7 +546,7 @@ void scep_after_ca(scep_op *op) {
   if (resumed)
     return;
   snprintf(bitss, sizeof bitss, "%lld", bits ? (long long)bits : 2048LL);
-  scep_run(op, &scep_script_keygen,
+  scep_run(op, &rd_keyscript_keygen,
       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "key", op->old_key_path, "staged", op->staged,
                 "reuse", op->reuse ? "1" : "0", "type", ktype && !strcmp(ktype, "ec") ? "ec" : "rsa",
                 "bits", bitss, "curve", curve ? curve : "P-256"),
@@ -603,7 +604,7 @@ static int scep_rollback(rd_step *s, const rd_host_api *h) {
     h->done(s, 0, NULL, NULL);
     return 0;
   }
-  return h->remote(s, &scep_script_cleanup, params, cleaned, (void *)h);
+  return h->remote(s, &rd_keyscript_cleanup, params, cleaned, (void *)h);
 }
 
 static int scep_validate(const json_t *params, char *err, size_t errlen) {

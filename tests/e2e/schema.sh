@@ -46,6 +46,9 @@ schema_bad=(
   ssh-port-range step-no-type target-bad-name targets-neither
   unknown-key-no-guess unknown-ssh-key unknown-top-key waves-over-100
   win-bad-config win-no-selector win-thumbprint
+  acme-typo acme-unknown-key acme-no-directory acme-http-directory
+  acme-no-account-key acme-challenge-type acme-no-webroot acme-dns-no-hook
+  acme-eab-inline acme-relative-webroot
 )
 bad=()
 for n in "${schema_bad[@]}"; do

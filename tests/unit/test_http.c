@@ -4,7 +4,8 @@
  *
  * Server paths: /ok (200 "hello"), /echo (POST body and its Content-Type
  * back), /big (3 MB with Content-Length), /stream (3 MB, no length, closed
- * at the end), /slow (never answers).
+ * at the end), /slow (never answers), /headers (an interim 103 and the
+ * headers ACME reads), /bighead (24 KiB of header lines, then X-Late).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,20 @@ static void handle(client *c) {
       snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
     respond(c, head, big, n);
     free(big);
+  } else if (!strcmp(path, "/headers")) {
+    respond(c, "HTTP/1.1 103 Early Hints\r\nX-Interim: 1\r\n\r\n"
+               "HTTP/1.1 201 Created\r\nReplay-Nonce:  nonce-1 \r\n"
+               "Location: https://ca.example/order/7\r\nretry-after: 3\r\n"
+               "Content-Length: 2\r\nConnection: close\r\n\r\n", "{}", 2);
+  } else if (!strcmp(path, "/bighead")) {
+    size_t n = 24u << 10, line = 100; /* 16 KiB is not a whole number of lines */
+    char *h = malloc(n + 256), *p = h;
+    p += sprintf(p, "HTTP/1.1 200 OK\r\n");
+    for (size_t i = 0; i < n / line; i++)
+      p += sprintf(p, "X-Fill-%05zu: %0*d\r\n", i, (int)(line - 16), 0);
+    sprintf(p, "X-Late: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
+    respond(c, h, "ok", 2);
+    free(h);
   } else if (!strcmp(path, "/slow")) {
     c->slow = 1; /* never answer */
   } else {
@@ -181,6 +196,7 @@ typedef struct hres {
   unsigned char *body;
   size_t len;
   double ms;
+  char *headers; /* a copy of r->headers, or NULL */
 } hres;
 
 static int pending, shut;
@@ -201,8 +217,14 @@ static void on_done(const rd_http_result *r, void *arg) {
   x->body[r->body_len] = 0;
   x->len = r->body_len;
   x->ms = r->ms;
+  x->headers = r->headers ? strdup(r->headers) : NULL;
   if (--pending == 0)
     rd_http_shutdown(the_http, on_shut, NULL); /* from inside a callback */
+}
+
+static void hres_free(hres *x) {
+  free(x->body);
+  free(x->headers);
 }
 
 static void url(char *buf, size_t n, const server *s, const char *path) {
@@ -240,7 +262,7 @@ START_TEST(concurrent_gets) {
     ck_assert_int_eq(r[i].code, 200);
     ck_assert_str_eq((char *)r[i].body, "hello");
     ck_assert_str_eq(r[i].ct, "text/plain");
-    free(r[i].body);
+    hres_free(&r[i]);
   }
   ck_assert_int_eq(s.requests, N);
 }
@@ -295,7 +317,7 @@ START_TEST(post_and_errors) {
   ck_assert_int_eq(bad.status, RD_EINVAL);
   hres *all[] = {&post, &nf, &big, &stream, &slow, &refused, &bad};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-    free(all[i]->body);
+    hres_free(all[i]);
 }
 END_TEST
 
@@ -400,8 +422,51 @@ START_TEST(cancel_unanswered) {
   ck_assert_msg(cx_ok.status == 0, "%s", cx_ok.msg);
   ck_assert_str_eq((char *)cx_ok.body, "hello");
   ck_assert_int_eq(s.requests, 2);
-  free(cx_slow.body);
-  free(cx_ok.body);
+  hres_free(&cx_slow);
+  hres_free(&cx_ok);
+}
+END_TEST
+
+/* The final response's header lines reach the caller (an interim 1xx
+ * response's do not); past 16 KiB the rest is dropped, the answer kept. */
+START_TEST(response_headers) {
+  uv_loop_t loop;
+  server s;
+  hres h = {0}, big = {0}, plain = {0};
+  char u[128];
+  uv_loop_init(&loop);
+  server_start(&loop, &s);
+  ck_assert_int_eq(rd_http_new(&loop, &the_http), 0);
+  shut = 0;
+  pending = 3;
+  url(u, sizeof u, &s, "/headers");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &h), 0);
+  url(u, sizeof u, &s, "/bighead");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &big), 0);
+  url(u, sizeof u, &s, "/ok");
+  ck_assert_int_eq(rd_http_submit(the_http, "GET", u, NULL, NULL, 0, NULL, on_done, &plain), 0);
+  run_all(&loop, &s);
+  ck_assert_msg(h.status == 0, "%s", h.msg);
+  ck_assert_int_eq(h.code, 201);
+  ck_assert_ptr_nonnull(h.headers);
+  ck_assert_ptr_nonnull(strstr(h.headers, "Replay-Nonce:  nonce-1 \r\n"));
+  ck_assert_ptr_nonnull(strstr(h.headers, "Location: https://ca.example/order/7\r\n"));
+  ck_assert_ptr_nonnull(strstr(h.headers, "retry-after: 3\r\n"));
+  ck_assert_msg(strstr(h.headers, "X-Interim") == NULL, "interim headers kept: %s", h.headers);
+  ck_assert_msg(strstr(h.headers, "HTTP/1.1") == NULL, "status line kept: %s", h.headers);
+  ck_assert_msg(big.status == 0, "%s", big.msg);
+  ck_assert_str_eq((char *)big.body, "ok");
+  ck_assert_ptr_nonnull(big.headers);
+  ck_assert_uint_le(strlen(big.headers), 16u << 10);
+  ck_assert_uint_ge(strlen(big.headers), (16u << 10) - 100);
+  ck_assert_ptr_nonnull(strstr(big.headers, "X-Fill-00000: "));
+  ck_assert_ptr_null(strstr(big.headers, "X-Late"));
+  ck_assert_msg(plain.status == 0, "%s", plain.msg);
+  ck_assert_ptr_nonnull(strstr(plain.headers, "Content-Type: text/plain\r\n"));
+  hres *all[] = {&h, &big, &plain};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+    hres_free(all[i]);
+  }
 }
 END_TEST
 
@@ -427,6 +492,7 @@ int main(void) {
   tcase_add_test(tc, shutdown_cancels);
   tcase_add_test(tc, cancel_unanswered);
   tcase_add_test(tc, idle_manager_shutdown);
+  tcase_add_test(tc, response_headers);
   suite_add_tcase(s, tc);
   if (rd_transport_global_init()) {
     fprintf(stderr, "test_http: rd_transport_global_init failed\n");

@@ -166,7 +166,17 @@ static const bad_case bad[] = {
     {"empty-targets", "", 3, 24, "'targets.hosts' is empty: a runbook needs at least one target"},
     {"targets-neither", "", 3, 3, "'targets' needs 'inventory'"},
     {"target-bad-name", "", 4, 14, "target name 'web 1' must be letters, digits"},
-    {"issuer-unknown", "", 10, 22, "unknown issuer type 'acme'; known: scep, adcs"},
+    {"issuer-unknown", "", 10, 22, "unknown issuer type 'vault'; known: scep, adcs, acme"},
+    {"acme-typo", "", 10, 22, "unknown issuer type 'acne'; did you mean 'acme'?"},
+    {"acme-unknown-key", "", 12, 14, "unknown key 'web_root' in 'issuer'; did you mean 'webroot'?"},
+    {"acme-no-directory", "", 10, 3, "missing required key 'directory' in 'issuer'"},
+    {"acme-http-directory", "", 10, 43, "'issuer.directory' must be the https:// URL of the ACME directory, got 'http://acme.example/dir'"},
+    {"acme-no-account-key", "", 10, 3, "missing required key 'account_key' in 'issuer'"},
+    {"acme-challenge-type", "", 12, 32, "'issuer.challenge_type' must be \"http-01\" (the default) or \"dns-01\", got 'tls-alpn-01'"},
+    {"acme-no-webroot", "", 10, 13, "http-01 needs 'issuer.webroot', the directory the target's web server serves"},
+    {"acme-dns-no-hook", "", 10, 13, "dns-01 needs 'issuer.dns_hook', the executable run on the target"},
+    {"acme-eab-inline", "", 12, 46, "'issuer.eab.hmac_key' must be {\"file\": \"/etc/renewd/hmac_key\"} or {\"env\": \"NAME\"}, got string"},
+    {"acme-relative-webroot", "", 12, 25, "'issuer.webroot' must be an absolute path on the target, got 'www'"},
     {"issuer-typo", "", 10, 22, "unknown issuer type 'secp'; did you mean 'scep'?"},
     {"scep-no-url", "", 10, 3, "missing required key 'url' in 'issuer'"},
     {"scep-bad-url", "", 10, 37, "'issuer.url' must be an http:// or https:// URL"},
@@ -181,6 +191,7 @@ static const bad_case bad[] = {
     {"win-no-selector", "", 6, 3, "'certificate' needs a selector for Windows targets"},
     {"win-posix-key", "", 6, 77, "'certificate.cert' is a file path for POSIX targets"},
     {"win-scep", "", 7, 22, "issuer 'scep' renews POSIX targets"},
+    {"win-acme", "", 7, 22, "issuer 'acme' renews POSIX targets"},
     {"win-bad-config", "", 7, 40, "'issuer.config' must be \"<CA host>\\\\<CA name>\""},
     {"win-thumbprint", "", 6, 62, "'certificate.thumbprint' must be a SHA-1 thumbprint"},
     {"inventory-missing", "", 3, 28, "/runbooks/bad/../inv/nonexistent.json': no such file"},
@@ -462,6 +473,25 @@ START_TEST(good_windows) {
 END_TEST
 
 /* A relative runbook path resolves against the working directory. */
+/* An acme issuer: its keys kept, admin-host paths resolved. */
+START_TEST(good_acme) {
+  rd_registry *reg = fake_registry();
+  rd_runbook *rb = load_good("good/acme.json", reg);
+  char want[2048];
+  ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "type")), "acme");
+  ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "challenge_type")), "dns-01");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rb->issuer, "eab"), "kid")),
+                   "kid-1");
+  snprintf(want, sizeof want, "%s/runbooks/good/keys/acme.key", FIXTURES);
+  ck_assert_str_eq(
+      json_string_value(json_object_get(json_object_get(rb->issuer, "account_key"), "file")), want);
+  snprintf(want, sizeof want, "%s/runbooks/good/keys/ca-bundle.pem", FIXTURES);
+  ck_assert_str_eq(json_string_value(json_object_get(rb->issuer, "ca_bundle")), want);
+  rd_runbook_free(rb);
+  rd_registry_free(reg);
+}
+END_TEST
+
 START_TEST(relative_runbook_path) {
   char cwd[4096], base[4096], want[8300];
   rd_diag d = {0};
@@ -753,6 +783,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, good_inventory_group);
   tcase_add_test(tc, good_inventory_all_and_filter);
   tcase_add_test(tc, good_windows);
+  tcase_add_test(tc, good_acme);
   tcase_add_test(tc, relative_runbook_path);
   tcase_add_test(tc, shipped_runbooks_validate);
   tcase_add_test(tc, shipped_lab_values);

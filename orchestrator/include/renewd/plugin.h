@@ -225,6 +225,16 @@ typedef struct rd_host_api {
    * or RD_EPROTO / RD_ENOMEM and a malloc'd buffer. */
   char *(*b64_encode)(const void *data, size_t len);
   int (*b64_decode)(const char *text, unsigned char **out, size_t *len);
+  /* A response header of an HTTP answer (r as passed to an rd_http_cb,
+   * during that callback): the first one named name (case-insensitive),
+   * its value without surrounding blanks, into out. 0, RD_ENOTFOUND,
+   * RD_EOVERFLOW (out too small) or RD_EINVAL (no name or no out). ACME
+   * needs Replay-Nonce, Location and Retry-After. The header lines kept
+   * are the final response's first 16 KiB. Appended after b64_decode: a
+   * plugin built with this header asks for a host API this large
+   * (host_api_min), so an older host refuses it rather than calling past
+   * the table's end. */
+  int (*http_header)(const rd_http_response *r, const char *name, char *out, size_t outlen);
 } rd_host_api;
 
 /* Results: {"changes": [{"what", "old", "new"}]}. Header-only helpers so
