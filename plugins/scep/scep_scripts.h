@@ -3,10 +3,7 @@
 #define RENEWD_SCEP_SCRIPTS_H
 #include "renewd/plugin.h"
 
-extern const rd_script scep_script_keygen;
-extern const rd_script scep_script_sign;
 extern const rd_script scep_script_selfsign;
 extern const rd_script scep_script_decrypt;
-extern const rd_script scep_script_cleanup;
 
 #endif

@@ -284,21 +284,9 @@ keys_now
 keys_now
 [[ -n ${CAP_PID:-} ]] && { kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=; }
 # Every 40-character piece of every private key's DER in base64, at all three
-# byte alignments, less the pieces that also occur in its public key (the
-# modulus is public: it travels in CSRs and certificates).
-mkdir -p "$WORK/keys"
-awk -v d="$WORK/keys" '/-----BEGIN/{n++; f=sprintf("%s/%05d.pem", d, n)} f{print > f}' "$WORK/keys.pem"
-b64_aligned() { for skip in 0 1 2; do tail -c +$((skip + 1)) "$1" | base64 -w0; echo; done; }
-: >"$WORK/key-pieces"
-for k in "$WORK"/keys/*.pem; do
-	openssl pkey -in "$k" -outform DER -out "$k.der" 2>/dev/null || continue
-	openssl pkey -in "$k" -pubout -outform DER -out "$k.pub" 2>/dev/null || continue
-	b64_aligned "$k.pub" >"$k.pub64"
-	b64_aligned "$k.der" | fold -w 40 | grep -E '^.{40}$' | sort -u >"$k.pieces"
-	grep -o -F -f "$k.pieces" "$k.pub64" | sort -u >"$k.public" || true
-	comm -23 "$k.pieces" "$k.public" >>"$WORK/key-pieces"
-done
-sort -u -o "$WORK/key-pieces" "$WORK/key-pieces"
+# byte alignments, less the pieces that also occur in its public key.
+. "$HERE/lib/keypieces.sh"
+key_pieces "$WORK/keys.pem" "$WORK/key-pieces"
 npieces=$(wc -l <"$WORK/key-pieces")
 check "collected key material of every host ($npieces pieces)" test "$npieces" -gt 100
 sqlite3 "$JOURNAL" .dump >"$WORK/journal.sql"
