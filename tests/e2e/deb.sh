@@ -11,7 +11,11 @@ if [ "$(id -u)" != 0 ]; then
   echo "deb.sh: needs root (dpkg -i); skipped" >&2
   exit 77
 fi
-for t in dpkg dpkg-deb cmake cpack man getent; do
+# man -w needs man-db (contrib/deps.sh installs it)
+if ! command -v man >/dev/null && [ -f "$src/contrib/deps.sh" ]; then
+  bash "$src/contrib/deps.sh" >&2 || true
+fi
+for t in dpkg dpkg-deb cmake cpack man getent runuser; do
   if ! command -v "$t" >/dev/null; then
     echo "deb.sh: $t is missing; run contrib/deps.sh" >&2
     exit 77
