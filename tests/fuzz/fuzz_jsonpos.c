@@ -1,7 +1,10 @@
 /* fuzz_jsonpos.c — the JSON position map (config/jsonpos.h) on any text.
  * rd_jsonpos_scan() must accept anything; when jansson parses the text too,
  * every member and element of the document must be found in the map, at a
- * position inside the text, down to the scanner's depth limit (512). */
+ * position inside the text, down to the scanner's depth limit (512).
+ * Texts with a NUL byte are not compared: jansson 2.14 skips a NUL right
+ * after a number or literal ("22\0," parses), the map stops there
+ * (docs/RELIABILITY.md). */
 #include <jansson.h>
 #include "base/err.h"
 #include "config/jsonpos.h"
@@ -18,10 +21,12 @@ static int line_count(const uint8_t *data, size_t size) {
 
 static void check(const rd_jsonpos *p, const char *ptr, int lines) {
   int line = 0, col = 0;
-  if (rd_jsonpos_value(p, ptr, &line, &col) != 0 || line < 1 || line > lines || col < 1)
+  if (rd_jsonpos_value(p, ptr, &line, &col) != 0 || line < 1 || line > lines || col < 1 ||
+      (*ptr && (rd_jsonpos_key(p, ptr, &line, &col) != 0 || line < 1 || line > lines ||
+                col < 1))) {
+    fprintf(stderr, "jsonpos: \"%s\" not in the map (or outside the text)\n", ptr);
     abort(); /* a value of the document not in the map */
-  if (*ptr && (rd_jsonpos_key(p, ptr, &line, &col) != 0 || line < 1 || line > lines || col < 1))
-    abort();
+  }
   rd_jsonpos_near(p, ptr, 1, &line, &col);
 }
 
@@ -59,11 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rd_jsonpos_value(p, "/steps/0/params", &line, &col);
   rd_jsonpos_near(p, "/targets/3/name", 0, &line, &col);
   json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
-  if (root) {
+  if (root && !memchr(data, '\0', size)) {
     ptr[0] = '\0';
     walk(p, root, ptr, sizeof ptr, line_count(data, size), 0);
-    json_decref(root);
   }
+  json_decref(root);
   rd_jsonpos_free(p);
   return 0;
 }

@@ -15,7 +15,8 @@
 static void setup(void) {
   char path[128], *text = NULL;
   size_t len = 0;
-  if (mkdir(fz_path("rb", path, sizeof path), 0700) || mkdir(fz_path("inv", path, sizeof path), 0700) ||
+  if (mkdir(fz_path("rb", path, sizeof path), 0700) ||
+      mkdir(fz_path("inv", path, sizeof path), 0700) ||
       rd_read_file(FIXTURES "/runbooks/inv/inventory.json", 1 << 20, &text, &len))
     abort();
   fz_write("inv/inventory.json", (const uint8_t *)text, len, path, sizeof path);
@@ -27,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char path[128];
   rd_runbook *rb = NULL;
   rd_diag d = {0};
-  if (!ready++)
+  if (!ready) {
     setup();
+    ready = 1;
+  }
   fz_write("rb/runbook.json", data, size, path, sizeof path);
   int rc = rd_runbook_load(path, NULL, &rb, &d);
   if (rc == 0 && !rb)

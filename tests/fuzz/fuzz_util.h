@@ -38,8 +38,8 @@ static inline const char *fz_path(const char *name, char *buf, size_t len) {
 }
 
 /* Write data to name in the private directory; returns the path in buf. */
-static inline const char *fz_write(const char *name, const uint8_t *data, size_t size, char *buf,
-                            size_t len) {
+static inline const char *fz_write(const char *name, const uint8_t *data, size_t size,
+                                   char *buf, size_t len) {
   FILE *f = fopen(fz_path(name, buf, len), "wb");
   if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
     perror("fuzz: write");
