@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check.sh — install, build and run every test renewd has: the Check unit
-# tests and the lab end-to-end tests under ASan+UBSan, then the unit tests
-# again under valgrind. Exits non-zero on any failure.
+# tests and the lab end-to-end tests under ASan+UBSan, a short run of each
+# fuzz target (tests/fuzz), then the unit tests again under valgrind. Exits
+# non-zero on any failure.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,6 +27,9 @@ if [ "$(id -u)" = 0 ] && grep -E '\*\*\*Skipped|Not Run' "$log"; then
   exit 1
 fi
 rm -f "$log"
+
+echo "== fuzz targets (libFuzzer + ASan + UBSan, 10 s each) =="
+bash tests/fuzz/run.sh build-fuzz 10
 
 echo "== unit tests under valgrind =="
 cmake -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -45,18 +45,27 @@ int rd_known_hosts_check(const char *path, const rd_kh_host *h, const rd_kh_key 
 }
 
 /* Whether one line of the file is an entry for the host, as libssh2 reads
- * it; comments, blank lines and lines libssh2 cannot parse are not. */
+ * it; comments, blank lines and lines libssh2 cannot parse are not. The line
+ * goes to libssh2 as a NUL-terminated copy: its readline looks at the byte
+ * after the length it is given, and a '\n' there made it count a key's
+ * length below zero (tests/fuzz/fuzz_known_hosts). */
 static int line_is_host(LIBSSH2_SESSION *holder, const char *line, size_t len,
                         const rd_kh_host *h) {
   LIBSSH2_KNOWNHOSTS *one;
+  char *copy;
   int hit = 0;
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
     len--;
-  if (!len || !(one = libssh2_knownhost_init(holder)))
+  if (!len || !(copy = malloc(len + 1)))
     return 0;
-  if (libssh2_knownhost_readline(one, line, len, LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0)
-    hit = rdssh_kh_has_host(one, h);
-  libssh2_knownhost_free(one);
+  memcpy(copy, line, len); /* not strndup: the line may hold a NUL */
+  copy[len] = '\0';
+  if ((one = libssh2_knownhost_init(holder))) {
+    if (libssh2_knownhost_readline(one, copy, len, LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0)
+      hit = rdssh_kh_has_host(one, h);
+    libssh2_knownhost_free(one);
+  }
+  free(copy);
   return hit;
 }
 

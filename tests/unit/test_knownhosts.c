@@ -208,6 +208,25 @@ START_TEST(replace_keeps_other_lines) {
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_known_hosts: libssh2 1.10's readline looks one
+ * byte past the length it is given; a line handed over without its newline
+ * but followed by one ("host TYPE  <spaces>") made it count the key's
+ * length below zero (malloc of SIZE_MAX: an abort under ASan). */
+START_TEST(replace_keeps_odd_line) {
+  char text[1024], want[1024], msg[512] = "";
+  const char odd[] = "11% \xff\xff\xff\xff\xff\xff\xff\xff             \n";
+  snprintf(text, sizeof text, "%s10.0.0.7 ssh-ed25519 %s\n", odd, ka.b64);
+  const char *p = kh_file("odd", text);
+  rd_kh_host host = {"10.0.0.7", NULL, 22};
+  rd_kh_key k = {kb.type, kb.blob, kb.len};
+  ck_assert_msg(rd_known_hosts_store(p, &host, &k, 1, msg, sizeof msg) == 0, "%s", msg);
+  snprintf(want, sizeof want, "%s10.0.0.7 ssh-ed25519 %s\n", odd, kb.b64);
+  char *got = tu_read_file(p, NULL);
+  ck_assert_str_eq(got, want);
+  free(got);
+}
+END_TEST
+
 START_TEST(add_to_missing_and_existing) {
   char path[400], msg[512] = "", want[1024];
   struct stat st;
@@ -264,6 +283,7 @@ int main(void) {
   tcase_add_test(tc, port_form);
   tcase_add_test(tc, missing_and_unreadable);
   tcase_add_test(tc, replace_keeps_other_lines);
+  tcase_add_test(tc, replace_keeps_odd_line);
   tcase_add_test(tc, add_to_missing_and_existing);
   tcase_add_test(tc, parse_key);
   suite_add_tcase(s, tc);
