@@ -186,6 +186,14 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
   fclose(f);
 }
 
+/* msg after a leading "host NAME: ", or msg itself. */
+static const char *without_host(const char *msg, const char *name) {
+  size_t n = strlen(name);
+  if (!strncmp(msg, "host ", 5) && !strncmp(msg + 5, name, n) && !strncmp(msg + 5 + n, ": ", 2))
+    return msg + 5 + n + 2;
+  return msg;
+}
+
 static void remote_exec_done(const rd_exec_result *r, void *arg) {
   remote_call *c = arg;
   rd_step *s = c->call.s;
@@ -218,9 +226,16 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   rr.json = doc;
   rr.out = r->out ? r->out : "";
   rr.out_len = r->out_len;
-  /* a transport failure has no stderr: its message (e.g. both fingerprints
-   * of a changed host key) is what the plugin reports */
-  rr.err = r->err && *r->err ? r->err : status ? r->msg : "";
+  /* a transport failure: its message (e.g. both fingerprints of a changed
+   * host key) is what the plugin reports, with any stderr that came before
+   * it — without the transport's own "host NAME: " prefix, which donef
+   * adds again */
+  char cause[1024];
+  if (status && r->err && *r->err) /* e.g. a timeout after some stderr */
+    snprintf(cause, sizeof cause, "%s (stderr: %s)", without_host(r->msg, s->j->t->name), r->err);
+  else
+    snprintf(cause, sizeof cause, "%s", status ? without_host(r->msg, s->j->t->name) : "");
+  rr.err = !status && r->err ? r->err : cause;
   if (status)
     rd_step_log(s, RD_LOG_DEBUG, "script %s: %s", c->script->name, r->msg);
   call_unlink(&c->call);

@@ -119,9 +119,10 @@ static inline void rd_remote_ok_cb(rd_step *s, int status, const rd_remote_resul
   char line[512];
   free(arg);
   if (status < 0) {
+    /* the transport's sentence names the cause ("ssh connect ADDR:
+     * connection refused"); without one, the code's name */
     rd_one_line(r ? r->err : NULL, line, sizeof line);
-    t.h->donef(s, status, NULL, "%s: %s%s%s", t.sc->name, t.h->strerror(status),
-               *line ? ": " : "", line);
+    t.h->donef(s, status, NULL, "%s: %s", t.sc->name, *line ? line : t.h->strerror(status));
   } else if (!r) {
     t.h->donef(s, RD_EPROTO, NULL, "%s: no result", t.sc->name);
   } else if (r->exit_status != 0) {
