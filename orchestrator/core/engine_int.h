@@ -58,6 +58,7 @@ enum rd_stage {
   ST_DIAGNOSE, /* remediation: check the follow-ups against the live certificate */
   ST_REPAIR,   /* remediation: fix what the diagnosis found, without renewing */
   ST_REPROBE,  /* the inventory probe again, under the host's lease (lease.c) */
+  ST_WINDOW,   /* the issuer's probe asks the CA's renewal window (window.c) */
   ST_END
 };
 
@@ -206,6 +207,11 @@ int rd_job_request_state(rd_step *s, rd_job_state to);
 /* job.c: forget the job's error and cause (remediation: a finding is not a
  * failure). */
 void rd_job_clear_error(rd_job *j);
+/* window.c: before the due decision, the probe of an issuer that may get the
+ * renewal window from its CA (RD_KIND_WINDOW): 1 when started (ST_WINDOW;
+ * rd_window_asked continues), 0 when there is nothing to ask. */
+int rd_window_ask(rd_job *j);
+void rd_window_asked(rd_job *j);
 /* hostapi.c */
 void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

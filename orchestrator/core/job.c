@@ -88,10 +88,12 @@ static void set_due_facts(rd_job *j) {
     time_t nb = (time_t)json_integer_value(json_object_get(cert, "not_before"));
     time_t na = (time_t)json_integer_value(json_object_get(cert, "not_after"));
     rd_due_why info;
-    is_due = rd_due(now, nb, na, (int64_t)(j->rb->policy.renew_before_days * 86400.0),
-                    j->rb->policy.renew_fraction, &info);
+    const json_t *win = json_object_get(j->facts, "renew_window"); /* window.c */
+    is_due = rd_due_decide(now, nb, na, (int64_t)(j->rb->policy.renew_before_days * 86400.0),
+                           j->rb->policy.renew_fraction, win, &info);
     expired = info.expired;
     snprintf(why, sizeof why, "%s", info.text);
+    json_object_set_new(due, "window", rd_due_window_json(&info, win));
   }
   json_t *problems = json_object_get(j->facts, "problems");
   if (j->e->opts.remediate && json_array_size(problems) > 0 && !is_due) {
@@ -355,6 +357,8 @@ void rd_job_next(rd_job *j) {
       rd_job_end(j, RD_JOB_FAILED);
       return;
     }
+    if (j->idx == 0 && rd_window_ask(j))
+      return; /* the CA's renewal window first: rd_window_asked comes back here */
     if (j->idx == 0) {
       set_due_facts(j);
       if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert")) {
@@ -550,6 +554,9 @@ void rd_job_next(rd_job *j) {
     return;
   case ST_REPROBE:
     job_reprobed(j);
+    return;
+  case ST_WINDOW:
+    rd_window_asked(j);
     return;
   case ST_END:
     return;

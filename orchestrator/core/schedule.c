@@ -69,6 +69,89 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
   return w.due;
 }
 
+/* ---- the CA's renewal window ------------------------------------------ */
+
+/* "2026-12-01T04:05:06Z" (iso) or "2026-12-01 04:05" */
+static void fmt_utc(char *buf, size_t len, time_t t, int iso) {
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) ||
+      !(iso ? strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) : strftime(buf, len, "%Y-%m-%d %H:%M", &tm)))
+    snprintf(buf, len, "?");
+}
+
+/* facts "renew_window" from ARI -> start, end, renew_at, next_check; 0 or
+ * RD_ENOTFOUND (none, or not from ARI, or malformed: the policy decides) */
+static int ari_window(const json_t *o, rd_due_why *w) {
+  const char *src = json_string_value(json_object_get(o, "source"));
+  const json_t *st = json_object_get(o, "start"), *en = json_object_get(o, "end");
+  const json_t *at = json_object_get(o, "renew_at"), *nc = json_object_get(o, "next_check");
+  if (!src || strcmp(src, "ARI") || !json_is_integer(st) || !json_is_integer(en) ||
+      json_integer_value(en) <= json_integer_value(st))
+    return RD_ENOTFOUND;
+  w->ari_start = (time_t)json_integer_value(st);
+  w->ari_end = (time_t)json_integer_value(en);
+  w->renew_at = json_is_integer(at) ? (time_t)json_integer_value(at) : w->ari_start;
+  if (w->renew_at < w->ari_start || w->renew_at >= w->ari_end)
+    w->renew_at = w->ari_start; /* not in the window: its start */
+  w->next_check = json_is_integer(nc) ? (time_t)json_integer_value(nc) : 0;
+  return 0;
+}
+
+int rd_due_decide(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
+                  double renew_fraction, const json_t *window, rd_due_why *why) {
+  rd_due_why w;
+  char s1[32], s2[32], s3[32];
+  int policy = rd_due(now, not_before, not_after, renew_before_s, renew_fraction, &w);
+  size_t n;
+  if (ari_window(window, &w)) {
+    if (policy < 0)
+      return policy;
+    n = strlen(w.text);
+    if (window && n < sizeof w.text)
+      snprintf(w.text + n, sizeof w.text - n, "; window from the policy");
+    if (why)
+      *why = w;
+    return w.due;
+  }
+  w.ari = 1;
+  w.expired = not_after <= now;
+  fmt_utc(s1, sizeof s1, w.ari_start, 0);
+  fmt_utc(s2, sizeof s2, w.ari_end, 0);
+  fmt_utc(s3, sizeof s3, w.renew_at, 0);
+  if (w.ari_end <= now)
+    snprintf(w.text, sizeof w.text,
+             "the CA's window (ARI) %s .. %s UTC is over: renew at once, the CA wants the "
+             "certificate replaced", s1, s2);
+  else
+    snprintf(w.text, sizeof w.text, "window %s .. %s UTC from the CA (ARI): renewal %s %s UTC%s", s1,
+             s2, w.renew_at <= now ? "time" : "at", s3, w.renew_at <= now ? " passed" : "");
+  if (w.expired) {
+    char left[32];
+    fmt_dur(left, sizeof left, now - not_after);
+    snprintf(w.text, sizeof w.text, "expired %s ago (the CA's window (ARI) %s .. %s UTC)", left,
+             s1, s2);
+  }
+  w.due = w.expired || w.ari_end <= now || w.renew_at <= now;
+  if (why)
+    *why = w;
+  return w.due;
+}
+
+json_t *rd_due_window_json(const rd_due_why *w, const json_t *window) {
+  char a[32], b[32], c[32], d[32];
+  if (!w->ari) {
+    fmt_utc(a, sizeof a, w->opens, 1);
+    return json_pack("{s:s, s:s, s:O?}", "source", "policy", "opens", a, "note",
+                     json_object_get(window, "note"));
+  }
+  fmt_utc(a, sizeof a, w->ari_start, 1);
+  fmt_utc(b, sizeof b, w->ari_end, 1);
+  fmt_utc(c, sizeof c, w->renew_at, 1);
+  fmt_utc(d, sizeof d, w->next_check, 1);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s?}", "source", "ARI", "start", a, "end", b,
+                   "renew_at", c, "next_check", w->next_check ? d : NULL);
+}
+
 /* ---- jitter ------------------------------------------------ */
 
 int64_t rd_jitter(int64_t base_s, int64_t jitter_s, uint64_t rnd) {

@@ -21,7 +21,9 @@ typedef struct rd_due_why {
   int64_t lifetime;    /* not_after - not_before */
   int64_t window;      /* the window opens this many seconds before not_after */
   time_t opens;        /* not_after - window */
-  char text[192];      /* "12.3 days left, window opens at 10.0 days" */
+  int ari;             /* the CA's window (RFC 9773) decided, not the policy */
+  time_t ari_start, ari_end, renew_at, next_check; /* with ari: the CA's window */
+  char text[256];      /* "12.3 days left, window opens at 10.0 days" */
 } rd_due_why;
 
 /* Due when the remaining validity is at most renew_before_s (when > 0), else
@@ -30,6 +32,30 @@ typedef struct rd_due_why {
  * (not_after <= not_before, or no usable policy). why may be NULL. */
 int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
            double renew_fraction, rd_due_why *why);
+
+/* ---- the CA's renewal window (ACME renewal information, RFC 9773) -------
+ * An issuer whose CA suggests a window (RD_KIND_WINDOW) sets the job's facts
+ * "renew_window" in its probe: {"source": "ARI", "start", "end",
+ * "renew_at" (the moment chosen uniformly in the window), "next_check" (the
+ * CA's Retry-After, 0 when it said none): epoch seconds}. When the CA has
+ * no window for the certificate, or could not be asked, the object says
+ * {"source": "policy", "note": why}. */
+
+/* The due decision of a job: by the CA's window when window (facts
+ * "renew_window", may be NULL) holds one from ARI, else by the policy
+ * (rd_due). With the CA's window: due from renew_at on; a window already
+ * over (end <= now: the CA wants the certificate replaced, e.g. a mass
+ * revocation) renews at once; an expired certificate is due whatever the
+ * window says. why->ari tells which decided; why->text names the window and
+ * its source ("...; window from the policy" when the issuer asked the CA
+ * and got none). Returns 1, 0 or RD_EINVAL (no usable window: see rd_due). */
+int rd_due_decide(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
+                  double renew_fraction, const json_t *window, rd_due_why *why);
+
+/* The window that decided, for the report: {"source": "ARI", "start",
+ * "end", "renew_at", "next_check"?} or {"source": "policy", "opens",
+ * "note"?} (RFC 3339 UTC times). New reference; window as for rd_due_decide. */
+json_t *rd_due_window_json(const rd_due_why *why, const json_t *window);
 
 /* ---- jitter ------------------------------------------------ */
 

@@ -606,6 +606,25 @@ void acme_flow_apply(acme_flow *f) {
     acme_fail(f, rc, "CA %s: directory: %s", f->dir_url, f->h->strerror(rc));
 }
 
+/* facts "renew_window" for the due decision (core/schedule.h): the CA's
+ * window, its Retry-After as the next check (RFC 9773 4.3: at least a
+ * minute, at most a day), or why there is none. */
+static void set_window_fact(acme_flow *f, const acme_ari_window *w, long retry_after,
+                            const char *note) {
+  json_t *v;
+  if (w) {
+    time_t now = time(NULL);
+    long ra = retry_after < 60 ? 60 : retry_after > 86400 ? 86400 : retry_after;
+    v = json_pack("{s:s, s:I, s:I, s:I, s:I}", "source", "ARI", "start", (json_int_t)w->start,
+                  "end", (json_int_t)w->end, "renew_at", (json_int_t)w->renew_at, "next_check",
+                  (json_int_t)(retry_after >= 0 ? now + ra : 0));
+  } else {
+    v = json_pack("{s:s, s:s}", "source", "policy", "note",
+                  note ? note : "the CA has no renewal window for this certificate");
+  }
+  json_object_set_new(f->h->facts(f->s), "renew_window", v);
+}
+
 /* The probe's report: what would be ordered and, when the CA offers
  * renewal information for the live certificate, its window. */
 static void probe_report(acme_flow *f, const acme_ari_window *w, long retry_after,
@@ -620,6 +639,7 @@ static void probe_report(acme_flow *f, const acme_ari_window *w, long retry_afte
     snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", one);
   }
   rd_result_change(res, "certificate", "current certificate", "(new certificate)");
+  set_window_fact(f, w, retry_after, ari_note);
   if (w) {
     strftime(s1, sizeof s1, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w->start));
     strftime(s2, sizeof s2, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w->end));

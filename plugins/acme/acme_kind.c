@@ -82,7 +82,7 @@ const rd_step_kind acme_kind_issue = {
     .summary = "ACME (RFC 8555) issuer: http-01 or dns-01 without an agent, the CSR signed on "
                "the target",
     .platform = RD_PLATFORM_POSIX,
-    .flags = RD_KIND_ISSUER,
+    .flags = RD_KIND_ISSUER | RD_KIND_WINDOW,
     .probe = acme_probe,
     .apply = acme_apply,
     .rollback = acme_rollback,

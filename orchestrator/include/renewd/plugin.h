@@ -257,6 +257,10 @@ typedef int (*rd_phase_fn)(rd_step *s, const rd_host_api *host);
 #define RD_KIND_RESTART 0x8u   /* re-applied after a rollback (service reloads) */
 #define RD_KIND_CHECK 0x10u    /* verification: re-run after a rollback with
                                   facts "expect" = the old certificate */
+#define RD_KIND_WINDOW 0x20u   /* an issuer whose CA may suggest the renewal
+                                  window (ACME ARI): its probe runs before the
+                                  due decision, also for a certificate not due,
+                                  and sets facts "renew_window" (core/schedule.h) */
 
 typedef struct rd_step_kind {
   const char *type;      /* runbook key, "<plugin>.<name>", e.g. "posix.key_acl" */
