@@ -141,14 +141,14 @@ json_t *rd_due_window_json(const rd_due_why *w, const json_t *window) {
   char a[32], b[32], c[32], d[32];
   if (!w->ari) {
     fmt_utc(a, sizeof a, w->opens, 1);
-    return json_pack("{s:s, s:s, s:O?}", "source", "policy", "opens", a, "note",
+    return json_pack("{s:s, s:s, s:O*}", "source", "policy", "opens", a, "note",
                      json_object_get(window, "note"));
   }
   fmt_utc(a, sizeof a, w->ari_start, 1);
   fmt_utc(b, sizeof b, w->ari_end, 1);
   fmt_utc(c, sizeof c, w->renew_at, 1);
   fmt_utc(d, sizeof d, w->next_check, 1);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s?}", "source", "ARI", "start", a, "end", b,
+  return json_pack("{s:s, s:s, s:s, s:s, s:s*}", "source", "ARI", "start", a, "end", b,
                    "renew_at", c, "next_check", w->next_check ? d : NULL);
 }
 
