@@ -66,6 +66,51 @@ void rb_load_ssh(ld *l) {
     s->command_timeout_ms = (long)(t * 1000);
 }
 
+/* "33%" or "12.5%": digits with at most one point, then '%' -> 0.33 / 0.125
+ * in *f; -1 when not that or not above 0 and below 100. */
+static int percent_value(const char *s, double *f) {
+  size_t n = strlen(s), dots = 0, i;
+  double v;
+  if (n < 2 || s[n - 1] != '%')
+    return -1;
+  for (i = 0; i + 1 < n; i++) {
+    if (s[i] == '.')
+      dots++;
+    else if (s[i] < '0' || s[i] > '9')
+      return -1;
+  }
+  if (dots > 1 || s[0] == '.' || s[n - 2] == '.')
+    return -1;
+  v = strtod(s, NULL);
+  if (!(v > 0 && v < 100))
+    return -1;
+  *f = v / 100;
+  return 0;
+}
+
+/* policy.renew_before as a share of the lifetime ("33%", as cert-manager's
+ * renewBeforePercentage): sets renew_fraction; 1 when the value is one (or
+ * a wrong one, reported), 0 when it is a duration. */
+static int renew_before_percent(ld *l, const json_t *o, rd_policy *p) {
+  const char *v = json_string_value(json_object_get(o, "renew_before"));
+  double f;
+  if (!v || !strchr(v, '%'))
+    return 0;
+  if (percent_value(v, &f))
+    rd_jctx_err(&l->j, "/policy/renew_before", 1,
+                "'policy.renew_before' as a share of the lifetime must be a percentage above 0 "
+                "and below 100, e.g. \"33%%\" (renew when a third of the lifetime is left); "
+                "got '%s'",
+                v);
+  else if (json_object_get(o, "renew_fraction"))
+    rd_jctx_err(&l->j, "/policy/renew_fraction", 0,
+                "'policy.renew_fraction' and a percentage in 'policy.renew_before' both give "
+                "the share of the lifetime: keep one");
+  else
+    p->renew_fraction = f;
+  return 1;
+}
+
 void rb_load_policy(ld *l) {
   static const char *const keys[] = {"renew_before", "renew_fraction", "key", "rotate_key",
                                      NULL};
@@ -81,7 +126,9 @@ void rb_load_policy(ld *l) {
   if (!o || !rb_is_type(l, o, "/policy", JSON_OBJECT, "an object"))
     return;
   rd_jctx_check_keys(&l->j, o, "/policy", keys);
-  before = rb_get_duration(l, o, "/policy", "renew_before", 0, 0, &has_before);
+  before = renew_before_percent(l, o, p)
+               ? 0
+               : rb_get_duration(l, o, "/policy", "renew_before", 0, 0, &has_before);
   if (before > 0) {
     p->renew_before_days = before / 86400;
     p->renew_fraction = 0;

@@ -38,7 +38,12 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
   if (not_after <= not_before)
     return RD_EINVAL;
   w.lifetime = (int64_t)not_after - (int64_t)not_before;
-  if (renew_before_s > 0)
+  /* a duration not shorter than the lifetime (the CA shortened it): a third
+   * of the lifetime, as cert-manager does, not a renewal at every scan */
+  w.overlong = renew_before_s > 0 && renew_before_s >= w.lifetime;
+  if (w.overlong)
+    w.window = (int64_t)llround((double)w.lifetime / 3);
+  else if (renew_before_s > 0)
     w.window = renew_before_s;
   else if (isfinite(renew_fraction) && renew_fraction > 0 && renew_fraction < 1)
     w.window = (int64_t)llround(renew_fraction * (double)w.lifetime);
@@ -47,7 +52,6 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
   w.remaining = (int64_t)not_after - (int64_t)now;
   w.expired = w.remaining <= 0;
   w.due = w.remaining <= w.window;
-  w.overlong = w.window >= w.lifetime;
   w.opens = (time_t)((int64_t)not_after - w.window);
   if (why) {
     fmt_dur(left, sizeof left, w.remaining);
@@ -61,9 +65,11 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
     if (n < sizeof w.text && renew_before_s <= 0)
       n += (size_t)snprintf(w.text + n, sizeof w.text - n, " (%.4g%% of the %s lifetime)",
                             renew_fraction * 100, life);
-    if (n < sizeof w.text && w.overlong)
+    if (n < sizeof w.text && w.overlong) {
+      fmt_dur(win, sizeof win, renew_before_s);
       snprintf(w.text + n, sizeof w.text - n,
-               "; the window is not shorter than the %s lifetime", life);
+               " (a third of the %s lifetime: renew_before %s is not shorter)", life, win);
+    }
     *why = w;
   }
   return w.due;

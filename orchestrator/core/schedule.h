@@ -15,8 +15,8 @@
 typedef struct rd_due_why {
   int due;             /* the renewal window is open (or the certificate expired) */
   int expired;         /* now >= not_after */
-  int overlong;        /* the window is at least as long as the lifetime: a fresh
-                          certificate would be due at once (a policy mistake) */
+  int overlong;        /* renew_before is not shorter than the lifetime (the CA
+                          shortened it): a third of the lifetime is used instead */
   int64_t remaining;   /* not_after - now, seconds (negative once expired) */
   int64_t lifetime;    /* not_after - not_before */
   int64_t window;      /* the window opens this many seconds before not_after */
@@ -27,7 +27,9 @@ typedef struct rd_due_why {
 } rd_due_why;
 
 /* Due when the remaining validity is at most renew_before_s (when > 0), else
- * at most renew_fraction x lifetime (0 < fraction < 1). An expired
+ * at most renew_fraction x lifetime (0 < fraction < 1). A renew_before_s not
+ * shorter than the lifetime would renew a fresh certificate at every scan:
+ * a third of the lifetime is used instead (overlong set). An expired
  * certificate is due, with expired set. Returns 1 due, 0 not due, RD_EINVAL
  * (not_after <= not_before, or no usable policy). why may be NULL. */
 int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before_s,
