@@ -32,10 +32,11 @@ int rd_window_ask(rd_job *j) {
 void rd_window_asked(rd_job *j) {
   rd_step *s = &j->steps[j->idx];
   if (s->status) { /* the policy decides; the pre-flight runs the probe again */
-    rd_step_log(s, RD_LOG_WARN, "no renewal window from the CA, the policy decides: %s",
-                j->error);
+    const char *why =
+        json_string_value(json_object_get(json_object_get(j->report, "cause"), "message"));
+    rd_step_log(s, RD_LOG_WARN, "no renewal window from the CA (above): the policy decides");
     json_object_set_new(j->facts, "renew_window",
-                        json_pack("{s:s, s:s}", "source", "policy", "note", j->error));
+                        json_pack("{s:s, s:s}", "source", "policy", "note", why ? why : j->error));
     rd_job_clear_error(j);
     s->status = 0;
   } else if (!json_object_get(j->facts, "renew_window")) {
