@@ -179,6 +179,16 @@ START_TEST(ari_window_in_the_probe_and_replaces_in_the_order) {
   ck_assert_str_eq(json_string_value(json_object_get(ari, "source")), "CA renewalInfo");
   ck_assert_int_eq(json_integer_value(json_object_get(ari, "retry_after")), 21600);
   ck_assert(json_is_false(json_object_get(ari, "now")));
+  /* the window for the due decision (core/schedule.h), Retry-After as the
+   * next check */
+  json_t *w = json_object_get(lh_facts(job), "renew_window");
+  time_t t0 = time(NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(w, "source")), "ARI");
+  ck_assert_int_eq(json_integer_value(json_object_get(w, "start")), 32472144000);
+  ck_assert_int_eq(json_integer_value(json_object_get(w, "end")), 32472144000 + 86400);
+  ck_assert(json_integer_value(json_object_get(w, "renew_at")) >= 32472144000 &&
+            json_integer_value(json_object_get(w, "renew_at")) < 32472144000 + 86400);
+  ck_assert(llabs(json_integer_value(json_object_get(w, "next_check")) - (t0 + 21600)) <= 5);
   /* a window in the past: renew at once */
   CA.ari = 2;
   st = lh_phase(job, &kind, RD_PHASE_PROBE, NULL, &out);
@@ -196,6 +206,10 @@ START_TEST(no_renewal_info_no_replaces) {
   live_cert_with_aki(); /* the CA offers no renewalInfo */
   int st = lh_phase(job, &kind, RD_PHASE_PROBE, NULL, &out);
   ck_assert_msg(st == 0 && strstr(out.msg, "the CA offers no renewal information"), "%s", out.msg);
+  json_t *w = json_object_get(lh_facts(job), "renew_window");
+  ck_assert_str_eq(json_string_value(json_object_get(w, "source")), "policy");
+  ck_assert_str_eq(json_string_value(json_object_get(w, "note")),
+                   "the CA offers no renewal information");
   ck_assert_int_eq(lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out), 0);
   ck_assert_str_eq(CA.replaces, "");
 }
