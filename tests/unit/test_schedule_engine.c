@@ -9,12 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <uv.h>
-
-#include "config/runbook.h"
-#include "core/engine.h"
-#include "host/registry.h"
-#include "store/journal.h"
+#include "engine_run.h"
 #include "testutil.h"
 
 #define DAY 86400
@@ -90,57 +85,26 @@ static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_c
 static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 
 typedef struct run_out {
-  int code;
-  char state[32];
+  tu_engine_run r;
+  const json_t *job; /* the report's job */
+  const char *state, *text;
   rd_engine_stats stats;
-  json_t *job; /* the report's job */
-  char *text;  /* the report for people */
 } run_out;
 
 static char jdir[64], jpath[128];
 
 static run_out run(int whatif) {
-  rd_registry *reg = NULL;
-  rd_runbook *rb = NULL;
-  rd_diag diag = {0};
-  rd_journal *j = NULL;
-  rd_engine *e = NULL;
-  uv_loop_t loop;
-  char err[512];
-  run_out o = {0};
-  size_t tl = 0;
-  FILE *devnull = fopen("/dev/null", "w"), *tf;
-  rd_engine_opts eo = {.whatif = whatif, .out = devnull};
+  run_out o;
   trace[0] = 0;
-  ck_assert_int_eq(rd_registry_new(&reg), 0);
-  ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
-  ck_assert_msg(rd_runbook_load(FIXTURES "/engine/flow.json", reg, &rb, &diag) == 0, "runbook");
-  if (!whatif)
-    ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
-  ck_assert_int_eq(rd_engine_add_runbook(e, rb), 0);
-  o.code = rd_engine_run(e, &o.stats);
-  o.job = json_deep_copy(json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0));
-  snprintf(o.state, sizeof o.state, "%s", json_string_value(json_object_get(o.job, "state")));
-  ck_assert_ptr_nonnull(tf = open_memstream(&o.text, &tl));
-  rd_engine_print_report(e, tf);
-  fclose(tf);
-  rd_engine_free(e);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_journal_close(j);
-  rd_runbook_free(rb);
-  rd_diag_free(&diag);
-  rd_registry_free(reg);
-  fclose(devnull);
+  tu_engine_run_file(FIXTURES "/engine/flow.json", &plugin, whatif, whatif ? NULL : jpath, &o.r);
+  o.job = tu_engine_job(&o.r, 0);
+  o.state = json_string_value(json_object_get(o.job, "state"));
+  o.text = o.r.text;
+  o.stats = o.r.stats;
   return o;
 }
 
-static void done(run_out *o) {
-  json_decref(o->job);
-  free(o->text);
-}
+static void done(run_out *o) { tu_engine_run_free(&o->r); }
 
 static const char *due_window(const run_out *o, const char *key) {
   return json_string_value(
@@ -180,7 +144,7 @@ START_TEST(window_later_waits) {
   window = "later";
   run_out o = run(1);
   ck_assert_str_eq(trace, "inv.probe iss.probe");
-  ck_assert_int_eq(o.code, 0);
+  ck_assert_int_eq(o.r.code, 0);
   ck_assert_int_eq(o.stats.due, 0);
   ck_assert_str_eq(due_window(&o, "source"), "ARI");
   ck_assert_ptr_nonnull(due_window(&o, "next_check"));
@@ -228,7 +192,7 @@ START_TEST(ca_unreachable) {
   window = "fail";
   run_out o = run(0);
   ck_assert_str_eq(trace, "inv.probe iss.probe");
-  ck_assert_int_eq(o.code, 0);
+  ck_assert_int_eq(o.r.code, 0);
   ck_assert_int_eq(o.stats.failed, 0);
   ck_assert_str_eq(due_window(&o, "source"), "policy");
   ck_assert_ptr_nonnull(strstr(due_window(&o, "note"), "directory: timed out"));
