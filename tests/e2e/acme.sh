@@ -13,11 +13,16 @@
 #  4. renewd killed mid-order (waiting after the dns-01 record was added):
 #     the next run resumes the journal's job and finishes the SAME order
 #     (the journal's acme.order, and pebble created one order for it).
-#  5. No private key of any host appears in the journal, renewd's output, the
+#  5. ARI (RFC 9773) through a test double of renewalInfo in front of pebble
+#     (Debian's pebble 2.4 has none: lib/acme_ari_double.py adds it to the
+#     directory): none of the hosts is due by days; h0001's window is open
+#     (renews), h0002's opens in 30 days (does not), h0003's is over (renews
+#     at once); `plan` names each window and its source (ARI, or the policy
+#     against pebble itself).
+#  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE), pebble's log or
 #     a capture of all lab traffic.
-# ARI is not exercised here (test_acme_flow covers it against a fake
-# renewalInfo). Needs root and pebble (contrib/deps.sh installs it).
+# Needs root and pebble (contrib/deps.sh installs it).
 # Prints "acme: N passed, M failed".
 set -euo pipefail
 
@@ -48,7 +53,7 @@ done
 WORK=$(mktemp -d /tmp/acme.XXXXXX)
 cleanup() {
 	local rc=$?
-	for p in ${CAP_PID:-} ${PEB_PID:-} ${CTS_PID:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${CAP_PID:-} ${PEB_PID:-} ${CTS_PID:-} ${ARI_PID:-}; do kill "$p" 2>/dev/null || true; done
 	"$LAB" down --purge >/dev/null 2>&1 || true
 	[[ -n ${KEEP_WORK:-} ]] && echo "acme: kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
@@ -238,7 +243,55 @@ check "h0002: a certificate from pebble, served" bash -c "openssl x509 -noout -i
 check "h0002: no staged key left" bash -c "! '$LAB' ssh h0002 'ls -a /srv/renewd-lab/tls/' | grep -q renewd-new"
 keys_now
 
-# ------------------------------------------------------------- 5. key material
+# ------------------------------------------------------------- 5. ARI
+# the test double of renewalInfo on the CA address, port 14443, with
+# pebble's TLS certificate; the runbook's directory is the double's
+serial_of() { crt "$1" | openssl x509 -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//'; }
+printf '{"%s": "inside", "%s": "outside", "%s": "past"}\n' "$(serial_of h0001)" "$(serial_of h0002)" \
+	"$(serial_of h0003)" >"$WORK/ari-windows.json"
+"$LAB" exec -- /usr/bin/python3 "$HERE/lib/acme_ari_double.py" $CA 14443 "$ACME/pebble.crt" "$ACME/pebble.key" \
+	"https://$CA:14000/dir" "$ACME/pebble.crt" "$WORK/ari-windows.json" "$WORK/ari.log" >"$WORK/ari-double.log" 2>&1 &
+ARI_PID=$!
+up=0
+for _ in $(seq 1 100); do
+	"$LAB" exec -- curl -fsS --cacert "$ACME/pebble.crt" -o "$WORK/ari-dir.json" "https://$CA:14443/dir" 2>/dev/null && { up=1; break; }
+	sleep 0.1
+done
+check "the renewalInfo double answers, its directory has renewalInfo" bash -c "[ $up = 1 ] && grep -q renewalInfo '$WORK/ari-dir.json'"
+check "pebble's own directory has none" bash -c "! '$LAB' exec -- curl -fsS --cacert '$ACME/pebble.crt' https://$CA:14000/dir | grep -q renewalInfo"
+sed "s|https://$CA:14000/dir|https://$CA:14443/dir|" "$WORK/lab.json" >"$WORK/ari.json"
+declare -A ARI_FP
+for h in "${HOSTS[@]}"; do ARI_FP[$h]=$(crt "$h" | fp); done
+orders0=$(orders)
+rd pplan plan "$WORK/lab.json"
+check "plan without ARI: nothing due (exit 0), got $rc" test "$rc" = 0
+check "plan without ARI: the window is the policy's" \
+	bash -c "[ \$(grep -c '^host h000[123] .*NOT_DUE — .*days left, window opens at 10.0 days; window from the policy\$' '$WORK/pplan.out') = 3 ]"
+rd aplan plan "$WORK/ari.json"
+check "plan with ARI: renewals due (exit 10), got $rc" test "$rc" = 10
+check "plan: h0001 inside the CA's window" grep -qE '^host h0001 .* — window [0-9: -]+ \.\. [0-9: -]+ UTC from the CA \(ARI\): renewal time .* passed$' "$WORK/aplan.out"
+check "plan: h0002 not due, its window later" grep -qE '^host h0002 .*NOT_DUE — window [0-9: -]+ \.\. [0-9: -]+ UTC from the CA \(ARI\): renewal at ' "$WORK/aplan.out"
+check "plan: h0003's window over, renew at once" grep -qE "^host h0003 .* — the CA's window \(ARI\) .* is over: renew at once" "$WORK/aplan.out"
+check "plan: the double was asked for each certificate" test "$(sort -u "$WORK/ari.log" | wc -l)" = 3
+check "plan: no order" test "$(orders)" = "$orders0"
+rd arun run "$WORK/ari.json" --json
+check "run with ARI: exit 10, got $rc" test "$rc" = 10
+check "run: the JSON report gives each window's source" test \
+	"$(jq -r '[.jobs[] | .host + "=" + .due.window.source] | sort | join(" ")' "$WORK/arun.out")" = "h0001=ARI h0002=ARI h0003=ARI"
+check "run: 2 renewed" test "$(jq -r '.stats.renewed' "$WORK/arun.out")" = 2
+check "h0001 (inside its window) renewed" bash -c "[ '$(crt h0001 | fp)' != '${ARI_FP[h0001]}' ] && [ '$(state_of h0001)' = DONE ]"
+check "h0002 (window later) not renewed" test "$(crt h0002 | fp)" = "${ARI_FP[h0002]}"
+check "h0003 (window over) renewed" bash -c "[ '$(crt h0003 | fp)' != '${ARI_FP[h0003]}' ] && [ '$(state_of h0003)' = DONE ]"
+check "pebble created 2 orders" test "$(($(orders) - orders0))" = 2
+for h in h0001 h0003; do
+	check "$h: its order names the certificate it replaces (ARI CertID)" bash -c "jq -r '.jobs[] | select(.host == \"$h\") | .steps[] | select(.type == \"acme.issue\") | .phases.probe.message' '$WORK/arun.out' | grep -qE 'replacing [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+'"
+done
+keys_now
+kill "$ARI_PID" 2>/dev/null || true
+wait "$ARI_PID" 2>/dev/null || true
+ARI_PID=
+
+# ------------------------------------------------------------- 6. key material
 [[ -n ${CAP_PID:-} ]] && { kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=; }
 key_pieces "$WORK/keys.pem" "$WORK/key-pieces"
 npieces=$(wc -l <"$WORK/key-pieces")
