@@ -139,7 +139,7 @@ static void check_inventory(rd_job *j, const rd_step *s, int sudo_broken) {
     add_check(j, "certificate", 1, probe_msg(s), NULL);
 }
 
-static void check_step(rd_job *j, const rd_step *s, int sudo_broken) {
+static void check_step(rd_job *j, const rd_step *s, int sudo_broken, int inv_failed) {
   char name[300], fix[1024];
   const char *url = json_string_value(json_object_get(j->rb->issuer, "url"));
   if (s->kind->flags & RD_KIND_ISSUER)
@@ -154,6 +154,10 @@ static void check_step(rd_job *j, const rd_step *s, int sudo_broken) {
   }
   if (sudo_broken && strstr(probe_msg(s), "sudo"))
     snprintf(fix, sizeof fix, "fix sudo first (above), then run doctor again");
+  else if (inv_failed && !(s->kind->flags & RD_KIND_ISSUER))
+    snprintf(fix, sizeof fix,
+             "it needs the live certificate: fix the certificate check (above) first, then run "
+             "doctor again");
   else if (s->kind->flags & RD_KIND_ISSUER)
     snprintf(fix, sizeof fix,
              "the CA must answer %s (SCEP and ACME: from this machine; AD CS: from the "
@@ -193,7 +197,7 @@ static int is_doctor_kind(const rd_step *s) {
 
 /* Every probe ran (or SSH stopped the walk): the checks, the outcome. */
 static void finish(rd_job *j) {
-  int sudo_broken = 0, ok = 1;
+  int sudo_broken = 0, inv_failed = 0, ok = 1;
   size_t k = 0, i;
   const json_t *c;
   check_ssh(j, &j->steps[0]);
@@ -202,10 +206,11 @@ static void finish(rd_job *j) {
       sudo_broken = platform_checks(j, &j->steps[k++]);
     for (; k < j->nsteps; k++) {
       const rd_step *s = &j->steps[k];
-      if (s->kind->flags & RD_KIND_INVENTORY)
+      if (s->kind->flags & RD_KIND_INVENTORY) {
         check_inventory(j, s, sudo_broken);
-      else
-        check_step(j, s, sudo_broken);
+        inv_failed = s->status != 0;
+      } else
+        check_step(j, s, sudo_broken, inv_failed);
     }
   }
   json_array_foreach(json_object_get(j->report, "checks"), i, c)

@@ -65,6 +65,8 @@ check "h0002: sudo check names the missing rule" \
 check "h0002: the sudoers line to add" has all "fix: as root on the host, 'visudo -f /etc/sudoers.d/renewd' and add the line: labadm ALL=(root) NOPASSWD: /bin/sh"
 check "h0002: the certificate waits for sudo" has all "host h0002: certificate: "
 check "h0002: not ready" has all "host h0002: verdict: "
+check "h0002: a step that needs the certificate says to fix that first" \
+	has all "host h0002: step app.conf sha1: config /srv/renewd-lab/etc/app.conf: the current certificate's sha1 is unknown (no facts.cert); fix: it needs the live certificate"
 check "h0003: unreadable key named" \
 	has all "host h0003: certificate: the private key /srv/renewd-lab/tls/server.key cannot be read"
 check "h0003: its fix" has all "renewd needs one it can read (openssl pkey -in KEY -out KEY.plain"
@@ -89,6 +91,7 @@ check "no sudo: the key is unreadable by labadm" \
 check "no sudo: its fix (sudo or an ACL)" has nosudo "setfacl -m u:labadm:r KEY"
 check "no sudo: the directory is not writable" has nosudo "host h0001: paths: /srv/renewd-lab/tls: not writable by labadm"
 check "no sudo: no sudo check" lacks nosudo "host h0001: sudo:"
+check "no sudo: each directory once" test "$(grep -c '^host h0001: paths: ' "$WORK/nosudo.out")" = 1
 
 # 6. host key not trusted
 rd untrusted doctor "$WORK/untrusted.json" --host h0001

@@ -23,6 +23,7 @@ static int sudo_ok = 1;  /* what the doctor kind finds */
 static int key_readable = 1;
 static int ca_status;    /* the issuer's probe */
 static int check_status; /* the follow-up's probe */
+static int inv_status;   /* the inventory's probe */
 
 static void note(const char *what) {
   if (trace[0])
@@ -50,6 +51,10 @@ static int inv_probe(rd_step *s, const rd_host_api *h) {
   time_t now = time(NULL);
   json_t *facts = h->facts(s);
   note("inv.probe");
+  if (inv_status) {
+    h->donef(s, inv_status, NULL, "posix.inventory: sudo: a password is required (exit 1)");
+    return 0;
+  }
   json_object_set_new(facts, "cert",
                       json_pack("{s:s, s:I, s:I}", "sha256", "old", "not_before",
                                 (json_int_t)(now - 9 * 86400), "not_after",
@@ -167,7 +172,7 @@ static const char *checks(void) {
 }
 
 static void setup(void) {
-  conn_status = ca_status = check_status = 0;
+  conn_status = ca_status = check_status = inv_status = 0;
   sudo_ok = key_readable = 1;
 }
 
@@ -228,6 +233,24 @@ START_TEST(untrusted_host_stops_the_walk) {
 }
 END_TEST
 
+/* the inventory fails (not SSH): the walk goes on, and a step that fails
+ * for want of the live certificate says to fix that first */
+START_TEST(failed_inventory_goes_on) {
+  inv_status = RD_EREMOTE;
+  check_status = RD_ENOTFOUND;
+  doctor(&plugin);
+  ck_assert_str_eq(trace, "doc.probe inv.probe iss.probe inst.probe(refused) chk.probe chk.probe");
+  ck_assert_str_eq(checks(), "ssh:ok sudo:ok certificate:FIX CA:ok install:ok step restart:FIX "
+                             "step check:FIX");
+  ck_assert_ptr_nonnull(strstr(text, "host t1: certificate: posix.inventory: sudo: a password is "
+                                     "required (exit 1); fix: the inventory must read"));
+  ck_assert_ptr_nonnull(strstr(text, "host t1: step check: config /etc/app.conf: does not contain "
+                                     "sha256 old; fix: it needs the live certificate: fix the "
+                                     "certificate check (above) first"));
+  ck_assert_int_eq(code, 1);
+}
+END_TEST
+
 START_TEST(platform_without_doctor_kind) {
   check_status = RD_ENOTFOUND;
   doctor(&plugin_nodoc);
@@ -245,6 +268,7 @@ int main(void) {
   tcase_add_test(tc, healthy_host_is_ready);
   tcase_add_test(tc, every_finding_with_its_fix);
   tcase_add_test(tc, untrusted_host_stops_the_walk);
+  tcase_add_test(tc, failed_inventory_goes_on);
   tcase_add_test(tc, platform_without_doctor_kind);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);

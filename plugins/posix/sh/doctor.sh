@@ -24,5 +24,5 @@ for _p in "$P_cert" "$P_key" "$P_chain"; do
   elif [ "$P_sudo" != 1 ] && [ ! -w "$_d" ]; then
     printf '%s\n' "$_d: not writable by $(id -un)"
   fi
-done >"$RD_P/dirs"
+done | sort -u >"$RD_P/dirs"
 rd_out_file dirs "$RD_P/dirs"
