@@ -28,10 +28,12 @@ static void add_check(rd_job *j, const char *check, int ok, const char *msg, con
                                      "message", msg ? msg : "", "fix", fix));
 }
 
-/* SSH could not connect, trust the host or log in: nothing else can run. */
+/* SSH could not connect, trust the host or log in: nothing else can run.
+ * Only asked of a host's first step, whose time-out is (almost always) the
+ * connection's: it would leave every later step to time out the same way. */
 static int ssh_failure(int status) {
   return status == RD_EHOSTKEY || status == RD_EAUTH || status == RD_ECONNREFUSED ||
-         status == RD_ENETWORK;
+         status == RD_ENETWORK || status == RD_ETIMEDOUT;
 }
 
 static const json_t *probe_of(const rd_step *s) {

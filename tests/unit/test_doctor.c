@@ -251,6 +251,17 @@ START_TEST(failed_inventory_goes_on) {
 }
 END_TEST
 
+/* a host that does not answer: its first step times out, nothing else runs */
+START_TEST(silent_host_stops_the_walk) {
+  conn_status = RD_ETIMEDOUT;
+  doctor(&plugin);
+  ck_assert_str_eq(trace, "doc.probe");
+  ck_assert_str_eq(checks(), "ssh:FIX");
+  ck_assert_ptr_nonnull(strstr(text, "; fix: check the address, the route and the firewall "
+                                     "between this machine and 192.0.2.1:22\n"));
+}
+END_TEST
+
 START_TEST(platform_without_doctor_kind) {
   check_status = RD_ENOTFOUND;
   doctor(&plugin_nodoc);
@@ -269,6 +280,7 @@ int main(void) {
   tcase_add_test(tc, every_finding_with_its_fix);
   tcase_add_test(tc, untrusted_host_stops_the_walk);
   tcase_add_test(tc, failed_inventory_goes_on);
+  tcase_add_test(tc, silent_host_stops_the_walk);
   tcase_add_test(tc, platform_without_doctor_kind);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
