@@ -19,8 +19,14 @@
 static const rd_script posix_doctor_script = {"posix.doctor", RD_PLATFORM_POSIX, 0, 0,
                                               POSIX_SH_LIB POSIX_SH_DOCTOR};
 
+/* Only `renewd doctor` runs it (core/build.c adds it to a doctor job
+ * without validating): a runbook that lists it is told so. */
 static int doctor_validate(const json_t *params, char *err, size_t errlen) {
-  return rd_check_keys(params, TYPE, NULL, err, errlen);
+  (void)params;
+  snprintf(err, errlen,
+           "%s is renewd doctor's own check, not a runbook step: run 'renewd doctor RUNBOOK'",
+           TYPE);
+  return RD_EINVAL;
 }
 
 static void check(json_t *checks, const char *name, int ok, const char *msg, const char *fix) {

@@ -15,6 +15,7 @@
 #include "config/runbook.h"
 #include "core/engine.h"
 #include "host/registry.h"
+#include "posix_plugin.h"
 #include "testutil.h"
 
 static char trace[1024];
@@ -272,6 +273,18 @@ START_TEST(platform_without_doctor_kind) {
 }
 END_TEST
 
+/* the real posix.doctor is doctor's own: a runbook that lists it is told so */
+START_TEST(posix_doctor_is_not_a_runbook_step) {
+  char err[256] = "";
+  json_t *p = json_object();
+  ck_assert_int_eq(posix_kind_doctor.validate(p, err, sizeof err), RD_EINVAL);
+  ck_assert_str_eq(err, "posix.doctor is renewd doctor's own check, not a runbook step: run "
+                        "'renewd doctor RUNBOOK'");
+  ck_assert_ptr_null(posix_kind_doctor.apply);
+  json_decref(p);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("doctor");
   TCase *tc = tcase_create("walk");
@@ -282,6 +295,7 @@ int main(void) {
   tcase_add_test(tc, failed_inventory_goes_on);
   tcase_add_test(tc, silent_host_stops_the_walk);
   tcase_add_test(tc, platform_without_doctor_kind);
+  tcase_add_test(tc, posix_doctor_is_not_a_runbook_step);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(report);
