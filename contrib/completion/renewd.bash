@@ -4,7 +4,7 @@ _renewd() {
   local cur prev verb opts i
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
-  local verbs="run plan validate status inventory remediate serve hosts debug"
+  local verbs="run plan doctor validate status inventory remediate serve hosts debug"
   verb=
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in -*) ;; *) verb=${COMP_WORDS[i]}; break ;; esac
@@ -28,6 +28,7 @@ _renewd() {
     validate) opts="--plugins --list-steps" ;;
     status) opts="--journal --json --all" ;;
     inventory) opts="--host --json --plugins" ;;
+    doctor) opts="--runbook --host --json --plugins" ;;
     remediate) opts="--runbook --host --whatif --json --journal --plugins" ;;
     serve) opts="--journal --listen --plugins --max-parallel --once" ;;
     hosts)

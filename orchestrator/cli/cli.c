@@ -37,6 +37,31 @@ const rd_verb rd_verbs[] = {
      "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed, 2 usage\n"
      "example: renewd plan runbooks/lab-posix-scep.json --json\n",
      cmd_plan},
+    {"doctor", "read-only preflight: what would stop a renewal on each target, and the fix",
+     "usage: renewd doctor RUNBOOK... [--host H]... [--json] [--plugins DIR]\n"
+     "\n"
+     "Checks, on every target of the runbooks and without changing anything, what a\n"
+     "renewal needs: SSH answers, the host key is trusted and the login works; the\n"
+     "platform's own checks (POSIX: 'sudo -n' may run /bin/sh as root when the\n"
+     "runbook's ssh.sudo is set, openssl, the certificate's directories); the\n"
+     "certificate and its key are readable and belong together; the CA answers\n"
+     "(SCEP and ACME: from this machine; AD CS: from the target); and every step's\n"
+     "probe. It runs like 'renewd plan' (mutating scripts are refused before they\n"
+     "are sent) but goes on past a failure, so one run lists every finding.\n"
+     "\n"
+     "One line per check, a fix after each failed one, then a verdict per host:\n"
+     "  host h0002: sudo: labadm may not run /bin/sh as root without a password ...;\n"
+     "      fix: as root on the host, 'visudo -f /etc/sudoers.d/renewd' and add the\n"
+     "      line: labadm ALL=(root) NOPASSWD: /bin/sh\n"
+     "  host h0001: verdict: all good: nothing would stop a renewal\n"
+     "\n"
+     "  --host H        only this target (repeatable); --runbook R names a runbook too\n"
+     "  --json          the report with each host's \"checks\" on stdout\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "\n"
+     "exit: 0 all good, 1 something to fix, 2 usage or a bad runbook\n"
+     "example: renewd doctor runbooks/lab-posix-scep.json --host h0001\n",
+     cmd_doctor},
     {"validate", "check runbooks without touching any target",
      "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
      "\n"

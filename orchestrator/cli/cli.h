@@ -5,6 +5,8 @@
 #ifndef RENEWD_CLI_H
 #define RENEWD_CLI_H
 #include <stddef.h>
+#include <stdio.h>
+#include <jansson.h>
 
 enum {
   RD_EXIT_OK = 0,
@@ -29,6 +31,12 @@ int cmd_validate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+/* cmd_run.c: load the runbooks, run the engine read-only (whatif) for
+ * verb, print its report; doctor's printer is cmd_doctor.c's. */
+int rd_cli_run(const char *verb, int argc, char **argv);
+void rd_doctor_print(const json_t *report, FILE *f);
 
 /* The verb table (cli.c) and its lookup. */
 extern const rd_verb rd_verbs[];

@@ -127,6 +127,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
   a.eo.whatif |= whatif;
   a.eo.remediate = remediate;
   a.eo.inventory = !strcmp(verb, "inventory");
+  a.eo.doctor = !strcmp(verb, "doctor");
   if (remediate && !a.nhosts) {
     fprintf(stderr, "renewd remediate: name the host with --host H (remediation is one host at "
                     "a time)\n");
@@ -177,6 +178,8 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     free(s);
   } else if (a.eo.inventory)
     print_inventory(rd_engine_report(e));
+  else if (a.eo.doctor)
+    rd_doctor_print(rd_engine_report(e), stdout);
   else
     rd_engine_print_report(e, stdout);
 out:
@@ -199,6 +202,9 @@ out:
 int cmd_run(int argc, char **argv) { return run_common("run", argc, argv, 0, 0); }
 int cmd_plan(int argc, char **argv) { return run_common("plan", argc, argv, 1, 0); }
 int cmd_remediate(int argc, char **argv) { return run_common("remediate", argc, argv, 0, 1); }
+int rd_cli_run(const char *verb, int argc, char **argv) { /* doctor: a whatif run */
+  return run_common(verb, argc, argv, 1, 0);
+}
 int cmd_inventory(int argc, char **argv) {
   int code = run_common("inventory", argc, argv, 1, 0);
   return code == RD_EXIT_RENEWED ? RD_EXIT_OK : code;

@@ -88,7 +88,7 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
       return RD_ECONFIG;
     }
     rd_wave_set *ws = rd_waves_for(e, rb);
-    if (!ws || !(j = calloc(1, sizeof *j)) || !(j->steps = calloc(rb->nsteps + 3, sizeof *j->steps))) {
+    if (!ws || !(j = calloc(1, sizeof *j)) || !(j->steps = calloc(rb->nsteps + 4, sizeof *j->steps))) {
       rd_job_free(j);
       return RD_ENOMEM;
     }
@@ -123,6 +123,12 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
         j->setup_failed = 1;
         snprintf(j->error, sizeof j->error, "host %s: ssh.passphrase: %s", t->name, err);
       }
+    }
+    if (e->opts.doctor) { /* the platform's own preflight runs first (core/doctor.c) */
+      snprintf(kname, sizeof kname, "%s.doctor", platform_name(t->platform));
+      const rd_step_kind *dk = rd_registry_find(e->reg, kname);
+      if (dk)
+        add_step(j, dk, NULL, "doctor", rb->ssh.command_timeout_ms);
     }
     add_step(j, inv, NULL, "inventory", rb->ssh.command_timeout_ms);
     add_step(j, iss, NULL, "issue", rb->ssh.command_timeout_ms * 3);

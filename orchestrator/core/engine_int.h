@@ -28,7 +28,9 @@ typedef struct rd_wave_set rd_wave_set;
   X(HEALTHY, "HEALTHY")                                                        \
   X(WOULD_REPAIR, "WOULD_REPAIR")                                              \
   X(REPAIRED, "REPAIRED")                                                      \
-  X(REPAIR_FAILED, "REPAIR_FAILED")
+  X(REPAIR_FAILED, "REPAIR_FAILED")                                            \
+  X(READY, "READY")                                                            \
+  X(NOT_READY, "NOT_READY")
 typedef enum rd_outcome {
 #define RD_OUT_GEN(id, name) RD_OUT_##id,
   RD_OUTCOME_MAP(RD_OUT_GEN)
@@ -59,6 +61,7 @@ enum rd_stage {
   ST_REPAIR,   /* remediation: fix what the diagnosis found, without renewing */
   ST_REPROBE,  /* the inventory probe again, under the host's lease (lease.c) */
   ST_WINDOW,   /* the issuer's probe asks the CA's renewal window (window.c) */
+  ST_DOCTOR,   /* doctor: every step's probe, whatever failed before */
   ST_END
 };
 
@@ -197,6 +200,9 @@ void rd_notify_expiry(rd_job *j);
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);
 void rd_remediate_next(rd_job *j);
+/* doctor.c: every completion of a doctor run (whatif + opts.doctor); the
+ * job ends READY or NOT_READY with its "checks" in the report. */
+void rd_doctor_next(rd_job *j);
 /* job.c: commit a state change (skips states a resumed job is past); the
  * only way a job changes state (plugins ask through set_state). */
 int rd_job_move(rd_job *j, rd_job_state to, const char *error);

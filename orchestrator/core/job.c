@@ -342,6 +342,10 @@ void rd_job_next(rd_job *j) {
     return;
   }
 
+  if (e->opts.doctor) { /* read-only preflight: doctor.c walks the steps */
+    rd_doctor_next(j);
+    return;
+  }
   switch (j->stage) {
   case ST_PROBE:
     if (s && s->status && j->idx > 0 && !e->opts.whatif && !s->kind->apply) {
@@ -558,6 +562,7 @@ void rd_job_next(rd_job *j) {
   case ST_WINDOW:
     rd_window_asked(j);
     return;
+  case ST_DOCTOR:
   case ST_END:
     return;
   }
@@ -578,6 +583,7 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   case RD_OUT_STATE: break;
   case RD_OUT_REPAIRED: st->renewed++; return;     /* "fixed": something changed */
   case RD_OUT_REPAIR_FAILED:
+  case RD_OUT_NOT_READY:
   case RD_OUT_LEASE_LOST: st->failed++; return;
   case RD_OUT_BACKOFF:
   case RD_OUT_BUSY:

@@ -10,12 +10,17 @@
  * Remedy: a certificate that is due, expired, missing or does not match its
  * key is renewed (the whole renewal flow, which runs every follow-up too);
  * otherwise the drifted steps are applied and verified, then the restart
- * steps, then the checks. With --whatif only the findings and the remedy
- * are reported. */
+ * steps, then the checks. Duplicates alone (two valid certificates of one
+ * template: NDES refuses to start) are not a reason to renew — a renewal
+ * would add a third — but drift the prune step repairs; a runbook without
+ * one gets them listed, REPAIR_FAILED. With --whatif only the findings and
+ * the remedy are reported. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/engine_int.h"
+#include "core/schedule.h"
 #include "base/err.h"
 
 static int is_followup(const rd_step *s) {
@@ -78,12 +83,48 @@ static int changes_in(const rd_step *s) {
   return json_array_size(json_object_get(json_object_get(ph, "result"), "changes")) > 0;
 }
 
+/* Due only because the inventory found duplicates (the schedule and every
+ * other finding say the live certificate is fine)? */
+static int only_duplicates(const rd_job *j) {
+  const json_t *cert = json_object_get(j->facts, "cert"), *p;
+  const json_t *problems = json_object_get(j->facts, "problems");
+  rd_due_why why;
+  size_t i, dups = 0;
+  if (!cert)
+    return 0;
+  if (rd_due(time(NULL), (time_t)json_integer_value(json_object_get(cert, "not_before")),
+             (time_t)json_integer_value(json_object_get(cert, "not_after")),
+             (int64_t)(j->rb->policy.renew_before_days * 86400.0), j->rb->policy.renew_fraction,
+             &why))
+    return 0;
+  json_array_foreach(problems, i, p) {
+    const char *what = json_string_value(json_object_get(p, "what"));
+    if (!what || strcmp(what, "duplicates"))
+      return 0;
+    dups++;
+  }
+  return dups > 0;
+}
+
 static void decide(rd_job *j) {
   rd_engine *e = j->e;
   int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
   size_t nrepair = 0;
   for (size_t k = 0; k < j->nsteps; k++)
     nrepair += j->steps[k].finding;
+  if (due && only_duplicates(j)) {
+    due = 0; /* pruned by the repair, never renewed */
+    if (!nrepair) {
+      snprintf(j->error, sizeof j->error,
+               "host %s: duplicates: the runbook has no step that removes them (add "
+               "windows.prune_duplicates), so they are listed, not fixed: remove the superseded "
+               "certificates by hand",
+               j->t->name);
+      json_object_set_new(j->report, "remedy", json_string("list"));
+      rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
+      return;
+    }
+  }
   if (due) {
     /* the renewal runs every follow-up against the new certificate */
     json_object_del(j->facts, "new_cert");
@@ -136,12 +177,12 @@ static void repair_next(rd_job *j) {
         }
       } else if (j->repair_phase == 1 && (s->kind->flags & RD_KIND_RESTART) && s->kind->apply &&
                  !s->applied) {
+        j->idx++; /* first: a phase may complete inside rd_step_run */
         rd_step_run(s, RD_PHASE_APPLY);
-        j->idx++;
         return;
       } else if (j->repair_phase == 2 && (s->kind->flags & RD_KIND_CHECK) && s->kind->verify) {
-        rd_step_run(s, RD_PHASE_VERIFY);
         j->idx++;
+        rd_step_run(s, RD_PHASE_VERIFY);
         return;
       }
     }
@@ -179,10 +220,12 @@ void rd_remediate_next(rd_job *j) {
     decide(j);
     return;
   }
-  /* ST_REPAIR */
-  if (s && s->status) {
-    rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
-    return;
-  }
+  /* ST_REPAIR: the diagnosis left every status 0, so any other is the
+   * repair phase that just failed (idx may already point past its step) */
+  for (size_t k = 0; k < j->nsteps; k++)
+    if (j->steps[k].status) {
+      rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
+      return;
+    }
   repair_next(j);
 }

@@ -10,6 +10,7 @@ extern const rd_step_kind posix_kind_prune;
 extern const rd_step_kind posix_kind_config_thumbprint;
 extern const rd_step_kind posix_kind_service;
 extern const rd_step_kind posix_kind_exec;
+extern const rd_step_kind posix_kind_doctor; /* renewd doctor only */
 
 /* The descriptor (also what renewd_plugin_v1 returns, see entry.c). */
 const rd_plugin *posix_plugin(void);
