@@ -53,6 +53,7 @@ static int add_step(rd_job *j, const rd_step_kind *kind, const json_t *params, c
   s->kind = kind;
   s->params = params ? params : empty_object();
   s->name = name ? name : kind->type;
+  s->timeout_ms = timeout_ms > 0 ? timeout_ms : 120000;
   s->cert = c;
   s->per_cert = per_cert;
   s->facts = j->cfacts[c];
