@@ -404,7 +404,12 @@ void rd_job_next(rd_job *j) {
     }
     if (s->status) {
       if (s->status == RD_EPENDING) {
-        rd_job_move(j, RD_JOB_PENDING_CA, j->error);
+        if (rd_job_state_behind(RD_JOB_ISSUED, j->state))
+          rd_job_move(j, RD_JOB_PENDING_CA, j->error);
+        else /* a later certificate of the job: the earlier ones are in
+              * place; the job stays open and the next run resumes it,
+              * polling this request (certs.c keeps the values apart) */
+          json_object_set_new(j->report, "pending", json_string(s->name));
         rd_job_finish(j);
         return;
       }
@@ -499,7 +504,9 @@ void rd_job_next(rd_job *j) {
     /* fall through */
   case ST_RESTART:
     if (j->stage == ST_RESTART) {
-      if (s && s->status && s->phase == RD_PHASE_APPLY && j->idx > 0)
+      /* the restart that just ran is the one before idx (s is the next) */
+      rd_step *ran = j->idx > 0 ? &j->steps[j->idx - 1] : NULL;
+      if (ran && ran->status && ran->phase == RD_PHASE_APPLY)
         json_object_set_new(j->report, "rollback_error", json_string(j->error));
       while (j->idx < j->nsteps) {
         rd_step *p = &j->steps[j->idx++];
@@ -516,9 +523,11 @@ void rd_job_next(rd_job *j) {
     }
     /* fall through */
   case ST_RECHECK:
-    if (s && s->status && j->idx > 0 && s->phase == RD_PHASE_VERIFY) {
+    /* the check that just ran is the one before idx: s, a later check, may
+     * still carry the failure that started the rollback */
+    if (j->idx > 0 && j->steps[j->idx - 1].status &&
+        j->steps[j->idx - 1].phase == RD_PHASE_VERIFY)
       json_object_set_new(j->report, "rollback_error", json_string(j->error));
-    }
     while (j->idx < j->nsteps) {
       rd_step *p = &j->steps[j->idx++];
       if ((p->kind->flags & RD_KIND_CHECK) && p->kind->verify && !p->skip) {
