@@ -12,12 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <uv.h>
-
-#include "config/runbook.h"
-#include "core/engine.h"
-#include "host/registry.h"
-#include "store/journal.h"
+#include "engine_run.h"
 #include "testutil.h"
 
 static char trace[4096];
@@ -139,8 +134,6 @@ static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 
 static char jdir[] = "/tmp/renewd-test-certs-XXXXXX";
 static char jpath[300], rbpath[300];
-static json_t *report;
-static char *text;
 
 /* The runbook: certificates a (RSA) and b (EC), each with its key ACL; the
  * host-level restart, then a check of each certificate (a's unbound: the
@@ -168,46 +161,19 @@ static void write_runbook(int together) {
   fclose(f);
 }
 
+static tu_engine_out out;
+static json_t *report; /* the job's */
+static const char *text;
+
 static int run(int whatif, rd_engine_stats *st) {
-  rd_registry *reg = NULL;
-  rd_runbook *rb = NULL;
-  rd_diag diag = {0};
-  rd_journal *j = NULL;
-  rd_engine *e = NULL;
-  uv_loop_t loop;
-  char err[512];
-  size_t tl = 0;
-  FILE *devnull = fopen("/dev/null", "w"), *tf;
-  rd_engine_opts eo = {.whatif = whatif, .out = devnull};
-  int code;
+  const char *files[] = {rbpath, NULL};
+  rd_engine_opts opts = {.whatif = whatif};
   trace[0] = 0;
-  ck_assert_int_eq(rd_registry_new(&reg), 0);
-  ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
-  if (rd_runbook_load(rbpath, reg, &rb, &diag)) {
-    rd_diag_print(&diag, stderr);
-    ck_abort_msg("runbook");
-  }
-  if (!whatif)
-    ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
-  ck_assert_int_eq(rd_engine_add_runbook(e, rb), 0);
-  code = rd_engine_run(e, st);
-  json_decref(report);
-  report = json_deep_copy(json_array_get(json_object_get(rd_engine_report(e), "jobs"), 0));
-  free(text);
-  ck_assert_ptr_nonnull(tf = open_memstream(&text, &tl));
-  rd_engine_print_report(e, tf);
-  fclose(tf);
-  rd_engine_free(e);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_journal_close(j);
-  rd_runbook_free(rb);
-  rd_diag_free(&diag);
-  rd_registry_free(reg);
-  fclose(devnull);
-  return code;
+  tu_engine_run(&plugin, files, &opts, jpath, &out);
+  *st = out.stats;
+  report = json_array_get(json_object_get(out.report, "jobs"), 0);
+  text = out.text;
+  return out.code;
 }
 
 static const char *state(void) { return json_string_value(json_object_get(report, "state")); }
@@ -224,9 +190,8 @@ static void teardown(void) {
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
   ck_assert_int_eq(system(cmd), 0);
-  json_decref(report);
+  tu_engine_out_free(&out);
   report = NULL;
-  free(text);
   text = NULL;
 }
 
