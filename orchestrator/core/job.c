@@ -584,6 +584,10 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   case RD_OUT_HELD: st->skipped++; return;
   default: return;
   }
+  if (json_object_get(j->report, "pending")) { /* a later certificate of the job */
+    st->pending++;
+    return;
+  }
   switch (j->state) {
   case RD_JOB_DONE: st->renewed++; break;
   case RD_JOB_FAILED: st->failed++; break;

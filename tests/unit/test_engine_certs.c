@@ -277,8 +277,10 @@ END_TEST
 START_TEST(resume_without_second_request) {
   rd_engine_stats st;
   pend_for = "b";
-  run(0, &st);
+  ck_assert_int_eq(run(0, &st), 0);
   ck_assert_str_eq(trace, "inv(a) inv(b) " RENEW_A " request(b,ec)");
+  ck_assert_int_eq(st.pending, 1);
+  ck_assert_msg(strstr(text, "  pending: b: issue: the job resumes at the next run"), "%s", text);
   ck_assert_int_eq(requests, 2);
   ck_assert_msg(strstr(json_string_value(json_object_get(report, "error")), "b"), "%s", text);
   pend_for = NULL;
