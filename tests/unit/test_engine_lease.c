@@ -28,6 +28,7 @@ static int fail_issue;      /* the issuer's apply fails */
 static int steal_on_install; /* inst.apply hands the lease to another owner */
 static long inst_apply_ms;  /* how long inst.apply takes */
 static int remediate;       /* run as `renewd remediate` */
+static int block_reload;    /* rs.probe: cannot succeed once the other job installed */
 static char jdir[64], jpath[128];
 
 static void note(const char *what) {
@@ -82,9 +83,13 @@ static void answered(rd_step *s, int status, void *arg) {
       }
     } else if (!strcmp(a->name, "inst.apply")) {
       (*serial_of(s, h))++;
+    } else if (!strcmp(a->name, "rs.probe") && block_reload && *serial_of(s, h) == 1 &&
+               host_serial + other_serial > 2) {
+      st = RD_ENOTFOUND; /* the other job's change took what this reload needs */
     }
   }
-  h->done(s, status ? status : st, NULL, st ? "denied on purpose" : NULL);
+  h->done(s, status ? status : st, NULL,
+          st == RD_ENOTFOUND ? "reload: cannot succeed now" : st ? "denied on purpose" : NULL);
   free(a);
 }
 
@@ -206,6 +211,7 @@ static void setup(void) {
   steal_on_install = 0;
   inst_apply_ms = 20;
   remediate = 0;
+  block_reload = 0;
   unsetenv("RENEWD_LEASE_TTL");
 }
 
@@ -269,6 +275,25 @@ START_TEST(same_host_serialized_and_reprobed) {
       json_array_get(json_object_get(o.report, "jobs"), 1 - done), "reprobed")));
   lease_of(lease, sizeof lease);
   ck_assert_msg(!strncmp(lease, "0 2 ", 4), "lease: %s", lease); /* claimed twice, free */
+  run_free(&o);
+}
+END_TEST
+
+/* The host changed while the second job waited for it (the first job's
+ * change took what the second's reload needs): the second runs its
+ * pre-flight again under the lease, and that probe stops it before the CA
+ * is asked for anything. */
+START_TEST(preflight_again_after_the_wait) {
+  const char *files[] = {rb_a, rb_c, NULL};
+  block_reload = 1;
+  run_out o = run_files(files);
+  assert_trace("inv.probe inv.probe " PREFLIGHT2,
+               " " RENEWAL " inv.probe iss.probe inst.probe rs.probe");
+  ck_assert_int_eq(o.stats.renewed, 1);
+  ck_assert_int_eq(o.stats.failed, 1);
+  size_t failed = !strcmp(job_str(&o, 0, "state"), "FAILED") ? 0 : 1;
+  ck_assert_str_eq(job_str(&o, failed, "state"), "FAILED");
+  ck_assert_msg(strstr(job_str(&o, failed, "error"), "reload: cannot succeed now"), "%s", o.text);
   run_free(&o);
 }
 END_TEST
@@ -444,6 +469,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, same_host_serialized_and_reprobed);
   tcase_add_test(tc, two_certificates_one_after_the_other);
+  tcase_add_test(tc, preflight_again_after_the_wait);
   tcase_add_test(tc, held_elsewhere_is_busy);
   tcase_add_test(tc, remediation_renews_under_one_lease);
   tcase_add_test(tc, released_at_every_end);
