@@ -70,12 +70,9 @@ int rd_certs_due(rd_job *j) {
     snprintf(why + strlen(why), sizeof why - strlen(why), "; forced");
   }
   /* --force renews every certificate; 'together', all once one is due */
-  for (size_t c = 0; c < j->ncerts; c++) {
+  for (size_t c = 0; c < j->ncerts; c++)
     if (j->e->opts.force || (rb->together && any))
       j->csel[c] = 1;
-    if (list)
-      json_object_set_new(json_array_get(list, c), "renew", json_boolean(j->csel[c]));
-  }
   if (rb->multi) {
     due = json_pack("{s:b, s:b, s:s}", "due", any, "expired", expired, "why", why);
     json_object_set_new(j->report, "due", due);
@@ -91,6 +88,10 @@ int rd_certs_due(rd_job *j) {
 }
 
 void rd_certs_select(rd_job *j) {
+  json_t *list = json_object_get(j->report, "certificates");
+  for (size_t c = 0; c < j->ncerts; c++) /* the report says what the job renews */
+    if (json_array_get(list, c))
+      json_object_set_new(json_array_get(list, c), "renew", json_boolean(j->csel[c]));
   for (size_t k = j->ninv; k < j->nsteps; k++) {
     rd_step *s = &j->steps[k];
     s->skip = s->per_cert > 0 && !j->csel[s->cert];
