@@ -201,7 +201,7 @@ void rd_waves_probed(rd_job *j, int due); /* once per job */
 void rd_waves_ended(rd_job *j);           /* a job whose renewal started ended */
 /* notify.c: webhook events (once each, remembered in the journal) */
 void rd_notify_job_end(rd_job *j);
-void rd_notify_expiry(rd_job *j);
+void rd_notify_expiry(rd_job *j, const json_t *cert); /* each certificate of the job */
 /* remediate.c: after the inventory probe in remediation mode; then each
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);

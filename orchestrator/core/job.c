@@ -335,10 +335,10 @@ void rd_job_next(rd_job *j) {
     if (j->idx + 1 == j->ninv) { /* every certificate inventoried */
       rd_certs_due(j);
       for (size_t c = 0; e->journal && !e->opts.inventory && c < j->ncerts; c++)
-        if (json_object_get(j->cfacts[c], "cert"))
+        if (json_object_get(j->cfacts[c], "cert")) {
           rd_journal_inventory(e->journal, j->t->name, json_object_get(j->cfacts[c], "cert"));
-      if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert"))
-        rd_notify_expiry(j);
+          rd_notify_expiry(j, json_object_get(j->cfacts[c], "cert"));
+        }
       if (e->opts.inventory) {
         const json_t *cert = json_object_get(j->facts, "cert");
         if (cert)

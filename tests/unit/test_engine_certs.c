@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine_run.h"
+#include "httpcatch.h"
 #include "testutil.h"
 
 static char trace[4096];
@@ -138,11 +139,17 @@ static char jpath[300], rbpath[300];
 /* The runbook: certificates a (RSA) and b (EC), each with its key ACL; the
  * host-level restart, then a check of each certificate (a's unbound: the
  * job's first certificate). */
-static void write_runbook(int together) {
+static void write_runbook(int together, int hook_port) {
+  char notify[200] = "";
   FILE *f = fopen(rbpath, "w");
   ck_assert_ptr_nonnull(f);
+  if (hook_port) /* expiry warnings to a webhook */
+    snprintf(notify, sizeof notify,
+             " \"notify\": {\"webhook\": {\"url\": \"http://127.0.0.1:%d/hook\"},"
+             " \"before_expiry_days\": [7]},\n",
+             hook_port);
   fprintf(f,
-          "{\"name\": \"pair\", \"together\": %s,\n"
+          "{\"name\": \"pair\", \"together\": %s,\n%s"
           " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"192.0.2.1\", \"platform\": \"posix\"}]},\n"
           " \"ssh\": {\"user\": \"ops\", \"identity\": \"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"},\n"
           " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\", \"ca_fingerprint\":"
@@ -157,7 +164,7 @@ static void write_runbook(int together) {
           " \"steps\": [{\"type\": \"test.restart\", \"name\": \"restart\"},\n"
           "   {\"type\": \"test.check\", \"name\": \"check a\"},\n"
           "   {\"type\": \"test.check\", \"name\": \"check b\", \"certificate\": \"b\"}]}\n",
-          together ? "true" : "false");
+          together ? "true" : "false", notify);
   fclose(f);
 }
 
@@ -184,7 +191,7 @@ static void setup(void) {
   snprintf(rbpath, sizeof rbpath, "%s/pair.json", jdir);
   requests = 0;
   due_only = fail_chk = pend_for = NULL;
-  write_runbook(0);
+  write_runbook(0, 0);
 }
 static void teardown(void) {
   char cmd[400];
@@ -242,7 +249,7 @@ END_TEST
 
 START_TEST(together_renews_both) {
   rd_engine_stats st;
-  write_runbook(1);
+  write_runbook(1, 0);
   due_only = "b";
   ck_assert_int_eq(run(0, &st), 10);
   ck_assert_str_eq(trace, "inv(a) inv(b) " RENEW_A " " RENEW_B
@@ -296,6 +303,25 @@ START_TEST(resume_without_second_request) {
 }
 END_TEST
 
+/* The expiry warning is per certificate: each of the job's is announced. */
+START_TEST(expiry_warning_for_each) {
+  rd_engine_stats st;
+  hc_server hc;
+  ck_assert_int_eq(hc_start(&hc), 0);
+  write_runbook(0, hc.port);
+  ck_assert_int_eq(run(0, &st), 10);
+  ck_assert_msg(hc_count(&hc) == 2, "%s\n---\n%s", hc.requests[0], hc.requests[1]); /* two certificates expiring */
+  int a = 0, b = 0;
+  for (int i = 0; i < 2; i++) {
+    a += strstr(hc.requests[i], "\"event\":\"expiring\"") && strstr(hc.requests[i], "\"old-a\"");
+    b += strstr(hc.requests[i], "\"event\":\"expiring\"") && strstr(hc.requests[i], "\"old-b\"");
+  }
+  ck_assert_int_eq(a, 1);
+  ck_assert_int_eq(b, 1);
+  hc_stop(&hc);
+}
+END_TEST
+
 START_TEST(plan_shows_every_certificate) {
   rd_engine_stats st;
   due_only = "a";
@@ -319,6 +345,7 @@ int main(void) {
   tcase_add_test(tc, failure_restores_both);
   tcase_add_test(tc, resume_without_second_request);
   tcase_add_test(tc, plan_shows_every_certificate);
+  tcase_add_test(tc, expiry_warning_for_each);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
