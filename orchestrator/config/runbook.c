@@ -100,8 +100,9 @@ static char *runbook_dir(const char *path) {
 
 int rd_runbook_load(const char *path, const rd_registry *reg, rd_runbook **out, rd_diag *diag) {
   static const char *const top_keys[] = {"$schema",  "name",     "description", "targets",
-                                         "ssh",      "certificate", "issuer",    "policy",
-                                         "steps",    "schedule", "notify",      NULL};
+                                         "ssh",      "certificate", "certificates", "together",
+                                         "issuer",   "policy",   "steps",    "schedule",
+                                         "notify",   NULL};
   char *text = NULL;
   size_t len = 0, first = diag ? diag->n : 0;
   json_error_t jerr;
@@ -148,15 +149,15 @@ int rd_runbook_load(const char *path, const rd_registry *reg, rd_runbook **out, 
     load_name(&l);
     rb_load_ssh(&l);
     rb_load_targets(&l);
-    rb_load_certificate(&l);
-    rb_load_issuer(&l);
     rb_load_policy(&l);
+    rb_load_certificates(&l);
+    rb_load_issuer(&l);
     rb_load_steps(&l);
     rb_load_schedule(&l);
     rb_load_notify(&l);
     cross_checks(&l);
     rb_walk_secrets(&l, l.root, ptr, sizeof ptr);
-    rb->certificate = json_incref(json_object_get(l.root, "certificate"));
+    rb->certificate = rb->ncerts ? json_incref(rb->certs[0].selector) : NULL;
     rb->issuer = json_incref(json_object_get(l.root, "issuer"));
     rb->notify = json_incref(json_object_get(l.root, "notify"));
   }
@@ -196,12 +197,8 @@ void rd_runbook_free(rd_runbook *rb) {
   json_decref(rb->issuer);
   free(rb->policy.key_type);
   free(rb->policy.curve);
-  for (size_t i = 0; rb->steps && i < rb->nsteps; i++) {
-    free(rb->steps[i].type);
-    free(rb->steps[i].name);
-    json_decref(rb->steps[i].params);
-  }
-  free(rb->steps);
+  rb_steps_free(rb->steps, rb->nsteps);
+  rb_certs_free(rb);
   free(rb->schedule.window);
   json_decref(rb->schedule.waves);
   json_decref(rb->notify);

@@ -69,7 +69,24 @@ typedef struct rd_step_cfg {
   long timeout_ms;           /* default 120000 */
   const rd_step_kind *kind;  /* resolved from the registry */
   int line, column;          /* where the step was declared */
+  int cert;                  /* host-level step bound to certificates[cert] by its
+                                "certificate" member; -1 unbound (a per-certificate
+                                step: the index of its certificate) */
 } rd_step_cfg;
+
+/* One certificate of a runbook: 'certificate' (the one-item form) or an
+ * item of 'certificates'. Its steps run right after its install; the
+ * runbook's 'steps' run once after every certificate of the job. */
+typedef struct rd_cert_cfg {
+  char *name;                /* "rsa"; NULL in the one-item form */
+  json_t *selector;          /* POSIX {"cert", "key", "chain"}; Windows {...} */
+  json_t *policy_json;       /* the 'policy' its steps see: the runbook's with this
+                                certificate's own members over it */
+  rd_policy policy;
+  rd_step_cfg *steps;        /* per-certificate steps, in order */
+  size_t nsteps;
+  int line, column;          /* where the certificate was declared */
+} rd_cert_cfg;
 
 typedef struct rd_schedule {
   long scan_interval_s;      /* default 3600 */
@@ -88,10 +105,16 @@ typedef struct rd_runbook {
   rd_target *targets;
   size_t ntargets;
   rd_ssh_cfg ssh;
-  json_t *certificate;       /* selector: POSIX {"cert", "key", "chain"}; Windows {...} */
+  json_t *certificate;       /* the first certificate's selector (certs[0].selector) */
+  rd_cert_cfg *certs;        /* 'certificate' (one) or 'certificates' (several) */
+  size_t ncerts;
+  int multi;                 /* the 'certificates' form: journal values and
+                                reports carry each certificate's name */
+  int together;              /* 'together': one due certificate renews them all */
   json_t *issuer;            /* {"type": "scep", ...} */
   rd_policy policy;
-  rd_step_cfg *steps;        /* follow-ups and verification, in order */
+  rd_step_cfg *steps;        /* host-level follow-ups and verification, in order,
+                                once per job after every certificate */
   size_t nsteps;
   rd_schedule schedule;
   json_t *notify;            /* or NULL */

@@ -10,7 +10,8 @@
  *   runbook_values.c    typed getters (string, bool, int, duration), paths
  *   runbook_secrets.c   secret references anywhere in the document
  *   runbook_targets.c   'targets': inline hosts or an inventory group
- *   runbook_issuer.c    'certificate' and 'issuer'
+ *   runbook_certs.c     'certificate' or 'certificates', 'together'
+ *   runbook_issuer.c    a certificate's selector, 'issuer'
  *   runbook_sections.c  'ssh', 'policy', 'notify'
  *   runbook_steps.c     'steps' and their plugin parameters
  *   runbook_schedule.c  'schedule': intervals, window, waves */
@@ -82,7 +83,18 @@ int rb_platforms_only(const ld *l, rd_platform p);
 const char *rb_platforms_word(const ld *l);
 
 /* ---- the sections ---- */
-void rb_load_certificate(ld *l); /* runbook_issuer.c */
+void rb_load_certificates(ld *l); /* runbook_certs.c (after rb_load_policy) */
+void rb_certs_free(rd_runbook *rb);
+/* runbook_issuer.c: a certificate's selector o at ptr */
+void rb_check_selector(ld *l, json_t *o, const char *ptr);
+/* runbook_sections.c: the policy object o at ptr over p (p holds what
+ * applies to the members o lacks) */
+void rb_policy_at(ld *l, json_t *o, const char *ptr, rd_policy *p);
+/* runbook_steps.c: the steps array a at ptr; cert < 0: the runbook's
+ * host-level steps (each may name its "certificate"), else those of
+ * certificates[cert]. rb_steps_free frees such a list. */
+void rb_steps_at(ld *l, json_t *a, const char *ptr, int cert, rd_step_cfg **out, size_t *n);
+void rb_steps_free(rd_step_cfg *steps, size_t n);
 void rb_load_issuer(ld *l);      /* runbook_issuer.c */
 void rb_load_ssh(ld *l);         /* runbook_sections.c */
 void rb_load_policy(ld *l);      /* runbook_sections.c */

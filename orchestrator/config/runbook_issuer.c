@@ -1,4 +1,4 @@
-/* runbook_issuer.c — 'certificate' (file paths on POSIX, a store selector on
+/* runbook_issuer.c — a certificate's selector (file paths on POSIX, a store selector on
  * Windows) and 'issuer' (scep, adcs), checked against the targets' platforms. */
 #include <limits.h>
 #include <math.h>
@@ -10,86 +10,97 @@
 #include "base/err.h"
 #include "config/runbook_int.h"
 
-void rb_load_certificate(ld *l) {
+/* A certificate's selector o at ptr: file paths on POSIX, a store selector
+ * on Windows. The messages name it as the runbook does ("certificate",
+ * "certificates[1].certificate"). */
+void rb_check_selector(ld *l, json_t *o, const char *ptr) {
   static const char *const keys[] = {"cert",    "key",        "chain",    "subject_cn",
                                      "store",   "template",   "template_oid",
                                      "subject", "thumbprint", NULL};
   static const char *const posix_keys[] = {"cert", "key", "chain", NULL};
   static const char *const win_keys[] = {"store", "template", "template_oid", "subject",
                                          "thumbprint", NULL};
-  json_t *o = rb_member(l, l->root, "", "certificate", 1);
   const char *v;
+  char w[PTR_MAX];
   int have_win_selector = 0;
-  if (!o || !rb_is_type(l, o, "/certificate", JSON_OBJECT, "an object"))
+  DISP(l, ptr, w);
+  if (!rb_is_type(l, o, ptr, JSON_OBJECT, "an object"))
     return;
-  rd_jctx_check_keys(&l->j, o, "/certificate", keys);
+  rd_jctx_check_keys(&l->j, o, ptr, keys);
   for (const char *const *k = posix_keys; *k; k++) {
     char p[PTR_MAX];
-    rb_child(p, sizeof p, "/certificate", *k);
-    if ((v = rb_get_string(l, o, "/certificate", *k, 0)) && v[0] != '/')
-      rd_jctx_err(&l->j, p, 1,
-                  "'certificate.%s' must be an absolute path on the target, got '%s'", *k, v);
+    rb_child(p, sizeof p, ptr, *k);
+    if ((v = rb_get_string(l, o, ptr, *k, 0)) && v[0] != '/')
+      rd_jctx_err(&l->j, p, 1, "'%s.%s' must be an absolute path on the target, got '%s'", w,
+                  *k, v);
     else if (v && rb_platforms_only(l, RD_PLATFORM_WINDOWS))
       rd_jctx_err(&l->j, p, 0,
-                  "'certificate.%s' is a file path for POSIX targets, but this runbook's "
+                  "'%s.%s' is a file path for POSIX targets, but this runbook's "
                   "targets are all Windows; select the certificate with 'store' and "
                   "'template', 'template_oid', 'subject' or 'thumbprint'",
-                  *k);
+                  w, *k);
   }
   for (const char *const *k = win_keys; *k; k++) {
     char p[PTR_MAX];
-    rb_child(p, sizeof p, "/certificate", *k);
-    if (!(v = rb_get_string(l, o, "/certificate", *k, 0)))
+    rb_child(p, sizeof p, ptr, *k);
+    if (!(v = rb_get_string(l, o, ptr, *k, 0)))
       continue;
     if (strcmp(*k, "store"))
       have_win_selector = 1;
     if (!strcmp(*k, "store") && strncasecmp(v, "LocalMachine\\", 13) &&
         strncasecmp(v, "CurrentUser\\", 12))
       rd_jctx_err(&l->j, p, 1,
-                  "'certificate.store' must be LocalMachine\\NAME or CurrentUser\\NAME "
+                  "'%s.store' must be LocalMachine\\NAME or CurrentUser\\NAME "
                   "(e.g. \"LocalMachine\\\\My\"), got '%s'",
-                  v);
+                  w, v);
     if (!strcmp(*k, "template_oid")) {
       int ok = v[0] >= '0' && v[0] <= '2' && v[1] == '.';
       for (const char *q = v; ok && *q; q++)
         ok = (*q >= '0' && *q <= '9') || (*q == '.' && q[1] && q[1] != '.');
       if (!ok)
         rd_jctx_err(&l->j, p, 1,
-                    "'certificate.template_oid' must be a dotted OID like "
+                    "'%s.template_oid' must be a dotted OID like "
                     "\"1.3.6.1.4.1.311.21.8.1234.5678\", got '%s'",
-                    v);
+                    w, v);
     }
     if (!strcmp(*k, "thumbprint") && (strlen(v) != 40 || !rb_hex_ok(v, 40)))
       rd_jctx_err(&l->j, p, 1,
-                  "'certificate.thumbprint' must be a SHA-1 thumbprint (40 hex digits, no "
+                  "'%s.thumbprint' must be a SHA-1 thumbprint (40 hex digits, no "
                   "spaces), got '%s'",
-                  v);
+                  w, v);
     if (rb_platforms_only(l, RD_PLATFORM_POSIX))
       rd_jctx_err(&l->j, p, 0,
-                  "'certificate.%s' selects a certificate in a Windows store, but this "
+                  "'%s.%s' selects a certificate in a Windows store, but this "
                   "runbook's targets are all POSIX; use 'cert' and 'key' file paths",
-                  *k);
+                  w, *k);
   }
-  if ((v = rb_get_string(l, o, "/certificate", "subject_cn", 0)) &&
-      rb_platforms_only(l, RD_PLATFORM_WINDOWS))
-    rd_jctx_err(&l->j, "/certificate/subject_cn", 0,
-                "'certificate.subject_cn' names the subject of a first enrolment on POSIX "
-                "targets, but this runbook's targets are all Windows");
+  if ((v = rb_get_string(l, o, ptr, "subject_cn", 0)) &&
+      rb_platforms_only(l, RD_PLATFORM_WINDOWS)) {
+    char p[PTR_MAX];
+    rb_child(p, sizeof p, ptr, "subject_cn");
+    rd_jctx_err(&l->j, p, 0,
+                "'%s.subject_cn' names the subject of a first enrolment on POSIX "
+                "targets, but this runbook's targets are all Windows",
+                w);
+  }
   if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_POSIX))) {
     if (!json_object_get(o, "cert"))
-      rd_jctx_err(&l->j, "/certificate", 0,
-                  "missing required key 'cert' in 'certificate': POSIX targets need the "
-                  "certificate's path (and 'key')");
+      rd_jctx_err(&l->j, ptr, 0,
+                  "missing required key 'cert' in '%s': POSIX targets need the "
+                  "certificate's path (and 'key')",
+                  w);
     if (!json_object_get(o, "key"))
-      rd_jctx_err(&l->j, "/certificate", 0,
-                  "missing required key 'key' in 'certificate': POSIX targets need the "
-                  "private key's path");
+      rd_jctx_err(&l->j, ptr, 0,
+                  "missing required key 'key' in '%s': POSIX targets need the "
+                  "private key's path",
+                  w);
   }
   if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)) && !have_win_selector)
-    rd_jctx_err(&l->j, "/certificate", 0,
-                "'certificate' needs a selector for Windows targets: one of 'template', "
+    rd_jctx_err(&l->j, ptr, 0,
+                "'%s' needs a selector for Windows targets: one of 'template', "
                 "'template_oid', 'subject', 'thumbprint' (and optionally 'store', default "
-                "LocalMachine\\My)");
+                "LocalMachine\\My)",
+                w);
 }
 
 /* 'issuer.ca_bundle': a file on the admin host, relative to the runbook. */

@@ -91,80 +91,95 @@ static int percent_value(const char *s, double *f) {
 /* policy.renew_before as a share of the lifetime ("33%", as cert-manager's
  * renewBeforePercentage): sets renew_fraction; 1 when the value is one (or
  * a wrong one, reported), 0 when it is a duration. */
-static int renew_before_percent(ld *l, const json_t *o, rd_policy *p) {
+static int renew_before_percent(ld *l, const json_t *o, const char *ptr, const char *w,
+                                rd_policy *p) {
   const char *v = json_string_value(json_object_get(o, "renew_before"));
+  char q[PTR_MAX];
   double f;
   if (!v || !strchr(v, '%'))
     return 0;
+  rb_child(q, sizeof q, ptr, "renew_before");
   if (percent_value(v, &f))
-    rd_jctx_err(&l->j, "/policy/renew_before", 1,
-                "'policy.renew_before' as a share of the lifetime must be a percentage above 0 "
+    rd_jctx_err(&l->j, q, 1,
+                "'%s.renew_before' as a share of the lifetime must be a percentage above 0 "
                 "and below 100, e.g. \"33%%\" (renew when a third of the lifetime is left); "
                 "got '%s'",
-                v);
-  else if (json_object_get(o, "renew_fraction"))
-    rd_jctx_err(&l->j, "/policy/renew_fraction", 0,
-                "'policy.renew_fraction' and a percentage in 'policy.renew_before' both give "
-                "the share of the lifetime: keep one");
-  else
+                w, v);
+  else if (json_object_get(o, "renew_fraction")) {
+    rb_child(q, sizeof q, ptr, "renew_fraction");
+    rd_jctx_err(&l->j, q, 0,
+                "'%s.renew_fraction' and a percentage in '%s.renew_before' both give "
+                "the share of the lifetime: keep one",
+                w, w);
+  } else {
     p->renew_fraction = f;
+    p->renew_before_days = 0; /* over a duration the runbook's policy gave */
+  }
   return 1;
 }
 
-void rb_load_policy(ld *l) {
+/* The policy object o at ptr over p (filled with what applies when a
+ * member is absent: the defaults, or the runbook's policy for a
+ * certificate's own). */
+void rb_policy_at(ld *l, json_t *o, const char *ptr, rd_policy *p) {
   static const char *const keys[] = {"renew_before", "renew_fraction", "key", "rotate_key",
                                      NULL};
   static const char *const key_keys[] = {"type", "bits", "curve", NULL};
-  rd_policy *p = &l->rb->policy;
-  json_t *o = rb_member(l, l->root, "", "policy", 0), *k, *f;
-  int has_before = 0;
+  char w[PTR_MAX], kp[PTR_MAX], q[PTR_MAX];
+  json_t *k, *f;
   double before;
-  p->renew_fraction = 1.0 / 3;
-  p->key_type = rb_xstrdup(l, "rsa");
-  p->key_bits = 2048;
-  p->rotate_key = 1;
-  if (!o || !rb_is_type(l, o, "/policy", JSON_OBJECT, "an object"))
+  if (!rb_is_type(l, o, ptr, JSON_OBJECT, "an object"))
     return;
-  rd_jctx_check_keys(&l->j, o, "/policy", keys);
-  before = renew_before_percent(l, o, p)
+  DISP(l, ptr, w);
+  rd_jctx_check_keys(&l->j, o, ptr, keys);
+  before = renew_before_percent(l, o, ptr, w, p)
                ? 0
-               : rb_get_duration(l, o, "/policy", "renew_before", 0, 0, &has_before);
+               : rb_get_duration(l, o, ptr, "renew_before", 0, 0, NULL);
   if (before > 0) {
     p->renew_before_days = before / 86400;
     p->renew_fraction = 0;
   }
+  rb_child(q, sizeof q, ptr, "renew_fraction");
   if ((f = json_object_get(o, "renew_fraction"))) {
     if (!json_is_number(f))
-      rd_jctx_err(&l->j, "/policy/renew_fraction", 1,
-                  "'policy.renew_fraction' must be a number between 0 and 1 (exclusive), "
-                  "got %s",
+      rd_jctx_err(&l->j, q, 1,
+                  "'%s.renew_fraction' must be a number between 0 and 1 (exclusive), got %s", w,
                   rd_json_type_name(f));
     else if (json_number_value(f) <= 0 || json_number_value(f) >= 1)
-      rd_jctx_err(&l->j, "/policy/renew_fraction", 1,
-                  "'policy.renew_fraction' must be between 0 and 1 (exclusive): the share of "
+      rd_jctx_err(&l->j, q, 1,
+                  "'%s.renew_fraction' must be between 0 and 1 (exclusive): the share of "
                   "the lifetime left when renewal starts, e.g. 0.33; got %g",
-                  json_number_value(f));
+                  w, json_number_value(f));
     else
       p->renew_fraction = json_number_value(f);
   }
-  p->rotate_key = rb_get_bool(l, o, "/policy", "rotate_key", 1);
-  if (!(k = json_object_get(o, "key")) || !rb_is_type(l, k, "/policy/key", JSON_OBJECT, "an object"))
+  p->rotate_key = rb_get_bool(l, o, ptr, "rotate_key", p->rotate_key);
+  rb_child(kp, sizeof kp, ptr, "key");
+  if (!(k = json_object_get(o, "key")) || !rb_is_type(l, k, kp, JSON_OBJECT, "an object"))
     return;
-  rd_jctx_check_keys(&l->j, k, "/policy/key", key_keys);
+  rd_jctx_check_keys(&l->j, k, kp, key_keys);
   {
-    const char *t = rb_get_string(l, k, "/policy/key", "type", 0);
-    const char *curve = rb_get_string(l, k, "/policy/key", "curve", 0);
+    const char *t = rb_get_string(l, k, kp, "type", 0);
+    const char *curve = rb_get_string(l, k, kp, "curve", 0);
     json_t *bits = json_object_get(k, "bits");
+    char bp[PTR_MAX], cp[PTR_MAX], tp[PTR_MAX];
+    rb_child(bp, sizeof bp, kp, "bits");
+    rb_child(cp, sizeof cp, kp, "curve");
+    rb_child(tp, sizeof tp, kp, "type");
     if (!t || !strcmp(t, "rsa")) {
+      free(p->key_type);
+      p->key_type = rb_xstrdup(l, "rsa");
+      free(p->curve);
+      p->curve = NULL;
+      if (!bits)
+        p->key_bits = 2048;
       if (curve)
-        rd_jctx_err(&l->j, "/policy/key/curve", 0,
-                    "'policy.key.curve' applies to EC keys; RSA keys take 'bits'");
+        rd_jctx_err(&l->j, cp, 0, "'%s.key.curve' applies to EC keys; RSA keys take 'bits'", w);
       if (bits) {
         if (!json_is_integer(bits) || (json_integer_value(bits) != 2048 &&
                                        json_integer_value(bits) != 3072 &&
                                        json_integer_value(bits) != 4096))
-          rd_jctx_err(&l->j, "/policy/key/bits", 1,
-                      "'policy.key.bits' must be 2048, 3072 or 4096");
+          rd_jctx_err(&l->j, bp, 1, "'%s.key.bits' must be 2048, 3072 or 4096", w);
         else
           p->key_bits = (int)json_integer_value(bits);
       }
@@ -173,19 +188,30 @@ void rb_load_policy(ld *l) {
       p->key_type = rb_xstrdup(l, "ec");
       p->key_bits = 0;
       if (bits)
-        rd_jctx_err(&l->j, "/policy/key/bits", 0,
-                    "'policy.key.bits' applies to RSA keys; EC keys take 'curve'");
+        rd_jctx_err(&l->j, bp, 0, "'%s.key.bits' applies to RSA keys; EC keys take 'curve'", w);
+      free(p->curve);
+      p->curve = NULL;
       if (curve && strcmp(curve, "P-256") && strcmp(curve, "P-384") && strcmp(curve, "P-521"))
-        rd_jctx_err(&l->j, "/policy/key/curve", 1,
-                    "'policy.key.curve' must be \"P-256\", \"P-384\" or \"P-521\", got '%s'",
+        rd_jctx_err(&l->j, cp, 1,
+                    "'%s.key.curve' must be \"P-256\", \"P-384\" or \"P-521\", got '%s'", w,
                     curve);
       else
         p->curve = rb_xstrdup(l, curve ? curve : "P-256");
     } else {
-      rd_jctx_err(&l->j, "/policy/key/type", 1,
-                  "'policy.key.type' must be \"rsa\" or \"ec\", got '%s'", t);
+      rd_jctx_err(&l->j, tp, 1, "'%s.key.type' must be \"rsa\" or \"ec\", got '%s'", w, t);
     }
   }
+}
+
+void rb_load_policy(ld *l) {
+  rd_policy *p = &l->rb->policy;
+  json_t *o = rb_member(l, l->root, "", "policy", 0);
+  p->renew_fraction = 1.0 / 3;
+  p->key_type = rb_xstrdup(l, "rsa");
+  p->key_bits = 2048;
+  p->rotate_key = 1;
+  if (o)
+    rb_policy_at(l, o, "/policy", p);
 }
 
 int rd_mail_addr_ok(const char *a) {

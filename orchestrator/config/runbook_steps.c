@@ -33,30 +33,55 @@ static void step_error_ptr(const json_t *params, const char *msg, const char *pp
   }
 }
 
-void rb_load_steps(ld *l) {
+/* A host-level step's "certificate": the name of one of the runbook's
+ * certificates, whose facts and sections the step then sees. */
+static int bound_cert(ld *l, const json_t *s, const char *p) {
+  const char *name = rb_get_string(l, s, p, "certificate", 0);
+  char cp[PTR_MAX];
+  if (!name)
+    return -1;
+  rb_child(cp, sizeof cp, p, "certificate");
+  for (size_t c = 0; l->rb->multi && c < l->rb->ncerts; c++)
+    if (l->rb->certs[c].name && !strcmp(l->rb->certs[c].name, name))
+      return (int)c;
+  if (!l->rb->multi)
+    rd_jctx_err(&l->j, cp, 1,
+                "a step's 'certificate' names one of 'certificates', but this runbook has the "
+                "one 'certificate' (every step sees it)");
+  else
+    rd_jctx_err(&l->j, cp, 1, "no certificate is named '%s' in 'certificates'", name);
+  return -1;
+}
+
+/* The steps array a at ptr into *out: host-level (cert < 0: the runbook's
+ * 'steps', each may name its certificate) or those of certificates[cert]. */
+void rb_steps_at(ld *l, json_t *a, const char *ptr, int cert, rd_step_cfg **out, size_t *n) {
   static const char *const keys[] = {"type", "name", "params", "timeout", NULL};
+  static const char *const host_keys[] = {"type", "name", "params", "timeout", "certificate",
+                                          NULL};
   rd_runbook *rb = l->rb;
-  json_t *a = rb_member(l, l->root, "", "steps", 0), *s;
+  json_t *s;
   size_t i;
-  if (!a || !rb_is_type(l, a, "/steps", JSON_ARRAY, "an array of steps"))
+  if (!rb_is_type(l, a, ptr, JSON_ARRAY, "an array of steps"))
     return;
-  if (!(rb->steps = calloc(json_array_size(a) + 1, sizeof *rb->steps))) {
+  if (!(*out = calloc(json_array_size(a) + 1, sizeof **out))) {
     l->nomem = 1;
     return;
   }
   json_array_foreach(a, i, s) {
     char p[PTR_MAX], tp[PTR_MAX], pp[PTR_MAX], d[512];
-    rd_step_cfg *st = &rb->steps[rb->nsteps];
+    rd_step_cfg *st = &(*out)[*n];
     const char *type, *name;
     json_t *params;
     double t;
-    rb_child_i(p, sizeof p, "/steps", i);
+    rb_child_i(p, sizeof p, ptr, i);
     rb_child(tp, sizeof tp, p, "type");
     rb_child(pp, sizeof pp, p, "params");
     if (!rb_is_type(l, s, p, JSON_OBJECT, "an object like {\"type\": \"posix.key_acl\", \"params\": {...}}"))
       continue;
-    rd_jctx_check_keys(&l->j, s, p, keys);
+    rd_jctx_check_keys(&l->j, s, p, cert < 0 ? host_keys : keys);
     rd_jsonpos_value(l->j.pos, p, &st->line, &st->column);
+    st->cert = cert < 0 ? bound_cert(l, s, p) : cert;
     type = rb_get_string(l, s, p, "type", 1);
     name = rb_get_string(l, s, p, "name", 0);
     params = json_object_get(s, "params");
@@ -69,15 +94,15 @@ void rb_load_steps(ld *l) {
     st->type = rb_xstrdup(l, type);
     st->name = rb_xstrdup(l, name ? name : type);
     st->params = params ? json_incref(params) : json_object();
-    rb->nsteps++;
-    for (size_t j = 0; st->name && j + 1 < rb->nsteps; j++)
-      if (rb->steps[j].name && !strcmp(rb->steps[j].name, st->name)) {
+    (*n)++;
+    for (size_t j = 0; st->name && j + 1 < *n; j++)
+      if ((*out)[j].name && !strcmp((*out)[j].name, st->name)) {
         char np[PTR_MAX];
         rb_child(np, sizeof np, p, name ? "name" : "type");
         rd_jctx_err(&l->j, np, 1,
                     "two steps are named '%s' (the other at line %d); give each step its own "
                     "\"name\"",
-                    st->name, rb->steps[j].line);
+                    st->name, (*out)[j].line);
         break;
       }
     if (!l->reg)
@@ -121,4 +146,19 @@ void rb_load_steps(ld *l) {
       }
     }
   }
+}
+
+void rb_load_steps(ld *l) {
+  json_t *a = rb_member(l, l->root, "", "steps", 0);
+  if (a)
+    rb_steps_at(l, a, "/steps", -1, &l->rb->steps, &l->rb->nsteps);
+}
+
+void rb_steps_free(rd_step_cfg *steps, size_t n) {
+  for (size_t i = 0; steps && i < n; i++) {
+    free(steps[i].type);
+    free(steps[i].name);
+    json_decref(steps[i].params);
+  }
+  free(steps);
 }

@@ -1,6 +1,7 @@
 /* build.c — building the engine's jobs: one per (filtered) target of a
- * runbook, with its steps (inventory, issuer, install, then the runbook's
- * follow-ups) and the facts the step kinds start from. */
+ * runbook, with its steps (each certificate's inventory; for each
+ * certificate its issuer, install and own steps; then the runbook's
+ * host-level follow-ups) and the facts the step kinds start from. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,13 @@ void rd_job_free(rd_job *j) {
     if (s->data_free)
       s->data_free(s->data);
     json_decref(s->report);
+    free(s->owned_name);
   }
   free(j->steps);
+  for (size_t c = 0; j->cfacts && c < j->ncerts; c++)
+    json_decref(j->cfacts[c]);
+  free(j->cfacts);
+  free(j->csel);
   json_decref(j->facts);
   json_decref(j->kv);
   json_decref(j->report);
@@ -36,9 +42,11 @@ static const json_t *empty_object(void) {
   return empty;
 }
 
+/* One step of j seeing certificate c (per_cert: one of its own steps). */
 static int add_step(rd_job *j, const rd_step_kind *kind, const json_t *params, const char *name,
-                    long timeout_ms) {
+                    long timeout_ms, size_t c, int per_cert) {
   rd_step *s = &j->steps[j->nsteps];
+  const char *cname = j->rb->certs[c].name;
   memset(s, 0, sizeof *s);
   s->j = j;
   s->index = j->nsteps++;
@@ -46,8 +54,91 @@ static int add_step(rd_job *j, const rd_step_kind *kind, const json_t *params, c
   s->params = params ? params : empty_object();
   s->name = name ? name : kind->type;
   s->timeout_ms = timeout_ms > 0 ? timeout_ms : 120000;
+  s->cert = c;
+  s->per_cert = per_cert;
+  s->facts = j->cfacts[c];
+  /* several certificates: their steps say whose they are, and keep their
+   * journal values apart; a host-level step bound to one uses its values */
+  s->jprefix = j->rb->multi && per_cert >= 0 ? j->rb->certs[c].name : NULL;
+  if (j->rb->multi && per_cert > 0) {
+    if (asprintf(&s->owned_name, "%s: %s", cname, s->name) < 0)
+      return RD_ENOMEM;
+    s->name = s->owned_name;
+  }
   s->report = json_pack("{s:s, s:s, s:{}}", "name", s->name, "type", kind->type, "phases");
+  if (!s->report)
+    return RD_ENOMEM;
+  if (j->rb->multi && per_cert >= 0)
+    json_object_set_new(s->report, "certificate", json_string(cname));
   return 0;
+}
+
+/* The facts of each certificate of j: the host's, whatif, its name. */
+static int cert_facts(rd_job *j) {
+  const rd_runbook *rb = j->rb;
+  if (!(j->cfacts = calloc(rb->ncerts, sizeof *j->cfacts)) ||
+      !(j->csel = calloc(rb->ncerts, 1)))
+    return RD_ENOMEM;
+  j->ncerts = rb->ncerts;
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    json_t *f = c == 0 ? json_incref(j->facts) : json_deep_copy(j->facts);
+    if (!(j->cfacts[c] = f))
+      return RD_ENOMEM;
+    if (rb->multi)
+      json_object_set_new(f, "certificate", json_string(rb->certs[c].name));
+  }
+  return 0;
+}
+
+static const char *platform_name(rd_platform p) {
+  return p == RD_PLATFORM_WINDOWS ? "windows" : "posix";
+}
+
+/* The job's steps: every certificate's inventory; for each certificate its
+ * issuer, install and own steps; then the runbook's host-level steps. */
+static int add_steps(rd_engine *e, rd_job *j, const rd_step_kind *inv, const rd_step_kind *iss,
+                     const rd_step_kind *inst) {
+  const rd_runbook *rb = j->rb;
+  long tmo = rb->ssh.command_timeout_ms;
+  int rc = 0;
+  if (e->opts.doctor) { /* the platform's own preflight runs first (core/doctor.c) */
+    char kname[128];
+    snprintf(kname, sizeof kname, "%s.doctor", platform_name(j->t->platform));
+    const rd_step_kind *dk = rd_registry_find(e->reg, kname);
+    if (dk)
+      rc = add_step(j, dk, NULL, "doctor", tmo, 0, -1);
+  }
+  for (size_t c = 0; !rc && c < rb->ncerts; c++)
+    rc = add_step(j, inv, NULL, "inventory", tmo, c, 1);
+  j->ninv = j->nsteps;
+  for (size_t c = 0; !rc && c < rb->ncerts; c++) {
+    const rd_cert_cfg *cc = &rb->certs[c];
+    if ((rc = add_step(j, iss, NULL, "issue", tmo * 3, c, 1)) ||
+        (rc = add_step(j, inst, NULL, "install", tmo, c, 1)))
+      break;
+    for (size_t k = 0; !rc && k < cc->nsteps; k++) {
+      const rd_step_kind *kind =
+          cc->steps[k].kind ? cc->steps[k].kind : rd_registry_find(e->reg, cc->steps[k].type);
+      if (!kind) {
+        fprintf(stderr, "runbook %s: certificate %s: step '%s' has no loaded kind; check --plugins\n",
+                rb->path, cc->name, cc->steps[k].type);
+        return RD_ECONFIG;
+      }
+      rc = add_step(j, kind, cc->steps[k].params, cc->steps[k].name, cc->steps[k].timeout_ms, c, 1);
+    }
+  }
+  for (size_t k = 0; !rc && k < rb->nsteps; k++) {
+    const rd_step_cfg *sc = &rb->steps[k];
+    const rd_step_kind *kind = sc->kind ? sc->kind : rd_registry_find(e->reg, sc->type);
+    if (!kind) {
+      fprintf(stderr, "runbook %s: step '%s' has no loaded kind; check --plugins\n", rb->path,
+              sc->type);
+      return RD_ECONFIG;
+    }
+    rc = add_step(j, kind, sc->params, sc->name, sc->timeout_ms,
+                  sc->cert < 0 ? 0 : (size_t)sc->cert, sc->cert < 0 ? -1 : 0);
+  }
+  return rc;
 }
 
 static int host_selected(const rd_engine *e, const char *name) {
@@ -57,10 +148,6 @@ static int host_selected(const rd_engine *e, const char *name) {
     if (!strcmp(*h, name))
       return 1;
   return 0;
-}
-
-static const char *platform_name(rd_platform p) {
-  return p == RD_PLATFORM_WINDOWS ? "windows" : "posix";
 }
 
 int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
@@ -88,7 +175,10 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
       return RD_ECONFIG;
     }
     rd_wave_set *ws = rd_waves_for(e, rb);
-    if (!ws || !(j = calloc(1, sizeof *j)) || !(j->steps = calloc(rb->nsteps + 4, sizeof *j->steps))) {
+    size_t nsteps = rb->nsteps + 1; /* + doctor's own */
+    for (size_t c = 0; c < rb->ncerts; c++)
+      nsteps += 3 + rb->certs[c].nsteps;
+    if (!ws || !(j = calloc(1, sizeof *j)) || !(j->steps = calloc(nsteps, sizeof *j->steps))) {
       rd_job_free(j);
       return RD_ENOMEM;
     }
@@ -124,25 +214,12 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
         snprintf(j->error, sizeof j->error, "host %s: ssh.passphrase: %s", t->name, err);
       }
     }
-    if (e->opts.doctor) { /* the platform's own preflight runs first (core/doctor.c) */
-      snprintf(kname, sizeof kname, "%s.doctor", platform_name(t->platform));
-      const rd_step_kind *dk = rd_registry_find(e->reg, kname);
-      if (dk)
-        add_step(j, dk, NULL, "doctor", rb->ssh.command_timeout_ms);
-    }
-    add_step(j, inv, NULL, "inventory", rb->ssh.command_timeout_ms);
-    add_step(j, iss, NULL, "issue", rb->ssh.command_timeout_ms * 3);
-    add_step(j, inst, NULL, "install", rb->ssh.command_timeout_ms);
-    for (size_t k = 0; k < rb->nsteps; k++) {
-      const rd_step_cfg *c = &rb->steps[k];
-      const rd_step_kind *kind = c->kind ? c->kind : rd_registry_find(e->reg, c->type);
-      if (!kind) {
-        fprintf(stderr, "runbook %s: step '%s' has no loaded kind; check --plugins\n", rb->path,
-                c->type);
-        rd_job_free(j);
-        return RD_ECONFIG;
-      }
-      add_step(j, kind, c->params, c->name, c->timeout_ms);
+    int rc = cert_facts(j);
+    if (!rc)
+      rc = add_steps(e, j, inv, iss, inst);
+    if (rc) {
+      rd_job_free(j);
+      return rc;
     }
     for (size_t k = 0; k < j->nsteps; k++)
       json_array_append(json_object_get(j->report, "steps"), j->steps[k].report);

@@ -231,9 +231,9 @@ void rd_doctor_next(rd_job *j) {
     return;
   }
   if (s->kind->flags & RD_KIND_INVENTORY) { /* what the issuer's probe reads: as if due now */
-    const json_t *cert = json_object_get(j->facts, "cert");
+    const json_t *cert = json_object_get(s->facts, "cert");
     json_int_t na = json_integer_value(json_object_get(cert, "not_after"));
-    json_object_set_new(j->facts, "due",
+    json_object_set_new(s->facts, "due",
                         json_pack("{s:b, s:b, s:s}", "due", 1, "expired",
                                   cert && na <= (json_int_t)time(NULL), "why", "doctor"));
   }

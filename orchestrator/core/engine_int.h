@@ -71,6 +71,13 @@ struct rd_step {
   const rd_step_kind *kind;
   const json_t *params;      /* borrowed: the runbook's params or {} */
   const char *name;
+  size_t cert;               /* the certificate whose facts and sections it sees
+                                (certs.c); host-level steps: their bound one, else 0 */
+  int per_cert;              /* inventory, issuer, install or a certificate's own step */
+  int skip;                  /* its certificate is not renewed by this job */
+  json_t *facts;             /* borrowed: j->cfacts[cert] */
+  const char *jprefix;       /* journal values: "NAME/" (several certificates) or "" */
+  char *owned_name;          /* "rsa: issue" (several certificates), freed with the job */
   long timeout_ms;
   rd_phase phase;
   int busy;                  /* a phase is running */
@@ -95,7 +102,10 @@ struct rd_job {
   const rd_target *t;
   rd_ssh_target st;
   char *passphrase;
-  json_t *facts;
+  json_t *facts;             /* host-level facts: those of its first certificate */
+  json_t **cfacts;           /* each certificate's facts (cfacts[0] == facts) */
+  unsigned char *csel;       /* the certificates this job renews (certs.c) */
+  size_t ncerts, ninv;       /* steps[0 .. ninv-1]: one inventory per certificate */
   rd_step *steps;
   size_t nsteps;
   size_t idx;
@@ -195,7 +205,7 @@ void rd_waves_probed(rd_job *j, int due); /* once per job */
 void rd_waves_ended(rd_job *j);           /* a job whose renewal started ended */
 /* notify.c: webhook events (once each, remembered in the journal) */
 void rd_notify_job_end(rd_job *j);
-void rd_notify_expiry(rd_job *j);
+void rd_notify_expiry(rd_job *j, const json_t *cert); /* each certificate of the job */
 /* remediate.c: after the inventory probe in remediation mode; then each
  * completion in ST_DIAGNOSE / ST_REPAIR. */
 void rd_remediate_begin(rd_job *j);
@@ -242,6 +252,25 @@ const rd_lease_fence *rd_lease_fence_of(rd_job *j, rd_lease_fence *f);
 /* a fenced write was refused: is the lease gone? (sets lease_lost) */
 void rd_lease_check(rd_job *j);
 void rd_lease_stop(rd_engine *e);
+/* certs.c: the job's certificates (docs/RUNBOOKS.md, "Several
+ * certificates"). due: after the inventory, which certificates are due,
+ * which this job renews (csel: 'together', --force), the due facts and
+ * report; returns whether any is. select: mark the steps of certificates
+ * not renewed as skipped, and their facts.expect = the live certificate.
+ * next_live: the first step from i on that is not skipped. cert_id: the
+ * journal's name for the job's certificates. kv_key: a journal value's
+ * key for certificate c. selection_put / selection_get: the selection,
+ * kept with the journal job (id) so that a resumed job renews the same
+ * certificates (all of them when none was kept). */
+int rd_certs_due(rd_job *j);
+void rd_certs_select(rd_job *j);
+size_t rd_certs_next_live(const rd_job *j, size_t i);
+void rd_certs_id(const rd_job *j, char *buf, size_t len);
+void rd_certs_kv_key(const rd_job *j, size_t c, const char *key, char *buf, size_t len);
+int rd_certs_selection_put(rd_job *j);
+void rd_certs_selection_get(rd_job *j, int64_t id);
+/* the certificates' live (new after a renewal) certificates in the report */
+void rd_certs_report_live(rd_job *j);
 /* report.c */
 void rd_report_print_text(FILE *f, json_t *report, int whatif);
 

@@ -75,53 +75,8 @@ int rd_job_request_state(rd_step *s, rd_job_state to) {
 
 /* --- the job flow --------------------------------------------------------- */
 
-static void set_due_facts(rd_job *j) {
-  const json_t *cert = json_object_get(j->facts, "cert");
-  json_t *due = json_object();
-  char why[256] = "";
-  time_t now = time(NULL);
-  int is_due = 0, expired = 0;
-  if (!cert || !json_is_object(cert)) {
-    is_due = 1;
-    snprintf(why, sizeof why, "no certificate found at the configured location");
-  } else {
-    time_t nb = (time_t)json_integer_value(json_object_get(cert, "not_before"));
-    time_t na = (time_t)json_integer_value(json_object_get(cert, "not_after"));
-    rd_due_why info;
-    const json_t *win = json_object_get(j->facts, "renew_window"); /* window.c */
-    is_due = rd_due_decide(now, nb, na, (int64_t)(j->rb->policy.renew_before_days * 86400.0),
-                           j->rb->policy.renew_fraction, win, &info);
-    expired = info.expired;
-    snprintf(why, sizeof why, "%s", info.text);
-    json_object_set_new(due, "window", rd_due_window_json(&info, win));
-  }
-  json_t *problems = json_object_get(j->facts, "problems");
-  if (j->e->opts.remediate && json_array_size(problems) > 0 && !is_due) {
-    is_due = 1;
-    snprintf(why + strlen(why), sizeof why - strlen(why), "; remediation: %zu problem(s) found",
-             json_array_size(problems));
-  }
-  if (j->e->opts.force && !is_due) {
-    is_due = 1;
-    snprintf(why + strlen(why), sizeof why - strlen(why), "; forced");
-  }
-  json_object_set_new(due, "due", json_boolean(is_due));
-  json_object_set_new(due, "expired", json_boolean(expired));
-  json_object_set_new(due, "why", json_string(why));
-  json_object_set_new(j->facts, "due", due);
-  json_object_set(j->report, "due", due);
-}
-
-/* The journal's name for the job's certificate: its path (POSIX), else the
- * Windows selector, else the runbook's name. */
-static void job_cert_id(const rd_job *j, char *buf, size_t len) {
-  const char *cert = json_string_value(json_object_get(j->rb->certificate, "cert"));
-  if (!cert)
-    cert = json_string_value(json_object_get(j->rb->certificate, "thumbprint"));
-  if (!cert)
-    cert = json_string_value(json_object_get(j->rb->certificate, "template"));
-  snprintf(buf, len, "%s", cert ? cert : j->rb->name);
-}
+/* The journal's name for the job's certificates (certs.c). */
+static void job_cert_id(const rd_job *j, char *buf, size_t len) { rd_certs_id(j, buf, len); }
 
 /* A failed or rolled-back renewal of this (host, certificate) waits out its
  * backoff (--force skips): RD_EBUSY with the reason in j->error. */
@@ -158,14 +113,24 @@ static int open_journal_job(rd_job *j) {
     j->state = RD_JOB_DUE;
     /* "old" means the certificate the job started from, even after a
      * crash that left the new one live: keep it with the job */
-    if (json_object_get(j->facts, "cert") &&
-        (rc = rd_journal_kv_put(j->e->journal, j->id, "job.cert", json_object_get(j->facts, "cert"))))
+    for (size_t c = 0; c < j->ncerts; c++) {
+      char key[300];
+      rd_certs_kv_key(j, c, "job.cert", key, sizeof key);
+      if (json_object_get(j->cfacts[c], "cert") &&
+          (rc = rd_journal_kv_put(j->e->journal, j->id, key, json_object_get(j->cfacts[c], "cert"))))
+        return rc;
+    }
+    if ((rc = rd_certs_selection_put(j)))
       return rc;
   } else {
-    json_t *orig = NULL;
-    if (rd_journal_kv_get(j->e->journal, j->id, "job.cert", &orig) == 0 && orig) {
-      json_object_set(j->facts, "live_cert", json_object_get(j->facts, "cert"));
-      json_object_set_new(j->facts, "cert", orig);
+    for (size_t c = 0; c < j->ncerts; c++) {
+      json_t *orig = NULL;
+      char key[300];
+      rd_certs_kv_key(j, c, "job.cert", key, sizeof key);
+      if (rd_journal_kv_get(j->e->journal, j->id, key, &orig) == 0 && orig) {
+        json_object_set(j->cfacts[c], "live_cert", json_object_get(j->cfacts[c], "cert"));
+        json_object_set_new(j->cfacts[c], "cert", orig);
+      }
     }
     /* an interrupted job continues from its last committed state; its
      * steps' probes recognise what already took effect */
@@ -218,19 +183,21 @@ static int interrupted_job(rd_job *j) {
 /* After the inventory probe: is the job due (set_due_facts), or is there an
  * interrupted journal job to continue? */
 static int job_due(rd_job *j) {
-  int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
+  int due = json_is_true(json_object_get(json_object_get(j->report, "due"), "due"));
   /* always asked: the pre-flight skips a job that already contacted the CA
    * (ca_contacted reads the interrupted job's state) */
-  if (interrupted_job(j) && !due) {
+  int interrupted = interrupted_job(j);
+  if (interrupted) /* it renews the certificates it set out to renew */
+    rd_certs_selection_get(j, j->resume_id);
+  if (interrupted && !due) {
     /* an interrupted job continues whatever the certificate looks like
      * now: its new certificate may be live with follow-ups still owed */
-    json_t *d = json_object_get(j->facts, "due");
+    json_t *d = json_object_get(j->report, "due");
     char why[300];
     snprintf(why, sizeof why, "resuming job %lld, interrupted in %s", (long long)j->resume_id,
              rd_job_state_name(j->resume_state));
     json_object_set_new(d, "due", json_true());
     json_object_set_new(d, "why", json_string(why));
-    json_object_set(j->report, "due", d);
     due = 1;
   }
   return due;
@@ -272,19 +239,17 @@ void rd_job_start_renewal(rd_job *j) {
   begin_renewal(j);
 }
 
-/* The inventory probe ran again under the lease: still due? */
-static void job_reprobed(rd_job *j) {
-  if (j->steps[0].status) {
-    rd_job_end(j, RD_JOB_FAILED);
-    return;
-  }
-  set_due_facts(j);
-  if (!job_due(j)) { /* the other job renewed it */
+/* The inventory probes ran again under the lease: still due? 0 when the
+ * job is finished (the other job renewed it). */
+static int job_reprobed(rd_job *j) {
+  rd_certs_due(j);
+  if (!job_due(j)) {
     j->e->stats.due--;
     rd_job_finish_as(j, RD_OUT_NOT_DUE);
-    return;
+    return 0;
   }
-  begin_renewal(j);
+  rd_certs_select(j);
+  return 1;
 }
 
 /* Open (or resume) the journal job, then run the issuer, install and
@@ -304,7 +269,7 @@ static void begin_renewal(rd_job *j) {
     return;
   }
   j->stage = ST_APPLY;
-  j->idx = 1;
+  j->idx = rd_certs_next_live(j, j->ninv);
   if (j->idx < j->nsteps)
     rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
   else
@@ -332,6 +297,27 @@ static void queue_renewal(rd_job *j) {
   rd_engine_pump(j->e);
 }
 
+/* A probe of the inventory or the pre-flight completed: 1 when it failed
+ * and the job is over. */
+static int probe_failed(rd_job *j, rd_step *s) {
+  rd_engine *e = j->e;
+  if (!s || !s->status)
+    return 0;
+  if (j->idx >= j->ninv && !e->opts.whatif && !s->kind->apply) {
+    /* the pre-flight probe of a pure check (nothing to apply) failed: a
+     * service down now may be what the renewal fixes; its verify after
+     * the install decides (and rolls back). The warning was logged. */
+    rd_job_clear_error(j);
+    return 0;
+  }
+  /* inventory: nothing is known, not even whether the certificate is due;
+   * else a step's apply cannot succeed */
+  if (j->idx >= j->ninv && !e->opts.whatif && e->journal) /* the pre-flight stopped it: */
+    rd_journal_audit(e->journal, "renewd", "job.preflight_failed", j->report); /* no job */
+  rd_job_end(j, RD_JOB_FAILED);
+  return 1;
+}
+
 /* Where to go after the current step's phase completed. */
 void rd_job_next(rd_job *j) {
   rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
@@ -348,27 +334,17 @@ void rd_job_next(rd_job *j) {
   }
   switch (j->stage) {
   case ST_PROBE:
-    if (s && s->status && j->idx > 0 && !e->opts.whatif && !s->kind->apply) {
-      /* the pre-flight probe of a pure check (nothing to apply) failed: a
-       * service down now may be what the renewal fixes; its verify after
-       * the install decides (and rolls back). The warning was logged. */
-      rd_job_clear_error(j);
-    } else if (s && s->status) { /* inventory: nothing is known, not even
-                                    whether the certificate is due; else a
-                                    step's apply cannot succeed */
-      if (j->idx > 0 && !e->opts.whatif && e->journal) /* the pre-flight stopped it: */
-        rd_journal_audit(e->journal, "renewd", "job.preflight_failed", j->report); /* no job */
-      rd_job_end(j, RD_JOB_FAILED);
+    if (probe_failed(j, s))
       return;
-    }
-    if (j->idx == 0 && rd_window_ask(j))
-      return; /* the CA's renewal window first: rd_window_asked comes back here */
-    if (j->idx == 0) {
-      set_due_facts(j);
-      if (e->journal && !e->opts.inventory && json_object_get(j->facts, "cert")) {
-        rd_journal_inventory(e->journal, j->t->name, json_object_get(j->facts, "cert"));
-        rd_notify_expiry(j);
-      }
+    if (j->idx + 1 == j->ninv && rd_window_ask(j))
+      return; /* the CA's renewal windows first: rd_window_asked comes back here */
+    if (j->idx + 1 == j->ninv) { /* every certificate inventoried */
+      rd_certs_due(j);
+      for (size_t c = 0; e->journal && !e->opts.inventory && c < j->ncerts; c++)
+        if (json_object_get(j->cfacts[c], "cert")) {
+          rd_journal_inventory(e->journal, j->t->name, json_object_get(j->cfacts[c], "cert"));
+          rd_notify_expiry(j, json_object_get(j->cfacts[c], "cert"));
+        }
       if (e->opts.inventory) {
         const json_t *cert = json_object_get(j->facts, "cert");
         if (cert)
@@ -380,7 +356,7 @@ void rd_job_next(rd_job *j) {
         rd_job_finish_as(j, RD_OUT_INVENTORIED);
         return;
       }
-      if (e->opts.remediate) {
+      if (e->opts.remediate && !j->rb->multi) {
         /* a repair changes the host too: the lease covers the diagnosis,
          * the repair or the renewal */
         if (!e->opts.whatif && job_lease(j))
@@ -388,11 +364,19 @@ void rd_job_next(rd_job *j) {
         rd_remediate_begin(j);
         return;
       }
+      if (e->opts.remediate && j->rb->multi) {
+        snprintf(j->error, sizeof j->error,
+                 "host %s: remediation handles a runbook of one certificate; run this one "
+                 "without --remediate", j->t->name);
+        rd_job_end(j, RD_JOB_FAILED);
+        return;
+      }
       int due = job_due(j);
       if (!due) {
         rd_job_finish_as(j, RD_OUT_NOT_DUE);
         return;
       }
+      rd_certs_select(j);
       e->stats.due++;
       if (!e->opts.whatif && e->journal && backing_off(j)) {
         /* decided here, before the waves: a host waiting out its backoff
@@ -408,7 +392,7 @@ void rd_job_next(rd_job *j) {
       /* whatif, and the pre-flight of a renewal: every step's probe, before
        * the CA is contacted (a probe that fails stops the job here) */
     }
-    if (++j->idx < j->nsteps) {
+    if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
       rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
@@ -426,7 +410,12 @@ void rd_job_next(rd_job *j) {
     }
     if (s->status) {
       if (s->status == RD_EPENDING) {
-        rd_job_move(j, RD_JOB_PENDING_CA, j->error);
+        if (rd_job_state_behind(RD_JOB_ISSUED, j->state))
+          rd_job_move(j, RD_JOB_PENDING_CA, j->error);
+        else /* a later certificate of the job: the earlier ones are in
+              * place; the job stays open and the next run resumes it,
+              * polling this request (certs.c keeps the values apart) */
+          json_object_set_new(j->report, "pending", json_string(s->name));
         rd_job_finish(j);
         return;
       }
@@ -476,7 +465,7 @@ void rd_job_next(rd_job *j) {
     }
     /* verify done */
     if (s->kind->flags & RD_KIND_ISSUER) {
-      if (!json_object_get(j->facts, "new_cert")) {
+      if (!json_object_get(s->facts, "new_cert")) {
         snprintf(j->error, sizeof j->error, "host %s: %s: no new certificate was produced",
                  j->t->name, s->name);
         rd_job_end(j, RD_JOB_FAILED);
@@ -486,13 +475,13 @@ void rd_job_next(rd_job *j) {
         rd_job_end(j, RD_JOB_FAILED);
         return;
       }
-      json_object_set(j->facts, "expect", json_object_get(j->facts, "new_cert"));
+      json_object_set(s->facts, "expect", json_object_get(s->facts, "new_cert"));
     }
     if ((s->kind->flags & RD_KIND_INSTALL) && rd_job_move(j, RD_JOB_INSTALLED, NULL)) {
       rd_job_end(j, RD_JOB_FAILED);
       return;
     }
-    if (++j->idx < j->nsteps) {
+    if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
       rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
@@ -521,7 +510,9 @@ void rd_job_next(rd_job *j) {
     /* fall through */
   case ST_RESTART:
     if (j->stage == ST_RESTART) {
-      if (s && s->status && s->phase == RD_PHASE_APPLY && j->idx > 0)
+      /* the restart that just ran is the one before idx (s is the next) */
+      rd_step *ran = j->idx > 0 ? &j->steps[j->idx - 1] : NULL;
+      if (ran && ran->status && ran->phase == RD_PHASE_APPLY)
         json_object_set_new(j->report, "rollback_error", json_string(j->error));
       while (j->idx < j->nsteps) {
         rd_step *p = &j->steps[j->idx++];
@@ -533,16 +524,19 @@ void rd_job_next(rd_job *j) {
       }
       j->stage = ST_RECHECK;
       j->idx = 0;
-      json_object_set(j->facts, "expect", json_object_get(j->facts, "cert"));
+      for (size_t c = 0; c < j->ncerts; c++) /* every certificate is the old one again */
+        json_object_set(j->cfacts[c], "expect", json_object_get(j->cfacts[c], "cert"));
     }
     /* fall through */
   case ST_RECHECK:
-    if (s && s->status && j->idx > 0 && s->phase == RD_PHASE_VERIFY) {
+    /* the check that just ran is the one before idx: s, a later check, may
+     * still carry the failure that started the rollback */
+    if (j->idx > 0 && j->steps[j->idx - 1].status &&
+        j->steps[j->idx - 1].phase == RD_PHASE_VERIFY)
       json_object_set_new(j->report, "rollback_error", json_string(j->error));
-    }
     while (j->idx < j->nsteps) {
       rd_step *p = &j->steps[j->idx++];
-      if ((p->kind->flags & RD_KIND_CHECK) && p->kind->verify) {
+      if ((p->kind->flags & RD_KIND_CHECK) && p->kind->verify && !p->skip) {
         p->status = 0;
         rd_step_run(p, RD_PHASE_VERIFY);
         return;
@@ -556,8 +550,19 @@ void rd_job_next(rd_job *j) {
   case ST_REPAIR:
     rd_remediate_next(j);
     return;
-  case ST_REPROBE:
-    job_reprobed(j);
+  case ST_REPROBE: /* the pre-flight again, under the lease (lease.c) */
+    if (probe_failed(j, s))
+      return;
+    if (j->idx + 1 == j->ninv && (!job_reprobed(j) || ca_contacted(j))) {
+      if (!j->finished)
+        begin_renewal(j); /* resumed past its request: no pre-flight */
+      return;
+    }
+    if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
+      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      return;
+    }
+    begin_renewal(j);
     return;
   case ST_WINDOW:
     rd_window_asked(j);
@@ -589,6 +594,10 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   case RD_OUT_BUSY:
   case RD_OUT_HELD: st->skipped++; return;
   default: return;
+  }
+  if (json_object_get(j->report, "pending")) { /* a later certificate of the job */
+    st->pending++;
+    return;
   }
   switch (j->state) {
   case RD_JOB_DONE: st->renewed++; break;
@@ -626,6 +635,7 @@ void rd_job_finish(rd_job *j) {
     const json_t *c = json_object_get(j->facts, j->outcome == RD_OUT_STATE && j->state == RD_JOB_DONE
                                                     ? "new_cert"
                                                     : "cert");
+    rd_certs_report_live(j);
     if (c && !json_object_get(j->report, "cert"))
       json_object_set_new(j->report, "live_cert",
                           json_pack("{s:O?, s:O?, s:O?, s:O?}", "serial", json_object_get(c, "serial"),

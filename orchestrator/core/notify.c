@@ -132,9 +132,8 @@ void rd_notify_job_end(rd_job *j) {
   json_decref(p);
 }
 
-void rd_notify_expiry(rd_job *j) {
+void rd_notify_expiry(rd_job *j, const json_t *cert) {
   const json_t *days = json_object_get(j->rb->notify, "before_expiry_days");
-  const json_t *cert = json_object_get(j->facts, "cert");
   json_int_t na = json_integer_value(json_object_get(cert, "not_after"));
   const char *fp = json_string_value(json_object_get(cert, "sha256"));
   double left;

@@ -121,14 +121,63 @@ static void print_steps(FILE *f, const json_t *job, const json_t *cause, int wha
   }
 }
 
-void rd_report_print_text(FILE *f, json_t *report, int whatif) {
-  const json_t *jobs = json_object_get(report, "jobs"), *job;
+/* A job of several certificates: which it renews (or would), which it
+ * keeps, and why; the runbook when the report holds more than one. */
+static void print_certificates(FILE *f, const json_t *job, int runbooks) {
+  const json_t *certs = json_object_get(job, "certificates"), *c;
+  size_t i;
+  if (runbooks > 1)
+    outf(f, "  runbook: %s\n", json_string_value(json_object_get(job, "runbook")));
+  json_array_foreach(certs, i, c) {
+    const json_t *renew = json_object_get(c, "renew");
+    const char *why = json_string_value(json_object_get(c, "why"));
+    outf(f, "  certificate %s: %s%s%s\n", json_string_value(json_object_get(c, "name")),
+         !renew ? "-" : json_is_true(renew) ? "renew" : "keep", why ? " — " : "", why ? why : "");
+  }
+}
+
+/* How many runbooks the report's jobs come from (1 or more). */
+static int count_runbooks(const json_t *jobs) {
+  const json_t *first = json_object_get(json_array_get(jobs, 0), "runbook"), *job;
   size_t i;
   json_array_foreach(jobs, i, job) {
+    if (!json_equal(json_object_get(job, "runbook"), (json_t *)first))
+      return 2;
+  }
+  return 1;
+}
+
+static void print_job(FILE *f, const json_t *job, int whatif, int runbooks);
+static void print_stats(FILE *f, const json_t *report, int whatif);
+
+/* Jobs grouped by host (in the order the hosts first appear): every change
+ * of one host reads together, whatever runbooks they come from. */
+void rd_report_print_text(FILE *f, json_t *report, int whatif) {
+  const json_t *jobs = json_object_get(report, "jobs"), *job, *other;
+  int runbooks = count_runbooks(jobs);
+  size_t i, k;
+  json_array_foreach(jobs, i, job) {
+    const json_t *host = json_object_get(job, "host");
+    int seen = 0;
+    for (k = 0; k < i && !seen; k++)
+      seen = json_equal(json_object_get(json_array_get(jobs, k), "host"), (json_t *)host);
+    if (seen)
+      continue;
+    json_array_foreach(jobs, k, other) {
+      if (k >= i && json_equal(json_object_get(other, "host"), (json_t *)host))
+        print_job(f, other, whatif, runbooks);
+    }
+  }
+  print_stats(f, report, whatif);
+}
+
+static void print_job(FILE *f, const json_t *job, int whatif, int runbooks) {
+  {
     const char *state = json_string_value(json_object_get(job, "state"));
     const json_t *cause = json_object_get(job, "cause");
     const char *err = json_string_value(json_object_get(job, "error"));
     print_headline(f, job, cause);
+    print_certificates(f, job, runbooks);
     const json_t *findings = json_object_get(job, "findings"), *fd;
     size_t fi;
     json_array_foreach(findings, fi, fd)
@@ -143,15 +192,21 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
            json_string_value(json_object_get(busy, "what")),
            json_string_value(json_object_get(busy, "since")),
            json_string_value(json_object_get(busy, "until")));
-      continue;
+      return;
     }
     if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
-      continue;
+      return;
     print_steps(f, job, cause, whatif);
+    if (json_object_get(job, "pending"))
+      outf(f, "  pending: %s: the job resumes at the next run, polling the same request\n",
+           json_string_value(json_object_get(job, "pending")));
     /* an error that is not the headline's cause (journal, held, backoff) */
     if (err && !(cause && strstr(err, json_string_value(json_object_get(cause, "message")))))
       outf(f, "  error: %s\n", err);
   }
+}
+
+static void print_stats(FILE *f, const json_t *report, int whatif) {
   const json_t *stats = json_object_get(report, "stats");
   outf(f, "%s: %lld targets, %lld due, %lld renewed, %lld failed, %lld rolled back, "
              "%lld need an operator, %lld pending at the CA\n",

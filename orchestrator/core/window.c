@@ -8,20 +8,25 @@
 
 #include "core/engine_int.h"
 
+/* The first certificate whose window is still to be asked: its issuer step
+ * (flagged RD_KIND_WINDOW) when the certificate has a live one to ask about,
+ * else NULL. Asked once per probe of the live certificates. */
 static rd_step *window_issuer(rd_job *j) {
-  for (size_t i = 1; i < j->nsteps; i++)
-    if ((j->steps[i].kind->flags & (RD_KIND_ISSUER | RD_KIND_WINDOW)) ==
-        (RD_KIND_ISSUER | RD_KIND_WINDOW))
-      return &j->steps[i];
+  for (size_t i = j->ninv; i < j->nsteps; i++) {
+    rd_step *s = &j->steps[i];
+    if ((s->kind->flags & (RD_KIND_ISSUER | RD_KIND_WINDOW)) != (RD_KIND_ISSUER | RD_KIND_WINDOW) ||
+        s->per_cert <= 0)
+      continue;
+    if (!json_object_get(s->facts, "renew_window") &&
+        json_is_object(json_object_get(s->facts, "cert")))
+      return s;
+  }
   return NULL;
 }
 
 int rd_window_ask(rd_job *j) {
-  rd_step *s = window_issuer(j);
-  /* asked once per probe of the live certificate; no certificate, nothing
-   * to ask about; an inventory contacts no CA */
-  if (!s || j->e->opts.inventory || json_object_get(j->facts, "renew_window") ||
-      !json_is_object(json_object_get(j->facts, "cert")))
+  rd_step *s;
+  if (j->e->opts.inventory || !(s = window_issuer(j))) /* an inventory contacts no CA */
     return 0;
   j->stage = ST_WINDOW;
   j->idx = s->index;
@@ -35,18 +40,18 @@ void rd_window_asked(rd_job *j) {
     const char *why =
         json_string_value(json_object_get(json_object_get(j->report, "cause"), "message"));
     rd_step_log(s, RD_LOG_WARN, "no renewal window from the CA (above): the policy decides");
-    json_object_set_new(j->facts, "renew_window",
+    json_object_set_new(s->facts, "renew_window",
                         json_pack("{s:s, s:s}", "source", "policy", "note", why ? why : j->error));
     rd_job_clear_error(j);
     s->status = 0;
-  } else if (!json_object_get(j->facts, "renew_window")) {
-    json_object_set_new(j->facts, "renew_window",
+  } else if (!json_object_get(s->facts, "renew_window")) {
+    json_object_set_new(s->facts, "renew_window",
                         json_pack("{s:s, s:s}", "source", "policy", "note",
                                   "the CA suggested no window for this certificate"));
   }
   /* the decision reports the window: a probe "would order" is not the plan's */
   json_object_clear(json_object_get(s->report, "phases"));
   j->stage = ST_PROBE;
-  j->idx = 0;
+  j->idx = j->ninv - 1; /* back to the due decision, after the last inventory */
   rd_job_next(j);
 }

@@ -47,12 +47,16 @@ static const json_t *h_params(rd_step *s) { return s->params; }
 static const char *h_host(rd_step *s) { return s->j->t->name; }
 static rd_platform h_platform(rd_step *s) { return s->j->t->platform; }
 static int h_whatif(rd_step *s) { return s->j->e->opts.whatif; }
-static json_t *h_facts(rd_step *s) { return s->j->facts; }
+/* a step sees its own certificate's facts, selector and policy (the job's
+ * first for a host-level step that names none: docs/PLUGINS.md) */
+static json_t *h_facts(rd_step *s) { return s->facts ? s->facts : s->j->facts; }
 
 static const json_t *h_section(rd_step *s, const char *name) {
   const rd_runbook *rb = s->j->rb;
   if (!strcmp(name, "certificate"))
-    return rb->certificate;
+    return s->cert < rb->ncerts ? rb->certs[s->cert].selector : rb->certificate;
+  if (!strcmp(name, "policy") && s->cert < rb->ncerts)
+    return rb->certs[s->cert].policy_json;
   if (!strcmp(name, "issuer"))
     return rb->issuer;
   if (!strcmp(name, "policy") || !strcmp(name, "ssh") || !strcmp(name, "schedule"))
@@ -80,8 +84,11 @@ static void *h_data(rd_step *s) { return s->data; }
 
 static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
   rd_job *j = s->j;
+  char k[512];
   if (s->ignoring) /* a late callback records nothing */
     return RD_ECANCELED;
+  if (s->jprefix) /* each certificate's values apart (several in one job) */
+    key = (snprintf(k, sizeof k, "%s/%s", s->jprefix, key), k);
   if (j->id > 0)
     return rd_journal_kv_put(j->e->journal, j->id, key, value);
   return json_object_set_new(j->kv, key, json_deep_copy(value)) ? RD_ENOMEM : 0;
@@ -90,6 +97,9 @@ static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
 static json_t *h_journal_get(rd_step *s, const char *key) {
   rd_job *j = s->j;
   json_t *v = NULL;
+  char k[512];
+  if (s->jprefix)
+    key = (snprintf(k, sizeof k, "%s/%s", s->jprefix, key), k);
   if (j->id > 0) {
     if (rd_journal_kv_get(j->e->journal, j->id, key, &v))
       return NULL;

@@ -19,8 +19,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=doctor
-# shellcheck source=tests/e2e/lib/labtest.sh
-. "$HERE/lib/labtest.sh"
+# shellcheck source=tests/e2e/lib/labown.sh
+. "$HERE/lib/labown.sh"
 lab_own "${DOCTOR_LAB_DIR:-/var/lib/renewd-lab-doctor}" "${DOCTOR_LAB_NETNS:-renewd-lab-doc}" 3
 
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"

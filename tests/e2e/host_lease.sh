@@ -19,59 +19,15 @@
 # Prints "host_lease: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-LAB=$ROOT/contrib/lab/lab
-RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
-export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
-export RENEWD_LAB_DIR=${LEASE_LAB_DIR:-/var/lib/renewd-lab-lease}
-export RENEWD_LAB_NETNS=${LEASE_LAB_NETNS:-renewd-lab-lease}
+TEST=host_lease
+LAB_DIR_NAME=${LEASE_LAB_DIR:-/var/lib/renewd-lab-lease}
+LAB_NETNS=${LEASE_LAB_NETNS:-renewd-lab-lease}
+# shellcheck source=lib/labtest.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
 PORT=9466
-
-pass=0 fail=0
-ok()     { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
-not_ok() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
-check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-finish() { printf 'host_lease: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
-
-[[ $(id -u) == 0 ]] || { echo "host_lease: SKIP: needs root (network namespaces, sshd)" >&2; exit 77; }
-[[ -x $RENEWD ]] || { echo "host_lease: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
-for tool in sqlite3 jq; do
-	command -v $tool >/dev/null || { echo "host_lease: SKIP: needs $tool" >&2; exit 77; }
-done
-
-WORK=$(mktemp -d /tmp/host_lease.XXXXXX)
-DAEMON=
-cleanup() {
-	local rc=$?
-	[[ -n $DAEMON ]] && kill "$DAEMON" 2>/dev/null || true
-	"$LAB" down --purge >/dev/null 2>&1 || true
-	[[ -n ${KEEP_WORK:-} ]] && echo "host_lease: kept $WORK" >&2 || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$LAB" down --purge >/dev/null 2>&1 || true
-"$LAB" up --hosts 1 >"$WORK/up.log" 2>&1 || { not_ok "lab up"; cat "$WORK/up.log"; finish; exit 1; }
-# shellcheck disable=SC1091
-. "$RENEWD_LAB_DIR/lab.env"
-JOURNAL=$WORK/journal.db
+lab_begin 1
 LOG=/srv/renewd-lab/reloads.log
 
-rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
-	local name=$1; shift
-	rc=0
-	"$LAB" exec -- "$RENEWD" "$@" --journal "$JOURNAL" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
-}
-on() { "$LAB" ssh "$1" "${@:2}"; }
-issued() { wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt"; }
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	local until=$((SECONDS + $1))
-	shift
-	while ((SECONDS < until)); do "$@" && return 0; sleep 0.2; done
-	return 1
-}
 # The reload log: its start/end lines alternate, each end closing the start
 # before it (same tag, not earlier); prints the number of changes.
 changes_serial() {

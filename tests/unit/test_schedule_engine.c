@@ -85,7 +85,7 @@ static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_rs, &k_c
 static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 
 typedef struct run_out {
-  tu_engine_run r;
+  tu_engine_out r;
   const json_t *job; /* the report's job */
   const char *state, *text;
   rd_engine_stats stats;
@@ -94,17 +94,19 @@ typedef struct run_out {
 static char jdir[64], jpath[128];
 
 static run_out run(int whatif) {
-  run_out o;
+  run_out o = {0};
+  const char *files[] = {FIXTURES "/engine/flow.json", NULL};
+  rd_engine_opts opts = {.whatif = whatif};
   trace[0] = 0;
-  tu_engine_run_file(FIXTURES "/engine/flow.json", &plugin, whatif, whatif ? NULL : jpath, &o.r);
-  o.job = tu_engine_job(&o.r, 0);
+  tu_engine_run(&plugin, files, &opts, whatif ? NULL : jpath, &o.r);
+  o.job = json_array_get(json_object_get(o.r.report, "jobs"), 0);
   o.state = json_string_value(json_object_get(o.job, "state"));
   o.text = o.r.text;
   o.stats = o.r.stats;
   return o;
 }
 
-static void done(run_out *o) { tu_engine_run_free(&o->r); }
+static void done(run_out *o) { tu_engine_out_free(&o->r); }
 
 static const char *due_window(const run_out *o, const char *key) {
   return json_string_value(
