@@ -1,8 +1,10 @@
-/* journal.h — the SQLite journal (WAL, synchronous=FULL): jobs and their
- * states, step results, durable per-job values, inventory snapshots, an
- * append-only audit log, alerts already sent and host leases. Every call that changes
- * something is committed before it returns. Schema is versioned
- * (PRAGMA user_version) with forward migrations. */
+/* journal.h — the journal: jobs and their states, step results, durable
+ * per-job values, inventory snapshots, an append-only audit log, alerts
+ * already sent and host leases. Every call that changes something is
+ * committed before it returns. Two backends behind the same calls: SQLite
+ * (a file; WAL, synchronous=FULL; the default) and PostgreSQL (a
+ * postgresql:// URI; several renewd instances share one). Schema is
+ * versioned with forward migrations in both (docs/JOURNAL.md). */
 #ifndef RENEWD_JOURNAL_H
 #define RENEWD_JOURNAL_H
 #include <stddef.h>
@@ -27,7 +29,15 @@ typedef struct rd_job_row {
 
 /* Default path: $RENEWD_JOURNAL, else /var/lib/renewd/journal.db. */
 const char *rd_journal_default_path(void);
-/* path NULL: the default path. Creates the file (0600) and its missing parent
+/* 1 when target names a PostgreSQL journal (postgresql:// or postgres://). */
+int rd_journal_is_pg(const char *target);
+/* "sqlite" or "postgresql". */
+const char *rd_journal_backend(const rd_journal *j);
+/* path NULL: the default path. A postgresql:// URI opens the PostgreSQL
+ * backend (docs/JOURNAL.md, "PostgreSQL"): it must not hold a password; the
+ * password comes from $RENEWD_JOURNAL_PASSWORD_FILE or
+ * $RENEWD_JOURNAL_PASSWORD (config/secret.c reads it), or libpq's own
+ * sources (~/.pgpass, peer authentication on a unix socket). Creates the file (0600) and its missing parent
  * directories (0700), migrates the schema. err gets "journal PATH: ...". */
 int rd_journal_open(const char *path, rd_journal **out, char *err, size_t errlen);
 /* Flags for rd_journal_open_ex. */
