@@ -48,7 +48,7 @@ int rd_journal_open_ex(const char *path, int flags, rd_journal **out, char *err,
     rd_fmt(err, errlen, "journal: out of memory");
     return RD_ENOMEM;
   }
-  j->drv = &jn_sqlite_driver;
+  j->drv = rd_journal_is_pg(path) ? &jn_pg_driver : &jn_sqlite_driver;
   j->busy_ms = RD_JOURNAL_BUSY_MS;
   if ((e = j->drv->open(j, flags)) < 0) {
     rd_fmt(err, errlen, "%s", j->msg);

@@ -55,6 +55,9 @@ const char *rd_journal_path(const rd_journal *j);
  * the lock). Short, because the journal is called from the event loop: see
  * docs/JOURNAL.md, "Locking". */
 #define RD_JOURNAL_BUSY_MS 250
+/* PostgreSQL: the longest any one statement may take (statement_timeout);
+ * then the call fails with RD_ETIMEDOUT, changing nothing. */
+#define RD_JOURNAL_PG_STATEMENT_MS 2000
 /* Change that bound for j (0: fail at once). A one-shot command off the
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);

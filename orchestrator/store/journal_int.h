@@ -76,7 +76,7 @@
                 " ON CONFLICT(host) DO UPDATE SET held = 1, owner = excluded.owner," \
                 " node = excluded.node, pid = excluded.pid, start = excluded.start," \
                 " what = excluded.what, since = excluded.since,"              \
-                " expires = excluded.expires, epoch = epoch + 1")             \
+                " expires = excluded.expires, epoch = leases.epoch + 1")             \
   X(LEASE_RENEW, "UPDATE leases SET expires = ?4 WHERE host = ?1 AND held = 1" \
                  " AND owner = ?2 AND epoch = ?3")                             \
   X(LEASE_FREE, "UPDATE leases SET held = 0, expires = ?4 WHERE host = ?1"     \

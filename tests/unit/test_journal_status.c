@@ -1,4 +1,4 @@
-/* test_journal_status.c — renewd status reading the journal. */
+/* test_journal_status.c — renewd status reading the journal (both backends). */
 #include "test_journal_fixture.h"
 
 /* ---- renewd status ------------------------------------------------------ */
@@ -46,7 +46,7 @@ START_TEST(status_command) {
   ck_assert_int_eq(rd_journal_job_set_state(j, c, RD_JOB_NEEDS_OPERATOR, "expired"), 0);
   rd_journal_close(j);
 
-  char *argv1[] = {"status", "--journal", dbpath, NULL};
+  char *argv1[] = {"status", "--journal", jtarget, NULL};
   ck_assert_int_eq(run_status(argv1, 3, &out, &err), RD_EXIT_OK);
   ck_assert_msg(!strncmp(out, "ID  HOST ", 9), "%s", out);
   ck_assert_msg(strstr(out, "PROBED") && strstr(out, "NEEDS_OPERATOR"), "%s", out);
@@ -56,9 +56,9 @@ START_TEST(status_command) {
   free(out);
   free(err);
 
-  char *argv2[] = {"status", "--all", "--journal=", dbpath, NULL};
-  char opt[600];
-  snprintf(opt, sizeof opt, "--journal=%s", dbpath);
+  char *argv2[] = {"status", "--all", "--journal=", jtarget, NULL};
+  char opt[700];
+  snprintf(opt, sizeof opt, "--journal=%s", jtarget);
   argv2[2] = opt;
   ck_assert_int_eq(run_status(argv2, 3, &out, &err), RD_EXIT_OK);
   ck_assert_msg(strstr(out, "FAILED") && strstr(out, "web01: ssh: refused"), "%s", out);
@@ -66,7 +66,7 @@ START_TEST(status_command) {
   free(out);
   free(err);
 
-  char *argv3[] = {"status", "--json", "--all", "--journal", dbpath, NULL};
+  char *argv3[] = {"status", "--json", "--all", "--journal", jtarget, NULL};
   ck_assert_int_eq(run_status(argv3, 5, &out, &err), RD_EXIT_OK);
   json_error_t jerr;
   json_t *doc = json_loads(out, 0, &jerr);
@@ -105,8 +105,8 @@ START_TEST(status_command) {
 }
 END_TEST
 
-static Suite *suite(void) {
-  Suite *s = suite_create("journal_status");
+static Suite *suite(int pg) {
+  Suite *s = suite_create(pg ? "journal_status (postgresql)" : "journal_status (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, status_command);
@@ -114,4 +114,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void) { return tu_run_backends(suite); }
