@@ -166,6 +166,12 @@ int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg)
  * RD_ENOTFOUND (and *out = NULL). */
 int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value);
 int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **out);
+/* rd_journal_kv_put, only while fence's lease is held (RD_ESTATE, nothing
+ * written, once it was taken over); fence NULL: unfenced. The struct is
+ * declared with the host leases below. */
+struct rd_lease_fence;
+int rd_journal_kv_put_fenced(rd_journal *j, int64_t job_id, const char *key,
+                             const json_t *value, const struct rd_lease_fence *fence);
 
 int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts);
 /* The newest inventory snapshot of every host, by host name. The row (and its

@@ -34,14 +34,21 @@ int jn_put_kv(rd_journal *j, int64_t id, const char *key, const json_t *value, t
   return rc;
 }
 
-int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value) {
+int rd_journal_kv_put_fenced(rd_journal *j, int64_t job_id, const char *key,
+                             const json_t *value, const rd_lease_fence *fence) {
   rd_job_state st;
   int err;
   if (!j)
     return RD_EINVAL;
   if ((err = jn_tx_begin_job(j, job_id, "kv put", &st)) < 0)
     return err;
+  if (fence && (err = jn_lease_fenced(j, fence)) < 0)
+    return jn_tx_end(j, err);
   return jn_tx_end(j, jn_put_kv(j, job_id, key, value, time(NULL)));
+}
+
+int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value) {
+  return rd_journal_kv_put_fenced(j, job_id, key, value, NULL);
 }
 
 int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **out) {

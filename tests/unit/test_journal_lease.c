@@ -344,10 +344,20 @@ START_TEST(fenced_job_advance) {
                 "%s", rd_journal_errmsg(j));
   ck_assert_int_eq(rd_journal_job_get(j, id, &row), 0);
   ck_assert_int_eq(row.state, RD_JOB_PROBED);
+  /* nor can it write the job's values (a CA transaction id) */
+  json_t *v = json_string("txid-of-a");
+  ck_assert_int_eq(rd_journal_kv_put_fenced(j, id, "scep.txid", v, &f), RD_ESTATE);
+  json_t *got = NULL;
+  ck_assert_int_eq(rd_journal_kv_get(j, id, "scep.txid", &got), RD_ENOTFOUND);
   /* the new holder's fence passes */
   f.owner = &b;
   f.epoch = eb;
   ck_assert_int_eq(rd_journal_job_advance(j, id, &adv), 0);
+  ck_assert_int_eq(rd_journal_kv_put_fenced(j, id, "scep.txid", v, &f), 0);
+  ck_assert_int_eq(rd_journal_kv_get(j, id, "scep.txid", &got), 0);
+  ck_assert_str_eq(json_string_value(got), "txid-of-a");
+  json_decref(got);
+  json_decref(v);
   rd_journal_close(j);
 }
 END_TEST
