@@ -252,5 +252,13 @@ int rd_journal_lease_get(rd_journal *j, const char *host, rd_lease_row *out);
  * Visitors run after the query has finished and may call the journal. */
 typedef int (*rd_lease_visit)(const rd_lease_row *row, void *arg);
 int rd_journal_leases(rd_journal *j, int held_only, rd_lease_visit fn, void *arg);
+/* Lease figures (for /metrics): leases held now, of them those past their
+ * expiry at now (the next claim takes them over) and those held by owner
+ * (an rd_lease_owner_id; NULL: none), and take-overs ever (the audit's
+ * lease.takeover rows). */
+typedef struct rd_lease_counts {
+  int64_t held, expired, mine, takeovers;
+} rd_lease_counts;
+int rd_journal_lease_counts(rd_journal *j, time_t now, const char *owner, rd_lease_counts *out);
 
 #endif

@@ -77,6 +77,10 @@
                 " node = excluded.node, pid = excluded.pid, start = excluded.start," \
                 " what = excluded.what, since = excluded.since,"              \
                 " expires = excluded.expires, epoch = leases.epoch + 1")             \
+  X(LEASE_COUNTS, "SELECT count(*), coalesce(sum(CASE WHEN expires <= ?1 THEN 1 ELSE 0 END), 0)," \
+                  " coalesce(sum(CASE WHEN owner = ?2 THEN 1 ELSE 0 END), 0)"          \
+                  " FROM leases WHERE held = 1")                                        \
+  X(LEASE_TAKEOVERS, "SELECT count(*) FROM audit WHERE event = 'lease.takeover'")     \
   X(LEASE_RENEW, "UPDATE leases SET expires = ?4 WHERE host = ?1 AND held = 1" \
                  " AND owner = ?2 AND epoch = ?3")                             \
   X(LEASE_FREE, "UPDATE leases SET held = 0, expires = ?4 WHERE host = ?1"     \

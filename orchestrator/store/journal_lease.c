@@ -278,3 +278,29 @@ int rd_journal_leases(rd_journal *j, int held_only, rd_lease_visit fn, void *arg
   free(r.rows);
   return err;
 }
+
+int rd_journal_lease_counts(rd_journal *j, time_t now, const char *owner, rd_lease_counts *out) {
+  int rc;
+  jn_q *s;
+  if (!j || !out)
+    return RD_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!(s = jn_stmt(j, S_LEASE_COUNTS, &rc)))
+    return jn_dberr(j, rc, "lease counts");
+  jn_bind_int(s, 1, now);
+  jn_bind_text(s, 2, owner ? owner : "");
+  if ((rc = jn_next(j, s)) == JN_ROW) {
+    out->held = jn_col_int(s, 0);
+    out->expired = jn_col_int(s, 1);
+    out->mine = jn_col_int(s, 2);
+  }
+  jn_done(s);
+  if (rc != JN_ROW)
+    return jn_dberr(j, rc, "lease counts");
+  if (!(s = jn_stmt(j, S_LEASE_TAKEOVERS, &rc)))
+    return jn_dberr(j, rc, "lease take-overs");
+  if ((rc = jn_next(j, s)) == JN_ROW)
+    out->takeovers = jn_col_int(s, 0);
+  jn_done(s);
+  return rc == JN_ROW ? 0 : jn_dberr(j, rc, "lease take-overs");
+}

@@ -349,6 +349,17 @@ START_TEST(fenced_job_advance) {
   ck_assert_int_eq(rd_journal_kv_put_fenced(j, id, "scep.txid", v, &f), RD_ESTATE);
   json_t *got = NULL;
   ck_assert_int_eq(rd_journal_kv_get(j, id, "scep.txid", &got), RD_ENOTFOUND);
+  /* the figures /metrics exports: one lease held (by b), one take-over */
+  rd_lease_counts lc;
+  char bid[320];
+  rd_lease_owner_id(&b, bid, sizeof bid);
+  ck_assert_int_eq(rd_journal_lease_counts(j, T0 + 61, bid, &lc), 0);
+  ck_assert_int_eq(lc.held, 1);
+  ck_assert_int_eq(lc.expired, 0);
+  ck_assert_int_eq(lc.mine, 1);
+  ck_assert_int_eq(lc.takeovers, 1);
+  ck_assert_int_eq(rd_journal_lease_counts(j, T0 + 120, "node-a:10:42", &lc), 0);
+  ck_assert(lc.held == 1 && lc.expired == 1 && lc.mine == 0 && lc.takeovers == 1);
   /* the new holder's fence passes */
   f.owner = &b;
   f.epoch = eb;
