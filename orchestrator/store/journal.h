@@ -58,6 +58,9 @@ const char *rd_journal_path(const rd_journal *j);
 /* PostgreSQL: the longest any one statement may take (statement_timeout);
  * then the call fails with RD_ETIMEDOUT, changing nothing. */
 #define RD_JOURNAL_PG_STATEMENT_MS 2000
+/* PostgreSQL: a connection idle inside a transaction this long (its process
+ * paused) is ended by the server, freeing the write lock it held. */
+#define RD_JOURNAL_PG_IDLE_TX_MS 5000
 /* Change that bound for j (0: fail at once). A one-shot command off the
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);

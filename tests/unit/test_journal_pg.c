@@ -2,7 +2,8 @@
  * server this program starts (tu_run_backends): which targets pick it,
  * opening and migrating, what it refuses (a password in the URI, someone
  * else's schema, a newer schema), the password from a file, the bounded
- * wait for the write lock and a connection lost between calls. The journal
+ * wait for the write lock, a connection lost between calls and a writer
+ * paused inside a transaction. The journal
  * calls themselves run on it in test_journal.c, _jobs.c and _lease.c. */
 #include <uv.h>
 
@@ -160,6 +161,68 @@ START_TEST(lost_connection_reopened) {
 }
 END_TEST
 
+/* A writer paused (SIGSTOP) inside a transaction holds the write lock: the
+ * server ends its session after RD_JOURNAL_PG_IDLE_TX_MS, so the others
+ * write again before it resumes; resumed, it reconnects and carries on. */
+START_TEST(paused_writer_released) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    rd_journal *cj = NULL;
+    char err[512], host[32];
+    close(p[0]);
+    if (rd_journal_open(jtarget, &cj, err, sizeof err) < 0)
+      _exit(3);
+    if (write(p[1], "r", 1) != 1)
+      _exit(4);
+    for (int i = 0;; i++) { /* busy or reconnecting calls fail; go on */
+      int64_t id;
+      snprintf(host, sizeof host, "child%d", i);
+      rd_journal_job_open(cj, "rb", host, "c", &id, NULL);
+    }
+  }
+  close(p[1]);
+  char c;
+  ck_assert_int_eq(read(p[0], &c, 1), 1);
+  close(p[0]);
+  rd_journal *j = open_j();
+  int64_t id;
+  int caught = 0;
+  /* stop the child until it is caught inside a transaction: then a write
+   * here runs out of its lock wait */
+  for (int tries = 0; tries < 500 && !caught; tries++) {
+    usleep(2000);
+    kill(pid, SIGSTOP);
+    usleep(20000);
+    if (rd_journal_job_open(j, "rb", "parent", "c", &id, NULL) == RD_EBUSY)
+      caught = 1;
+    else
+      kill(pid, SIGCONT);
+  }
+  ck_assert_msg(caught, "the child was never stopped inside a transaction");
+  uint64_t t0 = uv_hrtime();
+  int rc;
+  while ((rc = rd_journal_job_open(j, "rb", "parent", "c", &id, NULL)) == RD_EBUSY &&
+         uv_hrtime() - t0 < (uint64_t)(RD_JOURNAL_PG_IDLE_TX_MS + 5000) * 1000000)
+    ;
+  ck_assert_msg(rc == 0, "still %s while the writer is paused: %s", rd_errname(rc),
+                rd_journal_errmsg(j));
+  kill(pid, SIGCONT);
+  /* resumed, it writes again (a new session) */
+  long long n0 = sql_int(dbpath, "SELECT count(*) FROM jobs WHERE host LIKE 'child%'"), n1 = n0;
+  for (int i = 0; i < 100 && n1 == n0; i++) {
+    usleep(50000);
+    n1 = sql_int(dbpath, "SELECT count(*) FROM jobs WHERE host LIKE 'child%'");
+  }
+  ck_assert_msg(n1 > n0, "the resumed writer wrote nothing");
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  rd_journal_close(j);
+}
+END_TEST
+
 static Suite *suite(int pg) {
   Suite *s = suite_create(pg ? "journal_pg (postgresql)" : "journal_pg (sqlite)");
   TCase *tc = tcase_create("core");
@@ -172,6 +235,8 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, password_from_file);
     tcase_add_test(tc, lock_wait_is_bounded);
     tcase_add_test(tc, lost_connection_reopened);
+    tcase_add_test(tc, paused_writer_released);
+    tcase_set_timeout(tc, 60); /* the paused writer: RD_JOURNAL_PG_IDLE_TX_MS */
   }
   suite_add_tcase(s, tc);
   return s;

@@ -9,7 +9,10 @@
  * committed state (READ COMMITTED, a fresh snapshot per statement) and acts
  * on it without another instance acting in between. The wait for that lock
  * is bounded by lock_timeout = busy_ms (RD_EBUSY, nothing changed) and every
- * statement by statement_timeout = RD_JOURNAL_PG_STATEMENT_MS: the calls are
+ * statement by statement_timeout = RD_JOURNAL_PG_STATEMENT_MS; a process
+ * paused inside a transaction (SIGSTOP, a debugger) loses its session after
+ * RD_JOURNAL_PG_IDLE_TX_MS, so it cannot hold every other instance's writes
+ * back (idle_in_transaction_session_timeout). The calls are
  * synchronous, made from the event loop, so a slow database costs at most
  * that (docs/SCALING.md, "What is left").
  *
@@ -119,8 +122,8 @@ static int session(rd_journal *j) {
   char sql[256];
   snprintf(sql, sizeof sql,
            "SET lock_timeout = %d; SET statement_timeout = %d;"
-           " SET client_min_messages = warning",
-           j->busy_ms > 0 ? j->busy_ms : 1, RD_JOURNAL_PG_STATEMENT_MS);
+           " SET idle_in_transaction_session_timeout = %d; SET client_min_messages = warning",
+           j->busy_ms > 0 ? j->busy_ms : 1, RD_JOURNAL_PG_STATEMENT_MS, RD_JOURNAL_PG_IDLE_TX_MS);
   return exec_sql(j, sql);
 }
 
