@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libssl-dev libuv1-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev
-      libsqlite3-dev sqlite3 check libsubunit-dev valgrind
+      libsqlite3-dev sqlite3 libpq-dev postgresql check libsubunit-dev valgrind
       openssh-server openssh-client scep nginx-light sudo acl iproute2 openssl
       procps psmisc curl tcpdump jq
       pebble python3-aiosmtpd man-db

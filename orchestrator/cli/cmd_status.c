@@ -1,8 +1,11 @@
-/* cmd_status.c — 'renewd status [--journal FILE] [--json] [--all]': the jobs
+/* cmd_status.c — 'renewd status [--journal FILE|URI] [--json] [--all]': the jobs
  * in the journal. By default the newest job of every (host, certificate),
  * i.e. where each certificate stands; --all lists every job, newest first.
  * Then the host leases held (docs/JOURNAL.md, "Host leases"): which job is
- * changing which host; --all adds the released ones (their last epoch). */
+ * changing which host, for which renewd instance (node:pid:start), until
+ * when -- a lease past its expiry is taken over by the next claim (another
+ * instance's, on a shared PostgreSQL journal: docs/SCALING.md); --all adds
+ * the released ones (their last epoch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,19 +79,26 @@ static void one_line(char *s) {
       *s = ' ';
 }
 
+/* A held lease whose expiry has passed: its holder stalled or died, and the
+ * next claim of the host takes it over. */
+static int lease_expired(const rd_lease_row *r, time_t now) { return r->held && r->expires <= now; }
+
 static json_t *leases_json(const lease_list *ls) {
   json_t *a = json_array();
+  time_t now = time(NULL);
   for (size_t i = 0; i < ls->n; i++) {
     const rd_lease_row *r = &ls->rows[i];
     json_array_append_new(
-        a, json_pack("{s:s, s:b, s:s, s:s, s:o, s:o, s:I}", "host", r->host, "held", r->held,
-                     "owner", r->owner, "what", r->what, "since", iso_time(r->since), "expires",
-                     iso_time(r->expires), "epoch", (json_int_t)r->epoch));
+        a, json_pack("{s:s, s:b, s:s, s:s, s:o, s:o, s:I, s:b}", "host", r->host, "held",
+                     r->held, "owner", r->owner, "what", r->what, "since", iso_time(r->since),
+                     "expires", iso_time(r->expires), "epoch", (json_int_t)r->epoch, "expired",
+                     lease_expired(r, now)));
   }
   return a;
 }
 
-static int print_json(const char *path, const job_list *l, const lease_list *ls) {
+static int print_json(const char *path, const char *backend, const job_list *l,
+                      const lease_list *ls) {
   json_t *jobs = json_array(), *doc;
   for (size_t i = 0; i < l->n; i++) {
     const rd_job_row *r = &l->rows[i];
@@ -100,7 +110,8 @@ static int print_json(const char *path, const job_list *l, const lease_list *ls)
                         iso_time(r->created), "updated", iso_time(r->updated), "next_try",
                         iso_time(r->next_try), "error", r->error[0] ? r->error : NULL));
   }
-  doc = json_pack("{s:s, s:o, s:o}", "journal", path, "jobs", jobs, "leases", leases_json(ls));
+  doc = json_pack("{s:s, s:s, s:o, s:o}", "journal", path, "backend", backend, "jobs", jobs,
+                  "leases", leases_json(ls));
   if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
     json_decref(doc);
     fprintf(stderr, "renewd status: cannot write JSON\n");
@@ -180,6 +191,7 @@ static void print_table(const char *path, job_list *l, int all) {
 /* "lease HOST: held by OWNER (WHAT) since T, expires T, epoch N" */
 static void print_leases(lease_list *ls) {
   char since[48], until[48];
+  time_t now = time(NULL);
   for (size_t i = 0; i < ls->n; i++) {
     rd_lease_row *r = &ls->rows[i];
     one_line(r->host);
@@ -188,9 +200,11 @@ static void print_leases(lease_list *ls) {
     if (i == 0)
       putchar('\n');
     if (r->held)
-      printf("lease %s: held by %s (%s) since %s, expires %s, epoch %lld\n", r->host, r->owner,
-             r->what, local_time(r->since, since, sizeof since),
-             local_time(r->expires, until, sizeof until), (long long)r->epoch);
+      printf("lease %s: held by %s (%s) since %s, expires %s, epoch %lld%s\n", r->host,
+             r->owner, r->what, local_time(r->since, since, sizeof since),
+             local_time(r->expires, until, sizeof until), (long long)r->epoch,
+             lease_expired(r, now) ? " (expired: the next claim of the host takes it over)"
+                                   : "");
     else
       printf("lease %s: free (last holder %s, epoch %lld)\n", r->host, r->owner,
              (long long)r->epoch);
@@ -211,7 +225,7 @@ int cmd_status(int argc, char **argv) {
       all = 1;
     } else if (!strcmp(argv[i], "--journal")) {
       if (i + 1 >= argc) {
-        fprintf(stderr, "renewd status: --journal needs a FILE\n");
+        fprintf(stderr, "renewd status: --journal needs a FILE or a postgresql:// URI\n");
         return RD_EXIT_USAGE;
       }
       path = argv[++i];
@@ -220,7 +234,7 @@ int cmd_status(int argc, char **argv) {
     } else {
       fprintf(stderr,
               "renewd status: unknown argument '%s'\n"
-              "usage: renewd status [--journal FILE] [--json] [--all]\n",
+              "usage: renewd status [--journal FILE|URI] [--json] [--all]\n",
               argv[i]);
       return RD_EXIT_USAGE;
     }
@@ -247,7 +261,7 @@ int cmd_status(int argc, char **argv) {
     return RD_EXIT_FAILED;
   }
   if (json)
-    rc = print_json(rd_journal_path(j), &l, &ls);
+    rc = print_json(rd_journal_path(j), rd_journal_backend(j), &l, &ls);
   else {
     print_table(rd_journal_path(j), &l, all);
     print_leases(&ls);

@@ -156,6 +156,7 @@ struct rd_engine {
   uv_timer_t kick;           /* starts the run on the loop, never inside start */
   rd_lease_owner lease_owner; /* this process, in the host leases */
   int lease_ttl;             /* seconds (lease.c) */
+  time_t lease_t0;           /* when the engine was made: its probes came after */
   uv_timer_t lease_timer;    /* the leases' heartbeat, while any is held */
   int lease_timer_on;
   rd_engine_done_fn done;    /* rd_engine_start's callback */

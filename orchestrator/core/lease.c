@@ -7,7 +7,9 @@
  * makes the job end BUSY, nothing changed. While jobs hold leases, one
  * engine timer renews them every third of the TTL; a job of the engine that
  * probed a host while another job held its lease probes it again once it
- * holds the lease itself (rd_job_start_renewal); a lease found taken over
+ * holds the lease itself (rd_job_start_renewal), and so does a job whose
+ * host's lease another process held since the engine was made (another
+ * instance on a shared journal may have renewed it); a lease found taken over
  * (the process stalled past its expiry) stops its job before its next
  * remote action (rd_lease_lost). */
 #include <stdio.h>
@@ -115,17 +117,34 @@ static void fit_what(char *dst, size_t len, const char *what) {
   dst[n] = '\0';
 }
 
+/* Did another process hold the host's lease since this engine was made,
+ * i.e. possibly change the host after this job's probe saw it? prev: the
+ * row before the claim (NULL: none, or unreadable: then assume so unless
+ * this is the host's first claim); epoch: the one the claim got. Another
+ * instance on a shared journal (docs/SCALING.md) may have renewed the
+ * certificate meanwhile: the issuer must sign for the live one. */
+static int changed_elsewhere(const rd_job *j, const rd_lease_row *prev, int64_t epoch) {
+  char me[320];
+  if (!prev)
+    return epoch != 1;
+  if (epoch != prev->epoch + 1)
+    return 1; /* another claim came between our read and our claim */
+  rd_lease_owner_id(&j->e->lease_owner, me, sizeof me);
+  return strcmp(prev->owner, me) && prev->expires >= j->e->lease_t0;
+}
+
 int rd_lease_take(rd_job *j, const char *what) {
   rd_engine *e = j->e;
-  rd_lease_row holder;
+  rd_lease_row holder, prev;
   char fitted[sizeof holder.what];
   int64_t epoch = 0;
-  int rc;
+  int rc, have_prev;
   if (!e->journal || e->opts.whatif || j->lease_epoch > 0)
     return 0; /* a remediation holds it already when it renews */
   fit_what(fitted, sizeof fitted, what);
   rd_lease_req r = lease_req(j, fitted);
   memset(&holder, 0, sizeof holder);
+  have_prev = rd_journal_lease_get(e->journal, j->t->name, &prev) == 0;
   rc = rd_journal_lease_claim(e->journal, &r, &epoch, &holder);
   if (rc == RD_EBUSY && holder.held) {
     report_busy(j, &holder);
@@ -139,6 +158,8 @@ int rd_lease_take(rd_job *j, const char *what) {
     return rc == RD_EBUSY ? RD_EIO : rc;
   }
   j->lease_epoch = epoch;
+  if (changed_elsewhere(j, have_prev ? &prev : NULL, epoch))
+    j->lease_reprobe = 1; /* the inventory probe runs again under the lease */
   json_object_set_new(j->report, "lease", json_pack("{s:I}", "epoch", (json_int_t)epoch));
   if ((rc = heartbeat_start(e))) {
     rd_lease_release(j);
@@ -202,5 +223,6 @@ int rd_lease_lost(rd_job *j) {
 
 void rd_lease_init(rd_engine *e) {
   rd_lease_owner_self(&e->lease_owner);
+  e->lease_t0 = time(NULL);
   e->lease_ttl = lease_ttl();
 }

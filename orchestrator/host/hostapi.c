@@ -89,8 +89,11 @@ static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
     return RD_ECANCELED;
   if (s->jprefix) /* each certificate's values apart (several in one job) */
     key = (snprintf(k, sizeof k, "%s/%s", s->jprefix, key), k);
-  if (j->id > 0)
-    return rd_journal_kv_put(j->e->journal, j->id, key, value);
+  if (j->id > 0) { /* fenced: nothing once another job took the host over */
+    rd_lease_fence fence;
+    return rd_journal_kv_put_fenced(j->e->journal, j->id, key, value,
+                                    rd_lease_fence_of(j, &fence));
+  }
   return json_object_set_new(j->kv, key, json_deep_copy(value)) ? RD_ENOMEM : 0;
 }
 

@@ -107,6 +107,8 @@ int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg);
 /* status.c: the three answers of the listener. */
 /* Prometheus text exposition; caller frees. */
 char *rd_serve_metrics(const rd_serve *sv);
+/* The host-lease metrics of the journal (lease_metrics.c); nothing without one. */
+void rd_serve_lease_metrics(FILE *f, rd_journal *journal);
 /* /status: {"now", "runbooks": [...], "jobs": {...}, "fleet": {...}}. */
 json_t *rd_serve_status(const rd_serve *sv, time_t now);
 /* The listener's route: /metrics, /healthz, /status. */

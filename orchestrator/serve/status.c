@@ -83,6 +83,7 @@ char *rd_serve_metrics(const rd_serve *sv) {
       fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
     }
   }
+  rd_serve_lease_metrics(f, sv->journal);
   if (fclose(f)) {
     free(buf);
     return NULL;

@@ -1,8 +1,10 @@
-/* journal.h — the SQLite journal (WAL, synchronous=FULL): jobs and their
- * states, step results, durable per-job values, inventory snapshots, an
- * append-only audit log, alerts already sent and host leases. Every call that changes
- * something is committed before it returns. Schema is versioned
- * (PRAGMA user_version) with forward migrations. */
+/* journal.h — the journal: jobs and their states, step results, durable
+ * per-job values, inventory snapshots, an append-only audit log, alerts
+ * already sent and host leases. Every call that changes something is
+ * committed before it returns. Two backends behind the same calls: SQLite
+ * (a file; WAL, synchronous=FULL; the default) and PostgreSQL (a
+ * postgresql:// URI; several renewd instances share one). Schema is
+ * versioned with forward migrations in both (docs/JOURNAL.md). */
 #ifndef RENEWD_JOURNAL_H
 #define RENEWD_JOURNAL_H
 #include <stddef.h>
@@ -27,7 +29,15 @@ typedef struct rd_job_row {
 
 /* Default path: $RENEWD_JOURNAL, else /var/lib/renewd/journal.db. */
 const char *rd_journal_default_path(void);
-/* path NULL: the default path. Creates the file (0600) and its missing parent
+/* 1 when target names a PostgreSQL journal (postgresql:// or postgres://). */
+int rd_journal_is_pg(const char *target);
+/* "sqlite" or "postgresql". */
+const char *rd_journal_backend(const rd_journal *j);
+/* path NULL: the default path. A postgresql:// URI opens the PostgreSQL
+ * backend (docs/JOURNAL.md, "PostgreSQL"): it must not hold a password; the
+ * password comes from $RENEWD_JOURNAL_PASSWORD_FILE or
+ * $RENEWD_JOURNAL_PASSWORD (config/secret.c reads it), or libpq's own
+ * sources (~/.pgpass, peer authentication on a unix socket). Creates the file (0600) and its missing parent
  * directories (0700), migrates the schema. err gets "journal PATH: ...". */
 int rd_journal_open(const char *path, rd_journal **out, char *err, size_t errlen);
 /* Flags for rd_journal_open_ex. */
@@ -45,6 +55,12 @@ const char *rd_journal_path(const rd_journal *j);
  * the lock). Short, because the journal is called from the event loop: see
  * docs/JOURNAL.md, "Locking". */
 #define RD_JOURNAL_BUSY_MS 250
+/* PostgreSQL: the longest any one statement may take (statement_timeout);
+ * then the call fails with RD_ETIMEDOUT, changing nothing. */
+#define RD_JOURNAL_PG_STATEMENT_MS 2000
+/* PostgreSQL: a connection idle inside a transaction this long (its process
+ * paused) is ended by the server, freeing the write lock it held. */
+#define RD_JOURNAL_PG_IDLE_TX_MS 5000
 /* Change that bound for j (0: fail at once). A one-shot command off the
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);
@@ -153,6 +169,12 @@ int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg)
  * RD_ENOTFOUND (and *out = NULL). */
 int rd_journal_kv_put(rd_journal *j, int64_t job_id, const char *key, const json_t *value);
 int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **out);
+/* rd_journal_kv_put, only while fence's lease is held (RD_ESTATE, nothing
+ * written, once it was taken over); fence NULL: unfenced. The struct is
+ * declared with the host leases below. */
+struct rd_lease_fence;
+int rd_journal_kv_put_fenced(rd_journal *j, int64_t job_id, const char *key,
+                             const json_t *value, const struct rd_lease_fence *fence);
 
 int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts);
 /* The newest inventory snapshot of every host, by host name. The row (and its
@@ -233,5 +255,13 @@ int rd_journal_lease_get(rd_journal *j, const char *host, rd_lease_row *out);
  * Visitors run after the query has finished and may call the journal. */
 typedef int (*rd_lease_visit)(const rd_lease_row *row, void *arg);
 int rd_journal_leases(rd_journal *j, int held_only, rd_lease_visit fn, void *arg);
+/* Lease figures (for /metrics): leases held now, of them those past their
+ * expiry at now (the next claim takes them over) and those held by owner
+ * (an rd_lease_owner_id; NULL: none), and take-overs ever (the audit's
+ * lease.takeover rows). */
+typedef struct rd_lease_counts {
+  int64_t held, expired, mine, takeovers;
+} rd_lease_counts;
+int rd_journal_lease_counts(rd_journal *j, time_t now, const char *owner, rd_lease_counts *out);
 
 #endif

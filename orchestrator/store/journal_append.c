@@ -10,8 +10,8 @@
 /* One INSERT in its own transaction. */
 static int insert1(rd_journal *j, int id, const char *what, const char *t1, const char *t2) {
   int rc, err;
-  sqlite3_stmt *s;
-  sqlite3_int64 now = (sqlite3_int64)time(NULL);
+  jn_q *s;
+  int64_t now = time(NULL);
   if ((err = jn_tx_begin(j, what)) < 0)
     return err;
   if (!(s = jn_stmt(j, id, &rc)))
@@ -19,17 +19,17 @@ static int insert1(rd_journal *j, int id, const char *what, const char *t1, cons
   switch (id) {
   case S_INV_INSERT: /* host, taken_at, facts */
     jn_bind_text(s, 1, t1);
-    sqlite3_bind_int64(s, 2, now);
+    jn_bind_int(s, 2, now);
     jn_bind_text(s, 3, t2);
     break;
   case S_ALERT_INSERT: /* key, at */
     jn_bind_text(s, 1, t1);
-    sqlite3_bind_int64(s, 2, now);
+    jn_bind_int(s, 2, now);
     break;
   }
   if ((err = jn_step(j, s, what)) < 0)
     return jn_tx_end(j, err);
-  int changed = sqlite3_changes(j->db);
+  int changed = jn_changes(j);
   if ((err = jn_tx_end(j, 0)) < 0)
     return err;
   return changed;
@@ -49,13 +49,13 @@ int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts) {
   return err < 0 ? err : 0;
 }
 
-static int read_inventory(rd_journal *j, sqlite3_stmt *s, void *row, int64_t ctx) {
+static int read_inventory(rd_journal *j, jn_q *s, void *row, int64_t ctx) {
   rd_inventory_row *r = row;
-  const char *text = (const char *)sqlite3_column_text(s, 2);
+  const char *text = jn_col_text(s, 2);
   json_error_t jerr;
   (void)ctx;
   jn_copy_col(r->host, sizeof r->host, s, 0);
-  r->taken_at = (time_t)sqlite3_column_int64(s, 1);
+  r->taken_at = (time_t)jn_col_int(s, 1);
   if (!(r->facts = json_loads(text ? text : "", JSON_DECODE_ANY, &jerr)))
     return jn_fail(j, RD_EPROTO, "inventory %s: facts are not JSON: %s", r->host, jerr.text);
   return 0;
@@ -65,7 +65,7 @@ int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg)
   jn_rows r = {.size = sizeof(rd_inventory_row)};
   const rd_inventory_row *rows;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_INV_LATEST, &rc)))
@@ -84,7 +84,7 @@ int jn_put_audit(rd_journal *j, const char *actor, const char *event, const json
                  time_t now) {
   char *text = NULL;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if ((err = jn_check_text(j, "audit actor", actor, 4096, 0)) < 0 ||
       (err = jn_check_text(j, "audit event", event, 4096, 0)) < 0)
     return err;
@@ -94,7 +94,7 @@ int jn_put_audit(rd_journal *j, const char *actor, const char *event, const json
     free(text);
     return jn_dberr(j, rc, "audit");
   }
-  sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+  jn_bind_int(s, 1, now);
   jn_bind_text(s, 2, actor);
   jn_bind_text(s, 3, event);
   jn_bind_text(s, 4, text);

@@ -1,17 +1,22 @@
-/* journal_int.h — private to store/: the connection, its statement cache and
- * the helpers the journal_*.c files share. Callers use journal.h only.
+/* journal_int.h — private to store/: the connection, the backend table
+ * and the helpers the journal_*.c files share. Callers use journal.h only.
  *
- * Files: journal.c (open, schema, migrations, locking), journal_sql.c
- * (statements, transactions, errors), journal_jobs.c (jobs, transitions,
+ * The journal's logic (journal_jobs.c, _steps, _kv, _append, _lease) is
+ * written once, over a small cursor interface that each backend implements:
+ * store/sqlite/ (the embedded default) and store/pg/ (PostgreSQL, libpq).
+ * The statements below are written once too, in the SQL both engines speak
+ * (a backend may rewrite the placeholders ?N); each backend has its own
+ * schema and migrations.
+ *
+ * Files: journal.c (open: picks the backend; close, errors), journal_sql.c
+ * (transactions, row collection, checks), journal_jobs.c (jobs, transitions,
  * listings), journal_steps.c (step records), journal_kv.c (per-job values),
  * journal_append.c (inventory snapshots, audit, alerts), journal_lease.c
- * (host leases). */
+ * (host leases); sqlite/sqlite.c and pg/pg.c the backends. */
 #ifndef RENEWD_JOURNAL_INT_H
 #define RENEWD_JOURNAL_INT_H
 #include <stdint.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "store/journal.h"
 
@@ -25,7 +30,7 @@
   X(JOB_ACTIVE, "SELECT id FROM jobs WHERE host = ?1 AND cert = ?2 AND terminal = 0") \
   X(JOB_INSERT, "INSERT INTO jobs(runbook, host, cert, state, terminal, attempts," \
                 " created, updated, next_try, error)"                          \
-                " VALUES (?1, ?2, ?3, 'DUE', 0, 0, ?4, ?4, 0, '')")            \
+                " VALUES (?1, ?2, ?3, 'DUE', 0, 0, ?4, ?4, 0, '') RETURNING id") \
   X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                         \
   X(JOB_SET_STATE, "UPDATE jobs SET state = ?2, terminal = ?3, updated = ?4,"  \
                    " error = ?5, next_try = CASE WHEN ?6 != 0 THEN ?6"          \
@@ -71,7 +76,11 @@
                 " ON CONFLICT(host) DO UPDATE SET held = 1, owner = excluded.owner," \
                 " node = excluded.node, pid = excluded.pid, start = excluded.start," \
                 " what = excluded.what, since = excluded.since,"              \
-                " expires = excluded.expires, epoch = epoch + 1")             \
+                " expires = excluded.expires, epoch = leases.epoch + 1")             \
+  X(LEASE_COUNTS, "SELECT count(*), coalesce(sum(CASE WHEN expires <= ?1 THEN 1 ELSE 0 END), 0)," \
+                  " coalesce(sum(CASE WHEN owner = ?2 THEN 1 ELSE 0 END), 0)"          \
+                  " FROM leases WHERE held = 1")                                        \
+  X(LEASE_TAKEOVERS, "SELECT count(*) FROM audit WHERE event = 'lease.takeover'")     \
   X(LEASE_RENEW, "UPDATE leases SET expires = ?4 WHERE host = ?1 AND held = 1" \
                  " AND owner = ?2 AND epoch = ?3")                             \
   X(LEASE_FREE, "UPDATE leases SET held = 0, expires = ?4 WHERE host = ?1"     \
@@ -87,41 +96,87 @@ enum {
 /* The SQL of each statement id (journal_sql.c). */
 extern const char *const jn_stmt_sql[S_COUNT];
 
+/* What a backend's next() returns besides an error: the values SQLite uses. */
+#define JN_ROW 100
+#define JN_DONE 101
+
+/* A prepared statement of a backend: the backend's own struct begins with
+ * this one, so the helpers below find their backend from the statement. */
+typedef struct jn_q {
+  const struct jn_driver *drv;
+} jn_q;
+
+/* A backend. Native result codes (rc) are the backend's own; dberr turns a
+ * failed one into an RD_E code and the journal's message. */
+typedef struct jn_driver {
+  const char *name;                      /* "sqlite", "postgresql" */
+  /* Connect to j->path (j->target for the backend), configure, migrate.
+   * RD_E code with jn_fail() message on error; close() then frees. */
+  int (*open)(rd_journal *j, int flags);
+  void (*close)(rd_journal *j);
+  int (*set_busy)(rd_journal *j, int ms);
+  /* The cached statement id, reset and unbound; NULL with *rc set. */
+  jn_q *(*stmt)(rd_journal *j, int id, int *rc);
+  void (*bind_text)(jn_q *s, int i, const char *v); /* NULL v binds NULL */
+  void (*bind_int)(jn_q *s, int i, int64_t v);
+  void (*bind_double)(jn_q *s, int i, double v);
+  int (*next)(rd_journal *j, jn_q *s);   /* JN_ROW, JN_DONE or a native error */
+  void (*done)(jn_q *s);                 /* reset and unbind (NULL ok) */
+  const char *(*col_text)(jn_q *s, int col); /* NULL for SQL NULL */
+  int64_t (*col_int)(jn_q *s, int col);
+  double (*col_double)(jn_q *s, int col);
+  int64_t (*changes)(rd_journal *j);     /* rows changed by the last statement */
+  int (*dberr)(rd_journal *j, int rc, const char *what);
+  int (*begin)(rd_journal *j);           /* open a write transaction: native rc */
+  int (*in_tx)(rd_journal *j);
+} jn_driver;
+
+extern const jn_driver jn_sqlite_driver; /* store/sqlite/sqlite.c */
+extern const jn_driver jn_pg_driver;     /* store/pg/pg.c */
+
 struct rd_journal {
-  sqlite3 *db;
-  char *path;
-  sqlite3_stmt *stmt[S_COUNT];
+  const jn_driver *drv;
+  void *db;                    /* the backend's connection state */
+  char *path;                  /* shown in messages: never holds a password */
+  char *target;                /* what the backend connects to */
   int busy_ms;                 /* how long a call waits for the write lock */
   char msg[1536];              /* rd_journal_errmsg() */
 };
 
 /* ---- journal_sql.c ---- */
-/* sqlite result code -> RD_E* (0 for OK, ROW and DONE). */
-int jn_from_sqlite(int rc);
 /* Record "journal PATH: <what>" as the last error; returns code. */
 int jn_fail(rd_journal *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* A failed sqlite call: its RD_E code, with sqlite's message, or for a lock
- * wait that ran out (RD_EBUSY) who held the lock and what that means. */
+/* A failed backend call: its RD_E code, with the backend's message, or for a
+ * lock wait that ran out (RD_EBUSY) who held the lock and what that means. */
 int jn_dberr(rd_journal *j, int rc, const char *what);
 /* The cached statement id (prepared on first use), or NULL with *rc set. */
-sqlite3_stmt *jn_stmt(rd_journal *j, int id, int *rc);
+jn_q *jn_stmt(rd_journal *j, int id, int *rc);
 /* Reset and clear a statement after use (NULL ok). */
-void jn_done(sqlite3_stmt *s);
-int jn_bind_text(sqlite3_stmt *s, int i, const char *v);
+void jn_done(jn_q *s);
+void jn_bind_text(jn_q *s, int i, const char *v);
+void jn_bind_int(jn_q *s, int i, int64_t v);
+void jn_bind_double(jn_q *s, int i, double v);
+/* The next row: JN_ROW, JN_DONE or a native error for jn_dberr. */
+int jn_next(rd_journal *j, jn_q *s);
+const char *jn_col_text(jn_q *s, int col);
+int64_t jn_col_int(jn_q *s, int col);
+double jn_col_double(jn_q *s, int col);
+int64_t jn_changes(rd_journal *j);
 /* Step a bound statement that returns no rows, then reset it: 0, or the
  * error (jn_dberr) named what. */
-int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what);
+int jn_step(rd_journal *j, jn_q *s, const char *what);
 /* Run a cached statement that returns no rows. */
 int jn_run(rd_journal *j, int id, const char *what);
-/* BEGIN IMMEDIATE (what names the call in an error: "job 7: retry");
- * jn_tx_end commits, or rolls back when err < 0, and returns err (or the
- * commit's error). */
+/* Begin a write transaction that serialises with every other writer (SQLite
+ * BEGIN IMMEDIATE; PostgreSQL a transaction-level advisory lock) -- what
+ * names the call in an error: "job 7: retry"; jn_tx_end commits, or rolls
+ * back when err < 0, and returns err (or the commit's error). */
 int jn_tx_begin(rd_journal *j, const char *what);
 int jn_tx_end(rd_journal *j, int err);
 void jn_tx_rollback(rd_journal *j);
 /* Compact, sorted JSON text; caller frees. */
 char *jn_json_text(const json_t *v);
-void jn_copy_col(char *dst, size_t len, sqlite3_stmt *s, int col);
+void jn_copy_col(char *dst, size_t len, jn_q *s, int col);
 /* RD_EINVAL when v is missing (or empty unless empty_ok), RD_EOVERFLOW when
  * it does not fit max bytes with its NUL. */
 int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, int empty_ok);
@@ -138,10 +193,10 @@ typedef struct jn_rows {
   size_t n, cap, size;
 } jn_rows;
 /* Fill one zeroed row from the statement's current row; 0 or RD_E*. */
-typedef int (*jn_read_fn)(rd_journal *j, sqlite3_stmt *s, void *row, int64_t ctx);
+typedef int (*jn_read_fn)(rd_journal *j, jn_q *s, void *row, int64_t ctx);
 /* Step s to its end, appending each row read by read(ctx) to r; then reset
  * s. 0 or the error (r keeps the rows read before it). */
-int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_read_fn read,
+int jn_collect(rd_journal *j, jn_q *s, const char *what, jn_rows *r, jn_read_fn read,
                int64_t ctx);
 
 /* ---- journal_jobs.c ---- */

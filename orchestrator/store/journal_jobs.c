@@ -11,19 +11,19 @@
 
 int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st) {
   int rc, err = 0;
-  sqlite3_stmt *s = jn_stmt(j, S_JOB_STATE, &rc);
+  jn_q *s = jn_stmt(j, S_JOB_STATE, &rc);
   if (!s)
     return jn_dberr(j, rc, "job state");
-  sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(s, 0);
+  jn_bind_int(s, 1, id);
+  rc = jn_next(j, s);
+  if (rc == JN_ROW) {
+    const char *name = jn_col_text(s, 0);
     int v = rd_job_state_parse(name);
     if (v < 0)
       err = jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)id, name ? name : "");
     else
       *st = (rd_job_state)v;
-  } else if (rc == SQLITE_DONE) {
+  } else if (rc == JN_DONE) {
     err = jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)id);
   } else {
     err = jn_dberr(j, rc, "job state");
@@ -35,14 +35,14 @@ int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st) {
 static int add_transition(rd_journal *j, int64_t id, int from, rd_job_state to,
                           const char *kind, time_t now, const char *error) {
   int rc;
-  sqlite3_stmt *s = jn_stmt(j, S_TR_INSERT, &rc);
+  jn_q *s = jn_stmt(j, S_TR_INSERT, &rc);
   if (!s)
     return jn_dberr(j, rc, "job history");
-  sqlite3_bind_int64(s, 1, id);
+  jn_bind_int(s, 1, id);
   jn_bind_text(s, 2, from < 0 ? NULL : rd_job_state_name((rd_job_state)from));
   jn_bind_text(s, 3, rd_job_state_name(to));
   jn_bind_text(s, 4, kind);
-  sqlite3_bind_int64(s, 5, (sqlite3_int64)now);
+  jn_bind_int(s, 5, now);
   jn_bind_text(s, 6, error ? error : "");
   return jn_step(j, s, "job history");
 }
@@ -62,7 +62,7 @@ int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *s
 int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
                         const char *cert, int64_t *job_id, int *created) {
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   time_t now = time(NULL);
   if (!j || !job_id)
     return RD_EINVAL;
@@ -78,26 +78,29 @@ int rd_journal_job_open(rd_journal *j, const char *runbook, const char *host,
     return jn_tx_end(j, jn_dberr(j, rc, "job open"));
   jn_bind_text(s, 1, host);
   jn_bind_text(s, 2, cert);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    *job_id = sqlite3_column_int64(s, 0);
+  rc = jn_next(j, s);
+  if (rc == JN_ROW) {
+    *job_id = jn_col_int(s, 0);
     jn_done(s);
     if (created)
       *created = 0;
     return jn_tx_end(j, 0);
   }
   jn_done(s);
-  if (rc != SQLITE_DONE)
+  if (rc != JN_DONE)
     return jn_tx_end(j, jn_dberr(j, rc, "job open"));
   if (!(s = jn_stmt(j, S_JOB_INSERT, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "job open"));
   jn_bind_text(s, 1, runbook);
   jn_bind_text(s, 2, host);
   jn_bind_text(s, 3, cert);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
-  if ((err = jn_step(j, s, "job open")) < 0)
-    return jn_tx_end(j, err);
-  int64_t id = sqlite3_last_insert_rowid(j->db);
+  jn_bind_int(s, 4, now);
+  int64_t id = 0;
+  if ((rc = jn_next(j, s)) == JN_ROW)
+    id = jn_col_int(s, 0);
+  jn_done(s);
+  if (rc != JN_ROW)
+    return jn_tx_end(j, jn_dberr(j, rc, "job open"));
   if ((err = add_transition(j, id, -1, RD_JOB_DUE, "create", now, NULL)) < 0)
     return jn_tx_end(j, err);
   if ((err = jn_tx_end(j, 0)) < 0)
@@ -112,7 +115,7 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
   char what[64];
   rd_job_state from;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   time_t now = time(NULL);
   if (!j || !a)
     return RD_EINVAL;
@@ -132,12 +135,12 @@ int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *
                           rd_job_state_terminal(from) ? " (the job has ended)" : ""));
   if (!(s = jn_stmt(j, S_JOB_SET_STATE, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "job state"));
-  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_int(s, 1, job_id);
   jn_bind_text(s, 2, rd_job_state_name(a->to));
-  sqlite3_bind_int(s, 3, rd_job_state_terminal(a->to));
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+  jn_bind_int(s, 3, rd_job_state_terminal(a->to));
+  jn_bind_int(s, 4, now);
   jn_bind_text(s, 5, a->error ? a->error : "");
-  sqlite3_bind_int64(s, 6, (sqlite3_int64)a->next_try);
+  jn_bind_int(s, 6, a->next_try);
   if ((err = jn_step(j, s, "job state")) < 0)
     return jn_tx_end(j, err);
   if ((err = add_transition(j, job_id, (int)from, a->to, "transition", now, a->error)) < 0)
@@ -164,23 +167,23 @@ int rd_journal_job_set_state(rd_journal *j, int64_t job_id, rd_job_state to,
 int rd_journal_job_set_next_try(rd_journal *j, int64_t job_id, time_t next_try) {
   rd_job_state st;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j)
     return RD_EINVAL;
   if ((err = jn_tx_begin_job(j, job_id, "next try", &st)) < 0)
     return err;
   if (!(s = jn_stmt(j, S_JOB_NEXT_TRY, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "next try"));
-  sqlite3_bind_int64(s, 1, job_id);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)next_try);
-  sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+  jn_bind_int(s, 1, job_id);
+  jn_bind_int(s, 2, next_try);
+  jn_bind_int(s, 3, time(NULL));
   return jn_tx_end(j, jn_step(j, s, "next try"));
 }
 
 int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_t next_try) {
   rd_job_state st;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j)
     return RD_EINVAL;
   if ((err = jn_tx_begin_job(j, job_id, "retry", &st)) < 0)
@@ -190,17 +193,17 @@ int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_
                           (long long)job_id, rd_job_state_name(st)));
   if (!(s = jn_stmt(j, S_JOB_RETRY, &rc)))
     return jn_tx_end(j, jn_dberr(j, rc, "retry"));
-  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_int(s, 1, job_id);
   jn_bind_text(s, 2, error ? error : "");
-  sqlite3_bind_int64(s, 3, (sqlite3_int64)next_try);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+  jn_bind_int(s, 3, next_try);
+  jn_bind_int(s, 4, time(NULL));
   return jn_tx_end(j, jn_step(j, s, "retry"));
 }
 
 int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   rd_job_state st, to;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   time_t now = time(NULL);
   if (!j)
     return RD_EINVAL;
@@ -210,9 +213,9 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   if (to != st) {
     if (!(s = jn_stmt(j, S_JOB_REWIND, &rc)))
       return jn_tx_end(j, jn_dberr(j, rc, "resume"));
-    sqlite3_bind_int64(s, 1, job_id);
+    jn_bind_int(s, 1, job_id);
     jn_bind_text(s, 2, rd_job_state_name(to));
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+    jn_bind_int(s, 3, now);
     if ((err = jn_step(j, s, "resume")) < 0)
       return jn_tx_end(j, err);
     if ((err = add_transition(j, job_id, (int)st, to, "resume", now, NULL)) < 0)
@@ -225,36 +228,36 @@ int rd_journal_job_resume(rd_journal *j, int64_t job_id, rd_job_state *state) {
   return 0;
 }
 
-static int read_job(rd_journal *j, sqlite3_stmt *s, void *row, int64_t unused) {
+static int read_job(rd_journal *j, jn_q *s, void *row, int64_t unused) {
   rd_job_row *r = row;
   (void)unused;
   const char *state;
   int v;
   memset(r, 0, sizeof *r);
-  r->id = sqlite3_column_int64(s, 0);
+  r->id = jn_col_int(s, 0);
   jn_copy_col(r->runbook, sizeof r->runbook, s, 1);
   jn_copy_col(r->host, sizeof r->host, s, 2);
   jn_copy_col(r->cert, sizeof r->cert, s, 3);
-  state = (const char *)sqlite3_column_text(s, 4);
+  state = jn_col_text(s, 4);
   if ((v = rd_job_state_parse(state)) < 0)
     return jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)r->id,
                 state ? state : "");
   r->state = (rd_job_state)v;
-  r->attempts = sqlite3_column_int(s, 5);
-  r->created = (time_t)sqlite3_column_int64(s, 6);
-  r->updated = (time_t)sqlite3_column_int64(s, 7);
-  r->next_try = (time_t)sqlite3_column_int64(s, 8);
+  r->attempts = (int)jn_col_int(s, 5);
+  r->created = (time_t)jn_col_int(s, 6);
+  r->updated = (time_t)jn_col_int(s, 7);
+  r->next_try = (time_t)jn_col_int(s, 8);
   jn_copy_col(r->error, sizeof r->error, s, 9);
   return 0;
 }
 
 /* The one row s selects, or RD_ENOTFOUND with message notfound. */
-static int one_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *out, const char *what,
+static int one_job(rd_journal *j, jn_q *s, rd_job_row *out, const char *what,
                    const char *notfound) {
-  int err, rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
+  int err, rc = jn_next(j, s);
+  if (rc == JN_ROW)
     err = read_job(j, s, out, 0);
-  else if (rc == SQLITE_DONE)
+  else if (rc == JN_DONE)
     err = jn_fail(j, RD_ENOTFOUND, "%s", notfound);
   else
     err = jn_dberr(j, rc, what);
@@ -265,12 +268,12 @@ static int one_job(rd_journal *j, sqlite3_stmt *s, rd_job_row *out, const char *
 int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out) {
   char nf[64];
   int rc;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !out)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_JOB_GET, &rc)))
     return jn_dberr(j, rc, "job");
-  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_int(s, 1, job_id);
   snprintf(nf, sizeof nf, "job %lld: not found", (long long)job_id);
   return one_job(j, s, out, "job", nf);
 }
@@ -278,7 +281,7 @@ int rd_journal_job_get(rd_journal *j, int64_t job_id, rd_job_row *out) {
 int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_job_row *out) {
   char nf[1024];
   int rc;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !out || !host || !cert)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_JOB_LAST, &rc)))
@@ -291,21 +294,21 @@ int rd_journal_job_last(rd_journal *j, const char *host, const char *cert, rd_jo
 
 int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *count) {
   int rc, n = 0;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !host || !cert || !count)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_JOB_HISTORY, &rc)))
     return jn_dberr(j, rc, "failures");
   jn_bind_text(s, 1, host);
   jn_bind_text(s, 2, cert);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    int st = rd_job_state_parse((const char *)sqlite3_column_text(s, 0));
+  while ((rc = jn_next(j, s)) == JN_ROW) {
+    int st = rd_job_state_parse(jn_col_text(s, 0));
     if (st != RD_JOB_FAILED && st != RD_JOB_ROLLED_BACK)
       break;
     n++;
   }
   jn_done(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  if (rc != JN_ROW && rc != JN_DONE)
     return jn_dberr(j, rc, "failures");
   *count = n;
   return 0;
@@ -313,16 +316,16 @@ int rd_journal_failures(rd_journal *j, const char *host, const char *cert, int *
 
 /* Collect the rows of a job query first, then visit: visitors may call the
  * journal (even the same query) without disturbing the statement. */
-static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit fn, void *arg) {
+static int visit_jobs(rd_journal *j, int id, int64_t limit, rd_job_visit fn, void *arg) {
   jn_rows r = {.size = sizeof(rd_job_row)};
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, id, &rc)))
     return jn_dberr(j, rc, "jobs");
   if (id != S_JOBS_LATEST)
-    sqlite3_bind_int64(s, 1, limit);
+    jn_bind_int(s, 1, limit);
   err = jn_collect(j, s, "jobs", &r, read_job, 0);
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn((const rd_job_row *)r.rows + i, arg);
@@ -331,19 +334,20 @@ static int visit_jobs(rd_journal *j, int id, sqlite3_int64 limit, rd_job_visit f
 }
 
 int rd_journal_jobs(rd_journal *j, int active_only, size_t limit, rd_job_visit fn, void *arg) {
-  sqlite3_int64 lim = limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit;
+  /* "no limit" as a number both engines take (PostgreSQL refuses -1) */
+  int64_t lim = limit == 0 || limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
   return visit_jobs(j, active_only ? S_JOBS_ACTIVE : S_JOBS_ALL, lim, fn, arg);
 }
 
 int rd_journal_jobs_latest(rd_journal *j, rd_job_visit fn, void *arg) {
-  return visit_jobs(j, S_JOBS_LATEST, -1, fn, arg);
+  return visit_jobs(j, S_JOBS_LATEST, INT64_MAX, fn, arg);
 }
 
-static int read_transition(rd_journal *j, sqlite3_stmt *s, void *row, int64_t job_id) {
+static int read_transition(rd_journal *j, jn_q *s, void *row, int64_t job_id) {
   rd_transition_row *r = row;
-  const char *from = (const char *)sqlite3_column_text(s, 1);
-  int to = rd_job_state_parse((const char *)sqlite3_column_text(s, 2));
-  r->id = sqlite3_column_int64(s, 0);
+  const char *from = jn_col_text(s, 1);
+  int to = rd_job_state_parse(jn_col_text(s, 2));
+  r->id = jn_col_int(s, 0);
   r->job_id = job_id;
   r->from = from ? rd_job_state_parse(from) : -1;
   if ((from && r->from < 0) || to < 0)
@@ -351,7 +355,7 @@ static int read_transition(rd_journal *j, sqlite3_stmt *s, void *row, int64_t jo
                    (long long)job_id, (long long)r->id);
   r->to = (rd_job_state)to;
   jn_copy_col(r->kind, sizeof r->kind, s, 3);
-  r->at = (time_t)sqlite3_column_int64(s, 4);
+  r->at = (time_t)jn_col_int(s, 4);
   jn_copy_col(r->error, sizeof r->error, s, 5);
   return 0;
 }
@@ -359,12 +363,12 @@ static int read_transition(rd_journal *j, sqlite3_stmt *s, void *row, int64_t jo
 int rd_journal_transitions(rd_journal *j, int64_t job_id, rd_transition_visit fn, void *arg) {
   jn_rows r = {.size = sizeof(rd_transition_row)};
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_TR_LIST, &rc)))
     return jn_dberr(j, rc, "job history");
-  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_int(s, 1, job_id);
   err = jn_collect(j, s, "job history", &r, read_transition, job_id);
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn((const rd_transition_row *)r.rows + i, arg);

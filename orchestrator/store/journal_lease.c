@@ -67,35 +67,35 @@ int rd_lease_owner_dead(const rd_lease_owner *o) {
 
 /* ---- rows -------------------------------------------------------------- */
 
-static int read_lease(rd_journal *j, sqlite3_stmt *s, void *row, int64_t ctx) {
+static int read_lease(rd_journal *j, jn_q *s, void *row, int64_t ctx) {
   rd_lease_row *r = row;
   (void)j;
   (void)ctx;
   jn_copy_col(r->host, sizeof r->host, s, 0);
-  r->held = sqlite3_column_int(s, 1);
+  r->held = (int)jn_col_int(s, 1);
   jn_copy_col(r->owner, sizeof r->owner, s, 2);
   jn_copy_col(r->by.node, sizeof r->by.node, s, 3);
-  r->by.pid = (long)sqlite3_column_int64(s, 4);
-  r->by.start = (long long)sqlite3_column_int64(s, 5);
+  r->by.pid = (long)jn_col_int(s, 4);
+  r->by.start = (long long)jn_col_int(s, 5);
   jn_copy_col(r->what, sizeof r->what, s, 6);
-  r->since = (time_t)sqlite3_column_int64(s, 7);
-  r->expires = (time_t)sqlite3_column_int64(s, 8);
-  r->epoch = (int64_t)sqlite3_column_int64(s, 9);
+  r->since = (time_t)jn_col_int(s, 7);
+  r->expires = (time_t)jn_col_int(s, 8);
+  r->epoch = (int64_t)jn_col_int(s, 9);
   return 0;
 }
 
 /* The row of host into *out: 0, RD_ENOTFOUND, or an error. */
 static int lease_row(rd_journal *j, const char *host, rd_lease_row *out) {
   int rc, err;
-  sqlite3_stmt *s = jn_stmt(j, S_LEASE_GET, &rc);
+  jn_q *s = jn_stmt(j, S_LEASE_GET, &rc);
   if (!s)
     return jn_dberr(j, rc, "lease");
   jn_bind_text(s, 1, host);
   memset(out, 0, sizeof *out);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW)
+  rc = jn_next(j, s);
+  if (rc == JN_ROW)
     err = read_lease(j, s, out, 0);
-  else if (rc == SQLITE_DONE)
+  else if (rc == JN_DONE)
     err = RD_ENOTFOUND;
   else
     err = jn_dberr(j, rc, "lease");
@@ -148,7 +148,7 @@ int rd_journal_lease_claim(rd_journal *j, const rd_lease_req *r, int64_t *epoch,
   rd_lease_row cur, prev;
   int takeover = 0;
   char owner[320];
-  sqlite3_stmt *s;
+  jn_q *s;
   time_t now;
   int rc, err;
   if (!j || !epoch)
@@ -181,11 +181,11 @@ int rd_journal_lease_claim(rd_journal *j, const rd_lease_req *r, int64_t *epoch,
   jn_bind_text(s, 1, r->host);
   jn_bind_text(s, 2, owner);
   jn_bind_text(s, 3, r->owner->node);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)r->owner->pid);
-  sqlite3_bind_int64(s, 5, (sqlite3_int64)r->owner->start);
+  jn_bind_int(s, 4, r->owner->pid);
+  jn_bind_int(s, 5, r->owner->start);
   jn_bind_text(s, 6, r->what ? r->what : "");
-  sqlite3_bind_int64(s, 7, (sqlite3_int64)now);
-  sqlite3_bind_int64(s, 8, (sqlite3_int64)(now + r->ttl_s));
+  jn_bind_int(s, 7, now);
+  jn_bind_int(s, 8, (now + r->ttl_s));
   if ((err = jn_step(j, s, "lease claim")) < 0 || (err = lease_row(j, r->host, &cur)) < 0 ||
       (err = lease_audit(j, takeover ? "lease.takeover" : "lease.claim", r, cur.epoch,
                          takeover ? &prev : NULL, now)) < 0)
@@ -198,7 +198,7 @@ int rd_journal_lease_claim(rd_journal *j, const rd_lease_req *r, int64_t *epoch,
 static int lease_update(rd_journal *j, int id, const rd_lease_req *r, int64_t epoch,
                         const char *what) {
   char owner[320];
-  sqlite3_stmt *s;
+  jn_q *s;
   time_t now;
   int rc, err;
   if (!j)
@@ -213,11 +213,11 @@ static int lease_update(rd_journal *j, int id, const rd_lease_req *r, int64_t ep
     return jn_tx_end(j, jn_dberr(j, rc, what));
   jn_bind_text(s, 1, r->host);
   jn_bind_text(s, 2, owner);
-  sqlite3_bind_int64(s, 3, (sqlite3_int64)epoch);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)(id == S_LEASE_RENEW ? now + r->ttl_s : now));
+  jn_bind_int(s, 3, epoch);
+  jn_bind_int(s, 4, (id == S_LEASE_RENEW ? now + r->ttl_s : now));
   if ((err = jn_step(j, s, what)) < 0)
     return jn_tx_end(j, err);
-  if (sqlite3_changes(j->db) != 1)
+  if (jn_changes(j) != 1)
     return jn_tx_end(j, jn_fail(j, RD_ESTATE,
                                 "host %s: %s: the lease of epoch %lld is no longer held by %s",
                                 r->host, what, (long long)epoch, owner));
@@ -265,16 +265,42 @@ int rd_journal_leases(rd_journal *j, int held_only, rd_lease_visit fn, void *arg
   jn_rows r = {.size = sizeof(rd_lease_row)};
   const rd_lease_row *rows;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_LEASE_LIST, &rc)))
     return jn_dberr(j, rc, "leases");
-  sqlite3_bind_int(s, 1, held_only ? 1 : 0);
+  jn_bind_int(s, 1, held_only ? 1 : 0);
   err = jn_collect(j, s, "leases", &r, read_lease, 0);
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
   free(r.rows);
   return err;
+}
+
+int rd_journal_lease_counts(rd_journal *j, time_t now, const char *owner, rd_lease_counts *out) {
+  int rc;
+  jn_q *s;
+  if (!j || !out)
+    return RD_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!(s = jn_stmt(j, S_LEASE_COUNTS, &rc)))
+    return jn_dberr(j, rc, "lease counts");
+  jn_bind_int(s, 1, now);
+  jn_bind_text(s, 2, owner ? owner : "");
+  if ((rc = jn_next(j, s)) == JN_ROW) {
+    out->held = jn_col_int(s, 0);
+    out->expired = jn_col_int(s, 1);
+    out->mine = jn_col_int(s, 2);
+  }
+  jn_done(s);
+  if (rc != JN_ROW)
+    return jn_dberr(j, rc, "lease counts");
+  if (!(s = jn_stmt(j, S_LEASE_TAKEOVERS, &rc)))
+    return jn_dberr(j, rc, "lease take-overs");
+  if ((rc = jn_next(j, s)) == JN_ROW)
+    out->takeovers = jn_col_int(s, 0);
+  jn_done(s);
+  return rc == JN_ROW ? 0 : jn_dberr(j, rc, "lease take-overs");
 }

@@ -1,14 +1,10 @@
-/* journal_sql.c — the statement cache, transactions and error messages every
- * journal_*.c file uses (journal_int.h).
- *
- * Prepared statements are cached per connection and always reset after use:
- * a SELECT left un-reset would pin a read snapshot (and the WAL) forever. */
-#include <fcntl.h>
+/* journal_sql.c — what every journal_*.c file uses (journal_int.h): the
+ * statement calls of the backend, transactions, row collection, error
+ * messages and checks. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/err.h"
 #include "store/journal_int.h"
@@ -21,33 +17,6 @@ const char *const jn_stmt_sql[S_COUNT] = {
 
 /* ---- errors ------------------------------------------------------------ */
 
-int jn_from_sqlite(int rc) {
-  switch (rc & 0xff) {
-  case SQLITE_OK:
-  case SQLITE_DONE:
-  case SQLITE_ROW:
-    return 0;
-  case SQLITE_BUSY:
-  case SQLITE_LOCKED:
-    return RD_EBUSY;
-  case SQLITE_NOMEM:
-    return RD_ENOMEM;
-  case SQLITE_CONSTRAINT:
-    return RD_EEXIST;
-  case SQLITE_NOTFOUND:
-    return RD_ENOTFOUND;
-  case SQLITE_TOOBIG:
-    return RD_EOVERFLOW;
-  case SQLITE_CORRUPT:
-  case SQLITE_NOTADB:
-  case SQLITE_FORMAT:
-  case SQLITE_SCHEMA:
-    return RD_EPROTO;
-  default:
-    return RD_EIO;
-  }
-}
-
 int jn_fail(rd_journal *j, int code, const char *fmt, ...) {
   char what[1024];
   va_list ap;
@@ -58,96 +27,53 @@ int jn_fail(rd_journal *j, int code, const char *fmt, ...) {
   return code;
 }
 
-/* The process holding the WAL write lock of path, or 0 when it cannot be
- * told (no lock, or held by this process: POSIX locks do not conflict with
- * their own process). Best effort: SQLite's unix VFS takes the WAL write lock
- * as an fcntl() lock on byte 120 of the -shm file (os_unix.c UNIX_SHM_BASE). */
-static long lock_holder(const char *path) {
-  char shm[4096];
-  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1};
-  int fd;
-  if (snprintf(shm, sizeof shm, "%s-shm", path) >= (int)sizeof shm)
-    return 0;
-  if ((fd = open(shm, O_RDONLY | O_CLOEXEC)) < 0)
-    return 0;
-  if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK || fl.l_pid <= 0)
-    fl.l_pid = 0;
-  close(fd);
-  return (long)fl.l_pid;
-}
-
-/* A failed sqlite call: the RD_E code, with sqlite's own message. A lock wait
- * that ran out says who held the lock and what that means for the caller: the
- * wait is bounded (busy_ms) so that the event loop calling us never stalls
- * behind a long transaction of another connection. */
-int jn_dberr(rd_journal *j, int rc, const char *what) {
-  int code = jn_from_sqlite(rc) ? jn_from_sqlite(rc) : RD_EIO;
-  if (code == RD_EBUSY) {
-    char who[64] = "another connection";
-    long pid = lock_holder(j->path);
-    if (pid > 0)
-      snprintf(who, sizeof who, "another process (pid %ld)", pid);
-    return jn_fail(j, code,
-                   "%s: busy: %s held the write lock for longer than %d ms; nothing was "
-                   "changed, try again (while a transaction elsewhere keeps this file "
-                   "locked, e.g. an open sqlite3 shell, every renewd write fails like this)",
-                   what, who, j->busy_ms);
-  }
-  return jn_fail(j, code, "%s: %s", what, sqlite3_errmsg(j->db));
-}
+int jn_dberr(rd_journal *j, int rc, const char *what) { return j->drv->dberr(j, rc, what); }
 
 /* ---- statement helpers ------------------------------------------------- */
 
-sqlite3_stmt *jn_stmt(rd_journal *j, int id, int *rc) {
-  if (!j->stmt[id]) {
-    *rc = sqlite3_prepare_v3(j->db, jn_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                             &j->stmt[id], NULL);
-    if (*rc != SQLITE_OK) {
-      j->stmt[id] = NULL;
-      return NULL;
-    }
-  }
-  *rc = SQLITE_OK;
-  return j->stmt[id];
+jn_q *jn_stmt(rd_journal *j, int id, int *rc) { return j->drv->stmt(j, id, rc); }
+
+void jn_done(jn_q *s) {
+  if (s)
+    s->drv->done(s);
 }
 
-void jn_done(sqlite3_stmt *s) {
-  if (s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-}
-
-int jn_bind_text(sqlite3_stmt *s, int i, const char *v) {
-  return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-}
+void jn_bind_text(jn_q *s, int i, const char *v) { s->drv->bind_text(s, i, v); }
+void jn_bind_int(jn_q *s, int i, int64_t v) { s->drv->bind_int(s, i, v); }
+void jn_bind_double(jn_q *s, int i, double v) { s->drv->bind_double(s, i, v); }
+int jn_next(rd_journal *j, jn_q *s) { return s->drv->next(j, s); }
+const char *jn_col_text(jn_q *s, int col) { return s->drv->col_text(s, col); }
+int64_t jn_col_int(jn_q *s, int col) { return s->drv->col_int(s, col); }
+double jn_col_double(jn_q *s, int col) { return s->drv->col_double(s, col); }
+int64_t jn_changes(rd_journal *j) { return j->drv->changes(j); }
 
 /* Run a cached statement that returns no rows. */
 int jn_run(rd_journal *j, int id, const char *what) {
   int rc;
-  sqlite3_stmt *s = jn_stmt(j, id, &rc);
+  jn_q *s = jn_stmt(j, id, &rc);
   if (!s)
     return jn_dberr(j, rc, what);
   return jn_step(j, s, what);
 }
 
-int jn_step(rd_journal *j, sqlite3_stmt *s, const char *what) {
-  int rc = sqlite3_step(s);
+int jn_step(rd_journal *j, jn_q *s, const char *what) {
+  int rc = jn_next(j, s);
   jn_done(s);
-  return rc == SQLITE_DONE ? 0 : jn_dberr(j, rc, what);
+  return rc == JN_DONE ? 0 : jn_dberr(j, rc, what);
 }
 
-int jn_tx_begin(rd_journal *j, const char *what) { return jn_run(j, S_BEGIN, what); }
+int jn_tx_begin(rd_journal *j, const char *what) {
+  int rc = j->drv->begin(j);
+  return rc == JN_DONE ? 0 : jn_dberr(j, rc, what);
+}
 
 void jn_tx_rollback(rd_journal *j) {
-  if (!sqlite3_get_autocommit(j->db)) {
+  if (j->drv->in_tx(j)) {
     int rc;
-    sqlite3_stmt *s = jn_stmt(j, S_ROLLBACK, &rc);
+    jn_q *s = jn_stmt(j, S_ROLLBACK, &rc);
     if (s) {
-      sqlite3_step(s);
+      jn_next(j, s);
       jn_done(s);
-    } else {
-      sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
     }
   }
 }
@@ -168,9 +94,9 @@ char *jn_json_text(const json_t *v) {
   return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 }
 
-void jn_copy_col(char *dst, size_t len, sqlite3_stmt *s, int col) {
-  const unsigned char *t = sqlite3_column_text(s, col);
-  snprintf(dst, len, "%s", t ? (const char *)t : "");
+void jn_copy_col(char *dst, size_t len, jn_q *s, int col) {
+  const char *t = jn_col_text(s, col);
+  snprintf(dst, len, "%s", t ? t : "");
 }
 
 int jn_check_text(rd_journal *j, const char *what, const char *v, size_t max, int empty_ok) {
@@ -195,10 +121,10 @@ int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size) {
   return 0;
 }
 
-int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_read_fn read,
+int jn_collect(rd_journal *j, jn_q *s, const char *what, jn_rows *r, jn_read_fn read,
                int64_t ctx) {
   int rc, err = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = jn_next(j, s)) == JN_ROW) {
     char *row;
     if (jn_grow(&r->rows, r->n, &r->cap, r->size)) {
       err = jn_fail(j, RD_ENOMEM, "%s: out of memory", what);
@@ -211,7 +137,7 @@ int jn_collect(rd_journal *j, sqlite3_stmt *s, const char *what, jn_rows *r, jn_
     r->n++;
   }
   jn_done(s);
-  if (!err && rc != SQLITE_DONE)
+  if (!err && rc != JN_DONE)
     err = jn_dberr(j, rc, what);
   return err;
 }

@@ -7,7 +7,7 @@
 
 int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now) {
   int rc;
-  sqlite3_stmt *s;
+  jn_q *s;
   char *text = NULL;
   if (!r->step || !*r->step || !r->phase || !*r->phase)
     return jn_fail(j, RD_EINVAL, "job %lld: step record without step or phase", (long long)id);
@@ -17,14 +17,14 @@ int jn_put_step(rd_journal *j, int64_t id, const rd_step_record *r, time_t now) 
     free(text);
     return jn_dberr(j, rc, "step");
   }
-  sqlite3_bind_int64(s, 1, id);
+  jn_bind_int(s, 1, id);
   jn_bind_text(s, 2, r->step);
   jn_bind_text(s, 3, r->phase);
-  sqlite3_bind_int(s, 4, r->status);
-  sqlite3_bind_double(s, 5, r->ms);
+  jn_bind_int(s, 4, r->status);
+  jn_bind_double(s, 5, r->ms);
   jn_bind_text(s, 6, text);
   jn_bind_text(s, 7, r->message ? r->message : "");
-  sqlite3_bind_int64(s, 8, (sqlite3_int64)now);
+  jn_bind_int(s, 8, now);
   rc = jn_step(j, s, "step");
   free(text);
   return rc;
@@ -40,15 +40,15 @@ int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec) {
   return jn_tx_end(j, jn_put_step(j, job_id, rec, time(NULL)));
 }
 
-static int read_step(rd_journal *j, sqlite3_stmt *s, void *row, int64_t job_id) {
+static int read_step(rd_journal *j, jn_q *s, void *row, int64_t job_id) {
   rd_step_row *r = row;
-  const char *text = (const char *)sqlite3_column_text(s, 5);
-  r->id = sqlite3_column_int64(s, 0);
+  const char *text = jn_col_text(s, 5);
+  r->id = jn_col_int(s, 0);
   r->job_id = job_id;
   jn_copy_col(r->step, sizeof r->step, s, 1);
   jn_copy_col(r->phase, sizeof r->phase, s, 2);
-  r->status = sqlite3_column_int(s, 3);
-  r->ms = sqlite3_column_double(s, 4);
+  r->status = (int)jn_col_int(s, 3);
+  r->ms = jn_col_double(s, 4);
   if (text) {
     json_error_t jerr;
     if (!(r->result = json_loads(text, JSON_DECODE_ANY, &jerr)))
@@ -56,7 +56,7 @@ static int read_step(rd_journal *j, sqlite3_stmt *s, void *row, int64_t job_id) 
                      (long long)job_id, (long long)r->id, jerr.text);
   }
   jn_copy_col(r->message, sizeof r->message, s, 6);
-  r->at = (time_t)sqlite3_column_int64(s, 7);
+  r->at = (time_t)jn_col_int(s, 7);
   return 0;
 }
 
@@ -64,12 +64,12 @@ int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg)
   jn_rows r = {.size = sizeof(rd_step_row)};
   const rd_step_row *rows;
   int rc, err;
-  sqlite3_stmt *s;
+  jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_STEP_LIST, &rc)))
     return jn_dberr(j, rc, "steps");
-  sqlite3_bind_int64(s, 1, job_id);
+  jn_bind_int(s, 1, job_id);
   err = jn_collect(j, s, "steps", &r, read_step, job_id);
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)

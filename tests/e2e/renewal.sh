@@ -26,6 +26,8 @@
 #     held by a proxy; the resumed job polls, the CA cannot (scepserver), so
 #     the identical journaled message is resent, the job finishes, and the
 #     report says the CA may hold an orphan certificate.
+# RENEWD_TEST_JOURNAL=pg runs it all on a PostgreSQL journal (a private
+# server, tests/e2e/lib/pg.sh) instead of an SQLite file.
 # Needs root. Prints "renewal: N passed, M failed".
 set -euo pipefail
 
@@ -53,6 +55,7 @@ cleanup() {
 	[[ -n ${CAP_PID:-} ]] && kill "$CAP_PID" 2>/dev/null || true
 	"$LAB" down --purge >/dev/null 2>&1 || true
 	if ((rc != 0)) && [[ -z ${KEEP_WORK:-} ]]; then :; fi
+	[[ -n ${PGDIR:-} ]] && pg_stop "$PGDIR"
 	[[ -n ${KEEP_WORK:-} ]] && echo "renewal: kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
 }
@@ -66,6 +69,16 @@ fi
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
 JOURNAL=$WORK/journal.db
+# shellcheck disable=SC1091
+. "$HERE/lib/pg.sh"
+if [[ ${RENEWD_TEST_JOURNAL:-sqlite} == pg ]]; then
+	PGDIR=$(mktemp -d /tmp/renewal-pg.XXXXXX)
+	pg_start "$PGDIR" >"$WORK/pg.log" 2>&1 || { not_ok "PostgreSQL server"; cat "$WORK/pg.log"; finish; exit 1; }
+	JOURNAL=$RD_PG_URI
+	echo "renewal: journal on PostgreSQL ($JOURNAL)"
+fi
+jsql() { if [[ -n ${PGDIR:-} ]]; then pg_sql "$PGDIR" "$1"; else sqlite3 "$JOURNAL" "$1"; fi; }
+jdump() { if [[ -n ${PGDIR:-} ]]; then pg_dumpdb "$PGDIR"; else sqlite3 "$JOURNAL" .dump; fi; }
 export RENEWD_TRACE_REMOTE=$WORK/trace.jsonl
 
 # runbooks: the shipped one pointed at this lab, and two variants
@@ -96,7 +109,7 @@ served() { # sha256 of the certificate HOST serves on 443
 	"$LAB" exec -- openssl s_client -connect "$addr:443" </dev/null 2>/dev/null | fp
 }
 tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root "$RENEWD_LAB_DIR/ca/depot" -type f -print0 | sort -z | xargs -0 sha256sum; }
-state_of() { sqlite3 "$JOURNAL" "select state from jobs where host='$1' order by id desc limit 1"; }
+state_of() { jsql "select state from jobs where host='$1' order by id desc limit 1"; }
 keys_now() { for h in "${HOSTS[@]}"; do on "$h" 'sudo -n cat /srv/renewd-lab/tls/server.key; for k in /srv/renewd-lab/tls/server.key.renewd-*; do [ -f "$k" ] && sudo -n cat "$k"; done; true'; done >>"$WORK/keys.pem"; }
 
 # capture all lab traffic for the key-material check (plain HTTP to the CA included)
@@ -155,7 +168,7 @@ done
 check "the ${#HOSTS[@]} new serials are distinct (one request at a time to the CA)" \
 	test "$(for h in "${HOSTS[@]}"; do crt "$h" | openssl x509 -noout -serial; done | sort -u | wc -l)" = ${#HOSTS[@]}
 check "the journal holds an inventory snapshot of every host" \
-	test "$(sqlite3 "$JOURNAL" 'select count(distinct host) from inventory')" = ${#HOSTS[@]}
+	test "$(jsql 'select count(distinct host) from inventory')" = ${#HOSTS[@]}
 rd run2 run "$WORK/lab.json"
 check "second run renews nothing (exit 0), got $rc" test "$rc" = 0
 
@@ -262,7 +275,7 @@ good_conf=$(<"$conf")
 sed -i 's/^cert_sha1 = .*/cert_sha1 = (pinned elsewhere)/' "$conf"
 keys_now
 issued0=$(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt")
-jobs0=$(sqlite3 "$JOURNAL" "select count(*) from jobs where host='h0005'")
+jobs0=$(jsql "select count(*) from jobs where host='h0005'")
 tree_sums >"$WORK/before.sums"
 rd blocked run "$WORK/lab.json" --host h0005
 check "a follow-up that cannot succeed stops the run (exit 1), got $rc" test "$rc" = 1
@@ -272,7 +285,7 @@ check "the CA was not contacted: no certificate issued" test "$(wc -l <"$RENEWD_
 tree_sums >"$WORK/after.sums"
 check "nothing changed on any host nor in the CA depot" cmp -s "$WORK/before.sums" "$WORK/after.sums"
 check "no journal job was opened (so no backoff)" \
-	test "$(sqlite3 "$JOURNAL" "select count(*) from jobs where host='h0005'")" = "$jobs0"
+	test "$(jsql "select count(*) from jobs where host='h0005'")" = "$jobs0"
 printf '%s\n' "$good_conf" >"$conf"
 rd unblocked run "$WORK/lab.json" --host h0005
 check "once app.conf is fixed the next run renews without --force (exit 10), got $rc" test "$rc" = 10
@@ -289,7 +302,7 @@ keys_now
 key_pieces "$WORK/keys.pem" "$WORK/key-pieces"
 npieces=$(wc -l <"$WORK/key-pieces")
 check "collected key material of every host ($npieces pieces)" test "$npieces" -gt 100
-sqlite3 "$JOURNAL" .dump >"$WORK/journal.sql"
+jdump >"$WORK/journal.sql"
 for f in journal.sql all-output.txt trace.jsonl; do
 	check "no private key material in $f" bash -c "! grep -F -q -f '$WORK/key-pieces' '$WORK/$f'"
 done
@@ -366,9 +379,9 @@ check "renewd warns that it resent the identical request" \
 	grep -q "issue: CA http://127.0.0.2:8080/scep: CertPoll answered HTTP 500: not implemented; resending the identical request [0-9a-f]* (lost reply)" "$WORK/lost-resume.err"
 lost_job="(select id from jobs where host='h0005' order by id desc limit 1)"
 check "the journal's issue result records the possible orphan" \
-	test "$(sqlite3 "$JOURNAL" "select json_extract(result, '\$.orphan.possible') || ' ' || json_extract(result, '\$.orphan.resent') from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and status = 0")" = "1 1"
+	test "$(jsql "select result from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and status = 0" | jq -r '[.orphan.possible, .orphan.resent] | map(if . == true then 1 elif . == false then 0 else . end | tostring) | join(" ")')" = "1 1"
 check "and its message says the CA may hold an orphan certificate" \
-	test "$(sqlite3 "$JOURNAL" "select count(*) from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and message like '%the identical request resent: the CA may hold an orphan certificate%'")" = 1
+	test "$(jsql "select count(*) from steps where job_id = $lost_job and step = 'issue' and phase = 'apply' and message like '%the identical request resent: the CA may hold an orphan certificate%'")" = 1
 check "the CA issued 2 certificates for the job: the orphan and the one installed" \
 	test "$(($(wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt") - issued0))" = 2
 c=$(crt h0005)

@@ -29,6 +29,7 @@ static int steal_on_install; /* inst.apply hands the lease to another owner */
 static long inst_apply_ms;  /* how long inst.apply takes */
 static int remediate;       /* run as `renewd remediate` */
 static int block_reload;    /* rs.probe: cannot succeed once the other job installed */
+static int renewed_elsewhere; /* after the first probe, another instance renews t1 */
 static char jdir[64], jpath[128];
 
 static void note(const char *what) {
@@ -73,6 +74,17 @@ static void answered(rd_step *s, int status, void *arg) {
                           json_pack("{s:s, s:I, s:I, s:i}", "sha256", "old", "not_before",
                                     (json_int_t)(now - 29 * 86400), "not_after",
                                     (json_int_t)(now + left * 86400), "serial", serial));
+      if (renewed_elsewhere) { /* it held the lease after our probe, and renewed */
+        char q[400];
+        renewed_elsewhere = 0;
+        host_serial++;
+        snprintf(q, sizeof q,
+                 "INSERT INTO leases(host, held, owner, node, pid, start, what, since, expires,"
+                 " epoch) VALUES ('t1', 0, 'other:2:2', 'other', 2, 2, 'runbook elsewhere',"
+                 " %lld, %lld, 1)",
+                 (long long)now, (long long)now);
+        sql(q);
+      }
     } else if (!strcmp(a->name, "iss.apply")) {
       if (fail_issue)
         st = RD_EDENIED;
@@ -212,6 +224,7 @@ static void setup(void) {
   inst_apply_ms = 20;
   remediate = 0;
   block_reload = 0;
+  renewed_elsewhere = 0;
   unsetenv("RENEWD_LEASE_TTL");
 }
 
@@ -314,6 +327,25 @@ START_TEST(preflight_again_after_the_wait) {
   size_t failed = !strcmp(job_str(&o, 0, "state"), "FAILED") ? 0 : 1;
   ck_assert_str_eq(job_str(&o, failed, "state"), "FAILED");
   ck_assert_msg(strstr(job_str(&o, failed, "error"), "reload: cannot succeed now"), "%s", o.text);
+  run_free(&o);
+}
+END_TEST
+
+/* Another renewd instance (a shared journal) held the host's lease after
+ * this engine's probe and renewed the certificate: the job probes again
+ * under its lease and ends NOT_DUE instead of signing for a stale one. */
+START_TEST(held_elsewhere_since_probe_reprobed) {
+  const char *files[] = {rb_a, NULL};
+  char lease[128];
+  renewed_elsewhere = 1;
+  run_out o = run_files(files);
+  ck_assert_str_eq(trace, "inv.probe " PREFLIGHT " inv.probe");
+  ck_assert_int_eq(o.stats.renewed, 0);
+  ck_assert_str_eq(job_str(&o, 0, "state"), "NOT_DUE");
+  ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(o.report, "jobs"), 0),
+                                         "reprobed")));
+  lease_of(lease, sizeof lease);
+  ck_assert_msg(!strncmp(lease, "0 2 ", 4), "lease: %s", lease);
   run_free(&o);
 }
 END_TEST
@@ -490,6 +522,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, same_host_serialized_and_reprobed);
   tcase_add_test(tc, two_certificates_one_after_the_other);
   tcase_add_test(tc, preflight_again_after_the_wait);
+  tcase_add_test(tc, held_elsewhere_since_probe_reprobed);
   tcase_add_test(tc, held_elsewhere_is_busy);
   tcase_add_test(tc, remediation_renews_under_one_lease);
   tcase_add_test(tc, released_at_every_end);

@@ -1,5 +1,7 @@
-/* test_journal.c — the SQLite journal: opening, schema and migration, two
- * handles on one file, and the append-only rows (audit, alerts, inventory).
+/* test_journal.c — the journal: opening a file, its schema and migration
+ * (SQLite); two handles on one journal and the append-only rows (audit,
+ * alerts, inventory) on both backends (PostgreSQL's opening:
+ * test_journal_pg.c).
  * Jobs: test_journal_jobs.c; lock waits: test_journal_lock.c; renewd status:
  * test_journal_status.c; crash safety: test_journal_crash.c. */
 #include "test_journal_fixture.h"
@@ -230,13 +232,15 @@ START_TEST(inventory_latest_per_host) {
 }
 END_TEST
 
-static Suite *suite(void) {
-  Suite *s = suite_create("journal");
+static Suite *suite(int pg) {
+  Suite *s = suite_create(pg ? "journal (postgresql)" : "journal (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_add_test(tc, open_creates_and_migrates);
-  tcase_add_test(tc, open_refusals);
-  tcase_add_test(tc, default_path);
+  if (!pg) { /* the file: PostgreSQL's opening is test_journal_pg.c's */
+    tcase_add_test(tc, open_creates_and_migrates);
+    tcase_add_test(tc, open_refusals);
+    tcase_add_test(tc, default_path);
+  }
   tcase_add_test(tc, two_handles);
   tcase_add_test(tc, audit_append_only);
   tcase_add_test(tc, alert_once);
@@ -246,4 +250,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void) { return tu_run_backends(suite); }

@@ -1,6 +1,9 @@
 /* test_journal_fixture.h — what the test_journal*.c programs share: a
- * fresh journal path per test (setup/teardown), raw SQL on the file, and
- * collectors for a job's history and steps. */
+ * fresh journal per test (setup/teardown), raw SQL on it, collectors for a
+ * job's history and steps, and tu_run_backends(): a suite run once on
+ * SQLite and once on a private PostgreSQL server that the program starts
+ * itself (tests/e2e/lib/pg.sh) -- jtarget is then its URI, and every test
+ * gets an empty schema. */
 #ifndef RENEWD_TEST_JOURNAL_FIXTURE_H
 #define RENEWD_TEST_JOURNAL_FIXTURE_H
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "cli/cli.h"
@@ -28,6 +32,11 @@
 
 static char tmpdir[256];
 static char dbpath[512];
+/* What the tests open: dbpath, or on PostgreSQL the server's URI. */
+static char jtarget[600];
+static int jpg; /* 1 while the suite runs on PostgreSQL */
+
+static inline int sql_exec(const char *path, const char *sql, char *msg, size_t len);
 
 static inline void rm_db(const char *path) {
   static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
@@ -42,6 +51,14 @@ static inline void setup(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/rd-journal-test.XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(tmpdir));
   snprintf(dbpath, sizeof dbpath, "%s/journal.db", tmpdir);
+  if (!jpg) {
+    snprintf(jtarget, sizeof jtarget, "%s", dbpath);
+  } else {
+    char msg[512];
+    ck_assert_msg(sql_exec(jtarget, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public", msg,
+                           sizeof msg) == 0,
+                  "reset: %s", msg);
+  }
 }
 
 static inline void teardown(void) {
@@ -63,17 +80,41 @@ static inline void teardown(void) {
 static inline rd_journal *open_j(void) {
   rd_journal *j = NULL;
   char err[1024] = "";
-  int rc = rd_journal_open(dbpath, &j, err, sizeof err);
+  int rc = rd_journal_open(jtarget, &j, err, sizeof err);
   ck_assert_msg(rc == 0, "open: %s", err);
   ck_assert_ptr_nonnull(j);
   return j;
 }
 
-/* One integer from a raw SQL query on the file. */
+/* PostgreSQL: run sql on jtarget; the result (NULL when the connection
+ * failed, message in msg). */
+static inline PGresult *pg_exec(const char *sql, char *msg, size_t len) {
+  PGconn *c = PQconnectdb(jtarget);
+  PGresult *r = NULL;
+  if (PQstatus(c) == CONNECTION_OK)
+    r = PQexec(c, sql);
+  if (msg) {
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(msg, len, "%s", m ? m : r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  }
+  PQfinish(c);
+  return r;
+}
+
+/* One integer from a raw SQL query on the journal (-999: no row). */
 static inline long long sql_int(const char *path, const char *sql) {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
   long long v = -999;
+  if (jpg) {
+    char msg[512];
+    PGresult *r = pg_exec(sql, msg, sizeof msg);
+    ck_assert_msg(r && PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, msg);
+    if (PQntuples(r) > 0)
+      v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+  }
   ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
   ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
                 sqlite3_errmsg(db));
@@ -84,10 +125,22 @@ static inline long long sql_int(const char *path, const char *sql) {
   return v;
 }
 
-/* Run raw SQL; returns the sqlite result code and copies the message. */
+/* Run raw SQL; returns the sqlite result code (on PostgreSQL: SQLITE_OK,
+ * SQLITE_CONSTRAINT for an integrity violation, else SQLITE_ERROR) and
+ * copies the message. */
 static inline int sql_exec(const char *path, const char *sql, char *msg, size_t len) {
   sqlite3 *db = NULL;
   char *e = NULL;
+  if (jpg) {
+    PGresult *r = pg_exec(sql, msg, len);
+    ExecStatusType st = PQresultStatus(r);
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int rc = r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? SQLITE_OK
+             : state && !strncmp(state, "23", 2)                   ? SQLITE_CONSTRAINT
+                                                                   : SQLITE_ERROR;
+    PQclear(r);
+    return rc;
+  }
   ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
   int rc = sqlite3_exec(db, sql, NULL, NULL, &e);
   if (msg)
@@ -95,6 +148,38 @@ static inline int sql_exec(const char *path, const char *sql, char *msg, size_t 
   sqlite3_free(e);
   sqlite3_close(db);
   return rc;
+}
+
+/* Run the suite make(0) on SQLite, then start a private PostgreSQL server
+ * (tests/e2e/lib/pg.sh, as `nobody` when root) and run make(1) on it. 77
+ * when the server cannot start: check.sh counts that as a failure. */
+static inline int tu_run_backends(Suite *(*make)(int pg)) {
+  char dir[64] = "/tmp/rd-jpg.XXXXXX", cmd[1024], uri[600] = "";
+  int rc = tu_run(make(0)), rc2;
+  FILE *f;
+  if (!mkdtemp(dir))
+    return 77;
+  snprintf(cmd, sizeof cmd, "bash '%s/tests/e2e/lib/pg.sh' start '%s'", SOURCE_DIR, dir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "cannot start a PostgreSQL server for the journal tests\n");
+    rmdir(dir);
+    return 77;
+  }
+  snprintf(cmd, sizeof cmd, "%s/uri", dir);
+  if ((f = fopen(cmd, "r"))) {
+    if (!fgets(uri, sizeof uri, f))
+      uri[0] = '\0';
+    fclose(f);
+  }
+  uri[strcspn(uri, "\n")] = '\0';
+  snprintf(jtarget, sizeof jtarget, "%s", uri);
+  jpg = 1;
+  rc2 = uri[0] ? tu_run(make(1)) : 77;
+  jpg = 0;
+  snprintf(cmd, sizeof cmd, "bash '%s/tests/e2e/lib/pg.sh' stop '%s'", SOURCE_DIR, dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not stop the PostgreSQL server in %s\n", dir);
+  return rc != EXIT_SUCCESS ? rc : rc2;
 }
 
 /* ---- collectors -------------------------------------------------------- */

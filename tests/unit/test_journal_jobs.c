@@ -355,8 +355,8 @@ START_TEST(listing_jobs) {
 }
 END_TEST
 
-static Suite *suite(void) {
-  Suite *s = suite_create("journal_jobs");
+static Suite *suite(int pg) {
+  Suite *s = suite_create(pg ? "journal_jobs (postgresql)" : "journal_jobs (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, job_open_active_then_new);
@@ -369,4 +369,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void) { return tu_run_backends(suite); }

@@ -44,9 +44,12 @@ START_TEST(claim_free_host) {
   ck_assert_int_eq(row.expires, T0 + 60);
   ck_assert_int_eq(rd_journal_lease_get(j, "web2", &row), RD_ENOTFOUND);
   ck_assert_int_eq(audit_count("lease.claim"), 1);
-  ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM audit WHERE event = 'lease.claim'"
-                                   " AND json_extract(detail, '$.host') = 'web1'"
-                                   " AND json_extract(detail, '$.epoch') = 1"),
+  ck_assert_int_eq(sql_int(dbpath, jpg ? "SELECT count(*) FROM audit WHERE event = 'lease.claim'"
+                                         " AND detail::jsonb #>> '{host}' = 'web1'"
+                                         " AND (detail::jsonb #>> '{epoch}')::bigint = 1"
+                                       : "SELECT count(*) FROM audit WHERE event = 'lease.claim'"
+                                         " AND json_extract(detail, '$.host') = 'web1'"
+                                         " AND json_extract(detail, '$.epoch') = 1"),
                    1);
   rd_journal_close(j);
 }
@@ -98,10 +101,14 @@ START_TEST(expired_lease_taken_over) {
   ck_assert_int_eq(rd_journal_lease_claim(j2, &rb, &eb, NULL), 0);
   ck_assert_int_eq(eb, ea + 1);
   ck_assert_int_eq(audit_count("lease.takeover"), 1);
-  ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM audit WHERE event = 'lease.takeover'"
-                                   " AND json_extract(detail, '$.previous.owner') = 'node-a:10:42'"
-                                   " AND json_extract(detail, '$.previous.epoch') = 1"),
-                   1);
+  ck_assert_int_eq(
+      sql_int(dbpath, jpg ? "SELECT count(*) FROM audit WHERE event = 'lease.takeover'"
+                            " AND detail::jsonb #>> '{previous,owner}' = 'node-a:10:42'"
+                            " AND (detail::jsonb #>> '{previous,epoch}')::bigint = 1"
+                          : "SELECT count(*) FROM audit WHERE event = 'lease.takeover'"
+                            " AND json_extract(detail, '$.previous.owner') = 'node-a:10:42'"
+                            " AND json_extract(detail, '$.previous.epoch') = 1"),
+      1);
   ra.now = T0 + 61;
   ck_assert_int_eq(rd_journal_lease_renew(j1, &ra, ea), RD_ESTATE);
   ck_assert_int_eq(rd_journal_lease_release(j1, &ra, ea), RD_ESTATE);
@@ -209,7 +216,7 @@ START_TEST(killed_holder_recovered) {
     close(ready[0]);
     rd_lease_owner_self(&me);
     rd_lease_req r = req("web1", &me, "child", 3600, 0);
-    if (rd_journal_open(dbpath, &cj, err, sizeof err) < 0 ||
+    if (rd_journal_open(jtarget, &cj, err, sizeof err) < 0 ||
         rd_journal_lease_claim(cj, &r, &e, NULL) < 0)
       _exit(1);
     if (write(ready[1], "r", 1) != 1)
@@ -276,7 +283,7 @@ START_TEST(racing_claims_one_winner) {
       snprintf(node, sizeof node, "racer-%d", i);
       rd_lease_owner o = remote_owner(node, 100 + i);
       rd_lease_req r = req("web1", &o, node, 600, 0);
-      if (rd_journal_open(dbpath, &cj, err, sizeof err) < 0 ||
+      if (rd_journal_open(jtarget, &cj, err, sizeof err) < 0 ||
           rd_journal_set_busy_timeout(cj, 10000) < 0)
         _exit(3);
       int rc = rd_journal_lease_claim(cj, &r, &e, NULL);
@@ -299,10 +306,14 @@ END_TEST
 START_TEST(migrates_v1) {
   rd_journal *j = open_j();
   rd_journal_close(j);
-  ck_assert_int_eq(sql_exec(dbpath, "DROP TABLE leases; PRAGMA user_version = 1", NULL, 0),
+  ck_assert_int_eq(sql_exec(dbpath,
+                            jpg ? "DROP TABLE leases; DELETE FROM schema_version WHERE version = 2"
+                                : "DROP TABLE leases; PRAGMA user_version = 1",
+                            NULL, 0),
                    SQLITE_OK);
   j = open_j();
-  ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), 2);
+  ck_assert_int_eq(
+      sql_int(dbpath, jpg ? "SELECT max(version) FROM schema_version" : "PRAGMA user_version"), 2);
   rd_lease_owner a = remote_owner("node-a", 10);
   rd_lease_req r = req("web1", &a, "A", 60, T0);
   int64_t e = 0;
@@ -333,10 +344,31 @@ START_TEST(fenced_job_advance) {
                 "%s", rd_journal_errmsg(j));
   ck_assert_int_eq(rd_journal_job_get(j, id, &row), 0);
   ck_assert_int_eq(row.state, RD_JOB_PROBED);
+  /* nor can it write the job's values (a CA transaction id) */
+  json_t *v = json_string("txid-of-a");
+  ck_assert_int_eq(rd_journal_kv_put_fenced(j, id, "scep.txid", v, &f), RD_ESTATE);
+  json_t *got = NULL;
+  ck_assert_int_eq(rd_journal_kv_get(j, id, "scep.txid", &got), RD_ENOTFOUND);
+  /* the figures /metrics exports: one lease held (by b), one take-over */
+  rd_lease_counts lc;
+  char bid[320];
+  rd_lease_owner_id(&b, bid, sizeof bid);
+  ck_assert_int_eq(rd_journal_lease_counts(j, T0 + 61, bid, &lc), 0);
+  ck_assert_int_eq(lc.held, 1);
+  ck_assert_int_eq(lc.expired, 0);
+  ck_assert_int_eq(lc.mine, 1);
+  ck_assert_int_eq(lc.takeovers, 1);
+  ck_assert_int_eq(rd_journal_lease_counts(j, T0 + 120, "node-a:10:42", &lc), 0);
+  ck_assert(lc.held == 1 && lc.expired == 1 && lc.mine == 0 && lc.takeovers == 1);
   /* the new holder's fence passes */
   f.owner = &b;
   f.epoch = eb;
   ck_assert_int_eq(rd_journal_job_advance(j, id, &adv), 0);
+  ck_assert_int_eq(rd_journal_kv_put_fenced(j, id, "scep.txid", v, &f), 0);
+  ck_assert_int_eq(rd_journal_kv_get(j, id, "scep.txid", &got), 0);
+  ck_assert_str_eq(json_string_value(got), "txid-of-a");
+  json_decref(got);
+  json_decref(v);
   rd_journal_close(j);
 }
 END_TEST
@@ -358,8 +390,8 @@ START_TEST(bad_requests) {
 }
 END_TEST
 
-static Suite *suite(void) {
-  Suite *s = suite_create("journal_lease");
+static Suite *suite(int pg) {
+  Suite *s = suite_create(pg ? "journal_lease (postgresql)" : "journal_lease (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, claim_free_host);
@@ -378,4 +410,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void) { return tu_run_backends(suite); }

@@ -1,4 +1,4 @@
-/* test_journal_status.c — renewd status reading the journal. */
+/* test_journal_status.c — renewd status reading the journal (both backends). */
 #include "test_journal_fixture.h"
 
 /* ---- renewd status ------------------------------------------------------ */
@@ -44,21 +44,38 @@ START_TEST(status_command) {
   ck_assert_int_eq(rd_journal_job_open(j, "iis", "win02", "LocalMachine\\My\\3F2A", &c, NULL),
                    0);
   ck_assert_int_eq(rd_journal_job_set_state(j, c, RD_JOB_NEEDS_OPERATOR, "expired"), 0);
+  /* two instances' leases: one current, one past its expiry */
+  rd_lease_owner oa = {.node = "node-a", .pid = 11, .start = 7};
+  rd_lease_owner ob = {.node = "node-b", .pid = 12, .start = 8};
+  rd_lease_req ra = {.host = "web01", .owner = &oa, .what = "runbook nginx, job 2", .ttl_s = 3600};
+  rd_lease_req rb = {.host = "win02", .owner = &ob, .what = "runbook iis, job 3", .ttl_s = 60,
+                     .now = time(NULL) - 120};
+  int64_t ea, eb;
+  ck_assert_int_eq(rd_journal_lease_claim(j, &ra, &ea, NULL), 0);
+  ck_assert_int_eq(rd_journal_lease_claim(j, &rb, &eb, NULL), 0);
   rd_journal_close(j);
 
-  char *argv1[] = {"status", "--journal", dbpath, NULL};
+  char *argv1[] = {"status", "--journal", jtarget, NULL};
   ck_assert_int_eq(run_status(argv1, 3, &out, &err), RD_EXIT_OK);
   ck_assert_msg(!strncmp(out, "ID  HOST ", 9), "%s", out);
   ck_assert_msg(strstr(out, "PROBED") && strstr(out, "NEEDS_OPERATOR"), "%s", out);
   ck_assert_msg(!strstr(out, "FAILED"), "newest job per certificate only:\n%s", out);
   ck_assert_msg(strstr(out, "2 certificates: 1 active, 0 failed, 1 needs an operator"), "%s",
                 out);
+  {
+    const char *la = strstr(out, "lease web01: held by node-a:11:7 (runbook nginx, job 2) since ");
+    const char *lb = strstr(out, "lease win02: held by node-b:12:8 (runbook iis, job 3) since ");
+    ck_assert_msg(la && lb, "%s", out);
+    ck_assert_msg(!strstr(la, "expired") || strstr(la, "expired") > lb, "%s", out);
+    ck_assert_msg(strstr(lb, "epoch 1 (expired: the next claim of the host takes it over)\n"),
+                  "%s", out);
+  }
   free(out);
   free(err);
 
-  char *argv2[] = {"status", "--all", "--journal=", dbpath, NULL};
-  char opt[600];
-  snprintf(opt, sizeof opt, "--journal=%s", dbpath);
+  char *argv2[] = {"status", "--all", "--journal=", jtarget, NULL};
+  char opt[700];
+  snprintf(opt, sizeof opt, "--journal=%s", jtarget);
   argv2[2] = opt;
   ck_assert_int_eq(run_status(argv2, 3, &out, &err), RD_EXIT_OK);
   ck_assert_msg(strstr(out, "FAILED") && strstr(out, "web01: ssh: refused"), "%s", out);
@@ -66,11 +83,19 @@ START_TEST(status_command) {
   free(out);
   free(err);
 
-  char *argv3[] = {"status", "--json", "--all", "--journal", dbpath, NULL};
+  char *argv3[] = {"status", "--json", "--all", "--journal", jtarget, NULL};
   ck_assert_int_eq(run_status(argv3, 5, &out, &err), RD_EXIT_OK);
   json_error_t jerr;
   json_t *doc = json_loads(out, 0, &jerr);
   ck_assert_msg(doc != NULL, "%s: %s", jerr.text, out);
+  ck_assert_str_eq(json_string_value(json_object_get(doc, "backend")),
+                   jpg ? "postgresql" : "sqlite");
+  json_t *leases = json_object_get(doc, "leases");
+  ck_assert_int_eq(json_array_size(leases), 2);
+  ck_assert(json_is_false(json_object_get(json_array_get(leases, 0), "expired")));
+  ck_assert(json_is_true(json_object_get(json_array_get(leases, 1), "expired")));
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(leases, 1), "owner")),
+                   "node-b:12:8");
   json_t *jobs = json_object_get(doc, "jobs");
   ck_assert_int_eq(json_array_size(jobs), 3);
   json_t *first = json_array_get(jobs, 0);
@@ -105,8 +130,8 @@ START_TEST(status_command) {
 }
 END_TEST
 
-static Suite *suite(void) {
-  Suite *s = suite_create("journal_status");
+static Suite *suite(int pg) {
+  Suite *s = suite_create(pg ? "journal_status (postgresql)" : "journal_status (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, status_command);
@@ -114,4 +139,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void) { return tu_run_backends(suite); }

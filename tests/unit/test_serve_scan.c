@@ -254,6 +254,9 @@ START_TEST(scan_on_the_loop_while_the_listener_answers) {
   ck_assert_ptr_nonnull(strstr(m, "renewd_renewed_total{runbook=\"serve-test\"} 2\n"));
   ck_assert_ptr_nonnull(strstr(m, "renewd_scan_running{runbook=\"serve-test\"} 0\n"));
   ck_assert_ptr_nonnull(strstr(m, "renewd_certificate_not_after_seconds{runbook=\"serve-test\",host=\"t1\"}"));
+  ck_assert_ptr_nonnull(strstr(m, "\nrenewd_leases_held 0\n"));
+  ck_assert_ptr_nonnull(strstr(m, "\nrenewd_leases_held_here 0\n"));
+  ck_assert_ptr_nonnull(strstr(m, "\nrenewd_lease_takeovers_total 0\n"));
   free(m);
 
   rd_journal_close(j);

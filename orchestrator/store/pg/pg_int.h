@@ -1,0 +1,38 @@
+/* pg_int.h — private to store/pg/: the PostgreSQL backend's connection and
+ * statements (pg.c) and its migrations (pg_schema.c). */
+#ifndef RENEWD_PG_INT_H
+#define RENEWD_PG_INT_H
+#include <libpq-fe.h>
+
+#include "store/journal_int.h"
+
+/* Statement parameters: the most any statement of STMT_MAP binds. */
+#define JN_PG_MAXPARAM 12
+
+/* A statement: the jn_q header, its SQL ($N placeholders), its bound
+ * parameters (text format, typed) and, while it is being read, its result. */
+typedef struct pg_q {
+  jn_q q;
+  const char *sql;
+  int nparam;                       /* highest index bound */
+  char *val[JN_PG_MAXPARAM];        /* owned; NULL for SQL NULL */
+  Oid type[JN_PG_MAXPARAM];
+  PGresult *res;
+  int row, nrows;                   /* row: the current row after JN_ROW */
+  int oom;                          /* a value could not be copied */
+} pg_q;
+
+typedef struct pg_db {
+  PGconn *conn;
+  char *sql[S_COUNT];               /* jn_stmt_sql with $N placeholders */
+  pg_q stmt[S_COUNT];
+  int tx;                           /* inside a write transaction */
+  int64_t changes;                  /* rows the last command changed */
+  char state[6];                    /* SQLSTATE of the last error, "" if none */
+  char err[512];                    /* its message, one line */
+} pg_db;
+
+extern const char *const jn_pg_migrations[];
+extern const int jn_pg_nmigrations;
+
+#endif
