@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# executions.sh — how many remote executions (SSH channel, shell, and sudo
+# where the runbook allows it) renewd makes per host for a plan and for a
+# renewal of the shipped lab runbook, counted from RENEWD_TRACE_REMOTE (one
+# JSON line per remote script). Prints the per-host count and the list of
+# scripts of the first host, in order.
+#
+# usage: contrib/bench/executions.sh [--hosts N] [--bin PATH/TO/renewd]
+# Needs root (the lab does). Uses its own lab (RENEWD_LAB_DIR / RENEWD_LAB_NETNS).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+n=2 bin=$top/build/renewd
+while (($#)); do
+	case $1 in
+	--hosts) n=$2; shift 2 ;;
+	--bin) bin=$2; shift 2 ;;
+	*) echo "usage: $0 [--hosts N] [--bin renewd]" >&2; exit 2 ;;
+	esac
+done
+export RENEWD_LAB_DIR=${RENEWD_LAB_DIR:-/var/lib/renewd-lab-execs}
+export RENEWD_LAB_NETNS=${RENEWD_LAB_NETNS:-renewd-lab-execs}
+export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$bin")/plugins}
+lab=$top/contrib/lab/lab
+[ -x "$bin" ] || { echo "executions: no renewd at $bin (--bin)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "executions: needs jq" >&2; exit 2; }
+trap '"$lab" down --purge >/dev/null 2>&1; rm -rf "$work"' EXIT
+work=$(mktemp -d)
+"$lab" down --purge >/dev/null 2>&1 || true
+"$lab" up --hosts "$n" --tls "$n" >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$RENEWD_LAB_DIR/lab.env"
+sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$top/runbooks/lab-posix-scep.json" >"$work/rb.json"
+
+count() { # count LABEL VERB: one renewd run, its trace summarised
+	local label=$1 verb=$2 rc=0
+	: >"$work/$label.jsonl"
+	RENEWD_TRACE_REMOTE=$work/$label.jsonl "$lab" exec -- "$bin" "$verb" "$work/rb.json" \
+		--journal "$work/journal.db" >"$work/$label.out" 2>&1 || rc=$?
+	local total first
+	total=$(wc -l <"$work/$label.jsonl")
+	first=$(jq -r '.host' "$work/$label.jsonl" | sort | head -n 1)
+	printf '%s: exit %d, %d remote executions for %d hosts (%s per host)\n' "$label" "$rc" \
+		"$total" "$n" "$(echo "scale=1; $total / $n" | bc)"
+	jq -r --arg h "$first" 'select(.host == $h) | "  " + .script' "$work/$label.jsonl" | uniq -c
+}
+count plan plan
+count run run
