@@ -2,8 +2,9 @@
 # executions.sh — how many remote executions (SSH channel, shell, and sudo
 # where the runbook allows it) renewd makes per host for a plan and for a
 # renewal of the shipped lab runbook, counted from RENEWD_TRACE_REMOTE (one
-# JSON line per remote script). Prints the per-host count and the list of
-# scripts of the first host, in order.
+# JSON line per remote script, numbered by the execution that carried it).
+# Prints the per-host count and the executions of the first host, in order
+# (the scripts of one batch joined by "+").
 #
 # usage: contrib/bench/executions.sh [--hosts N] [--bin PATH/TO/renewd]
 # Needs root (the lab does). Uses its own lab (RENEWD_LAB_DIR / RENEWD_LAB_NETNS).
@@ -36,12 +37,15 @@ count() { # count LABEL VERB: one renewd run, its trace summarised
 	: >"$work/$label.jsonl"
 	RENEWD_TRACE_REMOTE=$work/$label.jsonl "$lab" exec -- "$bin" "$verb" "$work/rb.json" \
 		--journal "$work/journal.db" >"$work/$label.out" 2>&1 || rc=$?
-	local total first
-	total=$(wc -l <"$work/$label.jsonl")
+	local scripts execs first
+	scripts=$(wc -l <"$work/$label.jsonl")
+	# the scripts of one batch share their execution's number
+	execs=$(jq -r '.exec' "$work/$label.jsonl" | sort -u | wc -l)
 	first=$(jq -r '.host' "$work/$label.jsonl" | sort | head -n 1)
-	printf '%s: exit %d, %d remote executions for %d hosts (%s per host)\n' "$label" "$rc" \
-		"$total" "$n" "$(echo "scale=1; $total / $n" | bc)"
-	jq -r --arg h "$first" 'select(.host == $h) | "  " + .script' "$work/$label.jsonl" | uniq -c
+	printf '%s: exit %d, %d remote executions (%d scripts) for %d hosts: %s executions per host\n' \
+		"$label" "$rc" "$execs" "$scripts" "$n" "$(echo "scale=1; $execs / $n" | bc)"
+	jq -r --arg h "$first" 'select(.host == $h) | [.exec, .script] | @tsv' "$work/$label.jsonl" |
+		awk -F'\t' '$1 != last { if (line) print line; line = "  " $2; last = $1; next } { line = line " + " $2 } END { print line }'
 }
 count plan plan
 count run run

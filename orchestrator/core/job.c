@@ -401,7 +401,7 @@ void rd_job_next(rd_job *j) {
        * the CA is contacted (a probe that fails stops the job here) */
     }
     if (++j->idx < j->nsteps) {
-      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      rd_phase_probes(j); /* the rest together (phase.c) */
       return;
     }
     if (!e->opts.whatif) {
@@ -485,7 +485,8 @@ void rd_job_next(rd_job *j) {
       return;
     }
     if (++j->idx < j->nsteps) {
-      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      if (!rd_phase_followups(j)) /* follow-ups up to a restart together */
+        rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
     if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL) || rd_job_move(j, RD_JOB_VERIFIED, NULL)) {
