@@ -167,6 +167,9 @@ void rd_step_blame(rd_step *s);
  * up to the next RESTART step as a group, 0 when one step runs alone. */
 void rd_phase_probes(rd_job *j);
 int rd_phase_followups(rd_job *j);
+/* 1 when it started the install's verify (step idx) together with the
+ * probes of the follow-ups after it (up to and with the next restart). */
+int rd_phase_after_install(rd_job *j);
 void rd_phase_member_done(rd_step *s);
 const char *rd_phase_name(rd_phase p);
 /* step.c: close a finished job's step timers (counted in e->handles). */

@@ -463,7 +463,8 @@ void rd_job_next(rd_job *j) {
       return;
     }
     if (s->phase == RD_PHASE_APPLY) {
-      rd_step_run(s, RD_PHASE_VERIFY);
+      if (!rd_phase_after_install(j)) /* with the follow-ups' probes */
+        rd_step_run(s, RD_PHASE_VERIFY);
       return;
     }
     /* verify done */

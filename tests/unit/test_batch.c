@@ -124,13 +124,33 @@ static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_I
                                    .probe = inv_probe};
 static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = ok,
                                    .apply = iss_apply, .rollback = ok};
+/* The install verifies over SSH (with the follow-ups' probes), failing
+ * when inst_fail is set. */
+static int inst_fail;
+static void inst_answered(rd_step *s, int status, const rd_remote_result *r, void *arg) {
+  const rd_host_api *h = arg;
+  if (status || r->exit_status)
+    h->donef(s, status ? status : RD_EVERIFY, NULL, "install: %s", r->err);
+  else
+    h->done(s, 0, NULL, NULL);
+}
+static int inst_verify(rd_step *s, const rd_host_api *h) {
+  json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "tag", "inst", "phase", "verify", "log", logpath,
+                        "fail", inst_fail ? "verify" : "");
+  return h->remote(s, &sc_read, a, inst_answered, (void *)h);
+}
 static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = ok,
-                                    .apply = ok, .verify = ok, .rollback = ok};
+                                    .apply = ok, .verify = inst_verify, .rollback = ok};
 static const rd_step_kind k_step = {.type = "test.step", .platform = RD_PLATFORM_POSIX,
                                     .validate = st_validate, .probe = st_probe,
                                     .apply = st_apply, .verify = st_verify,
                                     .rollback = st_rollback};
-static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_step, NULL};
+/* a restart: probe and apply, no verify (as posix.service) */
+static const rd_step_kind k_restart = {.type = "test.restart", .platform = RD_PLATFORM_POSIX,
+                                       .flags = RD_KIND_RESTART, .validate = st_validate,
+                                       .probe = st_probe, .apply = st_apply,
+                                       .rollback = st_rollback};
+static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_step, &k_restart, NULL};
 static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 
 /* --- one run -------------------------------------------------------------- */
@@ -252,24 +272,32 @@ static void setup_dir(const char *name) {
   snprintf(logpath, sizeof logpath, "%s/steps.log", wdir);
 }
 
+#define RESTART(tag)                                                                            \
+  "{\"type\": \"test.restart\", \"name\": \"" tag "\", \"params\": {\"tag\": \"" tag "\"}}"
+
 START_TEST(renewal_one_execution_per_phase) {
   run_out o;
   setup_dir("renewal");
-  run("renewal", "[" STEP("a", "") "," STEP("b", "") "," STEP("c", "") "," STEP("d", "") "]", 0,
-      &o);
-  printf("renewal of 4 follow-ups: %zu executions, %zu scripts; job %s\n", o.execs, o.scripts,
-         o.state);
+  run("renewal",
+      "[" STEP("a", "") "," STEP("b", "") "," STEP("c", "") "," STEP("d", "") "," RESTART("r")
+      "," STEP("e", "") "]",
+      0, &o);
+  printf("renewal of 5 follow-ups and a restart: %zu executions, %zu scripts; job %s\n", o.execs,
+         o.scripts, o.state);
   ck_assert_str_eq(o.state, "DONE");
   ck_assert_int_eq(o.stats.renewed, 1);
-  /* pre-flight probes, probes, applies, verifies: one execution each */
-  ck_assert_int_eq((int)o.scripts, 16);
-  ck_assert_int_eq((int)o.execs, 4);
-  ck_assert_str_eq(o.log, "a:probe\nb:probe\nc:probe\nd:probe\n"
-                          "a:probe\nb:probe\nc:probe\nd:probe\n"
+  /* the pre-flight probes; the install's verify with the probes up to the
+   * restart; applies; verifies; the restart's apply; e alone */
+  ck_assert_str_eq(o.log, "a:probe\nb:probe\nc:probe\nd:probe\nr:probe\ne:probe\n"
+                          "inst:verify\na:probe\nb:probe\nc:probe\nd:probe\nr:probe\n"
                           "a:apply\nb:apply\nc:apply\nd:apply\n"
-                          "a:verify\nb:verify\nc:verify\nd:verify\n");
-  const char *tags[] = {"a", "b", "c", "d"};
-  for (size_t i = 0; i < 4; i++)
+                          "a:verify\nb:verify\nc:verify\nd:verify\n"
+                          "r:apply\n"
+                          "e:probe\ne:apply\ne:verify\n");
+  ck_assert_int_eq((int)o.scripts, 24);
+  ck_assert_int_eq((int)o.execs, 5 + 3);
+  const char *tags[] = {"a", "b", "c", "d", "e"};
+  for (size_t i = 0; i < 5; i++)
     for (size_t p = 0; p < 3; p++) {
       const char *ph = (const char *[]){"probe", "apply", "verify"}[p];
       ck_assert_msg(!strcmp(status_of(o.report, tags[i], ph), "ok"), "%s %s: %s %s", tags[i], ph,
@@ -315,10 +343,32 @@ START_TEST(failing_apply_fails_alone_and_rolls_back) {
   ck_assert_msg(strstr(o.log, "a:apply\nb:apply\nc:apply\nd:apply\n"
                               "d:rollback\nc:rollback\nb:rollback\na:rollback\n") != NULL,
                 "%s", o.log);
-  ck_assert_ptr_null(strstr(o.log, ":verify"));
+  ck_assert_ptr_null(strstr(o.log, "a:verify"));
   for (size_t i = 0; i < 4; i++)
     ck_assert_str_eq(status_of(o.report, (const char *[]){"a", "b", "c", "d"}[i], "rollback"),
                      "ok");
+  json_decref(o.report);
+}
+END_TEST
+
+START_TEST(install_verify_fails_in_its_batch) {
+  run_out o;
+  setup_dir("install");
+  inst_fail = 1;
+  run("install", "[" STEP("a", "") "," STEP("b", "") "," RESTART("r") "]", 0, &o);
+  inst_fail = 0;
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  const json_t *cause = json_object_get(json_array_get(json_object_get(o.report, "jobs"), 0),
+                                        "cause");
+  ck_assert_str_eq(json_string_value(json_object_get(cause, "step")), "install");
+  ck_assert_str_eq(json_string_value(json_object_get(cause, "phase")), "verify");
+  ck_assert_msg(strstr(json_string_value(json_object_get(cause, "message")), "inst broke") != NULL,
+                "%s", json_string_value(json_object_get(cause, "message")));
+  /* the follow-ups' probes ran with it, nothing of theirs was applied */
+  ck_assert_str_eq(status_of(o.report, "a", "probe"), "ok");
+  ck_assert_ptr_null(strstr(o.log, ":apply"));
+  ck_assert_ptr_null(strstr(o.log, ":rollback"));
+  ck_assert_str_eq(status_of(o.report, "install", "rollback"), "ok");
   json_decref(o.report);
 }
 END_TEST
@@ -351,6 +401,7 @@ int main(void) {
   tcase_add_test(tc, renewal_one_execution_per_phase);
   tcase_add_test(tc, plan_one_execution);
   tcase_add_test(tc, failing_apply_fails_alone_and_rolls_back);
+  tcase_add_test(tc, install_verify_fails_in_its_batch);
   tcase_add_test(tc, timeout_in_a_batch_is_the_step_s_own);
   suite_add_tcase(s, tc);
   return tu_sshd_main("test_batch", s); /* rd_transport_global_init inside */
