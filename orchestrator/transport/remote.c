@@ -35,8 +35,12 @@
 #define POSIX_FUNCS_OUT                                                                   \
   "rd_out() {\n"                                                                          \
   "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"                       \
-  "  rd_b=$(printf '%s' \"$2\" | base64 -w0) || rd_fail \"renewd: cannot encode $1\"\n"     \
-  "  printf '%s %s\\n' \"$1\" \"$rd_b\" >&3\n"                                             \
+  "  case $2 in\n"                                                                        \
+  "  ''|' '*|*' '|*[![:print:]]*)\n"                                                      \
+  "    rd_b=$(printf '%s' \"$2\" | base64 -w0) || rd_fail \"renewd: cannot encode $1\"\n"   \
+  "    printf '%s %s\\n' \"$1\" \"$rd_b\" >&3 ;;\n"                                          \
+  "  *) printf '%s:t %s\\n' \"$1\" \"$2\" >&3 ;;\n"                                          \
+  "  esac\n"                                                                              \
   "}\n"                                                                                   \
   "rd_out_file() {\n"                                                                     \
   "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"                       \
@@ -57,12 +61,18 @@ static const char POSIX_PRELUDE[] =
     "trap 'exit 143' TERM\n"
     POSIX_FUNCS_FAIL
     "while IFS=' ' read -r rd_n rd_v || [ -n \"$rd_n\" ]; do\n"
-    "  rd_name_ok \"$rd_n\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "  rd_t=${rd_n%:t}\n"
+    "  rd_name_ok \"$rd_t\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "  if [ \"$rd_t\" != \"$rd_n\" ]; then\n"
+    "    printf '%s' \"$rd_v\" >\"$RD_P/$rd_t\" || rd_fail \"renewd: cannot store parameter $rd_t\"\n"
+    "    eval \"P_$rd_t=\\$rd_v\"\n"
+    "    continue\n"
+    "  fi\n"
     "  printf '%s' \"$rd_v\" | base64 -d >\"$RD_P/$rd_n\" ||"
     " rd_fail \"renewd: cannot decode parameter $rd_n\"\n"
     "  eval \"P_$rd_n=\\$(cat \\\"\\$RD_P/$rd_n\\\")\"\n"
     "done\n"
-    "unset rd_n rd_v\n"
+    "unset rd_n rd_v rd_t\n"
     "exec 3>&1 1>&2\n"
     POSIX_FUNCS_OUT;
 
@@ -194,9 +204,21 @@ static int value_bytes(const json_t *v, char *tmp, size_t tmplen, const char **p
   return 0;
 }
 
-/* Parameters as stdin lines "<prefix>NAME BASE64\n". */
-static int encode_params(const char *name, const json_t *params, const char *prefix, sbuf *in,
-                         char *err, size_t errlen) {
+/* A value that travels as it is: printable ASCII on one line, not empty,
+ * no space at either end (read strips those), not too long. */
+static int plain_text(const char *p, size_t n) {
+  if (!n || n > 4096 || p[0] == ' ' || p[n - 1] == ' ')
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+      return 0;
+  return 1;
+}
+
+/* Parameters as stdin lines: "<prefix>NAME BASE64\n", or for plain text
+ * "<raw_prefix>NAME VALUE\n" (a batch) / "NAME:t VALUE\n" (alone). */
+static int encode_params(const char *name, const json_t *params, const char *prefix,
+                         const char *raw_prefix, sbuf *in, char *err, size_t errlen) {
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)params, key, v) {
@@ -212,6 +234,14 @@ static int encode_params(const char *name, const json_t *params, const char *pre
       rd_fmt(err, errlen, "script %s: parameter '%s' must be a string, number or boolean", name,
              key);
       return RD_EINVAL;
+    }
+    if (plain_text(p, n)) { /* as it is: no decoding process on the target */
+      sb_str(in, raw_prefix);
+      sb_str(in, key);
+      sb_str(in, raw_prefix[0] ? " " : ":t ");
+      sb_add(in, p, n);
+      sb_add(in, "\n", 1);
+      continue;
     }
     char *b = rd_base64_encode(p, n, &bl);
     if (!b)
@@ -246,7 +276,7 @@ static int build_posix(const rd_script *s, const json_t *params, int use_sudo, r
   char name[128];
   int rc;
   safe_name(s->name, name, sizeof name);
-  if (params && (rc = encode_params(name, params, "", &in, err, errlen)))
+  if (params && (rc = encode_params(name, params, "", "", &in, err, errlen)))
     goto out;
   sb_str(&text, POSIX_PRELUDE);
   sb_str(&text, s->text);
@@ -296,7 +326,10 @@ static const char POSIX_BATCH_LOADER[] =
     "     [ \"$rd_i\" -lt \"$rd_n\" ] || rd_n=$((rd_i + 1)) ;;\n"
     "  P) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
     "     printf '%s' \"$rd_v\" | base64 -d >\"$RD_B/$rd_i/p/$rd_a\" ||"
-    " rd_fail \"renewd: cannot decode parameter $rd_a\" ;;\n"
+    " rd_fail \"renewd: cannot decode parameter $rd_a\" ;;\n"    "  T) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "     mkdir -p \"$RD_B/$rd_i/t\" && : >\"$RD_B/$rd_i/t/$rd_a\" &&"
+    " printf '%s' \"$rd_v\" >\"$RD_B/$rd_i/p/$rd_a\" ||"
+    " rd_fail \"renewd: cannot store parameter $rd_a\" ;;\n"
     "  *) rd_fail 'renewd: bad batch line on stdin' ;;\n"
     "  esac\n"
     "done\n"
@@ -308,7 +341,8 @@ static const char POSIX_BATCH_LOADER[] =
     "    for rd_f in \"$RD_P\"/*; do\n"
     "      rd_a=${rd_f##*/}\n"
     "      [ -f \"$rd_f\" ] && rd_name_ok \"$rd_a\" || continue\n"
-    "      eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"\n"
+    "      if [ -e \"$RD_B/$rd_i/t/$rd_a\" ]; then IFS= read -r \"P_$rd_a\" <\"$rd_f\" || :\n"
+    "      else eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"; fi\n"
     "    done\n"
     "    unset rd_f rd_a rd_k rd_v rd_n\n"
     "    . \"$RD_B/$rd_i/script\"\n"
@@ -322,7 +356,7 @@ static const char POSIX_BATCH_LOADER[] =
 int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
                           char *err, size_t errlen) {
   sbuf cmd = {0}, in = {0}, text = {0};
-  char name[128], prefix[32];
+  char name[128], prefix[32], raw[32];
   int rc = RD_EINVAL;
   if (err && errlen)
     *err = 0;
@@ -357,7 +391,9 @@ int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, r
     sb_add(&in, "\n", 1);
     free(b);
     snprintf(prefix, sizeof prefix, "P %zu ", i);
-    if (parts[i].params && (rc = encode_params(name, parts[i].params, prefix, &in, err, errlen)))
+    snprintf(raw, sizeof raw, "T %zu ", i);
+    if (parts[i].params &&
+        (rc = encode_params(name, parts[i].params, prefix, raw, &in, err, errlen)))
       goto out;
   }
   /* the loader's result lines go to fd 4: the channel's stdout */
@@ -669,10 +705,14 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
     end = (size_t)(nl - out);
     sp = memchr(out + i, ' ', end - i);
     nlen = sp ? (size_t)(sp - (out + i)) : 0;
-    /* "NAME:b64 BASE64" (rd_out_b64): binary, the value stays base64 */
+    /* "NAME:b64 BASE64" (rd_out_b64): binary, the value stays base64;
+     * "NAME:t TEXT" (rd_out of printable text): the value as it is */
     int raw = nlen > 4 && !memcmp(out + i + nlen - 4, ":b64", 4);
+    int text = !raw && nlen > 2 && !memcmp(out + i + nlen - 2, ":t", 2);
     if (raw)
       nlen -= 4;
+    if (text)
+      nlen -= 2;
     if (!sp || !name_ok(out + i, nlen)) {
       rd_fmt(err, errlen, "output line %zu is not \"NAME BASE64\" (stray output on stdout?)", line);
       goto bad;
@@ -684,6 +724,15 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
       goto bad;
     }
     size_t b0 = (size_t)(sp - out) + 1, bl = end - b0;
+    if (text) {
+      json_t *t = bytes_string((const unsigned char *)out + b0, bl);
+      if (!t || json_object_set_new(o, name, t)) {
+        json_decref(o);
+        return RD_ENOMEM;
+      }
+      i = end + 1;
+      continue;
+    }
     if (raw) {
       if (bl % 4 || strspn(out + b0, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") < bl) {
         rd_fmt(err, errlen, "output line %zu: the value of '%s' is not valid base64", line, name);

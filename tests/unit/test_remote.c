@@ -107,9 +107,17 @@ START_TEST(posix_roundtrip_local) {
   /* values are data: none of them is in the command line */
   ck_assert_ptr_null(strstr(c.command, TU_PWNED));
   ck_assert_ptr_null(strstr(c.command, "smart"));
+  /* printable one-line text travels as it is (no base64 process on the
+   * target), everything else as base64; both ways for the results too */
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nbreakout:t x'; touch " TU_PWNED
+                                                           "; echo '\n"));
+  ck_assert_ptr_null(strstr((const char *)c.stdin_data, "spaces:t"));
+  ck_assert_ptr_null(strstr((const char *)c.stdin_data, "newlines:t"));
   run_local(c.command, c.stdin_data, c.stdin_len, &r);
   ck_assert_msg(r.exit == 0, "exit %d, stderr: %s", r.exit, r.err);
   ck_assert_ptr_nonnull(strstr(r.err, "stray output goes to stderr"));
+  ck_assert_ptr_nonnull(strstr(r.out, "\nv_semi:t a; touch " TU_PWNED "; b && c || d | e & f\n"));
+  ck_assert_ptr_null(strstr(r.out, "v_spaces:t"));
   ck_assert_int_eq(rd_remote_parse_posix(r.out, r.out_len, &out, err, sizeof err), 0);
   tu_expect_echo(params, out);
   ck_assert_int_eq(access(TU_PWNED, F_OK), -1); /* nothing ran */
@@ -213,6 +221,18 @@ END_TEST
 
 START_TEST(posix_parse_errors) {
   json_t *o = NULL;
+  {
+    char e2[256];
+    const char txt[] = "a:t hello  world $(x)\nb:t \nc aGk=\n";
+    ck_assert_int_eq(rd_remote_parse_posix(txt, strlen(txt), &o, e2, sizeof e2), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "a")), "hello  world $(x)");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "b")), "");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "c")), "hi");
+    json_decref(o);
+    o = NULL;
+    const char dup[] = "a:t x\na y\n";
+    ck_assert_int_eq(rd_remote_parse_posix(dup, strlen(dup), &o, e2, sizeof e2), RD_EPROTO);
+  }
   char err[256];
   const char ok[] = "a aGk=\nb \n";
   ck_assert_int_eq(rd_remote_parse_posix(ok, strlen(ok), &o, err, sizeof err), 0);
@@ -391,6 +411,8 @@ START_TEST(posix_batch_local) {
   ck_assert_ptr_null(strstr(c.command, TU_PWNED));
   ck_assert_ptr_null(strstr(c.command, "cannot do it"));
   ck_assert_ptr_nonnull(strstr(c.command, "' renewd-batch"));
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nT 0 glob * ? [a-z] ~\n"));
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nP 0 spaces "));
   run_local(c.command, c.stdin_data, c.stdin_len, &r);
   ck_assert_msg(r.exit == 0, "exit %d, stderr: %s", r.exit, r.err);
   ck_assert_int_eq(rd_remote_parse_batch(r.out, r.out_len, 4, ans, err, sizeof err), 0);

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# tests/e2e/batching.sh — one remote execution per host per phase, on a real
+# 3-host lab with the shipped runbook (lab-posix-scep.json), counted from
+# RENEWD_TRACE_REMOTE (the scripts of one execution share its "exec"
+# number; host/batch.c, core/phase.c):
+#
+#  1. `renewd plan`: at most 2 executions per host (the inventory, then every
+#     other probe in one), nothing changed.
+#  2. `renewd run` renews h0001 in at most 13 executions; the four
+#     follow-ups' applies (key ACL, prune, two app.conf pins) share one.
+#  3. A failing step in a batch fails alone, with its own error: an operator
+#     hook (posix.exec) whose apply refuses runs in the same execution as
+#     the other follow-ups' applies, which succeed; the job's cause is the
+#     hook's; the rollback restores the old certificate, key and app.conf
+#     and the service serves the old certificate again (ROLLED_BACK).
+# Needs root. Prints "batching: N passed, M failed".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LAB=$ROOT/contrib/lab/lab
+RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
+export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
+export RENEWD_LAB_DIR=${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}
+export RENEWD_LAB_NETNS=${BATCHING_LAB_NETNS:-renewd-lab-batch}
+
+pass=0 fail=0
+ok()     { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
+not_ok() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
+check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+finish() { printf 'batching: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
+
+[[ $(id -u) == 0 ]] || { echo "batching: SKIP: needs root (network namespaces, sshd)"; exit 77; }
+[[ -x $RENEWD ]] || { echo "batching: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "batching: needs jq (contrib/tests-deps.sh)" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/batching.XXXXXX)
+cleanup() {
+	local rc=$?
+	"$LAB" down --purge >/dev/null 2>&1 || true
+	[[ -n ${KEEP_WORK:-} ]] && echo "batching: kept $WORK" >&2 || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$LAB" down --purge >/dev/null 2>&1 || true
+if ! "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1; then
+	not_ok "lab up"; sed 's/^/    /' "$WORK/up.log"; finish; exit 1
+fi
+# shellcheck disable=SC1091
+. "$RENEWD_LAB_DIR/lab.env"
+JOURNAL=$WORK/journal.db
+sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
+# an operator hook after the two app.conf pins that refuses its apply
+cat >"$WORK/refuse.sh" <<'HOOK'
+[ "$1" != apply ] || { echo "hook refused on $RENEWD_HOST" >&2; exit 7; }
+true
+HOOK
+sed "s|\(\"name\": \"app.conf serial\",[^}]*}}\),|\1, {\"type\": \"posix.exec\", \"name\": \"refusing hook\", \"params\": {\"file\": \"$WORK/refuse.sh\"}},|" \
+	"$WORK/lab.json" >"$WORK/refuse.json"
+check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/refuse.json"
+check "the refusing hook is among the follow-ups" grep -q '"refusing hook"' "$WORK/refuse.json"
+
+rd() { # rd NAME ARGS...: renewd in the lab netns, traced into NAME.trace; exit status in $rc
+	local name=$1; shift
+	rc=0
+	RENEWD_TRACE_REMOTE=$WORK/$name.trace "$LAB" exec -- "$RENEWD" "$@" --journal "$JOURNAL" \
+		>"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+}
+execs() { # execs TRACE HOST: the remote executions HOST got
+	jq -r --arg h "$2" 'select(.host == $h) | .exec' "$1" | sort -u | wc -l
+}
+on() { "$LAB" ssh "$1" "${@:2}"; }
+sha256_of() { on "$1" 'cat /srv/renewd-lab/tls/server.crt' | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
+tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root -type f -print0 | sort -z | xargs -0 sha256sum; }
+# step_field JSON STEP PHASE FIELD: from the first job of a --json report
+step_field() {
+	jq -r --arg s "$2" --arg p "$3" --arg f "$4" \
+		'.jobs[0].steps[] | select(.name == $s) | .phases[$p][$f] // "(none)"' "$1"
+}
+
+# ------------------------------------------------------------- 1. plan
+tree_sums >"$WORK/before.sums"
+rd plan plan "$WORK/lab.json"
+check "plan exits 10, got $rc" test "$rc" = 10
+tree_sums >"$WORK/after.sums"
+check "plan changed no file" cmp -s "$WORK/before.sums" "$WORK/after.sums"
+for h in h0001 h0002 h0003; do
+	n=$(execs "$WORK/plan.trace" "$h")
+	check "plan: $h in $n remote executions (at most 2)" test "$n" -le 2
+done
+check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace' | grep -Eq '\.(set|apply|replace|backup|run)$'"
+
+# ------------------------------------------------------------- 2. run
+old1=$(sha256_of h0001)
+rd run run "$WORK/lab.json" --host h0001
+check "run renews h0001 (exit 10), got $rc" test "$rc" = 10
+n=$(execs "$WORK/run.trace" h0001)
+check "run: h0001 renewed in $n remote executions (at most 13)" test "$n" -le 13
+check "run: h0001 has a new certificate" test "$(sha256_of h0001)" != "$old1"
+applies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .exec' \
+	"$WORK/run.trace" | sort -u | wc -l)
+napplies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .script' \
+	"$WORK/run.trace" | wc -l)
+check "run: the 4 follow-ups' applies ($napplies scripts) in $applies execution" \
+	test "$applies:$napplies" = "1:4"
+
+# ------------------------------------------------------------- 3. a failing step in a batch
+old2=$(sha256_of h0002)
+conf2=$(on h0002 'cat /srv/renewd-lab/etc/app.conf')
+rd refuse run "$WORK/refuse.json" --host h0002 --json
+check "the refusing hook's run exits 1 (rolled back), got $rc" test "$rc" = 1
+check "the job is ROLLED_BACK" test "$(jq -r '.jobs[0].state' "$WORK/refuse.out")" = ROLLED_BACK
+check "its cause is the hook's apply" \
+	test "$(jq -r '.jobs[0].cause.step + " " + .jobs[0].cause.phase' "$WORK/refuse.out")" = "refusing hook apply"
+check "with the hook's own message" \
+	grep -q 'hook refused on h0002' <<<"$(jq -r '.jobs[0].cause.message' "$WORK/refuse.out")"
+for s in "key ACL" "prune backups" "app.conf sha1" "app.conf serial"; do
+	check "'$s' applied fine in the same batch" test "$(step_field "$WORK/refuse.out" "$s" apply status)" = ok
+	check "'$s' was rolled back" test "$(step_field "$WORK/refuse.out" "$s" rollback status)" = ok
+done
+hook_exec=$(jq -r 'select(.script == "posix.exec" and .params.phase == "apply") | .exec' "$WORK/refuse.trace")
+acl_exec=$(jq -r 'select(.script == "posix.key_acl.set") | .exec' "$WORK/refuse.trace" | head -n 1)
+check "the hook's apply ran in the key ACL's execution (${acl_exec:-none} = ${hook_exec:-none})" \
+	test -n "$hook_exec" -a "$hook_exec" = "$acl_exec"
+check "h0002 serves its old certificate file again" test "$(sha256_of h0002)" = "$old2"
+check "h0002's app.conf is the old one" test "$(on h0002 'cat /srv/renewd-lab/etc/app.conf')" = "$conf2"
+check "the install was rolled back" test "$(step_field "$WORK/refuse.out" install rollback status)" = ok
+
+finish
