@@ -32,11 +32,29 @@ work=$(mktemp -d)
 . "$RENEWD_LAB_DIR/lab.env"
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$top/runbooks/lab-posix-scep.json" >"$work/rb.json"
 
+# Processes started on the first host (execve), when strace is there.
+first_pid=$(cat "$RENEWD_LAB_DIR"/hosts/h0001/sshd.pid)
+
 count() { # count LABEL VERB: one renewd run, its trace summarised
-	local label=$1 verb=$2 rc=0
+	local label=$1 verb=$2 rc=0 spid=
 	: >"$work/$label.jsonl"
+	if command -v strace >/dev/null; then
+		strace -f -qq -e trace=execve -o "$work/$label.strace" -p "$first_pid" 2>/dev/null &
+		spid=$!
+		sleep 0.5
+	fi
 	RENEWD_TRACE_REMOTE=$work/$label.jsonl "$lab" exec -- "$bin" "$verb" "$work/rb.json" \
 		--journal "$work/journal.db" >"$work/$label.out" 2>&1 || rc=$?
+	sleep 0.5
+	if [ -n "$spid" ]; then
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null || true
+	fi
+	if [ -n "$spid" ]; then
+		printf '%s: h0001 started %d processes; the most frequent:' "$label" "$(grep -c 'execve(' "$work/$label.strace")"
+		sed -n 's/.*execve("\([^"]*\)".*/\1/p' "$work/$label.strace" | sed 's|.*/||' | sort | uniq -c | sort -rn |
+			head -n 8 | awk '{ printf " %s %d,", $2, $1 } END { print "" }'
+	fi
 	local scripts execs first
 	scripts=$(wc -l <"$work/$label.jsonl")
 	# the scripts of one batch share their execution's number
