@@ -270,9 +270,25 @@ static void sh_command(sbuf *cmd, const char *text, size_t len, int sudo, const 
   sb_str(cmd, name);
 }
 
+/* out: the command running text under sh (and sudo), stdin taken from in
+ * (in->p is then NULL). RD_ENOMEM when any buffer ran out. */
+static int sh_finish(rd_remote_cmd *out, sbuf *text, sbuf *in, int sudo, const char *name) {
+  sbuf cmd = {0};
+  sh_command(&cmd, text->p ? text->p : "", text->len, sudo, name);
+  if (text->oom || cmd.oom || in->oom) {
+    free(cmd.p);
+    return RD_ENOMEM;
+  }
+  out->command = cmd.p;
+  out->stdin_data = (unsigned char *)in->p;
+  out->stdin_len = in->len;
+  in->p = NULL;
+  return 0;
+}
+
 static int build_posix(const rd_script *s, const json_t *params, int use_sudo, rd_remote_cmd *out,
                        char *err, size_t errlen) {
-  sbuf text = {0}, cmd = {0}, in = {0};
+  sbuf text = {0}, in = {0};
   char name[128];
   int rc;
   safe_name(s->name, name, sizeof name);
@@ -281,21 +297,11 @@ static int build_posix(const rd_script *s, const json_t *params, int use_sudo, r
   sb_str(&text, POSIX_PRELUDE);
   sb_str(&text, s->text);
   sb_str(&text, "\n");
-  sh_command(&cmd, text.p ? text.p : "", text.len, use_sudo && s->sudo, name);
-  rc = RD_ENOMEM;
-  if (text.oom || cmd.oom || in.oom)
-    goto out;
-  out->command = cmd.p;
-  cmd.p = NULL;
-  out->stdin_data = (unsigned char *)in.p;
-  out->stdin_len = in.len;
-  in.p = NULL;
-  rc = 0;
+  rc = sh_finish(out, &text, &in, use_sudo && s->sudo, name);
 out:
   if (rc == RD_ENOMEM)
     rd_fmt(err, errlen, "script %s: out of memory", name);
   free(text.p);
-  free(cmd.p);
   free(in.p);
   return rc;
 }
@@ -358,7 +364,7 @@ static const char POSIX_BATCH_LOADER[] =
 
 int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
                           char *err, size_t errlen) {
-  sbuf cmd = {0}, in = {0}, text = {0};
+  sbuf in = {0}, text = {0};
   char name[128], prefix[32], raw[32];
   int rc = RD_EINVAL;
   if (err && errlen)
@@ -403,20 +409,10 @@ int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, r
   text.len = 0;
   sb_str(&text, "exec 4>&1\n");
   sb_str(&text, POSIX_BATCH_LOADER);
-  sh_command(&cmd, text.p ? text.p : "", text.len, use_sudo, "batch");
-  rc = RD_ENOMEM;
-  if (cmd.oom || in.oom || text.oom)
-    goto out;
-  out->command = cmd.p;
-  cmd.p = NULL;
-  out->stdin_data = (unsigned char *)in.p;
-  out->stdin_len = in.len;
-  in.p = NULL;
-  rc = 0;
+  rc = sh_finish(out, &text, &in, use_sudo, "batch");
 out:
   if (rc == RD_ENOMEM)
     rd_fmt(err, errlen, "batch of %zu scripts: out of memory", n);
-  free(cmd.p);
   free(in.p);
   free(text.p);
   return rc;

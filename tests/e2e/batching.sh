@@ -16,40 +16,12 @@
 # Needs root. Prints "batching: N passed, M failed".
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-LAB=$ROOT/contrib/lab/lab
-RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
-export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
-export RENEWD_LAB_DIR=${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}
-export RENEWD_LAB_NETNS=${BATCHING_LAB_NETNS:-renewd-lab-batch}
-
-pass=0 fail=0
-ok()     { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
-not_ok() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
-check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-finish() { printf 'batching: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
-
-[[ $(id -u) == 0 ]] || { echo "batching: SKIP: needs root (network namespaces, sshd)"; exit 77; }
-[[ -x $RENEWD ]] || { echo "batching: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
+# shellcheck source=lib/labtest.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
+lt_begin batching "${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}" \
+	"${BATCHING_LAB_NETNS:-renewd-lab-batch}"
 command -v jq >/dev/null || { echo "batching: needs jq (contrib/tests-deps.sh)" >&2; exit 2; }
-
-WORK=$(mktemp -d /tmp/batching.XXXXXX)
-cleanup() {
-	local rc=$?
-	"$LAB" down --purge >/dev/null 2>&1 || true
-	[[ -n ${KEEP_WORK:-} ]] && echo "batching: kept $WORK" >&2 || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$LAB" down --purge >/dev/null 2>&1 || true
-if ! "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1; then
-	not_ok "lab up"; sed 's/^/    /' "$WORK/up.log"; finish; exit 1
-fi
-# shellcheck disable=SC1091
-. "$RENEWD_LAB_DIR/lab.env"
+lt_lab_up --hosts 3
 JOURNAL=$WORK/journal.db
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
 # an operator hook after the two app.conf pins that refuses its apply

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "config/runbook.h"
+#include "engine_fixture.h"
 #include "core/engine.h"
 #include "host/registry.h"
 #include "sshd_harness.h"
@@ -36,31 +37,6 @@
 
 static char wdir[400], logpath[480], tracepath[480];
 
-/* --- inventory, issuer, install: quick, no remote I/O ----------------------- */
-
-static int inv_probe(rd_step *s, const rd_host_api *h) {
-  time_t now = time(NULL);
-  json_object_set_new(h->facts(s), "cert",
-                      json_pack("{s:s, s:I, s:I, s:s}", "sha256", "old", "not_before",
-                                (json_int_t)(now - 29 * 86400), "not_after",
-                                (json_int_t)(now + 86400), "serial", "01"));
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
-
-static int iss_apply(rd_step *s, const rd_host_api *h) {
-  h->set_state(s, "KEY_READY");
-  h->set_state(s, "REQUESTED");
-  json_object_set_new(h->facts(s), "new_cert",
-                      json_pack("{s:s, s:s}", "sha256", "new", "serial", "02"));
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
-
-static int ok(rd_step *s, const rd_host_api *h) {
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
 
 /* --- the follow-ups --------------------------------------------------------- */
 
@@ -121,9 +97,9 @@ static int st_validate(const json_t *p, char *err, size_t errlen) {
 }
 
 static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_INVENTORY,
-                                   .probe = inv_probe};
-static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = ok,
-                                   .apply = iss_apply, .rollback = ok};
+                                   .probe = tu_due_inventory_probe};
+static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = tu_done_ok,
+                                   .apply = tu_issue_apply, .rollback = tu_done_ok};
 /* The install verifies over SSH (with the follow-ups' probes), failing
  * when inst_fail is set. */
 static int inst_fail;
@@ -139,8 +115,8 @@ static int inst_verify(rd_step *s, const rd_host_api *h) {
                         "fail", inst_fail ? "verify" : "");
   return h->remote(s, &sc_read, a, inst_answered, (void *)h);
 }
-static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = ok,
-                                    .apply = ok, .verify = inst_verify, .rollback = ok};
+static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = tu_done_ok,
+                                    .apply = tu_done_ok, .verify = inst_verify, .rollback = tu_done_ok};
 static const rd_step_kind k_step = {.type = "test.step", .platform = RD_PLATFORM_POSIX,
                                     .validate = st_validate, .probe = st_probe,
                                     .apply = st_apply, .verify = st_verify,
@@ -240,23 +216,9 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
   o->execs = nseen;
 }
 
-static const json_t *phase_of(const json_t *report, const char *step, const char *phase) {
-  const json_t *steps = json_object_get(json_array_get(json_object_get(report, "jobs"), 0), "steps");
-  size_t i;
-  const json_t *st;
-  json_array_foreach(steps, i, st)
-    if (!strcmp(json_string_value(json_object_get(st, "name")), step))
-      return json_object_get(json_object_get(st, "phases"), phase);
-  return NULL;
-}
-
-static const char *status_of(const json_t *report, const char *step, const char *phase) {
-  const char *v = json_string_value(json_object_get(phase_of(report, step, phase), "status"));
-  return v ? v : "(none)";
-}
 
 static const char *message_of(const json_t *report, const char *step, const char *phase) {
-  const char *v = json_string_value(json_object_get(phase_of(report, step, phase), "message"));
+  const char *v = json_string_value(json_object_get(tu_phase_of(report, step, phase), "message"));
   return v ? v : "";
 }
 
@@ -300,8 +262,8 @@ START_TEST(renewal_one_execution_per_phase) {
   for (size_t i = 0; i < 5; i++)
     for (size_t p = 0; p < 3; p++) {
       const char *ph = (const char *[]){"probe", "apply", "verify"}[p];
-      ck_assert_msg(!strcmp(status_of(o.report, tags[i], ph), "ok"), "%s %s: %s %s", tags[i], ph,
-                    status_of(o.report, tags[i], ph), message_of(o.report, tags[i], ph));
+      ck_assert_msg(!strcmp(tu_phase_status(o.report, tags[i], ph), "ok"), "%s %s: %s %s", tags[i], ph,
+                    tu_phase_status(o.report, tags[i], ph), message_of(o.report, tags[i], ph));
     }
   json_decref(o.report);
 }
@@ -328,12 +290,12 @@ START_TEST(failing_apply_fails_alone_and_rolls_back) {
       0, &o);
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_int_eq(o.stats.rolled_back, 1);
-  ck_assert_str_eq(status_of(o.report, "b", "apply"), "RD_EREMOTE");
+  ck_assert_str_eq(tu_phase_status(o.report, "b", "apply"), "RD_EREMOTE");
   ck_assert_msg(strstr(message_of(o.report, "b", "apply"), "b broke") != NULL, "%s",
                 message_of(o.report, "b", "apply"));
-  ck_assert_str_eq(status_of(o.report, "a", "apply"), "ok");
-  ck_assert_str_eq(status_of(o.report, "c", "apply"), "ok");
-  ck_assert_str_eq(status_of(o.report, "d", "apply"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "a", "apply"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "c", "apply"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "d", "apply"), "ok");
   /* the job's cause is b's, whatever order the answers came in */
   const json_t *cause = json_object_get(json_array_get(json_object_get(o.report, "jobs"), 0),
                                         "cause");
@@ -345,7 +307,7 @@ START_TEST(failing_apply_fails_alone_and_rolls_back) {
                 "%s", o.log);
   ck_assert_ptr_null(strstr(o.log, "a:verify"));
   for (size_t i = 0; i < 4; i++)
-    ck_assert_str_eq(status_of(o.report, (const char *[]){"a", "b", "c", "d"}[i], "rollback"),
+    ck_assert_str_eq(tu_phase_status(o.report, (const char *[]){"a", "b", "c", "d"}[i], "rollback"),
                      "ok");
   json_decref(o.report);
 }
@@ -365,10 +327,10 @@ START_TEST(install_verify_fails_in_its_batch) {
   ck_assert_msg(strstr(json_string_value(json_object_get(cause, "message")), "inst broke") != NULL,
                 "%s", json_string_value(json_object_get(cause, "message")));
   /* the follow-ups' probes ran with it, nothing of theirs was applied */
-  ck_assert_str_eq(status_of(o.report, "a", "probe"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "a", "probe"), "ok");
   ck_assert_ptr_null(strstr(o.log, ":apply"));
   ck_assert_ptr_null(strstr(o.log, ":rollback"));
-  ck_assert_str_eq(status_of(o.report, "install", "rollback"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "install", "rollback"), "ok");
   json_decref(o.report);
 }
 END_TEST
@@ -380,11 +342,11 @@ START_TEST(timeout_in_a_batch_is_the_step_s_own) {
       "[" STEP("a", "") "," STEP_T("c", ", \"sleep\": \"2.5\"", "1.5") "," STEP_T("d", "", "10")
       "]",
       0, &o);
-  ck_assert_str_eq(status_of(o.report, "c", "verify"), "RD_ETIMEDOUT");
-  ck_assert_str_eq(status_of(o.report, "a", "verify"), "ok");
+  ck_assert_str_eq(tu_phase_status(o.report, "c", "verify"), "RD_ETIMEDOUT");
+  ck_assert_str_eq(tu_phase_status(o.report, "a", "verify"), "ok");
   /* d's verify ran after c's in the same shell: the channel stayed open */
-  ck_assert_msg(!strcmp(status_of(o.report, "d", "verify"), "ok"), "d verify: %s %s",
-                status_of(o.report, "d", "verify"), message_of(o.report, "d", "verify"));
+  ck_assert_msg(!strcmp(tu_phase_status(o.report, "d", "verify"), "ok"), "d verify: %s %s",
+                tu_phase_status(o.report, "d", "verify"), message_of(o.report, "d", "verify"));
   const json_t *cause = json_object_get(json_array_get(json_object_get(o.report, "jobs"), 0),
                                         "cause");
   ck_assert_str_eq(json_string_value(json_object_get(cause, "step")), "c");
