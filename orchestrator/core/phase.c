@@ -1,7 +1,9 @@
 /* phase.c — the same phase of several steps of one job at once, so that
  * their remote scripts reach the host as one execution (host/batch.h).
  *
- * Three places group steps:
+ * Only POSIX kinds are grouped (their scripts are what a batch can carry);
+ * the others run one after another, as they always did. Three places
+ * group steps:
  *
  * - the probes after the inventory (whatif, and a renewal's pre-flight):
  *   every probe is read-only and none needs another's answer, so all of
@@ -114,9 +116,16 @@ static void probes_end(group *g) {
   rd_job_next(j);
 }
 
+/* Steps whose scripts can share an execution: POSIX kinds (host/batch.c
+ * batches only POSIX scripts; the others run one after another, as ever). */
+static int batchable(const rd_step *s) { return s->kind->platform == RD_PLATFORM_POSIX; }
+
 void rd_phase_probes(rd_job *j) {
-  group *g = j->idx + 1 < j->nsteps ? group_new(j, j->idx, j->nsteps) : NULL;
-  if (!g) { /* one step left (or no memory): as ever */
+  size_t to = j->idx;
+  while (to < j->nsteps && batchable(&j->steps[to]))
+    to++;
+  group *g = to > j->idx + 1 ? group_new(j, j->idx, to) : NULL;
+  if (!g) { /* one step alone (or no memory): as ever */
     rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
     return;
   }
@@ -126,8 +135,8 @@ void rd_phase_probes(rd_job *j) {
 /* --- the follow-ups after the install ------------------------------------ */
 
 static int followup(const rd_step *s) {
-  return !(s->kind->flags &
-           (RD_KIND_INVENTORY | RD_KIND_ISSUER | RD_KIND_INSTALL | RD_KIND_RESTART));
+  return batchable(s) && !(s->kind->flags & (RD_KIND_INVENTORY | RD_KIND_ISSUER |
+                                             RD_KIND_INSTALL | RD_KIND_RESTART));
 }
 
 /* The follow-ups from step `from` up to the next restart, and that restart
@@ -136,7 +145,8 @@ static group *followups_new(rd_job *j, size_t from, size_t min) {
   size_t to = from;
   while (to < j->nsteps && followup(&j->steps[to]))
     to++;
-  size_t end = to + (to < j->nsteps && (j->steps[to].kind->flags & RD_KIND_RESTART));
+  size_t end = to + (to < j->nsteps && batchable(&j->steps[to]) &&
+                     (j->steps[to].kind->flags & RD_KIND_RESTART));
   group *g = end - from >= min && end > from ? group_new(j, from, end) : NULL;
   if (g) {
     g->fu_from = from;
@@ -243,7 +253,7 @@ static void install_verified(group *g) {
 int rd_phase_after_install(rd_job *j) {
   rd_step *inst = &j->steps[j->idx];
   group *g;
-  if (!(inst->kind->flags & RD_KIND_INSTALL) || j->idx + 1 >= j->nsteps ||
+  if (!(inst->kind->flags & RD_KIND_INSTALL) || !batchable(inst) || j->idx + 1 >= j->nsteps ||
       !(g = followups_new(j, j->idx + 1, 1)))
     return 0;
   g->lead = 1;

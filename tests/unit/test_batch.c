@@ -115,7 +115,8 @@ static int inst_verify(rd_step *s, const rd_host_api *h) {
                         "fail", inst_fail ? "verify" : "");
   return h->remote(s, &sc_read, a, inst_answered, (void *)h);
 }
-static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = tu_done_ok,
+static const rd_step_kind k_inst = {.type = "posix.install", .platform = RD_PLATFORM_POSIX,
+                                    .flags = RD_KIND_INSTALL, .probe = tu_done_ok,
                                     .apply = tu_done_ok, .verify = inst_verify, .rollback = tu_done_ok};
 static const rd_step_kind k_step = {.type = "test.step", .platform = RD_PLATFORM_POSIX,
                                     .validate = st_validate, .probe = st_probe,
