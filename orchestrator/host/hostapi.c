@@ -165,7 +165,9 @@ static void remote_call_free(remote_call *c) {
 }
 
 /* RENEWD_TRACE_REMOTE=FILE appends one JSON line per remote script: host,
- * script, parameters (secret* redacted), exit status, stdout and stderr —
+ * script, "exec" (the number of the remote execution that carried it: the
+ * scripts of one batch share it), "batched", parameters (secret* redacted),
+ * exit status, stdout and stderr —
  * exactly what crossed the wire in plaintext, for debugging and for the
  * tests that prove private keys never leave a target. */
 static void trace_remote(const remote_call *c, const rd_exec_result *r) {
