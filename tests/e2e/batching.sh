@@ -16,12 +16,11 @@
 # Needs root. Prints "batching: N passed, M failed".
 set -euo pipefail
 
+T=batching
 # shellcheck source=lib/labtest.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
-lt_begin batching "${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}" \
-	"${BATCHING_LAB_NETNS:-renewd-lab-batch}"
 command -v jq >/dev/null || { echo "batching: needs jq (contrib/tests-deps.sh)" >&2; exit 2; }
-lt_lab_up --hosts 3
+lab_own "${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}" "${BATCHING_LAB_NETNS:-renewd-lab-batch}" 3
 JOURNAL=$WORK/journal.db
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
 # an operator hook after the two app.conf pins that refuses its apply
@@ -39,18 +38,15 @@ check "the refusing hook comes after the app.conf pins, before the reload" \
 	test "$(jq -r '[.steps[].name] | join(",")' "$WORK/refuse.json")" = \
 	"key ACL,prune backups,app.conf sha1,app.conf serial,refusing hook,reload TLS server,TLS check"
 
-rd() { # rd NAME ARGS...: renewd in the lab netns, traced into NAME.trace; exit status in $rc
+traced() { # traced NAME ARGS...: rd (lib/labtest.sh) with the remote trace in NAME.trace
 	local name=$1; shift
-	rc=0
-	RENEWD_TRACE_REMOTE=$WORK/$name.trace "$LAB" exec -- "$RENEWD" "$@" --journal "$JOURNAL" \
-		>"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+	RENEWD_TRACE_REMOTE=$WORK/$name.trace rd "$name" "$@" --journal "$JOURNAL"
 }
 execs() { # execs TRACE HOST: the remote executions HOST got
 	jq -r --arg h "$2" 'select(.host == $h) | .exec' "$1" | sort -u | wc -l
 }
 on() { "$LAB" ssh "$1" "${@:2}"; }
 sha256_of() { on "$1" 'cat /srv/renewd-lab/tls/server.crt' | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
-tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root -type f -print0 | sort -z | xargs -0 sha256sum; }
 # step_field JSON STEP PHASE FIELD: from the first job of a --json report
 step_field() {
 	jq -r --arg s "$2" --arg p "$3" --arg f "$4" \
@@ -59,7 +55,7 @@ step_field() {
 
 # ------------------------------------------------------------- 1. plan
 tree_sums >"$WORK/before.sums"
-rd plan plan "$WORK/lab.json"
+traced plan plan "$WORK/lab.json"
 check "plan exits 10, got $rc" test "$rc" = 10
 tree_sums >"$WORK/after.sums"
 check "plan changed no file" cmp -s "$WORK/before.sums" "$WORK/after.sums"
@@ -71,7 +67,7 @@ check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace'
 
 # ------------------------------------------------------------- 2. run
 old1=$(sha256_of h0001)
-rd run run "$WORK/lab.json" --host h0001
+traced run run "$WORK/lab.json" --host h0001
 check "run renews h0001 (exit 10), got $rc" test "$rc" = 10
 n=$(execs "$WORK/run.trace" h0001)
 check "run: h0001 renewed in $n remote executions (at most 13)" test "$n" -le 13
@@ -86,7 +82,7 @@ check "run: the 4 follow-ups' applies ($napplies scripts) in $applies execution"
 # ------------------------------------------------------------- 3. a failing step in a batch
 old2=$(sha256_of h0002)
 conf2=$(on h0002 'cat /srv/renewd-lab/etc/app.conf')
-rd refuse run "$WORK/refuse.json" --host h0002 --json
+traced refuse run "$WORK/refuse.json" --host h0002 --json
 check "the refusing hook's run exits 1 (rolled back), got $rc" test "$rc" = 1
 check "the job is ROLLED_BACK" test "$(jq -r '.jobs[0].state' "$WORK/refuse.out")" = ROLLED_BACK
 check "its cause is the hook's apply" \
