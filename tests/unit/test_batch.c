@@ -340,7 +340,7 @@ START_TEST(timeout_in_a_batch_is_the_step_s_own) {
   run_out o;
   setup_dir("timeout");
   run("timeout",
-      "[" STEP("a", "") "," STEP_T("c", ", \"sleep\": \"2.5\"", "1.5") "," STEP_T("d", "", "10")
+      "[" STEP("a", "") "," STEP_T("c", ", \"sleep\": \"6\"", "3") "," STEP_T("d", "", "20")
       "]",
       0, &o);
   ck_assert_str_eq(tu_phase_status(o.report, "c", "verify"), "RD_ETIMEDOUT");
