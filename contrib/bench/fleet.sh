@@ -4,19 +4,21 @@
 # GetCACert) and `renewd run` (real renewals through the lab's scepserver)
 # go, and what they cost the orchestrator. Figures go to docs/BENCHMARKS.md.
 #
-# usage: contrib/bench/fleet.sh [--hosts N] [--bin PATH/TO/renewd] [--keep]
+# usage: contrib/bench/fleet.sh [--hosts N] [--bin PATH/TO/renewd] [--key rsa|ec] [--keep]
+# --key ec: the new keys are ECDSA P-256 (policy.key) instead of RSA-2048.
 # Build renewd without sanitizers first:
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DRENEWD_TESTS=OFF && cmake --build build-rel -j
 # Needs root (the lab does). Uses its own lab (RENEWD_LAB_DIR / RENEWD_LAB_NETNS).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-n=50 bin=$top/build-rel/renewd keep=0
+n=50 bin=$top/build-rel/renewd keep=0 key=rsa
 while (($#)); do
 	case $1 in
 	--hosts) n=$2; shift 2 ;;
 	--bin) bin=$2; shift 2 ;;
+	--key) key=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) echo "usage: $0 [--hosts N] [--bin renewd] [--keep]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--hosts N] [--bin renewd] [--key rsa|ec] [--keep]" >&2; exit 2 ;;
 	esac
 done
 export RENEWD_LAB_DIR=${RENEWD_LAB_DIR:-/var/lib/renewd-lab-fleet}
@@ -32,9 +34,11 @@ t1=$(date +%s.%N)
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
 work=$(mktemp -d)
-sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g; s|\"max_parallel\": 16|\"max_parallel\": 32|" \
+keyspec='{"type": "rsa", "bits": 2048}'
+[ "$key" = ec ] && keyspec='{"type": "ec", "curve": "P-256"}'
+sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g; s|\"max_parallel\": 16|\"max_parallel\": 32|; s|\"key\": {\"type\": \"rsa\", \"bits\": 2048}|\"key\": $keyspec|" \
 	"$top/runbooks/lab-posix-scep.json" >"$work/rb.json"
-printf 'fleet: %d hosts with TLS services (lab up: %.1f s), %s cores\n' "$n" "$(echo "$t1 - $t0" | bc)" "$(nproc)"
+printf 'fleet: %d hosts with TLS services, %s keys (lab up: %.1f s), %s cores\n' "$n" "$key" "$(echo "$t1 - $t0" | bc)" "$(nproc)"
 
 measure() { # measure LABEL ARGS...: one renewd run under /usr/bin/time
 	local label=$1 rc=0

@@ -94,6 +94,7 @@ struct rd_step {
   int timer_ready;
   uint64_t t0;
   json_t *report;            /* {"name","type","phases":{probe:{...},...}} */
+  struct rd_phase_group *group; /* runs this phase with other steps (phase.c) */
 };
 
 struct rd_job {
@@ -132,6 +133,7 @@ struct rd_job {
   json_t *report;
   char error[1024];
   int fail_status;
+  struct rd_cork *cork;      /* remote calls held for one batch (host/batch.h) */
   rd_job *next;
 };
 
@@ -171,6 +173,19 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
 /* step.c: run one phase of a step (its completion comes back through
  * rd_engine_step_done, or as a timeout after s->timeout_ms). */
 void rd_step_run(rd_step *s, rd_phase phase);
+/* The step's failed phase is the job's cause (its first), as a step that
+ * runs alone makes it. */
+void rd_step_blame(rd_step *s);
+/* phase.c: the same phase of several steps at once, their scripts in one
+ * remote execution. rd_phase_probes: the probes of steps idx.. (whatif, the
+ * pre-flight); rd_phase_followups: 1 when it started the follow-ups from idx
+ * up to the next RESTART step as a group, 0 when one step runs alone. */
+void rd_phase_probes(rd_job *j);
+int rd_phase_followups(rd_job *j);
+/* 1 when it started the install's verify (step idx) together with the
+ * probes of the follow-ups after it (up to and with the next restart). */
+int rd_phase_after_install(rd_job *j);
+void rd_phase_member_done(rd_step *s);
 const char *rd_phase_name(rd_phase p);
 /* step.c: close a finished job's step timers (counted in e->handles). */
 void rd_steps_close(rd_job *j);

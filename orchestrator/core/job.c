@@ -393,7 +393,7 @@ void rd_job_next(rd_job *j) {
        * the CA is contacted (a probe that fails stops the job here) */
     }
     if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
-      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      rd_phase_probes(j); /* the rest together (phase.c) */
       return;
     }
     if (!e->opts.whatif) {
@@ -460,7 +460,8 @@ void rd_job_next(rd_job *j) {
       return;
     }
     if (s->phase == RD_PHASE_APPLY) {
-      rd_step_run(s, RD_PHASE_VERIFY);
+      if (!rd_phase_after_install(j)) /* with the follow-ups' probes */
+        rd_step_run(s, RD_PHASE_VERIFY);
       return;
     }
     /* verify done */
@@ -482,7 +483,8 @@ void rd_job_next(rd_job *j) {
       return;
     }
     if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
-      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+      if (!rd_phase_followups(j)) /* follow-ups up to a restart together */
+        rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
       return;
     }
     if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL) || rd_job_move(j, RD_JOB_VERIFIED, NULL)) {

@@ -118,16 +118,28 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
     rd_journal_step(j->e->journal, j->id, &rec);
   }
   if (status) {
-    note_cause(j, s, status, msg);
+    if (!s->group) /* a group names its first failure in step order (phase.c) */
+      note_cause(j, s, status, msg);
     rd_step_log(s, RD_LOG_WARN, "%s: %s", rd_phase_name(s->phase),
                 msg && *msg ? msg : rd_strerror(status));
   } else if (j->e->opts.verbose)
     rd_step_log(s, RD_LOG_INFO, "%s: ok (%.0f ms)%s%s", rd_phase_name(s->phase), ms,
                 msg ? ": " : "", msg ? msg : "");
   json_decref(result);
+  if (s->group) {
+    rd_phase_member_done(s);
+    return;
+  }
   if (status && !j->fail_status)
     j->fail_status = status;
   rd_job_next(j);
+}
+
+void rd_step_blame(rd_step *s) {
+  json_t *p = json_object_get(json_object_get(s->report, "phases"), rd_phase_name(s->phase));
+  note_cause(s->j, s, s->status, json_string_value(json_object_get(p, "message")));
+  if (!s->j->fail_status)
+    s->j->fail_status = s->status;
 }
 
 static void step_timer_closed(uv_handle_t *h) {

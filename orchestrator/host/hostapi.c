@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/engine_int.h"
+#include "host/batch.h"
 #include "host/hostapi.h"
 #include "base/err.h"
 #include "transport/remote.h"
@@ -144,7 +145,7 @@ static void call_unlink(rd_call *c) {
 }
 
 /* Is this completion late: its phase call is no longer the one running? */
-static int call_stale(const rd_call *c) {
+int rd_host_call_stale(const rd_call *c) {
   const rd_step *s = c->s;
   return s->j->finished || !s->busy || s->ignoring || c->serial != s->serial ||
          c->phase != s->phase;
@@ -161,24 +162,25 @@ static int call_allowed(const rd_step *s) {
 
 /* --- remote scripts -------------------------------------------------------- */
 
-typedef struct remote_call {
-  rd_call call;         /* first: the step's list of calls */
-  const rd_script *script;
-  json_t *trace_params; /* redacted copy, only when tracing */
-  rd_remote_cmd cmd;
-  rd_remote_cb cb;
-  void *arg;
-} remote_call;
+typedef rd_remote_call remote_call;
+
+/* Remote executions of this process, numbered for the trace: the scripts
+ * of one batch share one number. */
+static unsigned long exec_count;
+unsigned long rd_host_next_exec_no(void) { return ++exec_count; }
 
 static void remote_call_free(remote_call *c) {
   call_unlink(&c->call);
   rd_remote_cmd_free(&c->cmd);
   json_decref(c->trace_params);
+  json_decref(c->params);
   free(c);
 }
 
 /* RENEWD_TRACE_REMOTE=FILE appends one JSON line per remote script: host,
- * script, parameters (secret* redacted), exit status, stdout and stderr —
+ * script, "exec" (the number of the remote execution that carried it: the
+ * scripts of one batch share it), "batched", parameters (secret* redacted),
+ * exit status, stdout and stderr —
  * exactly what crossed the wire in plaintext, for debugging and for the
  * tests that prove private keys never leave a target. */
 static void trace_remote(const remote_call *c, const rd_exec_result *r) {
@@ -186,8 +188,10 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
   FILE *f;
   if (!path || !*path || !(f = fopen(path, "a")))
     return;
-  json_t *line = json_pack("{s:s, s:s, s:O?, s:i, s:i, s:s#, s:s#}", "host", c->call.s->j->t->name,
-                           "script", c->script->name, "params", c->trace_params, "status",
+  json_t *line = json_pack("{s:s, s:s, s:I, s:b, s:O?, s:i, s:i, s:s#, s:s#}", "host",
+                           c->call.s->j->t->name, "script", c->script->name, "exec",
+                           (json_int_t)c->exec_no, "batched", c->batch != NULL, "params",
+                           c->trace_params, "status",
                            r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
                            (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
                            (int)(r->err ? r->err_len : 0));
@@ -207,7 +211,7 @@ static const char *without_host(const char *msg, const char *name) {
   return msg;
 }
 
-static void remote_exec_done(const rd_exec_result *r, void *arg) {
+void rd_host_remote_done(const rd_exec_result *r, void *arg) {
   remote_call *c = arg;
   rd_step *s = c->call.s;
   rd_remote_result rr = {0};
@@ -215,7 +219,7 @@ static void remote_exec_done(const rd_exec_result *r, void *arg) {
   char err[256] = "";
   int status = r->status;
   trace_remote(c, r);
-  if (call_stale(&c->call)) { /* timed out, or the job moved on */
+  if (rd_host_call_stale(&c->call)) { /* timed out, or the job moved on */
     rd_step_log(s, RD_LOG_DEBUG, "script %s: late answer dropped (%s)", c->script->name,
                 status ? r->msg : "ran to the end");
     rr.exit_status = -1;
@@ -264,18 +268,18 @@ static void remote_upload_done(const rd_exec_result *r, void *arg) {
   rd_ssh_opts o = {.connect_ms = s->j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms,
                    .id_out = &c->call.op_id};
   c->call.op_id = 0;
-  if (r->status || !e->ssh || call_stale(&c->call)) {
+  if (r->status || !e->ssh || rd_host_call_stale(&c->call)) {
     rd_exec_result fail = *r;
     if (!fail.status)
       fail.status = RD_ECANCELED;
-    remote_exec_done(&fail, c);
+    rd_host_remote_done(&fail, c);
     return;
   }
   if (rd_ssh_exec(e->ssh, &s->j->st, c->cmd.command, c->cmd.stdin_data, c->cmd.stdin_len, &o,
-                  remote_exec_done, c)) {
+                  rd_host_remote_done, c)) {
     rd_exec_result fail = {.status = RD_EIO};
     snprintf(fail.msg, sizeof fail.msg, "host %s: cannot queue the command", s->j->t->name);
-    remote_exec_done(&fail, c);
+    rd_host_remote_done(&fail, c);
   }
 }
 
@@ -291,6 +295,8 @@ static json_t *redacted(const json_t *params) {
   return copy;
 }
 
+static int send_alone(remote_call *c);
+
 static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remote_cb cb,
                     void *arg) {
   rd_job *j = s->j;
@@ -298,7 +304,6 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   remote_call *c;
   char err[256];
   int rc;
-  rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms};
   if (!params)
     params = json_object();
   if (script && script->mutating && e->opts.whatif) {
@@ -337,23 +342,51 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
     c->trace_params = redacted(params);
   c->cb = cb;
   c->arg = arg;
-  rc = rd_remote_build(script, params, j->rb->ssh.sudo && script->sudo, &c->cmd, err, sizeof err);
-  json_decref(params);
+  c->sudo = j->rb->ssh.sudo && script->sudo;
+  rc = rd_remote_build(script, params, c->sudo, &c->cmd, err, sizeof err);
   if (rc) {
     rd_step_log(s, RD_LOG_ERROR, "script %s: %s", script->name, err);
+    json_decref(params);
     remote_call_free(c);
     return rc;
   }
   call_link(s, &c->call, RD_CALL_SSH);
-  o.id_out = &c->call.op_id;
-  if (c->cmd.upload_path)
+  c->params = params; /* kept for a batch, dropped when sent alone */
+  if (rd_batch_hold(j, c))
+    return 0;
+  if ((rc = send_alone(c)))
+    remote_call_free(c);
+  return rc;
+}
+
+void rd_host_remote_send(remote_call *c) {
+  int rc = send_alone(c);
+  if (rc) { /* held, so its step already expects the callback */
+    rd_exec_result fail = {.status = rc, .exit_status = -1};
+    snprintf(fail.msg, sizeof fail.msg, "host %s: cannot queue the command", c->call.s->j->t->name);
+    rd_host_remote_done(&fail, c);
+  }
+}
+
+/* One call alone: its own channel and shell. */
+static int send_alone(remote_call *c) {
+  rd_step *s = c->call.s;
+  rd_job *j = s->j;
+  rd_engine *e = j->e;
+  rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms, .op_ms = s->timeout_ms,
+                   .id_out = &c->call.op_id};
+  int rc;
+  json_decref(c->params);
+  c->params = NULL;
+  c->exec_no = rd_host_next_exec_no();
+  if (!e->ssh)
+    rc = RD_ECANCELED;
+  else if (c->cmd.upload_path)
     rc = rd_ssh_put(e->ssh, &j->st, c->cmd.upload_path, c->cmd.upload_data, c->cmd.upload_len,
                     0600, &o, remote_upload_done, c);
   else
     rc = rd_ssh_exec(e->ssh, &j->st, c->cmd.command, c->cmd.stdin_data, c->cmd.stdin_len, &o,
-                     remote_exec_done, c);
-  if (rc)
-    remote_call_free(c);
+                     rd_host_remote_done, c);
   return rc;
 }
 
@@ -398,7 +431,7 @@ static void http_done(const rd_http_result *r, void *arg) {
   http_call *c = arg;
   rd_step *s = c->call.s;
   h_response hr = {{r->code, r->content_type, r->body, r->body_len}, r->headers};
-  int stale = call_stale(&c->call);
+  int stale = rd_host_call_stale(&c->call);
   if (r->status)
     rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
   call_unlink(&c->call);
@@ -458,7 +491,7 @@ static void work_after(uv_work_t *req, int status) {
   work_call *c = req->data;
   rd_step *s = c->call.s;
   rd_engine *e = s->j->e;
-  int stale = call_stale(&c->call);
+  int stale = rd_host_call_stale(&c->call);
   call_unlink(&c->call);
   if (stale) {
     late_begin(s);
@@ -527,7 +560,9 @@ void rd_host_cancel_calls(rd_step *s) {
     int rc = RD_ENOTSUP;
     if (c->serial != s->serial)
       continue; /* an older phase's: already canceled */
-    if (c->kind == RD_CALL_SSH && e->ssh && c->op_id)
+    if (c->kind == RD_CALL_SSH && ((remote_call *)c)->batch)
+      rc = rd_batch_cancel((remote_call *)c);
+    else if (c->kind == RD_CALL_SSH && e->ssh && c->op_id)
       rc = rd_ssh_cancel(e->ssh, c->op_id);
     else if (c->kind == RD_CALL_HTTP && e->http && c->op_id)
       rc = rd_http_cancel(e->http, c->op_id);

@@ -27,37 +27,54 @@
  * The script's stdout goes to stderr (fd 1 -> 2) so that stray output of the
  * commands it runs cannot corrupt the result; rd_out / rd_out_file write the
  * "NAME BASE64" result lines to the saved stdout (fd 3). */
+/* The shell functions every POSIX script sees: rd_fail, rd_name_ok, and the
+ * result writers rd_out / rd_out_file / rd_out_b64 (to fd 3). */
+#define POSIX_FUNCS_FAIL                                                                  \
+  "rd_fail() { printf '%s\\n' \"$*\" >&2; exit 3; }\n"                                   \
+  "rd_name_ok() { case $1 in ''|[!a-z_]*|*[!a-z0-9_]*) return 1 ;; esac; return 0; }\n"
+#define POSIX_FUNCS_OUT                                                                   \
+  "rd_out() {\n"                                                                          \
+  "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"                       \
+  "  case $2 in\n"                                                                        \
+  "  ''|' '*|*' '|*[![:print:]]*)\n"                                                      \
+  "    rd_b=$(printf '%s' \"$2\" | base64 -w0) || rd_fail \"renewd: cannot encode $1\"\n"   \
+  "    printf '%s %s\\n' \"$1\" \"$rd_b\" >&3 ;;\n"                                          \
+  "  *) printf '%s:t %s\\n' \"$1\" \"$2\" >&3 ;;\n"                                          \
+  "  esac\n"                                                                              \
+  "}\n"                                                                                   \
+  "rd_out_file() {\n"                                                                     \
+  "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"                       \
+  "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"                   \
+  "  printf '%s %s\\n' \"$1\" \"$rd_b\" >&3\n"                                             \
+  "}\n"                                                                                   \
+  "rd_out_b64() {\n"                                                                      \
+  "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"                       \
+  "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"                   \
+  "  printf '%s:b64 %s\\n' \"$1\" \"$rd_b\" >&3\n"                                         \
+  "}\n"
+
 static const char POSIX_PRELUDE[] =
     "RD_P=$(mktemp -d) || { echo 'renewd: mktemp -d failed' >&2; exit 3; }\n"
     "trap 'rm -rf \"$RD_P\"' EXIT\n"
     "trap 'exit 129' HUP\n"
     "trap 'exit 130' INT\n"
     "trap 'exit 143' TERM\n"
-    "rd_fail() { printf '%s\\n' \"$*\" >&2; exit 3; }\n"
-    "rd_name_ok() { case $1 in ''|[!a-z_]*|*[!a-z0-9_]*) return 1 ;; esac; return 0; }\n"
+    POSIX_FUNCS_FAIL
     "while IFS=' ' read -r rd_n rd_v || [ -n \"$rd_n\" ]; do\n"
-    "  rd_name_ok \"$rd_n\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "  rd_t=${rd_n%:t}\n"
+    "  rd_name_ok \"$rd_t\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "  if [ \"$rd_t\" != \"$rd_n\" ]; then\n"
+    "    printf '%s' \"$rd_v\" >\"$RD_P/$rd_t\" || rd_fail \"renewd: cannot store parameter $rd_t\"\n"
+    "    eval \"P_$rd_t=\\$rd_v\"\n"
+    "    continue\n"
+    "  fi\n"
     "  printf '%s' \"$rd_v\" | base64 -d >\"$RD_P/$rd_n\" ||"
     " rd_fail \"renewd: cannot decode parameter $rd_n\"\n"
     "  eval \"P_$rd_n=\\$(cat \\\"\\$RD_P/$rd_n\\\")\"\n"
     "done\n"
-    "unset rd_n rd_v\n"
+    "unset rd_n rd_v rd_t\n"
     "exec 3>&1 1>&2\n"
-    "rd_out() {\n"
-    "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"
-    "  rd_b=$(printf '%s' \"$2\" | base64 -w0) || rd_fail \"renewd: cannot encode $1\"\n"
-    "  printf '%s %s\\n' \"$1\" \"$rd_b\" >&3\n"
-    "}\n"
-    "rd_out_file() {\n"
-    "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"
-    "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"
-    "  printf '%s %s\\n' \"$1\" \"$rd_b\" >&3\n"
-    "}\n"
-    "rd_out_b64() {\n"
-    "  rd_name_ok \"$1\" || rd_fail \"renewd: bad output name: $1\"\n"
-    "  rd_b=$(base64 -w0 <\"$2\") || rd_fail \"renewd: cannot read $2\"\n"
-    "  printf '%s:b64 %s\\n' \"$1\" \"$rd_b\" >&3\n"
-    "}\n";
+    POSIX_FUNCS_OUT;
 
 /* The PowerShell prelude (Windows PowerShell 5.1 and later). Reads all of
  * stdin (base64 of the JSON parameters) into $P. rd_out prints the one JSON
@@ -187,71 +204,309 @@ static int value_bytes(const json_t *v, char *tmp, size_t tmplen, const char **p
   return 0;
 }
 
-static int build_posix(const rd_script *s, const json_t *params, int use_sudo, rd_remote_cmd *out,
-                       char *err, size_t errlen) {
-  sbuf text = {0}, cmd = {0}, in = {0};
-  char name[128];
+/* A value that travels as it is: printable ASCII on one line, not empty,
+ * no space at either end (read strips those), not too long. */
+static int plain_text(const char *p, size_t n) {
+  if (!n || n > 4096 || p[0] == ' ' || p[n - 1] == ' ')
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+      return 0;
+  return 1;
+}
+
+/* Parameters as stdin lines: "<prefix>NAME BASE64\n", or for plain text
+ * "<raw_prefix>NAME VALUE\n" (a batch) / "NAME:t VALUE\n" (alone). */
+static int encode_params(const char *name, const json_t *params, const char *prefix,
+                         const char *raw_prefix, sbuf *in, char *err, size_t errlen) {
   const char *key;
   json_t *v;
-  int rc = RD_ENOMEM;
-  safe_name(s->name, name, sizeof name);
-  if (params) {
-    json_object_foreach((json_t *)params, key, v) {
-      char tmp[64];
-      const char *p;
-      size_t n, bl;
-      if (!name_ok(key, strlen(key))) {
-        rd_fmt(err, errlen, "script %s: parameter name '%s' is not valid (expected [a-z_][a-z0-9_]*, "
-               "at most 64 characters)", name, key);
-        rc = RD_EINVAL;
-        goto out;
-      }
-      if (value_bytes(v, tmp, sizeof tmp, &p, &n)) {
-        rd_fmt(err, errlen, "script %s: parameter '%s' must be a string, number or boolean", name,
-               key);
-        rc = RD_EINVAL;
-        goto out;
-      }
-      char *b = rd_base64_encode(p, n, &bl);
-      if (!b)
-        goto oom;
-      sb_str(&in, key);
-      sb_add(&in, " ", 1);
-      sb_add(&in, b, bl);
-      sb_add(&in, "\n", 1);
-      free(b);
+  json_object_foreach((json_t *)params, key, v) {
+    char tmp[64];
+    const char *p;
+    size_t n, bl;
+    if (!name_ok(key, strlen(key))) {
+      rd_fmt(err, errlen, "script %s: parameter name '%s' is not valid (expected [a-z_][a-z0-9_]*, "
+             "at most 64 characters)", name, key);
+      return RD_EINVAL;
     }
+    if (value_bytes(v, tmp, sizeof tmp, &p, &n)) {
+      rd_fmt(err, errlen, "script %s: parameter '%s' must be a string, number or boolean", name,
+             key);
+      return RD_EINVAL;
+    }
+    if (plain_text(p, n)) { /* as it is: no decoding process on the target */
+      sb_str(in, raw_prefix);
+      sb_str(in, key);
+      sb_str(in, raw_prefix[0] ? " " : ":t ");
+      sb_add(in, p, n);
+      sb_add(in, "\n", 1);
+      continue;
+    }
+    char *b = rd_base64_encode(p, n, &bl);
+    if (!b)
+      return RD_ENOMEM;
+    sb_str(in, prefix);
+    sb_str(in, key);
+    sb_add(in, " ", 1);
+    sb_add(in, b, bl);
+    sb_add(in, "\n", 1);
+    free(b);
   }
+  return in->oom ? RD_ENOMEM : 0;
+}
+
+/* "exec [sudo -n] /bin/sh -c '<text>' renewd-<name>": only our constant
+ * text is quoted. */
+static void sh_command(sbuf *cmd, const char *text, size_t len, int sudo, const char *name) {
+  sb_str(cmd, sudo ? "exec sudo -n /bin/sh -c '" : "exec /bin/sh -c '");
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] == '\'')
+      sb_str(cmd, "'\\''");
+    else
+      sb_add(cmd, &text[i], 1);
+  }
+  sb_str(cmd, "' renewd-");
+  sb_str(cmd, name);
+}
+
+/* out: the command running text under sh (and sudo), stdin taken from in
+ * (in->p is then NULL). RD_ENOMEM when any buffer ran out. */
+static int sh_finish(rd_remote_cmd *out, sbuf *text, sbuf *in, int sudo, const char *name) {
+  sbuf cmd = {0};
+  sh_command(&cmd, text->p ? text->p : "", text->len, sudo, name);
+  if (text->oom || cmd.oom || in->oom) {
+    free(cmd.p);
+    return RD_ENOMEM;
+  }
+  out->command = cmd.p;
+  out->stdin_data = (unsigned char *)in->p;
+  out->stdin_len = in->len;
+  in->p = NULL;
+  return 0;
+}
+
+static int build_posix(const rd_script *s, const json_t *params, int use_sudo, rd_remote_cmd *out,
+                       char *err, size_t errlen) {
+  sbuf text = {0}, in = {0};
+  char name[128];
+  int rc;
+  safe_name(s->name, name, sizeof name);
+  if (params && (rc = encode_params(name, params, "", "", &in, err, errlen)))
+    goto out;
   sb_str(&text, POSIX_PRELUDE);
   sb_str(&text, s->text);
   sb_str(&text, "\n");
-  /* exec [sudo -n] /bin/sh -c '<text>' renewd-<name> */
-  sb_str(&cmd, use_sudo && s->sudo ? "exec sudo -n /bin/sh -c '" : "exec /bin/sh -c '");
-  for (size_t i = 0; !text.oom && i < text.len; i++) {
-    if (text.p[i] == '\'')
-      sb_str(&cmd, "'\\''");
-    else
-      sb_add(&cmd, &text.p[i], 1);
-  }
-  sb_str(&cmd, "' renewd-");
-  sb_str(&cmd, name);
-  if (text.oom || cmd.oom || in.oom)
-    goto oom;
-  out->command = cmd.p;
-  cmd.p = NULL;
-  out->stdin_data = (unsigned char *)in.p;
-  out->stdin_len = in.len;
-  in.p = NULL;
-  rc = 0;
-  goto out;
-oom:
-  rd_fmt(err, errlen, "script %s: out of memory", name);
-  rc = RD_ENOMEM;
+  rc = sh_finish(out, &text, &in, use_sudo && s->sudo, name);
 out:
+  if (rc == RD_ENOMEM)
+    rd_fmt(err, errlen, "script %s: out of memory", name);
   free(text.p);
-  free(cmd.p);
   free(in.p);
   return rc;
+}
+
+/* ------------------------------------------------------------------ batches */
+
+/* The loader of a batch: several constant scripts run one after the other
+ * in one shell, each in a subshell of its own (its exit, rd_fail and
+ * variables stay there) with its own parameters and its own result and
+ * stderr files. stdin carries data only: "S I BASE64" (script I's constant
+ * text) and "P I NAME BASE64" (a parameter of script I). The loader prints
+ * one line per script, in order: "rd_batch I EXIT BASE64(results) BASE64(stderr)". */
+static const char POSIX_BATCH_LOADER[] =
+    "RD_B=$(mktemp -d) || { echo 'renewd: mktemp -d failed' >&2; exit 3; }\n"
+    "trap 'rm -rf \"$RD_B\"' EXIT\n"
+    "trap 'exit 129' HUP\n"
+    "trap 'exit 130' INT\n"
+    "trap 'exit 143' TERM\n"
+    POSIX_FUNCS_FAIL
+    POSIX_FUNCS_OUT
+    "rd_n=0\n"
+    "while IFS=' ' read -r rd_k rd_i rd_a rd_v || [ -n \"$rd_k\" ]; do\n"
+    "  case $rd_i in ''|*[!0-9]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n"
+    "  case $rd_k in\n"
+    "  S) mkdir \"$RD_B/$rd_i\" \"$RD_B/$rd_i/p\" \"$RD_B/$rd_i/t\" ||"
+    " rd_fail 'renewd: cannot make a batch directory'\n"
+    "     printf '%s' \"$rd_a\" | base64 -d >\"$RD_B/$rd_i/script\" ||"
+    " rd_fail \"renewd: cannot decode script $rd_i\"\n"
+    "     [ \"$rd_i\" -lt \"$rd_n\" ] || rd_n=$((rd_i + 1)) ;;\n"
+    "  P) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "     printf '%s' \"$rd_v\" | base64 -d >\"$RD_B/$rd_i/p/$rd_a\" ||"
+    " rd_fail \"renewd: cannot decode parameter $rd_a\" ;;\n"    "  T) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
+    "     : >\"$RD_B/$rd_i/t/$rd_a\" &&"
+    " printf '%s' \"$rd_v\" >\"$RD_B/$rd_i/p/$rd_a\" ||"
+    " rd_fail \"renewd: cannot store parameter $rd_a\" ;;\n"
+    "  *) rd_fail 'renewd: bad batch line on stdin' ;;\n"
+    "  esac\n"
+    "done\n"
+    "exec 1>&2 3>&2\n"
+    "rd_i=0\n"
+    "while [ \"$rd_i\" -lt \"$rd_n\" ]; do\n"
+    "  (\n"
+    "    RD_P=$RD_B/$rd_i/p\n"
+    "    for rd_f in \"$RD_P\"/*; do\n"
+    "      rd_a=${rd_f##*/}\n"
+    "      [ -f \"$rd_f\" ] && rd_name_ok \"$rd_a\" || continue\n"
+    "      if [ -e \"$RD_B/$rd_i/t/$rd_a\" ]; then IFS= read -r \"P_$rd_a\" <\"$rd_f\" || :\n"
+    "      else eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"; fi\n"
+    "    done\n"
+    "    unset rd_f rd_a rd_k rd_v rd_n\n"
+    "    . \"$RD_B/$rd_i/script\"\n"
+    "  ) </dev/null 4>&- 3>\"$RD_B/$rd_i/out\" >\"$RD_B/$rd_i/err\" 2>&1\n"
+    "  rd_x=$?\n"
+    "  rd_o= rd_e=\n"
+    "  [ ! -s \"$RD_B/$rd_i/out\" ] || rd_o=$(base64 -w0 <\"$RD_B/$rd_i/out\")\n"
+    "  [ ! -s \"$RD_B/$rd_i/err\" ] || rd_e=$(base64 -w0 <\"$RD_B/$rd_i/err\")\n"
+    "  printf 'rd_batch %s %s %s %s\\n' \"$rd_i\" \"$rd_x\" \"$rd_o\" \"$rd_e\" >&4\n"
+    "  rd_i=$((rd_i + 1))\n"
+    "done\n";
+
+int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
+                          char *err, size_t errlen) {
+  sbuf in = {0}, text = {0};
+  char name[128], prefix[32], raw[32];
+  int rc = RD_EINVAL;
+  if (err && errlen)
+    *err = 0;
+  if (!parts || !n || !out) {
+    rd_fmt(err, errlen, "remote: an empty batch");
+    return RD_EINVAL;
+  }
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < n; i++) {
+    const rd_script *s = parts[i].script;
+    size_t bl;
+    char *b;
+    safe_name(s && s->name ? s->name : NULL, name, sizeof name);
+    if (!s || !s->text || s->platform == RD_PLATFORM_WINDOWS) {
+      rd_fmt(err, errlen, "script %s: only POSIX scripts run in a batch", name);
+      goto out;
+    }
+    if (parts[i].params && !json_is_object(parts[i].params)) {
+      rd_fmt(err, errlen, "script %s: parameters must be a JSON object", name);
+      goto out;
+    }
+    text.len = 0;
+    sb_str(&text, s->text);
+    sb_str(&text, "\n");
+    if (text.oom || !(b = rd_base64_encode(text.p, text.len, &bl))) {
+      rc = RD_ENOMEM;
+      goto out;
+    }
+    snprintf(prefix, sizeof prefix, "S %zu ", i);
+    sb_str(&in, prefix);
+    sb_add(&in, b, bl);
+    sb_add(&in, "\n", 1);
+    free(b);
+    snprintf(prefix, sizeof prefix, "P %zu ", i);
+    snprintf(raw, sizeof raw, "T %zu ", i);
+    if (parts[i].params &&
+        (rc = encode_params(name, parts[i].params, prefix, raw, &in, err, errlen)))
+      goto out;
+  }
+  /* the loader's result lines go to fd 4: the channel's stdout */
+  text.len = 0;
+  sb_str(&text, "exec 4>&1\n");
+  sb_str(&text, POSIX_BATCH_LOADER);
+  rc = sh_finish(out, &text, &in, use_sudo, "batch");
+out:
+  if (rc == RD_ENOMEM)
+    rd_fmt(err, errlen, "batch of %zu scripts: out of memory", n);
+  free(in.p);
+  free(text.p);
+  return rc;
+}
+
+void rd_remote_answers_free(rd_remote_answer *a, size_t n) {
+  for (size_t i = 0; a && i < n; i++) {
+    free(a[i].out);
+    free(a[i].err);
+    memset(&a[i], 0, sizeof a[i]);
+  }
+}
+
+/* One base64 field of a batch line, decoded into a NUL-terminated buffer. */
+static int batch_field(const char *p, size_t n, char **out, size_t *len) {
+  unsigned char *v = NULL;
+  size_t vl = 0;
+  if (n && rd_base64_decode(p, n, &v, &vl))
+    return RD_EPROTO;
+  char *t = malloc(vl + 1);
+  if (!t) {
+    free(v);
+    return RD_ENOMEM;
+  }
+  if (vl)
+    memcpy(t, v, vl);
+  t[vl] = 0;
+  free(v);
+  *out = t;
+  *len = vl;
+  return 0;
+}
+
+int rd_remote_parse_batch(const char *out, size_t len, size_t n, rd_remote_answer *ans, char *err,
+                          size_t errlen) {
+  size_t i = 0, line = 0;
+  if (err && errlen)
+    *err = 0;
+  for (size_t k = 0; k < n; k++) {
+    memset(&ans[k], 0, sizeof ans[k]);
+    ans[k].exit_status = RD_BATCH_NO_ANSWER;
+  }
+  while (i < len) {
+    const char *l = out + i, *nl = memchr(l, '\n', len - i);
+    const char *f[4] = {0};
+    size_t fl[4] = {0}, end, k = 0;
+    char *endp;
+    line++;
+    if (!nl) {
+      rd_fmt(err, errlen, "batch output line %zu is incomplete (no newline): the output was cut off",
+             line);
+      goto bad;
+    }
+    end = (size_t)(nl - l);
+    if (end < 9 || memcmp(l, "rd_batch ", 9)) {
+      rd_fmt(err, errlen, "batch output line %zu is not \"rd_batch I EXIT OUT ERR\"", line);
+      goto bad;
+    }
+    /* four fields split at single spaces; the last two may be empty */
+    for (size_t p = 9; k < 4; k++) {
+      const char *sp = k < 3 ? memchr(l + p, ' ', end - p) : NULL;
+      f[k] = l + p;
+      fl[k] = sp ? (size_t)(sp - (l + p)) : end - p;
+      if (!sp) {
+        k++;
+        break;
+      }
+      p += fl[k] + 1;
+    }
+    if (k != 4 || !fl[0] || !fl[1]) {
+      rd_fmt(err, errlen, "batch output line %zu is not \"rd_batch I EXIT OUT ERR\"", line);
+      goto bad;
+    }
+    unsigned long idx = strtoul(f[0], &endp, 10);
+    long ex = strtol(f[1], NULL, 10);
+    if (endp != f[0] + fl[0] || idx >= n || ans[idx].exit_status != RD_BATCH_NO_ANSWER ||
+        ex < 0 || ex > 255) {
+      rd_fmt(err, errlen, "batch output line %zu: no such script, or answered twice", line);
+      goto bad;
+    }
+    if (batch_field(f[2], fl[2], &ans[idx].out, &ans[idx].out_len) ||
+        batch_field(f[3], fl[3], &ans[idx].err, &ans[idx].err_len)) {
+      rd_fmt(err, errlen, "batch output line %zu: a value is not valid base64", line);
+      goto bad;
+    }
+    ans[idx].exit_status = (int)ex;
+    i += end + 1;
+  }
+  return 0;
+bad:
+  rd_remote_answers_free(ans, n);
+  for (size_t k = 0; k < n; k++)
+    ans[k].exit_status = RD_BATCH_NO_ANSWER;
+  return RD_EPROTO;
 }
 
 /* ------------------------------------------------------------------ Windows */
@@ -449,10 +704,14 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
     end = (size_t)(nl - out);
     sp = memchr(out + i, ' ', end - i);
     nlen = sp ? (size_t)(sp - (out + i)) : 0;
-    /* "NAME:b64 BASE64" (rd_out_b64): binary, the value stays base64 */
+    /* "NAME:b64 BASE64" (rd_out_b64): binary, the value stays base64;
+     * "NAME:t TEXT" (rd_out of printable text): the value as it is */
     int raw = nlen > 4 && !memcmp(out + i + nlen - 4, ":b64", 4);
+    int text = !raw && nlen > 2 && !memcmp(out + i + nlen - 2, ":t", 2);
     if (raw)
       nlen -= 4;
+    if (text)
+      nlen -= 2;
     if (!sp || !name_ok(out + i, nlen)) {
       rd_fmt(err, errlen, "output line %zu is not \"NAME BASE64\" (stray output on stdout?)", line);
       goto bad;
@@ -464,6 +723,15 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
       goto bad;
     }
     size_t b0 = (size_t)(sp - out) + 1, bl = end - b0;
+    if (text) {
+      json_t *t = bytes_string((const unsigned char *)out + b0, bl);
+      if (!t || json_object_set_new(o, name, t)) {
+        json_decref(o);
+        return RD_ENOMEM;
+      }
+      i = end + 1;
+      continue;
+    }
     if (raw) {
       if (bl % 4 || strspn(out + b0, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") < bl) {
         rd_fmt(err, errlen, "output line %zu: the value of '%s' is not valid base64", line, name);

@@ -54,4 +54,31 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
 /* Parse a Windows script's single JSON document. */
 int rd_remote_parse_windows(const char *out, size_t len, json_t **obj, char *err, size_t errlen);
 
+/* A batch (POSIX): several constant scripts in one shell over one channel,
+ * under one sudo. The command is a constant loader; stdin carries each
+ * script's constant text and its parameters as data ("S I BASE64",
+ * "P I NAME BASE64"). Each script runs in a subshell of its own, in order,
+ * exactly as it would alone (same functions, $RD_P, P_NAME, rd_out...),
+ * and its answer comes back framed: "rd_batch I EXIT BASE64(results)
+ * BASE64(stderr)", one line per script. */
+typedef struct rd_remote_part {
+  const rd_script *script;
+  const json_t *params;   /* object of strings, numbers, booleans; may be NULL */
+} rd_remote_part;
+int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
+                          char *err, size_t errlen);
+/* What one script of a batch answered: its exit status, its result lines
+ * (what rd_remote_parse_posix reads) and its stderr. A script without an
+ * answer line (the batch was cut short) has exit_status RD_BATCH_NO_ANSWER. */
+#define RD_BATCH_NO_ANSWER (-1000)
+typedef struct rd_remote_answer {
+  int exit_status;
+  char *out, *err;        /* NUL-terminated, owned */
+  size_t out_len, err_len;
+} rd_remote_answer;
+/* ans: n entries. RD_EPROTO (every answer missing, err says why). */
+int rd_remote_parse_batch(const char *out, size_t len, size_t n, rd_remote_answer *ans, char *err,
+                          size_t errlen);
+void rd_remote_answers_free(rd_remote_answer *a, size_t n);
+
 #endif

@@ -2,8 +2,9 @@
  *
  * probe (read-only, the only phase): reads the runbook's certificate
  * section {"cert", "key", "chain"}, fetches the certificate file, and on the
- * target checks the key against it (public halves compared; the private key
- * never leaves the target), stats both, lists <path>.renewd-* backups. Sets
+ * target reports the digest of the key's public half (one openssl; the
+ * private key never leaves the target) and the plugin compares it with the
+ * certificate's, stats both, lists <path>.renewd-* backups. Sets
  * facts.cert (cert_facts + path, key_path, chain_path, key_exists,
  * key_match, key_owner/group/mode, cert_owner/group/mode, backups) and its
  * findings in facts.problems. A combined file (certificate and key in one,
@@ -15,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "posix_plugin.h"
 #include "posix_util.h"
@@ -44,12 +49,38 @@ static void put_stat(json_t *cert, const char *prefix, const char *st) {
   json_object_set_new(cert, k, json_string(mode));
 }
 
+/* Does the key whose public key digest the target reported belong to the
+ * certificate (PEM)? "1", "0", or "unreadable" when the target could not
+ * read the key. */
+static const char *key_match_word(const char *pem, const char *key_digest) {
+  BIO *b;
+  X509 *x = NULL;
+  unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  int n;
+  if (strlen(key_digest) != 2 * SHA256_DIGEST_LENGTH)
+    return "unreadable";
+  if ((b = BIO_new_mem_buf(pem, -1))) {
+    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+  }
+  n = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : -1;
+  X509_free(x);
+  if (n <= 0)
+    return "0";
+  SHA256(der, (size_t)n, md);
+  OPENSSL_free(der);
+  for (size_t i = 0; i < sizeof md; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return strcmp(hex, key_digest) ? "0" : "1";
+}
+
 static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   json_t *facts = h->facts(s), *problems = rd_problems_reset(facts, TYPE), *cert = NULL, *res;
   posix_paths p;
   char err[512], when[32] = "?";
   const char *pem = posix_out(out, "cert_pem");
-  const char *match = posix_out(out, "key_match");
+  const char *match = key_match_word(pem, posix_out(out, "key_pub_sha256"));
   int key_exists = posix_out_is(out, "key_exists", "1");
   time_t na;
   struct tm tm;

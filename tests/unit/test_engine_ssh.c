@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "config/runbook.h"
+#include "engine_fixture.h"
 #include "core/engine.h"
 #include "host/registry.h"
 #include "sshd_harness.h"
@@ -55,31 +56,6 @@ static char undo_ran[16];
 
 static double ms_since(uint64_t t0, uint64_t t) { return t0 && t ? (double)(t - t0) / 1e6 : -1; }
 
-/* --- inventory, issuer, install: quick, no remote I/O ----------------------- */
-
-static int inv_probe(rd_step *s, const rd_host_api *h) {
-  time_t now = time(NULL);
-  json_object_set_new(h->facts(s), "cert",
-                      json_pack("{s:s, s:I, s:I, s:s}", "sha256", "old", "not_before",
-                                (json_int_t)(now - 29 * 86400), "not_after",
-                                (json_int_t)(now + 86400), "serial", "01"));
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
-
-static int iss_apply(rd_step *s, const rd_host_api *h) {
-  h->set_state(s, "KEY_READY");
-  h->set_state(s, "REQUESTED");
-  json_object_set_new(h->facts(s), "new_cert",
-                      json_pack("{s:s, s:s}", "sha256", "new", "serial", "02"));
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
-
-static int ok(rd_step *s, const rd_host_api *h) {
-  h->done(s, 0, NULL, NULL);
-  return 0;
-}
 
 /* --- the follow-up: its apply hangs over SSH, its rollback runs a script ------ */
 
@@ -149,11 +125,11 @@ static int hang_rollback(rd_step *s, const rd_host_api *h) {
 }
 
 static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_INVENTORY,
-                                   .probe = inv_probe};
-static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = ok,
-                                   .apply = iss_apply, .rollback = ok};
-static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = ok,
-                                    .apply = ok, .verify = ok, .rollback = ok};
+                                   .probe = tu_due_inventory_probe};
+static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = tu_done_ok,
+                                   .apply = tu_issue_apply, .rollback = tu_done_ok};
+static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL, .probe = tu_done_ok,
+                                    .apply = tu_done_ok, .verify = tu_done_ok, .rollback = tu_done_ok};
 /* no flags: not re-applied after the rollback (a restart kind would be) */
 static const rd_step_kind k_hang = {.type = "test.hang", .platform = RD_PLATFORM_POSIX,
                                     .probe = hang_probe, .apply = hang_apply,
@@ -180,20 +156,6 @@ static void write_runbook(const char *path) {
   fclose(f);
 }
 
-static const json_t *phase_of(json_t *report, const char *step, const char *phase) {
-  const json_t *steps = json_object_get(json_array_get(json_object_get(report, "jobs"), 0), "steps");
-  size_t i;
-  const json_t *st;
-  json_array_foreach(steps, i, st)
-    if (!strcmp(json_string_value(json_object_get(st, "name")), step))
-      return json_object_get(json_object_get(st, "phases"), phase);
-  return NULL;
-}
-
-static const char *status_of(json_t *report, const char *step, const char *phase) {
-  const char *v = json_string_value(json_object_get(phase_of(report, step, phase), "status"));
-  return v ? v : "(none)";
-}
 
 /* The pid the hung command wrote, or 0. */
 static long read_pid(void) {
@@ -275,19 +237,19 @@ START_TEST(timeout_cancels_the_hung_command_rollback_runs_at_once) {
   /* the hung command really ran (it was not merely queued) when the step timed out */
   ck_assert_msg(pid > 0, "the hung command never started");
   ck_assert_double_lt(at_hang, at_rb);
-  ck_assert_str_eq(status_of(report, "hang", "apply"), "RD_ETIMEDOUT");
+  ck_assert_str_eq(tu_phase_status(report, "hang", "apply"), "RD_ETIMEDOUT");
   /* its answer, if it came, came late and counted for nothing */
   ck_assert_int_le(hang_answers, 1);
   if (hang_answers)
     ck_assert_int_eq(hang_status, RD_ECANCELED);
   /* the rollback's script ran over SSH within the rollback's window */
   ck_assert_msg(undo_status == 0 && undo_exit == 0, "undo: status %d exit %d (rollback %s)",
-                undo_status, undo_exit, status_of(report, "hang", "rollback"));
+                undo_status, undo_exit, tu_phase_status(report, "hang", "rollback"));
   ck_assert_str_eq(undo_ran, "yes");
   char *mk = tu_read_file(marker, NULL);
   ck_assert_msg(mk && !strcmp(mk, "rolled-back\n"), "marker: %s", mk ? mk : "(missing)");
   free(mk);
-  ck_assert_str_eq(status_of(report, "hang", "rollback"), "ok");
+  ck_assert_str_eq(tu_phase_status(report, "hang", "rollback"), "ok");
   /* ... at once: its script began (at the latest RB before it answered)
    * before the hung command's own SSH deadline (at_hang + the step's
    * timeout) would have freed the host; the run over within 3 s of the

@@ -107,9 +107,17 @@ START_TEST(posix_roundtrip_local) {
   /* values are data: none of them is in the command line */
   ck_assert_ptr_null(strstr(c.command, TU_PWNED));
   ck_assert_ptr_null(strstr(c.command, "smart"));
+  /* printable one-line text travels as it is (no base64 process on the
+   * target), everything else as base64; both ways for the results too */
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nbreakout:t x'; touch " TU_PWNED
+                                                           "; echo '\n"));
+  ck_assert_ptr_null(strstr((const char *)c.stdin_data, "spaces:t"));
+  ck_assert_ptr_null(strstr((const char *)c.stdin_data, "newlines:t"));
   run_local(c.command, c.stdin_data, c.stdin_len, &r);
   ck_assert_msg(r.exit == 0, "exit %d, stderr: %s", r.exit, r.err);
   ck_assert_ptr_nonnull(strstr(r.err, "stray output goes to stderr"));
+  ck_assert_ptr_nonnull(strstr(r.out, "\nv_semi:t a; touch " TU_PWNED "; b && c || d | e & f\n"));
+  ck_assert_ptr_null(strstr(r.out, "v_spaces:t"));
   ck_assert_int_eq(rd_remote_parse_posix(r.out, r.out_len, &out, err, sizeof err), 0);
   tu_expect_echo(params, out);
   ck_assert_int_eq(access(TU_PWNED, F_OK), -1); /* nothing ran */
@@ -213,6 +221,18 @@ END_TEST
 
 START_TEST(posix_parse_errors) {
   json_t *o = NULL;
+  {
+    char e2[256];
+    const char txt[] = "a:t hello  world $(x)\nb:t \nc aGk=\n";
+    ck_assert_int_eq(rd_remote_parse_posix(txt, strlen(txt), &o, e2, sizeof e2), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "a")), "hello  world $(x)");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "b")), "");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "c")), "hi");
+    json_decref(o);
+    o = NULL;
+    const char dup[] = "a:t x\na y\n";
+    ck_assert_int_eq(rd_remote_parse_posix(dup, strlen(dup), &o, e2, sizeof e2), RD_EPROTO);
+  }
   char err[256];
   const char ok[] = "a aGk=\nb \n";
   ck_assert_int_eq(rd_remote_parse_posix(ok, strlen(ok), &o, err, sizeof err), 0);
@@ -358,6 +378,118 @@ START_TEST(windows_errors_and_parse) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ batches */
+
+/* One answer of a batch, parsed as the script's own result lines. */
+static json_t *batch_out(const rd_remote_answer *a) {
+  json_t *o = NULL;
+  char err[256];
+  ck_assert_msg(rd_remote_parse_posix(a->out, a->out_len, &o, err, sizeof err) == 0, "%s", err);
+  return o;
+}
+
+START_TEST(posix_batch_local) {
+  rd_script echo = {"test.echo", RD_PLATFORM_POSIX, 0, 0, tu_echo_script};
+  rd_script fail = {"t.fail", RD_PLATFORM_POSIX, 0, 0,
+                    "rd_out a \"$P_x\"\nrd_fail \"cannot do it: $P_x\"\nrd_out b never\n"};
+  rd_script leak = {"t.leak", RD_PLATFORM_POSIX, 0, 0,
+                    "rd_out x \"${P_x-unset}\"\nrd_out y \"$P_y\"\nrd_out rdp \"$RD_P\"\nexit 0\n"
+                    "rd_out never 1\n"};
+  rd_script quiet = {"t.quiet", RD_PLATFORM_POSIX, 0, 0, "echo stray\nexit 5\n"};
+  json_t *hostile = tu_hostile_params(), *px = json_pack("{s:s}", "x", "$(touch " TU_PWNED ")");
+  json_t *py = json_pack("{s:s}", "y", "it's \"y\"\n");
+  rd_remote_part parts[] = {{&echo, hostile}, {&fail, px}, {&leak, py}, {&quiet, NULL}};
+  rd_remote_answer ans[4];
+  rd_remote_cmd c;
+  char err[512];
+  lres r;
+  unlink(TU_PWNED);
+  ck_assert_int_eq(rd_remote_build_batch(parts, 4, 0, &c, err, sizeof err), 0);
+  /* one constant loader: neither a value nor a script's text is in it */
+  ck_assert_msg(!strncmp(c.command, "exec /bin/sh -c '", 17), "%s", c.command);
+  ck_assert_ptr_null(strstr(c.command, TU_PWNED));
+  ck_assert_ptr_null(strstr(c.command, "cannot do it"));
+  ck_assert_ptr_nonnull(strstr(c.command, "' renewd-batch"));
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nT 0 glob * ? [a-z] ~\n"));
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nP 0 spaces "));
+  run_local(c.command, c.stdin_data, c.stdin_len, &r);
+  ck_assert_msg(r.exit == 0, "exit %d, stderr: %s", r.exit, r.err);
+  ck_assert_int_eq(rd_remote_parse_batch(r.out, r.out_len, 4, ans, err, sizeof err), 0);
+  /* each script got exactly its own parameters, status, results, stderr */
+  ck_assert_int_eq(ans[0].exit_status, 0);
+  json_t *o = batch_out(&ans[0]);
+  tu_expect_echo(hostile, o);
+  ck_assert_ptr_nonnull(strstr(ans[0].err, "stray output goes to stderr"));
+  json_decref(o);
+  ck_assert_int_eq(ans[1].exit_status, 3);
+  ck_assert_str_eq(ans[1].err, "cannot do it: $(touch " TU_PWNED ")\n");
+  o = batch_out(&ans[1]);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "a")), "$(touch " TU_PWNED ")");
+  ck_assert_ptr_null(json_object_get(o, "b"));
+  json_decref(o);
+  ck_assert_int_eq(ans[2].exit_status, 0); /* an earlier failure does not stop it */
+  o = batch_out(&ans[2]);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "x")), "unset"); /* no leak */
+  ck_assert_str_eq(json_string_value(json_object_get(o, "y")), "it's \"y\"");
+  ck_assert_ptr_null(json_object_get(o, "never"));
+  ck_assert_int_eq(access(json_string_value(json_object_get(o, "rdp")), F_OK), -1); /* cleaned */
+  json_decref(o);
+  ck_assert_int_eq(ans[3].exit_status, 5);
+  ck_assert_int_eq((int)ans[3].out_len, 0);
+  ck_assert_str_eq(ans[3].err, "stray\n");
+  ck_assert_int_eq(access(TU_PWNED, F_OK), -1); /* nothing ran */
+  rd_remote_answers_free(ans, 4);
+  lres_free(&r);
+  rd_remote_cmd_free(&c);
+  ck_assert_int_eq(rd_remote_build_batch(parts, 2, 1, &c, err, sizeof err), 0);
+  ck_assert(!strncmp(c.command, "exec sudo -n /bin/sh -c '", 25));
+  rd_remote_cmd_free(&c);
+  json_decref(hostile);
+  json_decref(px);
+  json_decref(py);
+}
+END_TEST
+
+START_TEST(posix_batch_refusals_and_parse) {
+  rd_script win = {"w", RD_PLATFORM_WINDOWS, 0, 0, "rd_out 1"};
+  rd_script ok = {"t", RD_PLATFORM_POSIX, 0, 0, "true"};
+  json_t *bad = json_pack("{s:s}", "Bad", "v");
+  rd_remote_part wp[] = {{&ok, NULL}, {&win, NULL}}, bp[] = {{&ok, bad}};
+  rd_remote_answer a[2];
+  rd_remote_cmd c;
+  char err[256];
+  ck_assert_int_eq(rd_remote_build_batch(wp, 2, 0, &c, err, sizeof err), RD_EINVAL);
+  ck_assert_msg(strstr(err, "only POSIX") != NULL, "%s", err);
+  ck_assert_int_eq(rd_remote_build_batch(bp, 1, 0, &c, err, sizeof err), RD_EINVAL);
+  ck_assert_ptr_null(c.command);
+  ck_assert_int_eq(rd_remote_build_batch(wp, 0, 0, &c, err, sizeof err), RD_EINVAL);
+  json_decref(bad);
+  /* a missing answer stays missing; malformed lines are refused */
+  const char one[] = "rd_batch 1 3 YSBZUT09Cg== b29wcwo=\n";
+  ck_assert_int_eq(rd_remote_parse_batch(one, strlen(one), 2, a, err, sizeof err), 0);
+  ck_assert_int_eq(a[0].exit_status, RD_BATCH_NO_ANSWER);
+  ck_assert_int_eq(a[1].exit_status, 3);
+  ck_assert_str_eq(a[1].err, "oops\n");
+  rd_remote_answers_free(a, 2);
+  static const char *badout[] = {
+      "rd_batch 0 0  \nrd_batch 0 0  \n", /* twice */
+      "rd_batch 2 0  \n",                 /* no such script */
+      "rd_batch 0 0 \n",                  /* a field missing */
+      "rd_batch 0 0  ",                   /* cut off */
+      "rd_batch 0 0 !!!! \n",             /* not base64 */
+      "stray\n",
+      "rd_batch x 0  \n",
+  };
+  for (size_t i = 0; i < sizeof badout / sizeof *badout; i++) {
+    ck_assert_msg(rd_remote_parse_batch(badout[i], strlen(badout[i]), 2, a, err, sizeof err) ==
+                      RD_EPROTO, "accepted %s", badout[i]);
+    ck_assert_int_eq(a[0].exit_status, RD_BATCH_NO_ANSWER);
+    ck_assert_ptr_null(a[0].out);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("remote");
   TCase *tc = tcase_create("builders");
@@ -369,6 +501,8 @@ int main(void) {
   tcase_add_test(tc, windows_encoded);
   tcase_add_test(tc, windows_upload_when_long);
   tcase_add_test(tc, windows_errors_and_parse);
+  tcase_add_test(tc, posix_batch_local);
+  tcase_add_test(tc, posix_batch_refusals_and_parse);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=sh disable=SC2154
 # posix.inventory (read-only): what is live at $P_cert, $P_key, $P_chain.
 # The certificate comes back whole; of the key only facts (exists, owner,
-# mode, whether it matches the certificate — checked here, on the target).
+# mode, and the digest of its public key: the orchestrator compares it with
+# the certificate's; the private key never leaves the target).
 if [ -n "$P_chain" ]; then
   if [ -e "$P_chain" ]; then rd_out chain_exists 1; else rd_out chain_exists 0; fi
 fi
@@ -27,4 +28,4 @@ if grep -q -- '-----BEGIN [A-Z ]*PRIVATE KEY-----' "$P_cert"; then
 else
   rd_out_file cert_pem "$P_cert"
 fi
-[ ! -e "$P_key" ] || rd_out key_match "$(rd_keymatch_word "$P_key" "$P_cert")"
+[ ! -e "$P_key" ] || rd_out key_pub_sha256 "$(rd_pubkey_sha256 "$P_key")"

@@ -64,6 +64,13 @@ rd_keymatch() { # KEY CERT
   _c=$(openssl x509 -in "$2" -noout -pubkey </dev/null 2>/dev/null) || return 2
   [ -n "$_k" ] && [ "$_k" = "$_c" ]
 }
+# The SHA-256 (hex) of the public key of the private key in KEY (its
+# SubjectPublicKeyInfo, DER): one openssl process; the orchestrator compares
+# it with the certificate's, which it already has. Empty when unreadable.
+rd_pubkey_sha256() { # KEY
+  openssl pkey -in "$1" -pubout -outform DER -passin pass: </dev/null 2>/dev/null | sha256sum |
+    { read -r _d _x; [ "$_d" != e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ] && echo "$_d"; }
+}
 rd_keymatch_word() { # KEY CERT -> prints 1, 0 or unreadable
   rd_keymatch "$1" "$2"
   case $? in 0) echo 1 ;; 1) echo 0 ;; *) echo unreadable ;; esac

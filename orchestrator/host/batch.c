@@ -1,0 +1,195 @@
+/* batch.c — the scripts several steps of one host submit in one phase,
+ * sent as one remote execution (see batch.h and transport/remote.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "host/batch.h"
+
+/* What the stderr of one script may hold, as for a script alone. */
+#define BATCH_ERR_CAP ((size_t)64 << 10)
+
+typedef struct rd_batch {
+  rd_job *j;
+  rd_remote_call **m;
+  size_t n;
+  uint64_t op_id;
+  rd_remote_cmd cmd;
+} rd_batch;
+
+void rd_host_cork(rd_job *j) {
+  if (!j->cork && !(j->cork = calloc(1, sizeof *j->cork)))
+    return; /* out of memory: every call goes out alone */
+  if (!j->cork->depth++)
+    j->cork->tail = &j->cork->head;
+}
+
+int rd_batch_hold(rd_job *j, rd_remote_call *c) {
+  if (!j->cork || !j->cork->depth || !c->script || c->script->platform != RD_PLATFORM_POSIX ||
+      c->cmd.upload_path)
+    return 0;
+  c->held_next = NULL;
+  *j->cork->tail = c;
+  j->cork->tail = &c->held_next;
+  return 1;
+}
+
+static void batch_free(rd_batch *b) {
+  rd_remote_cmd_free(&b->cmd);
+  free(b->m);
+  free(b);
+}
+
+/* Every member completes with the same failure. */
+static void batch_fail_all(rd_batch *b, const rd_exec_result *r) {
+  for (size_t i = 0; i < b->n; i++) {
+    rd_exec_result x = *r;
+    x.out = NULL;
+    x.out_len = 0;
+    rd_remote_call *c = b->m[i];
+    b->m[i] = NULL; /* delivered: freed by its completion */
+    rd_host_remote_done(&x, c);
+  }
+  batch_free(b);
+}
+
+static void batch_done(const rd_exec_result *r, void *arg) {
+  rd_batch *b = arg;
+  rd_remote_answer *ans;
+  char err[256] = "";
+  int prc;
+  b->op_id = 0; /* ended: nothing left to cancel */
+  if (r->status) { /* the transport failed: every step learns it */
+    batch_fail_all(b, r);
+    return;
+  }
+  if (!(ans = calloc(b->n, sizeof *ans))) {
+    rd_exec_result x = {.status = RD_ENOMEM, .exit_status = -1};
+    snprintf(x.msg, sizeof x.msg, "host %s: a batch's answers: out of memory", b->j->t->name);
+    batch_fail_all(b, &x);
+    return;
+  }
+  prc = rd_remote_parse_batch(r->out ? r->out : "", r->out ? r->out_len : 0, b->n, ans, err,
+                              sizeof err);
+  for (size_t i = 0; i < b->n; i++) {
+    rd_exec_result x = {.exit_status = -1, .ms = r->ms};
+    if (prc || ans[i].exit_status == RD_BATCH_NO_ANSWER) {
+      x.status = RD_EPROTO;
+      x.err = r->err;
+      x.err_len = r->err_len;
+      if (prc)
+        snprintf(x.msg, sizeof x.msg, "host %s: a batch of %zu scripts: %s", b->j->t->name, b->n,
+                 err);
+      else
+        snprintf(x.msg, sizeof x.msg,
+                 "host %s: a batch of %zu scripts ended (exit %d) before this one answered",
+                 b->j->t->name, b->n, r->exit_status);
+    } else {
+      x.exit_status = ans[i].exit_status;
+      x.out = ans[i].out;
+      x.out_len = ans[i].out_len;
+      x.out_truncated = r->out_truncated;
+      if (ans[i].err_len > BATCH_ERR_CAP) {
+        ans[i].err_len = BATCH_ERR_CAP;
+        ans[i].err[BATCH_ERR_CAP] = 0;
+      }
+      x.err = ans[i].err;
+      x.err_len = ans[i].err_len;
+    }
+    rd_remote_call *c = b->m[i];
+    b->m[i] = NULL;
+    rd_host_remote_done(&x, c);
+  }
+  rd_remote_answers_free(ans, b->n);
+  free(ans);
+  batch_free(b);
+}
+
+/* One remote execution for n held calls (n >= 2, same sudo). */
+static void batch_send(rd_job *j, rd_remote_call **m, size_t n) {
+  rd_engine *e = j->e;
+  rd_batch *b = calloc(1, sizeof *b);
+  rd_remote_part *parts = calloc(n, sizeof *parts);
+  rd_exec_result fail = {.status = RD_ENOMEM, .exit_status = -1};
+  rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms};
+  char err[256] = "out of memory";
+  int rc = RD_ENOMEM;
+  if (b)
+    b->j = j;
+  if (!b || !parts || !(b->m = malloc(n * sizeof *b->m)))
+    goto fail;
+  b->n = n;
+  memcpy(b->m, m, n * sizeof *m);
+  for (size_t i = 0; i < n; i++) {
+    parts[i].script = m[i]->script;
+    parts[i].params = m[i]->params;
+    if (m[i]->call.s->timeout_ms > o.op_ms)
+      o.op_ms = m[i]->call.s->timeout_ms;
+  }
+  if ((rc = rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, sizeof err)))
+    goto fail;
+  unsigned long no = rd_host_next_exec_no();
+  for (size_t i = 0; i < n; i++) {
+    m[i]->batch = b;
+    m[i]->exec_no = no;
+    m[i]->call.op_id = 0;
+  }
+  o.id_out = &b->op_id;
+  rc = RD_ECANCELED;
+  snprintf(err, sizeof err, "the run is ending");
+  if (e->ssh &&
+      !(rc = rd_ssh_exec(e->ssh, &j->st, b->cmd.command, b->cmd.stdin_data, b->cmd.stdin_len, &o,
+                         batch_done, b))) {
+    free(parts);
+    return;
+  }
+  if (rc != RD_ECANCELED)
+    snprintf(err, sizeof err, "cannot queue the command");
+fail:
+  free(parts);
+  fail.status = rc;
+  snprintf(fail.msg, sizeof fail.msg, "host %s: a batch of %zu scripts: %s", j->t->name, n, err);
+  if (b && b->m) {
+    batch_fail_all(b, &fail);
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    rd_host_remote_done(&fail, m[i]);
+  if (b)
+    batch_free(b);
+}
+
+/* Held calls go out in the order they came: each run of calls with the
+ * same sudo as one batch (one alone as it always did). */
+void rd_host_uncork(rd_job *j) {
+  rd_remote_call *c, *list[64];
+  size_t n = 0;
+  if (!j->cork || --j->cork->depth > 0)
+    return;
+  c = j->cork->head;
+  free(j->cork);
+  j->cork = NULL;
+  while (c || n) {
+    rd_remote_call *next = c ? c->held_next : NULL;
+    if (c && (!n || (list[0]->sudo == c->sudo && n < sizeof list / sizeof *list))) {
+      list[n++] = c;
+      c = next;
+      continue;
+    }
+    if (n == 1)
+      rd_host_remote_send(list[0]);
+    else
+      batch_send(j, list, n);
+    n = 0;
+  }
+}
+
+int rd_batch_cancel(rd_remote_call *c) {
+  rd_batch *b = c->batch;
+  rd_engine *e = c->call.s->j->e;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->m[i] && b->m[i] != c && !rd_host_call_stale(&b->m[i]->call))
+      return 0; /* another step still waits for this execution */
+  return e->ssh && b->op_id ? rd_ssh_cancel(e->ssh, b->op_id) : RD_ENOTFOUND;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# tests/e2e/batching.sh — one remote execution per host per phase, on a real
+# 3-host lab with the shipped runbook (lab-posix-scep.json), counted from
+# RENEWD_TRACE_REMOTE (the scripts of one execution share its "exec"
+# number; host/batch.c, core/phase.c):
+#
+#  1. `renewd plan`: at most 2 executions per host (the inventory, then every
+#     other probe in one), nothing changed.
+#  2. `renewd run` renews h0001 in at most 13 executions; the four
+#     follow-ups' applies (key ACL, prune, two app.conf pins) share one.
+#  3. A failing step in a batch fails alone, with its own error: an operator
+#     hook (posix.exec) whose apply refuses runs in the same execution as
+#     the other follow-ups' applies, which succeed; the job's cause is the
+#     hook's; the rollback restores the old certificate, key and app.conf
+#     and the service serves the old certificate again (ROLLED_BACK).
+# Needs root. Prints "batching: N passed, M failed".
+set -euo pipefail
+
+T=batching
+# shellcheck source=lib/labown.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/labown.sh"
+command -v jq >/dev/null || { echo "batching: needs jq (contrib/tests-deps.sh)" >&2; exit 2; }
+lab_own "${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}" "${BATCHING_LAB_NETNS:-renewd-lab-batch}" 3
+JOURNAL=$WORK/journal.db
+sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
+# an operator hook after the two app.conf pins that refuses its apply
+cat >"$WORK/refuse.sh" <<'HOOK'
+[ "$1" != apply ] || { echo "hook refused on $RENEWD_HOST" >&2; exit 7; }
+true
+HOOK
+jq --arg f "$WORK/refuse.sh" \
+	'.steps |= (map(select(.name != "reload TLS server" and .name != "TLS check")) +
+		[{type: "posix.exec", name: "refusing hook", params: {file: $f}}] +
+		map(select(.name == "reload TLS server" or .name == "TLS check")))' \
+	"$WORK/lab.json" >"$WORK/refuse.json"
+check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/refuse.json"
+check "the refusing hook comes after the app.conf pins, before the reload" \
+	test "$(jq -r '[.steps[].name] | join(",")' "$WORK/refuse.json")" = \
+	"key ACL,prune backups,app.conf sha1,app.conf serial,refusing hook,reload TLS server,TLS check"
+
+traced() { # traced NAME ARGS...: rd (lib/labown.sh) with the remote trace in NAME.trace
+	local name=$1; shift
+	RENEWD_TRACE_REMOTE=$WORK/$name.trace rd "$name" "$@" --journal "$JOURNAL"
+}
+execs() { # execs TRACE HOST: the remote executions HOST got
+	jq -r --arg h "$2" 'select(.host == $h) | .exec' "$1" | sort -u | wc -l
+}
+on() { "$LAB" ssh "$1" "${@:2}"; }
+sha256_of() { on "$1" 'cat /srv/renewd-lab/tls/server.crt' | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
+# step_field JSON STEP PHASE FIELD: from the first job of a --json report
+step_field() {
+	jq -r --arg s "$2" --arg p "$3" --arg f "$4" \
+		'.jobs[0].steps[] | select(.name == $s) | .phases[$p][$f] // "(none)"' "$1"
+}
+
+# ------------------------------------------------------------- 1. plan
+tree_sums >"$WORK/before.sums"
+traced plan plan "$WORK/lab.json"
+check "plan exits 10, got $rc" test "$rc" = 10
+tree_sums >"$WORK/after.sums"
+check "plan changed no file" cmp -s "$WORK/before.sums" "$WORK/after.sums"
+for h in h0001 h0002 h0003; do
+	n=$(execs "$WORK/plan.trace" "$h")
+	check "plan: $h in $n remote executions (at most 2)" test "$n" -le 2
+done
+check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace' | grep -Eq '\.(set|apply|replace|backup|run)$'"
+
+# ------------------------------------------------------------- 2. run
+old1=$(sha256_of h0001)
+traced run run "$WORK/lab.json" --host h0001
+check "run renews h0001 (exit 10), got $rc" test "$rc" = 10
+n=$(execs "$WORK/run.trace" h0001)
+check "run: h0001 renewed in $n remote executions (at most 13)" test "$n" -le 13
+check "run: h0001 has a new certificate" test "$(sha256_of h0001)" != "$old1"
+applies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .exec' \
+	"$WORK/run.trace" | sort -u | wc -l)
+napplies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .script' \
+	"$WORK/run.trace" | wc -l)
+check "run: the 4 follow-ups' applies ($napplies scripts) in $applies execution" \
+	test "$applies:$napplies" = "1:4"
+
+# ------------------------------------------------------------- 3. a failing step in a batch
+old2=$(sha256_of h0002)
+conf2=$(on h0002 'cat /srv/renewd-lab/etc/app.conf')
+traced refuse run "$WORK/refuse.json" --host h0002 --json
+check "the refusing hook's run exits 1 (rolled back), got $rc" test "$rc" = 1
+check "the job is ROLLED_BACK" test "$(jq -r '.jobs[0].state' "$WORK/refuse.out")" = ROLLED_BACK
+check "its cause is the hook's apply" \
+	test "$(jq -r '.jobs[0].cause.step + " " + .jobs[0].cause.phase' "$WORK/refuse.out")" = "refusing hook apply"
+check "with the hook's own message" \
+	grep -q 'hook refused on h0002' <<<"$(jq -r '.jobs[0].cause.message' "$WORK/refuse.out")"
+for s in "key ACL" "prune backups" "app.conf sha1" "app.conf serial"; do
+	check "'$s' applied fine in the same batch" test "$(step_field "$WORK/refuse.out" "$s" apply status)" = ok
+	# posix.prune has no rollback (what it removed cannot come back, and is not needed)
+	[[ $s == "prune backups" ]] ||
+		check "'$s' was rolled back" test "$(step_field "$WORK/refuse.out" "$s" rollback status)" = ok
+done
+hook_exec=$(jq -r 'select(.script == "posix.exec" and .params.phase == "apply") | .exec' "$WORK/refuse.trace")
+acl_exec=$(jq -r 'select(.script == "posix.key_acl.set") | .exec' "$WORK/refuse.trace" | head -n 1)
+check "the hook's apply ran in the key ACL's execution (${acl_exec:-none} = ${hook_exec:-none})" \
+	test -n "$hook_exec" -a "$hook_exec" = "$acl_exec"
+check "h0002 serves its old certificate file again" test "$(sha256_of h0002)" = "$old2"
+check "h0002's app.conf is the old one" test "$(on h0002 'cat /srv/renewd-lab/etc/app.conf')" = "$conf2"
+check "the install was rolled back" test "$(step_field "$WORK/refuse.out" install rollback status)" = ok
+
+finish
