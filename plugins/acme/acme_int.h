@@ -53,6 +53,12 @@ struct acme_flow {
   json_t *p_payload;
   int p_jwk, p_tries;
   acme_reply_fn p_cb;
+  /* a Windows target (acme_win.c): the key and CSR made by certreq */
+  int win;
+  char *iis_site;     /* http-01: the IIS site whose physical path serves the answer */
+  char *win_store;    /* where certreq -accept puts the certificate */
+  char *win_csr;      /* certreq's request, base64url DER */
+  char win_nonce[17]; /* the work directory's id */
   /* what runs after a delay (host->work) */
   void (*after_delay)(acme_flow *f);
   long delay_ms;
@@ -88,6 +94,10 @@ int acme_remote(acme_flow *f, const rd_script *sc, json_t *params, rd_remote_cb 
 /* 1 (and failed) unless the script ran and exited 0 with an object. */
 int acme_remote_failed(acme_flow *f, int status, const rd_remote_result *r, const char *what);
 const char *acme_remote_value(const rd_remote_result *r, const char *name);
+
+/* The new key is staged and f->newpub set: record a resumed order and
+ * fetch it, else newAccount and newOrder. */
+void acme_key_ready(acme_flow *f);
 
 /* acme_order.c */
 /* An order object arrived (new, fetched, finalized or polled). */

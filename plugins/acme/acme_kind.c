@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acme_flow.h"
+#include "acme_win.h"
 #include "common/keyscripts.h"
 #include "renewd/plugin_helpers.h"
 
@@ -70,6 +71,8 @@ static void cleaned(rd_step *s, const rd_host_api *h, const json_t *out) {
 static int acme_rollback(rd_step *s, const rd_host_api *h) {
   const char *path =
       json_string_value(json_object_get(json_object_get(h->facts(s), "staged"), "key"));
+  if (h->platform(s) == RD_PLATFORM_WINDOWS)
+    return acme_win_rollback(s, h);
   if (!path) {
     h->done(s, 0, NULL, NULL);
     return 0;
@@ -81,7 +84,7 @@ const rd_step_kind acme_kind_issue = {
     .type = "acme.issue",
     .summary = "ACME (RFC 8555) issuer: http-01 or dns-01 without an agent, the CSR signed on "
                "the target",
-    .platform = RD_PLATFORM_POSIX,
+    .platform = RD_PLATFORM_ANY, /* POSIX (sh + openssl) and Windows (acme_win.c) */
     .flags = RD_KIND_ISSUER | RD_KIND_WINDOW,
     .probe = acme_probe,
     .apply = acme_apply,
