@@ -177,10 +177,9 @@ int acme_win_chal(acme_flow *f, int add, const char *dns_value, rd_remote_cb cb,
                                   add ? "add" : "remove", "name", f->chal_name, "value",
                                   dns_value ? dns_value : ""),
                         cb, arg);
-  p = json_pack("{s:s, s:s, s:s}", "action", add ? "put" : "remove", "token", f->token, "keyauth",
-                add ? f->keyauth : "");
-  json_object_set_new(p, f->iis_site ? "site" : "webroot",
-                      json_string(f->iis_site ? f->iis_site : f->webroot));
+  p = json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", add ? "put" : "remove", "token", f->token,
+                "keyauth", add ? f->keyauth : "", "site", f->iis_site ? f->iis_site : "",
+                "webroot", f->iis_site || !f->webroot ? "" : f->webroot);
   return f->h->remote(f->s, &acme_win_script_http01, p, cb, arg);
 }
 

@@ -102,7 +102,7 @@ static json_t *sim_http01(const json_t *p) {
   const char *token = json_string_value(json_object_get(p, "token"));
   const char *action = json_string_value(json_object_get(p, "action"));
   char path[600];
-  if (site)
+  if (*site)
     ck_assert_str_eq(site, "Default Web Site");
   else
     ck_assert_str_eq(json_string_value(json_object_get(p, "webroot")), "C:\\inetpub\\wwwroot");
@@ -433,6 +433,10 @@ int main(void) {
   tcase_add_test(t, dns01_through_the_hook_with_powershell);
   tcase_add_test(t, http01_under_the_iis_sites_physical_path);
   tcase_add_test(t, configuration_for_windows_paths);
+  suite_add_tcase(s, t);
+  /* its own case: CK_RUN_CASE=ps_texts (tests/e2e/windows_pester.sh) */
+  t = tcase_create("ps_texts");
+  tcase_add_checked_fixture(t, wsetup, wteardown);
   tcase_add_test(t, ps_texts);
   suite_add_tcase(s, t);
   rc = tu_run(s);

@@ -25,9 +25,9 @@ if ([string]$P.action -eq 'put') {
   if (-not (Test-Path -LiteralPath $cfg)) {
     $xml = '<?xml version="1.0" encoding="UTF-8"?><configuration><system.webServer><staticContent>' +
       '<mimeMap fileExtension="." mimeType="text/plain" /></staticContent></system.webServer></configuration>'
-    [System.IO.File]::WriteAllText($cfg, $xml, [System.Text.Encoding]::ASCII)
+    Set-Content -LiteralPath $cfg -Value $xml -Encoding Ascii -NoNewline
   }
-  [System.IO.File]::WriteAllText($file, [string]$P.keyauth, [System.Text.Encoding]::ASCII)
+  Set-Content -LiteralPath $file -Value ([string]$P.keyauth) -Encoding Ascii -NoNewline
   rd_out ([ordered]@{ path = $file })
 } elseif ([string]$P.action -eq 'remove') {
   if (Test-Path -LiteralPath $file) { Remove-Item -LiteralPath $file -Force }

@@ -39,7 +39,8 @@ $reused = $false
 $thumb = ''
 if ([string]$P.request) {
   $t = rdw_thumb ([string]$P.request) 'request'
-  if ((Test-Path -LiteralPath ($reqStore + '\' + $t)) -and (Test-Path -LiteralPath $req)) {
+  $pending = @(Get-ChildItem -Path $reqStore -ErrorAction SilentlyContinue | ForEach-Object { $_.Thumbprint })
+  if (($pending -contains $t) -and (Test-Path -LiteralPath $req)) {
     $reused = $true
     $thumb = $t
   }
