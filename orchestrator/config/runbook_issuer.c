@@ -122,7 +122,8 @@ static void acme_target_path(ld *l, json_t *o, const char *key, int needed, cons
 static void load_acme(ld *l, json_t *o) {
   static const char *const keys[] = {"type", "directory", "account_key", "contact",
                                      "webroot", "challenge_type", "dns_hook", "dns_wait_ms",
-                                     "eab", "profile", "ca_bundle", "poll_ms", "iis_site", NULL};
+                                     "eab", "profile", "ca_bundle", "poll_ms", "iis_site",
+                                     "preferred_chain", NULL};
   static const char *const schemes[] = {"https://", NULL};
   const char *v, *chal;
   int dns01;
@@ -158,6 +159,7 @@ static void load_acme(ld *l, json_t *o) {
   rb_get_int(l, o, "/issuer", "dns_wait_ms", 0, 600000, 0);
   rb_get_int(l, o, "/issuer", "poll_ms", 50, 600000, 2000);
   rb_get_string(l, o, "/issuer", "profile", 0);
+  rb_get_string(l, o, "/issuer", "preferred_chain", 0);
   resolve_ca_bundle(l, o);
   if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_POSIX)) &&
       json_object_get(o, "iis_site"))

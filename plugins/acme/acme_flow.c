@@ -61,6 +61,9 @@ void acme_flow_free(void *p) {
   free(f->chal_url);
   free(f->token);
   free(f->staged);
+  free(f->preferred_chain);
+  json_decref(f->alternates);
+  free(f->chain_default);
   free(f->iis_site);
   free(f->win_store);
   free(f->win_csr);
@@ -426,6 +429,7 @@ int acme_flow_config(acme_flow *f) {
   acme_set_str(&f->profile, json_string_value(json_object_get(iss, "profile")));
   f->dns_wait_ms = (long)json_integer_value(json_object_get(iss, "dns_wait_ms"));
   acme_set_str(&f->iis_site, site);
+  acme_set_str(&f->preferred_chain, json_string_value(json_object_get(iss, "preferred_chain")));
   acme_set_str(&f->win_store, store ? store : "LocalMachine\\My");
   if (!key && !f->win) {
     acme_finish(f, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acme_flow.h"
+#include "acme_int.h"
 #include "acme_win.h"
 #include "common/keyscripts.h"
 #include "renewd/plugin_helpers.h"
@@ -17,7 +18,7 @@ typedef struct send_ctx {
 static void host_answer(rd_step *s, int status, const rd_http_response *r, void *arg) {
   send_ctx *c = arg;
   const rd_host_api *h = acme_flow_host(c->f);
-  char nonce[256], location[2048], retry[32];
+  char nonce[256], location[2048], retry[32], link[2100];
   acme_reply rep = {0};
   (void)s;
   if (!status && r) {
@@ -27,8 +28,12 @@ static void host_answer(rd_step *s, int status, const rd_http_response *r, void 
     rep.retry_after = h->http_header(r, "Retry-After", retry, sizeof retry) ? -1 : atol(retry);
     rep.body = r->body;
     rep.body_len = r->body_len;
+    rep.alternates = json_array();
+    for (size_t i = 0; i < 16 && !h->http_header_at(r, "Link", i, link, sizeof link); i++)
+      acme_link_alternates(link, rep.alternates);
   }
   c->cb(c->f, status, status ? NULL : &rep);
+  json_decref(rep.alternates);
   free(c);
 }
 

@@ -58,16 +58,8 @@ static int leaf_is_for(const char *pem, EVP_PKEY *pub) {
   return ok;
 }
 
-static void cert_got(acme_flow *f, int status, const acme_reply *r) {
-  static const long ok[] = {200, 0};
-  char *pem;
+static void cert_use(acme_flow *f, char *pem) {
   int rc;
-  if (acme_reply_failed(f, status, r, "certificate download", ok))
-    return;
-  if (!(pem = strndup((const char *)r->body, r->body_len))) {
-    acme_fail(f, RD_ENOMEM, "out of memory");
-    return;
-  }
   if (!leaf_is_for(pem, f->newpub)) {
     free(pem);
     /* issued for another key (the staged one was lost after finalize):
@@ -84,6 +76,18 @@ static void cert_got(acme_flow *f, int status, const acme_reply *r) {
   else if ((rc = acme_set_issued(f, pem)))
     acme_fail(f, rc, "CA %s: the certificate at %s cannot be parsed", f->dir_url, f->cert_url);
   free(pem);
+}
+
+static void cert_got(acme_flow *f, int status, const acme_reply *r) {
+  static const long ok[] = {200, 0};
+  char *pem;
+  if (acme_reply_failed(f, status, r, "certificate download", ok))
+    return;
+  if (!(pem = strndup((const char *)r->body, r->body_len))) {
+    acme_fail(f, RD_ENOMEM, "out of memory");
+    return;
+  }
+  acme_chain_choose(f, r, pem, cert_use);
 }
 
 /* --------------------------------------------------------------- finalize */
