@@ -30,6 +30,7 @@
 #include "acme_jws.h"
 #include "acme_ps.h"
 #include "acme_win.h"
+#include "common/winpath.h"
 #include "renewd/plugin_helpers.h"
 #include "windows_ps.h"
 
@@ -48,14 +49,7 @@ const rd_script *const acme_win_scripts[] = {&acme_win_script_new, &acme_win_scr
                                              &acme_win_script_http01, &acme_win_script_dns01,
                                              &acme_win_script_cleanup, NULL};
 
-int acme_win_path_ok(const char *p) {
-  if (!p || !isalpha((unsigned char)p[0]) || p[1] != ':' || p[2] != '\\' || strstr(p, ".."))
-    return 0;
-  for (; *p; p++)
-    if ((unsigned char)*p < 0x20 || strchr("\"*?<>|/", *p))
-      return 0;
-  return 1;
-}
+int acme_win_path_ok(const char *p) { return rd_win_abs_path(p); }
 
 int acme_win_staged_split(const char *staged, char nonce[17], char thumb[41]) {
   const char *c = staged ? strchr(staged, ':') : NULL;
