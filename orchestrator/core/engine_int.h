@@ -207,8 +207,6 @@ int rd_job_request_state(rd_step *s, rd_job_state to);
 /* job.c: forget the job's error and cause (remediation: a finding is not a
  * failure). */
 void rd_job_clear_error(rd_job *j);
-/* job.c: the journal's name for the job's certificate. */
-void job_cert_id(const rd_job *j, char *buf, size_t len);
 /* window.c: before the due decision, the probe of an issuer that may get the
  * renewal window from its CA (RD_KIND_WINDOW): 1 when started (ST_WINDOW;
  * rd_window_asked continues), 0 when there is nothing to ask. */

@@ -114,7 +114,7 @@ static void set_due_facts(rd_job *j) {
 
 /* The journal's name for the job's certificate: its path (POSIX), else the
  * Windows selector, else the runbook's name. */
-void job_cert_id(const rd_job *j, char *buf, size_t len) {
+static void job_cert_id(const rd_job *j, char *buf, size_t len) {
   const char *cert = json_string_value(json_object_get(j->rb->certificate, "cert"));
   if (!cert)
     cert = json_string_value(json_object_get(j->rb->certificate, "thumbprint"));
