@@ -1,5 +1,6 @@
 /* runbook_issuer.c — a certificate's selector (file paths on POSIX, a store selector on
  * Windows) and 'issuer' (scep, adcs), checked against the targets' platforms. */
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -122,7 +123,9 @@ static void acme_target_path(ld *l, json_t *o, const char *key, int needed, cons
   snprintf(ptr, sizeof ptr, "/issuer/%s", key);
   if (needed && !v && !json_object_get(o, key))
     rd_jctx_err(&l->j, "/issuer", 1, "%s needs 'issuer.%s', %s", chal, key, what);
-  else if (v && v[0] != '/')
+  else if (v && (((l->rb->platforms & (1u << RD_PLATFORM_POSIX)) && v[0] != '/') ||
+                 ((l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)) &&
+                  !(isalpha((unsigned char)v[0]) && v[1] == ':' && v[2] == '\\'))))
     rd_jctx_err(&l->j, ptr, 1, "'issuer.%s' must be an absolute path on the target, got '%s'",
                 key, v);
 }
@@ -130,7 +133,8 @@ static void acme_target_path(ld *l, json_t *o, const char *key, int needed, cons
 static void load_acme(ld *l, json_t *o) {
   static const char *const keys[] = {"type", "directory", "account_key", "contact",
                                      "webroot", "challenge_type", "dns_hook", "dns_wait_ms",
-                                     "eab", "profile", "ca_bundle", "poll_ms", NULL};
+                                     "eab", "profile", "ca_bundle", "poll_ms", "iis_site",
+                                     "preferred_chain", NULL};
   static const char *const schemes[] = {"https://", NULL};
   const char *v, *chal;
   int dns01;
@@ -147,7 +151,8 @@ static void load_acme(ld *l, json_t *o) {
                 "'issuer.challenge_type' must be \"http-01\" (the default) or \"dns-01\", got '%s'",
                 chal);
   else if (!json_object_get(o, "challenge_type") || chal)
-    acme_target_path(l, o, dns01 ? "dns_hook" : "webroot", 1, dns01 ? "dns-01" : "http-01",
+    acme_target_path(l, o, dns01 ? "dns_hook" : "webroot",
+                     dns01 || !rb_get_string(l, o, "/issuer", "iis_site", 0), dns01 ? "dns-01" : "http-01",
                      dns01 ? "the executable run on the target as HOOK add|remove NAME VALUE"
                            : "the directory the target's web server serves "
                              "/.well-known/acme-challenge/ from");
@@ -165,11 +170,11 @@ static void load_acme(ld *l, json_t *o) {
   rb_get_int(l, o, "/issuer", "dns_wait_ms", 0, 600000, 0);
   rb_get_int(l, o, "/issuer", "poll_ms", 50, 600000, 2000);
   rb_get_string(l, o, "/issuer", "profile", 0);
+  rb_get_string(l, o, "/issuer", "preferred_chain", 0);
   resolve_ca_bundle(l, o);
-  if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)))
-    rd_jctx_err(&l->j, "/issuer/type", 1,
-                "issuer 'acme' renews POSIX targets (the CSR is signed with openssl on the "
-                "target)");
+  if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_POSIX)) &&
+      json_object_get(o, "iis_site"))
+    rd_jctx_err(&l->j, "/issuer/iis_site", 1, "'issuer.iis_site' is for Windows targets");
 }
 
 void rb_load_issuer(ld *l) {

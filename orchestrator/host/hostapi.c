@@ -405,13 +405,14 @@ typedef struct h_response {
   const char *headers;
 } h_response;
 
-static int h_http_header(const rd_http_response *r, const char *name, char *out, size_t outlen) {
+static int h_http_header_at(const rd_http_response *r, const char *name, size_t index, char *out,
+                            size_t outlen) {
   const char *p = r ? ((const h_response *)r)->headers : NULL;
   size_t nl = name ? strlen(name) : 0;
   if (!nl || !out || !outlen)
     return RD_EINVAL;
   for (; p && *p; p += strcspn(p, "\n"), p += *p == '\n') {
-    if (strncasecmp(p, name, nl) || p[nl] != ':')
+    if (strncasecmp(p, name, nl) || p[nl] != ':' || index-- > 0)
       continue;
     const char *v = p + nl + 1, *end;
     v += strspn(v, " \t");
@@ -425,6 +426,10 @@ static int h_http_header(const rd_http_response *r, const char *name, char *out,
     return 0;
   }
   return RD_ENOTFOUND;
+}
+
+static int h_http_header(const rd_http_response *r, const char *name, char *out, size_t outlen) {
+  return h_http_header_at(r, name, 0, out, outlen);
 }
 
 static void http_done(const rd_http_result *r, void *arg) {
@@ -601,4 +606,5 @@ const rd_host_api rd_host_api_v1 = {
     .b64_encode = rd_base64_encode_str,
     .b64_decode = rd_base64_decode_str,
     .http_header = h_http_header,
+    .http_header_at = h_http_header_at,
 };

@@ -14,6 +14,7 @@
 #include "acme_ari.h"
 #include "acme_int.h"
 #include "acme_jws.h"
+#include "acme_win.h"
 #include "common/keyscripts.h"
 #include "renewd/plugin_helpers.h"
 
@@ -60,6 +61,12 @@ void acme_flow_free(void *p) {
   free(f->chal_url);
   free(f->token);
   free(f->staged);
+  free(f->preferred_chain);
+  json_decref(f->alternates);
+  free(f->chain_default);
+  free(f->iis_site);
+  free(f->win_store);
+  free(f->win_csr);
   EVP_PKEY_free(f->newpub);
   rd_csr_build_free(f->csrb);
   free(f->p_url);
@@ -397,27 +404,34 @@ int acme_flow_config(acme_flow *f) {
   }
   const char *chal = json_string_value(json_object_get(iss, "challenge_type"));
   const char *hook = json_string_value(json_object_get(iss, "dns_hook"));
+  f->win = f->h->platform && f->h->platform(f->s) == RD_PLATFORM_WINDOWS;
+  const char *site = f->win ? json_string_value(json_object_get(iss, "iis_site")) : NULL;
+  const char *store = json_string_value(json_object_get(cert, "store"));
   f->dns01 = chal && !strcmp(chal, "dns-01");
   if (chal && !f->dns01 && strcmp(chal, "http-01")) {
     acme_finish(f, RD_ECONFIG, NULL, "issuer: 'challenge_type' must be \"http-01\" or \"dns-01\"");
     return RD_ECONFIG;
   }
-  if (f->dns01 && (!hook || hook[0] != '/')) {
+  if (f->dns01 && !(f->win ? acme_win_path_ok(hook) : hook && hook[0] == '/')) {
     acme_finish(f, RD_ECONFIG, NULL,
                 "issuer: dns-01 needs 'dns_hook', the absolute path of an executable on the "
                 "target run as HOOK add|remove NAME VALUE");
     return RD_ECONFIG;
   }
-  if (!f->dns01 && (!root || root[0] != '/')) {
+  if (!f->dns01 && !site && !(f->win ? acme_win_path_ok(root) : root && root[0] == '/')) {
     acme_finish(f, RD_ECONFIG, NULL,
                 "issuer: 'webroot' must be the absolute path the target's web server serves "
-                "/.well-known/acme-challenge/ from (http-01)");
+                "/.well-known/acme-challenge/ from (http-01)%s",
+                f->win ? ", or 'iis_site' the IIS site whose physical path does" : "");
     return RD_ECONFIG;
   }
   acme_set_str(&f->dns_hook, hook);
   acme_set_str(&f->profile, json_string_value(json_object_get(iss, "profile")));
   f->dns_wait_ms = (long)json_integer_value(json_object_get(iss, "dns_wait_ms"));
-  if (!key) {
+  acme_set_str(&f->iis_site, site);
+  acme_set_str(&f->preferred_chain, json_string_value(json_object_get(iss, "preferred_chain")));
+  acme_set_str(&f->win_store, store ? store : "LocalMachine\\My");
+  if (!key && !f->win) {
     acme_finish(f, RD_ECONFIG, NULL, "certificate: no key path to stage the new key next to");
     return RD_ECONFIG;
   }
@@ -486,6 +500,10 @@ static void keygen_done(rd_step *s, int status, const rd_remote_result *r, void 
     acme_fail(f, RD_EPROTO, "the new public key cannot be parsed");
     return;
   }
+  acme_key_ready(f);
+}
+
+void acme_key_ready(acme_flow *f) {
   if (f->order_url) {
     /* resuming: the order goes on with the key staged now (an order is
      * bound to a key only at finalize; a lost staged key is made again) */
@@ -574,6 +592,10 @@ static void dir_got_apply(acme_flow *f, int status, const acme_reply *r) {
   rec = f->h->journal_get(f->s, ACME_JOURNAL_KEY);
   int resumed = rec && resume(f, rec);
   json_decref(rec);
+  if (f->win) {
+    acme_win_stage(f, resumed);
+    return;
+  }
   /* new or resumed: the staged key (kept when it is there, else made) */
   if (!resumed && asprintf(&f->staged, "%s%s", f->key_path, RD_STAGED_SUFFIX) < 0) {
     f->staged = NULL;

@@ -33,6 +33,7 @@ typedef struct acme_reply {
   long retry_after;          /* Retry-After in seconds, -1: none */
   const unsigned char *body;
   size_t body_len;
+  json_t *alternates;        /* Link rel="alternate" URLs (borrowed array), or NULL */
 } acme_reply;
 
 /* status: 0 when an answer came (any HTTP status), else RD_E* (r NULL). */

@@ -53,6 +53,18 @@ struct acme_flow {
   json_t *p_payload;
   int p_jwk, p_tries;
   acme_reply_fn p_cb;
+  /* alternate chains (acme_chain.c) */
+  char *preferred_chain; /* the issuer CN of the chain's top, or NULL */
+  json_t *alternates;    /* the download's Link rel="alternate" URLs */
+  size_t alt_i;
+  char *chain_default;   /* kept while the alternates are fetched */
+  void (*chain_use)(acme_flow *f, char *pem);
+  /* a Windows target (acme_win.c): the key and CSR made by certreq */
+  int win;
+  char *iis_site;     /* http-01: the IIS site whose physical path serves the answer */
+  char *win_store;    /* where certreq -accept puts the certificate */
+  char *win_csr;      /* certreq's request, base64url DER */
+  char win_nonce[17]; /* the work directory's id */
   /* what runs after a delay (host->work) */
   void (*after_delay)(acme_flow *f);
   long delay_ms;
@@ -88,6 +100,21 @@ int acme_remote(acme_flow *f, const rd_script *sc, json_t *params, rd_remote_cb 
 /* 1 (and failed) unless the script ran and exited 0 with an object. */
 int acme_remote_failed(acme_flow *f, int status, const rd_remote_result *r, const char *what);
 const char *acme_remote_value(const rd_remote_result *r, const char *name);
+
+/* The new key is staged and f->newpub set: record a resumed order and
+ * fetch it, else newAccount and newOrder. */
+void acme_key_ready(acme_flow *f);
+
+/* acme_chain.c */
+/* The alternate URLs in one Link header value appended to urls (at most 8
+ * in all, https only); how many. */
+int acme_link_alternates(const char *value, json_t *urls);
+/* The issuer CN of a PEM chain's last certificate (malloc'd), or NULL. */
+char *acme_chain_top_issuer(const char *pem);
+/* The chain to use: pem (stolen) or, with preferred_chain, the first
+ * alternate of r whose top matches; use(f, pem) gets it (pem stolen). */
+void acme_chain_choose(acme_flow *f, const acme_reply *r, char *pem,
+                       void (*use)(acme_flow *f, char *pem));
 
 /* acme_order.c */
 /* An order object arrived (new, fetched, finalized or polled). */

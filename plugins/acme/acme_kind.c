@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "acme_flow.h"
+#include "acme_int.h"
+#include "acme_win.h"
 #include "common/keyscripts.h"
 #include "renewd/plugin_helpers.h"
 
@@ -16,7 +18,7 @@ typedef struct send_ctx {
 static void host_answer(rd_step *s, int status, const rd_http_response *r, void *arg) {
   send_ctx *c = arg;
   const rd_host_api *h = acme_flow_host(c->f);
-  char nonce[256], location[2048], retry[32];
+  char nonce[256], location[2048], retry[32], link[2100];
   acme_reply rep = {0};
   (void)s;
   if (!status && r) {
@@ -26,8 +28,12 @@ static void host_answer(rd_step *s, int status, const rd_http_response *r, void 
     rep.retry_after = h->http_header(r, "Retry-After", retry, sizeof retry) ? -1 : atol(retry);
     rep.body = r->body;
     rep.body_len = r->body_len;
+    rep.alternates = json_array();
+    for (size_t i = 0; i < 16 && !h->http_header_at(r, "Link", i, link, sizeof link); i++)
+      acme_link_alternates(link, rep.alternates);
   }
   c->cb(c->f, status, status ? NULL : &rep);
+  json_decref(rep.alternates);
   free(c);
 }
 
@@ -70,6 +76,8 @@ static void cleaned(rd_step *s, const rd_host_api *h, const json_t *out) {
 static int acme_rollback(rd_step *s, const rd_host_api *h) {
   const char *path =
       json_string_value(json_object_get(json_object_get(h->facts(s), "staged"), "key"));
+  if (h->platform(s) == RD_PLATFORM_WINDOWS)
+    return acme_win_rollback(s, h);
   if (!path) {
     h->done(s, 0, NULL, NULL);
     return 0;
@@ -81,7 +89,7 @@ const rd_step_kind acme_kind_issue = {
     .type = "acme.issue",
     .summary = "ACME (RFC 8555) issuer: http-01 or dns-01 without an agent, the CSR signed on "
                "the target",
-    .platform = RD_PLATFORM_POSIX,
+    .platform = RD_PLATFORM_ANY, /* POSIX (sh + openssl) and Windows (acme_win.c) */
     .flags = RD_KIND_ISSUER | RD_KIND_WINDOW,
     .probe = acme_probe,
     .apply = acme_apply,

@@ -13,6 +13,7 @@
 #include "acme_int.h"
 #include "acme_jws.h"
 #include "common/keyscripts.h"
+#include "acme_win.h"
 #include "renewd/plugin_helpers.h"
 
 static long poll_delay(acme_flow *f, const acme_reply *r) {
@@ -28,6 +29,8 @@ int acme_set_issued(acme_flow *f, const char *chain_pem) {
   const char *end = strstr(chain_pem, "-----END CERTIFICATE-----");
   const char *rest;
   size_t leaf_len;
+  if (f->win)
+    return acme_win_install(f, chain_pem);
   if (!end || !f->staged)
     return RD_EPROTO;
   leaf_len = (size_t)(end - chain_pem) + strlen("-----END CERTIFICATE-----");
@@ -55,16 +58,8 @@ static int leaf_is_for(const char *pem, EVP_PKEY *pub) {
   return ok;
 }
 
-static void cert_got(acme_flow *f, int status, const acme_reply *r) {
-  static const long ok[] = {200, 0};
-  char *pem;
+static void cert_use(acme_flow *f, char *pem) {
   int rc;
-  if (acme_reply_failed(f, status, r, "certificate download", ok))
-    return;
-  if (!(pem = strndup((const char *)r->body, r->body_len))) {
-    acme_fail(f, RD_ENOMEM, "out of memory");
-    return;
-  }
   if (!leaf_is_for(pem, f->newpub)) {
     free(pem);
     /* issued for another key (the staged one was lost after finalize):
@@ -81,6 +76,18 @@ static void cert_got(acme_flow *f, int status, const acme_reply *r) {
   else if ((rc = acme_set_issued(f, pem)))
     acme_fail(f, rc, "CA %s: the certificate at %s cannot be parsed", f->dir_url, f->cert_url);
   free(pem);
+}
+
+static void cert_got(acme_flow *f, int status, const acme_reply *r) {
+  static const long ok[] = {200, 0};
+  char *pem;
+  if (acme_reply_failed(f, status, r, "certificate download", ok))
+    return;
+  if (!(pem = strndup((const char *)r->body, r->body_len))) {
+    acme_fail(f, RD_ENOMEM, "out of memory");
+    return;
+  }
+  acme_chain_choose(f, r, pem, cert_use);
 }
 
 /* --------------------------------------------------------------- finalize */
@@ -116,7 +123,7 @@ static void csr_signed(rd_step *s, int status, const rd_remote_result *r, void *
 }
 
 /* The CSR: CN = the first identifier, every identifier a DNS SAN. */
-static void finalize(acme_flow *f) {
+static void finalize_posix(acme_flow *f) {
   X509_NAME *subj = X509_NAME_new();
   GENERAL_NAMES *sans = GENERAL_NAMES_new();
   unsigned char dg[EVP_MAX_MD_SIZE];
@@ -157,6 +164,14 @@ static void finalize(acme_flow *f) {
               json_pack("{s:s, s:s, s:s}", "key", f->staged, "digest", d64, "md", "sha256"),
               csr_signed);
   free(d64);
+}
+
+/* A Windows target's CSR was made and signed there by certreq -new. */
+static void finalize(acme_flow *f) {
+  if (f->win)
+    acme_post(f, f->finalize_url, json_pack("{s:s}", "csr", acme_win_csr(f)), 0, acme_order_got);
+  else
+    finalize_posix(f);
 }
 
 /* ------------------------------------------------------- authorizations */

@@ -12,6 +12,7 @@
 #include "acme_jws.h"
 
 #include "acme_int.h"
+#include "acme_win.h"
 
 int acme_token_ok(const char *token) {
   size_t n = token ? strlen(token) : 0;
@@ -65,12 +66,19 @@ int acme_chal_script(acme_flow *f, int add, rd_remote_cb cb, void *arg) {
     char *value = add ? dns01_value(f->keyauth) : NULL;
     if (add && !value)
       return RD_ECRYPTO;
+    if (f->win) {
+      int rc = acme_win_chal(f, add, value, cb, arg);
+      free(value);
+      return rc;
+    }
     params = json_pack("{s:s, s:s, s:s, s:s}", "hook", f->dns_hook, "action",
                        add ? "add" : "remove", "name", f->chal_name, "value",
                        value ? value : "");
     free(value);
     return f->h->remote(f->s, &acme_script_dns01_hook, params, cb, arg);
   }
+  if (f->win)
+    return acme_win_chal(f, add, NULL, cb, arg);
   if (add)
     params = json_pack("{s:s, s:s, s:s}", "webroot", f->webroot, "token", f->token, "keyauth",
                        f->keyauth);

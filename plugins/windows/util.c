@@ -1,5 +1,6 @@
 /* util.c — see windows_util.h. */
 #include "windows_util.h"
+#include "common/winpath.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -180,14 +181,7 @@ int win_thumb(const char *in, char out[41]) {
   return 0;
 }
 
-int win_abs_path(const char *p) {
-  if (!p || !isalpha((unsigned char)p[0]) || p[1] != ':' || p[2] != '\\' || strstr(p, ".."))
-    return 0;
-  for (; *p; p++)
-    if ((unsigned char)*p < 0x20 || strchr("\"*?<>|/", *p))
-      return 0;
-  return 1;
-}
+int win_abs_path(const char *p) { return rd_win_abs_path(p); }
 
 int win_account_ok(const char *a) {
   const char *bs;

@@ -34,6 +34,11 @@ else
 	bad "test_windows_plugin ps_texts failed:"; sed 's/^/    /' "$work/unit.log"
 fi
 
+# the acme plugin's Windows scripts, next to them (Acme.Tests.ps1 reads BUILD/ps-acme)
+rm -rf "$build/ps-acme"
+CK_RUN_CASE=ps_texts "$build/test_acme_windows" >>"$work/unit.log" 2>&1 && ok "test_acme_windows wrote the acme scripts renewd sends" ||
+	{ bad "test_acme_windows ps_texts failed:"; sed 's/^/    /' "$work/unit.log"; }
+
 pester "$build/ps"
 rc=$?
 t2=$(date +%s)

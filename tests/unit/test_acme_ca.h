@@ -57,6 +57,8 @@ typedef struct fake_ca {
   int hold;            /* keep the next callback instead of answering */
   int other_key;       /* issue the certificate for another key */
   int bad_location;    /* newOrder's Location is not a clean https:// URL */
+  const char *alt_extra; /* an alternate chain: the default one and this PEM on top */
+  int n_alt;           /* alternate chains downloaded */
   acme_reply_fn held;
 } fake_ca;
 
@@ -224,6 +226,7 @@ typedef struct answer {
   const char *location;
   json_t *body; /* or text */
   char *text;
+  json_t *alternates; /* Link rel="alternate" */
 } answer;
 
 /* The binding in newAccount's payload: HS256 by EAB_KEY for EAB_KID over
@@ -347,6 +350,13 @@ static void answer_post(const char *url, const char *jose, answer *a) {
   } else if (!strcmp(url, CA_URL "/cert/1") && CA.chain) {
     a->status = 200;
     a->text = strdup(CA.chain);
+    if (CA.alt_extra)
+      a->alternates = json_pack("[s]", CA_URL "/cert/1/alt");
+  } else if (!strcmp(url, CA_URL "/cert/1/alt") && CA.chain && CA.alt_extra) {
+    CA.n_alt++; /* the same certificate, its chain ending in a cross-signed CA */
+    a->status = 200;
+    if (asprintf(&a->text, "%s%s", CA.chain, CA.alt_extra) < 0)
+      a->text = NULL;
   } else {
     violation("%s: unexpected request", url);
     a->status = 404;
@@ -393,7 +403,9 @@ static int fake_send(acme_flow *f, const char *url, const char *jose, acme_reply
   r.retry_after = a.retry_after;
   r.body = (const unsigned char *)(a.text ? a.text : "");
   r.body_len = a.text ? strlen(a.text) : 0;
+  r.alternates = a.alternates;
   cb(f, 0, &r);
+  json_decref(a.alternates);
   json_decref(a.body);
   free(a.text);
   return 0;
@@ -455,7 +467,7 @@ static void teardown(void) {
   lh_sh("rm -rf %s", T);
 }
 
-static int challenge_files(void) {
+__attribute__((unused)) static int challenge_files(void) {
   char *n = lh_sh_out("ls -A %s/.well-known/acme-challenge 2>/dev/null | wc -l", WEBROOT);
   int r = n ? atoi(n) : -1;
   free(n);
@@ -467,7 +479,7 @@ static const char *journal_state(void) {
   return json_string_value(json_object_get(rec, "state"));
 }
 
-static void expect_issued(void) {
+__attribute__((unused)) static void expect_issued(void) {
   json_t *nc = json_object_get(lh_facts(job), "new_cert");
   ck_assert_ptr_nonnull(nc);
   ck_assert_str_eq(json_string_value(json_array_get(json_object_get(nc, "sans"), 0)),

@@ -252,7 +252,7 @@ START_TEST(late_answers_after_cancel_do_nothing) {
   ck_assert_ptr_nonnull(CA.held);
   acme_flow_cancel(kept);
   static const char dir[] = "{\"newNonce\":\"a\",\"newAccount\":\"b\",\"newOrder\":\"c\"}";
-  acme_reply r = {200, "nonce-x", NULL, -1, (const unsigned char *)dir, sizeof dir - 1};
+  acme_reply r = {200, "nonce-x", NULL, -1, (const unsigned char *)dir, sizeof dir - 1, NULL};
   int before = CA.n_requests;
   CA.held(kept, RD_ECANCELED, NULL);
   CA.held(kept, 0, &r);

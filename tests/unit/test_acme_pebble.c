@@ -26,11 +26,13 @@
 #include <openssl/pem.h>
 
 #include "acme_flow.h"
+#include "acme_int.h"
 #include "base/err.h"
 #include "localhost_api.h"
 #include "testutil.h"
 
 static char RUN[256], WEBROOT[300], CACERT[300], DIR_URL[128], MGMT[64];
+static int PEBBLE_MGMT; /* pebble's management port: /roots/N */
 static pid_t pebble_pid, cts_pid, web_pid;
 static int web_fd = -1;
 
@@ -97,8 +99,10 @@ static pid_t spawn(const char *log, char *const argv[], int nosleep) {
     FILE *f = freopen(log, "w", stdout);
     (void)f;
     dup2(1, 2);
-    if (nosleep)
+    if (nosleep) { /* pebble: no validation delay; one alternate chain (another root) */
       setenv("PEBBLE_VA_NOSLEEP", "1", 1);
+      setenv("PEBBLE_ALTERNATE_ROOTS", "1", 1);
+    }
     execvp(argv[0], argv);
     _exit(127);
   }
@@ -142,6 +146,7 @@ static int start_servers(void) {
   snprintf(dns, sizeof dns, "127.0.0.1:%d", dp);
   snprintf(cmg, sizeof cmg, "127.0.0.1:%d", cp);
   snprintf(MGMT, sizeof MGMT, "http://127.0.0.1:%d", cp);
+  PEBBLE_MGMT = mp;
   snprintf(DIR_URL, sizeof DIR_URL, "https://127.0.0.1:%d/dir", lp);
   snprintf(logc, sizeof logc, "%s/challtestsrv.log", RUN);
   snprintf(logp, sizeof logp, "%s/pebble.log", RUN);
@@ -168,6 +173,7 @@ static int start_servers(void) {
 typedef struct hdrs {
   char nonce[128], location[512];
   long retry_after;
+  json_t *alts; /* Link rel="alternate" */
 } hdrs;
 
 static size_t on_header(char *b, size_t size, size_t n, void *arg) {
@@ -182,6 +188,8 @@ static size_t on_header(char *b, size_t size, size_t n, void *arg) {
     snprintf(h->location, sizeof h->location, "%s", line + 10);
   else if (!strncasecmp(line, "retry-after: ", 13))
     h->retry_after = atol(line + 13);
+  else if (!strncasecmp(line, "link: ", 6))
+    acme_link_alternates(line + 6, h->alts);
   return len;
 }
 
@@ -195,7 +203,7 @@ static int n_new_order; /* orders pebble created */
 
 static int curl_send(acme_flow *f, const char *url, const char *jose, acme_reply_fn cb) {
   CURL *c;
-  hdrs h = {"", "", -1};
+  hdrs h = {"", "", -1, NULL};
   char *body = NULL;
   size_t blen = 0;
   long code = 0;
@@ -205,6 +213,7 @@ static int curl_send(acme_flow *f, const char *url, const char *jose, acme_reply
     cb(f, RD_ENETWORK, NULL); /* as if the connection broke */
     return 0;
   }
+  h.alts = json_array();
   FILE *mem = open_memstream(&body, &blen);
   c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url);
@@ -227,8 +236,9 @@ static int curl_send(acme_flow *f, const char *url, const char *jose, acme_reply
   curl_slist_free_all(hl);
   fclose(mem);
   acme_reply r = {code, h.nonce[0] ? h.nonce : NULL, h.location[0] ? h.location : NULL,
-                  h.retry_after, (const unsigned char *)body, blen};
+                  h.retry_after, (const unsigned char *)body, blen, h.alts};
   cb(f, rc == CURLE_OK ? 0 : RD_ENETWORK, rc == CURLE_OK ? &r : NULL);
+  json_decref(h.alts);
   free(body);
   return 0;
 }
@@ -324,6 +334,31 @@ START_TEST(pebble_resumed_job_finishes_the_same_order) {
 }
 END_TEST
 
+/* PEBBLE_ALTERNATE_ROOTS=1: each certificate also comes with a chain to a
+ * second root (Link rel="alternate"); preferred_chain names that root. */
+START_TEST(pebble_takes_the_preferred_alternate_chain) {
+  char *r0 = lh_sh_out("curl -fsk https://127.0.0.1:%d/roots/0", PEBBLE_MGMT);
+  char *r1 = lh_sh_out("curl -fsk https://127.0.0.1:%d/roots/1", PEBBLE_MGMT);
+  char *cn0 = r0 ? acme_chain_top_issuer(r0) : NULL, *cn1 = r1 ? acme_chain_top_issuer(r1) : NULL;
+  char extra[300], *top;
+  ck_assert_msg(cn0 && cn1 && strcmp(cn0, cn1), "pebble's roots: %s / %s", cn0, cn1);
+  for (int i = 0; i < 2; i++) {
+    snprintf(extra, sizeof extra, "\"preferred_chain\": \"%s\"", i ? cn0 : cn1);
+    new_job(extra);
+    int st = lh_phase(job, &kind, RD_PHASE_APPLY, NULL, &out);
+    ck_assert_msg(st == 0, "%s: %s", rd_errname(st), out.msg);
+    expect_issued();
+    top = acme_chain_top_issuer(json_string_value(json_object_get(lh_facts(job), "ca_pem")));
+    ck_assert_str_eq(top ? top : "(none)", i ? cn0 : cn1);
+    free(top);
+  }
+  free(r0);
+  free(r1);
+  free(cn0);
+  free(cn1);
+}
+END_TEST
+
 START_TEST(pebble_issues_through_dns01_hook) {
   char hook[340], extra[600];
   snprintf(hook, sizeof hook, "%s/dns-hook", T);
@@ -375,6 +410,7 @@ int main(void) {
   tcase_add_test(t, pebble_issues_through_http01);
   tcase_add_test(t, pebble_resumed_job_finishes_the_same_order);
   tcase_add_test(t, pebble_issues_through_dns01_hook);
+  tcase_add_test(t, pebble_takes_the_preferred_alternate_chain);
   suite_add_tcase(s, t);
   rc = tu_run(s);
   stop_servers();

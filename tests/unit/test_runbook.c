@@ -192,7 +192,7 @@ static const bad_case bad[] = {
     {"win-no-selector", "", 6, 3, "'certificate' needs a selector for Windows targets"},
     {"win-posix-key", "", 6, 77, "'certificate.cert' is a file path for POSIX targets"},
     {"win-scep", "", 7, 22, "issuer 'scep' renews POSIX targets"},
-    {"win-acme", "", 7, 22, "issuer 'acme' renews POSIX targets"},
+    {"win-acme", "", 7, 132, "'issuer.dns_hook' must be an absolute path on the target, got '/x'"},
     {"win-bad-config", "", 7, 40, "'issuer.config' must be \"<CA host>\\\\<CA name>\""},
     {"win-thumbprint", "", 6, 62, "'certificate.thumbprint' must be a SHA-1 thumbprint"},
     {"inventory-missing", "", 3, 28, "/runbooks/bad/../inv/nonexistent.json': no such file"},

@@ -235,6 +235,11 @@ typedef struct rd_host_api {
    * (host_api_min), so an older host refuses it rather than calling past
    * the table's end. */
   int (*http_header)(const rd_http_response *r, const char *name, char *out, size_t outlen);
+  /* The same for the index-th (from 0) header named name, for headers that
+   * come more than once (ACME's Link: rel="alternate"). Appended after
+   * http_header, as above. */
+  int (*http_header_at)(const rd_http_response *r, const char *name, size_t index, char *out,
+                        size_t outlen);
 } rd_host_api;
 
 /* Results: {"changes": [{"what", "old", "new"}]}. Header-only helpers so
