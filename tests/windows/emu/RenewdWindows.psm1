@@ -32,4 +32,141 @@ function ConvertFrom-RenewdWindowsPath([string]$Path) {
   return (Join-Path (Join-Path $env:RENEWD_WIN_ROOT $Matches[1].ToLowerInvariant()) ($Matches[2] -replace '\\', '/'))
 }
 
-Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
+# ---------------------------------------------------------------- Cert:
+# Cert:\LocalMachine\<store>, as the certificate provider shows it
+# (about_Certificate_Provider:
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.security/about/about_certificate_provider):
+# the items of a store are X509Certificate2 objects; Remove-Item deletes a
+# certificate and keeps its private key unless -DeleteKey is given.
+# Backed by files under RENEWD_WIN_ROOT/emu/cert/LocalMachine/<store>/:
+#   <THUMBPRINT>.cer      the certificate (DER)
+#   <THUMBPRINT>.keyprov  its CERT_KEY_PROV_INFO_PROP_ID property
+#                         (https://learn.microsoft.com/windows/win32/api/wincrypt/ns-wincrypt-crypt_key_prov_info),
+#                         one line each: container, provider name, provider
+#                         type (0 = CNG), flags (0x20 = machine key), key
+#                         spec, and the key file relative to
+#                         C:\ProgramData\Microsoft\Crypto (RSA\MachineKeys\<unique
+#                         name> for CAPI, Keys\<unique name> for CNG: "Key
+#                         Storage and Retrieval",
+#                         https://learn.microsoft.com/windows/win32/seccng/key-storage-and-retrieval)
+# The key file holds the private key (PKCS#8 PEM here, not the provider's
+# format). HasPrivateKey is true while the key file exists, so a
+# certificate removed without -DeleteKey and imported again finds its key.
+# The machine's stores (My, Root, CA, REQUEST) exist from the start. Only
+# the LocalMachine location and the parameters renewd's scripts use are
+# emulated; anything else on Cert: fails.
+function Get-RenewdCertStoreDir([string]$Path) {
+  if ($Path -notmatch '^Cert:\\LocalMachine\\([^\\]+)(?:\\([0-9A-Fa-f]{40}))?\\?\z') { return $null }
+  $d = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $Matches[1])
+  return [pscustomobject]@{ Dir = $d; Thumb = $(if ($Matches.Count -gt 2) { $Matches[2].ToUpperInvariant() } else { $null }) }
+}
+
+function Read-RenewdKeyProv([string]$File) {
+  $l = [System.IO.File]::ReadAllLines($File)
+  return [pscustomobject]@{ Container = $l[0]; Provider = $l[1]; Type = [int]$l[2]; Flags = [int]$l[3]; KeySpec = [int]$l[4]; KeyFile = $l[5] }
+}
+
+# The certificate of <dir>/<thumb>.cer, with its private key when the key
+# file named by its .keyprov exists.
+function Get-RenewdEmuCert([string]$Dir, [string]$Thumb) {
+  $cer = [System.IO.Path]::Combine($Dir, $Thumb + '.cer')
+  $x = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([System.IO.File]::ReadAllBytes($cer))
+  $kp = [System.IO.Path]::Combine($Dir, $Thumb + '.keyprov')
+  if (-not [System.IO.File]::Exists($kp)) { return $x }
+  $rel = (Read-RenewdKeyProv $kp).KeyFile -replace '\\', '/'
+  $kf = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'c', 'ProgramData', 'Microsoft', 'Crypto', $rel)
+  if (-not [System.IO.File]::Exists($kf)) { return $x }
+  $pem = [System.IO.File]::ReadAllText($kf)
+  $key = $(if ($x.PublicKey.Oid.Value -eq '1.2.840.10045.2.1') { [System.Security.Cryptography.ECDsa]::Create() } else { [System.Security.Cryptography.RSA]::Create() })
+  $key.ImportFromPem($pem)
+  $withKey = $(if ($key -is [System.Security.Cryptography.ECDsa]) {
+      [System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::CopyWithPrivateKey($x, $key)
+    } else {
+      [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::CopyWithPrivateKey($x, $key)
+    })
+  return $withKey
+}
+
+function Test-RenewdCertPath([string]$Path) {
+  return ($Path -like 'Cert:*') -and [bool]$env:RENEWD_WIN_ROOT
+}
+
+function Get-ChildItem {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [string]$Filter, [switch]$Recurse, [switch]$Force,
+    [switch]$File, [switch]$Directory, [switch]$Name)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) { return Microsoft.PowerShell.Management\Get-ChildItem @PSBoundParameters }
+  foreach ($one in $p) {
+    $s = Get-RenewdCertStoreDir $one
+    if (-not $s -or $s.Thumb -or -not [System.IO.Directory]::Exists($s.Dir)) {
+      Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound
+      continue
+    }
+    foreach ($f in [System.IO.Directory]::GetFiles($s.Dir, '*.cer') | Sort-Object) {
+      Get-RenewdEmuCert $s.Dir ([System.IO.Path]::GetFileNameWithoutExtension($f))
+    }
+  }
+}
+
+function Get-Item {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [switch]$Force)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) { return Microsoft.PowerShell.Management\Get-Item @PSBoundParameters }
+  foreach ($one in $p) {
+    $s = Get-RenewdCertStoreDir $one
+    if ($s -and $s.Thumb -and [System.IO.File]::Exists([System.IO.Path]::Combine($s.Dir, $s.Thumb + '.cer'))) {
+      Get-RenewdEmuCert $s.Dir $s.Thumb
+    } else {
+      Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound
+    }
+  }
+}
+
+function Test-Path {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, $PathType, [switch]$IsValid)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) { return Microsoft.PowerShell.Management\Test-Path @PSBoundParameters }
+  foreach ($one in $p) {
+    $s = Get-RenewdCertStoreDir $one
+    if (-not $s) { $false }
+    elseif ($s.Thumb) { [System.IO.File]::Exists([System.IO.Path]::Combine($s.Dir, $s.Thumb + '.cer')) }
+    else { [System.IO.Directory]::Exists($s.Dir) }
+  }
+}
+
+function Remove-Item {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [switch]$Recurse, [switch]$Force, [switch]$DeleteKey)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) {
+    [void]$PSBoundParameters.Remove('DeleteKey')
+    return Microsoft.PowerShell.Management\Remove-Item @PSBoundParameters
+  }
+  foreach ($one in $p) {
+    $s = Get-RenewdCertStoreDir $one
+    $cer = $(if ($s -and $s.Thumb) { [System.IO.Path]::Combine($s.Dir, $s.Thumb + '.cer') } else { $null })
+    if (-not $cer -or -not [System.IO.File]::Exists($cer)) {
+      Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound
+      continue
+    }
+    $kp = [System.IO.Path]::Combine($s.Dir, $s.Thumb + '.keyprov')
+    if ($DeleteKey -and [System.IO.File]::Exists($kp)) {
+      $kf = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'c', 'ProgramData', 'Microsoft', 'Crypto', ((Read-RenewdKeyProv $kp).KeyFile -replace '\\', '/'))
+      [System.IO.File]::Delete($kf)
+    }
+    [System.IO.File]::Delete($kp)
+    [System.IO.File]::Delete($cer)
+  }
+}
+
+if ($env:RENEWD_WIN_ROOT) {
+  foreach ($st in 'My', 'Root', 'CA', 'REQUEST') {
+    [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
+  }
+  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Get-ChildItem, Get-Item, Test-Path, Remove-Item
+} else {
+  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
+}
