@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# windows_lab.sh — the lab's emulated Windows host (contrib/lab/winhost:
+# sshd whose sessions run renewd-pshost as Windows OpenSSH runs a command,
+# SFTP with Windows paths) reached by the real renewd over real SSH.
+#
+# Brings up its own 1-host lab (own directory and netns) and `lab win up`,
+# then: command lines through sshd (cmd.exe's and the C runtime's rules,
+# exit codes), renewd's own -EncodedCommand line (`renewd debug exec`),
+# SFTP uploads to C:\Windows\Temp in the three spellings, the emulated
+# Cert:\LocalMachine (Remove-Item with and without -DeleteKey), and
+# `renewd inventory` of the shipped NDES runbooks (windows-ndes-ra.json,
+# windows-ndes-ra-eea.json; their certificates are v1 templates, whose
+# name is in the certificate) finding the RA certificates issued by an
+# OpenSSL CA, CAPI and CNG keys, the store script uploaded and run with
+# -File, the machine unchanged afterwards.
+# Needs root. Prints "windows_lab: N passed, M failed".
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LAB=$ROOT/contrib/lab/lab
+RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
+export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
+export RENEWD_LAB_DIR=${WINLAB_DIR:-/var/lib/renewd-lab-win}
+export RENEWD_LAB_NETNS=${WINLAB_NETNS:-renewd-lab-win}
+# shellcheck source=lib/winhost.sh
+. "$HERE/lib/winhost.sh"
+
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
+bad() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
+finish() { printf 'windows_lab: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
+
+[[ $(id -u) == 0 ]] || { echo "windows_lab: SKIP: needs root (network namespaces, sshd)"; exit 77; }
+[[ -x $RENEWD ]] || { echo "windows_lab: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
+command -v dotnet >/dev/null || { echo "windows_lab: dotnet is missing; run contrib/tests-deps.sh" >&2; exit 2; }
+bash "$ROOT/tests/windows/build.sh" >/dev/null || { echo "windows_lab: cannot build the host" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/windows_lab.XXXXXX)
+cleanup() {
+	"$LAB" down --purge >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+t0=$(date +%s)
+"$LAB" down --purge >/dev/null 2>&1 || true
+if ! "$LAB" up --hosts 1 --tls 0 --no-enroll >"$WORK/up.log" 2>&1 || ! "$LAB" win up --fresh >>"$WORK/up.log" 2>&1; then
+	bad "lab up + lab win up:"; sed 's/^/    /' "$WORK/up.log"
+	finish; exit 1
+fi
+ok "lab up --hosts 1, lab win up ($(($(date +%s) - t0)) s)"
+# shellcheck disable=SC1091
+. "$RENEWD_LAB_DIR/lab.env"
+W=$LAB_DIR/win
+WR=$W/root
+ADDR=$("$LAB" win addr)
+KH=$W/known_hosts
+inns() { ip netns exec "$LAB_NETNS" "$@"; }
+wssh() { inns ssh -q -i "$LAB_KEY" -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes -o BatchMode=yes "$LAB_USER@$ADDR" "$@"; }
+enc() { printf '%s' "$1" | iconv -f UTF-8 -t UTF-16LE | base64 -w0; }
+
+# ---------------------------------------------------------------- sessions
+out=$(wssh 'powershell.exe -NoProfile -Command "$env:windir; exit 5"' 2>&1); rc=$?
+if [[ $rc == 5 && $out == 'C:\Windows' ]]; then ok "ssh: powershell.exe -Command, exit 5, %windir%"; else bad "ssh -Command: rc $rc, [$out]"; fi
+out=$(wssh 'powershell.exe -Command 1 & calc' 2>&1); rc=$?
+if [[ $rc == 1 && $out == *"does not interpret '&'"* ]]; then ok "ssh: & outside quotes is not run"; else bad "ssh &: rc $rc, [$out]"; fi
+out=$(wssh 'ls -la /' 2>&1); rc=$?
+if [[ $rc == 49 && $out == *"is not recognized"* ]]; then ok "ssh: a POSIX command is not recognized (9009)"; else bad "ssh ls: rc $rc, [$out]"; fi
+inns "$RENEWD" debug exec --known-hosts "$KH" --identity "$LAB_KEY" --user "$LAB_USER" "$ADDR" -- \
+	"powershell.exe -NoProfile -NonInteractive -EncodedCommand $(enc '[Console]::Out.Write("enc|" + $PSVersionTable.PSEdition); exit 7')" \
+	>"$WORK/exec.json" 2>"$WORK/exec.err"
+if jq -e '.exit == 7 and .stdout == "enc|Core"' "$WORK/exec.json" >/dev/null; then
+	ok "renewd debug exec: -EncodedCommand, exit 7, stdout"
+else
+	bad "renewd debug exec: $(cat "$WORK/exec.json" "$WORK/exec.err")"
+fi
+
+# ---------------------------------------------------------------- SFTP
+printf 'param($a)\n"uploaded $a"\n' >"$WORK/up.ps1"
+cat >"$WORK/sftp.batch" <<'EOF'
+put up.ps1 /C:/Windows/Temp/a.ps1
+put up.ps1 /C:/Windows/Temp/b.ps1
+-rename /C:/Windows/Temp/a.ps1 /C:/Windows/Temp/b.ps1
+put up.ps1 /C:/Windows/Temp/../../../../x.ps1
+EOF
+(cd "$WORK" && inns sftp -q -b sftp.batch -i "$LAB_KEY" -o UserKnownHostsFile="$KH" "$LAB_USER@$ADDR") >"$WORK/sftp.log" 2>&1
+# (the OpenSSH client sends only /C:/…; renewd's C:\… is the inventory below)
+if [[ -f $WR/c/Windows/Temp/a.ps1 && -f $WR/c/Windows/Temp/b.ps1 ]]; then
+	ok "sftp: /C:/… lands on the emulated C: drive"
+else
+	bad "sftp uploads: $(cd "$WR" && find . -name '*.ps1') $(cat "$WORK/sftp.log")"
+fi
+if grep -q 'rename.*Failure' "$WORK/sftp.log" && [[ -f $WR/c/Windows/Temp/a.ps1 ]]; then ok "sftp: rename onto an existing file fails"; else bad "sftp rename: $(cat "$WORK/sftp.log")"; fi
+if [[ -f $WR/c/x.ps1 ]] && ! find "$LAB_DIR" -maxdepth 2 -name x.ps1 | grep -q .; then ok "sftp: .. stops at C:\\"; else bad "sftp ..: $(find "$LAB_DIR" -name x.ps1)"; fi
+out=$(wssh 'powershell.exe -NoProfile -File C:\Windows\Temp\a.ps1 xyz' 2>&1)
+if [[ $out == 'uploaded xyz' ]]; then ok "ssh: -File C:\\Windows\\Temp\\a.ps1 runs the upload"; else bad "-File upload: [$out]"; fi
+rm -f "$WR/c/Windows/Temp/a.ps1" "$WR/c/Windows/Temp/b.ps1" "$WR/c/x.ps1"
+
+# ---------------------------------------------------------------- the CA and the certificates
+CA=$WORK/ca
+mkdir -p "$CA"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CA/ca.key" -out "$CA/ca.pem" -days 3650 -subj "/CN=Corp Issuing CA" 2>/dev/null
+issue() { # NAME TEMPLATE DAYS: a certificate with the v1 template name (certificateTemplateName, BMPString)
+	openssl req -newkey rsa:2048 -nodes -keyout "$CA/$1.key" -out "$CA/$1.csr" -subj "/CN=$1" 2>/dev/null
+	printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$2" >"$CA/$1.ext"
+	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial -days "$3" -out "$CA/$1.pem" -extfile "$CA/$1.ext" 2>/dev/null
+}
+issue NDES01-MSCEP-RA CEPEncryption 30
+issue NDES01-EEA EnrollmentAgentOffline 20
+T_CEP=$(win_seed_cert "$WR" My "$CA/NDES01-MSCEP-RA.pem" "$CA/NDES01-MSCEP-RA.key" capi 'CEP-RA-container')
+T_EEA=$(win_seed_cert "$WR" My "$CA/NDES01-EEA.pem" "$CA/NDES01-EEA.key" cng 'EEA-RA-container')
+win_seed_cert "$WR" Root "$CA/ca.pem" >/dev/null
+chown -R "$LAB_USER" "$WR"
+
+# ---------------------------------------------------------------- Cert:\LocalMachine
+out=$(wssh "powershell.exe -NoProfile -Command \"@(Get-ChildItem -Path Cert:\\LocalMachine\\My | ForEach-Object { \$_.Thumbprint + ':' + \$_.HasPrivateKey + ':' + \$_.GetType().Name }) -join ','\"" 2>&1)
+want="$(printf '%s\n' "$T_CEP:True:X509Certificate2" "$T_EEA:True:X509Certificate2" | sort | paste -sd,)"
+if [[ $out == "$want" ]]; then ok "Cert:\\LocalMachine\\My lists X509Certificate2s with their keys"; else bad "Cert: list: [$out], want [$want]"; fi
+# Remove-Item keeps the key unless -DeleteKey (about_Certificate_Provider)
+issue TMP1 CEPEncryption 5
+T_TMP=$(win_seed_cert "$WR" My "$CA/TMP1.pem" "$CA/TMP1.key" capi 'tmp-container')
+kf=$WR/c/ProgramData/Microsoft/Crypto/$(sed -n 6p "$WR/emu/cert/LocalMachine/My/$T_TMP.keyprov" | tr '\\' /)
+chown -R "$LAB_USER" "$WR"
+wssh "powershell.exe -NoProfile -Command \"Remove-Item -LiteralPath Cert:\\LocalMachine\\My\\$T_TMP\"" >/dev/null 2>&1
+if [[ ! -e $WR/emu/cert/LocalMachine/My/$T_TMP.cer && -f $kf ]]; then ok "Remove-Item: the certificate goes, its key file stays"; else bad "Remove-Item without -DeleteKey"; fi
+win_seed_cert "$WR" My "$CA/TMP1.pem" "$CA/TMP1.key" capi 'tmp-container' >/dev/null
+chown -R "$LAB_USER" "$WR"
+wssh "powershell.exe -NoProfile -Command \"Remove-Item -LiteralPath Cert:\\LocalMachine\\My\\$T_TMP -DeleteKey\"" >/dev/null 2>&1
+if [[ ! -e $WR/emu/cert/LocalMachine/My/$T_TMP.cer && ! -e $kf ]]; then ok "Remove-Item -DeleteKey: the key file goes too"; else bad "Remove-Item -DeleteKey"; fi
+
+# ---------------------------------------------------------------- renewd inventory, shipped runbooks
+runbook() { # SHIPPED OUT: the shipped runbook aimed at the emulated host
+	jq --arg a "$ADDR" --arg u "$LAB_USER" --arg i "$LAB_KEY" --arg k "$KH" \
+		'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)' \
+		"$ROOT/runbooks/$1" >"$2"
+}
+inventory() { # SHIPPED THUMBPRINT PROVIDER
+	local rb=$WORK/${1%.json}.json before after
+	runbook "$1" "$rb"
+	: >"$W/sessions.log"
+	before=$(win_state "$WR")
+	if ! inns "$RENEWD" inventory "$rb" --json >"$WORK/inv.json" 2>"$WORK/inv.err"; then
+		bad "$1: renewd inventory failed: $(cat "$WORK/inv.err")"
+		return
+	fi
+	after=$(win_state "$WR")
+	if jq -e --arg t "$2" --arg p "$3" '[.jobs[0].steps[0].phases.probe.result.detail | select(.thumbprint == $t and .key_provider == $p and .key_match == true and .duplicates == 0)] | length == 1' \
+		"$WORK/inv.json" >/dev/null; then
+		ok "$1: inventory finds $2 ($3 key, matching)"
+	else
+		bad "$1: inventory: $(jq -c '.jobs[0].steps[0].phases' "$WORK/inv.json" 2>/dev/null || cat "$WORK/inv.json")"
+	fi
+	if grep -Eq '^powershell\.exe .*-File C:\\Windows\\Temp\\renewd-windows\.store\.list-[0-9a-f]{16}\.ps1$' "$W/sessions.log" &&
+		grep -qx 'renewd-winhost-sftp' "$W/sessions.log"; then
+		ok "$1: the store script was uploaded over SFTP and run with -File"
+	else
+		bad "$1: sessions: $(cut -c1-160 "$W/sessions.log")"
+	fi
+	if [[ $before == "$after" ]]; then ok "$1: the emulated machine is unchanged (the upload removed itself)"; else bad "$1: the machine changed: $(diff <(echo "$before") <(echo "$after"))"; fi
+}
+inventory windows-ndes-ra.json "$T_CEP" CAPI
+inventory windows-ndes-ra-eea.json "$T_EEA" CNG
+
+echo "windows_lab: $(($(date +%s) - t0)) s"
+finish
