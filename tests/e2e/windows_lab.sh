@@ -6,11 +6,11 @@
 # Brings up its own 1-host lab (own directory and netns) and `lab win up`,
 # then: command lines through sshd (cmd.exe's and the C runtime's rules,
 # exit codes), renewd's own -EncodedCommand line (`renewd debug exec`),
-# SFTP uploads to C:\Windows\Temp in the three spellings, the emulated
+# SFTP uploads to C:\Windows\Temp (/C:/… and renewd's C:\…), the emulated
 # Cert:\LocalMachine (Remove-Item with and without -DeleteKey), and
-# `renewd inventory` of the shipped NDES runbooks (windows-ndes-ra.json,
-# windows-ndes-ra-eea.json; their certificates are v1 templates, whose
-# name is in the certificate) finding the RA certificates issued by an
+# `renewd inventory` of every shipped Windows runbook (the NDES pair,
+# v1 templates named in the certificate; SCOM, IIS, SQL Server, ConfigMgr,
+# v2 templates named by X509Extension.Format()) finding the certificates issued by an
 # OpenSSL CA, CAPI and CNG keys, the store script uploaded and run with
 # -File, the machine unchanged afterwards.
 # Needs root. Prints "windows_lab: N passed, M failed".
@@ -99,21 +99,42 @@ rm -f "$WR/c/Windows/Temp/a.ps1" "$WR/c/Windows/Temp/b.ps1" "$WR/c/x.ps1"
 CA=$WORK/ca
 mkdir -p "$CA"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CA/ca.key" -out "$CA/ca.pem" -days 3650 -subj "/CN=Corp Issuing CA" 2>/dev/null
-issue() { # NAME TEMPLATE DAYS: a certificate with the v1 template name (certificateTemplateName, BMPString)
+issue() { # NAME TEMPLATE DAYS [V2-OID]: a certificate naming its template as AD CS does: a v1
+	# template by name (certificateTemplateName, BMPString), a v2 one by OID (CertificateTemplate)
 	openssl req -newkey rsa:2048 -nodes -keyout "$CA/$1.key" -out "$CA/$1.csr" -subj "/CN=$1" 2>/dev/null
-	printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$2" >"$CA/$1.ext"
-	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial -days "$3" -out "$CA/$1.pem" -extfile "$CA/$1.ext" 2>/dev/null
+	if [ -n "${4:-}" ]; then
+		printf '1.3.6.1.4.1.311.21.7=ASN1:SEQUENCE:tmpl\nkeyUsage=critical,digitalSignature,keyEncipherment\n[tmpl]\noid=OID:%s\nmajor=INTEGER:100\nminor=INTEGER:3\n' "$4"
+	else
+		printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$2"
+	fi >"$CA/$1.ext"
+	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial -days "$3" -out "$CA/$1.pem" \
+		-extfile "$CA/$1.ext" -extensions default 2>/dev/null
 }
 issue NDES01-MSCEP-RA CEPEncryption 30
 issue NDES01-EEA EnrollmentAgentOffline 20
 T_CEP=$(win_seed_cert "$WR" My "$CA/NDES01-MSCEP-RA.pem" "$CA/NDES01-MSCEP-RA.key" capi 'CEP-RA-container')
 T_EEA=$(win_seed_cert "$WR" My "$CA/NDES01-EEA.pem" "$CA/NDES01-EEA.key" cng 'EEA-RA-container')
 win_seed_cert "$WR" Root "$CA/ca.pem" >/dev/null
+# v2 templates: the machine knows their names (emu/templates: what
+# X509Extension.Format() renders), except the last one's
+V2=1.3.6.1.4.1.311.21.8.4242.7
+issue scomgw01 OperationsManagerCertificate 25 $V2.1
+issue web01 ConfigMgrWebServerCertificates 25 $V2.2
+issue sql01 SQLServerTLS 25 $V2.3
+issue ndes01-client ConfigMgrClientCertificate 25 $V2.4
+issue unknown-template ConfigMgrClientCertificate 25 $V2.5
+printf '%s\n' "$V2.1 OperationsManagerCertificate" "$V2.2 ConfigMgrWebServerCertificates" "$V2.3 SQLServerTLS" \
+	"$V2.4 ConfigMgrClientCertificate" >"$WR/emu/templates"
+T_SCOM=$(win_seed_cert "$WR" My "$CA/scomgw01.pem" "$CA/scomgw01.key" capi scom-c)
+T_WEB=$(win_seed_cert "$WR" My "$CA/web01.pem" "$CA/web01.key" cng web-c)
+T_SQL=$(win_seed_cert "$WR" My "$CA/sql01.pem" "$CA/sql01.key" capi sql-c)
+T_CM=$(win_seed_cert "$WR" My "$CA/ndes01-client.pem" "$CA/ndes01-client.key" capi cm-c)
+win_seed_cert "$WR" My "$CA/unknown-template.pem" "$CA/unknown-template.key" capi unk-c >/dev/null
 chown -R "$LAB_USER" "$WR"
 
 # ---------------------------------------------------------------- Cert:\LocalMachine
 out=$(wssh "powershell.exe -NoProfile -Command \"@(Get-ChildItem -Path Cert:\\LocalMachine\\My | ForEach-Object { \$_.Thumbprint + ':' + \$_.HasPrivateKey + ':' + \$_.GetType().Name }) -join ','\"" 2>&1)
-want="$(printf '%s\n' "$T_CEP:True:X509Certificate2" "$T_EEA:True:X509Certificate2" | sort | paste -sd,)"
+want="$(for t in "$WR"/emu/cert/LocalMachine/My/*.cer; do t=${t##*/}; printf '%s:True:X509Certificate2\n' "${t%.cer}"; done | sort | paste -sd,)"
 if [[ $out == "$want" ]]; then ok "Cert:\\LocalMachine\\My lists X509Certificate2s with their keys"; else bad "Cert: list: [$out], want [$want]"; fi
 # Remove-Item keeps the key unless -DeleteKey (about_Certificate_Provider)
 issue TMP1 CEPEncryption 5
@@ -159,6 +180,12 @@ inventory() { # SHIPPED THUMBPRINT PROVIDER
 }
 inventory windows-ndes-ra.json "$T_CEP" CAPI
 inventory windows-ndes-ra-eea.json "$T_EEA" CNG
+inventory windows-scom-channel.json "$T_SCOM" CAPI
+inventory windows-iis-site.json "$T_WEB" CNG
+inventory windows-sql-server.json "$T_SQL" CAPI
+# (the certificate of a ConfigMgrClientCertificate the machine does not
+# know, unknown-template, would be a duplicate if Format() named it)
+inventory windows-configmgr-policy-module.json "$T_CM" CAPI
 
 echo "windows_lab: $(($(date +%s) - t0)) s"
 finish

@@ -162,11 +162,51 @@ function Remove-Item {
   }
 }
 
+# ---------------------------------------------------------------- the v2 template extension
+# X509Extension.Format() of the certificate template extension
+# (1.3.6.1.4.1.311.21.7, CertificateTemplate ::= SEQUENCE { templateID OID,
+# major INTEGER, minor INTEGER OPTIONAL }: MS-WCCE 2.2.2.7.7.2,
+# https://learn.microsoft.com/openspecs/windows_protocols/ms-wcce/9da866e5-9ce9-4a83-9064-0d20af8b2ccf)
+# as Windows renders it: "Template=<name>(<OID>), Major Version
+# Number=<n>, Minor Version Number=<n>" (one line; "\r\n" between the
+# parts when multi-line), the name when the machine knows the template,
+# else only the OID. .NET off Windows renders it as hex. The machine's
+# templates: RENEWD_WIN_ROOT/emu/templates, "<OID> <name>" a line. Other
+# extensions: .NET's own Format. A type-data member comes before the
+# adapted .NET method (about_Types.ps1xml:
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_types.ps1xml).
+# The member's script block runs outside this module: the function it
+# calls is exported.
+function Format-RenewdTemplateExtension($Ext, [bool]$MultiLine) {
+  $r = [System.Formats.Asn1.AsnReader]::new([byte[]]$Ext.RawData, [System.Formats.Asn1.AsnEncodingRules]::DER)
+  $seq = $r.ReadSequence()
+  $oid = $seq.ReadObjectIdentifier()
+  $major = $seq.ReadInteger()
+  $minor = $(if ($seq.HasData) { $seq.ReadInteger() } else { 0 })
+  $name = $null
+  $f = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'templates')
+  if ([System.IO.File]::Exists($f)) {
+    foreach ($l in [System.IO.File]::ReadAllLines($f)) {
+      $p = $l.Split(' ', 2)
+      if ($p.Count -eq 2 -and $p[0] -eq $oid) { $name = $p[1] }
+    }
+  }
+  $t = $(if ($name) { "Template=$name($oid)" } else { "Template=$oid" })
+  $parts = @($t, "Major Version Number=$major", "Minor Version Number=$minor")
+  if ($MultiLine) { return ($parts -join "`r`n") + "`r`n" }
+  return $parts -join ', '
+}
+
 if ($env:RENEWD_WIN_ROOT) {
+  Update-TypeData -TypeName System.Security.Cryptography.X509Certificates.X509Extension -MemberType ScriptMethod -MemberName Format -Force -Value {
+    param([bool]$MultiLine)
+    if ($this.Oid.Value -eq '1.3.6.1.4.1.311.21.7') { return Format-RenewdTemplateExtension $this $MultiLine }
+    return [System.Security.Cryptography.AsnEncodedData].GetMethod('Format').Invoke($this, @($MultiLine))
+  }
   foreach ($st in 'My', 'Root', 'CA', 'REQUEST') {
     [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
   }
-  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Get-ChildItem, Get-Item, Test-Path, Remove-Item
+  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item
 } else {
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
 }
