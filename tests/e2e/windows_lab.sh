@@ -38,7 +38,7 @@ bash "$ROOT/tests/windows/build.sh" >/dev/null || { echo "windows_lab: cannot bu
 WORK=$(mktemp -d /tmp/windows_lab.XXXXXX)
 cleanup() {
 	"$LAB" down --purge >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+	rm -rf "$WORK" "/tmp/rdm$$"
 }
 trap cleanup EXIT
 t0=$(date +%s)
@@ -101,7 +101,8 @@ mkdir -p "$CA"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CA/ca.key" -out "$CA/ca.pem" -days 3650 -subj "/CN=Corp Issuing CA" 2>/dev/null
 issue() { # NAME TEMPLATE DAYS [V2-OID]: a certificate naming its template as AD CS does: a v1
 	# template by name (certificateTemplateName, BMPString), a v2 one by OID (CertificateTemplate)
-	openssl req -newkey rsa:2048 -nodes -keyout "$CA/$1.key" -out "$CA/$1.csr" -subj "/CN=$1" 2>/dev/null
+	openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$CA/$1.key" -out "$CA/$1.csr" \
+		-subj "/CN=$(printf '%s' "${SUBJ:-$1}" | sed 's#[/+=\\]#\\&#g')" 2>/dev/null
 	if [ -n "${4:-}" ]; then
 		printf '1.3.6.1.4.1.311.21.7=ASN1:SEQUENCE:tmpl\nkeyUsage=critical,digitalSignature,keyEncipherment\n[tmpl]\noid=OID:%s\nmajor=INTEGER:100\nminor=INTEGER:3\n' "$4"
 	else
@@ -120,7 +121,13 @@ win_seed_cert "$WR" Root "$CA/ca.pem" >/dev/null
 V2=1.3.6.1.4.1.311.21.8.4242.7
 issue scomgw01 OperationsManagerCertificate 25 $V2.1
 issue web01 ConfigMgrWebServerCertificates 25 $V2.2
-issue sql01 SQLServerTLS 25 $V2.3
+# hostile: every quote, U+2018/U+2019/U+201C/U+201D, $(), backticks,
+# here-string markers in the subject of the SQL Server certificate
+# (a CN holds 64 characters: a short marker; run as the lab account, New-Item
+# or touch would create it in /tmp)
+MARK=/tmp/rdm$$
+HOSTILE="sql01'\"‘’“”\$(ni $MARK)\`\$(touch $MARK)@'\"@\$env:x"
+SUBJ=$HOSTILE issue sql01 SQLServerTLS 25 $V2.3
 issue ndes01-client ConfigMgrClientCertificate 25 $V2.4
 issue unknown-template ConfigMgrClientCertificate 25 $V2.5
 printf '%s\n' "$V2.1 OperationsManagerCertificate" "$V2.2 ConfigMgrWebServerCertificates" "$V2.3 SQLServerTLS" \
@@ -183,6 +190,14 @@ inventory windows-ndes-ra-eea.json "$T_EEA" CNG
 inventory windows-scom-channel.json "$T_SCOM" CAPI
 inventory windows-iis-site.json "$T_WEB" CNG
 inventory windows-sql-server.json "$T_SQL" CAPI
+# (renewd writes a DN as RFC 4514 does: the " escaped as \")
+HDN="CN=${HOSTILE//\"/\\\"}"
+if jq -e --arg s "$HDN" '.jobs[0].steps[0].phases.probe.result.detail.subject == $s' "$WORK/inv.json" >/dev/null &&
+	! [ -e "$MARK" ] && ! find "$WR" -name "${MARK##*/}" | grep -q .; then
+	ok "a hostile subject comes back unchanged and runs nothing"
+else
+	bad "hostile subject: $(jq -c '.jobs[0].steps[0].phases.probe.result.detail.subject' "$WORK/inv.json"), want $(jq -nc --arg s "$HDN" '$s')"
+fi
 # (the certificate of a ConfigMgrClientCertificate the machine does not
 # know, unknown-template, would be a duplicate if Format() named it)
 inventory windows-configmgr-policy-module.json "$T_CM" CAPI
