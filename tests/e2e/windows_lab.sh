@@ -7,7 +7,8 @@
 # then: command lines through sshd (cmd.exe's and the C runtime's rules,
 # exit codes), renewd's own -EncodedCommand line (`renewd debug exec`),
 # SFTP uploads to C:\Windows\Temp (/C:/… and renewd's C:\…), the emulated
-# Cert:\LocalMachine (Remove-Item with and without -DeleteKey), and
+# Cert:\LocalMachine (Remove-Item with and without -DeleteKey), the
+# registry scripts as renewd builds them against the emulated HKLM:, and
 # `renewd inventory` of every shipped Windows runbook (the NDES pair,
 # v1 templates named in the certificate; SCOM, IIS, SQL Server, ConfigMgr,
 # v2 templates named by X509Extension.Format()) finding the certificates issued by an
@@ -154,6 +155,53 @@ win_seed_cert "$WR" My "$CA/TMP1.pem" "$CA/TMP1.key" capi 'tmp-container' >/dev/
 chown -R "$LAB_USER" "$WR"
 wssh "powershell.exe -NoProfile -Command \"Remove-Item -LiteralPath Cert:\\LocalMachine\\My\\$T_TMP -DeleteKey\"" >/dev/null 2>&1
 if [[ ! -e $WR/emu/cert/LocalMachine/My/$T_TMP.cer && ! -e $kf ]]; then ok "Remove-Item -DeleteKey: the key file goes too"; else bad "Remove-Item -DeleteKey"; fi
+
+# ---------------------------------------------------------------- HKLM:
+# reg_read / reg_set exactly as renewd builds them (`renewd debug psbuild`),
+# sent as renewd sends them (-EncodedCommand, the parameters as base64 JSON
+# on stdin) to the emulated HKLM: SCOM's ChannelCertificateSerialNumber
+# (REG_BINARY) set to the reversed serial, then found already set; a
+# stale expectation is a mismatch; a REG_SZ carries a hostile value.
+for s in read set; do
+	cat "$ROOT/plugins/windows/ps/lib.ps1" "$ROOT/plugins/windows/ps/reg_lib.ps1" "$ROOT/plugins/windows/ps/reg_$s.ps1" >"$WORK/reg_$s.src"
+	echo '{}' >"$WORK/p.json"
+	"$RENEWD" debug psbuild --script "$WORK/reg_$s.src" --out "$WORK/reg_$s.ps1" --name "windows.registry.$s" \
+		--params-json "$WORK/p.json" >/dev/null 2>"$WORK/psbuild.err" || bad "psbuild reg_$s: $(cat "$WORK/psbuild.err")"
+done
+wreg() { # read|set PARAMS-JSON -> $out (stdout), $rc, $WORK/reg.err
+	jq -c . <<<"$2" | tr -d '\n' | base64 -w0 | wssh "powershell.exe -NoProfile -NonInteractive -EncodedCommand $(iconv -f UTF-8 -t UTF-16LE "$WORK/reg_$1.ps1" | base64 -w0)" >"$WORK/reg.out" 2>"$WORK/reg.err"
+	rc=$?
+	out=$(cat "$WORK/reg.out")
+}
+SKEY='HKLM\SOFTWARE\Microsoft\Microsoft Operations Manager\3.0\Machine Settings'
+kdir="$WR/emu/hklm/software/microsoft/microsoft operations manager/3.0"
+mkdir -p "$kdir"
+printf '{"ChannelCertificateSerialNumber": {"kind": "Binary", "value": "0102"}, "Comment": {"kind": "String", "value": "x"}}' >"$kdir/machine settings.json"
+chown -R "$LAB_USER" "$WR/emu/hklm"
+serial=$(openssl x509 -in "$CA/scomgw01.pem" -noout -serial | sed 's/.*=//')
+rev=$(printf '%s' "$serial" | fold -w2 | tac | tr -d '\n')
+sp() { jq -nc --arg k "$SKEY" --arg v "$1" --arg t "$2" --arg e "$3" --arg n "$4" '{key: $k, value: $v, kind: $t, expect: $e, new: $n}'; }
+wreg read "$(jq -nc --arg k "$SKEY" '{key: $k, value: "channelcertificateserialnumber"}')"
+if [[ $rc == 0 && $out == '{"key_exists":true,"exists":true,"kind":"Binary","text":null,"hex":"0102"}' ]]; then ok "reg_read: a REG_BINARY value, its name case-insensitive"; else bad "reg_read: rc $rc [$out] $(cat "$WORK/reg.err")"; fi
+wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
+if [[ $rc == 0 && $out == '{"state":"set","found":"0102"}' ]] && jq -e --arg r "$rev" '.ChannelCertificateSerialNumber == {kind: "Binary", value: $r}' "$kdir/machine settings.json" >/dev/null; then
+	ok "reg_set: the reversed serial $rev written as REG_BINARY"
+else
+	bad "reg_set: rc $rc [$out] $(cat "$WORK/reg.err" "$kdir/machine settings.json")"
+fi
+wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
+if [[ $out == "{\"state\":\"already\",\"found\":\"$rev\"}" ]]; then ok "reg_set: already set"; else bad "reg_set already: [$out]"; fi
+wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 AA)"
+if [[ $out == "{\"state\":\"mismatch\",\"found\":\"$rev\"}" ]]; then ok "reg_set: a stale expectation is a mismatch, nothing written"; else bad "reg_set mismatch: [$out]"; fi
+wreg set "$(sp Comment REG_BINARY x AA)"
+if [[ $rc == 3 && $(cat "$WORK/reg.err") == *"Comment is String, not REG_BINARY"* ]]; then ok "reg_set: the wrong type is refused (exit 3)"; else bad "reg_set type: rc $rc $(cat "$WORK/reg.err")"; fi
+wreg set "$(sp Comment REG_SZ x "$HOSTILE")"
+if [[ $rc == 0 ]] && jq -e --arg h "$HOSTILE" '.Comment.value == $h' "$kdir/machine settings.json" >/dev/null && ! [ -e "$MARK" ]; then
+	ok "reg_set: a hostile REG_SZ value is stored unchanged and runs nothing"
+else
+	bad "reg_set hostile: rc $rc [$out] $(cat "$WORK/reg.err")"
+fi
+rm -rf "$WR/emu/hklm"
 
 # ---------------------------------------------------------------- renewd inventory, shipped runbooks
 runbook() { # SHIPPED OUT: the shipped runbook aimed at the emulated host

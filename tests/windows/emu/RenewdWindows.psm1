@@ -113,8 +113,14 @@ function Get-Item {
   [CmdletBinding()]
   param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [switch]$Force)
   $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
-  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) { return Microsoft.PowerShell.Management\Get-Item @PSBoundParameters }
+  if (-not ($p | Where-Object { (Test-RenewdCertPath $_) -or (Test-RenewdRegPath $_) })) { return Microsoft.PowerShell.Management\Get-Item @PSBoundParameters }
   foreach ($one in $p) {
+    if (Test-RenewdRegPath $one) {
+      $f = Get-RenewdRegFile $one
+      if ($f -and [System.IO.File]::Exists($f)) { New-RenewdRegKeyObject $f }
+      else { Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound }
+      continue
+    }
     $s = Get-RenewdCertStoreDir $one
     if ($s -and $s.Thumb -and [System.IO.File]::Exists([System.IO.Path]::Combine($s.Dir, $s.Thumb + '.cer'))) {
       Get-RenewdEmuCert $s.Dir $s.Thumb
@@ -128,8 +134,13 @@ function Test-Path {
   [CmdletBinding()]
   param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, $PathType, [switch]$IsValid)
   $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
-  if (-not ($p | Where-Object { Test-RenewdCertPath $_ })) { return Microsoft.PowerShell.Management\Test-Path @PSBoundParameters }
+  if (-not ($p | Where-Object { (Test-RenewdCertPath $_) -or (Test-RenewdRegPath $_) })) { return Microsoft.PowerShell.Management\Test-Path @PSBoundParameters }
   foreach ($one in $p) {
+    if (Test-RenewdRegPath $one) {
+      $f = Get-RenewdRegFile $one
+      [bool]($f -and [System.IO.File]::Exists($f))
+      continue
+    }
     $s = Get-RenewdCertStoreDir $one
     if (-not $s) { $false }
     elseif ($s.Thumb) { [System.IO.File]::Exists([System.IO.Path]::Combine($s.Dir, $s.Thumb + '.cer')) }
@@ -159,6 +170,121 @@ function Remove-Item {
     }
     [System.IO.File]::Delete($kp)
     [System.IO.File]::Delete($cer)
+  }
+}
+
+# ---------------------------------------------------------------- HKLM:
+# HKEY_LOCAL_MACHINE, as the registry provider shows it
+# (about_Registry_Provider:
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_registry_provider),
+# for the paths renewd's scripts use: `HKLM:\<key>` and
+# `Registry::HKEY_LOCAL_MACHINE\<key>`. Get-Item of a key gives a
+# RegistryKey-like object: GetValueNames(), GetValueKind(name) (a
+# RegistryValueKind), GetValue(name, default, options) (string for
+# REG_SZ, byte[] for REG_BINARY; DoNotExpandEnvironmentNames is the only
+# option renewd passes)
+# (https://learn.microsoft.com/dotnet/api/microsoft.win32.registrykey);
+# Get-ItemProperty -Name gives the value as a property; Set-ItemProperty
+# -Type String|Binary writes it
+# (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/set-itemproperty?view=powershell-5.1).
+# Key and value names are case-insensitive, as on Windows. A key is
+# RENEWD_WIN_ROOT/emu/hklm/<key, lowercase, \ as />.json:
+# {"<value name>": {"kind": "String"|"Binary", "value": "<text or hex>"}}.
+function Get-RenewdRegFile([string]$Path) {
+  if ($Path -notmatch '^(?:HKLM:|Registry::HKEY_LOCAL_MACHINE)\\(.+)\z') { return $null }
+  $rel = ($Matches[1].TrimEnd('\').ToLowerInvariant() -split '\\') -join '/'
+  return [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'hklm', $rel + '.json')
+}
+
+function Read-RenewdRegKey([string]$File) {
+  $h = [ordered]@{}
+  $o = [System.IO.File]::ReadAllText($File) | ConvertFrom-Json
+  foreach ($p in $o.PSObject.Properties) { $h[$p.Name] = $p.Value }
+  return $h
+}
+
+function Find-RenewdRegValue($Values, [string]$Name) {
+  foreach ($k in $Values.Keys) { if ([string]::Equals($k, $Name, [System.StringComparison]::OrdinalIgnoreCase)) { return $k } }
+  return $null
+}
+
+function ConvertFrom-RenewdRegValue($V) {
+  if ($V.kind -eq 'Binary') {
+    $h = [string]$V.value
+    # (the comma keeps the byte[] one object: a returned array is unrolled)
+    return , [byte[]]@(for ($i = 0; $i -lt $h.Length; $i += 2) { [System.Convert]::ToByte($h.Substring($i, 2), 16) })
+  }
+  return [string]$V.value
+}
+
+function New-RenewdRegKeyObject([string]$File) {
+  $k = [pscustomobject]@{ File = $File }
+  $k | Add-Member ScriptMethod GetValueNames { return [string[]]@((Read-RenewdRegKey $this.File).Keys) }
+  $k | Add-Member ScriptMethod GetValueKind {
+    param([string]$n)
+    $vals = Read-RenewdRegKey $this.File
+    $key = Find-RenewdRegValue $vals $n
+    if (-not $key) { throw "The specified registry value does not exist: $n" }
+    return [Microsoft.Win32.RegistryValueKind]($vals[$key].kind)
+  }
+  $k | Add-Member ScriptMethod GetValue {
+    param([string]$n, $default, $options)
+    $vals = Read-RenewdRegKey $this.File
+    $key = Find-RenewdRegValue $vals $n
+    if (-not $key) { return $default }
+    return , (ConvertFrom-RenewdRegValue $vals[$key])
+  }
+  return $k
+}
+
+function Test-RenewdRegPath([string]$Path) {
+  return [bool]$env:RENEWD_WIN_ROOT -and ($Path -match '^(?:HKLM:|Registry::HKEY_LOCAL_MACHINE)\\')
+}
+
+function Get-ItemProperty {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [Parameter(Position = 1)][string[]]$Name)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdRegPath $_ })) { return Microsoft.PowerShell.Management\Get-ItemProperty @PSBoundParameters }
+  foreach ($one in $p) {
+    $f = Get-RenewdRegFile $one
+    if (-not $f -or -not [System.IO.File]::Exists($f)) {
+      Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound
+      continue
+    }
+    $vals = Read-RenewdRegKey $f
+    $o = [ordered]@{}
+    foreach ($n in $(if ($Name) { $Name } else { @($vals.Keys) })) {
+      $key = Find-RenewdRegValue $vals $n
+      if (-not $key) {
+        Write-Error -Message "Property $n does not exist at path $one." -Category InvalidArgument
+        continue
+      }
+      $o[$key] = ConvertFrom-RenewdRegValue $vals[$key]
+    }
+    if ($o.Count -gt 0) { [pscustomobject]$o }
+  }
+}
+
+function Set-ItemProperty {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [Parameter(Position = 1)][string]$Name,
+    [Parameter(Position = 2)]$Value, [string]$Type)
+  $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
+  if (-not ($p | Where-Object { Test-RenewdRegPath $_ })) { return Microsoft.PowerShell.Management\Set-ItemProperty @PSBoundParameters }
+  foreach ($one in $p) {
+    $f = Get-RenewdRegFile $one
+    if (-not $f -or -not [System.IO.File]::Exists($f)) {
+      Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound
+      continue
+    }
+    if (@('String', 'Binary') -notcontains $Type) { throw "renewd emulator: Set-ItemProperty -Type '$Type' is not emulated (String, Binary)" }
+    $vals = Read-RenewdRegKey $f
+    $key = Find-RenewdRegValue $vals $Name
+    if (-not $key) { $key = $Name }
+    $text = $(if ($Type -eq 'Binary') { (@([byte[]]$Value | ForEach-Object { $_.ToString('X2') }) -join '') } else { [string]$Value })
+    $vals[$key] = [ordered]@{ kind = $Type; value = $text }
+    [System.IO.File]::WriteAllText($f, (ConvertTo-Json -InputObject $vals -Depth 3))
   }
 }
 
@@ -206,7 +332,8 @@ if ($env:RENEWD_WIN_ROOT) {
   foreach ($st in 'My', 'Root', 'CA', 'REQUEST') {
     [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
   }
-  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item
+  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item,
+    Get-ItemProperty, Set-ItemProperty
 } else {
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
 }
