@@ -8,7 +8,8 @@
 # exit codes), renewd's own -EncodedCommand line (`renewd debug exec`),
 # SFTP uploads to C:\Windows\Temp (/C:/… and renewd's C:\…), the emulated
 # Cert:\LocalMachine (Remove-Item with and without -DeleteKey), the
-# registry scripts as renewd builds them against the emulated HKLM:, and
+# registry and service scripts as renewd builds them against the emulated
+# HKLM: and service manager (iisreset included), and
 # `renewd inventory` of every shipped Windows runbook (the NDES pair,
 # v1 templates named in the certificate; SCOM, IIS, SQL Server, ConfigMgr,
 # v2 templates named by X509Extension.Format()) finding the certificates issued by an
@@ -162,17 +163,23 @@ if [[ ! -e $WR/emu/cert/LocalMachine/My/$T_TMP.cer && ! -e $kf ]]; then ok "Remo
 # on stdin) to the emulated HKLM: SCOM's ChannelCertificateSerialNumber
 # (REG_BINARY) set to the reversed serial, then found already set; a
 # stale expectation is a mismatch; a REG_SZ carries a hostile value.
-for s in read set; do
-	cat "$ROOT/plugins/windows/ps/lib.ps1" "$ROOT/plugins/windows/ps/reg_lib.ps1" "$ROOT/plugins/windows/ps/reg_$s.ps1" >"$WORK/reg_$s.src"
+# psbuild NAME SCRIPT...: the script (lib.ps1 + SCRIPTs) as renewd builds it, in $WORK/NAME.ps1
+psbuild() {
+	local name=$1 f
+	shift
+	for f in lib "$@"; do cat "$ROOT/plugins/windows/ps/$f.ps1"; done >"$WORK/$name.src"
 	echo '{}' >"$WORK/p.json"
-	"$RENEWD" debug psbuild --script "$WORK/reg_$s.src" --out "$WORK/reg_$s.ps1" --name "windows.registry.$s" \
-		--params-json "$WORK/p.json" >/dev/null 2>"$WORK/psbuild.err" || bad "psbuild reg_$s: $(cat "$WORK/psbuild.err")"
-done
-wreg() { # read|set PARAMS-JSON -> $out (stdout), $rc, $WORK/reg.err
-	jq -c . <<<"$2" | tr -d '\n' | base64 -w0 | wssh "powershell.exe -NoProfile -NonInteractive -EncodedCommand $(iconv -f UTF-8 -t UTF-16LE "$WORK/reg_$1.ps1" | base64 -w0)" >"$WORK/reg.out" 2>"$WORK/reg.err"
-	rc=$?
-	out=$(cat "$WORK/reg.out")
+	"$RENEWD" debug psbuild --script "$WORK/$name.src" --out "$WORK/$name.ps1" --name "$name" \
+		--params-json "$WORK/p.json" >/dev/null 2>"$WORK/psbuild.err" || bad "psbuild $name: $(cat "$WORK/psbuild.err")"
 }
+# wrun NAME PARAMS-JSON: runs it as renewd does -> $out (stdout), $rc, $WORK/run.err
+wrun() {
+	jq -c . <<<"$2" | tr -d '\n' | base64 -w0 | wssh "powershell.exe -NoProfile -NonInteractive -EncodedCommand $(iconv -f UTF-8 -t UTF-16LE "$WORK/$1.ps1" | base64 -w0)" >"$WORK/run.out" 2>"$WORK/run.err"
+	rc=$?
+	out=$(cat "$WORK/run.out")
+}
+psbuild reg_read reg_lib reg_read
+psbuild reg_set reg_lib reg_set
 SKEY='HKLM\SOFTWARE\Microsoft\Microsoft Operations Manager\3.0\Machine Settings'
 kdir="$WR/emu/hklm/software/microsoft/microsoft operations manager/3.0"
 mkdir -p "$kdir"
@@ -181,27 +188,72 @@ chown -R "$LAB_USER" "$WR/emu/hklm"
 serial=$(openssl x509 -in "$CA/scomgw01.pem" -noout -serial | sed 's/.*=//')
 rev=$(printf '%s' "$serial" | fold -w2 | tac | tr -d '\n')
 sp() { jq -nc --arg k "$SKEY" --arg v "$1" --arg t "$2" --arg e "$3" --arg n "$4" '{key: $k, value: $v, kind: $t, expect: $e, new: $n}'; }
-wreg read "$(jq -nc --arg k "$SKEY" '{key: $k, value: "channelcertificateserialnumber"}')"
-if [[ $rc == 0 && $out == '{"key_exists":true,"exists":true,"kind":"Binary","text":null,"hex":"0102"}' ]]; then ok "reg_read: a REG_BINARY value, its name case-insensitive"; else bad "reg_read: rc $rc [$out] $(cat "$WORK/reg.err")"; fi
-wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
+wrun reg_read "$(jq -nc --arg k "$SKEY" '{key: $k, value: "channelcertificateserialnumber"}')"
+if [[ $rc == 0 && $out == '{"key_exists":true,"exists":true,"kind":"Binary","text":null,"hex":"0102"}' ]]; then ok "reg_read: a REG_BINARY value, its name case-insensitive"; else bad "reg_read: rc $rc [$out] $(cat "$WORK/run.err")"; fi
+wrun reg_set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
 if [[ $rc == 0 && $out == '{"state":"set","found":"0102"}' ]] && jq -e --arg r "$rev" '.ChannelCertificateSerialNumber == {kind: "Binary", value: $r}' "$kdir/machine settings.json" >/dev/null; then
 	ok "reg_set: the reversed serial $rev written as REG_BINARY"
 else
-	bad "reg_set: rc $rc [$out] $(cat "$WORK/reg.err" "$kdir/machine settings.json")"
+	bad "reg_set: rc $rc [$out] $(cat "$WORK/run.err" "$kdir/machine settings.json")"
 fi
-wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
+wrun reg_set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 "$rev")"
 if [[ $out == "{\"state\":\"already\",\"found\":\"$rev\"}" ]]; then ok "reg_set: already set"; else bad "reg_set already: [$out]"; fi
-wreg set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 AA)"
+wrun reg_set "$(sp ChannelCertificateSerialNumber REG_BINARY 0102 AA)"
 if [[ $out == "{\"state\":\"mismatch\",\"found\":\"$rev\"}" ]]; then ok "reg_set: a stale expectation is a mismatch, nothing written"; else bad "reg_set mismatch: [$out]"; fi
-wreg set "$(sp Comment REG_BINARY x AA)"
-if [[ $rc == 3 && $(cat "$WORK/reg.err") == *"Comment is String, not REG_BINARY"* ]]; then ok "reg_set: the wrong type is refused (exit 3)"; else bad "reg_set type: rc $rc $(cat "$WORK/reg.err")"; fi
-wreg set "$(sp Comment REG_SZ x "$HOSTILE")"
+wrun reg_set "$(sp Comment REG_BINARY x AA)"
+if [[ $rc == 3 && $(cat "$WORK/run.err") == *"Comment is String, not REG_BINARY"* ]]; then ok "reg_set: the wrong type is refused (exit 3)"; else bad "reg_set type: rc $rc $(cat "$WORK/run.err")"; fi
+wrun reg_set "$(sp Comment REG_SZ x "$HOSTILE")"
 if [[ $rc == 0 ]] && jq -e --arg h "$HOSTILE" '.Comment.value == $h' "$kdir/machine settings.json" >/dev/null && ! [ -e "$MARK" ]; then
 	ok "reg_set: a hostile REG_SZ value is stored unchanged and runs nothing"
 else
-	bad "reg_set hostile: rc $rc [$out] $(cat "$WORK/reg.err")"
+	bad "reg_set hostile: rc $rc [$out] $(cat "$WORK/run.err")"
 fi
 rm -rf "$WR/emu/hklm"
+
+# ---------------------------------------------------------------- services
+# service_probe / service_run as renewd builds them: iisreset restarts
+# W3SVC, a named service (SCOM's HealthService) restarts, a disabled one
+# fails with the service manager's message, a missing one stops the script
+mkdir -p "$WR/emu/services"
+printf 'Running Automatic\n' >"$WR/emu/services/W3SVC"
+printf 'Running Automatic\n' >"$WR/emu/services/WAS"
+printf 'Stopped Automatic\n' >"$WR/emu/services/HealthService"
+printf 'Stopped Disabled\n' >"$WR/emu/services/Off"
+chown -R "$LAB_USER" "$WR/emu/services"
+psbuild service_probe service_lib service_probe
+psbuild service_run service_lib service_run
+wrun service_probe '{"action": "iisreset"}'
+if [[ $rc == 0 ]] && jq -e '.name == "W3SVC" and .exists and .status == "Running" and .iisreset' <<<"$out" >/dev/null; then
+	ok "service_probe: W3SVC running, iisreset.exe there"
+else
+	bad "service_probe: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun service_run '{"action": "iisreset", "timeout": 30}'
+if [[ $rc == 0 ]] && jq -e '.exit == 0 and .status == "Running" and (.text | test("successfully restarted"))' <<<"$out" >/dev/null &&
+	grep -q ' restart W3SVC$' "$WR/emu/services.log"; then
+	ok "service_run: iisreset /restart restarted W3SVC"
+else
+	bad "service_run iisreset: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun service_run '{"action": "restart", "service": "healthservice", "timeout": 30}'
+if [[ $rc == 0 ]] && jq -e '.exit == 0 and .status == "Running"' <<<"$out" >/dev/null && grep -q ' restart HealthService$' "$WR/emu/services.log"; then
+	ok "service_run: HealthService restarted (names case-insensitive)"
+else
+	bad "service_run HealthService: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun service_run '{"action": "restart", "service": "Off", "timeout": 30}'
+if [[ $rc == 0 ]] && jq -e '.exit == 1 and .status == "Stopped" and (.text | test("cannot be started"))' <<<"$out" >/dev/null; then
+	ok "service_run: a disabled service fails, reported"
+else
+	bad "service_run disabled: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun service_run '{"action": "restart", "service": "Nope", "timeout": 30}'
+if [[ $rc == 3 && $(cat "$WORK/run.err") == *"Cannot find any service with service name 'Nope'"* ]]; then
+	ok "service_run: a missing service stops the script (exit 3)"
+else
+	bad "service_run missing: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+rm -rf "$WR/emu/services" "$WR/emu/services.log"
 
 # ---------------------------------------------------------------- renewd inventory, shipped runbooks
 runbook() { # SHIPPED OUT: the shipped runbook aimed at the emulated host

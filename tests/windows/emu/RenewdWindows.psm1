@@ -288,6 +288,68 @@ function Set-ItemProperty {
   }
 }
 
+# ---------------------------------------------------------------- services
+# The service control manager, for what renewd's scripts use: Get-Service
+# -Name (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-service?view=powershell-5.1),
+# Restart-Service -InputObject -Force
+# (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/restart-service?view=powershell-5.1)
+# and the service object's WaitForStatus(status, timeout), which throws when
+# the time runs out
+# (https://learn.microsoft.com/dotnet/api/system.serviceprocess.servicecontroller.waitforstatus).
+# A service is RENEWD_WIN_ROOT/emu/services/<name>: one line,
+# "<Status> <StartType>" (Running Automatic, Stopped Disabled, ...); a
+# disabled service cannot be started. Every restart is logged to
+# emu/services.log ("<epoch seconds> restart <name>"), as is iisreset's
+# (C:\Windows\System32\iisreset.exe, written by contrib/lab/winhost).
+# Names are case-insensitive.
+function Get-RenewdServiceFile([string]$Name) {
+  $d = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'services')
+  if (-not [System.IO.Directory]::Exists($d) -or $Name -match '[\\/]') { return $null }
+  foreach ($f in [System.IO.Directory]::GetFiles($d)) {
+    if ([string]::Equals([System.IO.Path]::GetFileName($f), $Name, [System.StringComparison]::OrdinalIgnoreCase)) { return $f }
+  }
+  return $null
+}
+
+function New-RenewdService([string]$File) {
+  $l = ([System.IO.File]::ReadAllText($File).Trim() -split '\s+')
+  $o = [pscustomobject]@{ Name = [System.IO.Path]::GetFileName($File); Status = $l[0]; StartType = $l[1]; File = $File }
+  $o | Add-Member ScriptMethod WaitForStatus {
+    param($Want, $Timeout)
+    $now = ([System.IO.File]::ReadAllText($this.File).Trim() -split '\s+')[0]
+    if ($now -ne [string]$Want) { throw 'Time out has expired and the operation has not been completed.' }
+  }
+  return $o
+}
+
+function Get-Service {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Name)
+  foreach ($n in $Name) {
+    $f = Get-RenewdServiceFile $n
+    if ($f) { New-RenewdService $f }
+    else { Write-Error -Message "Cannot find any service with service name '$n'." -Category ObjectNotFound }
+  }
+}
+
+function Restart-Service {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Name, $InputObject, [switch]$Force)
+  $names = $(if ($InputObject) { @($InputObject | ForEach-Object { $_.Name }) } else { $Name })
+  foreach ($n in $names) {
+    $f = Get-RenewdServiceFile $n
+    if (-not $f) { Write-Error -Message "Cannot find any service with service name '$n'." -Category ObjectNotFound; continue }
+    $st = ([System.IO.File]::ReadAllText($f).Trim() -split '\s+')
+    if ($st[1] -eq 'Disabled') {
+      Write-Error -Message "Service '$n ($n)' cannot be started due to the following error: Cannot start service $n on computer '.'." -Category OpenError
+      continue
+    }
+    [System.IO.File]::WriteAllText($f, "Running $($st[1])`n")
+    [System.IO.File]::AppendAllText([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'services.log'),
+      "$([DateTimeOffset]::UtcNow.ToUnixTimeSeconds()) restart $([System.IO.Path]::GetFileName($f))`n")
+  }
+}
+
 # ---------------------------------------------------------------- the v2 template extension
 # X509Extension.Format() of the certificate template extension
 # (1.3.6.1.4.1.311.21.7, CertificateTemplate ::= SEQUENCE { templateID OID,
@@ -333,7 +395,7 @@ if ($env:RENEWD_WIN_ROOT) {
     [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
   }
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item,
-    Get-ItemProperty, Set-ItemProperty
+    Get-ItemProperty, Set-ItemProperty, Get-Service, Restart-Service
 } else {
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
 }
