@@ -8,8 +8,8 @@
 # exit codes), renewd's own -EncodedCommand line (`renewd debug exec`),
 # SFTP uploads to C:\Windows\Temp (/C:/… and renewd's C:\…), the emulated
 # Cert:\LocalMachine (Remove-Item with and without -DeleteKey), the
-# registry and service scripts as renewd builds them against the emulated
-# HKLM: and service manager (iisreset included), and
+# registry, service and event scripts as renewd builds them against the
+# emulated HKLM:, service manager (iisreset included) and event log, and
 # `renewd inventory` of every shipped Windows runbook (the NDES pair,
 # v1 templates named in the certificate; SCOM, IIS, SQL Server, ConfigMgr,
 # v2 templates named by X509Extension.Format()) finding the certificates issued by an
@@ -254,6 +254,41 @@ else
 	bad "service_run missing: rc $rc [$out] $(cat "$WORK/run.err")"
 fi
 rm -rf "$WR/emu/services" "$WR/emu/services.log"
+
+# ---------------------------------------------------------------- the event log
+# event_query as renewd builds it (windows.event_verify): NDES's Event 1
+# after the restart; the same id from another provider and an event
+# before "since" do not count; Event 2 (0x80070057) reported as the failure
+mkdir -p "$WR/emu/events"
+now=$(date +%s)
+NDESP=Microsoft-Windows-NetworkDeviceEnrollmentService
+{
+	jq -nc --arg p "$NDESP" --argjson t $((now - 600)) '{id: 1, provider: $p, time: $t, record: 10, message: "old start"}'
+	jq -nc --arg p "$NDESP" --argjson t $((now - 3)) '{id: 1, provider: $p, time: $t, record: 11, message: "The Network Device Enrollment Service started"}'
+	jq -nc --argjson t $((now - 2)) '{id: 1, provider: "Other", time: $t, record: 12, message: "not NDES"}'
+} >"$WR/emu/events/Application.jsonl"
+chown -R "$LAB_USER" "$WR/emu/events"
+psbuild event_query event_query
+ep() { jq -nc --arg p "$NDESP" --argjson s "$1" --argjson f "$2" '{log: "Application", id: 1, provider: $p, since: $s, wait: 0, failure_ids: $f}'; }
+wrun event_query "$(ep $((now - 60)) '[2]')"
+if [[ $rc == 0 ]] && jq -e '.log_exists and .found and .record_id == 11 and .provider == "Microsoft-Windows-NetworkDeviceEnrollmentService" and .failure == null' <<<"$out" >/dev/null; then
+	ok "event_query: NDES Event 1 since the restart (another provider's Event 1 ignored)"
+else
+	bad "event_query: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun event_query "$(ep $((now - 1)) '[2]')"
+if [[ $rc == 0 ]] && jq -e '.log_exists and (.found | not)' <<<"$out" >/dev/null; then ok "event_query: nothing since later"; else bad "event_query since: rc $rc [$out]"; fi
+jq -nc --arg p "$NDESP" --argjson t "$now" '{id: 2, provider: $p, time: $t, record: 13, message: "The Network Device Enrollment Service cannot be started (0x80070057). The parameter is incorrect."}' \
+	>>"$WR/emu/events/Application.jsonl"
+wrun event_query "$(ep $((now - 1)) '[2]')"
+if [[ $rc == 0 ]] && jq -e '(.found | not) and .failure.id == 2 and (.failure.message | test("0x80070057"))' <<<"$out" >/dev/null; then
+	ok "event_query: Event 2 (0x80070057) reported as the failure"
+else
+	bad "event_query failure: rc $rc [$out] $(cat "$WORK/run.err")"
+fi
+wrun event_query '{"log": "Nope", "id": 1, "provider": "x", "since": 0, "wait": 0, "failure_ids": []}'
+if [[ $rc == 0 ]] && jq -e '(.log_exists | not) and (.found | not)' <<<"$out" >/dev/null; then ok "event_query: a missing log"; else bad "event_query missing log: rc $rc [$out]"; fi
+rm -rf "$WR/emu/events"
 
 # ---------------------------------------------------------------- renewd inventory, shipped runbooks
 runbook() { # SHIPPED OUT: the shipped runbook aimed at the emulated host

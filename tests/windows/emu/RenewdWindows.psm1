@@ -350,6 +350,53 @@ function Restart-Service {
   }
 }
 
+# ---------------------------------------------------------------- the event log
+# Get-WinEvent as renewd's scripts call it
+# (https://learn.microsoft.com/powershell/module/microsoft.powershell.diagnostics/get-winevent?view=powershell-5.1):
+# -ListLog <name> gives the log (nothing, with an error, when there is no
+# such log); -FilterHashtable with LogName, Id (one or several),
+# ProviderName and StartTime (events at or after it) gives the matching
+# events newest first, -MaxEvents of them; none is an error
+# ("No events were found that match the specified selection criteria.").
+# An event has Id, ProviderName, TimeCreated (local time), RecordId and
+# Message. A log is RENEWD_WIN_ROOT/emu/events/<log>.jsonl, one event a
+# line: {"id": 1, "provider": "...", "time": <epoch seconds>, "record":
+# <n>, "message": "..."}.
+function Get-WinEvent {
+  [CmdletBinding()]
+  param([string[]]$ListLog, [hashtable]$FilterHashtable, [long]$MaxEvents = [long]::MaxValue)
+  $dir = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'events')
+  if ($ListLog) {
+    foreach ($l in $ListLog) {
+      $f = [System.IO.Path]::Combine($dir, $l + '.jsonl')
+      if ($l -notmatch '[\\/]' -and [System.IO.File]::Exists($f)) { [pscustomobject]@{ LogName = $l } }
+      else { Write-Error -Message "There is not an event log on the localhost computer that matches `"$l`"." -Category ObjectNotFound }
+    }
+    return
+  }
+  $log = [string]$FilterHashtable['LogName']
+  $f = [System.IO.Path]::Combine($dir, $log + '.jsonl')
+  $ids = @($FilterHashtable['Id'] | Where-Object { $null -ne $_ } | ForEach-Object { [int]$_ })
+  $prov = $FilterHashtable['ProviderName']
+  $since = $FilterHashtable['StartTime']
+  $zero = [DateTime]::new(1970, 1, 1, 0, 0, 0, [DateTimeKind]::Utc)
+  $all = @()
+  if ($log -notmatch '[\\/]' -and [System.IO.File]::Exists($f)) {
+    $all = @(foreach ($line in [System.IO.File]::ReadAllLines($f)) {
+        if (-not $line.Trim()) { continue }
+        $e = $line | ConvertFrom-Json
+        [pscustomobject]@{ Id = [int]$e.id; ProviderName = [string]$e.provider; TimeCreated = $zero.AddSeconds([double]$e.time).ToLocalTime()
+          RecordId = [long]$e.record; Message = [string]$e.message }
+      })
+  }
+  $hits = @($all | Where-Object {
+      ($ids.Count -eq 0 -or $ids -contains $_.Id) -and (-not $prov -or $_.ProviderName -eq [string]$prov) -and
+      (-not $since -or $_.TimeCreated -ge ([DateTime]$since))
+    } | Sort-Object -Property RecordId -Descending | Select-Object -First $MaxEvents)
+  if ($hits.Count -eq 0) { Write-Error -Message 'No events were found that match the specified selection criteria.' -Category ObjectNotFound; return }
+  $hits
+}
+
 # ---------------------------------------------------------------- the v2 template extension
 # X509Extension.Format() of the certificate template extension
 # (1.3.6.1.4.1.311.21.7, CertificateTemplate ::= SEQUENCE { templateID OID,
@@ -395,7 +442,7 @@ if ($env:RENEWD_WIN_ROOT) {
     [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
   }
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item,
-    Get-ItemProperty, Set-ItemProperty, Get-Service, Restart-Service
+    Get-ItemProperty, Set-ItemProperty, Get-Service, Restart-Service, Get-WinEvent
 } else {
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
 }
