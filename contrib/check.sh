@@ -36,6 +36,8 @@ if [ "$(id -u)" = 0 ] && grep -E '\*\*\*Skipped|Not Run' "$log"; then
   exit 1
 fi
 rm -f "$log"
+# the Windows suites' counts (Pester, renewd-pshost, the emulated lab host)
+grep -hE '^windows_(pester|pshost|lab): [0-9]+ passed' build-asan/Testing/Temporary/LastTest.log || true
 
 echo "== fuzz targets (libFuzzer + ASan + UBSan, 10 s each) =="
 bash tests/fuzz/run.sh build-fuzz 10

@@ -16,4 +16,9 @@ if ! dotnet build "$here/host/RenewdPsHost.csproj" -c Release -o "$out" --nologo
 	exit 1
 fi
 rm -f "$here/bin.log"
+# the emulated crypt32.dll (host/crypt32_emu.c), under the name .NET tries
+# for DllImport("crypt32.dll") off Windows
+if [ ! -f "$out/libcrypt32.dll.so" ] || [ "$here/host/crypt32_emu.c" -nt "$out/libcrypt32.dll.so" ]; then
+	cc -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -Wl,-soname,libcrypt32.dll.so -o "$out/libcrypt32.dll.so" "$here/host/crypt32_emu.c" -ldl
+fi
 echo "$out/renewd-pshost"

@@ -14,7 +14,7 @@ foreach ($t in @($P.request_thumbprints)) {
 $dirRemoved = $false
 if ([string]$P.nonce) {
   $dir = Join-Path (Join-Path $env:ProgramData 'renewd') ('adcs-' + [string]$P.nonce)
-  if ([string]$P.nonce -match '^[0-9a-f]{16}$' -and (Test-Path -LiteralPath $dir)) {
+  if ([string]$P.nonce -match '^[0-9a-f]{16}\z' -and (Test-Path -LiteralPath $dir)) {
     Remove-Item -LiteralPath $dir -Recurse -Force
     $dirRemoved = $true
   }

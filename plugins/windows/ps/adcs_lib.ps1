@@ -3,7 +3,7 @@
 # inheritance), so that nobody else can change the request or the task
 # script that SYSTEM runs; each renewal works in adcs-<16 hex> below it.
 function rdw_workdir([string]$Nonce) {
-  if ($Nonce -notmatch '^[0-9a-f]{16}$') { rd_fail "work directory id '$Nonce' is not 16 hex digits" }
+  if ($Nonce -notmatch '^[0-9a-f]{16}\z') { rd_fail "work directory id '$Nonce' is not 16 hex digits" }
   $root = Join-Path $env:ProgramData 'renewd'
   if (-not (Test-Path -LiteralPath $root)) { [void](New-Item -ItemType Directory -Path $root) }
   $acl = New-Object System.Security.AccessControl.DirectorySecurity

@@ -11,9 +11,9 @@
 $action = [string]$P.action
 if (@('submit', 'retrieve', 'dump') -notcontains $action) { rd_fail "unknown certreq action '$action'" }
 $config = [string]$P.config
-if ($action -ne 'dump' -and $config -notmatch '^[^"\\\r\n]+\\[^"\\\r\n]+$') { rd_fail "CA configuration '$config' is not <CA host>\<CA name>" }
+if ($action -ne 'dump' -and $config -notmatch '^[^"\\\r\n]+\\[^"\\\r\n]+\z') { rd_fail "CA configuration '$config' is not <CA host>\<CA name>" }
 $rid = [string]$P.request_id
-if ($action -eq 'retrieve' -and $rid -notmatch '^[0-9]{1,10}$') { rd_fail "request id '$rid' is not a number" }
+if ($action -eq 'retrieve' -and $rid -notmatch '^[0-9]{1,10}\z') { rd_fail "request id '$rid' is not a number" }
 $wait = [int]$P.wait
 if ($wait -lt 5 -or $wait -gt 3600) { $wait = 120 }
 $dir = rdw_workdir ([string]$P.nonce)

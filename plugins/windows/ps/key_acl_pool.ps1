@@ -6,7 +6,7 @@
 # ApplicationPoolIdentity (the virtual account "IIS AppPool\<pool>").
 # {exists, identity_type, user, sid, account_sid}.
 $pool = [string]$P.app_pool
-if ($pool -notmatch '^[A-Za-z0-9 ._-]{1,64}$') { rd_fail "application pool '$pool' is not a pool name" }
+if ($pool -notmatch '^[A-Za-z0-9 ._-]{1,64}\z') { rd_fail "application pool '$pool' is not a pool name" }
 Import-Module WebAdministration -ErrorAction Stop
 $res = [ordered]@{ exists = $false; identity_type = $null; user = $null; sid = $null; account_sid = (rdw_sid ([string]$P.account)).Value }
 $p = Get-Item -LiteralPath ('IIS:\AppPools\' + $pool) -ErrorAction SilentlyContinue

@@ -41,7 +41,7 @@ function rdw_native([string]$Exe, [string[]]$ArgList) {
 # resolved on this host.
 function rdw_sid([string]$Account) {
   try {
-    if ($Account -match '^S-1-[0-9]+(-[0-9]+)*$') { return New-Object System.Security.Principal.SecurityIdentifier $Account }
+    if ($Account -match '^S-1-[0-9]+(-[0-9]+)*\z') { return New-Object System.Security.Principal.SecurityIdentifier $Account }
     return (New-Object System.Security.Principal.NTAccount $Account).Translate([System.Security.Principal.SecurityIdentifier])
   } catch {
     rd_fail "account '$Account' cannot be resolved on this host: $($_.Exception.Message)"

@@ -6,7 +6,7 @@
 # {status (HTTP status, 0: no HTTP answer), web_status (WebExceptionStatus
 #  name, not localised), caps: [lines], error}.
 $url = [string]$P.url
-if ($url -notmatch '^https?://[A-Za-z0-9.:\[\]-]+/certsrv/mscep/mscep\.dll/pkiclient\.exe\?operation=GetCACaps$') { rd_fail "url '$url' is not an NDES GetCACaps URL" }
+if ($url -notmatch '^https?://[A-Za-z0-9.:\[\]-]+/certsrv/mscep/mscep\.dll/pkiclient\.exe\?operation=GetCACaps\z') { rd_fail "url '$url' is not an NDES GetCACaps URL" }
 $timeout = [int]$P.timeout
 if ($timeout -lt 1 -or $timeout -gt 600) { $timeout = 60 }
 $res = [ordered]@{ status = 0; web_status = $null; caps = @(); error = $null }

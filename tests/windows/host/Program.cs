@@ -148,6 +148,8 @@ namespace Renewd.PsHost
             var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
             Console.SetOut(stdout);
             Console.SetError(stderr);
+            // [rule 13] the SFTP subsystem of the emulated host
+            if (args.Length == 1 && args[0] == "--sftp-server") return SftpServer.Serve(stderr);
             if (args.Length == 2 && args[0] == "--ssh-command")
             {
                 // [rule 12] a command line as Windows OpenSSH runs it

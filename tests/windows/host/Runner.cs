@@ -33,8 +33,20 @@ namespace Renewd.PsHost
             return Path.Combine(root, m.Groups[1].Value.ToLowerInvariant(), rest);
         }
 
+        // The emulated crypt32.dll (crypt32_emu.c), loaded up front: .NET
+        // probes DllImport("crypt32.dll") of an Add-Type assembly by bare
+        // names (libcrypt32.dll.so among them), which dlopen finds by the
+        // soname of a library already loaded. Only on an emulated machine.
+        private static void LoadCrypt32()
+        {
+            string lib = Path.Combine(AppContext.BaseDirectory, "libcrypt32.dll.so");
+            if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RENEWD_WIN_ROOT")) && File.Exists(lib))
+                System.Runtime.InteropServices.NativeLibrary.Load(lib);
+        }
+
         public static int Run(Options o, TextWriter stdout, TextWriter stderr)
         {
+            LoadCrypt32();
             var host = new EmuHost(stdout, stderr);
             InitialSessionState iss = InitialSessionState.CreateDefault2();
             string emu = EmulationModule();

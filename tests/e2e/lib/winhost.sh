@@ -1,0 +1,37 @@
+# winhost.sh — sourced by the Windows lab e2e tests: seeding and reading
+# the emulated Windows host's machine (contrib/lab/winhost,
+# tests/windows/emu/RenewdWindows.psm1 documents the layout).
+
+# win_seed_cert ROOT STORE CERT.pem [KEY.pem capi|cng CONTAINER]: puts a
+# certificate into Cert:\LocalMachine\STORE of the machine at ROOT
+# (RENEWD_WIN_ROOT), with its private key where Windows keeps a machine
+# key: CAPI (Microsoft Enhanced RSA and AES Cryptographic Provider, type 24)
+# in RSA\MachineKeys\<MD5 of the container name>_<machine GUID>, CNG
+# (Microsoft Software Key Storage Provider, type 0) in Keys\<unique name>.
+# Prints the thumbprint.
+win_seed_cert() {
+	local root=$1 store=$2 pem=$3 key=${4:-} kind=${5:-capi} cont=${6:-renewd-test} d thumb rel
+	d=$root/emu/cert/LocalMachine/$store
+	mkdir -p "$d"
+	thumb=$(openssl x509 -in "$pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+	openssl x509 -in "$pem" -outform DER -out "$d/$thumb.cer"
+	if [ -n "$key" ]; then
+		if [ "$kind" = cng ]; then
+			rel="Keys\\$(printf '%s' "$cont" | sha1sum | cut -c1-40)_$WIN_MACHINE_GUID"
+			printf '%s\n' "$cont" 'Microsoft Software Key Storage Provider' 0 32 0 "$rel" >"$d/$thumb.keyprov"
+		else
+			rel="RSA\\MachineKeys\\$(printf '%s' "$cont" | tr 'A-Z' 'a-z' | md5sum | cut -c1-32)_$WIN_MACHINE_GUID"
+			printf '%s\n' "$cont" 'Microsoft Enhanced RSA and AES Cryptographic Provider' 24 32 1 "$rel" >"$d/$thumb.keyprov"
+		fi
+		mkdir -p "$root/c/ProgramData/Microsoft/Crypto/$(dirname "${rel//\\//}")"
+		openssl pkcs8 -topk8 -nocrypt -in "$key" -out "$root/c/ProgramData/Microsoft/Crypto/${rel//\\//}"
+	fi
+	printf '%s\n' "$thumb"
+}
+WIN_MACHINE_GUID=6f1c2a3b-0c4d-4e5f-8a9b-0123456789ab
+
+# win_state ROOT: one line per file of the emulated machine (path, size,
+# SHA-256), to compare the machine before and after
+win_state() {
+	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+}
