@@ -38,12 +38,12 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
   if (not_after <= not_before)
     return RD_EINVAL;
   w.lifetime = (int64_t)not_after - (int64_t)not_before;
-  /* a duration not shorter than the lifetime (the CA shortened it): a third
-   * of the lifetime, as cert-manager does, not a renewal at every scan */
+  /* a duration not shorter than the lifetime still decides (an operator's
+   * explicit choice, and what a lab of short-lived certificates renewed to
+   * longer ones relies on); the reason says that a certificate of this
+   * lifetime is due again as soon as it is issued */
   w.overlong = renew_before_s > 0 && renew_before_s >= w.lifetime;
-  if (w.overlong)
-    w.window = (int64_t)llround((double)w.lifetime / 3);
-  else if (renew_before_s > 0)
+  if (renew_before_s > 0)
     w.window = renew_before_s;
   else if (isfinite(renew_fraction) && renew_fraction > 0 && renew_fraction < 1)
     w.window = (int64_t)llround(renew_fraction * (double)w.lifetime);
@@ -68,7 +68,9 @@ int rd_due(time_t now, time_t not_before, time_t not_after, int64_t renew_before
     if (n < sizeof w.text && w.overlong) {
       fmt_dur(win, sizeof win, renew_before_s);
       snprintf(w.text + n, sizeof w.text - n,
-               " (a third of the %s lifetime: renew_before %s is not shorter)", life, win);
+               " (renew_before %s is not shorter than the %s lifetime: a certificate like "
+               "this one is due again as soon as it is issued)",
+               win, life);
     }
     *why = w;
   }
