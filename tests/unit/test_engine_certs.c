@@ -119,16 +119,16 @@ static int chk_verify(rd_step *s, const rd_host_api *h) {
   return 0;
 }
 
-static const rd_step_kind k_inv = {.type = "posix.inventory", .flags = RD_KIND_INVENTORY, .probe = inv_probe};
-static const rd_step_kind k_iss = {.type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = iss_probe,
+static const rd_step_kind k_inv = {.platform = RD_PLATFORM_POSIX, .type = "posix.inventory", .flags = RD_KIND_INVENTORY, .probe = inv_probe};
+static const rd_step_kind k_iss = {.platform = RD_PLATFORM_POSIX, .type = "scep.issue", .flags = RD_KIND_ISSUER, .probe = iss_probe,
                                    .apply = iss_apply, .rollback = iss_rollback};
-static const rd_step_kind k_inst = {.type = "posix.install", .flags = RD_KIND_INSTALL,
+static const rd_step_kind k_inst = {.platform = RD_PLATFORM_POSIX, .type = "posix.install", .flags = RD_KIND_INSTALL,
                                     .probe = quiet_probe, .apply = inst_apply, .rollback = inst_rollback};
-static const rd_step_kind k_acl = {.type = "test.acl", .probe = quiet_probe, .apply = acl_apply,
+static const rd_step_kind k_acl = {.platform = RD_PLATFORM_POSIX, .type = "test.acl", .probe = quiet_probe, .apply = acl_apply,
                                    .rollback = acl_rollback};
-static const rd_step_kind k_rs = {.type = "test.restart", .flags = RD_KIND_RESTART,
+static const rd_step_kind k_rs = {.platform = RD_PLATFORM_POSIX, .type = "test.restart", .flags = RD_KIND_RESTART,
                                   .probe = quiet_probe, .apply = rs_apply};
-static const rd_step_kind k_chk = {.type = "test.check", .flags = RD_KIND_CHECK, .probe = quiet_probe,
+static const rd_step_kind k_chk = {.platform = RD_PLATFORM_POSIX, .type = "test.check", .flags = RD_KIND_CHECK, .probe = quiet_probe,
                                    .verify = chk_verify};
 static const rd_step_kind *const kinds[] = {&k_inv, &k_iss, &k_inst, &k_acl, &k_rs, &k_chk, NULL};
 static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
