@@ -8,11 +8,11 @@
 #     live and served; space freed, the next run renews.
 #  2. read-only: the certificate directory bound read-only — the same, with
 #     "Read-only file system".
-#  3. a hanging command: a follow-up (posix.exec) that sleeps past its 3 s
+#  3. two `renewd run` at once on one journal — one renews, the other waits
+#     for or is refused the host's lease: one certificate, one DONE job.
+#  4. a hanging command: a follow-up (posix.exec) that sleeps past its 3 s
 #     timeout — the step times out (RD_ETIMEDOUT, transient), the job rolls
 #     back, the old certificate is served again.
-#  4. two `renewd run` at once on one journal — one renews, the other waits
-#     for or is refused the host's lease: one certificate, one DONE job.
 # Needs root. Prints "faults_target: N passed, M failed".
 T=faults_target H=h0001
 # shellcheck source=lib/onehost.sh
@@ -73,7 +73,15 @@ run ro-after --force
 check "read-only: writable again, the next run renews (exit 10), got $rc" test "$rc" = 10
 check "read-only: DONE, renewed, served, pinned" fine
 
-# ------------------------------------------------------------- 3. hanging command
+# ------------------------------------------------------------- 3. concurrent runs
+due $H; issued0=$(rc_issued); id0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
+(run one; exit "$rc") & p1=$!
+(run two; exit "$rc") & p2=$!
+wait $p1; rc1=$?; wait $p2; rc2=$?
+check "concurrent: the CA issued one certificate" test "$(($(rc_issued) - issued0))" = 1
+check "concurrent: one job opened, DONE (exits $rc1, $rc2)" test "$(sqlite3 "$JOURNAL" "select group_concat(state) from jobs where id > $id0")" = DONE
+check "concurrent: renewed, served, pinned" fine
+# ------------------------------------------------------------- 4. hanging command (last: its rollback leaves a backoff)
 jq '.steps = [{type: "posix.exec", name: "hang", params: {script: "[ \"$1\" = apply ] && sleep 60; true"}, timeout: "3s"}] + .steps' "$RB" >"$WORK/hang.json"
 due $H; old=$(live_fp $H)
 t0=$SECONDS; RB=$WORK/hang.json run hang
@@ -83,12 +91,4 @@ check "hang: the step timed out" said "hang: apply: .*timed out" hang
 check "hang: the job rolled back, got $(state)" test "$(state)" = ROLLED_BACK
 check "hang: the old certificate, key and pin are live and served" intact "$old"
 
-# ------------------------------------------------------------- 4. concurrent runs
-due $H; issued0=$(rc_issued); id0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
-(run one; exit "$rc") & p1=$!
-(run two; exit "$rc") & p2=$!
-wait $p1; rc1=$?; wait $p2; rc2=$?
-check "concurrent: the CA issued one certificate" test "$(($(rc_issued) - issued0))" = 1
-check "concurrent: one job opened, DONE (exits $rc1, $rc2)" test "$(sqlite3 "$JOURNAL" "select group_concat(state) from jobs where id > $id0")" = DONE
-check "concurrent: renewed, served, pinned" fine
 finish
