@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/crashpoint.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "core/engine_int.h"
@@ -101,6 +102,7 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
     return;
   }
   s->busy = 0;
+  rd_crashpoint("step.done/%s.%s", s->kind->type, rd_phase_name(s->phase));
   if (s->timer_ready)
     uv_timer_stop(&s->timer);
   ms = s->t0 ? (double)(rd_now_ms() - s->t0) : 0;

@@ -20,6 +20,7 @@
 #include "core/engine_int.h"
 #include "host/batch.h"
 #include "host/hostapi.h"
+#include "base/crashpoint.h"
 #include "base/err.h"
 #include "transport/remote.h"
 #include "base/util.h"
@@ -219,6 +220,7 @@ void rd_host_remote_done(const rd_exec_result *r, void *arg) {
   char err[256] = "";
   int status = r->status;
   trace_remote(c, r);
+  rd_crashpoint("remote.%s/%s", c->script->mutating ? "changed" : "read", c->script->name);
   if (rd_host_call_stale(&c->call)) { /* timed out, or the job moved on */
     rd_step_log(s, RD_LOG_DEBUG, "script %s: late answer dropped (%s)", c->script->name,
                 status ? r->msg : "ran to the end");
@@ -437,6 +439,7 @@ static void http_done(const rd_http_result *r, void *arg) {
   rd_step *s = c->call.s;
   h_response hr = {{r->code, r->content_type, r->body, r->body_len}, r->headers};
   int stale = rd_host_call_stale(&c->call);
+  rd_crashpoint("http.reply/%ld", r->code);
   if (r->status)
     rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
   call_unlink(&c->call);
@@ -468,6 +471,7 @@ static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *a
   o.id_out = &c->call.op_id;
   rc = rd_http_submit(e->http, req->method, req->url, req->content_type, req->body,
                        req->body_len, &o, http_done, c);
+  rd_crashpoint("http.sent/%s", req->method);
   if (rc) {
     call_unlink(&c->call);
     free(c);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crashpoint.h"
 #include "base/err.h"
 #include "store/journal_int.h"
 
@@ -87,6 +88,7 @@ int jn_tx_end(rd_journal *j, int err) {
   err = jn_run(j, S_COMMIT, "commit");
   if (err < 0)
     jn_tx_rollback(j);
+  if (err == 0) rd_crashpoint_commit(); /* RENEWD_CRASH_AT=commit:N */
   return err;
 }
 

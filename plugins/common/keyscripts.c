@@ -25,6 +25,8 @@ const rd_script rd_keyscript_keygen = {
     "    ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:\"$(cat \"$RD_P/curve\")\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
     "    *) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:\"$(cat \"$RD_P/bits\")\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
     "  esac || { rm -f \"$tmp\"; rd_fail \"key generation: $(cat \"$RD_P/err\")\"; }\n"
+    /* openssl may not notice a failed write (a full disk): check the key */
+    "  openssl pkey -in \"$tmp\" -noout 2>/dev/null || { rm -f \"$tmp\"; rd_fail \"key generation: the key could not be written whole in $dir ($(df -P -- \"$dir\" | awk 'NR == 2 { print ($4 == 0 ? \"no space left on device\" : $4 \" KB free\") }'))\"; }\n"
     "  chmod 600 \"$tmp\" && sync \"$tmp\" 2>/dev/null; mv -f \"$tmp\" \"$new\" || rd_fail \"key $new: cannot move into place\"\n"
     "  rd_out generated 1\n"
     "fi\n"

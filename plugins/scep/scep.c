@@ -200,9 +200,20 @@ static void posted(rd_step *s, int status, const rd_http_response *r, void *arg)
       scep_resend_lost(op, why);
       return;
     }
+    /* no answer at all to the first send: the CA may have issued. The job
+     * waits at the CA (PENDING_CA keeps the journaled request and its
+     * staged key); the next run polls it, or resends it identically */
+    if (status && status != RD_ECANCELED && !op->poll && !op->h->set_state(op->s, "PENDING_CA")) {
+      scep_finish(op, RD_EPENDING, NULL, "CA %s: PKIOperation: %s, no answer: the request may "
+                  "have reached the CA; the next run polls it (never a new request)",
+                  op->url, op->h->strerror(status));
+      return;
+    }
     /* the request may have reached the CA: keep it, poll next time */
+    char http[32];
+    snprintf(http, sizeof http, "HTTP %ld", r ? r->status : 0L);
     scep_finish(op, status ? status : RD_EPROTO, NULL, "CA %s: PKIOperation failed: %s%s", op->url,
-           status ? op->h->strerror(status) : "HTTP error", body);
+           status ? op->h->strerror(status) : http, body);
     return;
   }
   if (scep_rep_parse(r->body, r->body_len, op->ca_certs, op->txid,

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# tests/e2e/faults_ca.sh — a CA that refuses, fails, is slow or drops the
+# reply; one lab host, the lab runbook.
+#
+# A proxy (tests/e2e/lib/caproxy.pl) in front of the lab CA passes the
+# GetCACaps/GetCACert requests and does to each PKIOperation what its mode
+# file says. For each fault: what the run ends with, what the CA issued, and
+# that the host still serves its old certificate, valid and matching its
+# key; then the fault is gone and the next run finishes the renewal.
+#  1. refused: nothing listens at the CA's address — the pre-flight's
+#     GetCACaps fails, no request, no journal job, old certificate served.
+#  2. 503 on the request — the job ends FAILED naming HTTP 503 and the
+#     CA's text, nothing
+#     issued, old certificate served; with the CA back the next run renews
+#     (one certificate).
+#  3. dropped after reading the request (the CA issued, the reply is lost) —
+#     the job waits at the CA (PENDING_CA, the journaled request and its
+#     staged key kept, the old certificate served, exit 0); the
+#     next run resumes the journaled transaction, polls, resends the
+#     identical request (scepserver cannot poll) and reports the possible
+#     orphan: two certificates, the second installed.
+#  4. slow (the reply 3 s late) — renewed, one certificate.
+# Needs root. Prints "faults_ca: N passed, M failed".
+T=faults_ca H=h0001
+# shellcheck source=lib/onehost.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+
+PROXY=127.0.0.2:8083
+"$LAB" exec -- perl "$E2E/lib/caproxy.pl" "$PROXY" 127.0.0.2:8080 "$WORK/mode" "$WORK/proxy.pid" \
+	</dev/null >"$WORK/proxy.log" 2>&1 &
+ONEHOST_CLEANUP='[[ -s $WORK/proxy.pid ]] && kill -- -"$(cat "$WORK/proxy.pid")" 2>/dev/null'
+for _ in $(seq 1 50); do
+	"$LAB" exec -- curl -fsS -o /dev/null "http://$PROXY/scep?operation=GetCACaps" 2>/dev/null && break
+	sleep 0.1
+done
+sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://$PROXY/scep\"|" "$RB" >"$WORK/proxied.json"
+sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://127.0.0.2:8089/scep\"|" "$RB" >"$WORK/refused.json"
+mode() { echo "$1" >"$WORK/mode"; }
+state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
+jobs() { if [[ -s $JOURNAL ]]; then sqlite3 "$JOURNAL" "select count(*) from jobs where host='$H'"; else echo 0; fi; }
+# unchanged HOST FP: the host still has and serves the certificate FP
+unchanged() {
+	local out
+	out=$(rc_host_ok "$H"; [[ $(live_fp "$H") == "$2" ]] || echo "$H: the live certificate changed")
+	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
+}
+renewed() { # renewed OLD_FP: DONE, a new certificate, served, pinned
+	local out
+	out=$(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_ok "$H"
+		[[ $(live_fp "$H") != "$1" ]] || echo "$H: still the old certificate")
+	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
+}
+
+# ------------------------------------------------------------- 1. refused
+due $H; old=$(live_fp $H); issued0=$(rc_issued); jobs0=$(jobs)
+RB=$WORK/refused.json run refused
+check "refused: the run fails (exit 1), got $rc" test "$rc" = 1
+check "refused: the report names the CA and the refusal" grep -q "CA http://127.0.0.2:8089/scep: GetCACaps failed: .*refused" "$WORK/refused.out"
+check "refused: stopped in the pre-flight: no journal job, no backoff" test "$(jobs)" = "$jobs0"
+check "refused: nothing issued" test "$(rc_issued)" = "$issued0"
+check "refused: the old certificate is intact and served" unchanged "$H" "$old"
+mode pass; RB=$WORK/proxied.json run refused-after
+check "refused: the CA back, the next run renews (exit 10), got $rc" test "$rc" = 10
+check "refused: renewed, served, pinned" renewed "$old"
+check "refused: one certificate" test "$(($(rc_issued) - issued0))" = 1
+
+# ------------------------------------------------------------- 2. 503
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+mode 503; RB=$WORK/proxied.json run 503
+check "503: the run fails (exit 1), got $rc" test "$rc" = 1
+check "503: the report names HTTP 503 and the CA's text" grep -q "CA http://$PROXY/scep: PKIOperation failed: HTTP 503: try later" "$WORK/503.out"
+check "503: the job ended FAILED, got $(state)" test "$(state)" = FAILED
+check "503: nothing issued" test "$(rc_issued)" = "$issued0"
+check "503: the old certificate is intact and served" unchanged "$H" "$old"
+mode pass; RB=$WORK/proxied.json run 503-after --force
+check "503: the CA back, the next run renews (exit 10), got $rc" test "$rc" = 10
+check "503: renewed, served, pinned" renewed "$old"
+n=$(($(rc_issued) - issued0))
+check "503: one certificate ($n)" test "$n" = 1
+
+# ------------------------------------------------------------- 3. dropped
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+mode drop; RB=$WORK/proxied.json run drop
+check "dropped: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
+check "dropped: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
+check "dropped: the report says the request may have reached the CA" \
+	grep -q "PKIOperation: network error, no answer: the request may have reached the CA; the next run polls it (never a new request)" "$WORK/drop.out"
+check "dropped: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
+check "dropped: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
+check "dropped: the new key stays staged for the pending request" test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
+mode pass; RB=$WORK/proxied.json run drop-after
+check "dropped: the next run renews (exit 10), got $rc" test "$rc" = 10
+check "dropped: it resent the identical journaled request and says the CA may hold an orphan" \
+	grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/drop-after.out"
+check "dropped: renewed, served, pinned" renewed "$old"
+check "dropped: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
+
+# ------------------------------------------------------------- 4. slow
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+mode slow:3; t0=$SECONDS; RB=$WORK/proxied.json run slow
+check "slow: renewed (exit 10), got $rc" test "$rc" = 10
+check "slow: the run waited for the reply ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -ge 3
+check "slow: renewed, served, pinned" renewed "$old"
+check "slow: one certificate" test "$(($(rc_issued) - issued0))" = 1
+check "the proxy saw each mode" test "$(sort -u "$WORK/mode.log" | tr '\n' ' ')" = "503 drop pass slow:3 "
+finish

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# tests/e2e/faults_target.sh — a target whose disk is full or read-only, a
+# command that hangs, and two runs on one journal; one lab host, the lab
+# runbook.
+#  1. disk full: a 2 MB tmpfs over the host's certificate directory (its
+#     files copied in), filled up — the run fails with a message that says
+#     "no space left on device"; the old certificate, key and app.conf stay
+#     live and served; space freed, the next run renews.
+#  2. read-only: the certificate directory bound read-only — the same, with
+#     "Read-only file system".
+#  3. two `renewd run` at once on one journal — one renews, the other waits
+#     for or is refused the host's lease: one certificate, one DONE job.
+#  4. a hanging command: a follow-up (posix.exec) that sleeps past its 3 s
+#     timeout — the step times out (RD_ETIMEDOUT, transient), the job rolls
+#     back, the old certificate is served again.
+# Needs root. Prints "faults_target: N passed, M failed".
+T=faults_target H=h0001
+# shellcheck source=lib/onehost.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+
+M=/srv/renewd-lab
+# nginx shares the host's mount namespace with sshd, and outlives sshd
+inhost() { nsenter -t "$(cat "$RENEWD_LAB_DIR/hosts/$H/nginx/nginx.pid")" -m -- "$@"; }
+fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_ok "$H") ]]; }
+# what the host itself sees (through its mount namespace)
+host_fp() { inhost openssl x509 -in "$M/tls/server.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
+# intact OLD_FP: the host still has, pins and serves its old certificate and key
+intact() {
+	local out
+	out=$(
+		[[ $(host_fp) == "$1" ]] || echo "the live certificate changed"
+		[[ $(rc_served "$H") == "$1" ]] || echo "the service does not serve the old certificate"
+		[[ $(inhost openssl x509 -in "$M/tls/server.crt" -noout -pubkey | sha256sum) == \
+			"$(inhost openssl pkey -in "$M/tls/server.key" -pubout | sha256sum)" ]] || echo "the live key does not match"
+		sha1=$(inhost openssl x509 -in "$M/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
+		inhost grep -q "^cert_sha1 = $sha1\$" "$M/etc/app.conf" || echo "app.conf does not pin the live certificate"
+		[[ -z $(inhost find "$M/tls" -name '*.renewd-new*' -o -name '*.renewd-tmp.*') ]] || echo "staged files left"
+	)
+	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
+}
+state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
+said() { grep -q -i -- "$1" "$WORK/$2.out" "$WORK/$2.err"; }
+
+# ------------------------------------------------------------- 1. disk full
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+inhost sh -c "cp -a $M/tls /tmp/renewd-tls.$$ && mount -t tmpfs -o size=2m tmpfs $M/tls && cp -a /tmp/renewd-tls.$$/. $M/tls/ && rm -rf /tmp/renewd-tls.$$"
+inhost sh -c "dd if=/dev/zero of=$M/tls/.filler bs=64k 2>/dev/null; true"
+check "disk full: the certificate directory has no space left" test "$(inhost df --output=avail -k "$M/tls" | tail -1 | tr -d ' ')" = 0
+run full
+check "disk full: the run fails (exit 1), got $rc" test "$rc" = 1
+check "disk full: the message names the cause" said "key generation: the key could not be written whole in $M/tls (no space left on device)" full
+check "disk full: the job ended $(state), not DONE" test "$(state)" != DONE
+check "disk full: the old certificate, key and pin are live and served" intact "$old"
+inhost rm -f "$M/tls/.filler"
+run full-after --force
+check "disk full: space freed, the next run renews (exit 10), got $rc" test "$rc" = 10
+check "disk full: DONE and the new certificate served" test "$(state)/$(rc_served $H)" = "DONE/$(host_fp)"
+# back to the host's own directory: what renewd wrote into the tmpfs goes there
+inhost tar -C "$M/tls" -cf - . | tar -C "$RENEWD_LAB_DIR/hosts/$H/root/tls" -xf -
+inhost umount "$M/tls"
+check "disk full: one certificate in all (the failed job sent no request), got $(($(rc_issued) - issued0))" \
+	test "$(($(rc_issued) - issued0))" = 1
+
+# ------------------------------------------------------------- 2. read-only
+due $H; old=$(live_fp $H)
+inhost sh -c "mount --bind $M/tls $M/tls && mount -o remount,bind,ro $M/tls"
+run ro
+check "read-only: the run fails (exit 1), got $rc" test "$rc" = 1
+check "read-only: the message names the cause" said "Read-only file system" ro
+check "read-only: the old certificate, key and pin are live and served" intact "$old"
+inhost umount "$M/tls"
+run ro-after --force
+check "read-only: writable again, the next run renews (exit 10), got $rc" test "$rc" = 10
+check "read-only: DONE, renewed, served, pinned" fine
+
+# ------------------------------------------------------------- 3. concurrent runs
+due $H; issued0=$(rc_issued); id0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
+(run one; exit "$rc") & p1=$!
+(run two; exit "$rc") & p2=$!
+wait $p1; rc1=$?; wait $p2; rc2=$?
+check "concurrent: the CA issued one certificate" test "$(($(rc_issued) - issued0))" = 1
+check "concurrent: one job opened, DONE (exits $rc1, $rc2)" test "$(sqlite3 "$JOURNAL" "select group_concat(state) from jobs where id > $id0")" = DONE
+check "concurrent: renewed, served, pinned" fine
+# ------------------------------------------------------------- 4. hanging command (last: its rollback leaves a backoff)
+jq '.steps = [{type: "posix.exec", name: "hang", params: {script: "[ \"$1\" = apply ] && sleep 60; true"}, timeout: "3s"}] + .steps' "$RB" >"$WORK/hang.json"
+due $H; old=$(live_fp $H)
+t0=$SECONDS; RB=$WORK/hang.json run hang
+check "hang: the run fails (exit 1), got $rc" test "$rc" = 1
+check "hang: within the timeout and the rollback ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 40
+check "hang: the step timed out" said "hang: apply: .*timed out" hang
+check "hang: the job rolled back, got $(state)" test "$(state)" = ROLLED_BACK
+check "hang: the old certificate, key and pin are live and served" intact "$old"
+
+finish
