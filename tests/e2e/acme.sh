@@ -132,16 +132,20 @@ H
 	chmod 755 "$RENEWD_LAB_DIR/hosts/$h/root/bin/acme-dns-hook"
 done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ACME/account.key" 2>/dev/null
-chmod 600 "$ACME/account.key"
+# the dns-01 runs use an account of their own: pebble 2.4 reuses an account's
+# valid authorizations (PEBBLE_AUTHZREUSE=0 notwithstanding), and a reused
+# http-01 authorization would skip the dns-01 challenge these runs prove
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ACME/account-dns.key" 2>/dev/null
+chmod 600 "$ACME/account.key" "$ACME/account-dns.key"
 
 # runbooks: the shipped one pointed at this lab; dns-01 through the hook;
 # the same with a 30 s wait after adding the record (the crash window)
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-acme.json" >"$WORK/lab.json"
-sed 's|"webroot": "/srv/renewd-lab/www"|"challenge_type": "dns-01", "dns_hook": "/srv/renewd-lab/bin/acme-dns-hook"|' \
-	"$WORK/lab.json" >"$WORK/dns.json"
+sed -e 's|"webroot": "/srv/renewd-lab/www"|"challenge_type": "dns-01", "dns_hook": "/srv/renewd-lab/bin/acme-dns-hook"|' \
+	-e 's|/acme/account.key"|/acme/account-dns.key"|' "$WORK/lab.json" >"$WORK/dns.json"
 sed 's|"dns_hook": "/srv/renewd-lab/bin/acme-dns-hook"|&, "dns_wait_ms": 30000|' "$WORK/dns.json" >"$WORK/slow.json"
 check "test runbooks validate" "$RENEWD" validate "$WORK/lab.json" "$WORK/dns.json" "$WORK/slow.json"
-check "the dns-01 runbooks differ from the http-01 one" bash -c "grep -q dns-01 '$WORK/dns.json' && grep -q dns_wait_ms '$WORK/slow.json'"
+check "the dns-01 runbooks differ from the http-01 one" bash -c "grep -q dns-01 '$WORK/dns.json' && grep -q account-dns.key '$WORK/dns.json' && grep -q dns_wait_ms '$WORK/slow.json'"
 
 # capture all lab traffic for the key-material check
 if command -v tcpdump >/dev/null; then
