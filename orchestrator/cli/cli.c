@@ -104,6 +104,20 @@ const rd_verb rd_verbs[] = {
      "\n"
      "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",
      cmd_serve},
+    {"report", "the fleet report: one HTML page (expiry timeline, jobs, history)",
+     "usage: renewd report --html FILE [--journal FILE] [RUNBOOK...]\n"
+     "\n"
+     "Writes one self-contained HTML page (inline CSS and SVG, no script, no\n"
+     "external asset) from the journal: an expiry timeline of every certificate\n"
+     "with its renew window and the 60/30/14-day bands, coloured by state; the\n"
+     "jobs that failed, wait or need an operator with their reasons; each host's\n"
+     "history. With runbooks, every target of theirs (never inventoried ones\n"
+     "too) and the runbook's renew window; without, every host the journal has\n"
+     "inventoried. Contacts no target; FILE '-' is stdout.\n"
+     "\n"
+     "exit: 0 written, 1 no journal or a write failed, 2 usage or bad runbook\n"
+     "example: renewd report --html /var/www/renewd.html runbooks/*.json\n",
+     cmd_report},
     {"hosts", "host keys: 'hosts trust HOST...' enrols them in known_hosts",
      "usage: renewd hosts trust HOST... --runbook R [--yes]\n"
      "\n"

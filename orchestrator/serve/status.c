@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/jobstate.h"
+#include "core/report_html.h"
 #include "core/schedule.h"
 #include "serve/listener.h"
 
@@ -200,6 +201,30 @@ json_t *rd_serve_status(const rd_serve *sv, time_t now) {
   return o;
 }
 
+/* The fleet report (core/report_html.h): the journal, with the expiry each
+ * scan saw (a probing scan does not write the journal). */
+static char *report_page(const rd_serve *sv) {
+  rd_runbook **rbs = calloc(sv->nrbs ? sv->nrbs : 1, sizeof *rbs);
+  const json_t **seen = calloc(sv->nrbs ? sv->nrbs : 1, sizeof *seen);
+  char err[1024], *page = NULL;
+  json_t *model = NULL;
+  if (rbs && seen) {
+    for (size_t i = 0; i < sv->nrbs; i++) {
+      rbs[i] = sv->rbs[i].rb;
+      seen[i] = sv->rbs[i].expiry;
+    }
+    rd_report_src src = {sv->journal, rbs, sv->nrbs, seen, time(NULL), 0};
+    if (!(model = rd_report_model(&src, err, sizeof err)))
+      fprintf(stderr, "renewd serve: /report: %s\n", err);
+    else
+      page = rd_report_html(model, NULL);
+  }
+  json_decref(model);
+  free(rbs);
+  free(seen);
+  return page;
+}
+
 void rd_serve_route(const char *path, rd_listener_reply *res, void *arg) {
   const rd_serve *sv = arg;
   if (!strcmp(path, "/metrics")) {
@@ -208,6 +233,9 @@ void rd_serve_route(const char *path, rd_listener_reply *res, void *arg) {
   } else if (!strcmp(path, "/healthz")) {
     res->ctype = "text/plain; charset=utf-8";
     res->body = strdup("ok\n");
+  } else if (!strcmp(path, "/report")) {
+    res->ctype = "text/html; charset=utf-8";
+    res->body = report_page(sv);
   } else if (!strcmp(path, "/status")) {
     json_t *st = rd_serve_status(sv, time(NULL));
     res->ctype = "application/json";
