@@ -96,7 +96,7 @@ int cmd_report(int argc, char **argv) {
     goto out;
   }
   rd_journal_set_busy_timeout(j, 5000); /* one-shot, off any event loop */
-  rd_report_src src = {j, rbs, n, NULL, time(NULL), 0};
+  rd_report_src src = {j, rbs, n, NULL, time(NULL), 0, 0};
   if (!(model = rd_report_model(&src, err, sizeof err))) {
     fprintf(stderr, "renewd report: %s\n", err);
     rc = RD_EXIT_FAILED;

@@ -47,6 +47,7 @@ typedef struct rd_report_src {
                                   newer than the journal's (serve's scans) */
   time_t now;
   size_t history_per_host;     /* 0: 10 */
+  int no_history;              /* leave the history out (serve's /metrics) */
 } rd_report_src;
 
 /* The model of src (new reference) or NULL with err set ("journal PATH: ..."). */

@@ -122,7 +122,7 @@ check "no failures" test "$(metric renewd_failed_total)" = 0
 now=$(date +%s)
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
 for h in h0001 h0002 h0003; do
-	na=$(awk -v h="$h" '/^renewd_certificate_not_after_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
+	na=$(awk -v h="$h" '/^renewd_certificate_expiration_timestamp_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
 	check "$h: expiry metric is the new certificate's (~30 days)" test "${na:-0}" -gt $((now + 29 * 86400))
 done
 check "an unknown path is 404" bash -c "! '$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/nope >/dev/null 2>&1"

@@ -133,7 +133,7 @@ check "the digest lists h0003's certificate and days left" grep -qE '^  h0003 +2
 # ------------------------------------------------------------- /metrics expiry = the certificates
 metrics >"$WORK/metrics.txt"
 for h in h0001 h0002 h0003; do
-	na=$(awk -v h="$h" '/^renewd_certificate_not_after_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
+	na=$(awk -v h="$h" '/^renewd_certificate_expiration_timestamp_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
 	real=$(date -d "$("$LAB" ssh "$h" 'cat /srv/renewd-lab/tls/server.crt' | openssl x509 -noout -enddate | cut -d= -f2)" +%s)
 	check "$h: /metrics expiry ($na) is the certificate's notAfter ($real)" test "${na:-0}" = "$real"
 done

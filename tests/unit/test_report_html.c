@@ -242,7 +242,7 @@ START_TEST(model_from_journal_and_runbook) {
   rb.policy.renew_fraction = 1.0 / 3;
   rd_runbook *rbs[] = {&rb};
   char err[256] = "";
-  rd_report_src src = {j, rbs, 1, NULL, time(NULL), 0};
+  rd_report_src src = {j, rbs, 1, NULL, time(NULL), 0, 0};
   json_t *m = rd_report_model(&src, err, sizeof err);
   ck_assert_msg(m, "%s", err);
   const json_t *certs = json_object_get(m, "certificates");
@@ -276,7 +276,7 @@ END_TEST
 START_TEST(model_without_runbooks) {
   rd_journal *j = journal_with_jobs();
   char err[256] = "";
-  rd_report_src src = {j, NULL, 0, NULL, time(NULL), 1};
+  rd_report_src src = {j, NULL, 0, NULL, time(NULL), 1, 0};
   json_t *m = rd_report_model(&src, err, sizeof err);
   ck_assert_msg(m, "%s", err);
   const json_t *certs = json_object_get(m, "certificates");
