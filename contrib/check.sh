@@ -27,6 +27,9 @@ if [ "$(id -u)" = 0 ] && grep -E '\*\*\*Skipped|Not Run' "$log"; then
   exit 1
 fi
 rm -f "$log"
+# what the tests kept (the fleet report's screenshot: tests/e2e/report_browser.sh)
+arts=${RENEWD_TEST_ARTIFACTS:-build/test-artifacts}
+[ -d "$arts" ] && { echo "== test artifacts ($arts) =="; ls -l "$arts"; }
 
 echo "== fuzz targets (libFuzzer + ASan + UBSan, 10 s each) =="
 bash tests/fuzz/run.sh build-fuzz 10
