@@ -102,6 +102,8 @@ const rd_verb rd_verbs[] = {
      "                      report); IPv6 as [::1]:9464\n"
      "  --max-parallel N    jobs at once per scan, 1..4096 (default 64)\n"
      "  --once              scan every runbook once, then exit with run's exit code\n"
+     "  --log-format F      text (default) or json: one JSON object per warning line\n"
+     "                      (notifications, digests, the report; docs/SERVICE.md)\n"
      "\n"
      "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",
      cmd_serve},

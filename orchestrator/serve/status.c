@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/metrics.h"
 #include "core/jobstate.h"
 #include "core/report_html.h"
@@ -59,7 +60,7 @@ static json_t *fleet_model(const rd_serve *sv, int no_history) {
     }
     rd_report_src src = {sv->journal, rbs, sv->nrbs, seen, time(NULL), 0, no_history};
     if (!(model = rd_report_model(&src, err, sizeof err)))
-      fprintf(stderr, "renewd serve: fleet report: %s\n", err);
+      rd_log(RD_LV_ERR, "serve", "fleet report: %s", err);
   }
   free(rbs);
   free(seen);
