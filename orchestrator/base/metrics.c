@@ -107,6 +107,16 @@ void rd_metrics_job_result(const char *runbook, const char *outcome) {
   observe(F_JOBS, lv, 1);
 }
 
+unsigned long long rd_metrics_jobs_ended(void) {
+  unsigned long long total = 0;
+  pthread_mutex_lock(&mu);
+  for (size_t i = 0; i < n; i++)
+    if (all[i].fam == F_JOBS)
+      total += all[i].count;
+  pthread_mutex_unlock(&mu);
+  return total;
+}
+
 void rd_metrics_label(FILE *f, const char *v) {
   for (const char *p = v ? v : ""; *p; p++) {
     if (*p == '\\' || *p == '"')

@@ -19,6 +19,9 @@ void rd_metrics_ssh_connect(double seconds);
 /* renewd_job_results_total{runbook, outcome="DONE"|"FAILED"|"NOT_DUE"|...} */
 void rd_metrics_job_result(const char *runbook, const char *outcome);
 
+/* Jobs ended so far, of every runbook and outcome (the progress line). */
+unsigned long long rd_metrics_jobs_ended(void);
+
 /* Every family above, as Prometheus text (HELP, TYPE, series; histograms
  * with cumulative _bucket{le}, _sum and _count). Label values escaped. */
 void rd_metrics_write(FILE *f);
