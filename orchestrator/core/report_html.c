@@ -338,8 +338,8 @@ int rd_report_html_write(FILE *f, const json_t *m) {
   fputs(css, f);
   fputs("</style></head><body>\n<h1>renewd fleet report</h1>\n<p class=\"sub\">Generated ", f);
   put_time(f, num(m, "now"));
-  fprintf(f, "; %zu certificates with a known expiry, %zu never inventoried, %zu jobs need "
-             "attention.</p>\n",
+  fprintf(f, ". Certificates with a known expiry: %zu; never inventoried: %zu; jobs needing "
+             "attention: %zu.</p>\n",
           json_array_size(json_object_get(m, "certificates")),
           json_array_size(json_object_get(m, "unknown")),
           json_array_size(json_object_get(m, "attention")));
