@@ -82,8 +82,8 @@ static const char css[] =
     "h3{font-size:15px;margin:16px 0 4px}.sub{color:#616161}"
     "table{border-collapse:collapse;margin:4px 0}td,th{border-bottom:1px solid #e0e0e0;"
     "padding:3px 10px 3px 0;text-align:left;vertical-align:top}th{font-weight:600}"
-    ".t,td:first-child{white-space:nowrap}.sw{display:inline-block;width:12px;height:12px;border-radius:6px;"
-    "vertical-align:-1px;margin-right:4px}.legend span{margin-right:16px;white-space:nowrap}"
+    ".t,td:first-child{white-space:nowrap}"
+    ".sw{display:inline-block;width:12px;height:12px;border-radius:6px;vertical-align:-1px;margin-right:4px}.legend span{margin-right:16px;white-space:nowrap}"
     ".err{color:#b71c1c;max-width:520px;word-break:break-word}svg text{font:12px system-ui,"
     "sans-serif;fill:#212121}.none{color:#616161}";
 

@@ -192,7 +192,8 @@ json_t *rd_report_model(const rd_report_src *s, char *err, size_t errlen) {
   int rc = 0;
   if (s->journal && ((rc = rd_journal_jobs_latest(s->journal, on_latest, &g)) ||
                      (rc = rd_journal_inventory_latest(s->journal, on_inventory, &g)) ||
-                     (!s->no_history && (rc = rd_journal_jobs(s->journal, 0, HISTORY_SCAN, on_job, &g)))))
+                     (!s->no_history &&
+                      (rc = rd_journal_jobs(s->journal, 0, HISTORY_SCAN, on_job, &g)))))
     snprintf(err, errlen, "%s", rd_journal_errmsg(s->journal));
   if (!rc && s->nrbs) {
     for (size_t i = 0; i < s->nrbs; i++) {
