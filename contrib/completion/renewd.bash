@@ -4,7 +4,7 @@ _renewd() {
   local cur prev verb opts i
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
-  local verbs="run plan validate status report inventory remediate serve hosts debug"
+  local verbs="run plan validate status inventory remediate serve hosts debug"
   verb=
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in -*) ;; *) verb=${COMP_WORDS[i]}; break ;; esac
@@ -27,10 +27,9 @@ _renewd() {
     plan) opts="--host --json --journal --plugins --max-parallel --show-scripts" ;;
     validate) opts="--plugins --list-steps" ;;
     status) opts="--journal --json --all" ;;
-    report) opts="--html --journal" ;;
     inventory) opts="--host --json --plugins" ;;
     remediate) opts="--runbook --host --whatif --json --journal --plugins" ;;
-    serve) opts="--journal --listen --plugins --max-parallel --once --log-format" ;;
+    serve) opts="--journal --listen --plugins --max-parallel --once" ;;
     hosts)
       if [[ $COMP_CWORD -eq $((i + 1)) ]]; then
         COMPREPLY=($(compgen -W "trust" -- "$cur")); return

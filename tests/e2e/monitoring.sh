@@ -13,19 +13,14 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-LAB=$ROOT/contrib/lab/lab
-MON=$ROOT/contrib/monitoring
-RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
-export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
-export RENEWD_LAB_DIR=${MONITORING_LAB_DIR:-/var/lib/renewd-lab-monitoring}
-export RENEWD_LAB_NETNS=${MONITORING_LAB_NETNS:-renewd-lab-mon}
-PORT=9466
 T=monitoring
-
+PORT=9466
 # shellcheck source=lib/labtest.sh
 . "$HERE/lib/labtest.sh"
-lab_require jq promtool
+MON=$ROOT/contrib/monitoring
+for tool in jq promtool; do
+	command -v $tool >/dev/null || { echo "$T: SKIP: needs $tool (contrib/deps.sh)" >&2; exit 77; }
+done
 WORK=$(mktemp -d /tmp/monitoring-files.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -54,7 +49,8 @@ check "the rules and the dashboard use renewd metrics" test -s "$WORK/used.txt"
 
 # ---------------------------------------------------------------- a running serve
 files=$WORK
-lab_start 1
+lab_own "${MONITORING_LAB_DIR:-/var/lib/renewd-lab-monitoring}" "${MONITORING_LAB_NETNS:-renewd-lab-mon}" 1
+DAEMON=
 cp "$files/used.txt" "$WORK/"
 rm -rf "$files"
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" |

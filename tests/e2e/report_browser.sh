@@ -15,23 +15,17 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-LAB=$ROOT/contrib/lab/lab
-RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
-export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
-export RENEWD_LAB_DIR=${REPORT_LAB_DIR:-/var/lib/renewd-lab-report}
-export RENEWD_LAB_NETNS=${REPORT_LAB_NETNS:-renewd-lab-report}
-PORT=9465
 T=report_browser
+PORT=9465
+# shellcheck source=lib/labtest.sh
+. "$HERE/lib/labtest.sh"
 # shellcheck source=lib/browser.sh
 . "$HERE/lib/browser.sh"
 
-# shellcheck source=lib/labtest.sh
-. "$HERE/lib/labtest.sh"
-
-lab_require jq
+command -v jq >/dev/null || { echo "$T: SKIP: needs jq" >&2; exit 77; }
 browser_ok || { echo "$T: SKIP: needs chromium (contrib/deps.sh)" >&2; exit 77; }
-lab_start 3
+lab_own "${REPORT_LAB_DIR:-/var/lib/renewd-lab-report}" "${REPORT_LAB_NETNS:-renewd-lab-report}" 3
+DAEMON=
 
 J=$WORK/journal.db
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/rb.json"
