@@ -13,13 +13,15 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-T=monitoring
+TEST=monitoring
+LAB_DIR_NAME=${MONITORING_LAB_DIR:-/var/lib/renewd-lab-monitoring}
+LAB_NETNS=${MONITORING_LAB_NETNS:-renewd-lab-mon}
 PORT=9466
 # shellcheck source=lib/labtest.sh
 . "$HERE/lib/labtest.sh"
 MON=$ROOT/contrib/monitoring
 for tool in jq promtool; do
-	command -v $tool >/dev/null || { echo "$T: SKIP: needs $tool (contrib/deps.sh)" >&2; exit 77; }
+	command -v $tool >/dev/null || { echo "$TEST: SKIP: needs $tool (contrib/deps.sh)" >&2; exit 77; }
 done
 WORK=$(mktemp -d /tmp/monitoring-files.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -49,8 +51,7 @@ check "the rules and the dashboard use renewd metrics" test -s "$WORK/used.txt"
 
 # ---------------------------------------------------------------- a running serve
 files=$WORK
-lab_own "${MONITORING_LAB_DIR:-/var/lib/renewd-lab-monitoring}" "${MONITORING_LAB_NETNS:-renewd-lab-mon}" 1
-DAEMON=
+lab_begin 1
 cp "$files/used.txt" "$WORK/"
 rm -rf "$files"
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" |

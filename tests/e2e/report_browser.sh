@@ -15,17 +15,17 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-T=report_browser
+TEST=report_browser
+LAB_DIR_NAME=${REPORT_LAB_DIR:-/var/lib/renewd-lab-report}
+LAB_NETNS=${REPORT_LAB_NETNS:-renewd-lab-report}
 PORT=9465
 # shellcheck source=lib/labtest.sh
 . "$HERE/lib/labtest.sh"
 # shellcheck source=lib/browser.sh
 . "$HERE/lib/browser.sh"
 
-command -v jq >/dev/null || { echo "$T: SKIP: needs jq" >&2; exit 77; }
-browser_ok || { echo "$T: SKIP: needs chromium (contrib/deps.sh)" >&2; exit 77; }
-lab_own "${REPORT_LAB_DIR:-/var/lib/renewd-lab-report}" "${REPORT_LAB_NETNS:-renewd-lab-report}" 3
-DAEMON=
+browser_ok || { echo "$TEST: SKIP: needs chromium (contrib/deps.sh)" >&2; exit 77; }
+lab_begin 3
 
 J=$WORK/journal.db
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/rb.json"
