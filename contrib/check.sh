@@ -38,6 +38,9 @@ fi
 rm -f "$log"
 # the Windows suites' counts (Pester, renewd-pshost, the emulated lab host)
 grep -hE '^windows_(pester|pshost|lab): [0-9]+ passed' build-asan/Testing/Temporary/LastTest.log || true
+# what the tests kept (the fleet report's screenshot: tests/e2e/report_browser.sh)
+arts=${RENEWD_TEST_ARTIFACTS:-build/test-artifacts}
+[ -d "$arts" ] && { echo "== test artifacts ($arts) =="; ls -l "$arts"; }
 
 echo "== fuzz targets (libFuzzer + ASan + UBSan, 10 s each) =="
 bash tests/fuzz/run.sh build-fuzz 10

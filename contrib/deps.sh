@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config git
       openssh-server openssh-client scep nginx-light sudo acl iproute2 openssl
       procps psmisc curl tcpdump jq
       pebble python3-aiosmtpd man-db
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      chromium prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

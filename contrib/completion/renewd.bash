@@ -4,7 +4,7 @@ _renewd() {
   local cur prev verb opts i
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
-  local verbs="run plan doctor validate status inventory remediate serve hosts debug"
+  local verbs="run plan doctor validate status inventory remediate serve report hosts debug"
   verb=
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in -*) ;; *) verb=${COMP_WORDS[i]}; break ;; esac
@@ -30,7 +30,8 @@ _renewd() {
     inventory) opts="--host --json --plugins" ;;
     doctor) opts="--runbook --host --json --plugins" ;;
     remediate) opts="--runbook --host --whatif --json --journal --plugins" ;;
-    serve) opts="--journal --listen --plugins --max-parallel --once" ;;
+    serve) opts="--journal --listen --plugins --max-parallel --once --log-format" ;;
+    report) opts="--html --journal" ;;
     hosts)
       if [[ $COMP_CWORD -eq $((i + 1)) ]]; then
         COMPREPLY=($(compgen -W "trust" -- "$cur")); return

@@ -123,12 +123,29 @@ const rd_verb rd_verbs[] = {
      "\n"
      "  --listen ADDR:PORT  serve GET/HEAD /metrics (Prometheus text), /healthz and\n"
      "                      /status (JSON: runbooks and their next scans, jobs by\n"
-     "                      state, fleet expiry); IPv6 as [::1]:9464\n"
+     "                      state, fleet expiry), /report (the page of renewd\n"
+     "                      report); IPv6 as [::1]:9464\n"
      "  --max-parallel N    jobs at once per scan, 1..4096 (default 64)\n"
      "  --once              scan every runbook once, then exit with run's exit code\n"
+     "  --log-format F      text (default) or json: one JSON object per warning line\n"
+     "                      (notifications, digests, the report; docs/SERVICE.md)\n"
      "\n"
      "example: renewd serve /etc/renewd/runbooks/*.json --listen 127.0.0.1:9464\n",
      cmd_serve},
+    {"report", "the fleet report: one HTML page (expiry timeline, jobs, history)",
+     "usage: renewd report --html FILE [--journal FILE] [RUNBOOK...]\n"
+     "\n"
+     "Writes one self-contained HTML page (inline CSS and SVG, no script, no\n"
+     "external asset) from the journal: an expiry timeline of every certificate\n"
+     "with its renew window and the 60/30/14-day bands, coloured by state; the\n"
+     "jobs that failed, wait or need an operator with their reasons; each host's\n"
+     "history. With runbooks, every target of theirs (never inventoried ones\n"
+     "too) and the runbook's renew window; without, every host the journal has\n"
+     "inventoried. Contacts no target; FILE '-' is stdout.\n"
+     "\n"
+     "exit: 0 written, 1 no journal or a write failed, 2 usage or bad runbook\n"
+     "example: renewd report --html /var/www/renewd.html runbooks/*.json\n",
+     cmd_report},
     {"hosts", "host keys: 'hosts trust HOST...' enrols them in known_hosts",
      "usage: renewd hosts trust HOST... --runbook R [--yes]\n"
      "\n"

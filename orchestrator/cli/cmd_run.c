@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "core/engine.h"
 #include "base/err.h"
 
@@ -170,7 +171,9 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     goto out;
   }
   json_object_set_new(rd_engine_report(e), "verb", json_string(verb));
+  rd_progress *progress = a.eo.json ? NULL : rd_progress_start(&loop, stderr, verb, e);
   code = rd_engine_run(e, NULL);
+  rd_progress_stop(progress);
   if (a.eo.json) {
     char *s = json_dumps(rd_engine_report(e), JSON_INDENT(2));
     if (s)

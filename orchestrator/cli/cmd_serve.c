@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "cli/cli.h"
 #include "config/runbook.h"
 #include "host/registry.h"
@@ -151,6 +152,7 @@ int cmd_serve(int argc, char **argv) {
                                        {"once", no_argument, NULL, '1'},
                                        {"max-parallel", required_argument, NULL, 'm'},
                                        {"verbose", no_argument, NULL, 'v'},
+                                       {"log-format", required_argument, NULL, 'F'},
                                        {NULL, 0, NULL, 0}};
   const char *plugins = NULL, *listen = NULL, *journal_path = NULL;
   rd_serve_opts so = {0};
@@ -179,6 +181,13 @@ int cmd_serve(int argc, char **argv) {
         return RD_EXIT_USAGE;
       break;
     case 'v': so.verbose = 1; break;
+    case 'F':
+      if (rd_log_set_format(optarg)) {
+        fprintf(stderr, "renewd serve: --log-format '%s': expected text or json\n",
+                rd_cli_printable(optarg));
+        return RD_EXIT_USAGE;
+      }
+      break;
     default:
       fprintf(stderr, "renewd serve: unknown or incomplete option '%s'; see 'renewd serve --help'\n",
               rd_cli_printable(argv[optind - 1]));

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/metrics.h"
 #include "core/engine_int.h"
 #include "core/policy.h"
 #include "core/schedule.h"
@@ -649,6 +650,7 @@ void rd_job_finish(rd_job *j) {
                                     json_object_get(c, "not_after")));
   }
   count(&e->stats, j);
+  rd_metrics_job_result(j->rb->name, rd_job_outcome_name(j));
   rd_steps_close(j);
   rd_notify_job_end(j);
   if (e->ssh)

@@ -23,6 +23,7 @@
 #include "core/engine_int.h"
 #include "core/notify.h"
 #include "base/err.h"
+#include "base/log.h"
 
 typedef struct notify_call {
   rd_engine *e;
@@ -32,8 +33,8 @@ typedef struct notify_call {
 static void posted(const rd_http_result *r, void *arg) {
   notify_call *c = arg;
   if (r->status || r->code < 200 || r->code > 299)
-    fprintf(stderr, "renewd: warning: notify: webhook: %s (HTTP %ld)\n",
-            r->status ? r->msg : "refused", r->code);
+    rd_log(RD_LV_WARNING, "notify", "webhook: %s (HTTP %ld)", r->status ? r->msg : "refused",
+           r->code);
   if (c->token_header) {
     memset(c->token_header, 0, strlen(c->token_header));
     free(c->token_header);
@@ -56,10 +57,12 @@ static void post(rd_job *j, const json_t *wh, const json_t *payload) {
   if (tok) {
     char err[768];
     if (rd_secret_header(tok, "Authorization: Bearer ", &c->token_header, err,
-                         sizeof err) == 0)
+                         sizeof err) == 0) {
       headers[0] = c->token_header;
-    else
-      fprintf(stderr, "renewd: warning: notify: webhook token: %s\n", err);
+      rd_log_secret(c->token_header + strlen("Authorization: Bearer "));
+    } else {
+      rd_log(RD_LV_WARNING, "notify", "webhook token: %s", err);
+    }
   }
   body = json_dumps(payload, JSON_COMPACT);
   rd_http_opts o = {.timeout_ms = 10000, .headers = headers};

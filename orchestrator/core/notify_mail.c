@@ -19,6 +19,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "config/mail.h"
+#include "base/log.h"
 #include "config/secret.h"
 #include "core/engine_int.h"
 #include "core/notify.h"
@@ -271,7 +272,7 @@ typedef struct deliver_call {
 static void delivered(int status, const char *msg, void *arg) {
   deliver_call *c = arg;
   if (status)
-    fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", c->what, msg);
+    rd_log(RD_LV_WARNING, "notify", "e-mail about %s: %s", c->what, msg);
   c->done(c->arg);
   free(c->what);
   free(c);
@@ -291,6 +292,8 @@ int rd_mail_deliver(uv_loop_t *loop, const json_t *cfg, const char *msg, size_t 
     rc = RD_ECONFIG; /* err names the source of the password, never its value */
     goto fail;
   }
+  if (password && *password)
+    rd_log_secret(password); /* never in a line, whatever the server answers */
   rd_smtp_mail m = {.url = json_string_value(json_object_get(cfg, "smtp")),
                     .from = json_string_value(json_object_get(cfg, "from")), .to = to,
                     .user = json_string_value(json_object_get(cfg, "user")),
@@ -308,7 +311,7 @@ int rd_mail_deliver(uv_loop_t *loop, const json_t *cfg, const char *msg, size_t 
   free(to);
   return 0;
 fail:
-  fprintf(stderr, "renewd: warning: notify: e-mail about %s: %s\n", what, err);
+  rd_log(RD_LV_WARNING, "notify", "e-mail about %s: %s", what, err);
   rd_secret_free(password);
   if (c)
     free(c->what);
@@ -332,8 +335,10 @@ void rd_notify_mail_send(rd_job *j, const json_t *cfg, const json_t *event) {
   free(h);
   rd_mail_node(node, sizeof node);
   if (!to || !(msg = rd_notify_mail_compose(event, str(cfg, "from"), to, node, time(NULL), &len)))
-    fprintf(stderr, "renewd: warning: notify: e-mail about %s: cannot write the message (an "
-                    "address holds a character a mail header cannot carry)\n", what);
+    rd_log(RD_LV_WARNING, "notify",
+           "e-mail about %s: cannot write the message (an address holds a character a mail "
+           "header cannot carry)",
+           what);
   else if (rd_mail_deliver(j->e->loop, cfg, msg, len, what, engine_mail_done, j->e) == 0)
     j->e->notifying++;
   free(msg);

@@ -12,6 +12,7 @@
 
 #include "base/crashpoint.h"
 #include "base/err.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "core/engine_int.h"
 
@@ -106,6 +107,7 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
   if (s->timer_ready)
     uv_timer_stop(&s->timer);
   ms = s->t0 ? (double)(rd_now_ms() - s->t0) : 0;
+  rd_metrics_step(s->kind ? s->kind->type : s->name, rd_phase_name(s->phase), !status, ms / 1000);
   s->t0 = 0;
   s->status = status;
   p = phase_report(s);

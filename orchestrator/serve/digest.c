@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "core/jobstate.h"
 #include "core/notify.h"
 #include "core/schedule.h"
@@ -94,8 +95,8 @@ int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg) {
     return -1; /* sent today (or the journal cannot say: do not spam) */
   att_ctx a = {r->rb->name, json_array()};
   if (rd_journal_jobs_latest(sv->journal, attention_row, &a))
-    fprintf(stderr, "renewd serve: digest of %s: journal: %s\n", r->rb->name,
-            rd_journal_errmsg(sv->journal));
+    rd_log(RD_LV_WARNING, "serve", "digest of %s: journal: %s", r->rb->name,
+           rd_journal_errmsg(sv->journal));
   json_t *d = json_pack("{s:s, s:s, s:o, s:o}", "runbook", r->rb->name, "date", date,
                         "certificates", certificates(r), "attention", a.out);
   if (d && r->last_scan)
@@ -112,7 +113,7 @@ int rd_serve_digest(rd_serve_rb *r, void (*done)(void *), void *arg) {
   if (!d || !to ||
       !(msg = rd_notify_digest_compose(d, json_string_value(json_object_get(cfg, "from")), to,
                                        node, now, &len)))
-    fprintf(stderr, "renewd: warning: notify: e-mail about %s: cannot write the message\n", what);
+    rd_log(RD_LV_WARNING, "notify", "e-mail about %s: cannot write the message", what);
   else
     rc = rd_mail_deliver(sv->loop, cfg, msg, len, what, done, arg);
   free(msg);

@@ -6,21 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/metrics.h"
 #include "core/jobstate.h"
+#include "core/report_html.h"
 #include "core/schedule.h"
 #include "serve/listener.h"
-
-/* A Prometheus label value: backslash, double quote and newline escaped. */
-static void label(FILE *f, const char *v) {
-  for (const char *p = v ? v : ""; *p; p++) {
-    if (*p == '\\' || *p == '"')
-      fprintf(f, "\\%c", *p);
-    else if (*p == '\n')
-      fputs("\\n", f);
-    else
-      fputc(*p, f);
-  }
-}
 
 typedef enum {
   M_SCANS, M_RENEWED, M_FAILED, M_DUE, M_LAST, M_NEXT, M_RUNNING, M_RELOAD_OK
@@ -55,6 +46,58 @@ static long long metric_value(const rd_serve_rb *r, metric_id m) {
   return 0;
 }
 
+/* The model of the fleet report (core/report_html.h): the journal, with the
+ * expiry each scan saw (a probing scan does not write the journal). */
+static json_t *fleet_model(const rd_serve *sv, int no_history) {
+  rd_runbook **rbs = calloc(sv->nrbs ? sv->nrbs : 1, sizeof *rbs);
+  const json_t **seen = calloc(sv->nrbs ? sv->nrbs : 1, sizeof *seen);
+  char err[1024];
+  json_t *model = NULL;
+  if (rbs && seen) {
+    for (size_t i = 0; i < sv->nrbs; i++) {
+      rbs[i] = sv->rbs[i].rb;
+      seen[i] = sv->rbs[i].expiry;
+    }
+    rd_report_src src = {sv->journal, rbs, sv->nrbs, seen, time(NULL), 0, no_history};
+    if (!(model = rd_report_model(&src, err, sizeof err)))
+      rd_log(RD_LV_ERR, "serve", "fleet report: %s", err);
+  }
+  free(rbs);
+  free(seen);
+  return model;
+}
+
+/* Per certificate, as cert-manager names them: its expiry and when its
+ * renewal is due (the renew window opens). */
+static void certificate_metrics(FILE *f, const rd_serve *sv) {
+  static const struct {
+    const char *name, *key, *help;
+  } fam[] = {
+      {"renewd_certificate_expiration_timestamp_seconds", "not_after",
+       "Expiry (notAfter) of the live certificate, as last inventoried."},
+      {"renewd_certificate_renewal_timestamp_seconds", "window_opens",
+       "When the certificate's renew window opens: from then on a scan renews it."},
+  };
+  json_t *model = fleet_model(sv, 1), *c;
+  size_t i;
+  for (size_t m = 0; m < sizeof fam / sizeof fam[0]; m++) {
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", fam[m].name, fam[m].help, fam[m].name);
+    json_array_foreach(json_object_get(model, "certificates"), i, c) {
+      const json_t *v = json_object_get(c, fam[m].key);
+      if (!v)
+        continue;
+      fprintf(f, "%s{host=\"", fam[m].name);
+      rd_metrics_label(f, json_string_value(json_object_get(c, "host")));
+      fputs("\",runbook=\"", f);
+      rd_metrics_label(f, json_string_value(json_object_get(c, "runbook")));
+      fputs("\",certificate=\"", f);
+      rd_metrics_label(f, json_string_value(json_object_get(c, "certificate")));
+      fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+    }
+  }
+  json_decref(model);
+}
+
 char *rd_serve_metrics(const rd_serve *sv) {
   char *buf = NULL;
   size_t len = 0;
@@ -66,23 +109,12 @@ char *rd_serve_metrics(const rd_serve *sv) {
             metrics[m].type);
     for (size_t i = 0; i < sv->nrbs; i++) {
       fprintf(f, "%s{runbook=\"", metrics[m].name);
-      label(f, sv->rbs[i].rb->name);
+      rd_metrics_label(f, sv->rbs[i].rb->name);
       fprintf(f, "\"} %lld\n", metric_value(&sv->rbs[i], (metric_id)m));
     }
   }
-  fprintf(f, "# HELP renewd_certificate_not_after_seconds Expiry of the live certificate, as "
-             "last inventoried.\n# TYPE renewd_certificate_not_after_seconds gauge\n");
-  for (size_t i = 0; i < sv->nrbs; i++) {
-    const char *host;
-    json_t *v;
-    json_object_foreach(sv->rbs[i].expiry, host, v) {
-      fputs("renewd_certificate_not_after_seconds{runbook=\"", f);
-      label(f, sv->rbs[i].rb->name);
-      fputs("\",host=\"", f);
-      label(f, host);
-      fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
-    }
-  }
+  certificate_metrics(f, sv);
+  rd_metrics_write(f);
   rd_serve_lease_metrics(f, sv->journal);
   if (fclose(f)) {
     free(buf);
@@ -201,6 +233,13 @@ json_t *rd_serve_status(const rd_serve *sv, time_t now) {
   return o;
 }
 
+static char *report_page(const rd_serve *sv) {
+  json_t *model = fleet_model(sv, 0);
+  char *page = model ? rd_report_html(model, NULL) : NULL;
+  json_decref(model);
+  return page;
+}
+
 void rd_serve_route(const char *path, rd_listener_reply *res, void *arg) {
   const rd_serve *sv = arg;
   if (!strcmp(path, "/metrics")) {
@@ -209,6 +248,9 @@ void rd_serve_route(const char *path, rd_listener_reply *res, void *arg) {
   } else if (!strcmp(path, "/healthz")) {
     res->ctype = "text/plain; charset=utf-8";
     res->body = strdup("ok\n");
+  } else if (!strcmp(path, "/report")) {
+    res->ctype = "text/html; charset=utf-8";
+    res->body = report_page(sv);
   } else if (!strcmp(path, "/status")) {
     json_t *st = rd_serve_status(sv, time(NULL));
     res->ctype = "application/json";

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/metrics.h"
 #include "base/util.h"
 
 static const char KEX_PREF[] =
@@ -392,6 +393,7 @@ static void conn_socket(conn *c) {
   c->poll.data = c;
   c->poll_init = 1;
   c->st = C_CONNECTING;
+  c->t_connect = uv_hrtime();
   do
     r = connect(c->fd, (struct sockaddr *)&c->sa, c->salen);
   while (r < 0 && errno == EINTR);
@@ -425,6 +427,8 @@ static void on_keepalive(uv_timer_t *tm) {
 
 void rdssh_become_ready(conn *c) {
   c->st = C_READY;
+  if (c->t_connect)
+    rd_metrics_ssh_connect(rdssh_ms_since(c->t_connect) / 1000.0), c->t_connect = 0;
   uv_timer_stop(&c->timer);
   if (c->poll_init)
     uv_poll_stop(&c->poll);

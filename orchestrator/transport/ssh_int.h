@@ -173,6 +173,7 @@ typedef struct conn {
   tgt *t;         /* borrowed from the op that opened it (copied below) */
   tgt tcopy;
   long connect_ms;
+  uint64_t t_connect; /* uv_hrtime at the TCP connect, 0 once ready */
   int fd;
   uv_poll_t poll;
   int poll_init;

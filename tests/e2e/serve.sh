@@ -49,7 +49,7 @@ trap 'exit 130' INT TERM
 . "$RENEWD_LAB_DIR/lab.env"
 
 metric() { # metric NAME: its value (first series) from /metrics
-	"$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m {print $2; exit}'
+	"$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | awk -v m="$1" '!f && ($1 ~ "^"m"[{ ]" || $1 == m) {print $2; f = 1}'
 }
 wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
 	local until=$((SECONDS + $1))
@@ -102,7 +102,7 @@ check "serve starts again (UV_THREADPOOL_SIZE=1)" start_daemon "$WORK/open.json"
 during_scan() { # /metrics shows a scan running; /healthz and /status answer meanwhile
 	local until=$((SECONDS + 60))
 	while ((SECONDS < until)); do
-		if get /metrics | grep -q '^renewd_scan_running{runbook="lab-posix-scep"} 1$'; then
+		if get /metrics | grep '^renewd_scan_running{runbook="lab-posix-scep"} 1$' >/dev/null; then
 			get /healthz >"$WORK/healthz.txt" || continue
 			get /status >"$WORK/status.json" || continue
 			jqt '.runbooks[0].state == "scanning"' "$WORK/status.json" && return 0
@@ -122,11 +122,11 @@ check "no failures" test "$(metric renewd_failed_total)" = 0
 now=$(date +%s)
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
 for h in h0001 h0002 h0003; do
-	na=$(awk -v h="$h" '/^renewd_certificate_not_after_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
+	na=$(awk -v h="$h" '/^renewd_certificate_expiration_timestamp_seconds/ && index($1, "host=\"" h "\"") {print $2}' "$WORK/metrics.txt")
 	check "$h: expiry metric is the new certificate's (~30 days)" test "${na:-0}" -gt $((now + 29 * 86400))
 done
 check "an unknown path is 404" bash -c "! '$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/nope >/dev/null 2>&1"
-check "a query string is ignored: /metrics?x is /metrics" bash -c "'$LAB' exec -- curl -fsS 'http://127.0.0.1:$PORT/metrics?x' | grep -q '^renewd_scans_total'"
+check "a query string is ignored: /metrics?x is /metrics" bash -c "'$LAB' exec -- curl -fsS 'http://127.0.0.1:$PORT/metrics?x' | grep '^renewd_scans_total' >/dev/null"
 check "HEAD /metrics: 200 with no body" bash -c "[ \"\$('$LAB' exec -- curl -sS -I -o /dev/null -w '%{http_code} %{size_download}' http://127.0.0.1:$PORT/metrics)\" = '200 0' ]"
 check "POST is 405" bash -c "[ \"\$('$LAB' exec -- curl -sS -X POST -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/metrics)\" = 405 ]"
 get /status >"$WORK/status.json"

@@ -253,7 +253,11 @@ START_TEST(scan_on_the_loop_while_the_listener_answers) {
   char *m = rd_serve_metrics(&d.sv);
   ck_assert_ptr_nonnull(strstr(m, "renewd_renewed_total{runbook=\"serve-test\"} 2\n"));
   ck_assert_ptr_nonnull(strstr(m, "renewd_scan_running{runbook=\"serve-test\"} 0\n"));
-  ck_assert_ptr_nonnull(strstr(m, "renewd_certificate_not_after_seconds{runbook=\"serve-test\",host=\"t1\"}"));
+  ck_assert_ptr_nonnull(strstr(m, "renewd_certificate_expiration_timestamp_seconds{host=\"t1\","
+                                  "runbook=\"serve-test\",certificate=\"/etc/pki/t.crt\"}"));
+  /* the scan's steps and jobs, counted where they happen */
+  ck_assert_ptr_nonnull(strstr(m, "renewd_job_results_total{runbook=\"serve-test\",outcome=\"DONE\"} "));
+  ck_assert_ptr_nonnull(strstr(m, "renewd_step_duration_seconds_count{step=\""));
   ck_assert_ptr_nonnull(strstr(m, "\nrenewd_leases_held 0\n"));
   ck_assert_ptr_nonnull(strstr(m, "\nrenewd_leases_held_here 0\n"));
   ck_assert_ptr_nonnull(strstr(m, "\nrenewd_lease_takeovers_total 0\n"));
