@@ -3,7 +3,8 @@
  * start with two valid RA certificates) are pruned, never answered with a
  * renewal of the healthy certificate; without a step that prunes they are
  * listed and the job is REPAIR_FAILED; an expired certificate with
- * duplicates is still renewed. */
+ * duplicates is still renewed; a runbook of several certificates is
+ * refused before anything runs but its inventories. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static char trace[1024];
 static long days_left; /* of the live certificate */
 static int restart_fails;
 static int dup_left;   /* the duplicate the prune step would remove */
+static int two_certs;  /* the runbook has 'certificates' a and b, not 'certificate' */
 
 static void note(const char *what) {
   if (trace[0])
@@ -129,12 +131,15 @@ static void remediate(int with_prune, int whatif) {
   fprintf(f,
           "{\"name\": \"rem\", \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": "
           "\"192.0.2.1\", \"platform\": \"posix\"}]}, \"ssh\": {\"user\": \"ops\", \"identity\": "
-          "\"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"}, \"certificate\": {\"cert\": "
-          "\"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"}, \"issuer\": {\"type\": \"scep\", "
+          "\"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"}, %s, \"issuer\": {\"type\": \"scep\", "
           "\"url\": \"http://ca.invalid/scep\", \"ca_fingerprint\": \"sha256:"
           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}, \"policy\": "
           "{\"renew_before\": \"10d\"}, \"steps\": [%s{\"type\": \"test.restart\", \"name\": "
           "\"restart\"}, {\"type\": \"test.check\", \"name\": \"check\"}]}\n",
+          two_certs ? "\"certificates\": [{\"name\": \"a\", \"certificate\": {\"cert\": "
+                      "\"/etc/pki/a.crt\", \"key\": \"/etc/pki/a.key\"}}, {\"name\": \"b\", "
+                      "\"certificate\": {\"cert\": \"/etc/pki/b.crt\", \"key\": \"/etc/pki/b.key\"}}]"
+                    : "\"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"}",
           with_prune ? "{\"type\": \"test.prune\", \"name\": \"prune\"}, " : "");
   fclose(f);
   ck_assert_int_eq(rd_registry_new(&reg), 0);
@@ -165,6 +170,7 @@ static void setup(void) {
   days_left = 200;
   dup_left = 1;
   restart_fails = 0;
+  two_certs = 0;
 }
 static void teardown(void) {
   char cmd[300];
@@ -222,6 +228,22 @@ START_TEST(expired_with_duplicates_is_renewed) {
 }
 END_TEST
 
+/* A runbook of several certificates is refused after the inventories,
+ * before anything is diagnosed or changed, with a message that says what
+ * to do (docs/CLI.md, "remediate"). */
+START_TEST(several_certificates_are_refused) {
+  two_certs = 1;
+  days_left = -1; /* even an expired one: nothing runs but the inventories */
+  remediate(1, 0);
+  ck_assert_str_eq(field("state"), "FAILED");
+  ck_assert_str_eq(field("error"), "host t1: remediation handles a runbook of one certificate; "
+                                   "run this one without --remediate");
+  ck_assert_str_eq(trace, "inv.probe inv.probe");
+  ck_assert_int_eq(dup_left, 1);
+  ck_assert_int_eq(code, 1);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("remediate");
   TCase *tc = tcase_create("duplicates");
@@ -231,6 +253,7 @@ int main(void) {
   tcase_add_test(tc, duplicates_whatif_would_prune);
   tcase_add_test(tc, duplicates_without_a_prune_step_are_listed);
   tcase_add_test(tc, expired_with_duplicates_is_renewed);
+  tcase_add_test(tc, several_certificates_are_refused);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(report);
