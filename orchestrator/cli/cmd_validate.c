@@ -24,6 +24,48 @@ static void list_steps(const rd_registry *reg) {
            shown(k->summary ? k->summary : "", summary, sizeof summary));
 }
 
+static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
+
+/* "  WHAT: N steps: a, b [for ecdsa]": the steps of one certificate or the
+ * host-level ones (rb->steps), by name; a host-level step bound to a
+ * certificate (its "certificate" member) with that certificate's name. */
+static void print_steps(const char *what, const rd_runbook *rb, const rd_step_cfg *steps,
+                        size_t n) {
+  char buf[1024];
+  printf("  %s: %zu step%s%s", what, n, plural(n), n ? ":" : "");
+  for (size_t k = 0; k < n; k++) {
+    printf("%s %s", k ? "," : "", shown(steps[k].name, buf, sizeof buf));
+    if (steps == rb->steps && steps[k].cert >= 0 && (size_t)steps[k].cert < rb->ncerts &&
+        rb->certs[steps[k].cert].name)
+      printf(" [for %s]", shown(rb->certs[steps[k].cert].name, buf, sizeof buf));
+  }
+  printf("\n");
+}
+
+/* The ok line: targets, certificates and every step (the certificates' own
+ * and the host-level ones). A runbook of several certificates ('certificates')
+ * then lists each certificate with its steps, and the host-level steps that
+ * run once after them. */
+static void print_ok(const char *file, const rd_runbook *rb) {
+  size_t nsteps = rb->nsteps;
+  char buf[1024], what[1100];
+  for (size_t c = 0; c < rb->ncerts; c++)
+    nsteps += rb->certs[c].nsteps;
+  printf("%s: ok (%zu target%s, %zu certificate%s%s, %zu step%s)\n", file, rb->ntargets,
+         plural(rb->ntargets), rb->ncerts, plural(rb->ncerts),
+         rb->multi && rb->ncerts > 1 ? (rb->together ? ", renewed together" : ", each when due")
+                                     : "",
+         nsteps, plural(nsteps));
+  if (!rb->multi)
+    return;
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    snprintf(what, sizeof what, "certificate %s",
+             shown(rb->certs[c].name ? rb->certs[c].name : "", buf, sizeof buf));
+    print_steps(what, rb, rb->certs[c].steps, rb->certs[c].nsteps);
+  }
+  print_steps("host-level, once after them", rb, rb->steps, rb->nsteps);
+}
+
 /* `renewd validate runbooks/<all>.json` also meets runbooks/schema.json: a JSON
  * Schema document is skipped, not reported as a runbook missing every key. */
 static int is_json_schema(const char *path) {
@@ -121,8 +163,7 @@ int cmd_validate(int argc, char **argv) {
     }
     rc = rd_runbook_load(argv[i], reg, &rb, &diag);
     if (rc == 0) {
-      printf("%s: ok (%zu target%s, %zu step%s)\n", shown(argv[i], name, sizeof name), rb->ntargets,
-             rb->ntargets == 1 ? "" : "s", rb->nsteps, rb->nsteps == 1 ? "" : "s");
+      print_ok(shown(argv[i], name, sizeof name), rb);
     } else {
       bad = 1;
       if (diag.n)

@@ -357,19 +357,12 @@ void rd_job_next(rd_job *j) {
         rd_job_finish_as(j, RD_OUT_INVENTORIED);
         return;
       }
-      if (e->opts.remediate && !j->rb->multi) {
+      if (e->opts.remediate) {
         /* a repair changes the host too: the lease covers the diagnosis,
          * the repair or the renewal */
         if (!e->opts.whatif && job_lease(j))
           return;
         rd_remediate_begin(j);
-        return;
-      }
-      if (e->opts.remediate && j->rb->multi) {
-        snprintf(j->error, sizeof j->error,
-                 "host %s: remediation handles a runbook of one certificate; run this one "
-                 "without --remediate", j->t->name);
-        rd_job_end(j, RD_JOB_FAILED);
         return;
       }
       int due = job_due(j);

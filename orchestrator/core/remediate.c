@@ -14,7 +14,14 @@
  * template: NDES refuses to start) are not a reason to renew — a renewal
  * would add a third — but drift the prune step repairs; a runbook without
  * one gets them listed, REPAIR_FAILED. With --whatif only the findings and
- * the remedy are reported. */
+ * the remedy are reported.
+ *
+ * Several certificates ('certificates'): each is diagnosed against its own
+ * live one (its inventory's problems, its issuer and own steps; the
+ * host-level ones see the first certificate's facts, as in a renewal). The
+ * ones due for more than duplicates renew (all of them with 'together'),
+ * the others keep their certificate and the checks expect it; when none
+ * renews, the drifted steps of every certificate are repaired. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +47,8 @@ static void add_finding(rd_job *j, const char *step, const char *what) {
 static int diagnose_from(rd_job *j) {
   for (; j->idx < j->nsteps; j->idx++) {
     rd_step *s = &j->steps[j->idx];
+    if (!json_object_get(s->facts, "cert"))
+      continue; /* no live certificate to diagnose against: it renews */
     if (s->kind->flags & RD_KIND_ISSUER) {
       /* its probe is read-only and pins the CA the checks verify against;
        * what it reports is not a finding */
@@ -58,23 +67,29 @@ static int diagnose_from(rd_job *j) {
 }
 
 void rd_remediate_begin(rd_job *j) {
-  const json_t *problems = json_object_get(j->facts, "problems");
-  const json_t *cert = json_object_get(j->facts, "cert");
-  size_t i;
-  const json_t *p;
-  json_array_foreach(problems, i, p) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s: %s", json_string_value(json_object_get(p, "what")),
-             json_string_value(json_object_get(p, "detail")));
-    add_finding(j, "inventory", buf);
-  }
-  if (cert) {
-    json_object_set(j->facts, "new_cert", (json_t *)cert);
-    json_object_set(j->facts, "expect", (json_t *)cert);
+  for (size_t c = 0; c < j->ncerts; c++) {
+    const json_t *problems = json_object_get(j->cfacts[c], "problems");
+    const json_t *cert = json_object_get(j->cfacts[c], "cert");
+    char step[300];
+    size_t i;
+    const json_t *p;
+    /* several certificates: "rsa: inventory", as the step is named */
+    snprintf(step, sizeof step, "%s%sinventory", j->rb->multi ? j->rb->certs[c].name : "",
+             j->rb->multi ? ": " : "");
+    json_array_foreach(problems, i, p) {
+      char buf[512];
+      snprintf(buf, sizeof buf, "%s: %s", json_string_value(json_object_get(p, "what")),
+               json_string_value(json_object_get(p, "detail")));
+      add_finding(j, step, buf);
+    }
+    if (cert) {
+      json_object_set(j->cfacts[c], "new_cert", (json_t *)cert);
+      json_object_set(j->cfacts[c], "expect", (json_t *)cert);
+    }
   }
   j->stage = ST_DIAGNOSE;
-  j->idx = 1;
-  if (!cert || !diagnose_from(j))
+  j->idx = j->ninv;
+  if (!diagnose_from(j))
     rd_remediate_next(j);
 }
 
@@ -83,19 +98,19 @@ static int changes_in(const rd_step *s) {
   return json_array_size(json_object_get(json_object_get(ph, "result"), "changes")) > 0;
 }
 
-/* Due only because the inventory found duplicates (the schedule and every
- * other finding say the live certificate is fine)? */
-static int only_duplicates(const rd_job *j) {
-  const json_t *cert = json_object_get(j->facts, "cert"), *p;
-  const json_t *problems = json_object_get(j->facts, "problems");
+/* Is certificate c due only because the inventory found duplicates (the
+ * schedule and every other finding say the live certificate is fine)? */
+static int only_duplicates(const rd_job *j, size_t c) {
+  const json_t *cert = json_object_get(j->cfacts[c], "cert"), *p;
+  const json_t *problems = json_object_get(j->cfacts[c], "problems");
+  const rd_policy *pol = &j->rb->certs[c].policy;
   rd_due_why why;
   size_t i, dups = 0;
   if (!cert)
     return 0;
   if (rd_due(time(NULL), (time_t)json_integer_value(json_object_get(cert, "not_before")),
              (time_t)json_integer_value(json_object_get(cert, "not_after")),
-             (int64_t)(j->rb->policy.renew_before_days * 86400.0), j->rb->policy.renew_fraction,
-             &why))
+             (int64_t)(pol->renew_before_days * 86400.0), pol->renew_fraction, &why))
     return 0;
   json_array_foreach(problems, i, p) {
     const char *what = json_string_value(json_object_get(p, "what"));
@@ -106,29 +121,50 @@ static int only_duplicates(const rd_job *j) {
   return dups > 0;
 }
 
+/* Which certificates renew: each that is due (the schedule, or a problem
+ * the inventory found) for more than duplicates; with 'together' all of
+ * them once one does. Sets j->csel; 1 when any renews, *dups when one is
+ * due only for its duplicates. */
+static int renewing(rd_job *j, int *dups) {
+  int any = 0;
+  *dups = 0;
+  for (size_t c = 0; c < j->ncerts; c++) {
+    int due = j->csel[c] || json_array_size(json_object_get(j->cfacts[c], "problems")) > 0;
+    int only = due && only_duplicates(j, c);
+    *dups |= only;
+    j->csel[c] = (unsigned char)(due && !only);
+    any |= j->csel[c];
+  }
+  for (size_t c = 0; any && j->rb->together && c < j->ncerts; c++)
+    j->csel[c] = 1;
+  return any;
+}
+
 static void decide(rd_job *j) {
   rd_engine *e = j->e;
-  int due = json_is_true(json_object_get(json_object_get(j->facts, "due"), "due"));
   size_t nrepair = 0;
+  int dups, due = renewing(j, &dups);
   for (size_t k = 0; k < j->nsteps; k++)
     nrepair += j->steps[k].finding;
-  if (due && only_duplicates(j)) {
-    due = 0; /* pruned by the repair, never renewed */
-    if (!nrepair) {
-      snprintf(j->error, sizeof j->error,
-               "host %s: duplicates: the runbook has no step that removes them (add "
-               "windows.prune_duplicates), so they are listed, not fixed: remove the superseded "
-               "certificates by hand",
-               j->t->name);
-      json_object_set_new(j->report, "remedy", json_string("list"));
-      rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
-      return;
-    }
+  if (!due && dups && !nrepair) { /* pruned by a repair, never renewed */
+    snprintf(j->error, sizeof j->error,
+             "host %s: duplicates: the runbook has no step that removes them (add "
+             "windows.prune_duplicates), so they are listed, not fixed: remove the superseded "
+             "certificates by hand",
+             j->t->name);
+    json_object_set_new(j->report, "remedy", json_string("list"));
+    rd_job_finish_as(j, RD_OUT_REPAIR_FAILED);
+    return;
   }
   if (due) {
-    /* the renewal runs every follow-up against the new certificate */
-    json_object_del(j->facts, "new_cert");
-    json_object_del(j->facts, "expect");
+    /* the renewal runs every follow-up of a renewed certificate against
+     * its new one; the others keep expecting their live one */
+    for (size_t c = 0; c < j->ncerts; c++)
+      if (j->csel[c]) {
+        json_object_del(j->cfacts[c], "new_cert");
+        json_object_del(j->cfacts[c], "expect");
+      }
+    rd_certs_select(j);
     json_object_set_new(j->report, "remedy", json_string("renew"));
     e->stats.due++;
     if (e->opts.whatif) {

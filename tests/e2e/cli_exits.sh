@@ -3,7 +3,8 @@
 # or the operator mistyped: each exits 2 with a sentence that names the
 # option or the host, and leaves nothing behind (no "handles left open", no
 # leak: check.sh runs this with the ASan+UBSan build and detect_leaks=1, whose
-# leak report would turn exit 2 into a failure). No lab needed.
+# leak report would turn exit 2 into a failure). And what `validate` says of
+# a good runbook of one and of several certificates. No lab needed.
 # Prints "cli_exits: N passed, M failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,5 +43,32 @@ check "serve --max-parallel x: exit 2" \
 	expect 2 "max-parallel.*'x'" -- serve --max-parallel x "$RB"
 check "plan on a missing runbook: exit 2, names the file" \
 	expect 2 "$WORK/missing.json" -- plan "$WORK/missing.json"
+
+# validate's ok line counts the certificates and every step; a runbook of
+# several certificates lists each one's steps, then the host-level ones.
+# lines FILE: $WORK/out is exactly FILE (the ok line's file name elided)
+lines() { sed 's/^[^ ]*: ok/X: ok/' "$WORK/out" | diff -u "$1" - >&2; }
+printf '%s\n' 'X: ok (1 target, 2 certificates, renewed together, 8 steps)' \
+	'  certificate cep-encryption: 2 steps: NDES service account reads the key, remove superseded certificates' \
+	'  certificate enrollment-agent: 2 steps: NDES service account reads the key, remove superseded certificates' \
+	'  host-level, once after them: 4 steps: iisreset, restart the certificate connector, load NDES (GetCACaps), NDES started (Event 1)' \
+	>"$WORK/pair.want"
+check "validate on the NDES pair: exit 0, each certificate with its steps, then the host-level ones" \
+	expect 0 "ok \(1 target, 2 certificates" -- validate "$ROOT/runbooks/windows-ndes-ra-pair.json"
+check "  exactly those lines" lines "$WORK/pair.want"
+# the two-certificate POSIX example on an inline host (its inventory is the lab's)
+jq '.targets = {"hosts": [{"name": "web1", "address": "127.0.0.1"}]}' \
+	"$ROOT/runbooks/lab-posix-two-certs.json" >"$WORK/two.json"
+printf '%s\n' 'X: ok (1 target, 2 certificates, each when due, 6 steps)' \
+	'  certificate rsa: 2 steps: key ACL, prune backups' \
+	'  certificate ecdsa: 2 steps: key ACL, prune backups' \
+	'  host-level, once after them: 2 steps: reload nginx, TLS check (ECDSA) [for ecdsa]' \
+	>"$WORK/two.want"
+check "validate on the two POSIX certificates: the check bound to one names it" \
+	expect 0 "ok \(1 target, 2 certificates, each when due" -- validate "$WORK/two.json"
+check "  exactly those lines" lines "$WORK/two.want"
+check "validate on one 'certificate': one ok line counting it" \
+	expect 0 "ok \(1 target, 1 certificate, 5 steps\)$" -- validate "$ROOT/runbooks/windows-ndes-ra.json"
+check "  and no more" test "$(wc -l <"$WORK/out")" = 1
 printf 'cli_exits: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]

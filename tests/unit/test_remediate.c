@@ -3,7 +3,8 @@
  * start with two valid RA certificates) are pruned, never answered with a
  * renewal of the healthy certificate; without a step that prunes they are
  * listed and the job is REPAIR_FAILED; an expired certificate with
- * duplicates is still renewed. */
+ * duplicates is still renewed. With several certificates each is
+ * diagnosed and renewed on its own ('together' renews them all). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ static char trace[1024];
 static long days_left; /* of the live certificate */
 static int restart_fails;
 static int dup_left;   /* the duplicate the prune step would remove */
+static int two_certs;  /* the runbook has 'certificates' a and b, not 'certificate':
+                          days_left is a's (b has 200), the duplicate b's */
+static int together;   /* and 'together' */
 
 static void note(const char *what) {
   if (trace[0])
@@ -29,17 +33,34 @@ static void note(const char *what) {
   strncat(trace, what, sizeof trace - strlen(trace) - 1);
 }
 
+/* The certificate a step sees in the two-certificate runbook ("a", "b"),
+ * else NULL; what it did noted with its name. */
+static const char *cert_of(rd_step *s, const rd_host_api *h) {
+  return json_string_value(json_object_get(h->facts(s), "certificate"));
+}
+static void note_cert(rd_step *s, const rd_host_api *h, const char *what) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s%s%s", what, cert_of(s, h) ? " " : "",
+           cert_of(s, h) ? cert_of(s, h) : "");
+  note(buf);
+}
+/* Does s see the certificate with the duplicate? */
+static int has_dup(rd_step *s, const rd_host_api *h) {
+  return dup_left && (!two_certs || !strcmp(cert_of(s, h), "b"));
+}
+
 static int inv_probe(rd_step *s, const rd_host_api *h) {
   time_t now = time(NULL);
   json_t *facts = h->facts(s), *problems = json_array();
-  note("inv.probe");
+  long days = two_certs && !strcmp(cert_of(s, h), "b") ? 200 : days_left;
+  note_cert(s, h, "inv.probe");
   json_object_set_new(facts, "cert",
                       json_pack("{s:s, s:I, s:I}", "sha256", "live", "not_before",
                                 (json_int_t)(now - 30 * 86400),
-                                "not_after", (json_int_t)(now + days_left * 86400)));
-  if (days_left <= 0)
+                                "not_after", (json_int_t)(now + days * 86400)));
+  if (days <= 0)
     json_array_append_new(problems, json_pack("{s:s, s:s}", "what", "expired", "detail", "expired"));
-  if (dup_left)
+  if (has_dup(s, h))
     json_array_append_new(problems, json_pack("{s:s, s:s}", "what", "duplicates", "detail",
                                               "2 valid certificates of CEPEncryption"));
   json_object_set_new(facts, "problems", problems);
@@ -48,12 +69,13 @@ static int inv_probe(rd_step *s, const rd_host_api *h) {
 }
 
 static int iss_probe(rd_step *s, const rd_host_api *h) {
-  note("iss.probe");
+  note_cert(s, h, "iss.probe");
   h->done(s, 0, NULL, NULL);
   return 0;
 }
 static int iss_apply(rd_step *s, const rd_host_api *h) {
-  note("iss.apply");
+  note_cert(s, h, "iss.apply");
+  h->set_state(s, "REQUESTED"); /* as an issuer does, before its request */
   json_object_set_new(h->facts(s), "new_cert", json_pack("{s:s}", "sha256", "new"));
   h->done(s, 0, NULL, NULL);
   return 0;
@@ -79,15 +101,16 @@ SIMPLE(chk_verify, "chk.verify")
 /* the prune: a change while the duplicate is there */
 static int prune_probe(rd_step *s, const rd_host_api *h) {
   json_t *r = rd_result_new();
-  note("prune.probe");
-  if (dup_left)
+  note_cert(s, h, "prune.probe");
+  if (has_dup(s, h))
     rd_result_change(r, "duplicate dup", "present", "removed");
   h->done(s, 0, r, NULL);
   return 0;
 }
 static int prune_apply(rd_step *s, const rd_host_api *h) {
-  note("prune.apply");
-  dup_left = 0;
+  note_cert(s, h, "prune.apply");
+  if (has_dup(s, h))
+    dup_left = 0;
   h->done(s, 0, NULL, NULL);
   return 0;
 }
@@ -122,6 +145,18 @@ static void remediate(int with_prune, int whatif) {
   FILE *devnull = fopen("/dev/null", "w"), *f;
   const char *hosts[] = {"t1", NULL};
   rd_engine_opts eo = {.remediate = 1, .whatif = whatif, .hosts = hosts, .out = devnull};
+  char certs[600];
+  /* two certificates: the prune is each one's own step */
+  const char *prune = with_prune ? ", \"steps\": [{\"type\": \"test.prune\", \"name\": \"prune\"}]" : "";
+  if (two_certs)
+    snprintf(certs, sizeof certs,
+             "\"together\": %s, \"certificates\": [{\"name\": \"a\", \"certificate\": {\"cert\": "
+             "\"/etc/pki/a.crt\", \"key\": \"/etc/pki/a.key\"}%s}, {\"name\": \"b\", "
+             "\"certificate\": {\"cert\": \"/etc/pki/b.crt\", \"key\": \"/etc/pki/b.key\"}%s}]",
+             together ? "true" : "false", prune, prune);
+  else
+    snprintf(certs, sizeof certs,
+             "\"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"}");
   trace[0] = 0;
   snprintf(path, sizeof path, "%s/rb.json", dir);
   snprintf(jpath, sizeof jpath, "%s/journal.db", dir);
@@ -129,13 +164,12 @@ static void remediate(int with_prune, int whatif) {
   fprintf(f,
           "{\"name\": \"rem\", \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": "
           "\"192.0.2.1\", \"platform\": \"posix\"}]}, \"ssh\": {\"user\": \"ops\", \"identity\": "
-          "\"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"}, \"certificate\": {\"cert\": "
-          "\"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"}, \"issuer\": {\"type\": \"scep\", "
+          "\"/nonexistent/id\", \"known_hosts\": \"/nonexistent/kh\"}, %s, \"issuer\": {\"type\": \"scep\", "
           "\"url\": \"http://ca.invalid/scep\", \"ca_fingerprint\": \"sha256:"
           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}, \"policy\": "
           "{\"renew_before\": \"10d\"}, \"steps\": [%s{\"type\": \"test.restart\", \"name\": "
           "\"restart\"}, {\"type\": \"test.check\", \"name\": \"check\"}]}\n",
-          with_prune ? "{\"type\": \"test.prune\", \"name\": \"prune\"}, " : "");
+          certs, two_certs || !with_prune ? "" : "{\"type\": \"test.prune\", \"name\": \"prune\"}, ");
   fclose(f);
   ck_assert_int_eq(rd_registry_new(&reg), 0);
   ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
@@ -165,6 +199,8 @@ static void setup(void) {
   days_left = 200;
   dup_left = 1;
   restart_fails = 0;
+  two_certs = 0;
+  together = 0;
 }
 static void teardown(void) {
   char cmd[300];
@@ -219,6 +255,60 @@ START_TEST(expired_with_duplicates_is_renewed) {
   remediate(1, 0);
   ck_assert_str_eq(field("remedy"), "renew");
   ck_assert_ptr_nonnull(strstr(trace, "iss.apply"));
+  ck_assert_str_eq(field("state"), "DONE");
+}
+END_TEST
+
+/* Several certificates: each is diagnosed against its own live one (its
+ * inventory's problems, its own steps); only b has a duplicate, so only b's
+ * prune runs, then the host-level restart and check, and nothing renews. */
+START_TEST(several_certificates_each_diagnosed) {
+  two_certs = 1;
+  remediate(1, 0);
+  ck_assert_str_eq(field("remedy"), "repair");
+  ck_assert_str_eq(field("state"), "REPAIRED");
+  ck_assert_str_eq(trace, "inv.probe a inv.probe b iss.probe a prune.probe a iss.probe b "
+                          "prune.probe b chk.verify prune.apply b rs.apply chk.verify");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(report, "findings"), 0), "step")),
+                   "b: inventory");
+  ck_assert_int_eq(dup_left, 0);
+  ck_assert_int_eq(code, 10);
+}
+END_TEST
+
+/* a expired, b healthy, with or without 'together': a renewal, done, with
+ * a's request; whether b renews too says the report */
+static void renew_a_expired(int tog) {
+  two_certs = 1;
+  together = tog;
+  dup_left = 0;
+  days_left = -1;
+  remediate(1, 0);
+  ck_assert_str_eq(field("remedy"), "renew");
+  ck_assert_msg(!strcmp(field("state"), "DONE"), "%s: %s", field("error"), trace);
+  ck_assert_ptr_nonnull(strstr(trace, "iss.apply a"));
+  ck_assert(json_is_true(json_object_get(
+      json_array_get(json_object_get(report, "certificates"), 0), "renew")));
+  ck_assert_int_eq(code, 10);
+}
+
+/* only a renews: b's steps are skipped */
+START_TEST(several_certificates_the_due_one_renews) {
+  renew_a_expired(0);
+  ck_assert_msg(!strstr(trace, "iss.apply b") && !strstr(trace, "prune.apply b") &&
+                    strstr(trace, "prune.apply a"),
+                "%s", trace);
+  ck_assert(json_is_false(json_object_get(
+      json_array_get(json_object_get(report, "certificates"), 1), "renew")));
+}
+END_TEST
+
+START_TEST(several_certificates_together_renew) {
+  renew_a_expired(1);
+  ck_assert_ptr_nonnull(strstr(trace, "iss.apply b"));
+  ck_assert(json_is_true(json_object_get(
+      json_array_get(json_object_get(report, "certificates"), 1), "renew")));
 }
 END_TEST
 
@@ -231,6 +321,9 @@ int main(void) {
   tcase_add_test(tc, duplicates_whatif_would_prune);
   tcase_add_test(tc, duplicates_without_a_prune_step_are_listed);
   tcase_add_test(tc, expired_with_duplicates_is_renewed);
+  tcase_add_test(tc, several_certificates_each_diagnosed);
+  tcase_add_test(tc, several_certificates_the_due_one_renews);
+  tcase_add_test(tc, several_certificates_together_renew);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   json_decref(report);

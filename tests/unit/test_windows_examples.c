@@ -6,15 +6,20 @@
  *
  * Each runbook is loaded by the real loader (its steps validated by the
  * windows and tls plugins); the steps run in the engine's order
- * (windows.inventory, adcs.issue, windows.install, the runbook's steps),
- * probe only, in whatif, each as a fresh step with the facts carried, and
- * every probe must succeed. The simulated store holds one live certificate
- * of the template fixture (CEPEncryption, or the v2 OID for the IIS
- * runbook) with its CNG key, one superseded duplicate, and what the
- * runbook's registry values, IIS binding and services need.
+ * (windows.inventory, adcs.issue, windows.install, the runbook's steps;
+ * with 'certificates': every certificate's inventory, then for each its
+ * issue, install and own steps, then the host-level steps once), probe
+ * only, in whatif, each as a fresh step with the facts carried, and every
+ * probe must succeed. The simulated store holds one live certificate of the
+ * template fixture (CEPEncryption, or the v2 OID for the IIS runbook and
+ * the second of several certificates) with its CNG key, one superseded
+ * duplicate or another certificate, and what the runbook's registry
+ * values, IIS binding and services need; several certificates get one
+ * simulated store each.
  *
  * The certificates are made afresh each run, so their thumbprints, serials,
- * DER and dates are printed as <OLD thumbprint>, <OLD der> ...: the text is
+ * DER and dates are printed as <OLD thumbprint>, <OLD der> ... (with
+ * several certificates <cep-encryption OLD thumbprint> ...): the text is
  * the same on every run. RENEWD_EXAMPLES_OUT=DIR writes DIR/<runbook>.txt
  * (contrib/examples.sh into docs/examples; tests/e2e/examples_current.sh
  * into a temp dir, then compares). */
@@ -24,28 +29,57 @@
 
 static const char *const runbooks[] = {
     "windows-ndes-ra",  "windows-ndes-ra-eea",      "windows-scom-channel",
-    "windows-iis-site", "windows-configmgr-policy-module", "windows-sql-server", NULL};
+    "windows-iis-site", "windows-configmgr-policy-module", "windows-sql-server",
+    "windows-ndes-ra-pair", NULL};
 
 static FILE *out;          /* the example being written */
 static const char *host;   /* the runbook's first target */
 static rd_host_api shown;  /* API with remote() printing first */
 
+/* The simulated certificates of one certificate of a runbook: the live one,
+ * a second one in the store (a superseded duplicate of its template, or
+ * another certificate) and the one its CA would issue. */
+typedef struct cert_set {
+  const tcert *live, *other, *issued;
+  const char *other_name;
+} cert_set;
+static const cert_set ndes_set = {&OLD, &DUP, &NEW, "DUP"};
+static const cert_set web_set = {&WEB_OLD, &PLAIN, &WEB_NEW, "OTHER"};
+
 /* The simulated certificates of the example being written, and their
- * names in it. */
+ * names in it ("OLD", or "cep-encryption OLD" with several certificates). */
+#define MAX_CERTS 2
 typedef struct named {
   const tcert *c;
   const char *name;
 } named;
-static const named ndes_certs[] = {{&OLD, "OLD"}, {&DUP, "DUP"}, {&NEW, "NEW"}, {NULL, NULL}};
-static const named web_certs[] = {{&WEB_OLD, "OLD"}, {&PLAIN, "OTHER"}, {&WEB_NEW, "NEW"},
-                                  {NULL, NULL}};
-static const named *certs;
+static named certs[3 * MAX_CERTS + 1];
+static char cert_names[3 * MAX_CERTS][128];
 
-/* Every value that changes from run to run, as a placeholder. */
+static void name_set(size_t c, const cert_set *cs, const char *prefix) {
+  const tcert *which[] = {cs->live, cs->other, cs->issued};
+  const char *what[] = {"OLD", cs->other_name, "NEW"};
+  for (size_t k = 0; k < 3; k++) {
+    snprintf(cert_names[3 * c + k], sizeof cert_names[0], "%s%s%s", prefix ? prefix : "",
+             prefix ? " " : "", what[k]);
+    certs[3 * c + k] = (named){which[k], cert_names[3 * c + k]};
+  }
+  certs[3 * c + 3] = (named){NULL, NULL};
+}
+
+static size_t cur; /* the certificate whose step is printed */
+
+/* Every value that changes from run to run, as a placeholder; those of the
+ * certificate whose step is printed first (two simulated certificates may
+ * share a date). */
 static char *stable(const char *text) {
   char *s = strdup(text);
-  for (size_t i = 0; s && certs[i].c; i++) {
-    char thumb_lc[41], what[64], nb[32], na[32];
+  size_t count = 0;
+  while (certs[count].c)
+    count++;
+  for (size_t m = 0; s && m < count; m++) {
+    size_t i = (m + 3 * cur) % count;
+    char thumb_lc[41], what[160], nb[32], na[32];
     const char *pairs[][2] = {{certs[i].c->thumb, "thumbprint"}, {thumb_lc, "thumbprint"},
                               {certs[i].c->b64, "der"}, {na, "not_after"}, {nb, "not_before"}};
     time_t tna = (time_t)json_integer_value(json_object_get(certs[i].c->facts, "not_after"));
@@ -120,12 +154,21 @@ static const rd_step_kind *kind_of(const char *type) {
   return NULL;
 }
 
-/* The simulated server the runbook expects: the live certificate and a
- * superseded one of its template, the registry values its steps move. */
-static void target_for(const rd_runbook *rb) {
-  const tcert *live = strstr(rb->name, "iis") ? &WEB_OLD : &OLD;
-  certs = live == &WEB_OLD ? web_certs : ndes_certs;
-  json_t *sections = json_pack("{s:O, s:O}", "certificate", rb->certificate, "issuer", rb->issuer);
+/* Does step st concern certificate c? Its own steps, a host-level step
+ * bound to it, and for the first certificate the unbound host-level ones
+ * (they see its facts, core/build.c). */
+static int concerns(const rd_step_cfg *st, size_t c, int host_level) {
+  return !host_level || st->cert == (int)c || (st->cert < 0 && c == 0);
+}
+
+/* The simulated server certificate c of the runbook expects: its live
+ * certificate and a second one (of its template, or another), the registry
+ * values its steps move. Several certificates get one simulated server
+ * each (the engine keeps each one's facts apart); W is the last. */
+static void target_for(const rd_runbook *rb, size_t c, const cert_set *cs) {
+  const tcert *live = cs->live;
+  json_t *sections = json_pack("{s:O, s:O}", "certificate", rb->certs[c].selector, "issuer",
+                               rb->issuer);
   json_t *cert = json_object_get(sections, "certificate");
   char *t;
   /* the fixture's certificates carry CEPEncryption (v1) or V2_OID */
@@ -140,29 +183,85 @@ static void target_for(const rd_runbook *rb) {
   json_decref(sections);
   W->whatif = 1;
   json_object_set_new(W->facts, "whatif", json_true());
+  json_object_set_new(W->facts, "host", json_pack("{s:s, s:s}", "name", host, "platform", "windows"));
   store_add(live, 1, "CNG");
-  store_add(live == &OLD ? &DUP : &PLAIN, 1, "CAPI");
+  store_add(cs->other, 1, "CAPI");
   if (live == &OLD)
     W->cainfo = CONFIG; /* NDES names its CA */
   else                  /* a web server: certutil -dump in the session */
     W->dump_text = fixture_text("certutil-dump-one.txt");
   snprintf(W->iis_hash, sizeof W->iis_hash, "%s", live->thumb);
   W->plugin_log = strdup("NDES thumbprint is ");
+  for (int host_level = 0; host_level < 2; host_level++) {
+    const rd_step_cfg *steps = host_level ? rb->steps : rb->certs[c].steps;
+    size_t n = host_level ? rb->nsteps : rb->certs[c].nsteps;
+    for (size_t k = 0; k < n; k++) {
+      const json_t *p = steps[k].params;
+      const char *key = json_string_value(json_object_get(p, "key"));
+      const char *val = json_string_value(json_object_get(p, "value"));
+      const char *fmt = json_string_value(json_object_get(p, "format"));
+      const char *svc = json_string_value(json_object_get(p, "service"));
+      char full[1300];
+      if (!concerns(&steps[k], c, host_level))
+        continue;
+      if (svc && !json_object_get(W->svc, svc)) /* a service the runbook restarts */
+        json_object_set_new(W->svc, svc, json_string("Running"));
+      if (!key || !val)
+        continue;
+      snprintf(full, sizeof full, "%s\\%s", key, val);
+      if (fmt && !strcmp(fmt, "serial_reversed"))
+        json_object_set_new(W->reg, full,
+                            json_pack("{s:s, s:s}", "kind", "Binary", "hex",
+                                      P(live->facts, "serial_reversed")));
+      else
+        json_object_set_new(W->reg, full,
+                            json_pack("{s:s, s:s}", "kind", "String", "text", live->thumb));
+    }
+  }
+}
+
+/* The probe of a runbook's step (no script for tls.verify: the orchestrator
+ * connects). */
+static void step_probe(const rd_step_cfg *st, const char *name) {
+  const rd_step_kind *kind = kind_of(st->type);
+  if (!kind)
+    fprintf(out, "=== step %s (%s): runs on the orchestrator, no script\n\n", name, st->type);
+  else
+    probe(kind, name, st->params);
+}
+
+/* A certificate's step as the engine names it: "cep-encryption: install"
+ * with several certificates (core/build.c), else as it is. */
+static const char *cert_step(const rd_runbook *rb, size_t c, const char *name, char *buf,
+                             size_t len) {
+  if (!rb->multi)
+    return name;
+  snprintf(buf, len, "%s: %s", rb->certs[c].name, name);
+  return buf;
+}
+
+/* The engine's order: every certificate's inventory; for each certificate
+ * its issuer, install and own steps; then the host-level steps once (each
+ * on the simulated server of its certificate, the first when unbound). */
+static void plan(const rd_runbook *rb, wt *const *tw) {
+  char buf[512];
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    W = tw[cur = c];
+    probe(&windows_kind_inventory, cert_step(rb, c, "inventory", buf, sizeof buf), NULL);
+  }
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    W = tw[cur = c];
+    json_object_set_new(W->facts, "due",
+                        json_pack("{s:b, s:b, s:s}", "due", 1, "expired", 0, "why", "plan"));
+    probe(&adcs_kind_issue, cert_step(rb, c, "issue", buf, sizeof buf), NULL);
+    probe(&windows_kind_install, cert_step(rb, c, "install", buf, sizeof buf), NULL);
+    for (size_t k = 0; k < rb->certs[c].nsteps; k++)
+      step_probe(&rb->certs[c].steps[k], cert_step(rb, c, rb->certs[c].steps[k].name, buf,
+                                                   sizeof buf));
+  }
   for (size_t k = 0; k < rb->nsteps; k++) {
-    const json_t *p = rb->steps[k].params;
-    const char *key = json_string_value(json_object_get(p, "key"));
-    const char *val = json_string_value(json_object_get(p, "value"));
-    const char *fmt = json_string_value(json_object_get(p, "format"));
-    char full[1300];
-    if (!key || !val)
-      continue;
-    snprintf(full, sizeof full, "%s\\%s", key, val);
-    if (fmt && !strcmp(fmt, "serial_reversed"))
-      json_object_set_new(W->reg, full,
-                          json_pack("{s:s, s:s}", "kind", "Binary", "hex",
-                                    P(live->facts, "serial_reversed")));
-    else
-      json_object_set_new(W->reg, full, json_pack("{s:s, s:s}", "kind", "String", "text", live->thumb));
+    W = tw[cur = rb->steps[k].cert < 0 ? 0 : (size_t)rb->steps[k].cert];
+    step_probe(&rb->steps[k], rb->steps[k].name);
   }
 }
 
@@ -170,6 +269,7 @@ static void example(const char *name, const char *dir) {
   rd_registry *reg = NULL;
   rd_runbook *rb = NULL;
   rd_diag diag = {0};
+  wt *tw[MAX_CERTS];
   char path[1024], err[512];
   snprintf(path, sizeof path, "%s/runbooks/%s.json", SOURCE_DIR, name);
   ck_assert_int_eq(rd_registry_new(&reg), 0);
@@ -184,28 +284,29 @@ static void example(const char *name, const char *dir) {
           "# simulated Windows target (tests/unit/helpers/win_fixture.h); generated by\n"
           "# contrib/examples.sh from tests/unit/test_windows_examples.c. Probes only: nothing\n"
           "# here changes the target. <OLD thumbprint>, <OLD der> ... stand for the simulated\n"
-          "# certificates, made afresh on every run.\n\n",
-          name, host);
-  target_for(rb);
-  json_object_set_new(W->facts, "host",
-                      json_pack("{s:s, s:s}", "name", host, "platform", "windows"));
-  probe(&windows_kind_inventory, "inventory", NULL);
-  json_object_set_new(W->facts, "due", json_pack("{s:b, s:b, s:s}", "due", 1, "expired", 0, "why",
-                                                "plan"));
-  probe(&adcs_kind_issue, "issue", NULL);
-  probe(&windows_kind_install, "install", NULL);
-  for (size_t k = 0; k < rb->nsteps; k++) {
-    const rd_step_kind *kind = kind_of(rb->steps[k].type);
-    if (!kind) { /* tls.verify: the orchestrator connects, no script */
-      fprintf(out, "=== step %s (%s): runs on the orchestrator, no script\n\n", rb->steps[k].name,
-              rb->steps[k].type);
-      continue;
-    }
-    probe(kind, rb->steps[k].name, rb->steps[k].params);
+          "# certificates, made afresh on every run.%s\n\n",
+          name, host,
+          rb->multi ? "\n# Each certificate of the runbook on a simulated store of its own, the\n"
+                      "# second with the simulated certificates of a version-2 template."
+                    : "");
+  ck_assert_msg(rb->ncerts <= MAX_CERTS, "%s: the fixture simulates %d certificates", name,
+                MAX_CERTS);
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    /* one certificate: the IIS runbook's is a web server's; several: each
+     * its own simulated certificates, so that the text tells them apart */
+    const cert_set *cs = (rb->multi ? c == 1 : strstr(rb->name, "iis") != NULL) ? &web_set
+                                                                                  : &ndes_set;
+    name_set(c, cs, rb->multi ? rb->certs[c].name : NULL);
+    target_for(rb, c, cs);
+    tw[c] = W;
   }
+  plan(rb, tw);
   fclose(out);
   out = NULL;
-  wt_free();
+  for (size_t c = 0; c < rb->ncerts; c++) {
+    W = tw[c];
+    wt_free();
+  }
   rd_runbook_free(rb);
   rd_diag_free(&diag);
   rd_registry_free(reg);
