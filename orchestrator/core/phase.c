@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/err.h"
 #include "core/engine_int.h"
 #include "host/batch.h"
 
@@ -90,14 +91,21 @@ static void group_run(group *g, size_t from, size_t to, rd_phase phase, group_en
   group_release(g);
 }
 
-/* The first failed step of [from, to) in step order that counts, or NULL. */
+/* The first failed step of [from, to) in step order that counts, or NULL;
+ * a step that timed out first: its timeout stopped the batch, and the
+ * others' failures only say so (host/batch.c). */
 static rd_step *first_failed(rd_job *j, size_t from, size_t to, int exempt_checks) {
+  rd_step *first = NULL;
   for (size_t k = from; k < to; k++) {
     rd_step *s = &j->steps[k];
-    if (!s->skip && s->status && !(exempt_checks && !s->kind->apply))
+    if (s->skip || !s->status || (exempt_checks && !s->kind->apply))
+      continue;
+    if (s->status == RD_ETIMEDOUT)
       return s;
+    if (!first)
+      first = s;
   }
-  return NULL;
+  return first;
 }
 
 /* --- the probes after the inventory -------------------------------------- */

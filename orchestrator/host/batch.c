@@ -16,6 +16,7 @@ typedef struct rd_batch {
   size_t n;
   uint64_t op_id;
   rd_remote_cmd cmd;
+  char stopped_by[128]; /* the step whose timeout stopped this execution */
 } rd_batch;
 
 void rd_host_cork(rd_job *j) {
@@ -60,6 +61,14 @@ static void batch_done(const rd_exec_result *r, void *arg) {
   char err[256] = "";
   int prc;
   b->op_id = 0; /* ended: nothing left to cancel */
+  if (r->status && b->stopped_by[0]) { /* cancelled: the others say why */
+    rd_exec_result x = *r;
+    snprintf(x.msg, sizeof x.msg,
+             "host %s: not answered: the batch it ran in was stopped when step '%s' timed out",
+             b->j->t->name, b->stopped_by);
+    batch_fail_all(b, &x);
+    return;
+  }
   if (r->status) { /* the transport failed: every step learns it */
     batch_fail_all(b, r);
     return;
@@ -185,11 +194,16 @@ void rd_host_uncork(rd_job *j) {
   }
 }
 
+/* One member's phase ended (its timeout): the batch is one shell running
+ * the scripts in turn, so the members after a hung script would wait behind
+ * it and the rollback's scripts queue behind the channel — stop the whole
+ * execution; the other members fail, naming the step that stopped it. */
 int rd_batch_cancel(rd_remote_call *c) {
   rd_batch *b = c->batch;
   rd_engine *e = c->call.s->j->e;
-  for (size_t i = 0; i < b->n; i++)
-    if (b->m[i] && b->m[i] != c && !rd_host_call_stale(&b->m[i]->call))
-      return 0; /* another step still waits for this execution */
-  return e->ssh && b->op_id ? rd_ssh_cancel(e->ssh, b->op_id) : RD_ENOTFOUND;
+  if (!e->ssh || !b->op_id)
+    return RD_ENOTFOUND;
+  if (!b->stopped_by[0])
+    snprintf(b->stopped_by, sizeof b->stopped_by, "%s", c->call.s->name);
+  return rd_ssh_cancel(e->ssh, b->op_id);
 }
