@@ -78,48 +78,39 @@ START_TEST(valid) {
 }
 END_TEST
 
+/* The runbook with this issuer line is refused, the message at marker. */
+static void refused(const char *issuer, const char *marker, const char *msg) {
+  char t[2048], diags[2048] = "";
+  snprintf(t, sizeof t, "%s \"issuer\": %s,\n%s", HEAD, issuer, TAIL);
+  ck_assert_int_ne(load(t, diags, sizeof diags), 0);
+  expect(diags, marker, 1, msg);
+}
+
 START_TEST(missing_action) {
-  char diags[2048] = "";
-  ck_assert_int_ne(load(HEAD " \"issuer\": {\"type\": \"manual\"},\n" TAIL, diags, sizeof diags), 0);
-  expect(diags, "\"issuer\"", 1, "missing required key 'action' in 'issuer'");
+  refused("{\"type\": \"manual\"}", "\"issuer\"", "missing required key 'action' in 'issuer'");
 }
 END_TEST
 
 START_TEST(empty_action) {
-  char diags[2048] = "";
-  ck_assert_int_ne(load(HEAD " \"issuer\": {\"type\": \"manual\", \"action\": \" \\t \"},\n" TAIL,
-                        diags, sizeof diags),
-                   0);
-  expect(diags, "\" \\t \"", 1,
-         "'issuer.action' must say what an operator does to renew this certificate");
+  refused("{\"type\": \"manual\", \"action\": \" \\t \"}", "\" \\t \"",
+          "'issuer.action' must say what an operator does to renew this certificate");
 }
 END_TEST
 
 START_TEST(action_not_text) {
-  char diags[2048] = "";
-  ck_assert_int_ne(load(HEAD " \"issuer\": {\"type\": \"manual\", \"action\": 42},\n" TAIL, diags,
-                        sizeof diags),
-                   0);
-  expect(diags, "42", 1, "'issuer.action'");
+  refused("{\"type\": \"manual\", \"action\": 42}", "42", "'issuer.action'");
 }
 END_TEST
 
 START_TEST(unknown_key) {
-  char diags[2048] = "";
-  ck_assert_int_ne(load(HEAD " \"issuer\": {\"type\": \"manual\", \"action\": \"By hand.\", "
-                             "\"config\": \"ca\\\\x\"},\n" TAIL,
-                        diags, sizeof diags),
-                   0);
-  expect(diags, "\"config\"", 1, "unknown key 'config' in 'issuer'");
+  refused("{\"type\": \"manual\", \"action\": \"By hand.\", \"config\": \"ca\\\\x\"}",
+          "\"config\"", "unknown key 'config' in 'issuer'");
 }
 END_TEST
 
 START_TEST(typo_suggests_manual) {
-  char diags[2048] = "";
-  ck_assert_int_ne(load(HEAD " \"issuer\": {\"type\": \"manuel\", \"action\": \"By hand.\"},\n" TAIL,
-                        diags, sizeof diags),
-                   0);
-  expect(diags, "\"manuel\"", 1, "unknown issuer type 'manuel'; did you mean 'manual'?");
+  refused("{\"type\": \"manuel\", \"action\": \"By hand.\"}", "\"manuel\"",
+          "unknown issuer type 'manuel'; did you mean 'manual'?");
 }
 END_TEST
 
