@@ -1,5 +1,5 @@
 /* runbook_issuer.c — a certificate's selector (file paths on POSIX, a store selector on
- * Windows) and 'issuer' (scep, adcs), checked against the targets' platforms. */
+ * Windows) and 'issuer' (scep, adcs, acme, manual), checked against the targets' platforms. */
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
@@ -177,12 +177,24 @@ static void load_acme(ld *l, json_t *o) {
     rd_jctx_err(&l->j, "/issuer/iis_site", 1, "'issuer.iis_site' is for Windows targets");
 }
 
+/* 'manual': a certificate renewd cannot renew itself (plugins/manual): the
+ * procedure an operator follows, one non-empty paragraph. */
+static void load_manual(ld *l, json_t *o) {
+  static const char *const keys[] = {"type", "action", NULL};
+  const char *v;
+  rd_jctx_check_keys(&l->j, o, "/issuer", keys);
+  if ((v = rb_get_string(l, o, "/issuer", "action", 1)) && !v[strspn(v, " \t\r\n")])
+    rd_jctx_err(&l->j, "/issuer/action", 1,
+                "'issuer.action' must say what an operator does to renew this certificate "
+                "(one paragraph), got an empty string");
+}
+
 void rb_load_issuer(ld *l) {
   static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
                                           "ca_bundle", "challenge",     "ca_ident",
                                           "poll_interval", "max_in_flight", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
-  static const char *const types[] = {"scep", "adcs", "acme", NULL};
+  static const char *const types[] = {"scep", "adcs", "acme", "manual", NULL};
   json_t *o = rb_member(l, l->root, "", "issuer", 1);
   const char *type, *v;
   json_t *fp;
@@ -225,6 +237,9 @@ void rb_load_issuer(ld *l) {
   } else if (!strcmp(type, "acme")) {
     load_acme(l, o);
     return;
+  } else if (!strcmp(type, "manual")) {
+    load_manual(l, o);
+    return;
   } else if (!strcmp(type, "adcs")) {
     rd_jctx_check_keys(&l->j, o, "/issuer", adcs_keys);
     if ((v = rb_get_string(l, o, "/issuer", "config", 0))) {
@@ -241,8 +256,8 @@ void rb_load_issuer(ld *l) {
                   "targets use {\"type\": \"scep\", ...}");
   } else {
     const char *s = rd_suggest(type, types, sizeof types / sizeof *types - 1);
-    rd_jctx_err(&l->j, "/issuer/type", 1, "unknown issuer type '%s'%s%s%s; known: scep, adcs, acme",
-                type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+    rd_jctx_err(&l->j, "/issuer/type", 1,
+                "unknown issuer type '%s'%s%s%s; known: scep, adcs, acme, manual", type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
     return;
   }
   rb_get_duration(l, o, "/issuer", "poll_interval", 60, 0, NULL);

@@ -8,7 +8,8 @@
  *   {"event": "job", ...}      a job ended FAILED, ROLLED_BACK,
  *                               NEEDS_OPERATOR, HELD or PENDING_CA
  *   {"event": "expiring", ...} an inventoried certificate crossed one of
- *                               notify.before_expiry_days
+ *                               notify.before_expiry_days; with "action"
+ *                               when renewd cannot renew it (issuer manual)
  * "Once" is kept in the journal's alerts table (keys "job:<id>:<host>:<state>"
  * and "expiring:<host>:<sha256>:<days>" for the webhook, the same with
  * "mail:" in front for e-mail), so reruns and restarts do not repeat them,
@@ -175,6 +176,9 @@ void rd_notify_expiry(rd_job *j, const json_t *cert) {
   json_object_set_new(p, "subject", json_deep_copy(json_object_get(cert, "subject")));
   json_object_set_new(p, "sha256", json_string(fp));
   json_object_set_new(p, "sha1", json_deep_copy(json_object_get(cert, "sha1")));
+  const char *itype = json_string_value(json_object_get(j->rb->issuer, "type"));
+  if (itype && !strcmp(itype, "manual"))
+    json_object_set_new(p, "action", json_deep_copy(json_object_get(j->rb->issuer, "action")));
   for (size_t c = 0; c < NCHANNELS; c++)
     if (fresh[c])
       deliver(j, &channels[c], p);

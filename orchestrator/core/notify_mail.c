@@ -174,6 +174,8 @@ static void put_body(FILE *f, const json_t *ev, const char *node, int job) {
     rd_mail_field(f, "Threshold:", num);
     if (str(ev, "sha256"))
       rd_mail_field(f, "SHA-256:", str(ev, "sha256"));
+    if (str(ev, "action")) /* issuer manual: renewd cannot renew it */
+      rd_mail_field(f, "Manual action:", str(ev, "action"));
   }
   put_time_field(f, "Time:", json_object_get(ev, "time"));
   rd_mail_field(f, "Sent by:", node);

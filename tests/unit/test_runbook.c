@@ -561,7 +561,8 @@ START_TEST(shipped_runbooks_validate) {
     rc = load_shipped(e->d_name, reg, &rb, &d);
     dump(&d, all, sizeof all);
     ck_assert_msg(rc == 0, "runbooks/%s does not validate:%s", e->d_name, all);
-    ck_assert_uint_ge(rb->nsteps, 1);
+    if (strcmp(json_string_value(json_object_get(rb->issuer, "type")), "manual"))
+      ck_assert_uint_ge(rb->nsteps, 1); /* a manual issuer's runbook only watches */
     for (size_t i = 0; i < rb->nsteps; i++)
       ck_assert_ptr_nonnull(rb->steps[i].kind);
     rd_runbook_free(rb);
