@@ -1,5 +1,6 @@
 /* log.c — see log.h. */
 #include "base/log.h"
+#include "base/util.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -109,9 +110,19 @@ static char *masked(const char *s) {
 }
 
 /* Text: control bytes as \xNN (and bytes >= 0x80 too when ascii_only). */
+/* s on f: in text, rd_escape's one-line form (the escaper every printed
+ * value goes through: control bytes, C1, bidi controls, invalid UTF-8);
+ * ascii_only (a JSON value that is not UTF-8): every byte outside
+ * printable ASCII, and the backslash, as \xNN. */
 static void put_esc(FILE *f, const char *s, int ascii_only) {
+  if (!ascii_only) {
+    char *e = rd_escape_dup(s, RD_ESC_ONE_LINE);
+    fputs(e ? e : "(out of memory)", f);
+    free(e);
+    return;
+  }
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p < 0x20 || *p == 0x7f || (ascii_only && *p >= 0x80) || (ascii_only && *p == '\\'))
+    if (*p < 0x20 || *p >= 0x7f || *p == '\\')
       fprintf(f, "\\x%02x", *p);
     else
       fputc(*p, f);

@@ -21,28 +21,29 @@
 #include "host/batch.h"
 #include "host/hostapi.h"
 #include "base/crashpoint.h"
+#include "base/log.h"
 #include "base/err.h"
 #include "transport/remote.h"
 #include "base/util.h"
 #include "base/x509.h"
 
-static const char *level_name[] = {"error", "warning", "info", "debug"};
-
+/* A step's line goes through the one logger (base/log.h) with its job's
+ * host, runbook, certificate(s) and journal job id; the logger escapes
+ * every value (plugin messages carry target output and runbook values). */
 void rd_step_log(rd_step *s, rd_log_level level, const char *fmt, ...) {
-  char buf[2048];
+  static const rd_lv lv[] = {RD_LV_ERR, RD_LV_WARNING, RD_LV_INFO, RD_LV_DEBUG};
+  rd_job *j = s->j;
+  char buf[2048], cert[512] = "-";
   va_list ap;
-  if (level == RD_LOG_DEBUG && !s->j->e->opts.verbose)
+  if (level == RD_LOG_DEBUG && !j->e->opts.verbose)
     return;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  /* plugin messages carry target output and runbook values: escaped */
-  char line[2560], *esc;
-  snprintf(line, sizeof line, "renewd: %s: host %s: %s: %s", level_name[level], s->j->t->name,
-           s->name, buf);
-  esc = rd_escape_dup(line, RD_ESC_ONE_LINE);
-  fprintf(stderr, "%s\n", esc ? esc : "renewd: (out of memory)");
-  free(esc);
+  if (j->rb)
+    rd_certs_id(j, cert, sizeof cert);
+  rd_log_job job = {j->t->name, j->rb ? j->rb->name : "-", cert, (long long)j->id};
+  rd_log_job_line(lv[level <= RD_LOG_DEBUG ? level : RD_LOG_DEBUG], &job, "%s: %s", s->name, buf);
 }
 
 static const json_t *h_params(rd_step *s) { return s->params; }

@@ -238,7 +238,8 @@ check "the job is not finished" test "$(state_of h0002)" != DONE
 check "pebble created one order for it" test "$(($(orders) - orders0))" = 1
 rd resume run "$WORK/dns.json" --host h0002
 check "the next run resumes and finishes it (exit 10), got $rc" test "$rc" = 10
-check "it says it resumed that order" grep -qF "host h0002: issue: acme: resuming order $order" "$WORK/resume.err"
+check "it says it resumed that order" \
+	bash -c "grep -F 'host h0002: runbook ' '$WORK/resume.err' | grep -qF ': issue: acme: resuming order $order'"
 check "h0002: journal says DONE" test "$(state_of h0002)" = DONE
 check "the job finished the same order" test "$(order_of h0002)" = "$order"
 check "pebble still has one order for it" test "$(($(orders) - orders0))" = 1

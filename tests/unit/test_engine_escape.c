@@ -167,7 +167,8 @@ START_TEST(step_log_is_escaped) {
   close(fd);
   unlink(path);
   ck_assert_msg(!has_raw_control(text), "%s", text);
-  ck_assert_str_eq(text, "renewd: warning: host web\\x1b]0;x\\x07: svc: restart said: " HOSTILE_SHOWN
+  ck_assert_str_eq(text, "renewd: warning: host web\\x1b]0;x\\x07: runbook -, certificate -, no job: "
+                         "svc: restart said: " HOSTILE_SHOWN
                          " second line\n");
 }
 END_TEST
