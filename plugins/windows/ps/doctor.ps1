@@ -60,13 +60,18 @@ try {
   $res.schedule.ok = $true
 } catch { $res.schedule.error = [string]$_.Exception.Message }
 
-try {
-  $null = @(Get-WinEvent -LogName 'Application' -MaxEvents 1 -ErrorAction Stop)
-  $res.eventlog.ok = $true
-} catch {
-  # an empty log is readable: NoMatchingEventsFound is its FullyQualifiedErrorId, not a message
-  if ([string]$_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $res.eventlog.ok = $true }
-  else { $res.eventlog.error = [string]$_.Exception.Message }
+# the event checks read it with -FilterHashtable (event_query.ps1); an
+# empty log is readable (ObjectNotFound: no matching events), denied is not
+$log = $null
+try { $log = Get-WinEvent -ListLog 'Application' -ErrorAction Stop } catch { $res.eventlog.error = [string]$_.Exception.Message }
+if ($null -ne $log) {
+  try {
+    $null = @(Get-WinEvent -FilterHashtable @{ LogName = 'Application' } -MaxEvents 1 -ErrorAction Stop)
+    $res.eventlog.ok = $true
+  } catch {
+    if ([string]$_.CategoryInfo.Category -eq 'ObjectNotFound') { $res.eventlog.ok = $true }
+    else { $res.eventlog.error = [string]$_.Exception.Message }
+  }
 }
 
 if ($config -eq '') {
