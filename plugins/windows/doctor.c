@@ -30,15 +30,7 @@ const rd_script *const windows_doctor_scripts[] = {&win_doctor_script, NULL};
  * without validating): a runbook that lists it is told so. */
 static int doctor_validate(const json_t *params, char *err, size_t errlen) {
   (void)params;
-  snprintf(err, errlen,
-           "%s is renewd doctor's own check, not a runbook step: run 'renewd doctor RUNBOOK'",
-           TYPE);
-  return RD_EINVAL;
-}
-
-static void check(json_t *checks, const char *name, int ok, const char *msg, const char *fix) {
-  json_array_append_new(checks, json_pack("{s:s, s:b, s:s, s:s?}", "check", name, "ok", ok,
-                                          "message", msg, "fix", ok ? NULL : fix));
+  return rd_doctor_refuse(TYPE, err, errlen);
 }
 
 static int is_adcs(rd_step *s, const rd_host_api *h) {
@@ -78,8 +70,8 @@ static json_t *doctor_args(rd_step *s, const rd_host_api *h) {
     else if (!strcmp(type, "windows.key_acl"))
       add_unique(pools, win_str(p, "app_pool"));
   }
-  return json_pack("{s:s, s:o, s:o, s:o}", "config", config ? config : "", "services", svc,
-                   "sites", sites, "pools", pools);
+  return json_pack("{s:s, s:o, s:o, s:o}", "config", config ? config : "", "services", svc, "sites",
+                   sites, "pools", pools);
 }
 
 static size_t check_session(json_t *checks, const json_t *out) {
@@ -91,9 +83,10 @@ static size_t check_session(json_t *checks, const json_t *out) {
   sscanf(ver, "%d.%d", &major, &minor);
   ps_ok = major > 5 || (major == 5 && minor >= 1);
   snprintf(msg, sizeof msg, "PowerShell %s (%s)", ver, win_out(out, "ps_edition"));
-  check(checks, "powershell", ps_ok, msg,
-        "install Windows Management Framework 5.1 (renewd's scripts need Windows PowerShell "
-        "5.1, which powershell.exe must start)");
+  rd_doctor_check(
+      checks, "powershell", ps_ok, msg,
+      "install Windows Management Framework 5.1 (renewd's scripts need Windows PowerShell "
+      "5.1, which powershell.exe must start)");
   bad += !ps_ok;
   if (rel >= NET46_RELEASE)
     snprintf(msg, sizeof msg, ".NET Framework 4.6 or later (Release %lld; CLR %s)", rel,
@@ -102,27 +95,31 @@ static size_t check_session(json_t *checks, const json_t *out) {
     snprintf(msg, sizeof msg, ".NET Framework older than 4.6 (Release %lld)", rel);
   else
     snprintf(msg, sizeof msg, "no .NET Framework 4 in the registry (NDP\\v4\\Full has no Release)");
-  check(checks, "dotnet", rel >= NET46_RELEASE, msg,
-        "install .NET Framework 4.8 (Windows PowerShell 5.1 runs on it; renewd's key handling "
-        "needs 4.6 or later)");
+  rd_doctor_check(
+      checks, "dotnet", rel >= NET46_RELEASE, msg,
+      "install .NET Framework 4.8 (Windows PowerShell 5.1 runs on it; renewd's key handling "
+      "needs 4.6 or later)");
   bad += rel < NET46_RELEASE;
   if (win_bool(out, "admin"))
     snprintf(msg, sizeof msg, "%s holds an administrator token", win_out(out, "user"));
   else
     snprintf(msg, sizeof msg, "%s runs without an administrator token", win_out(out, "user"));
-  check(checks, "elevation", win_bool(out, "admin"), msg,
-        "make renewd's SSH account a member of the local Administrators group (an OpenSSH "
-        "session of an administrator is elevated): the machine store and key files need it");
+  rd_doctor_check(
+      checks, "elevation", win_bool(out, "admin"), msg,
+      "make renewd's SSH account a member of the local Administrators group (an OpenSSH "
+      "session of an administrator is elevated): the machine store and key files need it");
   bad += !win_bool(out, "admin");
   for (int t = 0; t < 2; t++) {
-    const char *name = t ? "certutil.exe" : "certreq.exe", *path = win_out(out, t ? "certutil" : "certreq");
+    const char *name = t ? "certutil.exe" : "certreq.exe",
+               *path = win_out(out, t ? "certutil" : "certreq");
     if (*path)
       snprintf(msg, sizeof msg, "%s at %s", name, path);
     else
       snprintf(msg, sizeof msg, "%s is not on the PATH", name);
-    check(checks, "tools", *path != 0, msg,
-          "both ship with Windows Server in System32: check that %SystemRoot%\\System32 is on "
-          "the PATH of renewd's SSH session");
+    rd_doctor_check(
+        checks, "tools", *path != 0, msg,
+        "both ship with Windows Server in System32: check that %SystemRoot%\\System32 is on "
+        "the PATH of renewd's SSH session");
     bad += !*path;
   }
   return bad;
@@ -137,24 +134,26 @@ static size_t check_services(json_t *checks, const json_t *out) {
   snprintf(msg, sizeof msg, "the Task Scheduler (service Schedule: %s) %s%s%s",
            *win_out(sch, "service") ? win_out(sch, "service") : "missing",
            ok ? "answers" : "cannot be used", *hint ? ": " : "", hint);
-  check(checks, "task-scheduler", ok, msg,
-        "Start-Service Schedule (and set it to start automatically): adcs.issue submits the "
-        "request as SYSTEM (S-1-5-18) through a scheduled task");
+  rd_doctor_check(
+      checks, "task-scheduler", ok, msg,
+      "Start-Service Schedule (and set it to start automatically): adcs.issue submits the "
+      "request as SYSTEM (S-1-5-18) through a scheduled task");
   bad += !ok;
   win_line(win_out(ev, "error"), hint, sizeof hint, 200);
   snprintf(msg, sizeof msg, "the Application log %s%s%s",
            win_bool(ev, "ok") ? "can be read" : "cannot be read", *hint ? ": " : "", hint);
-  check(checks, "event-log", win_bool(ev, "ok"), msg,
-        "run renewd's account as an administrator (or add it to Event Log Readers): the event "
-        "checks read the Application log");
+  rd_doctor_check(
+      checks, "event-log", win_bool(ev, "ok"), msg,
+      "run renewd's account as an administrator (or add it to Event Log Readers): the event "
+      "checks read the Application log");
   bad += !win_bool(ev, "ok");
   json_array_foreach(json_object_get(out, "services"), i, e) {
     int there = win_bool(e, "exists");
-    snprintf(msg, sizeof msg, "service %s %s%s", win_out(e, "name"), there ? "is " : "does not exist",
-             there ? win_out(e, "status") : "");
-    check(checks, "service", there, msg,
-          "install it, or correct the service name in the runbook's windows.service step "
-          "(Get-Service lists the names)");
+    snprintf(msg, sizeof msg, "service %s %s%s", win_out(e, "name"),
+             there ? "is " : "does not exist", there ? win_out(e, "status") : "");
+    rd_doctor_check(checks, "service", there, msg,
+                    "install it, or correct the service name in the runbook's windows.service step "
+                    "(Get-Service lists the names)");
     bad += !there;
   }
   return bad;
@@ -167,16 +166,19 @@ static size_t check_iis(json_t *checks, const json_t *out) {
   int webadmin = win_bool(out, "webadmin");
   if (!webadmin && (json_array_size(json_object_get(out, "sites")) ||
                     json_array_size(json_object_get(out, "pools")))) {
-    check(checks, "iis", 0, "the WebAdministration module cannot be loaded",
-          "Install-WindowsFeature Web-Scripting-Tools (IIS Management Scripts and Tools): the "
-          "IIS steps read sites and application pools through it");
+    rd_doctor_check(
+        checks, "iis", 0, "the WebAdministration module cannot be loaded",
+        "Install-WindowsFeature Web-Scripting-Tools (IIS Management Scripts and Tools): the "
+        "IIS steps read sites and application pools through it");
     return 1;
   }
   json_array_foreach(json_object_get(out, "sites"), i, e) {
     int there = win_bool(e, "exists");
-    snprintf(msg, sizeof msg, "IIS site %s %s", win_out(e, "name"), there ? "exists" : "does not exist");
-    check(checks, "iis", there, msg,
-          "correct the site in the runbook's windows.iis_binding step (Get-Website lists them)");
+    snprintf(msg, sizeof msg, "IIS site %s %s", win_out(e, "name"),
+             there ? "exists" : "does not exist");
+    rd_doctor_check(
+        checks, "iis", there, msg,
+        "correct the site in the runbook's windows.iis_binding step (Get-Website lists them)");
     bad += !there;
   }
   json_array_foreach(json_object_get(out, "pools"), i, e) {
@@ -186,9 +188,9 @@ static size_t check_iis(json_t *checks, const json_t *out) {
                win_out(e, "identity"));
     else
       snprintf(msg, sizeof msg, "IIS application pool %s does not exist", win_out(e, "name"));
-    check(checks, "iis", there, msg,
-          "correct app_pool in the runbook's windows.key_acl step (NDES: SCEP; "
-          "Get-IISAppPool lists them)");
+    rd_doctor_check(checks, "iis", there, msg,
+                    "correct app_pool in the runbook's windows.key_acl step (NDES: SCEP; "
+                    "Get-IISAppPool lists them)");
     bad += !there;
   }
   return bad;
@@ -203,22 +205,23 @@ static size_t check_ca(rd_step *s, const rd_host_api *h, json_t *checks, const j
   if (!is_adcs(s, h))
     return 0;
   if (!*config) {
-    check(checks, "ca", 1,
-          "no CA configuration in the runbook or in MSCEP\\CAInfo: adcs.issue looks the CA up "
-          "in Active Directory at run time (doctor did not ping one)",
-          NULL);
+    rd_doctor_check(
+        checks, "ca", 1,
+        "no CA configuration in the runbook or in MSCEP\\CAInfo: adcs.issue looks the CA up "
+        "in Active Directory at run time (doctor did not ping one)",
+        NULL);
     return 0;
   }
   if (!json_is_object(ping)) {
     snprintf(msg, sizeof msg, "%s: not pinged (no certutil.exe)", config);
-    check(checks, "ca", 0, msg, "see the tools check");
+    rd_doctor_check(checks, "ca", 0, msg, "see the tools check");
     return 1;
   }
   code = (unsigned long)win_int(ping, "exit", -1) & 0xffffffffUL;
   if (!code) {
     snprintf(msg, sizeof msg, "%s (%s) answers certutil -ping", config,
              !strcmp(src, "cainfo") ? "from MSCEP\\CAInfo" : "the runbook's");
-    check(checks, "ca", 1, msg, NULL);
+    rd_doctor_check(checks, "ca", 1, msg, NULL);
     return 0;
   }
   name = win_hresult_name(code);
@@ -226,12 +229,13 @@ static size_t check_ca(rd_step *s, const rd_host_api *h, json_t *checks, const j
   win_line(win_out(ping, "text"), hint, sizeof hint, 160);
   snprintf(msg, sizeof msg, "%s does not answer certutil -ping: exit %s%s%s%s", config, hr,
            *hint ? " (" : "", hint, *hint ? ")" : "");
-  check(checks, "ca", 0, msg,
-        win_hresult_advice(code)
-            ? win_hresult_advice(code)
-            : "check the CA host's name and the CA's name (certutil -dump on the CA shows the "
-              "config), that CertSvc runs there, and that RPC/DCOM (TCP 135 and the dynamic "
-              "ports) passes the firewall from this target");
+  rd_doctor_check(
+      checks, "ca", 0, msg,
+      win_hresult_advice(code)
+          ? win_hresult_advice(code)
+          : "check the CA host's name and the CA's name (certutil -dump on the CA shows the "
+            "config), that CertSvc runs there, and that RPC/DCOM (TCP 135 and the dynamic "
+            "ports) passes the firewall from this target");
   return 1;
 }
 

@@ -10,15 +10,15 @@
 #include "windows_hresult.h"
 
 #define HEALTHY                                                                                    \
-  "{\"ps_version\": \"5.1.17763.5830\", \"ps_edition\": \"Desktop\", \"clr_version\": "        \
-  "\"4.0.30319.42000\", \"net_release\": 528049, \"admin\": true, \"user\": \"svc_renewd\", "     \
-  "\"certreq\": \"C:\\\\Windows\\\\system32\\\\certreq.exe\", \"certutil\": "                     \
-  "\"C:\\\\Windows\\\\system32\\\\certutil.exe\", \"schedule\": {\"service\": \"Running\", "      \
-  "\"ok\": true, \"error\": null}, \"eventlog\": {\"ok\": true, \"error\": null}, \"config\": "   \
-  "\"ca01.corp.example\\\\Corp Issuing CA\", \"config_source\": \"runbook\", \"ping\": "          \
-  "{\"exit\": 0, \"text\": \"CertUtil: -ping command completed successfully.\"}, \"services\": " \
-  "[{\"name\": \"W3SVC\", \"exists\": true, \"status\": \"Running\"}], \"webadmin\": true, "     \
-  "\"sites\": [], \"pools\": [{\"name\": \"SCEP\", \"exists\": true, \"identity\": "             \
+  "{\"ps_version\": \"5.1.17763.5830\", \"ps_edition\": \"Desktop\", \"clr_version\": "            \
+  "\"4.0.30319.42000\", \"net_release\": 528049, \"admin\": true, \"user\": \"svc_renewd\", "      \
+  "\"certreq\": \"C:\\\\Windows\\\\system32\\\\certreq.exe\", \"certutil\": "                      \
+  "\"C:\\\\Windows\\\\system32\\\\certutil.exe\", \"schedule\": {\"service\": \"Running\", "       \
+  "\"ok\": true, \"error\": null}, \"eventlog\": {\"ok\": true, \"error\": null}, \"config\": "    \
+  "\"ca01.corp.example\\\\Corp Issuing CA\", \"config_source\": \"runbook\", \"ping\": "           \
+  "{\"exit\": 0, \"text\": \"CertUtil: -ping command completed successfully.\"}, \"services\": "   \
+  "[{\"name\": \"W3SVC\", \"exists\": true, \"status\": \"Running\"}], \"webadmin\": true, "       \
+  "\"sites\": [], \"pools\": [{\"name\": \"SCEP\", \"exists\": true, \"identity\": "               \
   "\"CORP\\\\svc_ndes\"}]}"
 
 /* The i-th check named name in the last result, or NULL. */
@@ -73,16 +73,17 @@ END_TEST
 
 START_TEST(params_from_the_runbook) {
   const json_t *p = NULL;
-  wt_new("{\"certificate\": {\"template\": \"CEPEncryption\"}, \"issuer\": {\"type\": \"adcs\", "
-         "\"config\": \"ca01.corp.example\\\\Corp Issuing CA\"}, \"steps\": ["
-         "{\"type\": \"windows.key_acl\", \"params\": {\"account\": \"CORP\\\\svc_ndes\", "
-         "\"app_pool\": \"SCEP\"}},"
-         "{\"type\": \"windows.key_acl\", \"params\": {\"account\": \"NT SERVICE\\\\MSSQLSERVER\"}},"
-         "{\"type\": \"windows.service\", \"params\": {\"action\": \"iisreset\"}},"
-         "{\"type\": \"windows.service\", \"params\": {\"service\": \"NDESConnectorSvc\"}},"
-         "{\"type\": \"windows.service\", \"params\": {\"service\": \"w3svc\"}},"
-         "{\"type\": \"windows.iis_binding\", \"params\": {\"site\": \"Default Web Site\"}},"
-         "{\"type\": \"windows.event_verify\", \"params\": {\"event_id\": 1}}]}");
+  wt_new(
+      "{\"certificate\": {\"template\": \"CEPEncryption\"}, \"issuer\": {\"type\": \"adcs\", "
+      "\"config\": \"ca01.corp.example\\\\Corp Issuing CA\"}, \"steps\": ["
+      "{\"type\": \"windows.key_acl\", \"params\": {\"account\": \"CORP\\\\svc_ndes\", "
+      "\"app_pool\": \"SCEP\"}},"
+      "{\"type\": \"windows.key_acl\", \"params\": {\"account\": \"NT SERVICE\\\\MSSQLSERVER\"}},"
+      "{\"type\": \"windows.service\", \"params\": {\"action\": \"iisreset\"}},"
+      "{\"type\": \"windows.service\", \"params\": {\"service\": \"NDESConnectorSvc\"}},"
+      "{\"type\": \"windows.service\", \"params\": {\"service\": \"w3svc\"}},"
+      "{\"type\": \"windows.iis_binding\", \"params\": {\"site\": \"Default Web Site\"}},"
+      "{\"type\": \"windows.event_verify\", \"params\": {\"event_id\": 1}}]}");
   answer(HEALTHY);
   W->whatif = 1; /* doctor runs as a whatif run: the script is read-only */
   OK(&windows_kind_doctor, RD_PHASE_PROBE, "{}");
@@ -124,7 +125,8 @@ START_TEST(a_ready_server) {
   ck_assert_str_eq(P(check_of("ca", 0), "message"),
                    CONFIG " (the runbook's) answers certutil -ping");
   ck_assert_str_eq(P(check_of("service", 0), "message"), "service W3SVC is Running");
-  ck_assert_str_eq(P(check_of("iis", 0), "message"), "IIS application pool SCEP runs as CORP\\svc_ndes");
+  ck_assert_str_eq(P(check_of("iis", 0), "message"),
+                   "IIS application pool SCEP runs as CORP\\svc_ndes");
   ck_assert_int_eq(json_array_size(json_object_get(o_result, "checks")), 10);
 }
 END_TEST
@@ -146,9 +148,9 @@ START_TEST(everything_that_stops_a_renewal) {
   json_object_set_new(W->doctor, "ping",
                       json_pack("{s:I, s:s}", "exit", (json_int_t)-2147023174LL, "text",
                                 "CertUtil: Der RPC-Server ist nicht verfügbar."));
-  json_object_set_new(W->doctor, "services",
-                      json_pack("[{s:s, s:b, s:s}]", "name", "NDESConnectorSvc", "exists", 0,
-                                "status", ""));
+  json_object_set_new(
+      W->doctor, "services",
+      json_pack("[{s:s, s:b, s:s}]", "name", "NDESConnectorSvc", "exists", 0, "status", ""));
   json_object_set_new(W->doctor, "webadmin", json_false());
   OK(&windows_kind_doctor, RD_PHASE_PROBE, "{}"); /* findings, not a failed probe */
   ck_assert_int_eq(failed(), 9);
@@ -163,12 +165,13 @@ START_TEST(everything_that_stops_a_renewal) {
                    "wurde nicht gestartet.");
   ck_assert_ptr_nonnull(strstr(P(check_of("task-scheduler", 0), "fix"), "S-1-5-18"));
   ck_assert_ptr_nonnull(strstr(P(check_of("event-log", 0), "message"), "Zugriff verweigert"));
-  ck_assert_str_eq(P(check_of("ca", 0), "message"),
-                   CONFIG " does not answer certutil -ping: exit 0x800706BA "
+  ck_assert_str_eq(P(check_of("ca", 0), "message"), CONFIG
+                   " does not answer certutil -ping: exit 0x800706BA "
                    "RPC_S_SERVER_UNAVAILABLE (CertUtil: Der RPC-Server ist nicht verfügbar.)");
   ck_assert_str_eq(P(check_of("ca", 0), "fix"), win_hresult_advice(0x800706baUL));
   ck_assert_str_eq(P(check_of("service", 0), "message"), "service NDESConnectorSvc does not exist");
-  ck_assert_str_eq(P(check_of("iis", 0), "message"), "the WebAdministration module cannot be loaded");
+  ck_assert_str_eq(P(check_of("iis", 0), "message"),
+                   "the WebAdministration module cannot be loaded");
   ck_assert_ptr_nonnull(strstr(P(check_of("iis", 0), "fix"), "Web-Scripting-Tools"));
 }
 END_TEST
@@ -180,13 +183,15 @@ START_TEST(the_ca) {
   json_object_set_new(W->doctor, "ping",
                       json_pack("{s:I, s:s}", "exit", (json_int_t)-2147023838LL, "text", ""));
   OK(&windows_kind_doctor, RD_PHASE_PROBE, "{}");
-  ck_assert_str_eq(P(check_of("ca", 0), "message"), CONFIG " does not answer certutil -ping: exit 0x80070422");
+  ck_assert_str_eq(P(check_of("ca", 0), "message"),
+                   CONFIG " does not answer certutil -ping: exit 0x80070422");
   ck_assert_ptr_nonnull(strstr(P(check_of("ca", 0), "fix"), "RPC/DCOM"));
   /* the configuration NDES names (MSCEP\CAInfo) when the runbook has none */
   json_object_set_new(W->doctor, "ping", json_pack("{s:i, s:s}", "exit", 0, "text", ""));
   json_object_set_new(W->doctor, "config_source", json_string("cainfo"));
   OK(&windows_kind_doctor, RD_PHASE_PROBE, "{}");
-  ck_assert_str_eq(P(check_of("ca", 0), "message"), CONFIG " (from MSCEP\\CAInfo) answers certutil -ping");
+  ck_assert_str_eq(P(check_of("ca", 0), "message"),
+                   CONFIG " (from MSCEP\\CAInfo) answers certutil -ping");
   /* none at all: adcs.issue asks AD at run time; not a blocker */
   json_object_set_new(W->doctor, "config", json_string(""));
   json_object_set_new(W->doctor, "ping", json_null());
