@@ -62,7 +62,8 @@ static const json_t *h_section(rd_step *s, const char *name) {
     return rb->certs[s->cert].policy_json;
   if (!strcmp(name, "issuer"))
     return rb->issuer;
-  if (!strcmp(name, "policy") || !strcmp(name, "ssh") || !strcmp(name, "schedule"))
+  if (!strcmp(name, "policy") || !strcmp(name, "ssh") || !strcmp(name, "schedule") ||
+      !strcmp(name, "steps"))
     return json_object_get(rb->root, name);
   return NULL;
 }

@@ -23,16 +23,9 @@ static const rd_script posix_doctor_script = {"posix.doctor", RD_PLATFORM_POSIX,
  * without validating): a runbook that lists it is told so. */
 static int doctor_validate(const json_t *params, char *err, size_t errlen) {
   (void)params;
-  snprintf(err, errlen,
-           "%s is renewd doctor's own check, not a runbook step: run 'renewd doctor RUNBOOK'",
-           TYPE);
-  return RD_EINVAL;
+  return rd_doctor_refuse(TYPE, err, errlen);
 }
 
-static void check(json_t *checks, const char *name, int ok, const char *msg, const char *fix) {
-  json_array_append_new(checks, json_pack("{s:s, s:b, s:s, s:s?}", "check", name, "ok", ok,
-                                          "message", msg, "fix", fix));
-}
 
 static int runbook_sudo(rd_step *s, const rd_host_api *h) {
   return json_is_true(json_object_get(h->section(s, "ssh"), "sudo"));
@@ -48,7 +41,7 @@ static void doctor_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
   if (runbook_sudo(s, h)) {
     if (posix_out_is(out, "sudo", "ok")) {
       snprintf(msg, sizeof msg, "%s may run /bin/sh as root without a password (sudo -n)", user);
-      check(checks, "sudo", 1, msg, NULL);
+      rd_doctor_check(checks, "sudo", 1, msg, NULL);
     } else {
       snprintf(msg, sizeof msg,
                "%s may not run /bin/sh as root without a password, and the runbook's ssh.sudo "
@@ -58,14 +51,14 @@ static void doctor_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
                "as root on the host, 'visudo -f /etc/sudoers.d/renewd' and add the line: "
                "%s ALL=(root) NOPASSWD: /bin/sh",
                user);
-      check(checks, "sudo", 0, msg, fix);
+      rd_doctor_check(checks, "sudo", 0, msg, fix);
       bad++;
     }
   }
   if (*ossl)
-    check(checks, "openssl", 1, ossl, NULL);
+    rd_doctor_check(checks, "openssl", 1, ossl, NULL);
   else {
-    check(checks, "openssl", 0, "openssl is not on the login user's PATH",
+    rd_doctor_check(checks, "openssl", 0, "openssl is not on the login user's PATH",
           "install it (Debian: apt-get install openssl): the new key and its signatures are "
           "made on the host");
     bad++;
@@ -76,11 +69,11 @@ static void doctor_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
                                 : "set \"sudo\": true in the runbook's ssh section (with the "
                                   "sudo rule), or give %s write access to the directory",
              user);
-    check(checks, "paths", 0, json_string_value(d), fix);
+    rd_doctor_check(checks, "paths", 0, json_string_value(d), fix);
     bad++;
   }
   if (!json_array_size(dirs))
-    check(checks, "paths", 1, "the certificate's directories exist", NULL);
+    rd_doctor_check(checks, "paths", 1, "the certificate's directories exist", NULL);
   json_decref(dirs);
   json_object_set_new(res, "checks", checks);
   h->donef(s, 0, res, "logged in as %s; %zu check(s) failed", user, bad);

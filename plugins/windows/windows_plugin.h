@@ -15,6 +15,7 @@ extern const rd_step_kind windows_kind_event_verify;
 extern const rd_step_kind windows_kind_iis_binding;
 extern const rd_step_kind windows_kind_ndes_getcacaps;
 extern const rd_step_kind windows_kind_log_verify;
+extern const rd_step_kind windows_kind_doctor; /* renewd doctor's own, not a runbook step */
 extern const rd_step_kind adcs_kind_issue;
 
 /* The descriptor (also what renewd_plugin_v1 returns, see entry.c). */
@@ -34,6 +35,7 @@ extern const rd_script *const windows_event_scripts[];
 extern const rd_script *const windows_iis_scripts[];
 extern const rd_script *const windows_getcacaps_scripts[];
 extern const rd_script *const windows_log_scripts[];
+extern const rd_script *const windows_doctor_scripts[];
 extern const rd_script *const *const windows_script_sets[];
 /* The script the adcs.issue scheduled task runs as SYSTEM: not sent as a
  * remote script but written to the target by adcs.task; no prelude. */

@@ -37,7 +37,7 @@ START_TEST(descriptor) {
     ck_assert_ptr_nonnull(p->kinds[i]->probe);
     ck_assert_int_eq(p->kinds[i]->platform, RD_PLATFORM_WINDOWS);
   }
-  ck_assert_uint_eq(n, 11);
+  ck_assert_uint_eq(n, 12); /* with windows.doctor */
   ck_assert_uint_eq(windows_kind_inventory.flags, RD_KIND_INVENTORY);
   ck_assert_uint_eq(adcs_kind_issue.flags, RD_KIND_ISSUER);
   ck_assert_uint_eq(windows_kind_install.flags, RD_KIND_INSTALL);

@@ -172,7 +172,8 @@ typedef struct rd_host_api {
   /* Job facts: one JSON object shared by the job's steps, e.g. "cert" (the
    * live certificate as inventoried), "new_cert", "paths". Borrowed. */
   json_t *(*facts)(rd_step *s);
-  /* The runbook's "certificate" / "issuer" / "policy" sections. Borrowed. */
+  /* The runbook's "certificate" / "issuer" / "policy" / "ssh" / "schedule" sections and its
+   * "steps" array (as written: type, name, params). Borrowed. */
   const json_t *(*section)(rd_step *s, const char *name);
   void (*log)(rd_step *s, rd_log_level level, const char *fmt, ...)
       __attribute__((format(printf, 3, 4)));

@@ -275,4 +275,20 @@ static inline int rd_swap_rollback(rd_step *s, const rd_host_api *h, const rd_sw
   return rd_remote_ok(s, h, o->set, args, o->restored);
 }
 
+/* `<platform>.doctor` kinds (docs/PLUGINS.md): validate() refuses every
+ * runbook that lists one (renewd doctor adds it itself), and each finding is
+ * one {"check", "ok", "message", "fix"} of the result's "checks" (fix only
+ * for a failed one). */
+static inline int rd_doctor_refuse(const char *type, char *err, size_t errlen) {
+  snprintf(err, errlen,
+           "%s is renewd doctor's own check, not a runbook step: run 'renewd doctor RUNBOOK'",
+           type);
+  return RD_EINVAL;
+}
+static inline void rd_doctor_check(json_t *checks, const char *name, int ok, const char *msg,
+                                   const char *fix) {
+  json_array_append_new(checks, json_pack("{s:s, s:b, s:s, s:s?}", "check", name, "ok", ok,
+                                          "message", msg, "fix", ok ? NULL : fix));
+}
+
 #endif /* RENEWD_PLUGIN_HELPERS_H */

@@ -58,6 +58,7 @@ typedef struct wt {
   json_t *svc;         /* name -> status */
   json_t *events;      /* [{log, id, provider, time, message}] */
   json_t *cacaps;      /* ndes_getcacaps.ps1's answer (NULL: 200 with capabilities) */
+  json_t *doctor;      /* doctor.ps1's answer (NULL: {}) */
   const char *pool_user; /* the SCEP pool's identity (NULL: ACCOUNT, SpecificUser) */
   char *plugin_log;    /* NDESPlugin.log's text (NULL: no such file) */
   const char *cainfo;  /* MSCEP\CAInfo Configuration (NULL: not an NDES server) */
