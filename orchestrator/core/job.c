@@ -342,6 +342,13 @@ static int ca_contacted(const rd_job *j) {
   return j->resume_id && !rd_job_state_behind(RD_JOB_REQUESTED, j->resume_state);
 }
 
+/* Resuming an owed rollback: every step's probe still runs first (read-only;
+ * the checks need what they learn, e.g. the issuer's CA), but no probe stops
+ * it: a rollback is finished, never abandoned. */
+static int rollback_resumed(const rd_job *j) {
+  return j->resume_id && j->resume_state == RD_JOB_ROLLING_BACK;
+}
+
 /* A due job whose probes all passed: it renews when its wave is admitted.
  * A resumed job already past issuance (its follow-ups owed) finishes
  * whatever the waves say: it is ready now and takes no wave's place. The
@@ -363,10 +370,11 @@ static int probe_failed(rd_job *j, rd_step *s) {
   rd_engine *e = j->e;
   if (!s || !s->status)
     return 0;
-  if (j->idx >= j->ninv && !e->opts.whatif && !s->kind->apply) {
+  if (j->idx >= j->ninv && !e->opts.whatif && (!s->kind->apply || rollback_resumed(j))) {
     /* the pre-flight probe of a pure check (nothing to apply) failed: a
      * service down now may be what the renewal fixes; its verify after
-     * the install decides (and rolls back). The warning was logged. */
+     * the install decides (and rolls back). Resuming an owed rollback, no
+     * probe stops it. The warning was logged. */
     rd_job_clear_error(j);
     return 0;
   }
@@ -445,7 +453,7 @@ void rd_job_next(rd_job *j) {
         rd_job_finish_as(j, RD_OUT_BACKOFF);
         return;
       }
-      if (!e->opts.whatif && ca_contacted(j)) {
+      if (!e->opts.whatif && ca_contacted(j) && !rollback_resumed(j)) {
         queue_renewal(j);
         return;
       }
