@@ -118,6 +118,7 @@ struct rd_job {
   int setup_failed;          /* could not be prepared (error says why): fails
                                 when its turn comes, before any connection */
   int cleanup;               /* issuer staging being cleaned after a failure */
+  int rollback_owed;         /* a rollback failed transiently: job.c keeps it ROLLING_BACK */
   int repair_phase;          /* remediation: 0 drifted steps, 1 restarts, 2 checks */
   rd_wave_set *waves;        /* its runbook's waves */
   int holds_slot;            /* counted in rd_engine.running */

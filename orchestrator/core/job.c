@@ -140,8 +140,64 @@ static int open_journal_job(rd_job *j) {
     j->state = st;
     json_object_set_new(j->report, "resumed_from", json_string(rd_job_state_name(st)));
     rd_journal_audit(j->e->journal, "renewd", "job.resume", j->report);
+    if (st == RD_JOB_ROLLING_BACK) /* its rollback is owed: begin_renewal */
+      return 0;
   }
   return rd_job_move(j, RD_JOB_PROBED, NULL);
+}
+
+/* --- a rollback that could not reach the host is owed -------------------- */
+
+/* The rollback phase (or a restart re-applied by it) just failed with a
+ * transient status (the host unreachable, a timeout): nothing says the host
+ * is back to the old certificate, so the rollback is not finished. */
+static void note_rollback_failure(rd_job *j, const rd_step *s) {
+  json_object_set_new(j->report, "rollback_error", json_string(j->error));
+  if (rd_policy_transient(s->status))
+    j->rollback_owed = 1;
+}
+
+/* A rollback owed ends the run with the job still ROLLING_BACK (not
+ * terminal, no backoff): the next run resumes it and finishes the rollback
+ * (resume_rollback). The reason is journaled with the job. */
+static void rollback_owed(rd_job *j) {
+  static const char owed[] = "; rollback owed: the next run finishes it";
+  size_t n = strnlen(j->error, sizeof j->error - sizeof owed);
+  memcpy(j->error + n, owed, sizeof owed); /* the cause, cut if need be */
+  json_object_set_new(j->report, "rollback_owed", json_true());
+  if (rd_lease_lost(j)) {
+    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
+    return;
+  }
+  if (j->id > 0)
+    rd_journal_job_retry(j->e->journal, j->id, j->error, 0);
+  rd_job_finish(j);
+}
+
+/* The steps whose apply ran in this job (any run), from its step records. */
+static int mark_applied(const rd_step_row *row, void *arg) {
+  rd_job *j = arg;
+  if (strcmp(row->phase, "apply"))
+    return 0;
+  for (size_t i = 0; i < j->nsteps; i++)
+    if (!strcmp(j->steps[i].name, row->step))
+      j->steps[i].applied = 1;
+  return 0;
+}
+
+/* A job resumed in ROLLING_BACK: the rollback of every step the journal
+ * says was applied (last first), the restarts, the checks; never forward. */
+static void resume_rollback(rd_job *j) {
+  int rc = rd_journal_steps(j->e->journal, j->id, mark_applied, j);
+  if (rc) {
+    snprintf(j->error, sizeof j->error, "host %s: journal: cannot read job %lld's steps: %s",
+             j->t->name, (long long)j->id, rd_strerror(rc));
+    rd_job_end(j, RD_JOB_FAILED);
+    return;
+  }
+  j->stage = ST_ROLLBACK;
+  j->idx = j->nsteps;
+  rd_job_next(j);
 }
 
 /* The job's end state: journaled together with the retry policy's next_try
@@ -269,6 +325,10 @@ static void begin_renewal(rd_job *j) {
     rd_job_end(j, RD_JOB_FAILED);
     return;
   }
+  if (j->state == RD_JOB_ROLLING_BACK) {
+    resume_rollback(j);
+    return;
+  }
   j->stage = ST_APPLY;
   j->idx = rd_certs_next_live(j, j->ninv);
   if (j->idx < j->nsteps)
@@ -281,6 +341,13 @@ static void begin_renewal(rd_job *j) {
  * CA may have answered)? Then there is no pre-flight: the job goes on. */
 static int ca_contacted(const rd_job *j) {
   return j->resume_id && !rd_job_state_behind(RD_JOB_REQUESTED, j->resume_state);
+}
+
+/* Resuming an owed rollback: every step's probe still runs first (read-only;
+ * the checks need what they learn, e.g. the issuer's CA), but no probe stops
+ * it: a rollback is finished, never abandoned. */
+static int rollback_resumed(const rd_job *j) {
+  return j->resume_id && j->resume_state == RD_JOB_ROLLING_BACK;
 }
 
 /* A due job whose probes all passed: it renews when its wave is admitted.
@@ -304,10 +371,11 @@ static int probe_failed(rd_job *j, rd_step *s) {
   rd_engine *e = j->e;
   if (!s || !s->status)
     return 0;
-  if (j->idx >= j->ninv && !e->opts.whatif && !s->kind->apply) {
+  if (j->idx >= j->ninv && !e->opts.whatif && (!s->kind->apply || rollback_resumed(j))) {
     /* the pre-flight probe of a pure check (nothing to apply) failed: a
      * service down now may be what the renewal fixes; its verify after
-     * the install decides (and rolls back). The warning was logged. */
+     * the install decides (and rolls back). Resuming an owed rollback, no
+     * probe stops it. The warning was logged. */
     rd_job_clear_error(j);
     return 0;
   }
@@ -379,7 +447,7 @@ void rd_job_next(rd_job *j) {
         rd_job_finish_as(j, RD_OUT_BACKOFF);
         return;
       }
-      if (!e->opts.whatif && ca_contacted(j)) {
+      if (!e->opts.whatif && ca_contacted(j) && !rollback_resumed(j)) {
         queue_renewal(j);
         return;
       }
@@ -493,7 +561,7 @@ void rd_job_next(rd_job *j) {
 
   case ST_ROLLBACK:
     if (s && s->status && s->phase == RD_PHASE_ROLLBACK)
-      json_object_set_new(j->report, "rollback_error", json_string(j->error));
+      note_rollback_failure(j, s);
     /* j->idx is the step whose rollback just ran (or one past the failed
      * step when it had nothing to undo): continue with the ones before */
     while (j->idx > 0) {
@@ -512,7 +580,7 @@ void rd_job_next(rd_job *j) {
       /* the restart that just ran is the one before idx (s is the next) */
       rd_step *ran = j->idx > 0 ? &j->steps[j->idx - 1] : NULL;
       if (ran && ran->status && ran->phase == RD_PHASE_APPLY)
-        json_object_set_new(j->report, "rollback_error", json_string(j->error));
+        note_rollback_failure(j, ran);
       while (j->idx < j->nsteps) {
         rd_step *p = &j->steps[j->idx++];
         if (p->applied && (p->kind->flags & RD_KIND_RESTART) && p->kind->apply) {
@@ -540,6 +608,10 @@ void rd_job_next(rd_job *j) {
         rd_step_run(p, RD_PHASE_VERIFY);
         return;
       }
+    }
+    if (j->rollback_owed) {
+      rollback_owed(j);
+      return;
     }
     /* one failed rollback is one failed job: rd_job_finish counts it */
     rd_job_end(j, json_object_get(j->report, "rollback_error") ? RD_JOB_FAILED
@@ -600,7 +672,8 @@ static void count(rd_engine_stats *st, const rd_job *j) {
   }
   switch (j->state) {
   case RD_JOB_DONE: st->renewed++; break;
-  case RD_JOB_FAILED: st->failed++; break;
+  case RD_JOB_FAILED:
+  case RD_JOB_ROLLING_BACK: st->failed++; break; /* a rollback owed */
   case RD_JOB_ROLLED_BACK: st->rolled_back++; break;
   case RD_JOB_NEEDS_OPERATOR: st->needs_operator++; break;
   case RD_JOB_PENDING_CA: st->pending++; break;

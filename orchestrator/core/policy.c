@@ -1,7 +1,10 @@
 /* policy.c — the retry policy. See policy.h. */
 #include "core/policy.h"
 
+#include <openssl/rand.h>
+
 #include "base/err.h"
+#include "core/schedule.h"
 
 int rd_policy_transient(int status) {
   return status == RD_ETIMEDOUT || status == RD_ECONNREFUSED || status == RD_ENETWORK ||
@@ -34,15 +37,35 @@ int64_t rd_backoff_terminal(int failures, int64_t remaining_s) {
   return d;
 }
 
+int64_t rd_policy_jitter(int64_t d, uint64_t r) {
+  if (d <= 0)
+    return d;
+  return rd_jitter(d - d / 5, 2 * (d / 5), r); /* [0.8 d, 1.2 d] */
+}
+
+/* A uniform 64-bit draw; the clock's nanoseconds when OpenSSL has none. */
+static uint64_t draw(void) {
+  uint64_t r;
+  struct timespec ts;
+  if (RAND_bytes((unsigned char *)&r, sizeof r) == 1)
+    return r;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u;
+}
+
 time_t rd_policy_next_try(time_t now, rd_job_state final, int fail_status, int failures_before,
                           time_t not_after) {
   int n;
+  int64_t d, left = not_after ? (int64_t)(not_after - now) : 0;
   if (!rd_job_state_failed(final))
     return 0;
   n = (failures_before > 0 ? failures_before : 0) + 1; /* this job counts */
-  if (rd_policy_transient(fail_status))
-    return now + (time_t)rd_backoff_transient(n);
-  return now + (time_t)rd_backoff_terminal(n, not_after ? (int64_t)(not_after - now) : 0);
+  d = rd_policy_transient(fail_status) ? rd_backoff_transient(n) : rd_backoff_terminal(n, left);
+  int64_t j = rd_policy_jitter(d, draw());
+  /* the jitter never pushes a retry past half the remaining validity */
+  if (left > 0 && d <= left / 2 && j > left / 2)
+    j = left / 2;
+  return now + (time_t)j;
 }
 
 int rd_policy_backing_off(rd_job_state last, time_t next_try, time_t now, int force) {

@@ -1,8 +1,8 @@
 /* policy.h — the retry policy, in one place: which failures are transient
  * (worth a quick retry) and which are terminal, and how long a (host,
  * certificate) waits after a failed job before the next one may start.
- * Pure functions: callers pass "now" and what the journal says
- * (rd_journal_job_last, rd_journal_failures). */
+ * Pure functions but for the jitter's random draw: callers pass "now" and
+ * what the journal says (rd_journal_job_last, rd_journal_failures). */
 #ifndef RENEWD_POLICY_H
 #define RENEWD_POLICY_H
 #include <stdint.h>
@@ -31,11 +31,18 @@ int64_t rd_backoff_transient(int attempt);
 #define RD_BACKOFF_TERMINAL_CAP 86400
 int64_t rd_backoff_terminal(int failures, int64_t remaining_s);
 
+/* A delay d with +-20 % jitter, so that hosts failing together (a CA
+ * outage) do not all retry in the same second: rd_jitter(0.8 d, 0.4 d, r)
+ * for a uniform r, i.e. within [0.8 d, 1.2 d]. d <= 0 is returned as is. */
+int64_t rd_policy_jitter(int64_t d, uint64_t r);
+
 /* When the next job may start after a job that ended `final` with
  * fail_status (its first failure), given the consecutive failed jobs before
  * it (rd_journal_failures) and the live certificate's not_after (0:
- * unknown). 0 when `final` is not a failure (rd_job_state_failed): no
- * backoff. */
+ * unknown): the backoff above (transient or terminal) with
+ * rd_policy_jitter (a random r), but never past half the remaining
+ * validity when the backoff itself was not. 0 when `final` is not a
+ * failure (rd_job_state_failed): no backoff. */
 time_t rd_policy_next_try(time_t now, rd_job_state final, int fail_status, int failures_before,
                           time_t not_after);
 

@@ -1,6 +1,6 @@
 /* test_policy.c — the retry policy (core/policy.c): which failures are
- * transient, the backoff arithmetic, and when a failed job holds the next
- * one back. */
+ * transient, the backoff arithmetic and its jitter, and when a failed job
+ * holds the next one back. */
 #include <stdint.h>
 
 #include "base/err.h"
@@ -68,22 +68,62 @@ START_TEST(backoff_terminal) {
 }
 END_TEST
 
+/* next_try is now + the backoff d with +-20 % jitter: in [0.8 d, 1.2 d]. */
+#define ck_next_try(got, now, d)                                               \
+  do {                                                                         \
+    int64_t got_ = (int64_t)(got) - (int64_t)(now), d_ = (d);                  \
+    ck_assert_msg(got_ >= d_ - d_ / 5 && got_ <= d_ + d_ / 5,                  \
+                  "next_try now+%lld, want now+%lld +-20%%", (long long)got_,  \
+                  (long long)d_);                                              \
+  } while (0)
+
 START_TEST(next_try) {
   time_t now = 1700000000, far = now + 365 * DAY;
   /* not a failure: no backoff */
   ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_DONE, 0, 3, far), 0);
   ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_NEEDS_OPERATOR, RD_EOPERATOR, 0, far), 0);
   ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_PENDING_CA, RD_EPENDING, 0, far), 0);
-  /* transient: minutes, growing with the failures before */
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_FAILED, RD_ETIMEDOUT, 0, far), now + 30);
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_FAILED, RD_ENETWORK, 2, far), now + 120);
-  /* terminal: hours, capped by half the remaining validity */
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_ROLLED_BACK, RD_EVERIFY, 0, far), now + HOUR);
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 1, far), now + 2 * HOUR);
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 5, now + 10 * HOUR),
-                   now + 5 * HOUR);
-  /* unknown expiry: no validity limit */
-  ck_assert_int_eq(rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 1, 0), now + 2 * HOUR);
+  for (int i = 0; i < 50; i++) {
+    /* transient: minutes, growing with the failures before */
+    ck_next_try(rd_policy_next_try(now, RD_JOB_FAILED, RD_ETIMEDOUT, 0, far), now, 30);
+    ck_next_try(rd_policy_next_try(now, RD_JOB_FAILED, RD_ENETWORK, 2, far), now, 120);
+    /* terminal: hours, capped by half the remaining validity */
+    ck_next_try(rd_policy_next_try(now, RD_JOB_ROLLED_BACK, RD_EVERIFY, 0, far), now, HOUR);
+    ck_next_try(rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 1, far), now, 2 * HOUR);
+    /* unknown expiry: no validity limit */
+    ck_next_try(rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 1, 0), now, 2 * HOUR);
+    /* the jitter never goes past half the remaining validity */
+    time_t t = rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 5, now + 10 * HOUR);
+    ck_next_try(t, now, 5 * HOUR);
+    ck_assert_int_le(t, now + 5 * HOUR);
+  }
+}
+END_TEST
+
+/* +-20 % jitter: the ends of the range exactly, every draw inside it, and
+ * hosts failing together spread out (before the jitter every one of them
+ * retried in the same second). */
+START_TEST(jitter) {
+  time_t now = 1700000000, seen[200];
+  int distinct = 0;
+  ck_assert_int_eq(rd_policy_jitter(3600, 0), 2880);
+  ck_assert_int_eq(rd_policy_jitter(3600, UINT64_MAX), 4320);
+  ck_assert_int_eq(rd_policy_jitter(3600, 1ull << 63), 3600);
+  ck_assert_int_eq(rd_policy_jitter(0, 12345), 0);
+  ck_assert_int_eq(rd_policy_jitter(-5, 12345), -5);
+  for (uint64_t r = 0; r < UINT64_MAX - (UINT64_MAX / 41); r += UINT64_MAX / 41)
+    for (int64_t d = 1; d <= 86400; d = d * 3 + 1) {
+      int64_t j = rd_policy_jitter(d, r);
+      ck_assert(j >= d - d / 5 && j <= d + d / 5);
+    }
+  for (int i = 0; i < 200; i++) {
+    int k;
+    seen[i] = rd_policy_next_try(now, RD_JOB_FAILED, RD_EDENIED, 0, 0);
+    for (k = 0; k < i && seen[k] != seen[i]; k++)
+      ;
+    distinct += k == i;
+  }
+  ck_assert_int_ge(distinct, 100); /* 1441 values possible */
 }
 END_TEST
 
@@ -105,6 +145,7 @@ int main(void) {
   tcase_add_test(tc, backoff_transient);
   tcase_add_test(tc, backoff_terminal);
   tcase_add_test(tc, next_try);
+  tcase_add_test(tc, jitter);
   tcase_add_test(tc, backing_off);
   suite_add_tcase(s, tc);
   return tu_run(s);

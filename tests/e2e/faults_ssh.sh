@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# tests/e2e/faults_ssh.sh — the SSH connection lost mid-step: one lab host,
+# the lab runbook with a slow first follow-up (posix.exec, 10 s). While it
+# runs (the new certificate installed), the host's sshd and its session
+# processes are SIGKILLed (by pid): the follow-up fails, every rollback
+# fails to connect, and the job is left ROLLING_BACK — owed, not terminal
+# (core/job.c) — with the run's exit 1, no crash, the old certificate still
+# served. sshd back, the next run
+# (no --force: an owed rollback waits for no backoff) finishes the same
+# job's rollback: ROLLED_BACK, the old certificate served and pinned, no
+# second request; the run after that renews (DONE, served, pinned).
+# Before the fix the job ended FAILED with the new certificate live and
+# app.conf pinning the old one, and the next run stopped in its pre-flight.
+# Needs root. Prints "faults_ssh: N passed, M failed".
+T=faults_ssh H=h0001
+# shellcheck source=lib/onehost.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+
+state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
+last_id() { sqlite3 "$JOURNAL" "select max(id) from jobs where host='$H'"; }
+fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_ok "$H") ]]; }
+# app.conf pins the live certificate, compared without case:
+# config_thumbprint's rollback writes the serial back in uppercase (the
+# form it journaled), where the lab's app.conf had it in lowercase
+pins_nocase() {
+	local d=$RENEWD_LAB_DIR/hosts/$H/root sha1 serial
+	sha1=$(openssl x509 -in "$d/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
+	serial=$(openssl x509 -in "$d/tls/server.crt" -noout -serial | cut -d= -f2)
+	grep -qix "cert_sha1 = $sha1" "$d/etc/app.conf" && grep -qix "cert_serial = $serial" "$d/etc/app.conf" ||
+		echo "app.conf does not pin the live certificate: $(grep '^cert_' "$d/etc/app.conf" | tr '\n' ' ')"
+}
+job_error() { sqlite3 "$JOURNAL" "select error from jobs where host='$H' order by id desc limit 1"; }
+jq '.steps = [{type: "posix.exec", name: "slow", params: {script: "[ \"$1\" = apply ] && sleep 10; true"}, timeout: "60s"}] + .steps' "$RB" >"$WORK/slow.json"
+due $H
+old=$(live_fp $H)
+(RB=$WORK/slow.json run killed; exit "$rc") &
+runpid=$!
+sshd=$(cat "$RENEWD_LAB_DIR/hosts/$H/sshd.pid")
+# the slow step is the first follow-up: the job is in FOLLOWUPS while it runs
+for _ in $(seq 1 300); do [[ -s $JOURNAL && $(state 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
+sleep 2
+# the listener and every session it spawned, by pid
+kill -KILL $(ps -o pid= --ppid "$sshd") "$sshd" 2>/dev/null
+wait $runpid; rc=$?
+check "killed: the run fails (exit 1), got $rc" test "$rc" = 1
+check "killed: renewd did not crash" bash -c "! grep -q 'AddressSanitizer\|runtime error' '$WORK/killed.err'"
+check "killed: the job is owed (ROLLING_BACK), got $(state)" test "$(state)" = ROLLING_BACK
+check "killed: the journal says the rollback is owed" grep -q "rollback owed" <<<"$(job_error)"
+# the new certificate may be live on disk, the service was not reloaded
+check "killed: the service still serves the old certificate" test "$(rc_served $H)" = "$old"
+job=$(last_id) issued=$(rc_issued)
+"$LAB" start-sshd $H >/dev/null 2>&1
+RB=$WORK/slow.json run back
+check "sshd back: the owed rollback finishes (exit 1), got $rc" test "$rc" = 1
+check "sshd back: the same job ends ROLLED_BACK, got $(last_id):$(state)" \
+	test "$(last_id):$(state)" = "$job:ROLLED_BACK"
+why=$(rc_host_ok "$H"; pins_nocase)
+check "sshd back: the old certificate served and pinned${why:+: $why}" test -z "$why"
+check "sshd back: the old certificate is live again" test "$(live_fp $H)" = "$old"
+check "sshd back: no second request" test "$(rc_issued)" = "$issued"
+run after --force
+check "then: the next run renews (exit 10), got $rc" test "$rc" = 10
+check "then: DONE, renewed, served, pinned" fine
+((fail)) && show "$WORK/killed.out" "$WORK/back.out" "$WORK/back.err" "$RENEWD_LAB_DIR/hosts/$H/root/etc/app.conf"
+finish
