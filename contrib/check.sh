@@ -10,6 +10,12 @@ bash contrib/deps.sh
 [ -x contrib/tests-deps.sh ] && bash contrib/tests-deps.sh
 jobs=$(nproc)
 
+# the default build (RelWithDebInfo, -O2: what contrib/demo.sh and an
+# operator's plain `cmake` make; the optimiser's format checks differ)
+echo "== build (default: RelWithDebInfo) =="
+cmake -S . -B build-rel >/dev/null
+cmake --build build-rel -j"$jobs"
+
 echo "== build (ASan+UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRENEWD_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -183,9 +183,9 @@ static size_t on_header(char *b, size_t size, size_t n, void *arg) {
   snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), b);
   line[strcspn(line, "\r\n")] = 0;
   if (!strncasecmp(line, "replay-nonce: ", 14))
-    snprintf(h->nonce, sizeof h->nonce, "%s", line + 14);
+    snprintf(h->nonce, sizeof h->nonce, "%.*s", (int)sizeof h->nonce - 1, line + 14);
   else if (!strncasecmp(line, "location: ", 10))
-    snprintf(h->location, sizeof h->location, "%s", line + 10);
+    snprintf(h->location, sizeof h->location, "%.*s", (int)sizeof h->location - 1, line + 10);
   else if (!strncasecmp(line, "retry-after: ", 13))
     h->retry_after = atol(line + 13);
   else if (!strncasecmp(line, "link: ", 6))

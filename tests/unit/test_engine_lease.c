@@ -199,7 +199,7 @@ static void lease_of(char *buf, size_t len) {
   char err[512];
   ck_assert_int_eq(rd_journal_open(jpath, &j, err, sizeof err), 0);
   if (rd_journal_lease_get(j, "t1", &row) == 0)
-    snprintf(buf, len, "%d %lld %s", row.held, (long long)row.epoch, row.owner);
+    snprintf(buf, len, "%d %lld %.80s", row.held, (long long)row.epoch, row.owner);
   else
     snprintf(buf, len, "none");
   rd_journal_close(j);
