@@ -455,10 +455,7 @@ void rd_job_next(rd_job *j) {
        * the CA is contacted (a probe that fails stops the job here) */
     }
     if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
-      if (j->idx < j->ninv) /* the next certificate's inventory: the due */
-        rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE); /* decision waits for all */
-      else
-        rd_phase_probes(j); /* the rest together (phase.c) */
+      rd_phase_probes(j); /* the rest together (phase.c) */
       return;
     }
     if (!e->opts.whatif) {

@@ -130,9 +130,12 @@ static void probes_end(group *g) {
  * batches only POSIX scripts; the others run one after another, as ever). */
 static int batchable(const rd_step *s) { return s->kind->platform == RD_PLATFORM_POSIX; }
 
+/* An inventory's answer decides what follows (the due decision waits for
+ * every certificate's): it runs alone and ends a group. */
 void rd_phase_probes(rd_job *j) {
   size_t to = j->idx;
-  while (to < j->nsteps && batchable(&j->steps[to]))
+  while (to < j->nsteps && batchable(&j->steps[to]) &&
+         !(j->steps[to].kind->flags & RD_KIND_INVENTORY))
     to++;
   group *g = to > j->idx + 1 ? group_new(j, j->idx, to) : NULL;
   if (!g) { /* one step alone (or no memory): as ever */
