@@ -78,8 +78,11 @@ const rd_verb rd_verbs[] = {
      "\n"
      "Lists jobs from the journal: host, certificate, state, attempts, last error\n"
      "and the time of the next try (backoff). By default the newest job of each\n"
-     "(host, certificate); --all lists every job. A missing journal is an error\n"
-     "(exit 1); status never creates one.\n"
+     "(host, certificate); --all lists every job. Then a notice for each job\n"
+     "whose journal says what an operator must know (a reply lost and the\n"
+     "identical request resent: the CA may hold an orphan certificate), and the\n"
+     "host leases. A missing journal is an error (exit 1); status never creates\n"
+     "one.\n"
      "\n"
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},

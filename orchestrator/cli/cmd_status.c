@@ -1,6 +1,8 @@
 /* cmd_status.c — 'renewd status [--journal FILE|URI] [--json] [--all]': the jobs
  * in the journal. By default the newest job of every (host, certificate),
  * i.e. where each certificate stands; --all lists every job, newest first.
+ * A job's notice (core/notices.h: a possible orphan certificate at the CA)
+ * follows the table: the run that did it may have died before its report.
  * Then the host leases held (docs/JOURNAL.md, "Host leases"): which job is
  * changing which host, for which renewd instance (node:pid:start), until
  * when -- a lease past its expiry is taken over by the next claim (another
@@ -15,11 +17,14 @@
 
 #include "cli/cli.h"
 #include "base/err.h"
+#include "base/util.h"
+#include "core/notices.h"
 #include "store/journal.h"
 
 typedef struct {
   rd_job_row *rows;
   size_t n, cap;
+  json_t *notices; /* one per row: the job's notice or null (core/notices.h) */
 } job_list;
 
 typedef struct {
@@ -109,6 +114,9 @@ static int print_json(const char *path, const char *backend, const job_list *l,
                         rd_job_state_terminal(r->state), "attempts", r->attempts, "created",
                         iso_time(r->created), "updated", iso_time(r->updated), "next_try",
                         iso_time(r->next_try), "error", r->error[0] ? r->error : NULL));
+    json_t *nt = json_array_get(l->notices, i);
+    if (json_is_object(nt))
+      json_object_set(json_array_get(jobs, i), "notice", nt);
   }
   doc = json_pack("{s:s, s:s, s:o, s:o}", "journal", path, "backend", backend, "jobs", jobs,
                   "leases", leases_json(ls));
@@ -145,6 +153,25 @@ static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS]) 
          (int)width[C_STATE], cell[C_STATE], (int)width[C_ATTEMPTS], cell[C_ATTEMPTS],
          (int)width[C_UPDATED], cell[C_UPDATED], (int)width[C_NEXT], cell[C_NEXT],
          cell[C_ERROR]);
+}
+
+/* "notice: job 16 (h0002 /srv/tls/server.crt): issue: issued serial ...; the
+ * reply to request ... was lost and the identical request resent: ..." --
+ * what a run killed before its report could not print. */
+static void print_notices(const job_list *l) {
+  size_t i;
+  json_t *nt;
+  json_array_foreach(l->notices, i, nt) {
+    char host[300], cert[600], step[300], msg[1200];
+    if (!json_is_object(nt))
+      continue;
+    rd_escape(host, sizeof host, l->rows[i].host, RD_ESC_ONE_LINE);
+    rd_escape(cert, sizeof cert, l->rows[i].cert, RD_ESC_ONE_LINE);
+    rd_escape(step, sizeof step, json_string_value(json_object_get(nt, "step")), RD_ESC_ONE_LINE);
+    rd_escape(msg, sizeof msg, json_string_value(json_object_get(nt, "message")),
+              RD_ESC_ONE_LINE);
+    printf("notice: job %lld (%s %s): %s: %s\n", (long long)l->rows[i].id, host, cert, step, msg);
+  }
 }
 
 static void print_table(const char *path, job_list *l, int all) {
@@ -186,6 +213,7 @@ static void print_table(const char *path, job_list *l, int all) {
   printf("\n%zu %s: %zu active, %zu failed, %zu need%s an operator\n", l->n,
          all ? (l->n == 1 ? "job" : "jobs") : (l->n == 1 ? "certificate" : "certificates"),
          active, failed, stuck, stuck == 1 ? "s" : "");
+  print_notices(l);
 }
 
 /* "lease HOST: held by OWNER (WHAT) since T, expires T, epoch N" */
@@ -252,12 +280,21 @@ int cmd_status(int argc, char **argv) {
   rc = all ? rd_journal_jobs(j, 0, 0, collect, &l) : rd_journal_jobs_latest(j, collect, &l);
   if (rc >= 0)
     rc = rd_journal_leases(j, !all, collect_lease, &ls);
+  if (rc >= 0 && !(l.notices = json_array()))
+    rc = RD_ENOMEM;
+  for (size_t i = 0; rc >= 0 && i < l.n; i++) {
+    json_t *nt = NULL;
+    if ((rc = rd_job_notice(j, l.rows[i].id, &nt)) >= 0 &&
+        json_array_append_new(l.notices, nt ? nt : json_null()))
+      rc = RD_ENOMEM;
+  }
   if (rc < 0) {
     fprintf(stderr, "renewd status: %s\n",
             rc == RD_ENOMEM ? "out of memory" : rd_journal_errmsg(j));
     rd_journal_close(j);
     free(l.rows);
     free(ls.rows);
+    json_decref(l.notices);
     return RD_EXIT_FAILED;
   }
   if (json)
@@ -270,5 +307,6 @@ int cmd_status(int argc, char **argv) {
   rd_journal_close(j);
   free(l.rows);
   free(ls.rows);
+  json_decref(l.notices);
   return rc;
 }

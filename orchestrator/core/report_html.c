@@ -272,6 +272,14 @@ static void job_row(FILE *f, const json_t *j, int with_host) {
   td_time(f, num(j, "next_try"));
   fputs("<td class=\"err\">", f);
   rd_html_esc(f, str(j, "error") && *str(j, "error") ? str(j, "error") : "-");
+  {
+    const json_t *nt = json_object_get(j, "notice");
+    if (nt) { /* a possible orphan certificate at the CA (core/notices.h) */
+      fputs("<br><span class=\"notice\">notice: ", f);
+      rd_html_esc(f, str(nt, "message"));
+      fputs("</span>", f);
+    }
+  }
   fputs("</td></tr>\n", f);
 }
 
@@ -284,7 +292,7 @@ static void job_head(FILE *f, int with_host) {
 static void attention(FILE *f, const json_t *m) {
   const json_t *a = json_object_get(m, "attention"), *j;
   size_t i;
-  fputs("<h2 id=\"attention\">Jobs that failed, wait or need an operator</h2>\n", f);
+  fputs("<h2 id=\"attention\">Jobs that failed, wait, need an operator or carry a notice</h2>\n", f);
   if (!json_array_size(a)) {
     fputs("<p class=\"none\">None.</p>\n", f);
     return;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "core/notices.h"
 #include "core/schedule.h"
 
 #define HISTORY_SCAN 5000 /* newest jobs read for the history */
@@ -55,6 +56,7 @@ static json_t *job_json(const rd_job_row *r) {
 }
 
 typedef struct {
+  rd_journal *journal;
   json_t *latest;    /* "host\ncert" -> job */
   json_t *by_host;   /* host -> newest job (any certificate) */
   json_t *inventory; /* host -> cert facts */
@@ -70,9 +72,12 @@ static void key_of(char *buf, size_t len, const char *host, const char *cert) {
 static int on_latest(const rd_job_row *r, void *arg) {
   gather *g = arg;
   char k[1024];
-  json_t *j = job_json(r);
+  json_t *j = job_json(r), *notice = NULL;
   if (!j)
     return RD_ENOMEM;
+  /* what the run that did it may not have lived to print */
+  if (!rd_job_notice(g->journal, r->id, &notice) && notice)
+    json_object_set_new(j, "notice", notice);
   key_of(k, sizeof k, r->host, r->cert);
   json_object_set(g->latest, k, j);
   json_t *prev = json_object_get(g->by_host, r->host);
@@ -180,12 +185,12 @@ static json_t *history_list(json_t *h) {
 }
 
 static int attention_job(const json_t *j, time_t now) {
-  return strcmp(str(j, "chart_state"), "ok") ||
+  return strcmp(str(j, "chart_state"), "ok") || json_object_get(j, "notice") ||
          json_integer_value(json_object_get(j, "next_try")) > (json_int_t)now;
 }
 
 json_t *rd_report_model(const rd_report_src *s, char *err, size_t errlen) {
-  gather g = {json_object(), json_object(), json_object(), json_object(),
+  gather g = {s->journal, json_object(), json_object(), json_object(), json_object(),
               s->history_per_host ? s->history_per_host : 10, s->now};
   json_t *m = json_pack("{s:I, s:[], s:[], s:[]}", "now", (json_int_t)s->now, "certificates",
                         "unknown", "attention");

@@ -130,11 +130,69 @@ START_TEST(status_command) {
 }
 END_TEST
 
+/* A job that resent a request after a lost reply and went on to DONE in a
+ * run that was then killed before printing its report: status still says
+ * the CA may hold an orphan (from the journaled step result), escaped, in
+ * text and JSON; a job without one has no notice. */
+START_TEST(status_orphan_notice) {
+  rd_journal *j = open_j();
+  int64_t a, b;
+  char *out = NULL, *err = NULL;
+  ck_assert_int_eq(rd_journal_job_open(j, "lab", "h0002", "/srv/tls/server.crt", &a, NULL), 0);
+  ck_assert_int_eq(rd_journal_job_open(j, "lab", "h0003", "/srv/tls/server.crt", &b, NULL), 0);
+  json_t *res = json_pack("{s:{s:b, s:s, s:i}}", "orphan", "possible", 1, "txid", "e6ca", "resent",
+                          2);
+  rd_step_record rec = {.step = "issue", .phase = "apply", .result = res,
+                        .message = "h0002: issued serial 17; the reply to request e6ca was lost "
+                                   "and the identical request resent: the CA may hold an orphan "
+                                   "certificate\x1b[2J"};
+  rd_step_record plain = {.step = "issue", .phase = "apply", .message = "h0003: issued serial 18"};
+  ck_assert_int_eq(rd_journal_step(j, a, &rec), 0);
+  ck_assert_int_eq(rd_journal_step(j, b, &plain), 0);
+  json_decref(res);
+  rd_journal_close(j);
+
+  char *argv1[] = {"status", "--journal", jtarget, NULL};
+  ck_assert_int_eq(run_status(argv1, 3, &out, &err), RD_EXIT_OK);
+  ck_assert_msg(strstr(out, "notice: job 1 (h0002 /srv/tls/server.crt): issue: h0002: issued "
+                            "serial 17; the reply to request e6ca was lost and the identical "
+                            "request resent: the CA may hold an orphan certificate\\x1b[2J\n"),
+                "%s", out);
+  ck_assert_msg(!strstr(out, "notice: job 2"), "%s", out);
+  ck_assert_msg(!strchr(out, 0x1b), "raw ESC on the terminal: %s", out);
+  free(out);
+  free(err);
+
+  char *argv2[] = {"status", "--json", "--journal", jtarget, NULL};
+  ck_assert_int_eq(run_status(argv2, 4, &out, &err), RD_EXIT_OK);
+  json_error_t jerr;
+  json_t *doc = json_loads(out, 0, &jerr), *jb;
+  size_t i, seen = 0;
+  ck_assert_msg(doc != NULL, "%s: %s", jerr.text, out);
+  json_array_foreach(json_object_get(doc, "jobs"), i, jb) {
+    const json_t *nt = json_object_get(jb, "notice");
+    if (json_integer_value(json_object_get(jb, "id")) == a) {
+      ck_assert_str_eq(json_string_value(json_object_get(nt, "what")),
+                       "possible orphan certificate at the CA");
+      ck_assert_int_eq(json_integer_value(json_object_get(nt, "resent")), 2);
+      seen++;
+    } else {
+      ck_assert_ptr_null(nt);
+    }
+  }
+  ck_assert_int_eq(seen, 1);
+  json_decref(doc);
+  free(out);
+  free(err);
+}
+END_TEST
+
 static Suite *suite(int pg) {
   Suite *s = suite_create(pg ? "journal_status (postgresql)" : "journal_status (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, status_command);
+  tcase_add_test(tc, status_orphan_notice);
   suite_add_tcase(s, tc);
   return s;
 }

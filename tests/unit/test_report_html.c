@@ -273,6 +273,43 @@ START_TEST(model_from_journal_and_runbook) {
 }
 END_TEST
 
+/* A DONE job whose issue step resent a request after a lost reply: the run
+ * that did it may have died before its report, so the fleet report lists
+ * the job among those needing attention, with the notice, escaped. */
+START_TEST(orphan_notice_needs_attention) {
+  rd_journal *j = journal_with_jobs();
+  int64_t id;
+  int created;
+  static const rd_job_state path[] = {RD_JOB_PROBED,    RD_JOB_KEY_READY, RD_JOB_REQUESTED,
+                                      RD_JOB_ISSUED,    RD_JOB_INSTALLED, RD_JOB_FOLLOWUPS,
+                                      RD_JOB_VERIFIED,  RD_JOB_DONE};
+  ck_assert_int_eq(rd_journal_job_open(j, "web", "h4", "/etc/c.pem", &id, &created), 0);
+  json_t *res = json_pack("{s:{s:b, s:i}}", "orphan", "possible", 1, "resent", 1);
+  rd_step_record rec = {.step = "issue", .phase = "apply", .result = res,
+                        .message = "h4: the identical request resent: <orphan>"};
+  ck_assert_int_eq(rd_journal_step(j, id, &rec), 0);
+  json_decref(res);
+  for (size_t i = 0; i < sizeof path / sizeof path[0]; i++)
+    ck_assert_int_eq(rd_journal_job_set_state(j, id, path[i], NULL), 0);
+  char err[256] = "";
+  rd_report_src src = {j, NULL, 0, NULL, time(NULL), 0, 0};
+  json_t *m = rd_report_model(&src, err, sizeof err);
+  ck_assert_msg(m, "%s", err);
+  const json_t *h4 = find(json_object_get(m, "attention"), "h4");
+  ck_assert_msg(h4, "a DONE job with a notice needs attention");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(h4, "notice"), "what")),
+                   "possible orphan certificate at the CA");
+  size_t len = 0;
+  char *html = rd_report_html(m, &len);
+  ck_assert_ptr_nonnull(html);
+  ck_assert_msg(strstr(html, "notice: h4: the identical request resent: &lt;orphan&gt;"), "%s",
+                html);
+  free(html);
+  json_decref(m);
+  journal_gone(j);
+}
+END_TEST
+
 START_TEST(model_without_runbooks) {
   rd_journal *j = journal_with_jobs();
   char err[256] = "";
@@ -304,6 +341,7 @@ int main(void) {
   tc = tcase_create("model");
   tcase_add_test(tc, model_from_journal_and_runbook);
   tcase_add_test(tc, model_without_runbooks);
+  tcase_add_test(tc, orphan_notice_needs_attention);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
