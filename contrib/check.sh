@@ -29,7 +29,7 @@ ctest --test-dir build-asan --output-on-failure -L e2e 2>&1 | tee -a "$log"
 # (cannot run) only counts as a skip when not root
 pg_rc=0
 RENEWD_TEST_JOURNAL=pg RENEWD_BIN="$top/build-asan/renewd" RENEWD_PLUGINS="$top/build-asan/plugins" \
-  RENEWD_SOURCE="$top" flock /tmp/renewd-lab.lock bash tests/e2e/renewal.sh 2>&1 | tee -a "$log" || pg_rc=$?
+  RENEWD_SOURCE="$top" flock -o /tmp/renewd-lab.lock bash tests/e2e/renewal.sh 2>&1 | tee -a "$log" || pg_rc=$?
 if [ "$pg_rc" != 0 ] && { [ "$pg_rc" != 77 ] || [ "$(id -u)" = 0 ]; }; then
   echo "check: tests/e2e/renewal.sh on PostgreSQL failed ($pg_rc)" >&2
   exit 1
