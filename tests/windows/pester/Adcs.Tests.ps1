@@ -21,18 +21,13 @@
 BeforeAll {
   . (Join-Path $PSScriptRoot 'Renewd.ps1')
   . (Join-Path $PSScriptRoot 'Boundary.ps1')
+  . (Join-Path $PSScriptRoot 'AdcsTask.ps1')
   . (Get-RenewdFunctions 'adcs.accept')
   $nonce = '0123456789abcdef'
   $basis = New-RenewdCert 'CN=ndes-ra'
   $issued = New-RenewdCert 'CN=ndes-ra'
   $basisNoKey = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([byte[]]$basis.RawData)
   $caConfig = 'ca01.corp.example\Corp Issuing CA'
-  function Use-Work {
-    $script:Work = Join-Path $TestDrive ('adcs-' + [guid]::NewGuid().ToString('N'))
-    $null = [System.IO.Directory]::CreateDirectory($script:Work)
-    Mock rdw_workdir { $script:Work } -ParameterFilter { $Nonce -eq $nonce }
-    Mock Remove-Item { foreach ($p in $LiteralPath) { if ([System.IO.File]::Exists($p)) { [System.IO.File]::Delete($p) } } }
-  }
   # a store whose contents change after N calls: @(before), @(after)
   function Use-Store([string]$Store, [object[]]$Before, [object[]]$After = $Before, [int]$Switch = 1) {
     $StoreState[$Store] = @{ n = 0; before = $Before; after = $After; switch = $Switch }
@@ -43,11 +38,10 @@ BeforeAll {
     } -ParameterFilter { $StoreState.ContainsKey([string]$Path) }
   }
   $StoreState = @{}
-  $NativeCalls = [System.Collections.Generic.List[object]]::new()
 }
 
 Describe 'adcs.new' {
-  BeforeEach { $StoreState.Clear(); Use-Work }
+  BeforeEach { $StoreState.Clear(); Use-AdcsWork }
   It 'writes the five-line RenewalCert INF and runs certreq -new -q -f; reports the new REQUEST entry (an array of one)' {
     $tInf = Join-Path $script:Work 'renewal.inf'
     $tReq = Join-Path $script:Work 'renewal.req'
@@ -129,7 +123,7 @@ Describe 'adcs.probe' {
 Describe 'adcs.accept' {
   BeforeEach {
     $StoreState.Clear()
-    Use-Work
+    Use-AdcsWork
     $script:Cer = Join-Path $script:Work 'renewal.cer'
     [System.IO.File]::WriteAllBytes($script:Cer, $issued.RawData)
     Mock rdw_keyinfo { [ordered]@{ prov_type = 0; prov_name = 'Microsoft Software Key Storage Provider'; files = @('Keys') } }
@@ -250,32 +244,8 @@ Describe 'adcs.task' {
     }
   }
   BeforeEach {
-    Use-Work
-    $NativeCalls.Clear()
-    Mock Start-Sleep { }
-    Mock New-ScheduledTaskAction { [pscustomobject]@{ Execute = $Execute; Arguments = $Argument } }
-    Mock New-ScheduledTaskPrincipal { [pscustomobject]@{ UserId = $UserId; LogonType = $LogonType; RunLevel = $RunLevel } }
-    Mock New-ScheduledTaskSettingsSet { [pscustomobject]@{ Limit = $ExecutionTimeLimit } }
-    Mock New-Object { [System.Activator]::CreateInstance([type]$TypeName, [object[]]$ArgumentList) }
-    Mock New-Object {
-      $o = [pscustomobject]@{}
-      $o | Add-Member ScriptMethod Translate { param($t) [pscustomobject]@{ Value = 'NT AUTHORITY\SYSTEM' } }
-      $o
-    } -ParameterFilter { $TypeName -eq 'System.Security.Principal.SecurityIdentifier' -and $ArgumentList[0] -eq 'S-1-5-18' }
-    Mock Register-ScheduledTask { }
-    # SYSTEM runs the action: task.ps1 in the work directory
-    Mock Start-ScheduledTask { & ([System.IO.Path]::Combine($script:Work, 'task.ps1')) }
-    Mock Get-ScheduledTask { [pscustomobject]@{ State = 'Ready' } }
-    Mock Get-ScheduledTaskInfo { [pscustomobject]@{ LastTaskResult = 0 } }
-    Mock Stop-ScheduledTask { }
-    Mock Unregister-ScheduledTask { }
-    Mock certreq.exe {
-      $NativeCalls.Add(@($args))
-      [System.IO.File]::WriteAllBytes($args[-1], $issued.RawData)
-      $global:LASTEXITCODE = 0
-      'RequestId: 42'
-      'Certificate retrieved(Issued) Issued'
-    }
+    Use-AdcsWork
+    Use-AdcsTask $issued.RawData
   }
   It 'carries task_inner.ps1 whole in its here-string' {
     $built = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($env:RENEWD_PS_BUILT, 'adcs.task_inner.ps1'))
@@ -290,7 +260,7 @@ Describe 'adcs.task' {
     [System.Convert]::FromBase64String($r.cer) | Should -Be $issued.RawData
     $r.error | Should -BeNullOrEmpty
     $r.task_result | Should -Be 0
-    $NativeCalls[0] | Should -Be @('-submit', '-q', '-f', '-config', $caConfig, (Join-Path $script:Work 'renewal.req'), (Join-Path $script:Work 'renewal.cer'))
+    $script:AdcsCalls[0] | Should -Be @('-submit', '-q', '-f', '-config', $caConfig, (Join-Path $script:Work 'renewal.req'), (Join-Path $script:Work 'renewal.cer'))
     $script:RenewdOut | Should -Match '"ad":\[\]'
     $task = Join-Path $script:Work 'task.ps1'
     Should -Invoke New-ScheduledTaskAction -Times 1 -Exactly -ParameterFilter {
@@ -309,7 +279,7 @@ Describe 'adcs.task' {
   It 'retrieves request <rid> with certreq -retrieve -config' -ForEach @(@{ rid = '42' }) {
     $r = Task @{ action = 'retrieve'; request_id = $rid; fresh = $false }
     $r.state | Should -BeExactly 'done'
-    $NativeCalls[0] | Should -Be @('-retrieve', '-q', '-f', '-config', $caConfig, $rid, (Join-Path $script:Work 'renewal.cer'))
+    $script:AdcsCalls[0] | Should -Be @('-retrieve', '-q', '-f', '-config', $caConfig, $rid, (Join-Path $script:Work 'renewal.cer'))
     Should -Invoke Remove-Item -ParameterFilter { $LiteralPath -eq (Join-Path $script:Work 'renewal.cer') }
   }
   It 'reads a result file again instead of submitting twice' {
@@ -347,14 +317,14 @@ Describe 'adcs.task' {
   }
   It 'discovers the CA: MSCEP\CAInfo, certutil -dump, AD (unreachable here: ad_error, ad an empty array)' {
     Mock Get-ItemProperty { [pscustomobject]@{ Configuration = $caConfig } } -ParameterFilter { $LiteralPath -eq 'HKLM:\SOFTWARE\Microsoft\Cryptography\MSCEP\CAInfo' }
-    Mock certutil.exe { $NativeCalls.Add(@($args)); $global:LASTEXITCODE = 0; "  Config: `"$caConfig`"" }
+    Mock certutil.exe { $AdcsCalls.Add(@($args)); $global:LASTEXITCODE = 0; "  Config: `"$caConfig`"" }
     $r = Task @{ action = 'dump'; config = '' }
     $r.state | Should -BeExactly 'done'
     $r.cainfo | Should -BeExactly $caConfig
     $r.text | Should -BeExactly "  Config: `"$caConfig`""
     $r.cer | Should -BeNullOrEmpty
     $r.ad_error | Should -Not -BeNullOrEmpty
-    $NativeCalls[0] | Should -Be @('-dump')
+    $script:AdcsCalls[0] | Should -Be @('-dump')
     $script:RenewdOut | Should -Match '"ad":\[\]'
   }
   It 'reports certreq''s failure and its exit code' {
