@@ -4,7 +4,7 @@
 # also takes U+2018/U+2019 as single and U+201C/U+201D as double quotes:
 # about_Quoting_Rules,
 # https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_quoting_rules),
-# $( ), backticks, here-string markers, CR/LF, NUL, white space around, a
+# $( ), backticks, here-string markers, CR/LF, NUL, spaces around, a
 # character outside the BMP, 70 KB. The parameters travel as renewd sends them
 # (orchestrator/transport/remote.c): the JSON object as jansson writes it
 # with JSON_COMPACT | JSON_ENSURE_ASCII (non-ASCII as \uXXXX, surrogate
@@ -31,6 +31,10 @@ BeforeDiscovery {
     @{ t = 'windows.iis.read site' }
     @{ t = 'windows.iis.read host' }
     @{ t = 'adcs.task config' }
+    @{ t = 'windows.service.probe service' }
+    @{ t = 'windows.prune.apply backup_dir' }
+    @{ t = 'windows.doctor config' }
+    @{ t = 'windows.doctor services' }
     @{ t = 'acme.win.new subject (names[0])' }
   )
 }
@@ -40,6 +44,7 @@ BeforeAll {
   . (Join-Path $PSScriptRoot 'Boundary.ps1')
   . (Join-Path $PSScriptRoot 'AdcsTask.ps1')
   . (Get-RenewdFunctions 'adcs.accept')
+  . (Get-RenewdFunctions 'windows.doctor')
   function Invoke-RenewdCanary { $global:RenewdCanaryRan = $true }
   $Values = @(
     @{ what = 'ASCII quotes'; v = "it's `"quoted`" ''" }
@@ -54,7 +59,7 @@ BeforeAll {
     @{ what = 'here-string markers'; v = "@'`r`nInvoke-RenewdCanary`r`n'@`n@`"`nInvoke-RenewdCanary`n`"@" }
     @{ what = 'CR/LF'; v = "a`rb`nc`r`nInvoke-RenewdCanary" }
     @{ what = 'NUL and ESC'; v = "a`0b`e[31m" }
-    @{ what = 'white space around'; v = " `t padded `t " }
+    @{ what = 'spaces around'; v = '  padded  ' }
     @{ what = 'a character outside the BMP'; v = "key`u{1F511}" }
     @{ what = '70 KB'; v = ('x' * 70000) + "'`$(Invoke-RenewdCanary)" }
   )
@@ -89,6 +94,19 @@ BeforeAll {
   function Sent([string]$Name, $Params) { Invoke-RenewdScript $Name -Sent (ConvertTo-RenewdSent $Params) }
 
   $thumb = 'AB' * 20
+  # doctor.ps1's boundary: every fact there, certutil -ping recording the
+  # configuration, Get-Service the names (Schedule aside)
+  function Use-Doctor {
+    Mock rdw_doctor_admin { $true }
+    Mock rdw_doctor_reg { $null }
+    Mock rdw_doctor_tool { 'C:\Windows\system32\' + $Name }
+    Mock Get-ScheduledTask { @() }
+    Mock Get-WinEvent { [pscustomobject]@{ LogName = 'Application' } } -ParameterFilter { $ListLog }
+    Mock Get-WinEvent { } -ParameterFilter { $FilterHashtable }
+    Mock Get-Service { [pscustomobject]@{ Status = 'Running' } } -ParameterFilter { $Name[0] -eq 'Schedule' }
+    Mock Get-Service { $script:Seen = $Name[0] } -ParameterFilter { $Name[0] -ne 'Schedule' }
+    Mock rdw_native { $script:Seen = $ArgList[1] -replace '^ca01\\', ''; [ordered]@{ exit = 0; text = 'ok' } }
+  }
   $crypto = 'C:\ProgramData\Microsoft\Crypto'
   $env:ProgramData = 'C:\ProgramData'
   $cert = New-RenewdCert 'CN=hostile'
@@ -235,6 +253,39 @@ BeforeAll {
                                               request_id = ''; wait = 120; fresh = $true })
         # through task.json into the SYSTEM task, to certreq's -config
         if ($AdcsCalls.Count) { $script:Seen = $AdcsCalls[0][4] -replace '^ca01\\', '' }
+      }
+    }
+    'windows.service.probe service'          = @{
+      accepts = { param($v) $v -match '^[A-Za-z0-9_.$ -]{1,256}\z' }
+      run     = {
+        param($v)
+        Mock Get-Service { $script:Seen = $Name[0] }
+        $null = Sent 'windows.service.probe' ([ordered]@{ action = 'restart'; service = $v })
+      }
+    }
+    'windows.prune.apply backup_dir'         = @{
+      accepts = { param($v) $v -notmatch '["*?<>|\r\n]' -and -not $v.Contains('..') }
+      run     = {
+        param($v)
+        Mock Get-ChildItem { @($cert) } -ParameterFilter { $Path -eq 'Cert:\LocalMachine\My' }
+        Mock Test-Path { $script:Seen = [string]$LiteralPath -replace '^C:\\Backup\\', ''; $true }
+        $null = Sent 'windows.prune.apply' ([ordered]@{ store = 'LocalMachine\My'; new = $cert.Thumbprint; backup_dir = "C:\Backup\$v"; remove = @() })
+      }
+    }
+    'windows.doctor config'                  = @{
+      accepts = { param($v) $v -notmatch '[\\"\x00-\x1f]' }
+      run     = {
+        param($v)
+        Use-Doctor
+        $null = Sent 'windows.doctor' ([ordered]@{ config = "ca01\$v"; services = @(); sites = @(); pools = @() })
+      }
+    }
+    'windows.doctor services'                = @{
+      accepts = { param($v) $v -match '^[^\x00-\x1f"*?\[\]]{1,256}\z' }
+      run     = {
+        param($v)
+        Use-Doctor
+        $null = Sent 'windows.doctor' ([ordered]@{ config = ''; services = @($v); sites = @(); pools = @() })
       }
     }
     'acme.win.new subject (names[0])'        = @{
