@@ -1,7 +1,7 @@
-# key_acl_read.ps1, key_acl_set.ps1, key_acl_pool.ps1 (windows.key_acl)
-# and install_remove.ps1 (windows.install's rollback), as renewd builds
-# them, with the parameters key_acl.c and install.c pack; each output is
-# checked for the shape key_acl.c, apppool.c, keyfile.c and install.c read.
+# key_acl_read.ps1, key_acl_set.ps1, key_acl_pool.ps1 (windows.key_acl),
+# as renewd builds them, with the parameters key_acl.c packs; each output
+# is checked for the shape key_acl.c, apppool.c and keyfile.c read.
+# (install_remove.ps1 is in Restore.Tests.ps1.)
 # The Windows boundary, mocked as Microsoft documents it (the types are
 # Windows only: PlatformNotSupportedException elsewhere):
 # - a key file's DACL: FileInfo.GetAccessControl('Access') ->
@@ -208,33 +208,5 @@ Describe 'windows.key_acl.pool' {
     $r = Invoke-RenewdScript 'windows.key_acl.pool' @{ app_pool = 'Nope'; account = 'CORP\svc_ndes' }
     $r.exists | Should -BeFalse
     $r.account_sid | Should -BeExactly $svcSid
-  }
-}
-
-Describe 'windows.install.remove' {
-  BeforeAll {
-    $new = New-RenewdCert 'CN=web'
-    $prev = New-RenewdCert 'CN=web'
-    function Remove-New([object[]]$Certs) {
-      $script:Certs = $Certs
-      Mock Get-ChildItem { $script:Certs } -ParameterFilter { $Path -eq 'Cert:\LocalMachine\My' }
-      Mock Remove-Item { }
-      Invoke-RenewdScript 'windows.install.remove' @{ store = 'LocalMachine\My'; new = $new.Thumbprint; old = $prev.Thumbprint }
-    }
-  }
-  It 'removes the new certificate with its key while the old one is there' {
-    (Remove-New @($prev, $new)).state | Should -BeExactly 'removed'
-    Should -Invoke Remove-Item -Times 1 -Exactly -ParameterFilter { $LiteralPath -eq "Cert:\LocalMachine\My\$($new.Thumbprint)" -and $DeleteKey }
-  }
-  It 'leaves the store alone when <why>' -ForEach @(@{ why = 'the new one is gone'; state = 'absent'; n = 1 }, @{ why = 'the old one is gone'; state = 'old_missing'; n = 2 }) {
-    $certs = if ($n -eq 1) { @($prev) } else { @($new) }
-    (Remove-New $certs).state | Should -BeExactly $state
-    Should -Invoke Remove-Item -Times 0 -Exactly
-  }
-  It 'refuses the same certificate as new and old' {
-    Mock Remove-Item { }
-    { Invoke-RenewdScript 'windows.install.remove' @{ store = 'LocalMachine\My'; new = $new.Thumbprint; old = $new.Thumbprint.ToLower() } } |
-      Should -Throw 'rd_fail: the new and the old certificate are the same (*)'
-    Should -Invoke Remove-Item -Times 0 -Exactly
   }
 }
