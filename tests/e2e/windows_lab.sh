@@ -14,7 +14,8 @@
 # v1 templates named in the certificate; SCOM, IIS, SQL Server, ConfigMgr,
 # v2 templates named by X509Extension.Format()) finding the certificates issued by an
 # OpenSSL CA, CAPI and CNG keys, the store script uploaded and run with
-# -File, the machine unchanged afterwards.
+# -File, the machine unchanged afterwards; `renewd doctor` of the NDES RA
+# runbook (what the emulation cannot pass named with its fix, read only).
 # Needs root. Prints "windows_lab: N passed, M failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -336,6 +337,32 @@ fi
 # (the certificate of a ConfigMgrClientCertificate the machine does not
 # know, unknown-template, would be a duplicate if Format() named it)
 inventory windows-configmgr-policy-module.json "$T_CM" CAPI
+
+# ---------------------------------------------------------------- renewd doctor
+# the NDES RA runbook (adcs issuer, key ACL with the SCEP pool, iisreset,
+# Event 1) on a machine with what the emulation has (.NET's Release, W3SVC,
+# an empty Application log): exactly the checks it cannot pass fail, each
+# with its fix (docs/LAB.md: no admin token, certreq/certutil, the
+# ScheduledTasks and WebAdministration modules), and nothing is changed
+mkdir -p "$WR/emu/events" "$WR/emu/services" "$WR/emu/hklm/software/microsoft/net framework setup/ndp/v4"
+: >"$WR/emu/events/Application.jsonl"
+printf 'Running Automatic\n' >"$WR/emu/services/W3SVC"
+printf '{"Release": {"kind": "String", "value": "528449"}}' >"$WR/emu/hklm/software/microsoft/net framework setup/ndp/v4/full.json"
+chown -R "$LAB_USER" "$WR/emu"
+runbook windows-ndes-ra.json "$WORK/doctor-ndes.json"
+before=$(win_state "$WR")
+inns "$RENEWD" doctor "$WORK/doctor-ndes.json" --json >"$WORK/doctor.json" 2>"$WORK/doctor.err"; rc=$?
+after=$(win_state "$WR")
+DFAIL='elevation,tools,tools,task-scheduler,ca,iis,CA,step NDES service account reads the key'
+DOK='ssh,powershell,dotnet,event-log,service,certificate,install,step remove superseded RA certificates,step iisreset,step load NDES (GetCACaps),step NDES started (Event 1)'
+if [[ $rc == 1 ]] && jq -e --arg f "$DFAIL" --arg o "$DOK" '.jobs[0].state == "NOT_READY" and ([.jobs[0].checks[] | select(.ok | not) | .check] | join(",")) == $f and
+	([.jobs[0].checks[] | select(.ok) | .check] | join(",")) == $o and all(.jobs[0].checks[] | select(.ok | not); (.fix // "") != "")' "$WORK/doctor.json" >/dev/null; then
+	ok "renewd doctor windows-ndes-ra.json: NOT_READY, the checks the emulation cannot pass named with their fix"
+else
+	bad "renewd doctor: rc $rc $(jq -c '[.jobs[0].checks[] | [.check, .ok]]' "$WORK/doctor.json" 2>/dev/null) $(cat "$WORK/doctor.err")"
+fi
+if [[ $before == "$after" ]]; then ok "renewd doctor: the emulated machine is unchanged"; else bad "doctor changed the machine: $(diff <(echo "$before") <(echo "$after"))"; fi
+rm -rf "$WR/emu/events" "$WR/emu/services" "$WR/emu/hklm"
 
 echo "windows_lab: $(($(date +%s) - t0)) s"
 finish

@@ -5,8 +5,8 @@
 # the Windows PowerShell 5.1 gate), run by renewd-pshost. The scripts come
 # fresh from test_windows_plugin (case ps_texts, as windows_ps_parse.sh).
 # Mutation controls: the suite must fail on a copy of the scripts with a
-# validation loosened (reg_lib's \z back to $) and with a PowerShell 7
-# operator added (??).
+# validation loosened (reg_lib's \z back to $), with a PowerShell 7
+# operator added (??) and with a parameter run as code (iis_lib).
 # env: RENEWD_BIN (its directory is the build tree), RENEWD_SOURCE.
 set -uo pipefail
 src=${RENEWD_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -69,6 +69,7 @@ mutant() { # NAME SCRIPT SED-PROGRAM FILTER
 }
 mutant 'reg_lib anchors with $' windows.registry.set 's/\[^\\r\\n\]+\\z/[^\\r\\n]+$/' '*rdw_regpath*'
 mutant 'a ?? in store_list' windows.store.list '$a $x = $null ?? 1' '*5.1 lacks*'
+mutant 'iis_lib runs the site name as code' windows.iis.read 's/^  \$site = \[string\]\$P.site$/  $site = [string]$P.site; $null = \& ([scriptblock]::Create("'"'"'" + $site + "'"'"'"))/' 'hostile values*'
 
 echo "windows_pester: host build $((t1 - t0)) s, suite $((t2 - t1)) s"
 echo "windows_pester: $pass checks passed, $fail failed; Pester tests $pn passed, $pf failed"

@@ -20,7 +20,7 @@ if ($c) {
     foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
       if ($rule.IdentityReference.Value -eq $res.sid -and [string]$rule.AccessControlType -eq 'Allow') { $mask = $mask -bor [int]$rule.FileSystemRights }
     }
-    $res.acl[$d] = [ordered]@{ rights = $mask; text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString() }
+    $res.acl[$d] = [ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) }
   }
 }
 rd_out $res

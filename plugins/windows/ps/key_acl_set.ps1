@@ -30,4 +30,4 @@ $mask = 0
 foreach ($r in (Get-Item -LiteralPath $path -Force).GetAccessControl('Access').GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
   if ($r.IdentityReference.Value -eq $sid.Value -and [string]$r.AccessControlType -eq 'Allow') { $mask = $mask -bor [int]$r.FileSystemRights }
 }
-rd_out ([ordered]@{ rights = $mask; text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString() })
+rd_out ([ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) })

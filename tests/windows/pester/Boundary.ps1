@@ -54,3 +54,73 @@ function Remove-Item {
         [switch]$DeleteKey)
   throw 'Remove-Item: not mocked in this test'
 }
+
+# Get-WinEvent (Windows only; the emulation module has its own for the lab):
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.diagnostics/get-winevent?view=powershell-5.1
+function Get-WinEvent {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$ListLog, [string[]]$LogName, [hashtable[]]$FilterHashtable,
+        [long]$MaxEvents, [switch]$Oldest, [switch]$Force)
+  throw 'Get-WinEvent: not mocked in this test'
+}
+
+# The ScheduledTasks module (Windows only):
+# https://learn.microsoft.com/powershell/module/scheduledtasks/
+function New-ScheduledTaskAction {
+  [CmdletBinding()]
+  param([Parameter(Mandatory)][string]$Execute, [string]$Argument, [string]$WorkingDirectory, [string]$Id)
+  throw 'New-ScheduledTaskAction: not mocked in this test'
+}
+function New-ScheduledTaskPrincipal {
+  [CmdletBinding()]
+  param([string]$UserId, [string]$GroupId, [string]$Id, [ValidateSet('None', 'Password', 'S4U', 'Interactive', 'Group', 'ServiceAccount', 'InteractiveOrPassword')][string]$LogonType,
+        [ValidateSet('Limited', 'Highest')][string]$RunLevel, [string]$ProcessTokenSidType, [string[]]$RequiredPrivilege)
+  throw 'New-ScheduledTaskPrincipal: not mocked in this test'
+}
+function New-ScheduledTaskSettingsSet {
+  [CmdletBinding()]
+  param([timespan]$ExecutionTimeLimit, [switch]$AllowStartIfOnBatteries, [switch]$DontStopIfGoingOnBatteries,
+        [switch]$Hidden, [switch]$StartWhenAvailable, [switch]$RunOnlyIfNetworkAvailable, [int]$RestartCount,
+        [timespan]$RestartInterval, [string]$MultipleInstances, [int]$Priority)
+  throw 'New-ScheduledTaskSettingsSet: not mocked in this test'
+}
+function Register-ScheduledTask {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string]$TaskName, [Parameter(Position = 1)][string]$TaskPath, [object[]]$Action,
+        [object]$Principal, [object]$Settings, [object[]]$Trigger, [string]$Description, [string]$User,
+        [string]$Password, [switch]$Force)
+  throw 'Register-ScheduledTask: not mocked in this test'
+}
+function Start-ScheduledTask {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string]$TaskName, [Parameter(Position = 1)][string]$TaskPath, [object]$InputObject)
+  throw 'Start-ScheduledTask: not mocked in this test'
+}
+function Stop-ScheduledTask {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string]$TaskName, [Parameter(Position = 1)][string]$TaskPath, [object]$InputObject)
+  throw 'Stop-ScheduledTask: not mocked in this test'
+}
+function Get-ScheduledTask {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$TaskName, [string[]]$TaskPath)
+  throw 'Get-ScheduledTask: not mocked in this test'
+}
+function Get-ScheduledTaskInfo {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string]$TaskName, [Parameter(Position = 1)][string]$TaskPath, [object]$InputObject)
+  throw 'Get-ScheduledTaskInfo: not mocked in this test'
+}
+function Unregister-ScheduledTask {
+  [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+  param([Parameter(Position = 0)][string[]]$TaskName, [string[]]$TaskPath, [object[]]$InputObject)
+  throw 'Unregister-ScheduledTask: not mocked in this test'
+}
+
+# certreq.exe and certutil.exe, as the scripts call them (by name, found on
+# %PATH% in System32): a function of that name comes first, so Pester can
+# mock them; a mock sets $global:LASTEXITCODE as the program's exit would.
+# https://learn.microsoft.com/windows-server/administration/windows-commands/certreq_1
+# https://learn.microsoft.com/windows-server/administration/windows-commands/certutil
+function certreq.exe { throw 'certreq.exe: not mocked in this test' }
+function certutil.exe { throw 'certutil.exe: not mocked in this test' }

@@ -50,11 +50,16 @@ function rd_fail([string]$Message) { throw "rd_fail: $Message" }
 
 # Runs script NAME with parameters PARAMS (a hashtable: what the C side
 # puts in the JSON object) under strict mode; returns what it gave rd_out,
-# parsed back ($null when it gave nothing). rd_fail throws.
-function Invoke-RenewdScript([string]$Name, [hashtable]$Params = @{}) {
+# parsed back ($null when it gave nothing). rd_fail throws. With -Sent, the
+# parameters are the base64 text renewd writes on stdin, and $P is made
+# from it with the prelude's own statement.
+function Invoke-RenewdScript([string]$Name, [hashtable]$Params = @{}, [string]$Sent = '') {
   $body = Get-RenewdBody $Name
-  $json = ConvertTo-Json -InputObject $Params -Compress -Depth 6
-  $P = $json | ConvertFrom-Json
+  if ($Sent) {
+    $P = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($Sent)) | ConvertFrom-Json
+  } else {
+    $P = ConvertTo-Json -InputObject $Params -Compress -Depth 6 | ConvertFrom-Json
+  }
   $script:RenewdOut = $null
   Set-StrictMode -Version Latest
   $ErrorActionPreference = 'Stop'
