@@ -94,7 +94,11 @@ START_TEST(cancel_hung_exec_next_runs_at_once) {
   ck_assert_msg(next.status == 0, "%s", next.msg);
   printf("cancel of a hung exec: the next operation completed %.0f ms after rd_ssh_cancel\n",
          ms_between(c.when, t_next));
-  ck_assert_msg(ms_between(c.when, t_next) < 1000, "the next operation took %.0f ms after the cancel",
+  /* it did not wait for the hung command (60 s): a bound far from the hang,
+   * not a speed target -- a new login under ASan on a loaded 2-core CI
+   * machine once took over a second (the figure is printed above) */
+  ck_assert_msg(ms_between(c.when, t_next) < 20000,
+                "the next operation took %.0f ms after the cancel: it waited for the hung command",
                 ms_between(c.when, t_next));
   /* sshd answers the channel close only when the command exits: the hung
    * command's session was dropped, the next one logged in afresh */
