@@ -228,9 +228,73 @@ static int migrate(rd_journal *j, int flags) {
 
 /* ---- open / close ------------------------------------------------------ */
 
+int jn_pg_connect(rd_journal *j, const char *timeout_s, PGconn **out) {
+  char *pw = NULL;
+  int err;
+  if ((err = read_password(j, &pw)) < 0)
+    return err;
+  {
+    const char *const kw[] = {"dbname", "connect_timeout", "application_name", "password",
+                              NULL};
+    const char *const val[] = {j->target, timeout_s, "renewd", pw, NULL};
+    *out = PQconnectdbParams(kw, val, 1);
+  }
+  rd_secret_free(pw);
+  if (!*out)
+    return jn_fail(j, RD_ENOMEM, "out of memory");
+  if (PQstatus(*out) != CONNECTION_OK) {
+    const char *m = PQerrorMessage(*out);
+    char one[512];
+    snprintf(one, sizeof one, "%s", m && *m ? m : "connection failed");
+    one[strcspn(one, "\r\n")] = '\0';
+    return jn_fail(j, RD_ENETWORK, "cannot connect: %s", one);
+  }
+  return 0;
+}
+
+int jn_pg_query(rd_journal *j, const char *what, const char *sql, int n,
+                const char *const *vals, PGresult **out) {
+  pg_db *d = D(j);
+  PGresult *res;
+  ExecStatusType st;
+  *out = NULL;
+  reconnect(j); /* only outside a transaction */
+  res = PQexecParams(d->conn, sql, n, NULL, vals, NULL, NULL, 0);
+  st = PQresultStatus(res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    keep_error(d, res, "no result");
+    PQclear(res);
+    return pg_dberr(j, PG_FAIL, what);
+  }
+  *out = res;
+  return 0;
+}
+
+int jn_pg_begin_plain(rd_journal *j, const char *what) {
+  pg_db *d = D(j);
+  PGresult *res;
+  int err;
+  if (d->tx)
+    return jn_fail(j, RD_ESTATE, "%s: inside another transaction", what);
+  if ((err = jn_pg_query(j, what, "BEGIN", 0, NULL, &res)) < 0)
+    return err;
+  PQclear(res);
+  d->tx = 1;
+  return 0;
+}
+
+int jn_pg_end_plain(rd_journal *j, int err, const char *what) {
+  pg_db *d = D(j);
+  PGresult *res = NULL;
+  int rc = jn_pg_query(j, what, err < 0 ? "ROLLBACK" : "COMMIT", 0, NULL, &res);
+  PQclear(res);
+  d->tx = 0;
+  return err < 0 ? err : rc;
+}
+
 static int pg_open(rd_journal *j, int flags) {
   pg_db *d;
-  char *pw = NULL, *name;
+  char *name;
   int err;
   if (!(d = calloc(1, sizeof *d)))
     return jn_fail(j, RD_ENOMEM, "out of memory");
@@ -250,21 +314,8 @@ static int pg_open(rd_journal *j, int flags) {
     return jn_fail(j, RD_ENOMEM, "out of memory");
   free(j->path);
   j->path = name;
-  if ((err = read_password(j, &pw)) < 0)
+  if ((err = jn_pg_connect(j, "10", &d->conn)) < 0)
     return err;
-  {
-    const char *const kw[] = {"dbname", "connect_timeout", "application_name", "password",
-                              NULL};
-    const char *const val[] = {j->target, "10", "renewd", pw, NULL};
-    d->conn = PQconnectdbParams(kw, val, 1);
-  }
-  rd_secret_free(pw);
-  if (!d->conn)
-    return jn_fail(j, RD_ENOMEM, "out of memory");
-  if (PQstatus(d->conn) != CONNECTION_OK) {
-    keep_error(d, NULL, "connection failed");
-    return jn_fail(j, RD_ENETWORK, "cannot connect: %s", d->err);
-  }
   if (session(j))
     return pg_dberr(j, PG_FAIL, "cannot open");
   return migrate(j, flags);

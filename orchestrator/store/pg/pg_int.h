@@ -32,6 +32,21 @@ typedef struct pg_db {
   char err[512];                    /* its message, one line */
 } pg_db;
 
+/* A connection to j's target (its password as pg.c reads it), connect
+ * timeout timeout_s seconds: 0, or the RD_E code with jn_fail's message
+ * (*out, possibly not NULL, is then the caller's to PQfinish). */
+int jn_pg_connect(rd_journal *j, const char *timeout_s, PGconn **out);
+/* One statement with text parameters on j's connection (outside a
+ * transaction, a lost connection is opened again first): 0 and *out (the
+ * caller's to PQclear), or the RD_E code with the message "what: ...". */
+int jn_pg_query(rd_journal *j, const char *what, const char *sql, int n,
+                const char *const *vals, PGresult **out);
+/* A transaction without the journal's write lock (pg_work.c takes its own
+ * locks): BEGIN; end commits, or rolls back when err < 0, and returns err
+ * or the commit's error. */
+int jn_pg_begin_plain(rd_journal *j, const char *what);
+int jn_pg_end_plain(rd_journal *j, int err, const char *what);
+
 extern const char *const jn_pg_migrations[];
 extern const int jn_pg_nmigrations;
 
