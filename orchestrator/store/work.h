@@ -51,8 +51,8 @@ typedef struct rd_work_item {
   char previous[320];      /* then that owner */
 } rd_work_item;
 
-/* Claim at most max items of runbook: queued ones and those whose claim
- * expired, skipping rows another connection has locked (SKIP LOCKED: two
+/* Claim at most max items of runbook: queued ones (once ready) and those
+ * whose claim expired, skipping rows another connection has locked (SKIP LOCKED: two
  * instances claiming at once get disjoint sets, neither waits). *items
  * (free()) receives *n items, ordered by host. */
 int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl_s, int max,
@@ -60,11 +60,12 @@ int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl
 /* The heartbeat: every item owner still holds gets expiry now + ttl_s;
  * *renewed (may be NULL) how many. */
 int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long *renewed);
-/* End the claim of item (owner, epoch): done, or back to the queue
- * (requeue, waking the other instances). RD_ESTATE, nothing changed, when
- * the claim was taken over or ended meanwhile. */
+/* End the claim of item (owner, epoch): done (requeue_in_s < 0), or back
+ * to the queue, claimable again requeue_in_s seconds after now (0: at
+ * once, waking the other instances). RD_ESTATE, nothing changed, when the
+ * claim was taken over or ended meanwhile. */
 int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
-                   const char *owner, int requeue);
+                   const char *owner, int requeue_in_s, time_t now);
 
 /* The claims held now (expired ones too), ordered by runbook and host. */
 typedef struct rd_work_claim_row {

@@ -54,7 +54,7 @@ START_TEST(sqlite_refuses) {
                 rd_journal_errmsg(j));
   ck_assert_int_eq(rd_work_claim(j, "rb", "o", 10, 5, T0, &it, &n), RD_ENOTSUP);
   ck_assert_int_eq(rd_work_renew(j, "o", 10, T0, NULL), RD_ENOTSUP);
-  ck_assert_int_eq(rd_work_finish(j, "rb", &one, "o", 0), RD_ENOTSUP);
+  ck_assert_int_eq(rd_work_finish(j, "rb", &one, "o", -1, T0), RD_ENOTSUP);
   ck_assert_int_eq(rd_work_listen(uv_default_loop(), j, NULL, NULL, &l), RD_ENOTSUP);
   ck_assert_ptr_null(l);
   rd_journal_close(j);
@@ -127,17 +127,17 @@ START_TEST(expired_claim_taken_over) {
   /* A resumes: fenced out */
   ck_assert_int_eq(rd_work_renew(a, "A", 10, T0 + 19, &renewed), 0);
   ck_assert_int_eq(renewed, 0);
-  ck_assert_int_eq(rd_work_finish(a, "rb", &ia, "A", 0), RD_ESTATE);
+  ck_assert_int_eq(rd_work_finish(a, "rb", &ia, "A", -1, T0), RD_ESTATE);
   ck_assert_msg(strstr(rd_journal_errmsg(a), "host h1: the claim of epoch 1 is no longer held"),
                 "%s", rd_journal_errmsg(a));
   /* ...even with the new epoch: the owner is part of the fence */
-  ck_assert_int_eq(rd_work_finish(a, "rb", &ib, "A", 0), RD_ESTATE);
+  ck_assert_int_eq(rd_work_finish(a, "rb", &ib, "A", -1, T0), RD_ESTATE);
   ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM work WHERE state = 'claimed'"
                                    " AND owner = 'B' AND epoch = 2"),
                    1);
-  ck_assert_int_eq(rd_work_finish(b, "rb", &ib, "B", 0), 0);
+  ck_assert_int_eq(rd_work_finish(b, "rb", &ib, "B", -1, T0), 0);
   ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM work WHERE state = 'done'"), 1);
-  ck_assert_int_eq(rd_work_finish(b, "rb", &ib, "B", 0), RD_ESTATE);
+  ck_assert_int_eq(rd_work_finish(b, "rb", &ib, "B", -1, T0), RD_ESTATE);
   rd_journal_close(a);
   rd_journal_close(b);
 }
@@ -177,7 +177,7 @@ START_TEST(planner_lock_is_exclusive) {
   plan(b, six, 3, T0 + 59, 0, 0); /* planned already, by a */
   ck_assert_int_eq(sql_int(dbpath, "SELECT next_at FROM plans WHERE runbook = 'rb'"), T0 + 60);
   ck_assert_int_eq(claim(b, "B", 1, T0 + 1, got, sizeof got, &it), 1);
-  ck_assert_int_eq(rd_work_finish(b, "rb", &it, "B", 0), 0);
+  ck_assert_int_eq(rd_work_finish(b, "rb", &it, "B", -1, T0), 0);
   ck_assert_int_eq(claim(b, "B", 1, T0 + 1, got, sizeof got, &it), 1);
   ck_assert_str_eq(got, "h2");
   /* the next plan: h1 (done) queued again, h2 (claimed) left to B, h3
@@ -189,6 +189,24 @@ START_TEST(planner_lock_is_exclusive) {
                    1);
   rd_journal_close(a);
   rd_journal_close(b);
+}
+END_TEST
+
+/* An item given back for later (its host busy) is claimable again only
+ * then, by anyone, with the next epoch; no take-over. */
+START_TEST(requeue_later) {
+  rd_journal *a = open_j();
+  rd_work_item it;
+  char got[64];
+  plan(a, six, 1, T0, 1, 1);
+  ck_assert_int_eq(claim(a, "A", 5, T0, got, sizeof got, &it), 1);
+  ck_assert_int_eq(rd_work_finish(a, "rb", &it, "A", 5, T0 + 1), 0);
+  ck_assert_int_eq(claim(a, "B", 5, T0 + 5, got, sizeof got, NULL), 0);
+  ck_assert_int_eq(claim(a, "B", 5, T0 + 6, got, sizeof got, &it), 1);
+  ck_assert_int_eq(it.epoch, 2);
+  ck_assert_int_eq(it.takeover, 0);
+  ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM audit WHERE event = 'work.takeover'"), 0);
+  rd_journal_close(a);
 }
 END_TEST
 
@@ -226,7 +244,7 @@ START_TEST(notify_wakes_listener) {
   /* another instance plans, then gives an item back */
   plan(b, six, 2, T0, 1, 2);
   ck_assert_int_eq(claim(b, "B", 1, T0, got, sizeof got, &it), 1);
-  ck_assert_int_eq(rd_work_finish(b, "rb", &it, "B", 1), 0);
+  ck_assert_int_eq(rd_work_finish(b, "rb", &it, "B", 0, T0), 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(w.n, 2);
   ck_assert_str_eq(w.got[0], "rb");
@@ -294,6 +312,7 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, claims_are_disjoint);
     tcase_add_test(tc, expired_claim_taken_over);
     tcase_add_test(tc, planner_lock_is_exclusive);
+    tcase_add_test(tc, requeue_later);
     tcase_add_test(tc, notify_wakes_listener);
     tcase_add_test(tc, listener_reconnects);
   }

@@ -100,6 +100,7 @@ const char *const jn_pg_migrations[] = {
     "  host TEXT COLLATE \"C\" NOT NULL,"
     "  state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),"
     "  queued BIGINT NOT NULL,"
+    "  ready_at BIGINT NOT NULL DEFAULT 0,"
     "  owner TEXT NOT NULL DEFAULT '',"
     "  expires BIGINT NOT NULL DEFAULT 0,"
     "  epoch BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),"

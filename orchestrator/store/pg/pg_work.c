@@ -74,7 +74,7 @@ static int plan_locked(rd_journal *j, const rd_work_plan_req *r, const char *hos
                          "INSERT INTO work(runbook, host, state, queued)"
                          " SELECT $1, h, 'queued', $2 FROM json_array_elements_text($3::json) h"
                          " ON CONFLICT (runbook, host) DO UPDATE SET state = 'queued',"
-                         " queued = excluded.queued, owner = '', expires = 0"
+                         " queued = excluded.queued, ready_at = 0, owner = '', expires = 0"
                          " WHERE work.state = 'done'",
                          3, v, &res)) < 0)
     return err;
@@ -159,7 +159,8 @@ int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl
   if ((err = jn_pg_query(
            j, "work claim",
            "WITH old AS (SELECT runbook, host, state, owner, expires, epoch FROM work"
-           "  WHERE runbook = $1 AND (state = 'queued' OR (state = 'claimed' AND expires <= $3))"
+           "  WHERE runbook = $1 AND ((state = 'queued' AND ready_at <= $3)"
+           "   OR (state = 'claimed' AND expires <= $3))"
            "  ORDER BY queued, host LIMIT $5 FOR UPDATE SKIP LOCKED),"
            " c AS (UPDATE work w SET state = 'claimed', owner = $2, expires = $4,"
            "  epoch = w.epoch + 1 FROM old WHERE w.runbook = old.runbook AND w.host = old.host"
@@ -212,10 +213,10 @@ int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long 
 }
 
 int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
-                   const char *owner, int requeue) {
-  char sepoch[32];
-  const char *v[5] = {runbook, item ? item->host : NULL, owner, sepoch,
-                      requeue ? "queued" : "done"};
+                   const char *owner, int requeue_in_s, time_t now) {
+  char sepoch[32], sready[32];
+  const char *v[6] = {runbook, item ? item->host : NULL, owner, sepoch,
+                      requeue_in_s < 0 ? "done" : "queued", sready};
   PGresult *res;
   int err, changed;
   if (!rd_work_supported(j))
@@ -223,15 +224,17 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
   if (!runbook || !item || !owner)
     return jn_fail(j, RD_EINVAL, "work finish: missing runbook, item or owner");
   num(sepoch, sizeof sepoch, item->epoch);
+  num(sready, sizeof sready, requeue_in_s > 0 ? (now ? now : time(NULL)) + requeue_in_s : 0);
   if ((err = jn_pg_query(j, "work finish",
-                         "UPDATE work SET state = $5, expires = 0 WHERE runbook = $1"
-                         " AND host = $2 AND owner = $3 AND epoch = $4 AND state = 'claimed'",
-                         5, v, &res)) < 0)
+                         "UPDATE work SET state = $5, expires = 0, ready_at = $6"
+                         " WHERE runbook = $1 AND host = $2 AND owner = $3 AND epoch = $4"
+                         " AND state = 'claimed'",
+                         6, v, &res)) < 0)
     return err;
   changed = atoi(PQcmdTuples(res));
   PQclear(res);
-  /* a requeued item wakes the others */
-  if (changed == 1 && requeue &&
+  /* an item given back for now wakes the others */
+  if (changed == 1 && requeue_in_s == 0 &&
       (err = run(j, "work finish", "SELECT pg_notify('renewd_work', $1)", 1, v)) < 0)
     return err;
   if (changed != 1)

@@ -203,6 +203,7 @@ static const char *const migrations[] = {
     "  host TEXT NOT NULL,"
     "  state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),"
     "  queued INTEGER NOT NULL,"
+    "  ready_at INTEGER NOT NULL DEFAULT 0,"
     "  owner TEXT NOT NULL DEFAULT '',"
     "  expires INTEGER NOT NULL DEFAULT 0,"
     "  epoch INTEGER NOT NULL DEFAULT 0 CHECK (epoch >= 0),"
