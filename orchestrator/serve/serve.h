@@ -150,6 +150,14 @@ char *rd_serve_metrics(const rd_serve *sv);
 void rd_serve_lease_metrics(FILE *f, rd_journal *journal);
 /* /status: {"now", "runbooks": [...], "jobs": {...}, "fleet": {...}}. */
 json_t *rd_serve_status(const rd_serve *sv, time_t now);
+/* lease_status.c: /status's "leases": this instance's owner id, the held
+ * host leases and (divided scans) the work claims, each with its owner,
+ * epoch, expiry, "expired" and "here"; null without a journal. */
+json_t *rd_serve_lease_status(const rd_serve *sv, time_t now);
+/* The divided scans' figures in /metrics (nothing when not divided). */
+void rd_serve_work_metrics(FILE *f, const rd_serve *sv);
+/* status.c: o[key] = t (seconds) and o[key_utc] its ISO form; null for 0. */
+void rd_serve_put_time(json_t *o, const char *key, time_t t);
 /* The listener's route: /metrics, /healthz, /status. */
 struct rd_listener_reply;
 void rd_serve_route(const char *path, struct rd_listener_reply *res, void *arg);
