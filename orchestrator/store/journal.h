@@ -65,7 +65,7 @@ const char *rd_journal_path(const rd_journal *j);
  * event loop may wait longer. */
 int rd_journal_set_busy_timeout(rd_journal *j, int ms);
 /* The schema version this build writes (PRAGMA user_version). */
-#define RD_JOURNAL_SCHEMA_VERSION 3
+#define RD_JOURNAL_SCHEMA_VERSION 2
 
 /* The active (non-terminal) job for (host, cert), or a new one in DUE.
  * *created tells which. One active job per (host, cert), enforced by a

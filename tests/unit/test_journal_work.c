@@ -6,6 +6,7 @@
  * refused (one process scans everything). */
 #include <uv.h>
 
+#include "base/util.h"
 #include "store/work.h"
 #include "test_journal_fixture.h"
 
@@ -210,6 +211,45 @@ START_TEST(requeue_later) {
 }
 END_TEST
 
+/* A database that does not answer at all (its backend stopped: no
+ * statement_timeout can fire) costs a call a bounded wait, then
+ * RD_ETIMEDOUT; the connection is dropped, every call fails at once until
+ * the next one outside a transaction opens it again. */
+START_TEST(stopped_backend_bounded) {
+  rd_journal *j = open_j();
+  rd_work_item *it = NULL;
+  int64_t id = 0;
+  int created;
+  size_t n;
+  long long pid = sql_int(dbpath, "SELECT pid FROM pg_stat_activity WHERE application_name ="
+                                  " 'renewd'");
+  ck_assert_int_gt(pid, 0);
+  ck_assert_int_eq(kill((pid_t)pid, SIGSTOP), 0);
+  uint64_t t0 = rd_now_ms();
+  int rc = rd_journal_job_open(j, "rb", "h1", "/c.pem", &id, &created);
+  uint64_t took = rd_now_ms() - t0;
+  /* a claim now fails at once: the connection is gone, and inside no
+   * transaction it is opened again (a new backend) */
+  kill((pid_t)pid, SIGCONT);
+  ck_assert_msg(rc == RD_ETIMEDOUT, "%d after %llu ms: %s", rc, (unsigned long long)took,
+                rd_journal_errmsg(j));
+  ck_assert_msg(strstr(rd_journal_errmsg(j), "did not answer within 3000 ms"), "%s",
+                rd_journal_errmsg(j));
+  ck_assert_msg(took >= 2900 && took < 4500, "the stall lasted %llu ms",
+                (unsigned long long)took);
+  fprintf(stderr, "journal call on a stopped backend: RD_ETIMEDOUT after %llu ms\n",
+          (unsigned long long)took);
+  ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM jobs"), 0);
+  plan(j, six, 1, T0, 1, 1);
+  ck_assert_int_eq(rd_work_claim(j, "rb", "A", 10, 1, T0, &it, &n), 0);
+  ck_assert_int_eq(n, 1);
+  free(it);
+  ck_assert_int_eq(rd_journal_job_open(j, "rb", "h1", "/c.pem", &id, &created), 0);
+  ck_assert_int_eq(created, 1);
+  rd_journal_close(j);
+}
+END_TEST
+
 /* ---- LISTEN/NOTIFY on the loop ---- */
 
 typedef struct {
@@ -313,6 +353,7 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, expired_claim_taken_over);
     tcase_add_test(tc, planner_lock_is_exclusive);
     tcase_add_test(tc, requeue_later);
+    tcase_add_test(tc, stopped_backend_bounded);
     tcase_add_test(tc, notify_wakes_listener);
     tcase_add_test(tc, listener_reconnects);
   }

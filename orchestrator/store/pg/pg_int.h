@@ -6,6 +6,10 @@
 
 #include "store/journal_int.h"
 
+/* "rdJ1", as the SQLite journal's application_id: the advisory lock key
+ * every write transaction takes. */
+#define JN_PG_WRITE_LOCK_KEY "1919699505"
+
 /* Statement parameters: the most any statement of STMT_MAP binds. */
 #define JN_PG_MAXPARAM 12
 
@@ -27,6 +31,8 @@ typedef struct pg_db {
   char *sql[S_COUNT];               /* jn_stmt_sql with $N placeholders */
   pg_q stmt[S_COUNT];
   int tx;                           /* inside a write transaction */
+  int broken;                       /* dropped after no answer: reopen first */
+  int work_ready;                   /* pg_work.c's tables are there */
   int64_t changes;                  /* rows the last command changed */
   char state[6];                    /* SQLSTATE of the last error, "" if none */
   char err[512];                    /* its message, one line */

@@ -86,27 +86,6 @@ const char *const jn_pg_migrations[] = {
     "  since BIGINT NOT NULL,"
     "  expires BIGINT NOT NULL,"
     "  epoch BIGINT NOT NULL CHECK (epoch > 0));",
-    /* v3: the work queue of several instances (store/pg/pg_work.c): a
-     * runbook's next scan (plans) and one claimable item per (runbook,
-     * host) with its owner, expiry and fencing epoch; an index on
-     * audit(event) for the take-over count of /metrics. */
-    "CREATE TABLE plans("
-    "  runbook TEXT COLLATE \"C\" PRIMARY KEY,"
-    "  next_at BIGINT NOT NULL,"
-    "  planner TEXT NOT NULL,"
-    "  at BIGINT NOT NULL);"
-    "CREATE TABLE work("
-    "  runbook TEXT COLLATE \"C\" NOT NULL,"
-    "  host TEXT COLLATE \"C\" NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),"
-    "  queued BIGINT NOT NULL,"
-    "  ready_at BIGINT NOT NULL DEFAULT 0,"
-    "  owner TEXT NOT NULL DEFAULT '',"
-    "  expires BIGINT NOT NULL DEFAULT 0,"
-    "  epoch BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),"
-    "  PRIMARY KEY (runbook, host));"
-    "CREATE INDEX work_claimable ON work(runbook, state, expires);"
-    "CREATE INDEX audit_event ON audit(event);",
 };
 const int jn_pg_nmigrations = (int)(sizeof jn_pg_migrations / sizeof jn_pg_migrations[0]);
 _Static_assert(sizeof jn_pg_migrations / sizeof jn_pg_migrations[0] == RD_JOURNAL_SCHEMA_VERSION,

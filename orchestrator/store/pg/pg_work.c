@@ -16,13 +16,55 @@
 /* The planner lock's first key ("rdJ2"); the second is hashtext(runbook). */
 #define PLAN_LOCK_KEY "1919699506"
 
+/* The work queue's tables, created by the first instance that divides
+ * work (a journal one process uses never has them), outside the journal's
+ * versioned schema (pg_schema.c): `IF NOT EXISTS` under the journal's write
+ * lock, so that instances starting together create them once. plans: a
+ * runbook's next scan; work: one item per (runbook, host); an index on
+ * audit(event) for the take-over counts of /metrics. */
+static const char WORK_SCHEMA[] =
+    "SELECT pg_advisory_xact_lock(" JN_PG_WRITE_LOCK_KEY ");"
+    "CREATE TABLE IF NOT EXISTS plans("
+    "  runbook TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  next_at BIGINT NOT NULL,"
+    "  planner TEXT NOT NULL,"
+    "  at BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS work("
+    "  runbook TEXT COLLATE \"C\" NOT NULL,"
+    "  host TEXT COLLATE \"C\" NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),"
+    "  queued BIGINT NOT NULL,"
+    "  ready_at BIGINT NOT NULL DEFAULT 0,"
+    "  owner TEXT NOT NULL DEFAULT '',"
+    "  expires BIGINT NOT NULL DEFAULT 0,"
+    "  epoch BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),"
+    "  PRIMARY KEY (runbook, host));"
+    "CREATE INDEX IF NOT EXISTS work_claimable ON work(runbook, state, expires);"
+    "CREATE INDEX IF NOT EXISTS audit_event ON audit(event)";
+
 int rd_work_supported(const rd_journal *j) { return j && j->drv == &jn_pg_driver; }
 
-static int unsupported(rd_journal *j) {
+/* 0 when j can divide work (its tables there), else the RD_E code. */
+static int ready(rd_journal *j) {
+  pg_db *d;
+  PGresult *res;
+  int err;
   if (!j)
     return RD_EINVAL;
-  return jn_fail(j, RD_ENOTSUP,
-                 "dividing the work among instances needs a PostgreSQL journal");
+  if (!rd_work_supported(j))
+    return jn_fail(j, RD_ENOTSUP,
+                   "dividing the work among instances needs a PostgreSQL journal");
+  d = j->db;
+  if (d->work_ready)
+    return 0;
+  if ((err = jn_pg_begin_plain(j, "work queue")) < 0)
+    return err;
+  err = jn_pg_query(j, "work queue", WORK_SCHEMA, 0, NULL, &res);
+  PQclear(res);
+  if ((err = jn_pg_end_plain(j, err, "work queue")) < 0)
+    return err;
+  d->work_ready = 1;
+  return 0;
 }
 
 static void num(char *buf, size_t len, long long v) { snprintf(buf, len, "%lld", v); }
@@ -104,8 +146,8 @@ int rd_work_plan(rd_journal *j, const rd_work_plan_req *r, int *planned, int *qu
   char *hosts;
   PGresult *res;
   int err;
-  if (!rd_work_supported(j))
-    return unsupported(j);
+  if ((err = ready(j)) < 0)
+    return err;
   if (!r || !r->runbook || !r->owner || (r->nhosts && !r->hosts) || !planned || !queued)
     return jn_fail(j, RD_EINVAL, "work plan: missing runbook, owner or hosts");
   *planned = *queued = 0;
@@ -143,8 +185,8 @@ int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl
   const char *v[5] = {runbook, owner, snow, sexp, smax};
   PGresult *res;
   int err;
-  if (!rd_work_supported(j))
-    return unsupported(j);
+  if ((err = ready(j)) < 0)
+    return err;
   if (!runbook || !owner || ttl_s <= 0 || max <= 0 || !items || !n)
     return jn_fail(j, RD_EINVAL, "work claim: missing runbook, owner, ttl or count");
   *items = NULL;
@@ -197,8 +239,8 @@ int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long 
   const char *v[2] = {owner, sexp};
   PGresult *res;
   int err;
-  if (!rd_work_supported(j))
-    return unsupported(j);
+  if ((err = ready(j)) < 0)
+    return err;
   if (!owner || ttl_s <= 0)
     return jn_fail(j, RD_EINVAL, "work renewal: missing owner or ttl");
   num(sexp, sizeof sexp, (now ? now : time(NULL)) + ttl_s);
@@ -219,8 +261,8 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
                       requeue_in_s < 0 ? "done" : "queued", sready};
   PGresult *res;
   int err, changed;
-  if (!rd_work_supported(j))
-    return unsupported(j);
+  if ((err = ready(j)) < 0)
+    return err;
   if (!runbook || !item || !owner)
     return jn_fail(j, RD_EINVAL, "work finish: missing runbook, item or owner");
   num(sepoch, sizeof sepoch, item->epoch);
@@ -247,8 +289,8 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
 int rd_work_claims(rd_journal *j, rd_work_visit fn, void *arg) {
   PGresult *res;
   int err;
-  if (!rd_work_supported(j))
-    return unsupported(j);
+  if ((err = ready(j)) < 0)
+    return err;
   if (!fn)
     return jn_fail(j, RD_EINVAL, "work claims: no visitor");
   if ((err = jn_pg_query(j, "work claims",

@@ -191,24 +191,6 @@ static const char *const migrations[] = {
     "  since INTEGER NOT NULL,"
     "  expires INTEGER NOT NULL,"
     "  epoch INTEGER NOT NULL CHECK (epoch > 0)) WITHOUT ROWID;",
-    /* v3: the work queue of several instances on PostgreSQL (unused here:
-     * one process) and an index on audit(event) (store/pg/pg_schema.c). */
-    "CREATE TABLE plans("
-    "  runbook TEXT PRIMARY KEY,"
-    "  next_at INTEGER NOT NULL,"
-    "  planner TEXT NOT NULL,"
-    "  at INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE work("
-    "  runbook TEXT NOT NULL,"
-    "  host TEXT NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'done')),"
-    "  queued INTEGER NOT NULL,"
-    "  ready_at INTEGER NOT NULL DEFAULT 0,"
-    "  owner TEXT NOT NULL DEFAULT '',"
-    "  expires INTEGER NOT NULL DEFAULT 0,"
-    "  epoch INTEGER NOT NULL DEFAULT 0 CHECK (epoch >= 0),"
-    "  PRIMARY KEY (runbook, host)) WITHOUT ROWID;"
-    "CREATE INDEX audit_event ON audit(event);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(NMIGRATIONS == RD_JOURNAL_SCHEMA_VERSION,
