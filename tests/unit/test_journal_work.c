@@ -268,18 +268,35 @@ static void on_wake(const char *runbook, void *arg) {
 
 static void gave_up(uv_timer_t *t) { uv_stop(t->loop); }
 
+/* A loop, w's timer on it, and a listener on a's connection target. */
+static rd_work_listener *listen_begin(uv_loop_t *loop, rd_journal *a, woke *w) {
+  rd_work_listener *l = NULL;
+  memset(w, 0, sizeof *w);
+  ck_assert_int_eq(uv_loop_init(loop), 0);
+  ck_assert_int_eq(rd_work_listen(loop, a, on_wake, w, &l), 0);
+  uv_timer_init(loop, &w->timeout);
+  return l;
+}
+
+/* Close all that, the loop last (nothing left on it), and the journals. */
+static void listen_end(uv_loop_t *loop, rd_work_listener *l, woke *w, rd_journal *a,
+                       rd_journal *b) {
+  rd_work_listener_close(l);
+  uv_close((uv_handle_t *)&w->timeout, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(loop), 0);
+  rd_journal_close(a);
+  rd_journal_close(b);
+}
+
 START_TEST(notify_wakes_listener) {
   uv_loop_t loop;
   rd_journal *a = open_j(), *b = open_j();
-  rd_work_listener *l = NULL;
   rd_work_item it;
   char got[64];
   woke w;
-  memset(&w, 0, sizeof w);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_work_listen(&loop, a, on_wake, &w, &l), 0);
+  rd_work_listener *l = listen_begin(&loop, a, &w);
   ck_assert_int_eq(rd_work_listener_check(l), 1);
-  uv_timer_init(&loop, &w.timeout);
   uv_timer_start(&w.timeout, gave_up, 5000, 0);
   /* another instance plans, then gives an item back */
   plan(b, six, 2, T0, 1, 2);
@@ -290,12 +307,7 @@ START_TEST(notify_wakes_listener) {
   ck_assert_str_eq(w.got[0], "rb");
   ck_assert_str_eq(w.got[1], "rb");
   ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM work WHERE state = 'queued'"), 2);
-  rd_work_listener_close(l);
-  uv_close((uv_handle_t *)&w.timeout, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_journal_close(a);
-  rd_journal_close(b);
+  listen_end(&loop, l, &w, a, b);
 }
 END_TEST
 
@@ -304,17 +316,13 @@ END_TEST
 START_TEST(listener_reconnects) {
   uv_loop_t loop;
   rd_journal *a = open_j(), *b = open_j();
-  rd_work_listener *l = NULL;
   char msg[256];
   int rc = 1;
   woke w;
-  memset(&w, 0, sizeof w);
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(rd_work_listen(&loop, a, on_wake, &w, &l), 0);
+  rd_work_listener *l = listen_begin(&loop, a, &w);
   PQclear(pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ="
                   " 'LISTEN renewd_work'",
                   msg, sizeof msg));
-  uv_timer_init(&loop, &w.timeout);
   /* check answers 1 until the poll saw the loss, then listens again: 0
    * (or -1 while the old poll is still closing, then 0) */
   for (int i = 0; i < 50 && (rc = rd_work_listener_check(l)) == 1; i++) {
@@ -333,12 +341,7 @@ START_TEST(listener_reconnects) {
   uv_timer_start(&w.timeout, gave_up, 5000, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(w.n, 2);
-  rd_work_listener_close(l);
-  uv_close((uv_handle_t *)&w.timeout, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
-  rd_journal_close(a);
-  rd_journal_close(b);
+  listen_end(&loop, l, &w, a, b);
 }
 END_TEST
 
