@@ -20,8 +20,7 @@
  * work (a journal one process uses never has them), outside the journal's
  * versioned schema (pg_schema.c): `IF NOT EXISTS` under the journal's write
  * lock, so that instances starting together create them once. plans: a
- * runbook's next scan; work: one item per (runbook, host); an index on
- * audit(event) for the take-over counts of /metrics. */
+ * runbook's next scan; work: one item per (runbook, host). */
 static const char WORK_SCHEMA[] =
     "SELECT pg_advisory_xact_lock(" JN_PG_WRITE_LOCK_KEY ");"
     "CREATE TABLE IF NOT EXISTS plans("
@@ -39,8 +38,7 @@ static const char WORK_SCHEMA[] =
     "  expires BIGINT NOT NULL DEFAULT 0,"
     "  epoch BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),"
     "  PRIMARY KEY (runbook, host));"
-    "CREATE INDEX IF NOT EXISTS work_claimable ON work(runbook, state, expires);"
-    "CREATE INDEX IF NOT EXISTS audit_event ON audit(event)";
+    "CREATE INDEX IF NOT EXISTS work_claimable ON work(runbook, state, expires)";
 
 int rd_work_supported(const rd_journal *j) { return j && j->drv == &jn_pg_driver; }
 
