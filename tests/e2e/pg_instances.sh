@@ -76,11 +76,13 @@ wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
 	return 1
 }
 hosts() { printf 'h%04d\n' $(seq 1 "$N"); }
-# the host whose hook instance TAG is running now ("" if none)
+# the host whose hook instance TAG is running now ("" if none), read where
+# the lab keeps each host's /srv/renewd-lab (its root directory)
 in_hook() {
 	local h
 	for h in $(hosts); do
-		"$LAB" ssh "$h" "tail -n 1 $LOG 2>/dev/null" | grep -q "^start .* $1\$" && { echo "$h"; return 0; }
+		tail -n 1 "$RENEWD_LAB_DIR/hosts/$h/root/${LOG#/srv/renewd-lab/}" 2>/dev/null |
+			grep -q "^start .* $1\$" && { echo "$h"; return 0; }
 	done
 	return 1
 }
