@@ -444,7 +444,7 @@ static void pg_done(jn_q *q) {
   s->oom = 0;
 }
 
-static void bind(pg_q *s, int i, const char *v, Oid type) {
+static void bind_param(pg_q *s, int i, const char *v, Oid type) {
   if (i < 1 || i > JN_PG_MAXPARAM)
     return;
   free(s->val[i - 1]);
@@ -456,18 +456,18 @@ static void bind(pg_q *s, int i, const char *v, Oid type) {
     s->nparam = i;
 }
 
-static void pg_bind_text(jn_q *q, int i, const char *v) { bind(Q(q), i, v, TEXTOID); }
+static void pg_bind_text(jn_q *q, int i, const char *v) { bind_param(Q(q), i, v, TEXTOID); }
 
 static void pg_bind_int(jn_q *q, int i, int64_t v) {
   char b[32];
   snprintf(b, sizeof b, "%lld", (long long)v);
-  bind(Q(q), i, b, INT8OID);
+  bind_param(Q(q), i, b, INT8OID);
 }
 
 static void pg_bind_double(jn_q *q, int i, double v) {
   char b[40];
   snprintf(b, sizeof b, "%.17g", v);
-  bind(Q(q), i, b, FLOAT8OID);
+  bind_param(Q(q), i, b, FLOAT8OID);
 }
 
 static int pg_next(rd_journal *j, jn_q *q) {

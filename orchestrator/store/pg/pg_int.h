@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include "store/journal_int.h"
+#include "store/work.h"
 
 /* "rdJ1", as the SQLite journal's application_id: the advisory lock key
  * every write transaction takes. */
@@ -52,6 +53,22 @@ int jn_pg_query(rd_journal *j, const char *what, const char *sql, int n,
  * or the commit's error. */
 int jn_pg_begin_plain(rd_journal *j, const char *what);
 int jn_pg_end_plain(rd_journal *j, int err, const char *what);
+
+/* pg_work.c's statements, shared by its calls on the journal's connection
+ * and the asynchronous ones on the work connection (pg_listen.c): the SQL
+ * and its text parameters (v points into num and the caller's strings). */
+typedef struct jn_pg_call {
+  const char *what, *sql;
+  int n;
+  const char *v[6];
+  char num[3][32];
+} jn_pg_call;
+/* RD_EINVAL when an argument is missing. */
+int jn_pg_claim_call(jn_pg_call *c, const char *runbook, const char *owner, int ttl_s, int max,
+                     time_t now);
+int jn_pg_renew_call(jn_pg_call *c, const char *owner, int ttl_s, time_t now);
+/* A claim's rows as items (*items: free()); 0 or RD_ENOMEM. */
+int jn_pg_claim_rows(const PGresult *res, rd_work_item **items, size_t *n);
 
 extern const char *const jn_pg_migrations[];
 extern const int jn_pg_nmigrations;

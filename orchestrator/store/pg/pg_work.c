@@ -177,48 +177,50 @@ int rd_work_plan(rd_journal *j, const rd_work_plan_req *r, int *planned, int *qu
 
 static void copy(char *dst, size_t len, const char *src) { snprintf(dst, len, "%s", src); }
 
-int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl_s, int max,
-                  time_t now, rd_work_item **items, size_t *n) {
-  char snow[32], sexp[32], smax[32];
-  const char *v[5] = {runbook, owner, snow, sexp, smax};
-  PGresult *res;
-  int err;
-  if ((err = ready(j)) < 0)
-    return err;
-  if (!runbook || !owner || ttl_s <= 0 || max <= 0 || !items || !n)
-    return jn_fail(j, RD_EINVAL, "work claim: missing runbook, owner, ttl or count");
-  *items = NULL;
-  *n = 0;
+/* old: the claimable rows no other connection holds locked; c: claimed,
+ * epoch + 1; a: the audit of each take-over */
+static const char CLAIM_SQL[] =
+    "WITH old AS (SELECT runbook, host, state, owner, expires, epoch FROM work"
+    "  WHERE runbook = $1 AND ((state = 'queued' AND ready_at <= $3)"
+    "   OR (state = 'claimed' AND expires <= $3))"
+    "  ORDER BY queued, host LIMIT $5 FOR UPDATE SKIP LOCKED),"
+    " c AS (UPDATE work w SET state = 'claimed', owner = $2, expires = $4,"
+    "  epoch = w.epoch + 1 FROM old WHERE w.runbook = old.runbook AND w.host = old.host"
+    "  RETURNING w.host, w.epoch, old.state AS was, old.owner AS prev,"
+    "  old.expires AS prev_expires),"
+    " a AS (INSERT INTO audit(at, actor, event, detail)"
+    "  SELECT $3, 'renewd', 'work.takeover', json_build_object('runbook', $1::text,"
+    "  'host', host, 'owner', $2::text, 'epoch', epoch, 'expires', $4::bigint,"
+    "  'previous', json_build_object('owner', prev, 'expires', prev_expires))::text"
+    "  FROM c WHERE was = 'claimed')"
+    " SELECT host, epoch, was, prev FROM c ORDER BY host";
+
+int jn_pg_claim_call(jn_pg_call *c, const char *runbook, const char *owner, int ttl_s,
+                     int max, time_t now) {
+  if (!runbook || !owner || ttl_s <= 0 || max <= 0)
+    return RD_EINVAL;
   if (!now)
     now = time(NULL);
-  num(snow, sizeof snow, now);
-  num(sexp, sizeof sexp, now + ttl_s);
-  num(smax, sizeof smax, max);
-  /* old: the claimable rows no other connection holds locked; c: claimed,
-   * epoch + 1; a: the audit of each take-over */
-  if ((err = jn_pg_query(
-           j, "work claim",
-           "WITH old AS (SELECT runbook, host, state, owner, expires, epoch FROM work"
-           "  WHERE runbook = $1 AND ((state = 'queued' AND ready_at <= $3)"
-           "   OR (state = 'claimed' AND expires <= $3))"
-           "  ORDER BY queued, host LIMIT $5 FOR UPDATE SKIP LOCKED),"
-           " c AS (UPDATE work w SET state = 'claimed', owner = $2, expires = $4,"
-           "  epoch = w.epoch + 1 FROM old WHERE w.runbook = old.runbook AND w.host = old.host"
-           "  RETURNING w.host, w.epoch, old.state AS was, old.owner AS prev,"
-           "  old.expires AS prev_expires),"
-           " a AS (INSERT INTO audit(at, actor, event, detail)"
-           "  SELECT $3, 'renewd', 'work.takeover', json_build_object('runbook', $1::text,"
-           "  'host', host, 'owner', $2::text, 'epoch', epoch, 'expires', $4::bigint,"
-           "  'previous', json_build_object('owner', prev, 'expires', prev_expires))::text"
-           "  FROM c WHERE was = 'claimed')"
-           " SELECT host, epoch, was, prev FROM c ORDER BY host",
-           5, v, &res)) < 0)
-    return err;
+  num(c->num[0], sizeof c->num[0], now);
+  num(c->num[1], sizeof c->num[1], now + ttl_s);
+  num(c->num[2], sizeof c->num[2], max);
+  c->what = "work claim";
+  c->sql = CLAIM_SQL;
+  c->n = 5;
+  c->v[0] = runbook;
+  c->v[1] = owner;
+  c->v[2] = c->num[0];
+  c->v[3] = c->num[1];
+  c->v[4] = c->num[2];
+  return 0;
+}
+
+int jn_pg_claim_rows(const PGresult *res, rd_work_item **items, size_t *n) {
   int rows = PQntuples(res);
-  if (rows > 0 && !(*items = calloc((size_t)rows, sizeof **items))) {
-    PQclear(res);
-    return jn_fail(j, RD_ENOMEM, "work claim: out of memory");
-  }
+  *items = NULL;
+  *n = 0;
+  if (rows > 0 && !(*items = calloc((size_t)rows, sizeof **items)))
+    return RD_ENOMEM;
   for (int i = 0; i < rows; i++) {
     rd_work_item *it = &(*items)[i];
     copy(it->host, sizeof it->host, PQgetvalue(res, i, 0));
@@ -228,23 +230,48 @@ int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl
       copy(it->previous, sizeof it->previous, PQgetvalue(res, i, 3));
   }
   *n = (size_t)rows;
-  PQclear(res);
   return 0;
 }
 
-int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long *renewed) {
-  char sexp[32];
-  const char *v[2] = {owner, sexp};
+int jn_pg_renew_call(jn_pg_call *c, const char *owner, int ttl_s, time_t now) {
+  if (!owner || ttl_s <= 0)
+    return RD_EINVAL;
+  num(c->num[0], sizeof c->num[0], (now ? now : time(NULL)) + ttl_s);
+  c->what = "work renewal";
+  c->sql = "UPDATE work SET expires = $2 WHERE owner = $1 AND state = 'claimed'";
+  c->n = 2;
+  c->v[0] = owner;
+  c->v[1] = c->num[0];
+  return 0;
+}
+
+int rd_work_claim(rd_journal *j, const char *runbook, const char *owner, int ttl_s, int max,
+                  time_t now, rd_work_item **items, size_t *n) {
+  jn_pg_call c;
   PGresult *res;
   int err;
   if ((err = ready(j)) < 0)
     return err;
-  if (!owner || ttl_s <= 0)
+  if (!items || !n || jn_pg_claim_call(&c, runbook, owner, ttl_s, max, now) < 0)
+    return jn_fail(j, RD_EINVAL, "work claim: missing runbook, owner, ttl or count");
+  *items = NULL;
+  *n = 0;
+  if ((err = jn_pg_query(j, c.what, c.sql, c.n, c.v, &res)) < 0)
+    return err;
+  err = jn_pg_claim_rows(res, items, n);
+  PQclear(res);
+  return err < 0 ? jn_fail(j, err, "work claim: out of memory") : 0;
+}
+
+int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long *renewed) {
+  jn_pg_call c;
+  PGresult *res;
+  int err;
+  if ((err = ready(j)) < 0)
+    return err;
+  if (jn_pg_renew_call(&c, owner, ttl_s, now) < 0)
     return jn_fail(j, RD_EINVAL, "work renewal: missing owner or ttl");
-  num(sexp, sizeof sexp, (now ? now : time(NULL)) + ttl_s);
-  if ((err = jn_pg_query(j, "work renewal",
-                         "UPDATE work SET expires = $2 WHERE owner = $1 AND state = 'claimed'",
-                         2, v, &res)) < 0)
+  if ((err = jn_pg_query(j, c.what, c.sql, c.n, c.v, &res)) < 0)
     return err;
   if (renewed)
     *renewed = atol(PQcmdTuples(res));
