@@ -76,16 +76,34 @@ typedef struct rd_work_claim_row {
 typedef int (*rd_work_visit)(const rd_work_claim_row *row, void *arg);
 int rd_work_claims(rd_journal *j, rd_work_visit fn, void *arg);
 
-/* LISTEN renewd_work on a connection of its own, polled on loop (uv_poll
- * on its socket): wake(runbook, arg) for each notification. A lost
- * connection is opened again at the next rd_work_listener_check. */
+/* The work connection: a connection of its own, polled on loop (uv_poll
+ * on its socket), that LISTENs for renewd_work -- wake(runbook, arg) for
+ * each notification -- and runs claims and renewals asynchronously. A
+ * lost connection is opened again at the next rd_work_listener_check. */
 typedef struct rd_work_listener rd_work_listener;
 typedef void (*rd_work_wake_fn)(const char *runbook, void *arg);
 int rd_work_listen(uv_loop_t *loop, rd_journal *j, rd_work_wake_fn wake, void *arg,
                    rd_work_listener **out);
 /* 1 while listening; else tries once to listen again (0 then 1 if it did). */
 int rd_work_listener_check(rd_work_listener *l);
-/* Stop and free it (in its close callback: run the loop after). */
+/* Stop and free it (in its close callbacks: run the loop after); every
+ * call still asked is answered RD_ECANCELED, inside this call. */
 void rd_work_listener_close(rd_work_listener *l);
+
+/* rd_work_claim and rd_work_renew on the work connection, without blocking
+ * the loop: one statement at a time, in the order asked. 0, and cb runs
+ * once, from the loop: 0 with the items (free() them) or the renewal
+ * count; RD_ETIMEDOUT when the server did not answer within
+ * RD_JOURNAL_PG_STATEMENT_MS + 1 s (the connection is then dropped),
+ * RD_ENETWORK when it was lost, RD_EBUSY / RD_EIO for a refused statement,
+ * RD_ECANCELED at rd_work_listener_close. RD_ENETWORK, and cb never runs,
+ * while the connection is down. The work queue must be ready (a call on
+ * the journal, e.g. rd_work_plan, made it). */
+typedef void (*rd_work_claimed_fn)(int err, rd_work_item *items, size_t n, void *arg);
+typedef void (*rd_work_renewed_fn)(int err, long renewed, void *arg);
+int rd_work_claim_async(rd_work_listener *l, const char *runbook, const char *owner, int ttl_s,
+                        int max, time_t now, rd_work_claimed_fn cb, void *arg);
+int rd_work_renew_async(rd_work_listener *l, const char *owner, int ttl_s, time_t now,
+                        rd_work_renewed_fn cb, void *arg);
 
 #endif

@@ -345,6 +345,139 @@ START_TEST(listener_reconnects) {
 }
 END_TEST
 
+/* ---- the asynchronous claims ---- */
+
+typedef struct {
+  int n;              /* answers so far */
+  int err[4];
+  char hosts[4][64];  /* a claim's hosts, comma-joined */
+  long renewed;
+  uint64_t at;        /* when the last answer came (ms) */
+  long ticks;         /* a 10 ms timer's runs meanwhile */
+  uv_timer_t tick;
+} answers;
+
+static void claimed(int err, rd_work_item *items, size_t n, void *arg) {
+  answers *a = arg;
+  if (a->n < 4) {
+    a->err[a->n] = err;
+    for (size_t i = 0; i < n; i++) {
+      size_t l = strlen(a->hosts[a->n]);
+      snprintf(a->hosts[a->n] + l, sizeof a->hosts[0] - l, "%s%s", i ? "," : "", items[i].host);
+    }
+  }
+  a->n++;
+  a->at = rd_now_ms();
+  free(items);
+}
+
+static void renewed(int err, long count, void *arg) {
+  answers *a = arg;
+  if (a->n < 4)
+    a->err[a->n] = err;
+  a->renewed = count;
+  a->n++;
+}
+
+static void ticked(uv_timer_t *t) {
+  answers *a = t->data;
+  a->ticks++;
+  if (a->n > 0 && a->ticks > 0 && rd_now_ms() > a->at + 50)
+    uv_stop(t->loop);
+}
+
+/* Claims and a renewal asked at once are answered in order, from the loop. */
+START_TEST(async_claims_in_order) {
+  uv_loop_t loop;
+  rd_journal *a = open_j(), *b = open_j();
+  answers got;
+  woke w;
+  rd_work_listener *l = listen_begin(&loop, a, &w);
+  memset(&got, 0, sizeof got);
+  plan(b, six, 3, T0, 1, 3);
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "A", 10, 1, T0, claimed, &got), 0);
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "B", 10, 5, T0, claimed, &got), 0);
+  ck_assert_int_eq(rd_work_renew_async(l, "A", 30, T0 + 1, renewed, &got), 0);
+  ck_assert_int_eq(got.n, 0); /* never inside the call */
+  uv_timer_start(&w.timeout, gave_up, 5000, 0);
+  while (got.n < 3 && uv_run(&loop, UV_RUN_ONCE))
+    ;
+  ck_assert_int_eq(got.n, 3);
+  ck_assert_int_eq(got.err[0], 0);
+  ck_assert_str_eq(got.hosts[0], "h1");
+  ck_assert_int_eq(got.err[1], 0);
+  ck_assert_str_eq(got.hosts[1], "h2,h3");
+  ck_assert_int_eq(got.err[2], 0);
+  ck_assert_int_eq(got.renewed, 1);
+  ck_assert_int_eq(sql_int(dbpath, "SELECT expires FROM work WHERE owner = 'A'"), T0 + 31);
+  /* a call still asked at the close is answered RD_ECANCELED, once */
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "C", 10, 5, T0, claimed, &got), 0);
+  rd_work_listener_close(l);
+  ck_assert_int_eq(got.n, 4);
+  ck_assert_int_eq(got.err[3], RD_ECANCELED);
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "C", 10, 5, T0, claimed, &got), RD_ENETWORK);
+  uv_close((uv_handle_t *)&w.timeout, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(got.n, 4);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  rd_journal_close(a);
+  rd_journal_close(b);
+}
+END_TEST
+
+/* The work connection's server stops answering (its backend SIGSTOPped):
+ * the loop runs on -- a 10 ms timer keeps ticking -- and the claim is
+ * answered RD_ETIMEDOUT after its bound; the next check connects again and
+ * claims go on. */
+START_TEST(async_claim_never_blocks_the_loop) {
+  uv_loop_t loop;
+  rd_journal *a = open_j(), *b = open_j();
+  answers got;
+  woke w;
+  rd_work_listener *l = listen_begin(&loop, a, &w);
+  memset(&got, 0, sizeof got);
+  plan(b, six, 2, T0, 1, 2);
+  long long pid = sql_int(dbpath, "SELECT pid FROM pg_stat_activity WHERE query ="
+                                  " 'LISTEN renewd_work'");
+  ck_assert_int_gt(pid, 0);
+  ck_assert_int_eq(kill((pid_t)pid, SIGSTOP), 0);
+  uint64_t t0 = rd_now_ms();
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "A", 10, 1, T0, claimed, &got), 0);
+  uv_timer_init(&loop, &got.tick);
+  got.tick.data = &got;
+  uv_timer_start(&got.tick, ticked, 10, 10);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  kill((pid_t)pid, SIGCONT);
+  ck_assert_int_eq(got.n, 1);
+  ck_assert_int_eq(got.err[0], RD_ETIMEDOUT);
+  ck_assert_msg(got.at - t0 >= 2900 && got.at - t0 < 4500, "answered after %llu ms",
+                (unsigned long long)(got.at - t0));
+  ck_assert_msg(got.ticks >= 150, "the loop ran its timer %ld times in %llu ms", got.ticks,
+                (unsigned long long)(got.at - t0));
+  fprintf(stderr, "async claim on a stopped backend: RD_ETIMEDOUT after %llu ms, the loop's "
+                  "10 ms timer ran %ld times meanwhile\n",
+          (unsigned long long)(got.at - t0), got.ticks);
+  /* resumed, the backend ran the claim it had been sent, for nobody to
+   * hear: the item is A's until its claim expires (at T0 + 10) */
+  ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM work WHERE state = 'claimed'"
+                                   " AND owner = 'A' AND expires = " "2000010"),
+                   1);
+  /* the poll of the dropped connection closes, then check connects again */
+  int rc;
+  for (int i = 0; i < 20 && (rc = rd_work_listener_check(l)) == -1; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(rc, 0);
+  got.n = 0;
+  got.hosts[0][0] = '\0';
+  ck_assert_int_eq(rd_work_claim_async(l, "rb", "A", 10, 5, T0 + 10, claimed, &got), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(got.err[0], 0);
+  ck_assert_str_eq(got.hosts[0], "h1,h2");
+  uv_close((uv_handle_t *)&got.tick, NULL);
+  listen_end(&loop, l, &w, a, b);
+}
+END_TEST
+
 static Suite *suite(int pg) {
   Suite *s = suite_create(pg ? "journal_work (postgresql)" : "journal_work (sqlite)");
   TCase *tc = tcase_create("core");
@@ -359,6 +492,8 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, stopped_backend_bounded);
     tcase_add_test(tc, notify_wakes_listener);
     tcase_add_test(tc, listener_reconnects);
+    tcase_add_test(tc, async_claims_in_order);
+    tcase_add_test(tc, async_claim_never_blocks_the_loop);
   }
   suite_add_tcase(s, tc);
   return s;
