@@ -188,32 +188,16 @@ static void adopt_next(rd_serve_rb *r) {
   fflush(r->sv->o.log);
 }
 
-static void start_scan(rd_serve_rb *r) {
+/* The engine of r's scan (divided: on the hosts claimed). */
+static void run_engine(rd_serve_rb *r) {
   rd_serve *sv = r->sv;
-  time_t now = time(NULL);
-  adopt_next(r);
-  int whatif = !sv->journal ||
-               !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
-  rd_engine_opts eo = {.whatif = whatif, .out = sv->devnull,
-                       .max_parallel = sv->o.max_parallel, .verbose = sv->o.verbose};
+  rd_engine_opts eo = {.whatif = r->scan_whatif, .out = sv->devnull,
+                       .max_parallel = sv->o.max_parallel, .verbose = sv->o.verbose,
+                       .hosts = r->nitems ? r->item_hosts : NULL};
   rd_engine *e = NULL;
   char why[128];
   int rc;
-  r->queued = 0;
-  if (!uv_is_active((uv_handle_t *)&r->timer))
-    r->next_scan = 0;
-  r->scan_whatif = whatif;
-  r->scan_started = now;
-  sv->running = r;
-  if (sv->divided && !whatif) {
-    /* divided: the hosts this instance claimed, or nothing to do */
-    if (rd_serve_work_claim(r) <= 0) {
-      scan_ended(r);
-      return;
-    }
-    eo.hosts = r->item_hosts;
-  }
-  if ((rc = rd_engine_new(sv->loop, sv->reg, whatif ? NULL : sv->journal, &eo, &e)) ||
+  if ((rc = rd_engine_new(sv->loop, sv->reg, r->scan_whatif ? NULL : sv->journal, &eo, &e)) ||
       (rc = rd_engine_add_runbook(e, r->rb)) || (rc = rd_engine_start(e, scan_done, r))) {
     snprintf(why, sizeof why, "cannot start the engine: %s", rd_strerror(rc));
     log_failed(r, why);
@@ -227,9 +211,39 @@ static void start_scan(rd_serve_rb *r) {
   r->engine = e;
 }
 
+static void start_scan(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  time_t now = time(NULL);
+  adopt_next(r);
+  int whatif = !sv->journal ||
+               !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
+  r->queued = 0;
+  if (!uv_is_active((uv_handle_t *)&r->timer))
+    r->next_scan = 0;
+  r->scan_whatif = whatif;
+  r->scan_started = now;
+  sv->running = r;
+  if (sv->divided && !whatif) {
+    /* divided: the hosts this instance claims (rd_serve_claimed follows) */
+    if (rd_serve_work_claim(r) < 0)
+      scan_ended(r);
+    return;
+  }
+  run_engine(r);
+}
+
+void rd_serve_claimed(rd_serve_rb *r) {
+  if (!r->nitems || r->sv->stopping) {
+    rd_serve_work_finish(r, NULL); /* (stopping: back to the queue) */
+    scan_ended(r);
+    return;
+  }
+  run_engine(r);
+}
+
 void rd_serve_wake(rd_serve_rb *r) {
   rd_serve *sv = r->sv;
-  if (sv->stopping || r->engine || r->queued)
+  if (sv->stopping || r->engine || r->queued || sv->running == r)
     return;
   if (sv->running) {
     r->queued = 1;

@@ -112,19 +112,26 @@ int rd_serve_reload(rd_serve *sv);
 
 /* scan.c: a round of r now, or after the running scan (work.c's wake-ups). */
 void rd_serve_wake(rd_serve_rb *r);
+/* scan.c: r's claim is answered (r->items): the engine on them, or the
+ * scan's end when nothing was claimed. */
+void rd_serve_claimed(rd_serve_rb *r);
 
 /* work.c: divided scans on a PostgreSQL journal (store/work.h,
  * docs/SCALING.md). A renewing scan of a runbook is then a series of
  * rounds: each plans the runbook's scan when this instance is the one to
- * (rd_work_plan), claims a few hosts (the runbook's max_parallel), runs the
- * engine on them alone and ends their claims; the scan ends when a round
- * claims nothing. A timer renews the claims every third of their TTL and,
- * when idle, looks for work (an expired claim of a dead instance); a
+ * (rd_work_plan), claims a few hosts (the runbook's max_parallel) on the
+ * work connection without blocking the loop, runs the engine on them alone
+ * and ends their claims; the scan ends when a round claims nothing. A
+ * timer renews the claims every third of their TTL (asynchronously too)
+ * and, when idle, looks for work (an expired claim of a dead instance); a
  * NOTIFY wakes the runbook it names. */
 /* After rd_serve_init: divide when the journal can (0, or RD_E*). */
 int rd_serve_work_init(rd_serve *sv);
-/* The round's claims: 0 when it claimed nothing (r->items empty), > 0 the
- * number claimed (r->item_hosts set), < 0 an error (logged). */
+/* The round's plan (on the journal's connection, when due) and claim: on
+ * the work connection, asynchronously, or when that is down on the
+ * journal's; then r->items, r->item_hosts are set and rd_serve_claimed(r)
+ * runs (from the loop, or before this returns). 0, or < 0 (logged) when
+ * nothing was asked and rd_serve_claimed will not run. */
 int rd_serve_work_claim(rd_serve_rb *r);
 /* End the round's claims: done, or back to the queue for a job that
  * ended BUSY (a little later) or, without a report, never ran (at once). */

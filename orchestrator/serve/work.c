@@ -34,17 +34,26 @@ static void on_notify(const char *runbook, void *arg) {
       rd_serve_wake(&sv->rbs[i]);
 }
 
+static void renewed(int err, long count, void *arg) {
+  rd_serve *sv = arg;
+  (void)count;
+  if (err < 0 && err != RD_ECANCELED)
+    fprintf(sv->o.log, "renewd serve: journal: claims' heartbeat: %s\n", rd_strerror(err));
+}
+
 /* Every third of the TTL: the claims' heartbeat; idle, a look for work (a
  * plan that fell due, an expired claim of a dead instance); a lost
  * listener listens again. */
 static void tick(uv_timer_t *t) {
   rd_serve *sv = t->data;
   time_t now = time(NULL);
-  long renewed = 0;
+  long count = 0;
   int held = 0;
   for (size_t i = 0; i < sv->nrbs; i++)
     held |= sv->rbs[i].nitems > 0;
-  if (held && rd_work_renew(sv->journal, sv->owner, sv->work_ttl, now, &renewed) < 0)
+  if (held && !(sv->listener && rd_work_renew_async(sv->listener, sv->owner, sv->work_ttl, now,
+                                                     renewed, sv) == 0) &&
+      rd_work_renew(sv->journal, sv->owner, sv->work_ttl, now, &count) < 0)
     fprintf(sv->o.log, "renewd serve: journal: claims' heartbeat: %s\n",
             rd_journal_errmsg(sv->journal));
   if (sv->listener)
@@ -117,42 +126,71 @@ static void plan(rd_serve_rb *r, time_t now) {
   }
 }
 
-int rd_serve_work_claim(rd_serve_rb *r) {
+/* The answer of r's claim: r->items, logged. */
+static void take(rd_serve_rb *r, int err, rd_work_item *items, size_t n) {
   rd_serve *sv = r->sv;
-  time_t now = time(NULL);
-  int max = r->rb->schedule.max_parallel > 0 ? r->rb->schedule.max_parallel : 16;
   FILE *f = sv->o.log;
-  int err;
-  plan(r, now);
-  if ((err = rd_work_claim(sv->journal, r->rb->name, sv->owner, sv->work_ttl, max, now,
-                           &r->items, &r->nitems)) < 0) {
-    log_line(r, "", rd_journal_errmsg(sv->journal));
-    return err;
+  r->items = items;
+  r->nitems = n;
+  if (err < 0 && err != RD_ECANCELED) {
+    char why[160];
+    snprintf(why, sizeof why, "work claim: %s", rd_strerror(err));
+    log_line(r, "", err == RD_ETIMEDOUT ? "work claim: the database did not answer in time"
+                                        : why);
   }
-  if (!r->nitems)
-    return 0;
-  if (!(r->item_hosts = calloc(r->nitems + 1, sizeof *r->item_hosts))) {
+  if (!n)
+    return;
+  if (!(r->item_hosts = calloc(n + 1, sizeof *r->item_hosts))) {
     rd_serve_work_finish(r, NULL);
-    return RD_ENOMEM;
+    return;
   }
   rd_serve_log_head(f, r);
-  fprintf(f, "claimed %zu host(s):", r->nitems);
-  for (size_t i = 0; i < r->nitems; i++) {
-    r->item_hosts[i] = r->items[i].host;
+  fprintf(f, "claimed %zu host(s):", n);
+  for (size_t i = 0; i < n; i++) {
+    r->item_hosts[i] = items[i].host;
     fputc(' ', f);
-    rd_serve_put_esc(f, r->items[i].host);
-    fprintf(f, " (epoch %lld", (long long)r->items[i].epoch);
-    if (r->items[i].takeover) {
+    rd_serve_put_esc(f, items[i].host);
+    fprintf(f, " (epoch %lld", (long long)items[i].epoch);
+    if (items[i].takeover) {
       fputs(", taken over from ", f);
-      rd_serve_put_esc(f, r->items[i].previous);
+      rd_serve_put_esc(f, items[i].previous);
       r->takeovers_total++;
     }
     fputc(')', f);
   }
   fputc('\n', f);
   fflush(f);
-  r->claimed_total += (long)r->nitems;
-  return (int)r->nitems;
+  r->claimed_total += (long)n;
+}
+
+static void claimed(int err, rd_work_item *items, size_t n, void *arg) {
+  rd_serve_rb *r = arg;
+  take(r, err, items, n);
+  rd_serve_claimed(r);
+}
+
+int rd_serve_work_claim(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  time_t now = time(NULL);
+  int max = r->rb->schedule.max_parallel > 0 ? r->rb->schedule.max_parallel : 16;
+  rd_work_item *items = NULL;
+  size_t n = 0;
+  int err;
+  plan(r, now);
+  if (sv->listener &&
+      rd_work_claim_async(sv->listener, r->rb->name, sv->owner, sv->work_ttl, max, now,
+                          claimed, r) == 0)
+    return 0;
+  /* the work connection is down (the tick opens it again): this claim
+   * blocks, bounded, on the journal's */
+  if ((err = rd_work_claim(sv->journal, r->rb->name, sv->owner, sv->work_ttl, max, now, &items,
+                           &n)) < 0) {
+    log_line(r, "", rd_journal_errmsg(sv->journal));
+    return err;
+  }
+  take(r, 0, items, n);
+  rd_serve_claimed(r);
+  return 0;
 }
 
 /* How the engine's report says host's job ended ("" when it is not there). */

@@ -1,8 +1,9 @@
 /* test_serve_divided.c — `renewd serve` on a PostgreSQL journal divides a
  * runbook's scan (serve/work.c, docs/SCALING.md "Divided scans"): two
  * schedulers on one loop, each with its own journal connection, scan one
- * runbook of six hosts once; one plans, both claim, every host is probed
- * and renewed once; /status lists the leases and claims, /metrics the
+ * runbook of six hosts once (one claiming on its work connection, the
+ * other, without one, on its journal's); one plans, both claim, every host
+ * is probed and renewed once; /status lists the leases and claims, /metrics the
  * claims. On SQLite nothing is divided and /status lists the host leases
  * held. Test step kinds (engine_fixture.h): no remote I/O. */
 #include <uv.h>
@@ -117,6 +118,11 @@ START_TEST(two_instances_divide_one_scan) {
   rd_serve_start(&a.sv);
   rd_serve_start(&b.sv);
   ck_assert_int_eq(a.sv.divided, 1);
+  ck_assert_ptr_nonnull(a.sv.listener);
+  /* b without its work connection: it claims on the journal's (blocking,
+   * bounded), a on its work connection (asynchronous) */
+  rd_work_listener_close(b.sv.listener);
+  b.sv.listener = NULL;
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(stopped, 2);
   /* one plan; the six hosts claimed once each, by both instances */
