@@ -19,6 +19,14 @@ static void log_line(const rd_serve_rb *r, const char *what, const char *detail)
   fflush(f);
 }
 
+/* "renewd serve: journal: WHAT: DETAIL" (escaped) on the log. */
+static void log_journal(rd_serve *sv, const char *what, const char *detail) {
+  fprintf(sv->o.log, "renewd serve: journal: %s: ", what);
+  rd_serve_put_esc(sv->o.log, detail);
+  fputc('\n', sv->o.log);
+  fflush(sv->o.log);
+}
+
 /* The runbook's renewing scan may run now (its window is open). */
 static int renewing(const rd_serve_rb *r, time_t now) {
   return rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
@@ -34,11 +42,19 @@ static void on_notify(const char *runbook, void *arg) {
       rd_serve_wake(&sv->rbs[i]);
 }
 
+/* Open the work connection (claims and heartbeat there, NOTIFY). */
+static void listen_again(rd_serve *sv) {
+  if (rd_work_listen(sv->loop, sv->journal, on_notify, sv, &sv->listener) < 0)
+    log_journal(sv, "work connection (claims on the journal's, no wake-ups, work looked for "
+                    "at each tick)",
+                rd_journal_errmsg(sv->journal));
+}
+
 static void renewed(int err, long count, void *arg) {
   rd_serve *sv = arg;
   (void)count;
   if (err < 0 && err != RD_ECANCELED)
-    fprintf(sv->o.log, "renewd serve: journal: claims' heartbeat: %s\n", rd_strerror(err));
+    log_journal(sv, "claims' heartbeat", rd_strerror(err));
 }
 
 /* Every third of the TTL: the claims' heartbeat; idle, a look for work (a
@@ -54,10 +70,11 @@ static void tick(uv_timer_t *t) {
   if (held && !(sv->listener && rd_work_renew_async(sv->listener, sv->owner, sv->work_ttl, now,
                                                      renewed, sv) == 0) &&
       rd_work_renew(sv->journal, sv->owner, sv->work_ttl, now, &count) < 0)
-    fprintf(sv->o.log, "renewd serve: journal: claims' heartbeat: %s\n",
-            rd_journal_errmsg(sv->journal));
+    log_journal(sv, "claims' heartbeat", rd_journal_errmsg(sv->journal));
   if (sv->listener)
     rd_work_listener_check(sv->listener);
+  else
+    listen_again(sv);
   if (sv->o.once)
     return;
   for (size_t i = 0; i < sv->nrbs; i++)
@@ -70,7 +87,6 @@ static void timer_closed(uv_handle_t *h) { rd_serve_closed_one(h->data); }
 int rd_serve_work_init(rd_serve *sv) {
   rd_lease_owner me;
   uint64_t every;
-  int err;
   if (!rd_work_supported(sv->journal))
     return 0;
   rd_lease_owner_self(&me);
@@ -84,10 +100,7 @@ int rd_serve_work_init(rd_serve *sv) {
   sv->timers_open++;
   uv_timer_start(&sv->work_timer, tick, every, every);
   sv->divided = 1;
-  if ((err = rd_work_listen(sv->loop, sv->journal, on_notify, sv, &sv->listener)) < 0)
-    fprintf(sv->o.log,
-            "renewd serve: journal: %s (no wake-ups: work is looked for every %d s)\n",
-            rd_journal_errmsg(sv->journal), sv->work_ttl / 3);
+  listen_again(sv);
   return 0;
 }
 
