@@ -345,6 +345,41 @@ START_TEST(listener_reconnects) {
 }
 END_TEST
 
+/* A host's lease released: the items of that host given back for later
+ * (their job found it busy) are claimable at once, and the instances are
+ * woken; other hosts' items keep waiting. */
+START_TEST(lease_release_readies_busy_items) {
+  uv_loop_t loop;
+  rd_journal *a = open_j(), *b = open_j();
+  rd_lease_owner o = {.node = "elsewhere", .pid = 7, .start = 9};
+  rd_lease_req lr = {.host = "h1", .owner = &o, .what = "another runbook", .ttl_s = 60};
+  rd_work_item it[2];
+  int64_t epoch = 0;
+  char got[64];
+  woke w;
+  rd_work_listener *l = listen_begin(&loop, a, &w);
+  plan(b, six, 2, T0, 1, 2);
+  ck_assert_int_eq(claim(b, "B", 1, T0, got, sizeof got, &it[0]), 1);
+  ck_assert_int_eq(claim(b, "B", 1, T0, got, sizeof got, &it[1]), 1);
+  ck_assert_int_eq(rd_journal_lease_claim(b, &lr, &epoch, NULL), 0);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(rd_work_finish(b, "rb", &it[i], "B", 300, T0), 0);
+  uv_timer_start(&w.timeout, gave_up, 300, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(w.n, 1); /* the plan's */
+  ck_assert_int_eq(rd_journal_lease_release(b, &lr, epoch), 0);
+  uv_timer_start(&w.timeout, gave_up, 5000, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(w.n, 2);
+  ck_assert_str_eq(w.got[1], "rb");
+  ck_assert_int_eq(claim(b, "A", 5, T0 + 1, got, sizeof got, NULL), 1);
+  ck_assert_str_eq(got, "h1");
+  ck_assert_int_eq(claim(b, "A", 5, T0 + 5, got, sizeof got, NULL), 0); /* h2 waits */
+  ck_assert_int_eq(sql_int(dbpath, "SELECT ready_at FROM work WHERE host = 'h2'"), T0 + 300);
+  listen_end(&loop, l, &w, a, b);
+}
+END_TEST
+
 /* ---- the asynchronous claims ---- */
 
 typedef struct {
@@ -482,6 +517,7 @@ static Suite *suite(int pg) {
   Suite *s = suite_create(pg ? "journal_work (postgresql)" : "journal_work (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60); /* two tests wait out a 3 s bound */
   if (!pg) {
     tcase_add_test(tc, sqlite_refuses);
   } else {
@@ -492,6 +528,7 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, stopped_backend_bounded);
     tcase_add_test(tc, notify_wakes_listener);
     tcase_add_test(tc, listener_reconnects);
+    tcase_add_test(tc, lease_release_readies_busy_items);
     tcase_add_test(tc, async_claims_in_order);
     tcase_add_test(tc, async_claim_never_blocks_the_loop);
   }

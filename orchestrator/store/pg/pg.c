@@ -575,4 +575,5 @@ const jn_driver jn_pg_driver = {
     .dberr = pg_dberr,
     .begin = pg_begin,
     .in_tx = pg_in_tx,
+    .lease_released = jn_pg_lease_released,
 };

@@ -67,6 +67,11 @@ typedef struct jn_pg_call {
 int jn_pg_claim_call(jn_pg_call *c, const char *runbook, const char *owner, int ttl_s, int max,
                      time_t now);
 int jn_pg_renew_call(jn_pg_call *c, const char *owner, int ttl_s, time_t now);
+/* The jn_driver hook: host's lease was released; the items of host given
+ * back for later (its job found it busy) are claimable at once, and their
+ * runbooks' instances woken. Nothing before this connection used the work
+ * queue. */
+void jn_pg_lease_released(rd_journal *j, const char *host);
 /* A claim's rows as items (*items: free()); 0 or RD_ENOMEM. */
 int jn_pg_claim_rows(const PGresult *res, rd_work_item **items, size_t *n);
 

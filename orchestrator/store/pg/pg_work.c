@@ -311,6 +311,18 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
   return 0;
 }
 
+void jn_pg_lease_released(rd_journal *j, const char *host) {
+  const char *v[1] = {host};
+  pg_db *d = j->db;
+  if (!d->work_ready || d->tx)
+    return;
+  run(j, "work wake-up",
+      "WITH u AS (UPDATE work SET ready_at = 0 WHERE host = $1 AND state = 'queued'"
+      " AND ready_at > 0 RETURNING runbook)"
+      " SELECT pg_notify('renewd_work', runbook) FROM (SELECT DISTINCT runbook FROM u) x",
+      1, v);
+}
+
 int rd_work_claims(rd_journal *j, rd_work_visit fn, void *arg) {
   PGresult *res;
   int err;
