@@ -37,6 +37,10 @@ typedef struct rd_engine_stats {
   int targets, due, renewed, failed, rolled_back, needs_operator, pending, skipped;
 } rd_engine_stats;
 
+/* The host leases' TTL in seconds: $RENEWD_LEASE_TTL (3 to 86400), else
+ * RD_LEASE_TTL_S (core/lease.c); serve's work claims last as long. */
+int rd_lease_ttl(void);
+
 int rd_engine_new(uv_loop_t *loop, rd_registry *reg, rd_journal *journal,
                   const rd_engine_opts *opts, rd_engine **out);
 /* Queue every (filtered) target of the runbook. The runbook must outlive the

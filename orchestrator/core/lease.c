@@ -21,7 +21,7 @@
 #include "core/engine_int.h"
 
 /* $RENEWD_LEASE_TTL (seconds, 3 to 86400), else RD_LEASE_TTL_S. */
-static int lease_ttl(void) {
+int rd_lease_ttl(void) {
   const char *v = getenv("RENEWD_LEASE_TTL");
   char *end;
   long n;
@@ -224,5 +224,5 @@ int rd_lease_lost(rd_job *j) {
 void rd_lease_init(rd_engine *e) {
   rd_lease_owner_self(&e->lease_owner);
   e->lease_t0 = time(NULL);
-  e->lease_ttl = lease_ttl();
+  e->lease_ttl = rd_lease_ttl();
 }

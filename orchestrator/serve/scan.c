@@ -41,6 +41,9 @@ static void log_head(FILE *f, const rd_serve_rb *r) {
   fputs(": ", f);
 }
 
+void rd_serve_log_head(FILE *f, const rd_serve_rb *r) { log_head(f, r); }
+void rd_serve_put_esc(FILE *f, const char *s) { put_esc(f, s); }
+
 static void log_failed(const rd_serve_rb *r, const char *why) {
   FILE *f = r->sv->o.log;
   log_head(f, r);
@@ -87,6 +90,11 @@ static void maybe_stopped(rd_serve *sv) {
   fn(sv, sv->stopped_arg);
 }
 
+void rd_serve_closed_one(rd_serve *sv) {
+  sv->timers_open--;
+  maybe_stopped(sv);
+}
+
 static void start_scan(rd_serve_rb *r);
 
 static void digest_sent(void *arg) {
@@ -105,7 +113,8 @@ static void scan_ended(rd_serve_rb *r) {
     maybe_stopped(sv);
     return;
   }
-  if (!sv->o.once)
+  /* (a divided round a wake-up started leaves the runbook's timer armed) */
+  if (!sv->o.once && !uv_is_active((uv_handle_t *)&r->timer))
     schedule_next(r, 0);
   /* a waiting runbook, starting after r so that none waits forever */
   size_t at = (size_t)(r - sv->rbs);
@@ -142,10 +151,19 @@ static void scan_done(rd_engine *e, int code, const rd_engine_stats *st, void *a
   else if (code == RD_EXIT_RENEWED && sv->exit_code == RD_EXIT_OK)
     sv->exit_code = RD_EXIT_RENEWED;
   log_scan(r, st, report);
+  if (r->nitems)
+    rd_serve_work_finish(r, report);
   rd_engine_free(e);
   r->engine = NULL;
   if (rd_serve_digest(r, digest_sent, sv) == 0)
     sv->mailing++;
+  if (r->last.targets && sv->divided && !r->scan_whatif) {
+    /* a divided round: the next one, until a round claims nothing */
+    if (!sv->stopping) {
+      start_scan(r);
+      return;
+    }
+  }
   scan_ended(r);
 }
 
@@ -170,33 +188,68 @@ static void adopt_next(rd_serve_rb *r) {
   fflush(r->sv->o.log);
 }
 
-static void start_scan(rd_serve_rb *r) {
+/* The engine of r's scan (divided: on the hosts claimed). */
+static void run_engine(rd_serve_rb *r) {
   rd_serve *sv = r->sv;
-  time_t now = time(NULL);
-  adopt_next(r);
-  int whatif = !sv->journal ||
-               !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
-  rd_engine_opts eo = {.whatif = whatif, .out = sv->devnull,
-                       .max_parallel = sv->o.max_parallel, .verbose = sv->o.verbose};
+  rd_engine_opts eo = {.whatif = r->scan_whatif, .out = sv->devnull,
+                       .max_parallel = sv->o.max_parallel, .verbose = sv->o.verbose,
+                       .hosts = r->nitems ? r->item_hosts : NULL};
   rd_engine *e = NULL;
   char why[128];
   int rc;
-  r->queued = 0;
-  r->next_scan = 0;
-  r->scan_whatif = whatif;
-  r->scan_started = now;
-  sv->running = r;
-  if ((rc = rd_engine_new(sv->loop, sv->reg, whatif ? NULL : sv->journal, &eo, &e)) ||
+  if ((rc = rd_engine_new(sv->loop, sv->reg, r->scan_whatif ? NULL : sv->journal, &eo, &e)) ||
       (rc = rd_engine_add_runbook(e, r->rb)) || (rc = rd_engine_start(e, scan_done, r))) {
     snprintf(why, sizeof why, "cannot start the engine: %s", rd_strerror(rc));
     log_failed(r, why);
     rd_engine_free(e);
+    rd_serve_work_finish(r, NULL); /* claimed for nothing: back to the queue */
     if (sv->o.once)
       sv->exit_code = RD_EXIT_FAILED;
     scan_ended(r);
     return;
   }
   r->engine = e;
+}
+
+static void start_scan(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  time_t now = time(NULL);
+  adopt_next(r);
+  int whatif = !sv->journal ||
+               !rd_window_is_open(&r->rb->schedule.win, now, rd_local_offset(now));
+  r->queued = 0;
+  if (!uv_is_active((uv_handle_t *)&r->timer))
+    r->next_scan = 0;
+  r->scan_whatif = whatif;
+  r->scan_started = now;
+  sv->running = r;
+  if (sv->divided && !whatif) {
+    /* divided: the hosts this instance claims (rd_serve_claimed follows) */
+    if (rd_serve_work_claim(r) < 0)
+      scan_ended(r);
+    return;
+  }
+  run_engine(r);
+}
+
+void rd_serve_claimed(rd_serve_rb *r) {
+  if (!r->nitems || r->sv->stopping) {
+    rd_serve_work_finish(r, NULL); /* (stopping: back to the queue) */
+    scan_ended(r);
+    return;
+  }
+  run_engine(r);
+}
+
+void rd_serve_wake(rd_serve_rb *r) {
+  rd_serve *sv = r->sv;
+  if (sv->stopping || r->engine || r->queued || sv->running == r)
+    return;
+  if (sv->running) {
+    r->queued = 1;
+    return;
+  }
+  start_scan(r);
 }
 
 static void timer_fired(uv_timer_t *t) {
@@ -273,6 +326,9 @@ static int seed_expiry(const rd_inventory_row *row, void *arg) {
 }
 
 void rd_serve_start(rd_serve *sv) {
+  if (sv->journal && rd_serve_work_init(sv))
+    fprintf(stderr, "renewd serve: cannot divide the scans (no timer): every instance "
+                    "scans every host\n");
   if (sv->journal && rd_journal_inventory_latest(sv->journal, seed_expiry, sv))
     fprintf(stderr, "renewd serve: journal: %s (expiry known after the first scan)\n",
             rd_journal_errmsg(sv->journal));
@@ -290,6 +346,7 @@ void rd_serve_stop(rd_serve *sv) {
   if (sv->stopping)
     return;
   sv->stopping = 1;
+  rd_serve_work_stop(sv);
   for (size_t i = 0; i < sv->nrbs; i++) {
     sv->rbs[i].queued = 0;
     sv->rbs[i].next_scan = 0;
@@ -375,6 +432,8 @@ void rd_serve_free(rd_serve *sv) {
     rd_runbook_free(sv->rbs[i].next);
     rd_runbook_free(sv->rbs[i].owned);
     free(sv->rbs[i].reload_error);
+    free(sv->rbs[i].items);
+    free(sv->rbs[i].item_hosts);
   }
   free(sv->rbs);
   if (sv->devnull)

@@ -54,6 +54,10 @@ typedef struct rd_serve_rb {
   int reload_refused;  /* the last reload found the file broken */
   char *reload_error;  /* then its first problem: "file:line:column: msg" */
   time_t reloaded;     /* when the version in use replaced another, 0: never */
+  struct rd_work_item *items; /* divided scans: the hosts this round claimed */
+  size_t nitems;
+  const char **item_hosts;    /* their names, NULL-terminated: the engine's filter */
+  long claimed_total, takeovers_total;
 } rd_serve_rb;
 
 typedef void (*rd_serve_stopped_fn)(rd_serve *sv, void *arg);
@@ -79,6 +83,13 @@ struct rd_serve {
   int stopping, exit_code; /* exit_code: with once, as `renewd run` */
   rd_serve_stopped_fn stopped;
   void *stopped_arg;
+  /* divided scans (work.c): on a PostgreSQL journal */
+  int divided;
+  char owner[320];     /* this instance: rd_lease_owner_id */
+  int work_ttl;        /* seconds a claim lasts without a heartbeat */
+  uv_timer_t work_timer; /* the claims' heartbeat and the poll for work */
+  int work_timer_on;
+  struct rd_work_listener *listener; /* NOTIFY renewd_work, or NULL */
 };
 
 /* rbs: n loaded runbooks, owned by the caller and outliving sv (the ones a
@@ -99,6 +110,41 @@ void rd_serve_free(rd_serve *sv);
  * Returns how many were refused. Does nothing once stopping. */
 int rd_serve_reload(rd_serve *sv);
 
+/* scan.c: a round of r now, or after the running scan (work.c's wake-ups). */
+void rd_serve_wake(rd_serve_rb *r);
+/* scan.c: r's claim is answered (r->items): the engine on them, or the
+ * scan's end when nothing was claimed. */
+void rd_serve_claimed(rd_serve_rb *r);
+
+/* work.c: divided scans on a PostgreSQL journal (store/work.h,
+ * docs/SCALING.md). A renewing scan of a runbook is then a series of
+ * rounds: each plans the runbook's scan when this instance is the one to
+ * (rd_work_plan), claims a few hosts (the runbook's max_parallel) on the
+ * work connection without blocking the loop, runs the engine on them alone
+ * and ends their claims; the scan ends when a round claims nothing. A
+ * timer renews the claims every third of their TTL (asynchronously too)
+ * and, when idle, looks for work (an expired claim of a dead instance); a
+ * NOTIFY wakes the runbook it names. */
+/* After rd_serve_init: divide when the journal can (0, or RD_E*). */
+int rd_serve_work_init(rd_serve *sv);
+/* The round's plan (on the journal's connection, when due) and claim: on
+ * the work connection, asynchronously, or when that is down on the
+ * journal's; then r->items, r->item_hosts are set and rd_serve_claimed(r)
+ * runs (from the loop, or before this returns). 0, or < 0 (logged) when
+ * nothing was asked and rd_serve_claimed will not run. */
+int rd_serve_work_claim(rd_serve_rb *r);
+/* End the round's claims: done, or back to the queue for a job that
+ * ended BUSY (a little later) or, without a report, never ran (at once). */
+void rd_serve_work_finish(rd_serve_rb *r, const json_t *report);
+/* Stop the timer and the listener (the timer's close is counted in
+ * sv->timers_open, its callback calls rd_serve_closed_one). */
+void rd_serve_work_stop(rd_serve *sv);
+/* scan.c: a handle counted in sv->timers_open closed (stopped() may run). */
+void rd_serve_closed_one(rd_serve *sv);
+/* The log line head "TIME serve: runbook NAME: " and escaped text (scan.c). */
+void rd_serve_log_head(FILE *f, const rd_serve_rb *r);
+void rd_serve_put_esc(FILE *f, const char *s);
+
 /* digest.c: the runbook's daily digest when it is due (notify.email.digest,
  * once a day, after a scan): 0 when a mail is on its way (done(arg)
  * runs once, from the loop, when it is over), else nothing was sent. */
@@ -111,6 +157,14 @@ char *rd_serve_metrics(const rd_serve *sv);
 void rd_serve_lease_metrics(FILE *f, rd_journal *journal);
 /* /status: {"now", "runbooks": [...], "jobs": {...}, "fleet": {...}}. */
 json_t *rd_serve_status(const rd_serve *sv, time_t now);
+/* lease_status.c: /status's "leases": this instance's owner id, the held
+ * host leases and (divided scans) the work claims, each with its owner,
+ * epoch, expiry, "expired" and "here"; null without a journal. */
+json_t *rd_serve_lease_status(const rd_serve *sv, time_t now);
+/* The divided scans' figures in /metrics (nothing when not divided). */
+void rd_serve_work_metrics(FILE *f, const rd_serve *sv);
+/* status.c: o[key] = t (seconds) and o[key_utc] its ISO form; null for 0. */
+void rd_serve_put_time(json_t *o, const char *key, time_t t);
 /* The listener's route: /metrics, /healthz, /status. */
 struct rd_listener_reply;
 void rd_serve_route(const char *path, struct rd_listener_reply *res, void *arg);

@@ -116,6 +116,7 @@ char *rd_serve_metrics(const rd_serve *sv) {
   certificate_metrics(f, sv);
   rd_metrics_write(f);
   rd_serve_lease_metrics(f, sv->journal);
+  rd_serve_work_metrics(f, sv);
   if (fclose(f)) {
     free(buf);
     return NULL;
@@ -138,6 +139,8 @@ static void put_time(json_t *o, const char *key, time_t t) {
   json_object_set_new(o, key, json_integer((json_int_t)t));
   json_object_set_new(o, k, json_string(when));
 }
+
+void rd_serve_put_time(json_t *o, const char *key, time_t t) { put_time(o, key, t); }
 
 static json_t *runbook_status(const rd_serve_rb *r, time_t now) {
   const rd_engine_stats *s = &r->last;
@@ -230,6 +233,7 @@ json_t *rd_serve_status(const rd_serve *sv, time_t now) {
   json_object_set_new(o, "runbooks", rbs);
   json_object_set_new(o, "jobs", jobs_status(sv->journal));
   json_object_set_new(o, "fleet", fleet_status(sv, now));
+  json_object_set_new(o, "leases", rd_serve_lease_status(sv, now));
   return o;
 }
 

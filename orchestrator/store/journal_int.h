@@ -129,6 +129,9 @@ typedef struct jn_driver {
   int (*dberr)(rd_journal *j, int rc, const char *what);
   int (*begin)(rd_journal *j);           /* open a write transaction: native rc */
   int (*in_tx)(rd_journal *j);
+  /* After host's lease was released (NULL: nothing; errors ignored):
+   * PostgreSQL readies the work items waiting for it (pg_work.c). */
+  void (*lease_released)(rd_journal *j, const char *host);
 } jn_driver;
 
 extern const jn_driver jn_sqlite_driver; /* store/sqlite/sqlite.c */

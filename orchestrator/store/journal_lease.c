@@ -231,7 +231,10 @@ int rd_journal_lease_renew(rd_journal *j, const rd_lease_req *r, int64_t epoch) 
 }
 
 int rd_journal_lease_release(rd_journal *j, const rd_lease_req *r, int64_t epoch) {
-  return lease_update(j, S_LEASE_FREE, r, epoch, "lease release");
+  int err = lease_update(j, S_LEASE_FREE, r, epoch, "lease release");
+  if (!err && j->drv->lease_released)
+    j->drv->lease_released(j, r->host); /* the backend may wake who waits for it */
+  return err;
 }
 
 int jn_lease_fenced(rd_journal *j, const rd_lease_fence *f) {

@@ -21,20 +21,22 @@
  * $RENEWD_JOURNAL_PASSWORD_FILE or $RENEWD_JOURNAL_PASSWORD, read by
  * config/secret.c, handed to libpq and wiped; or from libpq's own sources
  * (~/.pgpass, peer authentication). */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "base/util.h"
 #include "config/secret.h"
 #include "store/pg/pg_int.h"
 
 #define TEXTOID 25
 #define INT8OID 20
 #define FLOAT8OID 701
-/* "rdJ1", as the SQLite journal's application_id: the advisory lock key
- * every write transaction takes. */
-#define WRITE_LOCK_KEY "1919699505"
+/* How much longer than statement_timeout a call waits for an answer. */
+#define PG_CLIENT_MARGIN_MS 1000
 /* A native error: the SQLSTATE and message are in the pg_db. */
 #define PG_FAIL 1
 
@@ -44,9 +46,21 @@
 /* ---- errors ------------------------------------------------------------ */
 
 /* Keep the SQLSTATE and the message (one line) of a failed result. */
+/* Keep the SQLSTATE and the message of the connection's trouble (no
+ * result at all). */
+static void keep_lost(pg_db *d, const char *fallback) {
+  const char *m = PQerrorMessage(d->conn);
+  snprintf(d->state, sizeof d->state, "08006");
+  snprintf(d->err, sizeof d->err, "%s", m && *m ? m : fallback);
+  d->err[strcspn(d->err, "\r\n")] = '\0';
+}
+
+/* res NULL: run_bounded kept the error already. */
 static void keep_error(pg_db *d, const PGresult *res, const char *fallback) {
-  const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  if (!res)
+    return;
+  const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   if (!m || !*m)
     m = PQerrorMessage(d->conn);
   if (!m || !*m)
@@ -70,6 +84,11 @@ static int pg_dberr(rd_journal *j, int rc, const char *what) {
                    "%s: busy: another connection held the journal's write lock for longer "
                    "than %d ms; nothing was changed, try again",
                    what, j->busy_ms);
+  if (!strcmp(st, "57P05"))
+    return jn_fail(j, RD_ETIMEDOUT,
+                   "%s: the database did not answer within %d ms; the connection was "
+                   "dropped (opened again at the next call)",
+                   what, RD_JOURNAL_PG_STATEMENT_MS + PG_CLIENT_MARGIN_MS);
   if (!strcmp(st, "57014"))
     return jn_fail(j, RD_ETIMEDOUT,
                    "%s: the database did not answer within %d ms (statement_timeout); "
@@ -89,10 +108,69 @@ static int pg_dberr(rd_journal *j, int rc, const char *what) {
 
 /* ---- the connection ---------------------------------------------------- */
 
+/* Send sql (simple protocol when vals is NULL: several statements allowed)
+ * and wait for its results, at most RD_JOURNAL_PG_STATEMENT_MS plus
+ * PG_CLIENT_MARGIN_MS: the server's statement_timeout answers a slow
+ * statement, this bound a server that does not answer at all (stopped,
+ * partitioned: no timeout of the server's can fire then). The connection
+ * is then dropped (d->broken: every call fails at once until the next one
+ * outside a transaction opens it again). The last result, or NULL with
+ * the error in d (SQLSTATE 57P05 for the client's own timeout). */
+static PGresult *run_bounded(rd_journal *j, const char *sql, int n, const Oid *types,
+                             const char *const *vals) {
+  pg_db *d = D(j);
+  PGresult *last = NULL, *r;
+  uint64_t deadline = rd_now_ms() + RD_JOURNAL_PG_STATEMENT_MS + PG_CLIENT_MARGIN_MS;
+  int sent;
+  if (d->broken) {
+    snprintf(d->state, sizeof d->state, "08006");
+    snprintf(d->err, sizeof d->err, "the connection was dropped after a timeout");
+    return NULL;
+  }
+  sent = vals || n ? PQsendQueryParams(d->conn, sql, n, types, vals, NULL, NULL, 0)
+                   : PQsendQuery(d->conn, sql);
+  if (!sent) {
+    keep_lost(d, "cannot send");
+    return NULL;
+  }
+  for (;;) {
+    while (PQisBusy(d->conn)) {
+      uint64_t now = rd_now_ms();
+      struct pollfd p = {.fd = PQsocket(d->conn), .events = POLLIN};
+      int rc = now >= deadline ? 0 : poll(&p, 1, (int)(deadline - now));
+      if (rc < 0 && errno == EINTR)
+        continue;
+      if (rc == 0) {
+        PQclear(last);
+        d->broken = 1;
+        snprintf(d->state, sizeof d->state, "57P05");
+        snprintf(d->err, sizeof d->err, "no answer");
+        return NULL;
+      }
+      if (rc < 0 || !PQconsumeInput(d->conn))
+        break; /* lost: PQgetResult says so */
+    }
+    if (!(r = PQgetResult(d->conn)))
+      break;
+    ExecStatusType st = PQresultStatus(r);
+    if (last && (PQresultStatus(last) == PGRES_FATAL_ERROR || st == PGRES_EMPTY_QUERY)) {
+      PQclear(r); /* keep the first error */
+      continue;
+    }
+    PQclear(last);
+    last = r;
+    if (PQstatus(d->conn) == CONNECTION_BAD)
+      break;
+  }
+  if (!last)
+    keep_lost(d, "no result");
+  return last;
+}
+
 /* Run sql (no parameters; several statements allowed): 0 or PG_FAIL. */
 static int exec_sql(rd_journal *j, const char *sql) {
   pg_db *d = D(j);
-  PGresult *res = PQexec(d->conn, sql);
+  PGresult *res = run_bounded(j, sql, 0, NULL, NULL);
   ExecStatusType st = PQresultStatus(res);
   int rc = 0;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -106,7 +184,7 @@ static int exec_sql(rd_journal *j, const char *sql) {
 /* The integer in the first column of sql's first row. */
 static int query_int(rd_journal *j, const char *sql, const char *what, int64_t *out) {
   pg_db *d = D(j);
-  PGresult *res = PQexec(d->conn, sql);
+  PGresult *res = run_bounded(j, sql, 0, NULL, NULL);
   int err = 0;
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
     keep_error(d, res, "no row");
@@ -132,8 +210,9 @@ static int session(rd_journal *j) {
  * gone and its statements must fail. */
 static void reconnect(rd_journal *j) {
   pg_db *d = D(j);
-  if (d->tx || PQstatus(d->conn) == CONNECTION_OK)
+  if (d->tx || (!d->broken && PQstatus(d->conn) == CONNECTION_OK))
     return;
+  d->broken = 0;
   PQreset(d->conn);
   if (PQstatus(d->conn) == CONNECTION_OK)
     session(j);
@@ -228,9 +307,73 @@ static int migrate(rd_journal *j, int flags) {
 
 /* ---- open / close ------------------------------------------------------ */
 
+int jn_pg_connect(rd_journal *j, const char *timeout_s, PGconn **out) {
+  char *pw = NULL;
+  int err;
+  if ((err = read_password(j, &pw)) < 0)
+    return err;
+  {
+    const char *const kw[] = {"dbname", "connect_timeout", "application_name", "password",
+                              NULL};
+    const char *const val[] = {j->target, timeout_s, "renewd", pw, NULL};
+    *out = PQconnectdbParams(kw, val, 1);
+  }
+  rd_secret_free(pw);
+  if (!*out)
+    return jn_fail(j, RD_ENOMEM, "out of memory");
+  if (PQstatus(*out) != CONNECTION_OK) {
+    const char *m = PQerrorMessage(*out);
+    char one[512];
+    snprintf(one, sizeof one, "%s", m && *m ? m : "connection failed");
+    one[strcspn(one, "\r\n")] = '\0';
+    return jn_fail(j, RD_ENETWORK, "cannot connect: %s", one);
+  }
+  return 0;
+}
+
+int jn_pg_query(rd_journal *j, const char *what, const char *sql, int n,
+                const char *const *vals, PGresult **out) {
+  pg_db *d = D(j);
+  PGresult *res;
+  ExecStatusType st;
+  *out = NULL;
+  reconnect(j); /* only outside a transaction */
+  res = run_bounded(j, sql, n, NULL, vals);
+  st = PQresultStatus(res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    keep_error(d, res, "no result");
+    PQclear(res);
+    return pg_dberr(j, PG_FAIL, what);
+  }
+  *out = res;
+  return 0;
+}
+
+int jn_pg_begin_plain(rd_journal *j, const char *what) {
+  pg_db *d = D(j);
+  PGresult *res;
+  int err;
+  if (d->tx)
+    return jn_fail(j, RD_ESTATE, "%s: inside another transaction", what);
+  if ((err = jn_pg_query(j, what, "BEGIN", 0, NULL, &res)) < 0)
+    return err;
+  PQclear(res);
+  d->tx = 1;
+  return 0;
+}
+
+int jn_pg_end_plain(rd_journal *j, int err, const char *what) {
+  pg_db *d = D(j);
+  PGresult *res = NULL;
+  int rc = jn_pg_query(j, what, err < 0 ? "ROLLBACK" : "COMMIT", 0, NULL, &res);
+  PQclear(res);
+  d->tx = 0;
+  return err < 0 ? err : rc;
+}
+
 static int pg_open(rd_journal *j, int flags) {
   pg_db *d;
-  char *pw = NULL, *name;
+  char *name;
   int err;
   if (!(d = calloc(1, sizeof *d)))
     return jn_fail(j, RD_ENOMEM, "out of memory");
@@ -250,21 +393,8 @@ static int pg_open(rd_journal *j, int flags) {
     return jn_fail(j, RD_ENOMEM, "out of memory");
   free(j->path);
   j->path = name;
-  if ((err = read_password(j, &pw)) < 0)
+  if ((err = jn_pg_connect(j, "10", &d->conn)) < 0)
     return err;
-  {
-    const char *const kw[] = {"dbname", "connect_timeout", "application_name", "password",
-                              NULL};
-    const char *const val[] = {j->target, "10", "renewd", pw, NULL};
-    d->conn = PQconnectdbParams(kw, val, 1);
-  }
-  rd_secret_free(pw);
-  if (!d->conn)
-    return jn_fail(j, RD_ENOMEM, "out of memory");
-  if (PQstatus(d->conn) != CONNECTION_OK) {
-    keep_error(d, NULL, "connection failed");
-    return jn_fail(j, RD_ENETWORK, "cannot connect: %s", d->err);
-  }
   if (session(j))
     return pg_dberr(j, PG_FAIL, "cannot open");
   return migrate(j, flags);
@@ -286,8 +416,8 @@ static void pg_close(rd_journal *j) {
     free(d->sql[i]);
   }
   if (d->conn) {
-    if (PQtransactionStatus(d->conn) != PQTRANS_IDLE)
-      PQclear(PQexec(d->conn, "ROLLBACK"));
+    if (!d->broken && PQtransactionStatus(d->conn) != PQTRANS_IDLE)
+      PQclear(run_bounded(j, "ROLLBACK", 0, NULL, NULL));
     PQfinish(d->conn);
   }
   free(d);
@@ -314,7 +444,7 @@ static void pg_done(jn_q *q) {
   s->oom = 0;
 }
 
-static void bind(pg_q *s, int i, const char *v, Oid type) {
+static void bind_param(pg_q *s, int i, const char *v, Oid type) {
   if (i < 1 || i > JN_PG_MAXPARAM)
     return;
   free(s->val[i - 1]);
@@ -326,18 +456,18 @@ static void bind(pg_q *s, int i, const char *v, Oid type) {
     s->nparam = i;
 }
 
-static void pg_bind_text(jn_q *q, int i, const char *v) { bind(Q(q), i, v, TEXTOID); }
+static void pg_bind_text(jn_q *q, int i, const char *v) { bind_param(Q(q), i, v, TEXTOID); }
 
 static void pg_bind_int(jn_q *q, int i, int64_t v) {
   char b[32];
   snprintf(b, sizeof b, "%lld", (long long)v);
-  bind(Q(q), i, b, INT8OID);
+  bind_param(Q(q), i, b, INT8OID);
 }
 
 static void pg_bind_double(jn_q *q, int i, double v) {
   char b[40];
   snprintf(b, sizeof b, "%.17g", v);
-  bind(Q(q), i, b, FLOAT8OID);
+  bind_param(Q(q), i, b, FLOAT8OID);
 }
 
 static int pg_next(rd_journal *j, jn_q *q) {
@@ -355,8 +485,7 @@ static int pg_next(rd_journal *j, jn_q *q) {
       snprintf(d->err, sizeof d->err, "out of memory");
       return PG_FAIL;
     }
-    s->res = PQexecParams(d->conn, s->sql, s->nparam, s->type, (const char *const *)s->val,
-                          NULL, NULL, 0);
+    s->res = run_bounded(j, s->sql, s->nparam, s->type, (const char *const *)s->val);
     st = PQresultStatus(s->res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       keep_error(d, s->res, "no result");
@@ -409,8 +538,13 @@ static int pg_begin(rd_journal *j) {
       return PG_FAIL;
   }
   d->tx = 1;
-  if (exec_sql(j, "SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")")) {
-    PQclear(PQexec(d->conn, "ROLLBACK"));
+  if (exec_sql(j, "SELECT pg_advisory_xact_lock(" JN_PG_WRITE_LOCK_KEY ")")) {
+    char state[sizeof d->state], err[sizeof d->err];
+    memcpy(state, d->state, sizeof state); /* the lock's error, not the rollback's */
+    memcpy(err, d->err, sizeof err);
+    exec_sql(j, "ROLLBACK");
+    memcpy(d->state, state, sizeof state);
+    memcpy(d->err, err, sizeof err);
     d->tx = 0;
     return PG_FAIL;
   }
@@ -441,4 +575,5 @@ const jn_driver jn_pg_driver = {
     .dberr = pg_dberr,
     .begin = pg_begin,
     .in_tx = pg_in_tx,
+    .lease_released = jn_pg_lease_released,
 };
