@@ -66,8 +66,22 @@ static const char *phase_order[] = {"probe", "apply", "verify", "rollback"};
 static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
   const json_t *due = json_object_get(job, "due");
   const char *state = json_string_value(json_object_get(job, "state"));
-  outf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
-          json_string_value(json_object_get(job, "platform")), state ? state : "?");
+  const char *host = json_string_value(json_object_get(job, "host"));
+  outf(f, "host %s (%s): ", host, json_string_value(json_object_get(job, "platform")));
+  if (json_is_true(json_object_get(job, "rollback_owed"))) {
+    /* the host may serve the new certificate with its follow-ups undone:
+     * what the operator must do comes before the cause (core/job.c) */
+    outf(f, "ROLLBACK OWED (state %s) — the rollback could not reach the host; make it "
+            "reachable, then run this runbook again (or let serve's next scan): that run "
+            "finishes the rollback, no --force needed\n",
+         state ? state : "?");
+    if (cause)
+      outf(f, "  cause: %s: %s: %s\n", json_string_value(json_object_get(cause, "step")),
+           json_string_value(json_object_get(cause, "phase")),
+           json_string_value(json_object_get(cause, "message")));
+    return;
+  }
+  outf(f, "%s", state ? state : "?");
   if (cause)
     outf(f, " — %s: %s: %s", json_string_value(json_object_get(cause, "step")),
             json_string_value(json_object_get(cause, "phase")),

@@ -204,6 +204,15 @@ START_TEST(unreachable_rollback_is_owed_then_finished) {
   ck_assert(json_is_true(json_object_get(job0(&o), "rollback_owed")));
   ck_assert_msg(strstr(json_string_value(json_object_get(job0(&o), "error")), "rollback owed"),
                 "%s", o.text);
+  /* the report says so first, with what to do, then the cause */
+  ck_assert_msg(!strncmp(o.text, "host t1 (posix): ROLLBACK OWED (state ROLLING_BACK) — the "
+                                 "rollback could not reach the host; make it reachable, then "
+                                 "run this runbook again",
+                         strlen("host t1 (posix): ROLLBACK OWED (state ROLLING_BACK) — the "
+                                "rollback could not reach the host; make it reachable, then "
+                                "run this runbook again")),
+                "%s", o.text);
+  ck_assert_msg(strstr(o.text, "\n  cause: pin: apply: "), "%s", o.text);
   ck_assert_int_eq(installed, 2); /* the new certificate live, the old pin */
   ck_assert_int_eq(pinned, 2);
   row = last_job();
