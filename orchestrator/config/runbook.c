@@ -34,13 +34,18 @@ static void load_name(ld *l) {
 }
 
 /* The engine puts <platform>.inventory, <issuer>.issue and <platform>.install
- * before the runbook's steps (docs/PLUGINS.md): a plugin must provide them. */
+ * before the runbook's steps (docs/PLUGINS.md): a plugin must provide them,
+ * or every job of the runbook would stop at run time (core/build.c). Every
+ * known issuer type is checked (an unknown one has its own message). */
 static void engine_kinds(ld *l) {
   const char *itype = json_string_value(json_object_get(json_object_get(l->root, "issuer"), "type"));
   char kind[64];
+  int known = 0;
   if (!l->reg)
     return;
-  if (itype && (!strcmp(itype, "scep") || !strcmp(itype, "adcs"))) {
+  for (size_t i = 0; itype && rb_issuer_types[i] && !known; i++)
+    known = !strcmp(itype, rb_issuer_types[i]);
+  if (known) {
     snprintf(kind, sizeof kind, "%s.issue", itype);
     if (!rd_registry_find(l->reg, kind))
       rd_jctx_err(&l->j, "/issuer/type", 1,

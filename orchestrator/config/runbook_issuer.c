@@ -189,12 +189,13 @@ static void load_manual(ld *l, json_t *o) {
                 "(one paragraph), got an empty string");
 }
 
+const char *const rb_issuer_types[] = {"scep", "adcs", "acme", "manual", NULL};
+
 void rb_load_issuer(ld *l) {
   static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
                                           "ca_bundle", "challenge",     "ca_ident",
                                           "poll_interval", "max_in_flight", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
-  static const char *const types[] = {"scep", "adcs", "acme", "manual", NULL};
   json_t *o = rb_member(l, l->root, "", "issuer", 1);
   const char *type, *v;
   json_t *fp;
@@ -255,7 +256,10 @@ void rb_load_issuer(ld *l) {
                   "issuer 'adcs' renews Windows targets (certreq on the target); POSIX "
                   "targets use {\"type\": \"scep\", ...}");
   } else {
-    const char *s = rd_suggest(type, types, sizeof types / sizeof *types - 1);
+    size_t ntypes = 0;
+    while (rb_issuer_types[ntypes])
+      ntypes++;
+    const char *s = rd_suggest(type, rb_issuer_types, ntypes);
     rd_jctx_err(&l->j, "/issuer/type", 1,
                 "unknown issuer type '%s'%s%s%s; known: scep, adcs, acme, manual", type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
     return;
