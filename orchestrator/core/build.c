@@ -234,3 +234,31 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
   return 0;
 }
 
+
+/* A plan's verdict on a due job, as the run would end it: WOULD_RENEW, or,
+ * for a certificate renewd cannot renew itself (issuer "manual": its apply
+ * ends the job NEEDS_OPERATOR), NEEDS_OPERATOR with the issuer probe's
+ * sentence (the certificate and the runbook's manual action) as the cause.
+ * Whatif: no journal job, so the state is the report's only. */
+void rd_job_plan_end(rd_job *j) {
+  const char *type = json_string_value(json_object_get(j->rb->issuer, "type"));
+  const rd_step *iss = NULL;
+  if (!type || strcmp(type, "manual")) {
+    rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
+    return;
+  }
+  for (size_t i = 0; i < j->nsteps && !iss; i++)
+    if ((j->steps[i].kind->flags & RD_KIND_ISSUER) && !j->steps[i].skip)
+      iss = &j->steps[i];
+  const json_t *probe = iss ? json_object_get(json_object_get(iss->report, "phases"), "probe") : NULL;
+  const char *msg = json_string_value(json_object_get(probe, "message"));
+  if (!msg)
+    msg = "renewd cannot renew this certificate (issuer 'manual'): see the runbook's issuer.action";
+  snprintf(j->error, sizeof j->error, "host %s: %s: probe: %s", j->t->name,
+           iss ? iss->name : "issue", msg);
+  json_object_set_new(j->report, "cause",
+                      json_pack("{s:s, s:s, s:s, s:s}", "step", iss ? iss->name : "issue", "phase",
+                                "probe", "status", rd_errname(RD_EOPERATOR), "message", msg));
+  j->state = RD_JOB_NEEDS_OPERATOR;
+  rd_job_finish_as(j, RD_OUT_STATE);
+}

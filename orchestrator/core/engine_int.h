@@ -203,6 +203,9 @@ void rd_job_finish_as(rd_job *j, rd_outcome outcome);
 const char *rd_job_outcome_name(const rd_job *j);
 /* build.c: free one job (not linked, or the engine's list). */
 void rd_job_free(rd_job *j);
+/* build.c: a plan's verdict on a due job: WOULD_RENEW, or NEEDS_OPERATOR
+ * for a certificate renewd cannot renew itself (issuer "manual"). */
+void rd_job_plan_end(rd_job *j);
 /* engine.c: start what may start (renewals admitted by their wave first,
  * then probes), shut the transports down when nothing is left. */
 void rd_engine_pump(rd_engine *e);

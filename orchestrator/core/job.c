@@ -462,7 +462,7 @@ void rd_job_next(rd_job *j) {
       queue_renewal(j);
       return;
     }
-    rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
+    rd_job_plan_end(j); /* WOULD_RENEW, or what the manual issuer would do */
     return;
 
   case ST_APPLY:

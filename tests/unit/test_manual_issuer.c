@@ -142,10 +142,18 @@ START_TEST(due_needs_operator) {
 }
 END_TEST
 
-/* A plan of a due certificate shows the action with the certificate. */
+/* A plan of a due certificate says what the run would: NEEDS_OPERATOR
+ * (not WOULD_RENEW) with the action and the certificate, exit 1. */
 START_TEST(plan_shows_action) {
   days_left = 10;
-  run(1);
+  ck_assert_msg(!strcmp(run(1), "NEEDS_OPERATOR"), "%s", out.text);
+  ck_assert_int_eq(out.code, 1);
+  ck_assert_int_eq(out.stats.needs_operator, 1);
+  ck_assert_msg(!strncmp(out.text, "host t1 (posix): NEEDS_OPERATOR — issue: probe: t1: renewd cannot "
+                                   "renew this certificate (CN=ndes01.corp.example, expires ",
+                         strlen("host t1 (posix): NEEDS_OPERATOR — issue: probe: t1: renewd cannot "
+                                "renew this certificate (CN=ndes01.corp.example, expires ")),
+                "%s", out.text);
   ck_assert_int_eq(applied, 0);
   ck_assert_msg(strstr(out.text, "renewd cannot renew this certificate (CN=ndes01.corp.example, "
                                  "expires ") &&
