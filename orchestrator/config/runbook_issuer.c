@@ -15,12 +15,12 @@
  * on Windows. The messages name it as the runbook does ("certificate",
  * "certificates[1].certificate"). */
 void rb_check_selector(ld *l, json_t *o, const char *ptr) {
-  static const char *const keys[] = {"cert",    "key",        "chain",    "subject_cn",
+  static const char *const keys[] = {"cert",    "key",        "chain",     "subject_cn",
                                      "store",   "template",   "template_oid",
-                                     "subject", "thumbprint", NULL};
+                                     "subject", "issued_by", "thumbprint", NULL};
   static const char *const posix_keys[] = {"cert", "key", "chain", NULL};
-  static const char *const win_keys[] = {"store", "template", "template_oid", "subject",
-                                         "thumbprint", NULL};
+  static const char *const win_keys[] = {"store",     "template",   "template_oid", "subject",
+                                         "issued_by", "thumbprint", NULL};
   const char *v;
   char w[PTR_MAX];
   int have_win_selector = 0;
@@ -38,7 +38,7 @@ void rb_check_selector(ld *l, json_t *o, const char *ptr) {
       rd_jctx_err(&l->j, p, 0,
                   "'%s.%s' is a file path for POSIX targets, but this runbook's "
                   "targets are all Windows; select the certificate with 'store' and "
-                  "'template', 'template_oid', 'subject' or 'thumbprint'",
+                  "'template', 'template_oid', 'subject', 'issued_by' or 'thumbprint'",
                   w, *k);
   }
   for (const char *const *k = win_keys; *k; k++) {
@@ -99,8 +99,8 @@ void rb_check_selector(ld *l, json_t *o, const char *ptr) {
   if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)) && !have_win_selector)
     rd_jctx_err(&l->j, ptr, 0,
                 "'%s' needs a selector for Windows targets: one of 'template', "
-                "'template_oid', 'subject', 'thumbprint' (and optionally 'store', default "
-                "LocalMachine\\My)",
+                "'template_oid', 'subject', 'issued_by', 'thumbprint' (and optionally 'store', "
+                "default LocalMachine\\My)",
                 w);
 }
 
