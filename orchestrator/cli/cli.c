@@ -84,12 +84,21 @@ const rd_verb rd_verbs[] = {
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},
     {"inventory", "list the certificates found on the targets",
-     "usage: renewd inventory RUNBOOK... [--host H] [--json]\n"
+     "usage: renewd inventory RUNBOOK... [--host H] [--json] [--journal FILE]\n"
      "\n"
      "Runs the inventory probes of the runbooks' targets and prints every\n"
-     "certificate found: subject, issuer, serial, thumbprints, expiry, key match.\n"
+     "certificate found: subject, serial, expiry, days left, key match, SHA-1,\n"
+     "and the problems found (--json: everything the probe saw). Read-only.\n"
      "\n"
-     "example: renewd inventory runbooks/lab-posix-scep.json --json\n",
+     "  --host H        only this target (repeatable)\n"
+     "  --json          machine-readable report on stdout\n"
+     "  --journal FILE  record what was found in this journal (what 'renewd report',\n"
+     "                  'renewd status' and serve's /status read); $RENEWD_JOURNAL\n"
+     "                  too. Without either, no journal is opened\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "\n"
+     "exit: 0 listed, 1 a target could not be inventoried, 2 usage or bad runbook\n"
+     "example: renewd inventory runbooks/lab-posix-scep.json --journal /var/lib/renewd/journal.db\n",
      cmd_inventory},
     {"remediate", "diagnose one host now and fix what is wrong",
      "usage: renewd remediate --runbook R --host H [--host H2...] [--whatif] [--json]\n"

@@ -149,7 +149,13 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     }
     rd_diag_free(&diag);
   }
-  if ((!a.eo.whatif || remediate) && (!a.eo.inventory || a.journal)) {
+  /* run and remediate keep their jobs in the journal; an inventory records
+   * what it found there (what status, report and serve's fleet read) when
+   * one is named, and is a read-only look without (docs/CLI.md) */
+  const char *env_journal = getenv("RENEWD_JOURNAL");
+  if (a.eo.inventory && !a.journal && env_journal && *env_journal)
+    a.journal = env_journal;
+  if ((!a.eo.whatif || remediate) || (a.eo.inventory && a.journal)) {
     const char *path = a.journal ? a.journal : rd_journal_default_path();
     if (rd_journal_open(path, &journal, err, sizeof err)) {
       fprintf(stderr, "renewd %s: %s\n", verb, err);
