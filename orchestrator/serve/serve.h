@@ -62,7 +62,6 @@ typedef struct rd_serve_opts {
   int max_parallel; /* the engine's global cap (0: its default) */
   int verbose;
   int once;         /* scan every runbook once, at once, then stop */
-  FILE *log;        /* one line per scan and per job that did something */
 } rd_serve_opts;
 
 struct rd_serve {
