@@ -47,7 +47,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "nH:fjv", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":nH:fjv", opts, NULL)) != -1) {
     switch (c) {
     case 'n': a->eo.whatif = 1; break;
     case 'H': push(&a->hosts, &a->nhosts, optarg); break;
@@ -63,9 +63,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
         return RD_EXIT_USAGE;
       break;
     default:
-      fprintf(stderr, "renewd %s: unknown or incomplete option '%s'; see 'renewd %s --help'\n",
-              verb, argv[optind - 1], verb);
-      return RD_EXIT_USAGE;
+      return rd_cli_bad_option(verb, opts, argv, c);
     }
   }
   for (int i = optind; i < argc; i++)

@@ -165,7 +165,7 @@ int cmd_serve(int argc, char **argv) {
   size_t n = 0;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":v", opts, NULL)) != -1) {
     switch (c) {
     case 'J': journal_path = optarg; break;
     case 'P': plugins = optarg; break;
@@ -189,9 +189,7 @@ int cmd_serve(int argc, char **argv) {
       }
       break;
     default:
-      fprintf(stderr, "renewd serve: unknown or incomplete option '%s'; see 'renewd serve --help'\n",
-              rd_cli_printable(argv[optind - 1]));
-      return RD_EXIT_USAGE;
+      return rd_cli_bad_option("serve", opts, argv, c);
     }
   }
   if (optind >= argc) {
