@@ -262,3 +262,22 @@ void rd_job_plan_end(rd_job *j) {
   j->state = RD_JOB_NEEDS_OPERATOR;
   rd_job_finish_as(j, RD_OUT_STATE);
 }
+
+void rd_job_inventoried(rd_job *j) {
+  json_t *list = json_object_get(j->report, "certificates"); /* several (certs.c) */
+  for (size_t c = 0; c < j->ncerts; c++) {
+    const json_t *cert = json_object_get(j->cfacts[c], "cert");
+    const json_t *problems = json_object_get(j->cfacts[c], "problems");
+    /* the first is the job's "cert" too, as with one certificate */
+    json_t *into[2] = {c == 0 ? j->report : NULL, json_array_get(list, c)};
+    for (size_t k = 0; k < 2; k++) {
+      if (into[k] && cert)
+        json_object_set(into[k], "cert", (json_t *)cert);
+      if (into[k] && problems)
+        json_object_set(into[k], "problems", (json_t *)problems);
+    }
+    if (j->e->journal && cert)
+      rd_journal_inventory(j->e->journal, j->t->name, cert);
+  }
+  rd_job_finish_as(j, RD_OUT_INVENTORIED);
+}
