@@ -186,12 +186,30 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
   print_stats(f, report, whatif);
 }
 
+/* A host that did not answer (its first probe could not connect or log in):
+ * doctor is the tool that says why and prints the fix. */
+static void print_hint(FILE *f, const json_t *job, const json_t *cause) {
+  static const char *const unreachable[] = {"RD_ECONNREFUSED", "RD_ETIMEDOUT", "RD_ENETWORK",
+                                            "RD_EAUTH"};
+  const char *status = json_string_value(json_object_get(cause, "status"));
+  const char *phase = json_string_value(json_object_get(cause, "phase"));
+  for (size_t i = 0; status && phase && !strcmp(phase, "probe") &&
+                     i < sizeof unreachable / sizeof *unreachable; i++)
+    if (!strcmp(status, unreachable[i])) {
+      outf(f, "  hint: 'renewd doctor RUNBOOK --host %s' checks the address, SSH login, sudo "
+              "and the CA, and prints the fix for each\n",
+           json_string_value(json_object_get(job, "host")));
+      return;
+    }
+}
+
 static void print_job(FILE *f, const json_t *job, int whatif, int runbooks) {
   {
     const char *state = json_string_value(json_object_get(job, "state"));
     const json_t *cause = json_object_get(job, "cause");
     const char *err = json_string_value(json_object_get(job, "error"));
     print_headline(f, job, cause);
+    print_hint(f, job, cause);
     print_certificates(f, job, runbooks);
     const json_t *findings = json_object_get(job, "findings"), *fd;
     size_t fi;
