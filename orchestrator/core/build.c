@@ -235,11 +235,12 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
 }
 
 
-/* A plan's verdict on a due job, as the run would end it: WOULD_RENEW, or,
- * for a certificate renewd cannot renew itself (issuer "manual": its apply
- * ends the job NEEDS_OPERATOR), NEEDS_OPERATOR with the issuer probe's
- * sentence (the certificate and the runbook's manual action) as the cause.
- * Whatif: no journal job, so the state is the report's only. */
+/* A plan's (or remediate --whatif's) verdict on a due job, as the run would
+ * end it: WOULD_RENEW, or, for a certificate renewd cannot renew itself
+ * (issuer "manual": its apply ends the job NEEDS_OPERATOR), NEEDS_OPERATOR
+ * with the issuer probe's sentence (the certificate and the runbook's manual
+ * action) as the cause, remedy "operator". Whatif: no journal job, so the
+ * state is the report's only. */
 void rd_job_plan_end(rd_job *j) {
   const char *type = json_string_value(json_object_get(j->rb->issuer, "type"));
   const rd_step *iss = NULL;
@@ -259,6 +260,8 @@ void rd_job_plan_end(rd_job *j) {
   json_object_set_new(j->report, "cause",
                       json_pack("{s:s, s:s, s:s, s:s}", "step", iss ? iss->name : "issue", "phase",
                                 "probe", "status", rd_errname(RD_EOPERATOR), "message", msg));
+  if (json_object_get(j->report, "remedy")) /* remediate --whatif */
+    json_object_set_new(j->report, "remedy", json_string("operator"));
   j->state = RD_JOB_NEEDS_OPERATOR;
   rd_job_finish_as(j, RD_OUT_STATE);
 }

@@ -163,6 +163,21 @@ START_TEST(plan_shows_action) {
 }
 END_TEST
 
+/* remediate --whatif says the same of it: an operator renews it. */
+START_TEST(remediate_whatif_needs_operator) {
+  const char *files[] = {rbpath, NULL};
+  rd_engine_opts opts = {.whatif = 1, .remediate = 1};
+  days_left = 10;
+  tu_engine_run(&plugin, files, &opts, jpath, &out);
+  job = json_array_get(json_object_get(out.report, "jobs"), 0);
+  ck_assert_msg(!strcmp(json_string_value(json_object_get(job, "state")), "NEEDS_OPERATOR"), "%s",
+                out.text);
+  ck_assert_msg(strstr(out.text, ACTION), "%s", out.text);
+  ck_assert_str_eq(json_string_value(json_object_get(job, "remedy")), "operator");
+  ck_assert_int_eq(applied, 0);
+}
+END_TEST
+
 /* The e-mail of an expiry alert names the action (notify_mail.c). */
 START_TEST(mail_names_action) {
   static const char *const to[] = {"ops@example.test", NULL};
@@ -186,6 +201,7 @@ int main(void) {
   tcase_add_test(tc, not_due_alerted_with_action);
   tcase_add_test(tc, due_needs_operator);
   tcase_add_test(tc, plan_shows_action);
+  tcase_add_test(tc, remediate_whatif_needs_operator);
   tcase_add_test(tc, mail_names_action);
   suite_add_tcase(s, tc);
   return tu_run(s);
