@@ -54,8 +54,13 @@ static int dispatch(int argc, char **argv) {
   }
   const rd_verb *v = rd_verb_find(argv[1]);
   if (!v) {
-    fprintf(stderr, "renewd: unknown verb '%s'; run 'renewd --help' for the list\n",
-            rd_cli_printable(argv[1]));
+    const char *s = rd_verb_suggest(argv[1]);
+    if (s)
+      fprintf(stderr, "renewd: unknown verb '%s'; did you mean '%s'? ('renewd --help' lists the "
+                      "verbs)\n", rd_cli_printable(argv[1]), s);
+    else
+      fprintf(stderr, "renewd: unknown verb '%s'; run 'renewd --help' for the list\n",
+              rd_cli_printable(argv[1]));
     return RD_EXIT_USAGE;
   }
   if (rd_wants_help(argc - 1, argv + 1)) {

@@ -4,11 +4,13 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "config/jsonpos.h"
 
 int rd_cli_parse_int(const char *text, int min, int max, int *out) {
   char *end;
@@ -82,4 +84,39 @@ const char *rd_cli_printable(const char *text) {
   }
   buf[o] = 0;
   return buf;
+}
+
+int rd_cli_bad_option(const char *verb, const struct option *opts, char **argv, int c) {
+  const char *arg = argv[optind - 1];
+  const char *names[64];
+  size_t n = 0;
+  char word[64];
+  if (c == ':') { /* a known option without its value */
+    fprintf(stderr, "renewd %s: option '%s' needs a value; see 'renewd %s --help'\n", verb,
+            rd_cli_printable(arg), verb);
+    return RD_EXIT_USAGE;
+  }
+  if (arg[0] == '-' && arg[1] == '-') { /* --name or --name=value */
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+    for (; opts[n].name && n < sizeof names / sizeof *names; n++)
+      names[n] = opts[n].name;
+    const char *s = rd_suggest(word, names, n);
+    if (s && !strcmp(s, word) && strchr(arg, '=')) { /* --once=3 */
+      fprintf(stderr, "renewd %s: option '--%s' takes no value; see 'renewd %s --help'\n", verb,
+              s, verb);
+      return RD_EXIT_USAGE;
+    }
+    if (s) {
+      fprintf(stderr, "renewd %s: unknown option '%s'; did you mean '--%s'? (see 'renewd %s --help')\n",
+              verb, rd_cli_printable(arg), s, verb);
+      return RD_EXIT_USAGE;
+    }
+  } else if (optopt) { /* -x, perhaps inside a cluster such as -nx */
+    fprintf(stderr, "renewd %s: unknown option '-%c'; see 'renewd %s --help'\n", verb, optopt,
+            verb);
+    return RD_EXIT_USAGE;
+  }
+  fprintf(stderr, "renewd %s: unknown option '%s'; see 'renewd %s --help'\n", verb,
+          rd_cli_printable(arg), verb);
+  return RD_EXIT_USAGE;
 }

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/debug.h"
+#include "config/jsonpos.h"
+
 const rd_verb rd_verbs[] = {
     {"run", "renew what is due now (add --whatif to only preview)",
      "usage: renewd run RUNBOOK... [--whatif] [--host H] [--force] [--json]\n"
@@ -27,12 +30,18 @@ const rd_verb rd_verbs[] = {
      cmd_run},
     {"plan", "preview: what would be renewed and changed (= run --whatif)",
      "usage: renewd plan RUNBOOK... [--host H] [--json] [--show-scripts]\n"
+     "                  [--plugins DIR] [--max-parallel N]\n"
      "\n"
      "Runs only the read-only probe half of every step and prints, per host and\n"
      "certificate, why it is due and every step's old -> new values. Nothing on\n"
-     "any target changes: the host API refuses mutating scripts in this mode.\n"
+     "any target changes: the host API refuses mutating scripts in this mode. A\n"
+     "certificate of a manual issuer that is due says NEEDS_OPERATOR, with the action.\n"
      "\n"
+     "  --host H        only this target (repeatable)\n"
+     "  --json          machine-readable report on stdout\n"
      "  --show-scripts  print the exact remote scripts and their parameters\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "  --max-parallel N  jobs at once, 1..4096 (default 64)\n"
      "\n"
      "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed, 2 usage\n"
      "example: renewd plan runbooks/lab-posix-scep.json --json\n",
@@ -87,12 +96,21 @@ const rd_verb rd_verbs[] = {
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},
     {"inventory", "list the certificates found on the targets",
-     "usage: renewd inventory RUNBOOK... [--host H] [--json]\n"
+     "usage: renewd inventory RUNBOOK... [--host H] [--json] [--journal FILE]\n"
      "\n"
      "Runs the inventory probes of the runbooks' targets and prints every\n"
-     "certificate found: subject, issuer, serial, thumbprints, expiry, key match.\n"
+     "certificate found: subject, serial, expiry, days left, key match, SHA-1,\n"
+     "and the problems found (--json: everything the probe saw). Read-only.\n"
      "\n"
-     "example: renewd inventory runbooks/lab-posix-scep.json --json\n",
+     "  --host H        only this target (repeatable)\n"
+     "  --json          machine-readable report on stdout\n"
+     "  --journal FILE  record what was found in this journal (what 'renewd report',\n"
+     "                  'renewd status' and serve's /status read); $RENEWD_JOURNAL\n"
+     "                  too. Without either, no journal is opened\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
+     "\n"
+     "exit: 0 listed, 1 a target could not be inventoried, 2 usage or bad runbook\n"
+     "example: renewd inventory runbooks/lab-posix-scep.json --journal /var/lib/renewd/journal.db\n",
      cmd_inventory},
     {"remediate", "diagnose one host now and fix what is wrong",
      "usage: renewd remediate --runbook R --host H [--host H2...] [--whatif] [--json]\n"
@@ -104,8 +122,15 @@ const rd_verb rd_verbs[] = {
      "expired or does not match its key is renewed; drift in the follow-ups\n"
      "(key owner/mode, backups, a stale service) is repaired without renewing.\n"
      "\n"
-     "exit: 0 healthy, 10 fixed (or would fix, with --whatif), 1 a fix failed\n"
+     "  --runbook R     the runbook (or name it as an argument)\n"
+     "  --host H        the host to diagnose (required)\n"
+     "  --whatif        diagnose and say the remedy, change nothing\n"
+     "  --json          machine-readable report on stdout\n"
+     "  --journal FILE  journal database (default /var/lib/renewd/journal.db,\n"
+     "                  or $RENEWD_JOURNAL)\n"
+     "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
      "\n"
+     "exit: 0 healthy, 10 fixed (or would fix, with --whatif), 1 a fix failed, 2 usage\n"
      "example: renewd remediate --runbook runbooks/lab-posix-scep.json --host h0003\n",
      cmd_remediate},
     {"serve", "the daemon: scheduled scans and renewals, /metrics and /status",
@@ -150,16 +175,23 @@ const rd_verb rd_verbs[] = {
      "example: renewd report --html /var/www/renewd.html runbooks/*.json\n",
      cmd_report},
     {"hosts", "host keys: 'hosts trust HOST...' enrols them in known_hosts",
-     "usage: renewd hosts trust HOST... --runbook R [--yes]\n"
+     "usage: renewd hosts trust HOST... --runbook R [--yes] [--replace]\n"
      "\n"
      "Connects to each host, shows its host key fingerprint and, after you confirm\n"
      "(or with --yes), adds it to the runbook's known_hosts file. renewd never\n"
      "trusts an unknown or changed host key on its own.\n"
      "\n"
-     "example: renewd hosts trust web17 --runbook runbooks/iis.json\n",
+     "  --runbook R  the runbook whose targets name the hosts and whose\n"
+     "               ssh.known_hosts file gets the keys\n"
+     "  --yes        add without asking (no terminal: required)\n"
+     "  --replace    replace a key the file already holds for the host (after you\n"
+     "               checked that the host really changed its key)\n"
+     "\n"
+     "exit: 0 trusted, 1 a host failed or was refused, 2 usage\n"
+     "example: renewd hosts trust h0001 --runbook runbooks/lab-posix-scep.json\n",
      cmd_hosts},
     {"debug", "transport by hand: exec, script, hostkey, http, psbuild (for tests and ops)",
-     "usage: renewd debug exec|script|hostkey|http|psbuild ... (see orchestrator/cli/cmd_debug.c)\n", cmd_debug},
+     dbg_usage, cmd_debug},
     {NULL, NULL, NULL, NULL}};
 
 const rd_verb *rd_verb_find(const char *name) {
@@ -167,6 +199,14 @@ const rd_verb *rd_verb_find(const char *name) {
     if (!strcmp(v->name, name))
       return v;
   return NULL;
+}
+
+const char *rd_verb_suggest(const char *name) {
+  const char *names[32];
+  size_t n = 0;
+  for (const rd_verb *v = rd_verbs; v->name && n < sizeof names / sizeof *names; v++)
+    names[n++] = v->name;
+  return name ? rd_suggest(name, names, n) : NULL;
 }
 
 int rd_wants_help(int argc, char **argv) {

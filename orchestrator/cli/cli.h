@@ -65,6 +65,14 @@ int rd_cli_int_opt(const char *verb, const char *opt, const char *text, int min,
  * brackets. Copies the address (without brackets) to host. RD_EINVAL. */
 int rd_cli_parse_hostport(const char *text, int default_port, char *host, size_t hostlen,
                           int *port);
+/* What getopt_long (optstring starting with ':') returned for a bad option
+ * c ('?' unknown, ':' its value missing), as a sentence on stderr that names
+ * the option and, for a misspelt long one, the option meant: "renewd run:
+ * unknown option '--hosts'; did you mean '--host'?". RD_EXIT_USAGE. */
+struct option;
+int rd_cli_bad_option(const char *verb, const struct option *opts, char **argv, int c);
+/* The verb nearest a misspelt name, or NULL (cli.c). */
+const char *rd_verb_suggest(const char *name);
 /* text with bytes outside printable ASCII, quotes and backslashes as \xNN,
  * cut at ~120 bytes, for error messages (a static buffer: one use per call). */
 const char *rd_cli_printable(const char *text);

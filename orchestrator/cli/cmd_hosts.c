@@ -135,21 +135,29 @@ int cmd_hosts(int argc, char **argv) {
   rd_diag diag = {0};
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "r:y", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":r:y", opts, NULL)) != -1) {
     if (c == 'r')
       rbpath = optarg;
     else if (c == 'y')
       yes = 1;
     else if (c == 'R')
       replace = 1;
-    else {
-      fprintf(stderr, "renewd hosts: unknown option '%s'; see 'renewd hosts --help'\n",
-              argv[optind - 1]);
-      return RD_EXIT_USAGE;
-    }
+    else
+      return rd_cli_bad_option("hosts", opts, argv, c);
   }
-  if (optind >= argc || strcmp(argv[optind], "trust") || optind + 1 >= argc || !rbpath) {
-    fprintf(stderr, "usage: renewd hosts trust HOST... --runbook R [--yes] [--replace]\n");
+  if (optind >= argc || strcmp(argv[optind], "trust")) {
+    fprintf(stderr, "renewd hosts: %s%s%s; the one subcommand is 'trust': renewd hosts trust "
+                    "HOST... --runbook R [--yes] [--replace]\n",
+            optind < argc ? "unknown subcommand '" : "name what to do",
+            optind < argc ? rd_cli_printable(argv[optind]) : "", optind < argc ? "'" : "");
+    return RD_EXIT_USAGE;
+  }
+  if (optind + 1 >= argc || !rbpath) {
+    fprintf(stderr, "renewd hosts trust: %s; usage: renewd hosts trust HOST... --runbook R "
+                    "[--yes] [--replace]\n",
+            optind + 1 >= argc ? "name the hosts to trust (targets of the runbook)"
+                               : "--runbook R is required (its ssh.known_hosts file is where "
+                                 "the keys go, its targets name the hosts)");
     return RD_EXIT_USAGE;
   }
   if (rd_runbook_load(rbpath, NULL, &rb, &diag)) {

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <uv.h>
 
@@ -47,7 +46,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "nH:fjv", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":nH:fjv", opts, NULL)) != -1) {
     switch (c) {
     case 'n': a->eo.whatif = 1; break;
     case 'H': push(&a->hosts, &a->nhosts, optarg); break;
@@ -63,9 +62,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
         return RD_EXIT_USAGE;
       break;
     default:
-      fprintf(stderr, "renewd %s: unknown or incomplete option '%s'; see 'renewd %s --help'\n",
-              verb, argv[optind - 1], verb);
-      return RD_EXIT_USAGE;
+      return rd_cli_bad_option(verb, opts, argv, c);
     }
   }
   for (int i = optind; i < argc; i++)
@@ -77,39 +74,6 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
   }
   a->eo.hosts = a->hosts;
   return 0;
-}
-
-/* `renewd inventory`: one line per target. */
-static void print_inventory(json_t *report) {
-  const json_t *jobs = json_object_get(report, "jobs"), *job;
-  size_t i;
-  time_t now = time(NULL);
-  printf("%-16s %-40s %-20s %-17s %6s %-5s %s\n", "HOST", "SUBJECT", "SERIAL", "EXPIRES (UTC)",
-         "DAYS", "KEY", "SHA-1");
-  json_array_foreach(jobs, i, job) {
-    const json_t *c = json_object_get(job, "cert");
-    const char *host = json_string_value(json_object_get(job, "host"));
-    if (!c) {
-      const char *err = json_string_value(json_object_get(job, "error"));
-      printf("%-16s %s\n", host, err ? err : "(no certificate found)");
-      continue;
-    }
-    time_t na = (time_t)json_integer_value(json_object_get(c, "not_after"));
-    char when[32];
-    struct tm tm;
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&na, &tm));
-    const json_t *km = json_object_get(c, "key_match");
-    printf("%-16s %-40.40s %-20.20s %-17s %6.1f %-5s %s\n", host,
-           json_string_value(json_object_get(c, "subject")),
-           json_string_value(json_object_get(c, "serial")), when, (double)(na - now) / 86400.0,
-           json_is_true(km) ? "ok" : json_is_false(km) ? "WRONG" : "?",
-           json_string_value(json_object_get(c, "sha1")));
-    const json_t *pr = json_object_get(job, "problems"), *p;
-    size_t k;
-    json_array_foreach(pr, k, p)
-      printf("%-16s   problem: %s: %s\n", "", json_string_value(json_object_get(p, "what")),
-             json_string_value(json_object_get(p, "detail")));
-  }
 }
 
 static int run_common(const char *verb, int argc, char **argv, int whatif, int remediate) {
@@ -149,7 +113,13 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     }
     rd_diag_free(&diag);
   }
-  if ((!a.eo.whatif || remediate) && (!a.eo.inventory || a.journal)) {
+  /* run and remediate keep their jobs in the journal; an inventory records
+   * what it found there (what status, report and serve's fleet read) when
+   * one is named, and is a read-only look without (docs/CLI.md) */
+  const char *env_journal = getenv("RENEWD_JOURNAL");
+  if (a.eo.inventory && !a.journal && env_journal && *env_journal)
+    a.journal = env_journal;
+  if ((!a.eo.whatif || remediate) || (a.eo.inventory && a.journal)) {
     const char *path = a.journal ? a.journal : rd_journal_default_path();
     if (rd_journal_open(path, &journal, err, sizeof err)) {
       fprintf(stderr, "renewd %s: %s\n", verb, err);
@@ -179,9 +149,7 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
     if (s)
       puts(s);
     free(s);
-  } else if (a.eo.inventory)
-    print_inventory(rd_engine_report(e));
-  else if (a.eo.doctor)
+  } else if (a.eo.doctor)
     rd_doctor_print(rd_engine_report(e), stdout);
   else
     rd_engine_print_report(e, stdout);

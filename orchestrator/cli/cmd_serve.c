@@ -49,11 +49,11 @@ static void on_hup(uv_signal_t *h, int signum) {
   (void)signum;
   if (d->signals || d->sv.stopping)
     return;
-  fprintf(stderr, "renewd serve: SIGHUP: reading %zu runbook(s) again\n", d->sv.nrbs);
+  rd_log(RD_LV_NOTICE, "serve", "SIGHUP: reading %zu runbook(s) again", d->sv.nrbs);
   refused = rd_serve_reload(&d->sv);
   if (refused)
-    fprintf(stderr, "renewd serve: %d runbook(s) refused; their loaded versions keep running\n",
-            refused);
+    rd_log(RD_LV_WARNING, "serve", "%d runbook(s) refused; their loaded versions keep running",
+           refused);
 }
 
 /* The scheduler has stopped (after SIGTERM, or --once is done). */
@@ -68,12 +68,12 @@ static void on_stopped(rd_serve *sv, void *arg) {
 static void on_signal(uv_signal_t *h, int signum) {
   daemon_t *d = h->data;
   if (d->signals++) {
-    fprintf(stderr, "renewd serve: signal %d again: exiting now; the journal resumes the "
-                    "interrupted jobs on the next start\n", signum);
+    rd_log(RD_LV_WARNING, "serve", "signal %d again: exiting now; the journal resumes the "
+           "interrupted jobs on the next start", signum);
     exit(RD_EXIT_FAILED);
   }
-  fprintf(stderr, "renewd serve: signal %d: stopping%s\n", signum,
-          d->sv.running ? " after the running scan (a second signal exits at once)" : "");
+  rd_log(RD_LV_NOTICE, "serve", "signal %d: stopping%s", signum,
+         d->sv.running ? " after the running scan (a second signal exits at once)" : "");
   rd_listener_stop(d->listener, NULL, NULL);
   d->listener = NULL;
   rd_serve_stop(&d->sv);
@@ -129,16 +129,16 @@ static int run_daemon(daemon_t *d, rd_registry *reg, rd_journal *j, rd_runbook *
     rd_serve_stop(&d->sv);
   } else {
     rd_serve_start(&d->sv);
-    fprintf(stderr, "renewd serve: %zu runbook(s), journal %s%s%s\n", n,
-            rd_journal_path(j), listen ? ", /metrics /healthz /status on http://" : "",
-            listen ? listen : "");
+    rd_log(RD_LV_NOTICE, "serve", "started: %zu runbook(s), journal %s%s%s", n,
+           rd_journal_path(j), listen ? ", /metrics /healthz /status on http://" : "",
+           listen ? listen : "");
   }
   uv_run(&d->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&d->loop)) {
-    fprintf(stderr, "renewd serve: internal: handles left open at exit\n");
+    rd_log(RD_LV_ERR, "serve", "internal: handles left open at exit");
     rc = RD_EXIT_FAILED;
   }
-  fprintf(stderr, "renewd serve: stopped\n");
+  rd_log(RD_LV_NOTICE, "serve", "stopped");
   if (!rc)
     rc = so->once ? d->sv.exit_code : RD_EXIT_OK;
   rd_serve_free(&d->sv);
@@ -165,7 +165,7 @@ int cmd_serve(int argc, char **argv) {
   size_t n = 0;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":v", opts, NULL)) != -1) {
     switch (c) {
     case 'J': journal_path = optarg; break;
     case 'P': plugins = optarg; break;
@@ -189,9 +189,7 @@ int cmd_serve(int argc, char **argv) {
       }
       break;
     default:
-      fprintf(stderr, "renewd serve: unknown or incomplete option '%s'; see 'renewd serve --help'\n",
-              rd_cli_printable(argv[optind - 1]));
-      return RD_EXIT_USAGE;
+      return rd_cli_bad_option("serve", opts, argv, c);
     }
   }
   if (optind >= argc) {

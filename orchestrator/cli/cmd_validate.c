@@ -96,6 +96,10 @@ int cmd_validate(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--")) {
       nfiles += argc - i - 1;
       break;
+    } else if (!strcmp(argv[i], "--plugins")) { /* the last argument */
+      fprintf(stderr, "renewd validate: option '--plugins' needs a value (DIR); see 'renewd "
+                      "validate --help'\n");
+      return RD_EXIT_USAGE;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr,
               "renewd validate: unknown option '%s'\n"
@@ -107,7 +111,8 @@ int cmd_validate(int argc, char **argv) {
     }
   }
   if (!nfiles && !list) {
-    fprintf(stderr, "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
+    fprintf(stderr, "renewd validate: no runbook given\n"
+                    "usage: renewd validate RUNBOOK... [--plugins DIR] [--list-steps]\n"
                     "example: renewd validate runbooks/*.json\n");
     return RD_EXIT_USAGE;
   }

@@ -24,7 +24,9 @@ const char dbg_usage[] =
     "HOST: [NAME=]ADDRESS[:PORT], or --inventory FILE for all of an inventory's hosts\n"
     "SSH options: --known-hosts F --identity K [--passphrase-file F] [--agent] --user U\n"
     "             [--timeout-ms N] [--connect-ms N] [--out-cap N] [--err-cap N] [--sudo]\n"
-    "             [--max-handshakes N] [--count N] [--stdin-file F] [--stats]\n";
+    "             [--max-handshakes N] [--count N] [--stdin-file F] [--stats]\n"
+    "exit: 0 all succeeded, 1 something failed, 2 usage\n"
+    "example: renewd debug hostkey 127.0.0.1:22\n";
 
 int dbg_usage_err(const char *fmt, ...) {
   va_list ap;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -34,13 +35,18 @@ static void load_name(ld *l) {
 }
 
 /* The engine puts <platform>.inventory, <issuer>.issue and <platform>.install
- * before the runbook's steps (docs/PLUGINS.md): a plugin must provide them. */
+ * before the runbook's steps (docs/PLUGINS.md): a plugin must provide them,
+ * or every job of the runbook would stop at run time (core/build.c). Every
+ * known issuer type is checked (an unknown one has its own message). */
 static void engine_kinds(ld *l) {
   const char *itype = json_string_value(json_object_get(json_object_get(l->root, "issuer"), "type"));
   char kind[64];
+  int known = 0;
   if (!l->reg)
     return;
-  if (itype && (!strcmp(itype, "scep") || !strcmp(itype, "adcs"))) {
+  for (size_t i = 0; itype && rb_issuer_types[i] && !known; i++)
+    known = !strcmp(itype, rb_issuer_types[i]);
+  if (known) {
     snprintf(kind, sizeof kind, "%s.issue", itype);
     if (!rd_registry_find(l->reg, kind))
       rd_jctx_err(&l->j, "/issuer/type", 1,
@@ -120,10 +126,23 @@ int rd_runbook_load(const char *path, const rd_registry *reg, rd_runbook **out, 
     rc = RD_ENOMEM;
     goto out;
   }
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    size_t pl = strlen(path);
+    while (pl > 1 && path[pl - 1] == '/')
+      pl--;
+    rd_diag_add(diag, path, 0, 0, "is a directory; name the runbook files in it (e.g. "
+                                  "%.*s/*.json)", (int)pl, path);
+    rc = RD_ECONFIG;
+    goto out;
+  }
   if ((rc = rd_read_file(path, RUNBOOK_MAX, &text, &len))) {
     rd_diag_add(diag, path, 0, 0, "cannot read the runbook: %s",
-                rc == RD_ENOTFOUND ? "no such file" : rc == RD_EOVERFLOW ? "file too large (over 4 MiB)"
-                                                                         : "cannot open or read it");
+                rc == RD_ENOTFOUND     ? "no such file"
+                : rc == RD_EOVERFLOW   ? "file too large (over 4 MiB)"
+                : access(path, R_OK)   ? "permission denied (renewd runs as this user; the file "
+                                         "must be readable by it)"
+                                       : "cannot open or read it");
     rc = RD_ECONFIG;
     goto out;
   }

@@ -96,6 +96,9 @@ void rb_policy_at(ld *l, json_t *o, const char *ptr, rd_policy *p);
 void rb_steps_at(ld *l, json_t *a, const char *ptr, int cert, rd_step_cfg **out, size_t *n);
 void rb_steps_free(rd_step_cfg *steps, size_t n);
 void rb_load_issuer(ld *l);      /* runbook_issuer.c */
+/* runbook_issuer.c: the issuer types, NULL-terminated; each is renewed by
+ * the step kind "<type>.issue" a plugin provides */
+extern const char *const rb_issuer_types[];
 void rb_load_ssh(ld *l);         /* runbook_sections.c */
 void rb_load_policy(ld *l);      /* runbook_sections.c */
 void rb_load_notify(ld *l);      /* runbook_sections.c */

@@ -15,12 +15,12 @@
  * on Windows. The messages name it as the runbook does ("certificate",
  * "certificates[1].certificate"). */
 void rb_check_selector(ld *l, json_t *o, const char *ptr) {
-  static const char *const keys[] = {"cert",    "key",        "chain",    "subject_cn",
+  static const char *const keys[] = {"cert",    "key",        "chain",     "subject_cn",
                                      "store",   "template",   "template_oid",
-                                     "subject", "thumbprint", NULL};
+                                     "subject", "issued_by", "thumbprint", NULL};
   static const char *const posix_keys[] = {"cert", "key", "chain", NULL};
-  static const char *const win_keys[] = {"store", "template", "template_oid", "subject",
-                                         "thumbprint", NULL};
+  static const char *const win_keys[] = {"store",     "template",   "template_oid", "subject",
+                                         "issued_by", "thumbprint", NULL};
   const char *v;
   char w[PTR_MAX];
   int have_win_selector = 0;
@@ -38,7 +38,7 @@ void rb_check_selector(ld *l, json_t *o, const char *ptr) {
       rd_jctx_err(&l->j, p, 0,
                   "'%s.%s' is a file path for POSIX targets, but this runbook's "
                   "targets are all Windows; select the certificate with 'store' and "
-                  "'template', 'template_oid', 'subject' or 'thumbprint'",
+                  "'template', 'template_oid', 'subject', 'issued_by' or 'thumbprint'",
                   w, *k);
   }
   for (const char *const *k = win_keys; *k; k++) {
@@ -99,8 +99,8 @@ void rb_check_selector(ld *l, json_t *o, const char *ptr) {
   if (l->targets_ok && (l->rb->platforms & (1u << RD_PLATFORM_WINDOWS)) && !have_win_selector)
     rd_jctx_err(&l->j, ptr, 0,
                 "'%s' needs a selector for Windows targets: one of 'template', "
-                "'template_oid', 'subject', 'thumbprint' (and optionally 'store', default "
-                "LocalMachine\\My)",
+                "'template_oid', 'subject', 'issued_by', 'thumbprint' (and optionally 'store', "
+                "default LocalMachine\\My)",
                 w);
 }
 
@@ -189,12 +189,13 @@ static void load_manual(ld *l, json_t *o) {
                 "(one paragraph), got an empty string");
 }
 
+const char *const rb_issuer_types[] = {"scep", "adcs", "acme", "manual", NULL};
+
 void rb_load_issuer(ld *l) {
   static const char *const scep_keys[] = {"type",     "url",           "ca_fingerprint",
                                           "ca_bundle", "challenge",     "ca_ident",
                                           "poll_interval", "max_in_flight", NULL};
   static const char *const adcs_keys[] = {"type", "config", "poll_interval", NULL};
-  static const char *const types[] = {"scep", "adcs", "acme", "manual", NULL};
   json_t *o = rb_member(l, l->root, "", "issuer", 1);
   const char *type, *v;
   json_t *fp;
@@ -255,7 +256,10 @@ void rb_load_issuer(ld *l) {
                   "issuer 'adcs' renews Windows targets (certreq on the target); POSIX "
                   "targets use {\"type\": \"scep\", ...}");
   } else {
-    const char *s = rd_suggest(type, types, sizeof types / sizeof *types - 1);
+    size_t ntypes = 0;
+    while (rb_issuer_types[ntypes])
+      ntypes++;
+    const char *s = rd_suggest(type, rb_issuer_types, ntypes);
     rd_jctx_err(&l->j, "/issuer/type", 1,
                 "unknown issuer type '%s'%s%s%s; known: scep, adcs, acme, manual", type, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
     return;

@@ -65,14 +65,33 @@ char *rb_xstrdup(ld *l, const char *s) {
   return d;
 }
 
+/* What a missing top-level key is for, with an example (docs/RUNBOOKS.md). */
+static const char *top_hint(const char *key) {
+  static const char *const hints[][2] = {
+      {"name", "a short name unique among the runbooks, e.g. \"web-tls\" (jobs, metrics and "
+               "the journal carry it)"},
+      {"targets", "the hosts, e.g. {\"hosts\": [{\"name\": \"web1\", \"address\": "
+                  "\"10.0.0.5\"}]} or {\"inventory\": \"inventory.json\"}"},
+      {"ssh", "how renewd logs in, e.g. {\"user\": \"renewd\", \"identity\": "
+              "\"/etc/renewd/id_ed25519\", \"known_hosts\": \"/etc/renewd/known_hosts\"}"},
+      {"issuer", "who issues the new certificate: {\"type\": \"scep\", ...}, \"adcs\", "
+                 "\"acme\" or \"manual\""}};
+  for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
+    if (!strcmp(key, hints[i][0]))
+      return hints[i][1];
+  return NULL;
+}
+
 /* A member, reporting it when required and missing. */
 json_t *rb_member(ld *l, const json_t *obj, const char *optr, const char *key,
                       int required) {
   json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
   if (!v && required && json_is_object(obj)) {
     char where[512];
+    const char *hint = *optr ? NULL : top_hint(key);
     if (!*optr)
-      rd_jctx_err(&l->j, optr, 1, "missing required key '%s' in the top level", key);
+      rd_jctx_err(&l->j, optr, 1, "missing required key '%s' in the top level%s%s", key,
+                  hint ? ": " : "", hint ? hint : "");
     else
       rd_jctx_err(&l->j, optr, 0, "missing required key '%s' in '%s'", key,
                   DISP(l, optr, where));

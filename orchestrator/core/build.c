@@ -234,3 +234,53 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
   return 0;
 }
 
+
+/* A plan's (or remediate --whatif's) verdict on a due job, as the run would
+ * end it: WOULD_RENEW, or, for a certificate renewd cannot renew itself
+ * (issuer "manual": its apply ends the job NEEDS_OPERATOR), NEEDS_OPERATOR
+ * with the issuer probe's sentence (the certificate and the runbook's manual
+ * action) as the cause, remedy "operator". Whatif: no journal job, so the
+ * state is the report's only. */
+void rd_job_plan_end(rd_job *j) {
+  const char *type = json_string_value(json_object_get(j->rb->issuer, "type"));
+  const rd_step *iss = NULL;
+  if (!type || strcmp(type, "manual")) {
+    rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
+    return;
+  }
+  for (size_t i = 0; i < j->nsteps && !iss; i++)
+    if ((j->steps[i].kind->flags & RD_KIND_ISSUER) && !j->steps[i].skip)
+      iss = &j->steps[i];
+  const json_t *probe = iss ? json_object_get(json_object_get(iss->report, "phases"), "probe") : NULL;
+  const char *msg = json_string_value(json_object_get(probe, "message"));
+  if (!msg)
+    msg = "renewd cannot renew this certificate (issuer 'manual'): see the runbook's issuer.action";
+  snprintf(j->error, sizeof j->error, "host %s: %s: probe: %s", j->t->name,
+           iss ? iss->name : "issue", msg);
+  json_object_set_new(j->report, "cause",
+                      json_pack("{s:s, s:s, s:s, s:s}", "step", iss ? iss->name : "issue", "phase",
+                                "probe", "status", rd_errname(RD_EOPERATOR), "message", msg));
+  if (json_object_get(j->report, "remedy")) /* remediate --whatif */
+    json_object_set_new(j->report, "remedy", json_string("operator"));
+  j->state = RD_JOB_NEEDS_OPERATOR;
+  rd_job_finish_as(j, RD_OUT_STATE);
+}
+
+void rd_job_inventoried(rd_job *j) {
+  json_t *list = json_object_get(j->report, "certificates"); /* several (certs.c) */
+  for (size_t c = 0; c < j->ncerts; c++) {
+    const json_t *cert = json_object_get(j->cfacts[c], "cert");
+    const json_t *problems = json_object_get(j->cfacts[c], "problems");
+    /* the first is the job's "cert" too, as with one certificate */
+    json_t *into[2] = {c == 0 ? j->report : NULL, json_array_get(list, c)};
+    for (size_t k = 0; k < 2; k++) {
+      if (into[k] && cert)
+        json_object_set(into[k], "cert", (json_t *)cert);
+      if (into[k] && problems)
+        json_object_set(into[k], "problems", (json_t *)problems);
+    }
+    if (j->e->journal && cert)
+      rd_journal_inventory(j->e->journal, j->t->name, cert);
+  }
+  rd_job_finish_as(j, RD_OUT_INVENTORIED);
+}

@@ -210,7 +210,10 @@ json_t *rd_engine_report(rd_engine *e) { return e->report; }
 void rd_engine_get_stats(const rd_engine *e, rd_engine_stats *out) { *out = e->stats; }
 
 void rd_engine_print_report(rd_engine *e, FILE *f) {
-  rd_report_print_text(f, e->report, e->opts.whatif);
+  if (e->opts.inventory)
+    rd_report_print_inventory(f, e->report);
+  else
+    rd_report_print_text(f, e->report, e->opts.whatif);
 }
 
 void rd_engine_free(rd_engine *e) {

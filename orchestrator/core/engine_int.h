@@ -203,6 +203,12 @@ void rd_job_finish_as(rd_job *j, rd_outcome outcome);
 const char *rd_job_outcome_name(const rd_job *j);
 /* build.c: free one job (not linked, or the engine's list). */
 void rd_job_free(rd_job *j);
+/* build.c: a plan's verdict on a due job: WOULD_RENEW, or NEEDS_OPERATOR
+ * for a certificate renewd cannot renew itself (issuer "manual"). */
+void rd_job_plan_end(rd_job *j);
+/* build.c: `renewd inventory`'s end of a job: what each certificate's
+ * inventory found, in the report and (when one is open) the journal. */
+void rd_job_inventoried(rd_job *j);
 /* engine.c: start what may start (renewals admitted by their wave first,
  * then probes), shut the transports down when nothing is left. */
 void rd_engine_pump(rd_engine *e);
@@ -290,5 +296,7 @@ void rd_certs_selection_get(rd_job *j, int64_t id);
 void rd_certs_report_live(rd_job *j);
 /* report.c */
 void rd_report_print_text(FILE *f, json_t *report, int whatif);
+/* report.c: `renewd inventory`'s table of the report. */
+void rd_report_print_inventory(FILE *f, const json_t *report);
 
 #endif

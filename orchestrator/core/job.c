@@ -415,14 +415,7 @@ void rd_job_next(rd_job *j) {
           rd_notify_expiry(j, json_object_get(j->cfacts[c], "cert"));
         }
       if (e->opts.inventory) {
-        const json_t *cert = json_object_get(j->facts, "cert");
-        if (cert)
-          json_object_set(j->report, "cert", (json_t *)cert);
-        if (json_object_get(j->facts, "problems"))
-          json_object_set(j->report, "problems", json_object_get(j->facts, "problems"));
-        if (e->journal && cert)
-          rd_journal_inventory(e->journal, j->t->name, cert);
-        rd_job_finish_as(j, RD_OUT_INVENTORIED);
+        rd_job_inventoried(j); /* build.c: every certificate, report and journal */
         return;
       }
       if (e->opts.remediate) {
@@ -462,7 +455,7 @@ void rd_job_next(rd_job *j) {
       queue_renewal(j);
       return;
     }
-    rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
+    rd_job_plan_end(j); /* WOULD_RENEW, or what the manual issuer would do */
     return;
 
   case ST_APPLY:

@@ -168,7 +168,7 @@ static void decide(rd_job *j) {
     json_object_set_new(j->report, "remedy", json_string("renew"));
     e->stats.due++;
     if (e->opts.whatif) {
-      rd_job_finish_as(j, RD_OUT_WOULD_RENEW);
+      rd_job_plan_end(j); /* WOULD_RENEW, or NEEDS_OPERATOR (a manual issuer) */
       return;
     }
     j->e->opts.force = 1; /* an operator asked: no window, no backoff */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/util.h"
 #include "core/engine_int.h"
@@ -66,8 +67,22 @@ static const char *phase_order[] = {"probe", "apply", "verify", "rollback"};
 static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
   const json_t *due = json_object_get(job, "due");
   const char *state = json_string_value(json_object_get(job, "state"));
-  outf(f, "host %s (%s): %s", json_string_value(json_object_get(job, "host")),
-          json_string_value(json_object_get(job, "platform")), state ? state : "?");
+  const char *host = json_string_value(json_object_get(job, "host"));
+  outf(f, "host %s (%s): ", host, json_string_value(json_object_get(job, "platform")));
+  if (json_is_true(json_object_get(job, "rollback_owed"))) {
+    /* the host may serve the new certificate with its follow-ups undone:
+     * what the operator must do comes before the cause (core/job.c) */
+    outf(f, "ROLLBACK OWED (state %s) — the rollback could not reach the host; make it "
+            "reachable, then run this runbook again (or let serve's next scan): that run "
+            "finishes the rollback, no --force needed\n",
+         state ? state : "?");
+    if (cause)
+      outf(f, "  cause: %s: %s: %s\n", json_string_value(json_object_get(cause, "step")),
+           json_string_value(json_object_get(cause, "phase")),
+           json_string_value(json_object_get(cause, "message")));
+    return;
+  }
+  outf(f, "%s", state ? state : "?");
   if (cause)
     outf(f, " — %s: %s: %s", json_string_value(json_object_get(cause, "step")),
             json_string_value(json_object_get(cause, "phase")),
@@ -171,12 +186,30 @@ void rd_report_print_text(FILE *f, json_t *report, int whatif) {
   print_stats(f, report, whatif);
 }
 
+/* A host that did not answer (its first probe could not connect or log in):
+ * doctor is the tool that says why and prints the fix. */
+static void print_hint(FILE *f, const json_t *job, const json_t *cause) {
+  static const char *const unreachable[] = {"RD_ECONNREFUSED", "RD_ETIMEDOUT", "RD_ENETWORK",
+                                            "RD_EAUTH"};
+  const char *status = json_string_value(json_object_get(cause, "status"));
+  const char *phase = json_string_value(json_object_get(cause, "phase"));
+  for (size_t i = 0; status && phase && !strcmp(phase, "probe") &&
+                     i < sizeof unreachable / sizeof *unreachable; i++)
+    if (!strcmp(status, unreachable[i])) {
+      outf(f, "  hint: 'renewd doctor RUNBOOK --host %s' checks the address, SSH login, sudo "
+              "and the CA, and prints the fix for each\n",
+           json_string_value(json_object_get(job, "host")));
+      return;
+    }
+}
+
 static void print_job(FILE *f, const json_t *job, int whatif, int runbooks) {
   {
     const char *state = json_string_value(json_object_get(job, "state"));
     const json_t *cause = json_object_get(job, "cause");
     const char *err = json_string_value(json_object_get(job, "error"));
     print_headline(f, job, cause);
+    print_hint(f, job, cause);
     print_certificates(f, job, runbooks);
     const json_t *findings = json_object_get(job, "findings"), *fd;
     size_t fi;
@@ -223,4 +256,54 @@ static void print_stats(FILE *f, const json_t *report, int whatif) {
   if (json_integer_value(json_object_get(stats, "skipped")))
     outf(f, "  (%lld not attempted: backing off, held or busy)\n",
             (long long)json_integer_value(json_object_get(stats, "skipped")));
+}
+
+/* One row of `renewd inventory`: what o ("cert", "problems") holds, under
+ * label (the host, or "host (certificate)"). */
+static void print_inventory_row(FILE *f, const char *label, const json_t *o, const char *err,
+                                time_t now) {
+  const json_t *c = json_object_get(o, "cert"), *pr = json_object_get(o, "problems"), *p;
+  size_t k;
+  if (!c) {
+    outf(f, "%-16s %s\n", label, err ? err : "(no certificate found)");
+  } else {
+    time_t na = (time_t)json_integer_value(json_object_get(c, "not_after"));
+    char when[32];
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&na, &tm));
+    const json_t *km = json_object_get(c, "key_match");
+    outf(f, "%-16s %-40.40s %-20.20s %-17s %6.1f %-5s %s\n", label,
+         json_string_value(json_object_get(c, "subject")),
+         json_string_value(json_object_get(c, "serial")), when, (double)(na - now) / 86400.0,
+         json_is_true(km) ? "ok" : json_is_false(km) ? "WRONG" : "?",
+         json_string_value(json_object_get(c, "sha1")));
+  }
+  json_array_foreach(pr, k, p)
+    outf(f, "%-16s   problem: %s: %s\n", "", json_string_value(json_object_get(p, "what")),
+         json_string_value(json_object_get(p, "detail")));
+}
+
+/* `renewd inventory`: one line per target, or per certificate of a runbook
+ * of several ("host (name)"), every value escaped. */
+void rd_report_print_inventory(FILE *f, const json_t *report) {
+  const json_t *jobs = json_object_get(report, "jobs"), *job, *item;
+  size_t i, k;
+  time_t now = time(NULL);
+  outf(f, "%-16s %-40s %-20s %-17s %6s %-5s %s\n", "HOST", "SUBJECT", "SERIAL", "EXPIRES (UTC)",
+       "DAYS", "KEY", "SHA-1");
+  json_array_foreach(jobs, i, job) {
+    const char *host = json_string_value(json_object_get(job, "host"));
+    const char *err = json_string_value(json_object_get(job, "error"));
+    const json_t *certs = json_object_get(job, "certificates");
+    if (!json_array_size(certs)) {
+      print_inventory_row(f, host, job, err, now);
+      continue;
+    }
+    json_array_foreach(certs, k, item) {
+      char label[256];
+      snprintf(label, sizeof label, "%s (%s)", host,
+               json_string_value(json_object_get(item, "name")));
+      print_inventory_row(f, label, item, err, now);
+    }
+  }
 }

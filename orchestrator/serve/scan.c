@@ -2,12 +2,14 @@
  * serve.h). */
 #include "serve/serve.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "cli/cli.h"
 #include "core/schedule.h"
 
@@ -20,66 +22,34 @@ static uint64_t rand64(void) {
   return v;
 }
 
-/* Printable ASCII and UTF-8 as they are; control bytes, quotes and
- * backslashes as \xNN: a host's error text cannot forge a log line. */
-static void put_esc(FILE *f, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if ((*p >= 0x20 && *p != 0x7f && *p != '\\' && *p != '"') || *p >= 0x80)
-      fputc(*p, f);
-    else
-      fprintf(f, "\\x%02x", *p);
-  }
-}
-
-static void log_head(FILE *f, const rd_serve_rb *r) {
-  char when[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-  fprintf(f, "%s serve: runbook ", when);
-  put_esc(f, r->rb->name);
-  fputs(": ", f);
-}
-
-void rd_serve_log_head(FILE *f, const rd_serve_rb *r) { log_head(f, r); }
-void rd_serve_put_esc(FILE *f, const char *s) { put_esc(f, s); }
-
-static void log_failed(const rd_serve_rb *r, const char *why) {
-  FILE *f = r->sv->o.log;
-  log_head(f, r);
-  fputs("scan failed: ", f);
-  put_esc(f, why);
-  fputc('\n', f);
-  fflush(f);
+/* A line about runbook r through the one logger (base/log.h: escaped, text
+ * or JSON, journald levels): "serve: runbook NAME: ..." */
+void rd_serve_log(const rd_serve_rb *r, rd_lv lv, const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  rd_log(lv, "serve", "runbook %s: %s", r->rb->name, msg);
 }
 
 static void log_scan(const rd_serve_rb *r, const rd_engine_stats *st, const json_t *report) {
-  FILE *f = r->sv->o.log;
   const json_t *job;
   size_t i;
-  log_head(f, r);
-  fprintf(f,
-          "%s%d targets, %d due, %d renewed, %d failed, %d rolled back, %d need an operator, "
-          "%d held or backing off\n",
-          r->last_whatif ? "outside the maintenance window, probe only: " : "", st->targets,
-          st->due, st->renewed, st->failed, st->rolled_back, st->needs_operator, st->skipped);
+  rd_serve_log(r, RD_LV_INFO,
+         "%s%d targets, %d due, %d renewed, %d failed, %d rolled back, %d need an operator, "
+         "%d held or backing off",
+         r->last_whatif ? "outside the maintenance window, probe only: " : "", st->targets,
+         st->due, st->renewed, st->failed, st->rolled_back, st->needs_operator, st->skipped);
   json_array_foreach(json_object_get(report, "jobs"), i, job) {
     const char *state = json_string_value(json_object_get(job, "state"));
     const char *err = json_string_value(json_object_get(job, "error"));
     if (!state || !strcmp(state, "NOT_DUE"))
       continue;
-    log_head(f, r);
-    fputs("host ", f);
-    put_esc(f, json_string_value(json_object_get(job, "host")));
-    fputs(": ", f);
-    put_esc(f, state);
-    if (err) {
-      fputs(": ", f);
-      put_esc(f, err);
-    }
-    fputc('\n', f);
+    rd_serve_log(r, err ? RD_LV_WARNING : RD_LV_INFO, "host %s: %s%s%s",
+           json_string_value(json_object_get(job, "host")), state, err ? ": " : "",
+           err ? err : "");
   }
-  fflush(f);
 }
 
 static void maybe_stopped(rd_serve *sv) {
@@ -183,9 +153,7 @@ static void adopt_next(rd_serve_rb *r) {
     if (!json_object_get(r->rb->target_index, host))
       json_object_del(r->expiry, host);
   }
-  log_head(r->sv->o.log, r);
-  fputs("scanning with the reloaded runbook\n", r->sv->o.log);
-  fflush(r->sv->o.log);
+  rd_serve_log(r, RD_LV_NOTICE, "scanning with the reloaded runbook");
 }
 
 /* The engine of r's scan (divided: on the hosts claimed). */
@@ -200,7 +168,7 @@ static void run_engine(rd_serve_rb *r) {
   if ((rc = rd_engine_new(sv->loop, sv->reg, r->scan_whatif ? NULL : sv->journal, &eo, &e)) ||
       (rc = rd_engine_add_runbook(e, r->rb)) || (rc = rd_engine_start(e, scan_done, r))) {
     snprintf(why, sizeof why, "cannot start the engine: %s", rd_strerror(rc));
-    log_failed(r, why);
+    rd_serve_log(r, RD_LV_ERR, "scan failed: %s", why);
     rd_engine_free(e);
     rd_serve_work_finish(r, NULL); /* claimed for nothing: back to the queue */
     if (sv->o.once)
@@ -291,8 +259,6 @@ int rd_serve_init(rd_serve *sv, uv_loop_t *loop, rd_registry *reg, rd_journal *j
   sv->reg = reg;
   sv->journal = journal;
   sv->o = *o;
-  if (!sv->o.log)
-    sv->o.log = stdout;
   sv->stopped = stopped;
   sv->stopped_arg = arg;
   if (!(sv->devnull = fopen("/dev/null", "w")) || !(sv->rbs = calloc(n, sizeof *sv->rbs))) {
@@ -330,8 +296,8 @@ void rd_serve_start(rd_serve *sv) {
     fprintf(stderr, "renewd serve: cannot divide the scans (no timer): every instance "
                     "scans every host\n");
   if (sv->journal && rd_journal_inventory_latest(sv->journal, seed_expiry, sv))
-    fprintf(stderr, "renewd serve: journal: %s (expiry known after the first scan)\n",
-            rd_journal_errmsg(sv->journal));
+    rd_log(RD_LV_WARNING, "serve", "journal: %s (expiry known after the first scan)",
+           rd_journal_errmsg(sv->journal));
   for (size_t i = 0; i < sv->nrbs && !sv->stopping; i++)
     schedule_next(&sv->rbs[i], 1);
 }
@@ -367,7 +333,6 @@ static const rd_serve_rb *name_taken(const rd_serve *sv, const rd_serve_rb *self
 
 static void reload_one(rd_serve_rb *r) {
   rd_serve *sv = r->sv;
-  FILE *f = sv->o.log;
   rd_runbook *nrb = NULL;
   rd_diag d = {0};
   const rd_serve_rb *clash;
@@ -379,7 +344,6 @@ static void reload_one(rd_serve_rb *r) {
     nrb = NULL;
     rc = RD_ECONFIG;
   }
-  log_head(f, r);
   if (rc) {
     const rd_diag_item *it = d.n ? &d.items[0] : NULL;
     char first[1024];
@@ -393,11 +357,11 @@ static void reload_one(rd_serve_rb *r) {
     free(r->reload_error);
     r->reload_error = strdup(first);
     r->reload_refused = 1;
-    fputs("reload refused, the loaded version keeps running: ", f);
-    put_esc(f, first);
+    char more[40] = "";
     if (d.n > 1)
-      fprintf(f, " (and %zu more)", d.n - 1);
-    fputc('\n', f);
+      snprintf(more, sizeof more, " (and %zu more)", d.n - 1);
+    rd_serve_log(r, RD_LV_WARNING, "reload refused, the loaded version keeps running: %s%s", first,
+           more);
     rd_diag_print(&d, stderr);
   } else {
     rd_runbook_free(r->next); /* an earlier reload that never ran */
@@ -405,15 +369,11 @@ static void reload_one(rd_serve_rb *r) {
     r->reload_refused = 0;
     free(r->reload_error);
     r->reload_error = NULL;
-    fputs("reloaded", f);
-    if (strcmp(nrb->name, r->rb->name)) {
-      fputs(" as ", f);
-      put_esc(f, nrb->name);
-    }
-    fprintf(f, ": %zu target(s), in use from the next scan%s\n", nrb->ntargets,
-            r->engine ? " (the running scan ends on the loaded version)" : "");
+    rd_serve_log(r, RD_LV_NOTICE, "reloaded%s%s: %zu target(s), in use from the next scan%s",
+           strcmp(nrb->name, r->rb->name) ? " as " : "",
+           strcmp(nrb->name, r->rb->name) ? nrb->name : "", nrb->ntargets,
+           r->engine ? " (the running scan ends on the loaded version)" : "");
   }
-  fflush(f);
   rd_diag_free(&d);
 }
 

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "base/log.h"
 #include "config/runbook.h"
 #include "core/engine.h"
 #include "host/registry.h"
@@ -66,7 +67,6 @@ typedef struct rd_serve_opts {
   int max_parallel; /* the engine's global cap (0: its default) */
   int verbose;
   int once;         /* scan every runbook once, at once, then stop */
-  FILE *log;        /* one line per scan and per job that did something */
 } rd_serve_opts;
 
 struct rd_serve {
@@ -141,9 +141,10 @@ void rd_serve_work_finish(rd_serve_rb *r, const json_t *report);
 void rd_serve_work_stop(rd_serve *sv);
 /* scan.c: a handle counted in sv->timers_open closed (stopped() may run). */
 void rd_serve_closed_one(rd_serve *sv);
-/* The log line head "TIME serve: runbook NAME: " and escaped text (scan.c). */
-void rd_serve_log_head(FILE *f, const rd_serve_rb *r);
-void rd_serve_put_esc(FILE *f, const char *s);
+/* A line about runbook r through the one logger (base/log.h: escaped, text
+ * or JSON, journald levels): "serve: runbook NAME: ..." (scan.c). */
+void rd_serve_log(const rd_serve_rb *r, rd_lv lv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* digest.c: the runbook's daily digest when it is due (notify.email.digest,
  * once a day, after a scan): 0 when a mail is on its way (done(arg)

@@ -11,20 +11,13 @@
 #include "store/work.h"
 
 static void log_line(const rd_serve_rb *r, const char *what, const char *detail) {
-  FILE *f = r->sv->o.log;
-  rd_serve_log_head(f, r);
-  fputs(what, f);
-  rd_serve_put_esc(f, detail);
-  fputc('\n', f);
-  fflush(f);
+  rd_serve_log(r, RD_LV_INFO, "%s%s", what, detail);
 }
 
-/* "renewd serve: journal: WHAT: DETAIL" (escaped) on the log. */
+/* "serve: journal: WHAT: DETAIL" through the one logger (escaped). */
 static void log_journal(rd_serve *sv, const char *what, const char *detail) {
-  fprintf(sv->o.log, "renewd serve: journal: %s: ", what);
-  rd_serve_put_esc(sv->o.log, detail);
-  fputc('\n', sv->o.log);
-  fflush(sv->o.log);
+  (void)sv;
+  rd_log(RD_LV_WARNING, "serve", "journal: %s: %s", what, detail);
 }
 
 /* The runbook's renewing scan may run now (its window is open). */
@@ -141,8 +134,6 @@ static void plan(rd_serve_rb *r, time_t now) {
 
 /* The answer of r's claim: r->items, logged. */
 static void take(rd_serve_rb *r, int err, rd_work_item *items, size_t n) {
-  rd_serve *sv = r->sv;
-  FILE *f = sv->o.log;
   r->items = items;
   r->nitems = n;
   if (err < 0 && err != RD_ECANCELED) {
@@ -157,22 +148,29 @@ static void take(rd_serve_rb *r, int err, rd_work_item *items, size_t n) {
     rd_serve_work_finish(r, NULL);
     return;
   }
-  rd_serve_log_head(f, r);
-  fprintf(f, "claimed %zu host(s):", n);
-  for (size_t i = 0; i < n; i++) {
-    r->item_hosts[i] = items[i].host;
-    fputc(' ', f);
-    rd_serve_put_esc(f, items[i].host);
-    fprintf(f, " (epoch %lld", (long long)items[i].epoch);
-    if (items[i].takeover) {
-      fputs(", taken over from ", f);
-      rd_serve_put_esc(f, items[i].previous);
-      r->takeovers_total++;
+  {
+    /* "claimed N host(s): h1 (epoch 3) h2 (epoch 1, taken over from X)" */
+    size_t cap = 64, len = 0;
+    char *line;
+    for (size_t i = 0; i < n; i++)
+      cap += strlen(items[i].host) + 48 + (items[i].takeover ? strlen(items[i].previous) + 24 : 0);
+    if ((line = malloc(cap))) {
+      len += (size_t)snprintf(line + len, cap - len, "claimed %zu host(s):", n);
+      for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(line + len, cap - len, " %s (epoch %lld%s%s)", items[i].host,
+                                (long long)items[i].epoch,
+                                items[i].takeover ? ", taken over from " : "",
+                                items[i].takeover ? items[i].previous : "");
+      }
+      rd_serve_log(r, RD_LV_INFO, "%s", line);
+      free(line);
     }
-    fputc(')', f);
+    for (size_t i = 0; i < n; i++) {
+      r->item_hosts[i] = items[i].host;
+      if (items[i].takeover)
+        r->takeovers_total++;
+    }
   }
-  fputc('\n', f);
-  fflush(f);
   r->claimed_total += (long)n;
 }
 

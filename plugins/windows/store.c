@@ -151,6 +151,8 @@ int win_selector_matches(const win_selector *sel, const json_t *rec) {
     return 0;
   if (sel->subject && !subject_matches(sel->subject, win_str(rec, "subject")))
     return 0;
+  if (sel->issued_by && !subject_matches(sel->issued_by, win_str(rec, "issuer")))
+    return 0;
   return 1;
 }
 

@@ -229,6 +229,7 @@ int win_selector_get(rd_step *s, const rd_host_api *h, win_selector *sel, char *
   sel->template_oid = win_str(sec, "template_oid");
   sel->subject = win_str(sec, "subject");
   sel->thumbprint = win_str(sec, "thumbprint");
+  sel->issued_by = win_str(sec, "issued_by");
   if (!store_ok(sel->store)) {
     snprintf(err, errlen,
              "certificate.store \"%s\" is not a LocalMachine store (renewd works in the machine "
@@ -240,10 +241,11 @@ int win_selector_get(rd_step *s, const rd_host_api *h, win_selector *sel, char *
     snprintf(err, errlen, "certificate.thumbprint \"%s\" is not 40 hex digits", sel->thumbprint);
     return RD_ECONFIG;
   }
-  if (!sel->template_ && !sel->template_oid && !sel->subject && !sel->thumbprint) {
+  if (!sel->template_ && !sel->template_oid && !sel->subject && !sel->thumbprint &&
+      !sel->issued_by) {
     snprintf(err, errlen,
              "the runbook's certificate section needs a selector for a Windows target: "
-             "\"template\", \"template_oid\", \"subject\" or \"thumbprint\"");
+             "\"template\", \"template_oid\", \"subject\", \"issued_by\" or \"thumbprint\"");
     return RD_ECONFIG;
   }
   return 0;
@@ -259,6 +261,7 @@ void win_selector_describe(const win_selector *sel, char *out, size_t outlen) {
   ADD("template", sel->template_);
   ADD("template OID", sel->template_oid);
   ADD("subject", sel->subject);
+  ADD("issued by", sel->issued_by);
 #undef ADD
 }
 

@@ -78,6 +78,7 @@ typedef struct win_selector {
   const char *template_oid; /* v2 template OID */
   const char *subject;      /* subject DN as cert_facts spells it, or CN= value */
   const char *thumbprint;   /* one certificate */
+  const char *issued_by;    /* issuer DN as cert_facts spells it, or its CN value */
 } win_selector;
 
 /* On error writes a sentence into err and returns RD_ECONFIG. */

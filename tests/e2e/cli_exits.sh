@@ -3,8 +3,9 @@
 # or the operator mistyped: each exits 2 with a sentence that names the
 # option or the host, and leaves nothing behind (no "handles left open", no
 # leak: check.sh runs this with the ASan+UBSan build and detect_leaks=1, whose
-# leak report would turn exit 2 into a failure). And what `validate` says of
-# a good runbook of one and of several certificates. No lab needed.
+# leak report would turn exit 2 into a failure). What `validate` says of a
+# good runbook of one and of several certificates; an operator's typing
+# mistakes; every verb's --help. No lab needed.
 # Prints "cli_exits: N passed, M failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,5 +71,47 @@ check "  exactly those lines" lines "$WORK/two.want"
 check "validate on one 'certificate': one ok line counting it" \
 	expect 0 "ok \(1 target, 1 certificate, 5 steps\)$" -- validate "$ROOT/runbooks/windows-ndes-ra.json"
 check "  and no more" test "$(wc -l <"$WORK/out")" = 1
+
+# An operator's typing mistakes: each answer names the thing and the fix.
+check "a misspelt verb: the verb meant" \
+	expect 2 "unknown verb 'plna'; did you mean 'plan'\\?" -- plna "$RB"
+check "a misspelt long option: the option meant" \
+	expect 2 "renewd plan: unknown option '--hosts'; did you mean '--host'\\?" -- plan --hosts h1 "$RB"
+check "an option without its value says so (not 'unknown')" \
+	expect 2 "renewd run: option '--journal' needs a value" -- run "$RB" --journal
+check "a flag given a value says it takes none" \
+	expect 2 "renewd serve: option '--once' takes no value" -- serve --once=3 "$RB"
+check "an unknown short option is named alone" \
+	expect 2 "renewd plan: unknown option '-x'" -- plan -nx "$RB"
+check "hosts without a subcommand names the one there is" \
+	expect 2 "renewd hosts: name what to do; the one subcommand is 'trust'" -- hosts
+check "hosts trust without --runbook says why it is needed" \
+	expect 2 "renewd hosts trust: --runbook R is required" -- hosts trust h1
+check "validate on a directory: name the files" \
+	expect 2 "$ROOT/runbooks/: is a directory; name the runbook files in it \\(e.g. $ROOT/runbooks/\\*.json\\)" \
+	-- validate "$ROOT/runbooks/"
+check "validate without a runbook says so" expect 2 "renewd validate: no runbook given" -- validate
+echo '{"name": "x"}' >"$WORK/bare.json"
+check "a runbook without its issuer: what the key is for, with the types" \
+	expect 2 "missing required key 'issuer' in the top level: who issues the new certificate: .*\"acme\" or \"manual\"" \
+	-- validate "$WORK/bare.json"
+check "  and without ssh: an example" \
+	expect 2 "missing required key 'ssh' in the top level: how renewd logs in, e.g. \\{\"user\"" \
+	-- validate "$WORK/bare.json"
+
+# Every verb's --help: exit 0, usage, an example whose runbooks are shipped.
+helps() {
+	local v ex f
+	for v in run plan doctor validate status inventory remediate serve report hosts debug; do
+		"$RENEWD" "$v" --help >"$WORK/help" 2>&1 || { echo "     $v --help: exit $?"; return 1; }
+		grep -q '^usage: renewd' "$WORK/help" || { echo "     $v --help: no usage line"; return 1; }
+		ex=$(grep '^example: renewd ' "$WORK/help") || { echo "     $v --help: no example"; return 1; }
+		for f in $(grep -o 'runbooks/[A-Za-z0-9._-]*\.json' <<<"$ex"); do
+			[[ -e $ROOT/$f ]] || { echo "     $v --help: the example's $f is not shipped"; return 1; }
+		done
+	done
+}
+check "each verb's --help has a usage line and an example naming shipped runbooks" helps
+check "debug --help lists its subcommands" expect 0 "renewd debug hostkey \\[--connect-ms N\\] HOST" -- debug --help
 printf 'cli_exits: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]

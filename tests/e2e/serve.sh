@@ -90,7 +90,7 @@ tree_sums >"$WORK/before.sums"
 check "serve starts and answers /healthz" start_daemon "$WORK/closed.json"
 check "a scan outside the window finds 3 due" wait_for 60 bash -c "[ \"\$(awk '/^renewd_due/{print \$2}' <('$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/metrics))\" = 3 ]"
 check "and renews nothing" test "$(metric renewd_renewed_total)" = 0
-check "the log says probe only" grep -q 'outside the maintenance window, probe only' "$WORK/serve.out"
+check "the log says probe only" grep -q 'renewd: info: serve: runbook .*: outside the maintenance window, probe only' "$WORK/serve.err"
 check "SIGTERM stops serve (exit 0)" stop_daemon
 tree_sums >"$WORK/after.sums"
 check "no file changed on any host nor in the CA depot" cmp -s "$WORK/before.sums" "$WORK/after.sums"
@@ -161,7 +161,7 @@ stop_ms=$(((t1 - t0) / 1000000))
 echo "     SIGTERM to exit with an idle client connected: ${stop_ms} ms"
 check "SIGTERM with an idle client connected: exit 0" test "$rc" = 0
 check "... within one second (${stop_ms} ms)" test "$stop_ms" -lt 1000
-check "... and says so" grep -q 'renewd serve: stopped' "$WORK/serve.err"
+check "... and says so" grep -q 'renewd: notice: serve: stopped' "$WORK/serve.err"
 kill "$IDLE" 2>/dev/null || true
 wait "$IDLE" 2>/dev/null || true
 

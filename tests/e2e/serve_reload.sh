@@ -146,7 +146,7 @@ col=$(($(grep '"scan_interval": "3 parsecs"' "$WORK/a.json" | awk '{print index(
 s1=$(metric renewd_scans_total lab-a)
 kill -HUP "$DAEMON"
 check "broken lab-a: refused, reload metric 0" wait_for 10 bash -c "[ \"\$('$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/metrics | awk '\$1 == \"renewd_runbook_last_reload_successful{runbook=\\\"lab-a\\\"}\" {print \$2}')\" = 0 ]"
-check "the log names file:line:column ($line:$col)" grep -q "runbook lab-a: reload refused, the loaded version keeps running: $WORK/a.json:$line:$col: 'schedule.scan_interval' is not a duration" "$WORK/serve.out"
+check "the log names file:line:column ($line:$col)" grep -q "runbook lab-a: reload refused, the loaded version keeps running: $WORK/a.json:$line:$col: 'schedule.scan_interval' is not a duration" "$WORK/serve.err"
 check "stderr has the diagnostic too" grep -q "^$WORK/a.json:$line:$col: " "$WORK/serve.err"
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/status" >"$WORK/status1.json"
 check "/status: lab-a reload refused at $line:$col" jqt --arg w "$WORK/a.json:$line:$col:" '.runbooks[] | select(.name == "lab-a") | .reload.refused | startswith($w)' "$WORK/status1.json"
@@ -159,7 +159,7 @@ sed 's|"name": "lab-a"|"name": "lab-a2"|' "$WORK/a.good" >"$WORK/a.json"
 kill -HUP "$DAEMON"
 check "a good lab-a is used from its next scan (as lab-a2)" wait_for 30 at_least renewd_scans_total lab-a2 1
 check "lab-a2: reload metric 1" test "$(metric renewd_runbook_last_reload_successful lab-a2)" = 1
-check "the log says so" grep -q "runbook lab-a: reloaded as lab-a2: 2 target(s), in use from the next scan" "$WORK/serve.out"
+check "the log says so" grep -q "runbook lab-a: reloaded as lab-a2: 2 target(s), in use from the next scan" "$WORK/serve.err"
 "$LAB" exec -- curl -fsS "http://127.0.0.1:$PORT/status" >"$WORK/status2.json"
 check "/status: lab-a2, nothing refused, reloaded" jqt '.runbooks[] | select(.name == "lab-a2") | .reload.refused == null and .reload.reloaded > 0' "$WORK/status2.json"
 s2=$(metric renewd_scans_total lab-a2)

@@ -24,39 +24,21 @@
 #include "core/engine.h"
 #include "host/registry.h"
 #include "store/journal.h"
+#include "async_kinds.h"
 #include "testutil.h"
 
 enum { K_INV, K_ISS, K_INST, K_RS, K_CHK, NK };
 static const char *const kname[NK] = {"inv", "iss", "inst", "rs", "chk"};
 static const char *const pname[4] = {"probe", "apply", "verify", "rollback"};
 
-static char trace[4096];
 static long delay_ms[NK][4];      /* every answer's delay */
 static long first_ms[NK][4];      /* the renewal's first answer's delay, when > 0
                                      (a probe's second: the first is the pre-flight) */
 static int fail_status[NK][4];    /* the status a phase answers with */
 static int calls[NK][4];
 
-static void note(const char *what) {
-  if (trace[0])
-    strncat(trace, " ", sizeof trace - strlen(trace) - 1);
-  strncat(trace, what, sizeof trace - strlen(trace) - 1);
-}
-
-typedef struct answer {
-  const rd_host_api *h;
-  int kind;
-  rd_phase phase;
-  long ms;
-} answer;
-
-static void sleep_fn(void *arg) {
-  answer *a = arg;
-  usleep((useconds_t)a->ms * 1000);
-}
-
 /* What each kind's phase does when its answer arrives in time. */
-static void effect(rd_step *s, const answer *a) {
+static void effect(rd_step *s, const tu_answer *a) {
   const rd_host_api *h = a->h;
   time_t now = time(NULL);
   if (a->kind == K_INV && a->phase == RD_PHASE_PROBE)
@@ -71,8 +53,7 @@ static void effect(rd_step *s, const answer *a) {
   }
 }
 
-static void answered(rd_step *s, int status, void *arg) {
-  answer *a = arg;
+static void answered(rd_step *s, int status, const tu_answer *a) {
   char buf[64];
   int st = fail_status[a->kind][a->phase];
   if (a->kind == K_CHK && a->phase == RD_PHASE_VERIFY) {
@@ -82,28 +63,19 @@ static void answered(rd_step *s, int status, void *arg) {
       st = 0; /* the old certificate is served again */
   } else
     snprintf(buf, sizeof buf, "%s.%s%s", kname[a->kind], pname[a->phase], status ? ":late" : "");
-  note(buf);
+  tu_note(buf);
   if (!status)
     effect(s, a);
   /* a late answer reports like any other: the host must not count it */
   a->h->done(s, status ? status : st, NULL, st && !status ? "failed on purpose" : NULL);
-  free(a);
 }
 
 static int start(rd_step *s, const rd_host_api *h, int kind, rd_phase phase) {
-  answer *a = calloc(1, sizeof *a);
-  int rc;
-  if (!a)
-    return RD_ENOMEM;
-  a->h = h;
-  a->kind = kind;
-  a->phase = phase;
   int first = phase == RD_PHASE_PROBE && kind != K_INV; /* after the pre-flight's */
-  a->ms = calls[kind][phase]++ == first && first_ms[kind][phase] ? first_ms[kind][phase]
-                                                                 : delay_ms[kind][phase];
-  if ((rc = h->work(s, sleep_fn, answered, a)) < 0)
-    free(a);
-  return rc;
+  long ms = calls[kind][phase]++ == first && first_ms[kind][phase] ? first_ms[kind][phase]
+                                                                   : delay_ms[kind][phase];
+  return tu_answer_later(
+      s, &(tu_answer){.h = h, .kind = kind, .phase = (int)phase, .ms = ms, .fn = answered});
 }
 
 /* --- a slow HTTP server: the first request is answered after slow_ms ----- */
@@ -165,7 +137,7 @@ static char http_url[128]; /* set: the restart step's apply is an HTTP GET */
 
 static void http_answered(rd_step *s, int status, const rd_http_response *r, void *arg) {
   const rd_host_api *h = arg;
-  note(status == RD_ECANCELED ? "rs.apply:http-canceled"
+  tu_note(status == RD_ECANCELED ? "rs.apply:http-canceled"
                               : status ? "rs.apply:http-failed" : "rs.apply:http");
   h->done(s, status, NULL, status ? "request failed" : NULL);
   (void)r;
@@ -240,9 +212,7 @@ static void run_done(rd_engine *e, int code, const rd_engine_stats *stats, void 
 static char jdir[64], jpath[128];
 
 static void setup(void) {
-  strcpy(jdir, "/tmp/renewd-test-async-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(jdir));
-  snprintf(jpath, sizeof jpath, "%s/journal.db", jdir);
+  tu_tmpdir(jdir, jpath, "async");
   memset(delay_ms, 0, sizeof delay_ms);
   memset(first_ms, 0, sizeof first_ms);
   memset(fail_status, 0, sizeof fail_status);
@@ -250,16 +220,12 @@ static void setup(void) {
   for (int k = 0; k < NK; k++)
     for (int p = 0; p < 4; p++)
       delay_ms[k][p] = 5;
-  trace[0] = 0;
+  tu_trace[0] = 0;
   cancels = 0;
   http_url[0] = 0;
 }
 
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { tu_tmpdir_remove(jdir); }
 
 static run_out run_async(const char *file) {
   rd_registry *reg = NULL;
@@ -326,7 +292,7 @@ START_TEST(late_apply_does_not_finish_the_rollback) {
   first_ms[K_RS][RD_PHASE_APPLY] = 1500;
   delay_ms[K_RS][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
-  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply:late rs.rollback inst.rollback "
+  ck_assert_str_eq(tu_trace, RENEW_PREFIX "rs.probe rs.apply:late rs.rollback inst.rollback "
                                        "iss.rollback rs.apply chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "restart", "rollback"), "ok");
@@ -346,7 +312,7 @@ START_TEST(late_probe_is_dropped) {
   first_ms[K_RS][RD_PHASE_PROBE] = 1500;
   delay_ms[K_INST][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
-  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe:late inst.rollback iss.rollback chk.verify(old)");
+  ck_assert_str_eq(tu_trace, RENEW_PREFIX "rs.probe:late inst.rollback iss.rollback chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "restart", "probe"), "RD_ETIMEDOUT");
   ck_assert_ptr_null(phase_of(&o, "restart", "rollback"));
@@ -359,7 +325,7 @@ START_TEST(late_verify_does_not_finish_the_rollback) {
   first_ms[K_INST][RD_PHASE_VERIFY] = 1500;
   delay_ms[K_INST][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
-  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify:late "
+  ck_assert_str_eq(tu_trace, PREFLIGHT "iss.probe iss.apply inst.probe inst.apply inst.verify:late "
                                     "inst.rollback iss.rollback chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "install", "verify"), "RD_ETIMEDOUT");
@@ -376,7 +342,7 @@ START_TEST(late_rollback_does_not_finish_the_reapply) {
   first_ms[K_RS][RD_PHASE_ROLLBACK] = 1500;
   delay_ms[K_RS][RD_PHASE_APPLY] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
-  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply chk.probe chk.verify(new) inst.rollback "
+  ck_assert_str_eq(tu_trace, RENEW_PREFIX "rs.probe rs.apply chk.probe chk.verify(new) inst.rollback "
                                        "iss.rollback rs.rollback:late rs.apply chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLING_BACK");
   ck_assert_str_eq(status_of(&o, "restart", "rollback"), "RD_ETIMEDOUT");
@@ -401,7 +367,7 @@ START_TEST(late_http_answer_is_dropped) {
   delay_ms[K_RS][RD_PHASE_ROLLBACK] = 700;
   run_out o = run_async(FIXTURES "/engine/async.json");
   slow_http_stop(&srv);
-  ck_assert_str_eq(trace, RENEW_PREFIX "rs.probe rs.apply:http-canceled rs.rollback "
+  ck_assert_str_eq(tu_trace, RENEW_PREFIX "rs.probe rs.apply:http-canceled rs.rollback "
                                        "inst.rollback iss.rollback rs.apply:http chk.verify(old)");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_str_eq(status_of(&o, "restart", "rollback"), "ok");

@@ -335,6 +335,29 @@ START_TEST(plan_shows_every_certificate) {
 }
 END_TEST
 
+/* `renewd inventory` of a runbook of several certificates: each one's
+ * live certificate in the report, a table row each ("t1 (a)", "t1 (b)"),
+ * nothing more than the inventories run. */
+START_TEST(inventory_lists_every_certificate) {
+  const char *files[] = {rbpath, NULL};
+  rd_engine_opts opts = {.whatif = 1, .inventory = 1};
+  trace[0] = 0;
+  tu_engine_run(&plugin, files, &opts, jpath, &out);
+  report = json_array_get(json_object_get(out.report, "jobs"), 0);
+  ck_assert_str_eq(trace, "inv(a) inv(b)");
+  ck_assert_str_eq(state(), "INVENTORIED");
+  const json_t *certs = json_object_get(report, "certificates");
+  ck_assert_uint_eq(json_array_size(certs), 2);
+  for (size_t c = 0; c < 2; c++) {
+    const char *want = c ? "old-b" : "old-a";
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(certs, c), "cert"), "sha256")),
+                     want);
+  }
+  ck_assert_msg(strstr(out.text, "\nt1 (a) ") && strstr(out.text, "\nt1 (b) "), "%s", out.text);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("engine_certs");
   TCase *tc = tcase_create("certs");
@@ -346,6 +369,7 @@ int main(void) {
   tcase_add_test(tc, resume_without_second_request);
   tcase_add_test(tc, plan_shows_every_certificate);
   tcase_add_test(tc, expiry_warning_for_each);
+  tcase_add_test(tc, inventory_lists_every_certificate);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -18,10 +18,10 @@
 #include "core/engine.h"
 #include "host/registry.h"
 #include "store/journal.h"
+#include "async_kinds.h"
 #include "engine_run.h"
 #include "testutil.h"
 
-static char trace[4096];
 static int host_serial;     /* /etc/pki/t1.crt live on t1: 1 until installed */
 static int other_serial;    /* /etc/pki/other.crt, likewise */
 static int fail_issue;      /* the issuer's apply fails */
@@ -31,20 +31,6 @@ static int remediate;       /* run as `renewd remediate` */
 static int block_reload;    /* rs.probe: cannot succeed once the other job installed */
 static int renewed_elsewhere; /* after the first probe, another instance renews t1 */
 static char jdir[64], jpath[128];
-
-static void note(const char *what) {
-  if (trace[0])
-    strncat(trace, " ", sizeof trace - strlen(trace) - 1);
-  strncat(trace, what, sizeof trace - strlen(trace) - 1);
-}
-
-typedef struct answer {
-  const rd_host_api *h;
-  const char *name; /* "inst.apply" */
-  long ms;
-} answer;
-
-static void sleep_fn(void *arg) { usleep((useconds_t)((answer *)arg)->ms * 1000); }
 
 static void sql(const char *q) {
   sqlite3 *db = NULL;
@@ -60,12 +46,11 @@ static int *serial_of(rd_step *s, const rd_host_api *h) {
   return cert && strstr(cert, "other") ? &other_serial : &host_serial;
 }
 
-static void answered(rd_step *s, int status, void *arg) {
-  answer *a = arg;
+static void answered(rd_step *s, int status, const tu_answer *a) {
   const rd_host_api *h = a->h;
   int st = 0;
   if (!status) {
-    note(a->name);
+    tu_note(a->name);
     if (!strcmp(a->name, "inv.probe")) {
       time_t now = time(NULL);
       int serial = *serial_of(s, h);
@@ -102,20 +87,10 @@ static void answered(rd_step *s, int status, void *arg) {
   }
   h->done(s, status ? status : st, NULL,
           st == RD_ENOTFOUND ? "reload: cannot succeed now" : st ? "denied on purpose" : NULL);
-  free(a);
 }
 
 static int start(rd_step *s, const rd_host_api *h, const char *name, long ms) {
-  answer *a = calloc(1, sizeof *a);
-  int rc;
-  if (!a)
-    return RD_ENOMEM;
-  a->h = h;
-  a->name = name;
-  a->ms = ms;
-  if ((rc = h->work(s, sleep_fn, answered, a)) < 0)
-    free(a);
-  return rc;
+  return tu_answer_later(s, &(tu_answer){.h = h, .name = name, .ms = ms, .fn = answered});
 }
 
 #define PHASE(fn, label)                                                       \
@@ -180,7 +155,7 @@ typedef tu_engine_out run_out;
 static run_out run_files(const char *const *files) {
   run_out o = {0};
   rd_engine_opts eo = {.remediate = remediate};
-  trace[0] = 0;
+  tu_trace[0] = 0;
   tu_engine_run(&plugin, files, &eo, jpath, &o);
   return o;
 }
@@ -208,9 +183,7 @@ static void lease_of(char *buf, size_t len) {
 static char rb_a[160], rb_b[160], rb_c[160];
 
 static void setup(void) {
-  snprintf(jdir, sizeof jdir, "/tmp/renewd-test-lease-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(jdir));
-  snprintf(jpath, sizeof jpath, "%s/journal.db", jdir);
+  tu_tmpdir(jdir, jpath, "lease");
   snprintf(rb_a, sizeof rb_a, "%s/a.json", jdir);
   snprintf(rb_b, sizeof rb_b, "%s/b.json", jdir);
   snprintf(rb_c, sizeof rb_c, "%s/c.json", jdir);
@@ -228,11 +201,7 @@ static void setup(void) {
   unsetenv("RENEWD_LEASE_TTL");
 }
 
-static void teardown(void) {
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { tu_tmpdir_remove(jdir); }
 
 #define RENEWAL "iss.probe iss.apply inst.probe inst.apply inst.verify rs.probe rs.apply " \
                 "chk.probe chk.verify"
@@ -275,17 +244,17 @@ static void changes(const char *s, char *out, size_t len) {
 static void assert_trace(const char *side_by_side, const char *then) {
   char want[4096], got[4096], all[4096], gc[4096], wc[4096];
   snprintf(all, sizeof all, "%s%s", side_by_side, then);
-  sorted_words(trace, strlen(trace), got, sizeof got);
+  sorted_words(tu_trace, strlen(tu_trace), got, sizeof got);
   sorted_words(all, strlen(all), want, sizeof want);
-  ck_assert_msg(!strcmp(got, want), "trace: %s, want (any order) %s", trace, all);
-  changes(trace, gc, sizeof gc);
+  ck_assert_msg(!strcmp(got, want), "trace: %s, want (any order) %s", tu_trace, all);
+  changes(tu_trace, gc, sizeof gc);
   changes(then, wc, sizeof wc);
-  ck_assert_msg(!strcmp(gc, wc), "changes: %s, want %s (trace %s)", gc, wc, trace);
+  ck_assert_msg(!strcmp(gc, wc), "changes: %s, want %s (trace %s)", gc, wc, tu_trace);
   /* the first renewal ends with " chk.verify"; the reprobe comes after it */
-  const char *end = strstr(trace, "chk.verify"), *re = strstr(then, "chk.verify");
+  const char *end = strstr(tu_trace, "chk.verify"), *re = strstr(then, "chk.verify");
   if (re && strstr(re, "inv.probe")) {
     ck_assert_msg(end && strstr(end, "inv.probe"), "no probe under the lease after the first renewal: %s",
-                  trace);
+                  tu_trace);
   }
 }
 
@@ -339,7 +308,7 @@ START_TEST(held_elsewhere_since_probe_reprobed) {
   char lease[128];
   renewed_elsewhere = 1;
   run_out o = run_files(files);
-  ck_assert_str_eq(trace, "inv.probe " PREFLIGHT " inv.probe");
+  ck_assert_str_eq(tu_trace, "inv.probe " PREFLIGHT " inv.probe");
   ck_assert_int_eq(o.stats.renewed, 0);
   ck_assert_str_eq(job_str(&o, 0, "state"), "NOT_DUE");
   ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(o.report, "jobs"), 0),
@@ -379,7 +348,7 @@ START_TEST(held_elsewhere_is_busy) {
   ck_assert_int_eq(rd_journal_lease_claim(j, &r, &epoch, NULL), 0);
   const char *files[] = {rb_a, NULL};
   run_out o = run_files(files);
-  ck_assert_str_eq(trace, "inv.probe " PREFLIGHT); /* read-only, then BUSY */
+  ck_assert_str_eq(tu_trace, "inv.probe " PREFLIGHT); /* read-only, then BUSY */
   ck_assert_int_eq(o.code, 1);
   ck_assert_int_eq(o.stats.skipped, 1);
   ck_assert_str_eq(job_str(&o, 0, "state"), "BUSY");
@@ -394,7 +363,7 @@ START_TEST(held_elsewhere_is_busy) {
   /* a remediation (it may repair without renewing) waits for it too */
   remediate = 1;
   o = run_files(files);
-  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_str_eq(tu_trace, "inv.probe");
   ck_assert_str_eq(job_str(&o, 0, "state"), "BUSY");
   ck_assert_int_eq(o.code, 1);
   rd_journal_close(j);
@@ -464,7 +433,7 @@ static void lease_lost_case(const char *ttl, const char *trace_want) {
   steal_on_install = 1;
   inst_apply_ms = ttl ? 1500 : 20;
   run_out o = run_files(files);
-  ck_assert_str_eq(trace, trace_want);
+  ck_assert_str_eq(tu_trace, trace_want);
   ck_assert_str_eq(job_str(&o, 0, "state"), "LEASE_LOST");
   ck_assert_msg(strstr(job_str(&o, 0, "error"), "lease was taken over while the job ran"), "%s",
                 job_str(&o, 0, "error"));

@@ -17,31 +17,15 @@
 #include "config/runbook.h"
 #include "core/engine.h"
 #include "store/journal.h"
+#include "async_kinds.h"
 #include "engine_run.h"
 #include "testutil.h"
 
-static char trace[4096];
 static int installed, pinned; /* on the host: 1 the old certificate, 2 the new */
 static int host_down;         /* set by the follow-up's apply (sshd killed) */
 static int drop_host;         /* run 1: the follow-up's apply takes the host down */
 static int refuse;            /* the follow-up's apply and rollback fail RD_EREMOTE */
 static char jdir[64], jpath[128], rb[160];
-
-static void note(const char *what) {
-  if (trace[0])
-    strncat(trace, " ", sizeof trace - strlen(trace) - 1);
-  strncat(trace, what, sizeof trace - strlen(trace) - 1);
-}
-
-typedef struct answer {
-  const rd_host_api *h;
-  const char *name; /* "inst.apply" */
-} answer;
-
-static void nap(void *arg) {
-  (void)arg;
-  usleep(5000);
-}
 
 /* What each phase does to the host model; its status. */
 static int act(rd_step *s, const rd_host_api *h, const char *name) {
@@ -84,24 +68,14 @@ static int act(rd_step *s, const rd_host_api *h, const char *name) {
   return 0;
 }
 
-static void answered(rd_step *s, int status, void *arg) {
-  answer *a = arg;
+static void answered(rd_step *s, int status, const tu_answer *a) {
   int st = status ? status : act(s, a->h, a->name);
-  note(a->name);
+  tu_note(a->name);
   a->h->done(s, st, NULL, st == RD_ECONNREFUSED ? "ssh: connection refused" : NULL);
-  free(a);
 }
 
 static int start(rd_step *s, const rd_host_api *h, const char *name) {
-  answer *a = calloc(1, sizeof *a);
-  int rc;
-  if (!a)
-    return RD_ENOMEM;
-  a->h = h;
-  a->name = name;
-  if ((rc = h->work(s, nap, answered, a)) < 0)
-    free(a);
-  return rc;
+  return tu_answer_later(s, &(tu_answer){.h = h, .name = name, .ms = 5, .fn = answered});
 }
 
 #define PHASE(fn, label)                                                       \
@@ -137,9 +111,7 @@ static const rd_plugin plugin = RD_PLUGIN_INIT("test", "1", kinds);
 
 static void setup(void) {
   FILE *f;
-  snprintf(jdir, sizeof jdir, "/tmp/renewd-test-rollback-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(jdir));
-  snprintf(jpath, sizeof jpath, "%s/journal.db", jdir);
+  tu_tmpdir(jdir, jpath, "rollback");
   snprintf(rb, sizeof rb, "%s/rb.json", jdir);
   ck_assert_ptr_nonnull(f = fopen(rb, "w"));
   fputs("{\"name\": \"rb\","
@@ -159,17 +131,13 @@ static void setup(void) {
   host_down = drop_host = refuse = 0;
 }
 
-static void teardown(void) {
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", jdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { tu_tmpdir_remove(jdir); }
 
 static tu_engine_out run(int force) {
   const char *files[] = {rb, NULL};
   tu_engine_out o = {0};
   rd_engine_opts eo = {.force = force};
-  trace[0] = 0;
+  tu_trace[0] = 0;
   tu_engine_run(&plugin, files, &eo, jpath, &o);
   return o;
 }
@@ -197,13 +165,22 @@ START_TEST(unreachable_rollback_is_owed_then_finished) {
   drop_host = 1;
   tu_engine_out o = run(0);
   drop_host = 0;
-  ck_assert_msg(strstr(trace, "pin.apply pin.rollback inst.rollback"), "%s", trace);
+  ck_assert_msg(strstr(tu_trace, "pin.apply pin.rollback inst.rollback"), "%s", tu_trace);
   ck_assert_int_eq(o.code, 1);
   ck_assert_int_eq(o.stats.failed, 1);
   ck_assert_str_eq(json_string_value(json_object_get(job0(&o), "state")), "ROLLING_BACK");
   ck_assert(json_is_true(json_object_get(job0(&o), "rollback_owed")));
   ck_assert_msg(strstr(json_string_value(json_object_get(job0(&o), "error")), "rollback owed"),
                 "%s", o.text);
+  /* the report says so first, with what to do, then the cause */
+  ck_assert_msg(!strncmp(o.text, "host t1 (posix): ROLLBACK OWED (state ROLLING_BACK) — the "
+                                 "rollback could not reach the host; make it reachable, then "
+                                 "run this runbook again",
+                         strlen("host t1 (posix): ROLLBACK OWED (state ROLLING_BACK) — the "
+                                "rollback could not reach the host; make it reachable, then "
+                                "run this runbook again")),
+                "%s", o.text);
+  ck_assert_msg(strstr(o.text, "\n  cause: pin: apply: "), "%s", o.text);
   ck_assert_int_eq(installed, 2); /* the new certificate live, the old pin */
   ck_assert_int_eq(pinned, 2);
   row = last_job();
@@ -216,8 +193,8 @@ START_TEST(unreachable_rollback_is_owed_then_finished) {
   host_down = 0;
   tu_engine_out_free(&o);
   o = run(0);
-  ck_assert_msg(!strstr(trace, "iss.apply") && !strstr(trace, ".apply"), "%s", trace);
-  ck_assert_msg(strstr(trace, "pin.rollback inst.rollback iss.rollback chk.verify"), "%s", trace);
+  ck_assert_msg(!strstr(tu_trace, "iss.apply") && !strstr(tu_trace, ".apply"), "%s", tu_trace);
+  ck_assert_msg(strstr(tu_trace, "pin.rollback inst.rollback iss.rollback chk.verify"), "%s", tu_trace);
   ck_assert_str_eq(json_string_value(json_object_get(job0(&o), "resumed_from")), "ROLLING_BACK");
   ck_assert_str_eq(json_string_value(json_object_get(job0(&o), "state")), "ROLLED_BACK");
   ck_assert_int_eq(o.stats.rolled_back, 1);
@@ -244,7 +221,7 @@ END_TEST
 START_TEST(rollback_refused_fails_the_job) {
   refuse = 1;
   tu_engine_out o = run(0);
-  ck_assert_msg(strstr(trace, "pin.apply pin.rollback inst.rollback"), "%s", trace);
+  ck_assert_msg(strstr(tu_trace, "pin.apply pin.rollback inst.rollback"), "%s", tu_trace);
   ck_assert_str_eq(json_string_value(json_object_get(job0(&o), "state")), "FAILED");
   ck_assert_ptr_null(json_object_get(job0(&o), "rollback_owed"));
   ck_assert_str_eq(rd_job_state_name(last_job().state), "FAILED");

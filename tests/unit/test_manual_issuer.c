@@ -142,16 +142,39 @@ START_TEST(due_needs_operator) {
 }
 END_TEST
 
-/* A plan of a due certificate shows the action with the certificate. */
+/* A plan of a due certificate says what the run would: NEEDS_OPERATOR
+ * (not WOULD_RENEW) with the action and the certificate, exit 1. */
 START_TEST(plan_shows_action) {
   days_left = 10;
-  run(1);
+  ck_assert_msg(!strcmp(run(1), "NEEDS_OPERATOR"), "%s", out.text);
+  ck_assert_int_eq(out.code, 1);
+  ck_assert_int_eq(out.stats.needs_operator, 1);
+  ck_assert_msg(!strncmp(out.text, "host t1 (posix): NEEDS_OPERATOR — issue: probe: t1: renewd cannot "
+                                   "renew this certificate (CN=ndes01.corp.example, expires ",
+                         strlen("host t1 (posix): NEEDS_OPERATOR — issue: probe: t1: renewd cannot "
+                                "renew this certificate (CN=ndes01.corp.example, expires ")),
+                "%s", out.text);
   ck_assert_int_eq(applied, 0);
   ck_assert_msg(strstr(out.text, "renewd cannot renew this certificate (CN=ndes01.corp.example, "
                                  "expires ") &&
                     strstr(out.text, ACTION),
                 "%s", out.text);
   ck_assert_int_eq(hc_count(&hc), 0); /* a plan sends nothing */
+}
+END_TEST
+
+/* remediate --whatif says the same of it: an operator renews it. */
+START_TEST(remediate_whatif_needs_operator) {
+  const char *files[] = {rbpath, NULL};
+  rd_engine_opts opts = {.whatif = 1, .remediate = 1};
+  days_left = 10;
+  tu_engine_run(&plugin, files, &opts, jpath, &out);
+  job = json_array_get(json_object_get(out.report, "jobs"), 0);
+  ck_assert_msg(!strcmp(json_string_value(json_object_get(job, "state")), "NEEDS_OPERATOR"), "%s",
+                out.text);
+  ck_assert_msg(strstr(out.text, ACTION), "%s", out.text);
+  ck_assert_str_eq(json_string_value(json_object_get(job, "remedy")), "operator");
+  ck_assert_int_eq(applied, 0);
 }
 END_TEST
 
@@ -178,6 +201,7 @@ int main(void) {
   tcase_add_test(tc, not_due_alerted_with_action);
   tcase_add_test(tc, due_needs_operator);
   tcase_add_test(tc, plan_shows_action);
+  tcase_add_test(tc, remediate_whatif_needs_operator);
   tcase_add_test(tc, mail_names_action);
   suite_add_tcase(s, tc);
   return tu_run(s);

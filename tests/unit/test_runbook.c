@@ -63,6 +63,8 @@ KIND(k_scep, "scep.issue", RD_PLATFORM_POSIX, RD_KIND_ISSUER, NULL);
 KIND(k_winv, "windows.inventory", RD_PLATFORM_WINDOWS, RD_KIND_INVENTORY, NULL);
 KIND(k_wins, "windows.install", RD_PLATFORM_WINDOWS, RD_KIND_INSTALL, NULL);
 KIND(k_adcs, "adcs.issue", RD_PLATFORM_WINDOWS, RD_KIND_ISSUER, NULL);
+KIND(k_acme, "acme.issue", RD_PLATFORM_ANY, RD_KIND_ISSUER, NULL);
+KIND(k_manual, "manual.issue", RD_PLATFORM_ANY, RD_KIND_ISSUER, NULL);
 /* the follow-ups the shipped runbooks use */
 KIND(k_acl, "posix.key_acl", RD_PLATFORM_POSIX, 0, mode_validate);
 KIND(k_prune, "posix.prune", RD_PLATFORM_POSIX, 0, NULL);
@@ -81,8 +83,11 @@ KIND(k_wlog, "windows.log_verify", RD_PLATFORM_WINDOWS, RD_KIND_CHECK, NULL);
 static const rd_step_kind *const fake_kinds[] = {
     &k_echo, &k_win,  &k_pinv, &k_pins, &k_scep, &k_winv, &k_wins, &k_adcs, &k_acl, &k_prune,
     &k_conf, &k_svc,  &k_tls,  &k_wacl, &k_wdup, &k_wreg, &k_wsvc, &k_wev,  &k_wiis,
-    &k_wgc,  &k_wlog, NULL};
+    &k_wgc,  &k_wlog, &k_acme, &k_manual, NULL};
 static const rd_plugin fake_plugin = RD_PLUGIN_INIT("fake", "1.0", fake_kinds);
+/* the platforms' kinds, no issuer: a build without the issuers' plugins */
+static const rd_step_kind *const platform_kinds[] = {&k_pinv, &k_pins, &k_winv, &k_wins, NULL};
+static const rd_plugin platform_plugin = RD_PLUGIN_INIT("platforms", "1.0", platform_kinds);
 
 static rd_registry *fake_registry(void) {
   rd_registry *r = NULL;
@@ -295,6 +300,36 @@ START_TEST(no_registry_skips_kinds) {
   ck_assert_str_eq(rb->steps[0].type, "test.ecko");
   ck_assert_ptr_null(rb->steps[0].kind);
   rd_runbook_free(rb);
+}
+END_TEST
+
+/* Every issuer type needs its "<type>.issue" kind loaded, or each job would
+ * stop at run time: validate says so (acme and manual were not checked). */
+START_TEST(issuer_kind_not_loaded) {
+  static const struct { const char *file, *type; } c[] = {
+      {"good/acme.json", "acme"},
+      {SOURCE_DIR "/runbooks/windows-ndes-ssl-watch.json", "manual"},
+      {"good/full.json", "scep"},
+      {"good/windows.json", "adcs"}};
+  rd_registry *reg = NULL;
+  char err[256], path[2048], want[160], all[4096];
+  ck_assert_int_eq(rd_registry_new(&reg), 0);
+  ck_assert_msg(rd_registry_add(reg, &platform_plugin, "test", err, sizeof err) == 0, "%s", err);
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    rd_diag d = {0};
+    rd_runbook *rb = NULL;
+    int found = 0;
+    snprintf(path, sizeof path, "%s", c[i].file[0] == '/' ? c[i].file : fixture(c[i].file));
+    snprintf(want, sizeof want, "issuer type '%s' needs step kind '%s.issue', which no loaded plugin provides",
+             c[i].type, c[i].type);
+    ck_assert_int_eq(rd_runbook_load(path, reg, &rb, &d), RD_ECONFIG);
+    dump(&d, all, sizeof all);
+    for (size_t k = 0; k < d.n; k++)
+      found |= !strcmp(d.items[k].msg, want);
+    ck_assert_msg(found, "%s: no '%s' in:%s", c[i].file, want, all);
+    rd_diag_free(&d);
+  }
+  rd_registry_free(reg);
 }
 END_TEST
 
@@ -699,6 +734,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, bad_table_complete);
   tcase_add_test(tc, bad_many);
   tcase_add_test(tc, no_registry_skips_kinds);
+  tcase_add_test(tc, issuer_kind_not_loaded);
   suite_add_tcase(s, tc);
   tc = tcase_create("good");
   tcase_add_test(tc, good_inline_defaults);

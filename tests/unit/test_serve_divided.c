@@ -67,7 +67,10 @@ static void inst_init(inst *in, uv_loop_t *loop, int k) {
   snprintf(in->logpath, sizeof in->logpath, "%s/serve%d.log", tmpdir, k);
   ck_assert_ptr_nonnull(in->log = fopen(in->logpath, "w+"));
   in->j = open_j();
-  rd_serve_opts so = {.once = 1, .log = in->log};
+  /* serve's lines go through the one logger: every instance of this
+   * process writes the same stream, the newest instance's file */
+  rd_log_set_stream(in->log, 0);
+  rd_serve_opts so = {.once = 1};
   ck_assert_int_eq(rd_serve_init(&in->sv, loop, reg, in->j, &in->rb, 1, &so, on_stopped, NULL),
                    0);
 }
@@ -76,6 +79,7 @@ static void inst_free(inst *in) {
   rd_serve_free(&in->sv);
   rd_runbook_free(in->rb);
   rd_journal_close(in->j);
+  rd_log_reset();
   fclose(in->log);
   unlink(in->logpath);
 }
@@ -126,9 +130,7 @@ START_TEST(two_instances_divide_one_scan) {
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(stopped, 2);
   /* one plan; the six hosts claimed once each, by both instances */
-  ck_assert_int_eq(log_count(&a, "planned the scan: 6 host(s) queued") +
-                       log_count(&b, "planned the scan: 6 host(s) queued"),
-                   1);
+  ck_assert_int_eq(log_count(&b, "planned the scan: 6 host(s) queued"), 1); /* both log here */
   ck_assert_int_eq(a.sv.rbs[0].claimed_total + b.sv.rbs[0].claimed_total, 6);
   ck_assert_msg(a.sv.rbs[0].claimed_total > 0 && b.sv.rbs[0].claimed_total > 0,
                 "claimed: %ld and %ld", a.sv.rbs[0].claimed_total, b.sv.rbs[0].claimed_total);

@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "host/registry.h"
 #include "serve/listener.h"
@@ -184,6 +185,7 @@ static void fx_setup(fixture *fx, size_t nrb) {
     ck_assert_msg(rd_runbook_load(fx->path, fx->reg, &fx->rb[i], &fx->diag) == 0, "runbook");
   ck_assert_int_eq(uv_loop_init(&fx->loop), 0);
   ck_assert_ptr_nonnull(fx->log = fopen("/dev/null", "w"));
+  rd_log_set_stream(fx->log, 0); /* serve's lines go through the one logger */
 }
 
 /* After the loop ran: nothing open, everything freed, the directory gone. */
@@ -195,6 +197,7 @@ static void fx_teardown(fixture *fx, rd_serve *sv) {
     rd_runbook_free(fx->rb[i]);
   rd_diag_free(&fx->diag);
   rd_registry_free(fx->reg);
+  rd_log_reset();
   fclose(fx->log);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
   ck_assert_int_eq(system(cmd), 0);
@@ -210,7 +213,7 @@ START_TEST(scan_on_the_loop_while_the_listener_answers) {
   memset(&w, 0, sizeof w);
   memset(&d, 0, sizeof d);
   fx_setup(&fx, 1);
-  rd_serve_opts so = {.once = 1, .log = fx.log};
+  rd_serve_opts so = {.once = 1};
   snprintf(jpath, sizeof jpath, "%s/journal.db", fx.dir);
   ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
   ck_assert_int_eq(rd_serve_init(&d.sv, &fx.loop, fx.reg, j, fx.rb, 1, &so, on_stopped, &d), 0);
@@ -286,7 +289,7 @@ START_TEST(stop_lets_the_running_scan_end) {
   fixture fx;
   rd_serve sv;
   fx_setup(&fx, 2);
-  rd_serve_opts so = {.log = fx.log};
+  rd_serve_opts so = {0};
   /* no journal: scans only probe */
   ck_assert_int_eq(rd_serve_init(&sv, &fx.loop, fx.reg, NULL, fx.rb, 2, &so, count_stopped, NULL), 0);
   rd_serve_start(&sv);
@@ -395,24 +398,30 @@ START_TEST(reload_refuses_a_broken_runbook_and_adopts_a_good_one_at_the_next_sca
   put_file(fx.path, TWO_HOSTS_1S, NULL, NULL);
   ck_assert_int_eq(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag), 0);
   FILE *lf = open_memstream(&log, &loglen);
-  rd_serve_opts so = {.log = lf};
+  rd_serve_opts so = {0};
+  rd_log_set_stream(lf, 0);
   ck_assert_int_eq(rd_serve_init(&rr.sv, &fx.loop, fx.reg, NULL, fx.rb, 1, &so, count_stopped, NULL), 0);
   rd_serve_start(&rr.sv);
   uv_timer_init(&fx.loop, &rr.tick);
   rr.tick.data = &rr;
   uv_timer_start(&rr.tick, reload_tick, 20, 20);
   uv_run(&fx.loop, UV_RUN_DEFAULT);
+  rd_log_set_stream(fx.log, 0);
   fclose(lf);
   ck_assert_int_eq(rr.step, 2);
   ck_assert_str_eq(rr.running_name, "reload-test");
   ck_assert_int_eq(rr.targets_first, 2); /* the first scan ended on the old version */
-  ck_assert_msg(strstr(log, "runbook reload-test: reload refused, the loaded version keeps running: ") &&
+  /* through the one logger: its level, the subject "serve", then the runbook */
+  ck_assert_msg(strstr(log, "renewd: warning: serve: runbook reload-test: reload refused, the "
+                            "loaded version keeps running: ") &&
                     strstr(log, "/rb.json:8:"),
                 "%s", log);
   ck_assert_msg(strstr(log, "runbook reload-test: reloaded as reload-2nd: 1 target(s), in use from "
                             "the next scan (the running scan ends on the loaded version)\n"),
                 "%s", log);
-  ck_assert_msg(strstr(log, "runbook reload-2nd: scanning with the reloaded runbook\n"), "%s", log);
+  ck_assert_msg(strstr(log, "renewd: notice: serve: runbook reload-2nd: scanning with the reloaded "
+                            "runbook\n"),
+                "%s", log);
   free(log);
   fx_teardown(&fx, &rr.sv);
 }
@@ -452,7 +461,7 @@ START_TEST(digest_after_a_probe_only_scan) {
   ck_assert_msg(rd_runbook_load(fx.path, fx.reg, &fx.rb[0], &fx.diag) == 0, "runbook");
   snprintf(jpath, sizeof jpath, "%s/journal.db", fx.dir);
   ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
-  rd_serve_opts so = {.once = 1, .log = fx.log};
+  rd_serve_opts so = {.once = 1};
   ck_assert_int_eq(rd_serve_init(&sv, &fx.loop, fx.reg, j, fx.rb, 1, &so, count_stopped, NULL), 0);
   stopped_calls = 0;
   rd_serve_start(&sv);

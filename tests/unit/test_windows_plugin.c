@@ -410,6 +410,40 @@ START_TEST(thumbprints_and_paths) {
 }
 END_TEST
 
+/* issued_by selects by the issuer (the Intune connector's identity, whose
+ * subject is not documented): a bare name is the issuer's CN; the valid
+ * one wins over an expired one left behind, which is a duplicate. */
+START_TEST(select_by_issuer) {
+  const long long now = 1800000000;
+  json_t *recs = json_pack(
+      "[{s:s, s:s, s:s, s:I, s:I}, {s:s, s:s, s:s, s:I, s:I}, {s:s, s:s, s:s, s:I, s:I}]",
+      "thumbprint", "A1", "subject", "CN=1f0e-connector", "issuer",
+      "CN=Microsoft Intune ImportPFX Connector CA", "not_before", now - 400 * DAY, "not_after",
+      now - DAY, /* expired, left behind */
+      "thumbprint", "B2", "subject", "CN=ndes01.corp.example", "issuer", "CN=Corp Issuing CA",
+      "not_before", now - 10 * DAY, "not_after", now + 300 * DAY, /* another CA's */
+      "thumbprint", "C3", "subject", "CN=2a7b-connector", "issuer",
+      "CN=Microsoft Intune ImportPFX Connector CA", "not_before", now - 20 * DAY, "not_after",
+      now + 345 * DAY);
+  win_selector sel = {.store = "LocalMachine\\My", .issued_by = "Microsoft Intune ImportPFX Connector CA"};
+  json_t *dups = NULL;
+  char d[200];
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, &dups), 2);
+  ck_assert_uint_eq(json_array_size(dups), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(dups, 0), "thumbprint")), "A1");
+  json_decref(dups);
+  sel.issued_by = "CN=Microsoft Intune ImportPFX Connector CA"; /* the whole DN */
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), 2);
+  sel.issued_by = "Microsoft Intune"; /* a CN is matched whole */
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), -1);
+  sel.issued_by = "Corp Issuing CA";
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), 1);
+  win_selector_describe(&sel, d, sizeof d);
+  ck_assert_str_eq(d, "issued by Corp Issuing CA");
+  json_decref(recs);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("windows_plugin");
   TCase *t;
@@ -434,6 +468,7 @@ static Suite *suite(void) {
   tcase_add_test(t, certutil_configs);
   tcase_add_test(t, fresh_request_text);
   tcase_add_test(t, thumbprints_and_paths);
+  tcase_add_test(t, select_by_issuer);
   suite_add_tcase(s, t);
   return s;
 }
