@@ -67,6 +67,26 @@ renewed() { # renewed OLD_FP: DONE, a new certificate, served, pinned
 	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
 }
 
+# waiting WHAT: the job waits at the CA: PENDING_CA, the old certificate
+# live and served, the new key staged for the pending request
+waiting() {
+	check "$1: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
+	check "$1: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
+	check "$1: the new key stays staged for the pending request" \
+		test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
+}
+# resent WHAT RUN: the CA issued (and the reply was lost); the next run RUN
+# resends the journaled request, reports the possible orphan and renews
+resent() {
+	check "$1: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
+	mode pass; RB=$WORK/proxied.json run "$2"
+	check "$1: the next run renews (exit 10), got $rc" test "$rc" = 10
+	check "$1: it resent the identical journaled request and says the CA may hold an orphan" \
+		grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/$2.out"
+	check "$1: renewed, served, pinned" renewed "$old"
+	check "$1: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
+}
+
 # ------------------------------------------------------------- 1. refused
 due $H; old=$(live_fp $H); issued0=$(rc_issued); jobs0=$(jobs)
 RB=$WORK/refused.json run refused
@@ -98,18 +118,10 @@ check "503: one certificate ($n)" test "$n" = 1
 due $H; old=$(live_fp $H); issued0=$(rc_issued)
 mode drop; RB=$WORK/proxied.json run drop
 check "dropped: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
-check "dropped: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
 check "dropped: the report says the request may have reached the CA" \
 	grep -q "PKIOperation: network error, no answer: the request may have reached the CA; the next run polls it (never a new request)" "$WORK/drop.out"
-check "dropped: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
-check "dropped: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
-check "dropped: the new key stays staged for the pending request" test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
-mode pass; RB=$WORK/proxied.json run drop-after
-check "dropped: the next run renews (exit 10), got $rc" test "$rc" = 10
-check "dropped: it resent the identical journaled request and says the CA may hold an orphan" \
-	grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/drop-after.out"
-check "dropped: renewed, served, pinned" renewed "$old"
-check "dropped: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
+waiting dropped
+resent dropped drop-after
 
 # ------------------------------------------------------------- 4. slow
 due $H; old=$(live_fp $H); issued0=$(rc_issued)
@@ -132,10 +144,8 @@ check "foreign: one certificate" test "$(($(rc_issued) - issued0))" = 1
 due $H; old=$(live_fp $H); issued0=$(rc_issued); pend_job0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
 mode pend; RB=$WORK/proxied.json run pend
 check "pending: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
-check "pending: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
 check "pending: the report says so" grep -q "is pending approval; renewd will poll it (never resubmit)" "$WORK/pend.out"
-check "pending: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
-check "pending: the new key stays staged" test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
+waiting pending
 RB=$WORK/proxied.json run pend-poll1
 check "pending: the next run polls and is told PENDING again (exit 0), got $rc" test "$rc" = 0
 check "pending: still PENDING_CA, got $(state)" test "$(state)" = PENDING_CA
@@ -152,18 +162,10 @@ check "pending: the double pended the request and the first poll, answered the s
 due $H; old=$(live_fp $H); issued0=$(rc_issued)
 mode slow:15; RB=$WORK/short.json run tmo
 check "timeout: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
-check "timeout: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
 check "timeout: the report names the timeout and the wait" \
 	grep -q "apply timed out after 12000 ms; the request may have reached the CA: the next run polls it (never a new request)" "$WORK/tmo.out"
-check "timeout: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
-check "timeout: the new key stays staged" test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
-check "timeout: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
-mode pass; RB=$WORK/proxied.json run tmo-after
-check "timeout: the next run renews (exit 10), got $rc" test "$rc" = 10
-check "timeout: it resumed the journaled request, resent it and says the CA may hold an orphan" \
-	grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/tmo-after.out"
-check "timeout: renewed, served, pinned" renewed "$old"
-check "timeout: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
+waiting timeout
+resent timeout tmo-after
 
 check "the proxy saw each mode" test "$(sort -u "$WORK/mode.log" | tr '\n' ' ')" = "503 drop pass pend slow:15 slow:3 "
 finish
