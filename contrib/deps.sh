@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config git
       pebble python3-aiosmtpd man-db
       clang libclang-rt-14-dev
       chromium prometheus)
+pkgs+=(nftables) # tests/e2e/faults_link.sh: a lab host's link taken down
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

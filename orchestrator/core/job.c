@@ -174,6 +174,28 @@ static void rollback_owed(rd_job *j) {
   rd_job_finish(j);
 }
 
+/* The issuer failed transiently (its step timer fired, the CA stopped
+ * answering) after its request was journaled and sent (REQUESTED): the CA
+ * may have it and may issue. Failing would clean up the staged key and drop
+ * the journaled transaction, and the next run would send a new request (an
+ * orphan nobody reports); the job waits at the CA instead, and the next run
+ * polls it or resends it identically (the issuer's resume). */
+static int request_may_be_at_ca(rd_job *j, const rd_step *s) {
+  static const char waits[] = "; the request may have reached the CA: the next run polls it "
+                              "(never a new request)";
+  size_t n;
+  if (!(s->kind->flags & RD_KIND_ISSUER) || !rd_policy_transient(s->status) ||
+      j->state != RD_JOB_REQUESTED)
+    return 0;
+  n = strnlen(j->error, sizeof j->error - sizeof waits);
+  memcpy(j->error + n, waits, sizeof waits);
+  json_t *cause = json_object_get(j->report, "cause"); /* the report's headline */
+  const char *m = json_string_value(json_object_get(cause, "message"));
+  if (m)
+    json_object_set_new(cause, "message", json_sprintf("%s%s", m, waits));
+  return 1;
+}
+
 /* The steps whose apply ran in this job (any run), from its step records. */
 static int mark_applied(const rd_step_row *row, void *arg) {
   rd_job *j = arg;
@@ -464,7 +486,7 @@ void rd_job_next(rd_job *j) {
       return;
     }
     if (s->status) {
-      if (s->status == RD_EPENDING) {
+      if (s->status == RD_EPENDING || request_may_be_at_ca(j, s)) {
         if (rd_job_state_behind(RD_JOB_ISSUED, j->state))
           rd_job_move(j, RD_JOB_PENDING_CA, j->error);
         else /* a later certificate of the job: the earlier ones are in

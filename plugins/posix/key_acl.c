@@ -2,13 +2,16 @@
  * entry on the private key (or another file).
  *
  * params: {"path" (default: the certificate section's key), "owner",
- *          "group", "mode" (default "0640"), "acl_user" (setfacl u:NAME:r)}
+ *          "group", "mode" (default "0640"), "acl_user" (setfacl u:NAME:r),
+ *          "readable_by" (the service's user: verify reads the file as it)}
  * probe: reads the file's state, reports old -> new per attribute, and
  *   journals the old values ("key_acl.old:<path>", once per job: a re-probe
  *   after a crash must not record the new state as the old one).
  * apply: chown/chgrp, mode (through setfacl when the file has an extended
  *   ACL, so that group:: and not just the mask changes), setfacl -m.
- * verify: reads again and compares.
+ * verify: reads again and compares; with readable_by, that user must be
+ *   able to read the file (owner, groups, mode and ACL decide), else the
+ *   job rolls back before the service reloads a key it cannot load.
  * rollback: the journaled old values, the ACL entry removed when it was
  *   absent before.
  */
@@ -26,7 +29,8 @@ static const rd_script posix_key_acl_read_script =
 static const rd_script posix_key_acl_set_script =
     POSIX_SCRIPT("posix.key_acl.set", 1, POSIX_SH_KEY_ACL_SET);
 
-static const char *const key_acl_keys[] = {"path", "owner", "group", "mode", "acl_user", NULL};
+static const char *const key_acl_keys[] = {"path",     "owner",       "group", "mode",
+                                           "acl_user", "readable_by", NULL};
 
 /* A user or group name (or numeric id) as chown accepts it. */
 static int key_acl_name_ok(const char *v) {
@@ -55,12 +59,12 @@ static const char *key_acl_mode3(const char *m) {
 }
 
 static int key_acl_validate(const json_t *params, char *err, size_t errlen) {
-  const char *names[] = {"owner", "group", "acl_user"};
+  const char *names[] = {"owner", "group", "acl_user", "readable_by"};
   int rc;
   if ((rc = rd_check_keys(params, TYPE, key_acl_keys, err, errlen)) ||
       (rc = posix_check_string(params, "path", 0, 1, TYPE, err, errlen)))
     return rc;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     const json_t *v = json_object_get(params, names[i]);
     if (v && (!json_is_string(v) || !key_acl_name_ok(json_string_value(v)))) {
       snprintf(err, errlen,
@@ -78,7 +82,7 @@ static int key_acl_validate(const json_t *params, char *err, size_t errlen) {
 }
 
 typedef struct key_acl_cfg {
-  const char *path, *owner, *group, *mode3, *acl_user;
+  const char *path, *owner, *group, *mode3, *acl_user, *readable_by;
   char jkey[1100];
 } key_acl_cfg;
 
@@ -96,6 +100,7 @@ static int key_acl_cfg_get(rd_step *s, const rd_host_api *h, key_acl_cfg *c) {
   c->group = posix_str(pa, "group");
   c->mode3 = key_acl_mode3(posix_str(pa, "mode") ? posix_str(pa, "mode") : "0640");
   c->acl_user = posix_str(pa, "acl_user");
+  c->readable_by = posix_str(pa, "readable_by");
   snprintf(c->jkey, sizeof c->jkey, "key_acl.old:%s", c->path);
   return 0;
 }
@@ -104,6 +109,7 @@ static json_t *key_acl_read_args(const key_acl_cfg *c) {
   json_t *a = posix_args();
   posix_arg(a, "path", c->path);
   posix_arg(a, "acl_user", c->acl_user);
+  posix_arg(a, "readable_by", c->readable_by);
   return a;
 }
 
@@ -232,8 +238,17 @@ static void key_acl_verified(rd_step *s, const rd_host_api *h, const json_t *out
     return;
   }
   json_decref(res);
-  h->donef(s, 0, NULL, "%s: owner, group, mode%s as configured", c.path,
-               c.acl_user ? " and ACL" : "");
+  if (c.readable_by && !posix_out_is(out, "readable", "1")) {
+    h->donef(s, RD_EVERIFY, NULL,
+             "%s: user %s (readable_by) cannot read it (owner %s, group %s, mode %s%s): the "
+             "service would not load the key",
+             c.path, c.readable_by, posix_out(out, "owner"), posix_out(out, "group"),
+             posix_out(out, "mode"), posix_out_is(out, "ext_acl", "1") ? ", an ACL" : ", no ACL");
+    return;
+  }
+  h->donef(s, 0, NULL, "%s: owner, group, mode%s as configured%s%s", c.path,
+               c.acl_user ? " and ACL" : "", c.readable_by ? ", readable by " : "",
+               c.readable_by ? c.readable_by : "");
 }
 
 static int key_acl_verify(rd_step *s, const rd_host_api *h) {

@@ -20,13 +20,26 @@
 #     identical request (scepserver cannot poll) and reports the possible
 #     orphan: two certificates, the second installed.
 #  4. slow (the reply 3 s late) — renewed, one certificate.
+#  5. a certificate from a foreign CA ("not issued by this CA") — PKCSReq
+#     with the challenge, renewed, one certificate.
+#  6. PENDING then issued: the proxy as a CA double (lib/scepdouble.c) keeps
+#     the CA's answer and says PENDING, and PENDING again to the first poll —
+#     the job waits (PENDING_CA, exit 0) and the next runs poll; the kept
+#     answer to the next poll is installed: one certificate, no resend.
+#  7. the issue step's timer fires while the CA holds the request (a CA
+#     slower than the step's timeout) — the job waits at the CA
+#     (PENDING_CA, the journaled request and staged key kept); the next run
+#     resumes the transaction (CertPoll: scepserver cannot, so the identical
+#     request is resent) and reports the possible orphan.
 # Needs root. Prints "faults_ca: N passed, M failed".
 T=faults_ca H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
 
 PROXY=127.0.0.2:8083
-"$LAB" exec -- perl "$E2E/lib/caproxy.pl" "$PROXY" 127.0.0.2:8080 "$WORK/mode" "$WORK/proxy.pid" \
+cc -std=c11 -O1 -o "$WORK/scepdouble" "$E2E/lib/scepdouble.c" -lcrypto || { not_ok "build lib/scepdouble.c"; finish; }
+"$LAB" exec -- env CAPROXY_DOUBLE="$WORK/scepdouble $RENEWD_LAB_DIR/ca/depot/ca.pem $RENEWD_LAB_DIR/ca/depot/ca.key" \
+	perl "$E2E/lib/caproxy.pl" "$PROXY" 127.0.0.2:8080 "$WORK/mode" "$WORK/proxy.pid" \
 	</dev/null >"$WORK/proxy.log" 2>&1 &
 ONEHOST_CLEANUP='[[ -s $WORK/proxy.pid ]] && kill -- -"$(cat "$WORK/proxy.pid")" 2>/dev/null'
 for _ in $(seq 1 50); do
@@ -35,9 +48,12 @@ for _ in $(seq 1 50); do
 done
 sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://$PROXY/scep\"|" "$RB" >"$WORK/proxied.json"
 sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://127.0.0.2:8089/scep\"|" "$RB" >"$WORK/refused.json"
+# the issue step's timeout is 3 x command_timeout: 12 s
+sed 's|"command_timeout": "2m"|"command_timeout": "4s"|' "$WORK/proxied.json" >"$WORK/short.json"
 mode() { echo "$1" >"$WORK/mode"; }
 state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
 jobs() { if [[ -s $JOURNAL ]]; then sqlite3 "$JOURNAL" "select count(*) from jobs where host='$H'"; else echo 0; fi; }
+jobs_since() { sqlite3 "$JOURNAL" "select count(*) from jobs where host='$H' and id > $1"; }
 # unchanged HOST FP: the host still has and serves the certificate FP
 unchanged() {
 	local out
@@ -49,6 +65,26 @@ renewed() { # renewed OLD_FP: DONE, a new certificate, served, pinned
 	out=$(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_ok "$H"
 		[[ $(live_fp "$H") != "$1" ]] || echo "$H: still the old certificate")
 	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
+}
+
+# waiting WHAT: the job waits at the CA: PENDING_CA, the old certificate
+# live and served, the new key staged for the pending request
+waiting() {
+	check "$1: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
+	check "$1: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
+	check "$1: the new key stays staged for the pending request" \
+		test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
+}
+# resent WHAT RUN: the CA issued (and the reply was lost); the next run RUN
+# resends the journaled request, reports the possible orphan and renews
+resent() {
+	check "$1: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
+	mode pass; RB=$WORK/proxied.json run "$2"
+	check "$1: the next run renews (exit 10), got $rc" test "$rc" = 10
+	check "$1: it resent the identical journaled request and says the CA may hold an orphan" \
+		grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/$2.out"
+	check "$1: renewed, served, pinned" renewed "$old"
+	check "$1: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
 }
 
 # ------------------------------------------------------------- 1. refused
@@ -82,18 +118,10 @@ check "503: one certificate ($n)" test "$n" = 1
 due $H; old=$(live_fp $H); issued0=$(rc_issued)
 mode drop; RB=$WORK/proxied.json run drop
 check "dropped: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
-check "dropped: the job waits at the CA (PENDING_CA), got $(state)" test "$(state)" = PENDING_CA
 check "dropped: the report says the request may have reached the CA" \
 	grep -q "PKIOperation: network error, no answer: the request may have reached the CA; the next run polls it (never a new request)" "$WORK/drop.out"
-check "dropped: the CA issued a certificate nobody received" test "$(($(rc_issued) - issued0))" = 1
-check "dropped: the old certificate is live and served" test "$(live_fp $H)/$(rc_served $H)" = "$old/$old"
-check "dropped: the new key stays staged for the pending request" test -s "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
-mode pass; RB=$WORK/proxied.json run drop-after
-check "dropped: the next run renews (exit 10), got $rc" test "$rc" = 10
-check "dropped: it resent the identical journaled request and says the CA may hold an orphan" \
-	grep -q "notice: apply: .*the identical request resent: the CA may hold an orphan certificate" "$WORK/drop-after.out"
-check "dropped: renewed, served, pinned" renewed "$old"
-check "dropped: two certificates, the orphan reported" test "$(($(rc_issued) - issued0))" = 2
+waiting dropped
+resent dropped drop-after
 
 # ------------------------------------------------------------- 4. slow
 due $H; old=$(live_fp $H); issued0=$(rc_issued)
@@ -102,5 +130,42 @@ check "slow: renewed (exit 10), got $rc" test "$rc" = 10
 check "slow: the run waited for the reply ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -ge 3
 check "slow: renewed, served, pinned" renewed "$old"
 check "slow: one certificate" test "$(($(rc_issued) - issued0))" = 1
-check "the proxy saw each mode" test "$(sort -u "$WORK/mode.log" | tr '\n' ' ')" = "503 drop pass slow:3 "
+
+# ------------------------------------------------------------- 5. foreign
+"$LAB" cert $H --foreign --days 2 </dev/null >/dev/null; old=$(live_fp $H); issued0=$(rc_issued)
+mode pass; RB=$WORK/proxied.json run foreign
+check "foreign: renewed (exit 10), got $rc" test "$rc" = 10
+check "foreign: PKCSReq with the challenge, the current certificate not from this CA" \
+	grep -q "PKCSReq with the challenge password: the current certificate was not issued by this CA" "$WORK/foreign.out"
+check "foreign: renewed, served, pinned, from the lab CA" renewed "$old"
+check "foreign: one certificate" test "$(($(rc_issued) - issued0))" = 1
+
+# ------------------------------------------------------------- 6. PENDING, then issued
+due $H; old=$(live_fp $H); issued0=$(rc_issued); pend_job0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
+mode pend; RB=$WORK/proxied.json run pend
+check "pending: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
+check "pending: the report says so" grep -q "is pending approval; renewd will poll it (never resubmit)" "$WORK/pend.out"
+waiting pending
+RB=$WORK/proxied.json run pend-poll1
+check "pending: the next run polls and is told PENDING again (exit 0), got $rc" test "$rc" = 0
+check "pending: still PENDING_CA, got $(state)" test "$(state)" = PENDING_CA
+mode pass; RB=$WORK/proxied.json run pend-poll2
+check "pending: the poll after that gets the certificate, installed (exit 10), got $rc" test "$rc" = 10
+check "pending: renewed, served, pinned" renewed "$old"
+check "pending: one certificate" test "$(($(rc_issued) - issued0))" = 1
+check "pending: one job, resumed (no new request, no resend)" \
+	test "$(jobs_since "$pend_job0")/$(cat "$WORK"/pend*.out | grep -c 'orphan')" = "1/0"
+check "pending: the double pended the request and the first poll, answered the second" \
+	test "$(tr '\n' ' ' <"$WORK/mode.double")" = "request pending poll pending poll answered "
+
+# ------------------------------------------------------------- 7. the step times out at the CA
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+mode slow:15; RB=$WORK/short.json run tmo
+check "timeout: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
+check "timeout: the report names the timeout and the wait" \
+	grep -q "apply timed out after 12000 ms; the request may have reached the CA: the next run polls it (never a new request)" "$WORK/tmo.out"
+waiting timeout
+resent timeout tmo-after
+
+check "the proxy saw each mode" test "$(sort -u "$WORK/mode.log" | tr '\n' ' ')" = "503 drop pass pend slow:15 slow:3 "
 finish

@@ -15,20 +15,13 @@
 T=faults_ssh H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+# shellcheck source=lib/pins.sh
+. "$E2E/lib/pins.sh"
 
 state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
 last_id() { sqlite3 "$JOURNAL" "select max(id) from jobs where host='$H'"; }
-fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_ok "$H") ]]; }
-# app.conf pins the live certificate, compared without case:
-# config_thumbprint's rollback writes the serial back in uppercase (the
-# form it journaled), where the lab's app.conf had it in lowercase
-pins_nocase() {
-	local d=$RENEWD_LAB_DIR/hosts/$H/root sha1 serial
-	sha1=$(openssl x509 -in "$d/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
-	serial=$(openssl x509 -in "$d/tls/server.crt" -noout -serial | cut -d= -f2)
-	grep -qix "cert_sha1 = $sha1" "$d/etc/app.conf" && grep -qix "cert_serial = $serial" "$d/etc/app.conf" ||
-		echo "app.conf does not pin the live certificate: $(grep '^cert_' "$d/etc/app.conf" | tr '\n' ' ')"
-}
+# after the rollback the pins are compared without case (lib/pins.sh)
+fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_nocase "$H") ]]; }
 job_error() { sqlite3 "$JOURNAL" "select error from jobs where host='$H' order by id desc limit 1"; }
 jq '.steps = [{type: "posix.exec", name: "slow", params: {script: "[ \"$1\" = apply ] && sleep 10; true"}, timeout: "60s"}] + .steps' "$RB" >"$WORK/slow.json"
 due $H
@@ -54,7 +47,7 @@ RB=$WORK/slow.json run back
 check "sshd back: the owed rollback finishes (exit 1), got $rc" test "$rc" = 1
 check "sshd back: the same job ends ROLLED_BACK, got $(last_id):$(state)" \
 	test "$(last_id):$(state)" = "$job:ROLLED_BACK"
-why=$(rc_host_ok "$H"; pins_nocase)
+why=$(rc_host_ok "$H"; rc_pins_nocase "$H")
 check "sshd back: the old certificate served and pinned${why:+: $why}" test -z "$why"
 check "sshd back: the old certificate is live again" test "$(live_fp $H)" = "$old"
 check "sshd back: no second request" test "$(rc_issued)" = "$issued"

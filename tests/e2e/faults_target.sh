@@ -13,10 +13,19 @@
 #  4. a hanging command: a follow-up (posix.exec) that sleeps past its 3 s
 #     timeout — the step times out (RD_ETIMEDOUT, transient), the job rolls
 #     back, the old certificate is served again.
+#  5. the TLS service's user (the lab's labsvc) and the key: posix.key_acl
+#     with readable_by labsvc reads the key as that user after the install.
+#     (a) labsvc reads the live key through its ACL entry (u:labsvc:r):
+#     renewed, and the new key keeps the entry (it was lost: the job rolled
+#     back, and the rollback lost it too). (b) no entry: labsvc cannot read
+#     the new key — the job rolls back naming user, owner, group and mode;
+#     the old certificate, key and pin stay live and served.
 # Needs root. Prints "faults_target: N passed, M failed".
 T=faults_target H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+# shellcheck source=lib/pins.sh
+. "$E2E/lib/pins.sh"
 
 M=/srv/renewd-lab
 # nginx shares the host's mount namespace with sshd, and outlives sshd
@@ -90,5 +99,27 @@ check "hang: within the timeout and the rollback ($((SECONDS - t0)) s)" test $((
 check "hang: the step timed out" said "hang: apply: .*timed out" hang
 check "hang: the job rolled back, got $(state)" test "$(state)" = ROLLED_BACK
 check "hang: the old certificate, key and pin are live and served" intact "$old"
+
+# ------------------------------------------------------------- 5. the service user's read access
+SVC=labsvc
+jq --arg u $SVC '(.steps[] | select(.type == "posix.key_acl") | .params) += {readable_by: $u}' "$RB" >"$WORK/svc.json"
+acl_of() { inhost getfacl -c -E -p "$M/tls/server.key" | grep "^user:$SVC:"; }
+due $H; old=$(live_fp $H)
+inhost setfacl -m u:$SVC:r "$M/tls/server.key"
+RB=$WORK/svc.json run svc --force
+check "service user: readable through its ACL entry, renewed (exit 10), got $rc" test "$rc" = 10
+# (after section 4's rollback the pins are compared without case: lib/pins.sh)
+check "service user: DONE, renewed, served, pinned" \
+	test -z "$(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_nocase "$H")"
+check "service user: the new key keeps the entry, got $(acl_of)" test "$(acl_of)" = "user:$SVC:r--"
+svc_reads() { inhost runuser -u $SVC -- head -c 1 -- "$M/tls/server.key" >/dev/null; }
+check "service user: $SVC can read the new key" svc_reads
+due $H; old=$(live_fp $H)
+RB=$WORK/svc.json run svc-denied --force
+check "service user: no entry: the run fails (exit 1), got $rc" test "$rc" = 1
+check "service user: the job rolled back, got $(state)" test "$(state)" = ROLLED_BACK
+check "service user: the message names the cause" \
+	said "user $SVC (readable_by) cannot read it (owner root, group root, mode 0600, no ACL): the service would not load the key" svc-denied
+check "service user: the old certificate, key and pin are live and served" intact "$old"
 
 finish

@@ -27,6 +27,7 @@ static int fail_inst_rollback;  /* the install step's rollback fails */
 static int inv_status;          /* the inventory probe's status */
 static const char *ask_state;   /* the issuer's apply asks for this state first */
 static int block_check;         /* the check's next N probes say its apply cannot succeed */
+static int early_outcome;       /* the issuer's apply fails so before any request */
 
 static void note(const char *what) {
   if (trace[0])
@@ -61,6 +62,10 @@ static int iss_apply(rd_step *s, const rd_host_api *h) {
   note("iss.apply");
   if (fail_host && !strcmp(h->host(s), fail_host)) {
     h->done(s, RD_EDENIED, NULL, "denied for this host");
+    return 0;
+  }
+  if (early_outcome) { /* e.g. GetCACaps timed out: nothing was sent */
+    h->done(s, early_outcome, NULL, "CA unreachable");
     return 0;
   }
   if (issue_outcome == RD_EOPERATOR) { /* decided before any request */
@@ -242,6 +247,7 @@ static void setup(void) {
   inv_status = 0;
   ask_state = NULL;
   block_check = 0;
+  early_outcome = 0;
 }
 static void teardown(void) {
   char cmd[300];
@@ -318,6 +324,40 @@ START_TEST(pending_and_operator) {
   o = run(&plugin, 0, jpath);
   ck_assert_str_eq(o.state, "NEEDS_OPERATOR");
   ck_assert_int_eq(o.code, 1);
+}
+END_TEST
+
+/* The issuer fails transiently after its request went out (its step timer
+ * fired while the CA held the request, or the CA stopped answering a poll):
+ * the CA may issue, so the job waits at the CA with its journaled
+ * transaction instead of failing — no cleanup of the issuer's staging (no
+ * iss.rollback), PENDING_CA — and the next run resumes it. The same failure
+ * before anything was sent still cleans up and fails. */
+START_TEST(transient_issuer_failure_after_request_waits_at_ca) {
+  static const int transient[] = {RD_ETIMEDOUT, RD_ENETWORK, RD_ECONNREFUSED};
+  for (size_t i = 0; i < sizeof transient / sizeof *transient; i++) {
+    teardown();
+    setup();
+    issue_outcome = transient[i];
+    run_out o = run(&plugin, 0, jpath);
+    ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply");
+    ck_assert_str_eq(o.state, "PENDING_CA");
+    ck_assert_int_eq(o.code, 0);
+    ck_assert_int_eq(o.stats.pending, 1);
+    ck_assert_msg(strstr(last_text, "issuer says no; the request may have reached the CA: the "
+                                    "next run polls it (never a new request)"),
+                  "%s", last_text);
+    issue_outcome = 0;
+    o = run(&plugin, 0, jpath);
+    ck_assert_str_eq(o.state, "DONE");
+    ck_assert_str_eq(job_field(0, "resumed_from"), "PENDING_CA");
+  }
+  teardown();
+  setup();
+  early_outcome = RD_ETIMEDOUT;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(trace, PREFLIGHT "iss.probe iss.apply iss.rollback");
+  ck_assert_str_eq(o.state, "FAILED");
 }
 END_TEST
 
@@ -635,6 +675,7 @@ int main(void) {
   tcase_add_test(tc, backoff_after_rollback);
   tcase_add_test(tc, issuer_failure_cleans_up_and_fails);
   tcase_add_test(tc, pending_and_operator);
+  tcase_add_test(tc, transient_issuer_failure_after_request_waits_at_ca);
   tcase_add_test(tc, whatif_runs_probes_only);
   tcase_add_test(tc, waves_in_order);
   tcase_add_test(tc, failed_canary_holds_the_rest);

@@ -213,9 +213,58 @@ START_TEST(key_acl_private_with_reader) {
 }
 END_TEST
 
+/* The live key's ACL (a service user's read entry, u:nobody:r--) goes to
+ * the new key on install and comes back with the old key on rollback:
+ * chmod --reference copies no ACL, so the service could no longer read its
+ * key after a renewal or a rollback. */
+START_TEST(install_keeps_the_key_acl) {
+  char *a;
+  ck_assert_int_eq(lh_sh("chmod 0600 '%s' && setfacl -m u:nobody:r '%s'", px_KEY, px_KEY), 0);
+  px_inventory();
+  px_issue();
+  PX_RUN_OK(&posix_kind_install, RD_PHASE_PROBE, NULL);
+  PX_RUN_OK(&posix_kind_install, RD_PHASE_APPLY, NULL);
+  ck_assert(px_same_file(px_KEY, px_mpath("new.key")));
+  a = acl_entry(px_KEY, "nobody");
+  ck_assert_str_eq(a, "user:nobody:r--");
+  free(a);
+  PX_RUN_OK(&posix_kind_install, RD_PHASE_ROLLBACK, NULL);
+  ck_assert(px_same_file(px_KEY, px_mpath("old.key")));
+  a = acl_entry(px_KEY, "nobody");
+  ck_assert_str_eq(a, "user:nobody:r--");
+  free(a);
+  a = lh_sh_out("getfacl -c -E -p '%s' | grep '^group::'", px_KEY); /* 0600 as before */
+  ck_assert_str_eq(a, "group::---");
+  free(a);
+}
+END_TEST
+
+/* readable_by: verify reads the key as the service's user. 0600 root's:
+ * refused, naming the user, owner, group and mode; with that user's ACL
+ * entry: fine. (runuser needs root.) */
+START_TEST(key_acl_readable_by) {
+  const char *params = "{\"mode\": \"0600\", \"readable_by\": \"nobody\"}";
+  if (getuid() != 0)
+    return;
+  ck_assert_int_eq(lh_sh("chown root:root '%s' && chmod 0711 '%s' '%s/etc'", px_KEY, px_T, px_T), 0);
+  PX_RUN_OK(&posix_kind_key_acl, RD_PHASE_APPLY, params);
+  ck_assert_int_eq(px_run(&posix_kind_key_acl, RD_PHASE_VERIFY, params), RD_EVERIFY);
+  ck_assert_msg(strstr(px_o.msg, "server.key: user nobody (readable_by) cannot read it (owner root, "
+                                 "group root, mode 0600, no ACL): the service would not load the key"),
+                "%s", px_o.msg);
+  params = "{\"mode\": \"0600\", \"acl_user\": \"nobody\", \"readable_by\": \"nobody\"}";
+  PX_RUN_OK(&posix_kind_key_acl, RD_PHASE_APPLY, params);
+  PX_RUN_OK(&posix_kind_key_acl, RD_PHASE_VERIFY, params);
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "readable by nobody"));
+  /* a user that does not exist is named */
+  ck_assert_int_ne(px_run(&posix_kind_key_acl, RD_PHASE_VERIFY, "{\"readable_by\": \"no-such-user-rd\"}"), 0);
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "user no-such-user-rd (readable_by) does not exist"));
+}
+END_TEST
+
 START_TEST(key_acl_validate) {
   const char *bad[] = {"{\"mode\": \"0999\"}", "{\"mode\": \"4755\"}", "{\"owner\": \"-rf\"}",
-                       "{\"group\": \"a b\"}", "{\"acl_user\": \"x;y\"}", "{\"path\": \"rel\"}",
+                       "{\"group\": \"a b\"}", "{\"acl_user\": \"x;y\"}", "{\"readable_by\": \"$(id)\"}", "{\"path\": \"rel\"}",
                        "{\"colour\": 1}", "{\"mode\": 640}"};
   char err[256];
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -322,6 +371,8 @@ static Suite *suite(void) {
   tcase_add_test(t, install_resumes_after_crash);
   tcase_add_test(t, key_acl_cycle);
   tcase_add_test(t, key_acl_private_with_reader);
+  tcase_add_test(t, install_keeps_the_key_acl);
+  tcase_add_test(t, key_acl_readable_by);
   tcase_add_test(t, key_acl_validate);
   tcase_add_test(t, prune_keeps_newest);
   tcase_add_test(t, prune_never_touches_live_files);

@@ -348,6 +348,49 @@ START_TEST(adcs_never_submits_twice) {
 }
 END_TEST
 
+/* A lost reply: certreq -submit ran as SYSTEM and the CA took the request
+ * under submission (RequestId 43), but renewd was killed when the task's
+ * answer arrived, before it journaled "pending": the journal still says
+ * "submitted" (the record as it was when the task started). The next run
+ * reads the task's result file (never a second -submit), journals RequestId
+ * 43 as pending, and the run after that retrieves exactly that request. */
+START_TEST(adcs_lost_reply_retrieves_by_request_id) {
+  const json_t *p = NULL;
+  json_t *rec;
+  ndes();
+  free(W->submit_text);
+  W->submit_text = fixture_text("certreq-submit-pending.txt");
+  inventory();
+  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_EPENDING);
+  ck_assert_int_eq(W->submits, 1); /* the CA has the request */
+  ck_assert_int_eq(ran("adcs.task", &p), 1);
+  ck_assert_str_eq(P(p, "action"), "submit");
+  ck_assert(json_is_true(json_object_get(p, "fresh")));
+  /* the kill: the answer's commit never happened */
+  rec = json_object_get(W->journal, "adcs.request");
+  json_object_set_new(rec, "state", json_string("submitted"));
+  json_object_del(rec, "request_id");
+  /* the next run: the result file, not a second submission */
+  EXPECT(&adcs_kind_issue, RD_PHASE_APPLY, NULL, RD_EPENDING);
+  ck_assert_int_eq(W->submits, 1);
+  ck_assert_int_eq(ran("adcs.task", &p), 2);
+  ck_assert(json_is_false(json_object_get(p, "fresh")));
+  ck_assert_str_eq(P(json_object_get(W->journal, "adcs.request"), "state"), "pending");
+  ck_assert_str_eq(P(json_object_get(W->journal, "adcs.request"), "request_id"), "43");
+  ck_assert_ptr_nonnull(strstr(o_msg, "request 43 is pending"));
+  /* issued meanwhile: retrieved by the journaled RequestId */
+  W->retrieve_text = fixture_text("certreq-retrieve-issued.txt");
+  OK(&adcs_kind_issue, RD_PHASE_APPLY, NULL);
+  ck_assert_int_eq(ran("adcs.task", &p), 3);
+  ck_assert_str_eq(P(p, "action"), "retrieve");
+  ck_assert_str_eq(P(p, "request_id"), "43");
+  ck_assert_int_eq(W->submits, 1);
+  ck_assert_int_eq(W->retrieves, 1);
+  ck_assert_int_eq(ran("adcs.new", NULL), 1);
+  ck_assert_str_eq(fact("new_cert", "thumbprint"), NEW.thumb);
+}
+END_TEST
+
 START_TEST(adcs_transient_failure_may_resubmit) {
   ndes();
   free(W->submit_text);
@@ -390,6 +433,7 @@ static Suite *suite(void) {
   tcase_add_test(t, adcs_expired_basis);
   tcase_add_test(t, adcs_discovers_the_ca);
   tcase_add_test(t, adcs_never_submits_twice);
+  tcase_add_test(t, adcs_lost_reply_retrieves_by_request_id);
   tcase_add_test(t, adcs_transient_failure_may_resubmit);
   tcase_add_test(t, adcs_whatif);
   suite_add_tcase(s, t);

@@ -1,8 +1,8 @@
 # shellcheck shell=sh disable=SC2154
 # posix.key_acl probe/verify (read-only): owner, group, mode and the ACL
-# entry of $P_acl_user on $P_path. With an extended ACL the group bits that
-# stat shows are the ACL mask, so the mode is read from the ACL's own
-# user::/group::/other:: entries.
+# entry of $P_acl_user on $P_path, and whether $P_readable_by can read it.
+# With an extended ACL the group bits that stat shows are the ACL mask, so
+# the mode is read from the ACL's own user::/group::/other:: entries.
 p=$P_path
 if [ ! -e "$p" ]; then
   rd_out exists 0
@@ -36,3 +36,15 @@ elif [ -n "$P_acl_user" ]; then
   rd_fail "$p: getfacl is not installed (needed for acl_user)"
 fi
 rd_out mode "$mode"
+if rd_ext_acl "$p"; then rd_out ext_acl 1; fi
+# readable_by: can that user (the service's) read the file? Tried as that
+# user, so owner, groups, mode and ACL all count.
+if [ -n "$P_readable_by" ]; then
+  getent passwd "$P_readable_by" >/dev/null 2>&1 || rd_fail "user $P_readable_by (readable_by) does not exist"
+  command -v runuser >/dev/null 2>&1 || rd_fail "runuser is not installed (needed for readable_by)"
+  if runuser -u "$P_readable_by" -- head -c 1 -- "$p" >/dev/null 2>&1; then
+    rd_out readable 1
+  else
+    rd_out readable 0
+  fi
+fi

@@ -13,10 +13,7 @@ elif [ -n "$P_group" ]; then
   chgrp -- "$P_group" "$p" || rd_fail "$p: chgrp $P_group failed"
 fi
 ext=0
-if command -v getfacl >/dev/null 2>&1 &&
-  getfacl -c -E -p -- "$p" 2>/dev/null | awk -F: '$1 == "mask" || (NF >= 3 && $2 != "") { f = 1 } END { exit !f }'; then
-  ext=1
-fi
+if rd_ext_acl "$p"; then ext=1; fi
 if [ "$P_acl_op" = remove ] && [ "$ext" = 1 ]; then
   setfacl -x "u:$P_acl_user" -- "$p" 2>/dev/null || true
 fi

@@ -32,10 +32,21 @@ rd_tmp_beside() { mktemp "$(dirname -- "$1")/.$(basename -- "$1").renewd-tmp.XXX
 rd_stat() { stat -c '%U %G %04a' -- "$1" 2>/dev/null; }
 # Give FILE the owner, group and mode of REF. A chown that is refused is
 # fine only when FILE already has REF's owner and group.
-rd_copyperm() { # REF FILE
+rd_copyperm() { # REF FILE: owner, group, mode and REF's extended ACL
   chmod --reference="$1" -- "$2" || return 1
   chown --reference="$1" -- "$2" 2>/dev/null ||
-    [ "$(stat -c %u:%g -- "$1")" = "$(stat -c %u:%g -- "$2")" ]
+    [ "$(stat -c %u:%g -- "$1")" = "$(stat -c %u:%g -- "$2")" ] || return 1
+  # a service user's read entry (u:NAME:r) must survive the renewal and
+  # the rollback: chmod --reference copies no ACL
+  if rd_ext_acl "$1"; then
+    getfacl -c -E -p -- "$1" 2>/dev/null | setfacl --set-file=- -- "$2"
+  fi
+}
+# Whether FILE has an extended ACL (named entries or a mask; false without
+# getfacl).
+rd_ext_acl() { # FILE
+  command -v getfacl >/dev/null 2>&1 &&
+    getfacl -c -E -p -- "$1" 2>/dev/null | awk -F: '$1 == "mask" || (NF >= 3 && $2 != "") { f = 1 } END { exit !f }'
 }
 # Atomically make DEST a copy of SRC: temp beside DEST, owner/group/mode of
 # REF (when it exists) or MODE, fsync, rename, fsync the directory.

@@ -10,6 +10,17 @@
 #             a byte (the CA issued; the reply is lost)
 #   hold      forward it, write the CA's answer to MODEFILE.held and keep the
 #             connection open without a byte until the client is gone
+# With CAPROXY_DOUBLE="HELPER CACERT CAKEY" in the environment (HELPER is
+# scepdouble.c built, CACERT/CAKEY the lab CA's), the proxy is also a CA
+# that can pend:
+#   pend      forward a request (PKCSReq, RenewalReq) to the CA, keep the
+#             CA's answer in MODEFILE.kept.TXID, answer PENDING (signed
+#             with the CA's key)
+#   and a CertPoll of a transaction whose answer is kept is answered here:
+#             PENDING again in mode pend, else the kept answer re-signed for
+#             the poll (its nonce); other CertPolls go to the CA
+# and appends what it did to MODEFILE.double ("request pending", "poll
+# pending", "poll answered").
 # Each POST appends "MODE" to MODEFILE.log. The proxy is its own process
 # group: kill -- -PID stops it with its children.
 use strict; use warnings; use IO::Socket::INET;
@@ -36,10 +47,25 @@ while (1) {
 		print $c "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nConnection: close\r\n\r\ntry later\r\n";
 		exit 0;
 	}
+	my $double = $ENV{CAPROXY_DOUBLE} && $head =~ /^POST / ? double_prepare($body) : undef;
+	if ($double && $double->{type} eq '20' && -s $double->{kept}) {
+		my $pend = $mode eq 'pend';
+		answer($c, helper($pend ? 'pending' : 'answer', $double->{req}, $pend ? () : ($double->{kept})));
+		note("poll " . ($pend ? 'pending' : 'answered'));
+		exit 0;
+	}
 	my $u = IO::Socket::INET->new(PeerAddr => $upstream) or exit 1;
 	print $u "$head\r\nConnection: close\r\n\r\n$body";
 	my $rep = '';
 	while (sysread($u, $rep, 65536, length $rep)) { }
+	if ($double && $mode eq 'pend') {
+		my ($rh, $rb) = split /\r\n\r\n/, $rep, 2;
+		$rb = dechunk($rb) if $rh =~ /^Transfer-Encoding:\s*chunked/mi;
+		spew($double->{kept}, $rb);
+		answer($c, helper('pending', $double->{req}));
+		note('request pending');
+		exit 0;
+	}
 	exit 0 if $mode eq 'drop';
 	if ($mode eq 'hold') {
 		open(my $h, '>', "$modefile.held") or die; print $h $rep; close $h;
@@ -49,4 +75,41 @@ while (1) {
 	sleep $1 if $mode =~ /^slow:(\d+)$/;
 	print $c $rep;
 	exit 0;
+}
+
+# The double's pieces (CAPROXY_DOUBLE).
+sub spew { my ($f, $d) = @_; open(my $h, '>', $f) or die "$f: $!"; binmode $h; print $h $d; close $h }
+sub note { if (open(my $l, '>>', "$modefile.double")) { print $l "$_[0]\n"; close $l } }
+sub helper { # helper ACTION REQ [REP]: the CertRep it prints
+	my ($bin, $ca, $key) = split ' ', $ENV{CAPROXY_DOUBLE};
+	local $SIG{CHLD} = 'DEFAULT'; # close() waits for it
+	my @args = $_[0] eq 'info' ? ($_[0], $_[1]) : (@_, $ca, $key);
+	open(my $p, '-|', $bin, @args) or die "$bin: $!";
+	binmode $p;
+	local $/;
+	my $out = <$p> // '';
+	close $p or die "$bin @args failed";
+	return $out;
+}
+sub double_prepare { # the request's type, transaction and kept answer's file
+	my $req = "$modefile.req.$$";
+	spew($req, $_[0]);
+	my ($type, $txid) = split ' ', helper('info', $req);
+	$txid =~ s/[^A-Za-z0-9]/_/g;
+	return { req => $req, type => $type, kept => "$modefile.kept.$txid" };
+}
+sub answer {
+	my ($c, $d) = @_;
+	print $c "HTTP/1.1 200 OK\r\nContent-Type: application/x-pki-message\r\nContent-Length: "
+		. length($d) . "\r\nConnection: close\r\n\r\n$d";
+}
+sub dechunk {
+	my ($in, $out) = ($_[0], '');
+	while ($in =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
+		my $n = hex $1;
+		last if !$n;
+		$out .= substr($in, 0, $n, '');
+		$in =~ s/^\r\n//;
+	}
+	return $out;
 }
