@@ -67,6 +67,16 @@ typedef struct rd_remote_part {
 } rd_remote_part;
 int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
                           char *err, size_t errlen);
+/* The same as one request of a session shell (transport/ssh.h: rd_ssh_shell):
+ * the command is a constant session loader (the same for every request
+ * with the same sudo), stdin carries the request's lines then "E TOKEN";
+ * the loader answers as a batch does, then prints the line
+ * rd_remote_session_end(TOKEN) and reads the next request, until EOF.
+ * token: a number (not 0) unique per request of a session. */
+int rd_remote_build_session(const rd_remote_part *parts, size_t n, int use_sudo,
+                            unsigned long token, rd_remote_cmd *out, char *err, size_t errlen);
+/* "rd_end TOKEN\n" into line; RD_EOVERFLOW when it does not fit. */
+int rd_remote_session_end(unsigned long token, char *line, size_t len);
 /* What one script of a batch answered: its exit status, its result lines
  * (what rd_remote_parse_posix reads) and its stderr. A script without an
  * answer line (the batch was cut short) has exit_status RD_BATCH_NO_ANSWER. */
