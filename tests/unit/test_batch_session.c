@@ -135,6 +135,13 @@ START_TEST(requests_share_one_shell) {
   ck_assert_str_eq(b.ans[1].err, "b1 broke\n");
   ck_assert_ptr_nonnull(strstr(answer_of(&b, 2, x, sizeof x), "tag:b2 with spaces "));
   ck_assert_ptr_nonnull(strstr(answer_of(&c, 0, x, sizeof x), "tag:c "));
+  /* the libssh2 heap of the session with its idle shell (the target's
+   * figure: at most 96 KB per open session) */
+  rd_ssh_stats st;
+  rd_ssh_get_stats(m, &st);
+  printf("one session with an idle session shell: %zu bytes of libssh2 heap\n", st.heap_bytes);
+  ck_assert_uint_eq(st.sessions, 1);
+  ck_assert_uint_le(st.heap_bytes, 96 * 1024);
   sres_free(&a);
   sres_free(&b);
   sres_free(&c);
