@@ -43,6 +43,7 @@ check "the refusing hook comes after the app.conf pins, before the reload" \
 	test "$(jq -r '[.steps[].name] | join(",")' "$WORK/refuse.json")" = \
 	"key ACL,prune backups,app.conf sha1,app.conf serial,refusing hook,reload TLS server,TLS check"
 
+export RENEWD_REMOTE_SESSION=1 # the session shell on (off by default for now), but in 4.
 traced() { # traced NAME ARGS...: rd (lib/labown.sh) with the remote trace in NAME.trace
 	local name=$1; shift
 	RENEWD_TRACE_REMOTE=$WORK/$name.trace rd "$name" "$@" --journal "$JOURNAL"
