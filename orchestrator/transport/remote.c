@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -311,14 +312,17 @@ out:
 /* The loader of a batch: several constant scripts run one after the other
  * in one shell, each in a subshell of its own (its exit, rd_fail and
  * variables stay there) with its own parameters and its own result and
- * stderr files. stdin carries data only: "S I BASE64" (script I's constant
- * text), "P I NAME BASE64" (a parameter of script I) and, in a session, "E
- * TOKEN" (the request is complete). The loader prints one line per script,
+ * stderr files. stdin carries data only: "S I HASH BASE64" (script I's
+ * constant text and its SHA-256, 32 hex digits: a text decoded once is
+ * kept in $RD_C under its hash, so a session decodes each script once),
+ * "P I NAME BASE64" (a parameter of script I) and, in a session, "E TOKEN"
+ * (the request is complete). The loader prints one line per script,
  * in order: "rd_batch I EXIT BASE64(results) BASE64(stderr)", to fd 4 (the
  * channel's stdout; its own stdout and fd 3 go to stderr). */
 #define POSIX_BATCH_HEAD(dir)                                                             \
   "exec 4>&1 1>&2 3>&2\n"                                                                 \
   dir "=$(mktemp -d) || { echo 'renewd: mktemp -d failed' >&2; exit 3; }\n"               \
+  "RD_C=$" dir "\n"                                                                       \
   "trap 'rm -rf \"$" dir "\"' EXIT\n"                                                     \
   "trap 'exit 129' HUP\n"                                                                 \
   "trap 'exit 130' INT\n"                                                                 \
@@ -331,10 +335,12 @@ out:
   "while IFS=' ' read -r rd_k rd_i rd_a rd_v || [ -n \"$rd_k\" ]; do\n"                    \
   "  case $rd_i in ''|*[!0-9]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n"      \
   "  case $rd_k in\n"                                                                     \
-  "  S) mkdir \"$RD_B/$rd_i\" \"$RD_B/$rd_i/p\" \"$RD_B/$rd_i/t\" ||"                      \
+  "  S) case $rd_a in ''|*[!0-9a-f]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n" \
+  "     mkdir -p \"$RD_B/$rd_i/p\" \"$RD_B/$rd_i/t\" ||"                                     \
   " rd_fail 'renewd: cannot make a batch directory'\n"                                    \
-  "     printf '%s' \"$rd_a\" | base64 -d >\"$RD_B/$rd_i/script\" ||"                       \
+  "     [ -f \"$RD_C/s$rd_a\" ] || printf '%s' \"$rd_v\" | base64 -d >\"$RD_C/s$rd_a\" ||"    \
   " rd_fail \"renewd: cannot decode script $rd_i\"\n"                                     \
+  "     eval \"rd_s$rd_i=\\$rd_a\"\n"                                                        \
   "     [ \"$rd_i\" -lt \"$rd_n\" ] || rd_n=$((rd_i + 1)) ;;\n"                             \
   "  P) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"          \
   "     printf '%s' \"$rd_v\" | base64 -d >\"$RD_B/$rd_i/p/$rd_a\" ||"                      \
@@ -359,8 +365,10 @@ out:
   "      if [ -e \"$RD_B/$rd_i/t/$rd_a\" ]; then IFS= read -r \"P_$rd_a\" <\"$rd_f\" || :\n" \
   "      else eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"; fi\n"                            \
   "    done\n"                                                                            \
-  "    unset rd_f rd_a rd_k rd_v rd_n rd_tok\n"                                           \
-  "    . \"$RD_B/$rd_i/script\"\n"                                                        \
+  "    eval \"rd_a=\\$rd_s$rd_i\"\n"                                                        \
+  "    rd_f=$RD_C/s$rd_a\n"                                                                \
+  "    unset rd_a rd_k rd_v rd_n rd_tok\n"                                                 \
+  "    . \"$rd_f\"\n"                                                                      \
   "  ) </dev/null 4>&- 3>\"$RD_B/$rd_i/out\" >\"$RD_B/$rd_i/err\" 2>&1\n"                   \
   "  rd_x=$?\n"                                                                           \
   "  rd_o= rd_e=\n"                                                                       \
@@ -374,19 +382,18 @@ static const char POSIX_BATCH_LOADER[] =
     POSIX_BATCH_HEAD("RD_B") POSIX_BATCH_READ POSIX_BATCH_RUN;
 
 /* A session: requests one after the other on the same stdin, each in a
- * directory of its own, each answered and then ended by "rd_end TOKEN";
- * EOF ends the session. */
+ * directory of its own (kept, like the scripts, in the loader's private
+ * directory until the session ends), each answered and then ended by
+ * "rd_end TOKEN"; EOF ends the session. */
 static const char POSIX_SESSION_LOADER[] =
     POSIX_BATCH_HEAD("RD_S")
     "rd_q=0\n"
     "while :; do\n"
     "  rd_q=$((rd_q + 1)) RD_B=$RD_S/$rd_q\n"
-    "  mkdir \"$RD_B\" || rd_fail 'renewd: cannot make a batch directory'\n"
     POSIX_BATCH_READ
     "  [ \"$rd_k\" = E ] || exit 0\n"
     "  rd_tok=$rd_i\n"
     POSIX_BATCH_RUN
-    "  rm -rf \"$RD_B\"\n"
     "  printf 'rd_end %s\\n' \"$rd_tok\" >&4\n"
     "done\n";
 
@@ -423,8 +430,15 @@ static int build_batch(const rd_remote_part *parts, size_t n, int use_sudo, unsi
       rc = RD_ENOMEM;
       goto out;
     }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * 16 + 1];
+    SHA256((const unsigned char *)text.p, text.len, md);
+    for (size_t k = 0; k < 16; k++)
+      snprintf(hex + 2 * k, 3, "%02x", md[k]);
     snprintf(prefix, sizeof prefix, "S %zu ", i);
     sb_str(&in, prefix);
+    sb_str(&in, hex);
+    sb_add(&in, " ", 1);
     sb_add(&in, b, bl);
     sb_add(&in, "\n", 1);
     free(b);

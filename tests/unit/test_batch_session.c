@@ -4,7 +4,8 @@
  * without root or sshd the program exits 77):
  *
  * - requests share one channel and one loader process; each gets exactly
- *   its own scripts' answers, and a script's failure stays its own;
+ *   its own scripts' answers, and a script's failure stays its own; a
+ *   script's text is decoded once per session;
  * - a request that times out closes the shell: the next opens a new one;
  * - a request cancelled while its script hangs: the same;
  * - the loader killed while idle: the next request opens a new shell and
@@ -29,6 +30,14 @@ static const rd_script sc_tag = {"t.tag", RD_PLATFORM_POSIX, 0, 0,
                                  "[ -z \"$P_sleep\" ] || sleep \"$P_sleep\"\n"
                                  "[ -z \"$P_fail\" ] || rd_fail \"$P_tag broke\"\n"
                                  "rd_out tag \"$P_tag\"\nrd_out loader \"$$\"\n"};
+/* How many script texts the loader holds; and every other one is
+ * replaced by one that answers "tag:cached" (so a text decoded again
+ * would show) */
+static const rd_script sc_peek = {"t.peek", RD_PLATFORM_POSIX, 0, 0,
+                                  "for rd_x in \"$RD_C\"/s*; do\n"
+                                  "  [ \"$rd_x\" = \"$rd_f\" ] || echo 'rd_out tag cached' >\"$rd_x\"\n"
+                                  "done\n"
+                                  "rd_out cached \"$(cd \"$RD_C\" && ls -d s* | wc -l)\"\n"};
 /* in the script's subshell $$ is the loader's process */
 static const rd_script sc_kill = {"t.kill", RD_PLATFORM_POSIX, 0, 0, "kill -9 $$\nsleep 2\n"};
 
@@ -109,7 +118,7 @@ static const rd_script *const ONE[] = {&sc_tag};
 START_TEST(requests_share_one_shell) {
   uv_loop_t loop;
   rd_ssh *m;
-  sres a, b, c;
+  sres a, b, c, d;
   char x[128], y[128];
   const rd_script *const three[] = {&sc_tag, &sc_tag, &sc_tag};
   uv_loop_init(&loop);
@@ -135,6 +144,14 @@ START_TEST(requests_share_one_shell) {
   ck_assert_str_eq(b.ans[1].err, "b1 broke\n");
   ck_assert_ptr_nonnull(strstr(answer_of(&b, 2, x, sizeof x), "tag:b2 with spaces "));
   ck_assert_ptr_nonnull(strstr(answer_of(&c, 0, x, sizeof x), "tag:c "));
+  /* five runs of t.tag, one of t.peek: two texts kept */
+  request(&loop, m, (const rd_script *const[]){&sc_peek}, (const char *[]){"{}"}, 1, 0, NULL, &d);
+  ck_assert_msg(d.parsed && d.ans[0].exit_status == 0, "%s", d.r.msg);
+  ck_assert_str_eq(d.ans[0].out, "cached:t 2\n");
+  sres_free(&d);
+  request(&loop, m, ONE, (const char *[]){"{\"tag\": \"e\"}"}, 1, 0, NULL, &d);
+  ck_assert_msg(d.parsed && d.ans[0].exit_status == 0, "%s", d.r.msg);
+  ck_assert_str_eq(d.ans[0].out, "tag:t cached\n"); /* the kept text ran */
   /* the libssh2 heap of the session with its idle shell (the target's
    * figure: at most 96 KB per open session) */
   rd_ssh_stats st;
@@ -145,6 +162,7 @@ START_TEST(requests_share_one_shell) {
   sres_free(&a);
   sres_free(&b);
   sres_free(&c);
+  sres_free(&d);
   tu_finish(&loop, m);
 }
 END_TEST
