@@ -8,8 +8,9 @@
  *   script's text is decoded once per session;
  * - a request that times out closes the shell: the next opens a new one;
  * - a request cancelled while its script hangs: the same;
- * - the loader killed while idle: the next request opens a new shell and
- *   succeeds (nothing of it had been sent);
+ * - the loader, or its sshd session process (the connection is lost),
+ *   killed while idle: the next request opens a new shell (on a new
+ *   connection) and succeeds (nothing of it had been sent);
  * - the loader killed in the middle of a request: that request ends like
  *   an execution that died (the scripts before answered, the others not),
  *   the next one opens a new shell. */
@@ -29,7 +30,8 @@
 static const rd_script sc_tag = {"t.tag", RD_PLATFORM_POSIX, 0, 0,
                                  "[ -z \"$P_sleep\" ] || sleep \"$P_sleep\"\n"
                                  "[ -z \"$P_fail\" ] || rd_fail \"$P_tag broke\"\n"
-                                 "rd_out tag \"$P_tag\"\nrd_out loader \"$$\"\n"};
+                                 "rd_out tag \"$P_tag\"\nrd_out loader \"$$\"\n"
+                                 "rd_out parent \"$PPID\"\n"};
 /* How many script texts the loader holds; and every other one is
  * replaced by one that answers "tag:cached" (so a text decoded again
  * would show) */
@@ -111,6 +113,21 @@ static long loader_of(const sres *s, size_t i) {
   char b[128];
   const char *a = strstr(answer_of(s, i, b, sizeof b), "loader:");
   return a ? atol(a + 7) : -1;
+}
+
+/* the loader's parent: sshd's process for the session */
+static long parent_of(const sres *s) {
+  json_t *o = NULL;
+  char err[256];
+  long p = -1;
+  if (s->parsed && !s->ans[0].exit_status &&
+      !rd_remote_parse_posix(s->ans[0].out, s->ans[0].out_len, &o, err, sizeof err))
+  {
+    const char *v = json_string_value(json_object_get(o, "parent"));
+    p = v ? atol(v) : -1;
+  }
+  json_decref(o);
+  return p;
 }
 
 static const rd_script *const ONE[] = {&sc_tag};
@@ -199,6 +216,7 @@ START_TEST(stopped_request_closes_the_shell) {
 }
 END_TEST
 
+/* _i == 0: the loader killed; 1: its sshd process (the session is lost) */
 START_TEST(killed_while_idle_reopens) {
   uv_loop_t loop;
   rd_ssh *m;
@@ -207,7 +225,7 @@ START_TEST(killed_while_idle_reopens) {
   ck_assert_int_eq(rd_ssh_new(&loop, NULL, &m), 0);
   request(&loop, m, ONE, (const char *[]){"{\"tag\": \"a\"}"}, 1, 0, NULL, &a);
   ck_assert_msg(a.parsed, "%s", a.r.msg);
-  pid_t pid = (pid_t)loader_of(&a, 0);
+  pid_t pid = (pid_t)(_i ? parent_of(&a) : loader_of(&a, 0));
   ck_assert_int_gt(pid, 1);
   ck_assert_int_eq(kill(pid, SIGKILL), 0);
   for (int k = 0; k < 100 && kill(pid, 0) == 0; k++)
@@ -216,7 +234,9 @@ START_TEST(killed_while_idle_reopens) {
   request(&loop, m, ONE, (const char *[]){"{\"tag\": \"b\"}"}, 1, 0, NULL, &b);
   ck_assert_msg(b.parsed && b.ans[0].exit_status == 0, "%s exit %d", b.r.msg, b.r.exit);
   ck_assert_uint_ne(b.chan, a.chan);
-  ck_assert_int_ne(loader_of(&b, 0), pid);
+  ck_assert_int_ne(loader_of(&b, 0), loader_of(&a, 0));
+  if (_i) /* a new connection, a new sshd process */
+    ck_assert_int_ne(parent_of(&b), parent_of(&a));
   sres_free(&a);
   sres_free(&b);
   tu_finish(&loop, m);
@@ -258,7 +278,7 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, requests_share_one_shell);
   tcase_add_loop_test(tc, stopped_request_closes_the_shell, 0, 2);
-  tcase_add_test(tc, killed_while_idle_reopens);
+  tcase_add_loop_test(tc, killed_while_idle_reopens, 0, 2);
   tcase_add_test(tc, killed_mid_request_fails_that_request);
   suite_add_tcase(s, tc);
   return tu_sshd_main("test_batch_session", s);
