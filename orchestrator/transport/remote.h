@@ -56,8 +56,8 @@ int rd_remote_parse_windows(const char *out, size_t len, json_t **obj, char *err
 
 /* A batch (POSIX): several constant scripts in one shell over one channel,
  * under one sudo. The command is a constant loader; stdin carries each
- * script's constant text and its parameters as data ("S I BASE64",
- * "P I NAME BASE64"). Each script runs in a subshell of its own, in order,
+ * script's constant text and its parameters as data ("S I SHA256 BASE64":
+ * a text is decoded once per loader, "P I NAME BASE64", "T I NAME TEXT"). Each script runs in a subshell of its own, in order,
  * exactly as it would alone (same functions, $RD_P, P_NAME, rd_out...),
  * and its answer comes back framed: "rd_batch I EXIT BASE64(results)
  * BASE64(stderr)", one line per script. */
