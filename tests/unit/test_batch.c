@@ -191,7 +191,7 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
           " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"127.0.0.1\", \"port\": %d,\n"
           "   \"platform\": \"posix\"}]},\n"
           " \"ssh\": {\"user\": \"root\", \"identity\": \"%s\", \"known_hosts\": \"%s\",\n"
-          "   \"command_timeout\": 20},\n"
+          "   \"command_timeout\": 60},\n"
           " \"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"},\n"
           " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
           "   \"ca_fingerprint\": "
