@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # executions.sh — how many remote executions (SSH channel, shell, and sudo
-# where the runbook allows it) renewd makes per host for a plan and for a
-# renewal of the shipped lab runbook, counted from RENEWD_TRACE_REMOTE (one
-# JSON line per remote script, numbered by the execution that carried it).
-# Prints the per-host count and the executions of the first host, in order
-# (the scripts of one batch joined by "+").
+# where the runbook allows it) and round trips renewd makes per host for a
+# plan and for a renewal of the shipped lab runbook, counted from
+# RENEWD_TRACE_REMOTE (one JSON line per remote script, with the execution
+# that carried it, "exec", and its round trip, "trip": a session shell
+# carries all of a job's round trips). Prints the per-host counts and the
+# round trips of the first host, in order (the scripts of one batch joined
+# by "+", each line prefixed by its execution's number).
 #
 # usage: contrib/bench/executions.sh [--hosts N] [--bin PATH/TO/renewd]
 # Needs root (the lab does). Uses its own lab (RENEWD_LAB_DIR / RENEWD_LAB_NETNS).
@@ -55,15 +57,18 @@ count() { # count LABEL VERB: one renewd run, its trace summarised
 		sed -n 's/.*execve("\([^"]*\)".*/\1/p' "$work/$label.strace" | sed 's|.*/||' | sort | uniq -c | sort -rn |
 			head -n 8 | awk '{ printf " %s %d,", $2, $1 } END { print "" }'
 	fi
-	local scripts execs first
+	local scripts execs trips first
 	scripts=$(wc -l <"$work/$label.jsonl")
-	# the scripts of one batch share their execution's number
+	# the scripts of one batch share their round trip's number, the round
+	# trips of one session shell their execution's
 	execs=$(jq -r '.exec' "$work/$label.jsonl" | sort -u | wc -l)
+	trips=$(jq -r '.trip' "$work/$label.jsonl" | sort -u | wc -l)
 	first=$(jq -r '.host' "$work/$label.jsonl" | sort | head -n 1)
-	printf '%s: exit %d, %d remote executions (%d scripts) for %d hosts: %s executions per host\n' \
-		"$label" "$rc" "$execs" "$scripts" "$n" "$(echo "scale=1; $execs / $n" | bc)"
-	jq -r --arg h "$first" 'select(.host == $h) | [.exec, .script] | @tsv' "$work/$label.jsonl" |
-		awk -F'\t' '$1 != last { if (line) print line; line = "  " $2; last = $1; next } { line = line " + " $2 } END { print line }'
+	printf '%s: exit %d, %d remote executions, %d round trips (%d scripts) for %d hosts: %s executions, %s round trips per host\n' \
+		"$label" "$rc" "$execs" "$trips" "$scripts" "$n" "$(echo "scale=1; $execs / $n" | bc)" \
+		"$(echo "scale=1; $trips / $n" | bc)"
+	jq -r --arg h "$first" 'select(.host == $h) | [.trip, .exec, .script] | @tsv' "$work/$label.jsonl" |
+		awk -F'\t' '$1 != last { if (line) print line; line = "  exec " $2 ": " $3; last = $1; next } { line = line " + " $3 } END { print line }'
 }
 count plan plan
 count run run

@@ -19,6 +19,19 @@ typedef struct rd_batch {
   char stopped_by[128]; /* the step whose timeout stopped this execution */
 } rd_batch;
 
+/* The session shell is on with RENEWD_REMOTE_SESSION=1 (off by default
+ * until it has passed the crash-point test: docs/BENCHMARKS.md). */
+int rd_batch_session_on(void) {
+  const char *v = getenv("RENEWD_REMOTE_SESSION");
+  return v && !strcmp(v, "1");
+}
+
+/* A call a batch (and a session shell) can carry: a POSIX script that
+ * does not have to be uploaded first. */
+static int batchable(const rd_remote_call *c) {
+  return c->script && c->script->platform == RD_PLATFORM_POSIX && !c->cmd.upload_path;
+}
+
 void rd_host_cork(rd_job *j) {
   if (!j->cork && !(j->cork = calloc(1, sizeof *j->cork)))
     return; /* out of memory: every call goes out alone */
@@ -27,8 +40,7 @@ void rd_host_cork(rd_job *j) {
 }
 
 int rd_batch_hold(rd_job *j, rd_remote_call *c) {
-  if (!j->cork || !j->cork->depth || !c->script || c->script->platform != RD_PLATFORM_POSIX ||
-      c->cmd.upload_path)
+  if (!j->cork || !j->cork->depth || !batchable(c))
     return 0;
   c->held_next = NULL;
   *j->cork->tail = c;
@@ -82,7 +94,7 @@ static void batch_done(const rd_exec_result *r, void *arg) {
   prc = rd_remote_parse_batch(r->out ? r->out : "", r->out ? r->out_len : 0, b->n, ans, err,
                               sizeof err);
   for (size_t i = 0; i < b->n; i++) {
-    rd_exec_result x = {.exit_status = -1, .ms = r->ms};
+    rd_exec_result x = {.exit_status = -1, .ms = r->ms, .channel = r->channel};
     if (prc || ans[i].exit_status == RD_BATCH_NO_ANSWER) {
       x.status = RD_EPROTO;
       x.err = r->err;
@@ -115,19 +127,22 @@ static void batch_done(const rd_exec_result *r, void *arg) {
   batch_free(b);
 }
 
-/* One remote execution for n held calls (n >= 2, same sudo). */
-static void batch_send(rd_job *j, rd_remote_call **m, size_t n) {
+/* n calls (same sudo) as one batch: one remote execution, or one request
+ * of the job's session shell on its host. 0, or the error (then no member
+ * was touched and no callback ran; err says why). */
+static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_t errlen) {
   rd_engine *e = j->e;
   rd_batch *b = calloc(1, sizeof *b);
   rd_remote_part *parts = calloc(n, sizeof *parts);
-  rd_exec_result fail = {.status = RD_ENOMEM, .exit_status = -1};
   rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms};
-  char err[256] = "out of memory";
+  unsigned long trip = rd_host_next_trip();
+  int session = rd_batch_session_on();
+  char until[64];
   int rc = RD_ENOMEM;
-  if (b)
-    b->j = j;
+  snprintf(err, errlen, "out of memory");
   if (!b || !parts || !(b->m = malloc(n * sizeof *b->m)))
-    goto fail;
+    goto out;
+  b->j = j;
   b->n = n;
   memcpy(b->m, m, n * sizeof *m);
   for (size_t i = 0; i < n; i++) {
@@ -136,37 +151,57 @@ static void batch_send(rd_job *j, rd_remote_call **m, size_t n) {
     if (m[i]->call.s->timeout_ms > o.op_ms)
       o.op_ms = m[i]->call.s->timeout_ms;
   }
-  if ((rc = rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, sizeof err)))
-    goto fail;
-  unsigned long no = rd_host_next_exec_no();
-  for (size_t i = 0; i < n; i++) {
-    m[i]->batch = b;
-    m[i]->exec_no = no;
-    m[i]->call.op_id = 0;
-  }
+  rc = session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
+               : rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, errlen);
+  if (!rc && session)
+    rc = rd_remote_session_end(trip, until, sizeof until);
+  if (rc)
+    goto out;
   o.id_out = &b->op_id;
   rc = RD_ECANCELED;
-  snprintf(err, sizeof err, "the run is ending");
-  if (e->ssh &&
-      !(rc = rd_ssh_exec(e->ssh, &j->st, b->cmd.command, b->cmd.stdin_data, b->cmd.stdin_len, &o,
-                         batch_done, b))) {
-    free(parts);
-    return;
+  snprintf(err, errlen, "the run is ending");
+  if (e->ssh) {
+    rc = session ? rd_ssh_shell(e->ssh, &j->st, b->cmd.command, until, b->cmd.stdin_data,
+                                b->cmd.stdin_len, &o, batch_done, b)
+                 : rd_ssh_exec(e->ssh, &j->st, b->cmd.command, b->cmd.stdin_data,
+                               b->cmd.stdin_len, &o, batch_done, b);
+    if (rc && rc != RD_ECANCELED)
+      snprintf(err, errlen, "cannot queue the command");
   }
-  if (rc != RD_ECANCELED)
-    snprintf(err, sizeof err, "cannot queue the command");
-fail:
+  if (!rc)
+    for (size_t i = 0; i < n; i++) {
+      m[i]->batch = b;
+      m[i]->trip = trip;
+      m[i]->call.op_id = 0;
+    }
+out:
   free(parts);
-  fail.status = rc;
-  snprintf(fail.msg, sizeof fail.msg, "host %s: a batch of %zu scripts: %s", j->t->name, n, err);
-  if (b && b->m) {
-    batch_fail_all(b, &fail);
+  if (rc && b)
+    batch_free(b);
+  return rc;
+}
+
+/* One batch for n held calls; a failure reaches every member. */
+static void batch_send(rd_job *j, rd_remote_call **m, size_t n) {
+  char err[256];
+  int rc = batch_queue(j, m, n, err, sizeof err);
+  if (!rc)
     return;
-  }
+  rd_exec_result fail = {.status = rc, .exit_status = -1};
+  snprintf(fail.msg, sizeof fail.msg, "host %s: a batch of %zu scripts: %s", j->t->name, n, err);
   for (size_t i = 0; i < n; i++)
     rd_host_remote_done(&fail, m[i]);
-  if (b)
-    batch_free(b);
+}
+
+/* A call that is not corked, in the job's session shell when it is on:
+ * 1 taken (0 or an error in *rc), 0 not for the session. */
+int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc) {
+  char err[256];
+  if (!rd_batch_session_on() || !batchable(c))
+    return 0;
+  if ((*rc = batch_queue(j, &c, 1, err, sizeof err)))
+    rd_step_log(c->call.s, RD_LOG_ERROR, "script %s: %s", c->script->name, err);
+  return 1;
 }
 
 /* Held calls go out in the order they came: each run of calls with the
@@ -186,7 +221,7 @@ void rd_host_uncork(rd_job *j) {
       c = next;
       continue;
     }
-    if (n == 1)
+    if (n == 1 && !(rd_batch_session_on() && batchable(list[0])))
       rd_host_remote_send(list[0]);
     else
       batch_send(j, list, n);

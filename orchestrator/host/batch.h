@@ -8,7 +8,8 @@
  * answer framed). Each step still gets exactly its own answer, status and
  * error through its own callback, in the order the scripts were submitted,
  * and the phase serials work as ever: a step that timed out gets its late
- * answer with RD_ECANCELED. One script alone goes out as it always did. */
+ * answer with RD_ECANCELED. One script alone goes out as it always did,
+ * or as a request of one in the session shell. */
 #ifndef RENEWD_HOST_BATCH_H
 #define RENEWD_HOST_BATCH_H
 #include "core/engine_int.h"
@@ -28,7 +29,7 @@ typedef struct rd_remote_call {
   rd_remote_cb cb;
   void *arg;
   struct rd_batch *batch; /* sent in this batch, or NULL */
-  unsigned long exec_no;  /* which remote execution carried it (trace) */
+  unsigned long trip;     /* which round trip carried it (trace) */
   struct rd_remote_call *held_next;
 } rd_remote_call;
 
@@ -43,9 +44,14 @@ struct rd_cork {
 void rd_host_remote_send(rd_remote_call *c);
 void rd_host_remote_done(const rd_exec_result *r, void *arg);
 int rd_host_call_stale(const rd_call *c);
-unsigned long rd_host_next_exec_no(void);
+unsigned long rd_host_next_trip(void);
 
 /* batch.c */
+/* The session shell (RENEWD_REMOTE_SESSION=1; off by default): every batch
+ * and every POSIX script of a job goes to one long-lived shell on its host
+ * (transport/ssh.h: rd_ssh_shell), one request per batch. */
+int rd_batch_session_on(void);
+int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc);
 void rd_host_cork(rd_job *j);
 void rd_host_uncork(rd_job *j);
 /* 1: held by the job's cork (sent at uncork), 0: not corked. */

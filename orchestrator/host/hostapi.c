@@ -167,10 +167,10 @@ static int call_allowed(const rd_step *s) {
 
 typedef rd_remote_call remote_call;
 
-/* Remote executions of this process, numbered for the trace: the scripts
- * of one batch share one number. */
-static unsigned long exec_count;
-unsigned long rd_host_next_exec_no(void) { return ++exec_count; }
+/* Round trips of this process, numbered for the trace (the scripts of one
+ * batch share one) and as the requests' tokens in a session shell. */
+static unsigned long trip_count;
+unsigned long rd_host_next_trip(void) { return ++trip_count; }
 
 static void remote_call_free(remote_call *c) {
   call_unlink(&c->call);
@@ -181,8 +181,11 @@ static void remote_call_free(remote_call *c) {
 }
 
 /* RENEWD_TRACE_REMOTE=FILE appends one JSON line per remote script: host,
- * script, "exec" (the number of the remote execution that carried it: the
- * scripts of one batch share it), "batched", parameters (secret* redacted),
+ * script, "exec" (the number of the remote execution, an SSH channel with
+ * its shell, that carried it: the scripts of one batch, and every request
+ * of one session shell, share it; 0 when none was opened), "trip" (its
+ * round trip: the scripts of one batch share it), "batched", parameters
+ * (secret* redacted),
  * exit status, stdout and stderr —
  * exactly what crossed the wire in plaintext, for debugging and for the
  * tests that prove private keys never leave a target. */
@@ -191,9 +194,10 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
   FILE *f;
   if (!path || !*path || !(f = fopen(path, "a")))
     return;
-  json_t *line = json_pack("{s:s, s:s, s:I, s:b, s:O?, s:i, s:i, s:s#, s:s#}", "host",
+  json_t *line = json_pack("{s:s, s:s, s:I, s:I, s:b, s:O?, s:i, s:i, s:s#, s:s#}", "host",
                            c->call.s->j->t->name, "script", c->script->name, "exec",
-                           (json_int_t)c->exec_no, "batched", c->batch != NULL, "params",
+                           (json_int_t)r->channel, "trip", (json_int_t)c->trip, "batched",
+                           c->batch != NULL, "params",
                            c->trace_params, "status",
                            r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
                            (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
@@ -358,7 +362,7 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   c->params = params; /* kept for a batch, dropped when sent alone */
   if (rd_batch_hold(j, c))
     return 0;
-  if ((rc = send_alone(c)))
+  if (rd_batch_session_send(j, c, &rc) ? rc : (rc = send_alone(c)))
     remote_call_free(c);
   return rc;
 }
@@ -382,7 +386,7 @@ static int send_alone(remote_call *c) {
   int rc;
   json_decref(c->params);
   c->params = NULL;
-  c->exec_no = rd_host_next_exec_no();
+  c->trip = rd_host_next_trip();
   if (!e->ssh)
     rc = RD_ECANCELED;
   else if (c->cmd.upload_path)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -311,59 +312,94 @@ out:
 /* The loader of a batch: several constant scripts run one after the other
  * in one shell, each in a subshell of its own (its exit, rd_fail and
  * variables stay there) with its own parameters and its own result and
- * stderr files. stdin carries data only: "S I BASE64" (script I's constant
- * text) and "P I NAME BASE64" (a parameter of script I). The loader prints
- * one line per script, in order: "rd_batch I EXIT BASE64(results) BASE64(stderr)". */
+ * stderr files. stdin carries data only: "S I HASH BASE64" (script I's
+ * constant text and its SHA-256, 32 hex digits: a text decoded once is
+ * kept in $RD_C under its hash, so a session decodes each script once),
+ * "P I NAME BASE64" (a parameter of script I) and, in a session, "E TOKEN"
+ * (the request is complete). The loader prints one line per script,
+ * in order: "rd_batch I EXIT BASE64(results) BASE64(stderr)", to fd 4 (the
+ * channel's stdout; its own stdout and fd 3 go to stderr). */
+#define POSIX_BATCH_HEAD(dir)                                                             \
+  "exec 4>&1 1>&2 3>&2\n"                                                                 \
+  dir "=$(mktemp -d) || { echo 'renewd: mktemp -d failed' >&2; exit 3; }\n"               \
+  "RD_C=$" dir "\n"                                                                       \
+  "trap 'rm -rf \"$" dir "\"' EXIT\n"                                                     \
+  "trap 'exit 129' HUP\n"                                                                 \
+  "trap 'exit 130' INT\n"                                                                 \
+  "trap 'exit 143' TERM\n"                                                                \
+  POSIX_FUNCS_FAIL                                                                        \
+  POSIX_FUNCS_OUT
+/* Reads one request's lines into $RD_B until EOF or its "E TOKEN" line. */
+#define POSIX_BATCH_READ                                                                  \
+  "rd_n=0 rd_k=\n"                                                                        \
+  "while IFS=' ' read -r rd_k rd_i rd_a rd_v || [ -n \"$rd_k\" ]; do\n"                    \
+  "  case $rd_i in ''|*[!0-9]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n"      \
+  "  case $rd_k in\n"                                                                     \
+  "  S) case $rd_a in ''|*[!0-9a-f]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n" \
+  "     mkdir -p \"$RD_B/$rd_i/p\" \"$RD_B/$rd_i/t\" ||"                                     \
+  " rd_fail 'renewd: cannot make a batch directory'\n"                                    \
+  "     [ -f \"$RD_C/s$rd_a\" ] || printf '%s' \"$rd_v\" | base64 -d >\"$RD_C/s$rd_a\" ||"    \
+  " rd_fail \"renewd: cannot decode script $rd_i\"\n"                                     \
+  "     eval \"rd_s$rd_i=\\$rd_a\"\n"                                                        \
+  "     [ \"$rd_i\" -lt \"$rd_n\" ] || rd_n=$((rd_i + 1)) ;;\n"                             \
+  "  P) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"          \
+  "     printf '%s' \"$rd_v\" | base64 -d >\"$RD_B/$rd_i/p/$rd_a\" ||"                      \
+  " rd_fail \"renewd: cannot decode parameter $rd_a\" ;;\n"                               \
+  "  T) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"          \
+  "     : >\"$RD_B/$rd_i/t/$rd_a\" &&"                                                     \
+  " printf '%s' \"$rd_v\" >\"$RD_B/$rd_i/p/$rd_a\" ||"                                      \
+  " rd_fail \"renewd: cannot store parameter $rd_a\" ;;\n"                                \
+  "  E) break ;;\n"                                                                       \
+  "  *) rd_fail 'renewd: bad batch line on stdin' ;;\n"                                   \
+  "  esac\n"                                                                              \
+  "done\n"
+/* Runs the request's scripts and prints their answers. */
+#define POSIX_BATCH_RUN                                                                   \
+  "rd_i=0\n"                                                                              \
+  "while [ \"$rd_i\" -lt \"$rd_n\" ]; do\n"                                               \
+  "  (\n"                                                                                 \
+  "    RD_P=$RD_B/$rd_i/p\n"                                                              \
+  "    for rd_f in \"$RD_P\"/*; do\n"                                                     \
+  "      rd_a=${rd_f##*/}\n"                                                              \
+  "      [ -f \"$rd_f\" ] && rd_name_ok \"$rd_a\" || continue\n"                           \
+  "      if [ -e \"$RD_B/$rd_i/t/$rd_a\" ]; then IFS= read -r \"P_$rd_a\" <\"$rd_f\" || :\n" \
+  "      else eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"; fi\n"                            \
+  "    done\n"                                                                            \
+  "    eval \"rd_a=\\$rd_s$rd_i\"\n"                                                        \
+  "    rd_f=$RD_C/s$rd_a\n"                                                                \
+  "    unset rd_a rd_k rd_v rd_n rd_tok\n"                                                 \
+  "    . \"$rd_f\"\n"                                                                      \
+  "  ) </dev/null 4>&- 3>\"$RD_B/$rd_i/out\" >\"$RD_B/$rd_i/err\" 2>&1\n"                   \
+  "  rd_x=$?\n"                                                                           \
+  "  rd_o= rd_e=\n"                                                                       \
+  "  [ ! -s \"$RD_B/$rd_i/out\" ] || rd_o=$(base64 -w0 <\"$RD_B/$rd_i/out\")\n"            \
+  "  [ ! -s \"$RD_B/$rd_i/err\" ] || rd_e=$(base64 -w0 <\"$RD_B/$rd_i/err\")\n"            \
+  "  printf 'rd_batch %s %s %s %s\\n' \"$rd_i\" \"$rd_x\" \"$rd_o\" \"$rd_e\" >&4\n"        \
+  "  rd_i=$((rd_i + 1))\n"                                                                \
+  "done\n"
+
 static const char POSIX_BATCH_LOADER[] =
-    "RD_B=$(mktemp -d) || { echo 'renewd: mktemp -d failed' >&2; exit 3; }\n"
-    "trap 'rm -rf \"$RD_B\"' EXIT\n"
-    "trap 'exit 129' HUP\n"
-    "trap 'exit 130' INT\n"
-    "trap 'exit 143' TERM\n"
-    POSIX_FUNCS_FAIL
-    POSIX_FUNCS_OUT
-    "rd_n=0\n"
-    "while IFS=' ' read -r rd_k rd_i rd_a rd_v || [ -n \"$rd_k\" ]; do\n"
-    "  case $rd_i in ''|*[!0-9]*) rd_fail 'renewd: bad batch line on stdin' ;; esac\n"
-    "  case $rd_k in\n"
-    "  S) mkdir \"$RD_B/$rd_i\" \"$RD_B/$rd_i/p\" \"$RD_B/$rd_i/t\" ||"
-    " rd_fail 'renewd: cannot make a batch directory'\n"
-    "     printf '%s' \"$rd_a\" | base64 -d >\"$RD_B/$rd_i/script\" ||"
-    " rd_fail \"renewd: cannot decode script $rd_i\"\n"
-    "     [ \"$rd_i\" -lt \"$rd_n\" ] || rd_n=$((rd_i + 1)) ;;\n"
-    "  P) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
-    "     printf '%s' \"$rd_v\" | base64 -d >\"$RD_B/$rd_i/p/$rd_a\" ||"
-    " rd_fail \"renewd: cannot decode parameter $rd_a\" ;;\n"    "  T) rd_name_ok \"$rd_a\" || rd_fail 'renewd: bad parameter name on stdin'\n"
-    "     : >\"$RD_B/$rd_i/t/$rd_a\" &&"
-    " printf '%s' \"$rd_v\" >\"$RD_B/$rd_i/p/$rd_a\" ||"
-    " rd_fail \"renewd: cannot store parameter $rd_a\" ;;\n"
-    "  *) rd_fail 'renewd: bad batch line on stdin' ;;\n"
-    "  esac\n"
-    "done\n"
-    "exec 1>&2 3>&2\n"
-    "rd_i=0\n"
-    "while [ \"$rd_i\" -lt \"$rd_n\" ]; do\n"
-    "  (\n"
-    "    RD_P=$RD_B/$rd_i/p\n"
-    "    for rd_f in \"$RD_P\"/*; do\n"
-    "      rd_a=${rd_f##*/}\n"
-    "      [ -f \"$rd_f\" ] && rd_name_ok \"$rd_a\" || continue\n"
-    "      if [ -e \"$RD_B/$rd_i/t/$rd_a\" ]; then IFS= read -r \"P_$rd_a\" <\"$rd_f\" || :\n"
-    "      else eval \"P_$rd_a=\\$(cat \\\"\\$rd_f\\\")\"; fi\n"
-    "    done\n"
-    "    unset rd_f rd_a rd_k rd_v rd_n\n"
-    "    . \"$RD_B/$rd_i/script\"\n"
-    "  ) </dev/null 4>&- 3>\"$RD_B/$rd_i/out\" >\"$RD_B/$rd_i/err\" 2>&1\n"
-    "  rd_x=$?\n"
-    "  rd_o= rd_e=\n"
-    "  [ ! -s \"$RD_B/$rd_i/out\" ] || rd_o=$(base64 -w0 <\"$RD_B/$rd_i/out\")\n"
-    "  [ ! -s \"$RD_B/$rd_i/err\" ] || rd_e=$(base64 -w0 <\"$RD_B/$rd_i/err\")\n"
-    "  printf 'rd_batch %s %s %s %s\\n' \"$rd_i\" \"$rd_x\" \"$rd_o\" \"$rd_e\" >&4\n"
-    "  rd_i=$((rd_i + 1))\n"
+    POSIX_BATCH_HEAD("RD_B") POSIX_BATCH_READ POSIX_BATCH_RUN;
+
+/* A session: requests one after the other on the same stdin, each in a
+ * directory of its own (kept, like the scripts, in the loader's private
+ * directory until the session ends), each answered and then ended by
+ * "rd_end TOKEN"; EOF ends the session. */
+static const char POSIX_SESSION_LOADER[] =
+    POSIX_BATCH_HEAD("RD_S")
+    "rd_q=0\n"
+    "while :; do\n"
+    "  rd_q=$((rd_q + 1)) RD_B=$RD_S/$rd_q\n"
+    POSIX_BATCH_READ
+    "  [ \"$rd_k\" = E ] || exit 0\n"
+    "  rd_tok=$rd_i\n"
+    POSIX_BATCH_RUN
+    "  printf 'rd_end %s\\n' \"$rd_tok\" >&4\n"
     "done\n";
 
-int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
-                          char *err, size_t errlen) {
+/* token 0: a batch alone (EOF ends it); else one request of a session. */
+static int build_batch(const rd_remote_part *parts, size_t n, int use_sudo, unsigned long token,
+                       rd_remote_cmd *out, char *err, size_t errlen) {
   sbuf in = {0}, text = {0};
   char name[128], prefix[32], raw[32];
   int rc = RD_EINVAL;
@@ -394,8 +430,15 @@ int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, r
       rc = RD_ENOMEM;
       goto out;
     }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * 16 + 1];
+    SHA256((const unsigned char *)text.p, text.len, md);
+    for (size_t k = 0; k < 16; k++)
+      snprintf(hex + 2 * k, 3, "%02x", md[k]);
     snprintf(prefix, sizeof prefix, "S %zu ", i);
     sb_str(&in, prefix);
+    sb_str(&in, hex);
+    sb_add(&in, " ", 1);
     sb_add(&in, b, bl);
     sb_add(&in, "\n", 1);
     free(b);
@@ -405,11 +448,13 @@ int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, r
         (rc = encode_params(name, parts[i].params, prefix, raw, &in, err, errlen)))
       goto out;
   }
-  /* the loader's result lines go to fd 4: the channel's stdout */
+  if (token) {
+    snprintf(prefix, sizeof prefix, "E %lu\n", token);
+    sb_str(&in, prefix);
+  }
   text.len = 0;
-  sb_str(&text, "exec 4>&1\n");
-  sb_str(&text, POSIX_BATCH_LOADER);
-  rc = sh_finish(out, &text, &in, use_sudo, "batch");
+  sb_str(&text, token ? POSIX_SESSION_LOADER : POSIX_BATCH_LOADER);
+  rc = sh_finish(out, &text, &in, use_sudo, token ? "session" : "batch");
 out:
   if (rc == RD_ENOMEM)
     rd_fmt(err, errlen, "batch of %zu scripts: out of memory", n);
@@ -418,95 +463,18 @@ out:
   return rc;
 }
 
-void rd_remote_answers_free(rd_remote_answer *a, size_t n) {
-  for (size_t i = 0; a && i < n; i++) {
-    free(a[i].out);
-    free(a[i].err);
-    memset(&a[i], 0, sizeof a[i]);
-  }
+int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
+                          char *err, size_t errlen) {
+  return build_batch(parts, n, use_sudo, 0, out, err, errlen);
 }
 
-/* One base64 field of a batch line, decoded into a NUL-terminated buffer. */
-static int batch_field(const char *p, size_t n, char **out, size_t *len) {
-  unsigned char *v = NULL;
-  size_t vl = 0;
-  if (n && rd_base64_decode(p, n, &v, &vl))
-    return RD_EPROTO;
-  char *t = malloc(vl + 1);
-  if (!t) {
-    free(v);
-    return RD_ENOMEM;
+int rd_remote_build_session(const rd_remote_part *parts, size_t n, int use_sudo,
+                            unsigned long token, rd_remote_cmd *out, char *err, size_t errlen) {
+  if (!token) {
+    rd_fmt(err, errlen, "remote: a session request needs a token");
+    return RD_EINVAL;
   }
-  if (vl)
-    memcpy(t, v, vl);
-  t[vl] = 0;
-  free(v);
-  *out = t;
-  *len = vl;
-  return 0;
-}
-
-int rd_remote_parse_batch(const char *out, size_t len, size_t n, rd_remote_answer *ans, char *err,
-                          size_t errlen) {
-  size_t i = 0, line = 0;
-  if (err && errlen)
-    *err = 0;
-  for (size_t k = 0; k < n; k++) {
-    memset(&ans[k], 0, sizeof ans[k]);
-    ans[k].exit_status = RD_BATCH_NO_ANSWER;
-  }
-  while (i < len) {
-    const char *l = out + i, *nl = memchr(l, '\n', len - i);
-    const char *f[4] = {0};
-    size_t fl[4] = {0}, end, k = 0;
-    char *endp;
-    line++;
-    if (!nl) {
-      rd_fmt(err, errlen, "batch output line %zu is incomplete (no newline): the output was cut off",
-             line);
-      goto bad;
-    }
-    end = (size_t)(nl - l);
-    if (end < 9 || memcmp(l, "rd_batch ", 9)) {
-      rd_fmt(err, errlen, "batch output line %zu is not \"rd_batch I EXIT OUT ERR\"", line);
-      goto bad;
-    }
-    /* four fields split at single spaces; the last two may be empty */
-    for (size_t p = 9; k < 4; k++) {
-      const char *sp = k < 3 ? memchr(l + p, ' ', end - p) : NULL;
-      f[k] = l + p;
-      fl[k] = sp ? (size_t)(sp - (l + p)) : end - p;
-      if (!sp) {
-        k++;
-        break;
-      }
-      p += fl[k] + 1;
-    }
-    if (k != 4 || !fl[0] || !fl[1]) {
-      rd_fmt(err, errlen, "batch output line %zu is not \"rd_batch I EXIT OUT ERR\"", line);
-      goto bad;
-    }
-    unsigned long idx = strtoul(f[0], &endp, 10);
-    long ex = strtol(f[1], NULL, 10);
-    if (endp != f[0] + fl[0] || idx >= n || ans[idx].exit_status != RD_BATCH_NO_ANSWER ||
-        ex < 0 || ex > 255) {
-      rd_fmt(err, errlen, "batch output line %zu: no such script, or answered twice", line);
-      goto bad;
-    }
-    if (batch_field(f[2], fl[2], &ans[idx].out, &ans[idx].out_len) ||
-        batch_field(f[3], fl[3], &ans[idx].err, &ans[idx].err_len)) {
-      rd_fmt(err, errlen, "batch output line %zu: a value is not valid base64", line);
-      goto bad;
-    }
-    ans[idx].exit_status = (int)ex;
-    i += end + 1;
-  }
-  return 0;
-bad:
-  rd_remote_answers_free(ans, n);
-  for (size_t k = 0; k < n; k++)
-    ans[k].exit_status = RD_BATCH_NO_ANSWER;
-  return RD_EPROTO;
+  return build_batch(parts, n, use_sudo, token, out, err, errlen);
 }
 
 /* ------------------------------------------------------------------ Windows */

@@ -56,8 +56,8 @@ int rd_remote_parse_windows(const char *out, size_t len, json_t **obj, char *err
 
 /* A batch (POSIX): several constant scripts in one shell over one channel,
  * under one sudo. The command is a constant loader; stdin carries each
- * script's constant text and its parameters as data ("S I BASE64",
- * "P I NAME BASE64"). Each script runs in a subshell of its own, in order,
+ * script's constant text and its parameters as data ("S I SHA256 BASE64":
+ * a text is decoded once per loader, "P I NAME BASE64", "T I NAME TEXT"). Each script runs in a subshell of its own, in order,
  * exactly as it would alone (same functions, $RD_P, P_NAME, rd_out...),
  * and its answer comes back framed: "rd_batch I EXIT BASE64(results)
  * BASE64(stderr)", one line per script. */
@@ -67,6 +67,16 @@ typedef struct rd_remote_part {
 } rd_remote_part;
 int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, rd_remote_cmd *out,
                           char *err, size_t errlen);
+/* The same as one request of a session shell (transport/ssh.h: rd_ssh_shell):
+ * the command is a constant session loader (the same for every request
+ * with the same sudo), stdin carries the request's lines then "E TOKEN";
+ * the loader answers as a batch does, then prints the line
+ * rd_remote_session_end(TOKEN) and reads the next request, until EOF.
+ * token: a number (not 0) unique per request of a session. */
+int rd_remote_build_session(const rd_remote_part *parts, size_t n, int use_sudo,
+                            unsigned long token, rd_remote_cmd *out, char *err, size_t errlen);
+/* "rd_end TOKEN\n" into line; RD_EOVERFLOW when it does not fit. */
+int rd_remote_session_end(unsigned long token, char *line, size_t len);
 /* What one script of a batch answered: its exit status, its result lines
  * (what rd_remote_parse_posix reads) and its stderr. A script without an
  * answer line (the batch was cut short) has exit_status RD_BATCH_NO_ANSWER. */

@@ -84,6 +84,7 @@ double rdssh_ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
 const char *rdssh_kind_verb(const op *o) {
   switch (o->kind) {
   case OP_EXEC:
+  case OP_SHELL:
     return "ssh exec";
   case OP_PUT:
     return "sftp put";
@@ -107,6 +108,7 @@ void rdssh_op_free(op *o) {
     return;
   rdssh_tgt_free(&o->t);
   free(o->command);
+  free(o->until);
   free(o->path);
   free(o->data);
   free(o->out.p);
@@ -235,6 +237,7 @@ void rdssh_op_callback(op *o, int status, const char *msg) {
   if (msg)
     rd_fmt(r.msg, sizeof r.msg, "%s", msg);
   r.ms = rdssh_ms_since(o->t0);
+  r.channel = o->chan;
   o->cb(&r, o->arg);
 }
 
@@ -441,19 +444,21 @@ static int bad_args(rd_ssh *m, const rd_ssh_target *t) {
   return 0;
 }
 
-int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command, const void *in,
-                size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb, void *arg) {
+static int exec_submit(rd_ssh *m, enum op_kind kind, const rd_ssh_target *t, const char *command,
+                       const char *until, const void *in, size_t inlen, const rd_ssh_opts *o,
+                       rd_ssh_cb cb, void *arg) {
   int e = bad_args(m, t);
   op *p;
   if (e)
     return e;
-  if (!command || !cb || (inlen && !in))
+  if (!command || !cb || (inlen && !in) || (kind == OP_SHELL && (!until || !*until)))
     return RD_EINVAL;
-  if (!(p = rdssh_op_new(m, OP_EXEC, t, o)))
+  if (!(p = rdssh_op_new(m, kind, t, o)))
     return RD_ENOMEM;
   p->cb = cb;
   p->arg = arg;
-  if (!(p->command = strdup(command)) || (inlen && !(p->data = malloc(inlen)))) {
+  if (!(p->command = strdup(command)) || (until && !(p->until = strdup(until))) ||
+      (inlen && !(p->data = malloc(inlen)))) {
     rdssh_op_free(p);
     return RD_ENOMEM;
   }
@@ -461,6 +466,16 @@ int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command, const vo
     memcpy(p->data, in, inlen);
   p->len = inlen;
   return submit(m, p);
+}
+
+int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command, const void *in,
+                size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb, void *arg) {
+  return exec_submit(m, OP_EXEC, t, command, NULL, in, inlen, o, cb, arg);
+}
+
+int rd_ssh_shell(rd_ssh *m, const rd_ssh_target *t, const char *command, const char *until,
+                 const void *in, size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb, void *arg) {
+  return exec_submit(m, OP_SHELL, t, command, until, in, inlen, o, cb, arg);
 }
 
 int rd_ssh_put(rd_ssh *m, const rd_ssh_target *t, const char *remote_path, const void *data,

@@ -58,6 +58,9 @@ typedef struct rd_exec_result {
   char msg[512];           /* on failure: "host web17: ssh connect 10.0.0.7:22: connection refused" */
   double ms;               /* wall time from submission to completion (includes
                               queueing and, for the first op, the login) */
+  uint64_t channel;        /* exec, shell: the number of the channel that ran it
+                              (per manager, from 1; the requests of one session
+                              shell share it); 0 when none was opened */
 } rd_exec_result;
 
 /* The callback owns nothing: the result is freed after it returns. Callbacks
@@ -69,6 +72,19 @@ int rd_ssh_new(uv_loop_t *loop, const rd_ssh_limits *lim, rd_ssh **out);
 int rd_ssh_exec(rd_ssh *m, const rd_ssh_target *t, const char *command,
                 const void *in, size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb,
                 void *arg);
+/* A session shell: one exec channel per host and command whose stdin stays
+ * open, so that several requests reach one long-lived program (one channel,
+ * one sudo, one shell). Each request writes in (the whole request: no EOF)
+ * and completes when stdout ends with the line until (e.g. "end 42\n",
+ * unique per request; taken off the answer); exit_status is then 0 and the
+ * channel waits on the session for the next request with the same command
+ * (another command closes it first). When the program ends before the line
+ * (killed, exited, the session lost), the request completes as rd_ssh_exec
+ * would (its exit status, the output so far) and the next one opens a new
+ * channel; a timeout or rd_ssh_cancel closes it the same way.
+ * rd_ssh_release and the session's close end it (stdin's EOF). */
+int rd_ssh_shell(rd_ssh *m, const rd_ssh_target *t, const char *command, const char *until,
+                 const void *in, size_t inlen, const rd_ssh_opts *o, rd_ssh_cb cb, void *arg);
 /* SFTP put: atomic on the target (temp name in the same dir, written, mode
  * set, fsync'd, then renamed). OpenSSH's SFTP v3 will not rename over an
  * existing file (and libssh2 1.10 has no posix-rename@openssh.com), so the

@@ -99,6 +99,7 @@ static void conn_unref(conn *c) {
     m->peak_session_mem = c->mem_peak;
   arena_release(c);
   rdssh_tgt_free(&c->tcopy);
+  free(c->shell_cmd);
   free(c);
   if (m->shutting)
     rdssh_m_wake(m);

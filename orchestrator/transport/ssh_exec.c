@@ -31,6 +31,12 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
   int rc;
   for (;;) {
     switch (x->phase) {
+    case X_REUSE:
+    case X_STALE:
+      rc = rdssh_shell_step(c, x, rcp);
+      if (rc != ST_DONE)
+        return rc;
+      continue;
     case X_OPEN:
       x->ch = libssh2_channel_open_session(c->s);
       if (!x->ch) {
@@ -40,6 +46,7 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
         *rcp = rc ? rc : LIBSSH2_ERROR_CHANNEL_FAILURE;
         return ST_FAIL;
       }
+      o->chan = ++c->m->next_chan;
       x->phase = X_START;
       /* fall through */
     case X_START:
@@ -70,7 +77,7 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
             x->in_off = x->in_len; /* the command stopped reading: fine */
             x->eof_sent = 1;
           }
-        } else if (!x->eof_sent) {
+        } else if (!x->eof_sent && !x->until) { /* a shell's stdin stays open */
           rc = libssh2_channel_send_eof(x->ch);
           if (rc == 0) {
             x->eof_sent = 1;
@@ -102,6 +109,10 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
             }
             break;
           }
+        }
+        if (x->until && rdssh_shell_answered(o, x)) {
+          x->phase = X_END; /* the channel stays open for the next request */
+          return ST_DONE;
         }
         if (libssh2_channel_eof(x->ch)) {
           x->phase = X_CLOSE;
@@ -146,12 +157,15 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
   }
 }
 
+/* Operations that run a command on a channel of their own. */
+int rdssh_exec_like(const op *o) { return o->kind == OP_EXEC || o->kind == OP_SHELL; }
+
 static void op_finish(conn *c, int status, const char *msg) {
   host *h = c->h;
   op *o = h->cur;
   h->cur = NULL;
   c->reused = 1;
-  if (o->kind != OP_EXEC)
+  if (!rdssh_exec_like(o))
     o->exit_status = status ? -1 : 0;
   rdssh_become_ready(c);
   rdssh_op_callback(o, status, msg);
@@ -165,7 +179,7 @@ static void op_session_failed(conn *c, op *o, int rc) {
   if (c->reused && !o->retried && (o->phase == X_OPEN || o->phase == P_INIT) &&
       o->x.phase == X_OPEN) {
     o->retried = 1;
-    o->phase = o->kind == OP_EXEC ? X_OPEN : P_INIT;
+    o->phase = rdssh_exec_like(o) ? X_OPEN : P_INIT;
     h->cur = NULL;
     o->next = h->qhead;
     h->qhead = o;
@@ -192,7 +206,7 @@ static void op_session_failed(conn *c, op *o, int rc) {
 void rdssh_op_step(conn *c) {
   op *o = c->h->cur;
   int rc = 0, r;
-  if (o->kind == OP_EXEC) {
+  if (rdssh_exec_like(o)) {
     r = rdssh_exec_step(c, o, &o->x, &rc);
     o->phase = o->x.phase;
   } else {
@@ -206,6 +220,8 @@ void rdssh_op_step(conn *c) {
     op_session_failed(c, o, rc);
     return;
   }
+  if (o->kind == OP_SHELL)
+    rdssh_shell_keep(c, o);
   op_finish(c, o->fail_status, o->fail_status ? o->fail_msg : NULL);
 }
 
@@ -216,7 +232,9 @@ void rdssh_op_start(conn *c, op *o) {
   uv_timer_stop(&c->ka);
   rdssh_arm(c, o->o.op_ms, rdssh_on_op_deadline);
   memset(&o->x, 0, sizeof o->x);
-  if (o->kind == OP_EXEC) {
+  if (o->kind == OP_SHELL) {
+    rdssh_shell_start(c, o);
+  } else if (o->kind == OP_EXEC) {
     o->x.cmd = o->command;
     o->x.in = o->data;
     o->x.in_len = o->len;
@@ -241,7 +259,7 @@ op *rdssh_op_abort(conn *c) {
   host *h = c->h;
   op *o = h->cur;
   h->cur = NULL;
-  if (o->kind == OP_EXEC && o->x.ch && o->x.phase > X_OPEN && o->x.phase < X_END &&
+  if (rdssh_exec_like(o) && o->x.ch && o->x.phase > X_OPEN && o->x.phase < X_END &&
       libssh2_channel_free(o->x.ch) == 0) {
     o->x.ch = NULL;
     c->reused = 1;

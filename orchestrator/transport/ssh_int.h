@@ -11,6 +11,8 @@
  *                     matching for the file API of known_hosts.h
  *   ssh_hostkey.c     fetching a host key for `renewd hosts trust`
  *   ssh_exec.c        the exec operation; starting, finishing, aborting ops
+ *   ssh_shell.c       the session shell: one exec channel kept open per host
+ *                     and command, a request written to it at a time
  *   ssh_sftp.c        the SFTP put and get operations
  *
  * Objects:
@@ -61,7 +63,7 @@
 #define IO_CHUNK 32768
 /* ------------------------------------------------------------------ types */
 
-enum op_kind { OP_EXEC, OP_PUT, OP_GET, OP_HOSTKEY };
+enum op_kind { OP_EXEC, OP_PUT, OP_GET, OP_HOSTKEY, OP_SHELL };
 
 typedef struct tgt {
   char *name, *address, *user, *identity, *passphrase, *known_hosts;
@@ -83,6 +85,8 @@ typedef struct xstate {
   const unsigned char *in;
   size_t in_len, in_off;
   int eof_sent;
+  const char *until; /* a shell's request: done when stdout ends with this line */
+  size_t until_len;  /* (its channel then stays open, stdin too) */
 } xstate;
 
 typedef struct op {
@@ -90,7 +94,9 @@ typedef struct op {
   enum op_kind kind;
   tgt t;
   rd_ssh_opts o;
-  char *command; /* exec */
+  char *command; /* exec, shell */
+  char *until;   /* shell: the line that ends this request's answer */
+  uint64_t chan; /* the channel that carried it (numbered per manager), 0: none */
   char *path;    /* put/get */
   unsigned char *data;
   size_t len;
@@ -197,6 +203,9 @@ typedef struct conn {
   int reused;  /* completed an operation before */
   int close_phase;
   long deadline_ms; /* current deadline, for messages */
+  LIBSSH2_CHANNEL *shell; /* an idle session shell (rd_ssh_shell) */
+  char *shell_cmd;        /* its command */
+  uint64_t shell_no;      /* its channel number */
 } conn;
 
 typedef struct host {
@@ -230,10 +239,13 @@ struct rd_ssh {
   idkey *keys;
   khfile *khs;
   uint64_t next_id;
+  uint64_t next_chan; /* channels opened for exec and shell operations */
   op *chead, *ctail; /* canceled ops whose callbacks are still due */
 };
 /* Operation phases: exec (also put's mv fallback), put, get. */
-enum { X_OPEN, X_START, X_IO, X_CLOSE, X_WAITCLOSED, X_FREE, X_END };
+enum { X_OPEN, X_START, X_IO, X_CLOSE, X_WAITCLOSED, X_FREE, X_END,
+       X_REUSE, /* a session shell kept from an earlier request: still alive? */
+       X_STALE  /* it ended meanwhile (or runs another command): free it, open anew */ };
 enum {
   P_INIT = 100, P_OPEN, P_WRITE, P_SETSTAT, P_FSYNC, P_CLOSE, P_RENAME, P_MV, P_UNLINK_DEST,
   P_RENAME2, P_CLEAN_CLOSE, P_CLEAN_UNLINK, P_SHUTDOWN, P_END,
@@ -290,6 +302,13 @@ void rdssh_hostkey_report(conn *c);
 int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp);
 void rdssh_op_start(conn *c, op *o);
 void rdssh_op_step(conn *c);
+int rdssh_exec_like(const op *o);
+
+/* ---- ssh_shell.c */
+void rdssh_shell_start(conn *c, op *o);
+int rdssh_shell_answered(op *o, xstate *x);
+void rdssh_shell_keep(conn *c, op *o);
+int rdssh_shell_step(conn *c, xstate *x, int *rcp);
 op *rdssh_op_abort(conn *c);
 
 /* ---- ssh_sftp.c */

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# tests/e2e/batching.sh — one remote execution per host per phase, on a real
-# 3-host lab with the shipped runbook (lab-posix-scep.json), counted from
-# RENEWD_TRACE_REMOTE (the scripts of one execution share its "exec"
-# number; host/batch.c, core/phase.c):
+# tests/e2e/batching.sh — one round trip per host per phase, all of a job's
+# in one session shell, on a real 3-host lab with the shipped runbook
+# (lab-posix-scep.json), counted from RENEWD_TRACE_REMOTE ("exec": the
+# remote execution, an SSH channel with its sudo and shell, shared by every
+# request of a session shell; "trip": the round trip, shared by the scripts
+# of one batch; host/batch.c, core/phase.c, transport/ssh_shell.c):
 #
-#  1. `renewd plan`: at most 2 executions per host (the inventory, then every
-#     other probe in one), nothing changed.
-#  2. `renewd run` renews h0001 in at most 13 executions; the four
-#     follow-ups' applies (key ACL, prune, two app.conf pins) share one.
+#  1. `renewd plan`: one execution per host (2 round trips: the inventory,
+#     then every other probe), nothing changed.
+#  2. `renewd run` renews h0001 in at most 6 executions (one when nothing
+#     fails) and at most 13 round trips; the four follow-ups' applies (key
+#     ACL, prune, two app.conf pins) share one round trip.
 #  3. A failing step in a batch fails alone, with its own error: an operator
-#     hook (posix.exec) whose apply refuses runs in the same execution as
+#     hook (posix.exec) whose apply refuses runs in the same round trip as
 #     the other follow-ups' applies, which succeed; the job's cause is the
 #     hook's; the rollback restores the old certificate, key and app.conf
 #     and the service serves the old certificate again (ROLLED_BACK).
+#  4. The same on h0003 with the session shell off (RENEWD_REMOTE_SESSION=0:
+#     one execution per round trip): every step's phase has the same status.
 # Needs root. Prints "batching: N passed, M failed".
 set -euo pipefail
 
@@ -38,12 +43,13 @@ check "the refusing hook comes after the app.conf pins, before the reload" \
 	test "$(jq -r '[.steps[].name] | join(",")' "$WORK/refuse.json")" = \
 	"key ACL,prune backups,app.conf sha1,app.conf serial,refusing hook,reload TLS server,TLS check"
 
+export RENEWD_REMOTE_SESSION=1 # the session shell on (off by default for now), but in 4.
 traced() { # traced NAME ARGS...: rd (lib/labown.sh) with the remote trace in NAME.trace
 	local name=$1; shift
 	RENEWD_TRACE_REMOTE=$WORK/$name.trace rd "$name" "$@" --journal "$JOURNAL"
 }
-execs() { # execs TRACE HOST: the remote executions HOST got
-	jq -r --arg h "$2" 'select(.host == $h) | .exec' "$1" | sort -u | wc -l
+execs() { # execs TRACE HOST [FIELD]: the remote executions (or round trips) HOST got
+	jq -r --arg h "$2" --arg f "${3:-exec}" 'select(.host == $h) | .[$f]' "$1" | sort -u | wc -l
 }
 on() { "$LAB" ssh "$1" "${@:2}"; }
 sha256_of() { on "$1" 'cat /srv/renewd-lab/tls/server.crt' | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
@@ -60,8 +66,8 @@ check "plan exits 10, got $rc" test "$rc" = 10
 tree_sums >"$WORK/after.sums"
 check "plan changed no file" cmp -s "$WORK/before.sums" "$WORK/after.sums"
 for h in h0001 h0002 h0003; do
-	n=$(execs "$WORK/plan.trace" "$h")
-	check "plan: $h in $n remote executions (at most 2)" test "$n" -le 2
+	n=$(execs "$WORK/plan.trace" "$h") t=$(execs "$WORK/plan.trace" "$h" trip)
+	check "plan: $h in $n remote execution(s) (1), $t round trips (at most 2)" test "$n" = 1 -a "$t" -le 2
 done
 check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace' | grep -Eq '\.(set|apply|replace|backup|run)$'"
 
@@ -69,14 +75,15 @@ check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace'
 old1=$(sha256_of h0001)
 traced run run "$WORK/lab.json" --host h0001
 check "run renews h0001 (exit 10), got $rc" test "$rc" = 10
-n=$(execs "$WORK/run.trace" h0001)
-check "run: h0001 renewed in $n remote executions (at most 13)" test "$n" -le 13
+n=$(execs "$WORK/run.trace" h0001) t=$(execs "$WORK/run.trace" h0001 trip)
+check "run: h0001 renewed in $n remote executions (at most 6), $t round trips (at most 13)" \
+	test "$n" -le 6 -a "$t" -le 13
 check "run: h0001 has a new certificate" test "$(sha256_of h0001)" != "$old1"
-applies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .exec' \
+applies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .trip' \
 	"$WORK/run.trace" | sort -u | wc -l)
 napplies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .script' \
 	"$WORK/run.trace" | wc -l)
-check "run: the 4 follow-ups' applies ($napplies scripts) in $applies execution" \
+check "run: the 4 follow-ups' applies ($napplies scripts) in $applies round trip" \
 	test "$applies:$napplies" = "1:4"
 
 # ------------------------------------------------------------- 3. a failing step in a batch
@@ -95,12 +102,26 @@ for s in "key ACL" "prune backups" "app.conf sha1" "app.conf serial"; do
 	[[ $s == "prune backups" ]] ||
 		check "'$s' was rolled back" test "$(step_field "$WORK/refuse.out" "$s" rollback status)" = ok
 done
-hook_exec=$(jq -r 'select(.script == "posix.exec" and .params.phase == "apply") | .exec' "$WORK/refuse.trace")
-acl_exec=$(jq -r 'select(.script == "posix.key_acl.set") | .exec' "$WORK/refuse.trace" | head -n 1)
-check "the hook's apply ran in the key ACL's execution (${acl_exec:-none} = ${hook_exec:-none})" \
+hook_exec=$(jq -r 'select(.script == "posix.exec" and .params.phase == "apply") | .trip' "$WORK/refuse.trace")
+acl_exec=$(jq -r 'select(.script == "posix.key_acl.set") | .trip' "$WORK/refuse.trace" | head -n 1)
+check "the hook's apply ran in the key ACL's round trip (${acl_exec:-none} = ${hook_exec:-none})" \
 	test -n "$hook_exec" -a "$hook_exec" = "$acl_exec"
 check "h0002 serves its old certificate file again" test "$(sha256_of h0002)" = "$old2"
 check "h0002's app.conf is the old one" test "$(on h0002 'cat /srv/renewd-lab/etc/app.conf')" = "$conf2"
 check "the install was rolled back" test "$(step_field "$WORK/refuse.out" install rollback status)" = ok
+n=$(execs "$WORK/refuse.trace" h0002)
+check "the failed job and its rollback in $n remote executions (at most 6)" test "$n" -le 6
+
+# ------------------------------------------------------------- 4. the same without the session shell
+statuses() { # every step's phases and their status, and the job's state and cause
+	jq -r '.jobs[0] | (.steps[] | .name as $n | .phases | to_entries[] | "\($n) \(.key) \(.value.status)"),
+		"state \(.state)", "cause \(.cause.step) \(.cause.phase)"' "$1"
+}
+RENEWD_REMOTE_SESSION=0 traced refuse0 run "$WORK/refuse.json" --host h0003 --json
+check "without the session shell: exits 1 too, got $rc" test "$rc" = 1
+check "without the session shell: every step's result is the same" \
+	diff <(statuses "$WORK/refuse.out") <(statuses "$WORK/refuse0.out")
+n=$(execs "$WORK/refuse0.trace" h0003) t=$(execs "$WORK/refuse0.trace" h0003 trip)
+check "without the session shell: one execution per round trip ($n, $t)" test "$n" = "$t"
 
 finish

@@ -16,8 +16,12 @@
  *   job's cause); a, c and d applied fine; the rollback undoes d, c, b, a
  *   (last first) and the job is ROLLED_BACK;
  * - c's verify outlives c's timeout: c alone times out (RD_ETIMEDOUT), the
- *   batch goes on for d (its verify answers "ok", the channel was not
- *   closed under it), and the job rolls back. */
+ *   whole batch is stopped (a and d say so), and the job rolls back.
+ *
+ * Every test runs twice: with the session shell off (RENEWD_REMOTE_SESSION=0:
+ * one execution per batch) and on (one shell for the job: one execution,
+ * the same round trips; a timeout closes it and the rollback opens another),
+ * and the per-step results are the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@
 #include "testutil.h"
 
 static char wdir[400], logpath[480], tracepath[480];
+static int session; /* this run: the session shell on (the loop index) */
 
 
 /* --- the follow-ups --------------------------------------------------------- */
@@ -136,9 +141,34 @@ typedef struct run_out {
   json_t *report;
   rd_engine_stats stats;
   int code;
-  size_t execs, scripts; /* from the trace */
+  size_t execs, trips, scripts; /* from the trace */
   char state[64], log[4096];
 } run_out;
+
+/* How many distinct values of field the trace's lines have; *lines: how
+ * many lines. */
+static size_t distinct(const char *path, const char *field, size_t *lines) {
+  json_int_t seen[256];
+  size_t nseen = 0;
+  char line[65536];
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  while (fgets(line, sizeof line, f)) {
+    json_t *l = json_loads(line, 0, NULL);
+    ck_assert_ptr_nonnull(l);
+    json_int_t no = json_integer_value(json_object_get(l, field));
+    size_t k = 0;
+    if (lines)
+      ++*lines;
+    while (k < nseen && seen[k] != no)
+      k++;
+    if (k == nseen && nseen < 256)
+      seen[nseen++] = no;
+    json_decref(l);
+  }
+  fclose(f);
+  return nseen;
+}
 
 /* steps: the JSON of the runbook's steps array */
 static void run(const char *name, const char *steps, int whatif, run_out *o) {
@@ -161,7 +191,7 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
           " \"targets\": {\"hosts\": [{\"name\": \"t1\", \"address\": \"127.0.0.1\", \"port\": %d,\n"
           "   \"platform\": \"posix\"}]},\n"
           " \"ssh\": {\"user\": \"root\", \"identity\": \"%s\", \"known_hosts\": \"%s\",\n"
-          "   \"command_timeout\": 20},\n"
+          "   \"command_timeout\": 60},\n"
           " \"certificate\": {\"cert\": \"/etc/pki/t1.crt\", \"key\": \"/etc/pki/t1.key\"},\n"
           " \"issuer\": {\"type\": \"scep\", \"url\": \"http://ca.invalid/scep\",\n"
           "   \"ca_fingerprint\": "
@@ -171,6 +201,7 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
           tu_sshd_port, tu_sshd_key, tu_sshd_kh, steps);
   fclose(f);
   setenv("RENEWD_TRACE_REMOTE", tracepath, 1);
+  setenv("RENEWD_REMOTE_SESSION", session ? "1" : "0", 1);
   ck_assert_int_eq(rd_registry_new(&reg), 0);
   ck_assert_int_eq(rd_registry_add(reg, &plugin, "test", err, sizeof err), 0);
   ck_assert_msg(rd_runbook_load(rbpath, reg, &rb, &diag) == 0, "runbook %s", name);
@@ -184,6 +215,7 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   unsetenv("RENEWD_TRACE_REMOTE");
+  unsetenv("RENEWD_REMOTE_SESSION");
   rd_journal_close(j);
   rd_runbook_free(rb);
   rd_diag_free(&diag);
@@ -195,26 +227,10 @@ static void run(const char *name, const char *steps, int whatif, run_out *o) {
   char *lg = tu_read_file(logpath, NULL);
   snprintf(o->log, sizeof o->log, "%s", lg ? lg : "");
   free(lg);
-  /* executions: distinct "exec" numbers in the trace */
-  json_int_t seen[256];
-  size_t nseen = 0;
-  char line[65536];
-  o->execs = o->scripts = 0;
-  ck_assert_ptr_nonnull(f = fopen(tracepath, "r"));
-  while (fgets(line, sizeof line, f)) {
-    json_t *l = json_loads(line, 0, NULL);
-    json_int_t no = json_integer_value(json_object_get(l, "exec"));
-    size_t k = 0;
-    ck_assert_ptr_nonnull(l);
-    o->scripts++;
-    while (k < nseen && seen[k] != no)
-      k++;
-    if (k == nseen && nseen < 256)
-      seen[nseen++] = no;
-    json_decref(l);
-  }
-  fclose(f);
-  o->execs = nseen;
+  /* executions and round trips: distinct "exec" and "trip" numbers */
+  o->scripts = 0;
+  o->execs = distinct(tracepath, "exec", &o->scripts);
+  o->trips = distinct(tracepath, "trip", NULL);
 }
 
 
@@ -230,7 +246,7 @@ static const char *message_of(const json_t *report, const char *step, const char
   ", \"params\": {\"tag\": \"" tag "\"" extra "}}"
 
 static void setup_dir(const char *name) {
-  snprintf(wdir, sizeof wdir, "%s/%s", tu_sshd_dir, name);
+  snprintf(wdir, sizeof wdir, "%s/%s%s", tu_sshd_dir, name, session ? "-session" : "");
   ck_assert_int_eq(mkdir(wdir, 0700), 0);
   snprintf(logpath, sizeof logpath, "%s/steps.log", wdir);
 }
@@ -239,6 +255,7 @@ static void setup_dir(const char *name) {
   "{\"type\": \"test.restart\", \"name\": \"" tag "\", \"params\": {\"tag\": \"" tag "\"}}"
 
 START_TEST(renewal_one_execution_per_phase) {
+  session = _i;
   run_out o;
   setup_dir("renewal");
   run("renewal",
@@ -258,7 +275,8 @@ START_TEST(renewal_one_execution_per_phase) {
                           "r:apply\n"
                           "e:probe\ne:apply\ne:verify\n");
   ck_assert_int_eq((int)o.scripts, 24);
-  ck_assert_int_eq((int)o.execs, 5 + 3);
+  ck_assert_int_eq((int)o.trips, 5 + 3);
+  ck_assert_int_eq((int)o.execs, session ? 1 : 5 + 3);
   const char *tags[] = {"a", "b", "c", "d", "e"};
   for (size_t i = 0; i < 5; i++)
     for (size_t p = 0; p < 3; p++) {
@@ -271,11 +289,13 @@ START_TEST(renewal_one_execution_per_phase) {
 END_TEST
 
 START_TEST(plan_one_execution) {
+  session = _i;
   run_out o;
   setup_dir("plan");
   run("plan", "[" STEP("a", "") "," STEP("b", "") "," STEP("c", "") "]", 1, &o);
   ck_assert_str_eq(o.state, "WOULD_RENEW");
   ck_assert_int_eq((int)o.execs, 1);
+  ck_assert_int_eq((int)o.trips, 1);
   ck_assert_int_eq((int)o.scripts, 3);
   ck_assert_str_eq(o.log, "a:probe\nb:probe\nc:probe\n");
   json_decref(o.report);
@@ -283,6 +303,7 @@ START_TEST(plan_one_execution) {
 END_TEST
 
 START_TEST(failing_apply_fails_alone_and_rolls_back) {
+  session = _i;
   run_out o;
   setup_dir("fail");
   run("fail",
@@ -315,6 +336,7 @@ START_TEST(failing_apply_fails_alone_and_rolls_back) {
 END_TEST
 
 START_TEST(install_verify_fails_in_its_batch) {
+  session = _i;
   run_out o;
   setup_dir("install");
   inst_fail = 1;
@@ -339,6 +361,7 @@ END_TEST
 /* A step's timeout inside a batch: the cause is that step's, and the batch
  * is stopped at once. */
 START_TEST(timeout_in_a_batch_is_the_step_s_own) {
+  session = _i;
   run_out o;
   setup_dir("timeout");
   run("timeout",
@@ -362,6 +385,10 @@ START_TEST(timeout_in_a_batch_is_the_step_s_own) {
   ck_assert_str_eq(json_string_value(json_object_get(cause, "step")), "c");
   ck_assert_str_eq(o.state, "ROLLED_BACK");
   ck_assert_msg(strstr(o.log, "d:rollback\nc:rollback\na:rollback\n") != NULL, "%s", o.log);
+  printf("timeout in a batch (session %s): %zu executions, %zu round trips\n",
+         session ? "on" : "off", o.execs, o.trips);
+  if (session) /* the timeout closed the job's shell, the rollback opened another */
+    ck_assert_int_eq((int)o.execs, 2);
   json_decref(o.report);
 }
 END_TEST
@@ -370,11 +397,12 @@ int main(void) {
   Suite *s = suite_create("batch");
   TCase *tc = tcase_create("sshd");
   tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, renewal_one_execution_per_phase);
-  tcase_add_test(tc, plan_one_execution);
-  tcase_add_test(tc, failing_apply_fails_alone_and_rolls_back);
-  tcase_add_test(tc, install_verify_fails_in_its_batch);
-  tcase_add_test(tc, timeout_in_a_batch_is_the_step_s_own);
+  /* _i: the session shell off (0) or on (1) */
+  tcase_add_loop_test(tc, renewal_one_execution_per_phase, 0, 2);
+  tcase_add_loop_test(tc, plan_one_execution, 0, 2);
+  tcase_add_loop_test(tc, failing_apply_fails_alone_and_rolls_back, 0, 2);
+  tcase_add_loop_test(tc, install_verify_fails_in_its_batch, 0, 2);
+  tcase_add_loop_test(tc, timeout_in_a_batch_is_the_step_s_own, 0, 2);
   suite_add_tcase(s, tc);
   return tu_sshd_main("test_batch", s); /* rd_transport_global_init inside */
 }
