@@ -235,7 +235,8 @@ START_TEST(stopped_backend_bounded) {
                 rd_journal_errmsg(j));
   ck_assert_msg(strstr(rd_journal_errmsg(j), "did not answer within 3000 ms"), "%s",
                 rd_journal_errmsg(j));
-  ck_assert_msg(took >= 2900 && took < 4500, "the stall lasted %llu ms",
+  /* bounded: the 3 s bound, not forever (a loaded CI machine adds seconds) */
+  ck_assert_msg(took >= 2900 && took < 15000, "the stall lasted %llu ms",
                 (unsigned long long)took);
   fprintf(stderr, "journal call on a stopped backend: RD_ETIMEDOUT after %llu ms\n",
           (unsigned long long)took);
@@ -485,9 +486,11 @@ START_TEST(async_claim_never_blocks_the_loop) {
   kill((pid_t)pid, SIGCONT);
   ck_assert_int_eq(got.n, 1);
   ck_assert_int_eq(got.err[0], RD_ETIMEDOUT);
-  ck_assert_msg(got.at - t0 >= 2900 && got.at - t0 < 4500, "answered after %llu ms",
+  ck_assert_msg(got.at - t0 >= 2900 && got.at - t0 < 15000, "answered after %llu ms",
                 (unsigned long long)(got.at - t0));
-  ck_assert_msg(got.ticks >= 150, "the loop ran its timer %ld times in %llu ms", got.ticks,
+  /* a blocked loop runs it once or never; a loaded machine runs it less
+   * than every 10 ms */
+  ck_assert_msg(got.ticks >= 20, "the loop ran its timer %ld times in %llu ms", got.ticks,
                 (unsigned long long)(got.at - t0));
   fprintf(stderr, "async claim on a stopped backend: RD_ETIMEDOUT after %llu ms, the loop's "
                   "10 ms timer ran %ld times meanwhile\n",
