@@ -24,7 +24,11 @@ win_seed_cert() {
 			printf '%s\n' "$cont" 'Microsoft Enhanced RSA and AES Cryptographic Provider' 24 32 1 "$rel" >"$d/$thumb.keyprov"
 		fi
 		mkdir -p "$root/c/ProgramData/Microsoft/Crypto/$(dirname "${rel//\\//}")"
-		openssl pkcs8 -topk8 -nocrypt -in "$key" -out "$root/c/ProgramData/Microsoft/Crypto/${rel//\\//}"
+		# (the container's properties first, as RenewdWindows' key files hold them)
+		{
+			sed -n '1p;2p;3p;5p' "$d/$thumb.keyprov" | paste -d' ' <(printf '%s\n' Container: Provider: ProviderType: KeySpec:) -
+			openssl pkcs8 -topk8 -nocrypt -in "$key"
+		} >"$root/c/ProgramData/Microsoft/Crypto/${rel//\\//}"
 	fi
 	printf '%s\n' "$thumb"
 }
