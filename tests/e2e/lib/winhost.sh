@@ -39,3 +39,20 @@ WIN_MACHINE_GUID=6f1c2a3b-0c4d-4e5f-8a9b-0123456789ab
 win_state() {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
 }
+
+# win_issue CADIR OUT NAME TEMPLATE DAYS [V2-OID]: OUT.pem/OUT.key, a
+# certificate for CN=NAME from the CA in CADIR (ca.pem, ca.key) naming its
+# template as AD CS does: a v1 template by name (certificateTemplateName,
+# BMPString), a v2 one by OID (CertificateTemplate)
+win_issue() {
+	local ca=$1 out=$2 name=$3 tmpl=$4 days=$5 oid=${6:-}
+	openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$out.key" -out "$out.csr" \
+		-subj "/CN=$(printf '%s' "$name" | sed 's#[/+=\\]#\\&#g')" 2>/dev/null || return 1
+	if [ -n "$oid" ]; then
+		printf '1.3.6.1.4.1.311.21.7=ASN1:SEQUENCE:tmpl\nkeyUsage=critical,digitalSignature,keyEncipherment\n[tmpl]\noid=OID:%s\nmajor=INTEGER:100\nminor=INTEGER:3\n' "$oid"
+	else
+		printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$tmpl"
+	fi >"$out.ext"
+	openssl x509 -req -in "$out.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" -CAcreateserial -days "$days" -out "$out.pem" \
+		-extfile "$out.ext" -extensions default 2>/dev/null
+}

@@ -1,18 +1,13 @@
 # Ndes.ps1 — part of RenewdWindows.psm1 (dot-sourced): IIS application
 # pools and the NDES application, as renewd's scripts meet them.
 #
-# Import-Module WebAdministration: the IIS: drive's items are this
-# emulation's (https://learn.microsoft.com/powershell/module/webadministration/);
-# IIS:\AppPools\<pool> is emu/iis/apppools/<pool>.json, {"identityType":
-# "SpecificUser"|"ApplicationPoolIdentity"|..., "userName": "..."}, shown
-# as the item's processModel (https://learn.microsoft.com/iis/configuration/system.applicationhost/applicationpools/add/processmodel).
-function Import-Module {
-  [CmdletBinding()]
-  param([Parameter(Position = 0)][string[]]$Name)
-  if ($env:RENEWD_WIN_ROOT -and $Name -contains 'WebAdministration') { return }
-  Microsoft.PowerShell.Core\Import-Module @PSBoundParameters
-}
-
+# Import-Module WebAdministration
+# (https://learn.microsoft.com/powershell/module/webadministration/) finds
+# Modules/WebAdministration (on PSModulePath, see RenewdWindows.psm1); the
+# IIS: drive's items are this emulation's Get-Item: IIS:\AppPools\<pool>
+# is emu/iis/apppools/<pool>.json, {"identityType": "SpecificUser"|
+# "ApplicationPoolIdentity"|..., "userName": "..."}, shown as the item's
+# processModel (https://learn.microsoft.com/iis/configuration/system.applicationhost/applicationpools/add/processmodel).
 function Test-RenewdIisPath([string]$Path) { return [bool]$env:RENEWD_WIN_ROOT -and $Path -match '^IIS:\\' }
 
 function Get-RenewdIisItem([string]$Path) {

@@ -456,8 +456,12 @@ if ($env:RENEWD_WIN_ROOT) {
   }
   $script:RenewdHelpers['rdw_path_of'] = 'ConvertFrom-RenewdWindowsPath'
   Register-RenewdHelpers
+  # (removing the module, Import-Module -Force included, ends the replacements)
+  $ExecutionContext.SessionState.Module.OnRemove = { $ExecutionContext.InvokeCommand.PreCommandLookupAction = $null }
+  $mods = Join-Path $PSScriptRoot 'Modules'
+  if (($env:PSModulePath -split [System.IO.Path]::PathSeparator) -notcontains $mods) { $env:PSModulePath = $mods + [System.IO.Path]::PathSeparator + $env:PSModulePath }
   Export-ModuleMember -Function (@('ConvertFrom-RenewdWindowsPath', 'Format-RenewdTemplateExtension', 'Get-ChildItem', 'Get-Item', 'Test-Path',
-      'Remove-Item', 'Get-ItemProperty', 'Set-ItemProperty', 'Get-Service', 'Restart-Service', 'Get-WinEvent', 'Import-Module',
+      'Remove-Item', 'Get-ItemProperty', 'Set-ItemProperty', 'Get-Service', 'Restart-Service', 'Get-WinEvent',
       'Invoke-WebRequest', 'New-ScheduledTaskAction', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet', 'Register-ScheduledTask',
       'Start-ScheduledTask', 'Get-ScheduledTask', 'Get-ScheduledTaskInfo', 'Stop-ScheduledTask', 'Unregister-ScheduledTask',
       'Get-RenewdEmuCert', 'Read-RenewdKeyProv', 'Write-RenewdKeyFile', 'Write-RenewdKeyProv', 'Get-RenewdKeyFileRel',
