@@ -16,50 +16,16 @@
 # second submission; a denial fails the job and leaves the store as it was.
 # Needs root. Prints "windows_runbooks: N passed, M failed".
 set -uo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-LAB=$ROOT/contrib/lab/lab
-RENEWD=${RENEWD_BIN:-$ROOT/build/renewd}
-export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$RENEWD")/plugins}
-export RENEWD_LAB_DIR=${WINRB_DIR:-/var/lib/renewd-lab-winrb}
-export RENEWD_LAB_NETNS=${WINRB_NETNS:-renewd-lab-winrb}
+TEST=windows_runbooks
+LAB_DIR_NAME=${WINRB_DIR:-/var/lib/renewd-lab-winrb}
+LAB_NETNS=${WINRB_NETNS:-renewd-lab-winrb}
+# shellcheck source=lib/labtest.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
 # shellcheck source=lib/winhost.sh
 . "$HERE/lib/winhost.sh"
-
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); printf 'ok   - %s\n' "$*"; }
-bad() { fail=$((fail + 1)); printf 'FAIL - %s\n' "$*"; }
-finish() { printf 'windows_runbooks: %d passed, %d failed\n' "$pass" "$fail"; ((fail == 0)); }
-
-[[ $(id -u) == 0 ]] || { echo "windows_runbooks: SKIP: needs root (network namespaces, sshd)"; exit 77; }
-[[ -x $RENEWD ]] || { echo "windows_runbooks: $RENEWD not built (set RENEWD_BIN)" >&2; exit 2; }
-command -v dotnet >/dev/null || { echo "windows_runbooks: dotnet is missing; run contrib/tests-deps.sh" >&2; exit 2; }
-bash "$ROOT/tests/windows/build.sh" >/dev/null || { echo "windows_runbooks: cannot build the host" >&2; exit 2; }
-
-WORK=$(mktemp -d /tmp/windows_runbooks.XXXXXX)
-cleanup() {
-	[[ -n ${WINRB_KEEP:-} ]] && return
-	"$LAB" down --purge >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
 t0=$(date +%s)
-"$LAB" down --purge >/dev/null 2>&1 || true
-if ! "$LAB" up --hosts 1 --tls 0 --no-enroll >"$WORK/up.log" 2>&1 || ! "$LAB" win up --fresh >>"$WORK/up.log" 2>&1; then
-	bad "lab up + lab win up:"; sed 's/^/    /' "$WORK/up.log"
-	finish; exit 1
-fi
-ok "lab up --hosts 1, lab win up ($(($(date +%s) - t0)) s)"
-# shellcheck disable=SC1091
-. "$RENEWD_LAB_DIR/lab.env"
-W=$LAB_DIR/win
-WR=$W/root
-CA=$W/adcs
-ADDR=$("$LAB" win addr)
-KH=$W/known_hosts
-JOURNAL=$WORK/journal.db
-inns() { ip netns exec "$LAB_NETNS" "$@"; }
-MY=$WR/emu/cert/LocalMachine/My
+win_lab_begin
+ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
 NDESP=Microsoft-Windows-NetworkDeviceEnrollmentService
 SVC_SID=S-1-5-21-1004336348-1177238915-682003330-1105
 
@@ -83,62 +49,61 @@ keyfile() { # THUMBPRINT: the key file's Windows path (its .keyprov's last line)
 jq -n --arg a "$(keyfile "$T_CEP")" --arg b "$(keyfile "$T_EEA")" --arg s "$SVC_SID" \
 	'{($a | ascii_downcase): {($s): 1179785}, ($b | ascii_downcase): {($s): 1179785}}' >"$WR/emu/acl.json"
 chown -R "$LAB_USER" "$WR" "$CA"
-if [[ -n $T_CEP && -n $T_EEA ]]; then ok "seeded: the NDES RA pair from the lab CA"; else bad "seeding failed"; finish; exit 1; fi
+if [[ -n $T_CEP && -n $T_EEA ]]; then ok "seeded: the NDES RA pair from the lab CA"; else not_ok "seeding failed"; finish; exit 1; fi
 
 RB=$WORK/ndes-pair.json
 jq --arg a "$ADDR" --arg u "$LAB_USER" --arg i "$LAB_KEY" --arg k "$KH" \
 	'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)
 	 | (.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "20s" | .timeout = "1m")' \
 	"$ROOT/runbooks/windows-ndes-ra-pair.json" >"$RB"
-rd() { inns "$RENEWD" "$@" --journal "$JOURNAL"; }
 
 # ---------------------------------------------------------------- plan, run --whatif
 before=$(win_state "$WR")
-inns "$RENEWD" plan "$RB" --json >"$WORK/plan.json" 2>"$WORK/plan.err"; rc=$?
-if [[ $rc == 10 ]] && jq -e --arg a "$T_CEP" --arg b "$T_EEA" '[.. | strings | select(. == $a or . == $b)] | unique | length == 2' "$WORK/plan.json" >/dev/null; then
+"$LAB" exec -- "$RENEWD" plan "$RB" --json >"$WORK/plan.out" 2>"$WORK/plan.err"; rc=$?
+if [[ $rc == 10 ]] && jq -e --arg a "$T_CEP" --arg b "$T_EEA" '[.. | strings | select(. == $a or . == $b)] | unique | length == 2' "$WORK/plan.out" >/dev/null; then
 	ok "plan: both RA certificates found and due (exit 10)"
-else bad "plan: rc $rc $(head -c 2000 "$WORK/plan.err") $(head -c 2000 "$WORK/plan.json")"; fi
-rd run "$RB" --whatif --force --json >"$WORK/whatif.json" 2>"$WORK/whatif.err"; rc=$?
-if [[ $rc == 10 ]]; then ok "run --whatif: would renew (exit 10)"; else bad "run --whatif: rc $rc $(head -c 2000 "$WORK/whatif.err")"; fi
+else not_ok "plan: rc $rc $(head -c 2000 "$WORK/plan.err") $(head -c 2000 "$WORK/plan.out")"; fi
+rd whatif run "$RB" --whatif --force --json
+if [[ $rc == 10 ]]; then ok "run --whatif: would renew (exit 10)"; else not_ok "run --whatif: rc $rc $(head -c 2000 "$WORK/whatif.err")"; fi
 after=$(win_state "$WR")
-if [[ $before == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else bad "plan/whatif changed the machine: $(diff <(echo "$before") <(echo "$after"))"; fi
+if [[ $before == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else not_ok "plan/whatif changed the machine: $(diff <(echo "$before") <(echo "$after"))"; fi
 
 # ---------------------------------------------------------------- run
 t_run=$(date +%s)
-rd run "$RB" --force --json >"$WORK/run.json" 2>"$WORK/run.err"; rc=$?
-if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else bad "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
+rd run run "$RB" --force --json
+if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
 mapfile -t NEW < <(cd "$MY" && ls -- *.cer | sed 's/\.cer$//' | grep -vx -e "$T_CEP" -e "$T_EEA")
 if [[ ${#NEW[@]} == 2 && ! -e $MY/$T_CEP.cer && ! -e $MY/$T_EEA.cer ]]; then
 	ok "run: two new certificates in LocalMachine\\My, the superseded ones pruned"
 else
-	bad "run: My holds $(cd "$MY" && ls)"
+	not_ok "run: My holds $(cd "$MY" && ls)"
 fi
 grants=0
 for t in "${NEW[@]}"; do
 	openssl x509 -inform DER -in "$MY/$t.cer" -out "$WORK/$t.pem" 2>/dev/null
-	openssl verify -CAfile "$CA/ca.pem" "$WORK/$t.pem" >/dev/null 2>&1 || bad "run: $t does not chain to the lab CA"
+	openssl verify -CAfile "$CA/ca.pem" "$WORK/$t.pem" >/dev/null 2>&1 || not_ok "run: $t does not chain to the lab CA"
 	k=$(keyfile "$t")
 	jq -e --arg k "${k,,}" --arg s "$SVC_SID" '.[$k][$s] == 1179785' "$WR/emu/acl.json" >/dev/null && grants=$((grants + 1))
-	[[ -f $WR/c/ProgramData/Microsoft/Crypto/$(sed -n 6p "$MY/$t.keyprov" | tr '\\' /) ]] || bad "run: no key file for $t"
+	[[ -f $WR/c/ProgramData/Microsoft/Crypto/$(sed -n 6p "$MY/$t.keyprov" | tr '\\' /) ]] || not_ok "run: no key file for $t"
 done
-if ((grants == 2)); then ok "run: CORP\\svc_ndes reads both new keys (key ACL)"; else bad "run: key ACL grants $grants: $(cat "$WR/emu/acl.json")"; fi
+if ((grants == 2)); then ok "run: CORP\\svc_ndes reads both new keys (key ACL)"; else not_ok "run: key ACL grants $grants: $(cat "$WR/emu/acl.json")"; fi
 templates=$(for t in "${NEW[@]}"; do openssl x509 -in "$WORK/$t.pem" -noout -subject; done | sort | paste -sd,)
-if [[ $templates == "subject=CN = NDES01-EEA,subject=CN = NDES01-MSCEP-RA" ]]; then ok "run: the new certificates keep their subjects"; else bad "run: subjects $templates"; fi
-if [[ $(grep -c ' submit Certificate retrieved' "$CA/log") == 2 ]]; then ok "run: two RenewalCert requests issued by the lab CA (submitted as SYSTEM)"; else bad "run: CA log: $(cat "$CA/log" 2>/dev/null)"; fi
+if [[ $templates == "subject=CN = NDES01-EEA,subject=CN = NDES01-MSCEP-RA" ]]; then ok "run: the new certificates keep their subjects"; else not_ok "run: subjects $templates"; fi
+if [[ $(grep -c ' submit Certificate retrieved' "$CA/log") == 2 ]]; then ok "run: two RenewalCert requests issued by the lab CA (submitted as SYSTEM)"; else not_ok "run: CA log: $(cat "$CA/log" 2>/dev/null)"; fi
 if awk -v t="$t_run" '$1 >= t {print $3}' "$WR/emu/services.log" | sort | paste -sd, | grep -qx 'NDESConnectorSvc,W3SVC,WAS'; then
 	ok "run: iisreset and the connector restarted"
 else
-	bad "run: services.log: $(cat "$WR/emu/services.log")"
+	not_ok "run: services.log: $(cat "$WR/emu/services.log")"
 fi
 if jq -se --arg p "$NDESP" --argjson t "$t_run" 'any(.[]; .id == 1 and .provider == $p and .time >= $t)' "$WR/emu/events/Application.jsonl" >/dev/null; then
 	ok "run: NDES loaded by GetCACaps and logged Event 1"
 else
-	bad "run: events: $(cat "$WR/emu/events/Application.jsonl")"
+	not_ok "run: events: $(cat "$WR/emu/events/Application.jsonl")"
 fi
 if ! find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f 2>/dev/null | grep -q .; then
 	ok "run: no request left in the REQUEST store, no scheduled task left"
 else
-	bad "run: left behind: $(find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f)"
+	not_ok "run: left behind: $(find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f)"
 fi
 
 # ---------------------------------------------------------------- rollback
@@ -147,12 +112,12 @@ fi
 printf '{"app_pool": "SCEP", "templates": ["CEPEncryption", "EnrollmentAgentOffline"], "events": false}\n' >"$WR/emu/ndes.json"
 chown "$LAB_USER" "$WR/emu/ndes.json"
 mine=$(cd "$MY" && ls | sort | paste -sd,)
-rd run "$RB" --force --json >"$WORK/rb.json" 2>"$WORK/rb.err"; rc=$?
-if [[ $rc == 1 ]]; then ok "run without Event 1: the job fails (exit 1)"; else bad "rollback run: rc $rc $(tail -c 3000 "$WORK/rb.err")"; fi
+rd rb run "$RB" --force --json
+if [[ $rc == 1 ]]; then ok "run without Event 1: the job fails (exit 1)"; else not_ok "rollback run: rc $rc $(tail -c 3000 "$WORK/rb.err")"; fi
 if [[ ${#NEW[@]} == 2 && $mine == *"${NEW[0]}.keyprov"* && $mine == *"${NEW[1]}.keyprov"* && $(cd "$MY" && ls | sort | paste -sd,) == "$mine" ]]; then
 	ok "rollback: LocalMachine\\My holds the first run's certificates again, linked to their keys"
 else
-	bad "rollback: My was [$mine], now [$(cd "$MY" && ls | sort | paste -sd,)]"
+	not_ok "rollback: My was [$mine], now [$(cd "$MY" && ls | sort | paste -sd,)]"
 fi
 
 # ---------------------------------------------------------------- pending, then retrieved
@@ -161,33 +126,33 @@ fi
 printf '{"app_pool": "SCEP", "templates": ["CEPEncryption", "EnrollmentAgentOffline"], "events": true}\n' >"$WR/emu/ndes.json"
 echo pend >"$CA/disposition"
 chown "$LAB_USER" "$WR/emu/ndes.json" "$CA/disposition"
-subs=$(grep -c ' submit ' "$CA/log")
-rd run "$RB" --force --json >"$WORK/pend.json" 2>"$WORK/pend.err"; rc=$?
+mine=$(cd "$MY" && ls | sort | paste -sd,)
+rd pend run "$RB" --force --json
 npend=$(grep -c ' submit Certificate request is pending' "$CA/log")
 if ((npend >= 1)) && [[ $(cd "$MY" && ls | sort | paste -sd,) == "$mine" ]]; then
 	ok "pending at the CA: the job waits (exit $rc), the certificates unchanged"
 else
-	bad "pending: rc $rc, CA log $(cat "$CA/log"), $(tail -c 2000 "$WORK/pend.err")"
+	not_ok "pending: rc $rc, CA log $(cat "$CA/log"), $(tail -c 2000 "$WORK/pend.err")"
 fi
 echo issue >"$CA/disposition"
 subs=$(grep -c ' submit ' "$CA/log")
-rd run "$RB" --force --json >"$WORK/retr.json" 2>"$WORK/retr.err"; rc=$?
+rd retr run "$RB" --force --json
 if [[ $rc == 10 ]] && grep -q ' retrieve Certificate retrieved' "$CA/log" &&
 	[[ $(grep -c ' submit ' "$CA/log") == $((subs + 2 - npend)) ]]; then
 	ok "the next run retrieved the pending request(s) without submitting them again (exit 10)"
 else
-	bad "retrieve: rc $rc, CA log $(cat "$CA/log"), $(tail -c 2000 "$WORK/retr.err")"
+	not_ok "retrieve: rc $rc, CA log $(cat "$CA/log"), $(tail -c 2000 "$WORK/retr.err")"
 fi
 
 # ---------------------------------------------------------------- denied
 echo deny >"$CA/disposition"
 mine=$(cd "$MY" && ls | sort | paste -sd,)
-rd run "$RB" --force --json >"$WORK/deny.json" 2>"$WORK/deny.err"; rc=$?
+rd deny run "$RB" --force --json
 if [[ $rc == 1 ]] && grep -q 'Denied' "$WORK/deny.err" && [[ $(cd "$MY" && ls | sort | paste -sd,) == "$mine" ]] &&
 	! find "$WR/emu/cert/LocalMachine/REQUEST" -type f | grep -q .; then
 	ok "denied by the CA: the job fails naming the denial, the store unchanged, the request's key removed"
 else
-	bad "denied: rc $rc, $(tail -c 2000 "$WORK/deny.err"), REQUEST $(ls "$WR/emu/cert/LocalMachine/REQUEST")"
+	not_ok "denied: rc $rc, $(tail -c 2000 "$WORK/deny.err"), REQUEST $(ls "$WR/emu/cert/LocalMachine/REQUEST")"
 fi
 
 echo "windows_runbooks: $(($(date +%s) - t0)) s"

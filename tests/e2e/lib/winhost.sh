@@ -56,3 +56,23 @@ win_issue() {
 	openssl x509 -req -in "$out.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" -CAcreateserial -days "$days" -out "$out.pem" \
 		-extfile "$out.ext" -extensions default 2>/dev/null
 }
+
+# win_lab_begin: the set-up of an e2e test of the emulated Windows host,
+# after tests/e2e/lib/labtest.sh (TEST, LAB_DIR_NAME, LAB_NETNS set before
+# it): lab_begin (skips unless root; $WORK, $JOURNAL, a fresh 1-host lab),
+# the host built (tests/windows/build.sh) and `lab win up --fresh`; then
+# W (the host's directory), WR (the machine's root, RENEWD_WIN_ROOT), CA
+# (the CA its certreq reaches), ADDR, KH (its known_hosts), MY (its
+# LocalMachine\My).
+win_lab_begin() {
+	lab_begin 1
+	command -v dotnet >/dev/null || { echo "$TEST: dotnet is missing; run contrib/tests-deps.sh" >&2; exit 2; }
+	bash "$ROOT/tests/windows/build.sh" >/dev/null || { echo "$TEST: cannot build the host" >&2; exit 2; }
+	"$LAB" win up --fresh >>"$WORK/up.log" 2>&1 || { not_ok "lab win up"; cat "$WORK/up.log"; finish; exit 1; }
+	W=$LAB_DIR/win
+	WR=$W/root
+	CA=$W/adcs
+	ADDR=$("$LAB" win addr)
+	KH=$W/known_hosts
+	MY=$WR/emu/cert/LocalMachine/My
+}
