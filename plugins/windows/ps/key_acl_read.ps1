@@ -16,7 +16,7 @@ if ($c) {
   foreach ($d in @($res.key.files)) {
     $path = Join-Path (Join-Path $res.key.crypto_dir $d) $res.key.unique_name
     $mask = rdw_acl_mask_of $path $res.sid
-    $res.acl[$d] = [ordered]@{ rights = $mask; text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString() }
+    $res.acl[$d] = [ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) }
   }
 }
 rd_out $res

@@ -22,4 +22,4 @@ $sid = rdw_sid ([string]$P.account)
 if (@('grant', 'revoke') -notcontains [string]$P.op) { rd_fail "operation '$($P.op)' is not grant or revoke" }
 rdw_acl_change_of $path $sid $want ([string]$P.op)
 $mask = rdw_acl_mask_of $path $sid.Value
-rd_out ([ordered]@{ rights = $mask; text = ([System.Security.AccessControl.FileSystemRights]$mask).ToString() })
+rd_out ([ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) })
