@@ -95,8 +95,9 @@ if awk -v t="$t_run" '$1 >= t {print $3}' "$WR/emu/services.log" | sort | paste 
 else
 	not_ok "run: services.log: $(cat "$WR/emu/services.log")"
 fi
-if jq -se --arg p "$NDESP" --argjson t "$t_run" 'any(.[]; .id == 1 and .provider == $p and .time >= $t)' "$WR/emu/events/Application.jsonl" >/dev/null; then
-	ok "run: NDES loaded by GetCACaps and logged Event 1"
+if jq -se --arg p "$NDESP" --argjson t "$t_run" 'any(.[]; .id == 1 and .provider == $p and .time >= $t) and all(.[]; .id != 2 or .time < $t)' \
+	"$WR/emu/events/Application.jsonl" >/dev/null; then
+	ok "run: NDES loaded by GetCACaps and logged Event 1 (no Event 2)"
 else
 	not_ok "run: events: $(cat "$WR/emu/events/Application.jsonl")"
 fi

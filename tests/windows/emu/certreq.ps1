@@ -126,7 +126,7 @@ function Write-CaLog([string]$Ca, [string]$Line) { [System.IO.File]::AppendAllTe
 # an expired basis is denied with CERT_E_EXPIRED, as the field report
 # says; then the disposition file decides. Issued: the PKCS#10's key and
 # subject, the basis's extensions (its template among them: a renewal
-# keeps the template), the basis's lifetime, signed by the CA.
+# keeps the template), the basis's lifetime from now, signed by the CA.
 function Invoke-CaDecide([string]$Ca, [string]$Id) {
   $cms = [System.Security.Cryptography.Pkcs.SignedCms]::new()
   $cms.Decode([System.IO.File]::ReadAllBytes([System.IO.Path]::Combine($Ca, 'requests', "$Id.req")))
@@ -156,9 +156,13 @@ function Invoke-CaDecide([string]$Ca, [string]$Id) {
   }
   $req.CertificateExtensions.Add([System.Security.Cryptography.X509Certificates.X509SubjectKeyIdentifierExtension]::new($req.PublicKey, $false))
   $req.CertificateExtensions.Add([System.Security.Cryptography.X509Certificates.X509AuthorityKeyIdentifierExtension]::CreateFromCertificate($caCert, $true, $false))
-  $from = [DateTimeOffset]::UtcNow.AddMinutes(-5)
+  # from now (backdated 5 minutes for clock skew, as AD CS backdates; not
+  # before the CA's own validity) for the basis's lifetime counted from
+  # now, so that the new certificate outlives the one it renews
+  $now = [DateTimeOffset]::UtcNow
+  $from = $now.AddMinutes(-5)
   if ($from -lt [DateTimeOffset]$caCert.NotBefore) { $from = [DateTimeOffset]$caCert.NotBefore }
-  $to = $from + ($signer.NotAfter - $signer.NotBefore)
+  $to = $now + ($signer.NotAfter - $signer.NotBefore)
   if ($to -gt [DateTimeOffset]$caCert.NotAfter) { $to = [DateTimeOffset]$caCert.NotAfter }
   $serial = [byte[]]::new(16)
   [System.Security.Cryptography.RandomNumberGenerator]::Fill($serial)
