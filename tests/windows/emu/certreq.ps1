@@ -156,13 +156,13 @@ function Invoke-CaDecide([string]$Ca, [string]$Id) {
   }
   $req.CertificateExtensions.Add([System.Security.Cryptography.X509Certificates.X509SubjectKeyIdentifierExtension]::new($req.PublicKey, $false))
   $req.CertificateExtensions.Add([System.Security.Cryptography.X509Certificates.X509AuthorityKeyIdentifierExtension]::CreateFromCertificate($caCert, $true, $false))
-  # from now (backdated 5 minutes for clock skew, as AD CS backdates; not
-  # before the CA's own validity) for the basis's lifetime counted from
-  # now, so that the new certificate outlives the one it renews
-  $now = [DateTimeOffset]::UtcNow
-  $from = $now.AddMinutes(-5)
+  # from now for the basis's lifetime, so that the new certificate is
+  # issued after the one it renews and outlives it. (AD CS backdates
+  # NotBefore by its clock skew setting; not done here: a test renews a
+  # basis minutes after issuing it.)
+  $from = [DateTimeOffset]::UtcNow
   if ($from -lt [DateTimeOffset]$caCert.NotBefore) { $from = [DateTimeOffset]$caCert.NotBefore }
-  $to = $now + ($signer.NotAfter - $signer.NotBefore)
+  $to = $from + ($signer.NotAfter - $signer.NotBefore)
   if ($to -gt [DateTimeOffset]$caCert.NotAfter) { $to = [DateTimeOffset]$caCert.NotAfter }
   $serial = [byte[]]::new(16)
   [System.Security.Cryptography.RandomNumberGenerator]::Fill($serial)
