@@ -18,7 +18,7 @@
 # ca.pem/ca.key its certificate and key, disposition what it does with the
 # next request or retrieval ("issue", "pend" or "deny", a test writes it;
 # absent: issue), requests/<id>.req and <id>.cer what it received and
-# issued, log one line per submission or retrieval. The CA is reached over
+# issued, log one line per submission or retrieval ("<id> submit|retrieve <disposition text>"). The CA is reached over
 # RPC with the caller's network credentials: only the machine account
 # (a task running as SYSTEM, RENEWD_WIN_SYSTEM=1) has them; from an SSH
 # key logon it is the double hop, 0x800706ba
@@ -174,7 +174,7 @@ function Invoke-CaDecide([string]$Ca, [string]$Id) {
 
 function Complete-Ca([string]$Ca, [string]$Id, [string]$Verb, [bool]$ShowId) {
   $text = Invoke-CaDecide $Ca $Id
-  Write-CaLog $Ca "$Id $Verb $(($text -split ' ')[0..2] -join ' ')"
+  Write-CaLog $Ca "$Id $Verb $text"
   if ($ShowId) { [Console]::Out.WriteLine("RequestId: $Id`r`nRequestId: `"$Id`"") }
   [Console]::Out.WriteLine($text)
   $cer = [System.IO.Path]::Combine($Ca, 'requests', "$Id.cer")
