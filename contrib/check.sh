@@ -43,7 +43,7 @@ if [ "$(id -u)" = 0 ] && grep -E '\*\*\*Skipped|Not Run' "$log"; then
 fi
 rm -f "$log"
 # the Windows suites' counts (Pester, renewd-pshost, the emulated lab host)
-grep -hE '^windows_(pester|pshost|lab): [0-9]+ passed' build-asan/Testing/Temporary/LastTest.log || true
+grep -hE '^windows_(pester|pshost|lab|runbooks): [0-9]+ passed' build-asan/Testing/Temporary/LastTest.log || true
 # what the tests kept (the fleet report's screenshot: tests/e2e/report_browser.sh)
 arts=${RENEWD_TEST_ARTIFACTS:-build/test-artifacts}
 [ -d "$arts" ] && { echo "== test artifacts ($arts) =="; ls -l "$arts"; }

@@ -33,9 +33,9 @@
 #define FULL_MASK 0x1F01FFLL /* FullControl */
 
 static const rd_script win_key_acl_read_script =
-    WIN_SCRIPT("windows.key_acl.read", 0, WIN_PS_CERT_LIB WIN_PS_KEY_ACL_READ);
+    WIN_SCRIPT("windows.key_acl.read", 0, WIN_PS_CERT_LIB WIN_PS_ACL_LIB WIN_PS_KEY_ACL_READ);
 static const rd_script win_key_acl_set_script =
-    WIN_SCRIPT("windows.key_acl.set", 1, WIN_PS_KEY_ACL_SET);
+    WIN_SCRIPT("windows.key_acl.set", 1, WIN_PS_ACL_LIB WIN_PS_KEY_ACL_SET);
 const rd_script *const windows_key_acl_scripts[] = {
     &win_key_acl_read_script, &win_key_acl_set_script, &win_key_acl_pool_script, NULL};
 

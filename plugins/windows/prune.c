@@ -42,7 +42,7 @@
 static const rd_script win_prune_apply_script =
     WIN_SCRIPT("windows.prune.apply", 1, WIN_PS_CERT_LIB WIN_PS_PRUNE_APPLY);
 static const rd_script win_prune_restore_script =
-    WIN_SCRIPT("windows.prune.restore", 1, WIN_PS_PRUNE_RESTORE);
+    WIN_SCRIPT("windows.prune.restore", 1, WIN_PS_CERT_LIB WIN_PS_PRUNE_RESTORE);
 const rd_script *const windows_prune_scripts[] = {&win_prune_apply_script,
                                                   &win_prune_restore_script, NULL};
 

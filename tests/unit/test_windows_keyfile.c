@@ -155,15 +155,16 @@ START_TEST(inventory_of_a_capi_key) {
 END_TEST
 
 /* The function text between "function rdw_keyinfo" and the next function. */
-static char *keyinfo_text(void) {
-  const char *lib = WIN_PS_CERT_LIB, *a = strstr(lib, "function rdw_keyinfo("), *b;
+/* the text of cert_lib.ps1's function NAME */
+static char *keyinfo_text(const char *name) {
+  const char *lib = WIN_PS_CERT_LIB, *a = strstr(lib, name), *b;
   ck_assert_ptr_nonnull(a);
   b = strstr(a + 1, "\nfunction ");
   return strndup(a, b ? (size_t)(b - a) : strlen(a));
 }
 
 START_TEST(ps_reads_the_property) {
-  char *t = keyinfo_text();
+  char *t = keyinfo_text("function rdw_keyinfo("), *u = keyinfo_text("function rdw_key_unique_name_of(");
   const char *order[] = {"string pwszContainerName", "string pwszProvName", "uint dwProvType",
                          "uint dwFlags", "uint cProvParam", "IntPtr rgProvParam", "uint dwKeySpec"};
   const char *at = t;
@@ -180,12 +181,14 @@ START_TEST(ps_reads_the_property) {
   }
   ck_assert_ptr_nonnull(strstr(t, "CharSet = CharSet.Unicode"));
   /* the unique name by provider kind, and the three machine folders */
-  ck_assert_ptr_nonnull(strstr(t, "if ($k.prov_type -ne 0) {"));
-  ck_assert_ptr_nonnull(strstr(t, "UniqueKeyContainerName"));
-  ck_assert_ptr_nonnull(strstr(t, "$ck.UniqueName"));
+  ck_assert_ptr_nonnull(strstr(t, "rdw_key_unique_name_of $k.prov_type"));
+  ck_assert_ptr_nonnull(strstr(u, "if ($ProvType -ne 0) {"));
+  ck_assert_ptr_nonnull(strstr(u, "UniqueKeyContainerName"));
+  ck_assert_ptr_nonnull(strstr(u, "$ck.UniqueName"));
   ck_assert_ptr_nonnull(strstr(t, "'Keys', 'RSA\\MachineKeys', 'DSS\\MachineKeys'"));
   ck_assert_ptr_nonnull(strstr(t, "($k.flags -band 0x20)"));
   free(t);
+  free(u);
 }
 END_TEST
 

@@ -6,7 +6,7 @@ $storePath = rdw_store ([string]$P.store)
 $dir = rdw_workdir ([string]$P.nonce)
 $cer = Join-Path $dir 'renewal.cer'
 if (-not (Test-Path -LiteralPath $cer)) { rd_fail "the issued certificate $cer is missing" }
-$x = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2 $cer
+$x = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2 (rdw_path_of $cer)
 $thumb = $x.Thumbprint
 $res = [ordered]@{ thumbprint = $thumb; accepted = $false; exit = $null; text = ''; found = $false; cert = $null; chain = @() }
 $c = rdw_find $storePath $thumb

@@ -11,7 +11,7 @@ if (-not $c.HasPrivateKey) { rd_fail "certificate $old has no private key: certr
 $inf = Join-Path $dir 'renewal.inf'
 $req = Join-Path $dir 'renewal.req'
 $lines = [string[]]@('[Version]', 'Signature="$Windows NT$"', '[NewRequest]', ('RenewalCert="' + $old + '"'), 'MachineKeySet=TRUE')
-[System.IO.File]::WriteAllLines($inf, $lines, [System.Text.Encoding]::ASCII)
+[System.IO.File]::WriteAllLines((rdw_path_of $inf), $lines, [System.Text.Encoding]::ASCII)
 $reqStore = 'Cert:\LocalMachine\REQUEST'
 $before = @(Get-ChildItem -Path $reqStore -ErrorAction SilentlyContinue | ForEach-Object { $_.Thumbprint })
 $r = rdw_native 'certreq.exe' @('-new', '-q', '-f', $inf, $req)

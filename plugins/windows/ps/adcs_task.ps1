@@ -2,7 +2,7 @@
 # SYSTEM: a Kerberos-less SSH key logon cannot reach the CA (0x800706ba,
 # the double hop), the machine account can. $RdwInner (task_inner.ps1,
 # put in front of this text by the plugin) becomes task.ps1 in the work
-# directory, its arguments task.json; a one-off task \renewd\<name> runs it,
+# directory, its arguments task.json (paths as .NET opens them, rdw_path_of); a one-off task \renewd\<name> runs it,
 # is waited for (at most $P.wait seconds) and always unregistered.
 # A submission is never repeated unless $P.fresh (the orchestrator saw it
 # fail before it reached the CA): if its result file exists it is returned
@@ -34,17 +34,17 @@ if ($keep -and (Test-Path -LiteralPath $out)) {
 if ($run) {
   $taskArgs = [ordered]@{
     action = $action; config = $config; request_id = $rid
-    req = (Join-Path $dir 'renewal.req'); cer = (Join-Path $dir 'renewal.cer')
-    out = $out; started = $started
+    req = (rdw_path_of (Join-Path $dir 'renewal.req')); cer = (rdw_path_of (Join-Path $dir 'renewal.cer'))
+    out = (rdw_path_of $out); started = (rdw_path_of $started)
   }
-  [System.IO.File]::WriteAllText((Join-Path $dir 'task.json'), (ConvertTo-Json -InputObject $taskArgs -Compress))
+  [System.IO.File]::WriteAllText((rdw_path_of (Join-Path $dir 'task.json')), (ConvertTo-Json -InputObject $taskArgs -Compress))
   $taskFile = Join-Path $dir 'task.ps1'
-  [System.IO.File]::WriteAllText($taskFile, $RdwInner, (New-Object System.Text.UTF8Encoding $true))
+  [System.IO.File]::WriteAllText((rdw_path_of $taskFile), $RdwInner, (New-Object System.Text.UTF8Encoding $true))
   $name = 'renewd-' + $action + '-' + [string]$P.nonce
   $tp = '\renewd\'
   $act = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $taskFile + '"')
   # SYSTEM by its SID (S-1-5-18): its name is localised ("NT-AUTORITÄT\SYSTEM")
-  $system = (New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-18').Translate([System.Security.Principal.NTAccount]).Value
+  $system = rdw_account_of 'S-1-5-18'
   $who = New-ScheduledTaskPrincipal -UserId $system -LogonType ServiceAccount -RunLevel Highest
   $set = New-ScheduledTaskSettingsSet -ExecutionTimeLimit (New-TimeSpan -Seconds ($wait + 60)) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries
   [void](Register-ScheduledTask -TaskName $name -TaskPath $tp -Action $act -Principal $who -Settings $set -Force)
@@ -69,7 +69,7 @@ if ($run) {
 }
 if ($res.state -eq 'done') {
   if (Test-Path -LiteralPath $out) {
-    $o = [System.IO.File]::ReadAllText($out) | ConvertFrom-Json
+    $o = [System.IO.File]::ReadAllText((rdw_path_of $out)) | ConvertFrom-Json
     $res.exit = $o.exit
     $res.text = [string]$o.text
     $res.cer = $o.cer

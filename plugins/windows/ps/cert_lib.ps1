@@ -46,25 +46,36 @@ public static class RenewdKeyProvInfo {
   $k.container = [string]$info[0]; $k.prov_name = [string]$info[1]
   $k.prov_type = [long]$info[2]; $k.flags = [long]$info[3]; $k.key_spec = [long]$info[4]
   $machine = ($k.flags -band 0x20) -ne 0
-  try {
-    if ($k.prov_type -ne 0) {
-      $csp = New-Object System.Security.Cryptography.CspParameters ([int]$k.prov_type), $k.prov_name, $k.container
-      $csp.Flags = [System.Security.Cryptography.CspProviderFlags]::UseExistingKey
-      if ($machine) { $csp.Flags = $csp.Flags -bor [System.Security.Cryptography.CspProviderFlags]::UseMachineKeyStore }
-      $k.unique_name = [string](New-Object System.Security.Cryptography.CspKeyContainerInfo $csp).UniqueKeyContainerName
-    } else {
-      $opt = [System.Security.Cryptography.CngKeyOpenOptions]::None
-      if ($machine) { $opt = [System.Security.Cryptography.CngKeyOpenOptions]::MachineKey }
-      $ck = [System.Security.Cryptography.CngKey]::Open($k.container, (New-Object System.Security.Cryptography.CngProvider $k.prov_name), $opt)
-      try { $k.unique_name = [string]$ck.UniqueName } finally { $ck.Dispose() }
-    }
-  } catch { $k.error = $_.Exception.Message }
+  try { $k.unique_name = [string](rdw_key_unique_name_of $k.prov_type $k.prov_name $k.container $machine) } catch { $k.error = $_.Exception.Message }
   if ($k.unique_name -and $k.unique_name -notmatch '[\\/]') {
     $k.files = @(foreach ($d in 'Keys', 'RSA\MachineKeys', 'DSS\MachineKeys') {
       if (Test-Path -LiteralPath (Join-Path (Join-Path $k.crypto_dir $d) $k.unique_name)) { $d }
     })
   }
   return $k
+}
+
+# The unique (file) name of an existing key container (throws when there
+# is none). Windows-only .NET types: the emulated host replaces it.
+function rdw_key_unique_name_of([long]$ProvType, [string]$ProvName, [string]$Container, [bool]$Machine) {
+  if ($ProvType -ne 0) {
+    $csp = New-Object System.Security.Cryptography.CspParameters ([int]$ProvType), $ProvName, $Container
+    $csp.Flags = [System.Security.Cryptography.CspProviderFlags]::UseExistingKey
+    if ($Machine) { $csp.Flags = $csp.Flags -bor [System.Security.Cryptography.CspProviderFlags]::UseMachineKeyStore }
+    return [string](New-Object System.Security.Cryptography.CspKeyContainerInfo $csp).UniqueKeyContainerName
+  }
+  $opt = [System.Security.Cryptography.CngKeyOpenOptions]::None
+  if ($Machine) { $opt = [System.Security.Cryptography.CngKeyOpenOptions]::MachineKey }
+  $ck = [System.Security.Cryptography.CngKey]::Open($Container, (New-Object System.Security.Cryptography.CngProvider $ProvName), $opt)
+  try { return [string]$ck.UniqueName } finally { $ck.Dispose() }
+}
+
+# Adds certificate $Cert (without its key) to the store LocalMachine\$Name
+# (X509Store; the emulated host replaces it).
+function rdw_store_add_of([string]$Name, $Cert) {
+  $s = New-Object System.Security.Cryptography.X509Certificates.X509Store $Name, 'LocalMachine'
+  $s.Open('ReadWrite')
+  try { $s.Add($Cert) } finally { $s.Close() }
 }
 
 # Which certificates something on this host serves, by thumbprint -> what:

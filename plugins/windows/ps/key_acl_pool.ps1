@@ -20,7 +20,7 @@ if ($p) {
   elseif ($t -eq 'ApplicationPoolIdentity') { $res.user = 'IIS AppPool\' + $pool }
   else { $res.user = [string]$p.processModel.userName }
   if ($res.user) {
-    try { $res.sid = (New-Object System.Security.Principal.NTAccount $res.user).Translate([System.Security.Principal.SecurityIdentifier]).Value } catch { $res.sid = $null }
+    try { $res.sid = (rdw_sid_of $res.user).Value } catch { $res.sid = $null }
   }
 }
 rd_out $res

@@ -15,11 +15,7 @@ if ($c) {
   $res.key = rdw_keyinfo $c
   foreach ($d in @($res.key.files)) {
     $path = Join-Path (Join-Path $res.key.crypto_dir $d) $res.key.unique_name
-    $acl = (Get-Item -LiteralPath $path -Force).GetAccessControl('Access')
-    $mask = 0
-    foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
-      if ($rule.IdentityReference.Value -eq $res.sid -and [string]$rule.AccessControlType -eq 'Allow') { $mask = $mask -bor [int]$rule.FileSystemRights }
-    }
+    $mask = rdw_acl_mask_of $path $res.sid
     $res.acl[$d] = [ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) }
   }
 }

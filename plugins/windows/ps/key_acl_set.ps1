@@ -19,15 +19,7 @@ if ($P.rights -eq 'full') { $want = [System.Security.AccessControl.FileSystemRig
 elseif ($P.rights -eq 'read') { $want = [System.Security.AccessControl.FileSystemRights]'Read, Synchronize' }
 else { rd_fail "rights '$($P.rights)' is not read or full" }
 $sid = rdw_sid ([string]$P.account)
-$item = Get-Item -LiteralPath $path -Force
-$acl = $item.GetAccessControl('Access')
-$rule = New-Object System.Security.AccessControl.FileSystemAccessRule $sid, $want, 'None', 'None', 'Allow'
-if ($P.op -eq 'grant') { $acl.AddAccessRule($rule) }
-elseif ($P.op -eq 'revoke') { [void]$acl.RemoveAccessRule($rule) }
-else { rd_fail "operation '$($P.op)' is not grant or revoke" }
-$item.SetAccessControl($acl)
-$mask = 0
-foreach ($r in (Get-Item -LiteralPath $path -Force).GetAccessControl('Access').GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
-  if ($r.IdentityReference.Value -eq $sid.Value -and [string]$r.AccessControlType -eq 'Allow') { $mask = $mask -bor [int]$r.FileSystemRights }
-}
+if (@('grant', 'revoke') -notcontains [string]$P.op) { rd_fail "operation '$($P.op)' is not grant or revoke" }
+rdw_acl_change_of $path $sid $want ([string]$P.op)
+$mask = rdw_acl_mask_of $path $sid.Value
 rd_out ([ordered]@{ rights = $mask; text = $(if ($mask) { ([System.Security.AccessControl.FileSystemRights]$mask).ToString() } else { '' }) })

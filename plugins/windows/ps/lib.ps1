@@ -27,6 +27,14 @@ function rdw_find([string]$StorePath, [string]$Thumb) {
   return Get-ChildItem -Path $StorePath | Where-Object { $_.Thumbprint -eq $Thumb } | Select-Object -First 1
 }
 
+# The path .NET's own file APIs (System.IO.File, the X509Certificate2
+# constructor) are given for a path of this machine: the path itself. They
+# do not see PowerShell drives, so the emulated host (tests/windows/emu),
+# whose C: is a PowerShell drive, replaces this helper with its mapping.
+function rdw_path_of([string]$Path) {
+  return $Path
+}
+
 # Runs a native program with its arguments as an array (PowerShell quotes
 # each one), stderr folded into the text: {exit, text}.
 function rdw_native([string]$Exe, [string[]]$ArgList) {
@@ -41,9 +49,16 @@ function rdw_native([string]$Exe, [string[]]$ArgList) {
 # resolved on this host.
 function rdw_sid([string]$Account) {
   try {
-    if ($Account -match '^S-1-[0-9]+(-[0-9]+)*\z') { return New-Object System.Security.Principal.SecurityIdentifier $Account }
-    return (New-Object System.Security.Principal.NTAccount $Account).Translate([System.Security.Principal.SecurityIdentifier])
+    return rdw_sid_of $Account
   } catch {
     rd_fail "account '$Account' cannot be resolved on this host: $($_.Exception.Message)"
   }
+}
+
+# The SecurityIdentifier of an account name or SID string; throws when the
+# name cannot be translated. Windows-only .NET types: the emulated host
+# (tests/windows/emu) replaces this helper, and every rdw_*_of below.
+function rdw_sid_of([string]$Account) {
+  if ($Account -match '^S-1-[0-9]+(-[0-9]+)*\z') { return New-Object System.Security.Principal.SecurityIdentifier $Account }
+  return (New-Object System.Security.Principal.NTAccount $Account).Translate([System.Security.Principal.SecurityIdentifier])
 }

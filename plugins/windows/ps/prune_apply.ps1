@@ -28,7 +28,7 @@ $done = @(foreach ($pair in $todo) {
     [ordered]@{ thumbprint = $t; state = 'absent'; backup = $null }
   } else {
     $b = Join-Path $bdir ($t + '.cer')
-    [System.IO.File]::WriteAllBytes($b, $c.RawData)
+    [System.IO.File]::WriteAllBytes((rdw_path_of $b), $c.RawData)
     Remove-Item -LiteralPath ($storePath + '\' + $t)
     [ordered]@{ thumbprint = $t; state = 'removed'; backup = $b }
   }

@@ -12,11 +12,9 @@ $done = @(foreach ($it in @($P.items)) {
   } elseif (-not $b -or -not (Test-Path -LiteralPath $b)) {
     [ordered]@{ thumbprint = $t; state = 'no_backup'; has_key = $false }
   } else {
-    $x = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2 $b
+    $x = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2 (rdw_path_of $b)
     if ($x.Thumbprint -ne $t) { rd_fail "backup $b holds $($x.Thumbprint), not $t" }
-    $s = New-Object System.Security.Cryptography.X509Certificates.X509Store $storeName, 'LocalMachine'
-    $s.Open('ReadWrite')
-    try { $s.Add($x) } finally { $s.Close() }
+    rdw_store_add_of $storeName $x
     $r = rdw_native 'certutil.exe' @('-repairstore', $storeName, $t)
     $c = rdw_find $storePath $t
     [ordered]@{ thumbprint = $t; state = 'restored'; has_key = [bool]($c -and $c.HasPrivateKey); repair_exit = $r.exit }

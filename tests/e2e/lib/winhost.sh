@@ -24,7 +24,11 @@ win_seed_cert() {
 			printf '%s\n' "$cont" 'Microsoft Enhanced RSA and AES Cryptographic Provider' 24 32 1 "$rel" >"$d/$thumb.keyprov"
 		fi
 		mkdir -p "$root/c/ProgramData/Microsoft/Crypto/$(dirname "${rel//\\//}")"
-		openssl pkcs8 -topk8 -nocrypt -in "$key" -out "$root/c/ProgramData/Microsoft/Crypto/${rel//\\//}"
+		# (the container's properties first, as RenewdWindows' key files hold them)
+		{
+			sed -n '1p;2p;3p;5p' "$d/$thumb.keyprov" | paste -d' ' <(printf '%s\n' Container: Provider: ProviderType: KeySpec:) -
+			openssl pkcs8 -topk8 -nocrypt -in "$key"
+		} >"$root/c/ProgramData/Microsoft/Crypto/${rel//\\//}"
 	fi
 	printf '%s\n' "$thumb"
 }
@@ -34,4 +38,41 @@ WIN_MACHINE_GUID=6f1c2a3b-0c4d-4e5f-8a9b-0123456789ab
 # SHA-256), to compare the machine before and after
 win_state() {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+}
+
+# win_issue CADIR OUT NAME TEMPLATE DAYS [V2-OID]: OUT.pem/OUT.key, a
+# certificate for CN=NAME from the CA in CADIR (ca.pem, ca.key) naming its
+# template as AD CS does: a v1 template by name (certificateTemplateName,
+# BMPString), a v2 one by OID (CertificateTemplate)
+win_issue() {
+	local ca=$1 out=$2 name=$3 tmpl=$4 days=$5 oid=${6:-}
+	openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$out.key" -out "$out.csr" \
+		-subj "/CN=$(printf '%s' "$name" | sed 's#[/+=\\]#\\&#g')" 2>/dev/null || return 1
+	if [ -n "$oid" ]; then
+		printf '1.3.6.1.4.1.311.21.7=ASN1:SEQUENCE:tmpl\nkeyUsage=critical,digitalSignature,keyEncipherment\n[tmpl]\noid=OID:%s\nmajor=INTEGER:100\nminor=INTEGER:3\n' "$oid"
+	else
+		printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$tmpl"
+	fi >"$out.ext"
+	openssl x509 -req -in "$out.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" -CAcreateserial -days "$days" -out "$out.pem" \
+		-extfile "$out.ext" -extensions default 2>/dev/null
+}
+
+# win_lab_begin: the set-up of an e2e test of the emulated Windows host,
+# after tests/e2e/lib/labtest.sh (TEST, LAB_DIR_NAME, LAB_NETNS set before
+# it): lab_begin (skips unless root; $WORK, $JOURNAL, a fresh 1-host lab),
+# the host built (tests/windows/build.sh) and `lab win up --fresh`; then
+# W (the host's directory), WR (the machine's root, RENEWD_WIN_ROOT), CA
+# (the CA its certreq reaches), ADDR, KH (its known_hosts), MY (its
+# LocalMachine\My).
+win_lab_begin() {
+	lab_begin 1
+	command -v dotnet >/dev/null || { echo "$TEST: dotnet is missing; run contrib/tests-deps.sh" >&2; exit 2; }
+	bash "$ROOT/tests/windows/build.sh" >/dev/null || { echo "$TEST: cannot build the host" >&2; exit 2; }
+	"$LAB" win up --fresh >>"$WORK/up.log" 2>&1 || { not_ok "lab win up"; cat "$WORK/up.log"; finish; exit 1; }
+	W=$LAB_DIR/win
+	WR=$W/root
+	CA=$W/adcs
+	ADDR=$("$LAB" win addr)
+	KH=$W/known_hosts
+	MY=$WR/emu/cert/LocalMachine/My
 }

@@ -32,6 +32,14 @@ function ConvertFrom-RenewdWindowsPath([string]$Path) {
   return (Join-Path (Join-Path $env:RENEWD_WIN_ROOT $Matches[1].ToLowerInvariant()) ($Matches[2] -replace '\\', '/'))
 }
 
+# The parts: accounts, ACLs, key containers and the scripts' rdw_*_of
+# helpers (Security.ps1), scheduled tasks (Tasks.ps1), IIS application pools
+# and NDES (Ndes.ps1). certreq.exe and certutil.exe are programs of their
+# own (certreq.ps1, certutil.ps1, put on the machine by contrib/lab/winhost).
+. (Join-Path $PSScriptRoot 'Security.ps1')
+. (Join-Path $PSScriptRoot 'Tasks.ps1')
+. (Join-Path $PSScriptRoot 'Ndes.ps1')
+
 # ---------------------------------------------------------------- Cert:
 # Cert:\LocalMachine\<store>, as the certificate provider shows it
 # (about_Certificate_Provider:
@@ -113,8 +121,13 @@ function Get-Item {
   [CmdletBinding()]
   param([Parameter(Position = 0)][string[]]$Path, [string[]]$LiteralPath, [switch]$Force)
   $p = @($Path) + @($LiteralPath) | Where-Object { $_ }
-  if (-not ($p | Where-Object { (Test-RenewdCertPath $_) -or (Test-RenewdRegPath $_) })) { return Microsoft.PowerShell.Management\Get-Item @PSBoundParameters }
+  if (-not ($p | Where-Object { (Test-RenewdCertPath $_) -or (Test-RenewdRegPath $_) -or (Test-RenewdIisPath $_) })) { return Microsoft.PowerShell.Management\Get-Item @PSBoundParameters }
   foreach ($one in $p) {
+    if (Test-RenewdIisPath $one) {
+      $i = Get-RenewdIisItem $one
+      if ($i) { $i } else { Write-Error -Message "Cannot find path '$one' because it does not exist." -Category ObjectNotFound }
+      continue
+    }
     if (Test-RenewdRegPath $one) {
       $f = Get-RenewdRegFile $one
       if ($f -and [System.IO.File]::Exists($f)) { New-RenewdRegKeyObject $f }
@@ -441,8 +454,18 @@ if ($env:RENEWD_WIN_ROOT) {
   foreach ($st in 'My', 'Root', 'CA', 'REQUEST') {
     [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', $st))
   }
-  Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath, Format-RenewdTemplateExtension, Get-ChildItem, Get-Item, Test-Path, Remove-Item,
-    Get-ItemProperty, Set-ItemProperty, Get-Service, Restart-Service, Get-WinEvent
+  $script:RenewdHelpers['rdw_path_of'] = 'ConvertFrom-RenewdWindowsPath'
+  Register-RenewdHelpers
+  # (removing the module, Import-Module -Force included, ends the replacements)
+  $ExecutionContext.SessionState.Module.OnRemove = { $ExecutionContext.InvokeCommand.PreCommandLookupAction = $null }
+  $mods = Join-Path $PSScriptRoot 'Modules'
+  if (($env:PSModulePath -split [System.IO.Path]::PathSeparator) -notcontains $mods) { $env:PSModulePath = $mods + [System.IO.Path]::PathSeparator + $env:PSModulePath }
+  Export-ModuleMember -Function (@('ConvertFrom-RenewdWindowsPath', 'Format-RenewdTemplateExtension', 'Get-ChildItem', 'Get-Item', 'Test-Path',
+      'Remove-Item', 'Get-ItemProperty', 'Set-ItemProperty', 'Get-Service', 'Restart-Service', 'Get-WinEvent',
+      'Invoke-WebRequest', 'New-ScheduledTaskAction', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet', 'Register-ScheduledTask',
+      'Start-ScheduledTask', 'Get-ScheduledTask', 'Get-ScheduledTaskInfo', 'Stop-ScheduledTask', 'Unregister-ScheduledTask',
+      'Get-RenewdEmuCert', 'Read-RenewdKeyProv', 'Write-RenewdKeyFile', 'Write-RenewdKeyProv', 'Get-RenewdKeyFileRel',
+      'Get-RenewdCertStoreDir', 'Get-RenewdV1Template') + @($script:RenewdHelpers.Values))
 } else {
   Export-ModuleMember -Function ConvertFrom-RenewdWindowsPath
 }
