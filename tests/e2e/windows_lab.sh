@@ -342,8 +342,9 @@ inventory windows-configmgr-policy-module.json "$T_CM" CAPI
 # the NDES RA runbook (adcs issuer, key ACL with the SCEP pool, iisreset,
 # Event 1) on a machine with what the emulation has (.NET's Release, W3SVC,
 # an empty Application log): exactly the checks it cannot pass fail, each
-# with its fix (docs/LAB.md: no admin token, certreq/certutil, the
-# ScheduledTasks and WebAdministration modules), and nothing is changed
+# with its fix (docs/LAB.md: no admin token, no Schedule service, no
+# `certutil -ping`, no W3SVC site binding), certreq/certutil found on
+# PATH (the emulated programs), and nothing is changed
 mkdir -p "$WR/emu/events" "$WR/emu/services" "$WR/emu/hklm/software/microsoft/net framework setup/ndp/v4"
 : >"$WR/emu/events/Application.jsonl"
 printf 'Running Automatic\n' >"$WR/emu/services/W3SVC"
@@ -353,8 +354,8 @@ runbook windows-ndes-ra.json "$WORK/doctor-ndes.json"
 before=$(win_state "$WR")
 inns "$RENEWD" doctor "$WORK/doctor-ndes.json" --json >"$WORK/doctor.json" 2>"$WORK/doctor.err"; rc=$?
 after=$(win_state "$WR")
-DFAIL='elevation,tools,tools,task-scheduler,ca,iis,CA,step NDES service account reads the key'
-DOK='ssh,powershell,dotnet,event-log,service,certificate,install,step remove superseded RA certificates,step iisreset,step load NDES (GetCACaps),step NDES started (Event 1)'
+DFAIL='elevation,task-scheduler,ca,iis,CA,step NDES service account reads the key'
+DOK='ssh,powershell,dotnet,tools,tools,event-log,service,certificate,install,step remove superseded RA certificates,step iisreset,step load NDES (GetCACaps),step NDES started (Event 1)'
 if [[ $rc == 1 ]] && jq -e --arg f "$DFAIL" --arg o "$DOK" '.jobs[0].state == "NOT_READY" and ([.jobs[0].checks[] | select(.ok | not) | .check] | join(",")) == $f and
 	([.jobs[0].checks[] | select(.ok) | .check] | join(",")) == $o and all(.jobs[0].checks[] | select(.ok | not); (.fix // "") != "")' "$WORK/doctor.json" >/dev/null; then
 	ok "renewd doctor windows-ndes-ra.json: NOT_READY, the checks the emulation cannot pass named with their fix"
