@@ -86,7 +86,7 @@ check "the lease is free at the end" test "$(sqlite3 "$JOURNAL" "select held || 
 "$LAB" cert h0001 --due >/dev/null
 on h0001 "sudo -n truncate -s 0 $LOG"
 "$LAB" exec -- "$RENEWD" serve "$WORK/S.json" --journal "$JOURNAL" --listen "127.0.0.1:$PORT" \
-	>"$WORK/serve.out" 2>"$WORK/serve.err" &
+	>"$WORK/serve.out" 2>&1 &
 DAEMON=$!
 check "serve's scan reaches the reload hook" wait_for 60 log_has "^start .* S$"
 issued1=$(issued)
@@ -141,7 +141,7 @@ on h0001 "sudo -n truncate -s 0 $LOG"
 slow=$!
 check "a slow run reaches its reload hook" wait_for 60 log_has "^start .* L$"
 "$LAB" exec -- "$RENEWD" serve "$WORK/T.json" --journal "$JOURNAL" --listen "127.0.0.1:$PORT" \
-	>"$WORK/serve2.out" 2>"$WORK/serve2.err" &
+	>"$WORK/serve2.out" 2>&1 &
 DAEMON=$!
 check "serve's scan finds the host BUSY, leased by the run" \
 	wait_for 30 grep -q "host h0001: BUSY: host h0001: busy: another job is changing it (runbook lease-slow2," "$WORK/serve2.out"

@@ -120,7 +120,7 @@ for i in 1 2 3; do check "instance $i's runbook validates" "$RENEWD" validate "$
 issued0=$(issued)
 for i in 1 2 3; do
 	"$LAB" exec -- "$RENEWD" serve "$WORK/I$i.json" --journal "$JOURNAL" --listen "127.0.0.1:$((PORT0 + i))" \
-		>"$WORK/I$i.out" 2>"$WORK/I$i.err" &
+		>"$WORK/I$i.out" 2>&1 &
 done
 
 # ------------------------------------------------------------- 1. SIGKILL mid-renewal
