@@ -17,12 +17,11 @@ static int on_step(const rd_step_row *r, void *arg) {
   const json_t *orphan = json_object_get(r->result, "orphan");
   if (!json_is_true(json_object_get(orphan, "possible")))
     return 0;
+  json_int_t resent = json_integer_value(json_object_get(orphan, "resent"));
   json_decref(*out); /* the newest resend says the most */
   *out = json_pack("{s:s, s:s, s:s, s:s, s:I}", "what", "possible orphan certificate at the CA",
                    "step", r->step, "phase", r->phase, "message", r->message, "resent",
-                   json_integer_value(json_object_get(orphan, "resent")) > 0
-                       ? json_integer_value(json_object_get(orphan, "resent"))
-                       : (json_int_t)1);
+                   resent > 0 ? resent : (json_int_t)1);
   return *out ? 0 : RD_ENOMEM;
 }
 

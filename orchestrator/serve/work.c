@@ -148,29 +148,24 @@ static void take(rd_serve_rb *r, int err, rd_work_item *items, size_t n) {
     rd_serve_work_finish(r, NULL);
     return;
   }
-  {
-    /* "claimed N host(s): h1 (epoch 3) h2 (epoch 1, taken over from X)" */
-    size_t cap = 64, len = 0;
-    char *line;
-    for (size_t i = 0; i < n; i++)
-      cap += strlen(items[i].host) + 48 + (items[i].takeover ? strlen(items[i].previous) + 24 : 0);
-    if ((line = malloc(cap))) {
-      len += (size_t)snprintf(line + len, cap - len, "claimed %zu host(s):", n);
-      for (size_t i = 0; i < n; i++) {
-        len += (size_t)snprintf(line + len, cap - len, " %s (epoch %lld%s%s)", items[i].host,
-                                (long long)items[i].epoch,
-                                items[i].takeover ? ", taken over from " : "",
-                                items[i].takeover ? items[i].previous : "");
-      }
-      rd_serve_log(r, RD_LV_INFO, "%s", line);
-      free(line);
-    }
-    for (size_t i = 0; i < n; i++) {
-      r->item_hosts[i] = items[i].host;
-      if (items[i].takeover)
-        r->takeovers_total++;
-    }
+  /* "claimed N host(s): h1 (epoch 3) h2 (epoch 1, taken over from X)" */
+  char *line = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&line, &len);
+  if (f)
+    fprintf(f, "claimed %zu host(s):", n);
+  for (size_t i = 0; i < n; i++) {
+    r->item_hosts[i] = items[i].host;
+    if (items[i].takeover)
+      r->takeovers_total++;
+    if (f)
+      fprintf(f, " %s (epoch %lld%s%s)", items[i].host, (long long)items[i].epoch,
+              items[i].takeover ? ", taken over from " : "",
+              items[i].takeover ? items[i].previous : "");
   }
+  if (f && !fclose(f))
+    rd_serve_log(r, RD_LV_INFO, "%s", line);
+  free(line);
   r->claimed_total += (long)n;
 }
 
