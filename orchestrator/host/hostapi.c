@@ -404,6 +404,7 @@ typedef struct http_call {
   rd_call call;         /* first: the step's list of calls */
   rd_http_cb cb;
   void *arg;
+  char method[8];       /* for the crash point of its reply */
 } http_call;
 
 /* What a plugin's rd_http_cb receives: the response and, behind it, its
@@ -445,7 +446,7 @@ static void http_done(const rd_http_result *r, void *arg) {
   rd_step *s = c->call.s;
   h_response hr = {{r->code, r->content_type, r->body, r->body_len}, r->headers};
   int stale = rd_host_call_stale(&c->call);
-  rd_crashpoint("http.reply/%ld", r->code);
+  rd_crashpoint("http.reply/%s/%ld", c->method, r->code); /* counted per method */
   if (r->status)
     rd_step_log(s, RD_LOG_DEBUG, "http: %s%s", r->msg, stale ? " (late answer dropped)" : "");
   call_unlink(&c->call);
@@ -471,6 +472,7 @@ static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *a
     return RD_ENOMEM;
   c->cb = cb;
   c->arg = arg;
+  snprintf(c->method, sizeof c->method, "%s", req->method ? req->method : "GET");
   call_link(s, &c->call, RD_CALL_HTTP);
   o.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->timeout_ms;
   o.ca_bundle = json_string_value(json_object_get(s->j->rb->issuer, "ca_bundle"));

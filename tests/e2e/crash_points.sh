@@ -39,12 +39,13 @@ due $H; hrun $H ref -- RENEWD_CRASH_LOG="$WORK/ref.log"
 [[ $rc == 10 ]] && ok "the reference renewal (exit 10)" || { not_ok "the reference renewal exits 10, got $rc"; show "$WORK/ref.$H.err"; finish; }
 ncommit=$(grep -c '^commit ' "$WORK/ref.log")
 # every commit, every mutating script's answer, the SCEP request sent
-# (http.sent/POST) and its reply (the http.reply right after it), the
+# (http.sent/POST) and its reply (http.reply/POST/CODE: counted among the
+# POSTs' replies, so GETs that vary from run to run do not move it), the
 # issuer's result before its commit
 awk '/^commit /{print "commit:" $2; next}
      /^point remote\.changed\//{print "point:" $2 ":" $3; next}
      /^point http\.sent\/POST /{print "point:" $2 ":" $3; post=1; next}
-     /^point http\.reply\// && post {print "point:" $2 ":" $3; post=0; next}
+     /^point http\.reply\/POST\// && post {print "point:" $2 ":" $3; post=0; next}
      /^point step\.done\/[a-z]*\.issue\.apply /{print "point:" $2 ":" $3}' "$WORK/ref.log" >"$WORK/points"
 [[ -n ${CRASH_POINTS_ONLY:-} ]] && { grep -E -- "$CRASH_POINTS_ONLY" "$WORK/points" >"$WORK/points.only" || true; mv "$WORK/points.only" "$WORK/points"; }
 npoints=$(wc -l <"$WORK/points")
