@@ -76,3 +76,62 @@ win_lab_begin() {
 	KH=$W/known_hosts
 	MY=$WR/emu/cert/LocalMachine/My
 }
+
+# win_keyfile THUMBPRINT: the Windows path of the key file of a certificate
+# in $MY (its .keyprov's last line)
+win_keyfile() {
+	printf 'C:\\ProgramData\\Microsoft\\Crypto\\%s' "$(sed -n 6p "$MY/$1.keyprov")"
+}
+
+# win_serial_reversed CERT: the serial number's DER content bytes (a sign
+# byte kept) in reverse order, uppercase hex — what MOMCertImport writes to
+# ChannelCertificateSerialNumber. CERT is PEM or DER. From the DER itself,
+# not `openssl x509 -serial`, which drops a leading 00 byte.
+win_serial_reversed() {
+	openssl x509 -in "$1" -outform DER 2>/dev/null | /usr/bin/python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+def tlv(b, i):  # -> (tag, content start, content end)
+    n = b[i + 1]; j = i + 2
+    if n & 0x80:
+        k = n & 0x7f; n = int.from_bytes(b[j:j + k], "big"); j += k
+    return b[i], j, j + n
+_, c, _ = tlv(d, 0)            # Certificate
+_, t, _ = tlv(d, c)            # TBSCertificate
+tag, _, e = tlv(d, t)
+if tag == 0xa0:                # [0] version
+    t = e
+_, s, e = tlv(d, t)            # serialNumber
+sys.stdout.write(d[s:e][::-1].hex().upper())'
+}
+
+# win_lab_runbook SHIPPED OUT [JQ [JQ-ARGS...]]: a lab copy of
+# runbooks/SHIPPED in OUT — the first host at this lab's address, the lab's
+# SSH login, no notify, the event wait shortened to 5 s — then the jq
+# filter JQ (default: .) with its --arg options
+win_lab_runbook() {
+	local src=$ROOT/runbooks/$1 out=$2 f=${3:-.}
+	shift $(($# < 3 ? $# : 3))
+	jq --arg a "$ADDR" --arg u "$LAB_USER" --arg i "$LAB_KEY" --arg k "$KH" "$@" \
+		'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)
+		 | (.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "5s" | .timeout = "1m")
+		 | '"$f" "$src" >"$out"
+}
+
+# win_reissue_expired CADIR OUT: OUT.pem issued again by the CA in CADIR
+# from win_issue's OUT.csr and OUT.ext, valid from 60 days ago until
+# yesterday (an expired certificate)
+win_reissue_expired() {
+	local ca=$1 out=$2 d
+	d=$(mktemp -d)
+	: >"$d/index.txt"
+	openssl rand -hex 8 >"$d/serial"
+	printf '[ca]\ndefault_ca = x\n[x]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n' \
+		"$d" "$d" "$d" >"$d/ca.cnf"
+	openssl ca -batch -notext -preserveDN -config "$d/ca.cnf" -cert "$ca/ca.pem" -keyfile "$ca/ca.key" -in "$out.csr" -out "$out.pem" \
+		-startdate "$(date -u -d '-60 days' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" \
+		-extfile "$out.ext" -extensions default >/dev/null 2>&1
+	local rc=$?
+	rm -rf "$d"
+	return $rc
+}

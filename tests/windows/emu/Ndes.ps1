@@ -43,10 +43,10 @@ function Get-RenewdPoolSid([string]$Pool) {
 # NDES: https://learn.microsoft.com/windows-server/identity/ad-cs/network-device-enrollment-service-overview).
 $script:NdesProvider = 'Microsoft-Windows-NetworkDeviceEnrollmentService'
 
-function Write-RenewdEvent([int]$Id, [string]$Provider, [string]$Message) {
+function Write-RenewdEvent([int]$Id, [string]$Provider, [string]$Message, [string]$Log = 'Application') {
   $d = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'events')
   [void][System.IO.Directory]::CreateDirectory($d)
-  $f = [System.IO.Path]::Combine($d, 'Application.jsonl')
+  $f = [System.IO.Path]::Combine($d, $Log + '.jsonl')
   $n = $(if ([System.IO.File]::Exists($f)) { @([System.IO.File]::ReadAllLines($f) | Where-Object { $_.Trim() }).Count } else { 0 })
   $e = [ordered]@{ id = $Id; provider = $Provider; time = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds(); record = $n + 1; message = $Message }
   [System.IO.File]::AppendAllText($f, (ConvertTo-Json -InputObject $e -Compress) + "`n")

@@ -39,6 +39,7 @@ function ConvertFrom-RenewdWindowsPath([string]$Path) {
 . (Join-Path $PSScriptRoot 'Security.ps1')
 . (Join-Path $PSScriptRoot 'Tasks.ps1')
 . (Join-Path $PSScriptRoot 'Ndes.ps1')
+. (Join-Path $PSScriptRoot 'Scom.ps1')
 
 # ---------------------------------------------------------------- Cert:
 # Cert:\LocalMachine\<store>, as the certificate provider shows it
@@ -360,6 +361,7 @@ function Restart-Service {
     [System.IO.File]::WriteAllText($f, "Running $($st[1])`n")
     [System.IO.File]::AppendAllText([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'services.log'),
       "$([DateTimeOffset]::UtcNow.ToUnixTimeSeconds()) restart $([System.IO.Path]::GetFileName($f))`n")
+    if ([System.IO.Path]::GetFileName($f) -eq 'HealthService') { Start-RenewdHealthService }
   }
 }
 
