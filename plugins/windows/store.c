@@ -124,12 +124,26 @@ static void dn_norm(const char *in, char *out, size_t outlen) {
   out[o] = 0;
 }
 
+/* A value escaped as x509.c renders a name (RFC 2253, X509_NAME_print_ex):
+ * "\" before , + " \ < > ; and before a leading # or space or a trailing space. */
+static void dn_escape(const char *in, char *out, size_t outlen) {
+  size_t o = 0, n = strlen(in);
+  for (size_t i = 0; i < n && o + 3 < outlen; i++) {
+    if (strchr(",+\"\\<>;", in[i]) || (!i && (in[i] == '#' || in[i] == ' ')) ||
+        (i + 1 == n && in[i] == ' '))
+      out[o++] = '\\';
+    out[o++] = in[i];
+  }
+  out[o] = 0;
+}
+
 static int subject_matches(const char *want, const char *subject) {
   char a[1024], b[1024];
   if (!subject)
     return 0;
-  if (!strchr(want, '=')) { /* a bare name: the CN */
-    snprintf(a, sizeof a, "CN=%s", want);
+  if (!strchr(want, '=')) { /* a bare name: the CN, as written (unescaped) */
+    memcpy(a, "CN=", 3);
+    dn_escape(want, a + 3, sizeof a - 3);
     dn_norm(a, b, sizeof b);
     dn_norm(subject, a, sizeof a);
     size_t n = strlen(b);

@@ -444,6 +444,28 @@ START_TEST(select_by_issuer) {
 }
 END_TEST
 
+/* A bare subject name is the CN as written; the listing's subject is
+ * rendered RFC 2253 (x509.c), which escapes " + , ; < > \ with a
+ * backslash: a CN holding them still matches its plain name. */
+START_TEST(select_by_subject_escaped) {
+  const long long now = 1800000000;
+  json_t *recs = json_pack("[{s:s, s:s, s:I, s:I}, {s:s, s:s, s:I, s:I}]", "thumbprint", "A1",
+                           "subject", "CN=gw'\\\"\u2018\u2019\u201c\u201d$(ni x)`\\+y\\, z\\;\\<\\>\\\\@'\\\"@",
+                           "not_before", now - DAY, "not_after", now + DAY, "thumbprint", "B2",
+                           "subject", "CN=gw", "not_before", now - DAY, "not_after", now + DAY);
+  win_selector sel = {.store = "LocalMachine\\My",
+                      .subject = "gw'\"\u2018\u2019\u201c\u201d$(ni x)`+y, z;<>\\@'\"@"};
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), 0);
+  sel.subject = "CN=gw'\\\"\u2018\u2019\u201c\u201d$(ni x)`\\+y\\, z\\;\\<\\>\\\\@'\\\"@"; /* the DN, escaped */
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), 0);
+  sel.subject = "gw";
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), 1);
+  sel.subject = "gw'";
+  ck_assert_int_eq(win_select(&sel, recs, (time_t)now, NULL), -1);
+  json_decref(recs);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("windows_plugin");
   TCase *t;
@@ -469,6 +491,7 @@ static Suite *suite(void) {
   tcase_add_test(t, fresh_request_text);
   tcase_add_test(t, thumbprints_and_paths);
   tcase_add_test(t, select_by_issuer);
+  tcase_add_test(t, select_by_subject_escaped);
   suite_add_tcase(s, t);
   return s;
 }
