@@ -91,6 +91,13 @@ before=$(win_state "$WR")
 if [[ $rc == 10 ]] && jq -e --arg a "$T_OLD" '[.. | strings | select(. == $a)] | length > 0' "$WORK/plan.out" >/dev/null; then
 	ok "plan: the channel certificate found and due (exit 10)"
 else not_ok "plan: rc $rc $(head -c 2000 "$WORK/plan.err") $(head -c 2000 "$WORK/plan.out")"; fi
+# the probes read the hostile registry value (it holds the old thumbprint)
+# and name the hostile account, both unchanged
+if jq -e --arg m "scomgw01: $HKEY\\$HVAL: would change $T_OLD -> (new certificate)" \
+	--arg a "scomgw01: would grant $HACC Read, Synchronize on the new certificate's private key" \
+	'[.. | strings] | index($m) != null and index($a) != null' "$WORK/plan.out" >/dev/null; then
+	ok "hostile: plan read the hostile registry value and names the hostile account, both unchanged"
+else not_ok "hostile: plan: $(jq -c '[.. | objects | .message? | strings]' "$WORK/plan.out" | head -c 3000)"; fi
 rd whatif run "$RB" --whatif --force --json
 if [[ $rc == 10 ]]; then ok "run --whatif: would renew (exit 10)"; else not_ok "run --whatif: rc $rc $(head -c 2000 "$WORK/whatif.err")"; fi
 after=$(win_state "$WR")
@@ -172,7 +179,7 @@ else not_ok "rollback: events since: $(events "$t_rb")"; fi
 # certreq runs, and nothing on the machine changes
 echo '{}' >"$WR/emu/scom.json"
 rm -f "$MY"/*
-win_issue "$CA" "$WORK/exp" scomgw01 OperationsManagerCertificate 30 $V2 && win_reissue_expired "$CA" "$WORK/exp" ||
+win_issue "$CA" "$WORK/exp" "$HSUBJ" OperationsManagerCertificate 30 $V2 && win_reissue_expired "$CA" "$WORK/exp" ||
 	not_ok "cannot issue the expired certificate"
 T_EXP=$(seed_channel "$WORK/exp.pem" "$WORK/exp.key")
 chown -R "$LAB_USER" "$WR"
