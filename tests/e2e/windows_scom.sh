@@ -25,9 +25,7 @@ LAB_NETNS=${WINSCOM_NETNS:-renewd-lab-winscom}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
 # shellcheck source=lib/winhost.sh
 . "$HERE/lib/winhost.sh"
-t0=$(date +%s)
-win_lab_begin
-ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
+win_lab_up
 OPSMGR='OpsMgr Connector'
 V2=1.3.6.1.4.1.311.21.8.4242.7.1
 SETTINGS="$WR/emu/hklm/software/microsoft/microsoft operations manager/3.0/machine settings.json"
@@ -98,15 +96,10 @@ if jq -e --arg m "scomgw01: $HKEY\\$HVAL: would change $T_OLD -> (new certificat
 	'[.. | strings] | index($m) != null and index($a) != null' "$WORK/plan.out" >/dev/null; then
 	ok "hostile: plan read the hostile registry value and names the hostile account, both unchanged"
 else not_ok "hostile: plan: $(jq -c '[.. | objects | .message? | strings]' "$WORK/plan.out" | head -c 3000)"; fi
-rd whatif run "$RB" --whatif --force --json
-if [[ $rc == 10 ]]; then ok "run --whatif: would renew (exit 10)"; else not_ok "run --whatif: rc $rc $(head -c 2000 "$WORK/whatif.err")"; fi
-after=$(win_state "$WR")
-if [[ $before == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else not_ok "plan/whatif changed the machine: $(diff <(echo "$before") <(echo "$after"))"; fi
+win_whatif "$RB" "$before"
 
 # ---------------------------------------------------------------- run
-t_run=$(date +%s)
-rd run run "$RB" --force --json
-if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
+win_run "$RB"
 mapfile -t NEW < <(cd "$MY" && ls -- *.cer | sed 's/\.cer$//' | grep -vx "$T_OLD")
 T_NEW=${NEW[0]:-none}
 if [[ ${#NEW[@]} == 1 && ! -e $MY/$T_OLD.cer && -e $MY/$T_NEW.keyprov ]] &&
@@ -196,6 +189,31 @@ if [[ $(cat "$CA/log" 2>/dev/null) == "$cabefore" && $(win_state "$WR") == "$bef
 else
 	not_ok "expired basis: CA log $(diff <(echo "$cabefore") "$CA/log"); machine: $(diff <(echo "$before") <(win_state "$WR"))"
 fi
+
+# ---------------------------------------------------------------- the emulated HealthService alone
+# (tests/windows/emu/Scom.ps1, the host run directly on a machine of its
+# own): what it logs when the registry names no certificate it can use
+HR=$WORK/hs
+MY=$HR/emu/cert/LocalMachine/My # (win_keyfile reads $MY)
+HSK="$HR/emu/hklm/software/microsoft/microsoft operations manager/3.0"
+mkdir -p "$HR/emu/services" "$HSK"
+printf 'Running Automatic\n' >"$HR/emu/services/HealthService"
+echo '{}' >"$HR/emu/scom.json"
+hs_start() { # SERIAL-HEX SYSTEM-GRANT(0|1) THUMBPRINT: restarts HealthService -> $hs (the event's id and message)
+	printf '{"ChannelCertificateSerialNumber": {"kind": "Binary", "value": "%s"}}' "$1" >"$HSK/machine settings.json"
+	if [[ $2 == 1 ]]; then jq -n --arg a "$(win_keyfile "$3")" '{($a | ascii_downcase): {"S-1-5-18": 1179785}}'; else echo '{}'; fi >"$HR/emu/acl.json"
+	RENEWD_WIN_ROOT=$HR "$ROOT/tests/windows/bin/host/renewd-pshost" -NoProfile -NonInteractive -Command 'Restart-Service -Name HealthService -Force'
+	hs=$(tail -n1 "$HR/emu/events/Operations Manager.jsonl" | jq -r '"\(.id) \(.provider): \(.message)"')
+}
+T_HS=$(win_seed_cert "$HR" My "$WORK/gw.pem" "$WORK/gw.key" capi hs)
+hs_start "$(openssl x509 -in "$WORK/gw.pem" -noout -serial | sed 's/.*=//')" 1 "$T_HS"
+if [[ $hs == "20077 $OPSMGR: "*"no certificate with serial number"* ]]; then ok "HealthService: a serial not reversed names no certificate: 20077"; else not_ok "HealthService, serial not reversed: $hs"; fi
+hs_start "$(win_serial_reversed "$WORK/gw.pem")" 0 "$T_HS"
+if [[ $hs == "20077 $OPSMGR: "*"cannot read the private key of $T_HS"* ]]; then ok "HealthService: SYSTEM cannot read the key: 20077"; else not_ok "HealthService, no key grant: $hs"; fi
+rm -f "$MY"/*
+T_HS=$(win_seed_cert "$HR" My "$WORK/exp.pem" "$WORK/exp.key" capi hs)
+hs_start "$(win_serial_reversed "$WORK/exp.pem")" 1 "$T_HS"
+if [[ $hs == "20050 $OPSMGR: "*"not currently valid"* ]]; then ok "HealthService: an expired certificate: 20050"; else not_ok "HealthService, expired: $hs"; fi
 
 # ---------------------------------------------------------------- refused values
 # CR/LF and 70 KB cannot be an account or a registry name: renewd refuses

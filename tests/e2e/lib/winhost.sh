@@ -135,3 +135,28 @@ win_reissue_expired() {
 	rm -rf "$d"
 	return $rc
 }
+
+# win_lab_up: win_lab_begin, timed from now ($t0), and its ok line
+win_lab_up() {
+	t0=$(date +%s)
+	win_lab_begin
+	ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
+}
+
+# win_whatif RB BEFORE: `run --whatif` of RB must say it would renew (exit
+# 10), and the machine must be byte-for-byte as BEFORE (win_state, taken
+# before `plan`)
+win_whatif() {
+	rd whatif run "$1" --whatif --force --json
+	if [[ $rc == 10 ]]; then ok "run --whatif: would renew (exit 10)"; else not_ok "run --whatif: rc $rc $(head -c 2000 "$WORK/whatif.err")"; fi
+	local after
+	after=$(win_state "$WR")
+	if [[ $2 == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else not_ok "plan/whatif changed the machine: $(diff <(echo "$2") <(echo "$after"))"; fi
+}
+
+# win_run RB: `run --force` of RB must renew (exit 10); $t_run: when it began
+win_run() {
+	t_run=$(date +%s)
+	rd run run "$1" --force --json
+	if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
+}

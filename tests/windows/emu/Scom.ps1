@@ -46,7 +46,7 @@ function Test-RenewdScomChannel() {
     if ($k -and $vals[$k].kind -eq 'Binary') { $v = [string]$vals[$k].value }
   }
   $cantUse = 'The certificate specified in the registry at Software\Microsoft\Microsoft Operations Manager\3.0\Machine Settings cannot be used for authentication. (emulated) '
-  if (-not $v) { return @(20077, $cantUse + 'ChannelCertificateSerialNumber is missing or not REG_BINARY: 0x80092004 (Cannot find object or property.)') }
+  if (-not $v) { return @(20077, ($cantUse + 'ChannelCertificateSerialNumber is missing or not REG_BINARY: 0x80092004 (Cannot find object or property.)')) }
   # the bytes back in DER order: the serial as X509Certificate2.SerialNumber shows it
   $serial = -join @(for ($i = $v.Length - 2; $i -ge 0; $i -= 2) { $v.Substring($i, 2) })
   $dir = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', 'My')
@@ -55,16 +55,16 @@ function Test-RenewdScomChannel() {
     $x = Get-RenewdEmuCert $dir ([System.IO.Path]::GetFileNameWithoutExtension($cer))
     if ([string]::Equals($x.SerialNumber, $serial, [System.StringComparison]::OrdinalIgnoreCase)) { $c = $x; break }
   }
-  if (-not $c) { return @(20077, $cantUse + "no certificate with serial number $serial in LocalMachine\My: 0x80092004 (Cannot find object or property.)") }
+  if (-not $c) { return @(20077, ($cantUse + "no certificate with serial number $serial in LocalMachine\My: 0x80092004 (Cannot find object or property.)")) }
   $now = [DateTime]::Now
   if ($c.NotBefore -gt $now -or $c.NotAfter -lt $now) {
     return @(20050, "The specified certificate could not be loaded because it is not currently valid. (emulated) Certificate Valid Start Time: $($c.NotBefore.ToString('o')), Certificate Valid End Time: $($c.NotAfter.ToString('o'))")
   }
   $kp = [System.IO.Path]::Combine($dir, $c.Thumbprint + '.keyprov')
-  if (-not $c.HasPrivateKey -or -not [System.IO.File]::Exists($kp)) { return @(20077, $cantUse + "certificate $($c.Thumbprint) has no private key: 0x8009000D (Key does not exist.)") }
+  if (-not $c.HasPrivateKey -or -not [System.IO.File]::Exists($kp)) { return @(20077, ($cantUse + "certificate $($c.Thumbprint) has no private key: 0x8009000D (Key does not exist.)")) }
   $kf = 'C:\ProgramData\Microsoft\Crypto\' + (Read-RenewdKeyProv $kp).KeyFile
   if (((Get-RenewdAclMask $kf 'S-1-5-18') -band 0x20089) -ne 0x20089) {
-    return @(20077, $cantUse + "the service cannot read the private key of $($c.Thumbprint): 0x80090016 (Keyset does not exist)")
+    return @(20077, ($cantUse + "the service cannot read the private key of $($c.Thumbprint): 0x80090016 (Keyset does not exist)"))
   }
   return @(20053, "The OpsMgr Connector has loaded the specified authentication certificate successfully. (emulated) $($c.Thumbprint)")
 }
