@@ -39,6 +39,7 @@ function ConvertFrom-RenewdWindowsPath([string]$Path) {
 . (Join-Path $PSScriptRoot 'Security.ps1')
 . (Join-Path $PSScriptRoot 'Tasks.ps1')
 . (Join-Path $PSScriptRoot 'Ndes.ps1')
+. (Join-Path $PSScriptRoot 'Iis.ps1')
 
 # ---------------------------------------------------------------- Cert:
 # Cert:\LocalMachine\<store>, as the certificate provider shows it
