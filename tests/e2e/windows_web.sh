@@ -19,7 +19,8 @@
 # 1433; when the instance runs as another account (which cannot read the
 # new key) SQL Server does not start, and the job rolls back: the registry
 # value restored, SQL Server started again with the previous certificate.
-# Needs root. Prints "windows_web: N passed, M failed".
+# `lab down` ends the listeners. Needs root. Prints "windows_web: N
+# passed, M failed".
 set -uo pipefail
 TEST=windows_web
 LAB_DIR_NAME=${WINWEB_DIR:-/var/lib/renewd-lab-winweb}
@@ -94,6 +95,14 @@ my() { (cd "$MY" && ls | sort | paste -sd,); }
 newest() { # THUMBPRINT...: the one certificate in My that is none of these
 	(cd "$MY" && ls -- *.cer | sed 's/\.cer$//' | grep -vx "${@/#/-e}")
 }
+renewed() { # LABEL OLD OTHER WHOSE: NEW, the one new certificate in My,
+	# issued by the lab CA; OLD pruned, OTHER (WHOSE) kept
+	NEW=$(newest "$2" "$3")
+	if [[ -n $NEW && $NEW != *$'\n'* && ! -e $MY/$2.cer && -e $MY/$3.cer ]] &&
+		openssl x509 -inform DER -in "$MY/$NEW.cer" | openssl verify -CAfile "$CA/ca.pem" >/dev/null 2>&1; then
+		ok "$1: a new certificate from the lab CA in My, the superseded one pruned ($4 kept)"
+	else not_ok "$1: My holds $(my)"; fi
+}
 binding() { jq -r '."0.0.0.0!443".certificateHash // ""' "$WR/emu/iis/sslbindings.json"; }
 regthumb() { jq -r '.Certificate.value' "$SSNL" | tr a-f A-F; }
 
@@ -115,11 +124,8 @@ else not_ok "plan/whatif changed the machine: $(diff <(echo "$before") <(echo "$
 # ---------------------------------------------------------------- IIS: run
 rd iis run "$IIS" --force --json
 if [[ $rc == 10 ]]; then ok "iis: run renewed (exit 10)"; else not_ok "iis: run: rc $rc $(tail -c 3000 "$WORK/iis.err")"; fi
-W1=$(newest "$T_WEB" "$T_SQL")
-openssl x509 -inform DER -in "$MY/$W1.cer" -out "$WORK/w1.pem" 2>/dev/null
-if [[ -n $W1 && $W1 != *$'\n'* && ! -e $MY/$T_WEB.cer && -e $MY/$T_SQL.cer ]] && openssl verify -CAfile "$CA/ca.pem" "$WORK/w1.pem" >/dev/null 2>&1; then
-	ok "iis: a new certificate from the lab CA in My, the superseded one pruned (sql01's kept)"
-else not_ok "iis: My holds $(my)"; fi
+renewed iis "$T_WEB" "$T_SQL" "sql01's"
+W1=$NEW
 if [[ $(binding) == "$W1" ]]; then ok "iis: the https/443 binding names the new certificate"; else not_ok "iis: binding $(cat "$WR/emu/iis/sslbindings.json")"; fi
 if grep -q 'serves the expected certificate' "$WORK/iis.out" "$WORK/iis.err"; then ok "iis: renewd's tls.verify handshook with the endpoint serving it"
 else not_ok "iis: no tls.verify pass in the output: $(tail -c 2000 "$WORK/iis.err")"; fi
@@ -142,11 +148,8 @@ else not_ok "iis: after rollback My [$(my)] (was [$mine]), binding $(binding), 4
 t_run=$(date +%s)
 rd sql run "$SQL" --force --json
 if [[ $rc == 10 ]]; then ok "sql: run renewed (exit 10)"; else not_ok "sql: run: rc $rc $(tail -c 3000 "$WORK/sql.err")"; fi
-S1=$(newest "$W1" "$T_SQL")
-openssl x509 -inform DER -in "$MY/$S1.cer" -out "$WORK/s1.pem" 2>/dev/null
-if [[ -n $S1 && $S1 != *$'\n'* && ! -e $MY/$T_SQL.cer && -e $MY/$W1.cer ]] && openssl verify -CAfile "$CA/ca.pem" "$WORK/s1.pem" >/dev/null 2>&1; then
-	ok "sql: a new certificate from the lab CA in My, the superseded one pruned (web01's kept)"
-else not_ok "sql: My holds $(my)"; fi
+renewed sql "$T_SQL" "$W1" "web01's"
+S1=$NEW
 k=$(keyfile "$S1" 2>/dev/null)
 if jq -e --arg k "${k,,}" --arg s "$MSSQL_SID" '.[$k][$s] == 1179785' "$WR/emu/acl.json" >/dev/null; then ok "sql: NT Service\\MSSQLSERVER reads the new key (key ACL)"
 else not_ok "sql: key ACL: $(cat "$WR/emu/acl.json")"; fi
@@ -174,6 +177,13 @@ else not_ok "sql: rollback run: rc $rc, events $(cat "$WR/emu/events/Application
 if [[ $(my) == "$mine" && $(regthumb) == "$S1" && $(cat "$WR/emu/services/MSSQLSERVER") == Running* && $(win_served 1433) == "$S1" ]]; then
 	ok "sql: rolled back: My as before, the registry value restored, SQL Server running and serving the previous certificate"
 else not_ok "sql: after rollback My [$(my)] (was [$mine]), registry $(regthumb), $(cat "$WR/emu/services/MSSQLSERVER"), 1433 serves [$(win_served 1433)]"; fi
+
+# ---------------------------------------------------------------- lab down
+# the listeners run in the lab's network namespace: `lab down` ends them
+up=$(pgrep -fc "s_server .*$WR/") || true
+"$LAB" down >/dev/null 2>&1
+if [[ $up == 2 ]] && ! pgrep -f "s_server .*$WR/" >/dev/null; then ok "lab down: both TLS listeners ended"
+else not_ok "lab down: $up listeners before, after: $(pgrep -af "s_server .*$WR/")"; fi
 
 echo "windows_web: $(($(date +%s) - t0)) s"
 finish
