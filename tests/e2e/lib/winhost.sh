@@ -160,3 +160,20 @@ win_run() {
 	rd run run "$1" --force --json
 	if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
 }
+
+# win_ps SCRIPT: runs the PowerShell SCRIPT on the emulated host (after
+# win_lab_begin) as an administrator would, over its sshd:
+# powershell.exe -EncodedCommand (base64 of its UTF-16LE text)
+win_ps() {
+	local enc
+	enc=$(printf '%s' "$1" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
+	"$LAB" exec -- ssh -q -i "$LAB_KEY" -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes -o BatchMode=yes \
+		"$LAB_USER@$ADDR" "powershell.exe -NoProfile -NonInteractive -EncodedCommand $enc"
+}
+
+# win_served PORT: the SHA-1 thumbprint of the certificate the emulated
+# host serves on PORT (a TLS handshake from the lab's netns), or nothing
+win_served() {
+	"$LAB" exec -- openssl s_client -connect "$ADDR:$1" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha1 2>/dev/null | sed 's/.*=//; s/://g'
+}

@@ -40,6 +40,8 @@ function ConvertFrom-RenewdWindowsPath([string]$Path) {
 . (Join-Path $PSScriptRoot 'Tasks.ps1')
 . (Join-Path $PSScriptRoot 'Ndes.ps1')
 . (Join-Path $PSScriptRoot 'Scom.ps1')
+. (Join-Path $PSScriptRoot 'Iis.ps1')
+. (Join-Path $PSScriptRoot 'Sql.ps1')
 
 # ---------------------------------------------------------------- Cert:
 # Cert:\LocalMachine\<store>, as the certificate provider shows it
@@ -315,7 +317,8 @@ function Set-ItemProperty {
 # disabled service cannot be started. Every restart is logged to
 # emu/services.log ("<epoch seconds> restart <name>"), as is iisreset's
 # (C:\Windows\System32\iisreset.exe, written by contrib/lab/winhost).
-# Names are case-insensitive.
+# Names are case-insensitive. A service with a start of its own (SQL Server:
+# Sql.ps1) says at Restart-Service why it cannot start: it is Stopped.
 function Get-RenewdServiceFile([string]$Name) {
   $d = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'services')
   if (-not [System.IO.Directory]::Exists($d) -or $Name -match '[\\/]') { return $null }
@@ -358,9 +361,11 @@ function Restart-Service {
       Write-Error -Message "Service '$n ($n)' cannot be started due to the following error: Cannot start service $n on computer '.'." -Category OpenError
       continue
     }
-    [System.IO.File]::WriteAllText($f, "Running $($st[1])`n")
+    $why = Invoke-RenewdServiceStart ([System.IO.Path]::GetFileName($f))
+    [System.IO.File]::WriteAllText($f, "$(if ($why) { 'Stopped' } else { 'Running' }) $($st[1])`n")
     [System.IO.File]::AppendAllText([System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'services.log'),
       "$([DateTimeOffset]::UtcNow.ToUnixTimeSeconds()) restart $([System.IO.Path]::GetFileName($f))`n")
+    if ($why) { Write-Error -Message "Failed to start service '$n ($n)'." -Category OpenError }
     if ([System.IO.Path]::GetFileName($f) -eq 'HealthService') { Start-RenewdHealthService }
   }
 }
