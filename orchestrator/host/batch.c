@@ -19,11 +19,10 @@ typedef struct rd_batch {
   char stopped_by[128]; /* the step whose timeout stopped this execution */
 } rd_batch;
 
-/* The session shell is on with RENEWD_REMOTE_SESSION=1 (off by default
- * until it has passed the crash-point test: docs/BENCHMARKS.md). */
+/* The session shell is on unless RENEWD_REMOTE_SESSION=0. */
 int rd_batch_session_on(void) {
   const char *v = getenv("RENEWD_REMOTE_SESSION");
-  return v && !strcmp(v, "1");
+  return !v || strcmp(v, "0");
 }
 
 /* A call a batch (and a session shell) can carry: a POSIX script that

@@ -47,7 +47,7 @@ int rd_host_call_stale(const rd_call *c);
 unsigned long rd_host_next_trip(void);
 
 /* batch.c */
-/* The session shell (RENEWD_REMOTE_SESSION=1; off by default): every batch
+/* The session shell (on unless RENEWD_REMOTE_SESSION=0): every batch
  * and every POSIX script of a job goes to one long-lived shell on its host
  * (transport/ssh.h: rd_ssh_shell), one request per batch. */
 int rd_batch_session_on(void);

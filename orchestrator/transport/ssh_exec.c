@@ -23,11 +23,88 @@ static int sock_rc(int rc) {
          rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN;
 }
 
+/* After a call returned EAGAIN: who, when it left its packet half sent
+ * (libssh2 waits to write), else H_NONE. */
+static int held_by(conn *c, int who) {
+  return libssh2_session_block_directions(c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND ? who : H_NONE;
+}
+
+/* stdin: the next piece of x->in, then its EOF (not a shell's: its stdin
+ * stays open). Sets *progress; 0, or ST_FAIL with *rcp. */
+static int io_in(conn *c, xstate *x, int *progress, int *rcp) {
+  if (x->in_off < x->in_len) {
+    size_t n = x->in_len - x->in_off;
+    ssize_t w = libssh2_channel_write(x->ch, (const char *)x->in + x->in_off,
+                                      n > IO_CHUNK ? IO_CHUNK : n);
+    x->held = H_NONE;
+    if (w > 0) {
+      x->in_off += (size_t)w;
+      *progress = 1;
+    } else if (w == LIBSSH2_ERROR_EAGAIN) {
+      x->held = held_by(c, H_WRITE);
+    } else if (w == LIBSSH2_ERROR_CHANNEL_EOF_SENT || w == LIBSSH2_ERROR_CHANNEL_CLOSED) {
+      x->in_off = x->in_len; /* the command stopped reading: fine */
+      x->eof_sent = 1;
+    } else if (w < 0) { /* a write lost would leave the command waiting for it */
+      *rcp = (int)w;
+      return ST_FAIL;
+    }
+  } else if (!x->eof_sent && !x->until) {
+    int rc = libssh2_channel_send_eof(x->ch);
+    x->held = H_NONE;
+    if (rc == 0) {
+      x->eof_sent = 1;
+      *progress = 1;
+    } else if (rc == LIBSSH2_ERROR_EAGAIN) {
+      x->held = held_by(c, H_EOF);
+    } else if (sock_rc(rc)) {
+      *rcp = rc;
+      return ST_FAIL;
+    } else {
+      x->eof_sent = 1;
+    }
+  }
+  return 0;
+}
+
+/* stdout into o->out (capped), stderr into o->err (capped), each until it
+ * has nothing more (a read may send a window adjust: one that waits to be
+ * sent holds the reads, see H_READ). Sets *progress; 0, or ST_FAIL. */
+static int io_out(conn *c, op *o, xstate *x, int *progress, int *rcp) {
+  char chunk[IO_CHUNK];
+  for (int stream = 0; stream < 2; stream++) {
+    for (;;) {
+      ssize_t r = libssh2_channel_read_ex(x->ch, stream, chunk, sizeof chunk);
+      x->held = H_NONE;
+      if (r > 0) {
+        int e = stream == 0 ? rdssh_buf_add(&o->out, chunk, (size_t)r, o->o.out_cap, &o->out_truncated)
+                            : rdssh_buf_add(&o->err, chunk, (size_t)r, o->o.err_cap, NULL);
+        if (e) {
+          *rcp = LIBSSH2_ERROR_ALLOC;
+          return ST_FAIL;
+        }
+        *progress = 1;
+        continue;
+      }
+      if (r == LIBSSH2_ERROR_EAGAIN && (x->held = held_by(c, H_READ)))
+        return 0;
+      if (r < 0 && r != LIBSSH2_ERROR_EAGAIN) {
+        *rcp = (int)r;
+        return ST_FAIL;
+      }
+      break;
+    }
+  }
+  return 0;
+}
+
 /* Runs x->cmd with x->in on stdin; stdout into o->out (capped), stderr into
  * o->err (capped). Both are always drained in the same loop. Returns
- * ST_WAIT/ST_DONE, or ST_FAIL with *rcp the libssh2 error. */
+ * ST_WAIT/ST_DONE, or ST_FAIL with *rcp the libssh2 error. A call that
+ * left a packet half sent is the only one made until it is sent. Before
+ * waiting on the socket, data that libssh2 already took off it (while the
+ * other stream was read) is read: no poll would announce it. */
 int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
-  char chunk[IO_CHUNK];
   int rc;
   for (;;) {
     switch (x->phase) {
@@ -60,55 +137,16 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
       x->phase = X_IO;
       /* fall through */
     case X_IO:
-      for (;;) {
+      for (int looked = 0;;) {
         int progress = 0;
-        if (x->in_off < x->in_len) {
-          size_t n = x->in_len - x->in_off;
-          ssize_t w = libssh2_channel_write(x->ch, (const char *)x->in + x->in_off,
-                                            n > IO_CHUNK ? IO_CHUNK : n);
-          if (w > 0) {
-            x->in_off += (size_t)w;
-            progress = 1;
-          } else if (w != LIBSSH2_ERROR_EAGAIN && w != 0) {
-            if (sock_rc((int)w)) {
-              *rcp = (int)w;
-              return ST_FAIL;
-            }
-            x->in_off = x->in_len; /* the command stopped reading: fine */
-            x->eof_sent = 1;
-          }
-        } else if (!x->eof_sent && !x->until) { /* a shell's stdin stays open */
-          rc = libssh2_channel_send_eof(x->ch);
-          if (rc == 0) {
-            x->eof_sent = 1;
-            progress = 1;
-          } else if (rc != LIBSSH2_ERROR_EAGAIN) {
-            if (sock_rc(rc)) {
-              *rcp = rc;
-              return ST_FAIL;
-            }
-            x->eof_sent = 1;
-          }
-        }
-        for (int stream = 0; stream < 2; stream++) {
-          for (;;) {
-            ssize_t r = libssh2_channel_read_ex(x->ch, stream, chunk, sizeof chunk);
-            if (r > 0) {
-              int e = stream == 0 ? rdssh_buf_add(&o->out, chunk, (size_t)r, o->o.out_cap, &o->out_truncated)
-                                  : rdssh_buf_add(&o->err, chunk, (size_t)r, o->o.err_cap, NULL);
-              if (e) {
-                *rcp = LIBSSH2_ERROR_ALLOC;
-                return ST_FAIL;
-              }
-              progress = 1;
-              continue;
-            }
-            if (r < 0 && r != LIBSSH2_ERROR_EAGAIN) {
-              *rcp = (int)r;
-              return ST_FAIL;
-            }
-            break;
-          }
+        if (x->held != H_READ && io_in(c, x, &progress, rcp))
+          return ST_FAIL;
+        if ((x->held == H_NONE || x->held == H_READ) && io_out(c, o, x, &progress, rcp))
+          return ST_FAIL;
+        if (x->held != H_NONE) {
+          if (!progress)
+            return ST_WAIT;
+          continue;
         }
         if (x->until && rdssh_shell_answered(o, x)) {
           x->phase = X_END; /* the channel stays open for the next request */
@@ -118,8 +156,13 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
           x->phase = X_CLOSE;
           break;
         }
-        if (!progress)
+        if (progress) {
+          looked = 0;
+          continue;
+        }
+        if (looked || libssh2_poll_channel_read(x->ch, 1) <= 0)
           return ST_WAIT;
+        looked = 1;
       }
       /* fall through */
     case X_CLOSE:

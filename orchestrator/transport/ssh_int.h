@@ -85,6 +85,7 @@ typedef struct xstate {
   const unsigned char *in;
   size_t in_len, in_off;
   int eof_sent;
+  int held; /* H_*: the call whose packet is half sent (must be repeated first) */
   const char *until; /* a shell's request: done when stdout ends with this line */
   size_t until_len;  /* (its channel then stays open, stdin too) */
 } xstate;
@@ -246,6 +247,11 @@ struct rd_ssh {
 enum { X_OPEN, X_START, X_IO, X_CLOSE, X_WAITCLOSED, X_FREE, X_END,
        X_REUSE, /* a session shell kept from an earlier request: still alive? */
        X_STALE  /* it ended meanwhile (or runs another command): free it, open anew */ };
+/* xstate.held: libssh2 1.10 sends one packet at a time per session, and a
+ * call that returned EAGAIN with its packet half sent must be called again
+ * before any other call sends (another packet fails with BAD_USE: a read's
+ * window adjust as a SOCKET_SEND error, a write as a lost write). */
+enum { H_NONE, H_WRITE, H_EOF, H_READ };
 enum {
   P_INIT = 100, P_OPEN, P_WRITE, P_SETSTAT, P_FSYNC, P_CLOSE, P_RENAME, P_MV, P_UNLINK_DEST,
   P_RENAME2, P_CLEAN_CLOSE, P_CLEAN_UNLINK, P_SHUTDOWN, P_END,

@@ -33,12 +33,14 @@ void rdssh_shell_start(conn *c, op *o) {
  * it, then open a new one. ST_DONE when x->phase moved on. */
 int rdssh_shell_step(conn *c, xstate *x, int *rcp) {
   char chunk[512];
-  (void)c;
   if (x->phase == X_REUSE) {
     for (int stream = 0; stream < 2 && x->phase == X_REUSE; stream++) {
       ssize_t r = libssh2_channel_read_ex(x->ch, stream, chunk, sizeof chunk);
-      if (r == LIBSSH2_ERROR_EAGAIN)
+      if (r == LIBSSH2_ERROR_EAGAIN) { /* its window adjust may wait to be sent */
+        if (libssh2_session_block_directions(c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+          x->held = H_READ;
         continue;
+      }
       if (r < 0 && r != LIBSSH2_ERROR_CHANNEL_CLOSED) {
         x->ch = NULL; /* goes with the session's arena */
         x->phase = X_OPEN;

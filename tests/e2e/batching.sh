@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/batching.sh — one round trip per host per phase, all of a job's
-# in one session shell, on a real 3-host lab with the shipped runbook
+# in one session shell (the default), on a real 3-host lab with the shipped runbook
 # (lab-posix-scep.json), counted from RENEWD_TRACE_REMOTE ("exec": the
 # remote execution, an SSH channel with its sudo and shell, shared by every
 # request of a session shell; "trip": the round trip, shared by the scripts
@@ -43,7 +43,7 @@ check "the refusing hook comes after the app.conf pins, before the reload" \
 	test "$(jq -r '[.steps[].name] | join(",")' "$WORK/refuse.json")" = \
 	"key ACL,prune backups,app.conf sha1,app.conf serial,refusing hook,reload TLS server,TLS check"
 
-export RENEWD_REMOTE_SESSION=1 # the session shell on (off by default for now), but in 4.
+unset RENEWD_REMOTE_SESSION # the session shell as by default (on), but in 4.
 traced() { # traced NAME ARGS...: rd (lib/labown.sh) with the remote trace in NAME.trace
 	local name=$1; shift
 	RENEWD_TRACE_REMOTE=$WORK/$name.trace rd "$name" "$@" --journal "$JOURNAL"

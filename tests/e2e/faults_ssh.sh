@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # tests/e2e/faults_ssh.sh — the SSH connection lost mid-step: one lab host,
 # the lab runbook with a slow first follow-up (posix.exec, 10 s). While it
-# runs (the new certificate installed), the host's sshd and its session
-# processes are SIGKILLed (by pid): the follow-up fails, every rollback
+# runs (the new certificate installed), the host's sshd is SIGKILLed with
+# every process it started (lib/proctree.sh: the per-connection sshd
+# processes, and with the session shell the loader and the step's command,
+# children of a long-lived shell rather than of one execution's sshd): the
+# follow-up fails, every rollback
 # fails to connect, and the job is left ROLLING_BACK — owed, not terminal
 # (core/job.c) — with the run's exit 1, no crash, the old certificate still
 # served. sshd back, the next run
@@ -17,6 +20,8 @@ T=faults_ssh H=h0001
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
 # shellcheck source=lib/pins.sh
 . "$E2E/lib/pins.sh"
+# shellcheck source=lib/proctree.sh
+. "$E2E/lib/proctree.sh"
 
 state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
 last_id() { sqlite3 "$JOURNAL" "select max(id) from jobs where host='$H'"; }
@@ -32,8 +37,8 @@ sshd=$(cat "$RENEWD_LAB_DIR/hosts/$H/sshd.pid")
 # the slow step is the first follow-up: the job is in FOLLOWUPS while it runs
 for _ in $(seq 1 300); do [[ -s $JOURNAL && $(state 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
 sleep 2
-# the listener and every session it spawned, by pid
-kill -KILL $(ps -o pid= --ppid "$sshd") "$sshd" 2>/dev/null
+# the listener and every process under it, by pid
+kill_tree "$sshd"
 wait $runpid; rc=$?
 check "killed: the run fails (exit 1), got $rc" test "$rc" = 1
 check "killed: renewd did not crash" bash -c "! grep -q 'AddressSanitizer\|runtime error' '$WORK/killed.err'"
