@@ -115,6 +115,6 @@ win_ndes_pair() {
 	RB=$WORK/ndes-pair.json
 	jq --arg a "$ADDR" --arg u "$LAB_USER" --arg i "$LAB_KEY" --arg k "$KH" \
 		'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)
-		 | (.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "20s" | .timeout = "1m")' \
+		 | (.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "10s" | .timeout = "1m")' \
 		"$ROOT/runbooks/windows-ndes-ra-pair.json" >"$RB"
 }
