@@ -124,12 +124,15 @@ static int only_duplicates(const rd_job *j, size_t c) {
 /* Which certificates renew: each that is due (the schedule, or a problem
  * the inventory found) for more than duplicates; with 'together' all of
  * them once one does. Sets j->csel; 1 when any renews, *dups when one is
- * due only for its duplicates. */
+ * due only for its duplicates. Each certificate's own decision is its
+ * facts' due, not j->csel: rd_certs_due marks the job due for any problem
+ * and 'together' spreads that to every certificate. */
 static int renewing(rd_job *j, int *dups) {
   int any = 0;
   *dups = 0;
   for (size_t c = 0; c < j->ncerts; c++) {
-    int due = j->csel[c] || json_array_size(json_object_get(j->cfacts[c], "problems")) > 0;
+    const json_t *own = json_object_get(json_object_get(j->cfacts[c], "due"), "due");
+    int due = json_is_true(own) || json_array_size(json_object_get(j->cfacts[c], "problems")) > 0;
     int only = due && only_duplicates(j, c);
     *dups |= only;
     j->csel[c] = (unsigned char)(due && !only);

@@ -26,36 +26,10 @@ LAB_NETNS=${WINRB_NETNS:-renewd-lab-winrb}
 t0=$(date +%s)
 win_lab_begin
 ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
-NDESP=Microsoft-Windows-NetworkDeviceEnrollmentService
-SVC_SID=S-1-5-21-1004336348-1177238915-682003330-1105
-
 # ---------------------------------------------------------------- the NDES server
 # the RA pair from the lab CA (the CA certreq submits to), due within the
 # runbook's 60 days; CORP\svc_ndes runs the SCEP pool and reads both keys
-win_issue "$CA" "$WORK/cep" NDES01-MSCEP-RA CEPEncryption 30
-win_issue "$CA" "$WORK/eea" NDES01-EEA EnrollmentAgentOffline 20
-T_CEP=$(win_seed_cert "$WR" My "$WORK/cep.pem" "$WORK/cep.key" capi 'CEP-RA-container')
-T_EEA=$(win_seed_cert "$WR" My "$WORK/eea.pem" "$WORK/eea.key" cng 'EEA-RA-container')
-win_seed_cert "$WR" Root "$CA/ca.pem" >/dev/null
-printf '%s CORP\\svc_ndes\n' "$SVC_SID" >"$WR/emu/accounts"
-mkdir -p "$WR/emu/iis/apppools" "$WR/emu/services" "$WR/emu/events"
-printf '{"identityType": "SpecificUser", "userName": "CORP\\\\svc_ndes"}\n' >"$WR/emu/iis/apppools/SCEP.json"
-printf '{"app_pool": "SCEP", "templates": ["CEPEncryption", "EnrollmentAgentOffline"], "events": true}\n' >"$WR/emu/ndes.json"
-for s in W3SVC WAS NDESConnectorSvc Schedule; do printf 'Running Automatic\n' >"$WR/emu/services/$s"; done
-: >"$WR/emu/events/Application.jsonl"
-keyfile() { # THUMBPRINT: the key file's Windows path (its .keyprov's last line)
-	printf 'C:\\ProgramData\\Microsoft\\Crypto\\%s' "$(sed -n 6p "$MY/$1.keyprov")"
-}
-jq -n --arg a "$(keyfile "$T_CEP")" --arg b "$(keyfile "$T_EEA")" --arg s "$SVC_SID" \
-	'{($a | ascii_downcase): {($s): 1179785}, ($b | ascii_downcase): {($s): 1179785}}' >"$WR/emu/acl.json"
-chown -R "$LAB_USER" "$WR" "$CA"
-if [[ -n $T_CEP && -n $T_EEA ]]; then ok "seeded: the NDES RA pair from the lab CA"; else not_ok "seeding failed"; finish; exit 1; fi
-
-RB=$WORK/ndes-pair.json
-jq --arg a "$ADDR" --arg u "$LAB_USER" --arg i "$LAB_KEY" --arg k "$KH" \
-	'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)
-	 | (.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "20s" | .timeout = "1m")' \
-	"$ROOT/runbooks/windows-ndes-ra-pair.json" >"$RB"
+win_ndes_pair 30 20
 
 # ---------------------------------------------------------------- plan, run --whatif
 before=$(win_state "$WR")
@@ -82,7 +56,7 @@ grants=0
 for t in "${NEW[@]}"; do
 	openssl x509 -inform DER -in "$MY/$t.cer" -out "$WORK/$t.pem" 2>/dev/null
 	openssl verify -CAfile "$CA/ca.pem" "$WORK/$t.pem" >/dev/null 2>&1 || not_ok "run: $t does not chain to the lab CA"
-	k=$(keyfile "$t")
+	k=$(win_keyfile "$t")
 	jq -e --arg k "${k,,}" --arg s "$SVC_SID" '.[$k][$s] == 1179785' "$WR/emu/acl.json" >/dev/null && grants=$((grants + 1))
 	[[ -f $WR/c/ProgramData/Microsoft/Crypto/$(sed -n 6p "$MY/$t.keyprov" | tr '\\' /) ]] || not_ok "run: no key file for $t"
 done

@@ -26,6 +26,7 @@ static int dup_left;   /* the duplicate the prune step would remove */
 static int two_certs;  /* the runbook has 'certificates' a and b, not 'certificate':
                           days_left is a's (b has 200), the duplicate b's */
 static int together;   /* and 'together' */
+static const char *dup_cert; /* the certificate with the duplicate ("b") */
 
 static void note(const char *what) {
   if (trace[0])
@@ -46,7 +47,7 @@ static void note_cert(rd_step *s, const rd_host_api *h, const char *what) {
 }
 /* Does s see the certificate with the duplicate? */
 static int has_dup(rd_step *s, const rd_host_api *h) {
-  return dup_left && (!two_certs || !strcmp(cert_of(s, h), "b"));
+  return dup_left && (!two_certs || !strcmp(cert_of(s, h), dup_cert));
 }
 
 static int inv_probe(rd_step *s, const rd_host_api *h) {
@@ -201,6 +202,7 @@ static void setup(void) {
   restart_fails = 0;
   two_certs = 0;
   together = 0;
+  dup_cert = "b";
 }
 static void teardown(void) {
   char cmd[300];
@@ -277,6 +279,23 @@ START_TEST(several_certificates_each_diagnosed) {
 }
 END_TEST
 
+/* 'together', the first certificate with a duplicate: the pair is
+ * diagnosed, pruned and not renewed (the duplicate made the job look due,
+ * and 'together' spread that to b: the NDES RA pair renewed for it) */
+START_TEST(several_certificates_together_duplicates_pruned) {
+  two_certs = 1;
+  together = 1;
+  dup_cert = "a";
+  remediate(1, 0);
+  ck_assert_msg(!strcmp(field("remedy"), "repair"), "remedy %s: %s", field("remedy"), trace);
+  ck_assert_str_eq(field("state"), "REPAIRED");
+  ck_assert_ptr_null(strstr(trace, "iss.apply"));
+  ck_assert_ptr_nonnull(strstr(trace, "prune.apply a"));
+  ck_assert_int_eq(dup_left, 0);
+  ck_assert_int_eq(code, 10);
+}
+END_TEST
+
 /* a expired, b healthy, with or without 'together': a renewal, done, with
  * a's request; whether b renews too says the report */
 static void renew_a_expired(int tog) {
@@ -322,6 +341,7 @@ int main(void) {
   tcase_add_test(tc, duplicates_without_a_prune_step_are_listed);
   tcase_add_test(tc, expired_with_duplicates_is_renewed);
   tcase_add_test(tc, several_certificates_each_diagnosed);
+  tcase_add_test(tc, several_certificates_together_duplicates_pruned);
   tcase_add_test(tc, several_certificates_the_due_one_renews);
   tcase_add_test(tc, several_certificates_together_renew);
   suite_add_tcase(s, tc);

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # build.sh — restores (NuGet: Microsoft.PowerShell.SDK, Pester) and builds
 # renewd-pshost into tests/windows/bin/host (gitignored), with the emulation
-# module (emu/) and Pester (Pester/) beside it. Incremental: a second run
-# only checks. contrib/tests-deps.sh runs it once; the tests run it again.
+# module (emu/) and Pester (Pester/) beside it: published ReadyToRun
+# (host/RenewdPsHost.csproj; the first run compiles the SDK's assemblies,
+# about 1 to 2 minutes). Incremental: a second run only checks.
+# contrib/tests-deps.sh runs it once; the tests run it again.
 #   bash tests/windows/build.sh        prints the host's path
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/bin/host
 command -v dotnet >/dev/null || { echo "tests/windows/build.sh: dotnet is missing (the .NET SDK)" >&2; exit 2; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-if ! dotnet build "$here/host/RenewdPsHost.csproj" -c Release -o "$out" --nologo -v q \
+if ! dotnet publish "$here/host/RenewdPsHost.csproj" -c Release -o "$out" --nologo -v q \
 	-clp:NoSummary >"$here/bin.log" 2>&1; then
 	cat "$here/bin.log" >&2
 	echo "tests/windows/build.sh: the build failed" >&2

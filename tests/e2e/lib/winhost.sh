@@ -177,3 +177,36 @@ win_served() {
 	"$LAB" exec -- openssl s_client -connect "$ADDR:$1" </dev/null 2>/dev/null |
 		openssl x509 -noout -fingerprint -sha1 2>/dev/null | sed 's/.*=//; s/://g'
 }
+
+# win_ndes_pair [DAYS_CEP DAYS_EEA]: after win_lab_begin, the NDES server
+# of runbooks/windows-ndes-ra-pair.json on the emulated machine: the RA
+# pair (CEPEncryption, EnrollmentAgentOffline) issued by the lab CA for
+# DAYS (default 30 and 20: due within the runbook's 60 days), with their
+# keys (CAPI, CNG) in LocalMachine\My, the lab CA in Root, CORP\svc_ndes
+# running the SCEP pool and reading both keys, IIS, the connector and NDES
+# (logging its events), an empty Application log. Sets NDESP (NDES's
+# provider), SVC_SID (svc_ndes), T_CEP, T_EEA (the pair's thumbprints) and
+# RB (the lab copy of the runbook: address, SSH, the event wait shortened).
+# Fails (ends the test) when the seeding does.
+win_ndes_pair() {
+	local e=$WR/emu
+	NDESP=Microsoft-Windows-NetworkDeviceEnrollmentService
+	SVC_SID=S-1-5-21-1004336348-1177238915-682003330-1105
+	win_issue "$CA" "$WORK/cep" NDES01-MSCEP-RA CEPEncryption "${1:-30}"
+	win_issue "$CA" "$WORK/eea" NDES01-EEA EnrollmentAgentOffline "${2:-20}"
+	T_CEP=$(win_seed_cert "$WR" My "$WORK/cep.pem" "$WORK/cep.key" capi 'CEP-RA-container')
+	T_EEA=$(win_seed_cert "$WR" My "$WORK/eea.pem" "$WORK/eea.key" cng 'EEA-RA-container')
+	win_seed_cert "$WR" Root "$CA/ca.pem" >/dev/null
+	printf '%s CORP\\svc_ndes\n' "$SVC_SID" >"$e/accounts"
+	mkdir -p "$e/iis/apppools" "$e/services" "$e/events"
+	printf '{"identityType": "SpecificUser", "userName": "CORP\\\\svc_ndes"}\n' >"$e/iis/apppools/SCEP.json"
+	printf '{"app_pool": "SCEP", "templates": ["CEPEncryption", "EnrollmentAgentOffline"], "events": true}\n' >"$e/ndes.json"
+	for s in W3SVC WAS NDESConnectorSvc Schedule; do printf 'Running Automatic\n' >"$e/services/$s"; done
+	: >"$e/events/Application.jsonl"
+	jq -n --arg a "$(win_keyfile "$T_CEP")" --arg b "$(win_keyfile "$T_EEA")" --arg s "$SVC_SID" \
+		'{($a | ascii_downcase): {($s): 1179785}, ($b | ascii_downcase): {($s): 1179785}}' >"$e/acl.json"
+	chown -R "$LAB_USER" "$WR" "$CA"
+	if [[ -n $T_CEP && -n $T_EEA ]]; then ok "seeded: the NDES RA pair from the lab CA"; else not_ok "seeding failed"; finish; exit 1; fi
+	RB=$WORK/ndes-pair.json
+	win_lab_runbook windows-ndes-ra-pair.json "$RB" '(.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "10s")'
+}
