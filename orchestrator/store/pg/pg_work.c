@@ -311,10 +311,15 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
   return 0;
 }
 
+static int ready_to_read(rd_journal *j, int *present);
+
+/* Also from a process that never divided work (a `renewd run` beside
+ * serve instances): the queue is looked for, never created. */
 void jn_pg_lease_released(rd_journal *j, const char *host) {
   const char *v[1] = {host};
   pg_db *d = j->db;
-  if (!d->work_ready || d->tx)
+  int present;
+  if (d->tx || ready_to_read(j, &present) < 0 || !present)
     return;
   run(j, "work wake-up",
       "WITH u AS (UPDATE work SET ready_at = 0 WHERE host = $1 AND state = 'queued'"
