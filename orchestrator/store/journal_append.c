@@ -1,6 +1,7 @@
 /* journal_append.c — rows that are only ever added: inventory snapshots (and
  * the reader of each host's newest), the audit log (the schema refuses UPDATE
  * and DELETE on it; its reader by event) and alerts already sent (journal.h). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,9 +75,7 @@ int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg)
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
-  for (size_t i = 0; i < r.n; i++)
-    json_decref((json_t *)rows[i].facts);
-  free(r.rows);
+  jn_rows_free(&r, offsetof(rd_inventory_row, facts));
   return err;
 }
 
@@ -144,9 +143,7 @@ int rd_journal_audit_list(rd_journal *j, const char *event, rd_audit_visit fn, v
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
-  for (size_t i = 0; i < r.n; i++)
-    json_decref((json_t *)rows[i].detail);
-  free(r.rows);
+  jn_rows_free(&r, offsetof(rd_audit_row, detail));
   return err;
 }
 

@@ -205,6 +205,9 @@ typedef int (*jn_read_fn)(rd_journal *j, jn_q *s, void *row, int64_t ctx);
  * s. 0 or the error (r keeps the rows read before it). */
 int jn_collect(rd_journal *j, jn_q *s, const char *what, jn_rows *r, jn_read_fn read,
                int64_t ctx);
+/* Free rows whose element holds one JSON value (a const json_t *) at byte
+ * offset json_at (offsetof): each is released, then the array. */
+void jn_rows_free(jn_rows *r, size_t json_at);
 
 /* ---- journal_jobs.c ---- */
 /* The state of job id; RD_ENOTFOUND when there is no such job. */

@@ -1,4 +1,5 @@
 /* journal_steps.c — the step record of each phase a job ran (journal.h). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,9 +71,7 @@ static int visit_steps(rd_journal *j, jn_q *s, rd_step_visit fn, void *arg) {
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
-  for (size_t i = 0; i < r.n; i++)
-    json_decref((json_t *)rows[i].result);
-  free(r.rows);
+  jn_rows_free(&r, offsetof(rd_step_row, result));
   return err;
 }
 
