@@ -25,13 +25,20 @@ echo "== unit + e2e tests (ASan+UBSan) =="
 log=$(mktemp /tmp/renewd-check.XXXXXX)
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit 2>&1 | tee "$log"
 ctest --test-dir build-asan --output-on-failure -L e2e 2>&1 | tee -a "$log"
-# the renewal e2e once more, on a PostgreSQL journal (a private server); 77
-# (cannot run) only counts as a skip when not root
-pg_rc=0
-RENEWD_TEST_JOURNAL=pg RENEWD_BIN="$top/build-asan/renewd" RENEWD_PLUGINS="$top/build-asan/plugins" \
-  RENEWD_SOURCE="$top" flock -o /tmp/renewd-lab.lock bash tests/e2e/renewal.sh 2>&1 | tee -a "$log" || pg_rc=$?
-if [ "$pg_rc" != 0 ] && { [ "$pg_rc" != 77 ] || [ "$(id -u)" = 0 ]; }; then
-  echo "check: tests/e2e/renewal.sh on PostgreSQL failed ($pg_rc)" >&2
+# the e2e tests that keep a journal once more, on a PostgreSQL journal (a
+# private server each: tests/e2e/lib/journalq.sh); 77 (cannot run) only
+# counts as a skip when not root
+pg_failed=
+for t in renewal multi_cert host_lease serve crash_points; do
+  pg_rc=0
+  RENEWD_TEST_JOURNAL=pg RENEWD_BIN="$top/build-asan/renewd" RENEWD_PLUGINS="$top/build-asan/plugins" \
+    RENEWD_SOURCE="$top" flock -o /tmp/renewd-lab.lock bash "tests/e2e/$t.sh" 2>&1 | tee -a "$log" || pg_rc=$?
+  if [ "$pg_rc" != 0 ] && { [ "$pg_rc" != 77 ] || [ "$(id -u)" = 0 ]; }; then
+    pg_failed="$pg_failed $t.sh($pg_rc)"
+  fi
+done
+if [ -n "$pg_failed" ]; then
+  echo "check: on PostgreSQL, tests/e2e failed:$pg_failed" >&2
   exit 1
 fi
 # A test that cannot run exits 77 and ctest reports it as skipped. As root

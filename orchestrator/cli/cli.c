@@ -83,15 +83,18 @@ const rd_verb rd_verbs[] = {
      "example: renewd validate runbooks/*.json\n",
      cmd_validate},
     {"status", "jobs and their states from the journal",
-     "usage: renewd status [--journal FILE] [--json] [--all]\n"
+     "usage: renewd status [--journal FILE|URI] [--json] [--all]\n"
      "\n"
      "Lists jobs from the journal: host, certificate, state, attempts, last error\n"
      "and the time of the next try (backoff). By default the newest job of each\n"
      "(host, certificate); --all lists every job. Then a notice for each job\n"
      "whose journal says what an operator must know (a reply lost and the\n"
      "identical request resent: the CA may hold an orphan certificate), and the\n"
-     "host leases. A missing journal is an error (exit 1); status never creates\n"
-     "one.\n"
+     "host leases: which instance (node:pid:start) changes which host, epoch,\n"
+     "expiry. On a PostgreSQL journal (several instances) the claims of divided\n"
+     "scans too: which instance probes and renews which host. --all adds the\n"
+     "released leases and the take-overs (who took a lease or claim from whom).\n"
+     "A missing journal is an error (exit 1); status never creates one.\n"
      "\n"
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},

@@ -7,7 +7,11 @@
  * changing which host, for which renewd instance (node:pid:start), until
  * when -- a lease past its expiry is taken over by the next claim (another
  * instance's, on a shared PostgreSQL journal: docs/SCALING.md); --all adds
- * the released ones (their last epoch). */
+ * the released ones (their last epoch). On PostgreSQL, then the claims of
+ * divided scans (store/work.h): which instance probes and renews which
+ * host, at which epoch, until when. --all ends with the take-overs of
+ * leases and claims (the audit's *.takeover rows): who took what from whom.
+ * Every list is one journal query, whatever the number of jobs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,7 @@
 #include "base/util.h"
 #include "core/notices.h"
 #include "store/journal.h"
+#include "store/work.h"
 
 typedef struct {
   rd_job_row *rows;
@@ -31,6 +36,11 @@ typedef struct {
   rd_lease_row *rows;
   size_t n, cap;
 } lease_list;
+
+typedef struct {
+  rd_work_claim_row *rows;
+  size_t n, cap;
+} claim_list;
 
 /* Append one row of size bytes to *rows (n used, cap allocated). */
 static int push_row(void *rowsp, size_t *n, size_t *cap, const void *row, size_t size) {
@@ -55,6 +65,11 @@ static int collect_lease(const rd_lease_row *row, void *arg) {
   return push_row(&l->rows, &l->n, &l->cap, row, sizeof *row);
 }
 
+static int collect_claim(const rd_work_claim_row *row, void *arg) {
+  claim_list *l = arg;
+  return push_row(&l->rows, &l->n, &l->cap, row, sizeof *row);
+}
+
 static int collect(const rd_job_row *row, void *arg) {
   job_list *l = arg;
   return push_row(&l->rows, &l->n, &l->cap, row, sizeof *row);
@@ -75,6 +90,33 @@ static json_t *iso_time(time_t t) {
   if (t == 0 || !gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
     return json_null();
   return json_string(buf);
+}
+
+static const char *str_of(const json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+static const char *text_of(const json_t *o, const char *key) {
+  const char *v = str_of(o, key);
+  return v ? v : "";
+}
+
+/* One take-over from the audit, as status shows it: {at, kind ("lease" or
+ * "claim"), host, runbook (claims only), owner, epoch, previous {owner,
+ * expires}}. */
+static int collect_takeover(const rd_audit_row *row, void *arg) {
+  const json_t *d = row->detail, *prev = json_object_get(d, "previous");
+  int claim = !strcmp(row->event, "work.takeover");
+  json_t *t = json_pack("{s:o, s:s, s:s?, s:s?, s:s?, s:I, s:{s:s?, s:o}}", "at",
+                        iso_time(row->at), "kind", claim ? "claim" : "lease", "host",
+                        str_of(d, "host"), "runbook", claim ? str_of(d, "runbook") : NULL,
+                        "owner", str_of(d, "owner"), "epoch",
+                        json_integer_value(json_object_get(d, "epoch")), "previous", "owner",
+                        str_of(prev, "owner"), "expires",
+                        iso_time((time_t)json_integer_value(json_object_get(prev, "expires"))));
+  if (t && !claim)
+    json_object_del(t, "runbook");
+  return t && !json_array_append_new(arg, t) ? 0 : RD_ENOMEM;
 }
 
 /* One line: control characters (a multi-line remote error) become spaces. */
@@ -102,8 +144,34 @@ static json_t *leases_json(const lease_list *ls) {
   return a;
 }
 
+/* A claim past its expiry: its instance stalled or died, and the next
+ * claim of the runbook's work (any instance's) takes it over. */
+static int claim_expired(const rd_work_claim_row *r, time_t now) { return r->expires <= now; }
+
+static json_t *claims_json(const claim_list *cs) {
+  json_t *a = json_array();
+  time_t now = time(NULL);
+  for (size_t i = 0; i < cs->n; i++) {
+    const rd_work_claim_row *r = &cs->rows[i];
+    json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:o, s:b}", "runbook", r->runbook,
+                                       "host", r->host, "owner", r->owner, "epoch",
+                                       (json_int_t)r->epoch, "expires", iso_time(r->expires),
+                                       "expired", claim_expired(r, now)));
+  }
+  return a;
+}
+
+/* What status read besides the jobs: the leases, on PostgreSQL the claims
+ * (divided: 1), with --all the take-overs (else NULL). */
+typedef struct {
+  lease_list leases;
+  claim_list claims;
+  int divided;
+  json_t *takeovers;
+} holders;
+
 static int print_json(const char *path, const char *backend, const job_list *l,
-                      const lease_list *ls) {
+                      const holders *h) {
   json_t *jobs = json_array(), *doc;
   for (size_t i = 0; i < l->n; i++) {
     const rd_job_row *r = &l->rows[i];
@@ -119,7 +187,11 @@ static int print_json(const char *path, const char *backend, const job_list *l,
       json_object_set(json_array_get(jobs, i), "notice", nt);
   }
   doc = json_pack("{s:s, s:s, s:o, s:o}", "journal", path, "backend", backend, "jobs", jobs,
-                  "leases", leases_json(ls));
+                  "leases", leases_json(&h->leases));
+  if (doc && h->divided)
+    json_object_set_new(doc, "claims", claims_json(&h->claims));
+  if (doc && h->takeovers)
+    json_object_set(doc, "takeovers", h->takeovers);
   if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
     json_decref(doc);
     fprintf(stderr, "renewd status: cannot write JSON\n");
@@ -239,12 +311,57 @@ static void print_leases(lease_list *ls) {
   }
 }
 
+/* "claim HOST (runbook R): held by OWNER, epoch N, expires T" */
+static void print_claims(claim_list *cs) {
+  char until[48], rb[800], host[800], owner[1000];
+  time_t now = time(NULL);
+  for (size_t i = 0; i < cs->n; i++) {
+    rd_work_claim_row *r = &cs->rows[i];
+    rd_escape(rb, sizeof rb, r->runbook, RD_ESC_ONE_LINE);
+    rd_escape(host, sizeof host, r->host, RD_ESC_ONE_LINE);
+    rd_escape(owner, sizeof owner, r->owner, RD_ESC_ONE_LINE);
+    if (i == 0)
+      putchar('\n');
+    printf("claim %s (runbook %s): held by %s, epoch %lld, expires %s%s\n", host, rb, owner,
+           (long long)r->epoch, local_time(r->expires, until, sizeof until),
+           claim_expired(r, now) ? " (expired: the next claim of the runbook's work takes it over)"
+                                 : "");
+  }
+}
+
+/* "takeover T: lease HOST by OWNER, epoch N, from OWNER (expired T)" */
+static void print_takeovers(const json_t *ts) {
+  size_t i;
+  const json_t *t;
+  json_array_foreach(ts, i, t) {
+    const json_t *prev = json_object_get(t, "previous");
+    const char *rbv = str_of(t, "runbook");
+    char host[800], rb[800], owner[1000], from[1000], what[1700];
+    rd_escape(host, sizeof host, text_of(t, "host"), RD_ESC_ONE_LINE);
+    rd_escape(owner, sizeof owner, text_of(t, "owner"), RD_ESC_ONE_LINE);
+    rd_escape(from, sizeof from, text_of(prev, "owner"), RD_ESC_ONE_LINE);
+    if (rbv) {
+      rd_escape(rb, sizeof rb, rbv, RD_ESC_ONE_LINE);
+      snprintf(what, sizeof what, "claim %s (runbook %s)", host, rb);
+    } else {
+      snprintf(what, sizeof what, "lease %s", host);
+    }
+    if (i == 0)
+      putchar('\n');
+    printf("takeover %s: %s by %s, epoch %lld, from %s (expired %s)\n",
+           text_of(t, "at"), what, owner,
+           (long long)json_integer_value(json_object_get(t, "epoch")), from,
+           json_is_string(json_object_get(prev, "expires")) ? str_of(prev, "expires") : "-");
+  }
+}
+
 int cmd_status(int argc, char **argv) {
   const char *path = NULL;
   int json = 0, all = 0, rc;
   rd_journal *j = NULL;
   job_list l = {0};
-  lease_list ls = {0};
+  holders h = {0};
+  json_t *notices = NULL;
   char err[1600];
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--json")) {
@@ -279,34 +396,45 @@ int cmd_status(int argc, char **argv) {
   }
   rc = all ? rd_journal_jobs(j, 0, 0, collect, &l) : rd_journal_jobs_latest(j, collect, &l);
   if (rc >= 0)
-    rc = rd_journal_leases(j, !all, collect_lease, &ls);
+    rc = rd_journal_leases(j, !all, collect_lease, &h.leases);
+  if (rc >= 0 && (h.divided = rd_work_supported(j)))
+    rc = rd_work_claims(j, collect_claim, &h.claims);
+  if (rc >= 0 && all)
+    rc = (h.takeovers = json_array())
+             ? rd_journal_audit_list(j, "%.takeover", collect_takeover, h.takeovers)
+             : RD_ENOMEM;
+  /* the notices of all jobs in one query, then one per row */
+  if (rc >= 0)
+    rc = rd_job_notices(j, &notices);
   if (rc >= 0 && !(l.notices = json_array()))
     rc = RD_ENOMEM;
   for (size_t i = 0; rc >= 0 && i < l.n; i++) {
-    json_t *nt = NULL;
-    if ((rc = rd_job_notice(j, l.rows[i].id, &nt)) >= 0 &&
-        json_array_append_new(l.notices, nt ? nt : json_null()))
+    char id[32];
+    json_t *nt;
+    snprintf(id, sizeof id, "%lld", (long long)l.rows[i].id);
+    nt = json_object_get(notices, id);
+    if (json_array_append_new(l.notices, nt ? json_incref(nt) : json_null()))
       rc = RD_ENOMEM;
   }
   if (rc < 0) {
     fprintf(stderr, "renewd status: %s\n",
             rc == RD_ENOMEM ? "out of memory" : rd_journal_errmsg(j));
-    rd_journal_close(j);
-    free(l.rows);
-    free(ls.rows);
-    json_decref(l.notices);
-    return RD_EXIT_FAILED;
-  }
-  if (json)
-    rc = print_json(rd_journal_path(j), rd_journal_backend(j), &l, &ls);
+    rc = RD_EXIT_FAILED;
+  } else if (json)
+    rc = print_json(rd_journal_path(j), rd_journal_backend(j), &l, &h);
   else {
     print_table(rd_journal_path(j), &l, all);
-    print_leases(&ls);
+    print_leases(&h.leases);
+    print_claims(&h.claims);
+    print_takeovers(h.takeovers);
     rc = RD_EXIT_OK;
   }
   rd_journal_close(j);
   free(l.rows);
-  free(ls.rows);
+  free(h.leases.rows);
+  free(h.claims.rows);
+  json_decref(h.takeovers);
   json_decref(l.notices);
+  json_decref(notices);
   return rc;
 }

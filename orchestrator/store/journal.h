@@ -163,6 +163,12 @@ typedef struct rd_step_row {
 } rd_step_row;
 typedef int (*rd_step_visit)(const rd_step_row *row, void *arg);
 int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg);
+/* The step records of every job whose result has the top-level key key (a
+ * plain name, e.g. "orphan"), ordered by job then step, in ONE query: what
+ * a listing of many jobs reads instead of rd_journal_steps per job. The
+ * search is on the result's text ("key": anywhere in it): a visitor checks
+ * the key is where it expects it. */
+int rd_journal_steps_marked(rd_journal *j, const char *key, rd_step_visit fn, void *arg);
 
 /* Durable per-job key/value (e.g. the SCEP transaction id). Any JSON value;
  * put with value NULL deletes the key. get: a new reference in *out, or
@@ -190,6 +196,19 @@ int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg)
 /* Append-only: the schema refuses UPDATE and DELETE on audit rows. */
 int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
                      const json_t *detail);
+/* The audit rows whose event matches the SQL LIKE pattern event (e.g.
+ * "%.takeover": the lease and work take-overs), oldest first. detail (NULL
+ * when the row has none) is borrowed for the visit; a visitor's non-zero
+ * return stops the walk and is returned. */
+typedef struct rd_audit_row {
+  int64_t id;
+  time_t at;
+  char actor[256];
+  char event[256];
+  const json_t *detail;
+} rd_audit_row;
+typedef int (*rd_audit_visit)(const rd_audit_row *row, void *arg);
+int rd_journal_audit_list(rd_journal *j, const char *event, rd_audit_visit fn, void *arg);
 /* Alerts: returns 1 if key was already recorded, else records it and returns 0. */
 int rd_journal_alert_once(rd_journal *j, const char *key);
 

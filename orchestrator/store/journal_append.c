@@ -1,6 +1,7 @@
 /* journal_append.c — rows that are only ever added: inventory snapshots (and
  * the reader of each host's newest), the audit log (the schema refuses UPDATE
- * and DELETE on it) and alerts already sent (journal.h). */
+ * and DELETE on it; its reader by event) and alerts already sent (journal.h). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,9 +75,7 @@ int rd_journal_inventory_latest(rd_journal *j, rd_inventory_visit fn, void *arg)
   rows = r.rows;
   for (size_t i = 0; !err && i < r.n; i++)
     err = fn(&rows[i], arg);
-  for (size_t i = 0; i < r.n; i++)
-    json_decref((json_t *)rows[i].facts);
-  free(r.rows);
+  jn_rows_free(&r, offsetof(rd_inventory_row, facts));
   return err;
 }
 
@@ -111,6 +110,41 @@ int rd_journal_audit(rd_journal *j, const char *actor, const char *event,
   if ((err = jn_tx_begin(j, "audit")) < 0)
     return err;
   return jn_tx_end(j, jn_put_audit(j, actor, event, detail, time(NULL)));
+}
+
+static int read_audit(rd_journal *j, jn_q *s, void *row, int64_t ctx) {
+  rd_audit_row *r = row;
+  const char *text = jn_col_text(s, 4);
+  json_error_t jerr;
+  (void)ctx;
+  r->id = jn_col_int(s, 0);
+  r->at = (time_t)jn_col_int(s, 1);
+  jn_copy_col(r->actor, sizeof r->actor, s, 2);
+  jn_copy_col(r->event, sizeof r->event, s, 3);
+  if (text && !(r->detail = json_loads(text, JSON_DECODE_ANY, &jerr)))
+    return jn_fail(j, RD_EPROTO, "audit row %lld: detail is not JSON: %s", (long long)r->id,
+                   jerr.text);
+  return 0;
+}
+
+int rd_journal_audit_list(rd_journal *j, const char *event, rd_audit_visit fn, void *arg) {
+  jn_rows r = {.size = sizeof(rd_audit_row)};
+  const rd_audit_row *rows;
+  int rc, err;
+  jn_q *s;
+  if (!j || !fn)
+    return RD_EINVAL;
+  if ((err = jn_check_text(j, "audit event", event, 4096, 0)) < 0)
+    return err;
+  if (!(s = jn_stmt(j, S_AUDIT_LIST, &rc)))
+    return jn_dberr(j, rc, "audit");
+  jn_bind_text(s, 1, event);
+  err = jn_collect(j, s, "audit", &r, read_audit, 0);
+  rows = r.rows;
+  for (size_t i = 0; !err && i < r.n; i++)
+    err = fn(&rows[i], arg);
+  jn_rows_free(&r, offsetof(rd_audit_row, detail));
+  return err;
 }
 
 int rd_journal_alert_once(rd_journal *j, const char *key) {

@@ -56,8 +56,10 @@
              " WHERE job_id = ?1 ORDER BY id")                                 \
   X(STEP_INSERT, "INSERT INTO steps(job_id, step, phase, status, ms, result, message, at)" \
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                   \
-  X(STEP_LIST, "SELECT id, step, phase, status, ms, result, message, at FROM steps" \
-               " WHERE job_id = ?1 ORDER BY id")                               \
+  X(STEP_LIST, "SELECT id, step, phase, status, ms, result, message, at, job_id" \
+               " FROM steps WHERE job_id = ?1 ORDER BY id")                    \
+  X(STEP_MARKED, "SELECT id, step, phase, status, ms, result, message, at, job_id" \
+                 " FROM steps WHERE result LIKE ?1 ORDER BY job_id, id")        \
   X(KV_PUT, "INSERT INTO kv(job_id, key, value, updated) VALUES (?1, ?2, ?3, ?4)" \
             " ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value,"  \
             " updated = excluded.updated")                                     \
@@ -67,6 +69,8 @@
   X(INV_LATEST, "SELECT host, taken_at, facts FROM inventory WHERE id IN"      \
                 " (SELECT max(id) FROM inventory GROUP BY host) ORDER BY host") \
   X(AUDIT_INSERT, "INSERT INTO audit(at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)") \
+  X(AUDIT_LIST, "SELECT id, at, actor, event, detail FROM audit WHERE event LIKE ?1" \
+                " ORDER BY id")                                                \
   X(ALERT_INSERT, "INSERT INTO alerts(key, at) VALUES (?1, ?2)"                \
                   " ON CONFLICT(key) DO NOTHING")                              \
   X(LEASE_GET, "SELECT " LEASE_COLS " FROM leases WHERE host = ?1")            \
@@ -201,6 +205,9 @@ typedef int (*jn_read_fn)(rd_journal *j, jn_q *s, void *row, int64_t ctx);
  * s. 0 or the error (r keeps the rows read before it). */
 int jn_collect(rd_journal *j, jn_q *s, const char *what, jn_rows *r, jn_read_fn read,
                int64_t ctx);
+/* Free rows whose element holds one JSON value (a const json_t *) at byte
+ * offset json_at (offsetof): each is released, then the array. */
+void jn_rows_free(jn_rows *r, size_t json_at);
 
 /* ---- journal_jobs.c ---- */
 /* The state of job id; RD_ENOTFOUND when there is no such job. */

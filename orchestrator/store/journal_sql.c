@@ -123,6 +123,15 @@ int jn_grow(void *rowsp, size_t n, size_t *cap, size_t size) {
   return 0;
 }
 
+void jn_rows_free(jn_rows *r, size_t json_at) {
+  for (size_t i = 0; i < r->n; i++) {
+    json_t *v;
+    memcpy(&v, (char *)r->rows + i * r->size + json_at, sizeof v);
+    json_decref(v);
+  }
+  free(r->rows);
+}
+
 int jn_collect(rd_journal *j, jn_q *s, const char *what, jn_rows *r, jn_read_fn read,
                int64_t ctx) {
   int rc, err = 0;

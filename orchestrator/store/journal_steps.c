@@ -1,4 +1,5 @@
 /* journal_steps.c — the step record of each phase a job ran (journal.h). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +41,11 @@ int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec) {
   return jn_tx_end(j, jn_put_step(j, job_id, rec, time(NULL)));
 }
 
-static int read_step(rd_journal *j, jn_q *s, void *row, int64_t job_id) {
+static int read_step(rd_journal *j, jn_q *s, void *row, int64_t ctx) {
   rd_step_row *r = row;
   const char *text = jn_col_text(s, 5);
+  int64_t job_id = jn_col_int(s, 8);
+  (void)ctx;
   r->id = jn_col_int(s, 0);
   r->job_id = job_id;
   jn_copy_col(r->step, sizeof r->step, s, 1);
@@ -60,22 +63,43 @@ static int read_step(rd_journal *j, jn_q *s, void *row, int64_t job_id) {
   return 0;
 }
 
-int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg) {
+/* Collect the rows of the bound statement s, visit them, free them. */
+static int visit_steps(rd_journal *j, jn_q *s, rd_step_visit fn, void *arg) {
   jn_rows r = {.size = sizeof(rd_step_row)};
   const rd_step_row *rows;
-  int rc, err;
+  int err = jn_collect(j, s, "steps", &r, read_step, 0);
+  rows = r.rows;
+  for (size_t i = 0; !err && i < r.n; i++)
+    err = fn(&rows[i], arg);
+  jn_rows_free(&r, offsetof(rd_step_row, result));
+  return err;
+}
+
+int rd_journal_steps(rd_journal *j, int64_t job_id, rd_step_visit fn, void *arg) {
+  int rc;
   jn_q *s;
   if (!j || !fn)
     return RD_EINVAL;
   if (!(s = jn_stmt(j, S_STEP_LIST, &rc)))
     return jn_dberr(j, rc, "steps");
   jn_bind_int(s, 1, job_id);
-  err = jn_collect(j, s, "steps", &r, read_step, job_id);
-  rows = r.rows;
-  for (size_t i = 0; !err && i < r.n; i++)
-    err = fn(&rows[i], arg);
-  for (size_t i = 0; i < r.n; i++)
-    json_decref((json_t *)rows[i].result);
-  free(r.rows);
-  return err;
+  return visit_steps(j, s, fn, arg);
+}
+
+int rd_journal_steps_marked(rd_journal *j, const char *key, rd_step_visit fn, void *arg) {
+  char pattern[300];
+  int rc, err;
+  jn_q *s;
+  if (!j || !fn)
+    return RD_EINVAL;
+  if ((err = jn_check_text(j, "step result key", key, 256, 0)) < 0)
+    return err;
+  if (strpbrk(key, "%_\\\""))
+    return jn_fail(j, RD_EINVAL, "step result key: only plain names are searched");
+  /* the result's text is compact JSON (jn_json_text): "key": somewhere in it */
+  snprintf(pattern, sizeof pattern, "%%\"%s\":%%", key);
+  if (!(s = jn_stmt(j, S_STEP_MARKED, &rc)))
+    return jn_dberr(j, rc, "steps");
+  jn_bind_text(s, 1, pattern);
+  return visit_steps(j, s, fn, arg);
 }

@@ -67,7 +67,8 @@ int rd_work_renew(rd_journal *j, const char *owner, int ttl_s, time_t now, long 
 int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
                    const char *owner, int requeue_in_s, time_t now);
 
-/* The claims held now (expired ones too), ordered by runbook and host. */
+/* The claims held now (expired ones too), ordered by runbook and host.
+ * It creates nothing: on a journal no instance divided work on, none. */
 typedef struct rd_work_claim_row {
   char runbook[256], host[256], owner[320];
   time_t expires;

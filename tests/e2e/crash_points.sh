@@ -19,16 +19,21 @@
 # each renewed by its own renewd process with its own journal, so that the
 # Nth commit is the same moment on every host. CRASH_POINTS_ONLY=REGEX
 # limits the points (e.g. '^commit:1[0-9]$').
+# RENEWD_TEST_JOURNAL=pg: each host's journal is a database of one private
+# PostgreSQL server (lib/journalq.sh).
 # Needs root. Prints "crash_points: N passed, M failed".
 T=crash_points HOSTS=${CRASH_POINTS_HOSTS:-4}
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 mapfile -t NAMES < <(jq -r '.hosts | keys[]' "$LAB_INVENTORY")
+declare -A HJ # HOST -> its journal
+for h in "${NAMES[@]}"; do HJ[$h]=$(journal_new "journal_$h") || { not_ok "$h: a journal"; finish; }; done
 # issued HOST: certificates the CA has issued to HOST so far
 issued() { grep -c "/CN=$1\$" "$RENEWD_LAB_DIR/ca/depot/index.txt"; }
 # hrun HOST NAME [-- VAR=VALUE...]: renewd for HOST alone, on HOST's journal
 # (SIGKILL's "Killed" notice from the shell is dropped: it is expected)
-hrun() { local h=$1 name=$2; shift 2; (JOURNAL=$WORK/journal.$h.db; run "$name.$h" --host "$h" "$@"; exit "$rc") 2>/dev/null; rc=$?; }
+hrun() { local h=$1 name=$2; shift 2; (JOURNAL=${HJ[$h]}; run "$name.$h" --host "$h" "$@"; exit "$rc") 2>/dev/null; rc=$?; }
 
 # ------------------------------------------------------------- reference
 for h in "${NAMES[@]}"; do (due "$h"; hrun "$h" prime; exit $((rc != 10))) & done
@@ -58,7 +63,7 @@ fi
 # ------------------------------------------------------------- every point
 # crash_at HOST POINT: kill renewd there, run again, check; one result line
 crash_at() {
-	local h=$1 p=$2 due_fp issued0 problems how n id0 st0 id1 st1 J=$WORK/journal.$1.db
+	local h=$1 p=$2 due_fp issued0 problems how n id0 st0 id1 st1 J=${HJ[$1]}
 	due "$h"
 	due_fp=$(live_fp "$h")
 	issued0=$(issued "$h")
@@ -66,7 +71,7 @@ crash_at() {
 	if ! grep -q '^renewd: crash point: ' "$WORK/crash.$h.err"; then
 		echo "FAIL - $p: renewd was not killed there (exit $rc)"; show "$WORK/crash.$h.err"; return
 	fi
-	read -r id0 st0 <<<"$(sqlite3 -separator ' ' "$J" "select id, state from jobs where host = '$h' order by id desc limit 1")"
+	IFS='|' read -r id0 st0 <<<"$(jsql_at "$J" "select id, state from jobs where host = '$h' order by id desc limit 1")"
 	hrun "$h" rerun
 	n=$(($(issued "$h") - issued0))
 	problems=$( {
@@ -84,7 +89,7 @@ crash_at() {
 	} )
 	# what the rerun found: the crash run's job (newest before the rerun) is
 	# the one it went on with, or it opened a new one
-	read -r id1 st1 <<<"$(sqlite3 -separator ' ' "$J" "select id, state from jobs where host = '$h' order by id desc limit 1")"
+	IFS='|' read -r id1 st1 <<<"$(jsql_at "$J" "select id, state from jobs where host = '$h' order by id desc limit 1")"
 	if [[ $id1 != "$id0" ]]; then how="a new job"
 	elif [[ $st0 == DONE ]]; then how="nothing left to do (the job was DONE)"
 	else how="resumed job from $st0"; fi

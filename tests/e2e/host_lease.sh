@@ -16,6 +16,7 @@
 #     over at once (its holder is dead), resumes the job and finishes it.
 #  4. A `serve` whose scan finds the host leased by a running `run` logs it
 #     BUSY and renews at a later scan, once the run has ended.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Prints "host_lease: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -26,6 +27,9 @@ LAB_NETNS=${LEASE_LAB_NETNS:-renewd-lab-lease}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
 PORT=9466
 lab_begin 1
+# shellcheck source=lib/journalq.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/journalq.sh"
+journal_setup
 LOG=/srv/renewd-lab/reloads.log
 
 # The reload log: its start/end lines alternate, each end closing the start
@@ -39,9 +43,12 @@ changes_serial() {
 log_has() { on h0001 "cat $LOG" | grep -q "$1"; }
 # lease events of the audit, in order: "lease.claim 1", "lease.release 1"...
 lease_events() {
-	sqlite3 "$JOURNAL" "select event || ' ' || json_extract(detail, '$.epoch') from audit
-		where event like 'lease.%' and json_extract(detail, '$.host') = 'h0001' order by id"
+	jsql "select event, $(jfield detail epoch) from audit
+		where event like 'lease.%' and $(jfield detail host) = 'h0001' order by id" | tr '|' ' '
 }
+lease_held() { jsql "select held from leases where host = 'h0001'"; }
+test_lease_held() { [ "$(lease_held)" = "$1" ]; }
+serve_job_done() { [ "$(jsql "select state from jobs where runbook = 'lease-serve' order by id desc limit 1")" = DONE ]; }
 
 # A runbook NAME with a reload hook tagged TAG that sleeps SECS.
 runbook() { # runbook NAME TAG SECS SCHEDULE
@@ -80,7 +87,9 @@ check "the host was changed by one job at a time (2 changes, never overlapping)"
 	test "$(changes_serial)" = 2
 check "the audit shows the lease claimed and released, epochs 1 and 2" \
 	test "$(lease_events | tr '\n' ,)" = "lease.claim 1,lease.release 1,lease.claim 2,lease.release 2,"
-check "the lease is free at the end" test "$(sqlite3 "$JOURNAL" "select held || ' ' || epoch from leases where host = 'h0001'")" = "0 2"
+rd free status --all --json
+check "the lease is free at the end, epoch 2 (renewd status)" \
+	bash -c "jq -e '.leases | length == 1 and .[0].host == \"h0001\" and (.[0].held | not) and .[0].epoch == 2' '$WORK/free.out' >/dev/null"
 
 # ------------------------------------------------------------- 2. run beside serve
 "$LAB" cert h0001 --due >/dev/null
@@ -104,8 +113,8 @@ check "the busy run asked nothing of the CA" test "$(issued)" = "$issued1"
 rd busyjson run "$WORK/A.json" --force --json
 check "--json: the job says BUSY with its holder" \
 	bash -c "jq -e '.jobs[0].state == \"BUSY\" and (.jobs[0].busy.what | test(\"lease-serve\"))' '$WORK/busyjson.out' >/dev/null"
-check "serve's job ends DONE" wait_for 60 bash -c "[ \"\$(sqlite3 '$JOURNAL' \"select state from jobs where runbook = 'lease-serve' order by id desc limit 1\")\" = DONE ]"
-check "and frees the lease" wait_for 10 bash -c "[ \"\$(sqlite3 '$JOURNAL' \"select held from leases where host = 'h0001'\")\" = 0 ]"
+check "serve's job ends DONE" wait_for 60 serve_job_done
+check "and frees the lease" wait_for 10 test_lease_held 0
 check "the busy runs did not touch the host (serve's change only)" test "$(changes_serial)" = 1
 rd after run "$WORK/A.json" --force
 check "once serve is done, the same run renews (exit 10), got $rc" test "$rc" = 10
@@ -122,18 +131,20 @@ check "the slow run reaches its reload hook" wait_for 60 log_has "^start .* K$"
 "$LAB" exec -- pkill -9 -f "renewd run $WORK/K.json" || true
 wait "$killed" 2>/dev/null || true
 "$LAB" exec -- pkill -f 'sleep 30' || true # the hook it left running on the host
-check "the killed run still holds the lease in the journal" \
-	test "$(sqlite3 "$JOURNAL" "select held from leases where host = 'h0001'")" = 1
+check "the killed run still holds the lease in the journal" test_lease_held 1
 sed -i 's/sleep 30/sleep 1/' "$WORK/K.sh"
 rd resume run "$WORK/K.json"
 check "the next run takes the lease over at once and resumes (exit 10), got $rc" test "$rc" = 10
 check "the audit records the take-over from the dead holder" \
-	test "$(sqlite3 "$JOURNAL" "select count(*) from audit where event = 'lease.takeover'
-		and json_extract(detail, '$.previous.what') like 'runbook lease-slow%'")" = 1
+	test "$(jsql "select count(*) from audit where event = 'lease.takeover'
+		and $(jfield detail previous.what) like 'runbook lease-slow%'")" = 1
+rd takeovers status --all --json
+check "renewd status --all shows that take-over, epoch 6" \
+	bash -c "jq -e '[.takeovers[] | select(.kind == \"lease\" and .host == \"h0001\")] | length == 1 and .[0].epoch == 6' '$WORK/takeovers.out' >/dev/null"
 check "the report says it resumed" grep -q "resuming job [0-9]*, interrupted in FOLLOWUPS" "$WORK/resume.out"
 check "epochs grew at every claim" \
-	test "$(sqlite3 "$JOURNAL" "select group_concat(e, ',') from (select json_extract(detail, '$.epoch')
-		as e from audit where event in ('lease.claim', 'lease.takeover') order by id)")" = "1,2,3,4,5,6"
+	test "$(jsql "select $(jfield detail epoch) from audit where event in ('lease.claim', 'lease.takeover')
+		order by id" | paste -sd,)" = "1,2,3,4,5,6"
 
 # ------------------------------------------------------------- 4. serve finds the host busy
 on h0001 "sudo -n truncate -s 0 $LOG"

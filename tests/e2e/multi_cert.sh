@@ -16,6 +16,7 @@
 #  3. renewd is killed (SIGKILL) between the two issuances (a hook of the
 #     main certificate sleeps): the next run resumes the job and the CA
 #     issues only the second certificate (no second request for the first).
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Prints "multi_cert: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -25,6 +26,9 @@ LAB_NETNS=${MULTI_LAB_NETNS:-renewd-lab-multi}
 # shellcheck source=lib/labtest.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/labtest.sh"
 lab_begin 1
+# shellcheck source=lib/journalq.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/journalq.sh"
+journal_setup
 
 H=$RENEWD_LAB_DIR/hosts/h0001
 TLS=$H/root/tls
@@ -115,8 +119,9 @@ check "nginx serves both new certificates" \
 	bash -c "[ '$(served 443)' = '$(sha "$TLS/server.crt")' ] && [ '$(served 8443)' = '$(sha "$TLS/second.crt")' ]"
 check "the report lists both certificates" \
 	bash -c "grep -q '^  certificate main: renew' '$WORK/both.out' && grep -q '^  certificate second: renew' '$WORK/both.out'"
-check "one journal job for the pair" \
-	test "$(sqlite3 "$JOURNAL" "select count(*) || ' ' || max(state) from jobs")" = "1 DONE"
+rd jobs status --all --json
+check "one journal job for the pair, DONE (renewd status)" \
+	bash -c "jq -e '.jobs | length == 1 and .[0].state == \"DONE\"' '$WORK/jobs.out' >/dev/null"
 rd plan plan "$WORK/multi.json" --force --json
 check "--json: every step keeps its runbook's job and its certificate" \
 	bash -c "jq -e '.jobs[0].runbook == \"multi-cert\" and ([.jobs[0].steps[] | select(.type == \"scep.issue\") | .certificate] == [\"main\", \"second\"]) and (.jobs[0].certificates | length == 2)' '$WORK/plan.out' >/dev/null"

@@ -9,6 +9,8 @@
 # UV_THREADPOOL_SIZE=1 (scans run on the main loop, not in the pool their own
 # name lookups need), and /metrics, /healthz and /status (JSON) answer while
 # a scan runs. An idle client does not delay SIGTERM beyond one second.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh; one
+# instance, so its scans are divided among one).
 # Prints "serve: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -42,6 +44,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 
 "$LAB" down --purge >/dev/null 2>&1 || true
 "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1 || { not_ok "lab up"; cat "$WORK/up.log"; finish; exit 1; }
@@ -62,7 +68,7 @@ get() { # get PATH: the body, or fail
 	"$LAB" exec -- curl -fsS -m 5 "http://127.0.0.1:$PORT$1" 2>/dev/null
 }
 start_daemon() { # start_daemon RUNBOOK [VAR=VALUE...]: the environment of the daemon
-	"$LAB" exec -- env "${@:2}" "$RENEWD" serve "$1" --journal "$WORK/journal.db" --listen "127.0.0.1:$PORT" \
+	"$LAB" exec -- env "${@:2}" "$RENEWD" serve "$1" --journal "$JOURNAL" --listen "127.0.0.1:$PORT" \
 		>"$WORK/serve.out" 2>"$WORK/serve.err" &
 	DAEMON=$!
 	wait_for 20 bash -c "'$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/healthz >/dev/null 2>&1"
@@ -134,7 +140,8 @@ check "/status: jobs by state from the journal (3 DONE)" jqt '.jobs.by_state.DON
 check "/status: the fleet's 3 certificates expire in ~30 days" jqt '.fleet.hosts == 3 and .fleet.expiring_within_30d == 3 and .fleet.expired == 0' "$WORK/status.json"
 check "/status: the next scan is in the future" jqt '.runbooks[0].next_scan == null or .runbooks[0].next_scan >= .now' "$WORK/status.json"
 check "SIGTERM stops serve (exit 0)" stop_daemon
-check "the journal says DONE for all 3" test "$(sqlite3 "$WORK/journal.db" "select count(*) from jobs where state='DONE'")" = 3
+"$LAB" exec -- "$RENEWD" status --json --journal "$JOURNAL" >"$WORK/jobs.json"
+check "the journal says DONE for all 3 (renewd status)" jqt '[.jobs[] | select(.state == "DONE")] | length == 3' "$WORK/jobs.json"
 check "no handles left open at exit" bash -c "! grep -q 'handles left open' '$WORK/serve.err'"
 
 # ---------------------------------------------------------------- idle client at SIGTERM

@@ -1,5 +1,38 @@
 /* test_journal_status.c — renewd status reading the journal (both backends). */
 #include "test_journal_fixture.h"
+#include "store/work.h"
+
+/* ---- the statements the journal runs ------------------------------------
+ * This program is linked with --wrap for sqlite3_step and PQsendQueryParams
+ * (CMakeLists.txt): each execution of a statement that reads the steps
+ * table is counted, on either backend. */
+static int steps_queries;
+
+static void count_sql(const char *sql) {
+  if (sql && strstr(sql, "FROM steps"))
+    steps_queries++;
+}
+
+int __real_sqlite3_step(sqlite3_stmt *s);
+int __wrap_sqlite3_step(sqlite3_stmt *s);
+int __wrap_sqlite3_step(sqlite3_stmt *s) {
+  if (!sqlite3_stmt_busy(s)) /* its first step: one execution */
+    count_sql(sqlite3_sql(s));
+  return __real_sqlite3_step(s);
+}
+
+int __real_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
+                             const char *const *vals, const int *lens, const int *fmts,
+                             int rfmt);
+int __wrap_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
+                             const char *const *vals, const int *lens, const int *fmts,
+                             int rfmt);
+int __wrap_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
+                             const char *const *vals, const int *lens, const int *fmts,
+                             int rfmt) {
+  count_sql(sql);
+  return __real_PQsendQueryParams(c, sql, n, types, vals, lens, fmts, rfmt);
+}
 
 /* ---- renewd status ------------------------------------------------------ */
 
@@ -187,12 +220,174 @@ START_TEST(status_orphan_notice) {
 }
 END_TEST
 
+static int count_step(const rd_step_row *r, void *arg) {
+  ck_assert_str_eq(r->message, "resent");
+  (*(int *)arg)++;
+  return 0;
+}
+
+/* status --all over 40 jobs, each with steps, one of them with a notice:
+ * the steps are read in one query, not one per job, and the notice is
+ * still where it belongs. */
+START_TEST(status_steps_one_query) {
+  rd_journal *j = open_j();
+  char *out = NULL, *err = NULL, host[32];
+  int64_t id, marked = 0;
+  json_t *res = json_pack("{s:{s:b, s:i}}", "orphan", "possible", 1, "resent", 1);
+  for (int i = 0; i < 40; i++) {
+    snprintf(host, sizeof host, "h%04d", i);
+    ck_assert_int_eq(rd_journal_job_open(j, "lab", host, "/srv/tls/server.crt", &id, NULL), 0);
+    rd_step_record rec = {.step = "issue", .phase = "apply", .result = i == 17 ? res : NULL,
+                          .message = i == 17 ? "resent" : "issued"};
+    ck_assert_int_eq(rd_journal_step(j, id, &rec), 0);
+    if (i == 17)
+      marked = id;
+  }
+  json_decref(res);
+  /* the journal's call: the one marked step, a key that is not a plain name refused */
+  int seen = 0;
+  ck_assert_int_eq(rd_journal_steps_marked(j, "orphan", count_step, &seen), 0);
+  ck_assert_int_eq(seen, 1);
+  ck_assert_int_eq(rd_journal_steps_marked(j, "or%", count_step, &seen), RD_EINVAL);
+  rd_journal_close(j);
+
+  char *argv[] = {"status", "--all", "--journal", jtarget, NULL};
+  steps_queries = 0;
+  ck_assert_int_eq(run_status(argv, 4, &out, &err), RD_EXIT_OK);
+  ck_assert_msg(steps_queries == 1, "status --all read the steps with %d queries for 40 jobs",
+                steps_queries);
+  char want[64];
+  snprintf(want, sizeof want, "notice: job %lld (h0017 ", (long long)marked);
+  ck_assert_msg(strstr(out, want) && !strstr(strstr(out, want) + 1, "notice: "), "%s", out);
+  ck_assert_msg(strstr(out, "40 jobs: 40 active"), "%s", out);
+  free(out);
+  free(err);
+}
+END_TEST
+
+/* Two instances of one PostgreSQL journal: a host lease and a claim of a
+ * divided scan taken over from node-a by node-b after they expired. status
+ * shows who holds what (claims on PostgreSQL only), --all the take-overs
+ * (on both backends: a lease is taken over on SQLite too), escaped. */
+START_TEST(status_claims_and_takeovers) {
+  rd_journal *j = open_j();
+  char *out = NULL, *err = NULL;
+  time_t now = time(NULL);
+  rd_lease_owner oa = {.node = "node-a", .pid = 11, .start = 7};
+  rd_lease_owner ob = {.node = "node-b", .pid = 12, .start = 8};
+  rd_lease_req ra = {.host = "web01", .owner = &oa, .what = "job 1", .ttl_s = 60, .now = now - 120};
+  rd_lease_req rb = {.host = "web01", .owner = &ob, .what = "job 2", .ttl_s = 3600, .now = now};
+  int64_t ea, eb;
+  ck_assert_int_eq(rd_journal_lease_claim(j, &ra, &ea, NULL), 0);
+  ck_assert_int_eq(rd_journal_lease_claim(j, &rb, &eb, NULL), 0);
+  ck_assert_int_eq(eb, 2);
+  if (jpg) {
+    /* the status before any divided scan creates no work queue */
+    rd_journal_close(j);
+    char *argv0[] = {"status", "--journal", jtarget, NULL};
+    ck_assert_int_eq(run_status(argv0, 3, &out, &err), RD_EXIT_OK);
+    ck_assert_msg(!strstr(out, "claim "), "%s", out);
+    ck_assert_int_eq(sql_int(NULL, "SELECT (to_regclass('work') IS NULL)::int"), 1);
+    free(out);
+    free(err);
+    j = open_j();
+    static const char *const hosts[] = {"h1", "h2\x1b[2J"};
+    rd_work_plan_req pr = {.runbook = "lab", .hosts = hosts, .nhosts = 2, .owner = "node-a:11:7",
+                           .interval_s = 3600, .now = now - 120};
+    int planned, queued;
+    rd_work_item *items = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(rd_work_plan(j, &pr, &planned, &queued), 0);
+    ck_assert_int_eq(queued, 2);
+    ck_assert_int_eq(rd_work_claim(j, "lab", "node-a:11:7", 60, 2, now - 120, &items, &n), 0);
+    ck_assert_int_eq(n, 2);
+    free(items);
+    ck_assert_int_eq(rd_work_claim(j, "lab", "node-b:12:8", 3600, 1, now, &items, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert(items[0].takeover);
+    ck_assert_str_eq(items[0].host, "h1");
+    free(items);
+  }
+  rd_journal_close(j);
+
+  char *argv1[] = {"status", "--journal", jtarget, NULL};
+  ck_assert_int_eq(run_status(argv1, 3, &out, &err), RD_EXIT_OK);
+  ck_assert_msg(strstr(out, "lease web01: held by node-b:12:8 (job 2) since "), "%s", out);
+  ck_assert_msg(!strstr(out, "takeover "), "take-overs are for --all:\n%s", out);
+  if (jpg) {
+    /* h1's line is not marked expired (the next, h2's, is) */
+    const char *h1 =
+        strstr(out, "\nclaim h1 (runbook lab): held by node-b:12:8, epoch 2, expires ");
+    ck_assert_msg(h1 && strchr(h1 + 1, '\n') < strstr(h1, " (expired"), "%s", out);
+    const char *h2 = strstr(out, "\nclaim h2\\x1b[2J (runbook lab): held by node-a:11:7, epoch 1, "
+                                 "expires ");
+    ck_assert_msg(h2 && strstr(h2, " (expired: the next claim of the runbook's work takes it "
+                                   "over)\n"),
+                  "%s", out);
+  } else {
+    ck_assert_msg(!strstr(out, "claim "), "%s", out);
+  }
+  ck_assert_msg(!strchr(out, 0x1b), "raw ESC on the terminal: %s", out);
+  free(out);
+  free(err);
+
+  char *argv2[] = {"status", "--all", "--journal", jtarget, NULL};
+  ck_assert_int_eq(run_status(argv2, 4, &out, &err), RD_EXIT_OK);
+  {
+    const char *t = strstr(out, "\ntakeover ");
+    ck_assert_msg(t && strstr(t, ": lease web01 by node-b:12:8, epoch 2, from node-a:11:7 "
+                                 "(expired "),
+                  "%s", out);
+    ck_assert_int_eq(!!strstr(out, ": claim h1 (runbook lab) by node-b:12:8, epoch 2, from "
+                                   "node-a:11:7 (expired "),
+                     jpg);
+  }
+  free(out);
+  free(err);
+
+  char *argv3[] = {"status", "--all", "--json", "--journal", jtarget, NULL};
+  ck_assert_int_eq(run_status(argv3, 5, &out, &err), RD_EXIT_OK);
+  json_error_t jerr;
+  json_t *doc = json_loads(out, 0, &jerr);
+  ck_assert_msg(doc != NULL, "%s: %s", jerr.text, out);
+  json_t *claims = json_object_get(doc, "claims"), *tk = json_object_get(doc, "takeovers");
+  ck_assert_int_eq(json_array_size(tk), jpg ? 2 : 1);
+  json_t *t0 = json_array_get(tk, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(t0, "kind")), "lease");
+  ck_assert_str_eq(json_string_value(json_object_get(t0, "host")), "web01");
+  ck_assert_ptr_null(json_object_get(t0, "runbook"));
+  ck_assert_int_eq(json_integer_value(json_object_get(t0, "epoch")), 2);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(t0, "previous"), "owner")),
+                   "node-a:11:7");
+  if (!jpg) {
+    ck_assert_ptr_null(claims);
+  } else {
+    json_t *t1 = json_array_get(tk, 1), *c0 = json_array_get(claims, 0),
+           *c1 = json_array_get(claims, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(t1, "kind")), "claim");
+    ck_assert_str_eq(json_string_value(json_object_get(t1, "runbook")), "lab");
+    ck_assert_str_eq(json_string_value(json_object_get(t1, "owner")), "node-b:12:8");
+    ck_assert_int_eq(json_array_size(claims), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(c0, "owner")), "node-b:12:8");
+    ck_assert_int_eq(json_integer_value(json_object_get(c0, "epoch")), 2);
+    ck_assert(json_is_false(json_object_get(c0, "expired")));
+    ck_assert_str_eq(json_string_value(json_object_get(c1, "host")), "h2\x1b[2J");
+    ck_assert(json_is_true(json_object_get(c1, "expired")));
+  }
+  json_decref(doc);
+  free(out);
+  free(err);
+}
+END_TEST
+
 static Suite *suite(int pg) {
   Suite *s = suite_create(pg ? "journal_status (postgresql)" : "journal_status (sqlite)");
   TCase *tc = tcase_create("core");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, status_command);
   tcase_add_test(tc, status_orphan_notice);
+  tcase_add_test(tc, status_steps_one_query);
+  tcase_add_test(tc, status_claims_and_takeovers);
   suite_add_tcase(s, tc);
   return s;
 }

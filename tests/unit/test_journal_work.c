@@ -381,6 +381,34 @@ START_TEST(lease_release_readies_busy_items) {
 }
 END_TEST
 
+/* The same release by a process that never divided work (a `renewd run`:
+ * its connection never touched the work queue) readies the items all the
+ * same: serve instances waiting for the host do not wait their 300 s. */
+START_TEST(lease_release_by_a_run_readies_items) {
+  rd_journal *b = open_j(), *run = open_j();
+  rd_lease_owner o = {.node = "elsewhere", .pid = 7, .start = 9};
+  rd_lease_req lr = {.host = "h1", .owner = &o, .what = "renewd run", .ttl_s = 60};
+  rd_work_item it;
+  int64_t epoch = 0;
+  char got[64];
+  rd_lease_req other = {.host = "h9", .owner = &o, .what = "renewd run", .ttl_s = 60};
+  /* on a journal no instance divided work on, a release creates no queue */
+  ck_assert_int_eq(rd_journal_lease_claim(run, &other, &epoch, NULL), 0);
+  ck_assert_int_eq(rd_journal_lease_release(run, &other, epoch), 0);
+  ck_assert_int_eq(sql_int(dbpath, "SELECT (to_regclass('work') IS NULL)::int"), 1);
+  ck_assert_int_eq(rd_journal_lease_claim(run, &lr, &epoch, NULL), 0);
+  plan(b, six, 1, T0, 1, 1);
+  ck_assert_int_eq(claim(b, "B", 1, T0, got, sizeof got, &it), 1);
+  ck_assert_int_eq(rd_work_finish(b, "rb", &it, "B", 300, T0), 0); /* BUSY: back later */
+  ck_assert_int_eq(claim(b, "A", 5, T0 + 1, got, sizeof got, NULL), 0);
+  ck_assert_int_eq(rd_journal_lease_release(run, &lr, epoch), 0);
+  ck_assert_int_eq(claim(b, "A", 5, T0 + 1, got, sizeof got, NULL), 1);
+  ck_assert_str_eq(got, "h1");
+  rd_journal_close(b);
+  rd_journal_close(run);
+}
+END_TEST
+
 /* ---- the asynchronous claims ---- */
 
 typedef struct {
@@ -540,6 +568,7 @@ static Suite *suite(int pg) {
     tcase_add_test(tc, notify_wakes_listener);
     tcase_add_test(tc, listener_reconnects);
     tcase_add_test(tc, lease_release_readies_busy_items);
+    tcase_add_test(tc, lease_release_by_a_run_readies_items);
     tcase_add_test(tc, async_claims_in_order);
     tcase_add_test(tc, async_claim_never_blocks_the_loop);
   }

@@ -311,10 +311,15 @@ int rd_work_finish(rd_journal *j, const char *runbook, const rd_work_item *item,
   return 0;
 }
 
+static int ready_to_read(rd_journal *j, int *present);
+
+/* Also from a process that never divided work (a `renewd run` beside
+ * serve instances): the queue is looked for, never created. */
 void jn_pg_lease_released(rd_journal *j, const char *host) {
   const char *v[1] = {host};
   pg_db *d = j->db;
-  if (!d->work_ready || d->tx)
+  int present;
+  if (d->tx || ready_to_read(j, &present) < 0 || !present)
     return;
   run(j, "work wake-up",
       "WITH u AS (UPDATE work SET ready_at = 0 WHERE host = $1 AND state = 'queued'"
@@ -323,10 +328,26 @@ void jn_pg_lease_released(rd_journal *j, const char *host) {
       1, v);
 }
 
-int rd_work_claims(rd_journal *j, rd_work_visit fn, void *arg) {
+/* A reader's ready(): *present 0, creating nothing, when no instance has
+ * divided work on j yet (no queue: no claims). */
+static int ready_to_read(rd_journal *j, int *present) {
   PGresult *res;
   int err;
-  if ((err = ready(j)) < 0)
+  *present = 1;
+  if (!rd_work_supported(j) || ((pg_db *)j->db)->work_ready)
+    return ready(j); /* RD_ENOTSUP on SQLite */
+  if ((err = jn_pg_query(j, "work claims", "SELECT to_regclass('work') IS NOT NULL", 0, NULL,
+                         &res)) < 0)
+    return err;
+  *present = !strcmp(PQgetvalue(res, 0, 0), "t");
+  PQclear(res);
+  return 0;
+}
+
+int rd_work_claims(rd_journal *j, rd_work_visit fn, void *arg) {
+  PGresult *res;
+  int err, present;
+  if ((err = ready_to_read(j, &present)) < 0 || !present)
     return err;
   if (!fn)
     return jn_fail(j, RD_EINVAL, "work claims: no visitor");

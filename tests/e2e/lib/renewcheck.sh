@@ -4,7 +4,10 @@
 #
 # Needs: LAB (contrib/lab/lab), RENEWD_LAB_DIR with its lab.env sourced
 # (LAB_CA_CERT, LAB_INVENTORY). Each check prints one line per problem, as
-# "HOST: what is wrong", and returns non-zero when it found one.
+# "HOST: what is wrong", and returns non-zero when it found one. A journal
+# is an SQLite file or a postgresql:// URI (lib/journalq.sh's jsql_at).
+# shellcheck source=tests/e2e/lib/journalq.sh
+. "$(dirname "${BASH_SOURCE[0]}")/journalq.sh"
 
 # The number of certificates the lab CA has issued so far.
 rc_issued() { wc -l <"$RENEWD_LAB_DIR/ca/depot/index.txt"; }
@@ -48,8 +51,8 @@ rc_host_ok() {
 # jobs is left unfinished (a state that is not terminal).
 rc_jobs_ok() {
 	local j=$1 h=$2 last open
-	last=$(sqlite3 "$j" "select state from jobs where host='$h' order by id desc limit 1")
-	open=$(sqlite3 "$j" "select group_concat(id || ':' || state, ' ') from jobs where host='$h' and terminal = 0")
+	last=$(jsql_at "$j" "select state from jobs where host='$h' order by id desc limit 1")
+	open=$(jsql_at "$j" "select id, state from jobs where host='$h' and terminal = 0 order by id" | tr '|' : | paste -sd' ')
 	if [[ $last != DONE ]]; then echo "$h: the newest job is ${last:-(none)}, not DONE"; fi
 	if [[ -n $open ]]; then echo "$h: unfinished jobs: $open"; fi
 	[[ $last == DONE && -z $open ]]
