@@ -61,6 +61,7 @@ typedef struct {
   json_t *by_host;   /* host -> newest job (any certificate) */
   json_t *inventory; /* host -> cert facts */
   json_t *history;   /* host -> [jobs] */
+  json_t *notices;   /* job id -> notice (rd_job_notices: one query) */
   size_t per_host;
   time_t now;
 } gather;
@@ -72,12 +73,13 @@ static void key_of(char *buf, size_t len, const char *host, const char *cert) {
 static int on_latest(const rd_job_row *r, void *arg) {
   gather *g = arg;
   char k[1024];
-  json_t *j = job_json(r), *notice = NULL;
+  json_t *j = job_json(r), *notice;
   if (!j)
     return RD_ENOMEM;
   /* what the run that did it may not have lived to print */
-  if (!rd_job_notice(g->journal, r->id, &notice) && notice)
-    json_object_set_new(j, "notice", notice);
+  snprintf(k, sizeof k, "%lld", (long long)r->id);
+  if ((notice = json_object_get(g->notices, k)))
+    json_object_set(j, "notice", notice);
   key_of(k, sizeof k, r->host, r->cert);
   json_object_set(g->latest, k, j);
   json_t *prev = json_object_get(g->by_host, r->host);
@@ -190,12 +192,13 @@ static int attention_job(const json_t *j, time_t now) {
 }
 
 json_t *rd_report_model(const rd_report_src *s, char *err, size_t errlen) {
-  gather g = {s->journal, json_object(), json_object(), json_object(), json_object(),
+  gather g = {s->journal, json_object(), json_object(), json_object(), json_object(), NULL,
               s->history_per_host ? s->history_per_host : 10, s->now};
   json_t *m = json_pack("{s:I, s:[], s:[], s:[]}", "now", (json_int_t)s->now, "certificates",
                         "unknown", "attention");
   int rc = 0;
-  if (s->journal && ((rc = rd_journal_jobs_latest(s->journal, on_latest, &g)) ||
+  if (s->journal && ((rc = rd_job_notices(s->journal, &g.notices)) ||
+                     (rc = rd_journal_jobs_latest(s->journal, on_latest, &g)) ||
                      (rc = rd_journal_inventory_latest(s->journal, on_inventory, &g)) ||
                      (!s->no_history &&
                       (rc = rd_journal_jobs(s->journal, 0, HISTORY_SCAN, on_job, &g)))))
@@ -231,6 +234,7 @@ json_t *rd_report_model(const rd_report_src *s, char *err, size_t errlen) {
   json_decref(g.by_host);
   json_decref(g.inventory);
   json_decref(g.history);
+  json_decref(g.notices);
   if (rc) {
     json_decref(m);
     return NULL;
