@@ -19,7 +19,11 @@
 # leaves the machine byte-for-byte unchanged; `remediate` repairs all three
 # without a renewal (exit 10, REPAIRED, nothing submitted to the CA), IIS
 # and the connector restart and NDES starts with Event 1; a second
-# `remediate` finds nothing (exit 0).
+# `remediate` finds nothing (exit 0). Last, the policy module's own
+# runbook (runbooks/windows-configmgr-policy-module.json) renews its
+# certificate: NDESCertThumbprint moved, NDESPlugin.log names the new
+# thumbprint; a run where NDES cannot start (so the module never logs)
+# rolls back.
 # Needs root. Prints "windows_remediate: N passed, M failed".
 set -uo pipefail
 TEST=windows_remediate
@@ -53,6 +57,11 @@ set_reg() { # THUMBPRINT: NDESCertThumbprint, REG_SZ
 	chown -R "$LAB_USER" "$WR/emu/hklm"
 }
 set_reg "$T_PM"
+# the ConfigMgr policy module, loaded by NDES, logging to NDESPlugin.log
+# (tests/windows/emu/Ndes.ps1) where its runbook's log_verify step reads
+PMLOGW=$(jq -r '.steps[] | select(.type == "windows.log_verify") | .params.path' "$ROOT/runbooks/windows-configmgr-policy-module.json")
+jq -n --arg l "$PMLOGW" '{log: $l}' >"$WR/emu/policymodule.json"
+PMLOG=$WR/c/$(printf '%s' "${PMLOGW#C:\\}" | tr '\\' /)
 RM=$WORK/ndes-remediate.json
 jq --slurpfile pm "$ROOT/runbooks/windows-configmgr-policy-module.json" --arg k "$PMKEY" \
 	'.certificates += [{name: "policy-module", certificate: $pm[0].certificate,
@@ -167,6 +176,30 @@ if [[ $rc == 0 ]] && [[ -z $(findings again) ]]; then
 	ok "a second remediate finds nothing (exit 0)"
 else
 	not_ok "second remediate: rc $rc findings $(findings again) $(tail -c 2000 "$WORK/again.err")"
+fi
+
+# ---------------------------------------------------------------- the policy module's runbook
+# runbooks/windows-configmgr-policy-module.json itself: the client
+# certificate renewed, NDESCertThumbprint moved to it, iisreset, GetCACaps
+# loads NDES and the policy module, whose NDESPlugin.log names the new
+# thumbprint; then a run where NDES cannot start (the SCEP pool loses its
+# read right on the EEA key: Event 2, the module never loads) rolls back
+RP=$WORK/policy-module.json
+win_lab_runbook windows-configmgr-policy-module.json "$RP" '(.steps[] | select(.type == "windows.log_verify")) |= (.params.within = "10s" | .timeout = "1m")'
+rd pm run "$RP" --force --json
+T_PMNEW=$(reg_holds)
+if [[ $rc == 10 && ${T_PMNEW^^} != "${T_PM^^}" && -f $MY/${T_PMNEW^^}.cer ]] && grep -qF "INFO(\"NDES thumbprint is $T_PMNEW.\")" "$PMLOG"; then
+	ok "policy module runbook: renewed, NDESCertThumbprint moved, NDESPlugin.log names the new thumbprint (exit 10)"
+else
+	not_ok "policy module runbook: rc $rc, registry $T_PMNEW (was $T_PM), log $(tail -3 "$PMLOG" 2>&1) $(tail -c 2000 "$WORK/pm.err")"
+fi
+jq --arg k "${EEA_KEY,,}" --arg s "$SVC_SID" 'del(.[$k][$s])' "$WR/emu/acl.json" >"$WORK/acl" && cat "$WORK/acl" >"$WR/emu/acl.json"
+lines0=$(wc -l <"$PMLOG")
+rd pmrb run "$RP" --force --json
+if [[ $rc == 1 && $(reg_holds) == "$T_PMNEW" && -f $MY/${T_PMNEW^^}.cer && $(wc -l <"$PMLOG") == "$lines0" ]]; then
+	ok "policy module runbook, NDES cannot start: no NDESPlugin.log line, rolled back (NDESCertThumbprint and the certificate as before, exit 1)"
+else
+	not_ok "policy module rollback: rc $rc, registry $(reg_holds) (was $T_PMNEW), log $(tail -2 "$PMLOG") $(tail -c 2000 "$WORK/pmrb.err")"
 fi
 
 echo "windows_remediate: $(($(date +%s) - t0)) s"

@@ -95,6 +95,7 @@ function Invoke-RenewdNdes([string]$Query) {
       if ($why) { Write-RenewdEvent 2 $script:NdesProvider 'The Network Device Enrollment Service cannot be started (0x80070057). The parameter is incorrect.' }
       else { Write-RenewdEvent 1 $script:NdesProvider 'The Network Device Enrollment Service started successfully.' }
     }
+    if (-not $why) { Start-RenewdPolicyModule }
   }
   if ([System.IO.File]::ReadAllText($loaded) -ne 'ok') { return @(500, '') }
   if ($Query -ne 'operation=GetCACaps') { return @(400, '') }
@@ -116,4 +117,41 @@ function Invoke-WebRequest {
     throw [System.Net.WebException]::new("The remote server returned an error: ($($r[0])).", [System.Net.WebExceptionStatus]::ProtocolError)
   }
   return [pscustomobject]@{ StatusCode = 200; Content = $r[1] }
+}
+
+# ---------------------------------------------------------------- the ConfigMgr policy module
+# emu/policymodule.json ({"log": "C:\\...\\NDESPlugin.log"}) installs the
+# Configuration Manager Policy Module: NDES loads it when it starts, and it
+# authenticates to the certificate registration point with the certificate
+# whose thumbprint HKLM\SOFTWARE\Microsoft\Cryptography\MSCEP\Modules\NDESPolicy
+# \NDESCertThumbprint names, writing to NDESPlugin.log
+# INFO("NDES thumbprint is <thumbprint>.") — or, for an expired certificate,
+# ERROR("Failed to send http request <thumbprint>. Error 12037") — as
+# Microsoft's "How to configure the policy module to use a new client
+# certificate in System Center Configuration Manager" (Configuration Manager
+# documentation, 2015; one of issue 06's seeds) says. A thumbprint that
+# names no certificate of LocalMachine\My is logged as an error too
+# (emulated: the seed gives no text for it).
+function Start-RenewdPolicyModule() {
+  $f = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'policymodule.json')
+  if (-not [System.IO.File]::Exists($f)) { return }
+  $log = ConvertFrom-RenewdWindowsPath ([string]([System.IO.File]::ReadAllText($f) | ConvertFrom-Json).log)
+  $t = ''
+  $rf = Get-RenewdRegFile 'HKLM:\SOFTWARE\Microsoft\Cryptography\MSCEP\Modules\NDESPolicy'
+  if ([System.IO.File]::Exists($rf)) {
+    $vals = Read-RenewdRegKey $rf
+    $k = Find-RenewdRegValue $vals 'NDESCertThumbprint'
+    if ($k) { $t = [string]$vals[$k].value }
+  }
+  $dir = [System.IO.Path]::Combine($env:RENEWD_WIN_ROOT, 'emu', 'cert', 'LocalMachine', 'My')
+  $c = $null
+  if ($t -match '\A[0-9A-Fa-f]{40}\z' -and [System.IO.File]::Exists([System.IO.Path]::Combine($dir, $t.ToUpperInvariant() + '.cer'))) {
+    $c = Get-RenewdEmuCert $dir $t.ToUpperInvariant()
+  }
+  $now = [DateTime]::Now
+  $line = $(if (-not $c) { "ERROR(""Failed to find the certificate $t in LocalMachine\My."") (emulated)" }
+    elseif ($c.NotAfter -lt $now -or $c.NotBefore -gt $now) { "ERROR(""Failed to send http request $t. Error 12037"")" }
+    else { "INFO(""NDES thumbprint is $t."")" })
+  [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($log))
+  [System.IO.File]::AppendAllText($log, "$line`r`n")
 }
