@@ -25,6 +25,21 @@ int rd_journal_is_pg(const char *target) {
 
 const char *rd_journal_backend(const rd_journal *j) { return j ? j->drv->name : ""; }
 
+/* A libpq keyword/value string ("host=db1 dbname=renewd ..."): not a file
+ * name, and it may hold a password, so it is refused without being shown. */
+static int looks_like_conninfo(const char *t) {
+  static const char *const kw[] = {"host=", "hostaddr=", "port=", "dbname=", "user=",
+                                   "password=", "sslmode=", "service=", NULL};
+  for (const char *p = t; *p; p++) {
+    if (p != t && p[-1] != ' ')
+      continue;
+    for (int i = 0; kw[i]; i++)
+      if (!strncmp(p, kw[i], strlen(kw[i])))
+        return 1;
+  }
+  return 0;
+}
+
 int rd_journal_open_ex(const char *path, int flags, rd_journal **out, char *err,
                        size_t errlen) {
   rd_journal *j;
@@ -37,6 +52,13 @@ int rd_journal_open_ex(const char *path, int flags, rd_journal **out, char *err,
   if (!*path) {
     rd_fmt(err, errlen, "journal: empty path");
     return RD_EINVAL;
+  }
+  if (!rd_journal_is_pg(path) && looks_like_conninfo(path)) {
+    rd_fmt(err, errlen, "journal: a libpq keyword/value string is not accepted (it is not shown: "
+                        "it may hold a password): give a postgresql://HOST/DB URI, the password in "
+                        "a file named by RENEWD_JOURNAL_PASSWORD_FILE (or RENEWD_JOURNAL_PASSWORD, "
+                        "or ~/.pgpass)");
+    return RD_ECONFIG;
   }
   /* j->path is the name shown in messages: the file, or for PostgreSQL
    * "postgresql" until the backend has a name without the password */

@@ -100,6 +100,18 @@ START_TEST(open_refusals) {
   ck_assert_int_eq(rd_journal_open(path, &j, err, sizeof err), RD_EIO);
   ck_assert_msg(strstr(err, "Not a directory") || strstr(err, "not a directory"), "%s", err);
   ck_assert_int_eq(rd_journal_open("", &j, err, sizeof err), RD_EINVAL);
+  /* A libpq keyword/value string: refused, never shown (a password), and
+   * no file of that name is made. */
+  ck_assert_int_eq(chdir(tmpdir), 0);
+  ck_assert_int_eq(rd_journal_open("host=db1 user=renewd password=s3cret", &j, err, sizeof err),
+                   RD_ECONFIG);
+  ck_assert_ptr_null(j);
+  ck_assert_msg(strstr(err, "postgresql://") && !strstr(err, "s3cret"), "%s", err);
+  ck_assert_int_ne(access("host=db1 user=renewd password=s3cret", F_OK), 0);
+  /* an SQLite file whose name merely holds a '=' is still a file */
+  snprintf(path, sizeof path, "%s/a=b.db", tmpdir);
+  ck_assert_int_eq(rd_journal_open(path, &j, err, sizeof err), 0);
+  rd_journal_close(j);
 }
 END_TEST
 
