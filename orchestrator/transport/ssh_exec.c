@@ -152,6 +152,13 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
           x->phase = X_END; /* the channel stays open for the next request */
           return ST_DONE;
         }
+        if (x->until && o->out_truncated) {
+          /* the end line lies past out_cap, where it can never be seen:
+           * the shell is closed and the request ends now, with what fits
+           * (truncated), not at its timeout */
+          x->phase = X_CLOSE;
+          break;
+        }
         if (libssh2_channel_eof(x->ch)) {
           x->phase = X_CLOSE;
           break;

@@ -17,7 +17,10 @@
  *   call works;
  * - a peer that exits half way through its answer, most of its stdin
  *   unread: the call ends at once with the exit status and the output so
- *   far, exec and shell alike. */
+ *   far, exec and shell alike;
+ * - a shell's answer longer than out_cap (its end line past the cap): the
+ *   call ends at once, truncated, the shell closed, and the host's next
+ *   call works. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +197,36 @@ START_TEST(exit_mid_answer_ends_the_call) {
 }
 END_TEST
 
+/* A shell that answers 200 KB and its end line, then stays (a session
+ * shell waits for its next request), with out_cap 64 KB. */
+START_TEST(answer_past_out_cap_ends_the_call) {
+  uv_loop_t loop;
+  rd_ssh *m;
+  wres w, next;
+  rd_ssh_target t = tu_target("w1");
+  rd_ssh_opts o = {.op_ms = 20000, .out_cap = 65536};
+  uv_loop_init(&loop);
+  ck_assert_int_eq(rd_ssh_new(&loop, NULL, &m), 0);
+  memset(&w, 0, sizeof w);
+  uint64_t t0 = uv_hrtime();
+  ck_assert_int_eq(rd_ssh_shell(m, &t, "head -c 200000 /dev/zero | tr '\\0' a; echo; echo end; sleep 30",
+                                "end\n", NULL, 0, &o, on_wres, &w),
+                   0);
+  tu_run_until(&loop, &w.r.done);
+  double ms = (double)(uv_hrtime() - t0) / 1e6;
+  ck_assert_msg(w.r.status != RD_ETIMEDOUT && ms < 10000, "%d %s after %.0f ms", w.r.status,
+                w.r.msg, ms);
+  ck_assert_int_eq(w.r.trunc, 1);
+  ck_assert_uint_eq(w.r.out_len, 65536);
+  tu_res_free(&w.r);
+  call(&loop, m, "echo next", NULL, NULL, 0, 10000, &next);
+  ck_assert_msg(next.r.status == 0, "%s", next.r.msg);
+  ck_assert_str_eq(next.r.out, "next\n");
+  tu_res_free(&next.r);
+  tu_finish(&loop, m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ssh_window");
   TCase *tc = tcase_create("sshd");
@@ -202,6 +235,7 @@ int main(void) {
   tcase_add_test(tc, megabytes_both_ways);
   tcase_add_loop_test(tc, stopped_reader_times_out, 0, 2);
   tcase_add_loop_test(tc, exit_mid_answer_ends_the_call, 0, 2);
+  tcase_add_test(tc, answer_past_out_cap_ends_the_call);
   suite_add_tcase(s, tc);
   return tu_sshd_main("test_ssh_window", s);
 }
