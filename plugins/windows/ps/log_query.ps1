@@ -14,7 +14,7 @@ $lines = @()
 while ($true) {
   if (Test-Path -LiteralPath $path -PathType Leaf) {
     $res.exists = $true
-    $fs = [System.IO.File]::Open($path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
+    $fs = [System.IO.File]::Open((rdw_path_of $path), [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
     try {
       [void]$fs.Seek([Math]::Max(0, $fs.Length - 1048576), [System.IO.SeekOrigin]::Begin)
       $text = (New-Object System.IO.StreamReader $fs).ReadToEnd()
