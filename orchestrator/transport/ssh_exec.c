@@ -9,6 +9,9 @@
 #include "base/err.h"
 #include "base/util.h"
 
+/* rc of a shell request whose answer passed out_cap (libssh2's are < 0) */
+#define SHELL_OVERFLOW 1
+
 /* ------------------------------------------------------------------ ops */
 
 /* Errors after which the session cannot be trusted any more. */
@@ -153,11 +156,11 @@ int rdssh_exec_step(conn *c, op *o, xstate *x, int *rcp) {
           return ST_DONE;
         }
         if (x->until && o->out_truncated) {
-          /* the end line lies past out_cap, where it can never be seen:
-           * the shell is closed and the request ends now, with what fits
-           * (truncated), not at its timeout */
-          x->phase = X_CLOSE;
-          break;
+          /* the end line lies past out_cap, where it can never be seen,
+           * and the shell, its window full, would never close: the
+           * request fails now, not at its timeout (rdssh_op_step) */
+          *rcp = SHELL_OVERFLOW;
+          return ST_FAIL;
         }
         if (libssh2_channel_eof(x->ch)) {
           x->phase = X_CLOSE;
@@ -264,6 +267,15 @@ void rdssh_op_step(conn *c) {
   }
   if (r == ST_WAIT) {
     rdssh_poll_wait(c);
+    return;
+  }
+  if (r == ST_FAIL && rc == SHELL_OVERFLOW) {
+    char msg[512];
+    rd_fmt(msg, sizeof msg,
+           "host %s: session shell: the answer is longer than %zu bytes (out_cap): the "
+           "connection is dropped",
+           c->t->name, o->o.out_cap);
+    rdssh_conn_fail(c, RD_EOVERFLOW, msg);
     return;
   }
   if (r == ST_FAIL) {
