@@ -17,7 +17,8 @@
 #     app.conf pins it; no staged file (.renewd-new, .renewd-tmp.*) is left.
 # The points are shared out among CRASH_POINTS_HOSTS lab hosts (default 4),
 # each renewed by its own renewd process with its own journal, so that the
-# Nth commit is the same moment on every host. CRASH_POINTS_ONLY=REGEX
+# Nth commit is the same moment on every host; their requests reach the
+# lab CA one at a time (lib/caproxy.pl, CAPROXY_SERIAL). CRASH_POINTS_ONLY=REGEX
 # limits the points (e.g. '^commit:1[0-9]$').
 # RENEWD_TEST_JOURNAL=pg: each host's journal is a database of one private
 # PostgreSQL server (lib/journalq.sh).
@@ -27,6 +28,13 @@ T=crash_points HOSTS=${CRASH_POINTS_HOSTS:-4}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
 journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 mapfile -t NAMES < <(jq -r '.hosts | keys[]' "$LAB_INVENTORY")
+# the hosts' renewd processes run side by side: their PKIOperations reach
+# the lab CA one at a time, through the proxy (scepserver answers parallel
+# ones with badRequest: docs/LAB.md), every answer passed as it is
+echo pass >"$WORK/mode"
+caproxy_start 127.0.0.2:8084 "$WORK/mode" CAPROXY_SERIAL=1 || { not_ok "the CA proxy does not answer"; show "$WORK/proxy.log"; finish; }
+sed -i 's|"url": "http://127.0.0.2:8080/scep"|"url": "http://127.0.0.2:8084/scep"|' "$RB"
+grep -q '127.0.0.2:8084' "$RB" || { not_ok "the runbook's CA URL was not rewritten"; finish; }
 declare -A HJ # HOST -> its journal
 for h in "${NAMES[@]}"; do HJ[$h]=$(journal_new "journal_$h") || { not_ok "$h: a journal"; finish; }; done
 # issued HOST: certificates the CA has issued to HOST so far

@@ -38,14 +38,8 @@ T=faults_ca H=h0001
 
 PROXY=127.0.0.2:8083
 cc -std=c11 -O1 -o "$WORK/scepdouble" "$E2E/lib/scepdouble.c" -lcrypto || { not_ok "build lib/scepdouble.c"; finish; }
-"$LAB" exec -- env CAPROXY_DOUBLE="$WORK/scepdouble $RENEWD_LAB_DIR/ca/depot/ca.pem $RENEWD_LAB_DIR/ca/depot/ca.key" \
-	perl "$E2E/lib/caproxy.pl" "$PROXY" 127.0.0.2:8080 "$WORK/mode" "$WORK/proxy.pid" \
-	</dev/null >"$WORK/proxy.log" 2>&1 &
-ONEHOST_CLEANUP='[[ -s $WORK/proxy.pid ]] && kill -- -"$(cat "$WORK/proxy.pid")" 2>/dev/null'
-for _ in $(seq 1 50); do
-	"$LAB" exec -- curl -fsS -o /dev/null "http://$PROXY/scep?operation=GetCACaps" 2>/dev/null && break
-	sleep 0.1
-done
+caproxy_start "$PROXY" "$WORK/mode" \
+	CAPROXY_DOUBLE="$WORK/scepdouble $RENEWD_LAB_DIR/ca/depot/ca.pem $RENEWD_LAB_DIR/ca/depot/ca.key"
 sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://$PROXY/scep\"|" "$RB" >"$WORK/proxied.json"
 sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://127.0.0.2:8089/scep\"|" "$RB" >"$WORK/refused.json"
 # the issue step's timeout is 3 x command_timeout: 12 s

@@ -23,7 +23,10 @@
 # pending", "poll answered").
 # Each POST appends "MODE" to MODEFILE.log. The proxy is its own process
 # group: kill -- -PID stops it with its children.
-use strict; use warnings; use IO::Socket::INET;
+# With CAPROXY_SERIAL=1 the POSTs reach the CA one at a time (a lock on
+# MODEFILE.lock from the request to the CA's answer): scepserver answers
+# parallel PKIOperations with duplicate serials or badRequest (docs/LAB.md).
+use strict; use warnings; use IO::Socket::INET; use Fcntl ':flock';
 my ($listen, $upstream, $modefile, $pidfile) = @ARGV;
 setpgrp(0, 0);
 my $srv = IO::Socket::INET->new(LocalAddr => $listen, Listen => 16, ReuseAddr => 1) or die "listen $listen: $!";
@@ -54,10 +57,16 @@ while (1) {
 		note("poll " . ($pend ? 'pending' : 'answered'));
 		exit 0;
 	}
+	my $lk;
+	if ($ENV{CAPROXY_SERIAL} && $head =~ /^POST /) {
+		open($lk, '>>', "$modefile.lock") or die "$modefile.lock: $!";
+		flock($lk, LOCK_EX) or die "$modefile.lock: $!";
+	}
 	my $u = IO::Socket::INET->new(PeerAddr => $upstream) or exit 1;
 	print $u "$head\r\nConnection: close\r\n\r\n$body";
 	my $rep = '';
 	while (sysread($u, $rep, 65536, length $rep)) { }
+	close $lk if $lk;
 	if ($double && $mode eq 'pend') {
 		my ($rh, $rb) = split /\r\n\r\n/, $rep, 2;
 		$rb = dechunk($rb) if $rh =~ /^Transfer-Encoding:\s*chunked/mi;

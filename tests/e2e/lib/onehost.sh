@@ -12,6 +12,8 @@
 #       netns, output in $WORK/NAME.out and .err, exit status in $rc
 #   due HOST: give HOST a due certificate; live_fp HOST: its live sha256
 #   show FILE...: the last lines of FILEs, indented
+#   caproxy_start ADDR MODEFILE [VAR=VALUE...]: lib/caproxy.pl on ADDR in
+#       front of the lab CA until the test ends; returns once it answers
 set -uo pipefail
 : "${T:?set T before sourcing onehost.sh}"
 E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,4 +68,17 @@ run() {
 		</dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
 }
 due() { "$LAB" cert "$1" --due </dev/null >/dev/null; }
+caproxy_start() {
+	local addr=$1 mode=$2
+	shift 2
+	"$LAB" exec -- env "$@" perl "$E2E/lib/caproxy.pl" "$addr" 127.0.0.2:8080 "$mode" "$WORK/proxy.pid" \
+		</dev/null >"$WORK/proxy.log" 2>&1 &
+	disown # not a job the test's own `wait` waits for
+	ONEHOST_CLEANUP='[[ -s $WORK/proxy.pid ]] && kill -- -"$(cat "$WORK/proxy.pid")" 2>/dev/null'
+	for _ in $(seq 1 50); do
+		"$LAB" exec -- curl -fsS -o /dev/null "http://$addr/scep?operation=GetCACaps" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
 live_fp() { openssl x509 -in "$RENEWD_LAB_DIR/hosts/$1/root/tls/server.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
