@@ -102,17 +102,8 @@ rm -f "$WR/c/Windows/Temp/a.ps1" "$WR/c/Windows/Temp/b.ps1" "$WR/c/x.ps1"
 CA=$WORK/ca
 mkdir -p "$CA"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CA/ca.key" -out "$CA/ca.pem" -days 3650 -subj "/CN=Corp Issuing CA" 2>/dev/null
-issue() { # NAME TEMPLATE DAYS [V2-OID]: a certificate naming its template as AD CS does: a v1
-	# template by name (certificateTemplateName, BMPString), a v2 one by OID (CertificateTemplate)
-	openssl req -utf8 -newkey rsa:2048 -nodes -keyout "$CA/$1.key" -out "$CA/$1.csr" \
-		-subj "/CN=$(printf '%s' "${SUBJ:-$1}" | sed 's#[/+=\\]#\\&#g')" 2>/dev/null
-	if [ -n "${4:-}" ]; then
-		printf '1.3.6.1.4.1.311.21.7=ASN1:SEQUENCE:tmpl\nkeyUsage=critical,digitalSignature,keyEncipherment\n[tmpl]\noid=OID:%s\nmajor=INTEGER:100\nminor=INTEGER:3\n' "$4"
-	else
-		printf '1.3.6.1.4.1.311.20.2=ASN1:BMPSTRING:%s\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$2"
-	fi >"$CA/$1.ext"
-	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial -days "$3" -out "$CA/$1.pem" \
-		-extfile "$CA/$1.ext" -extensions default 2>/dev/null
+issue() { # NAME TEMPLATE DAYS [V2-OID]: $CA/NAME.{key,pem} (win_issue), CN $SUBJ or NAME
+	win_issue "$CA" "$CA/$1" "${SUBJ:-$1}" "$2" "$3" "${4:-}"
 }
 issue NDES01-MSCEP-RA CEPEncryption 30
 issue NDES01-EEA EnrollmentAgentOffline 20
