@@ -13,7 +13,7 @@
 
 #include "base/err.h"
 
-/* The notice step r carries, or NULL (*out RD_ENOMEM on failure). */
+/* The notice step r carries, or NULL (*err RD_ENOMEM when it could not be made). */
 static json_t *notice_of(const rd_step_row *r, int *err) {
   const json_t *orphan = json_object_get(r->result, "orphan");
   json_t *n;
@@ -29,29 +29,8 @@ static json_t *notice_of(const rd_step_row *r, int *err) {
   return n;
 }
 
-static int on_step(const rd_step_row *r, void *arg) {
-  json_t **out = arg;
-  int err;
-  json_t *n = notice_of(r, &err);
-  if (n) {
-    json_decref(*out); /* the newest resend says the most */
-    *out = n;
-  }
-  return err;
-}
-
-int rd_job_notice(rd_journal *j, int64_t job_id, json_t **out) {
-  int rc;
-  *out = NULL;
-  if ((rc = rd_journal_steps(j, job_id, on_step, out)) < 0) {
-    json_decref(*out);
-    *out = NULL;
-  }
-  return rc < 0 ? rc : 0;
-}
-
 /* Steps come ordered by job then id: a later one of a job replaces its
- * notice, as in on_step. */
+ * notice (the newest resend says the most). */
 static int on_marked(const rd_step_row *r, void *arg) {
   char key[32];
   int err;
