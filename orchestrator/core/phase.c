@@ -126,9 +126,13 @@ static void probes_end(group *g) {
   rd_job_next(j);
 }
 
-/* Steps whose scripts can share an execution: POSIX kinds (host/batch.c
- * batches only POSIX scripts; the others run one after another, as ever). */
-static int batchable(const rd_step *s) { return s->kind->platform == RD_PLATFORM_POSIX; }
+/* Steps whose scripts can share an execution: POSIX kinds, and Windows
+ * kinds unless RENEWD_WINDOWS_BATCH=0 (host/batch.c; the others run one
+ * after another, as ever). */
+static int batchable(const rd_step *s) {
+  return s->kind->platform == RD_PLATFORM_POSIX ||
+         (s->kind->platform == RD_PLATFORM_WINDOWS && rd_batch_windows_on());
+}
 
 /* An inventory's answer decides what follows (the due decision waits for
  * every certificate's): it runs alone and ends a group. */

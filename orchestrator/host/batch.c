@@ -25,10 +25,28 @@ int rd_batch_session_on(void) {
   return !v || strcmp(v, "0");
 }
 
-/* A call a batch (and a session shell) can carry: a POSIX script that
- * does not have to be uploaded first. */
+/* Windows batches are on unless RENEWD_WINDOWS_BATCH=0 (then every
+ * Windows script is a powershell.exe of its own, as before). */
+int rd_batch_windows_on(void) {
+  const char *v = getenv("RENEWD_WINDOWS_BATCH");
+  return !v || strcmp(v, "0");
+}
+
+static int is_windows(const rd_remote_call *c) {
+  return c->script && c->script->platform == RD_PLATFORM_WINDOWS;
+}
+
+/* A call a batch can carry: a POSIX script that does not have to be
+ * uploaded first, or a Windows script (its text travels on stdin). */
 static int batchable(const rd_remote_call *c) {
+  if (is_windows(c))
+    return rd_batch_windows_on();
   return c->script && c->script->platform == RD_PLATFORM_POSIX && !c->cmd.upload_path;
+}
+
+/* A call the session shell can carry: a POSIX one (no Windows session). */
+static int session_ok(const rd_remote_call *c) {
+  return rd_batch_session_on() && batchable(c) && !is_windows(c);
 }
 
 void rd_host_cork(rd_job *j) {
@@ -135,7 +153,7 @@ static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_
   rd_remote_part *parts = calloc(n, sizeof *parts);
   rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms};
   unsigned long trip = rd_host_next_trip();
-  int session = rd_batch_session_on();
+  int win = is_windows(m[0]), session = !win && rd_batch_session_on();
   char until[64];
   int rc = RD_ENOMEM;
   snprintf(err, errlen, "out of memory");
@@ -150,8 +168,9 @@ static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_
     if (m[i]->call.s->timeout_ms > o.op_ms)
       o.op_ms = m[i]->call.s->timeout_ms;
   }
-  rc = session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
-               : rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, errlen);
+  rc = win       ? rd_remote_build_win_batch(parts, n, &b->cmd, err, errlen)
+       : session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
+                 : rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, errlen);
   if (!rc && session)
     rc = rd_remote_session_end(trip, until, sizeof until);
   if (rc)
@@ -196,7 +215,7 @@ static void batch_send(rd_job *j, rd_remote_call **m, size_t n) {
  * 1 taken (0 or an error in *rc), 0 not for the session. */
 int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc) {
   char err[256];
-  if (!rd_batch_session_on() || !batchable(c))
+  if (!session_ok(c))
     return 0;
   if ((*rc = batch_queue(j, &c, 1, err, sizeof err)))
     rd_step_log(c->call.s, RD_LOG_ERROR, "script %s: %s", c->script->name, err);
@@ -204,7 +223,8 @@ int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc) {
 }
 
 /* Held calls go out in the order they came: each run of calls with the
- * same sudo as one batch (one alone as it always did). */
+ * same sudo (and platform) as one batch (one alone as it always did: a
+ * Windows script alone is its own powershell.exe). */
 void rd_host_uncork(rd_job *j) {
   rd_remote_call *c, *list[64];
   size_t n = 0;
@@ -215,12 +235,13 @@ void rd_host_uncork(rd_job *j) {
   j->cork = NULL;
   while (c || n) {
     rd_remote_call *next = c ? c->held_next : NULL;
-    if (c && (!n || (list[0]->sudo == c->sudo && n < sizeof list / sizeof *list))) {
+    if (c && (!n || (list[0]->sudo == c->sudo && is_windows(list[0]) == is_windows(c) &&
+                     n < sizeof list / sizeof *list))) {
       list[n++] = c;
       c = next;
       continue;
     }
-    if (n == 1 && !(rd_batch_session_on() && batchable(list[0])))
+    if (n == 1 && !session_ok(list[0]))
       rd_host_remote_send(list[0]);
     else
       batch_send(j, list, n);

@@ -2,10 +2,11 @@
  * host (host/batch.c), and what the host API shares with it.
  *
  * The engine corks a job (rd_host_cork) while it starts the same phase of
- * several steps; the POSIX scripts those steps submit meanwhile wait, and
- * rd_host_uncork sends them as one batch (transport/remote.h: one channel,
- * one sudo, one shell; each script with its own parameters as data, its
- * answer framed). Each step still gets exactly its own answer, status and
+ * several steps; the POSIX (and Windows) scripts those steps submit
+ * meanwhile wait, and rd_host_uncork sends them as one batch
+ * (transport/remote.h: one channel, one sudo, one shell — on Windows one
+ * powershell.exe; each script with its own parameters as data, its answer
+ * framed). Each step still gets exactly its own answer, status and
  * error through its own callback, in the order the scripts were submitted,
  * and the phase serials work as ever: a step that timed out gets its late
  * answer with RD_ECANCELED. One script alone goes out as it always did,
@@ -51,6 +52,9 @@ unsigned long rd_host_next_trip(void);
  * and every POSIX script of a job goes to one long-lived shell on its host
  * (transport/ssh.h: rd_ssh_shell), one request per batch. */
 int rd_batch_session_on(void);
+/* Windows batches (transport/remote.h: rd_remote_build_win_batch, one
+ * powershell.exe per batch) are on unless RENEWD_WINDOWS_BATCH=0. */
+int rd_batch_windows_on(void);
 int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc);
 void rd_host_cork(rd_job *j);
 void rd_host_uncork(rd_job *j);

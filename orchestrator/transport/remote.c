@@ -19,6 +19,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "transport/remote_ps.h"
 
 /* The POSIX prelude. Reads "NAME BASE64" lines from stdin until EOF; each
  * value is decoded by base64 -d into "$RD_P/NAME" (byte-exact) and then read
@@ -82,12 +83,10 @@ static const char POSIX_PRELUDE[] =
  * document a script returns; rd_fail writes to stderr and exits 3. An
  * uploaded copy (-File) deletes itself when it ends. */
 static const char PS_PRELUDE_HEAD[] =
-    "$ErrorActionPreference = 'Stop'\n"
-    "$ProgressPreference = 'SilentlyContinue'\n"
-    "function rd_fail([string]$Message) { [Console]::Error.WriteLine($Message); exit 3 }\n"
-    "function rd_out($Value) { [Console]::Out.Write((ConvertTo-Json -InputObject $Value -Compress -Depth 6)) }\n"
+    PS_PREFS
+    PS_FUNCS
     "try {\n"
-    "  try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { }\n"
+    "  " PS_UTF8_OUT
     "  $RdIn = [Console]::In.ReadToEnd().Trim()\n"
     "  if ($RdIn.Length -gt 0) {\n"
     "    $P = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($RdIn)) | "
@@ -100,8 +99,7 @@ static const char PS_PRELUDE_HEAD[] =
 static const char PS_PRELUDE_TAIL[] =
     "\n  # ---- end of script ----\n"
     "} catch {\n"
-    "  [Console]::Error.WriteLine('renewd: ' + $_.Exception.Message + ' (line ' + "
-    "$_.InvocationInfo.ScriptLineNumber + ')')\n"
+    "  " PS_CAUGHT("$_")
     "  exit 3\n"
     "} finally {\n"
     "  if ($PSCommandPath -and ((Split-Path -Leaf $PSCommandPath) -like 'renewd-*.ps1')) {\n"
@@ -540,31 +538,21 @@ static int utf16le(const char *s, size_t n, unsigned char **out, size_t *outlen)
   return 0;
 }
 
-static int build_windows(const rd_script *s, const json_t *params, rd_remote_cmd *out, char *err,
-                         size_t errlen) {
-  sbuf text = {0}, cmd = {0};
-  char name[128];
-  char *json = NULL, *b64 = NULL, *in = NULL;
+size_t rd_remote_ps_script_line(void) {
+  size_t n = 0;
+  for (const char *p = PS_PRELUDE_HEAD; *p; p++)
+    n += *p == '\n';
+  return n;
+}
+
+int rd_remote_ps_command(const char *name, const char *text, size_t len, rd_remote_cmd *out,
+                         char *err, size_t errlen) {
+  sbuf cmd = {0};
+  char *b64 = NULL;
   unsigned char *u16 = NULL;
-  size_t u16len = 0, b64len = 0, inlen = 0;
+  size_t u16len = 0, b64len = 0;
   int rc = RD_ENOMEM;
-  safe_name(s->name, name, sizeof name);
-  json = params ? json_dumps(params, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
-                : strdup("{}");
-  if (!json) {
-    rd_fmt(err, errlen, "script %s: parameters cannot be encoded as JSON (strings must be UTF-8)",
-           name);
-    rc = RD_EINVAL;
-    goto out;
-  }
-  if (!(in = rd_base64_encode(json, strlen(json), &inlen)))
-    goto oom;
-  sb_str(&text, PS_PRELUDE_HEAD);
-  sb_str(&text, s->text);
-  sb_str(&text, PS_PRELUDE_TAIL);
-  if (text.oom)
-    goto oom;
-  if ((rc = utf16le(text.p, text.len, &u16, &u16len))) {
+  if ((rc = utf16le(text, len, &u16, &u16len))) {
     if (rc == RD_EINVAL)
       rd_fmt(err, errlen, "script %s: the script text is not valid UTF-8", name);
     else
@@ -590,18 +578,12 @@ static int build_windows(const rd_script *s, const json_t *params, rd_remote_cmd
              name, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
     sb_str(&cmd, PS_FILE_CMD);
     sb_str(&cmd, path);
-    if (cmd.oom || !(out->upload_path = strdup(path)) ||
-        !(out->upload_data = malloc(text.len + 3)))
+    if (cmd.oom || !(out->upload_path = strdup(path)) || !(out->upload_data = malloc(len + 3)))
       goto oom;
     memcpy(out->upload_data, "\xEF\xBB\xBF", 3); /* UTF-8 BOM: PowerShell 5.1 needs it */
-    memcpy(out->upload_data + 3, text.p, text.len);
-    out->upload_len = text.len + 3;
+    memcpy(out->upload_data + 3, text, len);
+    out->upload_len = len + 3;
   }
-  if (!(out->stdin_data = malloc(inlen + 1)))
-    goto oom;
-  memcpy(out->stdin_data, in, inlen);
-  out->stdin_data[inlen] = '\n';
-  out->stdin_len = inlen + 1;
   out->command = cmd.p;
   cmd.p = NULL;
   rc = 0;
@@ -610,12 +592,51 @@ oom:
   rd_fmt(err, errlen, "script %s: out of memory", name);
   rc = RD_ENOMEM;
 out:
-  free(text.p);
   free(cmd.p);
-  free(json);
   free(b64);
-  free(in);
   free(u16);
+  return rc;
+}
+
+static int build_windows(const rd_script *s, const json_t *params, rd_remote_cmd *out, char *err,
+                         size_t errlen) {
+  sbuf text = {0};
+  char name[128];
+  char *json = NULL, *in = NULL;
+  size_t inlen = 0;
+  int rc = RD_ENOMEM;
+  safe_name(s->name, name, sizeof name);
+  json = params ? json_dumps(params, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
+                : strdup("{}");
+  if (!json) {
+    rd_fmt(err, errlen, "script %s: parameters cannot be encoded as JSON (strings must be UTF-8)",
+           name);
+    rc = RD_EINVAL;
+    goto out;
+  }
+  if (!(in = rd_base64_encode(json, strlen(json), &inlen)))
+    goto oom;
+  sb_str(&text, PS_PRELUDE_HEAD);
+  sb_str(&text, s->text);
+  sb_str(&text, PS_PRELUDE_TAIL);
+  if (text.oom)
+    goto oom;
+  if ((rc = rd_remote_ps_command(name, text.p, text.len, out, err, errlen)))
+    goto out;
+  if (!(out->stdin_data = malloc(inlen + 1)))
+    goto oom;
+  memcpy(out->stdin_data, in, inlen);
+  out->stdin_data[inlen] = '\n';
+  out->stdin_len = inlen + 1;
+  rc = 0;
+  goto out;
+oom:
+  rd_fmt(err, errlen, "script %s: out of memory", name);
+  rc = RD_ENOMEM;
+out:
+  free(text.p);
+  free(json);
+  free(in);
   return rc;
 }
 

@@ -91,4 +91,19 @@ int rd_remote_parse_batch(const char *out, size_t len, size_t n, rd_remote_answe
                           size_t errlen);
 void rd_remote_answers_free(rd_remote_answer *a, size_t n);
 
+/* A Windows batch (remote_win.c): several constant Windows scripts in one
+ * powershell.exe. The command is a constant loader (-EncodedCommand);
+ * stdin carries each script's text and its parameters as data (base64 of
+ * one JSON document). Each script runs in a nested pipeline of its own,
+ * exactly as it would alone (the same $P, rd_out, rd_fail; `exit`,
+ * rd_fail and a throw end that script only, with the exit status and
+ * stderr it has alone; its variables, preferences and $LASTEXITCODE do
+ * not reach the next), and the answers come back as a POSIX batch's
+ * (rd_remote_parse_batch). There is no Windows session: one process per
+ * batch. */
+int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_cmd *out,
+                              char *err, size_t errlen);
+/* The loader's PowerShell text (what the command line encodes). */
+const char *rd_remote_win_loader(void);
+
 #endif

@@ -34,6 +34,10 @@ else
 	bad "test_windows_plugin ps_texts failed:"; sed 's/^/    /' "$work/unit.log"
 fi
 
+# the Windows batch loader, next to them (Batch.Tests.ps1)
+CK_RUN_CASE=ps_texts "$build/test_remote_win" >>"$work/unit.log" 2>&1 && ok "test_remote_win wrote the Windows batch loader" ||
+	{ bad "test_remote_win ps_texts failed:"; sed 's/^/    /' "$work/unit.log"; }
+
 # the acme plugin's Windows scripts, next to them (Acme.Tests.ps1 reads BUILD/ps-acme)
 rm -rf "$build/ps-acme"
 CK_RUN_CASE=ps_texts "$build/test_acme_windows" >>"$work/unit.log" 2>&1 && ok "test_acme_windows wrote the acme scripts renewd sends" ||
