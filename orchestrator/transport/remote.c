@@ -400,14 +400,10 @@ static int build_batch(const rd_remote_part *parts, size_t n, int use_sudo, unsi
                        rd_remote_cmd *out, char *err, size_t errlen) {
   sbuf in = {0}, text = {0};
   char name[128], prefix[32], raw[32];
-  int rc = RD_EINVAL;
-  if (err && errlen)
-    *err = 0;
-  if (!parts || !n || !out) {
-    rd_fmt(err, errlen, "remote: an empty batch");
-    return RD_EINVAL;
-  }
-  memset(out, 0, sizeof *out);
+  int rc = rd_remote_batch_start(parts, n, out, err, errlen);
+  if (rc)
+    return rc;
+  rc = RD_EINVAL;
   for (size_t i = 0; i < n; i++) {
     const rd_script *s = parts[i].script;
     size_t bl;
@@ -598,37 +594,58 @@ out:
   return rc;
 }
 
+char *rd_remote_ps_params(const json_t *params) {
+  return params ? json_dumps(params, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
+                : strdup("{}");
+}
+
+int rd_remote_ps_stdin(const char *json, rd_remote_cmd *out) {
+  size_t n = 0;
+  char *b = rd_base64_encode(json, strlen(json), &n);
+  if (!b || !(out->stdin_data = malloc(n + 1))) {
+    free(b);
+    return RD_ENOMEM;
+  }
+  memcpy(out->stdin_data, b, n);
+  out->stdin_data[n] = '\n';
+  out->stdin_len = n + 1;
+  free(b);
+  return 0;
+}
+
+int rd_remote_batch_start(const rd_remote_part *parts, size_t n, rd_remote_cmd *out, char *err,
+                          size_t errlen) {
+  if (err && errlen)
+    *err = 0;
+  if (!parts || !n || !out) {
+    rd_fmt(err, errlen, "remote: an empty batch");
+    return RD_EINVAL;
+  }
+  memset(out, 0, sizeof *out);
+  return 0;
+}
+
 static int build_windows(const rd_script *s, const json_t *params, rd_remote_cmd *out, char *err,
                          size_t errlen) {
   sbuf text = {0};
   char name[128];
-  char *json = NULL, *in = NULL;
-  size_t inlen = 0;
+  char *json = NULL;
   int rc = RD_ENOMEM;
   safe_name(s->name, name, sizeof name);
-  json = params ? json_dumps(params, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
-                : strdup("{}");
-  if (!json) {
+  if (!(json = rd_remote_ps_params(params))) {
     rd_fmt(err, errlen, "script %s: parameters cannot be encoded as JSON (strings must be UTF-8)",
            name);
     rc = RD_EINVAL;
     goto out;
   }
-  if (!(in = rd_base64_encode(json, strlen(json), &inlen)))
-    goto oom;
   sb_str(&text, PS_PRELUDE_HEAD);
   sb_str(&text, s->text);
   sb_str(&text, PS_PRELUDE_TAIL);
   if (text.oom)
     goto oom;
-  if ((rc = rd_remote_ps_command(name, text.p, text.len, out, err, errlen)))
-    goto out;
-  if (!(out->stdin_data = malloc(inlen + 1)))
+  if (!(rc = rd_remote_ps_command(name, text.p, text.len, out, err, errlen)) &&
+      (rc = rd_remote_ps_stdin(json, out)))
     goto oom;
-  memcpy(out->stdin_data, in, inlen);
-  out->stdin_data[inlen] = '\n';
-  out->stdin_len = inlen + 1;
-  rc = 0;
   goto out;
 oom:
   rd_fmt(err, errlen, "script %s: out of memory", name);
@@ -636,7 +653,6 @@ oom:
 out:
   free(text.p);
   free(json);
-  free(in);
   return rc;
 }
 

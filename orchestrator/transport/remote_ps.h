@@ -32,6 +32,16 @@
  * script's safe name (the upload's file name). */
 int rd_remote_ps_command(const char *name, const char *text, size_t len, rd_remote_cmd *out,
                          char *err, size_t errlen);
+/* A script's parameters as the JSON text it gets ("{}" for NULL), or
+ * NULL (not UTF-8, or out of memory): the caller frees it. */
+char *rd_remote_ps_params(const json_t *params);
+/* base64 of the JSON text json and a newline, as out's stdin: what the
+ * prelude (and the batch loader) reads. 0 or RD_ENOMEM. */
+int rd_remote_ps_stdin(const char *json, rd_remote_cmd *out);
+/* A batch builder's start: parts and out given, n > 0 (else RD_EINVAL,
+ * err says why); out cleared. */
+int rd_remote_batch_start(const rd_remote_part *parts, size_t n, rd_remote_cmd *out, char *err,
+                          size_t errlen);
 /* The number of lines before a script's first line in its text alone:
  * a batch puts as many empty lines before it, so that an error's line
  * number is the same in both. */

@@ -100,16 +100,11 @@ static int add_text(json_t *t, const rd_script *s, size_t pad, size_t *idx) {
 int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_cmd *out,
                               char *err, size_t errlen) {
   json_t *doc = NULL, *t, *r;
-  char *json = NULL, *in = NULL;
-  size_t inlen = 0, pad = rd_remote_ps_script_line();
-  int rc = RD_EINVAL;
-  if (err && errlen)
-    *err = 0;
-  if (!parts || !n || !out) {
-    rd_fmt(err, errlen, "remote: an empty batch");
-    return RD_EINVAL;
-  }
-  memset(out, 0, sizeof *out);
+  char *json = NULL;
+  size_t pad = rd_remote_ps_script_line();
+  int rc = rd_remote_batch_start(parts, n, out, err, errlen);
+  if (rc)
+    return rc;
   if (!(doc = json_pack("{s:[], s:[]}", "t", "r")))
     goto oom;
   t = json_object_get(doc, "t");
@@ -136,10 +131,7 @@ int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_c
       goto out;
     }
     /* the parameters exactly as a script alone gets them */
-    p = parts[i].params
-            ? json_dumps(parts[i].params, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
-            : strdup("{}");
-    if (!p) {
+    if (!(p = rd_remote_ps_params(parts[i].params))) {
       rd_fmt(err, errlen, "script %s: parameters cannot be encoded as JSON (strings must be UTF-8)",
              name);
       rc = RD_EINVAL;
@@ -150,13 +142,8 @@ int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_c
     if (rc)
       goto oom;
   }
-  if (!(json = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII)) ||
-      !(in = rd_base64_encode(json, strlen(json), &inlen)) ||
-      !(out->stdin_data = malloc(inlen + 1)))
+  if (!(json = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII)) || rd_remote_ps_stdin(json, out))
     goto oom;
-  memcpy(out->stdin_data, in, inlen);
-  out->stdin_data[inlen] = '\n';
-  out->stdin_len = inlen + 1;
   if ((rc = rd_remote_ps_command("batch", PS_BATCH_LOADER, strlen(PS_BATCH_LOADER), out, err,
                                  errlen)))
     goto out;
@@ -173,6 +160,5 @@ out:
     rd_remote_cmd_free(out);
   json_decref(doc);
   free(json);
-  free(in);
   return rc;
 }
