@@ -222,9 +222,10 @@ int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc) {
   return 1;
 }
 
-/* Held calls go out in the order they came: each run of calls with the
- * same sudo (and platform) as one batch (one alone as it always did: a
- * Windows script alone is its own powershell.exe). */
+/* Held calls go out in the order they came: each run of calls of one
+ * platform (POSIX: with the same sudo; Windows has none) as one batch (one
+ * alone as it always did: a Windows script alone is its own
+ * powershell.exe). */
 void rd_host_uncork(rd_job *j) {
   rd_remote_call *c, *list[64];
   size_t n = 0;
@@ -235,7 +236,8 @@ void rd_host_uncork(rd_job *j) {
   j->cork = NULL;
   while (c || n) {
     rd_remote_call *next = c ? c->held_next : NULL;
-    if (c && (!n || (list[0]->sudo == c->sudo && is_windows(list[0]) == is_windows(c) &&
+    if (c && (!n || (is_windows(list[0]) == is_windows(c) &&
+                     (is_windows(c) || list[0]->sudo == c->sudo) &&
                      n < sizeof list / sizeof *list))) {
       list[n++] = c;
       c = next;
