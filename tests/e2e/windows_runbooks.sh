@@ -14,6 +14,9 @@
 # a run whose Event 1 never comes rolls back to the old certificates;
 # requests pending at the CA are retrieved by the next run without a
 # second submission; a denial fails the job and leaves the store as it was.
+# The plan and the run are traced (RENEWD_TRACE_REMOTE): their scripts go
+# in the powershell.exe count measured with the Windows batches (3 for the
+# plan's 11 scripts, 36 for the run's 54; one per script before).
 # Needs root. Prints "windows_runbooks: N passed, M failed".
 set -uo pipefail
 TEST=windows_runbooks
@@ -33,7 +36,7 @@ win_ndes_pair 30 20
 
 # ---------------------------------------------------------------- plan, run --whatif
 before=$(win_state "$WR")
-"$LAB" exec -- "$RENEWD" plan "$RB" --json >"$WORK/plan.out" 2>"$WORK/plan.err"; rc=$?
+RENEWD_TRACE_REMOTE=$WORK/plan.trace "$LAB" exec -- "$RENEWD" plan "$RB" --json >"$WORK/plan.out" 2>"$WORK/plan.err"; rc=$?
 if [[ $rc == 10 ]] && jq -e --arg a "$T_CEP" --arg b "$T_EEA" '[.. | strings | select(. == $a or . == $b)] | unique | length == 2' "$WORK/plan.out" >/dev/null; then
 	ok "plan: both RA certificates found and due (exit 10)"
 else not_ok "plan: rc $rc $(head -c 2000 "$WORK/plan.err") $(head -c 2000 "$WORK/plan.out")"; fi
@@ -44,7 +47,7 @@ if [[ $before == "$after" ]]; then ok "plan and run --whatif: the emulated machi
 
 # ---------------------------------------------------------------- run
 t_run=$(date +%s)
-rd run run "$RB" --force --json
+RENEWD_TRACE_REMOTE=$WORK/run.trace rd run run "$RB" --force --json
 if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
 mapfile -t NEW < <(cd "$MY" && ls -- *.cer | sed 's/\.cer$//' | grep -vx -e "$T_CEP" -e "$T_EEA")
 if [[ ${#NEW[@]} == 2 && ! -e $MY/$T_CEP.cer && ! -e $MY/$T_EEA.cer ]]; then
@@ -80,6 +83,17 @@ if ! find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f 2>/dev/nul
 else
 	not_ok "run: left behind: $(find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f)"
 fi
+
+# the Windows batches (transport/remote_win.c): each phase's scripts of the
+# host's steps in one powershell.exe (a round trip, "trip" in the trace),
+# where each script was one before (RENEWD_WINDOWS_BATCH=0: one per script)
+pwsh_count() { # TRACE: "SCRIPTS PROCESSES"
+	jq -rs '"\(length) \([.[].trip] | unique | length)"' "$1"
+}
+read -r ps pn < <(pwsh_count "$WORK/plan.trace")
+if [[ "$ps $pn" == "11 3" ]]; then ok "plan: $ps scripts in $pn powershell.exe (11 before: one per script)"; else not_ok "plan: $ps scripts in $pn powershell.exe, not 11 in 3"; fi
+read -r rs rn < <(pwsh_count "$WORK/run.trace")
+if [[ "$rs $rn" == "54 36" ]]; then ok "run: $rs scripts in $rn powershell.exe (54 before: one per script)"; else not_ok "run: $rs scripts in $rn powershell.exe, not 54 in 36"; fi
 
 # ---------------------------------------------------------------- rollback
 # NDES logs nothing this time: the event step fails after both issuances
