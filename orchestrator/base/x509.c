@@ -262,6 +262,19 @@ static const char *key_type_name(int id) {
   }
 }
 
+/* SHA-256 of the certificate's SubjectPublicKeyInfo (DER), lower-case hex:
+ * what a key's public half digests to (`openssl pkey -pubout -outform DER`),
+ * so a key is matched without parsing the certificate again. */
+static int spki_sha256(X509 *crt, char *hex, size_t hexlen) {
+  unsigned char *der = NULL, md[32];
+  int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(crt), &der);
+  if (n <= 0)
+    return RD_ECRYPTO;
+  int ok = EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL);
+  OPENSSL_free(der);
+  return ok == 1 ? hex_encode(md, sizeof md, 0, hex, hexlen) : RD_ECRYPTO;
+}
+
 int rd_x509_facts(X509 *crt, json_t **out) {
   char hex[2 * EVP_MAX_MD_SIZE + 1], serial[256], rserial[256];
   time_t nb = 0, na = 0;
@@ -293,6 +306,9 @@ int rd_x509_facts(X509 *crt, json_t **out) {
   if ((rc = rd_x509_thumbprint(crt, EVP_sha256(), hex, sizeof hex)))
     goto out;
   json_object_set_new(o, "sha256", json_string(hex));
+  if ((rc = spki_sha256(crt, hex, sizeof hex)))
+    goto out;
+  json_object_set_new(o, "spki_sha256", json_string(hex));
   json_object_set_new(o, "not_before", json_integer((json_int_t)nb));
   json_object_set_new(o, "not_after", json_integer((json_int_t)na));
   json_object_set_new(o, "sans", sans_json(crt));

@@ -17,9 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/pem.h>
-#include <openssl/sha.h>
-#include <openssl/x509.h>
 
 #include "posix_plugin.h"
 #include "posix_util.h"
@@ -50,29 +47,13 @@ static void put_stat(json_t *cert, const char *prefix, const char *st) {
 }
 
 /* Does the key whose public key digest the target reported belong to the
- * certificate (PEM)? "1", "0", or "unreadable" when the target could not
- * read the key. */
-static const char *key_match_word(const char *pem, const char *key_digest) {
-  BIO *b;
-  X509 *x = NULL;
-  unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
-  char hex[2 * SHA256_DIGEST_LENGTH + 1];
-  int n;
-  if (strlen(key_digest) != 2 * SHA256_DIGEST_LENGTH)
+ * certificate (its facts' spki_sha256: the certificate is parsed once)?
+ * "1", "0", or "unreadable" when the target could not read the key. */
+static const char *key_match_word(const json_t *cert, const char *key_digest) {
+  const char *spki = json_string_value(json_object_get(cert, "spki_sha256"));
+  if (strlen(key_digest) != 64)
     return "unreadable";
-  if ((b = BIO_new_mem_buf(pem, -1))) {
-    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    BIO_free(b);
-  }
-  n = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : -1;
-  X509_free(x);
-  if (n <= 0)
-    return "0";
-  SHA256(der, (size_t)n, md);
-  OPENSSL_free(der);
-  for (size_t i = 0; i < sizeof md; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return strcmp(hex, key_digest) ? "0" : "1";
+  return spki && !strcmp(spki, key_digest) ? "1" : "0";
 }
 
 static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out) {
@@ -80,7 +61,7 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
   posix_paths p;
   char err[512], when[32] = "?";
   const char *pem = posix_out(out, "cert_pem");
-  const char *match = key_match_word(pem, posix_out(out, "key_pub_sha256"));
+  const char *match;
   int key_exists = posix_out_is(out, "key_exists", "1");
   time_t na;
   struct tm tm;
@@ -103,6 +84,7 @@ static void inventory_probed(rd_step *s, const rd_host_api *h, const json_t *out
     h->donef(s, 0, res, "%s: not a certificate (a new one is needed)", p.cert);
     return;
   }
+  match = key_match_word(cert, posix_out(out, "key_pub_sha256"));
   json_object_set_new(cert, "path", json_string(p.cert));
   json_object_set_new(cert, "key_path", json_string(p.key));
   json_object_set_new(cert, "chain_path", p.chain ? json_string(p.chain) : json_null());

@@ -85,6 +85,11 @@ START_TEST(facts) {
   json_int_t na = json_integer_value(json_object_get(f, "not_after"));
   ck_assert_int_eq(na - nb, 3650LL * 86400);
   ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(f, "pem")), "BEGIN CERTIFICATE"));
+  /* `openssl pkey -in x509/v1.key -pubout -outform DER | sha256sum`: what
+   * posix.inventory's target reports for the matching key (v2.key gives
+   * 77b31421...) */
+  ck_assert_str_eq(json_string_value(json_object_get(f, "spki_sha256")),
+                   "a4f11f08cd013438468d30600fdd3ed895c1aa51e8953affbc6fb9fdd06d7d6f");
   json_decref(f);
   free(b);
 }

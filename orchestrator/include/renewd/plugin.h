@@ -212,8 +212,9 @@ typedef struct rd_host_api {
   const char *(*strerror)(int err);
 
   /* Parse a PEM (or DER) certificate into facts: {"subject", "issuer",
-   * "serial", "serial_reversed", "sha1", "sha256", "not_before",
-   * "not_after" (epoch seconds), "sans": [...], "key_type", "key_bits",
+   * "serial", "serial_reversed", "sha1", "sha256", "spki_sha256" (of the
+   * public key's DER: what `openssl pkey -pubout -outform DER | sha256sum`
+   * gives for the matching key), "not_before", "not_after" (epoch seconds), "sans": [...], "key_type", "key_bits",
    * "template": {...}, "pem"}. *out is a new reference. */
   int (*cert_facts)(const unsigned char *data, size_t len, json_t **out);
 
