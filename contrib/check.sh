@@ -29,7 +29,10 @@ ctest --test-dir build-asan --output-on-failure -L e2e 2>&1 | tee -a "$log"
 # private server each: tests/e2e/lib/journalq.sh); 77 (cannot run) only
 # counts as a skip when not root. Not here: pg_instances (PostgreSQL
 # already), faults_soak (contrib/soak/soak.sh keeps its own SQLite journal),
-# and the tests that keep none (transport, doctor, lab_smoke, windows_lab...).
+# the tests that keep none (transport, doctor, lab_smoke, windows_lab...),
+# and the Windows ones that keep one (windows_runbooks, _remediate, _web,
+# _scom: ready for RENEWD_TEST_JOURNAL=pg, but their ~10 min would take this
+# stage, ~8 min, near 20). docs/SCALING.md: the figures.
 pg_failed= pg_start=$SECONDS
 for t in renewal multi_cert host_lease serve crash_points faults_ca faults_link faults_ssh \
   faults_target serve_reload batching acme mail monitoring report_browser hostile posix_layouts \
