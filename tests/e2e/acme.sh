@@ -22,6 +22,7 @@
 #  6. No private key of any host appears in the journal, renewd's output, the
 #     plaintext of every remote script (RENEWD_TRACE_REMOTE), pebble's log or
 #     a capture of all lab traffic.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root and pebble (contrib/deps.sh installs it).
 # Prints "acme: N passed, M failed".
 set -euo pipefail
@@ -68,6 +69,9 @@ fi
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
 JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 export RENEWD_TRACE_REMOTE=$WORK/trace.jsonl
 
 on() { "$LAB" ssh "$1" "${@:2}"; }
@@ -76,8 +80,8 @@ fp() { openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F
 addr_of() { sed -n "s/.*\"$1\": {\"address\": \"\([0-9.]*\)\".*/\1/p" "$LAB_INVENTORY"; }
 served() { "$LAB" exec -- openssl s_client -connect "$(addr_of "$1"):443" </dev/null 2>/dev/null | fp; }
 tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root -type f -print0 | sort -z | xargs -0 sha256sum; }
-state_of() { sqlite3 "$JOURNAL" "select state from jobs where host='$1' order by id desc limit 1"; }
-order_of() { sqlite3 "$JOURNAL" "select json_extract(value, '\$.order') from kv where key = 'acme.order' and job_id = (select id from jobs where host='$1' order by id desc limit 1)"; }
+state_of() { jnewest "$1"; }
+order_of() { jsql "select $(jfield value order) from kv where key = 'acme.order' and job_id = (select id from jobs where host='$1' order by id desc limit 1)"; }
 keys_now() { for h in "${HOSTS[@]}"; do on "$h" 'sudo -n cat /srv/renewd-lab/tls/server.key; for k in /srv/renewd-lab/tls/server.key.renewd-*; do [ -f "$k" ] && sudo -n cat "$k"; done; true'; done >>"$WORK/keys.pem"; }
 rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
 	local name=$1; shift
@@ -301,7 +305,7 @@ ARI_PID=
 key_pieces "$WORK/keys.pem" "$WORK/key-pieces"
 npieces=$(wc -l <"$WORK/key-pieces")
 check "collected key material of every host ($npieces pieces)" test "$npieces" -gt 30
-sqlite3 "$JOURNAL" .dump >"$WORK/journal.sql"
+jdump >"$WORK/journal.sql"
 for f in journal.sql all-output.txt trace.jsonl pebble.log; do
 	check "no private key material in $f" bash -c "! grep -F -q -f '$WORK/key-pieces' '$WORK/$f'"
 done

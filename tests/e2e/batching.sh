@@ -18,6 +18,7 @@
 #     and the service serves the old certificate again (ROLLED_BACK).
 #  4. The same on h0003 with the session shell off (RENEWD_REMOTE_SESSION=0:
 #     one execution per round trip): every step's phase has the same status.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "batching: N passed, M failed".
 set -euo pipefail
 
@@ -27,6 +28,9 @@ T=batching
 command -v jq >/dev/null || { echo "batching: needs jq (contrib/tests-deps.sh)" >&2; exit 2; }
 lab_own "${BATCHING_LAB_DIR:-/var/lib/renewd-lab-batching}" "${BATCHING_LAB_NETNS:-renewd-lab-batch}" 3
 JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/journalq.sh"
+journal_setup
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
 # an operator hook after the two app.conf pins that refuses its apply
 cat >"$WORK/refuse.sh" <<'HOOK'

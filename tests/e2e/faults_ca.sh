@@ -31,10 +31,12 @@
 #     (PENDING_CA, the journaled request and staged key kept); the next run
 #     resumes the transaction (CertPoll: scepserver cannot, so the identical
 #     request is resent) and reports the possible orphan.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "faults_ca: N passed, M failed".
 T=faults_ca H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 
 PROXY=127.0.0.2:8083
 cc -std=c11 -O1 -o "$WORK/scepdouble" "$E2E/lib/scepdouble.c" -lcrypto || { not_ok "build lib/scepdouble.c"; finish; }
@@ -45,9 +47,9 @@ sed "s|\"url\": \"http://127.0.0.2:8080/scep\"|\"url\": \"http://127.0.0.2:8089/
 # the issue step's timeout is 3 x command_timeout: 12 s
 sed 's|"command_timeout": "2m"|"command_timeout": "4s"|' "$WORK/proxied.json" >"$WORK/short.json"
 mode() { echo "$1" >"$WORK/mode"; }
-state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
-jobs() { if [[ -s $JOURNAL ]]; then sqlite3 "$JOURNAL" "select count(*) from jobs where host='$H'"; else echo 0; fi; }
-jobs_since() { sqlite3 "$JOURNAL" "select count(*) from jobs where host='$H' and id > $1"; }
+state() { jnewest "$H"; }
+jobs() { if journal_made; then jsql "select count(*) from jobs where host='$H'"; else echo 0; fi; }
+jobs_since() { jsql "select count(*) from jobs where host='$H' and id > $1"; }
 # unchanged HOST FP: the host still has and serves the certificate FP
 unchanged() {
 	local out
@@ -135,7 +137,7 @@ check "foreign: renewed, served, pinned, from the lab CA" renewed "$old"
 check "foreign: one certificate" test "$(($(rc_issued) - issued0))" = 1
 
 # ------------------------------------------------------------- 6. PENDING, then issued
-due $H; old=$(live_fp $H); issued0=$(rc_issued); pend_job0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
+due $H; old=$(live_fp $H); issued0=$(rc_issued); pend_job0=$(jsql "select max(id) from jobs")
 mode pend; RB=$WORK/proxied.json run pend
 check "pending: the run ends as a job pending at the CA does (exit 0), got $rc" test "$rc" = 0
 check "pending: the report says so" grep -q "is pending approval; renewd will poll it (never resubmit)" "$WORK/pend.out"

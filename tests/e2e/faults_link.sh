@@ -13,20 +13,22 @@
 #    rollback: ROLLED_BACK, the old certificate live, served and pinned,
 #    nothing staged, no second request — nothing half-changed;
 #  - the run after that (--force: the rolled-back job's backoff) renews it.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root and nft. Prints "faults_link: N passed, M failed".
 T=faults_link HOSTS=3 H=h0002
 command -v nft >/dev/null || { echo "$T: SKIP: needs nft (contrib/deps.sh installs nftables)"; exit 77; }
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 # shellcheck source=lib/link.sh
 . "$E2E/lib/link.sh"
 # shellcheck source=lib/pins.sh
 . "$E2E/lib/pins.sh"
 ONEHOST_CLEANUP='link_up $H'
 
-state() { sqlite3 "$JOURNAL" "select state from jobs where host='$1' order by id desc limit 1"; }
-last_id() { sqlite3 "$JOURNAL" "select max(id) from jobs where host='$H'"; }
-job_error() { sqlite3 "$JOURNAL" "select error from jobs where host='$H' order by id desc limit 1"; }
+state() { jnewest "$1"; }
+last_id() { jnewest "$H" id; }
+job_error() { jnewest "$H" error; }
 fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$1"; rc_host_ok "$1"; rc_pins_ok "$1") ]]; }
 # the same after a rollback on that host (lib/pins.sh)
 fine_nocase() { [[ -z $(rc_jobs_ok "$JOURNAL" "$1"; rc_host_ok "$1"; rc_pins_nocase "$1") ]]; }
@@ -39,7 +41,7 @@ for h in h0001 h0002 h0003; do due $h; old[$h]=$(live_fp $h); done
 issued0=$(rc_issued)
 (RB=$WORK/slow.json run down; exit "$rc") &
 runpid=$!
-for _ in $(seq 1 600); do [[ -s $JOURNAL && $(state $H 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
+for _ in $(seq 1 600); do journal_made && [[ $(state $H 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
 sleep 1
 link_down $H || not_ok "link down"
 wait $runpid; rc=$?

@@ -14,20 +14,22 @@
 # second request; the run after that renews (DONE, served, pinned).
 # Before the fix the job ended FAILED with the new certificate live and
 # app.conf pinning the old one, and the next run stopped in its pre-flight.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "faults_ssh: N passed, M failed".
 T=faults_ssh H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 # shellcheck source=lib/pins.sh
 . "$E2E/lib/pins.sh"
 # shellcheck source=lib/proctree.sh
 . "$E2E/lib/proctree.sh"
 
-state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
-last_id() { sqlite3 "$JOURNAL" "select max(id) from jobs where host='$H'"; }
+state() { jnewest "$H"; }
+last_id() { jnewest "$H" id; }
 # after the rollback the pins are compared without case (lib/pins.sh)
 fine() { [[ -z $(rc_jobs_ok "$JOURNAL" "$H"; rc_host_ok "$H"; rc_pins_nocase "$H") ]]; }
-job_error() { sqlite3 "$JOURNAL" "select error from jobs where host='$H' order by id desc limit 1"; }
+job_error() { jnewest "$H" error; }
 jq '.steps = [{type: "posix.exec", name: "slow", params: {script: "[ \"$1\" = apply ] && sleep 10; true"}, timeout: "60s"}] + .steps' "$RB" >"$WORK/slow.json"
 due $H
 old=$(live_fp $H)
@@ -35,7 +37,7 @@ old=$(live_fp $H)
 runpid=$!
 sshd=$(cat "$RENEWD_LAB_DIR/hosts/$H/sshd.pid")
 # the slow step is the first follow-up: the job is in FOLLOWUPS while it runs
-for _ in $(seq 1 300); do [[ -s $JOURNAL && $(state 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
+for _ in $(seq 1 300); do journal_made && [[ $(state 2>/dev/null) == FOLLOWUPS ]] && break; sleep 0.1; done
 sleep 2
 # the listener and every process under it, by pid
 kill_tree "$sshd"

@@ -20,10 +20,12 @@
 #     back, and the rollback lost it too). (b) no entry: labsvc cannot read
 #     the new key — the job rolls back naming user, owner, group and mode;
 #     the old certificate, key and pin stay live and served.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "faults_target: N passed, M failed".
 T=faults_target H=h0001
 # shellcheck source=lib/onehost.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/onehost.sh"
+journal_setup # lib/journalq.sh, through lib/renewcheck.sh
 # shellcheck source=lib/pins.sh
 . "$E2E/lib/pins.sh"
 
@@ -47,7 +49,7 @@ intact() {
 	)
 	[[ -z $out ]] || { sed 's/^/     | /' <<<"$out"; return 1; }
 }
-state() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
+state() { jnewest "$H"; }
 said() { grep -q -i -- "$1" "$WORK/$2.out" "$WORK/$2.err"; }
 
 # ------------------------------------------------------------- 1. disk full
@@ -83,12 +85,12 @@ check "read-only: writable again, the next run renews (exit 10), got $rc" test "
 check "read-only: DONE, renewed, served, pinned" fine
 
 # ------------------------------------------------------------- 3. concurrent runs
-due $H; issued0=$(rc_issued); id0=$(sqlite3 "$JOURNAL" "select max(id) from jobs")
+due $H; issued0=$(rc_issued); id0=$(jsql "select coalesce(max(id), 0) from jobs")
 (run one; exit "$rc") & p1=$!
 (run two; exit "$rc") & p2=$!
 wait $p1; rc1=$?; wait $p2; rc2=$?
 check "concurrent: the CA issued one certificate" test "$(($(rc_issued) - issued0))" = 1
-check "concurrent: one job opened, DONE (exits $rc1, $rc2)" test "$(sqlite3 "$JOURNAL" "select group_concat(state) from jobs where id > $id0")" = DONE
+check "concurrent: one job opened, DONE (exits $rc1, $rc2)" test "$(jsql "select state from jobs where id > $id0 order by id" | paste -sd,)" = DONE
 check "concurrent: renewed, served, pinned" fine
 # ------------------------------------------------------------- 4. hanging command (last: its rollback leaves a backoff)
 jq '.steps = [{type: "posix.exec", name: "hang", params: {script: "[ \"$1\" = apply ] && sleep 60; true"}, timeout: "3s"}] + .steps' "$RB" >"$WORK/hang.json"

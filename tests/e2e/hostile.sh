@@ -18,6 +18,7 @@
 #     tricks, and step names with ESC: plan and run print them escaped, the
 #     run updates that very file (the path is data, byte-exact) and no
 #     command in it ever ran on the target.
+# RENEWD_TEST_JOURNAL=pg: section 4's journal on PostgreSQL (lib/journalq.sh).
 # Prints "hostile: N passed, M failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -108,6 +109,10 @@ else
 	else
 		# shellcheck disable=SC1091
 		. "$RENEWD_LAB_DIR/lab.env"
+		JOURNAL=$WORK/journal.db
+		# shellcheck source=lib/journalq.sh
+		. "$HERE/lib/journalq.sh"
+		journal_setup
 		T=$RENEWD_LAB_DIR/hosts/h0001/root # /srv/renewd-lab on h0001
 		M=/srv/renewd-lab
 		CONF="$M/etc/\$(touch $M/pwned1) \`touch $M/pwned2\`; touch $M/pwned3 | cat & “smart” ‘single’ \"double\" 'plain' ${TERM_S}.conf"
@@ -126,7 +131,7 @@ else
 		check "lab: plan's output holds no raw control byte" no_raw "$WORK/lplan.out"
 		check "lab: plan's warnings hold no raw control byte" no_raw "$WORK/lplan.err"
 		old_sha1=$(openssl x509 -in "$T/tls/server.crt" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d : | tr A-F a-f)
-		lrd lrun run "$WORK/lab.json" --journal "$WORK/journal.db"
+		lrd lrun run "$WORK/lab.json" --journal "$JOURNAL"
 		check "lab: run renews (exit 10), got $rc" test "$rc" = 10
 		check "lab: run's output holds no raw control byte" no_raw "$WORK/lrun.out"
 		check "lab: run's warnings hold no raw control byte" no_raw "$WORK/lrun.err"

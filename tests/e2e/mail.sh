@@ -14,6 +14,8 @@
 # wrong) appears in no output, the journal or any message. A server that
 # offers no STARTTLS gets nothing from smtp:// (unless "starttls": false, a
 # local relay without a login).
+# RENEWD_TEST_JOURNAL=pg: the journals on PostgreSQL (lib/journalq.sh:
+# databases of one private server).
 # Prints "mail: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -54,6 +56,10 @@ trap 'exit 130' INT TERM
 "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1 || { not_ok "lab up"; cat "$WORK/up.log"; finish; exit 1; }
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
+JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 
 # ------------------------------------------------------------- SMTP servers
 sink_init
@@ -114,7 +120,7 @@ wait_count() { # wait_count MODE N: the inbox of MODE holds N messages (mail goe
 	[[ $(n_mail "$1") == "$2" ]]
 }
 
-J=$WORK/journal.db
+J=$JOURNAL
 # ------------------------------------------------------------- smtps://
 rd smtps "$J" "$WORK/smtps.json" --host h0003
 check "smtps runbook renews h0003 (exit 10), got $rc" test "$rc" = 10
@@ -144,7 +150,7 @@ check "starttls: subject: h0001's expiry" has starttls "$(subj '\\[renewd\\] h00
 rd all "$J" "$WORK/starttls.json"
 check "the whole runbook: h0002 renewed (exit 1: h0001 is backing off), got $rc" test "$rc" = 1
 check "journal: h0002 DONE, h0001 still ROLLED_BACK" \
-	test "$(sqlite3 "$J" "select host || '=' || state from jobs where id in (select max(id) from jobs group by host) order by host" | tr '\n' ' ')" = "h0001=ROLLED_BACK h0002=DONE h0003=DONE "
+	test "$(jsql "select host || '=' || state from jobs where id in (select max(id) from jobs group by host) order by host" | tr '\n' ' ')" = "h0001=ROLLED_BACK h0002=DONE h0003=DONE "
 check "starttls: one more message, h0002's expiry (3)" wait_count starttls 3
 check "starttls: subject: h0002's expiry" has starttls "$(subj '\\[renewd\\] h0002: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
 rd again "$J" "$WORK/starttls.json"
@@ -154,23 +160,24 @@ check "reruns mail nothing again (starttls 3, smtps 1)" test "$(n_mail starttls)
 check "no warning about mail in any run" bash -c "! grep -h 'notify' '$WORK'/{smtps,rollback,all,again,again-smtps}.err"
 
 # ------------------------------------------------------------- a wrong password
-rd badpw "$WORK/journal2.db" "$WORK/badpw.json" --host h0001
+J2=$(journal_new journal2) && J3=$(journal_new journal3) && J4=$(journal_new journal4) || { not_ok "journals"; finish; exit 1; }
+rd badpw "$J2" "$WORK/badpw.json" --host h0001
 check "wrong password: the rollback still ends (exit 1), got $rc" test "$rc" = 1
 check "wrong password: a warning naming the server and the refused login" \
 	grep -q 'warning: notify: e-mail about host h0001: ROLLED_BACK: smtp://127.0.0.1:2525: Login denied' "$WORK/badpw.err"
 check "wrong password: nothing delivered" test "$(n_mail starttls)" = 3
 
 # ------------------------------------------------------------- no STARTTLS offered
-rd notls "$WORK/journal3.db" "$WORK/notls.json" --host h0001
+rd notls "$J3" "$WORK/notls.json" --host h0001
 check "no STARTTLS offered: the rollback still ends (exit 1), got $rc" test "$rc" = 1
 check "no STARTTLS offered: a warning, nothing sent in clear" \
 	bash -c "grep -q 'warning: notify: e-mail about host h0001: ROLLED_BACK: smtp://127.0.0.1:2526: ' '$WORK/notls.err' && [ \$(ls '$WORK/inbox' | grep -c '^plain-') = 0 ]"
-rd relay "$WORK/journal4.db" "$WORK/relay.json" --host h0001
+rd relay "$J4" "$WORK/relay.json" --host h0001
 check "\"starttls\": false: a local relay gets both messages" wait_count plain 2
 
 # ------------------------------------------------------------- the password is never written
-sqlite3 "$J" .dump >"$WORK/journal.sql"
-sqlite3 "$WORK/journal2.db" .dump >>"$WORK/journal.sql"
+jdump_at "$J" >"$WORK/journal.sql"
+jdump_at "$J2" >>"$WORK/journal.sql"
 for p in "$PW" "$BADPW"; do
 	check "the password ${p%%-*}-… is in no output, journal nor message" \
 		bash -c "! grep -rqF -- '$p' '$WORK'/*.out '$WORK'/*.err '$WORK/journal.sql' '$WORK/inbox' '$WORK'/sink-*.log"

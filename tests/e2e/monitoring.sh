@@ -8,8 +8,9 @@
 # metrics` (the exposition format and Prometheus' naming lint), every metric
 # the rules and the dashboard use is exported with at least one sample, and
 # the expiration metric is the certificate's notAfter as openssl reads it
-# from the host. Prints "monitoring: N passed, M failed"; exits 77 (skip)
-# when it cannot run.
+# from the host. RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL
+# (lib/journalq.sh). Prints "monitoring: N passed, M failed"; exits 77
+# (skip) when it cannot run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,11 +53,14 @@ check "the rules and the dashboard use renewd metrics" test -s "$WORK/used.txt"
 # ---------------------------------------------------------------- a running serve
 files=$WORK
 lab_begin 1
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 cp "$files/used.txt" "$WORK/"
 rm -rf "$files"
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" |
 	sed 's|"schedule": {[^}]*}|"schedule": {"scan_interval": "2s", "jitter": "1s"}|' >"$WORK/rb.json"
-"$LAB" exec -- "$RENEWD" serve "$WORK/rb.json" --journal "$WORK/journal.db" --listen "127.0.0.1:$PORT" \
+"$LAB" exec -- "$RENEWD" serve "$WORK/rb.json" --journal "$JOURNAL" --listen "127.0.0.1:$PORT" \
 	>"$WORK/serve.out" 2>"$WORK/serve.err" &
 DAEMON=$!
 scrape() { "$LAB" exec -- curl -fsS -m 5 "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" 2>/dev/null; }

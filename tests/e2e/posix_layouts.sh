@@ -10,6 +10,7 @@
 #     serves the new certificate, the journal says DONE.
 #  2. The same layout with a TLS check that fails (no reload): ROLLED_BACK,
 #     and the old combined file is back byte for byte and still served.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "posix_layouts: N passed, M failed".
 set -euo pipefail
 
@@ -50,6 +51,9 @@ fi
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
 JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 HROOT=$RENEWD_LAB_DIR/hosts/$H/root
 
 rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
@@ -65,7 +69,7 @@ served() {
 	"$LAB" exec -- openssl s_client -connect "$addr:443" </dev/null 2>/dev/null | fp
 }
 comb() { cat "$HROOT/tls/combined.pem"; }
-state_of() { sqlite3 "$JOURNAL" "select state from jobs where host='$H' order by id desc limit 1"; }
+state_of() { jnewest "$H"; }
 # the host's current certificate, CA and key as one file, served by nginx
 make_combined() {
 	cat "$HROOT/tls/server.crt" "$HROOT/tls/ca.crt" "$HROOT/tls/server.key" >"$HROOT/tls/combined.pem"

@@ -27,7 +27,7 @@
 #     the identical journaled message is resent, the job finishes, and the
 #     report says the CA may hold an orphan certificate.
 # RENEWD_TEST_JOURNAL=pg runs it all on a PostgreSQL journal (a private
-# server, tests/e2e/lib/pg.sh) instead of an SQLite file.
+# server, tests/e2e/lib/journalq.sh) instead of an SQLite file.
 # Needs root. Prints "renewal: N passed, M failed".
 set -euo pipefail
 
@@ -55,7 +55,6 @@ cleanup() {
 	[[ -n ${CAP_PID:-} ]] && kill "$CAP_PID" 2>/dev/null || true
 	"$LAB" down --purge >/dev/null 2>&1 || true
 	if ((rc != 0)) && [[ -z ${KEEP_WORK:-} ]]; then :; fi
-	[[ -n ${PGDIR:-} ]] && pg_stop "$PGDIR"
 	[[ -n ${KEEP_WORK:-} ]] && echo "renewal: kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
 }
@@ -69,16 +68,9 @@ fi
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
 JOURNAL=$WORK/journal.db
-# shellcheck disable=SC1091
-. "$HERE/lib/pg.sh"
-if [[ ${RENEWD_TEST_JOURNAL:-sqlite} == pg ]]; then
-	PGDIR=$(mktemp -d /tmp/renewal-pg.XXXXXX)
-	pg_start "$PGDIR" >"$WORK/pg.log" 2>&1 || { not_ok "PostgreSQL server"; cat "$WORK/pg.log"; finish; exit 1; }
-	JOURNAL=$RD_PG_URI
-	echo "renewal: journal on PostgreSQL ($JOURNAL)"
-fi
-jsql() { if [[ -n ${PGDIR:-} ]]; then pg_sql "$PGDIR" "$1"; else sqlite3 "$JOURNAL" "$1"; fi; }
-jdump() { if [[ -n ${PGDIR:-} ]]; then pg_dumpdb "$PGDIR"; else sqlite3 "$JOURNAL" .dump; fi; }
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 export RENEWD_TRACE_REMOTE=$WORK/trace.jsonl
 
 # runbooks: the shipped one pointed at this lab, and two variants
@@ -109,7 +101,7 @@ served() { # sha256 of the certificate HOST serves on 443
 	"$LAB" exec -- openssl s_client -connect "$addr:443" </dev/null 2>/dev/null | fp
 }
 tree_sums() { find "$RENEWD_LAB_DIR"/hosts/*/root "$RENEWD_LAB_DIR/ca/depot" -type f -print0 | sort -z | xargs -0 sha256sum; }
-state_of() { jsql "select state from jobs where host='$1' order by id desc limit 1"; }
+state_of() { jnewest "$1"; }
 keys_now() { for h in "${HOSTS[@]}"; do on "$h" 'sudo -n cat /srv/renewd-lab/tls/server.key; for k in /srv/renewd-lab/tls/server.key.renewd-*; do [ -f "$k" ] && sudo -n cat "$k"; done; true'; done >>"$WORK/keys.pem"; }
 
 # capture all lab traffic for the key-material check (plain HTTP to the CA included)

@@ -10,7 +10,8 @@
 # legend colours its state (ok, failed, due); the failed job is listed with
 # its reason; the page itself has no script and loads nothing. A screenshot
 # is kept (lib/browser.sh: keep_artifact). serve's GET /report answers the
-# same page. Prints "report_browser: N passed, M failed"; exits 77 (skip)
+# same page. RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL
+# (lib/journalq.sh). Prints "report_browser: N passed, M failed"; exits 77 (skip)
 # when it cannot run.
 set -euo pipefail
 
@@ -26,8 +27,11 @@ PORT=9465
 
 browser_ok || { echo "$TEST: SKIP: needs chromium (contrib/deps.sh)" >&2; exit 77; }
 lab_begin 3
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 
-J=$WORK/journal.db
+J=$JOURNAL
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/rb.json"
 # the same runbook whose TLS check looks at a port nothing listens on
 sed 's|"port": 443|"port": 4443|' "$WORK/rb.json" >"$WORK/badcheck.json"

@@ -12,6 +12,7 @@
 # renewd_runbook_last_reload_successful 0), the loaded version keeps
 # scanning; SIGHUP with a good file (renamed lab-a2): used from its next
 # scan. SIGTERM: exit 0, nothing left open, no secret in any output.
+# RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Prints "serve_reload: N passed, M failed"; exits 77 (skip) when it cannot run.
 set -euo pipefail
 
@@ -55,6 +56,10 @@ trap 'exit 130' INT TERM
 "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1 || { not_ok "lab up"; cat "$WORK/up.log"; finish; exit 1; }
 # shellcheck disable=SC1091
 . "$RENEWD_LAB_DIR/lab.env"
+JOURNAL=$WORK/journal.db
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup
 
 # ------------------------------------------------------------- the sinks
 sink_init
@@ -103,7 +108,7 @@ n_mail() { # n_mail KIND: e-mails with X-Renewd-Event KIND
 mails_are() { [[ "$(($(n_mail job) + $(n_mail expiring))) $(n_mail digest)" == "$1 $2" ]]; }
 
 "$LAB" exec -- env RENEWD_HOOK_TOKEN="$TOKEN" "$RENEWD" serve "$WORK/a.json" "$WORK/b.json" \
-	--journal "$WORK/journal.db" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+	--journal "$JOURNAL" --listen "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
 DAEMON=$!
 check "serve starts with two runbooks" wait_for 20 bash -c "'$LAB' exec -- curl -fsS http://127.0.0.1:$PORT/healthz >/dev/null 2>&1"
 check "lab-a renews h0001 and h0002" wait_for 120 at_least renewd_renewed_total lab-a 2
@@ -176,7 +181,7 @@ DAEMON=
 check "SIGTERM stops serve (exit 0)" test "$rc" = 0
 check "no handles left open at exit" bash -c "! grep -q 'handles left open' '$WORK/serve.err'"
 check "no notification failed" bash -c "! grep -q 'warning: notify' '$WORK/serve.err'"
-sqlite3 "$WORK/journal.db" .dump >"$WORK/journal.sql"
+jdump >"$WORK/journal.sql"
 check "neither the SMTP password nor the token in any output or the journal" \
 	bash -c "! grep -rqF -e '$PW' -e '$TOKEN' '$WORK/serve.out' '$WORK/serve.err' '$WORK/journal.sql' '$WORK'/inbox/starttls-*"
 finish

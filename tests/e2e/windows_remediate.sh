@@ -35,6 +35,9 @@ LAB_NETNS=${WINREM_NETNS:-renewd-lab-winrem}
 . "$HERE/lib/winhost.sh"
 t0=$(date +%s)
 win_lab_begin
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup # RENEWD_TEST_JOURNAL=pg: on PostgreSQL
 ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
 
 # ---------------------------------------------------------------- the NDES server

@@ -28,6 +28,9 @@ LAB_NETNS=${WINRB_NETNS:-renewd-lab-winrb}
 . "$HERE/lib/winhost.sh"
 t0=$(date +%s)
 win_lab_begin
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup # RENEWD_TEST_JOURNAL=pg: on PostgreSQL
 ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
 # ---------------------------------------------------------------- the NDES server
 # the RA pair from the lab CA (the CA certreq submits to), due within the

@@ -26,6 +26,9 @@ LAB_NETNS=${WINSCOM_NETNS:-renewd-lab-winscom}
 # shellcheck source=lib/winhost.sh
 . "$HERE/lib/winhost.sh"
 win_lab_up
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup # RENEWD_TEST_JOURNAL=pg: on PostgreSQL
 OPSMGR='OpsMgr Connector'
 V2=1.3.6.1.4.1.311.21.8.4242.7.1
 SETTINGS="$WR/emu/hklm/software/microsoft/microsoft operations manager/3.0/machine settings.json"

@@ -31,6 +31,9 @@ LAB_NETNS=${WINWEB_NETNS:-renewd-lab-winweb}
 . "$HERE/lib/winhost.sh"
 t0=$(date +%s)
 win_lab_begin
+# shellcheck source=lib/journalq.sh
+. "$HERE/lib/journalq.sh"
+journal_setup # RENEWD_TEST_JOURNAL=pg: on PostgreSQL
 ok "lab up, lab win up ($(($(date +%s) - t0)) s)"
 MSSQL_SID=S-1-5-80-3880718306-3832830129-1677859214-2598158968-1052248003
 SVC_SQL_SID=S-1-5-21-1004336348-1177238915-682003330-1107

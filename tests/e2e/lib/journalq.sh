@@ -13,6 +13,12 @@
 #       TARGET, one a line, columns separated by '|' (sqlite3's default and
 #       psql -A -t: the same text on both). Write SQL both engines speak;
 #       join rows in the shell (paste -sd,), not with group_concat.
+#   jdump / jdump_at TARGET: the whole journal as SQL text (sqlite3 .dump,
+#       pg_dump), for the tests that look for secrets in it.
+#   jnewest HOST [COLUMN]: a column (state by default) of HOST's newest job
+#       in $JOURNAL: state, error, id; nothing when HOST has none.
+#   journal_made: whether renewd has created the journal yet (the SQLite
+#       file is not empty; on PostgreSQL its jobs table exists).
 #   jfield COLUMN PATH: the SQL of a member of a JSON text column as text,
 #       PATH dotted (previous.what): json_extract or PostgreSQL's #>>.
 #   JOURNAL_BACKEND: sqlite or pg, for the test's messages.
@@ -67,6 +73,25 @@ jsql_at() {
 	esac
 }
 jsql() { jsql_at "$JOURNAL" "$1"; }
+
+jdump_at() {
+	case $1 in
+	postgresql://* | postgres://*) "$(_pg_bin)/pg_dump" -d "$1" ;;
+	*) sqlite3 "$1" .dump ;;
+	esac
+}
+jdump() { jdump_at "$JOURNAL"; }
+
+jnewest() {
+	jsql "select ${2:-state} from jobs where host = '$1' order by id desc limit 1"
+}
+
+journal_made() {
+	case $JOURNAL in
+	postgresql://* | postgres://*) [[ $(jsql "select to_regclass('jobs') is not null" 2>/dev/null) == t ]] ;;
+	*) [[ -s $JOURNAL ]] ;;
+	esac
+}
 
 jfield() {
 	if [[ $JOURNAL_BACKEND == pg ]]; then

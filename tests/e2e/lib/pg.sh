@@ -53,13 +53,6 @@ pg_sql() {
 	"$bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir/sock" -U postgres -d renewd -c "$2"
 }
 
-# pg_dumpdb DIR: the whole database as SQL on stdout.
-pg_dumpdb() {
-	local bin
-	bin=$(_pg_bin) || return 1
-	"$bin/pg_dump" -h "$1/sock" -U postgres renewd
-}
-
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	case ${1:-} in
 	start) pg_start "$2" ;;
