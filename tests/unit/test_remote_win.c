@@ -241,30 +241,30 @@ START_TEST(session_framing) {
 }
 END_TEST
 
-/* The loader's text for the Pester suite (tests/e2e/windows_pester.sh). */
+/* The text command c runs, decoded, to BUILD_DIR/ps/NAME; frees c. */
+static void write_loader(rd_remote_cmd *c, const char *name) {
+  char path[1200];
+  FILE *f;
+  char *t = decoded(c->command);
+  snprintf(path, sizeof path, "%s/ps", BUILD_DIR);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/ps/%s", BUILD_DIR, name);
+  ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+  ck_assert_uint_eq(fwrite(t, 1, strlen(t), f), strlen(t));
+  fclose(f);
+  free(t);
+  rd_remote_cmd_free(c);
+}
+
+/* The loaders' texts for the Pester suite (tests/e2e/windows_pester.sh). */
 START_TEST(ps_texts) {
   rd_remote_part one[1] = {{&S_A, NULL}};
   rd_remote_cmd c;
-  char err[256], path[1200];
-  FILE *f;
+  char err[256];
   ck_assert_int_eq(rd_remote_build_win_batch(one, 1, &c, err, sizeof err), 0);
-  char *t = decoded(c.command);
-  snprintf(path, sizeof path, "%s/ps", BUILD_DIR);
-  mkdir(path, 0755);
-  snprintf(path, sizeof path, "%s/ps/renewd.batch.ps1", BUILD_DIR);
-  ck_assert_ptr_nonnull(f = fopen(path, "wb"));
-  ck_assert_uint_eq(fwrite(t, 1, strlen(t), f), strlen(t));
-  fclose(f);
-  free(t);
-  rd_remote_cmd_free(&c);
+  write_loader(&c, "renewd.batch.ps1");
   ck_assert_int_eq(rd_remote_build_win_session(one, 1, 1, &c, err, sizeof err), 0);
-  t = decoded(c.command);
-  snprintf(path, sizeof path, "%s/ps/renewd.session.ps1", BUILD_DIR);
-  ck_assert_ptr_nonnull(f = fopen(path, "wb"));
-  ck_assert_uint_eq(fwrite(t, 1, strlen(t), f), strlen(t));
-  fclose(f);
-  free(t);
-  rd_remote_cmd_free(&c);
+  write_loader(&c, "renewd.session.ps1");
 }
 END_TEST
 
