@@ -44,9 +44,10 @@ static int batchable(const rd_remote_call *c) {
   return c->script && c->script->platform == RD_PLATFORM_POSIX && !c->cmd.upload_path;
 }
 
-/* A call the session shell can carry: a POSIX one (no Windows session). */
+/* A call the session shell can carry: one a batch can (a Windows
+ * session runs its requests as Windows batches, in one powershell.exe). */
 static int session_ok(const rd_remote_call *c) {
-  return rd_batch_session_on() && batchable(c) && !is_windows(c);
+  return rd_batch_session_on() && batchable(c);
 }
 
 void rd_host_cork(rd_job *j) {
@@ -153,7 +154,7 @@ static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_
   rd_remote_part *parts = calloc(n, sizeof *parts);
   rd_ssh_opts o = {.connect_ms = j->rb->ssh.connect_timeout_ms};
   unsigned long trip = rd_host_next_trip();
-  int win = is_windows(m[0]), session = !win && rd_batch_session_on();
+  int win = is_windows(m[0]), session = rd_batch_session_on();
   char until[64];
   int rc = RD_ENOMEM;
   snprintf(err, errlen, "out of memory");
@@ -168,8 +169,11 @@ static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_
     if (m[i]->call.s->timeout_ms > o.op_ms)
       o.op_ms = m[i]->call.s->timeout_ms;
   }
-  rc = win       ? rd_remote_build_win_batch(parts, n, &b->cmd, err, errlen)
-       : session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
+  if (win)
+    rc = session ? rd_remote_build_win_session(parts, n, trip, &b->cmd, err, errlen)
+                 : rd_remote_build_win_batch(parts, n, &b->cmd, err, errlen);
+  else
+    rc = session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
                  : rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, errlen);
   if (!rc && session)
     rc = rd_remote_session_end(trip, until, sizeof until);
@@ -224,8 +228,7 @@ int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc) {
 
 /* Held calls go out in the order they came: each run of calls of one
  * platform (POSIX: with the same sudo; Windows has none) as one batch (one
- * alone as it always did: a Windows script alone is its own
- * powershell.exe). */
+ * alone as it always did, unless the job's session carries it). */
 void rd_host_uncork(rd_job *j) {
   rd_remote_call *c, *list[64];
   size_t n = 0;

@@ -75,6 +75,12 @@ int rd_remote_build_batch(const rd_remote_part *parts, size_t n, int use_sudo, r
  * token: a number (not 0) unique per request of a session. */
 int rd_remote_build_session(const rd_remote_part *parts, size_t n, int use_sudo,
                             unsigned long token, rd_remote_cmd *out, char *err, size_t errlen);
+/* Its Windows twin (remote_win.c): one request of a Windows session, a
+ * constant loader that runs each request as a Windows batch does (below)
+ * and reads the next, until EOF; stdin carries the request's document
+ * line (as a Windows batch's) then "E TOKEN". */
+int rd_remote_build_win_session(const rd_remote_part *parts, size_t n, unsigned long token,
+                                rd_remote_cmd *out, char *err, size_t errlen);
 /* "rd_end TOKEN\n" into line; RD_EOVERFLOW when it does not fit. */
 int rd_remote_session_end(unsigned long token, char *line, size_t len);
 /* What one script of a batch answered: its exit status, its result lines
@@ -99,11 +105,12 @@ void rd_remote_answers_free(rd_remote_answer *a, size_t n);
  * rd_fail and a throw end that script only, with the exit status and
  * stderr it has alone; its variables, preferences and $LASTEXITCODE do
  * not reach the next), and the answers come back as a POSIX batch's
- * (rd_remote_parse_batch). There is no Windows session: one process per
- * batch. */
+ * (rd_remote_parse_batch). A Windows session (rd_remote_build_win_session)
+ * runs its requests so, one after the other, in one process. */
 int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_cmd *out,
                               char *err, size_t errlen);
-/* The loader's PowerShell text (what the command line encodes). */
+/* The loaders' PowerShell texts (what the command lines encode). */
 const char *rd_remote_win_loader(void);
+const char *rd_remote_win_session_loader(void);
 
 #endif

@@ -28,50 +28,73 @@
 #include "base/util.h"
 #include "transport/remote_ps.h"
 
+/* The loader's start: what every script alone has, and its own writers. */
+#define PS_BATCH_HEAD                                                                      \
+  PS_PREFS                                                                                 \
+  PS_FUNCS                                                                                 \
+  PS_UTF8_OUT                                                                              \
+  "$RdbO = [Console]::Out\n"                                                               \
+  "$RdbE = [Console]::Error\n"                                                             \
+  "$RdbU = New-Object System.Text.UTF8Encoding $false\n"
+/* Runs the scripts of one request, SRC (a PowerShell expression: the
+ * base64 line of its JSON document), and prints their answers. */
+#define PS_BATCH_RUN(src)                                                                  \
+  "$RdbD = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String("      \
+  src ")) | ConvertFrom-Json\n"                                                             \
+  "$RdbI = 0\n"                                                                             \
+  "foreach ($RdbR in @($RdbD.r)) {\n"                                                       \
+  "  $RdbW = New-Object System.IO.StringWriter\n"                                           \
+  "  $RdbX = New-Object System.IO.StringWriter\n"                                           \
+  "  $RdbF = @{}\n"                                                                         \
+  "  $RdbC = 3\n"                                                                           \
+  "  Remove-Variable -Scope Global -Name LASTEXITCODE -ErrorAction Ignore\n"                \
+  "  $global:Error.Clear()\n"                                                               \
+  "  $RdbQ = [PowerShell]::Create('CurrentRunspace')\n"                                     \
+  "  [Console]::SetOut($RdbW)\n"                                                            \
+  "  [Console]::SetError($RdbX)\n"                                                          \
+  "  try {\n"                                                                               \
+  "    $RdbV = $RdbQ.AddScript('param($P) & ([scriptblock]::Create($args[0])) *>&1; $args[1].e = 1'," \
+  " $true).AddArgument(($RdbR.p | ConvertFrom-Json)).AddArgument(@($RdbD.t)[$RdbR.t])."       \
+  "AddArgument($RdbF).Invoke()\n"                                                           \
+  "    if ($RdbV.Count) { $RdbW.Write(($RdbV | Out-String)) }\n"                             \
+  "    $RdbC = Get-Variable -Scope Global -Name LASTEXITCODE -ValueOnly -ErrorAction Ignore\n" \
+  "    if ($RdbF.ContainsKey('e')) { $RdbC = 0 } elseif ($null -eq $RdbC) { $RdbC = 1 }\n"   \
+  "  } catch {\n"                                                                           \
+  "    $RdbZ = $_.Exception.InnerException\n"                                               \
+  "    if ($RdbZ -is [System.Management.Automation.RuntimeException]) { $RdbZ = $RdbZ.ErrorRecord }" \
+  " else { $RdbZ = $_ }\n"                                                                  \
+  "    " PS_CAUGHT("$RdbZ")                                                                 \
+  "  }\n"                                                                                   \
+  "  [Console]::SetOut($RdbO)\n"                                                            \
+  "  [Console]::SetError($RdbE)\n"                                                          \
+  "  $RdbQ.Dispose()\n"                                                                     \
+  "  $RdbO.Write('rd_batch ' + $RdbI + ' ' + $RdbC + ' ' +"                                 \
+  " [Convert]::ToBase64String($RdbU.GetBytes($RdbW.ToString())) + ' ' +"                    \
+  " [Convert]::ToBase64String($RdbU.GetBytes($RdbX.ToString())) + \"`n\")\n"                \
+  "  $RdbI++\n"                                                                             \
+  "}\n"
+
 static const char PS_BATCH_LOADER[] =
-    PS_PREFS
-    PS_FUNCS
-    PS_UTF8_OUT
-    "$RdbO = [Console]::Out\n"
-    "$RdbE = [Console]::Error\n"
-    "$RdbU = New-Object System.Text.UTF8Encoding $false\n"
-    "$RdbD = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String("
-    "[Console]::In.ReadToEnd().Trim())) | ConvertFrom-Json\n"
-    "$RdbI = 0\n"
-    "foreach ($RdbR in @($RdbD.r)) {\n"
-    "  $RdbW = New-Object System.IO.StringWriter\n"
-    "  $RdbX = New-Object System.IO.StringWriter\n"
-    "  $RdbF = @{}\n"
-    "  $RdbC = 3\n"
-    "  Remove-Variable -Scope Global -Name LASTEXITCODE -ErrorAction Ignore\n"
-    "  $global:Error.Clear()\n"
-    "  $RdbQ = [PowerShell]::Create('CurrentRunspace')\n"
-    "  [Console]::SetOut($RdbW)\n"
-    "  [Console]::SetError($RdbX)\n"
-    "  try {\n"
-    "    $RdbV = $RdbQ.AddScript('param($P) & ([scriptblock]::Create($args[0])) *>&1; $args[1].e = 1',"
-    " $true).AddArgument(($RdbR.p | ConvertFrom-Json)).AddArgument(@($RdbD.t)[$RdbR.t])."
-    "AddArgument($RdbF).Invoke()\n"
-    "    if ($RdbV.Count) { $RdbW.Write(($RdbV | Out-String)) }\n"
-    "    $RdbC = Get-Variable -Scope Global -Name LASTEXITCODE -ValueOnly -ErrorAction Ignore\n"
-    "    if ($RdbF.ContainsKey('e')) { $RdbC = 0 } elseif ($null -eq $RdbC) { $RdbC = 1 }\n"
-    "  } catch {\n"
-    "    $RdbZ = $_.Exception.InnerException\n"
-    "    if ($RdbZ -is [System.Management.Automation.RuntimeException]) { $RdbZ = $RdbZ.ErrorRecord }"
-    " else { $RdbZ = $_ }\n"
-    "    " PS_CAUGHT("$RdbZ")
-    "  }\n"
-    "  [Console]::SetOut($RdbO)\n"
-    "  [Console]::SetError($RdbE)\n"
-    "  $RdbQ.Dispose()\n"
-    "  $RdbO.Write('rd_batch ' + $RdbI + ' ' + $RdbC + ' ' +"
-    " [Convert]::ToBase64String($RdbU.GetBytes($RdbW.ToString())) + ' ' +"
-    " [Convert]::ToBase64String($RdbU.GetBytes($RdbX.ToString())) + \"`n\")\n"
-    "  $RdbI++\n"
-    "}\n"
-    "$RdbO.Flush()\n";
+    PS_BATCH_HEAD PS_BATCH_RUN("[Console]::In.ReadToEnd().Trim()") "$RdbO.Flush()\n";
+
+/* A session: requests one after the other on the same stdin, each its
+ * JSON document's base64 line then "E TOKEN", read line by line (so each
+ * is answered before EOF), each answered as a batch and then ended by
+ * "rd_end TOKEN", flushed; EOF ends the session. */
+static const char PS_SESSION_LOADER[] =
+    PS_BATCH_HEAD
+    "while ($null -ne ($RdbL = [Console]::In.ReadLine())) {\n"
+    "  $RdbK = [Console]::In.ReadLine()\n"
+    "  if ($null -eq $RdbK) { break }\n"
+    "  if ($RdbK -notmatch '^E [0-9]+$') {"
+    " $RdbE.WriteLine('renewd: bad session line on stdin'); exit 3 }\n"
+    PS_BATCH_RUN("$RdbL.Trim()")
+    "  $RdbO.Write('rd_end ' + $RdbK.Substring(2) + \"`n\")\n"
+    "  $RdbO.Flush()\n"
+    "}\n";
 
 const char *rd_remote_win_loader(void) { return PS_BATCH_LOADER; }
+const char *rd_remote_win_session_loader(void) { return PS_SESSION_LOADER; }
 
 /* The script texts of a batch, each once, after the prelude's line count
  * of empty lines: the index of parts[i]'s text in t. */
@@ -97,8 +120,23 @@ static int add_text(json_t *t, const rd_script *s, size_t pad, size_t *idx) {
   return json_array_append_new(t, v) ? RD_ENOMEM : 0;
 }
 
-int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_cmd *out,
-                              char *err, size_t errlen) {
+/* The request's "E TOKEN" line after its document on stdin. */
+static int add_end(unsigned long token, rd_remote_cmd *out) {
+  char line[32];
+  int l = snprintf(line, sizeof line, "E %lu\n", token);
+  unsigned char *p = realloc(out->stdin_data, out->stdin_len + (size_t)l);
+  if (!p)
+    return RD_ENOMEM;
+  memcpy(p + out->stdin_len, line, (size_t)l);
+  out->stdin_data = p;
+  out->stdin_len += (size_t)l;
+  return 0;
+}
+
+/* token 0: a batch alone (EOF ends it); else one request of a session. */
+static int build_win(const rd_remote_part *parts, size_t n, unsigned long token,
+                     rd_remote_cmd *out, char *err, size_t errlen) {
+  const char *loader = token ? PS_SESSION_LOADER : PS_BATCH_LOADER;
   json_t *doc = NULL, *t, *r;
   char *json = NULL;
   size_t pad = rd_remote_ps_script_line();
@@ -142,13 +180,15 @@ int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_c
     if (rc)
       goto oom;
   }
-  if (!(json = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII)) || rd_remote_ps_stdin(json, out))
+  if (!(json = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII)) ||
+      rd_remote_ps_stdin(json, out) || (token && add_end(token, out)))
     goto oom;
-  if ((rc = rd_remote_ps_command("batch", PS_BATCH_LOADER, strlen(PS_BATCH_LOADER), out, err,
+  if ((rc = rd_remote_ps_command(token ? "session" : "batch", loader, strlen(loader), out, err,
                                  errlen)))
     goto out;
   if (out->upload_path) { /* a constant: test_remote_win proves it fits */
-    rd_fmt(err, errlen, "remote: the Windows batch loader does not fit a command line");
+    rd_fmt(err, errlen, "remote: the Windows %s loader does not fit a command line",
+           token ? "session" : "batch");
     rc = RD_EOVERFLOW;
   }
   goto out;
@@ -161,4 +201,18 @@ out:
   json_decref(doc);
   free(json);
   return rc;
+}
+
+int rd_remote_build_win_batch(const rd_remote_part *parts, size_t n, rd_remote_cmd *out,
+                              char *err, size_t errlen) {
+  return build_win(parts, n, 0, out, err, errlen);
+}
+
+int rd_remote_build_win_session(const rd_remote_part *parts, size_t n, unsigned long token,
+                                rd_remote_cmd *out, char *err, size_t errlen) {
+  if (!token) {
+    rd_fmt(err, errlen, "remote: a session request needs a token");
+    return RD_EINVAL;
+  }
+  return build_win(parts, n, token, out, err, errlen);
 }

@@ -288,12 +288,12 @@ runbook() { # SHIPPED OUT: the shipped runbook aimed at the emulated host
 		'.targets.hosts |= [.[0] | .address = $a] | .ssh.user = $u | .ssh.identity = $i | .ssh.known_hosts = $k | del(.notify)' \
 		"$ROOT/runbooks/$1" >"$2"
 }
-inventory() { # SHIPPED THUMBPRINT PROVIDER
+inventory() { # SHIPPED THUMBPRINT PROVIDER [alone: RENEWD_WINDOWS_BATCH=0, each script its own powershell.exe]
 	local rb=$WORK/${1%.json}.json before after
 	runbook "$1" "$rb"
 	: >"$W/sessions.log"
 	before=$(win_state "$WR")
-	if ! inns "$RENEWD" inventory "$rb" --json >"$WORK/inv.json" 2>"$WORK/inv.err"; then
+	if ! inns env RENEWD_WINDOWS_BATCH="${4:+0}" "$RENEWD" inventory "$rb" --json >"$WORK/inv.json" 2>"$WORK/inv.err"; then
 		bad "$1: renewd inventory failed: $(cat "$WORK/inv.err")"
 		return
 	fi
@@ -304,15 +304,23 @@ inventory() { # SHIPPED THUMBPRINT PROVIDER
 	else
 		bad "$1: inventory: $(jq -c '.jobs[0].steps[0].phases' "$WORK/inv.json" 2>/dev/null || cat "$WORK/inv.json")"
 	fi
-	if grep -Eq '^powershell\.exe .*-File C:\\Windows\\Temp\\renewd-windows\.store\.list-[0-9a-f]{16}\.ps1$' "$W/sessions.log" &&
+	if [ -z "${4-}" ]; then # the Windows session: the script's text on stdin, no upload
+		if [ "$(wc -l <"$W/sessions.log")" = 1 ] &&
+			grep -Eq '^powershell\.exe -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/=]+$' "$W/sessions.log"; then
+			ok "$1: the store script went on stdin to the job's one powershell.exe (no upload)"
+		else
+			bad "$1: sessions: $(cut -c1-160 "$W/sessions.log")"
+		fi
+	elif grep -Eq '^powershell\.exe .*-File C:\\Windows\\Temp\\renewd-windows\.store\.list-[0-9a-f]{16}\.ps1$' "$W/sessions.log" &&
 		grep -qx 'renewd-winhost-sftp' "$W/sessions.log"; then
-		ok "$1: the store script was uploaded over SFTP and run with -File"
+		ok "$1: alone, the store script was uploaded over SFTP and run with -File"
 	else
 		bad "$1: sessions: $(cut -c1-160 "$W/sessions.log")"
 	fi
 	if [[ $before == "$after" ]]; then ok "$1: the emulated machine is unchanged (the upload removed itself)"; else bad "$1: the machine changed: $(diff <(echo "$before") <(echo "$after"))"; fi
 }
 inventory windows-ndes-ra.json "$T_CEP" CAPI
+inventory windows-ndes-ra.json "$T_CEP" CAPI alone
 inventory windows-ndes-ra-eea.json "$T_EEA" CNG
 inventory windows-scom-channel.json "$T_SCOM" CAPI
 inventory windows-iis-site.json "$T_WEB" CNG

@@ -15,8 +15,9 @@
 # requests pending at the CA are retrieved by the next run without a
 # second submission; a denial fails the job and leaves the store as it was.
 # The plan and the run are traced (RENEWD_TRACE_REMOTE): their scripts go
-# in the powershell.exe count measured with the Windows batches (3 for the
-# plan's 11 scripts, 36 for the run's 54; one per script before).
+# in the request count measured with the Windows batches (3 for the plan's
+# 11 scripts, 36 for the run's 54; one per script before), all of a job's
+# requests in one powershell.exe (the Windows session).
 # Needs root. Prints "windows_runbooks: N passed, M failed".
 set -uo pipefail
 TEST=windows_runbooks
@@ -87,16 +88,18 @@ else
 	not_ok "run: left behind: $(find "$WR/emu/cert/LocalMachine/REQUEST" "$WR/emu/tasks" -type f)"
 fi
 
-# the Windows batches (transport/remote_win.c): each phase's scripts of the
-# host's steps in one powershell.exe (a round trip, "trip" in the trace),
-# where each script was one before (RENEWD_WINDOWS_BATCH=0: one per script)
-pwsh_count() { # TRACE: "SCRIPTS PROCESSES"
-	jq -rs '"\(length) \([.[].trip] | unique | length)"' "$1"
+# the Windows batches and session (transport/remote_win.c): each phase's
+# scripts of the host's steps in one request (a round trip, "trip" in the
+# trace), every request of the job in one powershell.exe (an execution,
+# "exec"), where each script was one before (RENEWD_WINDOWS_BATCH=0: one
+# per script; RENEWD_REMOTE_SESSION=0: one per round trip)
+pwsh_count() { # TRACE: "SCRIPTS TRIPS PROCESSES"
+	jq -rs '"\(length) \([.[].trip] | unique | length) \([.[].exec] | unique | length)"' "$1"
 }
-read -r ps pn < <(pwsh_count "$WORK/plan.trace")
-if [[ "$ps $pn" == "11 3" ]]; then ok "plan: $ps scripts in $pn powershell.exe (11 before: one per script)"; else not_ok "plan: $ps scripts in $pn powershell.exe, not 11 in 3"; fi
-read -r rs rn < <(pwsh_count "$WORK/run.trace")
-if [[ "$rs $rn" == "54 36" ]]; then ok "run: $rs scripts in $rn powershell.exe (54 before: one per script)"; else not_ok "run: $rs scripts in $rn powershell.exe, not 54 in 36"; fi
+read -r ps pt pn < <(pwsh_count "$WORK/plan.trace")
+if [[ "$ps $pt $pn" == "11 3 1" ]]; then ok "plan: $ps scripts in $pt requests of $pn powershell.exe (11 before: one per script)"; else not_ok "plan: $ps scripts in $pt requests of $pn powershell.exe, not 11 in 3 of 1"; fi
+read -r rs rt rn < <(pwsh_count "$WORK/run.trace")
+if [[ "$rs $rt $rn" == "54 36 1" ]]; then ok "run: $rs scripts in $rt requests of $rn powershell.exe (54 before: one per script)"; else not_ok "run: $rs scripts in $rt requests of $rn powershell.exe, not 54 in 36 of 1"; fi
 
 # ---------------------------------------------------------------- rollback
 # NDES logs nothing this time: the event step fails after both issuances

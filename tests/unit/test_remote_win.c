@@ -1,8 +1,9 @@
-/* test_remote_win.c — the Windows batch (transport/remote_win.c): what its
- * builder sends and how its answers are read back. The loader itself runs
+/* test_remote_win.c — the Windows batch and session (transport/remote_win.c): what their
+ * builders send and how its answers are read back. The loader itself runs
  * for real in tests/windows/pester/Batch.Tests.ps1 (run by
  * tests/e2e/windows_pester.sh): the case ps_texts writes it, decoded from
- * the command line, to BUILD_DIR/ps/renewd.batch.ps1 for it. */
+ * the command line, to BUILD_DIR/ps/renewd.batch.ps1 (and the session
+ * loader to renewd.session.ps1) for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,16 @@ static char *decoded(const char *command) {
   return t;
 }
 
-/* The JSON document on a batch's stdin. */
+/* The JSON document on a batch's stdin (its first line: a session's
+ * request then has its "E TOKEN" line). */
 static json_t *stdin_doc(const rd_remote_cmd *c) {
   unsigned char *j = NULL;
-  size_t jl = 0, sl = c->stdin_len;
+  const unsigned char *nl = memchr(c->stdin_data, '\n', c->stdin_len);
+  size_t jl = 0, sl;
   json_error_t je;
+  ck_assert_ptr_nonnull(nl);
+  sl = (size_t)(nl - c->stdin_data) + 1;
   ck_assert_uint_gt(sl, 1);
-  ck_assert_int_eq(c->stdin_data[sl - 1], '\n');
   ck_assert_int_eq(rd_base64_decode((const char *)c->stdin_data, sl - 1, &j, &jl), 0);
   json_t *d = json_loadb((const char *)j, jl, 0, &je);
   free(j);
@@ -180,22 +184,87 @@ START_TEST(scripts_leave_the_loader_prefix) {
 }
 END_TEST
 
-/* The loader's text for the Pester suite (tests/e2e/windows_pester.sh). */
-START_TEST(ps_texts) {
-  rd_remote_part one[1] = {{&S_A, NULL}};
-  rd_remote_cmd c;
-  char err[256], path[1200];
+/* A session's request: the command is the constant session loader, the
+ * same for every request (the shell is kept while it is), within
+ * cmd.exe's limit; stdin is the batch's document line then "E TOKEN"; the
+ * answer ends with rd_remote_session_end's line. The loader runs each
+ * request with the batch loader's own text. */
+START_TEST(session_framing) {
+  json_t *pa = json_pack("{s:s}", "a", "x y");
+  rd_remote_part parts[2] = {{&S_A, pa}, {&S_B, NULL}}, one[1] = {{&S_B, NULL}};
+  rd_remote_cmd c, c2, b;
+  char err[256], line[64];
+  ck_assert_int_eq(rd_remote_build_win_session(parts, 2, 0, &c, err, sizeof err), RD_EINVAL);
+  ck_assert_str_eq(err, "remote: a session request needs a token");
+  ck_assert_msg(rd_remote_build_win_session(parts, 2, 7, &c, err, sizeof err) == 0, "%s", err);
+  ck_assert_msg(rd_remote_build_win_session(one, 1, 8, &c2, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(rd_remote_build_win_batch(parts, 2, &b, err, sizeof err), 0);
+  ck_assert_ptr_null(c.upload_path);
+  ck_assert_uint_le(strlen(c.command), RD_WIN_CMDLINE_MAX);
+  ck_assert_str_eq(c.command, c2.command);
+  ck_assert_str_ne(c.command, b.command);
+  char *loader = decoded(c.command);
+  ck_assert_str_eq(loader, rd_remote_win_session_loader());
+  ck_assert_ptr_nonnull(strstr(loader, PS_PREFS PS_FUNCS));
+  ck_assert_ptr_nonnull(strstr(loader, "[Console]::In.ReadLine()"));
+  ck_assert_ptr_null(strstr(loader, "ReadToEnd"));
+  /* the batch loader's run, minus where it reads its document from */
+  const char *bl_text = rd_remote_win_loader(), *run = strstr(bl_text, "$RdbI = 0\n");
+  const char *tail = "$RdbO.Flush()\n";
+  ck_assert_ptr_nonnull(run);
+  ck_assert_str_eq(bl_text + strlen(bl_text) - strlen(tail), tail);
+  char *mid = strndup(run, strlen(run) - strlen(tail));
+  ck_assert_uint_gt(strlen(mid), 500);
+  ck_assert_ptr_nonnull(strstr(loader, mid));
+  free(mid);
+  free(loader);
+  /* stdin: the batch's line, then the end of the request */
+  size_t bl = b.stdin_len;
+  ck_assert_uint_eq(c.stdin_len, bl + strlen("E 7\n"));
+  ck_assert(!memcmp(c.stdin_data, b.stdin_data, bl));
+  ck_assert(!memcmp(c.stdin_data + bl, "E 7\n", 4));
+  ck_assert(!memcmp(c2.stdin_data + c2.stdin_len - 4, "E 8\n", 4));
+  json_t *d = stdin_doc(&c);
+  ck_assert_uint_eq(json_array_size(json_object_get(d, "r")), 2);
+  json_decref(d);
+  ck_assert_int_eq(rd_remote_session_end(7, line, sizeof line), 0);
+  ck_assert_str_eq(line, "rd_end 7\n");
+  ck_assert_ptr_nonnull(strstr(rd_remote_win_session_loader(), "'rd_end ' + "));
+  /* what a Windows batch refuses, a session request refuses too */
+  rd_remote_part posix[1] = {{&S_POSIX, NULL}};
+  rd_remote_cmd_free(&c2);
+  ck_assert_int_eq(rd_remote_build_win_session(posix, 1, 9, &c2, err, sizeof err), RD_EINVAL);
+  ck_assert_ptr_null(c2.command);
+  rd_remote_cmd_free(&c);
+  rd_remote_cmd_free(&b);
+  json_decref(pa);
+}
+END_TEST
+
+/* The text command c runs, decoded, to BUILD_DIR/ps/NAME; frees c. */
+static void write_loader(rd_remote_cmd *c, const char *name) {
+  char path[1200];
   FILE *f;
-  ck_assert_int_eq(rd_remote_build_win_batch(one, 1, &c, err, sizeof err), 0);
-  char *t = decoded(c.command);
+  char *t = decoded(c->command);
   snprintf(path, sizeof path, "%s/ps", BUILD_DIR);
   mkdir(path, 0755);
-  snprintf(path, sizeof path, "%s/ps/renewd.batch.ps1", BUILD_DIR);
+  snprintf(path, sizeof path, "%s/ps/%s", BUILD_DIR, name);
   ck_assert_ptr_nonnull(f = fopen(path, "wb"));
   ck_assert_uint_eq(fwrite(t, 1, strlen(t), f), strlen(t));
   fclose(f);
   free(t);
-  rd_remote_cmd_free(&c);
+  rd_remote_cmd_free(c);
+}
+
+/* The loaders' texts for the Pester suite (tests/e2e/windows_pester.sh). */
+START_TEST(ps_texts) {
+  rd_remote_part one[1] = {{&S_A, NULL}};
+  rd_remote_cmd c;
+  char err[256];
+  ck_assert_int_eq(rd_remote_build_win_batch(one, 1, &c, err, sizeof err), 0);
+  write_loader(&c, "renewd.batch.ps1");
+  ck_assert_int_eq(rd_remote_build_win_session(one, 1, 1, &c, err, sizeof err), 0);
+  write_loader(&c, "renewd.session.ps1");
 }
 END_TEST
 
@@ -206,6 +275,7 @@ int main(void) {
   tcase_add_test(tc, builder_refusals);
   tcase_add_test(tc, answers_each_its_own);
   tcase_add_test(tc, scripts_leave_the_loader_prefix);
+  tcase_add_test(tc, session_framing);
   suite_add_tcase(s, tc);
   tc = tcase_create("ps_texts"); /* CK_RUN_CASE=ps_texts: windows_pester.sh */
   tcase_add_test(tc, ps_texts);

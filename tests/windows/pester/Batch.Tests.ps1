@@ -1,14 +1,16 @@
-# The Windows batch loader (orchestrator/transport/remote_win.c), run for
-# real: its text exactly as renewd sends it (BUILT/renewd.batch.ps1, from
-# test_remote_win case ps_texts), in a powershell.exe of its own (this
-# host, -EncodedCommand, the batch's JSON on stdin, as over SSH). Each
-# script must end alone — a throw, rd_fail or exit — with the exit status
-# and stderr it has alone, and leave nothing to the next one.
+# The Windows batch and session loaders (orchestrator/transport/remote_win.c),
+# run for real: their texts exactly as renewd sends them
+# (BUILT/renewd.batch.ps1 and renewd.session.ps1, from test_remote_win case
+# ps_texts), in a powershell.exe of its own (this host, -EncodedCommand,
+# the batch's JSON on stdin, as over SSH). Each script must end alone — a
+# throw, rd_fail or exit — with the exit status and stderr it has alone,
+# and leave nothing to the next one; a session's requests, one after the
+# other in one process, likewise.
 BeforeAll {
   . (Join-Path $PSScriptRoot 'Renewd.ps1')
 
-  # One powershell.exe: TEXT as -EncodedCommand, STDIN on its stdin.
-  function Invoke-RenewdHost([string]$Text, [string]$Stdin) {
+  # One powershell.exe started: TEXT as -EncodedCommand, its streams redirected.
+  function Start-RenewdHost([string]$Text) {
     $si = New-Object System.Diagnostics.ProcessStartInfo
     $si.FileName = [Environment]::ProcessPath
     foreach ($a in @('-NoProfile', '-NonInteractive', '-EncodedCommand',
@@ -17,7 +19,12 @@ BeforeAll {
     $si.RedirectStandardOutput = $true
     $si.RedirectStandardError = $true
     $si.UseShellExecute = $false
-    $p = [System.Diagnostics.Process]::Start($si)
+    return [System.Diagnostics.Process]::Start($si)
+  }
+
+  # One powershell.exe: TEXT as -EncodedCommand, STDIN on its stdin.
+  function Invoke-RenewdHost([string]$Text, [string]$Stdin) {
+    $p = Start-RenewdHost $Text
     $p.StandardInput.Write($Stdin)
     $p.StandardInput.Close()
     $eread = $p.StandardError.ReadToEndAsync()
@@ -30,11 +37,11 @@ BeforeAll {
   $built = Get-RenewdBuilt 'windows.registry.read'
   $script:Pad = ($built.Substring(0, $built.IndexOf($script:RenewdMarkHead) + $script:RenewdMarkHead.Length) -split "`n").Count - 1
   $script:Loader = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($env:RENEWD_PS_BUILT, 'renewd.batch.ps1'))
+  $script:Session = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($env:RENEWD_PS_BUILT, 'renewd.session.ps1'))
 
-  # CALLS: @{ text; params } each. Runs them as one batch (the stdin
-  # remote_win.c writes) and returns one {exit, out, err} per script, read
-  # from the answer lines (any other line fails the test).
-  function Invoke-RenewdBatch([object[]]$Calls) {
+  # CALLS: @{ text; params } each, as the stdin line of one batch (the
+  # document remote_win.c writes).
+  function ConvertTo-RenewdBatchLine([object[]]$Calls) {
     $texts = @(); $r = @()
     foreach ($c in $Calls) {
       $texts += ("`n" * $script:Pad) + $c.text
@@ -42,10 +49,14 @@ BeforeAll {
       $r += [ordered]@{ t = $texts.Count - 1; p = (ConvertTo-Json -InputObject $p -Compress -Depth 6) }
     }
     $doc = ConvertTo-Json -InputObject ([ordered]@{ t = $texts; r = $r }) -Compress -Depth 6
-    $h = Invoke-RenewdHost $script:Loader ([Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($doc)) + "`n")
-    $h.exit | Should -Be 0 -Because $h.err
-    $lines = @($h.out -split "`n" | Where-Object { $_ -ne '' })
-    $lines.Count | Should -Be $Calls.Count -Because $h.out
+    return [Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($doc)) + "`n"
+  }
+
+  # A batch's answer lines (OUT) for COUNT scripts: one {exit, out, err}
+  # per script (any other line fails the test).
+  function Read-RenewdAnswers([string]$Out, [int]$Count) {
+    $lines = @($Out -split "`n" | Where-Object { $_ -ne '' })
+    $lines.Count | Should -Be $Count -Because $Out
     $u = New-Object System.Text.UTF8Encoding $false
     $i = 0
     foreach ($l in $lines) {
@@ -55,6 +66,42 @@ BeforeAll {
       [pscustomobject]@{ exit = [int]$f[2]; out = $u.GetString([Convert]::FromBase64String($f[3])); err = $u.GetString([Convert]::FromBase64String($f[4])) }
       $i++
     }
+  }
+
+  # CALLS run as one batch: one {exit, out, err} per script.
+  function Invoke-RenewdBatch([object[]]$Calls) {
+    $h = Invoke-RenewdHost $script:Loader (ConvertTo-RenewdBatchLine $Calls)
+    $h.exit | Should -Be 0 -Because $h.err
+    Read-RenewdAnswers $h.out $Calls.Count
+  }
+
+  # REQUESTS (CALLS each) sent to one session as renewd does: each is
+  # written only once the one before was answered (its "rd_end TOKEN" line
+  # read, stdin still open), then stdin is closed. Returns the answers of
+  # each request, the exit status, what came after the last rd_end, stderr.
+  function Invoke-RenewdSession([object[]]$Requests) {
+    $p = Start-RenewdHost $script:Session
+    $eread = $p.StandardError.ReadToEndAsync()
+    $all = New-Object System.Collections.Generic.List[object]
+    $tok = 40
+    foreach ($calls in $Requests) {
+      $tok++
+      $p.StandardInput.Write((ConvertTo-RenewdBatchLine $calls) + "E $tok`n")
+      $p.StandardInput.Flush()
+      $text = ''
+      while ($true) {
+        $t = $p.StandardOutput.ReadLineAsync()
+        if (-not $t.Wait(60000)) { $p.Kill(); throw "request $tok`: no answer in 60 s (stdin still open): $text" }
+        if ($null -eq $t.Result) { throw "the session ended before request $tok was answered: $text" }
+        if ($t.Result -eq "rd_end $tok") { break }
+        $text += $t.Result + "`n"
+      }
+      $all.Add(@(Read-RenewdAnswers $text $calls.Count))
+    }
+    $p.StandardInput.Close()
+    $rest = $p.StandardOutput.ReadToEnd()
+    $p.WaitForExit()
+    return [pscustomobject]@{ answers = $all; exit = $p.ExitCode; rest = $rest; err = $eread.Result }
   }
 
   # Script NAME alone, as renewd sends it: {exit, out, err}.
@@ -135,5 +182,47 @@ Describe 'the Windows batch loader' {
     $a[1].err | Should -BeExactly $alone.err
     $a[0].out | Should -BeExactly '0'
     $a[2].out | Should -BeExactly '1'
+  }
+}
+
+Describe 'the Windows session loader' {
+  It 'answers two requests in one process, each before the next is sent; the second sees nothing the first defined' {
+    $probe = 'rd_out @{ pid = $PID; x = [bool](Get-Variable x -ErrorAction Ignore); f = [bool](Get-Command f -ErrorAction Ignore); eap = [string]$ErrorActionPreference; lec = (Test-Path variable:global:LASTEXITCODE); errors = $Error.Count }'
+    $s = Invoke-RenewdSession @(
+      @(@{ text = "`$x = 1`n`$ErrorActionPreference = 'Continue'`nfunction f { 1 }`ntry { throw 'e' } catch { }`nrd_out `$PID`nexit 4" }),
+      @(@{ text = $probe }, @{ text = 'rd_out @{ a = $P.a }'; params = @{ a = 'two' } }))
+    $s.exit | Should -Be 0 -Because $s.err
+    $s.rest | Should -BeExactly ''
+    $s.answers[0][0].exit | Should -Be 4
+    $b = $s.answers[1][0].out | ConvertFrom-Json
+    $b.pid | Should -Be ([int]$s.answers[0][0].out)
+    $b.x | Should -BeFalse
+    $b.f | Should -BeFalse
+    $b.eap | Should -BeExactly 'Stop'
+    $b.lec | Should -BeFalse
+    $b.errors | Should -Be 0
+    ($s.answers[1][1].out | ConvertFrom-Json).a | Should -BeExactly 'two'
+  }
+  It 'goes on after a throw, rd_fail and exit in request 1, each answered as alone' {
+    $s = Invoke-RenewdSession @(
+      @(@{ text = "`$x = 1`nthrow 'boom'" }, @{ text = "rd_fail 'no'" }, @{ text = 'exit 7' }),
+      @(@{ text = "rd_out 'alive'" }))
+    $s.exit | Should -Be 0 -Because $s.err
+    $s.answers[0][0].exit | Should -Be 3
+    $s.answers[0][0].err.TrimEnd() | Should -BeExactly "renewd: boom (line $($script:Pad + 2))"
+    $s.answers[0][1].exit | Should -Be 3
+    $s.answers[0][1].err.TrimEnd() | Should -BeExactly 'no'
+    $s.answers[0][2].exit | Should -Be 7
+    $s.answers[1][0].exit | Should -Be 0
+    $s.answers[1][0].out | Should -BeExactly '"alive"'
+  }
+  It 'ends at EOF without a word, and at a request without its E line with an error' {
+    $h = Invoke-RenewdHost $script:Session ''
+    $h.exit | Should -Be 0 -Because $h.err
+    $h.out | Should -BeExactly ''
+    $h = Invoke-RenewdHost $script:Session ((ConvertTo-RenewdBatchLine @(@{ text = "rd_out 1" })) + "X 1`n")
+    $h.exit | Should -Be 3
+    $h.out | Should -BeExactly ''
+    $h.err.TrimEnd() | Should -BeExactly 'renewd: bad session line on stdin'
   }
 }

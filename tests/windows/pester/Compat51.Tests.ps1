@@ -4,9 +4,10 @@
 # remote.c's prelude, and the adcs.issue task's inner script).
 BeforeDiscovery {
   # one per WIN_SCRIPT in the plugin, the adcs.issue task's inner script
-  # and the Windows batch loader (renewd.batch, test_remote_win)
+  # and the Windows batch and session loaders (renewd.batch, renewd.session,
+  # test_remote_win)
   $src = Join-Path $PSScriptRoot '../../../plugins/windows'
-  $want = 2 + @(Get-ChildItem -LiteralPath $src -Filter '*.c' | Select-String -Pattern 'WIN_SCRIPT\(' -AllMatches |
+  $want = 3 + @(Get-ChildItem -LiteralPath $src -Filter '*.c' | Select-String -Pattern 'WIN_SCRIPT\(' -AllMatches |
     ForEach-Object { $_.Matches } | Where-Object { $true }).Count
   $built = @(Get-ChildItem -LiteralPath $env:RENEWD_PS_BUILT -Filter '*.ps1' | ForEach-Object { @{ name = $_.BaseName; path = $_.FullName } })
 }
@@ -15,11 +16,11 @@ BeforeAll {
 }
 
 Describe 'every script renewd sends' {
-  It 'is all there (<count> scripts: one per WIN_SCRIPT, the task inner script, the batch loader)' -TestCases @(@{ count = $built.Count; want = $want; names = @($built | ForEach-Object { $_.name }) }) {
+  It 'is all there (<count> scripts: one per WIN_SCRIPT, the task inner script, the batch and session loaders)' -TestCases @(@{ count = $built.Count; want = $want; names = @($built | ForEach-Object { $_.name }) }) {
     $want | Should -BeGreaterOrEqual 19
     $count | Should -Be $want
     foreach ($n in 'adcs.task', 'adcs.task_inner', 'adcs.new', 'adcs.accept', 'windows.store.list', 'windows.registry.set',
-      'windows.event.query', 'windows.key_acl.set', 'windows.prune.apply', 'windows.iis.set', 'windows.service.run', 'renewd.batch') {
+      'windows.event.query', 'windows.key_acl.set', 'windows.prune.apply', 'windows.iis.set', 'windows.service.run', 'renewd.batch', 'renewd.session') {
       $names | Should -Contain $n
     }
   }
