@@ -28,14 +28,13 @@ ctest --test-dir build-asan --output-on-failure -L e2e 2>&1 | tee -a "$log"
 # the e2e tests that keep a journal once more, on a PostgreSQL journal (a
 # private server each: tests/e2e/lib/journalq.sh); 77 (cannot run) only
 # counts as a skip when not root. Not here: pg_instances (PostgreSQL
-# already), faults_soak (contrib/soak/soak.sh keeps its own SQLite journal),
-# and the tests that keep none (transport, doctor, lab_smoke, windows_lab...).
+# already) and the tests that keep none (transport, doctor, lab_smoke, windows_lab...).
 # The Windows ones run here since one powershell.exe per job made them ~3 min
 # together. docs/SCALING.md: the figures.
 pg_failed= pg_start=$SECONDS
 for t in renewal multi_cert host_lease serve crash_points faults_ca faults_link faults_ssh \
   faults_target serve_reload batching acme mail monitoring report_browser hostile posix_layouts \
-  cli_lab windows_runbooks windows_remediate windows_web windows_scom; do
+  cli_lab windows_runbooks windows_remediate windows_web windows_scom faults_soak; do
   pg_rc=0 pg_t0=$SECONDS
   RENEWD_TEST_JOURNAL=pg RENEWD_BIN="$top/build-asan/renewd" RENEWD_PLUGINS="$top/build-asan/plugins" \
     RENEWD_SOURCE="$top" flock -o /tmp/renewd-lab.lock bash "tests/e2e/$t.sh" 2>&1 | tee -a "$log" || pg_rc=$?

@@ -63,6 +63,7 @@ fi
 # shellcheck source=../../tests/e2e/lib/renewcheck.sh
 . "$ROOT/tests/e2e/lib/renewcheck.sh"
 JOURNAL=$WORK/journal.db
+journal_setup # RENEWD_TEST_JOURNAL=pg: on a private PostgreSQL (tests/e2e/lib/journalq.sh)
 sed "s|/var/lib/renewd-lab/|$RENEWD_LAB_DIR/|g" "$ROOT/runbooks/lab-posix-scep.json" >"$WORK/lab.json"
 mapfile -t NAMES < <(jq -r '.hosts | keys[]' "$LAB_INVENTORY")
 
@@ -78,7 +79,7 @@ start() {
 
 # jobs_max: the newest job id in the journal (0 before the first run).
 jobs_max() {
-	[[ -e $JOURNAL ]] || { echo 0; return; }
+	journal_made || { echo 0; return; }
 	"$RENEWD" status --all --json --journal "$JOURNAL" | jq '[.jobs[].id] | max // 0'
 }
 # resends_since ID: how many times the jobs after ID resent a request whose
