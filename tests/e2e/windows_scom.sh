@@ -120,7 +120,10 @@ if jq -e --arg k "$(win_keyfile "$T_NEW" | tr 'A-Z' 'a-z')" '.[$k]["S-1-5-18"] =
 else not_ok "run: key ACL: $(cat "$WR/emu/acl.json")"; fi
 rev=$(win_serial_reversed "$WORK/new.pem")
 oserial=$(openssl x509 -in "$WORK/new.pem" -noout -serial | sed 's/.*=//')
-if [[ -n $rev && $(printf '%s' "$rev" | fold -w2 | tac | tr -d '\n' | sed 's/^00//') == "$(printf '%s' "$oserial" | sed 's/^0*//')" ]] &&
+# both without leading zeros: openssl prints 0D88... as it is, and the DER's
+# sign byte 00 (kept by Windows, so at the end of the reversed bytes) comes
+# back first
+if [[ -n $rev && $(printf '%s' "$rev" | fold -w2 | tac | tr -d '\n' | sed 's/^0*//') == "$(printf '%s' "$oserial" | sed 's/^0*//')" ]] &&
 	jq -e --arg r "$rev" --arg h "$T_NEW" '.ChannelCertificateSerialNumber == {kind: "Binary", value: $r} and .ChannelCertificateHash == {kind: "String", value: $h}' \
 		"$SETTINGS" >/dev/null; then
 	ok "run: ChannelCertificateSerialNumber holds serial $oserial reversed ($rev, REG_BINARY), ChannelCertificateHash the new SHA-1"
