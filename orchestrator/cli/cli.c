@@ -29,7 +29,7 @@ const rd_verb rd_verbs[] = {
      "example: renewd run runbooks/lab-posix-scep.json --host h0001\n",
      cmd_run},
     {"plan", "preview: what would be renewed and changed (= run --whatif)",
-     "usage: renewd plan RUNBOOK... [--host H] [--json] [--show-scripts]\n"
+     "usage: renewd plan RUNBOOK... [--host H] [--json] [--keys] [--show-scripts]\n"
      "                  [--plugins DIR] [--max-parallel N]\n"
      "\n"
      "Runs only the read-only probe half of every step and prints, per host and\n"
@@ -39,6 +39,8 @@ const rd_verb rd_verbs[] = {
      "\n"
      "  --host H        only this target (repeatable)\n"
      "  --json          machine-readable report on stdout\n"
+     "  --keys          check every key against its certificate (under sudo), not\n"
+     "                  only the due ones'\n"
      "  --show-scripts  print the exact remote scripts and their parameters\n"
      "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
      "  --max-parallel N  jobs at once, 1..4096 (default 64)\n"
@@ -99,14 +101,17 @@ const rd_verb rd_verbs[] = {
      "example: renewd status --journal /var/lib/renewd/journal.db\n",
      cmd_status},
     {"inventory", "list the certificates found on the targets",
-     "usage: renewd inventory RUNBOOK... [--host H] [--json] [--journal FILE]\n"
+     "usage: renewd inventory RUNBOOK... [--host H] [--json] [--keys] [--journal FILE]\n"
      "\n"
      "Runs the inventory probes of the runbooks' targets and prints every\n"
      "certificate found: subject, serial, expiry, days left, key match, SHA-1,\n"
      "and the problems found (--json: everything the probe saw). Read-only.\n"
+     "The key match (KEY: ok, WRONG) is checked for a due certificate only,\n"
+     "'-' for the others: reading a key needs sudo, a certificate does not.\n"
      "\n"
      "  --host H        only this target (repeatable)\n"
      "  --json          machine-readable report on stdout\n"
+     "  --keys          check every key against its certificate (under sudo)\n"
      "  --journal FILE  record what was found in this journal (what 'renewd report',\n"
      "                  'renewd status' and serve's /status read); $RENEWD_JOURNAL\n"
      "                  too. Without either, no journal is opened\n"

@@ -12,7 +12,7 @@
 #include "core/engine.h"
 #include "base/err.h"
 
-enum { OPT_JOURNAL = 1000, OPT_PLUGINS, OPT_SHOW_SCRIPTS, OPT_RUNBOOK, OPT_MAX_PARALLEL };
+enum { OPT_JOURNAL = 1000, OPT_PLUGINS, OPT_SHOW_SCRIPTS, OPT_RUNBOOK, OPT_MAX_PARALLEL, OPT_KEYS };
 
 typedef struct run_args {
   rd_engine_opts eo;
@@ -42,6 +42,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
       {"show-scripts", no_argument, NULL, OPT_SHOW_SCRIPTS},
       {"runbook", required_argument, NULL, OPT_RUNBOOK},
       {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
+      {"keys", no_argument, NULL, OPT_KEYS},
       {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
@@ -56,6 +57,7 @@ static int parse_args(const char *verb, int argc, char **argv, run_args *a) {
     case OPT_JOURNAL: a->journal = optarg; break;
     case OPT_PLUGINS: a->plugins = optarg; break;
     case OPT_SHOW_SCRIPTS: a->eo.show_scripts = 1; break;
+    case OPT_KEYS: a->eo.keys = 1; break;
     case OPT_RUNBOOK: push(&a->runbooks, &a->nrunbooks, optarg); break;
     case OPT_MAX_PARALLEL:
       if (rd_cli_int_opt(verb, "--max-parallel", optarg, 1, RD_CLI_MAX_PARALLEL, &a->eo.max_parallel))

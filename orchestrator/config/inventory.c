@@ -348,6 +348,10 @@ int rd_inventory_load(const char *path, rd_inventory **out, rd_diag *diag, char 
     rc = RD_ENOMEM;
     goto out;
   }
+  if (rd_diag_text_nul(diag, path, text, len, "an inventory")) {
+    rc = RD_ECONFIG;
+    goto out;
+  }
   if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
     rd_diag_add(diag, path, jerr.line > 0 ? jerr.line : 0, jerr.column > 0 ? jerr.column : 0,
                 "invalid JSON in inventory: %s", jerr.text);

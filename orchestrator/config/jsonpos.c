@@ -594,3 +594,27 @@ void rd_jctx_check_keys(rd_jctx *c, const json_t *obj, const char *ptr,
                 ptr && *ptr ? "'" : "", where, ptr && *ptr ? "'" : "", list);
   }
 }
+
+int rd_text_nul_at(const char *text, size_t len, int *line, int *column) {
+  const char *nul = memchr(text, '\0', len);
+  scanner sc = {.s = text, .len = nul ? (size_t)(nul - text) : 0, .line = 1};
+  if (!nul)
+    return 0;
+  while (sc.pos < sc.len) /* the scanner's own line and column count */
+    advance(&sc);
+  *line = sc.line;
+  *column = sc.chars + 1;
+  return 1;
+}
+
+int rd_diag_text_nul(struct rd_diag *d, const char *file, const char *text, size_t len,
+                     const char *what) {
+  int line, column;
+  if (!rd_text_nul_at(text, len, &line, &column))
+    return 0;
+  rd_diag_add(d, file, line, column,
+              "a NUL byte (0x00): %s is JSON text, which holds none (a binary or UTF-16 "
+              "file? save it as UTF-8)",
+              what);
+  return 1;
+}

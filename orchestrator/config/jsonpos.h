@@ -27,6 +27,18 @@ int rd_jsonpos_value(const rd_jsonpos *p, const char *ptr, int *line, int *colum
 void rd_jsonpos_near(const rd_jsonpos *p, const char *ptr, int value, int *line,
                      int *column);
 
+/* The first NUL byte of text, as a 1-based line and column (columns count
+ * UTF-8 characters, as everywhere here): 1 when there is one, else 0. A
+ * JSON text holds none; jansson's own error for it names something else
+ * ("end of file expected", "string or '}' expected"), so the loaders check
+ * this first and say what it is. */
+int rd_text_nul_at(const char *text, size_t len, int *line, int *column);
+/* The same, reported to d as FILE:LINE:COL ("a NUL byte (0x00): WHAT is
+ * JSON text ..."; what: "a runbook"): 1 when there is one. */
+struct rd_diag;
+int rd_diag_text_nul(struct rd_diag *d, const char *file, const char *text, size_t len,
+                     const char *what);
+
 /* Append "/" + token to buf (escaping '~' as "~0" and '/' as "~1"); returns buf,
  * truncated (still terminated) when it does not fit. */
 char *rd_jsonptr_push(char *buf, size_t len, const char *token);

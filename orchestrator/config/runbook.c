@@ -146,6 +146,10 @@ int rd_runbook_load(const char *path, const rd_registry *reg, rd_runbook **out, 
     rc = RD_ECONFIG;
     goto out;
   }
+  if (rd_diag_text_nul(diag, path, text, len, "a runbook")) {
+    rc = RD_ECONFIG;
+    goto out;
+  }
   if (!(l.root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
     rd_diag_add(diag, path, jerr.line > 0 ? jerr.line : 0, jerr.column > 0 ? jerr.column : 0,
                 "invalid JSON: %s", jerr.text);

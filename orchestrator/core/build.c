@@ -26,7 +26,9 @@ void rd_job_free(rd_job *j) {
   free(j->csel);
   json_decref(j->facts);
   json_decref(j->kv);
+  json_decref(j->kv_known);
   json_decref(j->report);
+  free(j->waiting); /* a phase group whose commit was cancelled (plain memory) */
   if (j->passphrase) {
     memset(j->passphrase, 0, strlen(j->passphrase));
     free(j->passphrase);
@@ -195,6 +197,9 @@ int rd_engine_add_runbook(rd_engine *e, const rd_runbook *rb) {
                                   t->address, "port", t->port, "platform",
                                   platform_name(t->platform), "vars", t->vars));
     json_object_set_new(j->facts, "whatif", json_boolean(e->opts.whatif));
+    /* the key match up front where the problems decide (core/certs.c) */
+    json_object_set_new(j->facts, "check_keys", json_boolean(e->opts.remediate || e->opts.doctor ||
+                                                        e->opts.keys));
     j->st.name = t->name;
     j->st.address = t->address;
     j->st.port = t->port ? t->port : 22;

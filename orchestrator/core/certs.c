@@ -89,6 +89,24 @@ int rd_certs_due(rd_job *j) {
   return any;
 }
 
+/* The inventory reads a certificate without the key match (plugins'
+ * cert.key_checked false: a probe as cheap as a bare read); a job that is
+ * due reads again with facts.check_keys, once, before anything uses the
+ * key (the issuer's renewal-or-enrollment choice, the problems). */
+int rd_certs_keys_owed(rd_job *j) {
+  int owed = 0;
+  if (json_is_true(json_object_get(j->facts, "check_keys")))
+    return 0;
+  for (size_t c = 0; c < j->ncerts; c++) {
+    const json_t *cert = json_object_get(j->cfacts[c], "cert");
+    owed |= json_is_false(json_object_get(cert, "key_checked")) &&
+            json_is_true(json_object_get(cert, "key_exists"));
+  }
+  for (size_t c = 0; owed && c < j->ncerts; c++)
+    json_object_set_new(j->cfacts[c], "check_keys", json_true());
+  return owed;
+}
+
 void rd_certs_select(rd_job *j) {
   json_t *list = json_object_get(j->report, "certificates");
   for (size_t c = 0; c < j->ncerts; c++) /* the report says what the job renews */

@@ -226,8 +226,14 @@ void rd_engine_free(rd_engine *e) {
     e->done = NULL;
     close_transports(e);
   }
+  if (e->beat) /* a beat unanswered: cancelled before the jobs it names go */
+    rd_journal_async_cancel(e->journal, e->beat);
   for (j = e->jobs; j; j = n) {
     n = j->next;
+    /* the answers of its transition, writes, lease claim or release, or
+     * its opening must not find it */
+    if (j->moving || j->writes || j->lease_claiming || j->lease_releasing || j->opening)
+      rd_journal_async_cancel(e->journal, j);
     rd_job_free(j);
   }
   json_decref(e->report);

@@ -19,6 +19,8 @@ typedef struct rd_engine_opts {
   int force;               /* ignore renewal window and backoff */
   int remediate;           /* remediation: due when anything is wrong */
   int inventory;           /* inventory probes only */
+  int keys;                /* every key matched against its certificate,
+                              not only the due ones' (core/certs.c) */
   int doctor;              /* with whatif: every probe, past failures, into
                               the report's per-host "checks" (core/doctor.c) */
   const char **hosts;      /* NULL-terminated filter, or NULL for all */

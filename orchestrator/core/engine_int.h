@@ -49,6 +49,11 @@ typedef struct rd_call {
   rd_call_kind kind;
   uint64_t op_id;            /* transport operation id (rd_ssh/rd_http id_out) */
   struct rd_call *next, **pprev;
+  /* held until the job's journal writes before it are committed (jobwrite.c):
+   * then release(c, 0) sends it, release(c, err) answers it with err
+   * (release is NULL while the call is not held) */
+  struct rd_call *held_next;
+  void (*release)(struct rd_call *c, int err);
 } rd_call;
 
 enum rd_stage {
@@ -95,6 +100,7 @@ struct rd_step {
   uint64_t t0;
   json_t *report;            /* {"name","type","phases":{probe:{...},...}} */
   struct rd_phase_group *group; /* runs this phase with other steps (phase.c) */
+  rd_step *rec_next;         /* the job's steps whose records are being committed (step.c) */
 };
 
 struct rd_job {
@@ -118,6 +124,8 @@ struct rd_job {
   int setup_failed;          /* could not be prepared (error says why): fails
                                 when its turn comes, before any connection */
   int cleanup;               /* issuer staging being cleaned after a failure */
+  int journal_failed;        /* a write of this job to the journal failed: it stops as a
+                              * crash would, the next run resumes (rd_job_journal_failed) */
   int rollback_owed;         /* a rollback failed transiently: job.c keeps it ROLLING_BACK */
   int repair_phase;          /* remediation: 0 drifted steps, 1 restarts, 2 checks */
   rd_wave_set *waves;        /* its runbook's waves */
@@ -126,15 +134,40 @@ struct rd_job {
   int wave_ready;            /* admitted by its wave, waiting for a slot */
   int wave_started;          /* its renewal started */
   int64_t resume_id;         /* an interrupted journal job to continue */
+  int resume_asked;          /* the journal was asked for it (interrupted_job) */
   rd_job_state resume_state;
   int64_t lease_epoch;       /* > 0: holds its host's lease (lease.c) */
   int lease_lost;            /* the heartbeat found it taken over */
   int lease_reprobe;         /* another job changed the host since its probe */
+  int lease_claiming;        /* its claim is being committed (lease.c): the job waits */
+  void (*leased)(rd_job *j, int rc); /* ... then goes on here */
+  int lease_releasing;       /* its releases being committed (the run waits for them) */
+  int opening;               /* its journal job being opened (jobopen.c): the job waits */
+  void (*opened)(rd_job *j, int rc); /* ... then goes on here */
   json_t *kv;                /* whatif: in-memory journal values */
   json_t *report;
   char error[1024];
   int fail_status;
   struct rd_cork *cork;      /* remote calls held for one batch (host/batch.h) */
+  int moving;                /* a transition is being committed: the job waits (jobmove.c) */
+  rd_job_state moving_to;
+  void (*then)(rd_job *j);   /* ... then goes on here, */
+  void (*fail)(rd_job *j);   /* ... or here when the journal refused */
+  time_t end_next_try;       /* rd_job_end's retry policy, for its fallback */
+  rd_step *rec_head, *rec_tail; /* steps waiting for their phase's record (step.c) */
+  int writes;                /* a plugin's journal writes not yet committed (jobwrite.c) */
+  int writes_err;            /* one failed: the job stops there (nothing more is sent) */
+  json_t *pending_kv;        /* the values of those writes, for journal_get (or NULL) */
+  /* The job's values journal_get learnt (its own writes, what the journal
+   * answered; null: none), so it asks the journal once per key at most --
+   * every value is the job's own: its host's lease keeps other writers
+   * out. kv_complete: a job created by this run has no value it did not
+   * write. */
+  json_t *kv_known;
+  int kv_complete;
+  rd_call *held_head, *held_tail; /* calls held until those writes are committed */
+  struct rd_phase_group *waiting; /* a group of steps waiting for a transition's commit
+                              * (phase.c): freed with the job if the engine goes first */
   rd_job *next;
 };
 
@@ -162,6 +195,7 @@ struct rd_engine {
   time_t lease_t0;           /* when the engine was made: its probes came after */
   uv_timer_t lease_timer;    /* the leases' heartbeat, while any is held */
   int lease_timer_on;
+  struct rd_lease_beat *beat; /* the heartbeat asked asynchronously, unanswered */
   rd_engine_done_fn done;    /* rd_engine_start's callback */
   void *done_arg;
 };
@@ -191,7 +225,7 @@ const char *rd_phase_name(rd_phase p);
 /* step.c: close a finished job's step timers (counted in e->handles). */
 void rd_steps_close(rd_job *j);
 /* job.c: where to go after a step's phase completed; start the renewal of a
- * due job; end a job (journal state + backoff), finish it (report, stats,
+ * due job; end a job (jobmove.c: journal state + backoff), finish it (report, stats,
  * slot, stats, notification); rd_job_finish_as with an outcome other than
  * the journal state (NOT_DUE, HELD...). */
 void rd_job_next(rd_job *j);
@@ -236,13 +270,43 @@ void rd_remediate_next(rd_job *j);
 /* doctor.c: every completion of a doctor run (whatif + opts.doctor); the
  * job ends READY or NOT_READY with its "checks" in the report. */
 void rd_doctor_next(rd_job *j);
-/* job.c: commit a state change (skips states a resumed job is past); the
+/* jobmove.c: commit a state change (skips states a resumed job is past); the
  * only way a job changes state (plugins ask through set_state). */
 int rd_job_move(rd_job *j, rd_job_state to, const char *error);
-/* job.c: a step kind's set_state: only the issuer's CA-transaction states
+void rd_job_journal_failed(rd_job *j, int rc);
+/* jobmove.c: rd_job_move, then then(j) -- or, refused (j->error says why),
+ * fail(j) (NULL: rd_job_end FAILED). On PostgreSQL the commit runs off the
+ * loop and the job waits for it (j->moving): then/fail run from the loop,
+ * never before the transition is committed; else before this returns. */
+typedef void (*rd_job_then_fn)(rd_job *j);
+void rd_job_move_then(rd_job *j, rd_job_state to, const char *error, time_t next_try,
+                      rd_job_then_fn then, rd_job_then_fn fail);
+/* jobmove.c: a step kind's set_state: only the issuer's CA-transaction states
  * (KEY_READY, REQUESTED, PENDING_CA), only along a legal edge, only from a
  * running phase; RD_ESTATE (logged) when refused. */
 int rd_job_request_state(rd_step *s, rd_job_state to);
+/* jobwrite.c: a plugin's journal_put / journal_get (s's certificate's
+ * values); on PostgreSQL a put is queued on the journal's ordered
+ * asynchronous calls and answered 0 at once, and the step's next call
+ * waits for it (rd_job_hold_call). */
+int rd_job_journal_put(rd_step *s, const char *key, const json_t *value);
+json_t *rd_job_journal_get(rd_step *s, const char *key);
+/* set_state's transition to on that queue (the job's state moves at once
+ * in memory): 0, RD_ENOTSUP (no asynchronous journal, or the queue could
+ * not take it with nothing of the job before it: the caller commits
+ * synchronously) or an error (an earlier write's failure). */
+int rd_job_write_state(rd_job *j, rd_job_state to);
+/* c (linked in its step) waits while j has writes pending: 1 held (c->
+ * release runs later, once), 0 go now, or the error of a write that
+ * failed (nothing more is sent: the caller refuses the call). */
+int rd_job_hold_call(rd_job *j, rd_call *c, void (*release)(rd_call *c, int err));
+/* key = value in j's journal job (unfenced), queued as a plugin's put
+ * (0) or synchronously (SQLite): the journal's error as it is. */
+int rd_job_write_kv(rd_job *j, const char *key, const json_t *value);
+/* jobopen.c: j's journal job opened or resumed, then then(j, rc) once
+ * (rc 0: j->id and j->state set, PROBED committed unless the job resumes
+ * an owed rollback; else j->error says why). */
+void rd_job_open_journal(rd_job *j, void (*then)(rd_job *j, int rc));
 /* job.c: forget the job's error and cause (remediation: a finding is not a
  * failure). */
 void rd_job_clear_error(rd_job *j);
@@ -267,13 +331,18 @@ void rd_host_cancel_calls(rd_step *s);
 #define RD_LEASE_TTL_S 300
 void rd_lease_init(rd_engine *e);
 int rd_lease_host_busy(const rd_engine *e, const rd_job *j);
-int rd_lease_take(rd_job *j, const char *what);
+/* Claim j's host's lease, then then(j, rc) once: 0 held, RD_EBUSY
+ * (another holder, reported), or an error (j->error says it). On
+ * PostgreSQL the claim commits off the loop and the job waits. */
+void rd_lease_take(rd_job *j, const char *what, void (*then)(rd_job *j, int rc));
 void rd_lease_release(rd_job *j);
 int rd_lease_lost(rd_job *j);
 /* the fence of j's journal writes while it holds its lease; NULL without */
 const rd_lease_fence *rd_lease_fence_of(rd_job *j, rd_lease_fence *f);
 /* a fenced write was refused: is the lease gone? (sets lease_lost) */
 void rd_lease_check(rd_job *j);
+/* stop the heartbeat: its timer closes, a beat unanswered is cancelled (its
+ * answer never touches the jobs) */
 void rd_lease_stop(rd_engine *e);
 /* certs.c: the job's certificates (docs/RUNBOOKS.md, "Several
  * certificates"). due: after the inventory, which certificates are due,
@@ -286,6 +355,9 @@ void rd_lease_stop(rd_engine *e);
  * kept with the journal job (id) so that a resumed job renews the same
  * certificates (all of them when none was kept). */
 int rd_certs_due(rd_job *j);
+/* A due job whose inventory did not check a key (core/certs.c): 1 when
+ * the inventory probes must run again with facts.check_keys (then set). */
+int rd_certs_keys_owed(rd_job *j);
 void rd_certs_select(rd_job *j);
 size_t rd_certs_next_live(const rd_job *j, size_t i);
 void rd_certs_id(const rd_job *j, char *buf, size_t len);

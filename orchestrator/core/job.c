@@ -8,7 +8,9 @@
  * state change to the journal before the next remote action. A failure once
  * the new certificate exists rolls back the applied steps (last first),
  * re-applies restarts and re-runs the checks against the old certificate.
- * Only this unit moves a job between states (rd_job_move). */
+ * Only this unit moves a job between states, through core/jobmove.c
+ * (rd_job_move, rd_job_move_then: on PostgreSQL the job waits for each
+ * commit, off the loop). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,61 +20,6 @@
 #include "core/engine_int.h"
 #include "core/policy.h"
 #include "core/schedule.h"
-
-/* --- state changes: committed before the next remote action ------------ */
-
-static int job_advance(rd_job *j, rd_job_state to, const char *error, time_t next_try) {
-  rd_lease_fence fence;
-  /* fenced: once another job took the host over, this one writes nothing */
-  rd_job_advance a = {.to = to, .error = error, .next_try = next_try,
-                      .fence = rd_lease_fence_of(j, &fence)};
-  int rc = 0;
-  if (j->state == to)
-    return 0;
-  if (rd_job_state_behind(j->state, to))
-    return 0; /* resumed job already past this point */
-  if (!rd_job_transition_ok(j->state, to))
-    return RD_ESTATE; /* the journal refuses the same; keep memory in step */
-  if (j->id > 0 && (rc = rd_journal_job_advance(j->e->journal, j->id, &a))) {
-    if (a.fence)
-      rd_lease_check(j);
-    snprintf(j->error, sizeof j->error, "host %s: journal: cannot move job %lld from %s to %s: %s",
-             j->t->name, (long long)j->id, rd_job_state_name(j->state), rd_job_state_name(to),
-             rd_journal_errmsg(j->e->journal));
-    return rc;
-  }
-  j->state = to;
-  json_object_set_new(j->report, "state", json_string(rd_job_state_name(to)));
-  return 0;
-}
-
-int rd_job_move(rd_job *j, rd_job_state to, const char *error) {
-  int rc = job_advance(j, to, error, 0);
-  if (rc == RD_ESTATE && !j->error[0])
-    snprintf(j->error, sizeof j->error, "host %s: the job cannot move from %s to %s", j->t->name,
-             rd_job_state_name(j->state), rd_job_state_name(to));
-  return rc;
-}
-
-/* A step kind asks for one of the issuer's states (its CA transaction):
- * the engine decides. Anything else is the engine's own to set. */
-int rd_job_request_state(rd_step *s, rd_job_state to) {
-  rd_job *j = s->j;
-  int rc;
-  if (to != RD_JOB_KEY_READY && to != RD_JOB_REQUESTED && to != RD_JOB_PENDING_CA) {
-    rd_step_log(s, RD_LOG_ERROR, "set_state %s refused: only the engine moves a job there",
-                rd_job_state_name(to));
-    return RD_ESTATE;
-  }
-  if (!s->busy || s->ignoring || j->finished)
-    return RD_ECANCELED;
-  if (j->e->opts.whatif)
-    return 0;
-  if ((rc = job_advance(j, to, NULL, 0)) == RD_ESTATE)
-    rd_step_log(s, RD_LOG_ERROR, "set_state %s refused: the job is %s", rd_job_state_name(to),
-                rd_job_state_name(j->state));
-  return rc;
-}
 
 /* --- the job flow --------------------------------------------------------- */
 
@@ -95,55 +42,6 @@ static int backing_off(rd_job *j) {
            "%.600s",
            j->t->name, when, (long long)row.id, rd_job_state_name(row.state), row.error);
   return RD_EBUSY;
-}
-
-static int open_journal_job(rd_job *j) {
-  char certid[512];
-  int created = 0, rc;
-  rd_job_state st;
-  job_cert_id(j, certid, sizeof certid);
-  if ((rc = backing_off(j)))
-    return rc;
-  if ((rc = rd_journal_job_open(j->e->journal, j->rb->name, j->t->name, certid, &j->id, &created))) {
-    snprintf(j->error, sizeof j->error, "host %s: journal: cannot open a job: %s", j->t->name,
-             rd_strerror(rc));
-    return rc;
-  }
-  json_object_set_new(j->report, "job_id", json_integer(j->id));
-  if (created) {
-    j->state = RD_JOB_DUE;
-    /* "old" means the certificate the job started from, even after a
-     * crash that left the new one live: keep it with the job */
-    for (size_t c = 0; c < j->ncerts; c++) {
-      char key[300];
-      rd_certs_kv_key(j, c, "job.cert", key, sizeof key);
-      if (json_object_get(j->cfacts[c], "cert") &&
-          (rc = rd_journal_kv_put(j->e->journal, j->id, key, json_object_get(j->cfacts[c], "cert"))))
-        return rc;
-    }
-    if ((rc = rd_certs_selection_put(j)))
-      return rc;
-  } else {
-    for (size_t c = 0; c < j->ncerts; c++) {
-      json_t *orig = NULL;
-      char key[300];
-      rd_certs_kv_key(j, c, "job.cert", key, sizeof key);
-      if (rd_journal_kv_get(j->e->journal, j->id, key, &orig) == 0 && orig) {
-        json_object_set(j->cfacts[c], "live_cert", json_object_get(j->cfacts[c], "cert"));
-        json_object_set_new(j->cfacts[c], "cert", orig);
-      }
-    }
-    /* an interrupted job continues from its last committed state; its
-     * steps' probes recognise what already took effect */
-    if ((rc = rd_journal_job_resume(j->e->journal, j->id, &st)))
-      return rc;
-    j->state = st;
-    json_object_set_new(j->report, "resumed_from", json_string(rd_job_state_name(st)));
-    rd_journal_audit(j->e->journal, "renewd", "job.resume", j->report);
-    if (st == RD_JOB_ROLLING_BACK) /* its rollback is owed: begin_renewal */
-      return 0;
-  }
-  return rd_job_move(j, RD_JOB_PROBED, NULL);
 }
 
 /* --- a rollback that could not reach the host is owed -------------------- */
@@ -222,35 +120,16 @@ static void resume_rollback(rd_job *j) {
   rd_job_next(j);
 }
 
-/* The job's end state: journaled together with the retry policy's next_try
- * (a failed end), then the job is finished. */
-void rd_job_end(rd_job *j, rd_job_state final) {
-  time_t next_try = 0;
-  const char *err = j->error[0] ? j->error : NULL;
-  if (rd_lease_lost(j)) { /* the journal job is the new holder's now */
-    rd_job_finish_as(j, RD_OUT_LEASE_LOST);
-    return;
-  }
-  if (j->id > 0 && rd_job_state_failed(final)) {
-    char certid[512];
-    int failures = 0;
-    const json_t *cert = json_object_get(j->facts, "cert");
-    time_t na = cert ? (time_t)json_integer_value(json_object_get(cert, "not_after")) : 0;
-    job_cert_id(j, certid, sizeof certid);
-    rd_journal_failures(j->e->journal, j->t->name, certid, &failures);
-    next_try = rd_policy_next_try(time(NULL), final, j->fail_status, failures, na);
-  }
-  if (job_advance(j, final, err, next_try) && final != RD_JOB_FAILED)
-    job_advance(j, RD_JOB_FAILED, j->error[0] ? j->error : NULL, next_try);
-  rd_job_finish(j);
-}
-
-/* Is there a non-terminal journal job for this (host, certificate)? */
+/* Is there a non-terminal journal job for this (host, certificate)? The
+ * journal is asked once per job. */
 static int interrupted_job(rd_job *j) {
   char certid[512];
   rd_job_row row;
   if (!j->e->journal || j->e->opts.whatif)
     return 0;
+  if (j->resume_asked)
+    return j->resume_id > 0;
+  j->resume_asked = 1;
   job_cert_id(j, certid, sizeof certid);
   if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) || rd_job_state_terminal(row.state))
     return 0;
@@ -284,14 +163,12 @@ static int job_due(rd_job *j) {
 
 static void begin_renewal(rd_job *j);
 
-/* Take the host's lease before the job's first change; 1 when the job
- * could not and is finished (BUSY: another process holds it). */
-static int job_lease(rd_job *j) {
-  char what[800], certid[512];
-  int rc;
-  job_cert_id(j, certid, sizeof certid);
-  snprintf(what, sizeof what, "runbook %s, certificate %s", j->rb->name, certid);
-  if (!(rc = rd_lease_take(j, what)))
+/* The host's lease taken (rc 0) or not: BUSY (another process holds it)
+ * or FAILED. When another job of this engine changed the host since this
+ * job's probe, the inventory probe runs again (job_reprobed) before
+ * anything changes. */
+static int lease_failed(rd_job *j, int rc) {
+  if (!rc)
     return 0;
   j->fail_status = rc;
   if (rc == RD_EBUSY)
@@ -301,11 +178,8 @@ static int job_lease(rd_job *j) {
   return 1;
 }
 
-/* A due job leaves the read-only phase: it takes its host's lease; when
- * another job of this engine changed the host since this job's probe, the
- * inventory probe runs again (job_reprobed) before anything changes. */
-void rd_job_start_renewal(rd_job *j) {
-  if (job_lease(j))
+static void leased(rd_job *j, int rc) {
+  if (lease_failed(j, rc))
     return;
   if (j->lease_reprobe) {
     j->lease_reprobe = 0;
@@ -316,6 +190,24 @@ void rd_job_start_renewal(rd_job *j) {
     return;
   }
   begin_renewal(j);
+}
+
+/* A due job leaves the read-only phase: it takes its host's lease before
+ * its first change (on PostgreSQL the claim commits off the loop), then
+ * goes on (leased). */
+static void job_lease(rd_job *j, void (*then)(rd_job *j, int rc)) {
+  char what[800], certid[512];
+  job_cert_id(j, certid, sizeof certid);
+  snprintf(what, sizeof what, "runbook %s, certificate %s", j->rb->name, certid);
+  rd_lease_take(j, what, then);
+}
+
+void rd_job_start_renewal(rd_job *j) { job_lease(j, leased); }
+
+/* A remediation's lease (none in whatif): its diagnosis begins. */
+static void remedy_leased(rd_job *j, int rc) {
+  if (!lease_failed(j, rc))
+    rd_remediate_begin(j);
 }
 
 /* The inventory probes ran again under the lease: still due? 0 when the
@@ -331,10 +223,9 @@ static int job_reprobed(rd_job *j) {
   return 1;
 }
 
-/* Open (or resume) the journal job, then run the issuer, install and
- * follow-ups. */
-static void begin_renewal(rd_job *j) {
-  int rc = open_journal_job(j);
+/* The journal job opened or resumed (rc 0, jobopen.c), or not: run the
+ * issuer, install and follow-ups -- or the owed rollback. */
+static void renewal_opened(rd_job *j, int rc) {
   if (rc == RD_EBUSY) {
     j->fail_status = RD_EBUSY;
     rd_job_finish_as(j, RD_OUT_BACKOFF);
@@ -357,6 +248,16 @@ static void begin_renewal(rd_job *j) {
     rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
   else
     rd_job_end(j, RD_JOB_DONE);
+}
+
+/* Open (or resume) the journal job unless the (host, certificate) waits
+ * out a backoff, then go on (renewal_opened). */
+static void begin_renewal(rd_job *j) {
+  int rc = backing_off(j);
+  if (rc)
+    renewal_opened(j, rc);
+  else
+    rd_job_open_journal(j, renewal_opened);
 }
 
 /* Did the interrupted job this run resumes already send its request (the
@@ -409,6 +310,57 @@ static int probe_failed(rd_job *j, rd_step *s) {
   return 1;
 }
 
+/* --- the renewal's transitions: each committed before the step after it
+ * (rd_job_move_then; on PostgreSQL the job waits for the commit) ------- */
+
+static void step_apply(rd_job *j) { rd_step_run(&j->steps[j->idx], RD_PHASE_APPLY); }
+
+static void job_done(rd_job *j) { rd_job_end(j, RD_JOB_DONE); }
+
+static void all_verified(rd_job *j) {
+  rd_job_move_then(j, RD_JOB_VERIFIED, NULL, 0, job_done, NULL);
+}
+
+/* The next live step's probe (follow-ups up to a restart together), or,
+ * after the last one, FOLLOWUPS and VERIFIED before DONE. */
+static void next_step(rd_job *j) {
+  if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
+    if (!rd_phase_followups(j))
+      rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
+    return;
+  }
+  rd_job_move_then(j, RD_JOB_FOLLOWUPS, NULL, 0, all_verified, NULL);
+}
+
+/* Step idx verified (the issuer's ISSUED committed): an install's
+ * INSTALLED, then the next step. */
+static void step_verified(rd_job *j) {
+  if (j->steps[j->idx].kind->flags & RD_KIND_INSTALL) {
+    rd_job_move_then(j, RD_JOB_INSTALLED, NULL, 0, next_step, NULL);
+    return;
+  }
+  next_step(j);
+}
+
+static void issued(rd_job *j) {
+  rd_step *s = &j->steps[j->idx];
+  json_object_set(s->facts, "expect", json_object_get(s->facts, "new_cert"));
+  step_verified(j);
+}
+
+/* ROLLING_BACK committed: the failed step's own rollback first (it may be
+ * half applied), then every earlier one. */
+static void rollback_begin(rd_job *j) {
+  rd_step *s = &j->steps[j->idx];
+  j->stage = ST_ROLLBACK;
+  if (s->applied && s->kind->rollback) {
+    s->status = 0;
+    rd_step_run(s, RD_PHASE_ROLLBACK);
+    return;
+  }
+  rd_job_next(j); /* ST_ROLLBACK walks down from idx - 1 */
+}
+
 /* Where to go after the current step's phase completed. */
 void rd_job_next(rd_job *j) {
   rd_step *s = j->idx < j->nsteps ? &j->steps[j->idx] : NULL;
@@ -416,6 +368,10 @@ void rd_job_next(rd_job *j) {
 
   if (rd_lease_lost(j)) { /* another job owns the host now: touch nothing */
     rd_job_finish_as(j, RD_OUT_LEASE_LOST);
+    return;
+  }
+  if (j->journal_failed && !j->finished) { /* rd_job_journal_failed */
+    rd_job_end(j, RD_JOB_FAILED);
     return;
   }
 
@@ -430,7 +386,11 @@ void rd_job_next(rd_job *j) {
     if (j->idx + 1 == j->ninv && rd_window_ask(j))
       return; /* the CA's renewal windows first: rd_window_asked comes back here */
     if (j->idx + 1 == j->ninv) { /* every certificate inventoried */
-      rd_certs_due(j);
+      /* due, or an interrupted job to resume: the key match (certs.c) */
+      if ((rd_certs_due(j) || interrupted_job(j)) && rd_certs_keys_owed(j)) {
+        rd_step_run(&j->steps[j->idx = 0], RD_PHASE_PROBE);
+        return;
+      }
       for (size_t c = 0; e->journal && !e->opts.inventory && c < j->ncerts; c++)
         if (json_object_get(j->cfacts[c], "cert")) {
           rd_journal_inventory(e->journal, j->t->name, json_object_get(j->cfacts[c], "cert"));
@@ -443,9 +403,7 @@ void rd_job_next(rd_job *j) {
       if (e->opts.remediate) {
         /* a repair changes the host too: the lease covers the diagnosis,
          * the repair or the renewal */
-        if (!e->opts.whatif && job_lease(j))
-          return;
-        rd_remediate_begin(j);
+        job_lease(j, remedy_leased);
         return;
       }
       int due = job_due(j);
@@ -487,12 +445,14 @@ void rd_job_next(rd_job *j) {
     }
     if (s->status) {
       if (s->status == RD_EPENDING || request_may_be_at_ca(j, s)) {
-        if (rd_job_state_behind(RD_JOB_ISSUED, j->state))
-          rd_job_move(j, RD_JOB_PENDING_CA, j->error);
-        else /* a later certificate of the job: the earlier ones are in
-              * place; the job stays open and the next run resumes it,
-              * polling this request (certs.c keeps the values apart) */
-          json_object_set_new(j->report, "pending", json_string(s->name));
+        if (rd_job_state_behind(RD_JOB_ISSUED, j->state)) {
+          rd_job_move_then(j, RD_JOB_PENDING_CA, j->error, 0, rd_job_finish, rd_job_finish);
+          return;
+        }
+        /* a later certificate of the job: the earlier ones are in place;
+         * the job stays open and the next run resumes it, polling this
+         * request (certs.c keeps the values apart) */
+        json_object_set_new(j->report, "pending", json_string(s->name));
         rd_job_finish(j);
         return;
       }
@@ -503,17 +463,7 @@ void rd_job_next(rd_job *j) {
       if (!rd_job_state_behind(RD_JOB_ISSUED, j->state) || (s->kind->flags & RD_KIND_INSTALL)) {
         /* the new certificate exists: roll back, starting with the failed
          * step itself (it may be half applied), then every earlier one */
-        if (rd_job_move(j, RD_JOB_ROLLING_BACK, j->error)) {
-          rd_job_end(j, RD_JOB_FAILED);
-          return;
-        }
-        j->stage = ST_ROLLBACK;
-        if (s->applied && s->kind->rollback) {
-          s->status = 0;
-          rd_step_run(s, RD_PHASE_ROLLBACK);
-          return;
-        }
-        rd_job_next(j); /* ST_ROLLBACK walks down from idx - 1 */
+        rd_job_move_then(j, RD_JOB_ROLLING_BACK, j->error, 0, rollback_begin, NULL);
         return;
       }
       /* before the new certificate exists: clean up the issuer's staging */
@@ -528,12 +478,10 @@ void rd_job_next(rd_job *j) {
     if (s->phase == RD_PHASE_PROBE) {
       if (!(s->kind->flags & (RD_KIND_ISSUER | RD_KIND_INSTALL)) &&
           rd_job_state_behind(RD_JOB_FOLLOWUPS, j->state)) {
-        if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL)) {
-          rd_job_end(j, RD_JOB_FAILED);
-          return;
-        }
+        rd_job_move_then(j, RD_JOB_FOLLOWUPS, NULL, 0, step_apply, NULL);
+        return;
       }
-      rd_step_run(s, RD_PHASE_APPLY);
+      step_apply(j);
       return;
     }
     if (s->phase == RD_PHASE_APPLY) {
@@ -549,26 +497,10 @@ void rd_job_next(rd_job *j) {
         rd_job_end(j, RD_JOB_FAILED);
         return;
       }
-      if (rd_job_move(j, RD_JOB_ISSUED, NULL)) {
-        rd_job_end(j, RD_JOB_FAILED);
-        return;
-      }
-      json_object_set(s->facts, "expect", json_object_get(s->facts, "new_cert"));
-    }
-    if ((s->kind->flags & RD_KIND_INSTALL) && rd_job_move(j, RD_JOB_INSTALLED, NULL)) {
-      rd_job_end(j, RD_JOB_FAILED);
+      rd_job_move_then(j, RD_JOB_ISSUED, NULL, 0, issued, NULL);
       return;
     }
-    if ((j->idx = rd_certs_next_live(j, j->idx + 1)) < j->nsteps) {
-      if (!rd_phase_followups(j)) /* follow-ups up to a restart together */
-        rd_step_run(&j->steps[j->idx], RD_PHASE_PROBE);
-      return;
-    }
-    if (rd_job_move(j, RD_JOB_FOLLOWUPS, NULL) || rd_job_move(j, RD_JOB_VERIFIED, NULL)) {
-      rd_job_end(j, RD_JOB_FAILED);
-      return;
-    }
-    rd_job_end(j, RD_JOB_DONE);
+    step_verified(j);
     return;
 
   case ST_ROLLBACK:

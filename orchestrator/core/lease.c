@@ -11,7 +11,14 @@
  * host's lease another process held since the engine was made (another
  * instance on a shared journal may have renewed it); a lease found taken over
  * (the process stalled past its expiry) stops its job before its next
- * remote action (rd_lease_lost). */
+ * remote action (rd_lease_lost). On PostgreSQL a beat renews every lease
+ * of the engine without blocking the loop (rd_journal_lease_renew_async:
+ * one statement on serve's work connection, else on the journal's second
+ * connection off the loop); a beat still unanswered at the next tick lets
+ * that tick pass. The claim and the release go to that second connection
+ * too (rd_journal_lease_claim_async, _release_async): the job waits for
+ * its claim's answer before its first change, and the run for the
+ * release's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +53,93 @@ static void iso(time_t t, char *buf, size_t len) {
 
 int rd_lease_host_busy(const rd_engine *e, const rd_job *j) {
   for (const rd_job *q = e->jobs; q; q = q->next)
-    if (q != j && q->lease_epoch > 0 && !strcmp(q->t->name, j->t->name))
+    if (q != j && (q->lease_epoch > 0 || q->lease_claiming) && !strcmp(q->t->name, j->t->name))
       return 1;
+  return 0;
+}
+
+static int beating(const rd_job *j) { return j->lease_epoch > 0 && !j->lease_lost; }
+
+/* A beat asked asynchronously: the jobs and the epochs it renews. */
+typedef struct rd_lease_beat {
+  rd_engine *e;
+  size_t n;
+  rd_job **jobs;
+  int64_t *epochs;
+  const char **hosts;
+} rd_lease_beat;
+
+static void beat_free(rd_lease_beat *b) {
+  free(b->jobs);
+  free(b->epochs);
+  free(b->hosts);
+  free(b);
+}
+
+/* As rd_journal_lease_renew words it. */
+static void lost(rd_job *j, int64_t epoch) {
+  char me[320], msg[1024];
+  rd_lease_owner_id(&j->e->lease_owner, me, sizeof me);
+  snprintf(msg, sizeof msg,
+           "host %s: lease renewal: the lease of epoch %lld is no longer held by %s",
+           j->t->name, (long long)epoch, me);
+  j->lease_lost = 1;
+  json_object_set_new(j->report, "lease_lost", json_string(msg));
+}
+
+/* A lease the beat did not renew was taken over or released: lost, unless
+ * the job released it (or took another) meanwhile. An error: the next beat
+ * retries (two more before the lease expires). The engine and its jobs are
+ * still there: rd_lease_stop cancels a beat before they go, and a beat
+ * cancelled by the connection's close (RD_ECANCELED) changes nothing. */
+static void beat_answered(int err, const unsigned char *renewed, size_t n, void *arg) {
+  rd_lease_beat *b = arg;
+  if (b->e->beat == b)
+    b->e->beat = NULL;
+  for (size_t i = 0; !err && i < n; i++)
+    if (!renewed[i] && b->jobs[i]->lease_epoch == b->epochs[i] && beating(b->jobs[i]))
+      lost(b->jobs[i], b->epochs[i]);
+  beat_free(b);
+}
+
+/* 0: asked (or nothing to renew); else the synchronous beat does it. */
+static int beat_async(rd_engine *e) {
+  rd_lease_beat *b;
+  size_t n = 0;
+  int rc;
+  for (rd_job *j = e->jobs; j; j = j->next)
+    n += beating(j);
+  if (!n)
+    return 0;
+  if (!(b = calloc(1, sizeof *b)) || !(b->jobs = calloc(n, sizeof *b->jobs)) ||
+      !(b->epochs = calloc(n, sizeof *b->epochs)) || !(b->hosts = calloc(n, sizeof *b->hosts))) {
+    if (b)
+      beat_free(b);
+    return RD_ENOMEM;
+  }
+  b->e = e;
+  for (rd_job *j = e->jobs; j; j = j->next)
+    if (beating(j)) {
+      b->jobs[b->n] = j;
+      b->epochs[b->n] = j->lease_epoch;
+      b->hosts[b->n++] = j->t->name;
+    }
+  rc = rd_journal_lease_renew_async(e->journal, e->loop, &e->lease_owner, e->lease_ttl, 0,
+                                    b->hosts, b->epochs, b->n, beat_answered, b);
+  if (rc) {
+    beat_free(b);
+    return rc;
+  }
+  e->beat = b;
   return 0;
 }
 
 static void heartbeat(uv_timer_t *t) {
   rd_engine *e = t->data;
+  if (e->beat || beat_async(e) == 0)
+    return; /* the last beat still unanswered (bounded: 3 s), or this one asked */
   for (rd_job *j = e->jobs; j; j = j->next) {
-    if (j->lease_epoch <= 0 || j->lease_lost)
+    if (!beating(j))
       continue;
     rd_lease_req r = lease_req(j, NULL);
     /* RD_EBUSY (the journal locked past its bound): the next beat retries,
@@ -83,6 +168,8 @@ static int heartbeat_start(rd_engine *e) {
 static void timer_closed(uv_handle_t *h) { rd_engine_handle_closed(h->data); }
 
 void rd_lease_stop(rd_engine *e) {
+  if (e->beat)
+    rd_journal_async_cancel(e->journal, e->beat); /* beat_answered frees it */
   if (!e->lease_timer_on)
     return;
   e->lease_timer_on = 0;
@@ -133,34 +220,25 @@ static int changed_elsewhere(const rd_job *j, const rd_lease_row *prev, int64_t 
   return strcmp(prev->owner, me) && prev->expires >= j->e->lease_t0;
 }
 
-int rd_lease_take(rd_job *j, const char *what) {
+/* The claim's answer, the same from either path: 0 (the lease held, the
+ * heartbeat on), RD_EBUSY (another holder: reported) or an error. */
+static int taken(rd_job *j, int rc, const char *msg, const rd_lease_claim_answer *a) {
   rd_engine *e = j->e;
-  rd_lease_row holder, prev;
-  char fitted[sizeof holder.what];
-  int64_t epoch = 0;
-  int rc, have_prev;
-  if (!e->journal || e->opts.whatif || j->lease_epoch > 0)
-    return 0; /* a remediation holds it already when it renews */
-  fit_what(fitted, sizeof fitted, what);
-  rd_lease_req r = lease_req(j, fitted);
-  memset(&holder, 0, sizeof holder);
-  have_prev = rd_journal_lease_get(e->journal, j->t->name, &prev) == 0;
-  rc = rd_journal_lease_claim(e->journal, &r, &epoch, &holder);
-  if (rc == RD_EBUSY && holder.held) {
-    report_busy(j, &holder);
+  if (rc == RD_EBUSY && a->holder.held) {
+    report_busy(j, &a->holder);
     return RD_EBUSY;
   }
   if (rc) {
     /* the journal itself is busy (its lock), or worse: not taken, and the
      * host is not touched without it */
     snprintf(j->error, sizeof j->error, "host %s: journal: cannot take the host's lease: %s",
-             j->t->name, rd_journal_errmsg(e->journal));
+             j->t->name, msg);
     return rc == RD_EBUSY ? RD_EIO : rc;
   }
-  j->lease_epoch = epoch;
-  if (changed_elsewhere(j, have_prev ? &prev : NULL, epoch))
+  j->lease_epoch = a->epoch;
+  if (changed_elsewhere(j, a->have_prev ? &a->prev : NULL, a->epoch))
     j->lease_reprobe = 1; /* the inventory probe runs again under the lease */
-  json_object_set_new(j->report, "lease", json_pack("{s:I}", "epoch", (json_int_t)epoch));
+  json_object_set_new(j->report, "lease", json_pack("{s:I}", "epoch", (json_int_t)a->epoch));
   if ((rc = heartbeat_start(e))) {
     rd_lease_release(j);
     snprintf(j->error, sizeof j->error, "host %s: cannot start the lease heartbeat", j->t->name);
@@ -169,16 +247,67 @@ int rd_lease_take(rd_job *j, const char *what) {
   return 0;
 }
 
+/* The claim committed off the loop (rd_lease_take). RD_ECANCELED: the
+ * engine is being freed, the job is left alone. */
+static void claimed(int err, const char *msg, const rd_lease_claim_answer *a, void *arg) {
+  rd_job *j = arg;
+  j->lease_claiming = 0;
+  if (err == RD_ECANCELED)
+    return;
+  j->leased(j, taken(j, err, msg, a));
+}
+
+void rd_lease_take(rd_job *j, const char *what, void (*then)(rd_job *j, int rc)) {
+  rd_engine *e = j->e;
+  rd_lease_claim_answer a;
+  char fitted[sizeof a.holder.what];
+  int rc;
+  if (!e->journal || e->opts.whatif || j->lease_epoch > 0) {
+    then(j, 0); /* a remediation holds it already when it renews */
+    return;
+  }
+  fit_what(fitted, sizeof fitted, what);
+  rd_lease_req r = lease_req(j, fitted);
+  j->leased = then;
+  if (e->loop && rd_journal_lease_claim_async(e->journal, e->loop, &r, claimed, j) == 0) {
+    j->lease_claiming = 1; /* the job (and its host, rd_lease_host_busy) waits */
+    return;
+  }
+  memset(&a, 0, sizeof a); /* SQLite: synchronously */
+  a.have_prev = rd_journal_lease_get(e->journal, j->t->name, &a.prev) == 0;
+  rc = rd_journal_lease_claim(e->journal, &r, &a.epoch, &a.holder);
+  then(j, taken(j, rc, rd_journal_errmsg(e->journal), &a));
+}
+
+/* The release committed off the loop: the run ends only after it. */
+static void released(int err, const char *msg, void *arg) {
+  rd_job *j = arg;
+  j->lease_releasing--;
+  if (err && err != RD_ECANCELED)
+    json_object_set_new(j->report, "lease_release_error", json_string(msg));
+  if (err == RD_ECANCELED) /* rd_engine_free: nothing more to end */
+    j->e->handles--;
+  else
+    rd_engine_handle_closed(j->e);
+}
+
 void rd_lease_release(rd_job *j) {
   rd_engine *e = j->e;
   if (j->lease_epoch <= 0)
     return;
   rd_lease_req r = lease_req(j, NULL);
   /* a lease lost to a take-over is not ours to free; any other failure
-   * leaves it to expire (the next claim after that takes it over) */
-  if (!j->lease_lost && rd_journal_lease_release(e->journal, &r, j->lease_epoch))
+   * leaves it to expire (the next claim after that takes it over). On
+   * PostgreSQL off the loop: a claim of the host asked after it (another
+   * job's, below) is committed after it */
+  if (!j->lease_lost && e->loop &&
+      rd_journal_lease_release_async(e->journal, e->loop, &r, j->lease_epoch, released, j) == 0) {
+    j->lease_releasing++;
+    e->handles++;
+  } else if (!j->lease_lost && rd_journal_lease_release(e->journal, &r, j->lease_epoch)) {
     json_object_set_new(j->report, "lease_release_error",
                         json_string(rd_journal_errmsg(e->journal)));
+  }
   j->lease_epoch = 0;
   /* jobs of this engine that probed the host meanwhile decided on what
    * this job may have changed: their probe runs again under the lease */

@@ -48,7 +48,8 @@ static void group_release(group *g) {
     return;
   for (size_t k = g->from; k < g->to; k++)
     j->steps[k].group = NULL; /* skipped steps never had one */
-  if (j->finished || rd_lease_lost(j)) { /* rd_job_next says why and stops */
+  /* rd_job_next says why and stops (a lost lease, a journal that failed) */
+  if (j->finished || rd_lease_lost(j) || j->journal_failed) {
     free(g);
     if (!j->finished)
       rd_job_next(j);
@@ -173,21 +174,38 @@ static group *followups_new(rd_job *j, size_t from, size_t min) {
   return g;
 }
 
+/* The transitions below go through rd_job_move_then (jobmove.c): on
+ * PostgreSQL the job waits for the commit, the group in j->waiting, and
+ * goes on in these continuations; refused, the job fails and the group
+ * is freed. */
+static group *unwait(rd_job *j) {
+  group *g = (group *)j->waiting;
+  j->waiting = NULL;
+  return g;
+}
+
+static void wait_refused(rd_job *j) {
+  free(unwait(j));
+  rd_job_end(j, RD_JOB_FAILED);
+}
+
+static void rollback_committed(rd_job *j) {
+  j->stage = ST_ROLLBACK; /* from j->idx down (job.c, ST_ROLLBACK) */
+  rd_job_next(j);
+}
+
 /* A failed apply or verify: every follow-up of the group may be changed,
  * so the rollback walks down from the last one (job.c, ST_ROLLBACK). */
 static void followups_roll_back(group *g, rd_step *failed) {
   rd_job *j = g->j;
-  size_t to = g->fu_to;
+  j->idx = g->fu_to;
   free(g);
   rd_step_blame(failed);
-  if (rd_job_move(j, RD_JOB_ROLLING_BACK, j->error)) {
-    rd_job_end(j, RD_JOB_FAILED);
-    return;
-  }
-  j->stage = ST_ROLLBACK;
-  j->idx = to;
-  rd_job_next(j);
+  rd_job_move_then(j, RD_JOB_ROLLING_BACK, j->error, 0, rollback_committed, NULL);
 }
+
+static void followups_committed(rd_job *j);
+static void installed_committed(rd_job *j);
 
 static void followups_verified(group *g) {
   rd_job *j = g->j;
@@ -229,11 +247,16 @@ static void followups_probed(group *g) {
     rd_job_next(j);
     return;
   }
-  if (rd_job_state_behind(RD_JOB_FOLLOWUPS, j->state) && rd_job_move(j, RD_JOB_FOLLOWUPS, NULL)) {
-    free(g);
-    rd_job_end(j, RD_JOB_FAILED);
+  if (rd_job_state_behind(RD_JOB_FOLLOWUPS, j->state)) {
+    j->waiting = (struct rd_phase_group *)g;
+    rd_job_move_then(j, RD_JOB_FOLLOWUPS, NULL, 0, followups_committed, wait_refused);
     return;
   }
+  group_run(g, g->fu_from, g->fu_to, RD_PHASE_APPLY, followups_applied);
+}
+
+static void followups_committed(rd_job *j) {
+  group *g = unwait(j);
   group_run(g, g->fu_from, g->fu_to, RD_PHASE_APPLY, followups_applied);
 }
 
@@ -257,11 +280,12 @@ static void install_verified(group *g) {
     rd_job_next(j);
     return;
   }
-  if (rd_job_move(j, RD_JOB_INSTALLED, NULL)) {
-    free(g);
-    rd_job_end(j, RD_JOB_FAILED);
-    return;
-  }
+  j->waiting = (struct rd_phase_group *)g;
+  rd_job_move_then(j, RD_JOB_INSTALLED, NULL, 0, installed_committed, wait_refused);
+}
+
+static void installed_committed(rd_job *j) {
+  group *g = unwait(j);
   g->lead = 0;
   g->from = g->fu_from;
   followups_probed(g);

@@ -82,15 +82,19 @@ static void print_headline(FILE *f, const json_t *job, const json_t *cause) {
            json_string_value(json_object_get(cause, "message")));
     return;
   }
+  const char *err = json_string_value(json_object_get(job, "error"));
+  int err_headline = !cause && err && *err && state && !strcmp(state, "FAILED");
   outf(f, "%s", state ? state : "?");
   if (cause)
     outf(f, " — %s: %s: %s", json_string_value(json_object_get(cause, "step")),
             json_string_value(json_object_get(cause, "phase")),
             json_string_value(json_object_get(cause, "message")));
+  else if (err_headline) /* no step failed: the engine's own error (the journal) */
+    outf(f, " — %s", err);
   else if (due)
     outf(f, " — %s", json_string_value(json_object_get(due, "why")));
   fputc('\n', f);
-  if (cause && due)
+  if ((cause || err_headline) && due)
     outf(f, "  due: %s\n", json_string_value(json_object_get(due, "why")));
 }
 
@@ -234,7 +238,8 @@ static void print_job(FILE *f, const json_t *job, int whatif, int runbooks) {
       outf(f, "  pending: %s: the job resumes at the next run, polling the same request\n",
            json_string_value(json_object_get(job, "pending")));
     /* an error that is not the headline's cause (journal, held, backoff) */
-    if (err && !(cause && strstr(err, json_string_value(json_object_get(cause, "message")))))
+    if (err && !(cause && strstr(err, json_string_value(json_object_get(cause, "message")))) &&
+        !(!cause && state && !strcmp(state, "FAILED"))) /* else it is the headline */
       outf(f, "  error: %s\n", err);
   }
 }
@@ -271,11 +276,14 @@ static void print_inventory_row(FILE *f, const char *label, const json_t *o, con
     char when[32];
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime_r(&na, &tm));
-    const json_t *km = json_object_get(c, "key_match");
+    const json_t *km = json_object_get(c, "key_match"); /* null: not checked */
     outf(f, "%-16s %-40.40s %-20.20s %-17s %6.1f %-5s %s\n", label,
          json_string_value(json_object_get(c, "subject")),
          json_string_value(json_object_get(c, "serial")), when, (double)(na - now) / 86400.0,
-         json_is_true(km) ? "ok" : json_is_false(km) ? "WRONG" : "?",
+         json_is_true(km)                                    ? "ok"
+         : json_is_false(km)                                 ? "WRONG"
+         : json_is_false(json_object_get(c, "key_checked")) ? "-"
+                                                             : "?",
          json_string_value(json_object_get(c, "sha1")));
   }
   json_array_foreach(pr, k, p)

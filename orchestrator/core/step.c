@@ -94,6 +94,9 @@ static void note_cause(rd_job *j, rd_step *s, int status, const char *msg) {
                                 text));
 }
 
+static void step_recorded(int err, const char *msg, void *arg);
+static void step_went(rd_step *s, int status, const char *msg, double ms);
+
 void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg) {
   rd_job *j = s->j;
   json_t *p;
@@ -119,8 +122,47 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
     json_object_set(p, "result", result);
   if (j->id > 0) {
     rd_step_record rec = {s->name, rd_phase_name(s->phase), status, ms, result, msg};
-    rd_journal_step(j->e->journal, j->id, &rec);
+    if (j->e->loop &&
+        rd_journal_step_async(j->e->journal, j->e->loop, j->id, &rec, step_recorded, j) == 0) {
+      /* PostgreSQL: the job goes on once the record is committed (its
+       * next remote action waits for it); other jobs go on meanwhile */
+      s->rec_next = NULL;
+      if (j->rec_tail)
+        j->rec_tail->rec_next = s;
+      else
+        j->rec_head = s;
+      j->rec_tail = s;
+      json_decref(result); /* the report and the record hold their own */
+      return;
+    }
+    rd_job_journal_failed(j, rd_journal_step(j->e->journal, j->id, &rec));
   }
+  step_went(s, status, msg, ms);
+  json_decref(result);
+}
+
+/* A step's record committed (on PostgreSQL, in the order asked): its job
+ * goes on. RD_ECANCELED: the engine is being freed, the job is left alone. */
+static void step_recorded(int err, const char *msg, void *arg) {
+  rd_job *j = arg;
+  rd_step *s = j->rec_head;
+  const json_t *p;
+  (void)msg;
+  if (err == RD_ECANCELED || !s)
+    return;
+  if (!(j->rec_head = s->rec_next))
+    j->rec_tail = NULL;
+  s->rec_next = NULL;
+  rd_job_journal_failed(j, err); /* it then stops as a crash there would */
+  p = json_object_get(json_object_get(s->report, "phases"), rd_phase_name(s->phase));
+  step_went(s, s->status, json_string_value(json_object_get(p, "message")),
+            json_real_value(json_object_get(p, "ms")));
+}
+
+/* The rest of a phase's end, once it is recorded: the cause, the log, and
+ * the job's (or the group's) next move. */
+static void step_went(rd_step *s, int status, const char *msg, double ms) {
+  rd_job *j = s->j;
   if (status) {
     if (!s->group) /* a group names its first failure in step order (phase.c) */
       note_cause(j, s, status, msg);
@@ -129,7 +171,6 @@ void rd_engine_step_done(rd_step *s, int status, json_t *result, const char *msg
   } else if (j->e->opts.verbose)
     rd_step_log(s, RD_LOG_INFO, "%s: ok (%.0f ms)%s%s", rd_phase_name(s->phase), ms,
                 msg ? ": " : "", msg ? msg : "");
-  json_decref(result);
   if (s->group) {
     rd_phase_member_done(s);
     return;

@@ -176,7 +176,7 @@ static int batch_queue(rd_job *j, rd_remote_call **m, size_t n, char *err, size_
     rc = session ? rd_remote_build_session(parts, n, m[0]->sudo, trip, &b->cmd, err, errlen)
                  : rd_remote_build_batch(parts, n, m[0]->sudo, &b->cmd, err, errlen);
   if (!rc && session)
-    rc = rd_remote_session_end(trip, until, sizeof until);
+    rc = (win ? rd_remote_session_end : rd_remote_posix_session_end)(trip, until, sizeof until);
   if (rc)
     goto out;
   o.id_out = &b->op_id;
@@ -234,6 +234,11 @@ void rd_host_uncork(rd_job *j) {
   size_t n = 0;
   if (!j->cork || --j->cork->depth > 0)
     return;
+  if (j->writes > 0 && !j->writes_err) { /* until they commit: one batch still */
+    j->cork->depth = 1;
+    j->cork->deferred = 1;
+    return;
+  }
   c = j->cork->head;
   free(j->cork);
   j->cork = NULL;
@@ -251,6 +256,29 @@ void rd_host_uncork(rd_job *j) {
     else
       batch_send(j, list, n);
     n = 0;
+  }
+}
+
+void rd_host_uncork_deferred(rd_job *j, int err) {
+  rd_remote_call *c;
+  if (!j->cork || !j->cork->deferred)
+    return;
+  j->cork->deferred = 0;
+  if (!err) {
+    rd_host_uncork(j);
+    return;
+  }
+  /* a write failed (or the engine is going): as a crash at that write,
+   * nothing kept for after it is sent */
+  c = j->cork->head;
+  free(j->cork);
+  j->cork = NULL;
+  while (c) {
+    rd_remote_call *next = c->held_next;
+    c->held_next = NULL;
+    rd_host_remote_unsent(c, err,
+                          err == RD_ECANCELED ? "the run is ending" : "the job's journal write failed");
+    c = next;
   }
 }
 

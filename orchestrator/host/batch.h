@@ -34,9 +34,14 @@ typedef struct rd_remote_call {
   struct rd_remote_call *held_next;
 } rd_remote_call;
 
-/* The job's cork: calls held until rd_host_uncork. */
+/* The job's cork: calls held until rd_host_uncork -- or, when the job's
+ * journal writes are still on their way then (deferred), until they are
+ * committed (rd_host_uncork_deferred): the calls held for those writes
+ * (core/jobwrite.c) join the same batch instead of a round trip of their
+ * own. */
 struct rd_cork {
   int depth;
+  int deferred;
   rd_remote_call *head, **tail;
 };
 
@@ -44,6 +49,8 @@ struct rd_cork {
  * parse, the plugin's callback, free). */
 void rd_host_remote_send(rd_remote_call *c);
 void rd_host_remote_done(const rd_exec_result *r, void *arg);
+/* hostapi.c: c answered with err, never sent ("host H: not sent: WHY"). */
+void rd_host_remote_unsent(rd_remote_call *c, int err, const char *why);
 int rd_host_call_stale(const rd_call *c);
 unsigned long rd_host_next_trip(void);
 
@@ -58,6 +65,10 @@ int rd_batch_windows_on(void);
 int rd_batch_session_send(rd_job *j, rd_remote_call *c, int *rc);
 void rd_host_cork(rd_job *j);
 void rd_host_uncork(rd_job *j);
+/* The job's journal writes committed (err 0: a cork whose uncork waited
+ * for them goes now) or one failed (err: its calls are answered with err,
+ * never sent) -- core/jobwrite.c. */
+void rd_host_uncork_deferred(rd_job *j, int err);
 /* 1: held by the job's cork (sent at uncork), 0: not corked. */
 int rd_batch_hold(rd_job *j, rd_remote_call *c);
 /* A batched call's phase timed out: the batch's channel is closed only when

@@ -86,35 +86,12 @@ static void h_set_data(rd_step *s, void *data, void (*free_fn)(void *)) {
 
 static void *h_data(rd_step *s) { return s->data; }
 
+/* journal_put / journal_get: core/jobwrite.c (off the loop on PostgreSQL) */
 static int h_journal_put(rd_step *s, const char *key, const json_t *value) {
-  rd_job *j = s->j;
-  char k[512];
-  if (s->ignoring) /* a late callback records nothing */
-    return RD_ECANCELED;
-  if (s->jprefix) /* each certificate's values apart (several in one job) */
-    key = (snprintf(k, sizeof k, "%s/%s", s->jprefix, key), k);
-  if (j->id > 0) { /* fenced: nothing once another job took the host over */
-    rd_lease_fence fence;
-    return rd_journal_kv_put_fenced(j->e->journal, j->id, key, value,
-                                    rd_lease_fence_of(j, &fence));
-  }
-  return json_object_set_new(j->kv, key, json_deep_copy(value)) ? RD_ENOMEM : 0;
+  return rd_job_journal_put(s, key, value);
 }
 
-static json_t *h_journal_get(rd_step *s, const char *key) {
-  rd_job *j = s->j;
-  json_t *v = NULL;
-  char k[512];
-  if (s->jprefix)
-    key = (snprintf(k, sizeof k, "%s/%s", s->jprefix, key), k);
-  if (j->id > 0) {
-    if (rd_journal_kv_get(j->e->journal, j->id, key, &v))
-      return NULL;
-    return v;
-  }
-  v = json_object_get(j->kv, key);
-  return v ? json_incref(v) : NULL;
-}
+static json_t *h_journal_get(rd_step *s, const char *key) { return rd_job_journal_get(s, key); }
 
 static int h_set_state(rd_step *s, const char *state) {
   int st = rd_job_state_parse(state);
@@ -184,7 +161,7 @@ static void remote_call_free(remote_call *c) {
  * script, "exec" (the number of the remote execution, an SSH channel with
  * its shell, that carried it: the scripts of one batch, and every request
  * of one session shell, share it; 0 when none was opened), "trip" (its
- * round trip: the scripts of one batch share it), "batched", parameters
+ * round trip: the scripts of one batch share it), "batched", "sudo", parameters
  * (secret* redacted),
  * exit status, stdout and stderr —
  * exactly what crossed the wire in plaintext, for debugging and for the
@@ -194,10 +171,10 @@ static void trace_remote(const remote_call *c, const rd_exec_result *r) {
   FILE *f;
   if (!path || !*path || !(f = fopen(path, "a")))
     return;
-  json_t *line = json_pack("{s:s, s:s, s:I, s:I, s:b, s:O?, s:i, s:i, s:s#, s:s#}", "host",
+  json_t *line = json_pack("{s:s, s:s, s:I, s:I, s:b, s:b, s:O?, s:i, s:i, s:s#, s:s#}", "host",
                            c->call.s->j->t->name, "script", c->script->name, "exec",
                            (json_int_t)r->channel, "trip", (json_int_t)c->trip, "batched",
-                           c->batch != NULL, "params",
+                           c->batch != NULL, "sudo", c->sudo, "params",
                            c->trace_params, "status",
                            r->status, "exit", r->exit_status, "stdout", r->out ? r->out : "",
                            (int)(r->out ? r->out_len : 0), "stderr", r->err ? r->err : "",
@@ -305,6 +282,33 @@ static json_t *redacted(const json_t *params) {
 
 static int send_alone(remote_call *c);
 
+/* c into its batch, its session shell or alone. */
+static int remote_go(remote_call *c) {
+  rd_job *j = c->call.s->j;
+  int rc;
+  if (rd_batch_hold(j, c))
+    return 0;
+  return rd_batch_session_send(j, c, &rc) ? rc : send_alone(c);
+}
+
+void rd_host_remote_unsent(remote_call *c, int err, const char *why) {
+  rd_exec_result fail = {.status = err, .exit_status = -1};
+  snprintf(fail.msg, sizeof fail.msg, "host %s: not sent: %s", c->call.s->j->t->name, why);
+  rd_host_remote_done(&fail, c);
+}
+
+/* A call held for the step's journal writes (rd_job_hold_call): sent, or
+ * answered with err (a write failed) -- or as a late one, its phase over. */
+static void remote_release(rd_call *call, int err) {
+  remote_call *c = (remote_call *)call;
+  if (!err && rd_host_call_stale(call))
+    rd_host_remote_unsent(c, RD_ECANCELED, "its phase is over");
+  else if (err)
+    rd_host_remote_unsent(c, err, "the job's journal write failed");
+  else if ((err = remote_go(c)))
+    rd_host_remote_unsent(c, err, "cannot queue the command");
+}
+
 static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remote_cb cb,
                     void *arg) {
   rd_job *j = s->j;
@@ -360,9 +364,13 @@ static int h_remote(rd_step *s, const rd_script *script, json_t *params, rd_remo
   }
   call_link(s, &c->call, RD_CALL_SSH);
   c->params = params; /* kept for a batch, dropped when sent alone */
-  if (rd_batch_hold(j, c))
-    return 0;
-  if (rd_batch_session_send(j, c, &rc) ? rc : (rc = send_alone(c)))
+  /* after the step's journal writes are committed (core/jobwrite.c) */
+  if ((rc = rd_job_hold_call(j, &c->call, remote_release)) != 0) {
+    if (rc < 0) /* one failed: nothing more is sent */
+      remote_call_free(c);
+    return rc < 0 ? rc : 0;
+  }
+  if ((rc = remote_go(c)))
     remote_call_free(c);
   return rc;
 }
@@ -405,7 +413,18 @@ typedef struct http_call {
   rd_http_cb cb;
   void *arg;
   char method[8];       /* for the crash point of its reply */
+  char *url, *content_type; /* the request, copied: it may wait for the */
+  unsigned char *body;  /* step's journal writes (rd_job_hold_call) */
+  size_t body_len;
+  long timeout_ms;
 } http_call;
+
+static void http_call_free(http_call *c) {
+  free(c->url);
+  free(c->content_type);
+  free(c->body);
+  free(c);
+}
 
 /* What a plugin's rd_http_cb receives: the response and, behind it, its
  * header lines for h_http_header. */
@@ -458,31 +477,71 @@ static void http_done(const rd_http_result *r, void *arg) {
   } else {
     c->cb(s, r->status, &hr.pub, c->arg);
   }
-  free(c);
+  http_call_free(c);
+}
+
+/* c's request submitted. */
+static int http_go(http_call *c) {
+  rd_step *s = c->call.s;
+  rd_engine *e = s->j->e;
+  rd_http_opts o = {.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : s->timeout_ms,
+                    .id_out = &c->call.op_id};
+  int rc;
+  if (!e->http)
+    return RD_ECANCELED;
+  o.ca_bundle = json_string_value(json_object_get(s->j->rb->issuer, "ca_bundle"));
+  rc = rd_http_submit(e->http, c->method, c->url, c->content_type, c->body, c->body_len, &o,
+                      http_done, c);
+  rd_crashpoint("http.sent/%s", c->method);
+  return rc;
+}
+
+/* A request held for the step's journal writes: submitted, or answered
+ * with err (a write failed) -- or as a late one, its phase over. */
+static void http_release(rd_call *call, int err) {
+  http_call *c = (http_call *)call;
+  rd_http_result fail = {.status = err ? err : RD_ECANCELED};
+  const char *why = "the job's journal write failed";
+  if (!err && rd_host_call_stale(call)) {
+    why = "its phase is over";
+  } else if (!err) {
+    if (!(fail.status = http_go(c)))
+      return;
+    why = rd_strerror(fail.status);
+  }
+  snprintf(fail.msg, sizeof fail.msg, "%s %s: not sent: %s", c->method, c->url, why);
+  http_done(&fail, c);
 }
 
 static int h_http(rd_step *s, const rd_http_request *req, rd_http_cb cb, void *arg) {
-  rd_engine *e = s->j->e;
   http_call *c;
-  rd_http_opts o = {0};
   int rc;
-  if (!e->http || !call_allowed(s))
+  if (!s->j->e->http || !call_allowed(s))
     return RD_ECANCELED;
-  if (!(c = calloc(1, sizeof *c)))
+  if (!req || !req->method || strlen(req->method) >= sizeof c->method || !req->url ||
+      (req->body_len && !req->body))
+    return RD_EINVAL;
+  if (!(c = calloc(1, sizeof *c)) || !(c->url = strdup(req->url)) ||
+      (req->content_type && !(c->content_type = strdup(req->content_type))) ||
+      (req->body_len && !(c->body = malloc(req->body_len)))) {
+    if (c)
+      http_call_free(c);
     return RD_ENOMEM;
+  }
+  if (req->body_len)
+    memcpy(c->body, req->body, req->body_len);
+  c->body_len = req->body_len;
+  c->timeout_ms = req->timeout_ms;
   c->cb = cb;
   c->arg = arg;
-  snprintf(c->method, sizeof c->method, "%s", req->method ? req->method : "GET");
+  snprintf(c->method, sizeof c->method, "%s", req->method);
   call_link(s, &c->call, RD_CALL_HTTP);
-  o.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->timeout_ms;
-  o.ca_bundle = json_string_value(json_object_get(s->j->rb->issuer, "ca_bundle"));
-  o.id_out = &c->call.op_id;
-  rc = rd_http_submit(e->http, req->method, req->url, req->content_type, req->body,
-                       req->body_len, &o, http_done, c);
-  rd_crashpoint("http.sent/%s", req->method);
-  if (rc) {
+  /* after the step's journal writes are committed (core/jobwrite.c) */
+  if ((rc = rd_job_hold_call(s->j, &c->call, http_release)) == 1)
+    return 0;
+  if (rc || (rc = http_go(c))) {
     call_unlink(&c->call);
-    free(c);
+    http_call_free(c);
   }
   return rc;
 }
@@ -575,8 +634,9 @@ void rd_host_cancel_calls(rd_step *s) {
   rd_engine *e = s->j->e;
   for (rd_call *c = s->calls; c; c = c->next) {
     int rc = RD_ENOTSUP;
-    if (c->serial != s->serial)
-      continue; /* an older phase's: already canceled */
+    if (c->serial != s->serial || c->release)
+      continue; /* an older phase's: already canceled; or held (jobwrite.c): never sent, it
+                 * is answered as a late one when released */
     if (c->kind == RD_CALL_SSH && ((remote_call *)c)->batch)
       rc = rd_batch_cancel((remote_call *)c);
     else if (c->kind == RD_CALL_SSH && e->ssh && c->op_id)

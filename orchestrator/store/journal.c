@@ -95,6 +95,7 @@ int rd_journal_set_busy_timeout(rd_journal *j, int ms) {
 void rd_journal_close(rd_journal *j) {
   if (!j)
     return;
+  jn_async_close(j);
   if (j->db)
     j->drv->close(j);
   free(j->path);

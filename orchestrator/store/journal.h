@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include "core/jobstate.h"
 
+struct uv_loop_s; /* uv_loop_t: the asynchronous calls answer on it */
+
 typedef struct rd_journal rd_journal;
 
 typedef struct rd_job_row {
@@ -105,6 +107,33 @@ typedef struct rd_job_advance {
   const rd_lease_fence *fence; /* NULL, or only while that lease is held */
 } rd_job_advance;
 int rd_journal_job_advance(rd_journal *j, int64_t job_id, const rd_job_advance *a);
+/* rd_journal_job_advance without blocking loop (journal_async.c): on
+ * PostgreSQL it runs on a second connection of the journal, in libuv's
+ * thread pool, one call at a time in the order asked (a->kv and a->step
+ * must be NULL; a is copied). 0, and cb runs once, from loop: 0, or the
+ * call's RD_E code and its message; RD_ECANCELED at rd_journal_async_cancel
+ * (j, arg) or rd_journal_close. RD_ENOTSUP on SQLite (cb never runs: the
+ * caller makes the synchronous call). */
+typedef void (*rd_job_advanced_fn)(int err, const char *msg, void *arg);
+int rd_journal_job_advance_async(rd_journal *j, struct uv_loop_s *loop, int64_t job_id,
+                                 const rd_job_advance *a, rd_job_advanced_fn cb, void *arg);
+/* rd_journal_job_open and, for an active job found (created 0), the
+ * values of keys (n of them) and rd_journal_job_resume, in one call
+ * without blocking loop: on PostgreSQL on the journal's second connection,
+ * in the order of the other asynchronous calls. 0, and cb runs once, from
+ * loop: the call's RD_E code and message, and (but on RD_ECANCELED) the
+ * job's id, created, and on a resumed job its state and values[i] (NULL:
+ * none; borrowed for the callback). RD_ENOTSUP on SQLite: cb never runs. */
+typedef struct rd_job_opened {
+  int64_t id;
+  int created;
+  rd_job_state state;          /* resumed: the state to continue from */
+  json_t *const *values;
+} rd_job_opened;
+typedef void (*rd_job_opened_fn)(int err, const char *msg, const rd_job_opened *o, void *arg);
+int rd_journal_job_open_async(rd_journal *j, struct uv_loop_s *loop, const char *runbook,
+                              const char *host, const char *cert, const char *const *keys,
+                              size_t n, rd_job_opened_fn cb, void *arg);
 /* A transient failure inside a state: attempts += 1, error and next_try set,
  * state unchanged. RD_ESTATE on a terminal job. */
 int rd_journal_job_retry(rd_journal *j, int64_t job_id, const char *error, time_t next_try);
@@ -150,6 +179,12 @@ struct rd_step_record {
   const char *message;
 };
 int rd_journal_step(rd_journal *j, int64_t job_id, const rd_step_record *rec);
+/* rd_journal_step without blocking loop: on PostgreSQL on the journal's
+ * second connection, in the order of the transitions asked (journal_async.c;
+ * rec is copied), cb as rd_journal_job_advance_async's; RD_ENOTSUP on
+ * SQLite (the caller records synchronously). */
+int rd_journal_step_async(rd_journal *j, struct uv_loop_s *loop, int64_t job_id,
+                          const rd_step_record *rec, rd_job_advanced_fn cb, void *arg);
 /* A job's step records, oldest first. result is borrowed for the call. */
 typedef struct rd_step_row {
   int64_t id, job_id;
@@ -181,6 +216,17 @@ int rd_journal_kv_get(rd_journal *j, int64_t job_id, const char *key, json_t **o
 struct rd_lease_fence;
 int rd_journal_kv_put_fenced(rd_journal *j, int64_t job_id, const char *key,
                              const json_t *value, const struct rd_lease_fence *fence);
+/* rd_journal_kv_put_fenced without blocking loop: on PostgreSQL on the
+ * journal's second connection, in the order of the other asynchronous
+ * calls (key, value and fence copied), cb as rd_journal_job_advance_async's;
+ * RD_ENOTSUP on SQLite (the caller writes synchronously). A call of the
+ * queue that fails (the journal failed: not RD_ESTATE, a refusal, nor
+ * RD_ECANCELED) is the last of its job there: the job's calls queued
+ * after it with the same arg are not made, each answered with that error. */
+int rd_journal_kv_put_async(rd_journal *j, struct uv_loop_s *loop, int64_t job_id,
+                            const char *key, const json_t *value,
+                            const struct rd_lease_fence *fence, rd_job_advanced_fn cb,
+                            void *arg);
 
 int rd_journal_inventory(rd_journal *j, const char *host, const json_t *facts);
 /* The newest inventory snapshot of every host, by host name. The row (and its
@@ -265,6 +311,48 @@ int rd_journal_lease_claim(rd_journal *j, const rd_lease_req *r, int64_t *epoch,
  * lease at epoch; RD_ESTATE (nothing changed) when it was taken over or
  * released. */
 int rd_journal_lease_renew(rd_journal *j, const rd_lease_req *r, int64_t epoch);
+/* The heartbeat of n leases at once (hosts[i] at epochs[i], all of owner),
+ * without blocking loop, on PostgreSQL: one statement on the work
+ * connection of `renewd serve` (store/work.h: rd_work_listen), which the
+ * journal knows while it is open and up; else (`renewd run`) one renewal
+ * per lease on the journal's second connection, off the loop (as
+ * rd_journal_job_advance_async). 0, and cb runs once, from the loop: 0 and
+ * renewed[i] (n flags, the callee's) 1 for each lease renewed (expires =
+ * now + ttl_s), 0 for one taken over or released meanwhile; RD_ETIMEDOUT /
+ * RD_ENETWORK / RD_EBUSY / RD_EIO (the next beat retries); RD_ECANCELED at
+ * rd_journal_async_cancel(j, arg) or when the connection is closed.
+ * RD_ENOTSUP on SQLite: cb never runs, rd_journal_lease_renew does it. */
+typedef void (*rd_lease_renewed_fn)(int err, const unsigned char *renewed, size_t n,
+                                    void *arg);
+int rd_journal_lease_renew_async(rd_journal *j, struct uv_loop_s *loop,
+                                 const rd_lease_owner *owner, int ttl_s, time_t now,
+                                 const char *const *hosts, const int64_t *epochs, size_t n,
+                                 rd_lease_renewed_fn cb, void *arg);
+/* rd_journal_lease_claim (with the row as it was before, for the caller's
+ * "changed elsewhere" check) and rd_journal_lease_release without
+ * blocking loop: on PostgreSQL on the journal's second connection, in the
+ * order of the other asynchronous calls (r copied). 0, and cb runs once,
+ * from loop: the claim's RD_E code, its message and (but on RD_ECANCELED)
+ * its answer: the epoch taken, the holder on RD_EBUSY, the row before it
+ * (have_prev 0: none, or unreadable). RD_ENOTSUP on SQLite: cb never runs,
+ * the caller makes the synchronous call. */
+typedef struct rd_lease_claim_answer {
+  int64_t epoch;
+  rd_lease_row holder;
+  int have_prev;
+  rd_lease_row prev;
+} rd_lease_claim_answer;
+typedef void (*rd_lease_claimed_fn)(int err, const char *msg, const rd_lease_claim_answer *a,
+                                    void *arg);
+int rd_journal_lease_claim_async(rd_journal *j, struct uv_loop_s *loop, const rd_lease_req *r,
+                                 rd_lease_claimed_fn cb, void *arg);
+int rd_journal_lease_release_async(rd_journal *j, struct uv_loop_s *loop, const rd_lease_req *r,
+                                   int64_t epoch, rd_job_advanced_fn cb, void *arg);
+/* Answer every asynchronous call asked with arg (a lease heartbeat, a job's
+ * transition) RD_ECANCELED, now, inside this call (a statement already
+ * sent runs on, unheard): before what its callbacks use is freed. Nothing
+ * on SQLite. */
+void rd_journal_async_cancel(rd_journal *j, const void *arg);
 /* Release (held = 0, audit "lease.release"): only by the owner of epoch;
  * RD_ESTATE otherwise, changing nothing. */
 int rd_journal_lease_release(rd_journal *j, const rd_lease_req *r, int64_t epoch);

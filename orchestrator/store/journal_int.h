@@ -85,7 +85,8 @@
                   " coalesce(sum(CASE WHEN owner = ?2 THEN 1 ELSE 0 END), 0)"          \
                   " FROM leases WHERE held = 1")                                        \
   X(LEASE_TAKEOVERS, "SELECT count(*) FROM audit WHERE event = 'lease.takeover'")     \
-  X(LEASE_RENEW, "UPDATE leases SET expires = ?4 WHERE host = ?1 AND held = 1" \
+  X(LEASE_RENEW, "UPDATE leases SET expires = CASE WHEN expires > ?4 THEN expires" \
+                 " ELSE ?4 END WHERE host = ?1 AND held = 1"                     \
                  " AND owner = ?2 AND epoch = ?3")                             \
   X(LEASE_FREE, "UPDATE leases SET held = 0, expires = ?4 WHERE host = ?1"     \
                 " AND held = 1 AND owner = ?2 AND epoch = ?3")
@@ -132,10 +133,19 @@ typedef struct jn_driver {
   int64_t (*changes)(rd_journal *j);     /* rows changed by the last statement */
   int (*dberr)(rd_journal *j, int rc, const char *what);
   int (*begin)(rd_journal *j);           /* open a write transaction: native rc */
+  /* begin, and the state of job id as text (NULL: begin, then S_JOB_STATE):
+   * JN_ROW, JN_DONE (no such job) or a native error */
+  int (*begin_job)(rd_journal *j, int64_t id, char *state, size_t len);
   int (*in_tx)(rd_journal *j);
   /* After host's lease was released (NULL: nothing; errors ignored):
    * PostgreSQL readies the work items waiting for it (pg_work.c). */
   void (*lease_released)(rd_journal *j, const char *host);
+  /* rd_journal_lease_renew_async and rd_journal_async_cancel (NULL:
+   * RD_ENOTSUP, nothing): PostgreSQL's work connection (pg_listen.c). */
+  int (*lease_renew_async)(rd_journal *j, const char *owner, int ttl_s, time_t now,
+                           const char *const *hosts, const int64_t *epochs, size_t n,
+                           rd_lease_renewed_fn cb, void *arg);
+  void (*async_cancel)(rd_journal *j, const void *arg);
 } jn_driver;
 
 extern const jn_driver jn_sqlite_driver; /* store/sqlite/sqlite.c */
@@ -148,7 +158,19 @@ struct rd_journal {
   char *target;                /* what the backend connects to */
   int busy_ms;                 /* how long a call waits for the write lock */
   char msg[1536];              /* rd_journal_errmsg() */
+  struct jn_async *async;      /* transitions off the loop (journal_async.c), or NULL */
 };
+
+/* ---- journal_async.c ---- */
+/* Cancel arg's transitions; at close, every one (the twin closes when the
+ * one running returns to the loop). */
+void jn_async_cancel(rd_journal *j, const void *arg);
+void jn_async_close(rd_journal *j);
+/* rd_journal_lease_renew_async on the second connection (loop NULL:
+ * RD_ENOTSUP). */
+int jn_async_lease_renew(rd_journal *j, struct uv_loop_s *loop, const rd_lease_owner *owner,
+                         int ttl_s, time_t now, const char *const *hosts, const int64_t *epochs,
+                         size_t n, rd_lease_renewed_fn cb, void *arg);
 
 /* ---- journal_sql.c ---- */
 /* Record "journal PATH: <what>" as the last error; returns code. */

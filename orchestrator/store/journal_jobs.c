@@ -9,25 +9,29 @@
 #include "base/err.h"
 #include "store/journal_int.h"
 
+/* Job id's state from a lookup's answer: rc JN_ROW with the state's name,
+ * JN_DONE (no such job), or a native error (what names the lookup). */
+static int state_answer(rd_journal *j, int64_t id, int rc, const char *name, const char *what,
+                        rd_job_state *st) {
+  int v;
+  if (rc == JN_DONE)
+    return jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)id);
+  if (rc != JN_ROW)
+    return jn_dberr(j, rc, what);
+  if ((v = rd_job_state_parse(name)) < 0)
+    return jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)id, name ? name : "");
+  *st = (rd_job_state)v;
+  return 0;
+}
+
 int jn_job_state(rd_journal *j, int64_t id, rd_job_state *st) {
-  int rc, err = 0;
+  int rc, err;
   jn_q *s = jn_stmt(j, S_JOB_STATE, &rc);
   if (!s)
     return jn_dberr(j, rc, "job state");
   jn_bind_int(s, 1, id);
   rc = jn_next(j, s);
-  if (rc == JN_ROW) {
-    const char *name = jn_col_text(s, 0);
-    int v = rd_job_state_parse(name);
-    if (v < 0)
-      err = jn_fail(j, RD_EPROTO, "job %lld: unknown state '%s'", (long long)id, name ? name : "");
-    else
-      *st = (rd_job_state)v;
-  } else if (rc == JN_DONE) {
-    err = jn_fail(j, RD_ENOTFOUND, "job %lld: not found", (long long)id);
-  } else {
-    err = jn_dberr(j, rc, "job state");
-  }
+  err = state_answer(j, id, rc, rc == JN_ROW ? jn_col_text(s, 0) : NULL, "job state", st);
   jn_done(s);
   return err;
 }
@@ -51,6 +55,15 @@ int jn_tx_begin_job(rd_journal *j, int64_t id, const char *what, rd_job_state *s
   char w[128];
   int err;
   snprintf(w, sizeof w, "job %lld: %s", (long long)id, what);
+  if (j->drv->begin_job) { /* one round trip where the backend can */
+    char name[32] = "";
+    int rc = j->drv->begin_job(j, id, name, sizeof name);
+    if (rc != JN_ROW && rc != JN_DONE)
+      return jn_dberr(j, rc, w); /* no transaction was left open */
+    if ((err = state_answer(j, id, rc, name, w, st)) < 0)
+      return jn_tx_end(j, err);
+    return 0;
+  }
   err = jn_tx_begin(j, w);
   if (err < 0)
     return err;

@@ -237,6 +237,25 @@ int rd_journal_lease_release(rd_journal *j, const rd_lease_req *r, int64_t epoch
   return err;
 }
 
+int rd_journal_lease_renew_async(rd_journal *j, struct uv_loop_s *loop,
+                                 const rd_lease_owner *owner, int ttl_s, time_t now,
+                                 const char *const *hosts, const int64_t *epochs, size_t n,
+                                 rd_lease_renewed_fn cb, void *arg) {
+  char id[320];
+  int rc;
+  if (!j || !owner || ttl_s <= 0 || !n || !hosts || !epochs || !cb)
+    return RD_EINVAL;
+  if (!j->drv->lease_renew_async)
+    return RD_ENOTSUP;
+  now = now ? now : time(NULL);
+  rd_lease_owner_id(owner, id, sizeof id);
+  rc = j->drv->lease_renew_async(j, id, ttl_s, now, hosts, epochs, n, cb, arg);
+  if (rc != RD_ENOTSUP && rc != RD_ENETWORK)
+    return rc;
+  /* no work connection (`renewd run`), or it is down: the second one */
+  return jn_async_lease_renew(j, loop, owner, ttl_s, now, hosts, epochs, n, cb, arg);
+}
+
 int jn_lease_fenced(rd_journal *j, const rd_lease_fence *f) {
   rd_lease_row row;
   char owner[320];

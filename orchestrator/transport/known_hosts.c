@@ -56,7 +56,7 @@ static int line_is_host(LIBSSH2_SESSION *holder, const char *line, size_t len,
   int hit = 0;
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
     len--;
-  if (!len || !(copy = malloc(len + 1)))
+  if (!len || rdssh_kh_line_useless(line, len) || !(copy = malloc(len + 1)))
     return 0;
   memcpy(copy, line, len); /* not strndup: the line may hold a NUL */
   copy[len] = '\0';

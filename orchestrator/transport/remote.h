@@ -54,13 +54,17 @@ int rd_remote_parse_posix(const char *out, size_t len, json_t **obj, char *err, 
 /* Parse a Windows script's single JSON document. */
 int rd_remote_parse_windows(const char *out, size_t len, json_t **obj, char *err, size_t errlen);
 
-/* A batch (POSIX): several constant scripts in one shell over one channel,
+/* A batch (POSIX): several constant scripts in one shell, over one channel,
  * under one sudo. The command is a constant loader; stdin carries each
- * script's constant text and its parameters as data ("S I SHA256 BASE64":
- * a text is decoded once per loader, "P I NAME BASE64", "T I NAME TEXT"). Each script runs in a subshell of its own, in order,
- * exactly as it would alone (same functions, $RD_P, P_NAME, rd_out...),
- * and its answer comes back framed: "rd_batch I EXIT BASE64(results)
- * BASE64(stderr)", one line per script. */
+ * script's constant text and its parameters as data, read by the shell
+ * itself (remote_posix.c: "S I SHA256 COUNT" and the text's lines, stored
+ * once per loader; "T I NAME TEXT", "L I NAME COUNT" and the value's lines,
+ * "P I NAME BASE64" for a value with a NUL byte). Each script runs in a
+ * subshell of its own, in order, exactly as it would alone (same
+ * functions, $RD_P, P_NAME, rd_out...), and its answer comes back framed by
+ * a random frame nothing on the target knows: "rd_raw FRAME", then per
+ * script "FRAME b I", its results, "FRAME e", its stdout and stderr as they
+ * are, "FRAME x I EXIT" (rd_remote_parse_batch). */
 typedef struct rd_remote_part {
   const rd_script *script;
   const json_t *params;   /* object of strings, numbers, booleans; may be NULL */
@@ -81,8 +85,13 @@ int rd_remote_build_session(const rd_remote_part *parts, size_t n, int use_sudo,
  * line (as a Windows batch's) then "E TOKEN". */
 int rd_remote_build_win_session(const rd_remote_part *parts, size_t n, unsigned long token,
                                 rd_remote_cmd *out, char *err, size_t errlen);
-/* "rd_end TOKEN\n" into line; RD_EOVERFLOW when it does not fit. */
+/* The line that ends a Windows session request's answer: "rd_end TOKEN\n"
+ * into line; RD_EOVERFLOW when it does not fit. */
 int rd_remote_session_end(unsigned long token, char *line, size_t len);
+/* The line that ends a POSIX session request's answer: "rd_end TOKEN
+ * FRAME\n", FRAME the request's frame (see rd_remote_parse_batch), which
+ * nothing a script prints can forge. RD_EOVERFLOW, RD_ECRYPTO. */
+int rd_remote_posix_session_end(unsigned long token, char *line, size_t len);
 /* What one script of a batch answered: its exit status, its result lines
  * (what rd_remote_parse_posix reads) and its stderr. A script without an
  * answer line (the batch was cut short) has exit_status RD_BATCH_NO_ANSWER. */

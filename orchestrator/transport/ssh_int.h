@@ -297,6 +297,7 @@ int rdssh_hostkey_check(conn *c, char *msg, size_t msglen);
 rd_kh_verdict rdssh_kh_match(LIBSSH2_KNOWNHOSTS *kh, const rd_kh_host *h, const rd_kh_key *k,
                              char *expected_fp, size_t fplen);
 int rdssh_kh_has_host(LIBSSH2_KNOWNHOSTS *kh, const rd_kh_host *h);
+int rdssh_kh_line_useless(const char *line, size_t len);
 LIBSSH2_KNOWNHOSTS *rdssh_kh_read(LIBSSH2_SESSION *holder, const char *path, int present,
                                   char *msg, size_t msglen);
 void rdssh_khs_free(rd_ssh *m);

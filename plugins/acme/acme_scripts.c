@@ -21,8 +21,8 @@ int acme_token_ok(const char *token) {
 }
 
 #define ACME_SH_TOKEN                                                                       \
-  "root=$(cat \"$RD_P/webroot\")\n"                                                         \
-  "token=$(cat \"$RD_P/token\")\n"                                                          \
+  "root=$P_webroot\n"                                                                       \
+  "token=$P_token\n"                                                                        \
   "case $token in ''|*[!A-Za-z0-9_-]*) rd_fail \"token $token: not base64url\" ;; esac\n" \
   "dir=\"$root/.well-known/acme-challenge\"\n"
 
@@ -43,11 +43,11 @@ const rd_script acme_script_http01_remove = {
 
 const rd_script acme_script_dns01_hook = {
     "acme.dns01.hook", RD_PLATFORM_POSIX, 1, 1,
-    "hook=$(cat \"$RD_P/hook\")\n"
+    "hook=$P_hook\n"
     "case $hook in /*) ;; *) rd_fail \"dns hook $hook: not an absolute path\" ;; esac\n"
     "[ -x \"$hook\" ] || rd_fail \"dns hook $hook: not an executable file\"\n"
-    "action=$(cat \"$RD_P/action\") name=$(cat \"$RD_P/name\")\n"
-    "\"$hook\" \"$action\" \"$name\" \"$(cat \"$RD_P/value\")\" </dev/null >\"$RD_P/out\" 2>&1 || "
+    "action=$P_action name=$P_name\n"
+    "\"$hook\" \"$action\" \"$name\" \"$P_value\" </dev/null >\"$RD_P/out\" 2>&1 || "
     "rd_fail \"dns hook $hook $action $name: exit $?: $(tail -c 300 \"$RD_P/out\")\"\n"
     "rd_out ok 1\n"};
 

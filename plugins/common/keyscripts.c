@@ -8,22 +8,22 @@
 const rd_script rd_keyscript_keygen = {
     "key.generate", RD_PLATFORM_POSIX, 1, 1,
     "umask 077\n"
-    "key=$(cat \"$RD_P/key\")\n"
-    "if [ \"$(cat \"$RD_P/reuse\")\" = 1 ]; then\n"
+    "key=$P_key\n"
+    "if [ \"$P_reuse\" = 1 ]; then\n"
     "  [ -f \"$key\" ] || rd_fail \"key $key: not found (rotate_key is false)\"\n"
     "  openssl pkey -in \"$key\" -pubout -out \"$RD_P/pub\" 2>\"$RD_P/err\" || rd_fail \"key $key: $(cat \"$RD_P/err\")\"\n"
     "  rd_out_file pub \"$RD_P/pub\"\n"
     "  rd_out staged \"$key\"\n"
     "  exit 0\n"
     "fi\n"
-    "new=$(cat \"$RD_P/staged\")\n"
+    "new=$P_staged\n"
     "if ! [ -s \"$new\" ] || ! openssl pkey -in \"$new\" -noout 2>/dev/null; then\n"
     "  dir=$(dirname \"$new\")\n"
     "  [ -d \"$dir\" ] || rd_fail \"directory $dir: not found\"\n"
     "  tmp=$(mktemp \"$new.XXXXXX\") || rd_fail \"directory $dir: cannot create a file\"\n"
-    "  case $(cat \"$RD_P/type\") in\n"
-    "    ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:\"$(cat \"$RD_P/curve\")\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
-    "    *) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:\"$(cat \"$RD_P/bits\")\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
+    "  case $P_type in\n"
+    "    ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:\"$P_curve\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
+    "    *) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:\"$P_bits\" -out \"$tmp\" 2>\"$RD_P/err\" ;;\n"
     "  esac || { rm -f \"$tmp\"; rd_fail \"key generation: $(cat \"$RD_P/err\")\"; }\n"
     /* openssl may not notice a failed write (a full disk): check the key */
     "  openssl pkey -in \"$tmp\" -noout 2>/dev/null || { rm -f \"$tmp\"; rd_fail \"key generation: the key could not be written whole in $dir ($(df -P -- \"$dir\" | awk 'NR == 2 { print ($4 == 0 ? \"no space left on device\" : $4 \" KB free\") }'))\"; }\n"
@@ -38,16 +38,16 @@ const rd_script rd_keyscript_keygen = {
  * digest:<md> makes pkeyutl wrap it in a DigestInfo (PKCS#1 v1.5). */
 const rd_script rd_keyscript_sign = {
     "key.sign", RD_PLATFORM_POSIX, 0, 1,
-    "key=$(cat \"$RD_P/key\")\n"
+    "key=$P_key\n"
     "base64 -d \"$RD_P/digest\" > \"$RD_P/d\" || rd_fail \"digest: not base64\"\n"
-    "openssl pkeyutl -sign -inkey \"$key\" -pkeyopt digest:\"$(cat \"$RD_P/md\")\" -in \"$RD_P/d\" -out \"$RD_P/sig\" 2>\"$RD_P/err\" || rd_fail \"key $key: signing failed: $(cat \"$RD_P/err\")\"\n"
+    "openssl pkeyutl -sign -inkey \"$key\" -pkeyopt digest:\"$P_md\" -in \"$RD_P/d\" -out \"$RD_P/sig\" 2>\"$RD_P/err\" || rd_fail \"key $key: signing failed: $(cat \"$RD_P/err\")\"\n"
     "rd_out_b64 sig \"$RD_P/sig\"\n"};
 
 /* Remove a staged key that was never installed (after a failure). Refuses
  * anything that is not the staged name. */
 const rd_script rd_keyscript_cleanup = {
     "key.cleanup", RD_PLATFORM_POSIX, 1, 1,
-    "new=$(cat \"$RD_P/staged\")\n"
+    "new=$P_staged\n"
     "case $new in *.renewd-new) ;; *) rd_fail \"refusing to remove $new: not a staged key\" ;; esac\n"
     "if [ -e \"$new\" ]; then rm -f \"$new\" && rd_out removed \"$new\"; fi\n"
     "rd_out ok 1\n"};

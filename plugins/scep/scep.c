@@ -359,6 +359,20 @@ static void msg_signed(rd_step *s, int status, const rd_remote_result *r, void *
   }
   int rc = scep_req_set_signature(op->req, sig, n, err, sizeof err);
   free(sig);
+  if (rc == RD_EVERIFY && op->poll) {
+    /* The key that signed the journaled request is no longer at its path
+     * (an operator re-enrolled the host while the request waited at the
+     * CA): the poll cannot be signed. Say so, and that the CA may still
+     * issue; the rollback removes the staged key, the next run starts
+     * from the certificate installed now. */
+    scep_finish(op, rc, NULL,
+                "request %s: the key at %s is no longer the one that signed it (replaced since "
+                "the request was sent?), so it cannot be polled: the request is abandoned and "
+                "its staged key removed; the CA may still issue it: reject it there. The next "
+                "run starts from the certificate installed now (%s)",
+                op->txid, op->signer_key, err);
+    return;
+  }
   if (rc) {
     scep_finish(op, rc, NULL, "%s", err);
     return;

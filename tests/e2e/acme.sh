@@ -89,6 +89,21 @@ rd() { # rd LOGNAME ARGS... : renewd inside the lab netns; exit status in $rc
 	"$LAB" exec -- "$RENEWD" "$@" --journal "$JOURNAL" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
 	cat "$WORK/$name.out" "$WORK/$name.err" >>"$WORK/all-output.txt"
 }
+# rc_is NAME WANT: renewd's last exit status was WANT; if not, show what that
+# run said of the hosts it did not finish, and its errors (a CI log then
+# tells why)
+rc_is() {
+	[[ $rc == "$2" ]] && return 0
+	{
+		echo "--- renewd $1 (exit $rc), its hosts not DONE or NOT_DUE:"
+		awk '/^host /{show = ($0 !~ /: (DONE|NOT_DUE)/)} show' "$WORK/$1.out" | tail -n 60
+		echo "--- its standard error:"
+		tail -n 30 "$WORK/$1.err"
+		echo "--- pebble's last problems:"
+		grep -i 'error\|problem\|invalid\|fail' "$WORK/pebble.log" | tail -n 15
+	} | sed 's/^/    /'
+	return 1
+}
 
 # ------------------------------------------------------------- pebble
 # pebble on the CA address with its own TLS certificate (the runbook's
@@ -177,7 +192,7 @@ check "plan: pebble was asked for no order" test "$(orders)" = 0
 
 # ------------------------------------------------------------- 2. http-01 fleet
 rd run run "$WORK/lab.json"
-check "run: exit 10, got $rc" test "$rc" = 10
+check "run: exit 10, got $rc" rc_is run 10
 check "run: the report counts 3 renewed" grep -q "3 renewed, 0 failed" "$WORK/run.out"
 for h in "${HOSTS[@]}"; do
 	c=$(crt "$h")
@@ -198,7 +213,7 @@ done
 check "pebble created 3 orders" test "$(orders)" = 3
 keys_now
 rd again run "$WORK/lab.json"
-check "a second run renews nothing (exit 0), got $rc" test "$rc" = 0
+check "a second run renews nothing (exit 0), got $rc" rc_is again 0
 check "and orders nothing" test "$(orders)" = 3
 
 # ------------------------------------------------------------- 3. dns-01
@@ -206,7 +221,7 @@ check "and orders nothing" test "$(orders)" = 3
 old=$(crt h0003 | fp)
 keys_now
 rd dns run "$WORK/dns.json" --host h0003
-check "dns-01: exit 10, got $rc" test "$rc" = 10
+check "dns-01: exit 10, got $rc" rc_is dns 10
 check "h0003: journal says DONE" test "$(state_of h0003)" = DONE
 c=$(crt h0003)
 check "h0003: a new certificate from pebble" bash -c "[ '$(fp <<<"$c")' != '$old' ] && openssl x509 -noout -issuer <<<'$c' | grep -q Pebble"
@@ -273,7 +288,7 @@ declare -A ARI_FP
 for h in "${HOSTS[@]}"; do ARI_FP[$h]=$(crt "$h" | fp); done
 orders0=$(orders)
 rd pplan plan "$WORK/lab.json"
-check "plan without ARI: nothing due (exit 0), got $rc" test "$rc" = 0
+check "plan without ARI: nothing due (exit 0), got $rc" rc_is pplan 0
 check "plan without ARI: the window is the policy's" \
 	bash -c "[ \$(grep -c '^host h000[123] .*NOT_DUE — .*days left, window opens at 10.0 days; window from the policy\$' '$WORK/pplan.out') = 3 ]"
 rd aplan plan "$WORK/ari.json"
@@ -284,7 +299,7 @@ check "plan: h0003's window over, renew at once" grep -qE "^host h0003 .* — th
 check "plan: the double was asked for each certificate" test "$(sort -u "$WORK/ari.log" | wc -l)" = 3
 check "plan: no order" test "$(orders)" = "$orders0"
 rd arun run "$WORK/ari.json" --json
-check "run with ARI: exit 10, got $rc" test "$rc" = 10
+check "run with ARI: exit 10, got $rc" rc_is arun 10
 check "run: the JSON report gives each window's source" test \
 	"$(jq -r '[.jobs[] | .host + "=" + .due.window.source] | sort | join(" ")' "$WORK/arun.out")" = "h0001=ARI h0002=ARI h0003=ARI"
 check "run: 2 renewed" test "$(jq -r '.stats.renewed' "$WORK/arun.out")" = 2

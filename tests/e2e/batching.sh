@@ -6,11 +6,19 @@
 # request of a session shell; "trip": the round trip, shared by the scripts
 # of one batch; host/batch.c, core/phase.c, transport/ssh_shell.c):
 #
-#  1. `renewd plan`: one execution per host (2 round trips: the inventory,
-#     then every other probe), nothing changed.
-#  2. `renewd run` renews h0001 in at most 6 executions (one when nothing
-#     fails) and at most 13 round trips; the four follow-ups' applies (key
-#     ACL, prune, two app.conf pins) share one round trip.
+#  1. `renewd plan` of due hosts: two executions per host, 3 round trips:
+#     the certificate read as the login user (posix.inventory.read, no
+#     sudo), then one sudo session: the key match alone
+#     (posix.inventory.key), then every other probe; nothing changed.
+#  2. `renewd run` renews h0001 in at most 6 executions (two when nothing
+#     fails: the read, then the sudo session) and at most 14 round trips;
+#     the four follow-ups' applies (key ACL, prune, two app.conf pins)
+#     share one round trip.
+#  2b. The renewed h0001 is not due: its plan and its inventory are one
+#     execution and one round trip without sudo, the key match "not
+#     checked"; with the certificate's directory closed to the login user
+#     the read falls back to sudo at once, with the same result and the
+#     key match checked.
 #  3. A failing step in a batch fails alone, with its own error: an operator
 #     hook (posix.exec) whose apply refuses runs in the same round trip as
 #     the other follow-ups' applies, which succeed; the job's cause is the
@@ -18,6 +26,8 @@
 #     and the service serves the old certificate again (ROLLED_BACK).
 #  4. The same on h0003 with the session shell off (RENEWD_REMOTE_SESSION=0:
 #     one execution per round trip): every step's phase has the same status.
+#  5. The due h0003 with a foreign key: its inventory finds the key
+#     mismatch (the key read under sudo), as before the bare read.
 # RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "batching: N passed, M failed".
 set -euo pipefail
@@ -71,7 +81,10 @@ tree_sums >"$WORK/after.sums"
 check "plan changed no file" cmp -s "$WORK/before.sums" "$WORK/after.sums"
 for h in h0001 h0002 h0003; do
 	n=$(execs "$WORK/plan.trace" "$h") t=$(execs "$WORK/plan.trace" "$h" trip)
-	check "plan: $h in $n remote execution(s) (1), $t round trips (at most 2)" test "$n" = 1 -a "$t" -le 2
+	check "plan: $h in $n remote execution(s) (2), $t round trips (3)" test "$n:$t" = 2:3
+	check "plan: $h read without sudo, then the key match and the probes under sudo" test \
+		"$(jq -r --arg h "$h" 'select(.host == $h) | "\(.script)=\(.sudo)"' "$WORK/plan.trace" | head -n 2 | paste -sd ' ')" = \
+		"posix.inventory.read=false posix.inventory.key=true"
 done
 check "plan: no mutating script ran" bash -c "! jq -r .script '$WORK/plan.trace' | grep -Eq '\.(set|apply|replace|backup|run)$'"
 
@@ -80,8 +93,8 @@ old1=$(sha256_of h0001)
 traced run run "$WORK/lab.json" --host h0001
 check "run renews h0001 (exit 10), got $rc" test "$rc" = 10
 n=$(execs "$WORK/run.trace" h0001) t=$(execs "$WORK/run.trace" h0001 trip)
-check "run: h0001 renewed in $n remote executions (at most 6), $t round trips (at most 13)" \
-	test "$n" -le 6 -a "$t" -le 13
+check "run: h0001 renewed in $n remote executions (at most 6), $t round trips (at most 14)" \
+	test "$n" -le 6 -a "$t" -le 14
 check "run: h0001 has a new certificate" test "$(sha256_of h0001)" != "$old1"
 applies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbprint.replace")) | .trip' \
 	"$WORK/run.trace" | sort -u | wc -l)
@@ -89,6 +102,41 @@ napplies=$(jq -r 'select(.script | test("key_acl.set|prune.apply|config_thumbpri
 	"$WORK/run.trace" | wc -l)
 check "run: the 4 follow-ups' applies ($napplies scripts) in $applies round trip" \
 	test "$applies:$napplies" = "1:4"
+
+# ------------------------------------------------------------- 2b. not due: the bare read
+sudo_scripts() { jq -r '"\(.script)=\(.sudo)"' "$1" | paste -sd ' '; }
+traced plan1 plan "$WORK/lab.json" --host h0001
+check "plan of the renewed h0001 exits 0 (not due), got $rc" test "$rc" = 0
+n=$(execs "$WORK/plan1.trace" h0001) t=$(execs "$WORK/plan1.trace" h0001 trip)
+check "not due: h0001's plan in $n execution(s), $t round trip(s) (1, 1)" test "$n:$t" = 1:1
+check "not due: one script, without sudo ($(sudo_scripts "$WORK/plan1.trace"))" \
+	test "$(sudo_scripts "$WORK/plan1.trace")" = "posix.inventory.read=false"
+traced inv0 inventory "$WORK/lab.json" --host h0001
+check "not due: inventory exits 0, got $rc" test "$rc" = 0
+check "not due: inventory without sudo ($(sudo_scripts "$WORK/inv0.trace"))" \
+	test "$(sudo_scripts "$WORK/inv0.trace")" = "posix.inventory.read=false"
+check "not due: inventory's KEY column says '-' (not checked)" \
+	test "$(awk '$1 == "h0001" {print $(NF - 1)}' "$WORK/inv0.out")" = -
+traced inv1 inventory "$WORK/lab.json" --host h0001 --json
+check "not due: inventory --json: key_match null, key_checked false, key_exists true" \
+	test "$(jq -c '[.. | objects | select(has("key_checked")) | [.key_match, .key_checked, .key_exists]] | unique' \
+		"$WORK/inv1.out")" = '[[null,false,true]]'
+traced invk inventory "$WORK/lab.json" --host h0001 --keys
+check "inventory --keys: the key match under sudo at once ($(sudo_scripts "$WORK/invk.trace"))" \
+	test "$(sudo_scripts "$WORK/invk.trace")" = "posix.inventory=true"
+check "inventory --keys: KEY ok" test "$(awk '$1 == "h0001" {print $(NF - 1)}' "$WORK/invk.out")" = ok
+# the certificate's directory closed to the login user: sudo at once, same answer
+tls=$RENEWD_LAB_DIR/hosts/h0001/root/tls # /srv/renewd-lab/tls on h0001
+mode=$(stat -c %a "$tls")
+chmod 0700 "$tls"
+traced inv2 inventory "$WORK/lab.json" --host h0001
+chmod "$mode" "$tls"
+check "closed directory: inventory exits 0 as before, got $rc" test "$rc" = 0
+check "closed directory: the read, then the whole posix.inventory under sudo ($(sudo_scripts "$WORK/inv2.trace"))" \
+	test "$(sudo_scripts "$WORK/inv2.trace")" = "posix.inventory.read=false posix.inventory=true"
+check "closed directory: the same line but the key match, checked (ok)" \
+	test "$(awk '$1 == "h0001" {k = $(NF - 1); $(NF - 1) = ""; print k, $0}' "$WORK/inv2.out")" = \
+	"ok $(awk '$1 == "h0001" {$(NF - 1) = ""; print}' "$WORK/inv0.out")"
 
 # ------------------------------------------------------------- 3. a failing step in a batch
 old2=$(sha256_of h0002)
@@ -127,5 +175,19 @@ check "without the session shell: every step's result is the same" \
 	diff <(statuses "$WORK/refuse.out") <(statuses "$WORK/refuse0.out")
 n=$(execs "$WORK/refuse0.trace" h0003) t=$(execs "$WORK/refuse0.trace" h0003 trip)
 check "without the session shell: one execution per round trip ($n, $t)" test "$n" = "$t"
+
+# ------------------------------------------------------------- 5. a due host's key mismatch
+# h0003 is due (rolled back to its old certificate): its inventory reads
+# the key under sudo and finds the mismatch, as before the bare read
+key3=$RENEWD_LAB_DIR/hosts/h0003/root/tls/server.key # /srv/renewd-lab/tls/server.key on h0003
+cp -p "$key3" "$WORK/h0003.key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key3" 2>/dev/null
+traced inv3 inventory "$WORK/lab.json" --host h0003
+cp -p "$WORK/h0003.key" "$key3"
+check "due and a foreign key: the read, then the key under sudo ($(sudo_scripts "$WORK/inv3.trace"))" \
+	test "$(sudo_scripts "$WORK/inv3.trace")" = "posix.inventory.read=false posix.inventory.key=true"
+check "due and a foreign key: KEY WRONG and the problem 'key mismatch'" \
+	bash -c "awk '\$1 == \"h0003\" && \$(NF - 1) == \"WRONG\"' '$WORK/inv3.out' | grep -q . &&
+		grep -q 'problem: key mismatch' '$WORK/inv3.out'"
 
 finish

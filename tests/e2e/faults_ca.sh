@@ -31,6 +31,11 @@
 #     (PENDING_CA, the journaled request and staged key kept); the next run
 #     resumes the transaction (CertPoll: scepserver cannot, so the identical
 #     request is resent) and reports the possible orphan.
+#  8. the host re-enrolled by an operator (a new key) while a request waits
+#     at the CA: the next run cannot sign the poll with the key that signed
+#     the request, says so (the request abandoned, what to do at the CA),
+#     changes nothing on the host and sends nothing; the run after that
+#     starts from the operator's certificate.
 # RENEWD_TEST_JOURNAL=pg: the journal on PostgreSQL (lib/journalq.sh).
 # Needs root. Prints "faults_ca: N passed, M failed".
 T=faults_ca H=h0001
@@ -162,6 +167,27 @@ check "timeout: the report names the timeout and the wait" \
 	grep -q "apply timed out after 12000 ms; the request may have reached the CA: the next run polls it (never a new request)" "$WORK/tmo.out"
 waiting timeout
 resent timeout tmo-after
+
+# ------------------------------------------------------------- 8. re-enrolled while PENDING
+due $H; old=$(live_fp $H); issued0=$(rc_issued)
+mode pend; RB=$WORK/proxied.json run repl
+check "re-enrolled: the request waits at the CA (exit 0), got $rc" test "$rc" = 0
+waiting re-enrolled
+"$LAB" cert $H --fresh </dev/null >/dev/null; fresh=$(live_fp $H) # an operator's own renewal: a new key
+asked=$(wc -l <"$WORK/mode.double")
+RB=$WORK/proxied.json run repl-poll
+check "re-enrolled: the poll cannot be signed, the job fails (exit 1), got $rc" test "$rc" = 1
+check "re-enrolled: FAILED, got $(state)" test "$(state)" = FAILED
+check "re-enrolled: the report names the request, the replaced key and what to do at the CA" \
+	grep -q "issue: apply: .*request [0-9a-f]*: the key at /srv/renewd-lab/tls/server.key is no longer the one that signed it (replaced since the request was sent?), so it cannot be polled: the request is abandoned and its staged key removed; the CA may still issue it: reject it there" "$WORK/repl-poll.out"
+check "re-enrolled: nothing sent to the CA" test "$(wc -l <"$WORK/mode.double")" = "$asked"
+check "re-enrolled: the operator's certificate is intact and served" unchanged "$H" "$fresh"
+check "re-enrolled: the staged key is removed" test ! -e "$RENEWD_LAB_DIR/hosts/$H/root/tls/server.key.renewd-new"
+RB=$WORK/proxied.json run repl-after
+check "re-enrolled: the next run starts from the new certificate: nothing due (exit 0), got $rc" \
+	grep -q "NOT_DUE" "$WORK/repl-after.out"
+check "re-enrolled: no certificate from renewd but the one the CA held for the pending request" \
+	test "$(($(rc_issued) - issued0))" = 1
 
 check "the proxy saw each mode" test "$(sort -u "$WORK/mode.log" | tr '\n' ' ')" = "503 drop pass pend slow:15 slow:3 "
 finish

@@ -17,7 +17,9 @@
 #     holds `$(touch ...)`, backticks, `;|&`, every quote and the terminal
 #     tricks, and step names with ESC: plan and run print them escaped, the
 #     run updates that very file (the path is data, byte-exact) and no
-#     command in it ever ran on the target.
+#     command in it ever ran on the target. Then a certificate whose subject
+#     and SAN carry the terminal tricks: inventory, doctor, plan, status and
+#     the HTML report print them escaped (--json keeps them as data).
 # RENEWD_TEST_JOURNAL=pg: section 4's journal on PostgreSQL (lib/journalq.sh).
 # Prints "hostile: N passed, M failed".
 set -uo pipefail
@@ -143,6 +145,30 @@ else
 			test -z "$(find "$T" -maxdepth 1 -name 'pwned*')"
 		check "lab: no file with a near name appeared" \
 			test "$(find "$T/etc" -name '*.conf' | wc -l)" = 2
+
+		# a hostile certificate on the target: its subject and SAN carry the
+		# terminal tricks (signed by the lab CA for the live key, due in 2
+		# days); every verb that shows it prints it escaped
+		openssl req -new -key "$T/tls/server.key" -utf8 -subj "/CN=h0001${TERM_S//\//}/O=x${ESC}[2J" \
+			-out "$WORK/hostile.csr" 2>/dev/null
+		printf 'subjectAltName=DNS:h0001,DNS:a%sb\n' "${ESC}[5m" >"$WORK/hostile.ext"
+		openssl x509 -req -in "$WORK/hostile.csr" -CA "$LAB_CA_CERT" -CAkey "${LAB_CA_CERT%/*}/ca.key" \
+			-passin pass: -days 2 -set_serial 0x777 -extfile "$WORK/hostile.ext" -out "$T/tls/server.crt" 2>/dev/null
+		lrd linv inventory "$WORK/lab.json" --journal "$JOURNAL"
+		check "lab: inventory of a hostile certificate (exit 0), got $rc" test "$rc" = 0
+		lrd linvj inventory "$WORK/lab.json" --json
+		check "lab: inventory --json keeps the subject byte for byte (JSON escapes it)" \
+			jq -e --arg e "${ESC}[31mRED" '[.. | strings | select(contains($e))] | length > 0' "$WORK/linvj.out" >/dev/null
+		lrd ldoc doctor "$WORK/lab.json"
+		lrd lplan2 plan "$WORK/lab.json"
+		lrd lstat status --journal "$JOURNAL"
+		lrd lstat2 status --all --journal "$JOURNAL"
+		lrd lrep report --html - --journal "$JOURNAL"
+		for v in linv ldoc lplan2 lstat lstat2 lrep; do
+			check "lab: $v with a hostile subject and SAN: no raw control byte (stdout)" no_raw "$WORK/$v.out"
+			check "lab: $v with a hostile subject and SAN: no raw control byte (stderr)" no_raw "$WORK/$v.err"
+		done
+		check "lab: the subject shows, escaped" grep -q 'CN=h0001x\\1B\[31mRED' "$WORK/linv.out"
 	fi
 fi
 

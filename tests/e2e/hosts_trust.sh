@@ -58,7 +58,7 @@ rd inv3 inventory "$WORK/rb.json" --host h0002
 check "an unknown host key is refused (exit 1), got $rc" test "$rc" = 1
 check "with the command to enrol it" grep -q "is not in .*known_hosts; run \`renewd hosts trust h0002\`" "$WORK/inv3"
 check "the step says the transport's sentence once, not the code's name before it" \
-	bash -c "grep -q 'posix.inventory: host key SHA256:' '$WORK/inv3' && ! grep -q 'not trusted: host h0002' '$WORK/inv3'"
+	bash -c "grep -q 'posix.inventory.read: host key SHA256:' '$WORK/inv3' && ! grep -q 'not trusted: host h0002' '$WORK/inv3'"
 rd t4 hosts trust h0002 --runbook "$WORK/rb.json"
 check "without a terminal and without --yes nothing is added (exit 1), got $rc" test "$rc" = 1
 check "known_hosts still lacks it" bash -c "! grep -q '^$h2_addr ' '$LAB_KNOWN_HOSTS'"

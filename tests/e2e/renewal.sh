@@ -133,7 +133,7 @@ for step in inventory issue install "key ACL" "prune backups" "app.conf sha1" "a
 done
 check "plan shows old -> new values" grep -q "sha1 in /srv/renewd-lab/etc/app.conf (1 occurrence): ${OLD_FP[h0001]:0:0}[0-9a-f]* -> (new certificate)" "$WORK/plan.out"
 rd plan-scripts plan "$WORK/lab.json" --host h0001 --show-scripts
-check "--show-scripts prints the read-only probe scripts with parameters" grep -q -- '--- host h0001: script posix.inventory (read-only) ---' "$WORK/plan-scripts.out"
+check "--show-scripts prints the read-only probe scripts with parameters" grep -q -- '--- host h0001: script posix.inventory.read (read-only) ---' "$WORK/plan-scripts.out"
 check "--show-scripts printed no mutating script" bash -c "! grep -q '(mutating)' '$WORK/plan-scripts.out'"
 
 # ------------------------------------------------------------- 2. run

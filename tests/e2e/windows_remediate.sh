@@ -138,7 +138,7 @@ else
 fi
 
 # ---------------------------------------------------------------- remediate
-t_fix=$(date +%s)
+m_svc=$(win_mark "$WR/emu/services.log") m_ev=$(win_mark "$EVENTS")
 rd fix remediate --runbook "$RM" --host ndes01 --json
 if [[ $rc == 10 ]] && jq -e '[.jobs[] | .state] == ["REPAIRED"]' "$WORK/fix.out" >/dev/null; then
 	ok "remediate: REPAIRED (exit 10)"
@@ -161,13 +161,13 @@ if [[ $(reg_holds) == "$T_PM" ]]; then
 else
 	not_ok "remediate: NDESCertThumbprint holds $(reg_holds), the live one is $T_PM"
 fi
-if awk -v t="$t_fix" '$1 >= t {print $3}' "$WR/emu/services.log" | sort | paste -sd, | grep -qx 'NDESConnectorSvc,W3SVC,WAS'; then
+if win_since "$WR/emu/services.log" "$m_svc" | awk '{print $3}' | sort | paste -sd, | grep -qx 'NDESConnectorSvc,W3SVC,WAS'; then
 	ok "remediate: iisreset and the connector restarted"
 else
 	not_ok "remediate: services.log: $(cat "$WR/emu/services.log")"
 fi
-if jq -se --arg p "$NDESP" --argjson t "$t_fix" 'any(.[]; .id == 1 and .provider == $p and .time >= $t) and all(.[]; .id != 2)' \
-	"$EVENTS" >/dev/null; then
+if win_since "$EVENTS" "$m_ev" | jq -se --arg p "$NDESP" 'any(.[]; .id == 1 and .provider == $p)' >/dev/null &&
+	jq -se 'all(.[]; .id != 2)' "$EVENTS" >/dev/null; then
 	ok "remediate: NDES started with Event 1 (no Event 2)"
 else
 	not_ok "remediate: events: $(cat "$EVENTS")"

@@ -50,7 +50,7 @@ after=$(win_state "$WR")
 if [[ $before == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else not_ok "plan/whatif changed the machine: $(diff <(echo "$before") <(echo "$after"))"; fi
 
 # ---------------------------------------------------------------- run
-t_run=$(date +%s)
+m_svc=$(win_mark "$WR/emu/services.log") m_ev=$(win_mark "$WR/emu/events/Application.jsonl")
 RENEWD_TRACE_REMOTE=$WORK/run.trace rd run run "$RB" --force --json
 if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
 mapfile -t NEW < <(cd "$MY" && ls -- *.cer | sed 's/\.cer$//' | grep -vx -e "$T_CEP" -e "$T_EEA")
@@ -71,13 +71,12 @@ if ((grants == 2)); then ok "run: CORP\\svc_ndes reads both new keys (key ACL)";
 templates=$(for t in "${NEW[@]}"; do openssl x509 -in "$WORK/$t.pem" -noout -subject; done | sort | paste -sd,)
 if [[ $templates == "subject=CN = NDES01-EEA,subject=CN = NDES01-MSCEP-RA" ]]; then ok "run: the new certificates keep their subjects"; else not_ok "run: subjects $templates"; fi
 if [[ $(grep -c ' submit Certificate retrieved' "$CA/log") == 2 ]]; then ok "run: two RenewalCert requests issued by the lab CA (submitted as SYSTEM)"; else not_ok "run: CA log: $(cat "$CA/log" 2>/dev/null)"; fi
-if awk -v t="$t_run" '$1 >= t {print $3}' "$WR/emu/services.log" | sort | paste -sd, | grep -qx 'NDESConnectorSvc,W3SVC,WAS'; then
+if win_since "$WR/emu/services.log" "$m_svc" | awk '{print $3}' | sort | paste -sd, | grep -qx 'NDESConnectorSvc,W3SVC,WAS'; then
 	ok "run: iisreset and the connector restarted"
 else
 	not_ok "run: services.log: $(cat "$WR/emu/services.log")"
 fi
-if jq -se --arg p "$NDESP" --argjson t "$t_run" 'any(.[]; .id == 1 and .provider == $p and .time >= $t) and all(.[]; .id != 2 or .time < $t)' \
-	"$WR/emu/events/Application.jsonl" >/dev/null; then
+if win_since "$WR/emu/events/Application.jsonl" "$m_ev" | jq -se --arg p "$NDESP" 'any(.[]; .id == 1 and .provider == $p) and all(.[]; .id != 2)' >/dev/null; then
 	ok "run: NDES loaded by GetCACaps and logged Event 1 (no Event 2)"
 else
 	not_ok "run: events: $(cat "$WR/emu/events/Application.jsonl")"

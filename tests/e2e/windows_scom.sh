@@ -34,10 +34,10 @@ V2=1.3.6.1.4.1.311.21.8.4242.7.1
 SETTINGS="$WR/emu/hklm/software/microsoft/microsoft operations manager/3.0/machine settings.json"
 OML="$WR/emu/events/Operations Manager.jsonl"
 my() { (cd "$MY" && ls | sort | paste -sd,); }
-# the ids of the events logged after the first N lines of the log (a count,
-# not a time: a run's last event can share the second the next run starts in)
-events_after() { tail -n +"$(($1 + 1))" "$OML" | jq -sc '[.[].id]'; }
-event_count() { if [ -e "$OML" ]; then wc -l <"$OML"; else echo 0; fi; }
+# the ids of the events logged since win_mark gave N (a count of lines, not
+# a time: a run's last event can share the second the next run starts in)
+events_after() { win_since "$OML" "$1" | jq -sc '[.[].id]'; }
+event_count() { win_mark "$OML"; }
 
 # ---------------------------------------------------------------- the SCOM gateway
 # its channel certificate (a v2 template) from the lab CA, imported with
@@ -130,9 +130,9 @@ if [[ -n $rev && $(printf '%s' "$rev" | fold -w2 | tac | tr -d '\n' | sed 's/^0*
 else
 	not_ok "run: serial $oserial, Machine Settings: $(cat "$SETTINGS")"
 fi
-if awk -v t="$t_run" '$1 >= t && $3 == "HealthService"' "$WR/emu/services.log" | grep -q . &&
-	jq -se --arg p "$OPSMGR" --arg n "$T_NEW" --argjson t "$t_run" \
-		'any(.[]; .id == 20053 and .provider == $p and .time >= $t and (.message | contains($n))) and all(.[]; .time < $t or .id == 20053)' "$OML" >/dev/null; then
+if win_since "$WR/emu/services.log" "$m_svc" | awk '$3 == "HealthService"' | grep -q . &&
+	win_since "$OML" "$m_oml" | jq -se --arg p "$OPSMGR" --arg n "$T_NEW" \
+		'any(.[]; .id == 20053 and .provider == $p and (.message | contains($n))) and all(.[]; .id == 20053)' >/dev/null; then
 	ok "run: HealthService restarted, loaded the new certificate and logged Event 20053 (no failure event)"
 else
 	not_ok "run: services.log: $(cat "$WR/emu/services.log" 2>/dev/null), Operations Manager: $(cat "$OML")"

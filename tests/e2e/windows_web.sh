@@ -148,7 +148,7 @@ if [[ $(my) == "$mine" && $(binding) == "$W1" && $(win_served 443) == "$W1" ]]; 
 else not_ok "iis: after rollback My [$(my)] (was [$mine]), binding $(binding), 443 serves [$(win_served 443)]"; fi
 
 # ---------------------------------------------------------------- SQL Server: run
-t_run=$(date +%s)
+m_svc=$(win_mark "$WR/emu/services.log")
 rd sql run "$SQL" --force --json
 if [[ $rc == 10 ]]; then ok "sql: run renewed (exit 10)"; else not_ok "sql: run: rc $rc $(tail -c 3000 "$WORK/sql.err")"; fi
 renewed sql "$T_SQL" "$W1" "web01's"
@@ -157,7 +157,7 @@ k=$(keyfile "$S1" 2>/dev/null)
 if jq -e --arg k "${k,,}" --arg s "$MSSQL_SID" '.[$k][$s] == 1179785' "$WR/emu/acl.json" >/dev/null; then ok "sql: NT Service\\MSSQLSERVER reads the new key (key ACL)"
 else not_ok "sql: key ACL: $(cat "$WR/emu/acl.json")"; fi
 if [[ $(regthumb) == "$S1" ]]; then ok "sql: SuperSocketNetLib\\Certificate names the new certificate"; else not_ok "sql: registry $(cat "$SSNL")"; fi
-if awk -v t="$t_run" '$1 >= t && $3 == "MSSQLSERVER"' "$WR/emu/services.log" | grep -q . && [[ $(cat "$WR/emu/services/MSSQLSERVER") == Running* ]]; then
+if win_since "$WR/emu/services.log" "$m_svc" | awk '$3 == "MSSQLSERVER"' | grep -q . && [[ $(cat "$WR/emu/services/MSSQLSERVER") == Running* ]]; then
 	ok "sql: SQL Server restarted and running"
 else not_ok "sql: services.log $(cat "$WR/emu/services.log"), $(cat "$WR/emu/services/MSSQLSERVER")"; fi
 if grep -q 'serves the expected certificate' "$WORK/sql.out" "$WORK/sql.err" && [[ $(win_served 1433) == "$S1" ]]; then

@@ -23,14 +23,8 @@ fail=0
 for src in tests/fuzz/fuzz_*.c; do
   name=$(basename "$src" .c)
   name=${name#fuzz_}
-  env=()
-  if [ "$name" = known_hosts ]; then
-    # a leak inside libssh2 (tests/fuzz/lsan.supp); full stacks to match it
-    env=(ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
-         LSAN_OPTIONS=suppressions=$top/tests/fuzz/lsan.supp)
-  fi
   mkdir -p "$work/$name"
-  if env "${env[@]}" "$build/fuzz_$name" -max_total_time="$secs" -timeout=10 -error_exitcode=1 \
+  if "$build/fuzz_$name" -max_total_time="$secs" -timeout=10 -error_exitcode=1 \
        -artifact_prefix="$build/artifacts/$name-" "$work/$name" "tests/fuzz/corpus/$name" \
        >"$work/$name.log" 2>&1; then
     echo "fuzz $name: $(grep -E '^Done [0-9]+ runs' "$work/$name.log" || echo done)"

@@ -76,7 +76,7 @@ static void request(uv_loop_t *loop, rd_ssh *m, const rd_script *const *sc, cons
   }
   ++token;
   ck_assert_int_eq(rd_remote_build_session(parts, n, 0, token, &cmd, err, sizeof err), 0);
-  ck_assert_int_eq(rd_remote_session_end(token, until, sizeof until), 0);
+  ck_assert_int_eq(rd_remote_posix_session_end(token, until, sizeof until), 0);
   ck_assert_int_eq(rd_ssh_shell(m, &t, cmd.command, until, cmd.stdin_data, cmd.stdin_len, &o,
                                 on_sres, s),
                    0);

@@ -104,6 +104,62 @@ START_TEST(inventory_key_mismatch) {
 }
 END_TEST
 
+/* A certificate that is not due: the bare read (one script, no key digest)
+ * reports the key match as not checked, and no key finding, even for a
+ * key that does not match; the due certificate's read finds it. */
+START_TEST(inventory_read_skips_key) {
+  const json_t *c;
+  int before;
+  ck_assert_int_eq(lh_sh("cp %s '%s'", px_mpath("other.key"), px_KEY), 0);
+  before = lh_scripts_run(px_job);
+  px_inventory_read();
+  ck_assert_int_eq(lh_scripts_run(px_job), before + 1);
+  c = json_object_get(lh_facts(px_job), "cert");
+  ck_assert(json_is_null(json_object_get(c, "key_match")));
+  ck_assert(json_is_false(json_object_get(c, "key_checked")));
+  ck_assert(json_is_true(json_object_get(c, "key_exists")));
+  ck_assert_str_eq(json_string_value(json_object_get(c, "key_mode")), "0600");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "serial")), "1A2B3C");
+  ck_assert_ptr_null(px_problem("key mismatch"));
+  ck_assert_ptr_null(px_problem("unreadable key"));
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "key match not checked"));
+  /* due: the second read is the key alone (one script), the facts stay */
+  json_object_set_new(json_object_get(lh_facts(px_job), "cert"), "marker", json_true());
+  px_inventory();
+  ck_assert_int_eq(lh_scripts_run(px_job), before + 2);
+  c = json_object_get(lh_facts(px_job), "cert");
+  ck_assert(json_is_true(json_object_get(c, "marker")));
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "KEY DOES NOT MATCH"));
+  ck_assert_ptr_nonnull(strstr(px_o.msg, "serial 1A2B3C"));
+  ck_assert(json_is_false(json_object_get(c, "key_match")));
+  ck_assert(json_is_true(json_object_get(c, "key_checked")));
+  ck_assert_ptr_nonnull(px_problem("key mismatch"));
+  /* a full read again (as a lease's re-probe does) drops the marker */
+  px_inventory();
+  ck_assert_int_eq(lh_scripts_run(px_job), before + 3);
+  ck_assert_ptr_null(json_object_get(json_object_get(lh_facts(px_job), "cert"), "marker"));
+  ck_assert_ptr_nonnull(px_problem("key mismatch"));
+}
+END_TEST
+
+/* What the login user cannot see (here: a directory that is not there)
+ * is asked again at once the way it always was (posix.inventory, under
+ * sudo on a target, with the key match): the same findings, one more
+ * script. */
+START_TEST(inventory_read_falls_back) {
+  int before = lh_scripts_run(px_job);
+  char *d = lh_sh_out("dirname '%s'", px_CERT);
+  ck_assert_int_eq(lh_sh("mv '%s' '%s.gone'", d, d), 0);
+  px_inventory_read();
+  ck_assert_int_eq(lh_scripts_run(px_job), before + 2);
+  ck_assert_ptr_null(json_object_get(lh_facts(px_job), "cert"));
+  ck_assert_ptr_nonnull(px_problem("missing certificate"));
+  ck_assert_ptr_nonnull(px_problem("missing key"));
+  ck_assert_int_eq(lh_sh("mv '%s.gone' '%s'", d, d), 0);
+  free(d);
+}
+END_TEST
+
 START_TEST(inventory_missing) {
   px_inventory();
   ck_assert_ptr_nonnull(json_object_get(lh_facts(px_job), "cert"));
@@ -238,6 +294,8 @@ static Suite *suite(void) {
   tcase_add_test(t, scripts_embedded_current);
   tcase_add_test(t, inventory_finds_cert);
   tcase_add_test(t, inventory_key_mismatch);
+  tcase_add_test(t, inventory_read_skips_key);
+  tcase_add_test(t, inventory_read_falls_back);
   tcase_add_test(t, inventory_missing);
   tcase_add_test(t, inventory_expired);
   tcase_add_test(t, inventory_validate);

@@ -26,74 +26,9 @@
 #include "base/err.h"
 #include "transport/remote.h"
 #include "echo_script.h"
+#include "localsh.h"
 #include "testutil.h"
 #include "base/util.h"
-
-/* ------------------------------------------------------------------ local sh */
-
-typedef struct lres {
-  char *out, *err;
-  size_t out_len, err_len;
-  int exit;
-} lres;
-
-static char *slurp_fd(int fd, size_t *len) {
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  ssize_t r;
-  for (;;) {
-    if (n + 4096 + 1 > cap)
-      b = realloc(b, cap *= 2);
-    r = read(fd, b + n, cap - n - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  b[n] = 0;
-  *len = n;
-  return b;
-}
-
-/* sh -c COMMAND < in, like sshd runs an exec request. */
-static void run_local(const char *command, const void *in, size_t inlen, lres *r) {
-  char inpath[] = "/tmp/rdtest-in-XXXXXX", errpath[] = "/tmp/rdtest-err-XXXXXX";
-  int infd = mkstemp(inpath), errfd = mkstemp(errpath), p[2];
-  ck_assert_int_ge(infd, 0);
-  ck_assert_int_ge(errfd, 0);
-  ck_assert_int_eq((int)write(infd, in, inlen), (int)inlen);
-  lseek(infd, 0, SEEK_SET);
-  ck_assert_int_eq(pipe(p), 0);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    dup2(infd, 0);
-    dup2(p[1], 1);
-    dup2(errfd, 2);
-    close(p[0]);
-    execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-    _exit(127);
-  }
-  close(p[1]);
-  r->out = slurp_fd(p[0], &r->out_len);
-  close(p[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  r->exit = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  lseek(errfd, 0, SEEK_SET);
-  r->err = slurp_fd(errfd, &r->err_len);
-  close(infd);
-  close(errfd);
-  unlink(inpath);
-  unlink(errpath);
-}
-
-static void lres_free(lres *r) {
-  free(r->out);
-  free(r->err);
-}
-
 
 START_TEST(posix_roundtrip_local) {
   rd_script s = {"test.echo", RD_PLATFORM_POSIX, 0, 0, tu_echo_script};
@@ -412,7 +347,7 @@ START_TEST(posix_batch_local) {
   ck_assert_ptr_null(strstr(c.command, "cannot do it"));
   ck_assert_ptr_nonnull(strstr(c.command, "' renewd-batch"));
   ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nT 0 glob * ? [a-z] ~\n"));
-  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nP 0 spaces "));
+  ck_assert_ptr_nonnull(strstr((const char *)c.stdin_data, "\nL 0 spaces "));
   run_local(c.command, c.stdin_data, c.stdin_len, &r);
   ck_assert_msg(r.exit == 0, "exit %d, stderr: %s", r.exit, r.err);
   ck_assert_int_eq(rd_remote_parse_batch(r.out, r.out_len, 4, ans, err, sizeof err), 0);
@@ -472,7 +407,7 @@ START_TEST(posix_batch_refusals_and_parse) {
   ck_assert_int_eq(a[1].exit_status, 3);
   ck_assert_str_eq(a[1].err, "oops\n");
   rd_remote_answers_free(a, 2);
-  static const char *badout[] = {
+  static const char *const badout[] = {
       "rd_batch 0 0  \nrd_batch 0 0  \n", /* twice */
       "rd_batch 2 0  \n",                 /* no such script */
       "rd_batch 0 0 \n",                  /* a field missing */
@@ -480,13 +415,13 @@ START_TEST(posix_batch_refusals_and_parse) {
       "rd_batch 0 0 !!!! \n",             /* not base64 */
       "stray\n",
       "rd_batch x 0  \n",
+      "rd_batch 0 \r  \n",               /* an exit status that is not digits (was read as 0) */
+      "rd_batch 0 +1  \n",
+      "rd_batch  0 0  \n",                /* a blank before the index */
+      "rd_batch 0 256  \n",              /* not an exit status */
+      "rd_batch 0 1234567890  \n",
   };
-  for (size_t i = 0; i < sizeof badout / sizeof *badout; i++) {
-    ck_assert_msg(rd_remote_parse_batch(badout[i], strlen(badout[i]), 2, a, err, sizeof err) ==
-                      RD_EPROTO, "accepted %s", badout[i]);
-    ck_assert_int_eq(a[0].exit_status, RD_BATCH_NO_ANSWER);
-    ck_assert_ptr_null(a[0].out);
-  }
+  expect_batch_refused(badout, sizeof badout / sizeof *badout);
 }
 END_TEST
 

@@ -132,6 +132,7 @@ static const bad_case bad[] = {
     {"syntax-trailing", "", 17, 73, "invalid JSON: string or '}' expected near '}'"},
     {"duplicate-key", "", 2, 27, "invalid JSON: duplicate object key near '\"name\"'"},
     {"not-object", "", 1, 1, "a runbook must be a JSON object, got array"},
+    {"nul-byte", "", 2, 15, "a NUL byte (0x00): a runbook is JSON text, which holds none"},
     {"unknown-top-key", "", 17, 3, "unknown key 'scheduel' in the top level; did you mean 'schedule'?"},
     {"unknown-ssh-key", "", 8, 53, "unknown key 'prot' in 'ssh'; did you mean 'port'?"},
     {"unknown-key-no-guess", "", 13, 37, "unknown key 'colour' in 'policy'; expected one of: renew_before, renew_fraction, key, rotate_key"},
@@ -666,6 +667,20 @@ START_TEST(inventory_files) {
                    RD_ECONFIG);
   ck_assert_ptr_null(inv);
   ck_assert_uint_eq(d.n, 1);
+  rd_diag_free(&d);
+  /* a NUL byte: said as such, at its line and column */
+  char nulp[] = "/tmp/renewd-inv-nul-XXXXXX";
+  int fd = mkstemp(nulp);
+  static const char nul[] = "{\"hosts\": {\"a\":\0 {}}}";
+  ck_assert(fd >= 0 && write(fd, nul, sizeof nul - 1) == (ssize_t)(sizeof nul - 1));
+  close(fd);
+  memset(&d, 0, sizeof d);
+  ck_assert_int_eq(rd_inventory_load(nulp, &inv, &d, err, sizeof err), RD_ECONFIG);
+  unlink(nulp);
+  ck_assert_uint_eq(d.n, 1);
+  ck_assert_int_eq(d.items[0].line, 1);
+  ck_assert_int_eq(d.items[0].column, 16);
+  ck_assert_ptr_nonnull(strstr(d.items[0].msg, "a NUL byte (0x00): an inventory is JSON text"));
   rd_diag_free(&d);
 }
 END_TEST

@@ -51,6 +51,21 @@ START_TEST(jsonpos_map) {
 }
 END_TEST
 
+START_TEST(nul_position) {
+  int line = 0, col = 0;
+  static const char t1[] = "{\n \"a\": \"\xc3\xa9x\0y\"}";
+  ck_assert_int_eq(rd_text_nul_at(t1, sizeof t1 - 1, &line, &col), 1);
+  ck_assert_msg(line == 2 && col == 10, "%d:%d", line, col); /* "é" is one column */
+  ck_assert_int_eq(rd_text_nul_at("{}", 2, &line, &col), 0);
+  static const char t2[] = "\0";
+  ck_assert_int_eq(rd_text_nul_at(t2, 1, &line, &col), 1);
+  ck_assert(line == 1 && col == 1);
+  static const char t3[] = "{}\n\0"; /* after the last line */
+  ck_assert_int_eq(rd_text_nul_at(t3, sizeof t3 - 1, &line, &col), 1);
+  ck_assert(line == 2 && col == 1);
+}
+END_TEST
+
 START_TEST(durations) {
   double s;
   ck_assert(rd_duration_parse("30s", &s) == 0 && s == 30);
@@ -94,6 +109,7 @@ int main(void) {
   Suite *s = suite_create("runbook_text");
   TCase *tc = tcase_create("text");
   tcase_add_test(tc, jsonpos_map);
+  tcase_add_test(tc, nul_position);
   tcase_add_test(tc, durations);
   tcase_add_test(tc, diag_print_format);
   suite_add_tcase(s, tc);

@@ -13,8 +13,11 @@
  * paused inside a transaction (SIGSTOP, a debugger) loses its session after
  * RD_JOURNAL_PG_IDLE_TX_MS, so it cannot hold every other instance's writes
  * back (idle_in_transaction_session_timeout). The calls are
- * synchronous, made from the event loop, so a slow database costs at most
- * that (docs/SCALING.md, "What is left").
+ * synchronous: those made from the event loop cost it at most that; the
+ * engine's transitions run on a second connection off the loop
+ * (journal_async.c) and the heartbeats on the work connection
+ * (pg_listen.c; docs/SCALING.md, "Asynchronous journal calls of the
+ * engine").
  *
  * The URI must not hold a password (it would show in ps, in logs and in
  * every message that names the journal): the password comes from
@@ -525,30 +528,65 @@ static double pg_col_double(jn_q *q, int col) {
 
 static int64_t pg_changes(rd_journal *j) { return D(j)->changes; }
 
-/* BEGIN, then the write lock: every writer of every instance in turn. A
- * connection found lost at BEGIN is opened again once: nothing was sent. */
-static int pg_begin(rd_journal *j) {
+/* BEGIN, then the write lock: every writer of every instance in turn --
+ * with whatever sql adds (no parameters), one message, one round trip (a
+ * far server costs a round trip per statement). A connection found lost
+ * is opened again once: a transaction cut off there committed nothing.
+ * The last statement's result in *last (PQclear()), when asked for. */
+static int begin_with(rd_journal *j, const char *sql, PGresult **last) {
   pg_db *d = D(j);
+  PGresult *res;
   reconnect(j);
-  if (exec_sql(j, "BEGIN")) {
-    if (PQstatus(d->conn) == CONNECTION_OK)
-      return PG_FAIL;
-    reconnect(j);
-    if (exec_sql(j, "BEGIN"))
-      return PG_FAIL;
-  }
-  d->tx = 1;
-  if (exec_sql(j, "SELECT pg_advisory_xact_lock(" JN_PG_WRITE_LOCK_KEY ")")) {
-    char state[sizeof d->state], err[sizeof d->err];
-    memcpy(state, d->state, sizeof state); /* the lock's error, not the rollback's */
-    memcpy(err, d->err, sizeof err);
-    exec_sql(j, "ROLLBACK");
-    memcpy(d->state, state, sizeof state);
-    memcpy(d->err, err, sizeof err);
-    d->tx = 0;
+  for (int tries = 0;; tries++) {
+    res = run_bounded(j, sql, 0, NULL, NULL);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+      break;
+    keep_error(d, res, "no result");
+    PQclear(res);
+    if (tries == 0 && PQstatus(d->conn) != CONNECTION_OK) {
+      reconnect(j);
+      continue;
+    }
+    /* the lock's error (lock_timeout), not the rollback's */
+    if (PQstatus(d->conn) == CONNECTION_OK && PQtransactionStatus(d->conn) != PQTRANS_IDLE) {
+      char state[sizeof d->state], err[sizeof d->err];
+      memcpy(state, d->state, sizeof state);
+      memcpy(err, d->err, sizeof err);
+      exec_sql(j, "ROLLBACK");
+      memcpy(d->state, state, sizeof state);
+      memcpy(d->err, err, sizeof err);
+    }
     return PG_FAIL;
   }
+  d->tx = 1;
+  if (last)
+    *last = res;
+  else
+    PQclear(res);
   return JN_DONE;
+}
+
+#define PG_BEGIN "BEGIN; SELECT pg_advisory_xact_lock(" JN_PG_WRITE_LOCK_KEY ")"
+
+static int pg_begin(rd_journal *j) { return begin_with(j, PG_BEGIN, NULL); }
+
+/* BEGIN, the write lock and the job's state in the same round trip (the
+ * id is an integer of ours, printed, never a text): JN_ROW with the state
+ * in st, JN_DONE when there is no such job, or PG_FAIL. */
+static int pg_begin_job(rd_journal *j, int64_t id, char *st, size_t len) {
+  char sql[160];
+  PGresult *res = NULL;
+  snprintf(sql, sizeof sql, PG_BEGIN "; SELECT state FROM jobs WHERE id = %lld", (long long)id);
+  int rc = begin_with(j, sql, &res);
+  if (rc != JN_DONE)
+    return rc;
+  if (PQntuples(res) > 0) {
+    snprintf(st, len, "%s", PQgetvalue(res, 0, 0));
+    rc = JN_ROW;
+  }
+  PQclear(res);
+  return rc;
 }
 
 static int pg_in_tx(rd_journal *j) {
@@ -574,6 +612,9 @@ const jn_driver jn_pg_driver = {
     .changes = pg_changes,
     .dberr = pg_dberr,
     .begin = pg_begin,
+    .begin_job = pg_begin_job,
     .in_tx = pg_in_tx,
     .lease_released = jn_pg_lease_released,
+    .lease_renew_async = jn_pg_lease_renew_async,
+    .async_cancel = jn_pg_async_cancel,
 };

@@ -34,6 +34,7 @@ typedef struct pg_db {
   int tx;                           /* inside a write transaction */
   int broken;                       /* dropped after no answer: reopen first */
   int work_ready;                   /* pg_work.c's tables are there */
+  struct rd_work_listener *async;   /* the work connection, while open (pg_listen.c) */
   int64_t changes;                  /* rows the last command changed */
   char state[6];                    /* SQLSTATE of the last error, "" if none */
   char err[512];                    /* its message, one line */
@@ -72,6 +73,12 @@ int jn_pg_renew_call(jn_pg_call *c, const char *owner, int ttl_s, time_t now);
  * runbooks' instances woken. Nothing before this connection used the work
  * queue. */
 void jn_pg_lease_released(rd_journal *j, const char *host);
+/* The jn_driver hooks of rd_journal_lease_renew_async and
+ * rd_journal_async_cancel, on the work connection (pg_listen.c). */
+int jn_pg_lease_renew_async(rd_journal *j, const char *owner, int ttl_s, time_t now,
+                            const char *const *hosts, const int64_t *epochs, size_t n,
+                            rd_lease_renewed_fn cb, void *arg);
+void jn_pg_async_cancel(rd_journal *j, const void *arg);
 /* A claim's rows as items (*items: free()); 0 or RD_ENOMEM. */
 int jn_pg_claim_rows(const PGresult *res, rd_work_item **items, size_t *n);
 

@@ -5,9 +5,14 @@
  * and the heartbeat asynchronously, one statement at a time in the order
  * asked, each bounded by a timer. The journal's own connection is not
  * used: its calls are synchronous and would consume the notifications out
- * of sight of the poll. */
+ * of sight of the poll. While it is open, the journal knows it (pg_db's
+ * async): the engine's lease heartbeat goes through it too
+ * (rd_journal_lease_renew_async). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "base/err.h"
 #include "store/pg/pg_int.h"
@@ -20,7 +25,10 @@ typedef struct areq {
   jn_pg_call c;              /* v[] point into own[] */
   char *own[6];
   rd_work_claimed_fn claimed; /* a claim, or */
-  rd_work_renewed_fn renewed; /* a renewal */
+  rd_work_renewed_fn renewed; /* a renewal, or */
+  rd_lease_renewed_fn leases; /* a lease heartbeat of nlease leases */
+  size_t nlease;
+  int answered;              /* its callback ran (a cancel): its result is not heard */
   void *arg;
   struct areq *next;
 } areq;
@@ -66,9 +74,28 @@ static void req_free(areq *q) {
   free(q);
 }
 
-/* Answer q: err, or the rows of res. */
-static void answer(areq *q, int err, const PGresult *res) {
-  if (q->claimed) {
+/* A lease heartbeat's answer: the leases renewed, by the index each row
+ * returns (LEASE_RENEW_SQL). */
+static void answer_leases(areq *q, int err, const PGresult *res) {
+  unsigned char *renewed = NULL;
+  if (!err && !(renewed = calloc(q->nlease, 1)))
+    err = RD_ENOMEM;
+  for (int i = 0; !err && i < PQntuples(res); i++) {
+    long k = atol(PQgetvalue(res, i, 0));
+    if (k >= 0 && (size_t)k < q->nlease)
+      renewed[k] = 1;
+  }
+  q->leases(err, err ? NULL : renewed, q->nlease, q->arg);
+  free(renewed);
+}
+
+/* Call q's callback once: err, or the rows of res. */
+static void respond(areq *q, int err, const PGresult *res) {
+  if (q->answered) {
+    /* answered RD_ECANCELED already (jn_pg_async_cancel) */
+  } else if (q->leases) {
+    answer_leases(q, err, res);
+  } else if (q->claimed) {
     rd_work_item *items = NULL;
     size_t n = 0;
     if (!err)
@@ -77,6 +104,12 @@ static void answer(areq *q, int err, const PGresult *res) {
   } else {
     q->renewed(err, err ? 0 : atol(PQcmdTuples((PGresult *)res)), q->arg);
   }
+  q->answered = 1;
+}
+
+/* Answer q and free it. */
+static void answer(areq *q, int err, const PGresult *res) {
+  respond(q, err, res);
   req_free(q);
 }
 
@@ -246,6 +279,7 @@ int rd_work_listen(uv_loop_t *loop, rd_journal *j, rd_work_wake_fn wake, void *a
   }
   uv_timer_init(loop, &l->timer);
   l->timer.data = l;
+  ((pg_db *)j->db)->async = l;
   *out = l;
   return 0;
 }
@@ -263,6 +297,8 @@ void rd_work_listener_close(rd_work_listener *l) {
   if (!l)
     return;
   l->dead = 1;
+  if (((pg_db *)l->j->db)->async == l)
+    ((pg_db *)l->j->db)->async = NULL;
   drop(l, RD_ECANCELED);
   l->pending++;
   uv_close((uv_handle_t *)&l->timer, timer_closed);
@@ -317,4 +353,84 @@ int rd_work_renew_async(rd_work_listener *l, const char *owner, int ttl_s, time_
   q->renewed = cb;
   q->arg = arg;
   return ask(l, q);
+}
+
+/* Several leases renewed in one statement: x holds (i, host, epoch) per
+ * lease, as data; each row renewed returns its i. One conditional UPDATE,
+ * atomic on its rows (a claim's INSERT ... ON CONFLICT waits for them). A
+ * renewal only extends: a beat that timed out here may still run on the
+ * server after a later one (its backend was stopped, then resumed), and
+ * must not shorten what the later one set. */
+static const char LEASE_RENEW_SQL[] =
+    "UPDATE leases l SET expires = GREATEST(l.expires, $2)"
+    " FROM json_to_recordset($3::json) AS x(i int, host text, epoch bigint)"
+    " WHERE l.host = x.host AND l.epoch = x.epoch AND l.held = 1 AND l.owner = $1"
+    " RETURNING x.i";
+
+/* [{"i":0,"host":...,"epoch":...}, ...] (free()), or NULL. */
+static char *leases_json(const char *const *hosts, const int64_t *epochs, size_t n) {
+  json_t *a = json_array();
+  char *t = NULL;
+  for (size_t i = 0; a && i < n; i++)
+    if (json_array_append_new(a, json_pack("{s:I, s:s, s:I}", "i", (json_int_t)i, "host",
+                                           hosts[i], "epoch", (json_int_t)epochs[i])))
+      goto out;
+  t = json_dumps(a, JSON_COMPACT);
+out:
+  json_decref(a);
+  return t;
+}
+
+int jn_pg_lease_renew_async(rd_journal *j, const char *owner, int ttl_s, time_t now,
+                            const char *const *hosts, const int64_t *epochs, size_t n,
+                            rd_lease_renewed_fn cb, void *arg) {
+  rd_work_listener *l = ((pg_db *)j->db)->async;
+  areq *q;
+  char *set;
+  int err;
+  if (!l)
+    return RD_ENOTSUP;
+  if (!(q = calloc(1, sizeof *q)))
+    return RD_ENOMEM;
+  if (!(set = leases_json(hosts, epochs, n))) {
+    free(q);
+    return RD_ENOMEM;
+  }
+  snprintf(q->c.num[0], sizeof q->c.num[0], "%lld", (long long)(now + ttl_s));
+  q->c.what = "lease renewal";
+  q->c.sql = LEASE_RENEW_SQL;
+  q->c.n = 3;
+  q->c.v[0] = owner;
+  q->c.v[1] = q->c.num[0];
+  q->c.v[2] = set;
+  q->leases = cb;
+  q->nlease = n;
+  q->arg = arg;
+  err = ask(l, q); /* copies set */
+  free(set);
+  return err;
+}
+
+void jn_pg_async_cancel(rd_journal *j, const void *arg) {
+  rd_work_listener *l = ((pg_db *)j->db)->async;
+  areq **pp;
+  if (!l)
+    return;
+  for (pp = &l->head; *pp;) {
+    areq *q = *pp;
+    if (q->arg != arg || q->answered) {
+      pp = &q->next;
+      continue;
+    }
+    if (q == l->head && l->sent) {
+      /* on the wire: its result is read and dropped when it comes */
+      respond(q, RD_ECANCELED, NULL);
+      pp = &q->next;
+      continue;
+    }
+    *pp = q->next;
+    if (l->tail == &q->next)
+      l->tail = pp;
+    answer(q, RD_ECANCELED, NULL);
+  }
 }

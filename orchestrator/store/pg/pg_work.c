@@ -238,7 +238,9 @@ int jn_pg_renew_call(jn_pg_call *c, const char *owner, int ttl_s, time_t now) {
     return RD_EINVAL;
   num(c->num[0], sizeof c->num[0], (now ? now : time(NULL)) + ttl_s);
   c->what = "work renewal";
-  c->sql = "UPDATE work SET expires = $2 WHERE owner = $1 AND state = 'claimed'";
+  /* only extends: a late beat (timed out here, run after a later one) keeps
+   * the later one's expiry */
+  c->sql = "UPDATE work SET expires = GREATEST(expires, $2) WHERE owner = $1 AND state = 'claimed'";
   c->n = 2;
   c->v[0] = owner;
   c->v[1] = c->num[0];

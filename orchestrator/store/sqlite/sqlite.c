@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "base/err.h"
+#include "base/path.h"
 #include "store/journal_int.h"
 
 /* A statement: the jn_q header, then sqlite's. */
@@ -108,7 +110,31 @@ static int sq_dberr(rd_journal *j, int rc, const char *what) {
                    "locked, e.g. an open sqlite3 shell, every renewd write fails like this)",
                    what, who, j->busy_ms);
   }
-  return jn_fail(j, code, "%s: %s", what, sqlite3_errmsg(DB(j)));
+  if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
+      (rc & 0xff) == SQLITE_READONLY) {
+    /* SQLite says "disk I/O error" when a write fails for want of space
+     * (a new WAL, a grown page), "unable to open database file" on a
+     * read-only file system: say what the operator must look at */
+    char dir[4096];
+    struct statvfs v;
+    size_t dl = rd_path_dir_len(j->path); /* its last '/' included: "/" for the root */
+    snprintf(dir, sizeof dir, "%.*s", dl ? (int)dl : 1, dl ? j->path : ".");
+    int full = (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR;
+    const char *says = DB(j) ? sqlite3_errmsg(DB(j)) : sqlite3_errstr(rc);
+    if (statvfs(dir, &v) == 0 && (v.f_flag & ST_RDONLY))
+      return jn_fail(j, code,
+                     "%s: %s: the file system holding it is read-only (renewd writes the "
+                     "journal, and its -wal and -shm files beside it, even to read it)",
+                     what, says);
+    if (full && statvfs(dir, &v) == 0 &&
+        (unsigned long long)v.f_bavail * v.f_frsize < 1024ull * 1024)
+      return jn_fail(j, code,
+                     "%s: %s: the file system holding it has %llu KB free: make room there "
+                     "(nothing after this write was done; the next run resumes from the "
+                     "journal)",
+                     what, says, (unsigned long long)v.f_bavail * v.f_frsize / 1024);
+  }
+  return jn_fail(j, code, "%s: %s", what, DB(j) ? sqlite3_errmsg(DB(j)) : sqlite3_errstr(rc));
 }
 
 /* ---- schema ------------------------------------------------------------ */

@@ -7,7 +7,12 @@ f=$(rd_resolve "$P_file")
 [ -f "$f" ] || rd_fail "config $P_file: not found"
 if [ ! -s "$RD_P/old_1" ] || [ ! -s "$RD_P/new_1" ]; then rd_fail "config $P_file: old and new values are both required"; fi
 counts=$(rd_ct count "$f") || rd_fail "config $P_file: cannot read it"
-total=$(printf '%s\n' "$counts" | sed -n 's/^all //p')
+case $counts in
+*"
+all "*) total=${counts##*"
+"all } ;;
+*) total= ;;
+esac
 old=${total% *}
 new=${total#* }
 if [ "$old" = 0 ]; then
@@ -21,6 +26,7 @@ if ! { rd_ct replace "$f" >"$t" && rd_copyperm "$f" "$t" && sync -- "$t" && mv -
   rm -f -- "$t"
   rd_fail "config $P_file: cannot write it"
 fi
-sync -- "$(dirname -- "$f")" 2>/dev/null
+rd_dir "$f"
+sync -- "$_d" 2>/dev/null
 rd_ct_out "$counts"
 rd_out replaced "$old"

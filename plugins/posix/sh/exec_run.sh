@@ -19,5 +19,5 @@ fi
 "$@" sh "$RD_P/script" "$P_phase" </dev/null >"$RD_P/.stdout" 2>"$RD_P/.stderr"
 rd_out rc "$?"
 # Only the tail (16 KiB) of each, as base64 text: the output may be any bytes.
-rd_out stdout "$(tail -c 16384 -- "$RD_P/.stdout" | base64 | tr -d '\n')"
-rd_out stderr "$(tail -c 16384 -- "$RD_P/.stderr" | base64 | tr -d '\n')"
+rd_out stdout "$(rd_tail_b64 "$RD_P/.stdout")"
+rd_out stderr "$(rd_tail_b64 "$RD_P/.stderr")"

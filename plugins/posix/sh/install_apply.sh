@@ -45,7 +45,10 @@ if [ "$movekey" = 1 ]; then
   if [ -e "$k" ]; then
     rd_copyperm "$k" "$P_staged_key" || rd_fail "staged key $P_staged_key: cannot give it the owner and mode of $P_key"
   fi
-  if [ "$(dirname -- "$k")" = "$(dirname -- "$P_staged_key")" ]; then
+  rd_dir "$k"
+  kd=$_d
+  rd_dir "$P_staged_key"
+  if [ "$kd" = "$_d" ]; then
     if ! { sync -- "$P_staged_key" && mv -f -- "$P_staged_key" "$k"; }; then
       rd_fail "key $P_key: cannot rename $P_staged_key over it"
     fi
@@ -53,6 +56,6 @@ if [ "$movekey" = 1 ]; then
     rd_put "$P_staged_key" "$k" "$P_staged_key" 0600 || rd_fail "key $P_key: cannot write it"
     rm -f -- "$P_staged_key"
   fi
-  sync -- "$(dirname -- "$k")" 2>/dev/null
+  sync -- "$kd" 2>/dev/null
 fi
 rd_out installed 1

@@ -27,5 +27,6 @@ backup cert "$P_cert"
 same_as_cert() { [ -n "$1" ] && [ -n "$cb" ] && [ "$(rd_resolve "$1")" = "$(rd_resolve "$P_cert")" ]; }
 if same_as_cert "$P_key"; then rd_out key "$cb"; else backup key "$P_key"; fi
 if same_as_cert "$P_chain"; then rd_out chain "$cb"; else backup chain "$P_chain"; fi
-sync -- "$(dirname -- "$P_cert")" 2>/dev/null
+rd_dir "$P_cert"
+sync -- "$_d" 2>/dev/null
 rd_out ts "$ts"

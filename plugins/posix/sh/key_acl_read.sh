@@ -20,18 +20,28 @@ rd_out group "$3"
 rd_out group_id "$4"
 mode=$5
 if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -c -E -p -- "$p" 2>/dev/null); then
-  m=$(printf '%s\n' "$acl" | awk -F: '
-    function o(s) { return (substr(s, 1, 1) == "r") * 4 + (substr(s, 2, 1) == "w") * 2 + (substr(s, 3, 1) == "x") }
-    $1 == "user" && $2 == "" { u = o($3) }
-    $1 == "group" && $2 == "" { g = o($3) }
-    $1 == "other" { t = o($3) }
-    END { if (u != "" && g != "" && t != "") printf "%d%d%d", u, g, t }')
-  [ -z "$m" ] || mode="$(printf '%s' "$5" | cut -c1)$m"
+  # the digit of a permission field ("rw-": 6), read by the shell itself
+  digit() { _v=0; case $1 in r*) _v=4 ;; esac; case $1 in ?w*) _v=$((_v + 2)) ;; esac; case $1 in ??x*) _v=$((_v + 1)) ;; esac; }
+  uo='' go='' oo=''
   if [ -n "$P_acl_user" ]; then
-    u=$(getent passwd "$P_acl_user" 2>/dev/null | cut -d: -f1)
+    u=$(getent passwd "$P_acl_user" 2>/dev/null)
+    u=${u%%:*}
     [ -n "$u" ] || u=$P_acl_user
-    rd_out acl "$(printf '%s\n' "$acl" | U=$u awk -F: '$1 == "user" && $2 == ENVIRON["U"] { print $3; exit }')"
   fi
+  entry='' found=0
+  while IFS=: read -r k q perm; do
+    perm=${perm%%:*}
+    case $k:$q in
+    user:) digit "$perm"; uo=$_v ;;
+    group:) digit "$perm"; go=$_v ;;
+    other:*) digit "$perm"; oo=$_v ;;
+    user:?*) if [ "$found" = 0 ] && [ -n "$P_acl_user" ] && [ "$q" = "$u" ]; then entry=$perm found=1; fi ;;
+    esac
+  done <<EOF
+$acl
+EOF
+  if [ -n "$uo" ] && [ -n "$go" ] && [ -n "$oo" ]; then mode="${5%???}$uo$go$oo"; fi
+  [ -z "$P_acl_user" ] || rd_out acl "$entry"
 elif [ -n "$P_acl_user" ]; then
   rd_fail "$p: getfacl is not installed (needed for acl_user)"
 fi

@@ -21,7 +21,8 @@ if [ -n "$P_mode" ]; then
   if [ "$P_acl_op" = set ] || [ "$ext" = 1 ]; then
     rwx() { case $1 in 0) echo --- ;; 1) echo --x ;; 2) echo -w- ;; 3) echo -wx ;; 4) echo r-- ;; 5) echo r-x ;; 6) echo rw- ;; *) echo rwx ;; esac; }
     m=$P_mode # three octal digits (the plugin normalises it)
-    spec="u::$(rwx "$(echo "$m" | cut -c1)"),g::$(rwx "$(echo "$m" | cut -c2)"),o::$(rwx "$(echo "$m" | cut -c3)")"
+    m2=${m#?}
+    spec="u::$(rwx "${m%??}"),g::$(rwx "${m2%?}"),o::$(rwx "${m#??}")"
     setfacl -m "$spec" -- "$p" || rd_fail "$p: setfacl $spec failed"
   else
     chmod -- "$P_mode" "$p" || rd_fail "$p: chmod $P_mode failed"

@@ -11,7 +11,10 @@ rd_protected() {
 }
 rd_prune_candidates() { # LIVE
   [ -n "$1" ] || return 0
-  rd_backups "$1" | tail -n +"$((P_keep + 1))" | while IFS= read -r _f; do
+  _n=0
+  rd_backups "$1" | while IFS= read -r _f; do
+    _n=$((_n + 1))
+    [ "$_n" -gt "$P_keep" ] || continue
     rd_is_backup "$1" "$_f" || continue
     rd_protected "$_f" || printf '%s\n' "$_f"
   done

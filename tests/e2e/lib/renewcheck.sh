@@ -20,11 +20,10 @@ rc_served() {
 		openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 | tr -d : | tr A-F a-f
 }
 
-# rc_host_ok HOST: the host's live certificate verifies against the lab CA,
-# is not expired, matches the live key and is what the TLS service serves;
-# no staged file (.renewd-new, .renewd-tmp.*) is left beside the live files.
-rc_host_ok() {
-	local h=$1 d=$RENEWD_LAB_DIR/hosts/$1/root bad=0 live served staged
+# rc_pair_ok HOST: the host's live certificate verifies against the lab CA,
+# is not expired and matches the live key (what is wrong is printed).
+rc_pair_ok() {
+	local h=$1 d=$RENEWD_LAB_DIR/hosts/$1/root bad=0
 	if ! openssl verify -CAfile "$LAB_CA_CERT" "$d/tls/server.crt" >/dev/null 2>&1; then
 		echo "$h: the live certificate does not verify against the lab CA"; bad=1
 	fi
@@ -35,6 +34,15 @@ rc_host_ok() {
 		"$(openssl pkey -in "$d/tls/server.key" -pubout 2>/dev/null | sha256sum)" ]]; then
 		echo "$h: the live key does not match the live certificate"; bad=1
 	fi
+	return "$bad"
+}
+
+# rc_host_ok HOST: rc_pair_ok, and the live certificate is what the TLS
+# service serves; no staged file (.renewd-new, .renewd-tmp.*) is left beside
+# the live files.
+rc_host_ok() {
+	local h=$1 d=$RENEWD_LAB_DIR/hosts/$1/root bad=0 live served staged
+	rc_pair_ok "$h" || bad=1
 	live=$(openssl x509 -in "$d/tls/server.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
 	served=$(rc_served "$h")
 	if [[ $served != "$live" ]]; then

@@ -154,9 +154,11 @@ win_whatif() {
 	if [[ $2 == "$after" ]]; then ok "plan and run --whatif: the emulated machine is byte-for-byte unchanged"; else not_ok "plan/whatif changed the machine: $(diff <(echo "$2") <(echo "$after"))"; fi
 }
 
-# win_run RB: `run --force` of RB must renew (exit 10); $t_run: when it began
+# win_run RB: `run --force` of RB must renew (exit 10); $m_svc and $m_oml:
+# services.log's and the Operations Manager log's win_mark before it began
 win_run() {
-	t_run=$(date +%s)
+	m_svc=$(win_mark "$WR/emu/services.log")
+	m_oml=$(win_mark "$WR/emu/events/Operations Manager.jsonl")
 	rd run run "$1" --force --json
 	if [[ $rc == 10 ]]; then ok "run: renewed (exit 10)"; else not_ok "run: rc $rc $(tail -c 3000 "$WORK/run.err")"; fi
 }
@@ -210,3 +212,11 @@ win_ndes_pair() {
 	RB=$WORK/ndes-pair.json
 	win_lab_runbook windows-ndes-ra-pair.json "$RB" '(.steps[] | select(.type == "windows.event_verify")) |= (.params.within = "10s")'
 }
+
+# win_mark FILE: how many lines FILE holds now (0 when it does not exist) —
+# a mark that win_since reads from. Lines, not seconds: a run can follow
+# another within one second, and the emulator's logs (services.log, the
+# event logs) append one line per event.
+win_mark() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+# win_since FILE MARK: the lines FILE gained after win_mark gave MARK
+win_since() { [ -e "$1" ] && tail -n +"$(($2 + 1))" "$1"; }

@@ -10,6 +10,9 @@
 #include "store/journal.h"
 #include "testutil.h"
 
+void (*tu_engine_journal_open)(struct uv_loop_s *loop, rd_journal *j);
+void (*tu_engine_journal_close)(rd_journal *j);
+
 void tu_engine_out_free(tu_engine_out *o) {
   json_decref(o->report);
   free(o->text);
@@ -38,6 +41,8 @@ void tu_engine_run(const rd_plugin *p, const char *const *files, const rd_engine
   if (!eo.whatif)
     ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
+  if (j && tu_engine_journal_open)
+    tu_engine_journal_open(&loop, j);
   ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
   for (; files[n]; n++) {
     ck_assert_uint_lt(n, sizeof rbs / sizeof *rbs);
@@ -53,6 +58,8 @@ void tu_engine_run(const rd_plugin *p, const char *const *files, const rd_engine
   rd_engine_print_report(e, tf);
   fclose(tf);
   rd_engine_free(e);
+  if (j && tu_engine_journal_close)
+    tu_engine_journal_close(j);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   rd_journal_close(j);

@@ -122,7 +122,16 @@ void px_issue(void) {
   free(ca);
 }
 
-void px_inventory(void) { PX_RUN_OK(&posix_kind_inventory, RD_PHASE_PROBE, NULL); }
+/* The inventory of a due certificate (with the key match: facts.check_keys,
+ * as core/certs.c asks for it), or the bare read of one that is not. */
+void px_inventory(void) {
+  json_object_set_new(lh_facts(px_job), "check_keys", json_true());
+  PX_RUN_OK(&posix_kind_inventory, RD_PHASE_PROBE, NULL);
+}
+void px_inventory_read(void) {
+  json_object_set_new(lh_facts(px_job), "check_keys", json_false());
+  PX_RUN_OK(&posix_kind_inventory, RD_PHASE_PROBE, NULL);
+}
 
 char *px_mpath(const char *name) {
   static char buf[4][300];

@@ -45,7 +45,8 @@ size_t px_nchanges(void);
 const json_t *px_problem(const char *what);
 extern char px_STAGED[320];
 void px_issue(void);
-void px_inventory(void);
+void px_inventory(void);      /* with the key match (a due certificate) */
+void px_inventory_read(void); /* without (facts.check_keys false) */
 char *px_mpath(const char *name);
 extern char px_CFGFILE[300];
 extern char px_OLD_SHA1[64], px_NEW_SHA1[64];
