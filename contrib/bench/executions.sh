@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # executions.sh — how many remote executions (SSH channel, shell, and sudo
 # where the runbook allows it) and round trips renewd makes per host for a
-# plan and for a renewal of the shipped lab runbook, counted from
+# plan of due hosts, a renewal, and a plan of the same hosts once renewed
+# (not due: the inventory's read without sudo) of the shipped lab runbook,
+# counted from
 # RENEWD_TRACE_REMOTE (one JSON line per remote script, with the execution
 # that carried it, "exec", and its round trip, "trip": a session shell
 # carries all of a job's round trips). Prints the per-host counts and the
@@ -72,3 +74,4 @@ count() { # count LABEL VERB: one renewd run, its trace summarised
 }
 count plan plan
 count run run
+count plan-not-due plan

@@ -35,26 +35,14 @@ done
 export RENEWD_LAB_DIR=${RENEWD_LAB_DIR:-/var/lib/renewd-lab-pgbench}
 export RENEWD_LAB_NETNS=${RENEWD_LAB_NETNS:-renewd-lab-pgbench}
 export RENEWD_PLUGINS=${RENEWD_PLUGINS:-$(dirname "$bin")/plugins}
-lab=$top/contrib/lab/lab
 [ -x "$bin" ] || { echo "pg_instances: no renewd at $bin (--bin)" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "pg_instances: needs root (the lab does)" >&2; exit 2; }
-# shellcheck disable=SC1091
-. "$top/tests/e2e/lib/pg.sh"
-work=$(mktemp -d /tmp/pg_bench.XXXXXX)
-pgdir=$(mktemp -d /tmp/pg_bench-pg.XXXXXX)
+# shellcheck source=contrib/bench/pglab.sh
+. "$top/contrib/bench/pglab.sh"
 stop_all() { pkill -TERM -f "^$bin serve $work/rb.json" 2>/dev/null || true; }
-cleanup() {
-	pkill -KILL -f "^$bin serve $work/rb.json" 2>/dev/null || true
-	pg_stop "$pgdir"
-	[ "$keep" = 1 ] || { "$lab" down --purge >/dev/null 2>&1 || true; rm -rf "$work"; }
-}
-trap cleanup EXIT
-
-"$lab" down --purge >/dev/null 2>&1 || true
-"$lab" up --hosts "$n" >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$RENEWD_LAB_DIR/lab.env"
-pg_start "$pgdir" >"$work/pg.log" 2>&1 || { cat "$work/pg.log" >&2; exit 1; }
+kill_all() { pkill -KILL -f "^$bin serve $work/rb.json" 2>/dev/null || true; }
+pglab_on_exit kill_all
+pglab_up "$n"
 cat >"$work/hook.sh" <<-HOOK
 	if [ "\$1" = apply ]; then sleep $hook; fi
 	true
@@ -69,7 +57,7 @@ done_jobs() { pg_sql "$pgdir" "select count(*) from jobs where state = 'DONE'"; 
 # one round of K instances: prints its wall time in seconds
 round() {
 	local k=$1 h i t0 t1
-	for h in $(printf 'h%04d ' $(seq 1 "$n")); do "$lab" cert "$h" --due </dev/null >/dev/null; done
+	pglab_due "$n"
 	pg_sql "$pgdir" "drop schema public cascade; create schema public" >/dev/null
 	t0=$(date +%s.%N)
 	for i in $(seq 1 "$k"); do
@@ -93,7 +81,6 @@ for r in $(seq 1 "$rounds"); do
 		printf 'round %d, %d instance(s): %.1f s\n' "$r" "$k" "$w"
 	done
 done
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 base=$(echo "${walls[1]}" | median)
 echo
 echo "$n hosts, max_parallel $parallel per instance, reload hook $hook s, $rounds rounds"
