@@ -397,6 +397,17 @@ int rd_journal_job_open_async(rd_journal *j, struct uv_loop_s *loop, const char 
   return 0;
 }
 
+/* q takes a copy of fence (none: q->host stays NULL); RD_ENOMEM */
+static int fence_copy(jn_areq *q, const rd_lease_fence *fence) {
+  if (!fence)
+    return 0;
+  if (!(q->host = strdup(fence->host ? fence->host : "")))
+    return RD_ENOMEM;
+  q->owner = *fence->owner;
+  q->epoch = fence->epoch;
+  return 0;
+}
+
 int rd_journal_job_advance_async(rd_journal *j, struct uv_loop_s *loop, int64_t job_id,
                                  const rd_job_advance *a, rd_job_advanced_fn cb, void *arg) {
   struct jn_async *as;
@@ -407,7 +418,7 @@ int rd_journal_job_advance_async(rd_journal *j, struct uv_loop_s *loop, int64_t 
   if (!(as = queue_of(j, loop, &err)))
     return err;
   if (!(q = calloc(1, sizeof *q)) || (a->error && !(q->error = strdup(a->error))) ||
-      (a->fence && !(q->host = strdup(a->fence->host ? a->fence->host : "")))) {
+      fence_copy(q, a->fence)) {
     if (q)
       req_free(q);
     return RD_ENOMEM;
@@ -415,10 +426,6 @@ int rd_journal_job_advance_async(rd_journal *j, struct uv_loop_s *loop, int64_t 
   q->job_id = job_id;
   q->to = a->to;
   q->next_try = a->next_try;
-  if (a->fence) {
-    q->owner = *a->fence->owner;
-    q->epoch = a->fence->epoch;
-  }
   q->cb = cb;
   q->arg = arg;
   enqueue(as, q);
@@ -437,14 +444,10 @@ int rd_journal_kv_put_async(rd_journal *j, struct uv_loop_s *loop, int64_t job_i
     return err;
   if (!(q = calloc(1, sizeof *q)) || !(q->kkey = strdup(key)) ||
       (value && !json_is_null(value) && !(q->kval = json_deep_copy(value))) ||
-      (fence && !(q->host = strdup(fence->host ? fence->host : "")))) {
+      fence_copy(q, fence)) {
     if (q)
       req_free(q);
     return RD_ENOMEM;
-  }
-  if (fence) {
-    q->owner = *fence->owner;
-    q->epoch = fence->epoch;
   }
   q->job_id = job_id;
   q->cb = cb;

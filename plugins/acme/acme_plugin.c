@@ -1,8 +1,6 @@
-/* acme_plugin.c — the ACME plugin's descriptor. The order flow (acme_flow.h)
- * is complete and tested; its step kind, acme.issue, is registered once the
- * host API hands plugins the HTTP response headers ACME needs (Replay-Nonce,
- * Location, Retry-After): see docs/ACME.md. Until then the plugin offers no
- * step kind, and a runbook cannot name it. */
+/* acme_plugin.c — the ACME plugin's descriptor: one step kind, acme.issue
+ * (acme_kind.c), whose order flow is acme_flow.c and acme_order.c
+ * (docs/ACME.md). */
 #include "renewd/plugin.h"
 
 extern const rd_step_kind acme_kind_issue;
