@@ -30,7 +30,7 @@ const rd_verb rd_verbs[] = {
      cmd_run},
     {"plan", "preview: what would be renewed and changed (= run --whatif)",
      "usage: renewd plan RUNBOOK... [--host H] [--json] [--keys] [--show-scripts]\n"
-     "                  [--plugins DIR] [--max-parallel N]\n"
+     "                  [--journal FILE|URI] [--plugins DIR] [--max-parallel N]\n"
      "\n"
      "Runs only the read-only probe half of every step and prints, per host and\n"
      "certificate, why it is due and every step's old -> new values. Nothing on\n"
@@ -42,10 +42,17 @@ const rd_verb rd_verbs[] = {
      "  --keys          check every key against its certificate (under sudo), not\n"
      "                  only the due ones'\n"
      "  --show-scripts  print the exact remote scripts and their parameters\n"
+     "  --journal FILE  read (never write) the journal a run would use, or\n"
+     "                  $RENEWD_JOURNAL: a host waiting out the backoff of a failed\n"
+     "                  renewal shows BACKOFF, as the run would leave it; an\n"
+     "                  unfinished job is named with what the run does with it\n"
+     "                  (a request already at the CA is polled, never sent again).\n"
+     "                  Without either, the plan opens no journal\n"
      "  --plugins DIR   plugin directory (default $RENEWD_PLUGINS or the install dir)\n"
      "  --max-parallel N  jobs at once, 1..4096 (default 64)\n"
      "\n"
-     "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed, 2 usage\n"
+     "exit: 0 nothing due, 10 something would be renewed, 1 a probe failed or a\n"
+     "host is backing off, 2 usage\n"
      "example: renewd plan runbooks/lab-posix-scep.json --json\n",
      cmd_plan},
     {"doctor", "read-only preflight: what would stop a renewal on each target, and the fix",

@@ -127,6 +127,19 @@ static int run_common(const char *verb, int argc, char **argv, int whatif, int r
       fprintf(stderr, "renewd %s: %s\n", verb, err);
       goto out;
     }
+  } else if (!a.eo.inventory && !a.eo.doctor && (a.journal || (env_journal && *env_journal))) {
+    /* a plan reads the journal it is given (never creates or writes it):
+     * the hosts a run would leave to their backoff, the jobs it resumes */
+    rc = rd_journal_open_ex(a.journal ? a.journal : env_journal, RD_JOURNAL_MUST_EXIST, &journal,
+                            err, sizeof err);
+    if (rc == RD_ENOTFOUND) /* no run has made it yet: nothing to show */
+      fprintf(stderr, "renewd %s: %s (no job has run yet): planned without it\n", verb, err);
+    else if (rc) {
+      fprintf(stderr, "renewd %s: %s\n", verb, err);
+      goto out;
+    }
+    a.eo.peek = journal;
+    journal = NULL;
   }
   if (uv_loop_init(&loop))
     goto out;
@@ -166,6 +179,7 @@ out:
     rd_runbook_free(rbs[i]);
   free(rbs);
   rd_journal_close(journal);
+  rd_journal_close(a.eo.peek);
   rd_registry_free(reg);
   free(a.hosts);
   free(a.runbooks);

@@ -30,6 +30,9 @@ typedef struct rd_engine_opts {
   FILE *out;               /* report stream (stdout) */
   int max_parallel;        /* global cap on jobs at once (0: 64); each runbook's
                               schedule.max_parallel caps its own (default 16) */
+  rd_journal *peek;        /* with whatif (plan): the journal a run would use,
+                              only read — a host backing off ends BACKOFF, an
+                              unfinished job is named ("resumes") — or NULL */
 } rd_engine_opts;
 
 /* Each job counts once, from how it ended: renewed (DONE, REPAIRED),

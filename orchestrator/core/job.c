@@ -26,14 +26,14 @@
 /* The journal's name for the job's certificates (certs.c). */
 static void job_cert_id(const rd_job *j, char *buf, size_t len) { rd_certs_id(j, buf, len); }
 
-/* A failed or rolled-back renewal of this (host, certificate) waits out its
- * backoff (--force skips): RD_EBUSY with the reason in j->error. */
-static int backing_off(rd_job *j) {
+/* A failed or rolled-back renewal of this (host, certificate) in jn waits
+ * out its backoff (--force skips): RD_EBUSY with the reason in j->error. */
+static int backing_off(rd_job *j, rd_journal *jn) {
   char certid[512], when[32];
   rd_job_row row;
   struct tm tm;
   job_cert_id(j, certid, sizeof certid);
-  if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) ||
+  if (rd_journal_job_last(jn, j->t->name, certid, &row) ||
       !rd_policy_backing_off(row.state, row.next_try, time(NULL), j->e->opts.force))
     return 0;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row.next_try, &tm));
@@ -118,6 +118,32 @@ static void resume_rollback(rd_job *j) {
   j->stage = ST_ROLLBACK;
   j->idx = j->nsteps;
   rd_job_next(j);
+}
+
+/* A plan given the journal a run would use (rd_engine_opts.peek) shows what
+ * that run would do first: wait out a backoff (BACKOFF, as the run would
+ * end), or go on from the unfinished job it finds ("resumes" in the report:
+ * its id and state). 1 when the job ended here. Reads only. */
+static int plan_from_journal(rd_job *j) {
+  rd_journal *jn = j->e->opts.peek;
+  char certid[512];
+  rd_job_row row;
+  if (backing_off(j, jn)) {
+    j->fail_status = RD_EBUSY;
+    rd_job_finish_as(j, RD_OUT_BACKOFF);
+    return 1;
+  }
+  job_cert_id(j, certid, sizeof certid);
+  if (rd_journal_job_last(jn, j->t->name, certid, &row) || rd_job_state_terminal(row.state))
+    return 0;
+  const char *then = row.state == RD_JOB_ROLLING_BACK ? "finishes its rollback, never forward"
+                     : !rd_job_state_behind(RD_JOB_REQUESTED, row.state)
+                         ? "goes on with the request already sent to the CA (no new request)"
+                         : "goes on from it";
+  json_object_set_new(j->report, "resumes",
+                      json_pack("{s:I, s:s, s:s}", "job", (json_int_t)row.id, "state",
+                                rd_job_state_name(row.state), "then", then));
+  return 0;
 }
 
 /* Is there a non-terminal journal job for this (host, certificate)? The
@@ -253,7 +279,7 @@ static void renewal_opened(rd_job *j, int rc) {
 /* Open (or resume) the journal job unless the (host, certificate) waits
  * out a backoff, then go on (renewal_opened). */
 static void begin_renewal(rd_job *j) {
-  int rc = backing_off(j);
+  int rc = backing_off(j, j->e->journal);
   if (rc)
     renewal_opened(j, rc);
   else
@@ -413,7 +439,9 @@ void rd_job_next(rd_job *j) {
       }
       rd_certs_select(j);
       e->stats.due++;
-      if (!e->opts.whatif && e->journal && backing_off(j)) {
+      if (e->opts.whatif && e->opts.peek && plan_from_journal(j))
+        return;
+      if (!e->opts.whatif && e->journal && backing_off(j, e->journal)) {
         /* decided here, before the waves: a host waiting out its backoff
          * does not take a wave's place, nor fail it */
         j->fail_status = RD_EBUSY;

@@ -234,6 +234,12 @@ static void print_job(FILE *f, const json_t *job, int whatif, int runbooks) {
     if (state && (!strcmp(state, "NOT_DUE") || !strcmp(state, "HEALTHY")))
       return;
     print_steps(f, job, cause, whatif);
+    const json_t *res = json_object_get(job, "resumes"); /* a plan read the journal */
+    if (res)
+      outf(f, "  resumes: job %lld (%s): the run %s\n",
+           (long long)json_integer_value(json_object_get(res, "job")),
+           json_string_value(json_object_get(res, "state")),
+           json_string_value(json_object_get(res, "then")));
     if (json_object_get(job, "pending"))
       outf(f, "  pending: %s: the job resumes at the next run, polling the same request\n",
            json_string_value(json_object_get(job, "pending")));

@@ -44,6 +44,15 @@ check "serve --max-parallel x: exit 2" \
 	expect 2 "max-parallel.*'x'" -- serve --max-parallel x "$RB"
 check "plan on a missing runbook: exit 2, names the file" \
 	expect 2 "$WORK/missing.json" -- plan "$WORK/missing.json"
+# plan reads the journal it is given and never creates one: a journal not
+# there yet is said and the plan goes on; a PostgreSQL URI holding a
+# password is refused without being echoed
+check "plan --journal FILE not there: said, planned without it" \
+	expect 2 "journal $WORK/none/journal.db: .*planned without it" -- plan --journal "$WORK/none/journal.db" --host nope "$RB"
+check "... and nothing was created" test ! -e "$WORK/none"
+check "plan --journal with a password in it: refused, the password not shown" \
+	expect 2 "renewd plan: journal" -- plan --journal "postgresql://u:hunter2@127.0.0.1:1/db" "$RB"
+check "... not shown" bash -c "! grep -q hunter2 '$WORK/out'"
 
 # validate's ok line counts the certificates and every step; a runbook of
 # several certificates lists each one's steps, then the host-level ones.

@@ -146,6 +146,19 @@ check "starttls: the body says why (the TLS check) and names the job" \
 	has starttls '.data | test("\\r\\nState: +ROLLED_BACK\\r\\n") and test("\\r\\nJob: +[0-9]+\\r\\n") and test("\\r\\nError: +.*TLS check")'
 check "starttls: subject: h0001's expiry" has starttls "$(subj '\\[renewd\\] h0001: certificate expires within 7 days \\(runbook lab-posix-scep\\)')"
 
+# ------------------------------------------------------------- a plan reads the journal
+# given the journal, a plan shows h0001 waiting out its backoff (as the run
+# below leaves it: exit 1) and mails nothing; without it, it cannot know
+plan() { rc=0; "$LAB" exec -- "$RENEWD" plan "$WORK/starttls.json" --host h0001 --json "$@" >"$WORK/plan.out" 2>"$WORK/plan.err" || rc=$?; }
+plan --journal "$J"
+check "plan --journal: h0001 BACKOFF, naming the rollback (exit 1), got $rc" \
+	bash -c "[ $rc = 1 ] && jq -e '.jobs[0].state == \"BACKOFF\" and (.jobs[0].error | test(\"backing off until .* ended ROLLED_BACK\"))' '$WORK/plan.out' >/dev/null"
+plan
+check "plan without a journal: h0001 WOULD_RENEW (exit 10), got $rc" \
+	bash -c "[ $rc = 10 ] && jq -e '.jobs[0].state == \"WOULD_RENEW\"' '$WORK/plan.out' >/dev/null"
+sleep 1
+check "the plans mailed nothing (starttls still 2)" test "$(n_mail starttls)" = 2
+
 # ------------------------------------------------------------- once each
 rd all "$J" "$WORK/starttls.json"
 check "the whole runbook: h0002 renewed (exit 1: h0001 is backing off), got $rc" test "$rc" = 1

@@ -183,13 +183,17 @@ static run_out run_file(const char *file, const rd_plugin *p, int whatif, const 
   char err[512];
   run_out o = {0};
   FILE *devnull = fopen("/dev/null", "w");
-  rd_engine_opts eo = {.whatif = whatif, .out = devnull};
+  /* whatif 2: a plan given the journal at jpath to read (opts.peek) */
+  rd_engine_opts eo = {.whatif = whatif != 0, .out = devnull};
   trace[0] = 0;
   ck_assert_int_eq(rd_registry_new(&reg), 0);
   ck_assert_int_eq(rd_registry_add(reg, p, "test", err, sizeof err), 0);
   ck_assert_msg(rd_runbook_load(file, reg, &rb, &diag) == 0, "runbook");
   if (!whatif)
     ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  if (whatif == 2)
+    ck_assert_msg(rd_journal_open_ex(jpath, RD_JOURNAL_MUST_EXIST, &eo.peek, err, sizeof err) == 0,
+                  "%s", err);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(rd_engine_new(&loop, reg, j, &eo, &e), 0);
   ck_assert_int_eq(rd_engine_add_runbook(e, rb), 0);
@@ -216,6 +220,7 @@ static run_out run_file(const char *file, const rd_plugin *p, int whatif, const 
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   rd_journal_close(j);
+  rd_journal_close(eo.peek);
   rd_runbook_free(rb);
   rd_diag_free(&diag);
   rd_registry_free(reg);
@@ -301,6 +306,60 @@ START_TEST(backoff_after_rollback) {
   ck_assert_str_eq(trace, "inv.probe");
   ck_assert_str_eq(o.state, "BACKOFF");
   ck_assert_int_eq(o.stats.skipped, 1);
+}
+END_TEST
+
+/* The newest job of t1's certificate in the journal at jpath (its id). */
+static int64_t last_job_id(void) {
+  rd_journal *j = NULL;
+  rd_job_row row;
+  char err[512];
+  ck_assert_msg(rd_journal_open(jpath, &j, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(rd_journal_job_last(j, "t1", "/etc/pki/t1.crt", &row), 0);
+  rd_journal_close(j);
+  return row.id;
+}
+
+/* A plan given the journal a run would use says what that run would do: a
+ * host waiting out its backoff is BACKOFF (exit 1, as the run), not "would
+ * renew"; the journal is only read. Without it, the plan cannot know. */
+START_TEST(plan_with_journal_shows_backoff) {
+  fail_check_verify = 1;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "ROLLED_BACK");
+  int64_t id = last_job_id();
+  fail_check_verify = 0;
+  o = run(&plugin, 2, jpath);
+  ck_assert_str_eq(trace, "inv.probe");
+  ck_assert_str_eq(o.state, "BACKOFF");
+  ck_assert_int_eq(o.code, 1);
+  ck_assert_int_eq(o.stats.skipped, 1);
+  ck_assert_msg(strstr(last_text, "backing off until") && strstr(last_text, "ended ROLLED_BACK"),
+                "%s", last_text);
+  ck_assert_int_eq(last_job_id(), id); /* nothing written */
+  o = run(&plugin, 1, jpath);
+  ck_assert_str_eq(o.state, "WOULD_RENEW");
+  ck_assert_int_eq(o.code, 10);
+}
+END_TEST
+
+/* A plan names the unfinished job the run would resume, and what the run
+ * does with it: a request already at the CA is polled, never sent again. */
+START_TEST(plan_with_journal_names_the_job_resumed) {
+  issue_outcome = RD_EPENDING;
+  run_out o = run(&plugin, 0, jpath);
+  ck_assert_str_eq(o.state, "PENDING_CA");
+  int64_t id = last_job_id();
+  issue_outcome = 0;
+  o = run(&plugin, 2, jpath);
+  ck_assert_str_eq(o.state, "WOULD_RENEW");
+  const json_t *res = json_object_get(json_array_get(json_object_get(last_report, "jobs"), 0), "resumes");
+  ck_assert_ptr_nonnull(res);
+  ck_assert_int_eq(json_integer_value(json_object_get(res, "job")), id);
+  ck_assert_str_eq(json_string_value(json_object_get(res, "state")), "PENDING_CA");
+  ck_assert_msg(strstr(last_text, "resumes: job") && strstr(last_text, "no new request"), "%s",
+                last_text);
+  ck_assert_int_eq(last_job_id(), id);
 }
 END_TEST
 
@@ -673,6 +732,8 @@ int main(void) {
   tcase_add_test(tc, not_due_does_nothing);
   tcase_add_test(tc, verify_failure_rolls_back);
   tcase_add_test(tc, backoff_after_rollback);
+  tcase_add_test(tc, plan_with_journal_shows_backoff);
+  tcase_add_test(tc, plan_with_journal_names_the_job_resumed);
   tcase_add_test(tc, issuer_failure_cleans_up_and_fails);
   tcase_add_test(tc, pending_and_operator);
   tcase_add_test(tc, transient_issuer_failure_after_request_waits_at_ca);
