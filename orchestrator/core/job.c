@@ -26,22 +26,34 @@
 /* The journal's name for the job's certificates (certs.c). */
 static void job_cert_id(const rd_job *j, char *buf, size_t len) { rd_certs_id(j, buf, len); }
 
-/* A failed or rolled-back renewal of this (host, certificate) in jn waits
- * out its backoff (--force skips): RD_EBUSY with the reason in j->error. */
-static int backing_off(rd_job *j, rd_journal *jn) {
-  char certid[512], when[32];
-  rd_job_row row;
-  struct tm tm;
+/* The newest journal job of this (host, certificate) in jn: 0, or an error
+ * (none there: RD_ENOTFOUND). */
+static int last_row(rd_job *j, rd_journal *jn, rd_job_row *row) {
+  char certid[512];
   job_cert_id(j, certid, sizeof certid);
-  if (rd_journal_job_last(jn, j->t->name, certid, &row) ||
-      !rd_policy_backing_off(row.state, row.next_try, time(NULL), j->e->opts.force))
+  return rd_journal_job_last(jn, j->t->name, certid, row);
+}
+
+/* That job (row) failed or rolled back and its backoff has not passed
+ * (--force skips): RD_EBUSY with the reason in j->error. */
+static int row_backing_off(rd_job *j, const rd_job_row *row) {
+  char when[32];
+  struct tm tm;
+  if (!rd_policy_backing_off(row->state, row->next_try, time(NULL), j->e->opts.force))
     return 0;
-  strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row.next_try, &tm));
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&row->next_try, &tm));
   snprintf(j->error, sizeof j->error,
            "host %s: backing off until %s after job %lld ended %s (use --force to retry now): "
            "%.600s",
-           j->t->name, when, (long long)row.id, rd_job_state_name(row.state), row.error);
+           j->t->name, when, (long long)row->id, rd_job_state_name(row->state), row->error);
   return RD_EBUSY;
+}
+
+/* A failed or rolled-back renewal of this (host, certificate) in jn waits
+ * out its backoff: RD_EBUSY with the reason in j->error. */
+static int backing_off(rd_job *j, rd_journal *jn) {
+  rd_job_row row;
+  return last_row(j, jn, &row) ? 0 : row_backing_off(j, &row);
 }
 
 /* --- a rollback that could not reach the host is owed -------------------- */
@@ -125,16 +137,15 @@ static void resume_rollback(rd_job *j) {
  * end), or go on from the unfinished job it finds ("resumes" in the report:
  * its id and state). 1 when the job ended here. Reads only. */
 static int plan_from_journal(rd_job *j) {
-  rd_journal *jn = j->e->opts.peek;
-  char certid[512];
   rd_job_row row;
-  if (backing_off(j, jn)) {
+  if (last_row(j, j->e->opts.peek, &row))
+    return 0;
+  if (row_backing_off(j, &row)) {
     j->fail_status = RD_EBUSY;
     rd_job_finish_as(j, RD_OUT_BACKOFF);
     return 1;
   }
-  job_cert_id(j, certid, sizeof certid);
-  if (rd_journal_job_last(jn, j->t->name, certid, &row) || rd_job_state_terminal(row.state))
+  if (rd_job_state_terminal(row.state))
     return 0;
   const char *then = row.state == RD_JOB_ROLLING_BACK ? "finishes its rollback, never forward"
                      : !rd_job_state_behind(RD_JOB_REQUESTED, row.state)
@@ -149,15 +160,13 @@ static int plan_from_journal(rd_job *j) {
 /* Is there a non-terminal journal job for this (host, certificate)? The
  * journal is asked once per job. */
 static int interrupted_job(rd_job *j) {
-  char certid[512];
   rd_job_row row;
   if (!j->e->journal || j->e->opts.whatif)
     return 0;
   if (j->resume_asked)
     return j->resume_id > 0;
   j->resume_asked = 1;
-  job_cert_id(j, certid, sizeof certid);
-  if (rd_journal_job_last(j->e->journal, j->t->name, certid, &row) || rd_job_state_terminal(row.state))
+  if (last_row(j, j->e->journal, &row) || rd_job_state_terminal(row.state))
     return 0;
   j->resume_id = row.id;
   j->resume_state = row.state;
